@@ -1,0 +1,330 @@
+"""In-memory repositories and unit of work: the fakes that unit tests run the services on.
+
+They keep the same contract as the SQL adapters (``tests/integration/test_repository_contract``
+runs one suite against both): copies go in and out, so changing an object changes nothing
+stored until it is saved, and a rollback forgets everything since the last commit.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any, Self
+
+from xinbao.domain.claims import Claim, ClaimStatus, Recovery
+from xinbao.domain.errors import Conflict
+from xinbao.domain.events import Event
+from xinbao.domain.ledger import JournalEntry, Line
+from xinbao.domain.loans import Loan, Repayment
+from xinbao.domain.parties import Funder
+from xinbao.domain.policy import Policy, PolicyStatus
+from xinbao.domain.products import Product
+from xinbao.domain.underwriting import Application
+
+
+class Store:
+    """Committed state shared by every unit of work of one fake database.
+
+    Stored rows are private copies that are never changed in place, so a working copy of the
+    store needs only new dicts, not copies of the rows.
+    """
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[Any, Any]] = {}
+        self.next_ids: dict[str, int] = {}
+
+    def snapshot(self) -> Store:
+        clone = Store()
+        clone.tables = {name: dict(rows) for name, rows in self.tables.items()}
+        clone.next_ids = dict(self.next_ids)
+        return clone
+
+
+class _Table:
+    def __init__(self, uow: InMemoryUnitOfWork, name: str) -> None:
+        self._uow = uow
+        self.name = name
+
+    @property
+    def rows(self) -> dict[Any, Any]:
+        return self._uow._working.tables.setdefault(self.name, {})
+
+    def next_id(self) -> int:
+        ids = self._uow._working.next_ids
+        ids[self.name] = ids.get(self.name, 0) + 1
+        return ids[self.name]
+
+    def _drain(self, obj: Any) -> None:
+        events = getattr(obj, "events", None)
+        if events:
+            self._uow.events.add(
+                Event(e.name, e.aggregate, e.aggregate_id if e.aggregate_id is not None else obj.id,
+                      e.on, e.data) for e in events)
+            events.clear()
+
+    def _insert(self, obj: Any, aggregate: str) -> Any:
+        obj.id = self.next_id()
+        self._drain(obj)
+        self.rows[obj.id] = _copy(obj)
+        return obj
+
+    def _update(self, obj: Any, aggregate: str) -> None:
+        if obj.id not in self.rows:
+            raise KeyError(f"{aggregate} {obj.id} was never added")
+        self._drain(obj)
+        self.rows[obj.id] = _copy(obj)
+
+    def _get(self, key: Any) -> Any:
+        row = self.rows.get(key)
+        return _copy(row) if row is not None else None
+
+    def _all(self) -> list[Any]:
+        return [_copy(r) for r in self.rows.values()]
+
+    def _find(self, match: Any) -> Any:
+        """A copy of the first stored object that ``match`` accepts, or None."""
+        return next((_copy(r) for r in self.rows.values() if match(r)), None)
+
+    def _filter(self, match: Any) -> list[Any]:
+        return [_copy(r) for r in self.rows.values() if match(r)]
+
+
+def _copy(obj: Any) -> Any:
+    clone = copy.deepcopy(obj)
+    if hasattr(clone, "events"):
+        clone.events = []
+    return clone
+
+
+class _Products(_Table):
+    def add(self, product: Product) -> None:
+        key = (product.code, product.version)
+        if key in self.rows:
+            raise Conflict(f"product {product.code} v{product.version} exists")
+        self.rows[key] = product
+
+    def versions(self, code: str) -> list[Product]:
+        return sorted((p for (c, _), p in self.rows.items() if c == code), key=lambda p: p.version)
+
+    def get(self, code: str, version: int) -> Product | None:
+        return self.rows.get((code, version))
+
+    def list_latest(self) -> list[Product]:
+        latest: dict[str, Product] = {}
+        for p in self.rows.values():
+            if p.code not in latest or p.version > latest[p.code].version:
+                latest[p.code] = p
+        return sorted(latest.values(), key=lambda p: p.code)
+
+
+class _Funders(_Table):
+    def add(self, funder: Funder) -> Funder:
+        if self.get_by_code(funder.code) is not None:
+            raise Conflict(f"funder {funder.code} exists")
+        return self._insert(funder, "funder")
+
+    def get(self, funder_id: int) -> Funder | None:
+        return self._get(funder_id)
+
+    def get_by_code(self, code: str) -> Funder | None:
+        return self._find(lambda f: f.code == code)
+
+    def list(self) -> list[Funder]:
+        return sorted(self._all(), key=lambda f: f.id)
+
+
+class _Applications(_Table):
+    def add(self, application: Application) -> Application:
+        if self.get_by_external_ref(application.funder_id, application.external_ref):
+            raise Conflict("application reference exists")
+        return self._insert(application, "application")
+
+    def save(self, application: Application) -> None:
+        self._update(application, "application")
+
+    def get(self, application_id: int) -> Application | None:
+        return self._get(application_id)
+
+    def get_by_external_ref(self, funder_id: int, external_ref: str) -> Application | None:
+        return self._find(lambda a: a.funder_id == funder_id and a.external_ref == external_ref)
+
+    def count(self) -> int:
+        return len(self.rows)
+
+
+class _Policies(_Table):
+    def add(self, policy: Policy) -> Policy:
+        return self._insert(policy, "policy")
+
+    def save(self, policy: Policy) -> None:
+        self._update(policy, "policy")
+
+    def get(self, policy_id: int) -> Policy | None:
+        return self._get(policy_id)
+
+    def get_by_application(self, application_id: int) -> Policy | None:
+        return self._find(lambda p: p.application_id == application_id)
+
+    def get_by_loan(self, loan_id: int) -> Policy | None:
+        return self._find(lambda p: p.loan_id == loan_id)
+
+    def list_by_status(self, statuses: Iterable[PolicyStatus]) -> list[Policy]:
+        wanted = set(statuses)
+        return sorted(self._filter(lambda p: p.status in wanted), key=lambda p: p.id)
+
+    def count_by_status(self) -> dict[PolicyStatus, int]:
+        counts: dict[PolicyStatus, int] = {}
+        for p in self.rows.values():
+            counts[p.status] = counts.get(p.status, 0) + 1
+        return counts
+
+
+class _Loans(_Table):
+    def add(self, loan: Loan) -> Loan:
+        if self.get_by_contract(loan.funder_id, loan.contract_no) is not None:
+            raise Conflict("loan contract exists")
+        return self._insert(loan, "loan")
+
+    def save(self, loan: Loan) -> None:
+        self._update(loan, "loan")
+
+    def get(self, loan_id: int) -> Loan | None:
+        return self._get(loan_id)
+
+    def get_by_contract(self, funder_id: int, contract_no: str) -> Loan | None:
+        return self._find(lambda loan: loan.funder_id == funder_id
+                          and loan.contract_no == contract_no)
+
+
+class _Repayments(_Table):
+    def add(self, repayment: Repayment, reference: str) -> Repayment:
+        if self.get_by_reference(repayment.loan_id, reference) is not None:
+            raise Conflict("repayment reference exists")
+        stored = _replace_id(repayment, self.next_id())
+        self.rows[stored.id] = (stored, reference)
+        return stored
+
+    def for_loan(self, loan_id: int) -> list[Repayment]:
+        return [r for r, _ in self.rows.values() if r.loan_id == loan_id]
+
+    def get_by_reference(self, loan_id: int, reference: str) -> Repayment | None:
+        return next((r for r, ref in self.rows.values()
+                     if r.loan_id == loan_id and ref == reference), None)
+
+
+class _Claims(_Table):
+    def add(self, claim: Claim) -> Claim:
+        return self._insert(claim, "claim")
+
+    def save(self, claim: Claim) -> None:
+        self._update(claim, "claim")
+
+    def get(self, claim_id: int) -> Claim | None:
+        return self._get(claim_id)
+
+    def for_policy(self, policy_id: int) -> list[Claim]:
+        return sorted(self._filter(lambda c: c.policy_id == policy_id), key=lambda c: c.id)
+
+    def list_open(self) -> list[Claim]:
+        return sorted(self._filter(lambda c: c.status is ClaimStatus.OPEN), key=lambda c: c.id)
+
+
+class _Recoveries(_Table):
+    def add(self, recovery: Recovery, reference: str) -> Recovery:
+        if self.get_by_reference(recovery.claim_id, reference) is not None:
+            raise Conflict("recovery reference exists")
+        stored = _replace_id(recovery, self.next_id())
+        self.rows[stored.id] = (stored, reference)
+        return stored
+
+    def for_claim(self, claim_id: int) -> list[Recovery]:
+        return [r for r, _ in self.rows.values() if r.claim_id == claim_id]
+
+    def get_by_reference(self, claim_id: int, reference: str) -> Recovery | None:
+        return next((r for r, ref in self.rows.values()
+                     if r.claim_id == claim_id and ref == reference), None)
+
+
+class _Ledger(_Table):
+    def add(self, entry: JournalEntry) -> JournalEntry:
+        if self.get_by_key(entry.source_command, entry.idempotency_key) is not None:
+            raise Conflict(f"entry {entry.key} exists")
+        stored = entry.with_id(self.next_id())
+        self.rows[stored.id] = stored
+        return stored
+
+    def get(self, entry_id: int) -> JournalEntry | None:
+        return self.rows.get(entry_id)
+
+    def get_by_key(self, source_command: str, idempotency_key: str) -> JournalEntry | None:
+        return next((e for e in self.rows.values() if e.source_command == source_command
+                     and e.idempotency_key == idempotency_key), None)
+
+    def reversal_of(self, entry_id: int) -> JournalEntry | None:
+        return next((e for e in self.rows.values() if e.reverses_id == entry_id), None)
+
+    def lines(self, *, through: date | None = None) -> Iterable[Line]:
+        for e in self.rows.values():
+            if through is None or e.posted_on <= through:
+                yield from e.lines
+
+    def entries(self, *, reference: str | None = None) -> Sequence[JournalEntry]:
+        return [e for e in sorted(self.rows.values(), key=lambda e: e.id)
+                if reference is None or e.reference == reference]
+
+
+class _Events(_Table):
+    def add(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.rows[self.next_id()] = event
+
+    def list(self, *, aggregate: str | None = None, aggregate_id: int | None = None) -> list[Event]:
+        return [e for _, e in sorted(self.rows.items())
+                if (aggregate is None or e.aggregate == aggregate)
+                and (aggregate_id is None or e.aggregate_id == aggregate_id)]
+
+
+def _replace_id(obj: Any, new_id: int) -> Any:
+    from dataclasses import replace
+
+    return replace(obj, id=new_id)
+
+
+class InMemoryUnitOfWork:
+    """A unit of work over a dict store; ``commit`` publishes the working copy.
+
+    Units of work made with the same ``store`` see one another's commits, like connections
+    to one database.
+    """
+
+    def __init__(self, store: Store | None = None) -> None:
+        self._store = store or Store()
+        self._working = self._store
+        self.commits = 0
+        self.products = _Products(self, "products")
+        self.funders = _Funders(self, "funders")
+        self.applications = _Applications(self, "applications")
+        self.policies = _Policies(self, "policies")
+        self.loans = _Loans(self, "loans")
+        self.repayments = _Repayments(self, "repayments")
+        self.claims = _Claims(self, "claims")
+        self.recoveries = _Recoveries(self, "recoveries")
+        self.ledger = _Ledger(self, "ledger")
+        self.events = _Events(self, "events")
+
+    def __enter__(self) -> Self:
+        self._working = self._store.snapshot()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        self._store.tables = self._working.tables
+        self._store.next_ids = self._working.next_ids
+        self._working = self._store.snapshot()
+        self.commits += 1
+
+    def rollback(self) -> None:
+        self._working = self._store.snapshot()

@@ -1,0 +1,64 @@
+"""Versioned business parameters, loaded from TOML files shipped in ``xinbao/params``."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from xinbao.domain.identity import MaskingRules
+from xinbao.domain.loans import Annualization
+from xinbao.domain.parties import InsuranceMode
+from xinbao.domain.products import PremiumBasis, ProductFamily, RefundMethod, RepaymentMethod
+from xinbao.services.commands import RegisterProduct
+
+
+@dataclass(frozen=True, slots=True)
+class Parameters:
+    version: str
+    masking: MaskingRules
+    all_in_cost_cap: Decimal
+    annualization: Annualization
+    raw: dict[str, Any]
+
+
+def _read(name: str, path: Path | None) -> dict[str, Any]:
+    if path is not None:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    return tomllib.loads(resources.files("xinbao.params").joinpath(name).read_text("utf-8"))
+
+
+def load_parameters(path: Path | None = None) -> Parameters:
+    data = _read("regulatory.toml", path)
+    m = data["masking"]
+    masking = MaskingRules(**{k: int(v) for k, v in m.items() if k != "source"})
+    cost = data["all_in_cost"]
+    return Parameters(version=str(data["version"]), masking=masking,
+                      all_in_cost_cap=Decimal(cost["cap"]),
+                      annualization=Annualization(cost["annualization"]), raw=data)
+
+
+def load_product_catalogue(path: Path | None = None) -> list[RegisterProduct]:
+    """The product definitions of a catalogue file, as commands to register them."""
+    data = _read("products.toml", path)
+    commands = []
+    for p in data.get("product", []):
+        commands.append(RegisterProduct(
+            code=p["code"], name=p["name"], mode=InsuranceMode(p["mode"]),
+            family=ProductFamily(p["family"]), min_amount_fen=int(p["min_amount_fen"]),
+            max_amount_fen=int(p["max_amount_fen"]), min_term_months=int(p["min_term_months"]),
+            max_term_months=int(p["max_term_months"]),
+            repayment_methods=tuple(RepaymentMethod(m) for m in p["repayment_methods"]),
+            claim_trigger_dpd=int(p["claim_trigger_dpd"]),
+            waiting_period_days=int(p["waiting_period_days"]),
+            coverage_share=Decimal(p["coverage_share"]),
+            premium_basis=PremiumBasis(p["premium_basis"]),
+            monthly_premium_rate=Decimal(p["monthly_premium_rate"]),
+            refund_method=RefundMethod(p["refund_method"]),
+            effective_from=date.fromisoformat(str(p["effective_from"])),
+        ))
+    return commands

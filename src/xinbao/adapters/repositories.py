@@ -1,0 +1,458 @@
+"""SQL repositories: rows in, domain objects out, through one connection they never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from xinbao.adapters import orm
+from xinbao.domain.claims import Claim, ClaimStatus, Recovery
+from xinbao.domain.events import Event
+from xinbao.domain.ledger import JournalEntry, Line
+from xinbao.domain.loans import Installment, Loan, LoanStatus, Repayment
+from xinbao.domain.parties import (
+    Borrower,
+    Funder,
+    FunderKind,
+    InsuranceMode,
+    PartyKind,
+    PolicyRole,
+    Roles,
+)
+from xinbao.domain.policy import Policy, PolicyStatus
+from xinbao.domain.products import (
+    PremiumBasis,
+    Product,
+    ProductFamily,
+    RefundMethod,
+    RepaymentMethod,
+)
+from xinbao.domain.underwriting import Application, ApplicationStatus
+
+
+def _codes(text: str) -> tuple[str, ...]:
+    return tuple(c for c in text.split(",") if c)
+
+
+class _Repository:
+    def __init__(self, connection: Connection, events: SqlEventLog | None = None) -> None:
+        self._c = connection
+        self._events = events
+
+    def _drain(self, obj: Any) -> None:
+        pending = getattr(obj, "events", None)
+        if pending and self._events is not None:
+            self._events.add(
+                Event(e.name, e.aggregate, e.aggregate_id if e.aggregate_id is not None else obj.id,
+                      e.on, e.data) for e in pending)
+            pending.clear()
+
+    def _insert(self, table: Any, values: dict[str, Any]) -> int:
+        return self._c.execute(insert(table).values(**values)).inserted_primary_key[0]
+
+
+class SqlEventLog(_Repository):
+    def add(self, events: Iterable[Event]) -> None:
+        rows = [{"name": e.name, "aggregate": e.aggregate, "aggregate_id": e.aggregate_id,
+                 "occurred_on": e.on, "data": e.data} for e in events]
+        if rows:
+            self._c.execute(insert(orm.domain_events), rows)
+
+    def list(self, *, aggregate: str | None = None, aggregate_id: int | None = None) -> list[Event]:
+        t = orm.domain_events
+        q = select(t).order_by(t.c.id)
+        if aggregate is not None:
+            q = q.where(t.c.aggregate == aggregate)
+        if aggregate_id is not None:
+            q = q.where(t.c.aggregate_id == aggregate_id)
+        return [Event(r.name, r.aggregate, r.aggregate_id, r.occurred_on, r.data)
+                for r in self._c.execute(q)]
+
+
+class SqlProductRepository(_Repository):
+    def add(self, product: Product) -> None:
+        values = {f.name: getattr(product, f.name) for f in fields(product)}
+        values["repayment_methods"] = ",".join(m.value for m in product.repayment_methods)
+        self._c.execute(insert(orm.products).values(**values))
+
+    @staticmethod
+    def _from_row(r: Any) -> Product:
+        return Product(
+            code=r.code, version=r.version, name=r.name, mode=InsuranceMode(r.mode),
+            family=ProductFamily(r.family), min_amount_fen=r.min_amount_fen,
+            max_amount_fen=r.max_amount_fen, min_term_months=r.min_term_months,
+            max_term_months=r.max_term_months,
+            repayment_methods=tuple(RepaymentMethod(m) for m in _codes(r.repayment_methods)),
+            claim_trigger_dpd=r.claim_trigger_dpd, waiting_period_days=r.waiting_period_days,
+            coverage_share=r.coverage_share, premium_basis=PremiumBasis(r.premium_basis),
+            monthly_premium_rate=r.monthly_premium_rate,
+            refund_method=RefundMethod(r.refund_method), effective_from=r.effective_from,
+        )
+
+    def versions(self, code: str) -> list[Product]:
+        t = orm.products
+        rows = self._c.execute(select(t).where(t.c.code == code).order_by(t.c.version))
+        return [self._from_row(r) for r in rows]
+
+    def get(self, code: str, version: int) -> Product | None:
+        t = orm.products
+        r = self._c.execute(select(t).where(t.c.code == code, t.c.version == version)).first()
+        return self._from_row(r) if r else None
+
+    def list_latest(self) -> list[Product]:
+        t = orm.products
+        latest = (select(t.c.code, func.max(t.c.version).label("version"))
+                  .group_by(t.c.code).subquery())
+        rows = self._c.execute(select(t).join(
+            latest, (t.c.code == latest.c.code) & (t.c.version == latest.c.version)
+        ).order_by(t.c.code))
+        return [self._from_row(r) for r in rows]
+
+
+class SqlFunderRepository(_Repository):
+    @staticmethod
+    def _from_row(r: Any) -> Funder:
+        return Funder(code=r.code, name=r.name, credit_code=r.credit_code,
+                      kind=FunderKind(r.kind), licensed=r.licensed,
+                      commission_rate=r.commission_rate, id=r.id)
+
+    def add(self, funder: Funder) -> Funder:
+        funder.id = self._insert(orm.funders, {
+            "code": funder.code, "name": funder.name, "credit_code": funder.credit_code,
+            "kind": funder.kind.value, "licensed": funder.licensed,
+            "commission_rate": funder.commission_rate})
+        self._drain(funder)
+        return funder
+
+    def get(self, funder_id: int) -> Funder | None:
+        r = self._c.execute(select(orm.funders).where(orm.funders.c.id == funder_id)).first()
+        return self._from_row(r) if r else None
+
+    def get_by_code(self, code: str) -> Funder | None:
+        r = self._c.execute(select(orm.funders).where(orm.funders.c.code == code)).first()
+        return self._from_row(r) if r else None
+
+    def list(self) -> list[Funder]:
+        return [self._from_row(r)
+                for r in self._c.execute(select(orm.funders).order_by(orm.funders.c.id))]
+
+
+class SqlApplicationRepository(_Repository):
+    @staticmethod
+    def _values(a: Application) -> dict[str, Any]:
+        b = a.borrower
+        return {
+            "funder_id": a.funder_id, "external_ref": a.external_ref,
+            "product_code": a.product_code, "product_version": a.product_version,
+            "mode": a.mode.value, "borrower_kind": b.kind.value, "borrower_name": b.name,
+            "borrower_id_number": b.id_number, "borrower_phone": b.phone,
+            "borrower_bank_card": b.bank_card, "borrower_birth_date": b.birth_date,
+            "policyholder": a.roles.policyholder.value, "insured": a.roles.insured.value,
+            "amount_fen": a.amount_fen, "term_months": a.term_months,
+            "annual_rate": a.annual_rate, "repayment_method": a.repayment_method.value,
+            "applied_on": a.applied_on, "status": a.status.value, "decided_on": a.decided_on,
+            "reason_codes": ",".join(a.reason_codes),
+        }
+
+    @staticmethod
+    def _from_row(r: Any) -> Application:
+        borrower = Borrower(kind=PartyKind(r.borrower_kind), name=r.borrower_name,
+                            id_number=r.borrower_id_number, phone=r.borrower_phone,
+                            bank_card=r.borrower_bank_card, birth_date=r.borrower_birth_date)
+        return Application(
+            funder_id=r.funder_id, product_code=r.product_code,
+            product_version=r.product_version, mode=InsuranceMode(r.mode), borrower=borrower,
+            roles=Roles(PolicyRole(r.policyholder), PolicyRole(r.insured)),
+            amount_fen=r.amount_fen, term_months=r.term_months, annual_rate=r.annual_rate,
+            repayment_method=RepaymentMethod(r.repayment_method), applied_on=r.applied_on,
+            external_ref=r.external_ref, status=ApplicationStatus(r.status),
+            decided_on=r.decided_on, reason_codes=_codes(r.reason_codes), id=r.id,
+        )
+
+    def add(self, application: Application) -> Application:
+        application.id = self._insert(orm.applications, self._values(application))
+        self._drain(application)
+        return application
+
+    def save(self, application: Application) -> None:
+        t = orm.applications
+        self._c.execute(update(t).where(t.c.id == application.id).values(
+            status=application.status.value, decided_on=application.decided_on,
+            reason_codes=",".join(application.reason_codes)))
+        self._drain(application)
+
+    def get(self, application_id: int) -> Application | None:
+        t = orm.applications
+        r = self._c.execute(select(t).where(t.c.id == application_id)).first()
+        return self._from_row(r) if r else None
+
+    def get_by_external_ref(self, funder_id: int, external_ref: str) -> Application | None:
+        t = orm.applications
+        r = self._c.execute(select(t).where(t.c.funder_id == funder_id,
+                                            t.c.external_ref == external_ref)).first()
+        return self._from_row(r) if r else None
+
+    def count(self) -> int:
+        return self._c.execute(select(func.count()).select_from(orm.applications)).scalar_one()
+
+
+_POLICY_ENUMS = {
+    "mode": InsuranceMode, "policyholder": PolicyRole, "insured": PolicyRole,
+    "premium_basis": PremiumBasis, "refund_method": RefundMethod, "status": PolicyStatus,
+}
+_POLICY_COLUMNS = [f.name for f in fields(Policy) if f.name not in ("id", "events")]
+
+
+class SqlPolicyRepository(_Repository):
+    @staticmethod
+    def _values(p: Policy) -> dict[str, Any]:
+        values = {name: getattr(p, name) for name in _POLICY_COLUMNS}
+        for name in _POLICY_ENUMS:
+            values[name] = values[name].value
+        return values
+
+    @staticmethod
+    def _from_row(r: Any) -> Policy:
+        values = {name: getattr(r, name) for name in _POLICY_COLUMNS}
+        for name, kind in _POLICY_ENUMS.items():
+            values[name] = kind(values[name])
+        return Policy(id=r.id, **values)
+
+    def add(self, policy: Policy) -> Policy:
+        policy.id = self._insert(orm.policies, self._values(policy))
+        self._drain(policy)
+        return policy
+
+    def save(self, policy: Policy) -> None:
+        t = orm.policies
+        self._c.execute(update(t).where(t.c.id == policy.id).values(**self._values(policy)))
+        self._drain(policy)
+
+    def _one(self, condition: Any) -> Policy | None:
+        r = self._c.execute(select(orm.policies).where(condition)).first()
+        return self._from_row(r) if r else None
+
+    def get(self, policy_id: int) -> Policy | None:
+        return self._one(orm.policies.c.id == policy_id)
+
+    def get_by_application(self, application_id: int) -> Policy | None:
+        return self._one(orm.policies.c.application_id == application_id)
+
+    def get_by_loan(self, loan_id: int) -> Policy | None:
+        return self._one(orm.policies.c.loan_id == loan_id)
+
+    def list_by_status(self, statuses: Iterable[PolicyStatus]) -> list[Policy]:
+        t = orm.policies
+        rows = self._c.execute(select(t).where(t.c.status.in_([s.value for s in statuses]))
+                               .order_by(t.c.id))
+        return [self._from_row(r) for r in rows]
+
+    def count_by_status(self) -> dict[PolicyStatus, int]:
+        t = orm.policies
+        rows = self._c.execute(select(t.c.status, func.count()).group_by(t.c.status))
+        return {PolicyStatus(status): n for status, n in rows}
+
+
+class SqlLoanRepository(_Repository):
+    def add(self, loan: Loan) -> Loan:
+        loan.id = self._insert(orm.loans, {
+            "funder_id": loan.funder_id, "contract_no": loan.contract_no,
+            "principal_fen": loan.principal_fen, "annual_rate": loan.annual_rate,
+            "term_months": loan.term_months, "method": loan.method.value,
+            "start_date": loan.start_date, "status": loan.status.value})
+        self._c.execute(insert(orm.installments), [
+            {"loan_id": loan.id, "number": i.number, "due_date": i.due_date,
+             "principal_fen": i.principal_fen, "interest_fen": i.interest_fen}
+            for i in loan.installments])
+        self._drain(loan)
+        return loan
+
+    def save(self, loan: Loan) -> None:
+        t = orm.loans
+        self._c.execute(update(t).where(t.c.id == loan.id).values(status=loan.status.value))
+        self._drain(loan)
+
+    def _one(self, condition: Any) -> Loan | None:
+        r = self._c.execute(select(orm.loans).where(condition)).first()
+        if r is None:
+            return None
+        t = orm.installments
+        schedule = tuple(
+            Installment(number=i.number, due_date=i.due_date, principal_fen=i.principal_fen,
+                        interest_fen=i.interest_fen)
+            for i in self._c.execute(select(t).where(t.c.loan_id == r.id).order_by(t.c.number)))
+        return Loan(funder_id=r.funder_id, contract_no=r.contract_no,
+                    principal_fen=r.principal_fen, annual_rate=r.annual_rate,
+                    term_months=r.term_months, method=RepaymentMethod(r.method),
+                    start_date=r.start_date, installments=schedule,
+                    status=LoanStatus(r.status), id=r.id)
+
+    def get(self, loan_id: int) -> Loan | None:
+        return self._one(orm.loans.c.id == loan_id)
+
+    def get_by_contract(self, funder_id: int, contract_no: str) -> Loan | None:
+        t = orm.loans
+        return self._one((t.c.funder_id == funder_id) & (t.c.contract_no == contract_no))
+
+
+class SqlRepaymentRepository(_Repository):
+    @staticmethod
+    def _from_row(r: Any) -> Repayment:
+        return Repayment(loan_id=r.loan_id, installment_number=r.installment_number,
+                         paid_on=r.paid_on, principal_fen=r.principal_fen,
+                         interest_fen=r.interest_fen, id=r.id)
+
+    def add(self, repayment: Repayment, reference: str) -> Repayment:
+        new_id = self._insert(orm.repayments, {
+            "loan_id": repayment.loan_id, "installment_number": repayment.installment_number,
+            "paid_on": repayment.paid_on, "principal_fen": repayment.principal_fen,
+            "interest_fen": repayment.interest_fen, "reference": reference})
+        return Repayment(**{**{f.name: getattr(repayment, f.name) for f in fields(repayment)},
+                            "id": new_id})
+
+    def for_loan(self, loan_id: int) -> list[Repayment]:
+        t = orm.repayments
+        rows = self._c.execute(select(t).where(t.c.loan_id == loan_id).order_by(t.c.id))
+        return [self._from_row(r) for r in rows]
+
+    def get_by_reference(self, loan_id: int, reference: str) -> Repayment | None:
+        t = orm.repayments
+        r = self._c.execute(select(t).where(t.c.loan_id == loan_id,
+                                            t.c.reference == reference)).first()
+        return self._from_row(r) if r else None
+
+
+class SqlClaimRepository(_Repository):
+    @staticmethod
+    def _values(c: Claim) -> dict[str, Any]:
+        return {
+            "policy_id": c.policy_id, "loan_id": c.loan_id, "opened_on": c.opened_on,
+            "days_past_due": c.days_past_due, "principal_fen": c.principal_fen,
+            "interest_fen": c.interest_fen, "amount_fen": c.amount_fen,
+            "status": c.status.value, "reason_codes": ",".join(c.reason_codes),
+            "paid_on": c.paid_on, "recovered_fen": c.recovered_fen,
+        }
+
+    @staticmethod
+    def _from_row(r: Any) -> Claim:
+        return Claim(policy_id=r.policy_id, loan_id=r.loan_id, opened_on=r.opened_on,
+                     days_past_due=r.days_past_due, principal_fen=r.principal_fen,
+                     interest_fen=r.interest_fen, amount_fen=r.amount_fen,
+                     status=ClaimStatus(r.status), reason_codes=_codes(r.reason_codes),
+                     paid_on=r.paid_on, recovered_fen=r.recovered_fen, id=r.id)
+
+    def add(self, claim: Claim) -> Claim:
+        claim.id = self._insert(orm.claims, self._values(claim))
+        self._drain(claim)
+        return claim
+
+    def save(self, claim: Claim) -> None:
+        t = orm.claims
+        self._c.execute(update(t).where(t.c.id == claim.id).values(**self._values(claim)))
+        self._drain(claim)
+
+    def get(self, claim_id: int) -> Claim | None:
+        r = self._c.execute(select(orm.claims).where(orm.claims.c.id == claim_id)).first()
+        return self._from_row(r) if r else None
+
+    def for_policy(self, policy_id: int) -> list[Claim]:
+        t = orm.claims
+        rows = self._c.execute(select(t).where(t.c.policy_id == policy_id).order_by(t.c.id))
+        return [self._from_row(r) for r in rows]
+
+    def list_open(self) -> list[Claim]:
+        t = orm.claims
+        rows = self._c.execute(select(t).where(t.c.status == ClaimStatus.OPEN.value)
+                               .order_by(t.c.id))
+        return [self._from_row(r) for r in rows]
+
+
+class SqlRecoveryRepository(_Repository):
+    @staticmethod
+    def _from_row(r: Any) -> Recovery:
+        return Recovery(claim_id=r.claim_id, received_on=r.received_on, amount_fen=r.amount_fen,
+                        source=r.source, id=r.id)
+
+    def add(self, recovery: Recovery, reference: str) -> Recovery:
+        new_id = self._insert(orm.recoveries, {
+            "claim_id": recovery.claim_id, "received_on": recovery.received_on,
+            "amount_fen": recovery.amount_fen, "source": recovery.source,
+            "reference": reference})
+        return Recovery(claim_id=recovery.claim_id, received_on=recovery.received_on,
+                        amount_fen=recovery.amount_fen, source=recovery.source, id=new_id)
+
+    def for_claim(self, claim_id: int) -> list[Recovery]:
+        t = orm.recoveries
+        rows = self._c.execute(select(t).where(t.c.claim_id == claim_id).order_by(t.c.id))
+        return [self._from_row(r) for r in rows]
+
+    def get_by_reference(self, claim_id: int, reference: str) -> Recovery | None:
+        t = orm.recoveries
+        r = self._c.execute(select(t).where(t.c.claim_id == claim_id,
+                                            t.c.reference == reference)).first()
+        return self._from_row(r) if r else None
+
+
+class SqlLedgerRepository(_Repository):
+    """Append-only: inserts and reads only (the database refuses updates and deletes too)."""
+
+    def add(self, entry: JournalEntry) -> JournalEntry:
+        entry_id = self._insert(orm.journal_entries, {
+            "posted_on": entry.posted_on, "description": entry.description,
+            "source_command": entry.source_command, "idempotency_key": entry.idempotency_key,
+            "reference": entry.reference, "reverses_id": entry.reverses_id})
+        self._c.execute(insert(orm.journal_lines), [
+            {"entry_id": entry_id, "account": line.account, "amount_fen": line.amount_fen}
+            for line in entry.lines])
+        return entry.with_id(entry_id)
+
+    def _load(self, rows: Sequence[Any]) -> list[JournalEntry]:
+        if not rows:
+            return []
+        t = orm.journal_lines
+        lines: dict[int, list[Line]] = {}
+        ids = [r.id for r in rows]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for line in self._c.execute(select(t).where(t.c.entry_id.in_(chunk)).order_by(t.c.id)):
+                lines.setdefault(line.entry_id, []).append(Line(line.account, line.amount_fen))
+        return [JournalEntry(posted_on=r.posted_on, description=r.description,
+                             source_command=r.source_command, idempotency_key=r.idempotency_key,
+                             lines=tuple(lines[r.id]), reverses_id=r.reverses_id,
+                             reference=r.reference, id=r.id) for r in rows]
+
+    def _where(self, condition: Any) -> JournalEntry | None:
+        t = orm.journal_entries
+        rows = self._c.execute(select(t).where(condition)).all()
+        found = self._load(rows)
+        return found[0] if found else None
+
+    def get(self, entry_id: int) -> JournalEntry | None:
+        return self._where(orm.journal_entries.c.id == entry_id)
+
+    def get_by_key(self, source_command: str, idempotency_key: str) -> JournalEntry | None:
+        t = orm.journal_entries
+        return self._where((t.c.source_command == source_command)
+                           & (t.c.idempotency_key == idempotency_key))
+
+    def reversal_of(self, entry_id: int) -> JournalEntry | None:
+        return self._where(orm.journal_entries.c.reverses_id == entry_id)
+
+    def lines(self, *, through: date | None = None) -> Iterable[Line]:
+        """Per-account sums: a trial balance needs no line-by-line read."""
+        e, ln = orm.journal_entries, orm.journal_lines
+        q = select(ln.c.account, func.sum(ln.c.amount_fen)).group_by(ln.c.account)
+        if through is not None:
+            q = q.join(e, e.c.id == ln.c.entry_id).where(e.c.posted_on <= through)
+        return [Line(account, int(total)) for account, total in self._c.execute(q) if total]
+
+    def entries(self, *, reference: str | None = None) -> Sequence[JournalEntry]:
+        t = orm.journal_entries
+        q = select(t).order_by(t.c.id)
+        if reference is not None:
+            q = q.where(t.c.reference == reference)
+        return self._load(self._c.execute(q).all())

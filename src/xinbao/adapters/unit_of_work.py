@@ -1,0 +1,45 @@
+"""The SQL unit of work: one connection and one transaction per use case."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+
+from xinbao.adapters import repositories as r
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> Self:
+        if self._connection is not None:
+            raise RuntimeError("unit of work already open; use cases do not nest")
+        c = self._connection = self._engine.connect()
+        self.events = r.SqlEventLog(c)
+        self.products = r.SqlProductRepository(c, self.events)
+        self.funders = r.SqlFunderRepository(c, self.events)
+        self.applications = r.SqlApplicationRepository(c, self.events)
+        self.policies = r.SqlPolicyRepository(c, self.events)
+        self.loans = r.SqlLoanRepository(c, self.events)
+        self.repayments = r.SqlRepaymentRepository(c, self.events)
+        self.claims = r.SqlClaimRepository(c, self.events)
+        self.recoveries = r.SqlRecoveryRepository(c, self.events)
+        self.ledger = r.SqlLedgerRepository(c, self.events)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.rollback()
+            connection.close()
+
+    def commit(self) -> None:
+        assert self._connection is not None, "commit outside a unit of work"
+        self._connection.commit()
+
+    def rollback(self) -> None:
+        if self._connection is not None:
+            self._connection.rollback()

@@ -1,0 +1,278 @@
+"""Loans: repayment schedules, repayment position, days past due and the all-in cost.
+
+Interest is charged monthly at ``annual rate / 12`` (月利率 = 年利率 / 12). Amounts are integer
+fen; each amount derived from a rate is rounded once, ROUND_HALF_UP to the fen.
+
+Schedules
+- Equal installment (等额本息): the payment is ``pmt`` rounded to the fen; the principal part of
+  each installment but the last is ``ppmt`` rounded to the fen, its interest part the payment
+  less that; the last installment repays whatever principal is left (the rounding residue,
+  尾差) with interest on that balance. So every payment but the last equals numpy-financial's
+  ``pmt`` and every principal part but the last its ``ppmt``, each rounded to the fen.
+- Equal principal (等额本金): principal parts are the differences of the cumulative share
+  ``round(P·k/n)``, so they differ by at most one fen and sum exactly; interest is on the
+  balance before the installment.
+- Interest first (先息后本): interest on the whole principal every month, principal at the end.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, localcontext
+from enum import StrEnum
+
+from xinbao.domain.money import PRECISION, apply_rate, round_fen
+from xinbao.domain.products import RepaymentMethod
+
+MONTHS_PER_YEAR = 12
+
+
+def add_months(start: date, months: int) -> date:
+    """Same day ``months`` later, or the month's last day when it is shorter."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return date(year, month, day)
+
+
+@dataclass(frozen=True, slots=True)
+class Installment:
+    number: int  # 1-based
+    due_date: date
+    principal_fen: int
+    interest_fen: int
+
+    @property
+    def total_fen(self) -> int:
+        return self.principal_fen + self.interest_fen
+
+
+def monthly_rate(annual_rate: Decimal) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        return annual_rate / MONTHS_PER_YEAR
+
+
+def exact_payment(principal_fen: int, rate: Decimal, term: int) -> Decimal:
+    """The level payment (``pmt``) in exact fen, before rounding."""
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        if rate == 0:
+            return Decimal(principal_fen) / term
+        return Decimal(principal_fen) * rate / (1 - (1 + rate) ** -term)
+
+
+def exact_principal_part(principal_fen: int, rate: Decimal, term: int, k: int) -> Decimal:
+    """Principal part of installment ``k`` (``ppmt``): ``pmt · (1 + r)^-(n - k + 1)``."""
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        return exact_payment(principal_fen, rate, term) * (1 + rate) ** -(term - k + 1)
+
+
+def build_schedule(
+    *, principal_fen: int, annual_rate: Decimal, term_months: int, method: RepaymentMethod,
+    start: date,
+) -> tuple[Installment, ...]:
+    """The contractual schedule of a loan disbursed on ``start``; due dates monthly from it."""
+    if principal_fen <= 0:
+        raise ValueError("principal must be positive")
+    if term_months <= 0:
+        raise ValueError("term must be at least one month")
+    if annual_rate < 0:
+        raise ValueError("interest rate cannot be negative")
+    r = monthly_rate(annual_rate)
+    n = term_months
+    parts: list[tuple[int, int]] = []
+    balance = principal_fen
+    if method is RepaymentMethod.EQUAL_INSTALLMENT:
+        payment = round_fen(exact_payment(principal_fen, r, n))
+        for k in range(1, n):
+            principal = round_fen(exact_principal_part(principal_fen, r, n, k))
+            if principal > balance:  # only for loans of a few fen per installment
+                principal, interest = balance, apply_rate(balance, r)
+            else:
+                interest = payment - principal
+            parts.append((principal, interest))
+            balance -= principal
+        parts.append((balance, apply_rate(balance, r)))
+    elif method is RepaymentMethod.EQUAL_PRINCIPAL:
+        repaid = 0
+        for k in range(1, n + 1):
+            cumulative = round_fen(Decimal(principal_fen * k) / n)
+            principal = cumulative - repaid
+            parts.append((principal, apply_rate(balance, r)))
+            repaid = cumulative
+            balance -= principal
+    elif method is RepaymentMethod.INTEREST_FIRST:
+        interest = apply_rate(principal_fen, r)
+        parts = [(0, interest)] * (n - 1) + [(principal_fen, interest)]
+    else:  # pragma: no cover - exhaustive over the enum
+        raise ValueError(f"unknown repayment method {method}")
+    return tuple(
+        Installment(number=k, due_date=add_months(start, k), principal_fen=p, interest_fen=i)
+        for k, (p, i) in enumerate(parts, start=1)
+    )
+
+
+class LoanStatus(StrEnum):
+    ACTIVE = "active"
+    PAID_OFF = "paid_off"
+    CLAIMED = "claimed"  # the insurer indemnified the funder; recovery follows
+
+
+@dataclass(frozen=True, slots=True)
+class Repayment:
+    """One repayment reported by the funder, allocated to one installment."""
+
+    loan_id: int
+    installment_number: int
+    paid_on: date
+    principal_fen: int
+    interest_fen: int
+    id: int | None = None
+
+
+@dataclass(eq=False, slots=True)
+class Loan:
+    funder_id: int
+    contract_no: str
+    principal_fen: int
+    annual_rate: Decimal
+    term_months: int
+    method: RepaymentMethod
+    start_date: date
+    installments: tuple[Installment, ...]
+    status: LoanStatus = LoanStatus.ACTIVE
+    id: int | None = None
+    events: list = field(default_factory=list, repr=False)
+
+    @property
+    def maturity_date(self) -> date:
+        return self.installments[-1].due_date
+
+    def installment(self, number: int) -> Installment | None:
+        if 1 <= number <= len(self.installments):
+            return self.installments[number - 1]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a loan stands on a date, from its schedule and the repayments reported."""
+
+    as_of: date
+    days_past_due: int
+    first_unpaid_due_date: date | None  # earliest installment past due and not fully paid
+    outstanding_principal_fen: int
+    overdue_principal_fen: int
+    overdue_interest_fen: int
+    paid_off: bool
+
+
+def paid_by_installment(repayments: Iterable[Repayment]) -> dict[int, tuple[int, int]]:
+    """(principal, interest) paid per installment number."""
+    paid: dict[int, tuple[int, int]] = {}
+    for r in repayments:
+        p, i = paid.get(r.installment_number, (0, 0))
+        paid[r.installment_number] = (p + r.principal_fen, i + r.interest_fen)
+    return paid
+
+
+def position(
+    installments: Sequence[Installment], paid: Mapping[int, tuple[int, int]], as_of: date,
+) -> Position:
+    """Days past due count from the day after the earliest installment left unpaid.
+
+    On its due date an installment is not yet past due; the next day it is 1 day past due.
+    """
+    first_unpaid: date | None = None
+    outstanding = overdue_principal = overdue_interest = 0
+    for inst in installments:
+        p_paid, i_paid = paid.get(inst.number, (0, 0))
+        p_left = inst.principal_fen - p_paid
+        i_left = inst.interest_fen - i_paid
+        outstanding += p_left
+        if inst.due_date < as_of and (p_left > 0 or i_left > 0):
+            overdue_principal += p_left
+            overdue_interest += i_left
+            if first_unpaid is None:
+                first_unpaid = inst.due_date
+    dpd = (as_of - first_unpaid).days if first_unpaid else 0
+    fully_paid = all(
+        paid.get(i.number, (0, 0)) >= (i.principal_fen, i.interest_fen) for i in installments
+    )
+    return Position(
+        as_of=as_of, days_past_due=dpd, first_unpaid_due_date=first_unpaid,
+        outstanding_principal_fen=outstanding, overdue_principal_fen=overdue_principal,
+        overdue_interest_fen=overdue_interest, paid_off=fully_paid,
+    )
+
+
+class Annualization(StrEnum):
+    NOMINAL = "nominal"  # monthly IRR × 12
+    EFFECTIVE = "effective"  # (1 + monthly IRR)^12 − 1
+
+
+def monthly_irr(flows: Sequence[int]) -> Decimal:
+    """The monthly rate at which the flows (month 0, 1, …, in fen) have zero present value.
+
+    Solved by bisection on [-0.99, 10] in Decimal; the flows must change sign once.
+    """
+    if not flows or all(f >= 0 for f in flows) or all(f <= 0 for f in flows):
+        raise ValueError("cash flows must contain both inflows and outflows")
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+
+        def npv(rate: Decimal) -> Decimal:
+            factor, total = Decimal(1), Decimal(0)
+            step = 1 / (1 + rate)
+            for f in flows:
+                total += f * factor
+                factor *= step
+            return total
+
+        lo, hi = Decimal("-0.99"), Decimal(10)
+        f_lo = npv(lo)
+        if (f_lo > 0) == (npv(hi) > 0):
+            raise ValueError("no rate in [-99%, 1000%] a month sets the flows to zero")
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            f_mid = npv(mid)
+            if (f_mid > 0) == (f_lo > 0):
+                lo, f_lo = mid, f_mid
+            else:
+                hi = mid
+            if hi - lo < Decimal("1e-18"):
+                break
+        return (lo + hi) / 2
+
+
+def all_in_annual_cost(
+    *,
+    principal_fen: int,
+    installments: Sequence[Installment],
+    premiums_fen: Sequence[int] = (),
+    upfront_fen: int = 0,
+    fees_fen: Sequence[int] = (),
+    annualization: Annualization = Annualization.NOMINAL,
+) -> Decimal:
+    """Borrower's all-in annualized cost by IRR of the actual cash flows (DOMAIN §3).
+
+    Month 0: the borrower receives the principal less anything paid up front (a single premium
+    or fees deducted at disbursement). Month k: installment k plus the premium and fees paid
+    with it. Returns a rate (e.g. ``0.18`` for 18 %).
+    """
+    flows = [principal_fen - upfront_fen]
+    for k, inst in enumerate(installments):
+        premium = premiums_fen[k] if k < len(premiums_fen) else 0
+        fee = fees_fen[k] if k < len(fees_fen) else 0
+        flows.append(-(inst.total_fen + premium + fee))
+    irr = monthly_irr(flows)
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        if annualization is Annualization.EFFECTIVE:
+            return (1 + irr) ** MONTHS_PER_YEAR - 1
+        return irr * MONTHS_PER_YEAR

@@ -1,0 +1,388 @@
+"""Wire schemas (Pydantic) of the REST API: separate from tables and domain objects.
+
+Money is integer fen (``*_fen``); rates are decimal strings; dates ISO 8601.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from xinbao.domain.claims import Claim, Exclusion
+from xinbao.domain.identity import MaskingRules, mask_bank_card, mask_id_number, mask_phone
+from xinbao.domain.loans import Installment, Position
+from xinbao.domain.parties import FunderKind, PartyKind
+from xinbao.domain.policy import Policy
+from xinbao.domain.products import Product, RepaymentMethod
+from xinbao.domain.underwriting import Application
+from xinbao.services.queries import LoanView
+
+Rate = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str)]
+Fen = Annotated[int, Field(description="amount in integer fen (1 yuan = 100 fen)")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FunderIn(_In):
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=200)
+    credit_code: str = Field(min_length=18, max_length=18)
+    kind: FunderKind
+    licensed: bool
+    commission_rate: Rate = Field(ge=0, lt=1)
+
+
+class FunderOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    kind: FunderKind
+    licensed: bool
+    commission_rate: Rate
+
+
+class ApplicationIn(_In):
+    funder_code: str = Field(min_length=1, max_length=40)
+    external_ref: str = Field(min_length=1, max_length=64)
+    product_code: str = Field(min_length=1, max_length=40)
+    borrower_kind: PartyKind
+    borrower_name: str = Field(min_length=1, max_length=200)
+    borrower_id_number: str = Field(min_length=1, max_length=32)
+    borrower_phone: str = Field(min_length=1, max_length=20)
+    borrower_bank_card: str | None = Field(default=None, max_length=32)
+    amount_fen: Fen
+    term_months: int
+    annual_rate: Rate
+    repayment_method: RepaymentMethod
+    applied_on: date
+    policyholder_id: str | None = Field(default=None, max_length=32)
+    insured_id: str | None = Field(default=None, max_length=32)
+
+
+class ApplicationOut(BaseModel):
+    id: int
+    funder_id: int
+    external_ref: str
+    product_code: str
+    product_version: int
+    mode: str
+    borrower_kind: str
+    borrower_name: str
+    borrower_id_number: str
+    borrower_phone: str
+    borrower_bank_card: str | None
+    policyholder: str
+    insured: str
+    amount_fen: Fen
+    term_months: int
+    annual_rate: Rate
+    repayment_method: str
+    applied_on: date
+    status: str
+    decided_on: date | None
+    reason_codes: list[str]
+
+    @classmethod
+    def of(cls, a: Application, masking: MaskingRules) -> ApplicationOut:
+        b = a.borrower
+        return cls(
+            id=a.id, funder_id=a.funder_id, external_ref=a.external_ref,
+            product_code=a.product_code, product_version=a.product_version, mode=a.mode.value,
+            borrower_kind=b.kind.value, borrower_name=b.name,
+            borrower_id_number=mask_id_number(b.id_number, masking),
+            borrower_phone=mask_phone(b.phone, masking),
+            borrower_bank_card=mask_bank_card(b.bank_card, masking) if b.bank_card else None,
+            policyholder=a.roles.policyholder.value, insured=a.roles.insured.value,
+            amount_fen=a.amount_fen, term_months=a.term_months, annual_rate=a.annual_rate,
+            repayment_method=a.repayment_method.value, applied_on=a.applied_on,
+            status=a.status.value, decided_on=a.decided_on, reason_codes=list(a.reason_codes))
+
+
+class OnDate(_In):
+    on: date | None = Field(default=None, description="business date; today when omitted")
+
+
+class PolicyOut(BaseModel):
+    id: int
+    policy_no: str
+    application_id: int
+    product_code: str
+    product_version: int
+    mode: str
+    status: str
+    policyholder: str
+    insured: str
+    sum_insured_fen: Fen
+    coverage_share: Rate
+    premium_basis: str
+    single_premium_fen: Fen
+    installment_premium_fen: Fen
+    total_premium_fen: Fen
+    term_months: int
+    start_date: date | None
+    end_date: date | None
+    loan_id: int | None
+    earned_fen: Fen
+    refunded_fen: Fen
+
+    @classmethod
+    def of(cls, p: Policy) -> PolicyOut:
+        return cls(
+            id=p.id, policy_no=p.policy_no, application_id=p.application_id,
+            product_code=p.product_code, product_version=p.product_version, mode=p.mode.value,
+            status=p.status.value, policyholder=p.policyholder.value, insured=p.insured.value,
+            sum_insured_fen=p.sum_insured_fen, coverage_share=p.coverage_share,
+            premium_basis=p.premium_basis.value, single_premium_fen=p.single_premium_fen,
+            installment_premium_fen=p.installment_premium_fen,
+            total_premium_fen=p.total_premium_fen, term_months=p.term_months,
+            start_date=p.start_date, end_date=p.end_date, loan_id=p.loan_id,
+            earned_fen=p.earned_fen, refunded_fen=p.refunded_fen)
+
+
+class DecisionOut(BaseModel):
+    application: ApplicationOut
+    approved: bool
+    reason_codes: list[str]
+    messages: list[str]
+    policy: PolicyOut | None
+
+
+class IssueIn(_In):
+    contract_no: str = Field(min_length=1, max_length=64)
+    disbursed_on: date
+    on: date | None = None
+    premium_paid: bool = True
+
+
+class RepaymentIn(_In):
+    installment_number: int
+    paid_on: date
+    principal_fen: Fen
+    interest_fen: Fen
+    premium_fen: Fen = 0
+    reference: str = Field(min_length=1, max_length=64)
+
+
+class RepaymentOut(BaseModel):
+    id: int
+    loan_id: int
+    installment_number: int
+    paid_on: date
+    principal_fen: Fen
+    interest_fen: Fen
+
+
+class PrepaymentIn(_In):
+    paid_on: date
+    interest_fen: Fen = 0
+    reference: str = Field(min_length=1, max_length=64)
+
+
+class SettlementOut(BaseModel):
+    expired: bool
+    earned_fen: Fen
+    refunded_fen: Fen
+
+
+class MissedIn(_In):
+    installment_number: int
+    reported_on: date
+
+
+class EventOut(BaseModel):
+    name: str
+    aggregate: str
+    aggregate_id: int | None
+    on: date
+    data: dict
+
+
+class InstallmentOut(BaseModel):
+    number: int
+    due_date: date
+    principal_fen: Fen
+    interest_fen: Fen
+    total_fen: Fen
+
+    @classmethod
+    def of(cls, i: Installment) -> InstallmentOut:
+        return cls(number=i.number, due_date=i.due_date, principal_fen=i.principal_fen,
+                   interest_fen=i.interest_fen, total_fen=i.total_fen)
+
+
+class PositionOut(BaseModel):
+    as_of: date
+    days_past_due: int
+    outstanding_principal_fen: Fen
+    overdue_principal_fen: Fen
+    overdue_interest_fen: Fen
+    paid_off: bool
+
+    @classmethod
+    def of(cls, p: Position) -> PositionOut:
+        return cls(as_of=p.as_of, days_past_due=p.days_past_due,
+                   outstanding_principal_fen=p.outstanding_principal_fen,
+                   overdue_principal_fen=p.overdue_principal_fen,
+                   overdue_interest_fen=p.overdue_interest_fen, paid_off=p.paid_off)
+
+
+class LoanOut(BaseModel):
+    id: int
+    contract_no: str
+    funder_id: int
+    principal_fen: Fen
+    annual_rate: Rate
+    term_months: int
+    method: str
+    start_date: date
+    status: str
+    schedule: list[InstallmentOut]
+    position: PositionOut
+
+    @classmethod
+    def of(cls, view: LoanView) -> LoanOut:
+        loan = view.loan
+        return cls(id=loan.id, contract_no=loan.contract_no, funder_id=loan.funder_id,
+                   principal_fen=loan.principal_fen, annual_rate=loan.annual_rate,
+                   term_months=loan.term_months, method=loan.method.value,
+                   start_date=loan.start_date, status=loan.status.value,
+                   schedule=[InstallmentOut.of(i) for i in loan.installments],
+                   position=PositionOut.of(view.position))
+
+
+class EndOfDayIn(_In):
+    on: date
+    close_month: bool | None = None
+
+
+class EndOfDayOut(BaseModel):
+    on: date
+    policies_checked: int
+    premium_written_fen: Fen
+    premium_earned_fen: Fen
+    premium_refunded_fen: Fen
+    policies_expired: int
+    policies_cancelled: int
+    claims_opened: list[int]
+    claims_declined: list[int]
+
+
+class ClaimIn(_In):
+    policy_id: int
+    on: date | None = None
+    exclusions: list[Exclusion] = []
+
+
+class ClaimOut(BaseModel):
+    id: int
+    policy_id: int
+    loan_id: int
+    status: str
+    opened_on: date
+    days_past_due: int
+    principal_fen: Fen
+    interest_fen: Fen
+    amount_fen: Fen
+    reason_codes: list[str]
+    paid_on: date | None
+    recovered_fen: Fen
+
+    @classmethod
+    def of(cls, c: Claim) -> ClaimOut:
+        return cls(id=c.id, policy_id=c.policy_id, loan_id=c.loan_id, status=c.status.value,
+                   opened_on=c.opened_on, days_past_due=c.days_past_due,
+                   principal_fen=c.principal_fen, interest_fen=c.interest_fen,
+                   amount_fen=c.amount_fen, reason_codes=list(c.reason_codes),
+                   paid_on=c.paid_on, recovered_fen=c.recovered_fen)
+
+
+class RecoveryIn(_In):
+    amount_fen: Fen
+    received_on: date
+    source: str = Field(min_length=1, max_length=40)
+    reference: str = Field(min_length=1, max_length=64)
+    final: bool = False
+
+
+class RecoveryOut(BaseModel):
+    id: int
+    claim_id: int
+    received_on: date
+    amount_fen: Fen
+    source: str
+
+
+class ProductOut(BaseModel):
+    code: str
+    version: int
+    name: str
+    mode: str
+    family: str
+    min_amount_fen: Fen
+    max_amount_fen: Fen
+    min_term_months: int
+    max_term_months: int
+    repayment_methods: list[str]
+    claim_trigger_dpd: int
+    waiting_period_days: int
+    coverage_share: Rate
+    premium_basis: str
+    monthly_premium_rate: Rate
+    refund_method: str
+    effective_from: date
+
+    @classmethod
+    def of(cls, p: Product) -> ProductOut:
+        return cls(code=p.code, version=p.version, name=p.name, mode=p.mode.value,
+                   family=p.family.value, min_amount_fen=p.min_amount_fen,
+                   max_amount_fen=p.max_amount_fen, min_term_months=p.min_term_months,
+                   max_term_months=p.max_term_months,
+                   repayment_methods=[m.value for m in p.repayment_methods],
+                   claim_trigger_dpd=p.claim_trigger_dpd,
+                   waiting_period_days=p.waiting_period_days, coverage_share=p.coverage_share,
+                   premium_basis=p.premium_basis.value,
+                   monthly_premium_rate=p.monthly_premium_rate,
+                   refund_method=p.refund_method.value, effective_from=p.effective_from)
+
+
+class TrialBalanceRow(BaseModel):
+    account: str
+    name_en: str
+    name_zh: str
+    type: str
+    debit_fen: Fen
+    credit_fen: Fen
+
+
+class TrialBalanceOut(BaseModel):
+    rows: list[TrialBalanceRow]
+    total_debit_fen: Fen
+    total_credit_fen: Fen
+    balanced: bool
+
+
+class KpisOut(BaseModel):
+    applications: int
+    policies: int
+    policies_by_status: dict[str, int]
+    written_premium_fen: Fen
+    earned_premium_fen: Fen
+    claims_paid_fen: Fen
+    recoveries_fen: Fen
+    claims_incurred_fen: Fen
+    commission_fen: Fen
+    loss_ratio: Rate | None
+    combined_ratio: Rate | None
+    trial_balance_total_fen: Fen
+
+
+class HealthOut(BaseModel):
+    status: str
+    database: str
+    schema_revision: str | None
+    schema_current: bool

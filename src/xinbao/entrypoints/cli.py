@@ -1,0 +1,326 @@
+"""The ``xinbao`` command line (Typer + rich).
+
+Exit codes: 0 done; 2 refused input (each field and rule printed); 3 not found; 4 conflict
+with what is recorded; 1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from xinbao.bootstrap import Container, bootstrap
+from xinbao.config import Settings
+from xinbao.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from xinbao.domain.ledger import Statement
+from xinbao.domain.money import Money, format_yuan
+from xinbao.domain.parties import PartyKind
+from xinbao.domain.products import RepaymentMethod
+from xinbao.services import applications, catalogue, ledger, queries, reporting
+from xinbao.services.commands import SubmitApplication
+
+app = typer.Typer(help="Xinbao 信保: financing credit & guarantee insurance core system.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The general ledger.", no_args_is_help=True)
+products_app = typer.Typer(help="The product catalogue.", no_args_is_help=True)
+applications_app = typer.Typer(help="Applications from funders.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(products_app, name="products")
+app.add_typer(applications_app, name="applications")
+
+# Off a terminal (CI logs, pipes) rich would assume 80 columns and cut the tables.
+out = Console() if sys.stdout.isatty() else Console(width=120)
+err = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=120)
+
+DatabaseUrl = Annotated[str | None, typer.Option(
+    "--database-url", envvar="XINBAO_DATABASE_URL",
+    help="SQLAlchemy URL (sqlite:///PATH or postgresql+psycopg://...).")]
+
+
+def _container(database_url: str | None, *, upgrade: bool = True) -> Container:
+    settings = Settings.from_env()
+    if database_url:
+        settings = Settings(database_url=database_url, log_level=settings.log_level,
+                            log_json=settings.log_json)
+    return bootstrap(settings, upgrade=upgrade)
+
+
+@contextmanager
+def _use_case() -> Iterator[None]:
+    """Map refusals to exit codes with a readable message; nothing was written."""
+    try:
+        yield
+    except InvalidInput as exc:
+        err.print("[bold red]Refused[/]: nothing was written.")
+        for e in exc.errors:
+            err.print(f"  {e.field}: {e.message} [dim]({e.rule})[/]")
+        raise typer.Exit(2) from None
+    except NotFound as exc:
+        err.print(f"[bold red]Not found[/]: {exc}")
+        raise typer.Exit(3) from None
+    except (Conflict, IllegalTransition) as exc:
+        err.print(f"[bold red]Conflict[/]: {exc}")
+        raise typer.Exit(4) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None) -> None:
+    """Create or migrate the schema to the newest revision."""
+    container = _container(database_url, upgrade=True)
+    revision, _ = container.schema_state()
+    out.print(f"Database at revision [bold]{revision}[/] ({_safe_url(container)})")
+
+
+@db_app.command("current")
+def db_current(database_url: DatabaseUrl = None) -> None:
+    """Show the schema revision and whether it is the newest."""
+    container = _container(database_url, upgrade=False)
+    revision, current = container.schema_state()
+    out.print(f"revision {revision or '(empty database)'}: "
+              f"{'current' if current else 'needs `xinbao db upgrade`'}")
+    if not current:
+        raise typer.Exit(1)
+
+
+def _safe_url(container: Container) -> str:
+    return make_url(container.settings.database_url).render_as_string(hide_password=True)
+
+
+@products_app.command("load")
+def products_load(
+    file: Annotated[Path | None, typer.Option(help="Catalogue TOML; the shipped one if omitted.")]
+    = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Register the products of a catalogue file (new versions where a code exists)."""
+    from xinbao.adapters.parameters import load_product_catalogue
+
+    container = _container(database_url)
+    with _use_case():
+        for cmd in load_product_catalogue(file):
+            p = catalogue.register_product(cmd, container.uow())
+            out.print(f"{p.code} v{p.version}: {p.name}")
+
+
+@products_app.command("list")
+def products_list(database_url: DatabaseUrl = None) -> None:
+    """The newest version of every product."""
+    container = _container(database_url)
+    table = Table("code", "v", "name", "mode", "family", "amount (yuan)", "term", "trigger DPD",
+                  "premium", title="Products")
+    for p in queries.list_products(container.uow()):
+        table.add_row(p.code, str(p.version), p.name, p.mode.value, p.family.value,
+                      f"{format_yuan(p.min_amount_fen)}–{format_yuan(p.max_amount_fen)}",
+                      f"{p.min_term_months}–{p.max_term_months}", str(p.claim_trigger_dpd),
+                      f"{p.premium_basis.value} {p.monthly_premium_rate}/month")
+    out.print(table)
+
+
+def _parse(field: str, parse: Callable[[str], Any], value: str) -> Any:
+    try:
+        return parse(value)
+    except (ValueError, InvalidOperation, TypeError) as exc:
+        raise InvalidInput.single(field, f"{field}.format", f"cannot read {value!r}: {exc}") \
+            from None
+
+
+@applications_app.command("submit")
+def applications_submit(
+    funder: Annotated[str, typer.Option(help="Funder code.")],
+    ref: Annotated[str, typer.Option(help="The funder's application number.")],
+    product: Annotated[str, typer.Option(help="Product code.")],
+    name: Annotated[str, typer.Option(help="Borrower's name.")],
+    id_number: Annotated[str, typer.Option(help="Resident ID, or credit code for enterprises.")],
+    phone: Annotated[str, typer.Option(help="Borrower's mobile phone.")],
+    amount: Annotated[str, typer.Option(help="Loan amount in yuan, e.g. 50000.00.")],
+    term: Annotated[int, typer.Option(help="Term in months.")],
+    rate: Annotated[str, typer.Option(help="Annual interest rate, e.g. 0.0825.")],
+    method: Annotated[RepaymentMethod, typer.Option(help="Repayment method.")] =
+    RepaymentMethod.EQUAL_INSTALLMENT,
+    kind: Annotated[PartyKind, typer.Option(help="Borrower kind.")] = PartyKind.INDIVIDUAL,
+    bank_card: Annotated[str | None, typer.Option(help="Borrower's bank card.")] = None,
+    applied_on: Annotated[str | None, typer.Option(help="YYYY-MM-DD; today if omitted.")] = None,
+    policyholder_id: Annotated[str | None, typer.Option(help="Policyholder's ID/credit code.")]
+    = None,
+    insured_id: Annotated[str | None, typer.Option(help="Insured's ID/credit code.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Submit one application; print its number, or every rule it breaks."""
+    container = _container(database_url)
+    with _use_case():
+        cmd = SubmitApplication(
+            funder_code=funder, external_ref=ref, product_code=product, borrower_kind=kind,
+            borrower_name=name, borrower_id_number=id_number, borrower_phone=phone,
+            borrower_bank_card=bank_card,
+            amount_fen=_parse("amount", lambda v: Money.yuan(v).fen, amount),
+            term_months=term, annual_rate=_parse("rate", Decimal, rate),
+            repayment_method=method,
+            applied_on=_parse("applied_on", date.fromisoformat, applied_on)
+            if applied_on else date.today(),
+            policyholder_id=policyholder_id, insured_id=insured_id)
+        a = applications.submit_application(cmd, container.uow())
+    out.print(f"Application {a.id} submitted ({a.product_code} v{a.product_version}, "
+              f"{a.mode.value} insurance)")
+
+
+@ledger_app.command("trial-balance")
+def ledger_trial_balance(
+    through: Annotated[str | None, typer.Option(help="Up to this date (YYYY-MM-DD).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Debit and credit balance of every account; the totals must agree."""
+    container = _container(database_url)
+    with _use_case():
+        until = _parse("through", date.fromisoformat, through) if through else None
+    tb = ledger.trial_balance(container.uow(), through=until)
+    rows = tb.rows()
+    if as_json:
+        out.print_json(json.dumps({
+            "rows": [{"account": a.code, "name": a.name_en, "debit_fen": d, "credit_fen": c}
+                     for a, d, c in rows], "total_fen": tb.total}))
+        return
+    table = Table("account", "name", "科目", "debit", "credit", title="Trial balance (yuan)")
+    for a, d, c in rows:
+        table.add_row(a.code, a.name_en, a.name_zh, format_yuan(d) if d else "",
+                      format_yuan(c) if c else "")
+    debit, credit = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    table.add_row("", "[bold]Total[/]", "", format_yuan(debit), format_yuan(credit))
+    out.print(table)
+    out.print("[green]Balanced[/]" if tb.total == 0 else f"[red]Out of balance by "
+              f"{format_yuan(tb.total)}[/]")
+    if tb.total != 0:
+        raise typer.Exit(1)
+
+
+def _pct(value: Decimal | None) -> str:
+    return f"{value * 100:.1f}%" if value is not None else "n/a"
+
+
+def kpi_table(k: reporting.PortfolioKpis, title: str = "Portfolio KPIs") -> Table:
+    st: Statement = k.statement
+    table = Table("KPI", "value", title=title)
+    rows = [
+        ("Applications", f"{k.applications:,}"),
+        ("Policies issued", f"{k.policies:,}"),
+        ("  of which in force", f"{k.policies_by_status.get(_status('in_force'), 0):,}"),
+        ("  of which claimed", f"{k.policies_by_status.get(_status('claimed'), 0):,}"),
+        ("  of which closed", f"{k.policies_by_status.get(_status('closed'), 0):,}"),
+        ("Written premium (yuan)", format_yuan(st.written_premium_fen)),
+        ("Earned premium (yuan)", format_yuan(st.earned_premium_fen)),
+        ("Claims paid (yuan)", format_yuan(st.claims_paid_fen)),
+        ("Recoveries (yuan)", format_yuan(st.recoveries_fen)),
+        ("Claims incurred, net (yuan)", format_yuan(st.claims_incurred_fen)),
+        ("Commission (yuan)", format_yuan(st.commission_fen)),
+        ("Loss ratio (net incurred / earned)", _pct(st.loss_ratio)),
+        ("Combined ratio", _pct(st.combined_ratio)),
+        ("Underwriting result (yuan)", format_yuan(st.underwriting_result_fen)),
+        ("Trial balance (must be 0)", format_yuan(k.trial_balance.total)),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _status(value: str) -> Any:
+    from xinbao.domain.policy import PolicyStatus
+
+    return PolicyStatus(value)
+
+
+@app.command("kpis")
+def kpis(database_url: DatabaseUrl = None) -> None:
+    """Portfolio KPIs from the ledger and the policy register."""
+    container = _container(database_url)
+    out.print(kpi_table(reporting.portfolio_kpis(container.uow())))
+
+
+@app.command("demo")
+def demo(
+    loans: Annotated[int, typer.Option(min=1, help="Applications to write.")] = 200,
+    months: Annotated[int, typer.Option(min=1, max=120, help="Months to simulate.")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same book.")] = 7,
+    database_url: Annotated[str, typer.Option(
+        "--database-url", help="Where the demo book is written (replaced if SQLite).")]
+    = "sqlite:///out/demo/xinbao.db",
+) -> None:
+    """Run a scripted book of insured loans through every lifecycle step; print its KPIs."""
+    from xinbao.adapters.parameters import load_product_catalogue
+    from xinbao.analytics.portfolio import summary_by, to_frame
+    from xinbao.simulation.scripted_book import BookConfig, run_book
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(url.database + suffix).unlink(missing_ok=True)
+    container = _container(database_url, upgrade=True)
+    with container.uow() as uow:
+        if uow.applications.count():
+            err.print("[red]The demo needs an empty database[/]; give another --database-url.")
+            raise typer.Exit(4)
+    config = BookConfig(loans=loans, months=months, seed=seed)
+    with Progress(TextColumn("[bold]Simulating[/] {task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TextColumn("days"), TimeElapsedColumn(),
+                  console=out, transient=False) as progress:
+        task = progress.add_task(f"{loans} loans over {months} months", total=None)
+        result = run_book(container.uow, load_product_catalogue(), config,
+                          progress=lambda done, total: progress.update(task, completed=done,
+                                                                       total=total))
+    k = reporting.portfolio_kpis(container.uow())
+    out.print(kpi_table(k, title=f"Demo book: {config.start} to {config.end}, seed {seed}"))
+    frame = summary_by(to_frame(reporting.policy_rows(container.uow())), "family")
+    fam = Table("family", "policies", "sum insured", "premium", "claims paid", "recovered",
+                "net loss ratio", title="By product family (yuan)")
+    for row in frame.iter_rows(named=True):
+        ratio = row["net_loss_ratio"]
+        fam.add_row(row["family"], str(row["policies"]), format_yuan(row["sum_insured_fen"]),
+                    format_yuan(row["premium_fen"]), format_yuan(row["claims_paid_fen"]),
+                    format_yuan(row["recovered_fen"]),
+                    f"{ratio * 100:.1f}%" if ratio is not None else "n/a")
+    out.print(fam)
+    out.print(f"Borrowers: {result.behaviours}; repayments {result.repayments:,}, prepayments "
+              f"{result.prepayments}, claims paid {result.claims_paid}, recoveries "
+              f"{result.recoveries}.")
+    out.print(f"Database: {_safe_url(container)} — browse it with "
+              f"`XINBAO_DATABASE_URL={database_url} xinbao serve`")
+    if k.trial_balance.total != 0:
+        err.print("[red]Trial balance is not zero[/]")
+        raise typer.Exit(1)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Serve the REST API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from xinbao.entrypoints.api.app import create_app
+
+    container = _container(database_url, upgrade=True)
+    out.print(f"Serving {_safe_url(container)} on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(create_app(container), host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

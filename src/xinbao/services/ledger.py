@@ -1,0 +1,63 @@
+"""Posting to the ledger: idempotent, append-only, corrections by reversal."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from xinbao.domain import ledger
+from xinbao.domain.errors import Conflict, InvalidInput, NotFound
+from xinbao.domain.ledger import JournalEntry, TrialBalance
+from xinbao.services.commands import InjectCapital, ReverseEntry
+from xinbao.services.unit_of_work import UnitOfWork
+
+
+def post(uow: UnitOfWork, entry: JournalEntry | None) -> JournalEntry | None:
+    """Add ``entry`` unless its source key was posted before (then return that one).
+
+    A repeat with the same key but other lines is a conflict, never a second posting.
+    """
+    if entry is None:
+        return None
+    existing = uow.ledger.get_by_key(entry.source_command, entry.idempotency_key)
+    if existing is not None:
+        if sorted(existing.lines, key=repr) != sorted(entry.lines, key=repr):
+            raise Conflict(f"entry {entry.key} was posted before with other lines")
+        return existing
+    return uow.ledger.add(entry)
+
+
+def inject_capital(cmd: InjectCapital, uow: UnitOfWork) -> JournalEntry:
+    if cmd.amount_fen <= 0:
+        raise InvalidInput.single("amount_fen", "amount.positive", "amount must be positive")
+    with uow:
+        posted = post(uow, ledger.entry(
+            on=cmd.on, description="Paid-in capital", source="InjectCapital", key=cmd.reference,
+            moves=[(ledger.BANK, ledger.PAID_IN_CAPITAL, cmd.amount_fen)],
+        ))
+        uow.commit()
+    assert posted is not None
+    return posted
+
+
+def reverse_entry(cmd: ReverseEntry, uow: UnitOfWork) -> JournalEntry:
+    if not cmd.reason.strip():
+        raise InvalidInput.single("reason", "reversal.reason", "a reversal states its reason")
+    with uow:
+        original = uow.ledger.get(cmd.entry_id)
+        if original is None:
+            raise NotFound("journal entry", cmd.entry_id)
+        if original.reverses_id is not None:
+            raise Conflict(f"entry {original.id} is itself a reversal; post a new entry instead")
+        earlier = uow.ledger.reversal_of(original.id)
+        if earlier is not None and earlier.idempotency_key != cmd.idempotency_key:
+            raise Conflict(f"entry {original.id} was already reversed by entry {earlier.id}")
+        posted = post(uow, ledger.reverse(original, on=cmd.on, key=cmd.idempotency_key,
+                                          reason=cmd.reason))
+        uow.commit()
+    assert posted is not None
+    return posted
+
+
+def trial_balance(uow: UnitOfWork, *, through: date | None = None) -> TrialBalance:
+    with uow:
+        return ledger.trial_balance(uow.ledger.lines(through=through))

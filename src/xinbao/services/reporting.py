@@ -1,0 +1,67 @@
+"""Read models for people: portfolio KPIs from the ledger and the policy register."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from xinbao.domain import ledger
+from xinbao.domain.claims import ClaimStatus
+from xinbao.domain.ledger import Statement, TrialBalance
+from xinbao.domain.policy import PolicyStatus
+from xinbao.services.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioKpis:
+    applications: int
+    policies_by_status: dict[PolicyStatus, int]
+    statement: Statement
+    trial_balance: TrialBalance
+
+    @property
+    def policies(self) -> int:
+        """Policies ever issued (quotes not taken up are not policies)."""
+        return sum(n for s, n in self.policies_by_status.items() if s is not PolicyStatus.QUOTED)
+
+
+def portfolio_kpis(uow: UnitOfWork, *, through: date | None = None) -> PortfolioKpis:
+    with uow:
+        tb = ledger.trial_balance(uow.ledger.lines(through=through))
+        return PortfolioKpis(
+            applications=uow.applications.count(),
+            policies_by_status=uow.policies.count_by_status(),
+            statement=ledger.underwriting_statement(tb), trial_balance=tb,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRow:
+    policy_id: int
+    product_code: str
+    family: str
+    mode: str
+    status: str
+    sum_insured_fen: int
+    premium_fen: int  # premium charged so far: single less refunds, or installments written
+    claims_paid_fen: int
+    recovered_fen: int
+
+
+def policy_rows(uow: UnitOfWork) -> list[PolicyRow]:
+    """One row per issued policy, for set-based analytics (``xinbao.analytics``)."""
+    with uow:
+        families = {p.code: p.family.value for p in uow.products.list_latest()}
+        rows = []
+        for p in uow.policies.list_by_status(s for s in PolicyStatus if s is not PolicyStatus.QUOTED):
+            paid = [c for c in uow.claims.for_policy(p.id)
+                    if c.status in (ClaimStatus.PAID, ClaimStatus.CLOSED)]
+            rows.append(PolicyRow(
+                policy_id=p.id, product_code=p.product_code, family=families[p.product_code],
+                mode=p.mode.value, status=p.status.value, sum_insured_fen=p.sum_insured_fen,
+                premium_fen=(p.single_premium_fen - p.refunded_fen
+                             + p.installment_premium_fen * p.installments_written),
+                claims_paid_fen=sum(c.amount_fen for c in paid),
+                recovered_fen=sum(c.recovered_fen for c in paid),
+            ))
+        return rows

@@ -1,0 +1,92 @@
+"""Shared fixtures: database backends and builders.
+
+Integration tests take ``database_url`` and run once per backend: SQLite always, PostgreSQL
+when ``XINBAO_TEST_POSTGRES_URL`` is set (``make test`` starts one). With
+``XINBAO_REQUIRE_POSTGRES=1`` a missing PostgreSQL fails the run instead of skipping.
+Each test gets a fresh database copied from a migrated template.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from itertools import count
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from xinbao.adapters import migrate
+from xinbao.adapters.database import create_db_engine
+
+_PG_ENV = "XINBAO_TEST_POSTGRES_URL"
+_counter = count(1)
+
+
+def _backends() -> list:
+    pg = pytest.param("postgresql", id="postgresql")
+    if not os.environ.get(_PG_ENV):
+        if os.environ.get("XINBAO_REQUIRE_POSTGRES") == "1":
+            raise pytest.UsageError(f"XINBAO_REQUIRE_POSTGRES=1 but {_PG_ENV} is not set")
+        pg = pytest.param("postgresql", id="postgresql",
+                          marks=pytest.mark.skip(reason=f"{_PG_ENV} not set (make test sets it)"))
+    return [pytest.param("sqlite", id="sqlite"), pg]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    with engine.connect() as c:
+        c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    base = os.environ[_PG_ENV]
+    admin = create_db_engine(base)
+    template = f"xinbao_template_{os.getpid()}"
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{template}"'))
+        c.execute(text(f'CREATE DATABASE "{template}"'))
+    engine = create_db_engine(make_url(base).set(database=template).render_as_string(False))
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield template
+    admin.dispose()
+
+
+@pytest.fixture(params=_backends())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "xinbao.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("postgres_template")
+    base = make_url(os.environ[_PG_ENV])
+    name = f"xinbao_t{os.getpid()}_{next(_counter)}"
+    admin = create_db_engine(base.render_as_string(False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield base.set(database=name).render_as_string(False)
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all, per backend (for migration tests)."""
+    url = request.getfixturevalue("database_url")
+    engine = create_db_engine(url)
+    migrate.downgrade(engine, "base")
+    engine.dispose()
+    yield url
