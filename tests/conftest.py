@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
 
@@ -61,9 +62,10 @@ def postgres_template() -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture(params=_backends())
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
+@contextmanager
+def provision(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh migrated database of ``backend``; dropped afterwards."""
+    if backend == "sqlite":
         path = tmp_path / "xinbao.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
@@ -82,11 +84,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         admin.dispose()
 
 
-@pytest.fixture
+BACKENDS = _backends()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with provision(request.param, request, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database with no schema at all, per backend (for migration tests)."""
-    url = request.getfixturevalue("database_url")
-    engine = create_db_engine(url)
-    migrate.downgrade(engine, "base")
-    engine.dispose()
-    yield url
+    with provision(request.param, request, tmp_path) as url:
+        engine = create_db_engine(url)
+        migrate.downgrade(engine, "base")
+        engine.dispose()
+        yield url

@@ -137,7 +137,8 @@ class Claim:
             raise IllegalTransition("claim", self.id, self.status.value, "pay")
         self.status = ClaimStatus.PAID
         self.paid_on = on
-        self.events.append(Event("ClaimPaid", "claim", self.id, on, {"amount_fen": self.amount_fen}))
+        self.events.append(Event("ClaimPaid", "claim", self.id, on,
+                                 {"amount_fen": self.amount_fen}))
 
     @property
     def recoverable_fen(self) -> int:

@@ -58,13 +58,15 @@ def check_credit_code(value: str, field: str = "credit_code") -> FieldError | No
     try:
         uscc.validate(code)
     except ValidationError as exc:
-        return FieldError(field, "credit_code.gb32100", f"invalid unified social credit code: {exc}")
+        return FieldError(field, "credit_code.gb32100",
+                          f"invalid unified social credit code: {exc}")
     return None
 
 
 def check_phone(value: str, field: str = "phone") -> FieldError | None:
     if not _PHONE.match(_compact(value)):
-        return FieldError(field, "phone.cn_mobile", "phone must be an 11-digit mainland mobile number")
+        return FieldError(field, "phone.cn_mobile",
+                          "phone must be an 11-digit mainland mobile number")
     return None
 
 

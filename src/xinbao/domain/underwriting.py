@@ -68,7 +68,8 @@ class Application:
     def decide(self, decision: Decision, on: date) -> None:
         if self.status is not ApplicationStatus.SUBMITTED:
             raise IllegalTransition("application", self.id, self.status.value, "decide")
-        self.status = ApplicationStatus.APPROVED if decision.approved else ApplicationStatus.DECLINED
+        self.status = (ApplicationStatus.APPROVED if decision.approved
+                       else ApplicationStatus.DECLINED)
         self.decided_on = on
         self.reason_codes = decision.reason_codes
         name = "ApplicationApproved" if decision.approved else "ApplicationDeclined"

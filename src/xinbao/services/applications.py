@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from xinbao.domain import policy as policy_rules
 from xinbao.domain import underwriting
-from xinbao.domain.events import Event
 from xinbao.domain.errors import Conflict, FieldError, InvalidInput, NotFound
+from xinbao.domain.events import Event
 from xinbao.domain.parties import Borrower, PartyKind, assign_roles
 from xinbao.domain.policy import Policy
 from xinbao.domain.products import version_in_force

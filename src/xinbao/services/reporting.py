@@ -53,7 +53,8 @@ def policy_rows(uow: UnitOfWork) -> list[PolicyRow]:
     with uow:
         families = {p.code: p.family.value for p in uow.products.list_latest()}
         rows = []
-        for p in uow.policies.list_by_status(s for s in PolicyStatus if s is not PolicyStatus.QUOTED):
+        issued = [s for s in PolicyStatus if s is not PolicyStatus.QUOTED]
+        for p in uow.policies.list_by_status(issued):
             paid = [c for c in uow.claims.for_policy(p.id)
                     if c.status in (ClaimStatus.PAID, ClaimStatus.CLOSED)]
             rows.append(PolicyRow(

@@ -15,7 +15,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from xinbao.domain.claims import ClaimStatus
 from xinbao.domain.loans import add_months
 from xinbao.domain.parties import FunderKind, PartyKind
 from xinbao.domain.products import ProductFamily, RepaymentMethod

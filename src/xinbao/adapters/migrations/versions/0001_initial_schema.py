@@ -4,14 +4,13 @@ The chart of accounts is seeded as it stood at this revision; the ledger and eve
 refuse UPDATE and DELETE through triggers on both SQLite and PostgreSQL.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-29 03:41:52.032090
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -306,7 +305,7 @@ _APPEND_ONLY = ("journal_entries", "journal_lines", "domain_events")
 def _seed_accounts() -> None:
     accounts = sa.table("accounts", sa.column("code"), sa.column("name_en"),
                         sa.column("name_zh"), sa.column("type"))
-    op.bulk_insert(accounts, [dict(zip(("code", "name_en", "name_zh", "type"), row))
+    op.bulk_insert(accounts, [dict(zip(("code", "name_en", "name_zh", "type"), row, strict=True))
                               for row in _CHART])
 
 

@@ -1,0 +1,85 @@
+"""Alembic migrations build exactly the tables the code declares, and the ledger is
+append-only in the database itself."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import insert, inspect, select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from xinbao.adapters import migrate, orm
+from xinbao.adapters.database import create_db_engine
+from xinbao.domain import ledger
+
+
+def test_upgrade_from_an_empty_database_reaches_head_and_matches_the_tables(
+        empty_database_url):
+    engine = create_db_engine(empty_database_url)
+    assert migrate.current_revision(engine) is None
+    assert "policies" not in inspect(engine).get_table_names()
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    with engine.connect() as c:
+        diff = compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}),
+                                orm.metadata)
+        accounts = c.execute(select(orm.accounts.c.code).order_by(orm.accounts.c.code))
+        assert [r.code for r in accounts] == sorted(a.code for a in ledger.CHART)
+    assert diff == []
+    engine.dispose()
+
+
+def test_downgrade_to_base_removes_everything_and_upgrade_rebuilds_it(database_url):
+    engine = create_db_engine(database_url)
+    migrate.downgrade(engine, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    migrate.upgrade(engine)
+    assert {"journal_entries", "journal_lines", "policies"} <= set(
+        inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def _posted_entry(engine) -> int:
+    with engine.begin() as c:
+        entry_id = c.execute(insert(orm.journal_entries).values(
+            posted_on=date(2025, 1, 1), description="t", source_command="Test",
+            idempotency_key="k", reference="")).inserted_primary_key[0]
+        c.execute(insert(orm.journal_lines), [
+            {"entry_id": entry_id, "account": ledger.BANK, "amount_fen": 100},
+            {"entry_id": entry_id, "account": ledger.WRITTEN_PREMIUM, "amount_fen": -100}])
+    return entry_id
+
+
+@pytest.mark.parametrize("table", ["journal_entries", "journal_lines"])
+def test_the_database_refuses_to_update_or_delete_ledger_rows(database_url, table):
+    engine = create_db_engine(database_url)
+    _posted_entry(engine)
+    for statement in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as c:
+            c.execute(text(statement))
+    with engine.connect() as c:
+        assert c.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() >= 1
+    engine.dispose()
+
+
+def test_the_database_refuses_an_unknown_account_and_a_zero_line(database_url):
+    engine = create_db_engine(database_url)
+    entry_id = _posted_entry(engine)
+    for account, amount in (("9999", 5), (ledger.BANK, 0)):
+        with pytest.raises(DBAPIError), engine.begin() as c:
+            c.execute(insert(orm.journal_lines).values(entry_id=entry_id, account=account,
+                                                       amount_fen=amount))
+    engine.dispose()
+
+
+def test_domain_events_are_append_only_too(database_url):
+    engine = create_db_engine(database_url)
+    with engine.begin() as c:
+        c.execute(insert(orm.domain_events).values(name="X", aggregate="loan", aggregate_id=1,
+                                                   occurred_on=date(2025, 1, 1), data={}))
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as c:
+        c.execute(update(orm.domain_events).values(name="Y"))
+    engine.dispose()

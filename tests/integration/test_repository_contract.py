@@ -1,0 +1,283 @@
+"""One contract for every unit of work: the in-memory fake, SQLite and PostgreSQL.
+
+The use cases only know the protocol, so the fake used by unit tests must behave like the
+SQL adapters; these tests hold all three to the same behaviour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from tests import builders as b
+from tests.conftest import BACKENDS, provision
+from xinbao.adapters.database import create_db_engine
+from xinbao.adapters.memory import InMemoryUnitOfWork, Store
+from xinbao.adapters.unit_of_work import SqlUnitOfWork
+from xinbao.domain import ledger
+from xinbao.domain.claims import Claim, ClaimStatus, Recovery
+from xinbao.domain.errors import Conflict
+from xinbao.domain.events import Event
+from xinbao.domain.loans import Loan, LoanStatus, Repayment, build_schedule
+from xinbao.domain.parties import Borrower, Funder, FunderKind, InsuranceMode, PolicyRole, Roles
+from xinbao.domain.policy import Policy, PolicyStatus
+from xinbao.domain.products import PremiumBasis, RefundMethod, RepaymentMethod
+from xinbao.domain.underwriting import Application, ApplicationStatus
+
+
+@pytest.fixture(params=[pytest.param("memory", id="memory"), *BACKENDS])
+def uow_factory(request: pytest.FixtureRequest, tmp_path):
+    if request.param == "memory":
+        store = Store()
+        yield lambda: InMemoryUnitOfWork(store)
+        return
+    with provision(request.param, request, tmp_path) as url:
+        engine = create_db_engine(url)
+        yield lambda: SqlUnitOfWork(engine)
+        engine.dispose()
+
+
+def _funder(uow_factory) -> Funder:
+    with uow_factory() as u:
+        f = u.funders.add(Funder(code="BANK-A", name="Bank", credit_code=b.CREDIT_CODE_BANK,
+                                 kind=FunderKind.BANK, licensed=True,
+                                 commission_rate=Decimal("0.125")))
+        u.commit()
+    return f
+
+
+def _application(funder_id: int, ref: str = "A-1") -> Application:
+    borrower = Borrower.individual(name="张三", id_number=b.RESIDENT_ID, phone=b.PHONE,
+                                   bank_card=b.BANK_CARD)
+    return Application(
+        funder_id=funder_id, product_code="CONSUMER-G", product_version=1,
+        mode=InsuranceMode.GUARANTEE, borrower=borrower,
+        roles=Roles(PolicyRole.DEBTOR, PolicyRole.CREDITOR), amount_fen=1_000_000,
+        term_months=6, annual_rate=Decimal("0.1234"),
+        repayment_method=RepaymentMethod.EQUAL_PRINCIPAL, applied_on=date(2025, 2, 28),
+        external_ref=ref)
+
+
+def _seeded(uow_factory) -> tuple[Funder, Application]:
+    for cmd in b.products().values():
+        from xinbao.services import catalogue
+
+        catalogue.register_product(cmd, uow_factory())
+    funder = _funder(uow_factory)
+    with uow_factory() as u:
+        app = u.applications.add(_application(funder.id))
+        u.commit()
+    return funder, app
+
+
+def test_products_round_trip_with_versions_and_exact_rates(uow_factory):
+    from xinbao.services import catalogue
+
+    cmd = b.products()["MORTGAGE-C"]
+    v1 = catalogue.register_product(cmd, uow_factory())
+    v2 = catalogue.register_product(replace(cmd, monthly_premium_rate=Decimal("0.00123"),
+                                            effective_from=date(2025, 6, 1)), uow_factory())
+    with uow_factory() as u:
+        assert u.products.get("MORTGAGE-C", 1) == v1
+        assert u.products.get("MORTGAGE-C", 2) == v2
+        assert [p.version for p in u.products.versions("MORTGAGE-C")] == [1, 2]
+        assert u.products.list_latest() == [v2]
+        assert u.products.get("MORTGAGE-C", 3) is None
+    assert v2.monthly_premium_rate == Decimal("0.00123")
+
+
+def test_funders_round_trip_and_codes_are_unique(uow_factory):
+    funder = _funder(uow_factory)
+    with uow_factory() as u:
+        assert u.funders.get(funder.id).commission_rate == Decimal("0.125")
+        assert u.funders.get_by_code("BANK-A").id == funder.id
+        assert [f.code for f in u.funders.list()] == ["BANK-A"]
+        assert u.funders.get_by_code("NOPE") is None
+
+
+def test_applications_round_trip_with_borrower_and_roles(uow_factory):
+    funder, app = _seeded(uow_factory)
+    with uow_factory() as u:
+        loaded = u.applications.get(app.id)
+        assert u.applications.get_by_external_ref(funder.id, "A-1").id == app.id
+        assert u.applications.count() == 1
+    assert loaded.borrower == app.borrower
+    assert loaded.borrower.birth_date == date(1949, 12, 31)
+    assert loaded.roles == app.roles and loaded.annual_rate == Decimal("0.1234")
+    assert loaded.status is ApplicationStatus.SUBMITTED
+
+
+def test_changes_are_invisible_until_saved_and_committed(uow_factory):
+    _, app = _seeded(uow_factory)
+    with uow_factory() as u:
+        loaded = u.applications.get(app.id)
+        loaded.status = ApplicationStatus.APPROVED
+        loaded.reason_codes = ("X",)
+        u.applications.save(loaded)
+        # no commit: leaving the block rolls back
+    with uow_factory() as u:
+        assert u.applications.get(app.id).status is ApplicationStatus.SUBMITTED
+        loaded = u.applications.get(app.id)
+        loaded.status = ApplicationStatus.DECLINED
+        loaded.reason_codes = ("UW-AMOUNT-RANGE",)
+        loaded.decided_on = date(2025, 3, 1)
+        u.applications.save(loaded)
+        u.commit()
+    with uow_factory() as u:
+        again = u.applications.get(app.id)
+    assert (again.status, again.reason_codes, again.decided_on) == (
+        ApplicationStatus.DECLINED, ("UW-AMOUNT-RANGE",), date(2025, 3, 1))
+
+
+def _loan(funder_id: int) -> Loan:
+    return Loan(funder_id=funder_id, contract_no="LN-1", principal_fen=1_000_000,
+                annual_rate=Decimal("0.1234"), term_months=6,
+                method=RepaymentMethod.EQUAL_PRINCIPAL, start_date=date(2025, 2, 28),
+                installments=build_schedule(
+                    principal_fen=1_000_000, annual_rate=Decimal("0.1234"), term_months=6,
+                    method=RepaymentMethod.EQUAL_PRINCIPAL, start=date(2025, 2, 28)))
+
+
+def test_loans_keep_their_schedule_and_repayments_their_references(uow_factory):
+    funder, _ = _seeded(uow_factory)
+    with uow_factory() as u:
+        loan = u.loans.add(_loan(funder.id))
+        r = u.repayments.add(Repayment(loan.id, 1, date(2025, 3, 28), 166_667, 10_283), "TX-1")
+        u.commit()
+    with uow_factory() as u:
+        loaded = u.loans.get(loan.id)
+        assert loaded.installments == loan.installments
+        assert u.loans.get_by_contract(funder.id, "LN-1").id == loan.id
+        assert u.repayments.for_loan(loan.id) == [r]
+        assert u.repayments.get_by_reference(loan.id, "TX-1") == r
+        assert u.repayments.get_by_reference(loan.id, "TX-2") is None
+        loaded.status = LoanStatus.PAID_OFF
+        u.loans.save(loaded)
+        u.commit()
+    with uow_factory() as u:
+        assert u.loans.get(loan.id).status is LoanStatus.PAID_OFF
+
+
+def _policy(app: Application, funder_id: int) -> Policy:
+    return Policy(
+        application_id=app.id, product_code="CONSUMER-G", product_version=1,
+        mode=InsuranceMode.GUARANTEE, funder_id=funder_id, borrower_id_number=b.RESIDENT_ID,
+        policyholder=PolicyRole.DEBTOR, insured=PolicyRole.CREDITOR, sum_insured_fen=1_000_000,
+        coverage_share=Decimal("0.9"), premium_basis=PremiumBasis.SINGLE,
+        monthly_premium_rate=Decimal("0.0031"), refund_method=RefundMethod.RULE_OF_78,
+        term_months=6, single_premium_fen=18_600, installment_premium_fen=0,
+        quoted_on=date(2025, 2, 28))
+
+
+def test_policies_round_trip_every_field_and_record_their_events(uow_factory):
+    funder, app = _seeded(uow_factory)
+    with uow_factory() as u:
+        loan = u.loans.add(_loan(funder.id))
+        policy = u.policies.add(_policy(app, funder.id))
+        policy.issue(on=date(2025, 2, 28), start=date(2025, 2, 28), loan_id=loan.id)
+        policy.come_into_force(date(2025, 2, 28))
+        policy.earned_fen = 1234
+        u.policies.save(policy)
+        u.commit()
+    with uow_factory() as u:
+        loaded = u.policies.get(policy.id)
+        assert u.policies.get_by_loan(loan.id).id == policy.id
+        assert u.policies.get_by_application(app.id).id == policy.id
+        assert [p.id for p in u.policies.list_by_status([PolicyStatus.IN_FORCE])] == [policy.id]
+        assert u.policies.list_by_status([PolicyStatus.CLOSED]) == []
+        assert u.policies.count_by_status() == {PolicyStatus.IN_FORCE: 1}
+        events = u.events.list(aggregate="policy", aggregate_id=policy.id)
+    for name in ("application_id", "status", "start_date", "end_date", "coverage_share",
+                 "refund_method", "earned_fen", "loan_id", "single_premium_fen"):
+        assert getattr(loaded, name) == getattr(policy, name), name
+    assert [e.name for e in events] == ["PolicyIssued", "PolicyCameIntoForce"]
+    assert all(e.aggregate_id == policy.id for e in events)
+
+
+def test_claims_and_recoveries_round_trip(uow_factory):
+    funder, app = _seeded(uow_factory)
+    with uow_factory() as u:
+        loan = u.loans.add(_loan(funder.id))
+        policy = u.policies.add(_policy(app, funder.id))
+        claim = u.claims.add(Claim(policy_id=policy.id, loan_id=loan.id,
+                                   opened_on=date(2025, 8, 1), days_past_due=91,
+                                   principal_fen=500_000, interest_fen=5_000, amount_fen=454_500,
+                                   status=ClaimStatus.OPEN))
+        u.commit()
+    with uow_factory() as u:
+        loaded = u.claims.get(claim.id)
+        loaded.pay(date(2025, 8, 10))
+        u.claims.save(loaded)
+        rec = u.recoveries.add(Recovery(claim.id, date(2025, 9, 1), 1000, "borrower"), "R-1")
+        u.commit()
+    with uow_factory() as u:
+        again = u.claims.get(claim.id)
+        assert again.status is ClaimStatus.PAID and again.paid_on == date(2025, 8, 10)
+        assert u.claims.for_policy(policy.id)[0].id == claim.id
+        assert u.claims.list_open() == []
+        assert u.recoveries.for_claim(claim.id) == [rec]
+        assert u.recoveries.get_by_reference(claim.id, "R-1") == rec
+        assert [e.name for e in u.events.list(aggregate="claim")] == ["ClaimPaid"]
+
+
+def _entry(key: str, amount: int = 500) -> ledger.JournalEntry:
+    return ledger.entry(on=date(2025, 3, 1), description="test", source="Test", key=key,
+                        reference="policy:1",
+                        moves=[(ledger.BANK, ledger.WRITTEN_PREMIUM, amount),
+                               (ledger.UPR_CHARGE, ledger.UNEARNED_PREMIUM_RESERVE, amount)])
+
+
+def test_ledger_entries_round_trip_and_sum_per_account(uow_factory):
+    _seeded(uow_factory)
+    with uow_factory() as u:
+        first = u.ledger.add(_entry("k1"))
+        second = u.ledger.add(replace(_entry("k2", 700), posted_on=date(2025, 4, 1)))
+        u.commit()
+    with uow_factory() as u:
+        assert u.ledger.get(first.id) == first
+        assert u.ledger.get_by_key("Test", "k2") == second
+        assert u.ledger.get_by_key("Test", "k3") is None
+        assert [e.id for e in u.ledger.entries(reference="policy:1")] == [first.id, second.id]
+        tb = ledger.trial_balance(u.ledger.lines())
+        march = ledger.trial_balance(u.ledger.lines(through=date(2025, 3, 31)))
+    assert tb.balance(ledger.BANK) == 1200 and tb.total == 0
+    assert march.balance(ledger.BANK) == 500
+
+
+def test_a_ledger_key_posts_only_once(uow_factory):
+    _seeded(uow_factory)
+    with uow_factory() as u:
+        u.ledger.add(_entry("k1"))
+        u.commit()
+    with uow_factory() as u, pytest.raises((Conflict, Exception)):
+        u.ledger.add(_entry("k1"))
+        u.commit()
+    with uow_factory() as u:
+        assert len(u.ledger.entries()) == 1
+
+
+def test_reversals_are_found_from_the_original(uow_factory):
+    _seeded(uow_factory)
+    with uow_factory() as u:
+        original = u.ledger.add(_entry("k1"))
+        reversal = u.ledger.add(ledger.reverse(original, on=date(2025, 3, 2), key="r1",
+                                               reason="test"))
+        u.commit()
+    with uow_factory() as u:
+        assert u.ledger.reversal_of(original.id) == reversal
+        assert not any(ledger.trial_balance(u.ledger.lines()).balances.values())
+
+
+def test_events_are_appended_in_order(uow_factory):
+    _seeded(uow_factory)
+    with uow_factory() as u:
+        u.events.add([Event("A", "loan", 1, date(2025, 1, 1), {"n": 1}),
+                      Event("B", "loan", 2, date(2025, 1, 2), {"n": [1, 2]})])
+        u.commit()
+    with uow_factory() as u:
+        assert [(e.name, e.data) for e in u.events.list(aggregate="loan")] == [
+            ("A", {"n": 1}), ("B", {"n": [1, 2]})]
+        assert [e.name for e in u.events.list(aggregate_id=2)] == ["B"]

@@ -1,0 +1,421 @@
+"""The thin lifecycle through the use cases on the in-memory unit of work (no database)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from tests import builders as b
+from xinbao.adapters.memory import InMemoryUnitOfWork, Store
+from xinbao.domain import ledger
+from xinbao.domain.claims import ClaimStatus, Exclusion
+from xinbao.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from xinbao.domain.loans import LoanStatus
+from xinbao.domain.parties import PolicyRole
+from xinbao.domain.policy import PolicyStatus
+from xinbao.domain.underwriting import ApplicationStatus
+from xinbao.services import applications, claims, policies, reporting, servicing
+from xinbao.services import ledger as ledger_service
+from xinbao.services.commands import (
+    ApproveApplication,
+    FileClaim,
+    IssuePolicy,
+    PayClaim,
+    RecordMissedInstallment,
+    RecordPrepayment,
+    RecordRecovery,
+    RecordRepayment,
+    ReverseEntry,
+    RunEndOfDay,
+)
+
+
+@pytest.fixture
+def uow():
+    store = Store()
+    factory = lambda: InMemoryUnitOfWork(store)  # noqa: E731 - a factory per call, like the app
+    b.seed(factory)
+    return factory
+
+
+def _snapshot(uow) -> tuple:
+    with uow() as u:
+        return (u.applications.count(), len(u.ledger.entries()), len(u.events.list()),
+                u.policies.count_by_status())
+
+
+def _loan(uow, policy):
+    with uow() as u:
+        return u.loans.get(policy.loan_id)
+
+
+def _pay(uow, policy, loan, number: int, *, premium: bool = True, late_days: int = 0):
+    inst = loan.installments[number - 1]
+    return servicing.record_repayment(RecordRepayment(
+        loan_id=loan.id, installment_number=number,
+        paid_on=inst.due_date + timedelta(days=late_days), principal_fen=inst.principal_fen,
+        interest_fen=inst.interest_fen,
+        premium_fen=policy.installment_premium_fen if premium else 0,
+        reference=f"TX-{loan.id}-{number}"), uow())
+
+
+def _trial_balance(uow):
+    return ledger_service.trial_balance(uow())
+
+
+def test_guarantee_application_assigns_debtor_as_policyholder_and_creditor_as_insured(uow):
+    app = applications.submit_application(b.consumer_application(), uow())
+    assert app.status is ApplicationStatus.SUBMITTED
+    assert (app.roles.policyholder, app.roles.insured) == (PolicyRole.DEBTOR, PolicyRole.CREDITOR)
+    assert app.product_version == 1
+
+
+def test_credit_insurance_makes_the_funder_policyholder_and_insured(uow):
+    app = applications.submit_application(b.sme_application(), uow())
+    assert (app.roles.policyholder, app.roles.insured) == (PolicyRole.CREDITOR,
+                                                           PolicyRole.CREDITOR)
+
+
+@pytest.mark.parametrize(("changes", "field", "rule"), [
+    ({"borrower_id_number": "110105194912310021"}, "borrower.id_number", "resident_id.gb11643"),
+    ({"amount_fen": 0}, "amount_fen", "loan.amount_positive"),
+    ({"amount_fen": -100}, "amount_fen", "loan.amount_positive"),
+    ({"product_code": "NOPE"}, "product_code", "product.known"),
+    ({"term_months": 48}, "term_months", "product.term_range"),
+    ({"term_months": 0}, "term_months", "loan.term_positive"),
+    ({"policyholder_id": b.CREDIT_CODE_BANK}, "policyholder_id", "roles.guarantee.policyholder"),
+    ({"insured_id": b.RESIDENT_ID}, "insured_id", "roles.guarantee.insured"),
+    ({"funder_code": "NOBODY"}, "funder_code", "funder.known"),
+    ({"borrower_phone": "12345"}, "borrower.phone", "phone.cn_mobile"),
+    ({"borrower_bank_card": "6222021234567890120"}, "borrower.bank_card", "bank_card.luhn"),
+    ({"annual_rate": Decimal("-0.01")}, "annual_rate", "loan.rate_range"),
+    ({"applied_on": date(2023, 6, 1)}, "product_code", "product.known"),
+])
+def test_bad_applications_are_refused_naming_field_and_rule_and_nothing_is_written(
+        uow, changes, field, rule):
+    before = _snapshot(uow)
+    with pytest.raises(InvalidInput) as refused:
+        applications.submit_application(b.consumer_application(**changes), uow())
+    assert (field, rule) in {(e.field, e.rule) for e in refused.value.errors}
+    assert _snapshot(uow) == before
+
+
+def test_credit_insurance_refuses_the_borrower_as_policyholder(uow):
+    with pytest.raises(InvalidInput) as refused:
+        applications.submit_application(
+            b.sme_application(policyholder_id=b.CREDIT_CODE_SME), uow())
+    assert refused.value.errors[0].rule == "roles.credit.policyholder"
+
+
+def test_an_unlicensed_funder_cannot_be_covered(uow):
+    from xinbao.services import catalogue
+
+    catalogue.register_funder(b.bank("SHADOW", licensed=False), uow())
+    with pytest.raises(InvalidInput) as refused:
+        applications.submit_application(b.consumer_application(funder_code="SHADOW"), uow())
+    assert refused.value.errors[0].rule == "funder.licensed"
+
+
+def test_an_enterprise_borrower_is_refused_for_a_consumer_product(uow):
+    with pytest.raises(InvalidInput) as refused:
+        applications.submit_application(b.sme_application(product_code="CONSUMER-G"), uow())
+    assert "product.borrower_kind" in {e.rule for e in refused.value.errors}
+
+
+def test_every_broken_rule_is_reported_at_once(uow):
+    with pytest.raises(InvalidInput) as refused:
+        applications.submit_application(b.consumer_application(
+            borrower_id_number="123", borrower_phone="1", term_months=99), uow())
+    assert {e.field for e in refused.value.errors} >= {
+        "borrower.id_number", "borrower.phone", "term_months"}
+
+
+def test_an_amount_beyond_the_product_is_declined_with_a_reason_and_no_quote(uow):
+    app = applications.submit_application(b.consumer_application(amount_fen=50_000_000), uow())
+    result = applications.approve_application(ApproveApplication(app.id, b.START), uow())
+    assert result.application.status is ApplicationStatus.DECLINED
+    assert result.decision.reason_codes == ("UW-AMOUNT-RANGE",)
+    assert result.policy is None
+
+
+def test_resubmitting_the_same_funder_reference_returns_the_stored_application(uow):
+    first = applications.submit_application(b.consumer_application(), uow())
+    again = applications.submit_application(b.consumer_application(), uow())
+    assert again.id == first.id
+    with pytest.raises(Conflict):
+        applications.submit_application(b.consumer_application(amount_fen=4_000_000), uow())
+
+
+def test_approval_quotes_installment_premium_on_the_sum_insured(uow):
+    app = applications.submit_application(b.consumer_application(), uow())
+    result = applications.approve_application(ApproveApplication(app.id, b.START), uow())
+    quote = result.policy
+    assert quote is not None and quote.status is PolicyStatus.QUOTED
+    # 36,000 yuan × 0.60 % a month = 216 yuan with each of 12 installments
+    assert quote.installment_premium_fen == 21_600
+    assert quote.single_premium_fen == 0
+    assert quote.total_premium_fen == 21_600 * 12
+
+
+def test_issuing_a_single_premium_policy_posts_written_deferred_commission_and_cash(uow):
+    policy = b.issued_policy(uow, b.car_application())
+    # 120,000 yuan × 0.25 % × 24 months
+    assert policy.single_premium_fen == 720_000
+    assert policy.status is PolicyStatus.IN_FORCE
+    tb = _trial_balance(uow)
+    assert tb.total == 0
+    assert tb.balance(ledger.WRITTEN_PREMIUM) == -720_000
+    assert tb.balance(ledger.UNEARNED_PREMIUM_RESERVE) == -720_000
+    assert tb.balance(ledger.BANK) == 720_000
+    assert tb.balance(ledger.PREMIUM_RECEIVABLE) == 0
+    assert tb.balance(ledger.COMMISSION_PAYABLE) == -72_000  # the bank's 10 %
+    loan = _loan(uow, policy)
+    assert sum(i.principal_fen for i in loan.installments) == 12_000_000
+    assert policy.end_date == loan.maturity_date
+
+
+def test_issuing_twice_with_the_same_contract_is_a_no_op_and_with_another_a_conflict(uow):
+    policy = b.issued_policy(uow, b.car_application())
+    entries = _snapshot(uow)
+    again = policies.issue_policy(IssuePolicy(policy.id, "LN-APP-CAR-1", b.START, b.START),
+                                  uow())
+    assert again.id == policy.id and _snapshot(uow) == entries
+    with pytest.raises(IllegalTransition):
+        policies.issue_policy(IssuePolicy(policy.id, "LN-OTHER", b.START, b.START), uow())
+
+
+def test_repayments_collect_installment_premium_and_a_retry_is_ignored(uow):
+    policy = b.issued_policy(uow)
+    loan = _loan(uow, policy)
+    _pay(uow, policy, loan, 1)
+    before = _snapshot(uow)
+    _pay(uow, policy, loan, 1)  # the funder's file sent twice
+    assert _snapshot(uow) == before
+    tb = _trial_balance(uow)
+    assert tb.balance(ledger.WRITTEN_PREMIUM) == -21_600
+    assert tb.balance(ledger.BANK) == 21_600
+    assert tb.balance(ledger.PREMIUM_RECEIVABLE) == 0
+
+
+def test_an_overpayment_of_an_installment_is_refused(uow):
+    policy = b.issued_policy(uow)
+    loan = _loan(uow, policy)
+    inst = loan.installments[0]
+    with pytest.raises(InvalidInput) as refused:
+        servicing.record_repayment(RecordRepayment(
+            loan_id=loan.id, installment_number=1, paid_on=inst.due_date,
+            principal_fen=inst.principal_fen + 1, interest_fen=inst.interest_fen,
+            reference="TX-X"), uow())
+    assert refused.value.errors[0].rule == "repayment.overpayment"
+
+
+def test_a_missed_installment_is_recorded_only_after_its_due_date(uow):
+    policy = b.issued_policy(uow)
+    loan = _loan(uow, policy)
+    due = loan.installments[0].due_date
+    with pytest.raises(InvalidInput):
+        servicing.record_missed_installment(RecordMissedInstallment(loan.id, 1, due), uow())
+    event = servicing.record_missed_installment(
+        RecordMissedInstallment(loan.id, 1, due + timedelta(days=5)), uow())
+    assert event.name == "InstallmentMissed" and event.data["days_past_due"] == 5
+
+
+def _default_after(uow, policy, paid: int):
+    loan = _loan(uow, policy)
+    for n in range(1, paid + 1):
+        _pay(uow, policy, loan, n)
+    return loan, loan.installments[paid].due_date
+
+
+def test_end_of_day_opens_a_claim_once_days_past_due_reach_the_trigger(uow):
+    policy = b.issued_policy(uow)
+    loan, missed_due = _default_after(uow, policy, paid=2)
+    before_trigger = servicing.run_end_of_day(RunEndOfDay(missed_due + timedelta(days=79)), uow())
+    assert before_trigger.claims_opened == []
+    assert before_trigger.days_past_due[policy.id] == 79
+    report = servicing.run_end_of_day(RunEndOfDay(missed_due + timedelta(days=80)), uow())
+    assert len(report.claims_opened) == 1
+    with uow() as u:
+        claim = u.claims.get(report.claims_opened[0])
+        claimed = u.policies.get(policy.id)
+    remaining = loan.installments[2:]
+    overdue = [i for i in remaining if i.due_date < missed_due + timedelta(days=80)]
+    assert claim.principal_fen == sum(i.principal_fen for i in remaining)
+    assert claim.interest_fen == sum(i.interest_fen for i in overdue)
+    assert claim.amount_fen == claim.principal_fen + claim.interest_fen  # 100 % coverage
+    assert claimed.status is PolicyStatus.CLAIMED
+    assert _trial_balance(uow).balance(ledger.CLAIM_RESERVE) == -claim.amount_fen
+    again = servicing.run_end_of_day(RunEndOfDay(missed_due + timedelta(days=80)), uow())
+    assert again.claims_opened == [] and again.policies_checked == 0
+
+
+def test_paying_and_recovering_a_claim_moves_the_money_and_closes_the_policy(uow):
+    policy = b.issued_policy(uow)
+    _, missed_due = _default_after(uow, policy, paid=1)
+    report = servicing.run_end_of_day(RunEndOfDay(missed_due + timedelta(days=85)), uow())
+    claim_id = report.claims_opened[0]
+    paid_on = missed_due + timedelta(days=95)
+    paid = claims.pay_claim(PayClaim(claim_id, paid_on), uow())
+    assert paid.status is ClaimStatus.PAID
+    assert claims.pay_claim(PayClaim(claim_id, paid_on), uow()).status is ClaimStatus.PAID
+    tb = _trial_balance(uow)
+    assert tb.balance(ledger.CLAIMS_PAID) == paid.amount_fen
+    assert tb.balance(ledger.CLAIM_RESERVE) == 0
+    with uow() as u:
+        assert u.loans.get(paid.loan_id).status is LoanStatus.CLAIMED
+    with pytest.raises(InvalidInput) as too_much:
+        claims.record_recovery(RecordRecovery(claim_id, paid.amount_fen + 1,
+                                              paid_on + timedelta(days=30), "borrower", "R1"),
+                               uow())
+    assert too_much.value.errors[0].rule == "recovery.scope"
+    part = paid.amount_fen // 3
+    claims.record_recovery(RecordRecovery(claim_id, part, paid_on + timedelta(days=30),
+                                          "borrower", "R1"), uow())
+    claims.record_recovery(RecordRecovery(claim_id, part, paid_on + timedelta(days=60),
+                                          "collateral", "R2", final=True), uow())
+    tb = _trial_balance(uow)
+    assert tb.balance(ledger.RECOVERIES) == -2 * part
+    assert tb.total == 0
+    with uow() as u:
+        assert u.claims.get(claim_id).status is ClaimStatus.CLOSED
+        assert u.policies.get(policy.id).status is PolicyStatus.CLOSED
+    st = reporting.portfolio_kpis(uow()).statement
+    assert st.claims_incurred_fen == paid.amount_fen - 2 * part
+
+
+def test_a_default_inside_the_waiting_period_is_declined_with_its_reason(uow):
+    from xinbao.services import catalogue
+
+    mortgage = b.products()["MORTGAGE-C"]
+    from dataclasses import replace
+
+    catalogue.register_product(replace(mortgage, waiting_period_days=45), uow())
+    policy = b.issued_policy(uow, b.consumer_application(
+        external_ref="MTG-1", product_code="MORTGAGE-C", amount_fen=50_000_000,
+        term_months=24, policyholder_id=b.CREDIT_CODE_BANK))
+    loan = _loan(uow, policy)
+    first_due = loan.installments[0].due_date  # 31 days after start: inside 45 days
+    report = servicing.run_end_of_day(RunEndOfDay(first_due + timedelta(days=90)), uow())
+    assert report.claims_opened == [] and len(report.claims_declined) == 1
+    with uow() as u:
+        claim = u.claims.get(report.claims_declined[0])
+        assert u.policies.get(policy.id).status is PolicyStatus.IN_FORCE
+    assert claim.status is ClaimStatus.DECLINED
+    assert claim.reason_codes == ("CLM-WAITING-PERIOD",)
+    assert claim.amount_fen == 0
+    again = servicing.run_end_of_day(RunEndOfDay(first_due + timedelta(days=91)), uow())
+    assert again.claims_declined == []  # a declined claim waits for a person, not a retry
+
+
+def test_a_claim_notice_with_an_exclusion_is_declined(uow):
+    policy = b.issued_policy(uow)
+    _, missed_due = _default_after(uow, policy, paid=0)
+    claim = claims.file_claim(FileClaim(policy.id, missed_due + timedelta(days=81),
+                                        frozenset({Exclusion.INSURED_FRAUD})), uow())
+    assert claim.status is ClaimStatus.DECLINED
+    assert claim.reason_codes == ("CLM-EXCLUSION-INSURED_FRAUD",)
+    with pytest.raises(IllegalTransition):
+        claims.pay_claim(PayClaim(claim.id, missed_due + timedelta(days=90)), uow())
+
+
+def test_a_claim_notice_before_the_trigger_is_declined(uow):
+    policy = b.issued_policy(uow)
+    _, missed_due = _default_after(uow, policy, paid=0)
+    claim = claims.file_claim(FileClaim(policy.id, missed_due + timedelta(days=30)), uow())
+    assert "CLM-TRIGGER-NOT-REACHED" in claim.reason_codes
+
+
+def test_a_loan_repaid_to_maturity_expires_and_closes_its_policy(uow):
+    policy = b.issued_policy(uow)
+    loan = _loan(uow, policy)
+    for n in range(1, 13):
+        _pay(uow, policy, loan, n)
+    report = servicing.run_end_of_day(RunEndOfDay(loan.maturity_date), uow())
+    assert report.policies_expired == 1
+    with uow() as u:
+        assert u.policies.get(policy.id).status is PolicyStatus.CLOSED
+        assert u.loans.get(loan.id).status is LoanStatus.PAID_OFF
+        names = [e.name for e in u.events.list(aggregate="policy", aggregate_id=policy.id)]
+    assert names == ["PolicyQuoted", "PolicyIssued", "PolicyCameIntoForce", "PolicyExpired",
+                     "PolicyClosed"]
+    st = reporting.portfolio_kpis(uow()).statement
+    assert st.written_premium_fen == st.earned_premium_fen == 21_600 * 12
+
+
+def test_single_premium_is_earned_over_the_cover_and_fully_by_maturity(uow):
+    policy = b.issued_policy(uow, b.car_application())
+    loan = _loan(uow, policy)
+    servicing.run_end_of_day(RunEndOfDay(date(2025, 1, 31)), uow())
+    with uow() as u:
+        assert u.policies.get(policy.id).earned_fen == 0  # Rule of 78 earns by whole months
+    servicing.run_end_of_day(RunEndOfDay(date(2025, 3, 31)), uow())
+    with uow() as u:
+        earned = u.policies.get(policy.id).earned_fen
+    # two whole months of 24: earned share 1 − (22 × 23) / (24 × 25)
+    assert earned == 720_000 - 720_000 * 22 * 23 // (24 * 25)
+    assert _trial_balance(uow).balance(ledger.UNEARNED_PREMIUM_RESERVE) == -(720_000 - earned)
+    for n in range(1, 25):
+        _pay(uow, policy, loan, n, premium=False)
+    servicing.run_end_of_day(RunEndOfDay(loan.maturity_date), uow())
+    tb = _trial_balance(uow)
+    assert tb.balance(ledger.UNEARNED_PREMIUM_RESERVE) == 0
+    st = reporting.portfolio_kpis(uow()).statement
+    assert st.earned_premium_fen == policy.single_premium_fen
+
+
+def test_prepayment_refunds_the_unearned_single_premium_by_rule_of_78(uow):
+    policy = b.issued_policy(uow, b.car_application())  # CAR-G refunds by the Rule of 78
+    loan = _loan(uow, policy)
+    for n in range(1, 7):
+        _pay(uow, policy, loan, n, premium=False)
+    on = loan.installments[5].due_date  # six whole months of 24 elapsed
+    outcome = servicing.record_prepayment(RecordPrepayment(loan.id, on, 0, "PP-1"), uow())
+    # unearned share (18 × 19) / (24 × 25) = 0.57 of 720,000 fen
+    assert outcome.refunded_fen == 410_400
+    assert not outcome.expired
+    tb = _trial_balance(uow)
+    assert tb.balance(ledger.UNEARNED_PREMIUM_RESERVE) == 0
+    assert tb.balance(ledger.WRITTEN_PREMIUM) == -(720_000 - 410_400)
+    with uow() as u:
+        assert u.policies.get(policy.id).status is PolicyStatus.CLOSED
+        assert u.loans.get(loan.id).status is LoanStatus.PAID_OFF
+    st = reporting.portfolio_kpis(uow()).statement
+    assert st.earned_premium_fen == 720_000 - 410_400
+
+
+def test_prepayment_is_refused_while_installments_are_overdue(uow):
+    policy = b.issued_policy(uow, b.car_application())
+    loan = _loan(uow, policy)
+    with pytest.raises(Conflict):
+        servicing.record_prepayment(RecordPrepayment(
+            loan.id, loan.installments[1].due_date, 0, "PP-1"), uow())
+
+
+def test_a_repayment_after_the_claim_is_refused_as_it_is_a_recovery(uow):
+    policy = b.issued_policy(uow)
+    loan, missed_due = _default_after(uow, policy, paid=0)
+    report = servicing.run_end_of_day(RunEndOfDay(missed_due + timedelta(days=81)), uow())
+    claims.pay_claim(PayClaim(report.claims_opened[0], missed_due + timedelta(days=82)), uow())
+    with pytest.raises(Conflict):
+        _pay(uow, policy, loan, 2)
+
+
+def test_a_reversal_undoes_an_entry_once_and_only_once(uow):
+    b.issued_policy(uow, b.car_application())
+    with uow() as u:
+        original = u.ledger.entries()[0]
+    reversal = ledger_service.reverse_entry(
+        ReverseEntry(original.id, b.START, "keyed twice", "REV-1"), uow())
+    assert reversal.reverses_id == original.id
+    assert _trial_balance(uow).balances == {
+        acct: 0 for acct in _trial_balance(uow).balances}
+    assert ledger_service.reverse_entry(
+        ReverseEntry(original.id, b.START, "keyed twice", "REV-1"), uow()).id == reversal.id
+    with pytest.raises(Conflict):
+        ledger_service.reverse_entry(ReverseEntry(original.id, b.START, "again", "REV-2"), uow())
+    with pytest.raises(Conflict):
+        ledger_service.reverse_entry(ReverseEntry(reversal.id, b.START, "undo", "REV-3"), uow())
+    with pytest.raises(NotFound):
+        ledger_service.reverse_entry(ReverseEntry(999, b.START, "x", "REV-4"), uow())
