@@ -24,7 +24,7 @@ from datetime import date
 from decimal import Decimal, localcontext
 from enum import StrEnum
 
-from xinbao.domain.money import PRECISION, apply_rate, round_fen
+from xinbao.domain.money import PRECISION, apply_rate_over, round_fen
 from xinbao.domain.products import RepaymentMethod
 
 MONTHS_PER_YEAR = 12
@@ -54,6 +54,11 @@ def monthly_rate(annual_rate: Decimal) -> Decimal:
     with localcontext() as ctx:
         ctx.prec = PRECISION
         return annual_rate / MONTHS_PER_YEAR
+
+
+def monthly_interest(balance_fen: int, annual_rate: Decimal) -> int:
+    """A month's interest on a balance, ``balance × annual rate / 12``, rounded once."""
+    return apply_rate_over(balance_fen, annual_rate, MONTHS_PER_YEAR)
 
 
 def exact_payment(principal_fen: int, rate: Decimal, term: int) -> Decimal:
@@ -92,22 +97,22 @@ def build_schedule(
         for k in range(1, n):
             principal = round_fen(exact_principal_part(principal_fen, r, n, k))
             if principal > balance:  # only for loans of a few fen per installment
-                principal, interest = balance, apply_rate(balance, r)
+                principal, interest = balance, monthly_interest(balance, annual_rate)
             else:
                 interest = payment - principal
             parts.append((principal, interest))
             balance -= principal
-        parts.append((balance, apply_rate(balance, r)))
+        parts.append((balance, monthly_interest(balance, annual_rate)))
     elif method is RepaymentMethod.EQUAL_PRINCIPAL:
         repaid = 0
         for k in range(1, n + 1):
             cumulative = round_fen(Decimal(principal_fen * k) / n)
             principal = cumulative - repaid
-            parts.append((principal, apply_rate(balance, r)))
+            parts.append((principal, monthly_interest(balance, annual_rate)))
             repaid = cumulative
             balance -= principal
     elif method is RepaymentMethod.INTEREST_FIRST:
-        interest = apply_rate(principal_fen, r)
+        interest = monthly_interest(principal_fen, annual_rate)
         parts = [(0, interest)] * (n - 1) + [(principal_fen, interest)]
     else:  # pragma: no cover - exhaustive over the enum
         raise ValueError(f"unknown repayment method {method}")
@@ -181,6 +186,12 @@ def paid_by_installment(repayments: Iterable[Repayment]) -> dict[int, tuple[int,
     return paid
 
 
+def installment_settled(installment: Installment, paid: Mapping[int, tuple[int, int]]) -> bool:
+    """Both the principal and the interest of the installment are paid in full."""
+    p_paid, i_paid = paid.get(installment.number, (0, 0))
+    return p_paid >= installment.principal_fen and i_paid >= installment.interest_fen
+
+
 def position(
     installments: Sequence[Installment], paid: Mapping[int, tuple[int, int]], as_of: date,
 ) -> Position:
@@ -201,9 +212,7 @@ def position(
             if first_unpaid is None:
                 first_unpaid = inst.due_date
     dpd = (as_of - first_unpaid).days if first_unpaid else 0
-    fully_paid = all(
-        paid.get(i.number, (0, 0)) >= (i.principal_fen, i.interest_fen) for i in installments
-    )
+    fully_paid = all(installment_settled(i, paid) for i in installments)
     return Position(
         as_of=as_of, days_past_due=dpd, first_unpaid_due_date=first_unpaid,
         outstanding_principal_fen=outstanding, overdue_principal_fen=overdue_principal,

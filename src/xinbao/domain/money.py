@@ -28,6 +28,28 @@ def apply_rate(fen: int, rate: Decimal) -> int:
         return round_fen(Decimal(fen) * rate)
 
 
+def apply_fraction(fen: int, numerator: int, denominator: int) -> int:
+    """``fen × numerator / denominator`` rounded ROUND_HALF_UP to the fen, in exact integers.
+
+    Used where a share is a ratio of whole numbers (days, months) or a rate divided by a
+    whole number, so that an exact half fen always rounds away from zero.
+    """
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    product = fen * numerator
+    quotient, remainder = divmod(abs(product), denominator)
+    if 2 * remainder >= denominator:
+        quotient += 1
+    return -quotient if product < 0 else quotient
+
+
+def apply_rate_over(fen: int, rate: Decimal, divisor: int) -> int:
+    """``fen × rate / divisor`` rounded ROUND_HALF_UP to the fen, exactly (e.g. a monthly
+    share of an annual rate: ``divisor = 12``)."""
+    numerator, denominator = rate.as_integer_ratio()
+    return apply_fraction(fen, numerator, denominator * divisor)
+
+
 def parse_rate(text: str | Decimal | int) -> Decimal:
     """A rate from text such as ``"0.0825"``; floats are refused on purpose."""
     if isinstance(text, float):  # pragma: no cover - guarded by type checkers too
@@ -56,10 +78,17 @@ class Money:
         """Parse yuan given as text/int/Decimal; more than two decimals is refused."""
         if isinstance(amount, float):
             raise TypeError("yuan amounts are text, int or Decimal, never float")
-        value = Decimal(amount) * FEN_PER_YUAN
-        if value != value.to_integral_value():
+        try:
+            value = Decimal(amount)
+        except InvalidOperation as exc:
+            raise ValueError(f"not an amount: {amount!r}") from exc
+        if not value.is_finite():
+            raise ValueError(f"not a finite amount: {amount!r}")
+        numerator, denominator = value.as_integer_ratio()  # exact, whatever the size
+        fen, remainder = divmod(numerator * FEN_PER_YUAN, denominator)
+        if remainder:
             raise ValueError(f"{amount!r} has more precision than one fen")
-        return cls(int(value))
+        return cls(fen)
 
     @classmethod
     def zero(cls) -> Money:

@@ -54,7 +54,7 @@ class Borrower:
     @classmethod
     def individual(
         cls, *, name: str, id_number: str, phone: str, bank_card: str | None = None,
-        prefix: str = "borrower.",
+        prefix: str = "borrower_",
     ) -> Borrower:
         errors = collect(
             _check_name(name, prefix + "name"),
@@ -75,7 +75,7 @@ class Borrower:
     @classmethod
     def enterprise(
         cls, *, name: str, credit_code: str, phone: str, bank_card: str | None = None,
-        prefix: str = "borrower.",
+        prefix: str = "borrower_",
     ) -> Borrower:
         errors = collect(
             _check_name(name, prefix + "name"),

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, localcontext
 from enum import StrEnum
+from fractions import Fraction
 
 from xinbao.domain.errors import IllegalTransition
 from xinbao.domain.events import Event
 from xinbao.domain.loans import add_months
-from xinbao.domain.money import PRECISION, apply_rate, round_fen
+from xinbao.domain.money import PRECISION, apply_fraction, apply_rate, round_fen
 from xinbao.domain.parties import InsuranceMode, PolicyRole
 from xinbao.domain.products import PremiumBasis, RefundMethod
 
@@ -88,19 +89,17 @@ def premium_schedule(
 
 def unearned_share(
     method: RefundMethod, *, start: date, end: date, term_months: int, on: date,
-) -> Decimal:
-    """Share of a single premium still unearned on ``on`` (1 before cover, 0 after it)."""
+) -> Fraction:
+    """Share of a single premium still unearned on ``on`` (1 before cover, 0 after it),
+    as an exact fraction of whole days or months."""
     if on <= start:
-        return Decimal(1)
+        return Fraction(1)
     if on >= end:
-        return Decimal(0)
-    with localcontext() as ctx:
-        ctx.prec = PRECISION
-        if method is RefundMethod.PRO_RATA:
-            return Decimal((end - on).days) / Decimal((end - start).days)
-        elapsed = _whole_months_between(start, on)
-        left = term_months - elapsed
-        return Decimal(left * (left + 1)) / Decimal(term_months * (term_months + 1))
+        return Fraction(0)
+    if method is RefundMethod.PRO_RATA:
+        return Fraction((end - on).days, (end - start).days)
+    left = term_months - _whole_months_between(start, on)
+    return Fraction(left * (left + 1), term_months * (term_months + 1))
 
 
 def _whole_months_between(start: date, on: date) -> int:
@@ -194,7 +193,8 @@ class Policy:
             self.refund_method, start=self.start_date, end=self.end_date,
             term_months=self.term_months, on=on,
         )
-        return self.single_premium_fen - apply_rate(self.single_premium_fen, share)
+        unearned = apply_fraction(self.single_premium_fen, share.numerator, share.denominator)
+        return self.single_premium_fen - unearned
 
     def refund_on_prepayment(self, on: date) -> int:
         """Premium returned when the loan is repaid early on ``on``: the unearned part.

@@ -39,6 +39,9 @@ def open_claim(uow: UnitOfWork, policy: Policy, *, on: date,
         earn_premium(uow, policy, on=on, all_of_it=True)  # the risk has run its course
         policy.mark_claimed(on, claim.id)
         uow.policies.save(policy)
+        # The indemnity is fixed now: later money from the borrower is a recovery.
+        loan.status = LoanStatus.CLAIMED
+        uow.loans.save(loan)
     return claim
 
 
@@ -76,10 +79,6 @@ def pay_claim(cmd: PayClaim, uow: UnitOfWork) -> Claim:
             moves=[(ledger.CLAIMS_PAID, ledger.BANK, claim.amount_fen),
                    (ledger.CLAIM_RESERVE, ledger.CLAIM_RESERVE_CHARGE, claim.amount_fen)],
         ))
-        loan = uow.loans.get(claim.loan_id)
-        if loan is not None and loan.status is LoanStatus.ACTIVE:
-            loan.status = LoanStatus.CLAIMED
-            uow.loans.save(loan)
         uow.claims.save(claim)
         uow.commit()
     return claim

@@ -8,7 +8,14 @@ from datetime import date, timedelta
 from xinbao.domain.claims import ClaimStatus
 from xinbao.domain.errors import Conflict, FieldError, InvalidInput, NotFound
 from xinbao.domain.events import Event
-from xinbao.domain.loans import Loan, LoanStatus, Repayment, paid_by_installment, position
+from xinbao.domain.loans import (
+    Loan,
+    LoanStatus,
+    Repayment,
+    installment_settled,
+    paid_by_installment,
+    position,
+)
 from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.services.claims import open_claim
 from xinbao.services.commands import (
@@ -98,8 +105,7 @@ def record_missed_installment(cmd: RecordMissedInstallment, uow: UnitOfWork) -> 
                                       f"installment {installment.number} is due "
                                       f"{installment.due_date}: not missed before then")
         paid = paid_by_installment(uow.repayments.for_loan(loan.id))
-        if paid.get(installment.number, (0, 0)) >= (installment.principal_fen,
-                                                    installment.interest_fen):
+        if installment_settled(installment, paid):
             raise Conflict(f"installment {installment.number} of loan {loan.id} is paid")
         pos = position(loan.installments, paid, cmd.reported_on)
         event = Event("InstallmentMissed", "loan", loan.id, cmd.reported_on, {

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from xinbao import __version__
@@ -202,13 +203,20 @@ def _error_handlers() -> dict[type[Exception], Callable]:
             "detail": [{"loc": ["body", *e.field.split(".")], "msg": e.message, "type": e.rule}
                        for e in exc.errors]})
 
+    def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default echoes the input; it may hold ID numbers, phones or cards.
+        return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={
+            "detail": [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""),
+                        "type": e.get("type", "")} for e in exc.errors()]})
+
     def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
 
     def conflict(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=409, content={"detail": str(exc)})
 
-    return {InvalidInput: invalid, NotFound: not_found, Conflict: conflict,
+    return {InvalidInput: invalid, RequestValidationError: malformed, NotFound: not_found,
+            Conflict: conflict,
             IllegalTransition: conflict}
 
 

@@ -20,7 +20,7 @@ from xinbao.domain.products import Product, RepaymentMethod
 from xinbao.domain.underwriting import Application
 from xinbao.services.queries import LoanView
 
-Rate = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str)]
+Rate = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]
 Fen = Annotated[int, Field(description="amount in integer fen (1 yuan = 100 fen)")]
 
 

@@ -1,0 +1,452 @@
+"""The REST API over a real database: the thin lifecycle, refusals, statuses, idempotency and
+masking, once per backend (SQLite always, PostgreSQL when ``XINBAO_TEST_POSTGRES_URL`` is set).
+
+Requests go through ``TestClient`` to the app built by the composition root; what was written
+is checked through the unit of work, never through the routes under test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests import builders as b
+from xinbao.adapters import migrate
+from xinbao.bootstrap import Container, bootstrap
+from xinbao.config import Settings
+from xinbao.entrypoints.api.app import create_app
+from xinbao.services import applications, claims, servicing
+from xinbao.services.commands import PayClaim, RunEndOfDay
+
+UNLICENSED = replace(b.bank("BANK-U", licensed=False), credit_code=b.CREDIT_CODE_CFC)
+UNKNOWN_ID = 987_654
+PAID_INSTALLMENTS = 3  # the borrower pays these, then stops
+
+# Masked forms (JR/T 0171-2020; PCI DSS 3.4.1): ID 6 + 4, phone 3 + **** + 4, card 6 + 4.
+MASKED_ID = b.RESIDENT_ID[:6] + "*" * 8 + b.RESIDENT_ID[-4:]
+MASKED_PHONE = b.PHONE[:3] + "****" + b.PHONE[-4:]
+MASKED_CARD = b.BANK_CARD[:6] + "*" * (len(b.BANK_CARD) - 10) + b.BANK_CARD[-4:]
+
+
+@pytest.fixture
+def container(database_url: str) -> Iterator[Container]:
+    c = bootstrap(Settings(database_url=database_url))
+    b.seed(c.uow, funders=(b.bank(), UNLICENSED))
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def client(container: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(container)) as test_client:
+        yield test_client
+
+
+def application_body(**changes: Any) -> dict[str, Any]:
+    """The JSON of ``builders.consumer_application()``: valid unless a test changes a field."""
+    return {
+        "funder_code": "BANK-A", "external_ref": "APP-0001", "product_code": "CONSUMER-G",
+        "borrower_kind": "individual", "borrower_name": "张三",
+        "borrower_id_number": b.RESIDENT_ID, "borrower_phone": b.PHONE,
+        "borrower_bank_card": b.BANK_CARD, "amount_fen": 3_600_000, "term_months": 12,
+        "annual_rate": "0.12", "repayment_method": "equal_installment",
+        "applied_on": b.START.isoformat(), **changes,
+    }
+
+
+@dataclass(frozen=True)
+class Written:
+    """How much is stored: compared before and after a refused request."""
+
+    applications: int
+    ledger_entries: int
+    events: int
+
+
+def written(container: Container) -> Written:
+    with container.uow() as u:
+        return Written(u.applications.count(), len(u.ledger.entries()), len(u.events.list()))
+
+
+def repayment_body(installment: dict[str, Any], *, premium_fen: int = 0,
+                   reference: str | None = None) -> dict[str, Any]:
+    return {"installment_number": installment["number"], "paid_on": installment["due_date"],
+            "principal_fen": installment["principal_fen"],
+            "interest_fen": installment["interest_fen"], "premium_fen": premium_fen,
+            "reference": reference or f"TX-{installment['number']}"}
+
+
+def claimed_loan(container: Container) -> tuple[int, int]:
+    """An issued consumer loan never repaid, claimed at the trigger and paid: (loan, claim)."""
+    policy = b.issued_policy(container.uow)
+    assert policy.loan_id is not None
+    with container.uow() as u:
+        loan = u.loans.get(policy.loan_id)
+    assert loan is not None
+    on = loan.installments[0].due_date + timedelta(days=80)  # CONSUMER-G's trigger
+    report = servicing.run_end_of_day(RunEndOfDay(on), container.uow())
+    (claim_id,) = report.claims_opened
+    claims.pay_claim(PayClaim(claim_id, on), container.uow())
+    return policy.loan_id, claim_id
+
+
+def test_health_reports_ok_with_the_schema_at_the_newest_revision(client: TestClient) -> None:
+    health = client.get("/health").json()
+
+    assert health == {"status": "ok", "database": "ok",
+                      "schema_revision": migrate.head_revision(), "schema_current": True}
+
+
+def test_openapi_lists_every_endpoint_of_the_lifecycle(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+
+    for path, method in [
+        ("/v1/applications", "post"), ("/v1/applications/{application_id}", "get"),
+        ("/v1/applications/{application_id}/approve", "post"),
+        ("/v1/policies/{policy_id}/issue", "post"), ("/v1/policies/{policy_id}", "get"),
+        ("/v1/loans/{loan_id}", "get"), ("/v1/loans/{loan_id}/repayments", "post"),
+        ("/v1/batch/end-of-day", "post"), ("/v1/claims", "post"),
+        ("/v1/claims/{claim_id}", "get"), ("/v1/claims/{claim_id}/pay", "post"),
+        ("/v1/claims/{claim_id}/recoveries", "post"), ("/v1/ledger/trial-balance", "get"),
+        ("/v1/kpis", "get"), ("/health", "get"),
+    ]:
+        assert method in paths.get(path, {}), f"{method.upper()} {path} missing from OpenAPI"
+
+
+def test_an_application_posted_over_http_is_stored_and_answered_masked(
+        client: TestClient, container: Container) -> None:
+    response = client.post("/v1/applications", json=application_body())
+
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["status"] == "submitted"
+    assert created["annual_rate"] == "0.12"
+    assert (created["borrower_id_number"], created["borrower_phone"],
+            created["borrower_bank_card"]) == (MASKED_ID, MASKED_PHONE, MASKED_CARD)
+    assert (created["policyholder"], created["insured"]) == ("debtor", "creditor")
+    with container.uow() as u:
+        stored = u.applications.get(created["id"])
+    assert stored is not None and stored.external_ref == "APP-0001"
+    assert client.get(f"/v1/applications/{created['id']}").json() == created
+
+
+def test_a_funder_registered_over_http_is_stored(client: TestClient,
+                                                 container: Container) -> None:
+    response = client.post("/v1/funders", json={
+        "code": "CFC-1", "name": "示例消费金融有限公司", "credit_code": b.CREDIT_CODE_CFC,
+        "kind": "consumer_finance", "licensed": True, "commission_rate": "0.05"})
+
+    assert response.status_code == 201, response.text
+    assert response.json()["commission_rate"] == "0.05"
+    with container.uow() as u:
+        assert u.funders.get_by_code("CFC-1") is not None
+
+
+@pytest.mark.parametrize("submitted_via", [
+    pytest.param("http"),
+    "service",  # the funder's file, through the use case: the rest still runs over HTTP
+])
+def test_a_defaulted_loan_is_claimed_paid_and_recovered_over_http_with_a_balanced_ledger(
+        client: TestClient, container: Container, submitted_via: str) -> None:
+    if submitted_via == "http":
+        response = client.post("/v1/applications", json=application_body())
+        assert response.status_code == 201, response.text
+        application_id = response.json()["id"]
+    else:
+        application_id = applications.submit_application(b.consumer_application(),
+                                                         container.uow()).id
+    product = next(p for p in client.get("/v1/products").json() if p["code"] == "CONSUMER-G")
+    assert (product["claim_trigger_dpd"], product["coverage_share"]) == (80, "1")
+
+    decision = client.post(f"/v1/applications/{application_id}/approve",
+                           json={"on": b.START.isoformat()})
+    assert decision.status_code == 200, decision.text
+    assert decision.json()["approved"] is True
+    assert decision.json()["application"]["status"] == "approved"
+    quote = decision.json()["policy"]
+    # CONSUMER-G: 0.60 % a month on the sum insured, with each installment.
+    assert quote["status"] == "quoted"
+    assert quote["installment_premium_fen"] == 21_600
+    assert quote["total_premium_fen"] == 12 * 21_600
+
+    issued = client.post(f"/v1/policies/{quote['id']}/issue", json={
+        "contract_no": "LN-0001", "disbursed_on": b.START.isoformat()})
+    assert issued.status_code == 200, issued.text
+    policy = issued.json()
+    assert policy["status"] == "in_force"
+    assert (policy["start_date"], policy["end_date"]) == ("2025-01-15", "2026-01-15")
+    loan_id = policy["loan_id"]
+    schedule = client.get(f"/v1/loans/{loan_id}").json()["schedule"]
+    assert len(schedule) == 12 and sum(i["principal_fen"] for i in schedule) == 3_600_000
+
+    for installment in schedule[:PAID_INSTALLMENTS]:
+        paid = client.post(f"/v1/loans/{loan_id}/repayments", json=repayment_body(
+            installment, premium_fen=policy["installment_premium_fen"]))
+        assert paid.status_code == 201, paid.text
+        assert paid.json()["principal_fen"] == installment["principal_fen"]
+
+    first_missed = date.fromisoformat(schedule[PAID_INSTALLMENTS]["due_date"])
+    trigger_day = first_missed + timedelta(days=product["claim_trigger_dpd"])
+    day_before = client.post("/v1/batch/end-of-day",
+                             json={"on": (trigger_day - timedelta(days=1)).isoformat()})
+    assert day_before.status_code == 200, day_before.text
+    assert day_before.json()["claims_opened"] == []
+
+    batch = client.post("/v1/batch/end-of-day", json={"on": trigger_day.isoformat()}).json()
+    assert batch["claims_declined"] == []
+    (claim_id,) = batch["claims_opened"]
+    claim = client.get(f"/v1/claims/{claim_id}").json()
+    outstanding = sum(i["principal_fen"] for i in schedule[PAID_INSTALLMENTS:])
+    overdue_interest = sum(i["interest_fen"] for i in schedule[PAID_INSTALLMENTS:]
+                           if date.fromisoformat(i["due_date"]) < trigger_day)
+    assert claim["status"] == "open"
+    assert claim["days_past_due"] == 80
+    assert (claim["principal_fen"], claim["interest_fen"]) == (outstanding, overdue_interest)
+    assert claim["amount_fen"] == outstanding + overdue_interest  # coverage share 1
+    position = client.get(f"/v1/loans/{loan_id}",
+                          params={"as_of": trigger_day.isoformat()}).json()["position"]
+    assert position["days_past_due"] == 80
+    assert claim["amount_fen"] == (position["outstanding_principal_fen"]
+                                   + position["overdue_interest_fen"])
+    assert client.get(f"/v1/policies/{quote['id']}").json()["status"] == "claimed"
+
+    paid_on = trigger_day + timedelta(days=7)
+    payment = client.post(f"/v1/claims/{claim_id}/pay", json={"on": paid_on.isoformat()})
+    assert payment.status_code == 200, payment.text
+    assert (payment.json()["status"], payment.json()["paid_on"]) == ("paid", paid_on.isoformat())
+    assert client.get(f"/v1/loans/{loan_id}").json()["status"] == "claimed"
+
+    recovery = client.post(f"/v1/claims/{claim_id}/recoveries", json={
+        "amount_fen": 500_000, "received_on": (paid_on + timedelta(days=30)).isoformat(),
+        "source": "borrower", "reference": "RC-0001"})
+    assert recovery.status_code == 201, recovery.text
+    assert client.get(f"/v1/claims/{claim_id}").json()["recovered_fen"] == 500_000
+
+    tb = client.get("/v1/ledger/trial-balance").json()
+    assert tb["balanced"] is True
+    assert tb["total_debit_fen"] == tb["total_credit_fen"]
+    rows = {r["account"]: r for r in tb["rows"]}
+    assert rows["6511"]["debit_fen"] == claim["amount_fen"]  # claims paid
+    assert rows["6513"]["credit_fen"] == 500_000  # recoveries
+    assert rows["2602"]["credit_fen"] == 0  # the reserve was released on payment
+
+    installments_due = sum(1 for i in schedule if date.fromisoformat(i["due_date"]) <= trigger_day)
+    kpis = client.get("/v1/kpis").json()
+    assert kpis["written_premium_fen"] == installments_due * policy["installment_premium_fen"]
+    assert kpis["claims_paid_fen"] == claim["amount_fen"]
+    assert kpis["recoveries_fen"] == 500_000
+    assert kpis["claims_incurred_fen"] == claim["amount_fen"] - 500_000
+    assert (kpis["applications"], kpis["policies"]) == (1, 1)
+    assert kpis["policies_by_status"] == {"claimed": 1}
+    assert kpis["trial_balance_total_fen"] == 0
+
+
+def refusal(changes: dict[str, Any], field: str, rule: str, name: str) -> Any:
+    """A case refused by the use case: the field in `loc`, the rule in `type`."""
+    return pytest.param(changes, ["body", field], rule, id=name)
+
+
+@pytest.mark.parametrize(("changes", "loc", "rule"), [
+    refusal({"borrower_id_number": "110105194912310021"}, "borrower_id_number",
+            "resident_id.gb11643", "invalid-resident-id"),
+    refusal({"amount_fen": 0}, "amount_fen", "loan.amount_positive", "zero-amount"),
+    refusal({"amount_fen": -100}, "amount_fen", "loan.amount_positive", "negative-amount"),
+    refusal({"product_code": "TRAVEL-X"}, "product_code", "product.known",
+            "unknown-product"),
+    refusal({"term_months": 48}, "term_months", "product.term_range", "term-out-of-range"),
+    refusal({"policyholder_id": b.CREDIT_CODE_BANK}, "policyholder_id",
+            "roles.guarantee.policyholder", "funder-as-policyholder-of-guarantee"),
+    refusal({"funder_code": "NO-SUCH-BANK"}, "funder_code", "funder.known",
+            "unknown-funder"),
+    refusal({"funder_code": UNLICENSED.code}, "funder_code", "funder.licensed",
+            "unlicensed-funder"),
+])
+def test_an_application_breaking_a_rule_is_refused_with_422_and_nothing_is_written(
+        client: TestClient, container: Container, changes: dict[str, Any], loc: list[str],
+        rule: str) -> None:
+    before = written(container)
+
+    response = client.post("/v1/applications", json=application_body(**changes))
+
+    assert response.status_code == 422, response.text
+    assert {"loc": loc, "type": rule} in [
+        {"loc": d["loc"], "type": d["type"]} for d in response.json()["detail"]]
+    assert written(container) == before
+
+
+@pytest.mark.parametrize(("changes", "loc", "type_prefix"), [
+    pytest.param({"nickname": "小张"}, ["body", "nickname"], "extra_forbidden",
+                 id="unknown-field"),
+    pytest.param({"applied_on": "2025-02-30"}, ["body", "applied_on"], "date_",
+                 id="impossible-date"),
+    pytest.param({"applied_on": "15/01/2025"}, ["body", "applied_on"], "date_",
+                 id="malformed-date"),
+    pytest.param({"amount_fen": "a lot"}, ["body", "amount_fen"], "int_",
+                 id="amount-not-a-number"),
+])
+def test_a_malformed_application_is_refused_with_422_naming_the_field_and_nothing_is_written(
+        client: TestClient, container: Container, changes: dict[str, Any], loc: list[str],
+        type_prefix: str) -> None:
+    before = written(container)
+
+    response = client.post("/v1/applications", json=application_body(**changes))
+
+    assert response.status_code == 422, response.text
+    (detail,) = response.json()["detail"]
+    assert detail["loc"] == loc
+    assert detail["type"].startswith(type_prefix)
+    assert written(container) == before
+
+
+@pytest.mark.parametrize(("method", "path", "body", "kind"), [
+    ("get", f"/v1/applications/{UNKNOWN_ID}", None, "application"),
+    ("post", f"/v1/applications/{UNKNOWN_ID}/approve", {"on": "2025-01-15"}, "application"),
+    ("get", f"/v1/policies/{UNKNOWN_ID}", None, "policy"),
+    ("post", f"/v1/policies/{UNKNOWN_ID}/issue",
+     {"contract_no": "LN-X", "disbursed_on": "2025-01-15"}, "policy"),
+    ("post", "/v1/claims", {"policy_id": UNKNOWN_ID, "on": "2025-06-01"}, "policy"),
+    ("get", f"/v1/claims/{UNKNOWN_ID}", None, "claim"),
+    ("post", f"/v1/claims/{UNKNOWN_ID}/pay", {"on": "2025-06-01"}, "claim"),
+    ("post", f"/v1/claims/{UNKNOWN_ID}/recoveries",
+     {"amount_fen": 100, "received_on": "2025-06-01", "source": "borrower",
+      "reference": "RC-X"}, "claim"),
+    ("get", f"/v1/loans/{UNKNOWN_ID}", None, "loan"),
+    ("post", f"/v1/loans/{UNKNOWN_ID}/repayments",
+     {"installment_number": 1, "paid_on": "2025-02-15", "principal_fen": 100,
+      "interest_fen": 0, "reference": "TX-X"}, "loan"),
+])
+def test_an_unknown_object_is_answered_404_naming_it(
+        client: TestClient, container: Container, method: str, path: str,
+        body: dict[str, Any] | None, kind: str) -> None:
+    before = written(container)
+
+    response = client.request(method, path, json=body)
+
+    assert response.status_code == 404, response.text
+    assert response.json()["detail"] == f"{kind} {UNKNOWN_ID} not found"
+    assert written(container) == before
+
+
+def test_issuing_a_policy_again_under_another_contract_is_a_409_and_books_no_second_loan(
+        client: TestClient, container: Container) -> None:
+    policy = b.issued_policy(container.uow)
+    before = written(container)
+
+    again = client.post(f"/v1/policies/{policy.id}/issue",
+                        json={"contract_no": "LN-OTHER", "disbursed_on": "2025-01-20"})
+
+    assert again.status_code == 409, again.text
+    assert "cannot issue" in again.json()["detail"]
+    assert written(container) == before
+    with container.uow() as u:
+        assert u.loans.get_by_contract(policy.funder_id, "LN-OTHER") is None
+    assert client.get(f"/v1/policies/{policy.id}").json()["loan_id"] == policy.loan_id
+    same = client.post(f"/v1/policies/{policy.id}/issue",
+                       json={"contract_no": "LN-APP-0001", "disbursed_on": "2025-01-15"})
+    assert same.status_code == 200, same.text  # a retry of the same issue is no conflict
+    assert same.json()["loan_id"] == policy.loan_id
+    assert written(container) == before
+
+
+def test_paying_a_declined_claim_is_a_409_and_posts_nothing(client: TestClient,
+                                                            container: Container) -> None:
+    policy = b.issued_policy(container.uow)
+    notice = client.post("/v1/claims", json={"policy_id": policy.id, "on": "2025-03-01"})
+    assert notice.status_code == 201, notice.text
+    claim = notice.json()
+    assert claim["status"] == "declined"
+    assert "CLM-TRIGGER-NOT-REACHED" in claim["reason_codes"]
+    before = written(container)
+
+    payment = client.post(f"/v1/claims/{claim['id']}/pay", json={"on": "2025-03-02"})
+
+    assert payment.status_code == 409, payment.text
+    assert "declined" in payment.json()["detail"]
+    assert client.get(f"/v1/claims/{claim['id']}").json()["status"] == "declined"
+    assert written(container) == before
+
+
+def test_a_repayment_on_a_claimed_loan_is_a_409_and_is_not_recorded(
+        client: TestClient, container: Container) -> None:
+    loan_id, _ = claimed_loan(container)
+    loan = client.get(f"/v1/loans/{loan_id}").json()
+    assert loan["status"] == "claimed"
+    before = written(container)
+
+    response = client.post(f"/v1/loans/{loan_id}/repayments",
+                           json=repayment_body(loan["schedule"][0], reference="LATE-1"))
+
+    assert response.status_code == 409, response.text
+    assert "claimed" in response.json()["detail"]
+    assert written(container) == before
+    with container.uow() as u:
+        assert u.repayments.for_loan(loan_id) == []
+
+
+def test_the_same_repayment_reference_twice_is_recorded_once(client: TestClient,
+                                                             container: Container) -> None:
+    policy = b.issued_policy(container.uow)
+    first_installment = client.get(f"/v1/loans/{policy.loan_id}").json()["schedule"][0]
+    body = repayment_body(first_installment, premium_fen=policy.installment_premium_fen)
+    first = client.post(f"/v1/loans/{policy.loan_id}/repayments", json=body)
+    assert first.status_code == 201, first.text
+    before = written(container)
+
+    repeat = client.post(f"/v1/loans/{policy.loan_id}/repayments", json=body)
+
+    assert repeat.status_code in (200, 201), repeat.text
+    assert repeat.json() == first.json()
+    assert written(container) == before
+    with container.uow() as u:
+        assert len(u.repayments.for_loan(policy.loan_id)) == 1
+    position = client.get(f"/v1/loans/{policy.loan_id}",
+                          params={"as_of": first_installment["due_date"]}).json()["position"]
+    assert position["outstanding_principal_fen"] == (3_600_000
+                                                     - first_installment["principal_fen"])
+
+
+def test_the_same_application_external_ref_returns_the_stored_application(
+        client: TestClient, container: Container) -> None:
+    stored = applications.submit_application(b.consumer_application(), container.uow())
+    before = written(container)
+
+    repeat = client.post("/v1/applications", json=application_body())
+
+    assert repeat.status_code in (200, 201), repeat.text
+    assert repeat.json()["id"] == stored.id
+    assert written(container) == before
+
+
+def test_application_responses_show_only_masked_identity_numbers(
+        client: TestClient, container: Container) -> None:
+    stored = applications.submit_application(b.consumer_application(), container.uow())
+
+    fetched = client.get(f"/v1/applications/{stored.id}")
+    decided = client.post(f"/v1/applications/{stored.id}/approve", json={"on": "2025-01-15"})
+
+    for response in (fetched, decided):
+        assert response.status_code == 200, response.text
+        for secret in (b.RESIDENT_ID, b.PHONE, b.BANK_CARD):
+            assert secret not in response.text
+    for shown in (fetched.json(), decided.json()["application"]):
+        assert shown["borrower_id_number"] == MASKED_ID
+        assert shown["borrower_phone"] == MASKED_PHONE
+        assert shown["borrower_bank_card"] == MASKED_CARD
+
+
+def test_a_refused_request_never_echoes_the_borrowers_identity_numbers(
+        client: TestClient) -> None:
+    body = application_body()
+    del body["applied_on"]
+
+    response = client.post("/v1/applications", json=body)
+
+    assert response.status_code == 422
+    assert ["body", "applied_on"] in [d["loc"] for d in response.json()["detail"]]
+    for secret in (b.RESIDENT_ID, b.PHONE, b.BANK_CARD):
+        assert secret not in response.text

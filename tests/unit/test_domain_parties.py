@@ -1,0 +1,213 @@
+"""Borrowers, funders and the roles each insurance mode gives them."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from xinbao.domain.errors import InvalidInput
+from xinbao.domain.parties import (
+    Borrower,
+    Funder,
+    FunderKind,
+    InsuranceMode,
+    PartyKind,
+    PolicyRole,
+    Roles,
+    assign_roles,
+)
+
+RESIDENT_ID = "11010519491231002X"
+CREDIT_CODE_BANK = "911100001000033177"
+CREDIT_CODE_SME = "91310101MA1FPX1R3U"
+PHONE = "13812345678"
+BANK_CARD = "6222021234567890128"
+
+
+def individual(**changes: object) -> Borrower:
+    fields = {"name": "张三", "id_number": RESIDENT_ID, "phone": PHONE, "bank_card": BANK_CARD}
+    return Borrower.individual(**{**fields, **changes})
+
+
+def enterprise(**changes: object) -> Borrower:
+    fields = {"name": "示例科技有限公司", "credit_code": CREDIT_CODE_SME, "phone": PHONE}
+    return Borrower.enterprise(**{**fields, **changes})
+
+
+def funder(**changes: object) -> Funder:
+    fields = {"code": "BANK-A", "name": "示例银行股份有限公司", "credit_code": CREDIT_CODE_BANK,
+              "kind": FunderKind.BANK, "licensed": True, "commission_rate": Decimal("0.10")}
+    return Funder(**{**fields, **changes})
+
+
+def refusal(build, **changes: object) -> set[tuple[str, str]]:
+    with pytest.raises(InvalidInput) as info:
+        build(**changes)
+    return {(e.field, e.rule) for e in info.value.errors}
+
+
+# --- borrowers --------------------------------------------------------------------------------
+
+
+def test_individual_borrower_is_normalized_and_carries_birth_date():
+    b = individual(name="  张三 ", id_number="110105 19491231 002x", phone="138-1234-5678",
+                   bank_card="6222 0212 3456 7890 128")
+    assert b.kind is PartyKind.INDIVIDUAL
+    assert b.name == "张三"
+    assert b.id_number == RESIDENT_ID
+    assert b.phone == PHONE
+    assert b.bank_card == BANK_CARD
+    assert b.birth_date == date(1949, 12, 31)
+
+
+def test_individual_borrower_age_is_taken_from_the_id_number():
+    b = individual()
+    assert b.age_on(date(2025, 12, 30)) == 75
+    assert b.age_on(date(2025, 12, 31)) == 76
+
+
+def test_individual_borrower_without_bank_card_is_accepted():
+    assert individual(bank_card=None).bank_card is None
+
+
+def test_individual_borrower_reports_every_broken_field_at_once():
+    assert refusal(individual, name=" ", id_number="11010519491231002Y", phone="12345",
+                   bank_card="6222021234567890120") == {
+        ("borrower_name", "name.required"),
+        ("borrower_id_number", "resident_id.gb11643"),
+        ("borrower_phone", "phone.cn_mobile"),
+        ("borrower_bank_card", "bank_card.luhn"),
+    }
+
+
+def test_individual_borrower_errors_use_the_given_field_prefix():
+    assert refusal(individual, phone="1", prefix="co_borrower.") == {
+        ("co_borrower.phone", "phone.cn_mobile"),
+    }
+
+
+def test_individual_borrower_refuses_a_name_longer_than_200_characters():
+    assert refusal(individual, name="名" * 201) == {("borrower_name", "name.length")}
+    assert individual(name="名" * 200).name == "名" * 200
+
+
+def test_individual_borrower_refuses_a_credit_code_as_id_number():
+    assert refusal(individual, id_number=CREDIT_CODE_SME) == {
+        ("borrower_id_number", "resident_id.gb11643"),
+    }
+
+
+def test_enterprise_borrower_is_normalized_and_has_no_age():
+    b = enterprise(credit_code="91310101ma1fpx1r3u", bank_card=BANK_CARD)
+    assert b.kind is PartyKind.ENTERPRISE
+    assert b.id_number == CREDIT_CODE_SME
+    assert b.bank_card == BANK_CARD
+    assert b.birth_date is None
+    assert b.age_on(date(2025, 1, 1)) is None
+
+
+def test_enterprise_borrower_reports_every_broken_field_at_once():
+    assert refusal(enterprise, name="", credit_code=RESIDENT_ID, phone="0213456789",
+                   bank_card="62220") == {
+        ("borrower_name", "name.required"),
+        ("borrower_id_number", "credit_code.gb32100"),
+        ("borrower_phone", "phone.cn_mobile"),
+        ("borrower_bank_card", "bank_card.format"),
+    }
+
+
+def test_invalid_input_message_names_every_field_and_rule():
+    with pytest.raises(InvalidInput) as info:
+        individual(name="", phone="1")
+    text = str(info.value)
+    assert "borrower_name" in text and "[name.required]" in text
+    assert "borrower_phone" in text and "[phone.cn_mobile]" in text
+
+
+# --- funders ----------------------------------------------------------------------------------
+
+
+def test_sound_funder_has_no_findings():
+    assert funder().validate() == []
+    assert funder(commission_rate=Decimal(0), code="cfc_1").validate() == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "finding"),
+    [
+        ({"code": ""}, ("code", "funder.code")),
+        ({"code": "BANK A"}, ("code", "funder.code")),
+        ({"code": "银行!"}, ("code", "funder.code")),
+        ({"name": "  "}, ("name", "name.required")),
+        ({"credit_code": "911100001000033178"}, ("credit_code", "credit_code.gb32100")),
+        ({"commission_rate": Decimal(1)}, ("commission_rate", "funder.commission_rate")),
+        ({"commission_rate": Decimal("-0.01")}, ("commission_rate", "funder.commission_rate")),
+    ],
+)
+def test_funder_validation_names_the_broken_field_and_rule(changes, finding):
+    assert [(e.field, e.rule) for e in funder(**changes).validate()] == [finding]
+
+
+def test_funder_validation_collects_every_finding():
+    findings = funder(code="", name="", credit_code="x", commission_rate=Decimal(2)).validate()
+    assert {e.field for e in findings} == {"code", "name", "credit_code", "commission_rate"}
+
+
+# --- roles ------------------------------------------------------------------------------------
+
+DEBTOR = RESIDENT_ID
+CREDITOR = CREDIT_CODE_BANK
+
+
+def test_credit_insurance_makes_the_creditor_policyholder_and_insured():
+    roles = assign_roles(InsuranceMode.CREDIT, debtor_id=DEBTOR, creditor_id=CREDITOR)
+    assert roles == Roles(policyholder=PolicyRole.CREDITOR, insured=PolicyRole.CREDITOR)
+
+
+def test_guarantee_insurance_makes_the_debtor_policyholder_and_the_creditor_insured():
+    roles = assign_roles(InsuranceMode.GUARANTEE, debtor_id=DEBTOR, creditor_id=CREDITOR)
+    assert roles == Roles(policyholder=PolicyRole.DEBTOR, insured=PolicyRole.CREDITOR)
+
+
+def test_credit_insurance_accepts_the_creditor_named_in_both_roles_in_any_spelling():
+    roles = assign_roles(InsuranceMode.CREDIT, debtor_id=DEBTOR, creditor_id=CREDITOR,
+                         policyholder_id="9111-0000-1000-0331-77", insured_id=CREDITOR)
+    assert roles == Roles(PolicyRole.CREDITOR, PolicyRole.CREDITOR)
+
+
+def test_guarantee_insurance_accepts_the_debtor_as_policyholder_and_creditor_as_insured():
+    roles = assign_roles(InsuranceMode.GUARANTEE, debtor_id=DEBTOR, creditor_id=CREDITOR,
+                         policyholder_id="11010519491231002x", insured_id=CREDITOR)
+    assert roles == Roles(PolicyRole.DEBTOR, PolicyRole.CREDITOR)
+
+
+@pytest.mark.parametrize(
+    ("mode", "given", "expected"),
+    [
+        (InsuranceMode.CREDIT, {"policyholder_id": DEBTOR},
+         {("policyholder_id", "roles.credit.policyholder")}),
+        (InsuranceMode.CREDIT, {"insured_id": DEBTOR},
+         {("insured_id", "roles.credit.insured")}),
+        (InsuranceMode.GUARANTEE, {"policyholder_id": CREDITOR},
+         {("policyholder_id", "roles.guarantee.policyholder")}),
+        (InsuranceMode.GUARANTEE, {"insured_id": DEBTOR},
+         {("insured_id", "roles.guarantee.insured")}),
+        (InsuranceMode.GUARANTEE, {"policyholder_id": CREDITOR, "insured_id": DEBTOR},
+         {("policyholder_id", "roles.guarantee.policyholder"),
+          ("insured_id", "roles.guarantee.insured")}),
+        (InsuranceMode.CREDIT, {"policyholder_id": "91310101MA1FPX1R3U"},
+         {("policyholder_id", "roles.credit.policyholder")}),  # a third party
+    ],
+)
+def test_a_role_held_by_the_wrong_party_is_refused_naming_field_and_rule(mode, given, expected):
+    with pytest.raises(InvalidInput) as info:
+        assign_roles(mode, debtor_id=DEBTOR, creditor_id=CREDITOR, **given)
+    assert {(e.field, e.rule) for e in info.value.errors} == expected
+
+
+def test_refused_guarantee_policyholder_message_says_it_must_be_the_debtor():
+    with pytest.raises(InvalidInput, match="policyholder must be the debtor"):
+        assign_roles(InsuranceMode.GUARANTEE, debtor_id=DEBTOR, creditor_id=CREDITOR,
+                     policyholder_id=CREDITOR)
