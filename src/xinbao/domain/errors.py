@@ -7,6 +7,9 @@ naming every field and rule that refused it so that the CLI and the API can show
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,13 @@ class NotFound(DomainError):
         self.kind = kind
         self.key = key
         super().__init__(f"{kind} {key!r} not found")
+
+
+def require(value: T | None, kind: str, key: object) -> T:
+    """``value``, or NotFound when a lookup came back empty."""
+    if value is None:
+        raise NotFound(kind, key)
+    return value
 
 
 class IllegalTransition(DomainError):

@@ -12,6 +12,7 @@ the field and rule named.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -56,39 +57,38 @@ class Borrower:
         cls, *, name: str, id_number: str, phone: str, bank_card: str | None = None,
         prefix: str = "borrower_",
     ) -> Borrower:
-        errors = collect(
-            _check_name(name, prefix + "name"),
-            identity.check_resident_id(id_number, prefix + "id_number"),
-            identity.check_phone(phone, prefix + "phone"),
-            identity.check_bank_card(bank_card, prefix + "bank_card") if bank_card else None,
-        )
-        if errors:
-            raise InvalidInput(errors)
-        number = identity.normalize(id_number)
-        return cls(
-            kind=PartyKind.INDIVIDUAL, name=name.strip(), id_number=number,
-            phone=identity.normalize(phone),
-            bank_card=identity.normalize(bank_card) if bank_card else None,
-            birth_date=identity.resident_birth_date(number),
-        )
+        """A person, identified by a resident ID number (birth date derived from it)."""
+        return cls._validated(PartyKind.INDIVIDUAL, identity.check_resident_id, name=name,
+                              number=id_number, phone=phone, bank_card=bank_card, prefix=prefix)
 
     @classmethod
     def enterprise(
         cls, *, name: str, credit_code: str, phone: str, bank_card: str | None = None,
         prefix: str = "borrower_",
     ) -> Borrower:
+        """A small or micro enterprise, identified by its unified social credit code."""
+        return cls._validated(PartyKind.ENTERPRISE, identity.check_credit_code, name=name,
+                              number=credit_code, phone=phone, bank_card=bank_card, prefix=prefix)
+
+    @classmethod
+    def _validated(cls, kind: PartyKind, check_number: Callable[[str, str], FieldError | None],
+                   *, name: str, number: str, phone: str, bank_card: str | None,
+                   prefix: str) -> Borrower:
+        """Every broken rule at once (InvalidInput), or the borrower in normalized form."""
         errors = collect(
             _check_name(name, prefix + "name"),
-            identity.check_credit_code(credit_code, prefix + "id_number"),
+            check_number(number, prefix + "id_number"),
             identity.check_phone(phone, prefix + "phone"),
             identity.check_bank_card(bank_card, prefix + "bank_card") if bank_card else None,
         )
         if errors:
             raise InvalidInput(errors)
+        normalized = identity.normalize(number)
         return cls(
-            kind=PartyKind.ENTERPRISE, name=name.strip(),
-            id_number=identity.normalize(credit_code), phone=identity.normalize(phone),
+            kind=kind, name=name.strip(), id_number=normalized, phone=identity.normalize(phone),
             bank_card=identity.normalize(bank_card) if bank_card else None,
+            birth_date=(identity.resident_birth_date(normalized)
+                        if kind is PartyKind.INDIVIDUAL else None),
         )
 
     def age_on(self, on: date) -> int | None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from xinbao.domain import policy as policy_rules
 from xinbao.domain import underwriting
-from xinbao.domain.errors import Conflict, FieldError, InvalidInput, NotFound
+from xinbao.domain.errors import Conflict, FieldError, InvalidInput, require
 from xinbao.domain.events import Event
 from xinbao.domain.parties import Borrower, PartyKind, assign_roles
 from xinbao.domain.policy import Policy
@@ -107,9 +107,8 @@ class ApprovalResult:
 def approve_application(cmd: ApproveApplication, uow: UnitOfWork) -> ApprovalResult:
     """Decide an application; an approval quotes its policy in the same transaction."""
     with uow:
-        application = uow.applications.get(cmd.application_id)
-        if application is None:
-            raise NotFound("application", cmd.application_id)
+        application = require(uow.applications.get(cmd.application_id), "application",
+                              cmd.application_id)
         if application.status is not ApplicationStatus.SUBMITTED:
             quote = uow.policies.get_by_application(application.id)
             return ApprovalResult(application, Decision(

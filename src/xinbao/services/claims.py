@@ -6,7 +6,7 @@ from datetime import date
 
 from xinbao.domain import ledger
 from xinbao.domain.claims import Claim, ClaimStatus, Exclusion, Recovery, determine_liability
-from xinbao.domain.errors import Conflict, InvalidInput, NotFound
+from xinbao.domain.errors import Conflict, InvalidInput, require
 from xinbao.domain.loans import LoanStatus, paid_by_installment, position
 from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.services.commands import FileClaim, PayClaim, RecordRecovery
@@ -48,9 +48,7 @@ def open_claim(uow: UnitOfWork, policy: Policy, *, on: date,
 def file_claim(cmd: FileClaim, uow: UnitOfWork) -> Claim:
     """A claim notice from the insured: determined at once, opened or declined with reasons."""
     with uow:
-        policy = uow.policies.get(cmd.policy_id)
-        if policy is None:
-            raise NotFound("policy", cmd.policy_id)
+        policy = require(uow.policies.get(cmd.policy_id), "policy", cmd.policy_id)
         active = [c for c in uow.claims.for_policy(policy.id)
                   if c.status is not ClaimStatus.DECLINED]
         if active:
@@ -63,9 +61,7 @@ def file_claim(cmd: FileClaim, uow: UnitOfWork) -> Claim:
 def pay_claim(cmd: PayClaim, uow: UnitOfWork) -> Claim:
     """Pay the insured (the funder) and release the reserve; repeats return the paid claim."""
     with uow:
-        claim = uow.claims.get(cmd.claim_id)
-        if claim is None:
-            raise NotFound("claim", cmd.claim_id)
+        claim = require(uow.claims.get(cmd.claim_id), "claim", cmd.claim_id)
         if claim.status in (ClaimStatus.PAID, ClaimStatus.CLOSED):
             return claim
         if cmd.on < claim.opened_on:
@@ -92,9 +88,7 @@ def record_recovery(cmd: RecordRecovery, uow: UnitOfWork) -> Recovery:
         raise InvalidInput.single("reference", "recovery.reference",
                                   "a recovery names its receipt reference")
     with uow:
-        claim = uow.claims.get(cmd.claim_id)
-        if claim is None:
-            raise NotFound("claim", cmd.claim_id)
+        claim = require(uow.claims.get(cmd.claim_id), "claim", cmd.claim_id)
         repeat = uow.recoveries.get_by_reference(claim.id, cmd.reference)
         if repeat is not None:
             return repeat

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from xinbao.domain import ledger
-from xinbao.domain.errors import Conflict, InvalidInput, NotFound
+from xinbao.domain.errors import Conflict, InvalidInput, require
 from xinbao.domain.ledger import JournalEntry, TrialBalance
 from xinbao.services.commands import InjectCapital, ReverseEntry
 from xinbao.services.unit_of_work import UnitOfWork
@@ -43,9 +43,7 @@ def reverse_entry(cmd: ReverseEntry, uow: UnitOfWork) -> JournalEntry:
     if not cmd.reason.strip():
         raise InvalidInput.single("reason", "reversal.reason", "a reversal states its reason")
     with uow:
-        original = uow.ledger.get(cmd.entry_id)
-        if original is None:
-            raise NotFound("journal entry", cmd.entry_id)
+        original = require(uow.ledger.get(cmd.entry_id), "journal entry", cmd.entry_id)
         if original.reverses_id is not None:
             raise Conflict(f"entry {original.id} is itself a reversal; post a new entry instead")
         earlier = uow.ledger.reversal_of(original.id)

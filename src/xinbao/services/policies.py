@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xinbao.domain.errors import Conflict, InvalidInput, NotFound
+from xinbao.domain.errors import Conflict, InvalidInput, require
 from xinbao.domain.events import Event
 from xinbao.domain.loans import Loan, build_schedule
 from xinbao.domain.policy import Policy, PolicyStatus
@@ -20,9 +20,7 @@ def issue_policy(cmd: IssuePolicy, uow: UnitOfWork) -> Policy:
         raise InvalidInput.single("contract_no", "loan.contract_no",
                                   "the funder's loan contract number is required")
     with uow:
-        policy = uow.policies.get(cmd.policy_id)
-        if policy is None:
-            raise NotFound("policy", cmd.policy_id)
+        policy = require(uow.policies.get(cmd.policy_id), "policy", cmd.policy_id)
         if policy.status is not PolicyStatus.QUOTED:
             loan = uow.loans.get(policy.loan_id) if policy.loan_id else None
             if loan is not None and loan.contract_no == cmd.contract_no:

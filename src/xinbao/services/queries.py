@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from xinbao.domain.claims import Claim
-from xinbao.domain.errors import NotFound
+from xinbao.domain.errors import require
 from xinbao.domain.loans import Loan, Position, Repayment, paid_by_installment, position
 from xinbao.domain.policy import Policy
 from xinbao.domain.products import Product
@@ -16,26 +16,17 @@ from xinbao.services.unit_of_work import UnitOfWork
 
 def get_application(uow: UnitOfWork, application_id: int) -> Application:
     with uow:
-        found = uow.applications.get(application_id)
-    if found is None:
-        raise NotFound("application", application_id)
-    return found
+        return require(uow.applications.get(application_id), "application", application_id)
 
 
 def get_policy(uow: UnitOfWork, policy_id: int) -> Policy:
     with uow:
-        found = uow.policies.get(policy_id)
-    if found is None:
-        raise NotFound("policy", policy_id)
-    return found
+        return require(uow.policies.get(policy_id), "policy", policy_id)
 
 
 def get_claim(uow: UnitOfWork, claim_id: int) -> Claim:
     with uow:
-        found = uow.claims.get(claim_id)
-    if found is None:
-        raise NotFound("claim", claim_id)
-    return found
+        return require(uow.claims.get(claim_id), "claim", claim_id)
 
 
 def list_products(uow: UnitOfWork) -> list[Product]:
@@ -52,9 +43,7 @@ class LoanView:
 
 def get_loan(uow: UnitOfWork, loan_id: int, *, as_of: date) -> LoanView:
     with uow:
-        loan = uow.loans.get(loan_id)
-        if loan is None:
-            raise NotFound("loan", loan_id)
+        loan = require(uow.loans.get(loan_id), "loan", loan_id)
         repayments = uow.repayments.for_loan(loan_id)
     return LoanView(loan, repayments,
                     position(loan.installments, paid_by_installment(repayments), as_of))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from xinbao.domain.claims import ClaimStatus
-from xinbao.domain.errors import Conflict, FieldError, InvalidInput, NotFound
+from xinbao.domain.errors import Conflict, FieldError, InvalidInput, require
 from xinbao.domain.events import Event
 from xinbao.domain.loans import (
     Loan,
@@ -46,9 +46,7 @@ def record_repayment(cmd: RecordRepayment, uow: UnitOfWork) -> Repayment:
     if errors:
         raise InvalidInput(errors)
     with uow:
-        loan = uow.loans.get(cmd.loan_id)
-        if loan is None:
-            raise NotFound("loan", cmd.loan_id)
+        loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
         repeat = uow.repayments.get_by_reference(loan.id, cmd.reference)
         if repeat is not None:
             return repeat
@@ -93,9 +91,7 @@ def record_repayment(cmd: RecordRepayment, uow: UnitOfWork) -> Repayment:
 def record_missed_installment(cmd: RecordMissedInstallment, uow: UnitOfWork) -> Event:
     """The funder reports an installment unpaid after its due date (kept as an event)."""
     with uow:
-        loan = uow.loans.get(cmd.loan_id)
-        if loan is None:
-            raise NotFound("loan", cmd.loan_id)
+        loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
         installment = loan.installment(cmd.installment_number)
         if installment is None:
             raise InvalidInput.single("installment_number", "repayment.installment",
@@ -157,9 +153,7 @@ def record_prepayment(cmd: RecordPrepayment, uow: UnitOfWork) -> Settlement:
         raise InvalidInput.single("reference", "repayment.reference",
                                   "the funder's transaction number is required")
     with uow:
-        loan = uow.loans.get(cmd.loan_id)
-        if loan is None:
-            raise NotFound("loan", cmd.loan_id)
+        loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
         if loan.status is not LoanStatus.ACTIVE:
             raise Conflict(f"loan {loan.id} is {loan.status.value}")
         policy = uow.policies.get_by_loan(loan.id)
