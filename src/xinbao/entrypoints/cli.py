@@ -27,6 +27,7 @@ from xinbao.domain.errors import Conflict, IllegalTransition, InvalidInput, NotF
 from xinbao.domain.ledger import Statement
 from xinbao.domain.money import Money, format_yuan
 from xinbao.domain.parties import PartyKind
+from xinbao.domain.policy import PolicyStatus
 from xinbao.domain.products import RepaymentMethod
 from xinbao.services import applications, catalogue, ledger, queries, reporting
 from xinbao.services.commands import SubmitApplication
@@ -217,9 +218,9 @@ def kpi_table(k: reporting.PortfolioKpis, title: str = "Portfolio KPIs") -> Tabl
     rows = [
         ("Applications", f"{k.applications:,}"),
         ("Policies issued", f"{k.policies:,}"),
-        ("  of which in force", f"{k.policies_by_status.get(_status('in_force'), 0):,}"),
-        ("  of which claimed", f"{k.policies_by_status.get(_status('claimed'), 0):,}"),
-        ("  of which closed", f"{k.policies_by_status.get(_status('closed'), 0):,}"),
+        ("  of which in force", f"{k.policies_by_status.get(PolicyStatus.IN_FORCE, 0):,}"),
+        ("  of which claimed", f"{k.policies_by_status.get(PolicyStatus.CLAIMED, 0):,}"),
+        ("  of which closed", f"{k.policies_by_status.get(PolicyStatus.CLOSED, 0):,}"),
         ("Written premium (yuan)", format_yuan(st.written_premium_fen)),
         ("Earned premium (yuan)", format_yuan(st.earned_premium_fen)),
         ("Claims paid (yuan)", format_yuan(st.claims_paid_fen)),
@@ -234,12 +235,6 @@ def kpi_table(k: reporting.PortfolioKpis, title: str = "Portfolio KPIs") -> Tabl
     for name, value in rows:
         table.add_row(name, value)
     return table
-
-
-def _status(value: str) -> Any:
-    from xinbao.domain.policy import PolicyStatus
-
-    return PolicyStatus(value)
 
 
 @app.command("kpis")
