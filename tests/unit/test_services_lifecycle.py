@@ -234,7 +234,8 @@ def test_end_of_day_opens_a_claim_once_days_past_due_reach_the_trigger(uow):
     loan, missed_due = _default_after(uow, policy, paid=2)
     before_trigger = servicing.run_end_of_day(RunEndOfDay(missed_due + timedelta(days=79)), uow())
     assert before_trigger.claims_opened == []
-    assert before_trigger.days_past_due[policy.id] == 79
+    assert before_trigger.policies_overdue == 1
+    assert _loan(uow, policy).days_past_due(missed_due + timedelta(days=79)) == 79
     report = servicing.run_end_of_day(RunEndOfDay(missed_due + timedelta(days=80)), uow())
     assert len(report.claims_opened) == 1
     with uow() as u:
@@ -248,7 +249,7 @@ def test_end_of_day_opens_a_claim_once_days_past_due_reach_the_trigger(uow):
     assert claimed.status is PolicyStatus.CLAIMED
     assert _trial_balance(uow).balance(ledger.CLAIM_RESERVE) == -claim.amount_fen
     again = servicing.run_end_of_day(RunEndOfDay(missed_due + timedelta(days=80)), uow())
-    assert again.claims_opened == [] and again.policies_checked == 0
+    assert again.claims_opened == [] and again.policies_overdue == 0
 
 
 def test_paying_and_recovering_a_claim_moves_the_money_and_closes_the_policy(uow):

@@ -169,6 +169,51 @@ class _Policies(_Table):
     def get_by_loan(self, loan_id: int) -> Policy | None:
         return self._find(lambda p: p.loan_id == loan_id)
 
+    def get_many(self, policy_ids: Iterable[int]) -> list[Policy]:
+        return sorted((self._get(i) for i in set(policy_ids) if i in self.rows),
+                      key=lambda p: p.id)
+
+    def by_loans(self, loan_ids: Iterable[int]) -> dict[int, Policy]:
+        wanted = set(loan_ids)
+        return {p.loan_id: p for p in self._filter(lambda p: p.loan_id in wanted)}
+
+    def save_many(self, policies: Iterable[Policy]) -> None:
+        for policy in policies:
+            self.save(policy)
+
+    def _in_force(self) -> list[Any]:
+        return [p for p in self.rows.values() if p.status is PolicyStatus.IN_FORCE]
+
+    def installment_premiums_due(self, on: date) -> list[tuple[int, int]]:
+        loans = self._uow.loans.rows
+        due = []
+        for p in self._in_force():
+            if p.installment_premium_fen > 0:
+                numbers = [i.number for i in loans[p.loan_id].installments
+                           if i.due_date <= on and i.number > p.installments_written]
+                if numbers:
+                    due.append((p.id, max(numbers)))
+        return sorted(due)
+
+    def single_premium_in_force(self) -> list[int]:
+        return sorted(p.id for p in self._in_force()
+                      if p.single_premium_fen > p.earned_fen + p.refunded_fen)
+
+    def fully_repaid(self) -> list[int]:
+        loans = self._uow.loans.rows
+        return sorted(p.id for p in self._in_force()
+                      if loans[p.loan_id].first_unpaid_due_date is None)
+
+    def overdue(self, on: date) -> list[tuple[int, date, int]]:
+        loans, products = self._uow.loans.rows, self._uow.products.rows
+        found = []
+        for p in self._in_force():
+            due = loans[p.loan_id].first_unpaid_due_date
+            if due is not None and due < on:
+                found.append((p.id, due,
+                              products[(p.product_code, p.product_version)].claim_trigger_dpd))
+        return sorted(found)
+
     def list_by_status(self, statuses: Iterable[PolicyStatus]) -> list[Policy]:
         wanted = set(statuses)
         return sorted(self._filter(lambda p: p.status in wanted), key=lambda p: p.id)
@@ -196,6 +241,18 @@ class _Loans(_Table):
         return self._find(lambda loan: loan.funder_id == funder_id
                           and loan.contract_no == contract_no)
 
+    def save_many(self, loans: Iterable[Loan]) -> None:
+        for loan in loans:
+            self.save(loan)
+
+    def get_many(self, loan_ids: Iterable[int]) -> dict[int, Loan]:
+        return {i: self._get(i) for i in set(loan_ids) if i in self.rows}
+
+    def by_contracts(self, funder_id: int, contract_nos: Iterable[str]) -> dict[str, Loan]:
+        wanted = set(contract_nos)
+        return {loan.contract_no: loan for loan in self._filter(
+            lambda loan: loan.funder_id == funder_id and loan.contract_no in wanted)}
+
 
 class _Repayments(_Table):
     def add(self, repayment: Repayment, reference: str) -> Repayment:
@@ -204,6 +261,24 @@ class _Repayments(_Table):
         stored = _replace_id(repayment, self.next_id())
         self.rows[stored.id] = (stored, reference)
         return stored
+
+    def add_many(self, items: Sequence[tuple[Repayment, str]]) -> None:
+        for repayment, reference in items:
+            self.add(repayment, reference)
+
+    def paid_totals(self, loan_ids: Iterable[int]) -> dict[int, dict[int, tuple[int, int]]]:
+        wanted = set(loan_ids)
+        totals: dict[int, dict[int, tuple[int, int]]] = {}
+        for r, _ in self.rows.values():
+            if r.loan_id in wanted:
+                per_loan = totals.setdefault(r.loan_id, {})
+                p, i = per_loan.get(r.installment_number, (0, 0))
+                per_loan[r.installment_number] = (p + r.principal_fen, i + r.interest_fen)
+        return totals
+
+    def known_references(self, loan_ids: Iterable[int]) -> set[tuple[int, str]]:
+        wanted = set(loan_ids)
+        return {(r.loan_id, ref) for r, ref in self.rows.values() if r.loan_id in wanted}
 
     def for_loan(self, loan_id: int) -> list[Repayment]:
         return [r for r, _ in self.rows.values() if r.loan_id == loan_id]

@@ -141,6 +141,7 @@ loans = Table(
     _enum("method"),
     Column("start_date", Date, nullable=False),
     _enum("status"),
+    Column("first_unpaid_due_date", Date, index=True),
     UniqueConstraint("funder_id", "contract_no"),
     CheckConstraint("principal_fen > 0", name="principal_positive"),
 )
@@ -149,7 +150,7 @@ installments = Table(
     "installments", metadata,
     Column("loan_id", ForeignKey("loans.id"), primary_key=True),
     Column("number", Integer, primary_key=True),
-    Column("due_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False, index=True),
     _fen("principal_fen"),
     _fen("interest_fen"),
     CheckConstraint("principal_fen >= 0 AND interest_fen >= 0", name="nonnegative"),

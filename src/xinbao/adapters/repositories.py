@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from datetime import date
 from typing import Any
@@ -36,6 +36,16 @@ from xinbao.domain.underwriting import Application, ApplicationStatus
 
 def _codes(text: str) -> tuple[str, ...]:
     return tuple(c for c in text.split(",") if c)
+
+
+#: Keys per IN (...) list: below every backend's limit on bound parameters.
+_CHUNK = 900
+
+
+def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+    items = list(values)
+    for start in range(0, len(items), _CHUNK):
+        yield items[start:start + _CHUNK]
 
 
 class _Repository:
@@ -245,6 +255,61 @@ class SqlPolicyRepository(_Repository):
     def get_by_loan(self, loan_id: int) -> Policy | None:
         return self._one(orm.policies.c.loan_id == loan_id)
 
+    def get_many(self, policy_ids: Iterable[int]) -> list[Policy]:
+        t = orm.policies
+        found: list[Policy] = []
+        for chunk in _chunks(policy_ids):
+            rows = self._c.execute(select(t).where(t.c.id.in_(chunk)))
+            found += [self._from_row(r) for r in rows]
+        return sorted(found, key=lambda p: p.id)
+
+    def by_loans(self, loan_ids: Iterable[int]) -> dict[int, Policy]:
+        t = orm.policies
+        found: dict[int, Policy] = {}
+        for chunk in _chunks(loan_ids):
+            for r in self._c.execute(select(t).where(t.c.loan_id.in_(chunk))):
+                found[r.loan_id] = self._from_row(r)
+        return found
+
+    def save_many(self, policies: Iterable[Policy]) -> None:
+        for policy in policies:
+            self.save(policy)
+
+    def installment_premiums_due(self, on: date) -> list[tuple[int, int]]:
+        p, i = orm.policies, orm.installments
+        q = (select(p.c.id, func.max(i.c.number))
+             .join(i, i.c.loan_id == p.c.loan_id)
+             .where(p.c.status == PolicyStatus.IN_FORCE.value, p.c.installment_premium_fen > 0,
+                    i.c.due_date <= on, i.c.number > p.c.installments_written)
+             .group_by(p.c.id).order_by(p.c.id))
+        return [(pid, through) for pid, through in self._c.execute(q)]
+
+    def single_premium_in_force(self) -> list[int]:
+        p = orm.policies
+        q = (select(p.c.id).where(p.c.status == PolicyStatus.IN_FORCE.value,
+                                  p.c.single_premium_fen > p.c.earned_fen + p.c.refunded_fen)
+             .order_by(p.c.id))
+        return list(self._c.execute(q).scalars())
+
+    def fully_repaid(self) -> list[int]:
+        p, ln = orm.policies, orm.loans
+        q = (select(p.c.id).join(ln, ln.c.id == p.c.loan_id)
+             .where(p.c.status == PolicyStatus.IN_FORCE.value,
+                    ln.c.first_unpaid_due_date.is_(None))
+             .order_by(p.c.id))
+        return list(self._c.execute(q).scalars())
+
+    def overdue(self, on: date) -> list[tuple[int, date, int]]:
+        """(policy id, first unpaid due date, claim trigger) of policies in force past due."""
+        p, ln, pr = orm.policies, orm.loans, orm.products
+        q = (select(p.c.id, ln.c.first_unpaid_due_date, pr.c.claim_trigger_dpd)
+             .join(ln, ln.c.id == p.c.loan_id)
+             .join(pr, (pr.c.code == p.c.product_code) & (pr.c.version == p.c.product_version))
+             .where(p.c.status == PolicyStatus.IN_FORCE.value,
+                    ln.c.first_unpaid_due_date < on)
+             .order_by(p.c.id))
+        return [(pid, due, trigger) for pid, due, trigger in self._c.execute(q)]
+
     def list_by_status(self, statuses: Iterable[PolicyStatus]) -> list[Policy]:
         t = orm.policies
         rows = self._c.execute(select(t).where(t.c.status.in_([s.value for s in statuses]))
@@ -263,7 +328,8 @@ class SqlLoanRepository(_Repository):
             "funder_id": loan.funder_id, "contract_no": loan.contract_no,
             "principal_fen": loan.principal_fen, "annual_rate": loan.annual_rate,
             "term_months": loan.term_months, "method": loan.method.value,
-            "start_date": loan.start_date, "status": loan.status.value})
+            "start_date": loan.start_date, "status": loan.status.value,
+            "first_unpaid_due_date": loan.first_unpaid_due_date})
         self._c.execute(insert(orm.installments), [
             {"loan_id": loan.id, "number": i.number, "due_date": i.due_date,
              "principal_fen": i.principal_fen, "interest_fen": i.interest_fen}
@@ -273,30 +339,55 @@ class SqlLoanRepository(_Repository):
 
     def save(self, loan: Loan) -> None:
         t = orm.loans
-        self._c.execute(update(t).where(t.c.id == loan.id).values(status=loan.status.value))
+        self._c.execute(update(t).where(t.c.id == loan.id).values(
+            status=loan.status.value, first_unpaid_due_date=loan.first_unpaid_due_date))
         self._drain(loan)
 
-    def _one(self, condition: Any) -> Loan | None:
-        r = self._c.execute(select(orm.loans).where(condition)).first()
-        if r is None:
-            return None
+    def save_many(self, loans: Iterable[Loan]) -> None:
+        for loan in loans:
+            self.save(loan)
+
+    def _load(self, condition: Any) -> list[Loan]:
+        rows = self._c.execute(select(orm.loans).where(condition).order_by(orm.loans.c.id)).all()
+        if not rows:
+            return []
         t = orm.installments
-        schedule = tuple(
-            Installment(number=i.number, due_date=i.due_date, principal_fen=i.principal_fen,
-                        interest_fen=i.interest_fen)
-            for i in self._c.execute(select(t).where(t.c.loan_id == r.id).order_by(t.c.number)))
-        return Loan(funder_id=r.funder_id, contract_no=r.contract_no,
-                    principal_fen=r.principal_fen, annual_rate=r.annual_rate,
-                    term_months=r.term_months, method=RepaymentMethod(r.method),
-                    start_date=r.start_date, installments=schedule,
-                    status=LoanStatus(r.status), id=r.id)
+        schedules: dict[int, list[Installment]] = {}
+        for chunk in _chunks(r.id for r in rows):
+            for i in self._c.execute(select(t).where(t.c.loan_id.in_(chunk))
+                                     .order_by(t.c.loan_id, t.c.number)):
+                schedules.setdefault(i.loan_id, []).append(Installment(
+                    number=i.number, due_date=i.due_date, principal_fen=i.principal_fen,
+                    interest_fen=i.interest_fen))
+        return [Loan(funder_id=r.funder_id, contract_no=r.contract_no,
+                     principal_fen=r.principal_fen, annual_rate=r.annual_rate,
+                     term_months=r.term_months, method=RepaymentMethod(r.method),
+                     start_date=r.start_date, installments=tuple(schedules[r.id]),
+                     status=LoanStatus(r.status), first_unpaid_due_date=r.first_unpaid_due_date,
+                     id=r.id) for r in rows]
 
     def get(self, loan_id: int) -> Loan | None:
-        return self._one(orm.loans.c.id == loan_id)
+        found = self._load(orm.loans.c.id == loan_id)
+        return found[0] if found else None
 
     def get_by_contract(self, funder_id: int, contract_no: str) -> Loan | None:
         t = orm.loans
-        return self._one((t.c.funder_id == funder_id) & (t.c.contract_no == contract_no))
+        found = self._load((t.c.funder_id == funder_id) & (t.c.contract_no == contract_no))
+        return found[0] if found else None
+
+    def get_many(self, loan_ids: Iterable[int]) -> dict[int, Loan]:
+        found: dict[int, Loan] = {}
+        for chunk in _chunks(loan_ids):
+            found.update((loan.id, loan) for loan in self._load(orm.loans.c.id.in_(chunk)))
+        return found
+
+    def by_contracts(self, funder_id: int, contract_nos: Iterable[str]) -> dict[str, Loan]:
+        t = orm.loans
+        found: dict[str, Loan] = {}
+        for chunk in _chunks(contract_nos):
+            for loan in self._load((t.c.funder_id == funder_id) & t.c.contract_no.in_(chunk)):
+                found[loan.contract_no] = loan
+        return found
 
 
 class SqlRepaymentRepository(_Repository):
@@ -313,6 +404,32 @@ class SqlRepaymentRepository(_Repository):
             "interest_fen": repayment.interest_fen, "reference": reference})
         return Repayment(**{**{f.name: getattr(repayment, f.name) for f in fields(repayment)},
                             "id": new_id})
+
+    def add_many(self, items: Sequence[tuple[Repayment, str]]) -> None:
+        if items:
+            self._c.execute(insert(orm.repayments), [
+                {"loan_id": r.loan_id, "installment_number": r.installment_number,
+                 "paid_on": r.paid_on, "principal_fen": r.principal_fen,
+                 "interest_fen": r.interest_fen, "reference": ref} for r, ref in items])
+
+    def paid_totals(self, loan_ids: Iterable[int]) -> dict[int, dict[int, tuple[int, int]]]:
+        t = orm.repayments
+        totals: dict[int, dict[int, tuple[int, int]]] = {}
+        for chunk in _chunks(loan_ids):
+            q = (select(t.c.loan_id, t.c.installment_number, func.sum(t.c.principal_fen),
+                        func.sum(t.c.interest_fen))
+                 .where(t.c.loan_id.in_(chunk)).group_by(t.c.loan_id, t.c.installment_number))
+            for loan_id, number, p, i in self._c.execute(q):
+                totals.setdefault(loan_id, {})[number] = (int(p), int(i))
+        return totals
+
+    def known_references(self, loan_ids: Iterable[int]) -> set[tuple[int, str]]:
+        t = orm.repayments
+        known: set[tuple[int, str]] = set()
+        for chunk in _chunks(loan_ids):
+            known.update((lid, ref) for lid, ref in self._c.execute(
+                select(t.c.loan_id, t.c.reference).where(t.c.loan_id.in_(chunk))))
+        return known
 
     def for_loan(self, loan_id: int) -> list[Repayment]:
         t = orm.repayments

@@ -151,8 +151,31 @@ class Loan:
     start_date: date
     installments: tuple[Installment, ...]
     status: LoanStatus = LoanStatus.ACTIVE
+    #: Due date of the earliest installment not fully paid (None once all are): the one
+    #: piece of servicing state the end-of-day batch needs for days past due.
+    first_unpaid_due_date: date | None = None
     id: int | None = None
     events: list = field(default_factory=list, repr=False)
+
+    @classmethod
+    def disburse(cls, *, funder_id: int, contract_no: str, principal_fen: int,
+                 annual_rate: Decimal, term_months: int, method: RepaymentMethod,
+                 start: date) -> Loan:
+        """A new loan with its contractual schedule, nothing yet repaid."""
+        schedule = build_schedule(principal_fen=principal_fen, annual_rate=annual_rate,
+                                  term_months=term_months, method=method, start=start)
+        return cls(funder_id=funder_id, contract_no=contract_no, principal_fen=principal_fen,
+                   annual_rate=annual_rate, term_months=term_months, method=method,
+                   start_date=start, installments=schedule,
+                   first_unpaid_due_date=schedule[0].due_date)
+
+    def apply_repayments(self, paid: Mapping[int, tuple[int, int]]) -> None:
+        """Refresh the servicing state from what has been paid per installment."""
+        self.first_unpaid_due_date = first_unpaid_due_date(self.installments, paid)
+
+    def days_past_due(self, on: date) -> int:
+        due = self.first_unpaid_due_date
+        return (on - due).days if due is not None and due < on else 0
 
     @property
     def maturity_date(self) -> date:
@@ -190,6 +213,13 @@ def installment_settled(installment: Installment, paid: Mapping[int, tuple[int, 
     """Both the principal and the interest of the installment are paid in full."""
     p_paid, i_paid = paid.get(installment.number, (0, 0))
     return p_paid >= installment.principal_fen and i_paid >= installment.interest_fen
+
+
+def first_unpaid_due_date(
+    installments: Sequence[Installment], paid: Mapping[int, tuple[int, int]],
+) -> date | None:
+    """Due date of the earliest installment not paid in full, or None when all are."""
+    return next((i.due_date for i in installments if not installment_settled(i, paid)), None)
 
 
 def position(

@@ -93,6 +93,27 @@ class RecordRepayment:
 
 
 @dataclass(frozen=True, slots=True)
+class RepaymentRecord:
+    """One line of a funder's repayment file."""
+
+    contract_no: str
+    installment_number: int
+    paid_on: date
+    principal_fen: int
+    interest_fen: int
+    reference: str  # the funder's transaction number: a repeat with it is ignored
+    premium_fen: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRepaymentFile:
+    funder_code: str
+    file_reference: str  # the funder's name for the file, e.g. its date and sequence
+    received_on: date
+    records: tuple[RepaymentRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RecordPrepayment:
     """The borrower repays all outstanding principal before maturity."""
 

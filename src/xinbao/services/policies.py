@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xinbao.domain.errors import Conflict, InvalidInput, require
 from xinbao.domain.events import Event
-from xinbao.domain.loans import Loan, build_schedule
+from xinbao.domain.loans import Loan
 from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.services.commands import IssuePolicy
 from xinbao.services.premiums import post_single_premium
@@ -38,16 +38,11 @@ def issue_policy(cmd: IssuePolicy, uow: UnitOfWork) -> Policy:
         if uow.loans.get_by_contract(funder.id, cmd.contract_no) is not None:
             raise Conflict(f"loan contract {cmd.contract_no!r} of {funder.code} is insured "
                            "already")
-        loan = Loan(
+        loan = Loan.disburse(
             funder_id=funder.id, contract_no=cmd.contract_no.strip(),
             principal_fen=application.amount_fen, annual_rate=application.annual_rate,
             term_months=application.term_months, method=application.repayment_method,
-            start_date=cmd.disbursed_on,
-            installments=build_schedule(
-                principal_fen=application.amount_fen, annual_rate=application.annual_rate,
-                term_months=application.term_months, method=application.repayment_method,
-                start=cmd.disbursed_on),
-        )
+            start=cmd.disbursed_on)
         loan.events.append(Event("LoanDisbursed", "loan", None, cmd.disbursed_on, {
             "policy_id": policy.id, "principal_fen": loan.principal_fen}))
         loan = uow.loans.add(loan)

@@ -5,6 +5,8 @@ Posting keys are derived from the business object, so re-running a step never po
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from xinbao.domain import ledger
@@ -36,39 +38,53 @@ def post_single_premium(uow: UnitOfWork, policy: Policy, funder: Funder, *, on: 
                            moves=moves))
 
 
-def write_installment_premiums(uow: UnitOfWork, policy: Policy, funder: Funder, *,
-                               through: int, on: date) -> int:
-    """Write the premiums of installments up to ``through`` not yet written; returns fen.
+def write_installment_premiums(
+    uow: UnitOfWork, due: Sequence[tuple[Policy, int]], funders: Mapping[int, Funder], *,
+    on: date, source: str,
+) -> int:
+    """Write the premiums of installments up to each policy's number not yet written, as one
+    journal entry for the batch; returns the fen written.
 
     An installment premium pays for cover already given (it falls due at the end of its
-    month), so it is earned as it is written: no UPR is set up for it.
+    month), so it is earned as it is written: no UPR is set up for it. The per-policy detail
+    is each policy's ``installments_written``; the entry's key is derived from exactly which
+    installments it writes, so a rerun posts nothing twice.
     """
-    written = 0
-    premium = policy.installment_premium_fen
-    if not premium:
-        return 0
-    commission = apply_rate(premium, funder.commission_rate)
-    for number in range(policy.installments_written + 1, min(through, policy.term_months) + 1):
+    premium_total = commission_total = 0
+    written: list[str] = []
+    for policy, through in due:
+        first, last = policy.installments_written + 1, min(through, policy.term_months)
+        if last < first or not policy.installment_premium_fen:
+            continue
+        count = last - first + 1
+        premium = policy.installment_premium_fen
+        premium_total += premium * count
+        commission_total += apply_rate(premium, funders[policy.funder_id].commission_rate) * count
+        policy.installments_written = last
+        written.append(f"{policy.id}:{first}-{last}")
+    if written:
         post(uow, ledger.entry(
-            on=on, description=f"Installment {number} premium of {policy.policy_no}",
-            source="WriteInstallmentPremium", key=f"{_ref(policy)}:installment:{number}",
-            reference=_ref(policy),
-            moves=[(ledger.PREMIUM_RECEIVABLE, ledger.WRITTEN_PREMIUM, premium),
-                   (ledger.COMMISSION_EXPENSE, ledger.COMMISSION_PAYABLE, commission)],
+            on=on, description=f"Installment premiums written ({len(written)} policies)",
+            source="WriteInstallmentPremium", key=f"{source}:{_digest(written)}",
+            reference=source,
+            moves=[(ledger.PREMIUM_RECEIVABLE, ledger.WRITTEN_PREMIUM, premium_total),
+                   (ledger.COMMISSION_EXPENSE, ledger.COMMISSION_PAYABLE, commission_total)],
         ))
-        policy.installments_written = number
-        written += premium
-    return written
+    return premium_total
 
 
-def collect_installment_premium(uow: UnitOfWork, policy: Policy, *, installment: int,
-                                amount_fen: int, on: date, reference: str) -> None:
+def collect_premiums(uow: UnitOfWork, *, amount_fen: int, on: date, source: str,
+                     key: str) -> None:
+    """Premium received with a funder's repayment file (Dr bank / Cr premium receivable)."""
     post(uow, ledger.entry(
-        on=on, description=f"Premium collected with installment {installment} of "
-                           f"{policy.policy_no}",
-        source="CollectPremium", key=f"{_ref(policy)}:{reference}", reference=_ref(policy),
+        on=on, description="Premium collected with repayments", source="CollectPremium",
+        key=key, reference=source,
         moves=[(ledger.BANK, ledger.PREMIUM_RECEIVABLE, amount_fen)],
     ))
+
+
+def _digest(parts: Sequence[str]) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
 def earn_premium(uow: UnitOfWork, policy: Policy, *, on: date, all_of_it: bool = False) -> int:
@@ -104,3 +120,25 @@ def refund_unearned_premium(uow: UnitOfWork, policy: Policy, *, on: date) -> int
     ))
     policy.refunded_fen = refund
     return refund
+
+
+def earn_premiums(uow: UnitOfWork, policies: Sequence[Policy], *, on: date,
+                  source: str) -> int:
+    """Month-end close: release the UPR earned since the last close, for many policies, as
+    one journal entry; each policy keeps its own ``earned_fen``."""
+    total = 0
+    parts: list[str] = []
+    for policy in policies:
+        target = policy.earned_to(on)
+        delta = target - policy.earned_fen
+        if delta > 0:
+            total += delta
+            policy.earned_fen = target
+            parts.append(f"{policy.id}:{target}")
+    if total:
+        post(uow, ledger.entry(
+            on=on, description=f"Premium earned to {on} ({len(parts)} policies)",
+            source="EarnPremium", key=f"{source}:{_digest(parts)}", reference=source,
+            moves=[(ledger.UNEARNED_PREMIUM_RESERVE, ledger.UPR_CHARGE, total)],
+        ))
+    return total

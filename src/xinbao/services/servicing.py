@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from xinbao.domain.claims import ClaimStatus
-from xinbao.domain.errors import Conflict, FieldError, InvalidInput, require
+from xinbao.domain.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    require,
+)
 from xinbao.domain.events import Event
 from xinbao.domain.loans import (
     Loan,
@@ -16,76 +25,179 @@ from xinbao.domain.loans import (
     paid_by_installment,
     position,
 )
+from xinbao.domain.parties import Funder
 from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.services.claims import open_claim
 from xinbao.services.commands import (
+    IngestRepaymentFile,
     RecordMissedInstallment,
     RecordPrepayment,
     RecordRepayment,
+    RepaymentRecord,
     RunEndOfDay,
 )
 from xinbao.services.premiums import (
-    collect_installment_premium,
+    collect_premiums,
     earn_premium,
+    earn_premiums,
     refund_unearned_premium,
     write_installment_premiums,
 )
 from xinbao.services.unit_of_work import UnitOfWork
 
 
-def record_repayment(cmd: RecordRepayment, uow: UnitOfWork) -> Repayment:
-    """Record one repayment from the funder's file; the same reference again is ignored."""
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A record of a file that was refused, and why; nothing of it was written."""
+
+    index: int  # position in the file, from 0
+    reference: str
+    error: DomainError
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    accepted: int
+    repeated: int  # references seen before: ignored
+    rejected: tuple[Rejection, ...]
+    premium_collected_fen: int
+
+
+def _check_record(index: int, r: RepaymentRecord) -> Rejection | None:
     errors: list[FieldError] = []
-    if min(cmd.principal_fen, cmd.interest_fen, cmd.premium_fen) < 0:
+    if min(r.principal_fen, r.interest_fen, r.premium_fen) < 0:
         errors.append(FieldError("amount", "amount.nonnegative", "amounts cannot be negative"))
-    elif cmd.principal_fen + cmd.interest_fen == 0:
+    elif r.principal_fen + r.interest_fen == 0:
         errors.append(FieldError("amount", "amount.positive", "a repayment repays something"))
-    if not cmd.reference.strip():
+    if not r.reference.strip():
         errors.append(FieldError("reference", "repayment.reference",
                                  "the funder's transaction number is required"))
-    if errors:
-        raise InvalidInput(errors)
+    return Rejection(index, r.reference, InvalidInput(errors)) if errors else None
+
+
+def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord], *,
+            received_on: date, file_reference: str) -> FileResult:
+    """Validate and record a funder's repayments in one pass over the file (set-based reads,
+    bulk writes); each bad record is rejected alone."""
+    rejected: list[Rejection] = []
+    loans = uow.loans.by_contracts(funder.id, {r.contract_no for r in records})
+    loan_ids = [loan.id for loan in loans.values()]
+    known = uow.repayments.known_references(loan_ids)
+    paid = uow.repayments.paid_totals(loan_ids)
+    policies = uow.policies.by_loans(loan_ids)
+    accepted: list[tuple[Repayment, str]] = []
+    touched: dict[int, Loan] = {}
+    premium_through: dict[int, int] = {}
+    premium_collected = repeated = 0
+    for index, r in enumerate(records):
+        bad = _check_record(index, r)
+        loan = loans.get(r.contract_no)
+        if bad is None and loan is None:
+            bad = Rejection(index, r.reference, NotFound("loan contract", r.contract_no))
+        if bad is not None:
+            rejected.append(bad)
+            continue
+        if (loan.id, r.reference) in known:
+            repeated += 1
+            continue
+        refusal = _refuse(loan, r, paid.get(loan.id, {}), policies.get(loan.id))
+        if refusal is not None:
+            rejected.append(Rejection(index, r.reference, refusal))
+            continue
+        known.add((loan.id, r.reference))
+        per_loan = paid.setdefault(loan.id, {})
+        p, i = per_loan.get(r.installment_number, (0, 0))
+        per_loan[r.installment_number] = (p + r.principal_fen, i + r.interest_fen)
+        accepted.append((Repayment(loan_id=loan.id, installment_number=r.installment_number,
+                                   paid_on=r.paid_on, principal_fen=r.principal_fen,
+                                   interest_fen=r.interest_fen), r.reference))
+        touched[loan.id] = loan
+        if r.premium_fen:
+            premium_collected += r.premium_fen
+            premium_through[loan.id] = max(premium_through.get(loan.id, 0), r.installment_number)
+    uow.repayments.add_many(accepted)
+    for loan in touched.values():
+        loan.apply_repayments(paid.get(loan.id, {}))
+    uow.loans.save_many(touched.values())
+    if premium_collected:
+        due = [(policies[loan_id], through) for loan_id, through in premium_through.items()]
+        write_installment_premiums(uow, due, {funder.id: funder}, on=received_on,
+                                   source=f"file:{funder.code}:{file_reference}")
+        uow.policies.save_many(p for p, _ in due)
+        collect_premiums(uow, amount_fen=premium_collected, on=received_on,
+                         source=f"file:{funder.code}:{file_reference}",
+                         key=f"{funder.code}:{file_reference}:{_digest_refs(accepted)}")
+    return FileResult(accepted=len(accepted), repeated=repeated, rejected=tuple(rejected),
+                      premium_collected_fen=premium_collected)
+
+
+def _digest_refs(accepted: Sequence[tuple[Repayment, str]]) -> str:
+    return hashlib.sha256("|".join(f"{r.loan_id}:{ref}" for r, ref in accepted)
+                          .encode()).hexdigest()[:24]
+
+
+def _refuse(loan: Loan, r: RepaymentRecord, paid: Mapping[int, tuple[int, int]],
+            policy: Policy | None) -> DomainError | None:
+    if loan.status is not LoanStatus.ACTIVE:
+        return Conflict(f"loan {loan.id} is {loan.status.value}: repayments after a claim are "
+                        "recoveries")
+    installment = loan.installment(r.installment_number)
+    if installment is None:
+        return InvalidInput.single("installment_number", "repayment.installment",
+                                   f"loan {loan.id} has installments 1 to {loan.term_months}")
+    if r.paid_on < loan.start_date:
+        return InvalidInput.single("paid_on", "repayment.date",
+                                   "a repayment cannot precede disbursement")
+    p_paid, i_paid = paid.get(installment.number, (0, 0))
+    if (p_paid + r.principal_fen > installment.principal_fen
+            or i_paid + r.interest_fen > installment.interest_fen):
+        return InvalidInput.single(
+            "amount", "repayment.overpayment",
+            f"installment {installment.number} has {installment.principal_fen - p_paid} fen "
+            f"principal and {installment.interest_fen - i_paid} fen interest left")
+    if r.premium_fen and (policy is None or not policy.installment_premium_fen):
+        return InvalidInput.single("premium_fen", "repayment.premium",
+                                   "this loan's policy has no installment premium")
+    return None
+
+
+def ingest_repayment_file(cmd: IngestRepaymentFile, uow: UnitOfWork) -> FileResult:
+    """A funder's repayment file: every good record recorded, every bad one rejected with
+    its reason, repeats of a known transaction number ignored; one transaction."""
+    if not cmd.file_reference.strip():
+        raise InvalidInput.single("file_reference", "file.reference",
+                                  "a file names its reference")
+    with uow:
+        funder = require(uow.funders.get_by_code(cmd.funder_code), "funder", cmd.funder_code)
+        result = _ingest(uow, funder, cmd.records, received_on=cmd.received_on,
+                         file_reference=cmd.file_reference)
+        uow.commit()
+    return result
+
+
+def record_repayment(cmd: RecordRepayment, uow: UnitOfWork) -> Repayment:
+    """Record one repayment; the same reference again is ignored (the stored one returned)."""
+    record = RepaymentRecord(
+        contract_no="", installment_number=cmd.installment_number, paid_on=cmd.paid_on,
+        principal_fen=cmd.principal_fen, interest_fen=cmd.interest_fen,
+        premium_fen=cmd.premium_fen, reference=cmd.reference)
+    bad = _check_record(0, record)
+    if bad is not None:
+        raise bad.error
     with uow:
         loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
         repeat = uow.repayments.get_by_reference(loan.id, cmd.reference)
         if repeat is not None:
             return repeat
-        if loan.status is not LoanStatus.ACTIVE:
-            raise Conflict(f"loan {loan.id} is {loan.status.value}: repayments after a claim are "
-                           "recoveries")
-        installment = loan.installment(cmd.installment_number)
-        if installment is None:
-            raise InvalidInput.single("installment_number", "repayment.installment",
-                                      f"loan {loan.id} has installments 1 to {loan.term_months}")
-        if cmd.paid_on < loan.start_date:
-            raise InvalidInput.single("paid_on", "repayment.date",
-                                      "a repayment cannot precede disbursement")
-        repayments = uow.repayments.for_loan(loan.id)
-        p_paid, i_paid = paid_by_installment(repayments).get(installment.number, (0, 0))
-        if (p_paid + cmd.principal_fen > installment.principal_fen
-                or i_paid + cmd.interest_fen > installment.interest_fen):
-            raise InvalidInput.single(
-                "amount", "repayment.overpayment",
-                f"installment {installment.number} has {installment.principal_fen - p_paid} fen "
-                f"principal and {installment.interest_fen - i_paid} fen interest left")
-        policy = uow.policies.get_by_loan(loan.id)
-        if cmd.premium_fen and (policy is None or not policy.installment_premium_fen):
-            raise InvalidInput.single("premium_fen", "repayment.premium",
-                                      "this loan's policy has no installment premium")
-        repayment = uow.repayments.add(Repayment(
-            loan_id=loan.id, installment_number=installment.number, paid_on=cmd.paid_on,
-            principal_fen=cmd.principal_fen, interest_fen=cmd.interest_fen), cmd.reference)
-        if cmd.premium_fen and policy is not None:
-            funder = uow.funders.get(policy.funder_id)
-            assert funder is not None
-            write_installment_premiums(uow, policy, funder, through=installment.number,
-                                       on=cmd.paid_on)
-            collect_installment_premium(uow, policy, installment=installment.number,
-                                        amount_fen=cmd.premium_fen, on=cmd.paid_on,
-                                        reference=cmd.reference)
-            uow.policies.save(policy)
+        funder = require(uow.funders.get(loan.funder_id), "funder", loan.funder_id)
+        result = _ingest(uow, funder, [replace(record, contract_no=loan.contract_no)],
+                         received_on=cmd.paid_on, file_reference=f"single:{cmd.reference}")
+        if result.rejected:
+            raise result.rejected[0].error
+        stored = require(uow.repayments.get_by_reference(loan.id, cmd.reference), "repayment",
+                         cmd.reference)
         uow.commit()
-    return repayment
+    return stored
 
 
 def record_missed_installment(cmd: RecordMissedInstallment, uow: UnitOfWork) -> Event:
@@ -183,6 +295,7 @@ def record_prepayment(cmd: RecordPrepayment, uow: UnitOfWork) -> Settlement:
                     loan_id=loan.id, installment_number=inst.number, paid_on=cmd.paid_on,
                     principal_fen=principal_left, interest_fen=interest),
                     f"{cmd.reference}:{inst.number}")
+        loan.first_unpaid_due_date = None
         loan.events.append(Event("LoanPrepaid", "loan", loan.id, cmd.paid_on, {
             "principal_fen": pos.outstanding_principal_fen, "interest_fen": cmd.interest_fen}))
         outcome = _settle(uow, policy, loan, on=cmd.paid_on)
@@ -193,7 +306,7 @@ def record_prepayment(cmd: RecordPrepayment, uow: UnitOfWork) -> Settlement:
 @dataclass(slots=True)
 class EndOfDayReport:
     on: date
-    policies_checked: int = 0
+    policies_overdue: int = 0  # in force with an installment past due
     premium_written_fen: int = 0
     premium_earned_fen: int = 0
     policies_expired: int = 0
@@ -201,47 +314,50 @@ class EndOfDayReport:
     premium_refunded_fen: int = 0
     claims_opened: list[int] = field(default_factory=list)
     claims_declined: list[int] = field(default_factory=list)
-    days_past_due: dict[int, int] = field(default_factory=dict)  # policy id → DPD
 
 
 def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
-    """Days past due, installment premium written, premium earned, expiries and claims.
+    """Installment premium fallen due, premium earned (month close), expiries and
+    prepayments settled, and claims for loans whose days past due reach the trigger.
 
-    One transaction for the whole day; run it again for the same day and nothing more is
-    posted (every posting key is derived from the policy and the amount it covers).
+    Set-based: each step asks the repositories for exactly the policies it concerns. One
+    transaction for the whole day; running it again for the same day posts nothing more.
     """
+    on = cmd.on
     close_month = cmd.close_month
     if close_month is None:
-        close_month = (cmd.on + timedelta(days=1)).month != cmd.on.month
-    report = EndOfDayReport(on=cmd.on)
+        close_month = (on + timedelta(days=1)).month != on.month
+    report = EndOfDayReport(on=on)
+    source = f"eod:{on.isoformat()}"
     with uow:
         funders = {f.id: f for f in uow.funders.list()}
-        for policy in uow.policies.list_by_status([PolicyStatus.IN_FORCE]):
-            report.policies_checked += 1
-            loan = uow.loans.get(policy.loan_id)
-            product = uow.products.get(policy.product_code, policy.product_version)
-            if loan is None or product is None:  # pragma: no cover - referential integrity
-                raise Conflict(f"policy {policy.id} refers to missing records")
-            pos = position(loan.installments,
-                           paid_by_installment(uow.repayments.for_loan(loan.id)), cmd.on)
-            report.days_past_due[policy.id] = pos.days_past_due
-            due_so_far = sum(1 for i in loan.installments if i.due_date <= cmd.on)
-            report.premium_written_fen += write_installment_premiums(
-                uow, policy, funders[policy.funder_id], through=due_so_far, on=cmd.on)
-            if close_month:
-                report.premium_earned_fen += earn_premium(uow, policy, on=cmd.on)
-            if pos.paid_off:
-                outcome = _settle(uow, policy, loan, on=cmd.on)
-                report.premium_refunded_fen += outcome.refunded_fen
-                report.premium_earned_fen += outcome.earned_fen
-                report.policies_expired += outcome.expired
-                report.policies_cancelled += not outcome.expired
-            elif pos.days_past_due >= product.claim_trigger_dpd and not any(
-                c.status is ClaimStatus.DECLINED for c in uow.claims.for_policy(policy.id)
-            ):
-                claim = open_claim(uow, policy, on=cmd.on)
-                (report.claims_opened if claim.status is ClaimStatus.OPEN
-                 else report.claims_declined).append(claim.id)
-            uow.policies.save(policy)
+        due = uow.policies.installment_premiums_due(on)
+        if due:
+            by_id = {p.id: p for p in uow.policies.get_many(pid for pid, _ in due)}
+            pairs = [(by_id[pid], through) for pid, through in due]
+            report.premium_written_fen = write_installment_premiums(
+                uow, pairs, funders, on=on, source=source)
+            uow.policies.save_many(p for p, _ in pairs)
+        if close_month:
+            earning = uow.policies.get_many(uow.policies.single_premium_in_force())
+            report.premium_earned_fen = earn_premiums(uow, earning, on=on, source=source)
+            uow.policies.save_many(earning)
+        repaid = uow.policies.get_many(uow.policies.fully_repaid())
+        loans = uow.loans.get_many(p.loan_id for p in repaid)
+        for policy in repaid:
+            outcome = _settle(uow, policy, loans[policy.loan_id], on=on)
+            report.premium_refunded_fen += outcome.refunded_fen
+            report.premium_earned_fen += outcome.earned_fen
+            report.policies_expired += outcome.expired
+            report.policies_cancelled += not outcome.expired
+        overdue = uow.policies.overdue(on)
+        report.policies_overdue = len(overdue)
+        triggered = [pid for pid, first_due, trigger in overdue if (on - first_due).days >= trigger]
+        for policy in uow.policies.get_many(triggered):
+            if any(c.status is ClaimStatus.DECLINED for c in uow.claims.for_policy(policy.id)):
+                continue  # a declined claim waits for a person, not for tomorrow's batch
+            claim = open_claim(uow, policy, on=on)
+            (report.claims_opened if claim.status is ClaimStatus.OPEN
+             else report.claims_declined).append(claim.id)
         uow.commit()
     return report

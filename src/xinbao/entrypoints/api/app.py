@@ -139,7 +139,7 @@ def record_missed(loan_id: int, body: s.MissedIn, app: AppContainer) -> s.EventO
 def end_of_day(body: s.EndOfDayIn, app: AppContainer) -> s.EndOfDayOut:
     r = servicing.run_end_of_day(c.RunEndOfDay(body.on, body.close_month), app.uow())
     return s.EndOfDayOut(
-        on=r.on, policies_checked=r.policies_checked, premium_written_fen=r.premium_written_fen,
+        on=r.on, policies_overdue=r.policies_overdue, premium_written_fen=r.premium_written_fen,
         premium_earned_fen=r.premium_earned_fen, premium_refunded_fen=r.premium_refunded_fen,
         policies_expired=r.policies_expired, policies_cancelled=r.policies_cancelled,
         claims_opened=r.claims_opened, claims_declined=r.claims_declined)

@@ -262,7 +262,7 @@ class EndOfDayIn(_In):
 
 class EndOfDayOut(BaseModel):
     on: date
-    policies_checked: int
+    policies_overdue: int
     premium_written_fen: Fen
     premium_earned_fen: Fen
     premium_refunded_fen: Fen
