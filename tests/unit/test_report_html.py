@@ -288,6 +288,13 @@ def test_many_vintages_get_a_sequential_colour_bar_with_every_few_labelled() -> 
     assert 3 <= len(labelled) <= 12
 
 
+def test_months_on_book_axis_is_ticked_in_quarters_or_years() -> None:
+    svg = chart(render(vintages=vintages(2, 24)), "chart-vintages")
+
+    texts = [t.text for t in svg.iter("text")]
+    assert texts[texts.index("0"):texts.index("24") + 1] == ["0", "6", "12", "18", "24"]
+
+
 def test_vintages_without_policies_are_left_out() -> None:
     frame = pl.DataFrame([("2024-01", 1, 0, 0), ("2024-02", 1, 100, 1)],
                          schema=VINTAGE_SCHEMA, orient="row")

@@ -20,7 +20,7 @@ from xinbao.domain.loans import Loan, Repayment
 from xinbao.domain.parties import Funder
 from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.domain.products import Product
-from xinbao.domain.underwriting import Application
+from xinbao.domain.underwriting import Application, ApplicationStatus
 
 
 class Store:
@@ -152,6 +152,12 @@ class _Applications(_Table):
     def count(self) -> int:
         return len(self.rows)
 
+    def count_by_status(self) -> dict[ApplicationStatus, int]:
+        counts: dict[ApplicationStatus, int] = {}
+        for a in self.rows.values():
+            counts[a.status] = counts.get(a.status, 0) + 1
+        return counts
+
 
 class _Policies(_Table):
     def add(self, policy: Policy) -> Policy:
@@ -213,6 +219,14 @@ class _Policies(_Table):
                 found.append((p.id, due,
                               products[(p.product_code, p.product_version)].claim_trigger_dpd))
         return sorted(found)
+
+    def vintage_rows(self) -> list[tuple[int, date, date | None]]:
+        first: dict[int, date] = {}
+        for c in self._uow.claims.rows.values():
+            if c.policy_id not in first or c.opened_on < first[c.policy_id]:
+                first[c.policy_id] = c.opened_on
+        return sorted((p.id, p.start_date, first.get(p.id)) for p in self.rows.values()
+                      if p.start_date is not None)
 
     def list_by_status(self, statuses: Iterable[PolicyStatus]) -> list[Policy]:
         wanted = set(statuses)
@@ -343,6 +357,14 @@ class _Ledger(_Table):
         for e in self.rows.values():
             if through is None or e.posted_on <= through:
                 yield from e.lines
+
+    def monthly_totals(self) -> list[tuple[int, int, str, int]]:
+        totals: dict[tuple[int, int, str], int] = {}
+        for e in self.rows.values():
+            for line in e.lines:
+                key = (e.posted_on.year, e.posted_on.month, line.account)
+                totals[key] = totals.get(key, 0) + line.amount_fen
+        return [(*k, v) for k, v in sorted(totals.items())]
 
     def entries(self, *, reference: str | None = None) -> Sequence[JournalEntry]:
         return [e for e in sorted(self.rows.values(), key=lambda e: e.id)

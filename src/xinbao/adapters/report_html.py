@@ -300,9 +300,9 @@ def _vintage_chart(curves: Sequence[_Curve]) -> str:
     right = 110 if compact else _RIGHT
     mobs = [mob for c in curves for mob, _ in c.points]
     rates = [float(r * 100) for c in curves for _, r in c.points]
-    x_ticks = _nice_ticks(min(mobs), max(mobs), integer=True)
+    x_ticks = _month_ticks(min(mobs), max(mobs))
     y_ticks = _nice_ticks(0.0, max(rates))
-    plot = _Plot(right=right, x_lo=x_ticks[0], x_hi=x_ticks[-1],
+    plot = _Plot(right_margin=right, x_lo=x_ticks[0], x_hi=x_ticks[-1],
                  y_lo=y_ticks[0], y_hi=y_ticks[-1])
     colours = _sequential(len(curves))
     out = _svg_open("chart-vintages", title)
@@ -344,7 +344,7 @@ class _Plot:
     x_hi: float
     y_lo: float
     y_hi: float
-    right: int = _RIGHT
+    right_margin: int = _RIGHT
 
     @property
     def left(self) -> float:
@@ -360,7 +360,7 @@ class _Plot:
 
     @property
     def width(self) -> float:
-        return _W - self.right - _LEFT
+        return _W - self.right_margin - _LEFT
 
     def x(self, value: float) -> float:
         span = (self.x_hi - self.x_lo) or 1.0
@@ -380,7 +380,7 @@ def _category_chart(chart_id: str, title: str, categories: Sequence[str],
     band = plot.width / len(categories)
     out = _svg_open(chart_id, title)
     out += _y_axis(plot, ticks, y_suffix, y_title)
-    step = max(1, math.ceil(_MIN_X_LABEL_GAP / band))
+    step = _month_step(math.ceil(_MIN_X_LABEL_GAP / band))
     for i, name in enumerate(categories):
         if i % step == 0:
             x = plot.x(i + 0.5)
@@ -417,6 +417,7 @@ def _line(plot: _Plot, s: _Series) -> list[str]:
     out: list[str] = []
     segment: list[str] = []
     points: list[str] = []
+    radius = 3.2 if len(s.values) <= 36 else 2.2
     for i, (v, tip) in enumerate(zip(s.values, s.tips, strict=True)):
         if v is None:
             if segment:
@@ -425,7 +426,7 @@ def _line(plot: _Plot, s: _Series) -> list[str]:
             continue
         x, y = plot.x(i + 0.5), plot.y(v)
         segment.append(f"{x:.1f},{y:.1f}")
-        points.append(f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="3.2" '
+        points.append(f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="{radius}" '
                       f'fill="{s.colour}"><title>{escape(tip)}</title></circle>')
     if segment:
         out.append(_polyline(segment, s.colour))
@@ -527,20 +528,34 @@ def _sequential(n: int) -> list[str]:
     return colours
 
 
-def _nice_ticks(lo: float, hi: float, *, integer: bool = False, target: int = 5) -> list[float]:
+def _nice_ticks(lo: float, hi: float, *, target: int = 5) -> list[float]:
     """Round-number ticks (1, 2, 2.5 or 5 × 10ⁿ apart) covering ``lo..hi`` and zero."""
     lo, hi = min(lo, hi, 0.0), max(lo, hi, 0.0)
     if hi == lo:
         hi = lo + 1.0
     raw = (hi - lo) / target
     magnitude = 10.0 ** math.floor(math.log10(raw))
-    multiples = (1.0, 2.0, 5.0, 10.0) if integer else (1.0, 2.0, 2.5, 5.0, 10.0)
-    step = next(m * magnitude for m in multiples if m * magnitude >= raw * (1 - 1e-9))
-    if integer:
-        step = max(1.0, round(step))
+    step = next(m * magnitude for m in (1.0, 2.0, 2.5, 5.0, 10.0)
+                if m * magnitude >= raw * (1 - 1e-9))
     first = math.floor(lo / step + 1e-9)
     last = math.ceil(hi / step - 1e-9)
     return [round(k * step, 10) for k in range(first, last + 1)]
+
+
+def _month_step(at_least: int) -> int:
+    """The smallest step of at least ``at_least`` months that falls on quarters and years."""
+    for step in (1, 2, 3, 4, 6, 12):
+        if step >= at_least:
+            return step
+    return 12 * math.ceil(at_least / 12)
+
+
+def _month_ticks(lo: int, hi: int, *, target: int = 5) -> list[float]:
+    """Ticks for a months-on-book axis from zero: every 1, 2, 3, 4, 6 or 12k months."""
+    hi = max(hi, lo, 1)
+    step = _month_step(math.ceil(hi / target))
+    first = min(0, lo // step)
+    return [float(k * step) for k in range(first, -(-hi // step) + 1)]
 
 
 def _fmt_tick(value: float, ticks: Sequence[float]) -> str:

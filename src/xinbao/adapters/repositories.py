@@ -7,7 +7,7 @@ from dataclasses import fields
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from xinbao.adapters import orm
 from xinbao.domain.claims import Claim, ClaimStatus, Recovery
@@ -38,6 +38,9 @@ def _codes(text: str) -> tuple[str, ...]:
     return tuple(c for c in text.split(",") if c)
 
 
+#: Compiled UPDATE statements by (table, columns): built once, reused by every save.
+_UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}
+
 #: Keys per IN (...) list: below every backend's limit on bound parameters.
 _CHUNK = 900
 
@@ -62,7 +65,20 @@ class _Repository:
             pending.clear()
 
     def _insert(self, table: Any, values: dict[str, Any]) -> int:
-        return self._c.execute(insert(table).values(**values)).inserted_primary_key[0]
+        # A plain insert() with parameters compiles once and is cached; .values() would not be.
+        return self._c.execute(insert(table), values).inserted_primary_key[0]
+
+    def _update_rows(self, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+        """UPDATE by id, many rows in one executemany (each dict holds "id" and the values)."""
+        if not rows:
+            return
+        columns = tuple(k for k in rows[0] if k != "id")
+        statement = _UPDATES.get((table.name, columns))
+        if statement is None:
+            statement = (update(table).where(table.c.id == bindparam("b_id"))
+                         .values({c: bindparam(f"b_{c}") for c in columns}))
+            _UPDATES[(table.name, columns)] = statement
+        self._c.execute(statement, [{f"b_{k}": v for k, v in row.items()} for row in rows])
 
 
 class SqlEventLog(_Repository):
@@ -87,7 +103,7 @@ class SqlProductRepository(_Repository):
     def add(self, product: Product) -> None:
         values = {f.name: getattr(product, f.name) for f in fields(product)}
         values["repayment_methods"] = ",".join(m.value for m in product.repayment_methods)
-        self._c.execute(insert(orm.products).values(**values))
+        self._c.execute(insert(orm.products), values)
 
     @staticmethod
     def _from_row(r: Any) -> Product:
@@ -189,10 +205,10 @@ class SqlApplicationRepository(_Repository):
         return application
 
     def save(self, application: Application) -> None:
-        t = orm.applications
-        self._c.execute(update(t).where(t.c.id == application.id).values(
-            status=application.status.value, decided_on=application.decided_on,
-            reason_codes=",".join(application.reason_codes)))
+        self._update_rows(orm.applications, [{
+            "id": application.id, "status": application.status.value,
+            "decided_on": application.decided_on,
+            "reason_codes": ",".join(application.reason_codes)}])
         self._drain(application)
 
     def get(self, application_id: int) -> Application | None:
@@ -208,6 +224,11 @@ class SqlApplicationRepository(_Repository):
 
     def count(self) -> int:
         return self._c.execute(select(func.count()).select_from(orm.applications)).scalar_one()
+
+    def count_by_status(self) -> dict[ApplicationStatus, int]:
+        t = orm.applications
+        rows = self._c.execute(select(t.c.status, func.count()).group_by(t.c.status))
+        return {ApplicationStatus(status): n for status, n in rows}
 
 
 _POLICY_ENUMS = {
@@ -238,9 +259,7 @@ class SqlPolicyRepository(_Repository):
         return policy
 
     def save(self, policy: Policy) -> None:
-        t = orm.policies
-        self._c.execute(update(t).where(t.c.id == policy.id).values(**self._values(policy)))
-        self._drain(policy)
+        self.save_many([policy])
 
     def _one(self, condition: Any) -> Policy | None:
         r = self._c.execute(select(orm.policies).where(condition)).first()
@@ -272,8 +291,10 @@ class SqlPolicyRepository(_Repository):
         return found
 
     def save_many(self, policies: Iterable[Policy]) -> None:
+        policies = list(policies)
+        self._update_rows(orm.policies, [{"id": p.id, **self._values(p)} for p in policies])
         for policy in policies:
-            self.save(policy)
+            self._drain(policy)
 
     def installment_premiums_due(self, on: date) -> list[tuple[int, int]]:
         p, i = orm.policies, orm.installments
@@ -310,6 +331,16 @@ class SqlPolicyRepository(_Repository):
              .order_by(p.c.id))
         return [(pid, due, trigger) for pid, due, trigger in self._c.execute(q)]
 
+    def vintage_rows(self) -> list[tuple[int, date, date | None]]:
+        """(policy, start date, first claim date or None) of every issued policy."""
+        p, c = orm.policies, orm.claims
+        first_claim = (select(c.c.policy_id, func.min(c.c.opened_on).label("opened_on"))
+                       .group_by(c.c.policy_id).subquery())
+        q = (select(p.c.id, p.c.start_date, first_claim.c.opened_on)
+             .outerjoin(first_claim, first_claim.c.policy_id == p.c.id)
+             .where(p.c.start_date.is_not(None)).order_by(p.c.id))
+        return [(pid, start, opened) for pid, start, opened in self._c.execute(q)]
+
     def list_by_status(self, statuses: Iterable[PolicyStatus]) -> list[Policy]:
         t = orm.policies
         rows = self._c.execute(select(t).where(t.c.status.in_([s.value for s in statuses]))
@@ -338,14 +369,15 @@ class SqlLoanRepository(_Repository):
         return loan
 
     def save(self, loan: Loan) -> None:
-        t = orm.loans
-        self._c.execute(update(t).where(t.c.id == loan.id).values(
-            status=loan.status.value, first_unpaid_due_date=loan.first_unpaid_due_date))
-        self._drain(loan)
+        self.save_many([loan])
 
     def save_many(self, loans: Iterable[Loan]) -> None:
+        loans = list(loans)
+        self._update_rows(orm.loans, [
+            {"id": loan.id, "status": loan.status.value,
+             "first_unpaid_due_date": loan.first_unpaid_due_date} for loan in loans])
         for loan in loans:
-            self.save(loan)
+            self._drain(loan)
 
     def _load(self, condition: Any) -> list[Loan]:
         rows = self._c.execute(select(orm.loans).where(condition).order_by(orm.loans.c.id)).all()
@@ -468,8 +500,7 @@ class SqlClaimRepository(_Repository):
         return claim
 
     def save(self, claim: Claim) -> None:
-        t = orm.claims
-        self._c.execute(update(t).where(t.c.id == claim.id).values(**self._values(claim)))
+        self._update_rows(orm.claims, [{"id": claim.id, **self._values(claim)}])
         self._drain(claim)
 
     def get(self, claim_id: int) -> Claim | None:
@@ -566,6 +597,17 @@ class SqlLedgerRepository(_Repository):
         if through is not None:
             q = q.join(e, e.c.id == ln.c.entry_id).where(e.c.posted_on <= through)
         return [Line(account, int(total)) for account, total in self._c.execute(q) if total]
+
+    def monthly_totals(self) -> list[tuple[int, int, str, int]]:
+        """(year, month, account, sum of lines) over the whole ledger, by posting month."""
+        e, ln = orm.journal_entries, orm.journal_lines
+        year = func.extract("year", e.c.posted_on)
+        month = func.extract("month", e.c.posted_on)
+        q = (select(year, month, ln.c.account, func.sum(ln.c.amount_fen))
+             .join(e, e.c.id == ln.c.entry_id).group_by(year, month, ln.c.account)
+             .order_by(year, month, ln.c.account))
+        return [(int(y), int(m), account, int(total)) for y, m, account, total
+                in self._c.execute(q)]
 
     def entries(self, *, reference: str | None = None) -> Sequence[JournalEntry]:
         t = orm.journal_entries

@@ -31,6 +31,7 @@ from xinbao.domain.policy import PolicyStatus
 from xinbao.domain.products import RepaymentMethod
 from xinbao.services import applications, catalogue, ledger, queries, reporting
 from xinbao.services.commands import SubmitApplication
+from xinbao.simulation.scenario import Scenario
 
 app = typer.Typer(help="Xinbao 信保: financing credit & guarantee insurance core system.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -213,10 +214,17 @@ def _pct(value: Decimal | None) -> str:
 
 
 def kpi_table(k: reporting.PortfolioKpis, title: str = "Portfolio KPIs") -> Table:
-    st: Statement = k.statement
     table = Table("KPI", "value", title=title)
-    rows = [
+    for name, value in kpi_rows(k):
+        table.add_row(name, value)
+    return table
+
+
+def kpi_rows(k: reporting.PortfolioKpis) -> list[tuple[str, str]]:
+    st: Statement = k.statement
+    return [
         ("Applications", f"{k.applications:,}"),
+        ("Approval rate", _pct(k.approval_rate)),
         ("Policies issued", f"{k.policies:,}"),
         ("  of which in force", f"{k.policies_by_status.get(PolicyStatus.IN_FORCE, 0):,}"),
         ("  of which claimed", f"{k.policies_by_status.get(PolicyStatus.CLAIMED, 0):,}"),
@@ -228,13 +236,11 @@ def kpi_table(k: reporting.PortfolioKpis, title: str = "Portfolio KPIs") -> Tabl
         ("Claims incurred, net (yuan)", format_yuan(st.claims_incurred_fen)),
         ("Commission (yuan)", format_yuan(st.commission_fen)),
         ("Loss ratio (net incurred / earned)", _pct(st.loss_ratio)),
+        ("Expense ratio (commission / earned)", _pct(st.expense_ratio)),
         ("Combined ratio", _pct(st.combined_ratio)),
-        ("Underwriting result (yuan)", format_yuan(st.underwriting_result_fen)),
+        ("Underwriting profit (yuan)", format_yuan(st.underwriting_result_fen)),
         ("Trial balance (must be 0)", format_yuan(k.trial_balance.total)),
     ]
-    for name, value in rows:
-        table.add_row(name, value)
-    return table
 
 
 @app.command("kpis")
@@ -244,57 +250,108 @@ def kpis(database_url: DatabaseUrl = None) -> None:
     out.print(kpi_table(reporting.portfolio_kpis(container.uow())))
 
 
-@app.command("demo")
-def demo(
-    loans: Annotated[int, typer.Option(min=1, help="Applications to write.")] = 200,
-    months: Annotated[int, typer.Option(min=1, max=120, help="Months to simulate.")] = 12,
-    seed: Annotated[int, typer.Option(help="Random seed: same seed, same book.")] = 7,
-    database_url: Annotated[str, typer.Option(
-        "--database-url", help="Where the demo book is written (replaced if SQLite).")]
-    = "sqlite:///out/demo/xinbao.db",
-) -> None:
-    """Run a scripted book of insured loans through every lifecycle step; print its KPIs."""
+def _simulate(scenario: Scenario, out_dir: Path, database_url: str | None) -> None:
+    """Run a scenario into a fresh database; write the ground truth and the HTML report."""
     from xinbao.adapters.parameters import load_product_catalogue
-    from xinbao.analytics.portfolio import summary_by, to_frame
-    from xinbao.simulation.scripted_book import BookConfig, run_book
+    from xinbao.adapters.report_html import write_report
+    from xinbao.analytics.portfolio import monthly_statement, summary_by, to_frame, vintage_curves
+    from xinbao.simulation.runner import run_market
 
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+    out_dir.mkdir(parents=True, exist_ok=True)
+    url = database_url or f"sqlite:///{out_dir / 'xinbao.db'}"
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         for suffix in ("", "-wal", "-shm"):
-            Path(url.database + suffix).unlink(missing_ok=True)
-    container = _container(database_url, upgrade=True)
+            Path(parsed.database + suffix).unlink(missing_ok=True)
+    container = _container(url, upgrade=True)
     with container.uow() as uow:
         if uow.applications.count():
-            err.print("[red]The demo needs an empty database[/]; give another --database-url.")
+            err.print("[red]The simulation needs an empty database[/]; give another "
+                      "--database-url.")
             raise typer.Exit(4)
-    config = BookConfig(loans=loans, months=months, seed=seed)
     with Progress(TextColumn("[bold]Simulating[/] {task.description}"), BarColumn(),
                   MofNCompleteColumn(), TextColumn("days"), TimeElapsedColumn(),
                   console=out, transient=False) as progress:
-        task = progress.add_task(f"{loans} loans over {months} months", total=None)
-        result = run_book(container.uow, load_product_catalogue(), config,
-                          progress=lambda done, total: progress.update(task, completed=done,
-                                                                       total=total))
+        task = progress.add_task(
+            f"{scenario.name}: {scenario.applications:,} applications, {scenario.months} "
+            "months", total=None)
+        result = run_market(scenario, container.uow, load_product_catalogue(),
+                            progress=lambda done, total: progress.update(
+                                task, completed=done, total=total))
+    truth_path = out_dir / "ground_truth.parquet"
+    result.truth.write_parquet(truth_path)
     k = reporting.portfolio_kpis(container.uow())
-    out.print(kpi_table(k, title=f"Demo book: {config.start} to {config.end}, seed {seed}"))
+    title = f"{scenario.name} v{scenario.version}: {scenario.start} to {result.end}, seed " \
+            f"{scenario.seed}"
+    out.print(kpi_table(k, title=title))
     frame = summary_by(to_frame(reporting.policy_rows(container.uow())), "family")
     fam = Table("family", "policies", "sum insured", "premium", "claims paid", "recovered",
                 "net loss ratio", title="By product family (yuan)")
     for row in frame.iter_rows(named=True):
-        ratio = row["net_loss_ratio"]
+        ratio_ = row["net_loss_ratio"]
         fam.add_row(row["family"], str(row["policies"]), format_yuan(row["sum_insured_fen"]),
                     format_yuan(row["premium_fen"]), format_yuan(row["claims_paid_fen"]),
                     format_yuan(row["recovered_fen"]),
-                    f"{ratio * 100:.1f}%" if ratio is not None else "n/a")
+                    f"{ratio_ * 100:.1f}%" if ratio_ is not None else "n/a")
     out.print(fam)
-    out.print(f"Borrowers: {result.behaviours}; repayments {result.repayments:,}, prepayments "
-              f"{result.prepayments}, claims paid {result.claims_paid}, recoveries "
-              f"{result.recoveries}.")
+    report_path = out_dir / "report.html"
+    write_report(
+        report_path, title=f"信保 Xinbao · {scenario.name}", subtitle=title, kpis=kpi_rows(k),
+        monthly=monthly_statement(reporting.ledger_by_month(container.uow())),
+        vintages=vintage_curves(reporting.policy_vintages(container.uow()), result.end))
+    out.print(f"Repayments {result.repayments:,}, prepayments {result.prepayments:,}, claims "
+              f"opened {result.claims_opened:,} (declined {result.claims_declined:,}), paid "
+              f"{result.claims_paid:,}, recoveries {result.recoveries:,}.")
+    out.print(f"Report: {report_path}   Ground truth: {truth_path}")
     out.print(f"Database: {_safe_url(container)} — browse it with "
-              f"`XINBAO_DATABASE_URL={database_url} xinbao serve`")
+              f"`XINBAO_DATABASE_URL={url} xinbao serve`")
     if k.trial_balance.total != 0:
         err.print("[red]Trial balance is not zero[/]")
         raise typer.Exit(1)
+
+
+ScenarioOption = Annotated[str, typer.Option(
+    "--scenario", help="Scenario file, or a shipped one: base, downturn, stress2019.")]
+
+
+@app.command("simulate")
+def simulate(
+    scenario: ScenarioOption = "base",
+    applications: Annotated[int | None, typer.Option(min=1, help="Override the volume.")] = None,
+    months: Annotated[int | None, typer.Option(min=1, max=120, help="Override the months.")]
+    = None,
+    seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for the database, report and ground truth "
+                      "(default out/<scenario name>).")] = None,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="An empty database instead of OUT/xinbao.db.")] = None,
+) -> None:
+    """Simulate a market scenario through Xinbao; print KPIs, write report and ground truth."""
+    from dataclasses import replace
+
+    from xinbao.simulation.scenario import resolve_scenario
+
+    try:
+        chosen = resolve_scenario(scenario)
+    except (FileNotFoundError, ValueError) as exc:
+        err.print(f"[bold red]Refused[/]: scenario: {exc}")
+        raise typer.Exit(2) from None
+    chosen = replace(chosen, applications=applications or chosen.applications,
+                     months=months or chosen.months,
+                     seed=seed if seed is not None else chosen.seed)
+    _simulate(chosen, out_dir or Path("out") / chosen.name, database_url)
+
+
+@app.command("demo")
+def demo(
+    applications: Annotated[int | None, typer.Option(min=1, help="Override the volume.")] = None,
+    months: Annotated[int | None, typer.Option(min=1, max=120, help="Override the months.")]
+    = None,
+) -> None:
+    """The base market: 20,000 applications over 24 months into out/demo (SQLite)."""
+    simulate(scenario="base", applications=applications, months=months, seed=None,
+             out_dir=Path("out") / "demo", database_url=None)
 
 
 @app.command("serve")

@@ -67,8 +67,21 @@ class SubmitApplication:
 
 
 @dataclass(frozen=True, slots=True)
+class SubmitApplicationFile:
+    """A funder's file of applications (rows may name the funder only once per file)."""
+
+    rows: tuple[SubmitApplication, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ApproveApplication:
     application_id: int
+    on: date
+
+
+@dataclass(frozen=True, slots=True)
+class ApproveApplications:
+    application_ids: tuple[int, ...]
     on: date
 
 
@@ -79,6 +92,13 @@ class IssuePolicy:
     disbursed_on: date
     on: date
     premium_paid: bool = True  # a single premium is collected at disbursement
+
+
+@dataclass(frozen=True, slots=True)
+class IssuePolicies:
+    """A funder's disbursement file: one issue per loan."""
+
+    items: tuple[IssuePolicy, ...]
 
 
 @dataclass(frozen=True, slots=True)

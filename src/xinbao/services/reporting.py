@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 from xinbao.domain import ledger
 from xinbao.domain.claims import ClaimStatus
 from xinbao.domain.ledger import Statement, TrialBalance
+from xinbao.domain.money import ratio
 from xinbao.domain.policy import PolicyStatus
+from xinbao.domain.underwriting import ApplicationStatus
 from xinbao.services.unit_of_work import UnitOfWork
 
 
@@ -18,6 +21,13 @@ class PortfolioKpis:
     policies_by_status: dict[PolicyStatus, int]
     statement: Statement
     trial_balance: TrialBalance
+    applications_by_status: dict[ApplicationStatus, int] = field(default_factory=dict)
+
+    @property
+    def approval_rate(self) -> Decimal | None:
+        approved = self.applications_by_status.get(ApplicationStatus.APPROVED, 0)
+        declined = self.applications_by_status.get(ApplicationStatus.DECLINED, 0)
+        return ratio(approved, approved + declined)
 
     @property
     def policies(self) -> int:
@@ -32,6 +42,7 @@ def portfolio_kpis(uow: UnitOfWork, *, through: date | None = None) -> Portfolio
             applications=uow.applications.count(),
             policies_by_status=uow.policies.count_by_status(),
             statement=ledger.underwriting_statement(tb), trial_balance=tb,
+            applications_by_status=uow.applications.count_by_status(),
         )
 
 
@@ -66,3 +77,15 @@ def policy_rows(uow: UnitOfWork) -> list[PolicyRow]:
                 recovered_fen=sum(c.recovered_fen for c in paid),
             ))
         return rows
+
+
+def ledger_by_month(uow: UnitOfWork) -> list[tuple[int, int, str, int]]:
+    """(year, month, account, sum) of the ledger, for monthly figures."""
+    with uow:
+        return uow.ledger.monthly_totals()
+
+
+def policy_vintages(uow: UnitOfWork) -> list[tuple[int, date, date | None]]:
+    """(policy, start date, first claim date) for vintage curves."""
+    with uow:
+        return uow.policies.vintage_rows()

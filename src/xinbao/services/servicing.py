@@ -43,16 +43,8 @@ from xinbao.services.premiums import (
     refund_unearned_premium,
     write_installment_premiums,
 )
+from xinbao.services.results import Rejection
 from xinbao.services.unit_of_work import UnitOfWork
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """A record of a file that was refused, and why; nothing of it was written."""
-
-    index: int  # position in the file, from 0
-    reference: str
-    error: DomainError
 
 
 @dataclass(frozen=True, slots=True)

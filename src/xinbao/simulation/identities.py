@@ -23,8 +23,12 @@ _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 class IdentityFactory:
     def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
         self.faker = Faker("zh_CN")
+        self.reseed(seed)
+
+    def reseed(self, seed: int) -> None:
+        """Start a new reproducible stream (cheap: the Faker instance is kept)."""
+        self.rng = random.Random(seed)
         self.faker.seed_instance(seed)
 
     def resident_id(self, *, born_between: tuple[date, date]) -> str:

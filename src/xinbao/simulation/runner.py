@@ -1,0 +1,378 @@
+"""The market simulator: a simulated clock that drives Xinbao day by day, as funders would.
+
+Each day: the funders' application files are submitted, the day's applications decided,
+approved loans disbursed and their policies issued (disbursement files), the funders'
+repayment files ingested, prepayments recorded, the end-of-day batch run; claims it opens
+are paid by claims staff some days later, and recoveries come in after that. Everything
+goes through the use cases (``xinbao.services``); the simulator never touches storage.
+
+The truth behind each application (its true PD, whether it was fraud, what the borrower
+did) goes to a separate ground-truth file that the system never reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+import numpy as np
+import polars as pl
+
+from xinbao.domain.errors import Conflict
+from xinbao.domain.loans import add_months
+from xinbao.domain.parties import PartyKind
+from xinbao.domain.products import ProductFamily, RepaymentMethod
+from xinbao.domain.underwriting import ApplicationStatus
+from xinbao.services import applications, catalogue, claims, ledger, policies, servicing
+from xinbao.services.commands import (
+    ApproveApplications,
+    IngestRepaymentFile,
+    InjectCapital,
+    IssuePolicies,
+    IssuePolicy,
+    PayClaim,
+    RecordPrepayment,
+    RecordRecovery,
+    RegisterFunder,
+    RegisterProduct,
+    RepaymentRecord,
+    RunEndOfDay,
+    SubmitApplication,
+    SubmitApplicationFile,
+)
+from xinbao.services.unit_of_work import UnitOfWork
+from xinbao.simulation import market
+from xinbao.simulation.identities import IdentityFactory
+from xinbao.simulation.scenario import Scenario
+
+UowFactory = Callable[[], UnitOfWork]
+Progress = Callable[[int, int], None]  # (days done, days in all)
+
+#: Paid-in capital on day one: enough to carry the book (net assets for later limits).
+OPENING_CAPITAL_FEN = 200_000_000_000
+
+
+@dataclass
+class SimulationResult:
+    scenario: Scenario
+    end: date
+    applications: int = 0
+    rejected: int = 0  # refused at intake (invalid file rows)
+    approved: int = 0
+    declined: int = 0
+    policies: int = 0
+    repayments: int = 0
+    prepayments: int = 0
+    claims_opened: int = 0
+    claims_declined: int = 0
+    claims_paid: int = 0
+    recoveries: int = 0
+    truth: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
+
+    @property
+    def approval_rate(self) -> float:
+        decided = self.approved + self.declined
+        return self.approved / decided if decided else 0.0
+
+
+@dataclass(slots=True)
+class _Loan:
+    """What the simulator keeps of one disbursed loan: its schedule and its fate."""
+
+    loan_id: int
+    funder: str
+    contract_no: str
+    schedule: np.ndarray  # rows: (due date ordinal, principal fen, interest fen)
+    premium_fen: int  # installment premium collected with each installment
+    default_at: int
+    prepay_after: int
+    late: dict[int, int]  # installment → days late
+    partial: frozenset[int]
+    recovery_rate: float
+    recovery_lag: int
+    recovery_parts: int
+    truth_row: int
+
+
+def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProduct], *,
+               progress: Progress | None = None) -> SimulationResult:
+    """Simulate ``scenario`` against the system behind ``uow``; return the figures and the
+    ground truth (``result.truth``, one row per application)."""
+    catalogue_by_code = {p.code: p for p in products}
+    missing = {code for code in scenario.products.values()} - set(catalogue_by_code)
+    if missing:
+        raise ValueError(f"the catalogue lacks products {sorted(missing)}")
+    start = scenario.start
+    end = add_months(start, scenario.months) - timedelta(days=1)
+    result = SimulationResult(scenario=scenario, end=end)
+
+    ledger.inject_capital(InjectCapital(OPENING_CAPITAL_FEN, start, f"capital:{scenario.name}"),
+                          uow())
+    for cmd in products:
+        catalogue.register_product(cmd, uow())
+    ids = IdentityFactory(scenario.seed)
+    for f in scenario.funders:
+        ids.reseed(hash_seed(scenario.seed, "funder", f.code))
+        catalogue.register_funder(RegisterFunder(
+            code=f.code, name=f.name, credit_code=ids.credit_code(), kind=f.kind, licensed=True,
+            commission_rate=f.commission_rate), uow())
+
+    macro = market.macro_path(scenario, market.horizon_months(scenario))
+    counts = market.arrivals(scenario)
+    days = (end - start).days + 1
+    agenda: list[tuple[int, int, str, int, int]] = []  # (day ordinal, seq, kind, loan, arg)
+    seq = 0
+    loans: list[_Loan] = []
+    truth: dict[str, list] = defaultdict(list)
+    ring_identity: dict[int, tuple[str, str]] = {}
+    by_loan_id: dict[int, int] = {}
+    ring_base = 0
+
+    def schedule(day: date | int, kind: str, loan: int, arg: int = 0) -> None:
+        nonlocal seq
+        seq += 1
+        ordinal = day if isinstance(day, int) else day.toordinal()
+        heapq.heappush(agenda, (ordinal, seq, kind, loan, arg))
+
+    for offset in range(days):
+        today = start + timedelta(days=offset)
+        n = int(counts[offset]) if offset < len(counts) else 0
+        if n:
+            batch = market.draw_applicants(scenario, offset, n, ring_base)
+            if (batch.ring >= 0).any():
+                ring_base = int(batch.ring.max()) + 1
+            new_loans = _write_business(scenario, uow, catalogue_by_code, ids, ring_identity,
+                                        macro, batch, today, offset, result, truth)
+            for loan in new_loans:
+                loans.append(loan)
+                by_loan_id[loan.loan_id] = len(loans) - 1
+                schedule(int(loan.schedule[0, 0]), "due", len(loans) - 1, 1)
+        files: dict[str, list[RepaymentRecord]] = defaultdict(list)
+        prepay: list[int] = []
+        payments: list[int] = []
+        recoveries: list[tuple[int, int, bool]] = []
+        while agenda and agenda[0][0] <= today.toordinal():
+            _, _, kind, idx, arg = heapq.heappop(agenda)
+            if kind == "due":
+                _due(loans[idx], idx, arg, today, files, prepay, schedule)
+            elif kind == "pay":
+                loan = loans[idx]
+                k, part = divmod(arg, 10)
+                files[loan.funder].append(_record(loan, k, today, part))
+                if loan.prepay_after == k and part != 1:
+                    prepay.append(idx)
+            elif kind == "claim":
+                payments.append(arg)
+            elif kind == "recover":
+                recoveries.append((idx, arg, False))
+            elif kind == "recover_last":
+                recoveries.append((idx, arg, True))
+        for funder_code in sorted(files):
+            records = files[funder_code]
+            outcome = servicing.ingest_repayment_file(IngestRepaymentFile(
+                funder_code=funder_code, file_reference=f"{today.isoformat()}",
+                received_on=today, records=tuple(records)), uow())
+            result.repayments += outcome.accepted
+        for idx in prepay:
+            loan = loans[idx]
+            try:
+                servicing.record_prepayment(RecordPrepayment(
+                    loan_id=loan.loan_id, paid_on=today, interest_fen=0,
+                    reference=f"PP-{loan.contract_no}"), uow())
+                result.prepayments += 1
+            except Conflict:  # an earlier installment is still late: pay on as scheduled
+                k = loan.prepay_after
+                loan.prepay_after = 0
+                if k < len(loan.schedule):
+                    next_due = max(int(loan.schedule[k, 0]), today.toordinal() + 1)
+                    schedule(next_due, "due", idx, k + 1)
+        report = servicing.run_end_of_day(RunEndOfDay(today), uow())
+        result.claims_opened += len(report.claims_opened)
+        result.claims_declined += len(report.claims_declined)
+        low, high = scenario.claim_payment_days
+        for claim_id in report.claims_opened:
+            g = market.rng(scenario, 7, claim_id)
+            schedule(today + timedelta(days=int(g.integers(low, high + 1))), "claim", -1,
+                     claim_id)
+        for claim_id in payments:
+            paid = claims.pay_claim(PayClaim(claim_id, today), uow())
+            result.claims_paid += 1
+            _plan_recoveries(loans[by_loan_id[paid.loan_id]], paid.id, paid.amount_fen, today,
+                             schedule)
+        for claim_id, amount, final in recoveries:
+            claims.record_recovery(RecordRecovery(
+                claim_id=claim_id, amount_fen=amount, received_on=today, source="borrower",
+                reference=f"RCV-{claim_id}-{today.isoformat()}", final=final), uow())
+            result.recoveries += 1
+        if progress is not None:
+            progress(offset + 1, days)
+    result.truth = pl.DataFrame(truth)
+    return result
+
+
+def hash_seed(seed: int, *parts: object) -> int:
+    """A stable 63-bit seed from a base seed and labels (Python's hash() is salted)."""
+    digest = hashlib.sha256(repr((seed, *parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def _due(loan: _Loan, idx: int, k: int, today: date, files: dict, prepay: list,
+         schedule: Callable) -> None:
+    """Installment ``k`` falls due today: pay it, or late, or never; plan the next one."""
+    if loan.default_at and k >= loan.default_at:
+        return  # the borrower has stopped paying for good
+    late = loan.late.get(k, 0)
+    if late:
+        if k in loan.partial:
+            schedule(today + timedelta(days=max(1, late // 3)), "pay", idx, k * 10 + 1)
+            schedule(today + timedelta(days=late), "pay", idx, k * 10 + 2)
+        else:
+            schedule(today + timedelta(days=late), "pay", idx, k * 10)
+    else:
+        files[loan.funder].append(_record(loan, k, today, 0))
+        if loan.prepay_after == k:
+            prepay.append(idx)
+    if loan.prepay_after != k and k < len(loan.schedule):
+        schedule(int(loan.schedule[k, 0]), "due", idx, k + 1)
+
+
+def _record(loan: _Loan, k: int, today: date, part: int) -> RepaymentRecord:
+    """Part 0: the whole installment; 1: half of it; 2: the rest (with the premium)."""
+    _, principal, interest = (int(v) for v in loan.schedule[k - 1])
+    if part == 1:
+        principal, interest = principal // 2, interest // 2
+    elif part == 2:
+        principal, interest = principal - principal // 2, interest - interest // 2
+    return RepaymentRecord(
+        contract_no=loan.contract_no, installment_number=k, paid_on=today,
+        principal_fen=principal, interest_fen=interest,
+        premium_fen=0 if part == 1 else loan.premium_fen,
+        reference=f"TX-{loan.contract_no}-{k}-{part}")
+
+
+def _plan_recoveries(loan: _Loan, claim_id: int, amount_fen: int, paid_on: date,
+                     schedule: Callable) -> None:
+    total = int(Decimal(amount_fen) * Decimal(repr(round(loan.recovery_rate, 4))))
+    if total <= 0:
+        return
+    parts = loan.recovery_parts
+    first = paid_on + timedelta(days=loan.recovery_lag)
+    for p in range(parts):
+        amount = total // parts + (total % parts if p == parts - 1 else 0)
+        if amount > 0:
+            schedule(first + timedelta(days=30 * p), "recover_last" if p == parts - 1
+                     else "recover", claim_id, amount)
+
+
+_METHODS_ORDER = {m: i for i, m in enumerate(RepaymentMethod)}
+
+
+def _write_business(scenario: Scenario, uow: UowFactory, catalogue_by_code: dict,
+                    ids: IdentityFactory, ring_identity: dict, macro: np.ndarray,
+                    a: market.Applicants, today: date, day: int, result: SimulationResult,
+                    truth: dict[str, list]) -> list[_Loan]:
+    """Submit, decide and disburse one day's applications; draw the borrowers' fates."""
+    ids.reseed(hash_seed(scenario.seed, "applicants", day))
+    rows: list[SubmitApplication] = []
+    for i in range(len(a)):
+        family = market.FAMILIES[int(a.family[i])]
+        product = catalogue_by_code[scenario.products[family]]
+        funder = scenario.funders[int(a.funder[i])]
+        methods = product.repayment_methods
+        ring = int(a.ring[i])
+        if family is ProductFamily.SMALL_BUSINESS:
+            kind, name, number = PartyKind.ENTERPRISE, ids.company_name(), ids.credit_code()
+        else:
+            kind, name = PartyKind.INDIVIDUAL, ids.person_name()
+            born = today.year - int(a.age[i])
+            number = ids.resident_id(born_between=(date(born - 1, today.month, 1),
+                                                   date(born, today.month, 1)))
+        phone, card = ids.phone(), ids.bank_card()
+        if ring >= 0:  # ring members share a phone and a bank card
+            if ring not in ring_identity:
+                ring_identity[ring] = (phone, card)
+            phone, card = ring_identity[ring]
+        rows.append(SubmitApplication(
+            funder_code=funder.code, external_ref=f"{funder.code}-{day:04d}-{i:05d}",
+            product_code=product.code, borrower_kind=kind, borrower_name=name,
+            borrower_id_number=number, borrower_phone=phone, borrower_bank_card=card,
+            amount_fen=int(a.amount_yuan[i]) * 100, term_months=int(a.term[i]),
+            annual_rate=Decimal(int(a.rate_bp[i])) / 10_000,
+            repayment_method=methods[int(a.method[i]) % len(methods)], applied_on=today))
+    submitted = applications.submit_application_file(SubmitApplicationFile(tuple(rows)), uow())
+    result.applications += len(rows)
+    result.rejected += len(submitted.rejected)
+    app_index = {app.external_ref: i for i, app in enumerate(rows)}
+    decisions = applications.approve_applications(ApproveApplications(
+        tuple(app.id for app in submitted.accepted), today), uow())
+    to_issue: list[IssuePolicy] = []
+    quote_row: dict[str, int] = {}
+    for d in decisions:
+        if d.application.status is ApplicationStatus.APPROVED and d.policy is not None:
+            result.approved += 1
+            contract = f"LN-{d.application.external_ref}"
+            to_issue.append(IssuePolicy(d.policy.id, contract, today, today))
+            quote_row[contract] = app_index[d.application.external_ref]
+        else:
+            result.declined += 1
+    issued = policies.issue_policies(IssuePolicies(tuple(to_issue)), uow())
+    result.policies += len(issued.accepted)
+
+    hazards = market.monthly_hazards(scenario, macro, a,
+                                     market.months_between(scenario.start, today))
+    fates = market.draw_fates(scenario, day, a, hazards)
+    triggers = np.array([catalogue_by_code[scenario.products[market.FAMILIES[int(f)]]]
+                         .claim_trigger_dpd for f in a.family])
+    end = add_months(scenario.start, scenario.months) - timedelta(days=1)
+    dues = [[add_months(today, k) for k in range(1, int(a.term[i]) + 1)] for i in range(len(a))]
+    expected_claim = market.claim_probability(hazards, a.family, a.ring, dues, triggers, end)
+    pd12 = market.pd_within(hazards, 12)
+    status: dict[str, str] = {}
+    for d in decisions:
+        status[d.application.external_ref] = d.application.status.value
+    disbursed: set[int] = set()
+    new_loans: list[_Loan] = []
+    for item in issued.accepted:
+        i = quote_row[item.loan.contract_no]
+        disbursed.add(i)
+        width = int(a.term[i])
+        late_row = fates.late[i, :width]
+        new_loans.append(_Loan(
+            loan_id=item.loan.id, funder=rows[i].funder_code, contract_no=item.loan.contract_no,
+            schedule=np.array([(inst.due_date.toordinal(), inst.principal_fen, inst.interest_fen)
+                               for inst in item.loan.installments], dtype=np.int64),
+            premium_fen=item.policy.installment_premium_fen,
+            default_at=int(fates.default_at[i]), prepay_after=int(fates.prepay_after[i]),
+            late={k + 1: int(v) for k, v in enumerate(late_row) if v},
+            partial=frozenset(k + 1 for k in np.flatnonzero(fates.partial[i, :width])),
+            recovery_rate=float(fates.recovery_rate[i]),
+            recovery_lag=int(fates.recovery_lag_days[i]),
+            recovery_parts=int(fates.recovery_parts[i]), truth_row=i))
+    for i, row in enumerate(rows):
+        truth["external_ref"].append(row.external_ref)
+        truth["funder"].append(row.funder_code)
+        truth["product"].append(row.product_code)
+        truth["family"].append(market.FAMILIES[int(a.family[i])].value)
+        truth["applied_on"].append(today)
+        truth["status"].append(status.get(row.external_ref, "rejected"))
+        truth["disbursed"].append(i in disbursed)
+        truth["true_pd_12m"].append(float(pd12[i]))
+        truth["expected_claim_by_end"].append(float(expected_claim[i]) if i in disbursed
+                                              else 0.0)
+        truth["fraud"].append(bool(a.ring[i] >= 0))
+        truth["ring"].append(int(a.ring[i]))
+        truth["default_installment"].append(int(fates.default_at[i]))
+        truth["prepay_installment"].append(int(fates.prepay_after[i]))
+        truth["recovery_rate"].append(float(fates.recovery_rate[i]))
+        truth["latent_quality"].append(float(a.quality[i]))
+        truth["bureau_score"].append(int(a.score[i]))
+        truth["inquiries_6m"].append(int(a.inquiries[i]))
+        truth["debt_to_income"].append(float(a.dti[i]))
+        truth["income_yuan"].append(int(a.income_yuan[i]))
+        truth["collateral_yuan"].append(int(a.collateral_yuan[i]))
+    return new_loans
