@@ -16,11 +16,12 @@ from xinbao.domain.claims import Claim, ClaimStatus, Recovery
 from xinbao.domain.errors import Conflict
 from xinbao.domain.events import Event
 from xinbao.domain.ledger import JournalEntry, Line
-from xinbao.domain.loans import Loan, Repayment
+from xinbao.domain.loans import Installment, Loan, Repayment
 from xinbao.domain.parties import Funder
 from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.domain.products import Product
 from xinbao.domain.underwriting import Application, ApplicationStatus
+from xinbao.services.unit_of_work import LoanHeader
 
 
 class Store:
@@ -261,6 +262,32 @@ class _Loans(_Table):
 
     def get_many(self, loan_ids: Iterable[int]) -> dict[int, Loan]:
         return {i: self._get(i) for i in set(loan_ids) if i in self.rows}
+
+    def headers(self, funder_id: int, contract_nos: Iterable[str]) -> dict[str, LoanHeader]:
+        wanted = set(contract_nos)
+        return {loan.contract_no: LoanHeader(loan.id, loan.contract_no, loan.status,
+                                             loan.start_date, loan.term_months)
+                for loan in self.rows.values()
+                if loan.funder_id == funder_id and loan.contract_no in wanted}
+
+    def installments(
+        self, keys: Iterable[tuple[int, int]],
+    ) -> dict[tuple[int, int], Installment]:
+        found = {}
+        for loan_id, number in set(keys):
+            loan = self.rows.get(loan_id)
+            inst = loan.installment(number) if loan is not None else None
+            if inst is not None:
+                found[(loan_id, number)] = inst
+        return found
+
+    def refresh_first_unpaid(self, loan_ids: Iterable[int]) -> None:
+        paid = self._uow.repayments.paid_totals(loan_ids)
+        for loan_id in set(loan_ids):
+            loan = self._get(loan_id)
+            if loan is not None:
+                loan.apply_repayments(paid.get(loan_id, {}))
+                self.rows[loan_id] = _copy(loan)
 
     def by_contracts(self, funder_id: int, contract_nos: Iterable[str]) -> dict[str, Loan]:
         wanted = set(contract_nos)

@@ -32,6 +32,7 @@ from xinbao.domain.products import (
     RepaymentMethod,
 )
 from xinbao.domain.underwriting import Application, ApplicationStatus
+from xinbao.services.unit_of_work import LoanHeader
 
 
 def _codes(text: str) -> tuple[str, ...]:
@@ -397,6 +398,50 @@ class SqlLoanRepository(_Repository):
                      start_date=r.start_date, installments=tuple(schedules[r.id]),
                      status=LoanStatus(r.status), first_unpaid_due_date=r.first_unpaid_due_date,
                      id=r.id) for r in rows]
+
+    def headers(self, funder_id: int, contract_nos: Iterable[str]) -> dict[str, LoanHeader]:
+        t = orm.loans
+        found: dict[str, LoanHeader] = {}
+        for chunk in _chunks(contract_nos):
+            q = (select(t.c.id, t.c.contract_no, t.c.status, t.c.start_date, t.c.term_months)
+                 .where(t.c.funder_id == funder_id, t.c.contract_no.in_(chunk)))
+            for loan_id, contract, status, start, term in self._c.execute(q):
+                found[contract] = LoanHeader(loan_id, contract, LoanStatus(status), start, term)
+        return found
+
+    def installments(
+        self, keys: Iterable[tuple[int, int]],
+    ) -> dict[tuple[int, int], Installment]:
+        t = orm.installments
+        found: dict[tuple[int, int], Installment] = {}
+        for chunk in _chunks(set(keys)):
+            wanted = set(chunk)
+            # Row-value IN lists defeat SQLite's index; ask for a small superset instead.
+            q = (select(t.c.loan_id, t.c.number, t.c.due_date, t.c.principal_fen,
+                        t.c.interest_fen)
+                 .where(t.c.loan_id.in_({k[0] for k in wanted}),
+                        t.c.number.in_({k[1] for k in wanted})))
+            for loan_id, number, due, p, i in self._c.execute(q):
+                if (loan_id, number) in wanted:
+                    found[(loan_id, number)] = Installment(number, due, p, i)
+        return found
+
+    def refresh_first_unpaid(self, loan_ids: Iterable[int]) -> None:
+        ln, i, r = orm.loans, orm.installments, orm.repayments
+        paid_principal = (select(func.coalesce(func.sum(r.c.principal_fen), 0))
+                          .where(r.c.loan_id == i.c.loan_id,
+                                 r.c.installment_number == i.c.number).scalar_subquery())
+        paid_interest = (select(func.coalesce(func.sum(r.c.interest_fen), 0))
+                         .where(r.c.loan_id == i.c.loan_id,
+                                r.c.installment_number == i.c.number).scalar_subquery())
+        first_unpaid = (select(func.min(i.c.due_date))
+                        .where(i.c.loan_id == ln.c.id,
+                               (i.c.principal_fen > paid_principal)
+                               | (i.c.interest_fen > paid_interest))
+                        .scalar_subquery())
+        for chunk in _chunks(loan_ids):
+            self._c.execute(update(ln).where(ln.c.id.in_(chunk))
+                            .values(first_unpaid_due_date=first_unpaid))
 
     def get(self, loan_id: int) -> Loan | None:
         found = self._load(orm.loans.c.id == loan_id)

@@ -18,6 +18,7 @@ from xinbao.domain.errors import (
 )
 from xinbao.domain.events import Event
 from xinbao.domain.loans import (
+    Installment,
     Loan,
     LoanStatus,
     Repayment,
@@ -44,7 +45,7 @@ from xinbao.services.premiums import (
     write_installment_premiums,
 )
 from xinbao.services.results import Rejection
-from xinbao.services.unit_of_work import UnitOfWork
+from xinbao.services.unit_of_work import LoanHeader, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +73,16 @@ def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord],
     """Validate and record a funder's repayments in one pass over the file (set-based reads,
     bulk writes); each bad record is rejected alone."""
     rejected: list[Rejection] = []
-    loans = uow.loans.by_contracts(funder.id, {r.contract_no for r in records})
+    loans = uow.loans.headers(funder.id, {r.contract_no for r in records})
     loan_ids = [loan.id for loan in loans.values()]
+    installments = uow.loans.installments(
+        (loans[r.contract_no].id, r.installment_number) for r in records
+        if r.contract_no in loans)
     known = uow.repayments.known_references(loan_ids)
     paid = uow.repayments.paid_totals(loan_ids)
     policies = uow.policies.by_loans(loan_ids)
     accepted: list[tuple[Repayment, str]] = []
-    touched: dict[int, Loan] = {}
+    touched: set[int] = set()
     premium_through: dict[int, int] = {}
     premium_collected = repeated = 0
     for index, r in enumerate(records):
@@ -92,7 +96,8 @@ def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord],
         if (loan.id, r.reference) in known:
             repeated += 1
             continue
-        refusal = _refuse(loan, r, paid.get(loan.id, {}), policies.get(loan.id))
+        refusal = _refuse(loan, installments.get((loan.id, r.installment_number)), r,
+                          paid.get(loan.id, {}), policies.get(loan.id))
         if refusal is not None:
             rejected.append(Rejection(index, r.reference, refusal))
             continue
@@ -103,14 +108,12 @@ def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord],
         accepted.append((Repayment(loan_id=loan.id, installment_number=r.installment_number,
                                    paid_on=r.paid_on, principal_fen=r.principal_fen,
                                    interest_fen=r.interest_fen), r.reference))
-        touched[loan.id] = loan
+        touched.add(loan.id)
         if r.premium_fen:
             premium_collected += r.premium_fen
             premium_through[loan.id] = max(premium_through.get(loan.id, 0), r.installment_number)
     uow.repayments.add_many(accepted)
-    for loan in touched.values():
-        loan.apply_repayments(paid.get(loan.id, {}))
-    uow.loans.save_many(touched.values())
+    uow.loans.refresh_first_unpaid(touched)
     if premium_collected:
         due = [(policies[loan_id], through) for loan_id, through in premium_through.items()]
         write_installment_premiums(uow, due, {funder.id: funder}, on=received_on,
@@ -128,12 +131,11 @@ def _digest_refs(accepted: Sequence[tuple[Repayment, str]]) -> str:
                           .encode()).hexdigest()[:24]
 
 
-def _refuse(loan: Loan, r: RepaymentRecord, paid: Mapping[int, tuple[int, int]],
-            policy: Policy | None) -> DomainError | None:
+def _refuse(loan: LoanHeader, installment: Installment | None, r: RepaymentRecord,
+            paid: Mapping[int, tuple[int, int]], policy: Policy | None) -> DomainError | None:
     if loan.status is not LoanStatus.ACTIVE:
         return Conflict(f"loan {loan.id} is {loan.status.value}: repayments after a claim are "
                         "recoveries")
-    installment = loan.installment(r.installment_number)
     if installment is None:
         return InvalidInput.single("installment_number", "repayment.installment",
                                    f"loan {loan.id} has installments 1 to {loan.term_months}")

@@ -8,17 +8,29 @@ object's pending domain events into the event log, in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Protocol, Self
 
 from xinbao.domain.claims import Claim, Recovery
 from xinbao.domain.events import Event
 from xinbao.domain.ledger import JournalEntry, Line
-from xinbao.domain.loans import Loan, Repayment
+from xinbao.domain.loans import Installment, Loan, LoanStatus, Repayment
 from xinbao.domain.parties import Funder
 from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.domain.products import Product
 from xinbao.domain.underwriting import Application, ApplicationStatus
+
+
+@dataclass(frozen=True, slots=True)
+class LoanHeader:
+    """A loan without its schedule: what a repayment file needs to check each record."""
+
+    id: int
+    contract_no: str
+    status: LoanStatus
+    start_date: date
+    term_months: int
 
 
 class ProductRepository(Protocol):
@@ -85,6 +97,17 @@ class LoanRepository(Protocol):
     def get_many(self, loan_ids: Iterable[int]) -> dict[int, Loan]: ...
     def by_contracts(self, funder_id: int, contract_nos: Iterable[str]) -> dict[str, Loan]: ...
     def save_many(self, loans: Iterable[Loan]) -> None: ...
+    def headers(self, funder_id: int, contract_nos: Iterable[str]) -> dict[str, LoanHeader]: ...
+    def installments(
+        self, keys: Iterable[tuple[int, int]],
+    ) -> dict[tuple[int, int], Installment]:
+        """The installments named by (loan id, number)."""
+        ...
+
+    def refresh_first_unpaid(self, loan_ids: Iterable[int]) -> None:
+        """Recompute each loan's first unpaid due date from its schedule and repayments
+        (the rule of ``domain.loans.first_unpaid_due_date``)."""
+        ...
 
 
 class RepaymentRepository(Protocol):

@@ -1,0 +1,168 @@
+"""The market simulator: reproducible to the fen, faithful to its ground truth, and a
+stressed economy costs more than a calm one."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import polars as pl
+import pytest
+from sqlalchemy import MetaData, select
+
+from tests.conftest import provision
+from xinbao.adapters.database import create_db_engine
+from xinbao.adapters.memory import InMemoryUnitOfWork, Store
+from xinbao.adapters.parameters import load_product_catalogue
+from xinbao.adapters.unit_of_work import SqlUnitOfWork
+from xinbao.analytics.portfolio import monthly_statement, vintage_curves
+from xinbao.domain.claims import ClaimStatus
+from xinbao.domain.policy import PolicyStatus
+from xinbao.services import reporting
+from xinbao.simulation.runner import run_market
+from xinbao.simulation.scenario import dump_scenario, resolve_scenario, scenario_from_dict
+
+SMALL = replace(resolve_scenario("base"), applications=240, months=8, default_multiplier=4.0)
+
+
+def _dump(engine) -> dict[str, list[tuple]]:
+    """Every row of every table, in primary-key order."""
+    meta = MetaData()
+    meta.reflect(engine)
+    out = {}
+    with engine.connect() as c:
+        for name, table in sorted(meta.tables.items()):
+            key = list(table.primary_key.columns) or list(table.columns)
+            out[name] = [tuple(r) for r in c.execute(select(table).order_by(*key))]
+    return out
+
+
+def _figures(factory, end: date) -> tuple:
+    k = reporting.portfolio_kpis(factory())
+    monthly = monthly_statement(reporting.ledger_by_month(factory()))
+    vintages = vintage_curves(reporting.policy_vintages(factory()), end)
+    balances = {acct: v for acct, v in k.trial_balance.balances.items() if v}
+    return k.statement, balances, monthly.rows(), vintages.rows()
+
+
+def _run_sql(url: str, scenario):
+    engine = create_db_engine(url)
+    result = run_market(scenario, lambda: SqlUnitOfWork(engine), load_product_catalogue())
+    return engine, result
+
+
+def test_the_same_seed_gives_identical_database_contents_and_figures(request, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with provision("sqlite", request, tmp_path / "a") as url_a, \
+            provision("sqlite", request, tmp_path / "b") as url_b:
+        engine_a, result_a = _run_sql(url_a, SMALL)
+        engine_b, result_b = _run_sql(url_b, SMALL)
+        assert result_a.policies > 200 and result_a.repayments > 500
+        assert result_a.claims_paid > 0 and result_a.prepayments > 0
+        assert _dump(engine_a) == _dump(engine_b)
+        assert (_figures(lambda: SqlUnitOfWork(engine_a), result_a.end)
+                == _figures(lambda: SqlUnitOfWork(engine_b), result_b.end))
+        assert result_a.truth.equals(result_b.truth)
+        engine_a.dispose()
+        engine_b.dispose()
+
+
+def test_another_seed_gives_another_market():
+    store_a, store_b = Store(), Store()
+    a = run_market(SMALL, lambda: InMemoryUnitOfWork(store_a), load_product_catalogue())
+    b = run_market(replace(SMALL, seed=SMALL.seed + 1), lambda: InMemoryUnitOfWork(store_b),
+                   load_product_catalogue())
+    assert not a.truth.equals(b.truth)
+    assert (_figures(lambda: InMemoryUnitOfWork(store_a), a.end)
+            != _figures(lambda: InMemoryUnitOfWork(store_b), b.end))
+
+
+def test_postgresql_and_the_fake_agree_with_sqlite_to_the_fen(database_url):
+    engine, result = _run_sql(database_url, SMALL)
+    store = Store()
+    run_market(SMALL, lambda: InMemoryUnitOfWork(store), load_product_catalogue())
+    assert (_figures(lambda: SqlUnitOfWork(engine), result.end)
+            == _figures(lambda: InMemoryUnitOfWork(store), result.end))
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def busy_market():
+    """Enough defaults to test rates: 1,600 applications, 15 months, defaults tripled."""
+    scenario = replace(resolve_scenario("base"), applications=1600, months=15,
+                       default_multiplier=3.0)
+    store = Store()
+    result = run_market(scenario, lambda: InMemoryUnitOfWork(store), load_product_catalogue())
+    return scenario, result, lambda: InMemoryUnitOfWork(store)
+
+
+def test_observed_claims_per_product_match_the_ground_truth_expectation(busy_market):
+    _, result, factory = busy_market
+    with factory() as u:
+        policies = {p.id: p for p in u.policies.list_by_status(
+            s for s in PolicyStatus if s is not PolicyStatus.QUOTED)}
+        claimed = {c.policy_id for p in policies.values() for c in u.claims.for_policy(p.id)}
+    observed = pl.DataFrame({
+        "product": [p.product_code for p in policies.values()],
+        "claimed": [p.id in claimed for p in policies.values()],
+    }).group_by("product").agg(n=pl.len(), claims=pl.col("claimed").sum())
+    truth = (result.truth.filter(pl.col("disbursed"))
+             .group_by("product")
+             .agg(expected=pl.col("expected_claim_by_end").sum(),
+                  variance=(pl.col("expected_claim_by_end")
+                            * (1 - pl.col("expected_claim_by_end"))).sum(),
+                  n_truth=pl.len()))
+    both = observed.join(truth, on="product")
+    assert both.height == 4
+    for row in both.iter_rows(named=True):
+        assert row["n"] == row["n_truth"]
+        tolerance = 3.5 * math.sqrt(row["variance"]) + 2
+        assert abs(row["claims"] - row["expected"]) <= tolerance, row
+    assert both["claims"].sum() > 40  # enough events for the comparison to mean something
+
+
+def test_fraud_rings_all_reach_a_claim_and_recover_nothing(busy_market):
+    scenario, result, factory = busy_market
+    rings = result.truth.filter(pl.col("fraud") & pl.col("disbursed"))
+    assert rings.height > 5
+    assert (rings["expected_claim_by_end"] > 0.99).sum() >= rings.height * 0.8
+    assert rings["recovery_rate"].max() == 0.0
+
+
+def test_a_2019_style_stress_costs_more_than_the_base_market():
+    def loss_ratio(name: str):
+        scenario = replace(resolve_scenario(name), applications=900, months=15)
+        store = Store()
+        run_market(scenario, lambda: InMemoryUnitOfWork(store), load_product_catalogue())
+        return reporting.portfolio_kpis(InMemoryUnitOfWork(store)).statement.loss_ratio
+
+    base, stress = loss_ratio("base"), loss_ratio("stress2019")
+    assert stress > base * Decimal("1.5"), (base, stress)
+
+
+def test_scenarios_round_trip_through_their_file_format_and_refuse_nonsense():
+    for name in ("base", "downturn", "stress2019"):
+        s = resolve_scenario(name)
+        assert scenario_from_dict(tomllib.loads(dump_scenario(s))) == s
+    data = tomllib.loads(dump_scenario(SMALL))
+    data["mix"]["consumer"] = 0.9
+    with pytest.raises(ValueError, match="sum to 1"):
+        scenario_from_dict(data)
+    with pytest.raises(FileNotFoundError):
+        resolve_scenario("no-such-scenario")
+
+
+def test_paid_claims_and_recoveries_in_the_ledger_match_the_claims(busy_market):
+    _, result, factory = busy_market
+    st = reporting.portfolio_kpis(factory()).statement
+    with factory() as u:
+        paid = [c for p in u.policies.list_by_status(PolicyStatus)
+                for c in u.claims.for_policy(p.id)
+                if c.status in (ClaimStatus.PAID, ClaimStatus.CLOSED)]
+    assert sum(c.amount_fen for c in paid) == st.claims_paid_fen
+    assert sum(c.recovered_fen for c in paid) == st.recoveries_fen
+    assert result.recoveries > 0 and st.recoveries_fen > 0
