@@ -144,6 +144,21 @@ class _Applications(_Table):
     def save(self, application: Application) -> None:
         self._update(application, "application")
 
+    def add_many(self, applications: Sequence[Application]) -> list[Application]:
+        return [self.add(a) for a in applications]
+
+    def save_many(self, applications: Sequence[Application]) -> None:
+        for a in applications:
+            self.save(a)
+
+    def get_many(self, application_ids: Iterable[int]) -> dict[int, Application]:
+        return {i: self._get(i) for i in set(application_ids) if i in self.rows}
+
+    def known_refs(self, funder_id: int, refs: Iterable[str]) -> dict[str, int]:
+        wanted = set(refs)
+        return {a.external_ref: a.id for a in self.rows.values()
+                if a.funder_id == funder_id and a.external_ref in wanted}
+
     def get(self, application_id: int) -> Application | None:
         return self._get(application_id)
 
@@ -163,6 +178,9 @@ class _Applications(_Table):
 class _Policies(_Table):
     def add(self, policy: Policy) -> Policy:
         return self._insert(policy, "policy")
+
+    def add_many(self, policies: Sequence[Policy]) -> list[Policy]:
+        return [self.add(p) for p in policies]
 
     def save(self, policy: Policy) -> None:
         self._update(policy, "policy")
@@ -256,6 +274,9 @@ class _Loans(_Table):
         return self._find(lambda loan: loan.funder_id == funder_id
                           and loan.contract_no == contract_no)
 
+    def add_many(self, loans: Sequence[Loan]) -> list[Loan]:
+        return [self.add(loan) for loan in loans]
+
     def save_many(self, loans: Iterable[Loan]) -> None:
         for loan in loans:
             self.save(loan)
@@ -307,19 +328,22 @@ class _Repayments(_Table):
         for repayment, reference in items:
             self.add(repayment, reference)
 
-    def paid_totals(self, loan_ids: Iterable[int]) -> dict[int, dict[int, tuple[int, int]]]:
+    def paid_totals(
+        self, loan_ids: Iterable[int], numbers: Iterable[int] | None = None,
+    ) -> dict[int, dict[int, tuple[int, int]]]:
         wanted = set(loan_ids)
+        only = set(numbers) if numbers is not None else None
         totals: dict[int, dict[int, tuple[int, int]]] = {}
         for r, _ in self.rows.values():
-            if r.loan_id in wanted:
+            if r.loan_id in wanted and (only is None or r.installment_number in only):
                 per_loan = totals.setdefault(r.loan_id, {})
                 p, i = per_loan.get(r.installment_number, (0, 0))
                 per_loan[r.installment_number] = (p + r.principal_fen, i + r.interest_fen)
         return totals
 
-    def known_references(self, loan_ids: Iterable[int]) -> set[tuple[int, str]]:
-        wanted = set(loan_ids)
-        return {(r.loan_id, ref) for r, ref in self.rows.values() if r.loan_id in wanted}
+    def known_references(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+        wanted = set(keys)
+        return {(r.loan_id, ref) for r, ref in self.rows.values() if (r.loan_id, ref) in wanted}
 
     def for_loan(self, loan_id: int) -> list[Repayment]:
         return [r for r, _ in self.rows.values() if r.loan_id == loan_id]

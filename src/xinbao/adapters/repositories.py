@@ -69,6 +69,25 @@ class _Repository:
         # A plain insert() with parameters compiles once and is cached; .values() would not be.
         return self._c.execute(insert(table), values).inserted_primary_key[0]
 
+    def _insert_many(self, table: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert rows in one statement batch; their new ids, in the rows' order."""
+        if not rows:
+            return []
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(self._c.execute(statement, list(rows)).scalars())
+
+    def _drain_many(self, objects: Iterable[Any]) -> None:
+        pending: list[Event] = []
+        for obj in objects:
+            events = getattr(obj, "events", None)
+            if events:
+                pending += [Event(e.name, e.aggregate,
+                                  e.aggregate_id if e.aggregate_id is not None else obj.id,
+                                  e.on, e.data) for e in events]
+                events.clear()
+        if pending and self._events is not None:
+            self._events.add(pending)
+
     def _update_rows(self, table: Any, rows: Sequence[dict[str, Any]]) -> None:
         """UPDATE by id, many rows in one executemany (each dict holds "id" and the values)."""
         if not rows:
@@ -201,16 +220,40 @@ class SqlApplicationRepository(_Repository):
         )
 
     def add(self, application: Application) -> Application:
-        application.id = self._insert(orm.applications, self._values(application))
-        self._drain(application)
-        return application
+        return self.add_many([application])[0]
+
+    def add_many(self, applications: Sequence[Application]) -> list[Application]:
+        ids = self._insert_many(orm.applications, [self._values(a) for a in applications])
+        for application, new_id in zip(applications, ids, strict=True):
+            application.id = new_id
+        self._drain_many(applications)
+        return list(applications)
 
     def save(self, application: Application) -> None:
+        self.save_many([application])
+
+    def save_many(self, applications: Sequence[Application]) -> None:
         self._update_rows(orm.applications, [{
-            "id": application.id, "status": application.status.value,
-            "decided_on": application.decided_on,
-            "reason_codes": ",".join(application.reason_codes)}])
-        self._drain(application)
+            "id": a.id, "status": a.status.value, "decided_on": a.decided_on,
+            "reason_codes": ",".join(a.reason_codes)} for a in applications])
+        self._drain_many(applications)
+
+    def get_many(self, application_ids: Iterable[int]) -> dict[int, Application]:
+        t = orm.applications
+        found: dict[int, Application] = {}
+        for chunk in _chunks(application_ids):
+            found.update((r.id, self._from_row(r))
+                         for r in self._c.execute(select(t).where(t.c.id.in_(chunk))))
+        return found
+
+    def known_refs(self, funder_id: int, refs: Iterable[str]) -> dict[str, int]:
+        t = orm.applications
+        found: dict[str, int] = {}
+        for chunk in _chunks(refs):
+            q = select(t.c.external_ref, t.c.id).where(t.c.funder_id == funder_id,
+                                                       t.c.external_ref.in_(chunk))
+            found.update((ref, app_id) for ref, app_id in self._c.execute(q))
+        return found
 
     def get(self, application_id: int) -> Application | None:
         t = orm.applications
@@ -255,9 +298,14 @@ class SqlPolicyRepository(_Repository):
         return Policy(id=r.id, **values)
 
     def add(self, policy: Policy) -> Policy:
-        policy.id = self._insert(orm.policies, self._values(policy))
-        self._drain(policy)
-        return policy
+        return self.add_many([policy])[0]
+
+    def add_many(self, policies: Sequence[Policy]) -> list[Policy]:
+        ids = self._insert_many(orm.policies, [self._values(p) for p in policies])
+        for policy, new_id in zip(policies, ids, strict=True):
+            policy.id = new_id
+        self._drain_many(policies)
+        return list(policies)
 
     def save(self, policy: Policy) -> None:
         self.save_many([policy])
@@ -294,8 +342,7 @@ class SqlPolicyRepository(_Repository):
     def save_many(self, policies: Iterable[Policy]) -> None:
         policies = list(policies)
         self._update_rows(orm.policies, [{"id": p.id, **self._values(p)} for p in policies])
-        for policy in policies:
-            self._drain(policy)
+        self._drain_many(policies)
 
     def installment_premiums_due(self, on: date) -> list[tuple[int, int]]:
         p, i = orm.policies, orm.installments
@@ -356,18 +403,24 @@ class SqlPolicyRepository(_Repository):
 
 class SqlLoanRepository(_Repository):
     def add(self, loan: Loan) -> Loan:
-        loan.id = self._insert(orm.loans, {
+        return self.add_many([loan])[0]
+
+    def add_many(self, loans: Sequence[Loan]) -> list[Loan]:
+        ids = self._insert_many(orm.loans, [{
             "funder_id": loan.funder_id, "contract_no": loan.contract_no,
             "principal_fen": loan.principal_fen, "annual_rate": loan.annual_rate,
             "term_months": loan.term_months, "method": loan.method.value,
             "start_date": loan.start_date, "status": loan.status.value,
-            "first_unpaid_due_date": loan.first_unpaid_due_date})
-        self._c.execute(insert(orm.installments), [
-            {"loan_id": loan.id, "number": i.number, "due_date": i.due_date,
-             "principal_fen": i.principal_fen, "interest_fen": i.interest_fen}
-            for i in loan.installments])
-        self._drain(loan)
-        return loan
+            "first_unpaid_due_date": loan.first_unpaid_due_date} for loan in loans])
+        for loan, new_id in zip(loans, ids, strict=True):
+            loan.id = new_id
+        rows = [{"loan_id": loan.id, "number": i.number, "due_date": i.due_date,
+                 "principal_fen": i.principal_fen, "interest_fen": i.interest_fen}
+                for loan in loans for i in loan.installments]
+        if rows:
+            self._c.execute(insert(orm.installments), rows)
+        self._drain_many(loans)
+        return list(loans)
 
     def save(self, loan: Loan) -> None:
         self.save_many([loan])
@@ -377,8 +430,7 @@ class SqlLoanRepository(_Repository):
         self._update_rows(orm.loans, [
             {"id": loan.id, "status": loan.status.value,
              "first_unpaid_due_date": loan.first_unpaid_due_date} for loan in loans])
-        for loan in loans:
-            self._drain(loan)
+        self._drain_many(loans)
 
     def _load(self, condition: Any) -> list[Loan]:
         rows = self._c.execute(select(orm.loans).where(condition).order_by(orm.loans.c.id)).all()
@@ -489,23 +541,30 @@ class SqlRepaymentRepository(_Repository):
                  "paid_on": r.paid_on, "principal_fen": r.principal_fen,
                  "interest_fen": r.interest_fen, "reference": ref} for r, ref in items])
 
-    def paid_totals(self, loan_ids: Iterable[int]) -> dict[int, dict[int, tuple[int, int]]]:
+    def paid_totals(
+        self, loan_ids: Iterable[int], numbers: Iterable[int] | None = None,
+    ) -> dict[int, dict[int, tuple[int, int]]]:
         t = orm.repayments
+        wanted = set(numbers) if numbers is not None else None
         totals: dict[int, dict[int, tuple[int, int]]] = {}
         for chunk in _chunks(loan_ids):
             q = (select(t.c.loan_id, t.c.installment_number, func.sum(t.c.principal_fen),
                         func.sum(t.c.interest_fen))
                  .where(t.c.loan_id.in_(chunk)).group_by(t.c.loan_id, t.c.installment_number))
+            if wanted is not None:
+                q = q.where(t.c.installment_number.in_(wanted))
             for loan_id, number, p, i in self._c.execute(q):
                 totals.setdefault(loan_id, {})[number] = (int(p), int(i))
         return totals
 
-    def known_references(self, loan_ids: Iterable[int]) -> set[tuple[int, str]]:
+    def known_references(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
         t = orm.repayments
         known: set[tuple[int, str]] = set()
-        for chunk in _chunks(loan_ids):
-            known.update((lid, ref) for lid, ref in self._c.execute(
-                select(t.c.loan_id, t.c.reference).where(t.c.loan_id.in_(chunk))))
+        for chunk in _chunks(set(keys)):
+            wanted = set(chunk)
+            q = select(t.c.loan_id, t.c.reference).where(
+                t.c.loan_id.in_({k[0] for k in wanted}), t.c.reference.in_({k[1] for k in wanted}))
+            known.update((lid, ref) for lid, ref in self._c.execute(q) if (lid, ref) in wanted)
         return known
 
     def for_loan(self, loan_id: int) -> list[Repayment]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from xinbao.domain import policy as policy_rules
@@ -51,28 +53,71 @@ def submit_application(cmd: SubmitApplication, uow: UnitOfWork) -> Application:
     A repeat of the same funder reference returns the stored application unchanged.
     """
     with uow:
-        application = _submit(uow, cmd, _Lookups(uow))
+        outcome = _store(uow, [cmd], _Lookups(uow))
+        if outcome.rejected:
+            raise outcome.rejected[0].error
         uow.commit()
-    return application
+    return outcome.accepted[0]
 
 
 def submit_application_file(cmd: SubmitApplicationFile, uow: UnitOfWork) -> FileOutcome:
     """A funder's application file in one transaction: each good row stored, each bad row
     refused alone with its reasons (nothing of it written)."""
-    accepted: list[Application] = []
-    rejected: list[Rejection] = []
     with uow:
-        lookups = _Lookups(uow)
-        for index, row in enumerate(cmd.rows):
-            try:
-                accepted.append(_submit(uow, row, lookups))
-            except DomainError as exc:
-                rejected.append(Rejection(index, row.external_ref, exc))
+        outcome = _store(uow, cmd.rows, _Lookups(uow))
         uow.commit()
-    return FileOutcome(tuple(accepted), tuple(rejected))
+    return outcome
 
 
-def _submit(uow: UnitOfWork, cmd: SubmitApplication, lookups: _Lookups) -> Application:
+def _store(uow: UnitOfWork, rows: Sequence[SubmitApplication],
+           lookups: _Lookups) -> FileOutcome[Application]:
+    """Validate every row, then store the new ones in one bulk insert.
+
+    A row repeating a stored (or earlier) funder reference with the same terms gives the
+    stored application back; with other terms it is refused as a conflict.
+    """
+    rejected: list[Rejection] = []
+    built: list[tuple[int, Application]] = []
+    for index, row in enumerate(rows):
+        try:
+            built.append((index, _build(row, lookups)))
+        except DomainError as exc:
+            rejected.append(Rejection(index, row.external_ref, exc))
+    by_funder: dict[int, list[str]] = {}
+    for _, app in built:
+        by_funder.setdefault(app.funder_id, []).append(app.external_ref)
+    known: dict[tuple[int, str], int] = {}
+    for funder_id, refs in by_funder.items():
+        known.update(((funder_id, ref), app_id)
+                     for ref, app_id in uow.applications.known_refs(funder_id, refs).items())
+    stored = uow.applications.get_many(known.values()) if known else {}
+    result: dict[int, Application] = {}
+    fresh: list[tuple[int, Application]] = []
+    seen: dict[tuple[int, str], Application] = {}
+    for index, app in built:
+        key = (app.funder_id, app.external_ref)
+        earlier = stored.get(known[key]) if key in known else seen.get(key)
+        if earlier is None:
+            seen[key] = app
+            fresh.append((index, app))
+        elif _same_terms(earlier, app):
+            result[index] = earlier
+        else:
+            rejected.append(Rejection(index, app.external_ref, Conflict(
+                f"application {app.external_ref!r} exists with other terms")))
+    uow.applications.add_many([app for _, app in fresh])
+    result.update(fresh)
+    return FileOutcome(tuple(result[i] for i in sorted(result)),
+                       tuple(sorted(rejected, key=lambda r: r.index)))
+
+
+def _same_terms(a: Application, b: Application) -> bool:
+    return ((a.borrower.id_number, a.amount_fen, a.term_months)
+            == (b.borrower.id_number, b.amount_fen, b.term_months))
+
+
+def _build(cmd: SubmitApplication, lookups: _Lookups) -> Application:
+    """The application a row describes, or InvalidInput naming every broken rule."""
     errors: list[FieldError] = []
     borrower: Borrower | None = None
     try:
@@ -125,21 +170,13 @@ def _submit(uow: UnitOfWork, cmd: SubmitApplication, lookups: _Lookups) -> Appli
     if errors:
         raise InvalidInput(errors)
     assert funder is not None and product is not None and borrower is not None
-    existing = uow.applications.get_by_external_ref(funder.id, cmd.external_ref)
-    if existing is not None:
-        if (existing.borrower.id_number, existing.amount_fen, existing.term_months) != (
-            borrower.id_number, cmd.amount_fen, cmd.term_months):
-            raise Conflict(f"application {cmd.external_ref!r} of {funder.code} exists "
-                           "with other terms")
-        return existing
-    application = Application(
+    return Application(
         funder_id=funder.id, product_code=product.code, product_version=product.version,
         mode=product.mode, borrower=borrower, roles=roles, amount_fen=cmd.amount_fen,
         term_months=cmd.term_months, annual_rate=cmd.annual_rate,
         repayment_method=cmd.repayment_method, applied_on=cmd.applied_on,
         external_ref=cmd.external_ref.strip(),
     )
-    return uow.applications.add(application)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +189,7 @@ class ApprovalResult:
 def approve_application(cmd: ApproveApplication, uow: UnitOfWork) -> ApprovalResult:
     """Decide an application; an approval quotes its policy in the same transaction."""
     with uow:
-        result = _approve(uow, cmd, {})
+        result = _decide(uow, [cmd.application_id], cmd.on)[0]
         uow.commit()
     return result
 
@@ -160,53 +197,58 @@ def approve_application(cmd: ApproveApplication, uow: UnitOfWork) -> ApprovalRes
 def approve_applications(cmd: ApproveApplications, uow: UnitOfWork) -> list[ApprovalResult]:
     """Decide many applications in one transaction (the day's queue)."""
     with uow:
-        products: dict[tuple[str, int], Product | None] = {}
-        results = [_approve(uow, ApproveApplication(app_id, cmd.on), products)
-                   for app_id in cmd.application_ids]
+        results = _decide(uow, cmd.application_ids, cmd.on)
         uow.commit()
     return results
 
 
-def _approve(uow: UnitOfWork, cmd: ApproveApplication,
-             products: dict[tuple[str, int], Product | None]) -> ApprovalResult:
-    application = require(uow.applications.get(cmd.application_id), "application",
-                          cmd.application_id)
-    if application.status is not ApplicationStatus.SUBMITTED:
-        quote = uow.policies.get_by_application(application.id)
-        return ApprovalResult(application, Decision(
-            application.status is ApplicationStatus.APPROVED, application.reason_codes, ()),
-            quote)
-    if cmd.on < application.applied_on:
-        raise InvalidInput.single("on", "decision.date", "cannot decide before application")
-    key = (application.product_code, application.product_version)
-    if key not in products:
-        products[key] = uow.products.get(*key)
-    product = products[key]
-    if product is None:  # pragma: no cover - products are never deleted
-        raise Conflict(f"product {application.product_code} v{application.product_version} "
-                       "missing")
-    decision = underwriting.evaluate(application, product)
-    application.decide(decision, cmd.on)
-    uow.applications.save(application)
-    quote = None
-    if decision.approved:
-        single, per_installment = policy_rules.premium_schedule(
-            product.premium_basis, application.amount_fen, product.monthly_premium_rate,
-            application.term_months)
-        quote = Policy(
-            application_id=application.id, product_code=product.code,
-            product_version=product.version, mode=product.mode,
-            funder_id=application.funder_id,
-            borrower_id_number=application.borrower.id_number,
-            policyholder=application.roles.policyholder, insured=application.roles.insured,
-            sum_insured_fen=application.amount_fen, coverage_share=product.coverage_share,
-            premium_basis=product.premium_basis,
-            monthly_premium_rate=product.monthly_premium_rate,
-            refund_method=product.refund_method, term_months=application.term_months,
-            single_premium_fen=single, installment_premium_fen=per_installment[0],
-            quoted_on=cmd.on,
-        )
-        quote.events.append(Event("PolicyQuoted", "policy", None, cmd.on, {
-            "application_id": application.id, "premium_fen": quote.total_premium_fen}))
-        quote = uow.policies.add(quote)
-    return ApprovalResult(application, decision, quote)
+def _decide(uow: UnitOfWork, application_ids: Sequence[int], on: date) -> list[ApprovalResult]:
+    """Decide each application (already decided ones report their decision); quotes and
+    decisions are written in bulk."""
+    found = uow.applications.get_many(application_ids)
+    products: dict[tuple[str, int], Product] = {}
+    results: list[ApprovalResult] = []
+    decided: list[Application] = []
+    quotes: list[Policy] = []
+    for app_id in application_ids:
+        application = require(found.get(app_id), "application", app_id)
+        if application.status is not ApplicationStatus.SUBMITTED:
+            results.append(ApprovalResult(application, Decision(
+                application.status is ApplicationStatus.APPROVED, application.reason_codes, ()),
+                uow.policies.get_by_application(application.id)))
+            continue
+        if on < application.applied_on:
+            raise InvalidInput.single("on", "decision.date", "cannot decide before application")
+        key = (application.product_code, application.product_version)
+        if key not in products:
+            products[key] = require(uow.products.get(*key), "product", key)
+        product = products[key]
+        decision = underwriting.evaluate(application, product)
+        application.decide(decision, on)
+        decided.append(application)
+        quote = _quote(application, product, on) if decision.approved else None
+        if quote is not None:
+            quotes.append(quote)
+        results.append(ApprovalResult(application, decision, quote))
+    uow.applications.save_many(decided)
+    uow.policies.add_many(quotes)
+    return results
+
+
+def _quote(application: Application, product: Product, on: date) -> Policy:
+    single, per_installment = policy_rules.premium_schedule(
+        product.premium_basis, application.amount_fen, product.monthly_premium_rate,
+        application.term_months)
+    quote = Policy(
+        application_id=application.id, product_code=product.code,
+        product_version=product.version, mode=product.mode, funder_id=application.funder_id,
+        borrower_id_number=application.borrower.id_number,
+        policyholder=application.roles.policyholder, insured=application.roles.insured,
+        sum_insured_fen=application.amount_fen, coverage_share=product.coverage_share,
+        premium_basis=product.premium_basis, monthly_premium_rate=product.monthly_premium_rate,
+        refund_method=product.refund_method, term_months=application.term_months,
+        single_premium_fen=single, installment_premium_fen=per_installment[0], quoted_on=on,
+    )
+    quote.events.append(Event("PolicyQuoted", "policy", None, on, {
+        "application_id": application.id, "premium_fen": quote.total_premium_fen}))
+    return quote

@@ -21,11 +21,13 @@ def _ref(policy: Policy) -> str:
     return f"policy:{policy.id}"
 
 
-def post_single_premium(uow: UnitOfWork, policy: Policy, funder: Funder, *, on: date,
-                        collected: bool) -> None:
-    """At issue: write the single premium, defer it to the UPR, accrue the commission."""
-    premium = policy.single_premium_fen
-    commission = apply_rate(premium, funder.commission_rate)
+def post_single_premiums(uow: UnitOfWork, policies: Sequence[Policy],
+                         funders: Mapping[int, Funder], *, on: date, collected: bool) -> None:
+    """At issue: write the single premiums, defer them to the UPR, accrue the funders'
+    commission (and, when collected at disbursement, the cash) — one entry per batch."""
+    premium = sum(p.single_premium_fen for p in policies)
+    commission = sum(apply_rate(p.single_premium_fen, funders[p.funder_id].commission_rate)
+                     for p in policies)
     moves = [
         (ledger.PREMIUM_RECEIVABLE, ledger.WRITTEN_PREMIUM, premium),
         (ledger.UPR_CHARGE, ledger.UNEARNED_PREMIUM_RESERVE, premium),
@@ -33,8 +35,10 @@ def post_single_premium(uow: UnitOfWork, policy: Policy, funder: Funder, *, on: 
     ]
     if collected:
         moves.append((ledger.BANK, ledger.PREMIUM_RECEIVABLE, premium))
-    post(uow, ledger.entry(on=on, description=f"Single premium of {policy.policy_no}",
-                           source="IssuePolicy", key=_ref(policy), reference=_ref(policy),
+    ids = [str(p.id) for p in policies]
+    reference = _ref(policies[0]) if len(policies) == 1 else f"issue:{on.isoformat()}"
+    post(uow, ledger.entry(on=on, description=f"Single premium of {len(policies)} policies",
+                           source="IssuePolicy", key=_digest(ids), reference=reference,
                            moves=moves))
 
 

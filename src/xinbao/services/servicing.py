@@ -78,8 +78,9 @@ def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord],
     installments = uow.loans.installments(
         (loans[r.contract_no].id, r.installment_number) for r in records
         if r.contract_no in loans)
-    known = uow.repayments.known_references(loan_ids)
-    paid = uow.repayments.paid_totals(loan_ids)
+    known = uow.repayments.known_references(
+        (loans[r.contract_no].id, r.reference) for r in records if r.contract_no in loans)
+    paid = uow.repayments.paid_totals(loan_ids, {r.installment_number for r in records})
     policies = uow.policies.by_loans(loan_ids)
     accepted: list[tuple[Repayment, str]] = []
     touched: set[int] = set()
