@@ -1,4 +1,5 @@
-"""`xinbao demo` as a user runs it: a fresh process, a SQLite file, a KPI table."""
+"""`xinbao simulate` as a user runs it: a fresh process, a SQLite file, a KPI table, an
+offline HTML report and a ground-truth file."""
 
 from __future__ import annotations
 
@@ -7,27 +8,38 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 from sqlalchemy import create_engine, func, select
 
 from xinbao.adapters import orm
 
 
-def test_demo_prints_the_kpis_with_a_zero_trial_balance_and_leaves_a_database(tmp_path: Path):
-    db = tmp_path / "demo.db"
+def test_simulate_prints_kpis_and_writes_report_truth_and_database(tmp_path: Path):
     done = subprocess.run(
-        [sys.executable, "-m", "xinbao.entrypoints.cli", "demo", "--loans", "30", "--months", "6",
-         "--database-url", f"sqlite:///{db}"],
+        [sys.executable, "-m", "xinbao.entrypoints.cli", "simulate", "--scenario", "base",
+         "--applications", "150", "--months", "5", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    for label in ("Applications", "Policies issued", "Written premium", "Earned premium",
-                  "Claims paid", "Recoveries", "Loss ratio", "By product family"):
-        assert label in out
+    for label in ("Applications", "Approval rate", "Policies issued", "Written premium",
+                  "Earned premium", "Claims paid", "Recoveries", "Loss ratio", "Expense ratio",
+                  "Combined ratio", "Underwriting profit", "By product family"):
+        assert label in out, label
     assert re.search(r"Trial balance \(must be 0\)\s*│\s*0\.00", out)
-    assert re.search(r"Applications\s*│\s*30\b", out)
-    engine = create_engine(f"sqlite:///{db}")
+    assert re.search(r"Applications\s*│\s*150\b", out)
+
+    report = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert report.count("<svg") >= 4
+    assert "http://" not in report and "https://" not in report and "<script src" not in report
+
+    truth = pl.read_parquet(tmp_path / "ground_truth.parquet")
+    assert truth.height == 150
+    assert {"true_pd_12m", "fraud", "default_installment", "expected_claim_by_end"} <= set(
+        truth.columns)
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'xinbao.db'}")
     with engine.connect() as c:
-        assert c.execute(select(func.count()).select_from(orm.applications)).scalar_one() == 30
+        assert c.execute(select(func.count()).select_from(orm.applications)).scalar_one() == 150
         total = c.execute(select(func.sum(orm.journal_lines.c.amount_fen))).scalar_one()
     assert total == 0
     engine.dispose()

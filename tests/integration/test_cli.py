@@ -167,13 +167,22 @@ def test_ledger_trial_balance_refuses_an_unreadable_date_with_exit_2(database_ur
     assert "through" in result.stderr and "(through.format)" in result.stderr
 
 
-def test_demo_writes_a_small_book_and_prints_a_zero_trial_balance(tmp_path: Path) -> None:
-    result = xinbao("demo", "--loans", "12", "--months", "4",
-                    "--database-url", f"sqlite:///{tmp_path}/demo.db")
+def test_simulate_writes_a_small_market_and_prints_a_zero_trial_balance(tmp_path: Path) -> None:
+    result = xinbao("simulate", "--scenario", "base", "--applications", "40", "--months", "4",
+                    "--out", str(tmp_path))
 
     assert result.exit_code == 0, result.output
-    assert re.search(r"│ Applications\s+│ 12\s+│", result.stdout), result.stdout
+    assert re.search(r"│ Applications\s+│ 40\s+│", result.stdout), result.stdout
     trial_balance = re.search(r"│ Trial balance \(must be 0\)\s+│ (\S+)\s+│", result.stdout)
     assert trial_balance, result.stdout
     assert trial_balance.group(1) == "0.00"
-    assert (tmp_path / "demo.db").exists()
+    for name in ("xinbao.db", "report.html", "ground_truth.parquet"):
+        assert (tmp_path / name).exists(), name
+
+
+def test_simulate_refuses_an_unknown_scenario_with_exit_2(tmp_path: Path) -> None:
+    result = xinbao("simulate", "--scenario", "no-such-market", "--out", str(tmp_path))
+
+    assert result.exit_code == REFUSED
+    assert "no-such-market" in result.stderr
+    assert not (tmp_path / "xinbao.db").exists()

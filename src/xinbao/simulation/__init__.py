@@ -1,6 +1,13 @@
-"""Synthetic books of business, driven through the service layer exactly as funders would.
+"""The market simulator: a realistic insured-loan market with known ground truth.
 
 A client of Xinbao: it calls use cases with commands and a unit-of-work factory it is handed,
-and never imports adapters or writes SQL (import-linter contract). ``scripted_book`` is the
-small scripted book behind ``make demo``; the market simulator replaces it.
+and never imports adapters or writes SQL (import-linter contract).
+
+- ``scenario``: versioned scenario files (volume, mix, funders and their agreements, macro
+  path, fraud prevalence); the shipped ones live in ``xinbao/params/scenarios``.
+- ``market``: the ground-truth model (applicants, latent quality, default and prepayment
+  hazards under a shared macro factor, fraud rings, recoveries), drawn with numpy.
+- ``runner``: the simulated clock that drives the use cases day by day and returns the
+  figures and the ground truth (one row per application).
+- ``identities``: valid synthetic ID numbers, credit codes, phones and bank cards.
 """
