@@ -21,7 +21,7 @@ from xinbao.domain.parties import Funder
 from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.domain.products import Product
 from xinbao.domain.underwriting import Application, ApplicationStatus
-from xinbao.services.unit_of_work import LoanHeader
+from xinbao.services.unit_of_work import LoanHeader, PremiumTerms
 
 
 class Store:
@@ -198,9 +198,18 @@ class _Policies(_Table):
         return sorted((self._get(i) for i in set(policy_ids) if i in self.rows),
                       key=lambda p: p.id)
 
-    def by_loans(self, loan_ids: Iterable[int]) -> dict[int, Policy]:
-        wanted = set(loan_ids)
-        return {p.loan_id: p for p in self._filter(lambda p: p.loan_id in wanted)}
+    def premium_terms(self, *, loan_ids: Iterable[int] = (),
+                      policy_ids: Iterable[int] = ()) -> list[PremiumTerms]:
+        loans, ids = set(loan_ids), set(policy_ids)
+        return [PremiumTerms(p.id, p.loan_id, p.funder_id, p.installment_premium_fen,
+                             p.installments_written, p.term_months)
+                for p in self.rows.values() if p.loan_id in loans or p.id in ids]
+
+    def set_installments_written(self, written: dict[int, int]) -> None:
+        for pid, n in written.items():
+            policy = self._get(pid)
+            policy.installments_written = n
+            self.rows[pid] = _copy(policy)
 
     def save_many(self, policies: Iterable[Policy]) -> None:
         for policy in policies:
@@ -310,10 +319,6 @@ class _Loans(_Table):
                 loan.apply_repayments(paid.get(loan_id, {}))
                 self.rows[loan_id] = _copy(loan)
 
-    def by_contracts(self, funder_id: int, contract_nos: Iterable[str]) -> dict[str, Loan]:
-        wanted = set(contract_nos)
-        return {loan.contract_no: loan for loan in self._filter(
-            lambda loan: loan.funder_id == funder_id and loan.contract_no in wanted)}
 
 
 class _Repayments(_Table):

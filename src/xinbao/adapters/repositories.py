@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, tuple_, update
 
 from xinbao.adapters import orm
 from xinbao.domain.claims import Claim, ClaimStatus, Recovery
@@ -32,7 +33,7 @@ from xinbao.domain.products import (
     RepaymentMethod,
 )
 from xinbao.domain.underwriting import Application, ApplicationStatus
-from xinbao.services.unit_of_work import LoanHeader
+from xinbao.services.unit_of_work import LoanHeader, PremiumTerms
 
 
 def _codes(text: str) -> tuple[str, ...]:
@@ -41,6 +42,65 @@ def _codes(text: str) -> tuple[str, ...]:
 
 #: Compiled UPDATE statements by (table, columns): built once, reused by every save.
 _UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+def _ids(name: str) -> Any:
+    """An expanding IN parameter: one compiled statement serves any number of keys."""
+    return bindparam(name, expanding=True)
+
+
+@functools.cache
+def _statements() -> dict[str, Any]:
+    """The statements of the per-file hot paths, built and compiled once.
+
+    Building a statement per call costs more than running it on SQLite; these are executed
+    with parameters only.
+    """
+    ln, i, r, e = orm.loans, orm.installments, orm.repayments, orm.journal_entries
+    p = orm.policies
+    paid_principal = (select(func.coalesce(func.sum(r.c.principal_fen), 0))
+                      .where(r.c.loan_id == i.c.loan_id,
+                             r.c.installment_number == i.c.number).scalar_subquery())
+    paid_interest = (select(func.coalesce(func.sum(r.c.interest_fen), 0))
+                     .where(r.c.loan_id == i.c.loan_id,
+                            r.c.installment_number == i.c.number).scalar_subquery())
+    # Installments before the current first unpaid one are paid (repayments are never taken
+    # back), so the search starts there and stops at the first unpaid one.
+    first_unpaid = (select(i.c.due_date)
+                    .where(i.c.loan_id == ln.c.id, i.c.due_date >= ln.c.first_unpaid_due_date,
+                           (i.c.principal_fen > paid_principal)
+                           | (i.c.interest_fen > paid_interest))
+                    .order_by(i.c.number).limit(1).scalar_subquery())
+    terms = (p.c.id, p.c.loan_id, p.c.funder_id, p.c.installment_premium_fen,
+             p.c.installments_written, p.c.term_months)
+    totals = (select(r.c.loan_id, r.c.installment_number, func.sum(r.c.principal_fen),
+                     func.sum(r.c.interest_fen))
+              .where(r.c.loan_id.in_(_ids("loans")))
+              .group_by(r.c.loan_id, r.c.installment_number))
+    return {
+        "headers": select(ln.c.id, ln.c.contract_no, ln.c.status, ln.c.start_date,
+                          ln.c.term_months)
+        .where(ln.c.funder_id == bindparam("funder"), ln.c.contract_no.in_(_ids("contracts"))),
+        # A row-value IN alone defeats SQLite's index: loan_id IN picks the rows by index,
+        # the row values keep only the named installments.
+        "installments": select(i.c.loan_id, i.c.number, i.c.due_date, i.c.principal_fen,
+                               i.c.interest_fen)
+        .where(i.c.loan_id.in_(_ids("loans")), tuple_(i.c.loan_id, i.c.number).in_(_ids("keys"))),
+        "refresh": update(ln).where(ln.c.id.in_(_ids("loans")),
+                                    ln.c.first_unpaid_due_date.is_not(None))
+        .values(first_unpaid_due_date=first_unpaid),
+        "totals": totals,
+        "totals_of": totals.where(r.c.installment_number.in_(_ids("numbers"))),
+        "references": select(r.c.loan_id, r.c.reference)
+        .where(r.c.loan_id.in_(_ids("loans")), r.c.reference.in_(_ids("refs"))),
+        "terms_by_loan": select(*terms).where(p.c.loan_id.in_(_ids("keys"))),
+        "terms_by_id": select(*terms).where(p.c.id.in_(_ids("keys"))),
+        "entry_by_key": select(e).where(e.c.source_command == bindparam("source"),
+                                        e.c.idempotency_key == bindparam("key")),
+        "lines_of": select(orm.journal_lines)
+        .where(orm.journal_lines.c.entry_id.in_(_ids("entries")))
+        .order_by(orm.journal_lines.c.id),
+    }
+
 
 #: Keys per IN (...) list: below every backend's limit on bound parameters.
 _CHUNK = 900
@@ -331,13 +391,18 @@ class SqlPolicyRepository(_Repository):
             found += [self._from_row(r) for r in rows]
         return sorted(found, key=lambda p: p.id)
 
-    def by_loans(self, loan_ids: Iterable[int]) -> dict[int, Policy]:
-        t = orm.policies
-        found: dict[int, Policy] = {}
-        for chunk in _chunks(loan_ids):
-            for r in self._c.execute(select(t).where(t.c.loan_id.in_(chunk))):
-                found[r.loan_id] = self._from_row(r)
+    def premium_terms(self, *, loan_ids: Iterable[int] = (),
+                      policy_ids: Iterable[int] = ()) -> list[PremiumTerms]:
+        found: list[PremiumTerms] = []
+        for name, keys in (("terms_by_loan", loan_ids), ("terms_by_id", policy_ids)):
+            for chunk in _chunks(keys):
+                found += [PremiumTerms(*row) for row in
+                          self._c.execute(_statements()[name], {"keys": chunk})]
         return found
+
+    def set_installments_written(self, written: dict[int, int]) -> None:
+        self._update_rows(orm.policies, [{"id": pid, "installments_written": n}
+                                         for pid, n in written.items()])
 
     def save_many(self, policies: Iterable[Policy]) -> None:
         policies = list(policies)
@@ -452,48 +517,28 @@ class SqlLoanRepository(_Repository):
                      id=r.id) for r in rows]
 
     def headers(self, funder_id: int, contract_nos: Iterable[str]) -> dict[str, LoanHeader]:
-        t = orm.loans
         found: dict[str, LoanHeader] = {}
         for chunk in _chunks(contract_nos):
-            q = (select(t.c.id, t.c.contract_no, t.c.status, t.c.start_date, t.c.term_months)
-                 .where(t.c.funder_id == funder_id, t.c.contract_no.in_(chunk)))
-            for loan_id, contract, status, start, term in self._c.execute(q):
+            rows = self._c.execute(_statements()["headers"],
+                                   {"funder": funder_id, "contracts": chunk})
+            for loan_id, contract, status, start, term in rows:
                 found[contract] = LoanHeader(loan_id, contract, LoanStatus(status), start, term)
         return found
 
     def installments(
         self, keys: Iterable[tuple[int, int]],
     ) -> dict[tuple[int, int], Installment]:
-        t = orm.installments
         found: dict[tuple[int, int], Installment] = {}
-        for chunk in _chunks(set(keys)):
-            wanted = set(chunk)
-            # Row-value IN lists defeat SQLite's index; ask for a small superset instead.
-            q = (select(t.c.loan_id, t.c.number, t.c.due_date, t.c.principal_fen,
-                        t.c.interest_fen)
-                 .where(t.c.loan_id.in_({k[0] for k in wanted}),
-                        t.c.number.in_({k[1] for k in wanted})))
-            for loan_id, number, due, p, i in self._c.execute(q):
-                if (loan_id, number) in wanted:
-                    found[(loan_id, number)] = Installment(number, due, p, i)
+        for chunk in _chunks(sorted(set(keys))):
+            rows = self._c.execute(_statements()["installments"], {
+                "loans": sorted({k[0] for k in chunk}), "keys": chunk})
+            for loan_id, number, due, p, i in rows:
+                found[(loan_id, number)] = Installment(number, due, p, i)
         return found
 
     def refresh_first_unpaid(self, loan_ids: Iterable[int]) -> None:
-        ln, i, r = orm.loans, orm.installments, orm.repayments
-        paid_principal = (select(func.coalesce(func.sum(r.c.principal_fen), 0))
-                          .where(r.c.loan_id == i.c.loan_id,
-                                 r.c.installment_number == i.c.number).scalar_subquery())
-        paid_interest = (select(func.coalesce(func.sum(r.c.interest_fen), 0))
-                         .where(r.c.loan_id == i.c.loan_id,
-                                r.c.installment_number == i.c.number).scalar_subquery())
-        first_unpaid = (select(func.min(i.c.due_date))
-                        .where(i.c.loan_id == ln.c.id,
-                               (i.c.principal_fen > paid_principal)
-                               | (i.c.interest_fen > paid_interest))
-                        .scalar_subquery())
         for chunk in _chunks(loan_ids):
-            self._c.execute(update(ln).where(ln.c.id.in_(chunk))
-                            .values(first_unpaid_due_date=first_unpaid))
+            self._c.execute(_statements()["refresh"], {"loans": chunk})
 
     def get(self, loan_id: int) -> Loan | None:
         found = self._load(orm.loans.c.id == loan_id)
@@ -510,13 +555,6 @@ class SqlLoanRepository(_Repository):
             found.update((loan.id, loan) for loan in self._load(orm.loans.c.id.in_(chunk)))
         return found
 
-    def by_contracts(self, funder_id: int, contract_nos: Iterable[str]) -> dict[str, Loan]:
-        t = orm.loans
-        found: dict[str, Loan] = {}
-        for chunk in _chunks(contract_nos):
-            for loan in self._load((t.c.funder_id == funder_id) & t.c.contract_no.in_(chunk)):
-                found[loan.contract_no] = loan
-        return found
 
 
 class SqlRepaymentRepository(_Repository):
@@ -544,27 +582,25 @@ class SqlRepaymentRepository(_Repository):
     def paid_totals(
         self, loan_ids: Iterable[int], numbers: Iterable[int] | None = None,
     ) -> dict[int, dict[int, tuple[int, int]]]:
-        t = orm.repayments
-        wanted = set(numbers) if numbers is not None else None
+        wanted = sorted(set(numbers)) if numbers is not None else None
         totals: dict[int, dict[int, tuple[int, int]]] = {}
         for chunk in _chunks(loan_ids):
-            q = (select(t.c.loan_id, t.c.installment_number, func.sum(t.c.principal_fen),
-                        func.sum(t.c.interest_fen))
-                 .where(t.c.loan_id.in_(chunk)).group_by(t.c.loan_id, t.c.installment_number))
-            if wanted is not None:
-                q = q.where(t.c.installment_number.in_(wanted))
-            for loan_id, number, p, i in self._c.execute(q):
+            if wanted is None:
+                rows = self._c.execute(_statements()["totals"], {"loans": chunk})
+            else:
+                rows = self._c.execute(_statements()["totals_of"],
+                                       {"loans": chunk, "numbers": wanted})
+            for loan_id, number, p, i in rows:
                 totals.setdefault(loan_id, {})[number] = (int(p), int(i))
         return totals
 
     def known_references(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
-        t = orm.repayments
         known: set[tuple[int, str]] = set()
         for chunk in _chunks(set(keys)):
             wanted = set(chunk)
-            q = select(t.c.loan_id, t.c.reference).where(
-                t.c.loan_id.in_({k[0] for k in wanted}), t.c.reference.in_({k[1] for k in wanted}))
-            known.update((lid, ref) for lid, ref in self._c.execute(q) if (lid, ref) in wanted)
+            rows = self._c.execute(_statements()["references"], {
+                "loans": sorted({k[0] for k in wanted}), "refs": sorted({k[1] for k in wanted})})
+            known.update((lid, ref) for lid, ref in rows if (lid, ref) in wanted)
         return known
 
     def for_loan(self, loan_id: int) -> list[Repayment]:
@@ -665,12 +701,9 @@ class SqlLedgerRepository(_Repository):
     def _load(self, rows: Sequence[Any]) -> list[JournalEntry]:
         if not rows:
             return []
-        t = orm.journal_lines
         lines: dict[int, list[Line]] = {}
-        ids = [r.id for r in rows]
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            for line in self._c.execute(select(t).where(t.c.entry_id.in_(chunk)).order_by(t.c.id)):
+        for chunk in _chunks(r.id for r in rows):
+            for line in self._c.execute(_statements()["lines_of"], {"entries": chunk}):
                 lines.setdefault(line.entry_id, []).append(Line(line.account, line.amount_fen))
         return [JournalEntry(posted_on=r.posted_on, description=r.description,
                              source_command=r.source_command, idempotency_key=r.idempotency_key,
@@ -687,9 +720,10 @@ class SqlLedgerRepository(_Repository):
         return self._where(orm.journal_entries.c.id == entry_id)
 
     def get_by_key(self, source_command: str, idempotency_key: str) -> JournalEntry | None:
-        t = orm.journal_entries
-        return self._where((t.c.source_command == source_command)
-                           & (t.c.idempotency_key == idempotency_key))
+        rows = self._c.execute(_statements()["entry_by_key"],
+                               {"source": source_command, "key": idempotency_key}).all()
+        found = self._load(rows)
+        return found[0] if found else None
 
     def reversal_of(self, entry_id: int) -> JournalEntry | None:
         return self._where(orm.journal_entries.c.reverses_id == entry_id)

@@ -93,9 +93,17 @@ def build_schedule(
     parts: list[tuple[int, int]] = []
     balance = principal_fen
     if method is RepaymentMethod.EQUAL_INSTALLMENT:
-        payment = round_fen(exact_payment(principal_fen, r, n))
-        for k in range(1, n):
-            principal = round_fen(exact_principal_part(principal_fen, r, n, k))
+        exact = exact_payment(principal_fen, r, n)
+        payment = round_fen(exact)
+        with localcontext() as ctx:
+            ctx.prec = PRECISION
+            growth = 1 + r
+            part = exact * growth ** -n  # ppmt of installment 1; each next one is (1 + r) times
+        for _ in range(1, n):
+            principal = round_fen(part)
+            with localcontext() as ctx:
+                ctx.prec = PRECISION
+                part *= growth
             if principal > balance:  # only for loans of a few fen per installment
                 principal, interest = balance, monthly_interest(balance, annual_rate)
             else:

@@ -14,7 +14,7 @@ from xinbao.domain.money import apply_rate
 from xinbao.domain.parties import Funder
 from xinbao.domain.policy import Policy
 from xinbao.services.ledger import post
-from xinbao.services.unit_of_work import UnitOfWork
+from xinbao.services.unit_of_work import PremiumTerms, UnitOfWork
 
 
 def _ref(policy: Policy) -> str:
@@ -43,11 +43,11 @@ def post_single_premiums(uow: UnitOfWork, policies: Sequence[Policy],
 
 
 def write_installment_premiums(
-    uow: UnitOfWork, due: Sequence[tuple[Policy, int]], funders: Mapping[int, Funder], *,
+    uow: UnitOfWork, due: Sequence[tuple[PremiumTerms, int]], funders: Mapping[int, Funder], *,
     on: date, source: str,
 ) -> int:
     """Write the premiums of installments up to each policy's number not yet written, as one
-    journal entry for the batch; returns the fen written.
+    journal entry for the batch, and record each policy's progress; returns the fen written.
 
     An installment premium pays for cover already given (it falls due at the end of its
     month), so it is earned as it is written: no UPR is set up for it. The per-policy detail
@@ -56,16 +56,17 @@ def write_installment_premiums(
     """
     premium_total = commission_total = 0
     written: list[str] = []
-    for policy, through in due:
-        first, last = policy.installments_written + 1, min(through, policy.term_months)
-        if last < first or not policy.installment_premium_fen:
+    progress: dict[int, int] = {}
+    for terms, through in due:
+        first, last = terms.installments_written + 1, min(through, terms.term_months)
+        if last < first or not terms.installment_premium_fen:
             continue
         count = last - first + 1
-        premium = policy.installment_premium_fen
+        premium = terms.installment_premium_fen
         premium_total += premium * count
-        commission_total += apply_rate(premium, funders[policy.funder_id].commission_rate) * count
-        policy.installments_written = last
-        written.append(f"{policy.id}:{first}-{last}")
+        commission_total += apply_rate(premium, funders[terms.funder_id].commission_rate) * count
+        progress[terms.id] = last
+        written.append(f"{terms.id}:{first}-{last}")
     if written:
         post(uow, ledger.entry(
             on=on, description=f"Installment premiums written ({len(written)} policies)",
@@ -74,6 +75,7 @@ def write_installment_premiums(
             moves=[(ledger.PREMIUM_RECEIVABLE, ledger.WRITTEN_PREMIUM, premium_total),
                    (ledger.COMMISSION_EXPENSE, ledger.COMMISSION_PAYABLE, commission_total)],
         ))
+        uow.policies.set_installments_written(progress)
     return premium_total
 
 

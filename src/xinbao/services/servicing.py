@@ -44,8 +44,8 @@ from xinbao.services.premiums import (
     refund_unearned_premium,
     write_installment_premiums,
 )
-from xinbao.services.results import Rejection
-from xinbao.services.unit_of_work import LoanHeader, UnitOfWork
+from xinbao.services.results import FileOutcome, Rejection
+from xinbao.services.unit_of_work import LoanHeader, PremiumTerms, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,7 @@ def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord],
     known = uow.repayments.known_references(
         (loans[r.contract_no].id, r.reference) for r in records if r.contract_no in loans)
     paid = uow.repayments.paid_totals(loan_ids, {r.installment_number for r in records})
-    policies = uow.policies.by_loans(loan_ids)
+    terms = {t.loan_id: t for t in uow.policies.premium_terms(loan_ids=loan_ids)}
     accepted: list[tuple[Repayment, str]] = []
     touched: set[int] = set()
     premium_through: dict[int, int] = {}
@@ -98,7 +98,7 @@ def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord],
             repeated += 1
             continue
         refusal = _refuse(loan, installments.get((loan.id, r.installment_number)), r,
-                          paid.get(loan.id, {}), policies.get(loan.id))
+                          paid.get(loan.id, {}), terms.get(loan.id))
         if refusal is not None:
             rejected.append(Rejection(index, r.reference, refusal))
             continue
@@ -116,10 +116,9 @@ def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord],
     uow.repayments.add_many(accepted)
     uow.loans.refresh_first_unpaid(touched)
     if premium_collected:
-        due = [(policies[loan_id], through) for loan_id, through in premium_through.items()]
+        due = [(terms[loan_id], through) for loan_id, through in premium_through.items()]
         write_installment_premiums(uow, due, {funder.id: funder}, on=received_on,
                                    source=f"file:{funder.code}:{file_reference}")
-        uow.policies.save_many(p for p, _ in due)
         collect_premiums(uow, amount_fen=premium_collected, on=received_on,
                          source=f"file:{funder.code}:{file_reference}",
                          key=f"{funder.code}:{file_reference}:{_digest_refs(accepted)}")
@@ -133,7 +132,8 @@ def _digest_refs(accepted: Sequence[tuple[Repayment, str]]) -> str:
 
 
 def _refuse(loan: LoanHeader, installment: Installment | None, r: RepaymentRecord,
-            paid: Mapping[int, tuple[int, int]], policy: Policy | None) -> DomainError | None:
+            paid: Mapping[int, tuple[int, int]],
+            policy: PremiumTerms | None) -> DomainError | None:
     if loan.status is not LoanStatus.ACTIVE:
         return Conflict(f"loan {loan.id} is {loan.status.value}: repayments after a claim are "
                         "recoveries")
@@ -253,49 +253,77 @@ def record_prepayment(cmd: RecordPrepayment, uow: UnitOfWork) -> Settlement:
     interest reported goes to the current installment, and the policy is settled at once:
     unearned single premium refunded (pro rata or Rule of 78), policy cancelled and closed.
     """
+    with uow:
+        outcome = _prepay_all(uow, [cmd])
+        if outcome.rejected:
+            raise outcome.rejected[0].error
+        uow.commit()
+    return outcome.accepted[0]
+
+
+def record_prepayments(cmds: Sequence[RecordPrepayment], uow: UnitOfWork,
+                       ) -> FileOutcome[Settlement]:
+    """Many prepayments in one transaction (a funder's file); each refused one alone."""
+    with uow:
+        outcome = _prepay_all(uow, cmds)
+        uow.commit()
+    return outcome
+
+
+def _prepay_all(uow: UnitOfWork, cmds: Sequence[RecordPrepayment]) -> FileOutcome[Settlement]:
+    accepted: list[Settlement] = []
+    rejected: list[Rejection] = []
+    for index, cmd in enumerate(cmds):
+        try:
+            accepted.append(_prepay(uow, cmd))
+        except DomainError as exc:
+            rejected.append(Rejection(index, cmd.reference, exc))
+    return FileOutcome(tuple(accepted), tuple(rejected))
+
+
+def _prepay(uow: UnitOfWork, cmd: RecordPrepayment) -> Settlement:
+    """Check everything first, then write: a refused prepayment leaves nothing behind."""
     if cmd.interest_fen < 0:
         raise InvalidInput.single("interest_fen", "amount.nonnegative",
                                   "interest cannot be negative")
     if not cmd.reference.strip():
         raise InvalidInput.single("reference", "repayment.reference",
                                   "the funder's transaction number is required")
-    with uow:
-        loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
-        if loan.status is not LoanStatus.ACTIVE:
-            raise Conflict(f"loan {loan.id} is {loan.status.value}")
-        policy = uow.policies.get_by_loan(loan.id)
-        if policy is None or policy.status is not PolicyStatus.IN_FORCE:
-            raise Conflict(f"loan {loan.id} has no policy in force")
-        if cmd.paid_on < loan.start_date:
-            raise InvalidInput.single("paid_on", "repayment.date",
-                                      "a repayment cannot precede disbursement")
-        paid = paid_by_installment(uow.repayments.for_loan(loan.id))
-        pos = position(loan.installments, paid, cmd.paid_on)
-        if pos.days_past_due > 0:
-            raise Conflict(f"loan {loan.id} is {pos.days_past_due} days past due: record the "
-                           "overdue repayments before the prepayment")
-        current = None
-        for inst in loan.installments:
-            p_paid, i_paid = paid.get(inst.number, (0, 0))
-            principal_left = inst.principal_fen - p_paid
-            if current is None and (principal_left or inst.interest_fen - i_paid):
-                current = inst.number
-            interest = cmd.interest_fen if inst.number == current else 0
-            if interest > inst.interest_fen - i_paid:
-                raise InvalidInput.single(
-                    "interest_fen", "repayment.overpayment",
-                    f"installment {inst.number} has {inst.interest_fen - i_paid} fen interest left")
-            if principal_left or interest:
-                uow.repayments.add(Repayment(
-                    loan_id=loan.id, installment_number=inst.number, paid_on=cmd.paid_on,
-                    principal_fen=principal_left, interest_fen=interest),
-                    f"{cmd.reference}:{inst.number}")
-        loan.first_unpaid_due_date = None
-        loan.events.append(Event("LoanPrepaid", "loan", loan.id, cmd.paid_on, {
-            "principal_fen": pos.outstanding_principal_fen, "interest_fen": cmd.interest_fen}))
-        outcome = _settle(uow, policy, loan, on=cmd.paid_on)
-        uow.commit()
-    return outcome
+    loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
+    if loan.status is not LoanStatus.ACTIVE:
+        raise Conflict(f"loan {loan.id} is {loan.status.value}")
+    policy = uow.policies.get_by_loan(loan.id)
+    if policy is None or policy.status is not PolicyStatus.IN_FORCE:
+        raise Conflict(f"loan {loan.id} has no policy in force")
+    if cmd.paid_on < loan.start_date:
+        raise InvalidInput.single("paid_on", "repayment.date",
+                                  "a repayment cannot precede disbursement")
+    paid = uow.repayments.paid_totals([loan.id]).get(loan.id, {})
+    pos = position(loan.installments, paid, cmd.paid_on)
+    if pos.days_past_due > 0:
+        raise Conflict(f"loan {loan.id} is {pos.days_past_due} days past due: record the "
+                       "overdue repayments before the prepayment")
+    current = None
+    rows: list[tuple[Repayment, str]] = []
+    for inst in loan.installments:
+        p_paid, i_paid = paid.get(inst.number, (0, 0))
+        principal_left = inst.principal_fen - p_paid
+        if current is None and (principal_left or inst.interest_fen - i_paid):
+            current = inst.number
+        interest = cmd.interest_fen if inst.number == current else 0
+        if interest > inst.interest_fen - i_paid:
+            raise InvalidInput.single(
+                "interest_fen", "repayment.overpayment",
+                f"installment {inst.number} has {inst.interest_fen - i_paid} fen interest left")
+        if principal_left or interest:
+            rows.append((Repayment(loan_id=loan.id, installment_number=inst.number,
+                                   paid_on=cmd.paid_on, principal_fen=principal_left,
+                                   interest_fen=interest), f"{cmd.reference}:{inst.number}"))
+    uow.repayments.add_many(rows)
+    loan.first_unpaid_due_date = None
+    loan.events.append(Event("LoanPrepaid", "loan", loan.id, cmd.paid_on, {
+        "principal_fen": pos.outstanding_principal_fen, "interest_fen": cmd.interest_fen}))
+    return _settle(uow, policy, loan, on=cmd.paid_on)
 
 
 @dataclass(slots=True)
@@ -328,11 +356,11 @@ def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
         funders = {f.id: f for f in uow.funders.list()}
         due = uow.policies.installment_premiums_due(on)
         if due:
-            by_id = {p.id: p for p in uow.policies.get_many(pid for pid, _ in due)}
+            by_id = {t.id: t for t in uow.policies.premium_terms(
+                policy_ids=[pid for pid, _ in due])}
             pairs = [(by_id[pid], through) for pid, through in due]
             report.premium_written_fen = write_installment_premiums(
                 uow, pairs, funders, on=on, source=source)
-            uow.policies.save_many(p for p, _ in pairs)
         if close_month:
             earning = uow.policies.get_many(uow.policies.single_premium_in_force())
             report.premium_earned_fen = earn_premiums(uow, earning, on=on, source=source)

@@ -178,14 +178,18 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
                 funder_code=funder_code, file_reference=f"{today.isoformat()}",
                 received_on=today, records=tuple(records)), uow())
             result.repayments += outcome.accepted
-        for idx in prepay:
-            loan = loans[idx]
-            try:
-                servicing.record_prepayment(RecordPrepayment(
-                    loan_id=loan.loan_id, paid_on=today, interest_fen=0,
-                    reference=f"PP-{loan.contract_no}"), uow())
-                result.prepayments += 1
-            except Conflict:  # an earlier installment is still late: pay on as scheduled
+        refusals = ()
+        if prepay:
+            done = servicing.record_prepayments([RecordPrepayment(
+                loan_id=loans[idx].loan_id, paid_on=today, interest_fen=0,
+                reference=f"PP-{loans[idx].contract_no}") for idx in prepay], uow())
+            result.prepayments += len(done.accepted)
+            refusals = done.rejected
+        for refused in refusals:
+            # an earlier installment is still late: the borrower pays on as scheduled
+            if isinstance(refused.error, Conflict):
+                idx = prepay[refused.index]
+                loan = loans[idx]
                 k = loan.prepay_after
                 loan.prepay_after = 0
                 if k < len(loan.schedule):
