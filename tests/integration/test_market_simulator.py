@@ -4,6 +4,7 @@ stressed economy costs more than a calm one."""
 from __future__ import annotations
 
 import math
+import shutil
 import tomllib
 from dataclasses import replace
 from datetime import date
@@ -90,14 +91,21 @@ def test_postgresql_and_the_fake_agree_with_sqlite_to_the_fen(database_url):
     engine.dispose()
 
 
+def _sqlite_copy(template, folder) -> str:
+    path = folder / "market.db"
+    shutil.copy(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(scope="module")
-def busy_market():
+def busy_market(sqlite_template, tmp_path_factory):
     """Enough defaults to test rates: 1,600 applications, 15 months, defaults tripled."""
     scenario = replace(resolve_scenario("base"), applications=1600, months=15,
                        default_multiplier=3.0)
-    store = Store()
-    result = run_market(scenario, lambda: InMemoryUnitOfWork(store), load_product_catalogue())
-    return scenario, result, lambda: InMemoryUnitOfWork(store)
+    engine, result = _run_sql(_sqlite_copy(sqlite_template, tmp_path_factory.mktemp("busy")),
+                              scenario)
+    yield scenario, result, lambda: SqlUnitOfWork(engine)
+    engine.dispose()
 
 
 def test_observed_claims_per_product_match_the_ground_truth_expectation(busy_market):
@@ -133,12 +141,15 @@ def test_fraud_rings_all_reach_a_claim_and_recover_nothing(busy_market):
     assert rings["recovery_rate"].max() == 0.0
 
 
-def test_a_2019_style_stress_costs_more_than_the_base_market():
+def test_a_2019_style_stress_costs_more_than_the_base_market(sqlite_template, tmp_path):
     def loss_ratio(name: str):
         scenario = replace(resolve_scenario(name), applications=900, months=15)
-        store = Store()
-        run_market(scenario, lambda: InMemoryUnitOfWork(store), load_product_catalogue())
-        return reporting.portfolio_kpis(InMemoryUnitOfWork(store)).statement.loss_ratio
+        folder = tmp_path / name
+        folder.mkdir()
+        engine, _ = _run_sql(_sqlite_copy(sqlite_template, folder), scenario)
+        ratio = reporting.portfolio_kpis(SqlUnitOfWork(engine)).statement.loss_ratio
+        engine.dispose()
+        return ratio
 
     base, stress = loss_ratio("base"), loss_ratio("stress2019")
     assert stress > base * Decimal("1.5"), (base, stress)
