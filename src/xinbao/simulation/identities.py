@@ -18,6 +18,15 @@ from stdnum.cn import ric, uscc
 #: Dongcheng, Chaoyang, Haidian; Shanghai Huangpu, Xuhui. (python-stdnum checks the code
 #: against the counties that existed in the birth year.)
 AREA_CODES = ("110101", "110105", "110108", "310101", "310104")
+PLACES = {"110101": ("北京市", "东城区"), "110105": ("北京市", "朝阳区"),
+          "110108": ("北京市", "海淀区"), "310101": ("上海市", "黄浦区"),
+          "310104": ("上海市", "徐汇区")}
+
+
+def place_of(number: str, *, enterprise: bool) -> tuple[str, str]:
+    """(province, district) of a resident ID (area code first) or a credit code (area code
+    after the two registration characters) made by this factory."""
+    return PLACES.get(number[2:8] if enterprise else number[:6], ("", ""))
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 

@@ -47,7 +47,7 @@ from xinbao.services.commands import (
 )
 from xinbao.services.unit_of_work import UnitOfWork
 from xinbao.simulation import market
-from xinbao.simulation.identities import IdentityFactory
+from xinbao.simulation.identities import IdentityFactory, place_of
 from xinbao.simulation.scenario import Scenario
 
 UowFactory = Callable[[], UnitOfWork]
@@ -362,6 +362,13 @@ def _write_business(scenario: Scenario, uow: UowFactory, catalogue_by_code: dict
         truth["funder"].append(row.funder_code)
         truth["product"].append(row.product_code)
         truth["family"].append(market.FAMILIES[int(a.family[i])].value)
+        enterprise = row.borrower_kind is PartyKind.ENTERPRISE
+        province, district = place_of(row.borrower_id_number, enterprise=enterprise)
+        truth["province"].append(province)
+        truth["district"].append(district)
+        truth["employment"].append("" if enterprise else market.EMPLOYMENT[int(a.employment[i])])
+        truth["industry"].append(market.INDUSTRIES[int(a.industry[i])] if enterprise else "")
+        truth["age_or_years_in_business"].append(int(a.age[i]))
         truth["applied_on"].append(today)
         truth["status"].append(status.get(row.external_ref, "rejected"))
         truth["disbursed"].append(i in disbursed)
