@@ -420,3 +420,72 @@ def test_a_reversal_undoes_an_entry_once_and_only_once(uow):
         ledger_service.reverse_entry(ReverseEntry(reversal.id, b.START, "undo", "REV-3"), uow())
     with pytest.raises(NotFound):
         ledger_service.reverse_entry(ReverseEntry(999, b.START, "x", "REV-4"), uow())
+
+
+def test_a_repayment_file_records_good_lines_refuses_bad_ones_alone_and_ignores_repeats(uow):
+    from xinbao.services.commands import IngestRepaymentFile, RepaymentRecord
+
+    policy = b.issued_policy(uow)
+    loan = _loan(uow, policy)
+    first, second = loan.installments[0], loan.installments[1]
+
+    def line(number, inst, reference, *, contract=loan.contract_no, extra=0):
+        return RepaymentRecord(contract_no=contract, installment_number=number,
+                               paid_on=inst.due_date, principal_fen=inst.principal_fen + extra,
+                               interest_fen=inst.interest_fen, reference=reference,
+                               premium_fen=policy.installment_premium_fen)
+
+    records = (line(1, first, "T1"), line(2, second, "T2", contract="LN-NOBODY"),
+               line(2, second, "T3", extra=1), line(1, first, "T1"))
+    before = _snapshot(uow)
+    result = servicing.ingest_repayment_file(IngestRepaymentFile(
+        "BANK-A", "2025-02-15-1", first.due_date, records), uow())
+    assert (result.accepted, result.repeated) == (1, 1)  # the line sent twice counts once
+    assert [(r.index, type(r.error).__name__) for r in result.rejected] == [
+        (1, "NotFound"), (2, "InvalidInput")]
+    assert result.premium_collected_fen == policy.installment_premium_fen
+    with uow() as u:
+        assert len(u.repayments.for_loan(loan.id)) == 1
+        assert u.loans.get(loan.id).first_unpaid_due_date == second.due_date
+    assert _snapshot(uow) != before
+    again = servicing.ingest_repayment_file(IngestRepaymentFile(
+        "BANK-A", "2025-02-15-2", first.due_date, records[:1]), uow())
+    assert (again.accepted, again.repeated, again.rejected) == (0, 1, ())
+    tb = _trial_balance(uow)
+    assert tb.balance(ledger.WRITTEN_PREMIUM) == -policy.installment_premium_fen
+    assert tb.balance(ledger.PREMIUM_RECEIVABLE) == 0
+
+
+def test_an_application_file_stores_good_rows_and_refuses_bad_ones_alone(uow):
+    from xinbao.services.commands import SubmitApplicationFile
+
+    rows = (b.consumer_application(external_ref="F-1"),
+            b.consumer_application(external_ref="F-2", borrower_id_number="123"),
+            b.consumer_application(external_ref="F-1"),  # a repeat of the first row
+            b.consumer_application(external_ref="F-1", amount_fen=999_900))
+    outcome = applications.submit_application_file(SubmitApplicationFile(rows), uow())
+    assert [a.external_ref for a in outcome.accepted] == ["F-1", "F-1"]
+    assert outcome.accepted[0].id == outcome.accepted[1].id
+    assert [(r.index, type(r.error).__name__) for r in outcome.rejected] == [
+        (1, "InvalidInput"), (3, "Conflict")]
+    with uow() as u:
+        assert u.applications.count() == 1
+
+
+def test_a_disbursement_file_issues_each_loan_and_refuses_a_contract_twice(uow):
+    from xinbao.services.commands import IssuePolicies
+
+    quotes = []
+    for ref in ("D-1", "D-2"):
+        app = applications.submit_application(b.car_application(external_ref=ref), uow())
+        quotes.append(applications.approve_application(
+            ApproveApplication(app.id, b.START), uow()).policy)
+    outcome = policies.issue_policies(IssuePolicies((
+        IssuePolicy(quotes[0].id, "LN-SAME", b.START, b.START),
+        IssuePolicy(quotes[1].id, "LN-SAME", b.START, b.START),
+        IssuePolicy(999, "LN-X", b.START, b.START))), uow())
+    assert [i.loan.contract_no for i in outcome.accepted] == ["LN-SAME"]
+    assert [(r.index, type(r.error).__name__) for r in outcome.rejected] == [
+        (1, "Conflict"), (2, "NotFound")]
+    tb = _trial_balance(uow)
+    assert tb.balance(ledger.WRITTEN_PREMIUM) == -outcome.accepted[0].policy.single_premium_fen

@@ -70,13 +70,6 @@ def exact_payment(principal_fen: int, rate: Decimal, term: int) -> Decimal:
         return Decimal(principal_fen) * rate / (1 - (1 + rate) ** -term)
 
 
-def exact_principal_part(principal_fen: int, rate: Decimal, term: int, k: int) -> Decimal:
-    """Principal part of installment ``k`` (``ppmt``): ``pmt · (1 + r)^-(n - k + 1)``."""
-    with localcontext() as ctx:
-        ctx.prec = PRECISION
-        return exact_payment(principal_fen, rate, term) * (1 + rate) ** -(term - k + 1)
-
-
 def build_schedule(
     *, principal_fen: int, annual_rate: Decimal, term_months: int, method: RepaymentMethod,
     start: date,
