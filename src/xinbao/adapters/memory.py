@@ -222,7 +222,8 @@ class _Policies(_Table):
         loans = self._uow.loans.rows
         due = []
         for p in self._in_force():
-            if p.installment_premium_fen > 0:
+            first_unpaid = loans[p.loan_id].first_unpaid_due_date
+            if p.installment_premium_fen > 0 and first_unpaid is not None and first_unpaid <= on:
                 numbers = [i.number for i in loans[p.loan_id].installments
                            if i.due_date <= on and i.number > p.installments_written]
                 if numbers:

@@ -410,10 +410,12 @@ class SqlPolicyRepository(_Repository):
         self._drain_many(policies)
 
     def installment_premiums_due(self, on: date) -> list[tuple[int, int]]:
-        p, i = orm.policies, orm.installments
+        p, i, ln = orm.policies, orm.installments, orm.loans
         q = (select(p.c.id, func.max(i.c.number))
+             .join(ln, ln.c.id == p.c.loan_id)
              .join(i, i.c.loan_id == p.c.loan_id)
-             .where(p.c.status == PolicyStatus.IN_FORCE.value, p.c.installment_premium_fen > 0,
+             .where(ln.c.first_unpaid_due_date <= on,
+                    p.c.status == PolicyStatus.IN_FORCE.value, p.c.installment_premium_fen > 0,
                     i.c.due_date <= on, i.c.number > p.c.installments_written)
              .group_by(p.c.id).order_by(p.c.id))
         return [(pid, through) for pid, through in self._c.execute(q)]

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from xinbao.domain import ledger
 from xinbao.domain.claims import Claim, ClaimStatus, Exclusion, Recovery, determine_liability
-from xinbao.domain.errors import Conflict, InvalidInput, require
+from xinbao.domain.errors import Conflict, DomainError, InvalidInput, require
 from xinbao.domain.loans import LoanStatus, paid_by_installment, position
 from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.services.commands import FileClaim, PayClaim, RecordRecovery
 from xinbao.services.ledger import post
 from xinbao.services.premiums import earn_premium
+from xinbao.services.results import FileOutcome, Rejection
 from xinbao.services.unit_of_work import UnitOfWork
 
 
@@ -61,59 +63,97 @@ def file_claim(cmd: FileClaim, uow: UnitOfWork) -> Claim:
 def pay_claim(cmd: PayClaim, uow: UnitOfWork) -> Claim:
     """Pay the insured (the funder) and release the reserve; repeats return the paid claim."""
     with uow:
-        claim = require(uow.claims.get(cmd.claim_id), "claim", cmd.claim_id)
-        if claim.status in (ClaimStatus.PAID, ClaimStatus.CLOSED):
-            return claim
-        if cmd.on < claim.opened_on:
-            raise InvalidInput.single("on", "claim.payment_date",
-                                      "a claim is paid on or after it was opened")
-        claim.pay(cmd.on)
-        ref = f"claim:{claim.id}"
-        post(uow, ledger.entry(
-            on=cmd.on, description=f"Indemnity paid on claim {claim.id}", source="PayClaim",
-            key=ref, reference=ref,
-            moves=[(ledger.CLAIMS_PAID, ledger.BANK, claim.amount_fen),
-                   (ledger.CLAIM_RESERVE, ledger.CLAIM_RESERVE_CHARGE, claim.amount_fen)],
-        ))
-        uow.claims.save(claim)
+        claim = _pay(uow, cmd)
         uow.commit()
     return claim
 
 
+def pay_claims(cmds: Sequence[PayClaim], uow: UnitOfWork) -> FileOutcome[Claim]:
+    """A day's approved payments in one transaction; each refused one alone."""
+    with uow:
+        outcome = _each(uow, cmds, _pay, lambda c: str(c.claim_id))
+        uow.commit()
+    return outcome
+
+
 def record_recovery(cmd: RecordRecovery, uow: UnitOfWork) -> Recovery:
     """Money recovered from the obligor after payment (subrogation 代位追偿)."""
+    with uow:
+        recovery = _recover(uow, cmd)
+        uow.commit()
+    return recovery
+
+
+def record_recoveries(cmds: Sequence[RecordRecovery], uow: UnitOfWork,
+                      ) -> FileOutcome[Recovery]:
+    """A collection agency's file of recoveries in one transaction; each refused one alone."""
+    with uow:
+        outcome = _each(uow, cmds, _recover, lambda c: c.reference)
+        uow.commit()
+    return outcome
+
+
+def _each(uow: UnitOfWork, cmds: Sequence, step: Callable, reference: Callable,
+          ) -> FileOutcome:
+    accepted, rejected = [], []
+    for index, cmd in enumerate(cmds):
+        try:
+            accepted.append(step(uow, cmd))
+        except DomainError as exc:
+            rejected.append(Rejection(index, reference(cmd), exc))
+    return FileOutcome(tuple(accepted), tuple(rejected))
+
+
+def _pay(uow: UnitOfWork, cmd: PayClaim) -> Claim:
+    claim = require(uow.claims.get(cmd.claim_id), "claim", cmd.claim_id)
+    if claim.status in (ClaimStatus.PAID, ClaimStatus.CLOSED):
+        return claim
+    if cmd.on < claim.opened_on:
+        raise InvalidInput.single("on", "claim.payment_date",
+                                  "a claim is paid on or after it was opened")
+    claim.pay(cmd.on)
+    ref = f"claim:{claim.id}"
+    post(uow, ledger.entry(
+        on=cmd.on, description=f"Indemnity paid on claim {claim.id}", source="PayClaim",
+        key=ref, reference=ref,
+        moves=[(ledger.CLAIMS_PAID, ledger.BANK, claim.amount_fen),
+               (ledger.CLAIM_RESERVE, ledger.CLAIM_RESERVE_CHARGE, claim.amount_fen)],
+    ))
+    uow.claims.save(claim)
+    return claim
+
+
+def _recover(uow: UnitOfWork, cmd: RecordRecovery) -> Recovery:
     if cmd.amount_fen <= 0:
         raise InvalidInput.single("amount_fen", "amount.positive", "amount must be positive")
     if not cmd.reference.strip():
         raise InvalidInput.single("reference", "recovery.reference",
                                   "a recovery names its receipt reference")
-    with uow:
-        claim = require(uow.claims.get(cmd.claim_id), "claim", cmd.claim_id)
-        repeat = uow.recoveries.get_by_reference(claim.id, cmd.reference)
-        if repeat is not None:
-            return repeat
-        if cmd.amount_fen > claim.recoverable_fen:
-            raise InvalidInput.single(
-                "amount_fen", "recovery.scope",
-                f"at most {claim.recoverable_fen} fen is recoverable on claim {claim.id}")
-        if claim.paid_on is not None and cmd.received_on < claim.paid_on:
-            raise InvalidInput.single("received_on", "recovery.date",
-                                      "recoveries follow the claim payment")
-        claim.record_recovery(cmd.amount_fen, cmd.received_on, final=cmd.final)
-        recovery = uow.recoveries.add(Recovery(
-            claim_id=claim.id, received_on=cmd.received_on, amount_fen=cmd.amount_fen,
-            source=cmd.source), reference=cmd.reference)
-        post(uow, ledger.entry(
-            on=cmd.received_on, description=f"Recovery on claim {claim.id} ({cmd.source})",
-            source="RecordRecovery", key=f"claim:{claim.id}:{cmd.reference}",
-            reference=f"claim:{claim.id}",
-            moves=[(ledger.BANK, ledger.RECOVERIES, cmd.amount_fen)],
-        ))
-        uow.claims.save(claim)
-        if claim.status is ClaimStatus.CLOSED:
-            policy = uow.policies.get(claim.policy_id)
-            if policy is not None and policy.status is PolicyStatus.CLAIMED:
-                policy.close(cmd.received_on, "recovery finished")
-                uow.policies.save(policy)
-        uow.commit()
+    claim = require(uow.claims.get(cmd.claim_id), "claim", cmd.claim_id)
+    repeat = uow.recoveries.get_by_reference(claim.id, cmd.reference)
+    if repeat is not None:
+        return repeat
+    if cmd.amount_fen > claim.recoverable_fen:
+        raise InvalidInput.single(
+            "amount_fen", "recovery.scope",
+            f"at most {claim.recoverable_fen} fen is recoverable on claim {claim.id}")
+    if claim.paid_on is not None and cmd.received_on < claim.paid_on:
+        raise InvalidInput.single("received_on", "recovery.date",
+                                  "recoveries follow the claim payment")
+    claim.record_recovery(cmd.amount_fen, cmd.received_on, final=cmd.final)
+    recovery = uow.recoveries.add(Recovery(
+        claim_id=claim.id, received_on=cmd.received_on, amount_fen=cmd.amount_fen,
+        source=cmd.source), reference=cmd.reference)
+    post(uow, ledger.entry(
+        on=cmd.received_on, description=f"Recovery on claim {claim.id} ({cmd.source})",
+        source="RecordRecovery", key=f"claim:{claim.id}:{cmd.reference}",
+        reference=f"claim:{claim.id}",
+        moves=[(ledger.BANK, ledger.RECOVERIES, cmd.amount_fen)],
+    ))
+    uow.claims.save(claim)
+    if claim.status is ClaimStatus.CLOSED:
+        policy = uow.policies.get(claim.policy_id)
+        if policy is not None and policy.status is PolicyStatus.CLAIMED:
+            policy.close(cmd.received_on, "recovery finished")
+            uow.policies.save(policy)
     return recovery

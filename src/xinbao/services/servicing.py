@@ -110,15 +110,18 @@ def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord],
                                    paid_on=r.paid_on, principal_fen=r.principal_fen,
                                    interest_fen=r.interest_fen), r.reference))
         touched.add(loan.id)
-        if r.premium_fen:
-            premium_collected += r.premium_fen
+        premium_collected += r.premium_fen
+        if loan.id in terms and terms[loan.id].installment_premium_fen:
+            # A paid installment's premium is written now, collected or not, so the
+            # end-of-day batch only has to look at loans past due.
             premium_through[loan.id] = max(premium_through.get(loan.id, 0), r.installment_number)
     uow.repayments.add_many(accepted)
     uow.loans.refresh_first_unpaid(touched)
-    if premium_collected:
+    if premium_through:
         due = [(terms[loan_id], through) for loan_id, through in premium_through.items()]
         write_installment_premiums(uow, due, {funder.id: funder}, on=received_on,
                                    source=f"file:{funder.code}:{file_reference}")
+    if premium_collected:
         collect_premiums(uow, amount_fen=premium_collected, on=received_on,
                          source=f"file:{funder.code}:{file_reference}",
                          key=f"{funder.code}:{file_reference}:{_digest_refs(accepted)}")

@@ -99,7 +99,8 @@ class PolicyRepository(Protocol):
 
     # Set-based questions of the end-of-day batch (policies in force only):
     def installment_premiums_due(self, on: date) -> list[tuple[int, int]]:
-        """(policy, last installment number due by ``on``) where premiums are unwritten."""
+        """(policy, last installment number due by ``on``) where premiums are unwritten, for
+        loans past due (a paid installment's premium is written when it is recorded)."""
         ...
 
     def single_premium_in_force(self) -> list[int]:

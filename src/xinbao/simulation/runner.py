@@ -203,16 +203,18 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
             g = market.rng(scenario, 7, claim_id)
             schedule(today + timedelta(days=int(g.integers(low, high + 1))), "claim", -1,
                      claim_id)
-        for claim_id in payments:
-            paid = claims.pay_claim(PayClaim(claim_id, today), uow())
-            result.claims_paid += 1
-            _plan_recoveries(loans[by_loan_id[paid.loan_id]], paid.id, paid.amount_fen, today,
-                             schedule)
-        for claim_id, amount, final in recoveries:
-            claims.record_recovery(RecordRecovery(
+        if payments:
+            paid = claims.pay_claims([PayClaim(c, today) for c in payments], uow())
+            result.claims_paid += len(paid.accepted)
+            for claim in paid.accepted:
+                _plan_recoveries(loans[by_loan_id[claim.loan_id]], claim.id, claim.amount_fen,
+                                 today, schedule)
+        if recoveries:
+            received = claims.record_recoveries([RecordRecovery(
                 claim_id=claim_id, amount_fen=amount, received_on=today, source="borrower",
-                reference=f"RCV-{claim_id}-{today.isoformat()}", final=final), uow())
-            result.recoveries += 1
+                reference=f"RCV-{claim_id}-{today.isoformat()}", final=final)
+                for claim_id, amount, final in recoveries], uow())
+            result.recoveries += len(received.accepted)
         if progress is not None:
             progress(offset + 1, days)
     result.truth = pl.DataFrame(truth)
