@@ -489,3 +489,17 @@ def test_a_disbursement_file_issues_each_loan_and_refuses_a_contract_twice(uow):
         (1, "Conflict"), (2, "NotFound")]
     tb = _trial_balance(uow)
     assert tb.balance(ledger.WRITTEN_PREMIUM) == -outcome.accepted[0].policy.single_premium_fen
+
+
+def test_a_repayment_without_premium_still_writes_the_installment_premium_as_receivable(uow):
+    policy = b.issued_policy(uow)
+    loan = _loan(uow, policy)
+    _pay(uow, policy, loan, 1, premium=False)
+    tb = _trial_balance(uow)
+    assert tb.balance(ledger.WRITTEN_PREMIUM) == -policy.installment_premium_fen
+    assert tb.balance(ledger.PREMIUM_RECEIVABLE) == policy.installment_premium_fen
+    report = servicing.run_end_of_day(RunEndOfDay(loan.installments[0].due_date), uow())
+    assert report.premium_written_fen == 0  # nothing written twice
+    missed = servicing.run_end_of_day(
+        RunEndOfDay(loan.installments[1].due_date + timedelta(days=1)), uow())
+    assert missed.premium_written_fen == policy.installment_premium_fen  # the unpaid one
