@@ -26,7 +26,7 @@ import polars as pl
 from xinbao.domain.errors import Conflict
 from xinbao.domain.loans import add_months
 from xinbao.domain.parties import PartyKind
-from xinbao.domain.products import ProductFamily, RepaymentMethod
+from xinbao.domain.products import ProductFamily
 from xinbao.domain.underwriting import ApplicationStatus
 from xinbao.services import applications, catalogue, claims, ledger, policies, servicing
 from xinbao.services.commands import (
@@ -273,9 +273,6 @@ def _plan_recoveries(loan: _Loan, claim_id: int, amount_fen: int, paid_on: date,
         if amount > 0:
             schedule(first + timedelta(days=30 * p), "recover_last" if p == parts - 1
                      else "recover", claim_id, amount)
-
-
-_METHODS_ORDER = {m: i for i, m in enumerate(RepaymentMethod)}
 
 
 def _write_business(scenario: Scenario, uow: UowFactory, catalogue_by_code: dict,
