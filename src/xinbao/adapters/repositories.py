@@ -94,6 +94,7 @@ def _statements() -> dict[str, Any]:
         .where(r.c.loan_id.in_(_ids("loans")), r.c.reference.in_(_ids("refs"))),
         "terms_by_loan": select(*terms).where(p.c.loan_id.in_(_ids("keys"))),
         "terms_by_id": select(*terms).where(p.c.id.in_(_ids("keys"))),
+        "funder_by_code": select(orm.funders).where(orm.funders.c.code == bindparam("code")),
         "entry_by_key": select(e).where(e.c.source_command == bindparam("source"),
                                         e.c.idempotency_key == bindparam("key")),
         "lines_of": select(orm.journal_lines)
@@ -239,7 +240,7 @@ class SqlFunderRepository(_Repository):
         return self._from_row(r) if r else None
 
     def get_by_code(self, code: str) -> Funder | None:
-        r = self._c.execute(select(orm.funders).where(orm.funders.c.code == code)).first()
+        r = self._c.execute(_statements()["funder_by_code"], {"code": code}).first()
         return self._from_row(r) if r else None
 
     def list(self) -> list[Funder]:
