@@ -21,7 +21,7 @@ from xinbao.domain import ledger
 from xinbao.domain.claims import Claim, ClaimStatus, Recovery
 from xinbao.domain.errors import Conflict
 from xinbao.domain.events import Event
-from xinbao.domain.loans import Loan, LoanStatus, Repayment, build_schedule
+from xinbao.domain.loans import Loan, LoanStatus, Repayment
 from xinbao.domain.parties import Borrower, Funder, FunderKind, InsuranceMode, PolicyRole, Roles
 from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.domain.products import PremiumBasis, RefundMethod, RepaymentMethod
@@ -133,12 +133,9 @@ def test_changes_are_invisible_until_saved_and_committed(uow_factory):
 
 
 def _loan(funder_id: int) -> Loan:
-    return Loan(funder_id=funder_id, contract_no="LN-1", principal_fen=1_000_000,
-                annual_rate=Decimal("0.1234"), term_months=6,
-                method=RepaymentMethod.EQUAL_PRINCIPAL, start_date=date(2025, 2, 28),
-                installments=build_schedule(
-                    principal_fen=1_000_000, annual_rate=Decimal("0.1234"), term_months=6,
-                    method=RepaymentMethod.EQUAL_PRINCIPAL, start=date(2025, 2, 28)))
+    return Loan.disburse(funder_id=funder_id, contract_no="LN-1", principal_fen=1_000_000,
+                         annual_rate=Decimal("0.1234"), term_months=6,
+                         method=RepaymentMethod.EQUAL_PRINCIPAL, start=date(2025, 2, 28))
 
 
 def test_loans_keep_their_schedule_and_repayments_their_references(uow_factory):
@@ -281,3 +278,32 @@ def test_events_are_appended_in_order(uow_factory):
         assert [(e.name, e.data) for e in u.events.list(aggregate="loan")] == [
             ("A", {"n": 1}), ("B", {"n": [1, 2]})]
         assert [e.name for e in u.events.list(aggregate_id=2)] == ["B"]
+
+
+def test_refreshing_the_first_unpaid_due_date_follows_the_domain_rule(uow_factory):
+    from xinbao.domain.loans import first_unpaid_due_date
+
+    funder, _ = _seeded(uow_factory)
+    with uow_factory() as u:
+        loan = u.loans.add(_loan(funder.id))
+        s = loan.installments
+        u.repayments.add_many([
+            (Repayment(loan.id, 1, s[0].due_date, s[0].principal_fen, s[0].interest_fen), "R1"),
+            (Repayment(loan.id, 2, s[1].due_date, s[1].principal_fen, 0), "R2"),  # interest owed
+            (Repayment(loan.id, 3, s[1].due_date, s[2].principal_fen, s[2].interest_fen), "R3"),
+        ])
+        u.loans.refresh_first_unpaid([loan.id])
+        u.commit()
+    with uow_factory() as u:
+        paid = u.repayments.paid_totals([loan.id])[loan.id]
+        stored = u.loans.get(loan.id).first_unpaid_due_date
+    assert stored == first_unpaid_due_date(s, paid) == s[1].due_date
+    with uow_factory() as u:
+        u.repayments.add_many([(Repayment(loan.id, 2, s[1].due_date, 0, s[1].interest_fen),
+                                "R4")] + [
+            (Repayment(loan.id, i.number, i.due_date, i.principal_fen, i.interest_fen),
+             f"R{i.number + 10}") for i in s[3:]])
+        u.loans.refresh_first_unpaid([loan.id])
+        u.commit()
+    with uow_factory() as u:
+        assert u.loans.get(loan.id).first_unpaid_due_date is None

@@ -119,12 +119,7 @@ class _Repository:
         self._events = events
 
     def _drain(self, obj: Any) -> None:
-        pending = getattr(obj, "events", None)
-        if pending and self._events is not None:
-            self._events.add(
-                Event(e.name, e.aggregate, e.aggregate_id if e.aggregate_id is not None else obj.id,
-                      e.on, e.data) for e in pending)
-            pending.clear()
+        self._drain_many([obj])
 
     def _insert(self, table: Any, values: dict[str, Any]) -> int:
         # A plain insert() with parameters compiles once and is cached; .values() would not be.

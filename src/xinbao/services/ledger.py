@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from datetime import date
 
 from xinbao.domain import ledger
@@ -24,6 +26,11 @@ def post(uow: UnitOfWork, entry: JournalEntry | None) -> JournalEntry | None:
             raise Conflict(f"entry {entry.key} was posted before with other lines")
         return existing
     return uow.ledger.add(entry)
+
+
+def key_digest(parts: Sequence[str]) -> str:
+    """A short, stable idempotency key for a posting that covers exactly these items."""
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
 def inject_capital(cmd: InjectCapital, uow: UnitOfWork) -> JournalEntry:

@@ -5,7 +5,6 @@ Posting keys are derived from the business object, so re-running a step never po
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import date
 
@@ -13,7 +12,7 @@ from xinbao.domain import ledger
 from xinbao.domain.money import apply_rate
 from xinbao.domain.parties import Funder
 from xinbao.domain.policy import Policy
-from xinbao.services.ledger import post
+from xinbao.services.ledger import key_digest, post
 from xinbao.services.unit_of_work import PremiumTerms, UnitOfWork
 
 
@@ -38,7 +37,7 @@ def post_single_premiums(uow: UnitOfWork, policies: Sequence[Policy],
     ids = [str(p.id) for p in policies]
     reference = _ref(policies[0]) if len(policies) == 1 else f"issue:{on.isoformat()}"
     post(uow, ledger.entry(on=on, description=f"Single premium of {len(policies)} policies",
-                           source="IssuePolicy", key=_digest(ids), reference=reference,
+                           source="IssuePolicy", key=key_digest(ids), reference=reference,
                            moves=moves))
 
 
@@ -70,7 +69,7 @@ def write_installment_premiums(
     if written:
         post(uow, ledger.entry(
             on=on, description=f"Installment premiums written ({len(written)} policies)",
-            source="WriteInstallmentPremium", key=f"{source}:{_digest(written)}",
+            source="WriteInstallmentPremium", key=f"{source}:{key_digest(written)}",
             reference=source,
             moves=[(ledger.PREMIUM_RECEIVABLE, ledger.WRITTEN_PREMIUM, premium_total),
                    (ledger.COMMISSION_EXPENSE, ledger.COMMISSION_PAYABLE, commission_total)],
@@ -88,9 +87,6 @@ def collect_premiums(uow: UnitOfWork, *, amount_fen: int, on: date, source: str,
         moves=[(ledger.BANK, ledger.PREMIUM_RECEIVABLE, amount_fen)],
     ))
 
-
-def _digest(parts: Sequence[str]) -> str:
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
 def earn_premium(uow: UnitOfWork, policy: Policy, *, on: date, all_of_it: bool = False) -> int:
@@ -144,7 +140,7 @@ def earn_premiums(uow: UnitOfWork, policies: Sequence[Policy], *, on: date,
     if total:
         post(uow, ledger.entry(
             on=on, description=f"Premium earned to {on} ({len(parts)} policies)",
-            source="EarnPremium", key=f"{source}:{_digest(parts)}", reference=source,
+            source="EarnPremium", key=f"{source}:{key_digest(parts)}", reference=source,
             moves=[(ledger.UNEARNED_PREMIUM_RESERVE, ledger.UPR_CHARGE, total)],
         ))
     return total

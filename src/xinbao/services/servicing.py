@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -37,6 +36,7 @@ from xinbao.services.commands import (
     RepaymentRecord,
     RunEndOfDay,
 )
+from xinbao.services.ledger import key_digest
 from xinbao.services.premiums import (
     collect_premiums,
     earn_premium,
@@ -124,14 +124,10 @@ def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord],
     if premium_collected:
         collect_premiums(uow, amount_fen=premium_collected, on=received_on,
                          source=f"file:{funder.code}:{file_reference}",
-                         key=f"{funder.code}:{file_reference}:{_digest_refs(accepted)}")
+                         key=f"{funder.code}:{file_reference}:"
+                             + key_digest([f"{r.loan_id}:{ref}" for r, ref in accepted]))
     return FileResult(accepted=len(accepted), repeated=repeated, rejected=tuple(rejected),
                       premium_collected_fen=premium_collected)
-
-
-def _digest_refs(accepted: Sequence[tuple[Repayment, str]]) -> str:
-    return hashlib.sha256("|".join(f"{r.loan_id}:{ref}" for r, ref in accepted)
-                          .encode()).hexdigest()[:24]
 
 
 def _refuse(loan: LoanHeader, installment: Installment | None, r: RepaymentRecord,
