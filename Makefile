@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit lint serve clean
+.PHONY: demo test unit lint audit serve clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=...)")'
@@ -13,14 +13,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## demo: run the scripted book on SQLite (out/demo/xinbao.db) and print its KPIs
+## demo: simulate the base market on SQLite (out/demo/xinbao.db) and print its KPIs
 demo: $(STAMP)
 	$(BIN)/xinbao demo
 
-## test: import contracts, lint, then the whole suite on SQLite and a throwaway PostgreSQL
+## test: import contracts, lint, dependency audit, then the whole suite on SQLite and a
+## throwaway PostgreSQL
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests bench
+	scripts/dep-audit.sh $(BIN)/python
 	XINBAO_REQUIRE_POSTGRES=1 scripts/with-postgres.sh $(BIN)/python -m pytest -q -p no:cacheprovider
 
 ## unit: the tests that need no database server (fast loop while coding)
@@ -30,6 +32,10 @@ unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests bench
+
+## audit: the dependency audit alone
+audit: $(STAMP)
+	scripts/dep-audit.sh $(BIN)/python
 
 serve: $(STAMP)
 	$(BIN)/xinbao serve

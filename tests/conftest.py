@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from tests import support  # noqa: F401 - test secrets before anything reads settings
 from xinbao.adapters import migrate
 from xinbao.adapters.database import create_db_engine
 

@@ -1,19 +1,28 @@
-"""The composition root: wires settings, database, parameters and logging. Nothing connects
-to anything at import time; ``bootstrap()`` does it when an entrypoint asks."""
+"""The composition root: wires settings, secrets, database, parameters and logging. Nothing
+connects to anything at import time; ``bootstrap()`` does it when an entrypoint asks."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 from sqlalchemy import Engine
 
 from xinbao.adapters import migrate
+from xinbao.adapters.credentials import Argon2JwtCredentials
+from xinbao.adapters.crypto import PasswordHasher, PiiCipher, TokenSigner
 from xinbao.adapters.database import create_db_engine
 from xinbao.adapters.parameters import Parameters, load_parameters
+from xinbao.adapters.redaction import RedactingFilter, redaction_processor
+from xinbao.adapters.secrets import Secrets, load_secrets
 from xinbao.adapters.unit_of_work import SqlUnitOfWork
 from xinbao.config import Settings
+from xinbao.domain.security import Principal
+
+#: argon2id at test speed (XINBAO_PASSWORD_HASHING=fast; refused in production).
+_FAST_HASHING = {"time_cost": 1, "memory_cost": 8192, "parallelism": 1}
 
 
 @dataclass
@@ -21,13 +30,18 @@ class Container:
     settings: Settings
     engine: Engine
     parameters: Parameters
+    secrets: Secrets = field(repr=False)
+    cipher: PiiCipher = field(repr=False)
+    credentials: Argon2JwtCredentials = field(repr=False)
     log: structlog.stdlib.BoundLogger = field(repr=False)
 
-    def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+    def uow(self, actor: Principal | None = None) -> SqlUnitOfWork:
+        """A unit of work acting for ``actor`` (the system when none is given: operator
+        commands and scheduled jobs run on the server)."""
+        return SqlUnitOfWork(self.engine, cipher=self.cipher, actor=actor)
 
     def upgrade_database(self) -> None:
-        migrate.upgrade(self.engine)
+        migrate.upgrade(self.engine, pii_cipher=self.cipher)
 
     def schema_state(self) -> tuple[str | None, bool]:
         """(revision the database is at, whether that is the newest); raises if unreachable."""
@@ -41,12 +55,18 @@ class Container:
 def configure_logging(settings: Settings) -> None:
     level = getattr(logging, settings.log_level, logging.INFO)
     logging.basicConfig(level=level, format="%(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
     logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
     renderer = (structlog.processors.JSONRenderer() if settings.log_json
                 else structlog.dev.ConsoleRenderer(colors=False))
     structlog.configure(
         processors=[structlog.processors.add_log_level,
-                    structlog.processors.TimeStamper(fmt="iso"), renderer],
+                    structlog.processors.TimeStamper(fmt="iso"),
+                    structlog.processors.format_exc_info,  # tracebacks are redacted too
+                    redaction_processor,  # no full ID number, phone or card in any log line
+                    renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=False,
     )
@@ -55,8 +75,16 @@ def configure_logging(settings: Settings) -> None:
 def bootstrap(settings: Settings | None = None, *, upgrade: bool = False) -> Container:
     settings = settings or Settings.from_env()
     configure_logging(settings)
-    container = Container(settings=settings, engine=create_db_engine(settings.database_url),
-                          parameters=load_parameters(), log=structlog.get_logger("xinbao"))
+    secrets = load_secrets(Path(settings.secrets_file), create_if_missing=not settings.production)
+    hasher = (PasswordHasher(**_FAST_HASHING) if settings.password_hashing == "fast"
+              else PasswordHasher())
+    container = Container(
+        settings=settings, engine=create_db_engine(settings.database_url),
+        parameters=load_parameters(), secrets=secrets,
+        cipher=PiiCipher(secrets.pii_keys, secrets.pii_active, secrets.index_key),
+        credentials=Argon2JwtCredentials(
+            hasher, TokenSigner(secrets.token_keys, secrets.token_active)),
+        log=structlog.get_logger("xinbao"))
     if upgrade:
         container.upgrade_database()
     return container

@@ -16,9 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests import builders as b
+from tests import support
 from xinbao.adapters import migrate
 from xinbao.bootstrap import Container, bootstrap
-from xinbao.config import Settings
 from xinbao.entrypoints.api.app import create_app
 from xinbao.services import applications, claims, servicing
 from xinbao.services.commands import PayClaim, RunEndOfDay
@@ -35,15 +35,43 @@ MASKED_CARD = b.BANK_CARD[:6] + "*" * (len(b.BANK_CARD) - 10) + b.BANK_CARD[-4:]
 
 @pytest.fixture
 def container(database_url: str) -> Iterator[Container]:
-    c = bootstrap(Settings(database_url=database_url))
+    c = bootstrap(support.settings(database_url))
     b.seed(c.uow, funders=(b.bank(), UNLICENSED))
     yield c
     c.close()
 
 
+#: Who does what in these tests, as at an insurer: an underwriter keys applications in,
+#: operations staff approve, issue, service and run the batch, and a claims approver (never
+#: the one who opened a claim: four-eyes) pays.
+STAFF = {
+    "underwriter": ["underwriter"],
+    "ops": ["underwriting_approver", "finance", "risk_manager", "claims_adjuster",
+            "collector", "auditor"],
+    "claims-approver": ["claims_approver"],
+}
+
+
+class StaffClient(TestClient):
+    """A TestClient that sends each request with the token of the staff member who would
+    make it (see STAFF)."""
+
+    tokens: dict[str, str]
+
+    def request(self, method: str, url: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        path = str(url)
+        who = ("underwriter" if method.upper() == "POST" and path == "/v1/applications"
+               else "claims-approver" if path.startswith("/v1/claims/") and path.endswith("/pay")
+               else "ops")
+        headers = {**support.bearer(self.tokens[who]), **(kwargs.pop("headers", None) or {})}
+        return super().request(method, url, headers=headers, **kwargs)
+
+
 @pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(container)) as test_client:
+    with StaffClient(create_app(container)) as test_client:
+        test_client.tokens = {name: support.api_token(container, name, roles)
+                              for name, roles in STAFF.items()}
         yield test_client
 
 

@@ -16,9 +16,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from tests import builders as b
+from tests import support
 from xinbao.adapters import migrate
 from xinbao.bootstrap import Container, bootstrap
-from xinbao.config import Settings
 from xinbao.entrypoints.cli import app
 from xinbao.services import applications, policies
 from xinbao.services.commands import ApproveApplication, IssuePolicy
@@ -36,7 +36,7 @@ def xinbao(*args: str, env: dict[str, str] | None = None) -> Result:
 @pytest.fixture
 def seeded(database_url: str) -> Iterator[Container]:
     """The shipped catalogue and a licensed bank, BANK-A."""
-    c = bootstrap(Settings(database_url=database_url))
+    c = bootstrap(support.settings(database_url))
     b.seed(c.uow)
     yield c
     c.close()

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, inspect, select, text, update
+from sqlalchemy import delete, insert, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from xinbao.adapters import migrate, orm
@@ -78,8 +78,11 @@ def test_the_database_refuses_an_unknown_account_and_a_zero_line(database_url):
 def test_domain_events_are_append_only_too(database_url):
     engine = create_db_engine(database_url)
     with engine.begin() as c:
-        c.execute(insert(orm.domain_events).values(name="X", aggregate="loan", aggregate_id=1,
-                                                   occurred_on=date(2025, 1, 1), data={}))
-    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as c:
-        c.execute(update(orm.domain_events).values(name="Y"))
+        c.execute(insert(orm.domain_events).values(
+            name="X", aggregate="loan", aggregate_id=1, occurred_on=date(2025, 1, 1), data={},
+            seq=1, recorded_at="2025-01-01T00:00:00+00:00", actor="system:test",
+            prev_hash="0" * 64, hash="1" * 64))
+    for statement in (update(orm.domain_events).values(name="Y"), delete(orm.domain_events)):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as c:
+            c.execute(statement)
     engine.dispose()

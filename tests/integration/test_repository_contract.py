@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from tests import builders as b
+from tests import support
 from tests.conftest import BACKENDS, provision
 from xinbao.adapters.database import create_db_engine
 from xinbao.adapters.memory import InMemoryUnitOfWork, Store
@@ -36,7 +37,7 @@ def uow_factory(request: pytest.FixtureRequest, tmp_path):
         return
     with provision(request.param, request, tmp_path) as url:
         engine = create_db_engine(url)
-        yield lambda: SqlUnitOfWork(engine)
+        yield lambda: SqlUnitOfWork(engine, cipher=support.cipher())
         engine.dispose()
 
 

@@ -8,18 +8,21 @@ stored until it is saved, and a rollback forgets everything since the last commi
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
-from datetime import date
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime
 from typing import Any, Self
 
+from xinbao.domain.accounts import ApiClient, Session, User
+from xinbao.domain.audit import GENESIS, AuditRecord, chain, json_safe
 from xinbao.domain.claims import Claim, ClaimStatus, Recovery
 from xinbao.domain.errors import Conflict
 from xinbao.domain.events import Event
 from xinbao.domain.ledger import JournalEntry, Line
 from xinbao.domain.loans import Installment, Loan, Repayment
-from xinbao.domain.parties import Funder
+from xinbao.domain.parties import ANONYMIZED, ANONYMIZED_NAME, Funder
 from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.domain.products import Product
+from xinbao.domain.security import Principal, system
 from xinbao.domain.underwriting import Application, ApplicationStatus
 from xinbao.services.unit_of_work import LoanHeader, PremiumTerms
 
@@ -165,6 +168,42 @@ class _Applications(_Table):
     def get_by_external_ref(self, funder_id: int, external_ref: str) -> Application | None:
         return self._find(lambda a: a.funder_id == funder_id and a.external_ref == external_ref)
 
+    def retention_due(self, cutoff: date, *, limit: int) -> list[int]:
+        done = self._uow._working.tables.setdefault("anonymized", {})
+        closed_on = {r.aggregate_id: r.occurred_on
+                     for r in self._uow._working.tables.get("events", {}).values()
+                     if r.aggregate == "policy" and r.name == "PolicyClosed"}
+        closed_apps = {p.application_id
+                       for p in self._uow._working.tables.get("policies", {}).values()
+                       if p.status is PolicyStatus.CLOSED and p.id in closed_on
+                       and closed_on[p.id] < cutoff}
+        due = [a.id for a in self.rows.values() if a.id not in done and (
+            (a.status is ApplicationStatus.DECLINED and a.decided_on is not None
+             and a.decided_on < cutoff) or a.id in closed_apps)]
+        return sorted(due)[:limit]
+
+    def anonymize(self, application_ids: Sequence[int], on: date) -> int:
+        from dataclasses import replace
+
+        done = self._uow._working.tables.setdefault("anonymized", {})
+        changed = [i for i in application_ids if i in self.rows and i not in done]
+        for i in changed:
+            app = _copy(self.rows[i])
+            app.borrower = replace(app.borrower, name=ANONYMIZED_NAME, id_number=ANONYMIZED,
+                                   phone=ANONYMIZED, bank_card=None, birth_date=None)
+            self.rows[i] = app
+            done[i] = on
+        policies = self._uow._working.tables.get("policies", {})
+        for pid, policy in list(policies.items()):
+            if policy.application_id in changed:
+                policies[pid] = replace(_copy(policy), borrower_id_number=ANONYMIZED)
+        return len(changed)
+
+    def find_by_id_number(self, id_number: str) -> list[Application]:
+        wanted = id_number.strip().replace(" ", "").upper()
+        return sorted(self._filter(lambda a: a.borrower.id_number.upper() == wanted),
+                      key=lambda a: a.id)
+
     def count(self) -> int:
         return len(self.rows)
 
@@ -193,6 +232,13 @@ class _Policies(_Table):
 
     def get_by_loan(self, loan_id: int) -> Policy | None:
         return self._find(lambda p: p.loan_id == loan_id)
+
+    def page(self, *, funder_id: int | None, after_id: int, limit: int) -> list[Policy]:
+        chosen = sorted((p for p in self.rows.values() if p.id > after_id
+                         and p.status is not PolicyStatus.QUOTED
+                         and (funder_id is None or p.funder_id == funder_id)),
+                        key=lambda p: p.id)
+        return [_copy(p) for p in chosen[:limit]]
 
     def get_many(self, policy_ids: Iterable[int]) -> list[Policy]:
         return sorted((self._get(i) for i in set(policy_ids) if i in self.rows),
@@ -429,14 +475,92 @@ class _Ledger(_Table):
 
 
 class _Events(_Table):
+    """The audit trail: chained as events arrive (the SQL log chains them at commit; either
+    way a rolled-back unit of work leaves nothing)."""
+
     def add(self, events: Iterable[Event]) -> None:
-        for event in events:
-            self.rows[self.next_id()] = event
+        head = self._uow._working.tables.setdefault("audit_head", {}).get(1, (0, GENESIS))
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        records = chain((AuditRecord(0, e.name, e.aggregate, e.aggregate_id, e.on, now,
+                                     self._uow.actor.actor, json_safe(e.data))
+                         for e in events), after_seq=head[0], after_hash=head[1])
+        for record in records:
+            self.rows[self.next_id()] = record
+        if records:
+            self._uow._working.tables["audit_head"][1] = (records[-1].seq, records[-1].hash)
 
     def list(self, *, aggregate: str | None = None, aggregate_id: int | None = None) -> list[Event]:
-        return [e for _, e in sorted(self.rows.items())
-                if (aggregate is None or e.aggregate == aggregate)
-                and (aggregate_id is None or e.aggregate_id == aggregate_id)]
+        return [Event(r.name, r.aggregate, r.aggregate_id, r.occurred_on, r.data)
+                for _, r in sorted(self.rows.items())
+                if (aggregate is None or r.aggregate == aggregate)
+                and (aggregate_id is None or r.aggregate_id == aggregate_id)]
+
+    def makers(self, aggregate: str, aggregate_id: int, names: Iterable[str]) -> set[str]:
+        wanted = set(names)
+        return {r.actor for r in self.rows.values() if r.aggregate == aggregate
+                and r.aggregate_id == aggregate_id and r.name in wanted}
+
+    def records(self, *, actor: str | None = None, limit: int | None = None,
+                newest_first: bool = False) -> Iterator[AuditRecord]:
+        chosen = [r for _, r in sorted(self.rows.items(), reverse=newest_first)
+                  if actor is None or r.actor == actor]
+        return iter(chosen[:limit] if limit is not None else chosen)
+
+    def head(self) -> tuple[int, str]:
+        return self._uow._working.tables.get("audit_head", {}).get(1, (0, GENESIS))
+
+
+class _Users(_Table):
+    def add(self, user: User) -> User:
+        if self.get_by_username(user.username) is not None:
+            raise Conflict(f"user {user.username} exists")
+        return self._insert(user, "user")
+
+    def save(self, user: User) -> None:
+        self._update(user, "user")
+
+    def get(self, user_id: int) -> User | None:
+        return self._get(user_id)
+
+    def get_by_username(self, username: str) -> User | None:
+        return self._find(lambda u: u.username == username)
+
+    def list(self) -> list[User]:
+        return sorted(self._all(), key=lambda u: u.username)
+
+
+class _Clients(_Table):
+    def add(self, client: ApiClient) -> ApiClient:
+        if self.get_by_client_id(client.client_id) is not None:
+            raise Conflict(f"client {client.client_id} exists")
+        return self._insert(client, "api_client")
+
+    def save(self, client: ApiClient) -> None:
+        self._update(client, "api_client")
+
+    def get_by_client_id(self, client_id: str) -> ApiClient | None:
+        return self._find(lambda c: c.client_id == client_id)
+
+    def list(self) -> list[ApiClient]:
+        return sorted(self._all(), key=lambda c: c.client_id)
+
+
+class _Sessions(_Table):
+    def add(self, session: Session) -> Session:
+        return self._insert(session, "session")
+
+    def save(self, session: Session) -> None:
+        self._update(session, "session")
+
+    def get_by_token_hash(self, token_hash: str) -> Session | None:
+        return self._find(lambda s: s.token_hash == token_hash)
+
+    def revoke_all(self, user_id: int) -> int:
+        live = [s for s in self._all() if s.user_id == user_id and not s.revoked]
+        for session in live:
+            session.revoked = True
+            self.rows[session.id] = session
+        return len(live)
 
 
 def _replace_id(obj: Any, new_id: int) -> Any:
@@ -452,8 +576,9 @@ class InMemoryUnitOfWork:
     to one database.
     """
 
-    def __init__(self, store: Store | None = None) -> None:
+    def __init__(self, store: Store | None = None, *, actor: Principal | None = None) -> None:
         self._store = store or Store()
+        self.actor = actor or system()
         self._working = self._store
         self.commits = 0
         self.products = _Products(self, "products")
@@ -466,6 +591,9 @@ class InMemoryUnitOfWork:
         self.recoveries = _Recoveries(self, "recoveries")
         self.ledger = _Ledger(self, "ledger")
         self.events = _Events(self, "events")
+        self.users = _Users(self, "users")
+        self.clients = _Clients(self, "clients")
+        self.sessions = _Sessions(self, "sessions")
 
     def __enter__(self) -> Self:
         self._working = self._store.snapshot()

@@ -16,8 +16,10 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
+    DateTime,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     MetaData,
     String,
@@ -109,10 +111,13 @@ applications = Table(
     Column("product_version", Integer, nullable=False),
     _enum("mode"),
     _enum("borrower_kind"),
-    Column("borrower_name", String(200), nullable=False),
-    Column("borrower_id_number", String(18), nullable=False, index=True),
-    Column("borrower_phone", String(20), nullable=False),
-    Column("borrower_bank_card", String(19)),
+    # Personal data is encrypted at rest (adapters.crypto.PiiCipher); the ID number is found
+    # by its keyed blind index, never by its text.
+    Column("borrower_name", Text, nullable=False),
+    Column("borrower_id_number", Text, nullable=False),
+    Column("borrower_id_index", String(64), nullable=False, index=True),
+    Column("borrower_phone", Text, nullable=False),
+    Column("borrower_bank_card", Text),
     Column("borrower_birth_date", Date),
     _enum("policyholder"),
     _enum("insured"),
@@ -124,6 +129,7 @@ applications = Table(
     _enum("status"),
     Column("decided_on", Date),
     Column("reason_codes", String(400), nullable=False, default=""),
+    Column("anonymized_on", Date),  # personal data replaced after the retention period
     UniqueConstraint("funder_id", "external_ref"),
     ForeignKeyConstraint(["product_code", "product_version"],
                          ["products.code", "products.version"]),
@@ -177,7 +183,7 @@ policies = Table(
     Column("product_version", Integer, nullable=False),
     _enum("mode"),
     Column("funder_id", ForeignKey("funders.id"), nullable=False),
-    Column("borrower_id_number", String(18), nullable=False),
+    Column("borrower_id_number", Text, nullable=False),  # encrypted
     _enum("policyholder"),
     _enum("insured"),
     _fen("sum_insured_fen"),
@@ -259,6 +265,7 @@ journal_lines = Table(
     CheckConstraint("amount_fen <> 0", name="nonzero"),
 )
 
+#: The audit trail: every domain event and security event, hash-chained (domain.audit).
 domain_events = Table(
     "domain_events", metadata,
     _id(),
@@ -267,6 +274,62 @@ domain_events = Table(
     Column("aggregate_id", BigInteger),
     Column("occurred_on", Date, nullable=False),
     Column("data", JSON, nullable=False),
+    Column("seq", BigInteger, nullable=False, unique=True),
+    Column("recorded_at", String(40), nullable=False),
+    Column("actor", String(120), nullable=False, index=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_domain_events_aggregate", "aggregate", "aggregate_id"),
+)
+
+#: The newest record of the audit chain (one row), so that cutting records off its end shows.
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+users = Table(
+    "users", metadata,
+    _id(),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("roles", String(400), nullable=False),
+    Column("funder_id", ForeignKey("funders.id")),
+    Column("active", Boolean, nullable=False),
+    Column("failed_logins", Integer, nullable=False),
+    Column("locked_until", DateTime),
+    Column("created_at", DateTime, nullable=False),
+    Column("password_changed_at", DateTime, nullable=False),
+)
+
+user_sessions = Table(
+    "user_sessions", metadata,
+    _id(),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("revoked", Boolean, nullable=False),
+)
+
+api_clients = Table(
+    "api_clients", metadata,
+    _id(),
+    Column("client_id", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("funder_id", ForeignKey("funders.id")),
+    Column("roles", String(400), nullable=False),
+    Column("secret_hash", String(200), nullable=False),
+    Column("previous_secret_hash", String(200)),
+    Column("previous_valid_until", DateTime),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("rotated_at", DateTime),
 )
 
 #: Tables whose rows are never updated or deleted (enforced by database triggers).

@@ -5,17 +5,22 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, tuple_, update
 
 from xinbao.adapters import orm
+from xinbao.adapters.crypto import PiiCipher
+from xinbao.domain.accounts import ApiClient, Session, User, decode_roles, encode_roles
+from xinbao.domain.audit import AuditRecord, chain, json_safe
 from xinbao.domain.claims import Claim, ClaimStatus, Recovery
 from xinbao.domain.events import Event
 from xinbao.domain.ledger import JournalEntry, Line
 from xinbao.domain.loans import Installment, Loan, LoanStatus, Repayment
 from xinbao.domain.parties import (
+    ANONYMIZED,
+    ANONYMIZED_NAME,
     Borrower,
     Funder,
     FunderKind,
@@ -114,9 +119,11 @@ def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
 
 
 class _Repository:
-    def __init__(self, connection: Connection, events: SqlEventLog | None = None) -> None:
+    def __init__(self, connection: Connection, events: SqlEventLog | None = None,
+                 cipher: PiiCipher | None = None) -> None:
         self._c = connection
         self._events = events
+        self._cipher = cipher
 
     def _drain(self, obj: Any) -> None:
         self._drain_many([obj])
@@ -144,6 +151,12 @@ class _Repository:
         if pending and self._events is not None:
             self._events.add(pending)
 
+    @property
+    def _pii(self) -> PiiCipher:
+        if self._cipher is None:
+            raise RuntimeError(f"{type(self).__name__} stores personal data: give it a cipher")
+        return self._cipher
+
     def _update_rows(self, table: Any, rows: Sequence[dict[str, Any]]) -> None:
         """UPDATE by id, many rows in one executemany (each dict holds "id" and the values)."""
         if not rows:
@@ -158,13 +171,42 @@ class _Repository:
 
 
 class SqlEventLog(_Repository):
+    """The audit trail. Events wait in the unit of work and are chained onto the log in one
+    batch when it commits, under a lock on the chain's head row (PostgreSQL ``FOR UPDATE``;
+    SQLite has one writer), so concurrent writers cannot fork the chain."""
+
+    def __init__(self, connection: Connection, actor: str) -> None:
+        super().__init__(connection)
+        self._actor = actor
+        self._pending: list[Event] = []
+
     def add(self, events: Iterable[Event]) -> None:
-        rows = [{"name": e.name, "aggregate": e.aggregate, "aggregate_id": e.aggregate_id,
-                 "occurred_on": e.on, "data": e.data} for e in events]
-        if rows:
-            self._c.execute(insert(orm.domain_events), rows)
+        self._pending.extend(events)
+
+    def discard(self) -> None:
+        self._pending.clear()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        h = orm.audit_head
+        head = self._c.execute(select(h.c.seq, h.c.hash).where(h.c.id == 1)
+                               .with_for_update()).one()
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        records = chain((AuditRecord(0, e.name, e.aggregate, e.aggregate_id, e.on, now,
+                                     self._actor, json_safe(e.data)) for e in pending),
+                        after_seq=head.seq, after_hash=head.hash)
+        self._c.execute(insert(orm.domain_events), [
+            {"name": r.name, "aggregate": r.aggregate, "aggregate_id": r.aggregate_id,
+             "occurred_on": r.occurred_on, "data": r.data, "seq": r.seq,
+             "recorded_at": r.recorded_at, "actor": r.actor, "prev_hash": r.prev_hash,
+             "hash": r.hash} for r in records])
+        self._c.execute(update(h).where(h.c.id == 1).values(seq=records[-1].seq,
+                                                             hash=records[-1].hash))
 
     def list(self, *, aggregate: str | None = None, aggregate_id: int | None = None) -> list[Event]:
+        self.flush()
         t = orm.domain_events
         q = select(t).order_by(t.c.id)
         if aggregate is not None:
@@ -173,6 +215,32 @@ class SqlEventLog(_Repository):
             q = q.where(t.c.aggregate_id == aggregate_id)
         return [Event(r.name, r.aggregate, r.aggregate_id, r.occurred_on, r.data)
                 for r in self._c.execute(q)]
+
+    def makers(self, aggregate: str, aggregate_id: int, names: Iterable[str]) -> set[str]:
+        self.flush()
+        t = orm.domain_events
+        q = select(t.c.actor).where(t.c.aggregate == aggregate,
+                                    t.c.aggregate_id == aggregate_id,
+                                    t.c.name.in_(list(names)))
+        return set(self._c.execute(q).scalars())
+
+    def records(self, *, actor: str | None = None, limit: int | None = None,
+                newest_first: bool = False) -> Iterator[AuditRecord]:
+        self.flush()
+        t = orm.domain_events
+        q = select(t).order_by(t.c.id.desc() if newest_first else t.c.id)
+        if actor is not None:
+            q = q.where(t.c.actor == actor)
+        if limit is not None:
+            q = q.limit(limit)
+        for r in self._c.execution_options(yield_per=5000).execute(q):
+            yield AuditRecord(r.seq, r.name, r.aggregate, r.aggregate_id, r.occurred_on,
+                              r.recorded_at, r.actor, r.data, r.prev_hash, r.hash)
+
+    def head(self) -> tuple[int, str]:
+        h = orm.audit_head
+        row = self._c.execute(select(h.c.seq, h.c.hash).where(h.c.id == 1)).one()
+        return row.seq, row.hash
 
 
 class SqlProductRepository(_Repository):
@@ -244,15 +312,18 @@ class SqlFunderRepository(_Repository):
 
 
 class SqlApplicationRepository(_Repository):
-    @staticmethod
-    def _values(a: Application) -> dict[str, Any]:
-        b = a.borrower
+    def _values(self, a: Application) -> dict[str, Any]:
+        b, cipher = a.borrower, self._pii
         return {
             "funder_id": a.funder_id, "external_ref": a.external_ref,
             "product_code": a.product_code, "product_version": a.product_version,
-            "mode": a.mode.value, "borrower_kind": b.kind.value, "borrower_name": b.name,
-            "borrower_id_number": b.id_number, "borrower_phone": b.phone,
-            "borrower_bank_card": b.bank_card, "borrower_birth_date": b.birth_date,
+            "mode": a.mode.value, "borrower_kind": b.kind.value,
+            "borrower_name": cipher.encrypt(b.name, field="borrower_name"),
+            "borrower_id_number": cipher.encrypt(b.id_number, field="borrower_id_number"),
+            "borrower_id_index": cipher.blind_index(b.id_number, field="borrower_id_number"),
+            "borrower_phone": cipher.encrypt(b.phone, field="borrower_phone"),
+            "borrower_bank_card": cipher.encrypt(b.bank_card, field="borrower_bank_card"),
+            "borrower_birth_date": b.birth_date,
             "policyholder": a.roles.policyholder.value, "insured": a.roles.insured.value,
             "amount_fen": a.amount_fen, "term_months": a.term_months,
             "annual_rate": a.annual_rate, "repayment_method": a.repayment_method.value,
@@ -260,11 +331,15 @@ class SqlApplicationRepository(_Repository):
             "reason_codes": ",".join(a.reason_codes),
         }
 
-    @staticmethod
-    def _from_row(r: Any) -> Application:
-        borrower = Borrower(kind=PartyKind(r.borrower_kind), name=r.borrower_name,
-                            id_number=r.borrower_id_number, phone=r.borrower_phone,
-                            bank_card=r.borrower_bank_card, birth_date=r.borrower_birth_date)
+    def _from_row(self, r: Any) -> Application:
+        cipher = self._pii
+        borrower = Borrower(
+            kind=PartyKind(r.borrower_kind),
+            name=cipher.decrypt(r.borrower_name, field="borrower_name"),
+            id_number=cipher.decrypt(r.borrower_id_number, field="borrower_id_number"),
+            phone=cipher.decrypt(r.borrower_phone, field="borrower_phone"),
+            bank_card=cipher.decrypt(r.borrower_bank_card, field="borrower_bank_card"),
+            birth_date=r.borrower_birth_date)
         return Application(
             funder_id=r.funder_id, product_code=r.product_code,
             product_version=r.product_version, mode=InsuranceMode(r.mode), borrower=borrower,
@@ -325,6 +400,45 @@ class SqlApplicationRepository(_Repository):
     def count(self) -> int:
         return self._c.execute(select(func.count()).select_from(orm.applications)).scalar_one()
 
+    def retention_due(self, cutoff: date, *, limit: int) -> list[int]:
+        a, p, e = orm.applications, orm.policies, orm.domain_events
+        closed = (select(p.c.id).join(e, (e.c.aggregate == "policy")
+                                      & (e.c.aggregate_id == p.c.id))
+                  .where(p.c.application_id == a.c.id,
+                         p.c.status == PolicyStatus.CLOSED.value,
+                         e.c.name == "PolicyClosed", e.c.occurred_on < cutoff))
+        declined = ((a.c.status == ApplicationStatus.DECLINED.value)
+                    & (a.c.decided_on < cutoff))
+        q = (select(a.c.id).where(a.c.anonymized_on.is_(None), declined | closed.exists())
+             .order_by(a.c.id).limit(limit))
+        return list(self._c.execute(q).scalars())
+
+    def anonymize(self, application_ids: Sequence[int], on: date) -> int:
+        cipher, a, p = self._pii, orm.applications, orm.policies
+        ids = list(application_ids)
+        if not ids:
+            return 0
+        pending = list(self._c.execute(select(a.c.id).where(
+            a.c.id.in_(ids), a.c.anonymized_on.is_(None))).scalars())
+        self._update_rows(a, [{
+            "id": i, "borrower_name": cipher.encrypt(ANONYMIZED_NAME, field="borrower_name"),
+            "borrower_id_number": cipher.encrypt(ANONYMIZED, field="borrower_id_number"),
+            "borrower_id_index": ANONYMIZED.lower(),
+            "borrower_phone": cipher.encrypt(ANONYMIZED, field="borrower_phone"),
+            "borrower_bank_card": None, "borrower_birth_date": None, "anonymized_on": on,
+        } for i in pending])
+        policy_ids = list(self._c.execute(select(p.c.id).where(
+            p.c.application_id.in_(pending))).scalars()) if pending else []
+        self._update_rows(p, [{"id": i, "borrower_id_number": cipher.encrypt(
+            ANONYMIZED, field="policy_borrower_id_number")} for i in policy_ids])
+        return len(pending)
+
+    def find_by_id_number(self, id_number: str) -> list[Application]:
+        t = orm.applications
+        key = self._pii.blind_index(id_number, field="borrower_id_number")
+        rows = self._c.execute(select(t).where(t.c.borrower_id_index == key).order_by(t.c.id))
+        return [self._from_row(r) for r in rows]
+
     def count_by_status(self) -> dict[ApplicationStatus, int]:
         t = orm.applications
         rows = self._c.execute(select(t.c.status, func.count()).group_by(t.c.status))
@@ -340,17 +454,24 @@ _POLICY_COLUMNS = [f.name for f in fields(Policy) if f.name not in ("id", "event
 
 class SqlPolicyRepository(_Repository):
     @staticmethod
-    def _values(p: Policy) -> dict[str, Any]:
-        values = {name: getattr(p, name) for name in _POLICY_COLUMNS}
+    def _state(p: Policy) -> dict[str, Any]:
+        """Every column but the borrower's ID number (it never changes once quoted)."""
+        values = {name: getattr(p, name) for name in _POLICY_COLUMNS
+                  if name != "borrower_id_number"}
         for name in _POLICY_ENUMS:
             values[name] = values[name].value
         return values
 
-    @staticmethod
-    def _from_row(r: Any) -> Policy:
+    def _values(self, p: Policy) -> dict[str, Any]:
+        return {**self._state(p), "borrower_id_number": self._pii.encrypt(
+            p.borrower_id_number, field="policy_borrower_id_number")}
+
+    def _from_row(self, r: Any) -> Policy:
         values = {name: getattr(r, name) for name in _POLICY_COLUMNS}
         for name, kind in _POLICY_ENUMS.items():
             values[name] = kind(values[name])
+        values["borrower_id_number"] = self._pii.decrypt(
+            values["borrower_id_number"], field="policy_borrower_id_number")
         return Policy(id=r.id, **values)
 
     def add(self, policy: Policy) -> Policy:
@@ -387,6 +508,14 @@ class SqlPolicyRepository(_Repository):
             found += [self._from_row(r) for r in rows]
         return sorted(found, key=lambda p: p.id)
 
+    def page(self, *, funder_id: int | None, after_id: int, limit: int) -> list[Policy]:
+        t = orm.policies
+        q = (select(t).where(t.c.id > after_id, t.c.status != PolicyStatus.QUOTED.value)
+             .order_by(t.c.id).limit(limit))
+        if funder_id is not None:
+            q = q.where(t.c.funder_id == funder_id)
+        return [self._from_row(r) for r in self._c.execute(q)]
+
     def premium_terms(self, *, loan_ids: Iterable[int] = (),
                       policy_ids: Iterable[int] = ()) -> list[PremiumTerms]:
         found: list[PremiumTerms] = []
@@ -402,7 +531,7 @@ class SqlPolicyRepository(_Repository):
 
     def save_many(self, policies: Iterable[Policy]) -> None:
         policies = list(policies)
-        self._update_rows(orm.policies, [{"id": p.id, **self._values(p)} for p in policies])
+        self._update_rows(orm.policies, [{"id": p.id, **self._state(p)} for p in policies])
         self._drain_many(policies)
 
     def installment_premiums_due(self, on: date) -> list[tuple[int, int]]:
@@ -751,3 +880,93 @@ class SqlLedgerRepository(_Repository):
         if reference is not None:
             q = q.where(t.c.reference == reference)
         return self._load(self._c.execute(q).all())
+
+
+_USER_COLUMNS = ("username", "display_name", "password_hash", "funder_id", "active",
+                 "failed_logins", "locked_until", "created_at", "password_changed_at")
+_CLIENT_COLUMNS = ("client_id", "name", "funder_id", "secret_hash", "previous_secret_hash",
+                   "previous_valid_until", "active", "created_at", "rotated_at")
+_SESSION_COLUMNS = ("token_hash", "user_id", "csrf_token", "created_at", "last_seen_at",
+                    "expires_at", "revoked")
+
+
+class SqlUserRepository(_Repository):
+    @staticmethod
+    def _values(u: User) -> dict[str, Any]:
+        return {**{c: getattr(u, c) for c in _USER_COLUMNS}, "roles": encode_roles(u.roles)}
+
+    @staticmethod
+    def _from_row(r: Any) -> User:
+        return User(**{c: getattr(r, c) for c in _USER_COLUMNS},
+                    roles=decode_roles(r.roles), id=r.id)
+
+    def add(self, user: User) -> User:
+        user.id = self._insert(orm.users, self._values(user))
+        self._drain(user)
+        return user
+
+    def save(self, user: User) -> None:
+        self._update_rows(orm.users, [{"id": user.id, **self._values(user)}])
+        self._drain(user)
+
+    def get(self, user_id: int) -> User | None:
+        r = self._c.execute(select(orm.users).where(orm.users.c.id == user_id)).first()
+        return self._from_row(r) if r else None
+
+    def get_by_username(self, username: str) -> User | None:
+        r = self._c.execute(select(orm.users).where(orm.users.c.username == username)).first()
+        return self._from_row(r) if r else None
+
+    def list(self) -> list[User]:
+        return [self._from_row(r)
+                for r in self._c.execute(select(orm.users).order_by(orm.users.c.username))]
+
+
+class SqlClientRepository(_Repository):
+    @staticmethod
+    def _values(c: ApiClient) -> dict[str, Any]:
+        return {**{k: getattr(c, k) for k in _CLIENT_COLUMNS}, "roles": encode_roles(c.roles)}
+
+    @staticmethod
+    def _from_row(r: Any) -> ApiClient:
+        return ApiClient(**{k: getattr(r, k) for k in _CLIENT_COLUMNS},
+                         roles=decode_roles(r.roles), id=r.id)
+
+    def add(self, client: ApiClient) -> ApiClient:
+        client.id = self._insert(orm.api_clients, self._values(client))
+        self._drain(client)
+        return client
+
+    def save(self, client: ApiClient) -> None:
+        self._update_rows(orm.api_clients, [{"id": client.id, **self._values(client)}])
+        self._drain(client)
+
+    def get_by_client_id(self, client_id: str) -> ApiClient | None:
+        t = orm.api_clients
+        r = self._c.execute(select(t).where(t.c.client_id == client_id)).first()
+        return self._from_row(r) if r else None
+
+    def list(self) -> list[ApiClient]:
+        t = orm.api_clients
+        return [self._from_row(r) for r in self._c.execute(select(t).order_by(t.c.client_id))]
+
+
+class SqlSessionRepository(_Repository):
+    def add(self, session: Session) -> Session:
+        session.id = self._insert(orm.user_sessions,
+                                  {c: getattr(session, c) for c in _SESSION_COLUMNS})
+        return session
+
+    def save(self, session: Session) -> None:
+        self._update_rows(orm.user_sessions, [{
+            "id": session.id, **{c: getattr(session, c) for c in _SESSION_COLUMNS}}])
+
+    def get_by_token_hash(self, token_hash: str) -> Session | None:
+        t = orm.user_sessions
+        r = self._c.execute(select(t).where(t.c.token_hash == token_hash)).first()
+        return Session(**{c: getattr(r, c) for c in _SESSION_COLUMNS}, id=r.id) if r else None
+
+    def revoke_all(self, user_id: int) -> int:
+        t = orm.user_sessions
+        return self._c.execute(update(t).where(t.c.user_id == user_id, t.c.revoked.is_(False))
+                               .values(revoked=True)).rowcount

@@ -118,3 +118,9 @@ def mask_phone(value: str, rules: MaskingRules = MaskingRules()) -> str:
 
 def mask_bank_card(value: str, rules: MaskingRules = MaskingRules()) -> str:
     return _mask(value, rules.card_head, rules.card_tail)
+
+
+def mask_name(value: str) -> str:
+    """A person's name with only its first character shown: 张三丰 → 张**."""
+    text = value.strip()
+    return text[:1] + "*" * max(len(text) - 1, 1) if text else text

@@ -41,6 +41,11 @@ class FunderKind(StrEnum):
     FACTORING = "factoring"
 
 
+#: What stays of a borrower's name and numbers once the retention period has passed.
+ANONYMIZED_NAME = "已匿名"
+ANONYMIZED = "ANONYMIZED"
+
+
 @dataclass(frozen=True, slots=True)
 class Borrower:
     """The debtor (融资方): an individual or a small/micro enterprise, validated on creation."""

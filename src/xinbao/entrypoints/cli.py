@@ -1,15 +1,20 @@
 """The ``xinbao`` command line (Typer + rich).
 
 Exit codes: 0 done; 2 refused input (each field and rule printed); 3 not found; 4 conflict
-with what is recorded; 1 anything unexpected.
+with what is recorded; 5 not permitted; 1 anything unexpected.
+
+Operator commands run on the server and act as the system (``system:cli:<os user>`` in the
+audit trail); the simulator acts as ``system:simulator``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -29,6 +34,14 @@ from xinbao.domain.money import Money, format_yuan
 from xinbao.domain.parties import PartyKind
 from xinbao.domain.policy import PolicyStatus
 from xinbao.domain.products import RepaymentMethod
+from xinbao.domain.security import Forbidden, system
+from xinbao.entrypoints.cli_admin import (
+    audit_app,
+    clients_app,
+    keys_app,
+    retention_app,
+    users_app,
+)
 from xinbao.services import applications, catalogue, ledger, queries, reporting
 from xinbao.services.commands import SubmitApplication
 from xinbao.simulation.scenario import Scenario
@@ -43,6 +56,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(products_app, name="products")
 app.add_typer(applications_app, name="applications")
+app.add_typer(users_app, name="users")
+app.add_typer(clients_app, name="clients")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+app.add_typer(retention_app, name="retention")
 
 # Off a terminal (CI logs, pipes) rich would assume 80 columns and cut the tables.
 out = Console() if sys.stdout.isatty() else Console(width=120)
@@ -56,8 +74,7 @@ DatabaseUrl = Annotated[str | None, typer.Option(
 def _container(database_url: str | None, *, upgrade: bool = True) -> Container:
     settings = Settings.from_env()
     if database_url:
-        settings = Settings(database_url=database_url, log_level=settings.log_level,
-                            log_json=settings.log_json)
+        settings = replace(settings, database_url=database_url)
     return bootstrap(settings, upgrade=upgrade)
 
 
@@ -77,6 +94,9 @@ def _use_case() -> Iterator[None]:
     except (Conflict, IllegalTransition) as exc:
         err.print(f"[bold red]Conflict[/]: {exc}")
         raise typer.Exit(4) from None
+    except Forbidden as exc:
+        err.print(f"[bold red]Not permitted[/]: {exc}")
+        raise typer.Exit(5) from None
 
 
 @db_app.command("upgrade")
@@ -275,7 +295,8 @@ def _simulate(scenario: Scenario, out_dir: Path, database_url: str | None) -> No
         task = progress.add_task(
             f"{scenario.name}: {scenario.applications:,} applications, {scenario.months} "
             "months", total=None)
-        result = run_market(scenario, container.uow, load_product_catalogue(),
+        result = run_market(scenario, lambda: container.uow(system("simulator")),
+                            load_product_catalogue(),
                             progress=lambda done, total: progress.update(
                                 task, completed=done, total=total))
     truth_path = out_dir / "ground_truth.parquet"
@@ -328,8 +349,6 @@ def simulate(
         "--database-url", help="An empty database instead of OUT/xinbao.db.")] = None,
 ) -> None:
     """Simulate a market scenario through Xinbao; print KPIs, write report and ground truth."""
-    from dataclasses import replace
-
     from xinbao.simulation.scenario import resolve_scenario
 
     try:
@@ -360,14 +379,21 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Serve the REST API (OpenAPI docs at /docs)."""
+    """Serve the REST API and the console (put TLS in front of it: cookies are Secure)."""
     import uvicorn
 
     from xinbao.entrypoints.api.app import create_app
 
     container = _container(database_url, upgrade=True)
-    out.print(f"Serving {_safe_url(container)} on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(create_app(container), host=host, port=port, log_level="info")
+    out.print(f"Serving {_safe_url(container)} on http://{host}:{port} (OpenAPI spec at "
+              "/openapi.json, console at /console/)")
+    # The server's own log lines (access log included) are redacted like ours.
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["filters"] = {"redact": {"()": "xinbao.adapters.redaction.RedactingFilter"}}
+    for handler in log_config["handlers"].values():
+        handler["filters"] = ["redact"]
+    uvicorn.run(create_app(container), host=host, port=port, log_level="info",
+                log_config=log_config, server_header=False)
 
 
 def main() -> None:

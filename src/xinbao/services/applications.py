@@ -14,7 +14,9 @@ from xinbao.domain.events import Event
 from xinbao.domain.parties import Borrower, Funder, PartyKind, assign_roles
 from xinbao.domain.policy import Policy
 from xinbao.domain.products import Product, version_in_force
+from xinbao.domain.security import Action
 from xinbao.domain.underwriting import Application, ApplicationStatus, Decision
+from xinbao.services.access import authorize, four_eyes, own
 from xinbao.services.commands import (
     ApproveApplication,
     ApproveApplications,
@@ -37,8 +39,11 @@ class _Lookups:
         self._products: dict[str, list[Product]] = {}
 
     def funder(self, code: str) -> Funder | None:
+        """The funder with this code, if the principal may act for it."""
         if code not in self._funders:
-            self._funders[code] = self._uow.funders.get_by_code(code)
+            funder = self._uow.funders.get_by_code(code)
+            visible = funder is not None and self._uow.actor.sees_funder(funder.id)
+            self._funders[code] = funder if visible else None
         return self._funders[code]
 
     def product_versions(self, code: str) -> list[Product]:
@@ -52,6 +57,7 @@ def submit_application(cmd: SubmitApplication, uow: UnitOfWork) -> Application:
 
     A repeat of the same funder reference returns the stored application unchanged.
     """
+    authorize(uow, Action.APPLICATION_SUBMIT)
     with uow:
         outcome = _store(uow, [cmd], _Lookups(uow))
         if outcome.rejected:
@@ -63,6 +69,7 @@ def submit_application(cmd: SubmitApplication, uow: UnitOfWork) -> Application:
 def submit_application_file(cmd: SubmitApplicationFile, uow: UnitOfWork) -> FileOutcome:
     """A funder's application file in one transaction: each good row stored, each bad row
     refused alone with its reasons (nothing of it written)."""
+    authorize(uow, Action.APPLICATION_SUBMIT)
     with uow:
         outcome = _store(uow, cmd.rows, _Lookups(uow))
         uow.commit()
@@ -106,6 +113,10 @@ def _store(uow: UnitOfWork, rows: Sequence[SubmitApplication],
             rejected.append(Rejection(index, app.external_ref, Conflict(
                 f"application {app.external_ref!r} exists with other terms")))
     uow.applications.add_many([app for _, app in fresh])
+    uow.events.add([Event("ApplicationSubmitted", "application", app.id, app.applied_on, {
+        "funder_id": app.funder_id, "external_ref": app.external_ref,
+        "product": f"{app.product_code} v{app.product_version}",
+        "amount_fen": app.amount_fen}) for _, app in fresh])
     result.update(fresh)
     return FileOutcome(tuple(result[i] for i in sorted(result)),
                        tuple(sorted(rejected, key=lambda r: r.index)))
@@ -188,6 +199,7 @@ class ApprovalResult:
 
 def approve_application(cmd: ApproveApplication, uow: UnitOfWork) -> ApprovalResult:
     """Decide an application; an approval quotes its policy in the same transaction."""
+    authorize(uow, Action.APPLICATION_APPROVE)
     with uow:
         result = _decide(uow, [cmd.application_id], cmd.on)[0]
         uow.commit()
@@ -196,6 +208,7 @@ def approve_application(cmd: ApproveApplication, uow: UnitOfWork) -> ApprovalRes
 
 def approve_applications(cmd: ApproveApplications, uow: UnitOfWork) -> list[ApprovalResult]:
     """Decide many applications in one transaction (the day's queue)."""
+    authorize(uow, Action.APPLICATION_APPROVE)
     with uow:
         results = _decide(uow, cmd.application_ids, cmd.on)
         uow.commit()
@@ -212,6 +225,7 @@ def _decide(uow: UnitOfWork, application_ids: Sequence[int], on: date) -> list[A
     quotes: list[Policy] = []
     for app_id in application_ids:
         application = require(found.get(app_id), "application", app_id)
+        own(uow, application.funder_id, "application", app_id)
         if application.status is not ApplicationStatus.SUBMITTED:
             results.append(ApprovalResult(application, Decision(
                 application.status is ApplicationStatus.APPROVED, application.reason_codes, ()),
@@ -219,6 +233,9 @@ def _decide(uow: UnitOfWork, application_ids: Sequence[int], on: date) -> list[A
             continue
         if on < application.applied_on:
             raise InvalidInput.single("on", "decision.date", "cannot decide before application")
+        authorize(uow, Action.APPLICATION_APPROVE, amount_fen=application.amount_fen)
+        four_eyes(uow, Action.APPLICATION_APPROVE, "application", app_id,
+                  ("ApplicationSubmitted",))
         key = (application.product_code, application.product_version)
         if key not in products:
             products[key] = require(uow.products.get(*key), "product", key)

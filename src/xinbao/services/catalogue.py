@@ -7,6 +7,8 @@ from dataclasses import asdict
 from xinbao.domain.errors import Conflict, InvalidInput
 from xinbao.domain.parties import Funder
 from xinbao.domain.products import Product
+from xinbao.domain.security import Action
+from xinbao.services.access import authorize
 from xinbao.services.commands import RegisterFunder, RegisterProduct
 from xinbao.services.unit_of_work import UnitOfWork
 
@@ -14,6 +16,7 @@ from xinbao.services.unit_of_work import UnitOfWork
 def register_funder(cmd: RegisterFunder, uow: UnitOfWork) -> Funder:
     funder = Funder(code=cmd.code, name=cmd.name, credit_code=cmd.credit_code, kind=cmd.kind,
                     licensed=cmd.licensed, commission_rate=cmd.commission_rate)
+    authorize(uow, Action.CATALOGUE_MANAGE)
     errors = funder.validate()
     if errors:
         raise InvalidInput(errors)
@@ -30,6 +33,7 @@ def register_product(cmd: RegisterProduct, uow: UnitOfWork) -> Product:
 
     A version is never changed once stored; an identical repeat returns the stored version.
     """
+    authorize(uow, Action.CATALOGUE_MANAGE)
     with uow:
         versions = uow.products.versions(cmd.code)
         latest = max(versions, key=lambda p: p.version) if versions else None

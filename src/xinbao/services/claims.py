@@ -10,6 +10,8 @@ from xinbao.domain.claims import Claim, ClaimStatus, Exclusion, Recovery, determ
 from xinbao.domain.errors import Conflict, DomainError, InvalidInput, require
 from xinbao.domain.loans import LoanStatus, paid_by_installment, position
 from xinbao.domain.policy import Policy, PolicyStatus
+from xinbao.domain.security import Action
+from xinbao.services.access import authorize, four_eyes, own
 from xinbao.services.commands import FileClaim, PayClaim, RecordRecovery
 from xinbao.services.ledger import post
 from xinbao.services.premiums import earn_premium
@@ -49,8 +51,10 @@ def open_claim(uow: UnitOfWork, policy: Policy, *, on: date,
 
 def file_claim(cmd: FileClaim, uow: UnitOfWork) -> Claim:
     """A claim notice from the insured: determined at once, opened or declined with reasons."""
+    authorize(uow, Action.CLAIM_FILE)
     with uow:
         policy = require(uow.policies.get(cmd.policy_id), "policy", cmd.policy_id)
+        own(uow, policy.funder_id, "policy", cmd.policy_id)
         active = [c for c in uow.claims.for_policy(policy.id)
                   if c.status is not ClaimStatus.DECLINED]
         if active:
@@ -61,7 +65,11 @@ def file_claim(cmd: FileClaim, uow: UnitOfWork) -> Claim:
 
 
 def pay_claim(cmd: PayClaim, uow: UnitOfWork) -> Claim:
-    """Pay the insured (the funder) and release the reserve; repeats return the paid claim."""
+    """Pay the insured (the funder) and release the reserve; repeats return the paid claim.
+
+    The payer must hold claim.pay up to the claim's amount, and cannot be whoever opened it.
+    """
+    authorize(uow, Action.CLAIM_PAY)
     with uow:
         claim = _pay(uow, cmd)
         uow.commit()
@@ -70,6 +78,7 @@ def pay_claim(cmd: PayClaim, uow: UnitOfWork) -> Claim:
 
 def pay_claims(cmds: Sequence[PayClaim], uow: UnitOfWork) -> FileOutcome[Claim]:
     """A day's approved payments in one transaction; each refused one alone."""
+    authorize(uow, Action.CLAIM_PAY)
     with uow:
         outcome = _each(uow, cmds, _pay, lambda c: str(c.claim_id))
         uow.commit()
@@ -78,6 +87,7 @@ def pay_claims(cmds: Sequence[PayClaim], uow: UnitOfWork) -> FileOutcome[Claim]:
 
 def record_recovery(cmd: RecordRecovery, uow: UnitOfWork) -> Recovery:
     """Money recovered from the obligor after payment (subrogation 代位追偿)."""
+    authorize(uow, Action.RECOVERY_RECORD)
     with uow:
         recovery = _recover(uow, cmd)
         uow.commit()
@@ -87,6 +97,7 @@ def record_recovery(cmd: RecordRecovery, uow: UnitOfWork) -> Recovery:
 def record_recoveries(cmds: Sequence[RecordRecovery], uow: UnitOfWork,
                       ) -> FileOutcome[Recovery]:
     """A collection agency's file of recoveries in one transaction; each refused one alone."""
+    authorize(uow, Action.RECOVERY_RECORD)
     with uow:
         outcome = _each(uow, cmds, _recover, lambda c: c.reference)
         uow.commit()
@@ -111,6 +122,8 @@ def _pay(uow: UnitOfWork, cmd: PayClaim) -> Claim:
     if cmd.on < claim.opened_on:
         raise InvalidInput.single("on", "claim.payment_date",
                                   "a claim is paid on or after it was opened")
+    authorize(uow, Action.CLAIM_PAY, amount_fen=claim.amount_fen)
+    four_eyes(uow, Action.CLAIM_PAY, "claim", claim.id, ("ClaimOpened",))
     claim.pay(cmd.on)
     ref = f"claim:{claim.id}"
     post(uow, ledger.entry(

@@ -9,6 +9,8 @@ from datetime import date
 from xinbao.domain import ledger
 from xinbao.domain.errors import Conflict, InvalidInput, require
 from xinbao.domain.ledger import JournalEntry, TrialBalance
+from xinbao.domain.security import Action
+from xinbao.services.access import authorize
 from xinbao.services.commands import InjectCapital, ReverseEntry
 from xinbao.services.unit_of_work import UnitOfWork
 
@@ -36,6 +38,7 @@ def key_digest(parts: Sequence[str]) -> str:
 def inject_capital(cmd: InjectCapital, uow: UnitOfWork) -> JournalEntry:
     if cmd.amount_fen <= 0:
         raise InvalidInput.single("amount_fen", "amount.positive", "amount must be positive")
+    authorize(uow, Action.LEDGER_POST, amount_fen=cmd.amount_fen)
     with uow:
         posted = post(uow, ledger.entry(
             on=cmd.on, description="Paid-in capital", source="InjectCapital", key=cmd.reference,
@@ -49,8 +52,12 @@ def inject_capital(cmd: InjectCapital, uow: UnitOfWork) -> JournalEntry:
 def reverse_entry(cmd: ReverseEntry, uow: UnitOfWork) -> JournalEntry:
     if not cmd.reason.strip():
         raise InvalidInput.single("reason", "reversal.reason", "a reversal states its reason")
+    authorize(uow, Action.LEDGER_POST)
     with uow:
         original = require(uow.ledger.get(cmd.entry_id), "journal entry", cmd.entry_id)
+        authorize(uow, Action.LEDGER_POST,
+                  amount_fen=sum(line.amount_fen for line in original.lines
+                                 if line.amount_fen > 0))
         if original.reverses_id is not None:
             raise Conflict(f"entry {original.id} is itself a reversal; post a new entry instead")
         earlier = uow.ledger.reversal_of(original.id)
@@ -64,5 +71,6 @@ def reverse_entry(cmd: ReverseEntry, uow: UnitOfWork) -> JournalEntry:
 
 
 def trial_balance(uow: UnitOfWork, *, through: date | None = None) -> TrialBalance:
+    authorize(uow, Action.LEDGER_READ)
     with uow:
         return ledger.trial_balance(uow.ledger.lines(through=through))

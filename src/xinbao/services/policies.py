@@ -20,6 +20,8 @@ from xinbao.domain.events import Event
 from xinbao.domain.loans import Loan
 from xinbao.domain.parties import Funder
 from xinbao.domain.policy import Policy, PolicyStatus
+from xinbao.domain.security import Action
+from xinbao.services.access import authorize
 from xinbao.services.commands import IssuePolicies, IssuePolicy
 from xinbao.services.premiums import post_single_premiums
 from xinbao.services.results import FileOutcome, Rejection
@@ -37,6 +39,7 @@ def issue_policy(cmd: IssuePolicy, uow: UnitOfWork) -> Policy:
 
     Repeating the command for the same loan contract returns the issued policy unchanged.
     """
+    authorize(uow, Action.POLICY_ISSUE)
     with uow:
         outcome = _issue(uow, [cmd])
         if outcome.rejected:
@@ -47,6 +50,7 @@ def issue_policy(cmd: IssuePolicy, uow: UnitOfWork) -> Policy:
 
 def issue_policies(cmd: IssuePolicies, uow: UnitOfWork) -> FileOutcome[Issued]:
     """A disbursement file in one transaction; each refused item is rejected alone."""
+    authorize(uow, Action.POLICY_ISSUE)
     with uow:
         outcome = _issue(uow, cmd.items)
         uow.commit()
@@ -71,7 +75,7 @@ def _issue(uow: UnitOfWork, items: Sequence[IssuePolicy]) -> FileOutcome[Issued]
     for index, cmd in enumerate(items):
         try:
             policy = found.get(cmd.policy_id)
-            if policy is None:
+            if policy is None or not uow.actor.sees_funder(policy.funder_id):
                 raise NotFound("policy", cmd.policy_id)
             repeat = _repeat(uow, policy, cmd)
             if repeat is not None:

@@ -11,7 +11,9 @@ from xinbao.domain.claims import ClaimStatus
 from xinbao.domain.ledger import Statement, TrialBalance
 from xinbao.domain.money import ratio
 from xinbao.domain.policy import PolicyStatus
+from xinbao.domain.security import Action
 from xinbao.domain.underwriting import ApplicationStatus
+from xinbao.services.access import authorize
 from xinbao.services.unit_of_work import UnitOfWork
 
 
@@ -36,6 +38,7 @@ class PortfolioKpis:
 
 
 def portfolio_kpis(uow: UnitOfWork, *, through: date | None = None) -> PortfolioKpis:
+    authorize(uow, Action.REPORT_READ)
     with uow:
         tb = ledger.trial_balance(uow.ledger.lines(through=through))
         return PortfolioKpis(
@@ -61,6 +64,7 @@ class PolicyRow:
 
 def policy_rows(uow: UnitOfWork) -> list[PolicyRow]:
     """One row per issued policy, for set-based analytics (``xinbao.analytics``)."""
+    authorize(uow, Action.REPORT_READ)
     with uow:
         families = {p.code: p.family.value for p in uow.products.list_latest()}
         rows = []
@@ -81,11 +85,13 @@ def policy_rows(uow: UnitOfWork) -> list[PolicyRow]:
 
 def ledger_by_month(uow: UnitOfWork) -> list[tuple[int, int, str, int]]:
     """(year, month, account, sum) of the ledger, for monthly figures."""
+    authorize(uow, Action.REPORT_READ)
     with uow:
         return uow.ledger.monthly_totals()
 
 
 def policy_vintages(uow: UnitOfWork) -> list[tuple[int, date, date | None]]:
     """(policy, start date, first claim date) for vintage curves."""
+    authorize(uow, Action.REPORT_READ)
     with uow:
         return uow.policies.vintage_rows()

@@ -27,6 +27,8 @@ from xinbao.domain.loans import (
 )
 from xinbao.domain.parties import Funder
 from xinbao.domain.policy import Policy, PolicyStatus
+from xinbao.domain.security import Action
+from xinbao.services.access import authorize, own
 from xinbao.services.claims import open_claim
 from xinbao.services.commands import (
     IngestRepaymentFile,
@@ -161,8 +163,10 @@ def ingest_repayment_file(cmd: IngestRepaymentFile, uow: UnitOfWork) -> FileResu
     if not cmd.file_reference.strip():
         raise InvalidInput.single("file_reference", "file.reference",
                                   "a file names its reference")
+    authorize(uow, Action.REPAYMENT_RECORD)
     with uow:
         funder = require(uow.funders.get_by_code(cmd.funder_code), "funder", cmd.funder_code)
+        own(uow, funder.id, "funder", cmd.funder_code)
         result = _ingest(uow, funder, cmd.records, received_on=cmd.received_on,
                          file_reference=cmd.file_reference)
         uow.commit()
@@ -175,11 +179,13 @@ def record_repayment(cmd: RecordRepayment, uow: UnitOfWork) -> Repayment:
         contract_no="", installment_number=cmd.installment_number, paid_on=cmd.paid_on,
         principal_fen=cmd.principal_fen, interest_fen=cmd.interest_fen,
         premium_fen=cmd.premium_fen, reference=cmd.reference)
+    authorize(uow, Action.REPAYMENT_RECORD)
     bad = _check_record(0, record)
     if bad is not None:
         raise bad.error
     with uow:
         loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
+        own(uow, loan.funder_id, "loan", cmd.loan_id)
         repeat = uow.repayments.get_by_reference(loan.id, cmd.reference)
         if repeat is not None:
             return repeat
@@ -196,8 +202,10 @@ def record_repayment(cmd: RecordRepayment, uow: UnitOfWork) -> Repayment:
 
 def record_missed_installment(cmd: RecordMissedInstallment, uow: UnitOfWork) -> Event:
     """The funder reports an installment unpaid after its due date (kept as an event)."""
+    authorize(uow, Action.REPAYMENT_RECORD)
     with uow:
         loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
+        own(uow, loan.funder_id, "loan", cmd.loan_id)
         installment = loan.installment(cmd.installment_number)
         if installment is None:
             raise InvalidInput.single("installment_number", "repayment.installment",
@@ -252,6 +260,7 @@ def record_prepayment(cmd: RecordPrepayment, uow: UnitOfWork) -> Settlement:
     interest reported goes to the current installment, and the policy is settled at once:
     unearned single premium refunded (pro rata or Rule of 78), policy cancelled and closed.
     """
+    authorize(uow, Action.REPAYMENT_RECORD)
     with uow:
         outcome = _prepay_all(uow, [cmd])
         if outcome.rejected:
@@ -263,6 +272,7 @@ def record_prepayment(cmd: RecordPrepayment, uow: UnitOfWork) -> Settlement:
 def record_prepayments(cmds: Sequence[RecordPrepayment], uow: UnitOfWork,
                        ) -> FileOutcome[Settlement]:
     """Many prepayments in one transaction (a funder's file); each refused one alone."""
+    authorize(uow, Action.REPAYMENT_RECORD)
     with uow:
         outcome = _prepay_all(uow, cmds)
         uow.commit()
@@ -289,6 +299,7 @@ def _prepay(uow: UnitOfWork, cmd: RecordPrepayment) -> Settlement:
         raise InvalidInput.single("reference", "repayment.reference",
                                   "the funder's transaction number is required")
     loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
+    own(uow, loan.funder_id, "loan", cmd.loan_id)
     if loan.status is not LoanStatus.ACTIVE:
         raise Conflict(f"loan {loan.id} is {loan.status.value}")
     policy = uow.policies.get_by_loan(loan.id)
@@ -345,6 +356,7 @@ def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
     Set-based: each step asks the repositories for exactly the policies it concerns. One
     transaction for the whole day; running it again for the same day posts nothing more.
     """
+    authorize(uow, Action.BATCH_RUN)
     on = cmd.on
     close_month = cmd.close_month
     if close_month is None:

@@ -7,11 +7,13 @@ object's pending domain events into the event log, in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol, Self
 
+from xinbao.domain.accounts import ApiClient, Session, User
+from xinbao.domain.audit import AuditRecord
 from xinbao.domain.claims import Claim, Recovery
 from xinbao.domain.events import Event
 from xinbao.domain.ledger import JournalEntry, Line
@@ -19,6 +21,7 @@ from xinbao.domain.loans import Installment, Loan, LoanStatus, Repayment
 from xinbao.domain.parties import Funder
 from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.domain.products import Product
+from xinbao.domain.security import Principal
 from xinbao.domain.underwriting import Application, ApplicationStatus
 
 
@@ -66,6 +69,21 @@ class ApplicationRepository(Protocol):
     def get_by_external_ref(self, funder_id: int, external_ref: str) -> Application | None: ...
     def count(self) -> int: ...
     def count_by_status(self) -> dict[ApplicationStatus, int]: ...
+    def find_by_id_number(self, id_number: str) -> list[Application]:
+        """Applications of the borrower with this ID number (exact match on the blind index;
+        the numbers themselves are stored encrypted)."""
+        ...
+
+    def retention_due(self, cutoff: date, *, limit: int) -> list[int]:
+        """Applications whose personal data is due for anonymizing: not anonymized yet, and
+        either declined before ``cutoff`` or with a policy closed (fully settled) before it."""
+        ...
+
+    def anonymize(self, application_ids: Sequence[int], on: date) -> int:
+        """Replace the borrowers' personal data of these applications and their policies;
+        the number of applications changed."""
+        ...
+
     def add_many(self, applications: Sequence[Application]) -> list[Application]: ...
     def save_many(self, applications: Sequence[Application]) -> None: ...
     def get_many(self, application_ids: Iterable[int]) -> dict[int, Application]: ...
@@ -83,6 +101,11 @@ class PolicyRepository(Protocol):
     def list_by_status(self, statuses: Iterable[PolicyStatus]) -> list[Policy]: ...
     def count_by_status(self) -> dict[PolicyStatus, int]: ...
     def get_many(self, policy_ids: Iterable[int]) -> list[Policy]: ...
+    def page(self, *, funder_id: int | None, after_id: int, limit: int) -> list[Policy]:
+        """Issued policies (not quotes) with ids above ``after_id``, in id order (only the
+        funder's when ``funder_id`` is given)."""
+        ...
+
     def add_many(self, policies: Sequence[Policy]) -> list[Policy]: ...
     def premium_terms(self, *, loan_ids: Iterable[int] = (),
                       policy_ids: Iterable[int] = ()) -> list[PremiumTerms]:
@@ -187,13 +210,51 @@ class LedgerRepository(Protocol):
 
 
 class EventLog(Protocol):
+    """The audit trail: append-only and hash-chained; each record names the unit of work's
+    actor. Events added are chained when the unit of work commits."""
+
     def add(self, events: Iterable[Event]) -> None: ...
     def list(
         self, *, aggregate: str | None = None, aggregate_id: int | None = None,
     ) -> list[Event]: ...
+    def makers(self, aggregate: str, aggregate_id: int, names: Iterable[str]) -> set[str]:
+        """The actors who recorded these events on this object (for four-eyes checks)."""
+        ...
+
+    def records(self, *, actor: str | None = None, limit: int | None = None,
+                newest_first: bool = False) -> Iterator[AuditRecord]:
+        """Stored records in storage order (or newest first), for reading and verifying."""
+        ...
+
+    def head(self) -> tuple[int, str]:
+        """(sequence number, hash) of the newest record, kept apart from the records."""
+        ...
+
+
+class UserRepository(Protocol):
+    def add(self, user: User) -> User: ...
+    def save(self, user: User) -> None: ...
+    def get(self, user_id: int) -> User | None: ...
+    def get_by_username(self, username: str) -> User | None: ...
+    def list(self) -> list[User]: ...
+
+
+class ClientRepository(Protocol):
+    def add(self, client: ApiClient) -> ApiClient: ...
+    def save(self, client: ApiClient) -> None: ...
+    def get_by_client_id(self, client_id: str) -> ApiClient | None: ...
+    def list(self) -> list[ApiClient]: ...
+
+
+class SessionRepository(Protocol):
+    def add(self, session: Session) -> Session: ...
+    def save(self, session: Session) -> None: ...
+    def get_by_token_hash(self, token_hash: str) -> Session | None: ...
+    def revoke_all(self, user_id: int) -> int: ...
 
 
 class UnitOfWork(Protocol):
+    actor: Principal
     products: ProductRepository
     funders: FunderRepository
     applications: ApplicationRepository
@@ -204,6 +265,9 @@ class UnitOfWork(Protocol):
     recoveries: RecoveryRepository
     ledger: LedgerRepository
     events: EventLog
+    users: UserRepository
+    clients: ClientRepository
+    sessions: SessionRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...

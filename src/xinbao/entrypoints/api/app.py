@@ -1,27 +1,52 @@
 """The FastAPI application: routes call use cases; domain errors become HTTP statuses.
 
+Every ``/v1`` route needs a principal: a funder's API client with a bearer token from
+``POST /oauth/token`` (OAuth2 client credentials), or a console user with a session cookie
+(and the ``X-CSRF-Token`` header on anything that is not a read). The use cases check the
+principal's permissions and tenant themselves; routes only pass it on.
+
 InvalidInput → 422 with field-level details (the same shape as FastAPI's own validation
-errors); NotFound → 404; Conflict and IllegalTransition → 409.
+errors); Unauthenticated → 401; Forbidden → 403 (and an ``AccessDenied`` audit record);
+NotFound, and any object outside the caller's tenant → 404; Conflict and IllegalTransition →
+409; too many requests → 429; anything else → 500 with an error id and nothing more.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from xinbao import __version__
+from xinbao.adapters.unit_of_work import SqlUnitOfWork
 from xinbao.bootstrap import Container
 from xinbao.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from xinbao.domain.identity import MaskingRules
 from xinbao.domain.ledger import underwriting_statement
+from xinbao.domain.security import Action, Forbidden, Principal, Unauthenticated
 from xinbao.entrypoints.api import schemas as s
+from xinbao.entrypoints.api.hardening import (
+    BodySizeLimit,
+    IpRateLimit,
+    RateLimited,
+    RateLimiter,
+    SecurityHeaders,
+    install_error_handlers,
+)
+from xinbao.entrypoints.console import routes as console
+from xinbao.entrypoints.console.routes import SESSION_COOKIE
 from xinbao.services import (
+    accounts,
     applications,
+    audit,
     catalogue,
     claims,
     ledger,
@@ -32,12 +57,64 @@ from xinbao.services import (
 )
 from xinbao.services import commands as c
 
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-def _container(request: Request) -> Container:
-    return request.app.state.container
+_bearer = HTTPBearer(auto_error=False, description="access token from POST /oauth/token")
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
+                       description="console session (send X-CSRF-Token on writes)")
 
 
-AppContainer = Annotated[Container, Depends(_container)]
+def utcnow() -> datetime:
+    """Wall-clock time as naive UTC, as accounts and sessions store it."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class CsrfRejected(Exception):
+    """A write with a session cookie but without the session's CSRF token."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated principal of one request, and units of work acting for it."""
+
+    container: Container
+    principal: Principal
+
+    def uow(self) -> SqlUnitOfWork:
+        return self.container.uow(self.principal)
+
+    @property
+    def masking(self) -> MaskingRules:
+        return self.container.parameters.masking
+
+
+def _caller(request: Request,
+            bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+            session: Annotated[str | None, Security(_cookie)]) -> Caller:
+    container: Container = request.app.state.container
+    now = utcnow()
+    if bearer is not None:
+        principal = accounts.resolve_token(bearer.credentials, container.uow(),
+                                           container.credentials, now=now)
+    elif session:
+        active = accounts.resolve_session(session, container.uow(), now=now)
+        principal = active.principal
+        if request.method not in _SAFE_METHODS and not hmac.compare_digest(
+                request.headers.get(CSRF_HEADER, ""), active.csrf_token):
+            raise CsrfRejected("CSRF token missing or wrong: send the session's token in "
+                               f"the {CSRF_HEADER} header")
+    else:
+        raise Unauthenticated("authentication required: a bearer token or a console session")
+    wait = request.app.state.limiter.check(principal.actor)
+    if wait is not None:
+        raise RateLimited(wait)
+    request.state.principal = principal
+    return Caller(container, principal)
+
+
+Me = Annotated[Caller, Depends(_caller)]
+PathId = Annotated[int, Path(ge=1, le=s.BIGINT_MAX)]
 
 
 def _today() -> date:
@@ -48,96 +125,131 @@ def _ratio(value: Decimal | None) -> Decimal | None:
     return value.quantize(Decimal("0.0001")) if value is not None else None
 
 
-router = APIRouter(prefix="/v1")
+_ERRORS: dict[int | str, dict] = {
+    401: {"model": s.ErrorOut, "description": "not authenticated"},
+    403: {"model": s.ErrorOut, "description": "not permitted"},
+    404: {"model": s.ErrorOut, "description": "not found (or not yours)"},
+    409: {"model": s.ErrorOut, "description": "conflicts with the current state"},
+    429: {"model": s.ErrorOut, "description": "too many requests"},
+}
+
+router = APIRouter(prefix="/v1", responses=_ERRORS)
 
 
 @router.get("/products", response_model=list[s.ProductOut], tags=["catalogue"])
-def list_products(app: AppContainer) -> list[s.ProductOut]:
-    return [s.ProductOut.of(p) for p in queries.list_products(app.uow())]
+def list_products(me: Me) -> list[s.ProductOut]:
+    return [s.ProductOut.of(p) for p in queries.list_products(me.uow())]
 
 
 @router.post("/funders", response_model=s.FunderOut, status_code=201, tags=["catalogue"])
-def register_funder(body: s.FunderIn, app: AppContainer) -> s.FunderOut:
-    f = catalogue.register_funder(c.RegisterFunder(**body.model_dump()), app.uow())
+def register_funder(body: s.FunderIn, me: Me) -> s.FunderOut:
+    f = catalogue.register_funder(c.RegisterFunder(**body.model_dump()), me.uow())
     return s.FunderOut(id=f.id, code=f.code, name=f.name, kind=f.kind, licensed=f.licensed,
                        commission_rate=f.commission_rate)
 
 
 @router.post("/applications", response_model=s.ApplicationOut, status_code=201,
              tags=["applications"])
-def submit_application(body: s.ApplicationIn, app: AppContainer) -> s.ApplicationOut:
-    a = applications.submit_application(c.SubmitApplication(**body.model_dump()), app.uow())
-    return s.ApplicationOut.of(a, app.parameters.masking)
+def submit_application(body: s.ApplicationIn, me: Me) -> s.ApplicationOut:
+    a = applications.submit_application(c.SubmitApplication(**body.model_dump()), me.uow())
+    return s.ApplicationOut.of(a, me.masking)
 
 
 @router.get("/applications/{application_id}", response_model=s.ApplicationOut,
             tags=["applications"])
-def get_application(application_id: int, app: AppContainer) -> s.ApplicationOut:
-    return s.ApplicationOut.of(queries.get_application(app.uow(), application_id),
-                               app.parameters.masking)
+def get_application(
+    application_id: PathId, me: Me,
+    unmask: Annotated[bool, Query(description="show personal data in full (needs "
+                                              "pii.unmask; audited)")] = False,
+    reason: Annotated[str | None, Query(max_length=200,
+                                        description="why, when unmasking")] = None,
+) -> s.ApplicationOut:
+    if unmask:
+        a = queries.unmask_application(me.uow(), application_id, reason=reason or "",
+                                       on=_today())
+        return s.ApplicationOut.of(a, me.masking, unmasked=True)
+    return s.ApplicationOut.of(queries.get_application(me.uow(), application_id),
+                               me.masking)
+
+
+@router.post("/applications/search", response_model=list[s.ApplicationOut],
+             tags=["applications"])
+def find_applications(body: s.BorrowerSearchIn, me: Me) -> list[s.ApplicationOut]:
+    """Applications of one borrower by exact ID number. A POST, so that the number never
+    appears in a URL (URLs end up in access logs and proxies)."""
+    return [s.ApplicationOut.of(a, me.masking)
+            for a in queries.find_applications(me.uow(), id_number=body.id_number)]
 
 
 @router.post("/applications/{application_id}/approve", response_model=s.DecisionOut,
              tags=["applications"])
-def approve_application(application_id: int, body: s.OnDate,
-                        app: AppContainer) -> s.DecisionOut:
+def approve_application(application_id: PathId, body: s.OnDate,
+                        me: Me) -> s.DecisionOut:
     r = applications.approve_application(
-        c.ApproveApplication(application_id, body.on or _today()), app.uow())
+        c.ApproveApplication(application_id, body.on or _today()), me.uow())
     return s.DecisionOut(
-        application=s.ApplicationOut.of(r.application, app.parameters.masking),
+        application=s.ApplicationOut.of(r.application, me.masking),
         approved=r.decision.approved, reason_codes=list(r.decision.reason_codes),
         messages=list(r.decision.messages),
         policy=s.PolicyOut.of(r.policy) if r.policy else None)
 
 
 @router.post("/policies/{policy_id}/issue", response_model=s.PolicyOut, tags=["policies"])
-def issue_policy(policy_id: int, body: s.IssueIn, app: AppContainer) -> s.PolicyOut:
+def issue_policy(policy_id: PathId, body: s.IssueIn, me: Me) -> s.PolicyOut:
     p = policies.issue_policy(c.IssuePolicy(
         policy_id=policy_id, contract_no=body.contract_no, disbursed_on=body.disbursed_on,
-        on=body.on or body.disbursed_on, premium_paid=body.premium_paid), app.uow())
+        on=body.on or body.disbursed_on, premium_paid=body.premium_paid), me.uow())
     return s.PolicyOut.of(p)
 
 
+@router.get("/policies", response_model=s.PolicyPageOut, tags=["policies"])
+def list_policies(me: Me, after_id: Annotated[int, Query(ge=0, le=s.BIGINT_MAX)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> s.PolicyPageOut:
+    found = queries.list_policies(me.uow(), after_id=after_id, limit=limit)
+    return s.PolicyPageOut(items=[s.PolicyOut.of(p) for p in found],
+                           next_after_id=found[-1].id if len(found) == limit else None)
+
+
 @router.get("/policies/{policy_id}", response_model=s.PolicyOut, tags=["policies"])
-def get_policy(policy_id: int, app: AppContainer) -> s.PolicyOut:
-    return s.PolicyOut.of(queries.get_policy(app.uow(), policy_id))
+def get_policy(policy_id: PathId, me: Me) -> s.PolicyOut:
+    return s.PolicyOut.of(queries.get_policy(me.uow(), policy_id))
 
 
 @router.get("/loans/{loan_id}", response_model=s.LoanOut, tags=["servicing"])
-def get_loan(loan_id: int, app: AppContainer, as_of: date | None = None) -> s.LoanOut:
-    return s.LoanOut.of(queries.get_loan(app.uow(), loan_id, as_of=as_of or _today()))
+def get_loan(loan_id: PathId, me: Me, as_of: date | None = None) -> s.LoanOut:
+    return s.LoanOut.of(queries.get_loan(me.uow(), loan_id, as_of=as_of or _today()))
 
 
 @router.post("/loans/{loan_id}/repayments", response_model=s.RepaymentOut, status_code=201,
              tags=["servicing"])
-def record_repayment(loan_id: int, body: s.RepaymentIn, app: AppContainer) -> s.RepaymentOut:
+def record_repayment(loan_id: PathId, body: s.RepaymentIn, me: Me) -> s.RepaymentOut:
     r = servicing.record_repayment(c.RecordRepayment(loan_id=loan_id, **body.model_dump()),
-                                   app.uow())
+                                   me.uow())
     return s.RepaymentOut(id=r.id, loan_id=r.loan_id, installment_number=r.installment_number,
                           paid_on=r.paid_on, principal_fen=r.principal_fen,
                           interest_fen=r.interest_fen)
 
 
 @router.post("/loans/{loan_id}/prepayment", response_model=s.SettlementOut, tags=["servicing"])
-def record_prepayment(loan_id: int, body: s.PrepaymentIn, app: AppContainer) -> s.SettlementOut:
+def record_prepayment(loan_id: PathId, body: s.PrepaymentIn, me: Me) -> s.SettlementOut:
     r = servicing.record_prepayment(c.RecordPrepayment(loan_id=loan_id, **body.model_dump()),
-                                    app.uow())
+                                    me.uow())
     return s.SettlementOut(expired=r.expired, earned_fen=r.earned_fen,
                            refunded_fen=r.refunded_fen)
 
 
 @router.post("/loans/{loan_id}/missed-installments", response_model=s.EventOut,
              status_code=201, tags=["servicing"])
-def record_missed(loan_id: int, body: s.MissedIn, app: AppContainer) -> s.EventOut:
+def record_missed(loan_id: PathId, body: s.MissedIn, me: Me) -> s.EventOut:
     e = servicing.record_missed_installment(
-        c.RecordMissedInstallment(loan_id, body.installment_number, body.reported_on), app.uow())
+        c.RecordMissedInstallment(loan_id, body.installment_number, body.reported_on), me.uow())
     return s.EventOut(name=e.name, aggregate=e.aggregate, aggregate_id=e.aggregate_id, on=e.on,
                       data=e.data)
 
 
 @router.post("/batch/end-of-day", response_model=s.EndOfDayOut, tags=["servicing"])
-def end_of_day(body: s.EndOfDayIn, app: AppContainer) -> s.EndOfDayOut:
-    r = servicing.run_end_of_day(c.RunEndOfDay(body.on, body.close_month), app.uow())
+def end_of_day(body: s.EndOfDayIn, me: Me) -> s.EndOfDayOut:
+    r = servicing.run_end_of_day(c.RunEndOfDay(body.on, body.close_month), me.uow())
     return s.EndOfDayOut(
         on=r.on, policies_overdue=r.policies_overdue, premium_written_fen=r.premium_written_fen,
         premium_earned_fen=r.premium_earned_fen, premium_refunded_fen=r.premium_refunded_fen,
@@ -146,34 +258,34 @@ def end_of_day(body: s.EndOfDayIn, app: AppContainer) -> s.EndOfDayOut:
 
 
 @router.post("/claims", response_model=s.ClaimOut, status_code=201, tags=["claims"])
-def file_claim(body: s.ClaimIn, app: AppContainer) -> s.ClaimOut:
+def file_claim(body: s.ClaimIn, me: Me) -> s.ClaimOut:
     claim = claims.file_claim(c.FileClaim(body.policy_id, body.on or _today(),
-                                          frozenset(body.exclusions)), app.uow())
+                                          frozenset(body.exclusions)), me.uow())
     return s.ClaimOut.of(claim)
 
 
 @router.get("/claims/{claim_id}", response_model=s.ClaimOut, tags=["claims"])
-def get_claim(claim_id: int, app: AppContainer) -> s.ClaimOut:
-    return s.ClaimOut.of(queries.get_claim(app.uow(), claim_id))
+def get_claim(claim_id: PathId, me: Me) -> s.ClaimOut:
+    return s.ClaimOut.of(queries.get_claim(me.uow(), claim_id))
 
 
 @router.post("/claims/{claim_id}/pay", response_model=s.ClaimOut, tags=["claims"])
-def pay_claim(claim_id: int, body: s.OnDate, app: AppContainer) -> s.ClaimOut:
-    return s.ClaimOut.of(claims.pay_claim(c.PayClaim(claim_id, body.on or _today()), app.uow()))
+def pay_claim(claim_id: PathId, body: s.OnDate, me: Me) -> s.ClaimOut:
+    return s.ClaimOut.of(claims.pay_claim(c.PayClaim(claim_id, body.on or _today()), me.uow()))
 
 
 @router.post("/claims/{claim_id}/recoveries", response_model=s.RecoveryOut, status_code=201,
              tags=["claims"])
-def record_recovery(claim_id: int, body: s.RecoveryIn, app: AppContainer) -> s.RecoveryOut:
+def record_recovery(claim_id: PathId, body: s.RecoveryIn, me: Me) -> s.RecoveryOut:
     r = claims.record_recovery(c.RecordRecovery(claim_id=claim_id, **body.model_dump()),
-                               app.uow())
+                               me.uow())
     return s.RecoveryOut(id=r.id, claim_id=r.claim_id, received_on=r.received_on,
                          amount_fen=r.amount_fen, source=r.source)
 
 
 @router.get("/ledger/trial-balance", response_model=s.TrialBalanceOut, tags=["finance"])
-def trial_balance(app: AppContainer, through: date | None = None) -> s.TrialBalanceOut:
-    tb = ledger.trial_balance(app.uow(), through=through)
+def trial_balance(me: Me, through: date | None = None) -> s.TrialBalanceOut:
+    tb = ledger.trial_balance(me.uow(), through=through)
     rows = [s.TrialBalanceRow(account=a.code, name_en=a.name_en, name_zh=a.name_zh,
                               type=a.type.value, debit_fen=d, credit_fen=cr)
             for a, d, cr in tb.rows()]
@@ -184,8 +296,8 @@ def trial_balance(app: AppContainer, through: date | None = None) -> s.TrialBala
 
 
 @router.get("/kpis", response_model=s.KpisOut, tags=["finance"])
-def kpis(app: AppContainer) -> s.KpisOut:
-    k = reporting.portfolio_kpis(app.uow())
+def kpis(me: Me) -> s.KpisOut:
+    k = reporting.portfolio_kpis(me.uow())
     st = underwriting_statement(k.trial_balance)
     return s.KpisOut(
         applications=k.applications, policies=k.policies,
@@ -195,6 +307,64 @@ def kpis(app: AppContainer) -> s.KpisOut:
         claims_incurred_fen=st.claims_incurred_fen, commission_fen=st.commission_fen,
         loss_ratio=_ratio(st.loss_ratio), combined_ratio=_ratio(st.combined_ratio),
         trial_balance_total_fen=k.trial_balance.total)
+
+
+@router.get("/me", response_model=s.MeOut, tags=["identity"])
+def who_am_i(me: Me) -> s.MeOut:
+    p = me.principal
+    return s.MeOut(actor=p.actor, kind=p.kind, roles=sorted(r.value for r in p.roles),
+                   funder_id=p.funder_id,
+                   permissions=sorted(a.value for a in Action if p.may(a)))
+
+
+@router.get("/audit/verify", response_model=s.AuditVerifyOut, tags=["audit"])
+def verify_audit_trail(me: Me) -> s.AuditVerifyOut:
+    report = audit.verify_trail(me.uow())
+    return s.AuditVerifyOut(intact=report.intact, records=report.records,
+                            head_seq=report.head_seq, head_hash=report.head_hash,
+                            problems=[s.AuditProblemOut(seq=p.seq, kind=p.kind,
+                                                        message=p.message)
+                                      for p in report.problems[:100]])
+
+
+@router.get("/audit/records", response_model=list[s.AuditRecordOut], tags=["audit"])
+def audit_records(me: Me, limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+                  actor: Annotated[str | None, Query(max_length=120)] = None,
+                  ) -> list[s.AuditRecordOut]:
+    return [s.AuditRecordOut(seq=r.seq, name=r.name, aggregate=r.aggregate,
+                             aggregate_id=r.aggregate_id, occurred_on=r.occurred_on,
+                             recorded_at=r.recorded_at, actor=r.actor, data=r.data,
+                             hash=r.hash)
+            for r in audit.recent_records(me.uow(), limit=limit, actor=actor)]
+
+
+oauth = APIRouter(prefix="/oauth", tags=["identity"])
+
+
+def _oauth_error(code: int, error: str, description: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Basic realm="xinbao"'} if code == 401 else None
+    return JSONResponse(status_code=code, headers=headers,
+                        content={"error": error, "error_description": description})
+
+
+@oauth.post("/token", response_model=s.TokenOut,
+            responses={400: {"model": s.OAuthErrorOut}, 401: {"model": s.OAuthErrorOut},
+                       429: {"model": s.ErrorOut}})
+def token(request: Request,
+          grant_type: Annotated[str, Form(max_length=40)],
+          client_id: Annotated[str, Form(min_length=1, max_length=64)],
+          client_secret: Annotated[str, Form(min_length=1, max_length=200)],
+          ) -> s.TokenOut | JSONResponse:
+    """OAuth2 client credentials (RFC 6749 §4.4): a short-lived access token."""
+    if grant_type != "client_credentials":
+        return _oauth_error(400, "unsupported_grant_type", "only client_credentials")
+    container: Container = request.app.state.container
+    try:
+        t = accounts.issue_token(client_id, client_secret, container.uow(),
+                                 container.credentials, now=utcnow())
+    except Unauthenticated:
+        return _oauth_error(401, "invalid_client", accounts.REFUSED)
+    return s.TokenOut(access_token=t.token, expires_in=t.expires_in)
 
 
 def _error_handlers() -> dict[type[Exception], Callable]:
@@ -215,15 +385,43 @@ def _error_handlers() -> dict[type[Exception], Callable]:
     def conflict(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=409, content={"detail": str(exc)})
 
+    def unauthenticated(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=401, content={"detail": str(exc)},
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+        container: Container = request.app.state.container
+        principal: Principal | None = getattr(request.state, "principal", None)
+        accounts.record_security_event("AccessDenied", {
+            "action": exc.action.value, "reason": exc.reason, "method": request.method,
+            "path": request.url.path}, container.uow(principal), on=_today())
+        return JSONResponse(status_code=403, content={"detail": str(exc)})
+
+    def csrf(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=403, content={"detail": str(exc)})
+
     return {InvalidInput: invalid, RequestValidationError: malformed, NotFound: not_found,
-            Conflict: conflict,
-            IllegalTransition: conflict}
+            Conflict: conflict, IllegalTransition: conflict,
+            Unauthenticated: unauthenticated, Forbidden: forbidden, CsrfRejected: csrf}
 
 
 def create_app(container: Container) -> FastAPI:
+    settings = container.settings
     app = FastAPI(title="Xinbao 信保", version=__version__,
-                  description="Core system for financing credit & guarantee insurance.")
+                  description="Core system for financing credit & guarantee insurance. "
+                              "The spec is at /openapi.json (no hosted docs page: it would "
+                              "load scripts from elsewhere).",
+                  docs_url=None, redoc_url=None)
     app.state.container = container
+    app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    # Outermost last: size cap, then per-IP limit on the credential endpoints, then headers.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(IpRateLimit,
+                       limiter=RateLimiter(settings.login_rate_per_minute / 60,
+                                           settings.login_rate_per_minute),
+                       paths=("/oauth/token", "/console/login"))
+    app.add_middleware(SecurityHeaders)
+    install_error_handlers(app, container.log)
 
     @app.get("/health", response_model=s.HealthOut, tags=["operations"])
     def health(request: Request) -> s.HealthOut:
@@ -238,6 +436,8 @@ def create_app(container: Container) -> FastAPI:
                                schema_current=False)
 
     app.include_router(router)
+    app.include_router(oauth)
+    app.include_router(console.router)
     for exc_type, handler in _error_handlers().items():
         app.add_exception_handler(exc_type, handler)
     return app

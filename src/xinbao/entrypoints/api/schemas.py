@@ -12,7 +12,13 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from xinbao.domain.claims import Claim, Exclusion
-from xinbao.domain.identity import MaskingRules, mask_bank_card, mask_id_number, mask_phone
+from xinbao.domain.identity import (
+    MaskingRules,
+    mask_bank_card,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+)
 from xinbao.domain.loans import Installment, Position
 from xinbao.domain.parties import FunderKind, PartyKind
 from xinbao.domain.policy import Policy
@@ -21,7 +27,13 @@ from xinbao.domain.underwriting import Application
 from xinbao.services.queries import LoanView
 
 Rate = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]
-Fen = Annotated[int, Field(description="amount in integer fen (1 yuan = 100 fen)")]
+#: Storage holds 64-bit integers; larger numbers are refused at the edge (422), not by the
+#: database (500).
+BIGINT_MAX = 2**63 - 1
+Fen = Annotated[int, Field(ge=-BIGINT_MAX, le=BIGINT_MAX,
+                           description="amount in integer fen (1 yuan = 100 fen)")]
+Id = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+Count = Annotated[int, Field(ge=0, le=10_000)]  # installment numbers, terms in months
 
 
 class _In(BaseModel):
@@ -56,7 +68,7 @@ class ApplicationIn(_In):
     borrower_phone: str = Field(min_length=1, max_length=20)
     borrower_bank_card: str | None = Field(default=None, max_length=32)
     amount_fen: Fen
-    term_months: int
+    term_months: Count
     annual_rate: Rate
     repayment_method: RepaymentMethod
     applied_on: date
@@ -87,16 +99,25 @@ class ApplicationOut(BaseModel):
     decided_on: date | None
     reason_codes: list[str]
 
+    masked: bool = Field(description="personal data shown masked (the default)")
+
     @classmethod
-    def of(cls, a: Application, masking: MaskingRules) -> ApplicationOut:
+    def of(cls, a: Application, masking: MaskingRules, *,
+           unmasked: bool = False) -> ApplicationOut:
+        """Personal data masked, unless the caller unmasked it (permission checked and the
+        unmasking audited by the route)."""
         b = a.borrower
+        person = b.kind is PartyKind.INDIVIDUAL
         return cls(
             id=a.id, funder_id=a.funder_id, external_ref=a.external_ref,
             product_code=a.product_code, product_version=a.product_version, mode=a.mode.value,
-            borrower_kind=b.kind.value, borrower_name=b.name,
-            borrower_id_number=mask_id_number(b.id_number, masking),
-            borrower_phone=mask_phone(b.phone, masking),
-            borrower_bank_card=mask_bank_card(b.bank_card, masking) if b.bank_card else None,
+            borrower_kind=b.kind.value,
+            borrower_name=b.name if unmasked or not person else mask_name(b.name),
+            borrower_id_number=b.id_number if unmasked else mask_id_number(b.id_number, masking),
+            borrower_phone=b.phone if unmasked else mask_phone(b.phone, masking),
+            borrower_bank_card=(None if not b.bank_card else b.bank_card if unmasked
+                                else mask_bank_card(b.bank_card, masking)),
+            masked=not unmasked,
             policyholder=a.roles.policyholder.value, insured=a.roles.insured.value,
             amount_fen=a.amount_fen, term_months=a.term_months, annual_rate=a.annual_rate,
             repayment_method=a.repayment_method.value, applied_on=a.applied_on,
@@ -160,7 +181,7 @@ class IssueIn(_In):
 
 
 class RepaymentIn(_In):
-    installment_number: int
+    installment_number: Count
     paid_on: date
     principal_fen: Fen
     interest_fen: Fen
@@ -190,7 +211,7 @@ class SettlementOut(BaseModel):
 
 
 class MissedIn(_In):
-    installment_number: int
+    installment_number: Count
     reported_on: date
 
 
@@ -273,7 +294,7 @@ class EndOfDayOut(BaseModel):
 
 
 class ClaimIn(_In):
-    policy_id: int
+    policy_id: Id
     on: date | None = None
     exclusions: list[Exclusion] = []
 
@@ -386,3 +407,62 @@ class HealthOut(BaseModel):
     database: str
     schema_revision: str | None
     schema_current: bool
+
+
+class BorrowerSearchIn(_In):
+    id_number: str = Field(min_length=15, max_length=32,
+                           description="the borrower's ID number or credit code, exact")
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="seconds")
+
+
+class OAuthErrorOut(BaseModel):
+    error: str
+    error_description: str
+
+
+class MeOut(BaseModel):
+    actor: str
+    kind: str
+    roles: list[str]
+    funder_id: int | None
+    permissions: list[str]
+
+
+class PolicyPageOut(BaseModel):
+    items: list[PolicyOut]
+    next_after_id: int | None = Field(description="pass as after_id for the next page")
+
+
+class AuditProblemOut(BaseModel):
+    seq: int | None
+    kind: str
+    message: str
+
+
+class AuditVerifyOut(BaseModel):
+    intact: bool
+    records: int
+    head_seq: int
+    head_hash: str
+    problems: list[AuditProblemOut]
+
+
+class AuditRecordOut(BaseModel):
+    seq: int
+    name: str
+    aggregate: str
+    aggregate_id: int | None
+    occurred_on: date
+    recorded_at: str
+    actor: str
+    data: dict
+    hash: str
+
+
+class ErrorOut(BaseModel):
+    detail: str

@@ -1,0 +1,48 @@
+"""Settings and keys for tests: one throwaway secrets file per test run (never the
+developer's ``out/``), and argon2id at test speed."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+
+from xinbao.adapters.crypto import PiiCipher
+from xinbao.adapters.secrets import load_secrets
+from xinbao.config import Settings
+
+SECRETS_FILE = Path(tempfile.mkdtemp(prefix="xinbao-test-")) / "secrets.toml"
+
+# In-process CLI runs and subprocesses read these from the environment.
+os.environ["XINBAO_SECRETS_FILE"] = str(SECRETS_FILE)
+os.environ["XINBAO_PASSWORD_HASHING"] = "fast"
+
+
+def settings(database_url: str, **changes: object) -> Settings:
+    return Settings(database_url=database_url, secrets_file=str(SECRETS_FILE),
+                    password_hashing="fast", **changes)  # type: ignore[arg-type]
+
+
+@cache
+def cipher() -> PiiCipher:
+    s = load_secrets(SECRETS_FILE, create_if_missing=True)
+    return PiiCipher(s.pii_keys, s.pii_active, s.index_key)
+
+
+def api_token(container, client_id: str, roles: list[str],
+              funder_code: str | None = None) -> str:
+    """Register an API client with these roles (as the system) and return a fresh token."""
+    from datetime import UTC, datetime
+
+    from xinbao.services import accounts
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    _, secret = accounts.add_client(accounts.AddClient(client_id, client_id, roles, funder_code),
+                                    container.uow(), container.credentials, now=now)
+    return accounts.issue_token(client_id, secret, container.uow(), container.credentials,
+                                now=now).token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
