@@ -173,10 +173,14 @@ def test_every_route_is_classified_and_needs_credentials(world):
             assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-def test_a_funder_never_reads_or_changes_another_funders_business(world):
+@pytest.mark.parametrize("direction", ["A reaches for B", "B reaches for A"])
+def test_a_funder_never_reads_or_changes_another_funders_business(world, direction):
     c, a, other = world
-    token = support.api_token(c, "bank-a-api", ["funder"], "BANK-A")
-    funder = Principal("client", "bank-a-api", frozenset({Role.FUNDER}), a.funder_id)
+    if direction == "B reaches for A":
+        a, other = other, a
+    client_id = f"{a.code.lower()}-api"
+    token = support.api_token(c, client_id, ["funder"], a.code)
+    funder = Principal("client", client_id, frozenset({Role.FUNDER}), a.funder_id)
     before = _b_state(c, other)
     with TestClient(create_app(c)) as client:
         client.headers.update(support.bearer(token))

@@ -202,3 +202,18 @@ def test_birth_dates_from_any_day_are_accepted() -> None:
     for offset in range(0, 366, 37):
         number = resident_id("440305", born + timedelta(days=offset), 7)
         assert find_pii(number) == [(RESIDENT_ID, number)]
+
+
+def test_the_logging_filter_masks_messages_and_arguments_keeping_their_shape():
+    import logging
+
+    from xinbao.adapters.redaction import RedactingFilter
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
+                               '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:1", "GET", "/v1/x?id=11010519491231002X", "1.1", 401),
+                               None)
+    assert RedactingFilter().filter(record)
+    client, method, path, version, status = record.args
+    assert path == "/v1/x?id=110105********002X" and status == 401
+    assert "11010519491231002X" not in record.getMessage()

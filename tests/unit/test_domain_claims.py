@@ -261,7 +261,8 @@ def test_covered_determination_opens_a_claim_with_its_amount():
         d.principal_fen, d.interest_fen, d.amount_fen)
     assert claim.reason_codes == ()
     assert [(e.name, e.data) for e in claim.events] == [
-        ("ClaimOpened", {"policy_id": 7, "amount_fen": d.amount_fen, "reason_codes": []})]
+        ("ClaimOpened", {"to": "open", "policy_id": 7, "amount_fen": d.amount_fen,
+                         "reason_codes": []})]
 
 
 def test_declined_determination_records_a_declined_claim_with_its_reasons():
@@ -283,7 +284,8 @@ def test_open_claim_is_paid_once_with_an_event():
     assert claim.status is ClaimStatus.PAID
     assert claim.paid_on == date(2025, 5, 20)
     assert [(e.name, e.aggregate_id, e.on, e.data) for e in claim.events] == [
-        ("ClaimPaid", 5, date(2025, 5, 20), {"amount_fen": 1_000_000})]
+        ("ClaimPaid", 5, date(2025, 5, 20),
+         {"from": "open", "to": "paid", "amount_fen": 1_000_000})]
     with pytest.raises(IllegalTransition):
         claim.pay(date(2025, 5, 21))
     assert claim.paid_on == date(2025, 5, 20)
@@ -332,7 +334,8 @@ def test_final_recovery_closes_the_claim_even_when_short():
     assert claim.recoverable_fen == 0
     assert [(e.name, e.on, e.data) for e in claim.events[1:]] == [
         ("RecoveryRecorded", date(2025, 8, 1), {"amount_fen": 100_000, "final": True}),
-        ("ClaimClosed", date(2025, 8, 1), {"recovered_fen": 400_000}),
+        ("ClaimClosed", date(2025, 8, 1),
+         {"from": "paid", "to": "closed", "recovered_fen": 400_000}),
     ]
 
 

@@ -99,7 +99,7 @@ def test_every_allowed_transition_moves_the_policy_and_records_one_event(state, 
     assert len(p.events) == 1
     event = p.events[0]
     assert (event.name, event.aggregate, event.aggregate_id, event.on) == (name, "policy", 7, ON)
-    assert event.data == data
+    assert event.data == {"from": state.value, "to": target.value, **data}
 
 
 @pytest.mark.parametrize(("state", "action"), DISALLOWED)

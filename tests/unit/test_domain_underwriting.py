@@ -116,7 +116,8 @@ def test_approval_is_recorded_with_an_event():
     assert a.decided_on == DECIDED
     assert a.reason_codes == ()
     assert [(e.name, e.aggregate, e.aggregate_id, e.on, e.data) for e in a.events] == [
-        ("ApplicationApproved", "application", 11, DECIDED, {"reason_codes": []})]
+        ("ApplicationApproved", "application", 11, DECIDED,
+         {"from": "submitted", "to": "approved", "reason_codes": []})]
 
 
 def test_decline_is_recorded_with_its_reason_codes():
@@ -125,7 +126,8 @@ def test_decline_is_recorded_with_its_reason_codes():
     assert a.status is ApplicationStatus.DECLINED
     assert a.reason_codes == ("UW-TERM-RANGE",)
     assert [(e.name, e.data) for e in a.events] == [
-        ("ApplicationDeclined", {"reason_codes": ["UW-TERM-RANGE"]})]
+        ("ApplicationDeclined",
+         {"from": "submitted", "to": "declined", "reason_codes": ["UW-TERM-RANGE"]})]
 
 
 @pytest.mark.parametrize("first", [True, False])

@@ -14,8 +14,15 @@ from xinbao.adapters.memory import InMemoryUnitOfWork, Store
 from xinbao.domain.accounts import MAX_FAILED_LOGINS, SESSION_IDLE
 from xinbao.domain.errors import DomainError, InvalidInput, NotFound
 from xinbao.domain.security import Forbidden, Principal, Role, Unauthenticated
-from xinbao.services import accounts, applications, claims, queries, servicing
-from xinbao.services.commands import ApproveApplication, FileClaim, PayClaim, RunEndOfDay
+from xinbao.services import accounts, applications, claims, ledger, queries, servicing
+from xinbao.services.commands import (
+    ApproveApplication,
+    FileClaim,
+    InjectCapital,
+    PayClaim,
+    ReverseEntry,
+    RunEndOfDay,
+)
 
 NOW = datetime(2025, 3, 1, 9, 0)
 PASSWORD = "correct horse battery"
@@ -207,3 +214,19 @@ def test_a_rotated_client_secret_works_through_its_grace_period_only(store, cred
         accounts.resolve_token(token, system_uow(store)(), creds, now=NOW + timedelta(minutes=1))
     with pytest.raises(Unauthenticated):
         accounts.resolve_token(token, system_uow(store)(), creds, now=NOW + timedelta(minutes=16))
+
+
+def test_manual_postings_are_bounded_by_authority_and_recorded_with_who_and_why(store):
+    finance = acting(store, user("qian.fin", Role.FINANCE))
+    with pytest.raises(Forbidden, match="authority limit"):
+        ledger.inject_capital(InjectCapital(1_000_000_001, b.START, "CAP-BIG"), finance())
+    entry = ledger.inject_capital(InjectCapital(50_000_000, b.START, "CAP-1"), finance())
+    ledger.inject_capital(InjectCapital(50_000_000, b.START, "CAP-1"), finance())  # a retry
+    reversal = ledger.reverse_entry(ReverseEntry(entry.id, b.START, "keyed twice", "REV-1"),
+                                    finance())
+    with InMemoryUnitOfWork(store) as u:
+        records = [r for r in u.events.records() if r.aggregate == "journal_entry"]
+    assert [(r.name, r.aggregate_id, r.actor) for r in records] == [
+        ("CapitalInjected", entry.id, "user:qian.fin"),
+        ("EntryReversed", reversal.id, "user:qian.fin")]
+    assert records[1].data == {"reverses": entry.id, "reason": "keyed twice"}

@@ -113,11 +113,12 @@ def redaction_processor(logger: Any, method_name: str,
 
 class RedactingFilter(logging.Filter):
     """A stdlib logging filter for handlers that also carry other libraries' records (the
-    web server's access log holds URLs): the formatted message is redacted in place."""
+    web server's access log holds URLs): the message and its arguments are redacted in
+    place, keeping their types so that formatters that unpack the arguments still work."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact_text(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
+        if isinstance(record.msg, str):
+            record.msg = redact_text(record.msg)
+        if record.args:
+            record.args = redact_value(record.args)
         return True

@@ -127,7 +127,7 @@ class Claim:
         )
         name = "ClaimOpened" if determination.covered else "ClaimDeclined"
         claim.events.append(Event(name, "claim", None, on, {
-            "policy_id": policy.id, "amount_fen": claim.amount_fen,
+            "to": claim.status.value, "policy_id": policy.id, "amount_fen": claim.amount_fen,
             "reason_codes": list(claim.reason_codes),
         }))
         return claim
@@ -137,8 +137,9 @@ class Claim:
             raise IllegalTransition("claim", self.id, self.status.value, "pay")
         self.status = ClaimStatus.PAID
         self.paid_on = on
-        self.events.append(Event("ClaimPaid", "claim", self.id, on,
-                                 {"amount_fen": self.amount_fen}))
+        self.events.append(Event("ClaimPaid", "claim", self.id, on, {
+            "from": ClaimStatus.OPEN.value, "to": self.status.value,
+            "amount_fen": self.amount_fen}))
 
     @property
     def recoverable_fen(self) -> int:
@@ -156,8 +157,9 @@ class Claim:
                                  {"amount_fen": amount_fen, "final": final}))
         if final or self.recovered_fen >= self.amount_fen:
             self.status = ClaimStatus.CLOSED
-            self.events.append(Event("ClaimClosed", "claim", self.id, on,
-                                     {"recovered_fen": self.recovered_fen}))
+            self.events.append(Event("ClaimClosed", "claim", self.id, on, {
+                "from": ClaimStatus.PAID.value, "to": self.status.value,
+                "recovered_fen": self.recovered_fen}))
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,8 +150,9 @@ class Policy:
     def _move(self, target: PolicyStatus, on: date, action: str, **data: object) -> None:
         if not can_transition(self.status, target):
             raise IllegalTransition("policy", self.id, self.status.value, action)
-        self.status = target
-        self.events.append(Event(_EVENT_NAMES[target], "policy", self.id, on, dict(data)))
+        before, self.status = self.status, target
+        self.events.append(Event(_EVENT_NAMES[target], "policy", self.id, on,
+                                 {"from": before.value, "to": target.value, **data}))
 
     def issue(self, *, on: date, start: date, loan_id: int) -> None:
         """Bind cover for the loan disbursed on ``start``; it runs to the loan's maturity."""

@@ -73,8 +73,9 @@ class Application:
         self.decided_on = on
         self.reason_codes = decision.reason_codes
         name = "ApplicationApproved" if decision.approved else "ApplicationDeclined"
-        self.events.append(Event(name, "application", self.id, on,
-                                 {"reason_codes": list(decision.reason_codes)}))
+        self.events.append(Event(name, "application", self.id, on, {
+            "from": ApplicationStatus.SUBMITTED.value, "to": self.status.value,
+            "reason_codes": list(decision.reason_codes)}))
 
 
 def evaluate(application: Application, product: Product) -> Decision:

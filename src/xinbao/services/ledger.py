@@ -8,6 +8,7 @@ from datetime import date
 
 from xinbao.domain import ledger
 from xinbao.domain.errors import Conflict, InvalidInput, require
+from xinbao.domain.events import Event
 from xinbao.domain.ledger import JournalEntry, TrialBalance
 from xinbao.domain.security import Action
 from xinbao.services.access import authorize
@@ -40,10 +41,14 @@ def inject_capital(cmd: InjectCapital, uow: UnitOfWork) -> JournalEntry:
         raise InvalidInput.single("amount_fen", "amount.positive", "amount must be positive")
     authorize(uow, Action.LEDGER_POST, amount_fen=cmd.amount_fen)
     with uow:
+        repeat = uow.ledger.get_by_key("InjectCapital", cmd.reference) is not None
         posted = post(uow, ledger.entry(
             on=cmd.on, description="Paid-in capital", source="InjectCapital", key=cmd.reference,
             moves=[(ledger.BANK, ledger.PAID_IN_CAPITAL, cmd.amount_fen)],
         ))
+        if not repeat and posted is not None:
+            uow.events.add([Event("CapitalInjected", "journal_entry", posted.id, cmd.on, {
+                "amount_fen": cmd.amount_fen, "reference": cmd.reference})])
         uow.commit()
     assert posted is not None
     return posted
@@ -65,6 +70,9 @@ def reverse_entry(cmd: ReverseEntry, uow: UnitOfWork) -> JournalEntry:
             raise Conflict(f"entry {original.id} was already reversed by entry {earlier.id}")
         posted = post(uow, ledger.reverse(original, on=cmd.on, key=cmd.idempotency_key,
                                           reason=cmd.reason))
+        if earlier is None and posted is not None:
+            uow.events.add([Event("EntryReversed", "journal_entry", posted.id, cmd.on, {
+                "reverses": original.id, "reason": cmd.reason})])
         uow.commit()
     assert posted is not None
     return posted
