@@ -369,8 +369,26 @@ def test_responses_and_logs_carry_no_full_id_number_phone_or_card(world, caplog)
         bodies.append(client.request(**bad).text)
     c.log.info("application received", id_number=a.id_number, phone=b.PHONE,
                note=f"card {b.BANK_CARD}")
-    leaked = find_pii("\n".join(bodies)) + find_pii(caplog.text)
-    assert leaked == []
+    leaked = find_pii("\n".join(_without_hashes(body) for body in bodies))
+    assert leaked + find_pii(caplog.text) == []
+
+
+def _without_hashes(body: str) -> str:
+    """The answer without the audit trail's hex hashes, whose digit runs can pass a phone or
+    Luhn check by chance (they carry no personal data)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items()
+                    if k not in ("hash", "prev_hash", "head_hash")}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+    return json.dumps(strip(data), ensure_ascii=False)
 
 
 def test_security_headers_and_limits_apply_to_api_answers(world):

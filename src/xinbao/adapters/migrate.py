@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,10 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@functools.cache
 def head_revision() -> str | None:
+    """The newest revision of the shipped migrations (read once: they do not change while
+    the process runs)."""
     return ScriptDirectory.from_config(_config(None)).get_current_head()
 
 
