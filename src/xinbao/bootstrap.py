@@ -19,7 +19,7 @@ from xinbao.adapters.redaction import RedactingFilter, redaction_processor
 from xinbao.adapters.secrets import Secrets, load_secrets
 from xinbao.adapters.unit_of_work import SqlUnitOfWork
 from xinbao.config import Settings
-from xinbao.domain.security import Principal
+from xinbao.domain.security import Principal, system
 
 #: argon2id at test speed (XINBAO_PASSWORD_HASHING=fast; refused in production).
 _FAST_HASHING = {"time_cost": 1, "memory_cost": 8192, "parallelism": 1}
@@ -34,11 +34,13 @@ class Container:
     cipher: PiiCipher = field(repr=False)
     credentials: Argon2JwtCredentials = field(repr=False)
     log: structlog.stdlib.BoundLogger = field(repr=False)
+    #: Who acts when a unit of work is asked for without a principal: the entrypoint sets it
+    #: (``system:cli:<os user>`` for commands); requests always pass their own principal.
+    actor: Principal = field(default_factory=system)
 
     def uow(self, actor: Principal | None = None) -> SqlUnitOfWork:
-        """A unit of work acting for ``actor`` (the system when none is given: operator
-        commands and scheduled jobs run on the server)."""
-        return SqlUnitOfWork(self.engine, cipher=self.cipher, actor=actor)
+        """A unit of work acting for ``actor`` (by default the container's own actor)."""
+        return SqlUnitOfWork(self.engine, cipher=self.cipher, actor=actor or self.actor)
 
     def upgrade_database(self) -> None:
         migrate.upgrade(self.engine, pii_cipher=self.cipher)

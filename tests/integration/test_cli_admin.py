@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -59,8 +60,10 @@ def test_users_are_added_listed_and_managed_and_passwords_never_go_on_the_comman
     with c.uow() as u:
         user = u.users.get_by_username("li.na")
         names = [r.name for r in u.events.records(actor=None)]
+        actors = {r.actor for r in u.events.records() if r.name == "UserCreated"}
     assert user.roles == {Role.AUDITOR} and user.active
     assert {"UserCreated", "RolesChanged", "UserDisabled", "UserEnabled"} <= set(names)
+    assert actors == {f"system:cli:{getpass.getuser()}"}  # who ran the command
     assert xinbao(c, "users", "unlock", "nobody").exit_code == 3
 
 

@@ -233,7 +233,7 @@ class SqlEventLog(_Repository):
             q = q.where(t.c.actor == actor)
         if limit is not None:
             q = q.limit(limit)
-        for r in self._c.execution_options(yield_per=5000).execute(q):
+        for r in self._c.execute(q.execution_options(yield_per=5000)):
             yield AuditRecord(r.seq, r.name, r.aggregate, r.aggregate_id, r.occurred_on,
                               r.recorded_at, r.actor, r.data, r.prev_hash, r.hash)
 

@@ -10,6 +10,7 @@ audit trail); the simulator acts as ``system:simulator``.
 from __future__ import annotations
 
 import copy
+import getpass
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -34,7 +35,7 @@ from xinbao.domain.money import Money, format_yuan
 from xinbao.domain.parties import PartyKind
 from xinbao.domain.policy import PolicyStatus
 from xinbao.domain.products import RepaymentMethod
-from xinbao.domain.security import Forbidden, system
+from xinbao.domain.security import Forbidden, Principal, system
 from xinbao.entrypoints.cli_admin import (
     audit_app,
     clients_app,
@@ -75,7 +76,18 @@ def _container(database_url: str | None, *, upgrade: bool = True) -> Container:
     settings = Settings.from_env()
     if database_url:
         settings = replace(settings, database_url=database_url)
-    return bootstrap(settings, upgrade=upgrade)
+    container = bootstrap(settings, upgrade=upgrade)
+    container.actor = operator()
+    return container
+
+
+def operator() -> Principal:
+    """Who runs this command: ``system:cli:<os user>`` in the audit trail."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return system(f"cli:{who}")
 
 
 @contextmanager

@@ -9,7 +9,6 @@ Passwords are typed at a hidden prompt or piped on standard input, never given a
 
 from __future__ import annotations
 
-import getpass
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from xinbao.domain.security import AUTHORITY, Role, system
+from xinbao.domain.security import AUTHORITY, Role
 from xinbao.services import accounts, audit
 from xinbao.services.retention import DEFAULT_RETENTION_DAYS, anonymize_expired
 
@@ -35,14 +34,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _operator() -> object:
-    try:
-        who = getpass.getuser()
-    except (KeyError, OSError):
-        who = "unknown"
-    return system(f"cli:{who}")
-
-
 def _cli():  # noqa: ANN202 - the cli module (imported late: it imports this one)
     from xinbao.entrypoints import cli
 
@@ -50,9 +41,8 @@ def _cli():  # noqa: ANN202 - the cli module (imported late: it imports this one
 
 
 def _uow(database_url: str | None) -> tuple[object, Callable]:
-    cli = _cli()
-    container = cli._container(database_url)
-    return container, lambda: container.uow(_operator())
+    container = _cli()._container(database_url)
+    return container, container.uow
 
 
 def _read_password(stdin: bool, username: str) -> str:
@@ -280,7 +270,7 @@ def keys_rotate_pii(database_url: DbOption = None) -> None:
     container, _ = _uow(database_url)
     kid = add_pii_key(Path(container.settings.secrets_file))
     container = cli._container(database_url)
-    counts = reencrypt_all(container.engine, container.cipher, actor=_operator().actor)
+    counts = reencrypt_all(container.engine, container.cipher, actor=container.actor.actor)
     cli.out.print(f"Key {kid} active; re-encrypted {counts['applications']:,} applications "
                   f"and {counts['policies']:,} policies. Old keys stay in the secrets file "
                   "until backups made with them have expired.")
