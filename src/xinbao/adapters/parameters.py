@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from xinbao.domain.collateral import BrandTier, CollateralRules
 from xinbao.domain.identity import MaskingRules
 from xinbao.domain.loans import Annualization
 from xinbao.domain.parties import InsuranceMode
@@ -62,3 +63,16 @@ def load_product_catalogue(path: Path | None = None) -> list[RegisterProduct]:
             effective_from=date.fromisoformat(str(p["effective_from"])),
         ))
     return commands
+
+
+def load_collateral_rules(path: Path | None = None) -> CollateralRules:
+    """Car residual curves and house haircuts (``params/collateral.toml``)."""
+    data = _read("collateral.toml", path)
+    car, house = data["car"], data["house"]
+    return CollateralRules(
+        car_max_ltv=Decimal(car["max_ltv"]),
+        car_residual={BrandTier(tier): tuple(Decimal(v) for v in curve)
+                      for tier, curve in car["residual_by_tier"].items()},
+        house_max_ltv=Decimal(house["max_ltv"]),
+        house_haircut={int(tier): Decimal(v)
+                       for tier, v in house["haircut_by_city_tier"].items()})

@@ -1,0 +1,150 @@
+"""Risk pricing: the premium rate from the borrower's PD, and the all-in cost cap.
+
+Annual premium rate = PD × LGD × coverage share (expected loss) + expense loading + cost of
+capital + margin, floored and capped per product. The monthly rate charged on the sum insured
+is the annual rate / 12, rounded to the millionth (0.0001 %).
+
+If the borrower's all-in annualized cost (loan interest + premium + fees, by IRR of the cash
+flows: ``loans.all_in_annual_cost``) would exceed the cap (24 % by default, a parameter), the
+price is lowered to the highest rate that keeps the cost at the cap, provided it still covers
+expected loss, expenses and the cost of capital (the margin may go) and the product's floor;
+otherwise the application is declined with ``PRC-ALL-IN-COST-CAP``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+
+from xinbao.domain.loans import Annualization, Installment, all_in_annual_cost
+from xinbao.domain.policy import premium_schedule
+from xinbao.domain.products import PremiumBasis
+
+MONTHS = 12
+RATE_STEP = Decimal("0.000001")  # monthly rates are kept to the millionth
+
+#: Reason codes of pricing.
+PRICE_FLOORED = "PRC-FLOOR"
+PRICE_CAPPED = "PRC-PRODUCT-CAP"
+PRICE_LOWERED_TO_COST_CAP = "PRC-LOWERED-TO-COST-CAP"
+DECLINE_COST_CAP = "PRC-ALL-IN-COST-CAP"
+
+
+@dataclass(frozen=True, slots=True)
+class PricingTerms:
+    """A product's pricing parameters (annual rates as fractions of the sum insured)."""
+
+    lgd: Decimal  # loss given default, after recoveries
+    expense_loading: Decimal
+    cost_of_capital: Decimal
+    margin: Decimal
+    floor: Decimal  # lowest annual premium rate the product charges
+    cap: Decimal  # highest annual premium rate the product charges
+
+    def __post_init__(self) -> None:
+        for name in ("lgd", "expense_loading", "cost_of_capital", "margin", "floor", "cap"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or value < 0:
+                raise ValueError(f"{name} is a Decimal of at least 0")
+        if self.lgd > 1:
+            raise ValueError("lgd is at most 1")
+        if self.floor > self.cap:
+            raise ValueError("floor is at most cap")
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """A priced cover with its breakdown; ``declined`` when no rate satisfies the cap."""
+
+    expected_loss: Decimal  # PD × LGD × coverage share, a year
+    expense_loading: Decimal
+    cost_of_capital: Decimal
+    margin: Decimal
+    technical_rate: Decimal  # the sum of the four
+    annual_rate: Decimal  # charged (after floor, product cap and the all-in cost cap)
+    monthly_rate: Decimal
+    all_in_cost: Decimal  # borrower's annualized cost at the charged rate
+    reason_codes: tuple[str, ...]
+    declined: bool = False
+
+    @property
+    def break_even_rate(self) -> Decimal:
+        """The least annual rate that still pays for losses, expenses and capital."""
+        return self.expected_loss + self.expense_loading + self.cost_of_capital
+
+
+def _monthly(annual: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
+    return (annual / MONTHS).quantize(RATE_STEP, rounding=rounding)
+
+
+@dataclass(frozen=True, slots=True)
+class LoanCashFlows:
+    """What the all-in cost needs of the loan: its principal and schedule."""
+
+    principal_fen: int
+    installments: Sequence[Installment]
+    fees_fen: Sequence[int] = ()
+    upfront_fees_fen: int = 0
+
+    def cost(self, basis: PremiumBasis, sum_insured_fen: int, monthly_rate: Decimal,
+             annualization: Annualization) -> Decimal:
+        single, per_installment = premium_schedule(basis, sum_insured_fen, monthly_rate,
+                                                   len(self.installments))
+        return all_in_annual_cost(principal_fen=self.principal_fen,
+                                  installments=self.installments,
+                                  premiums_fen=per_installment,
+                                  upfront_fen=single + self.upfront_fees_fen,
+                                  fees_fen=self.fees_fen, annualization=annualization)
+
+
+def price(*, pd: Decimal, coverage_share: Decimal, terms: PricingTerms, loan: LoanCashFlows,
+          basis: PremiumBasis, sum_insured_fen: int, cost_cap: Decimal,
+          annualization: Annualization = Annualization.NOMINAL) -> Price:
+    """The premium rate for a borrower with 12-month probability of default ``pd``."""
+    if not Decimal(0) <= pd <= 1:
+        raise ValueError("pd is a probability")
+    expected = pd * terms.lgd * coverage_share
+    technical = expected + terms.expense_loading + terms.cost_of_capital + terms.margin
+    codes: list[str] = []
+    annual = technical
+    if annual < terms.floor:
+        annual, codes = terms.floor, [PRICE_FLOORED]
+    elif annual > terms.cap:
+        annual, codes = terms.cap, [PRICE_CAPPED]
+    monthly = _monthly(annual)
+
+    def cost_at(rate: Decimal) -> Decimal:
+        return loan.cost(basis, sum_insured_fen, rate, annualization)
+
+    cost = cost_at(monthly)
+    breakdown = dict(expected_loss=expected, expense_loading=terms.expense_loading,
+                     cost_of_capital=terms.cost_of_capital, margin=terms.margin,
+                     technical_rate=technical)
+    if cost <= cost_cap:
+        return Price(**breakdown, annual_rate=annual, monthly_rate=monthly, all_in_cost=cost,
+                     reason_codes=tuple(codes))
+    least = max(expected + terms.expense_loading + terms.cost_of_capital, terms.floor)
+    fitted = _highest_rate_within(cost_at, cost_cap, hi=monthly)
+    if fitted is None or fitted * MONTHS < least:
+        return Price(**breakdown, annual_rate=annual, monthly_rate=monthly, all_in_cost=cost,
+                     reason_codes=(*codes, DECLINE_COST_CAP), declined=True)
+    return Price(**breakdown, annual_rate=fitted * MONTHS, monthly_rate=fitted,
+                 all_in_cost=cost_at(fitted),
+                 reason_codes=(*codes, PRICE_LOWERED_TO_COST_CAP))
+
+
+def _highest_rate_within(cost_at: Callable[[Decimal], Decimal], cap: Decimal, *,
+                         hi: Decimal) -> Decimal | None:
+    """The highest monthly rate in [0, hi] (to the millionth) whose cost is within ``cap``,
+    or None when even no premium at all exceeds it (cost rises with the rate)."""
+    if cost_at(Decimal(0)) > cap:
+        return None
+    lo_steps, hi_steps = 0, int(hi / RATE_STEP)
+    while lo_steps < hi_steps:
+        mid = (lo_steps + hi_steps + 1) // 2
+        if cost_at(mid * RATE_STEP) <= cap:
+            lo_steps = mid
+        else:
+            hi_steps = mid - 1
+    return (lo_steps * RATE_STEP).quantize(RATE_STEP, rounding=ROUND_DOWN)

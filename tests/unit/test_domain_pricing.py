@@ -1,0 +1,103 @@
+"""Risk pricing: the breakdown adds up, floor and product cap apply, and the borrower's
+all-in cost never passes the cap: lowered to it while profitable, declined otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xinbao.domain.loans import Annualization, build_schedule
+from xinbao.domain.pricing import (
+    DECLINE_COST_CAP,
+    PRICE_CAPPED,
+    PRICE_FLOORED,
+    PRICE_LOWERED_TO_COST_CAP,
+    LoanCashFlows,
+    PricingTerms,
+    price,
+)
+from xinbao.domain.products import PremiumBasis, RepaymentMethod
+
+D = Decimal
+TERMS = PricingTerms(lgd=D("0.6"), expense_loading=D("0.02"), cost_of_capital=D("0.01"),
+                     margin=D("0.01"), floor=D("0.03"), cap=D("0.20"))
+CAP = D("0.24")
+
+
+def loan(principal_fen: int = 3_600_000, rate: str = "0.12", term: int = 12) -> LoanCashFlows:
+    return LoanCashFlows(principal_fen, build_schedule(
+        principal_fen=principal_fen, annual_rate=D(rate), term_months=term,
+        method=RepaymentMethod.EQUAL_INSTALLMENT, start=date(2025, 1, 15)))
+
+
+def quote(pd: str, *, terms: PricingTerms = TERMS, rate: str = "0.12",
+          basis: PremiumBasis = PremiumBasis.PER_INSTALLMENT, cap: Decimal = CAP):
+    flows = loan(rate=rate)
+    return price(pd=D(pd), coverage_share=D("1"), terms=terms, loan=flows, basis=basis,
+                 sum_insured_fen=flows.principal_fen, cost_cap=cap)
+
+
+def test_the_rate_is_expected_loss_plus_loadings_and_the_monthly_rate_a_twelfth():
+    p = quote("0.05", rate="0.08")
+    assert p.expected_loss == D("0.030")
+    assert p.technical_rate == p.annual_rate == D("0.070")
+    assert p.monthly_rate == D("0.005833")
+    assert p.reason_codes == () and not p.declined
+    assert p.all_in_cost <= CAP
+
+
+def test_a_very_good_borrower_pays_the_floor_and_a_very_bad_one_the_product_cap():
+    floored = replace(TERMS, floor=D("0.05"))
+    low = quote("0.001", terms=floored, rate="0.06")
+    assert (low.annual_rate, low.reason_codes) == (D("0.05"), (PRICE_FLOORED,))
+    high = quote("0.5", terms=replace(TERMS, cap=D("0.08")), rate="0.04")
+    assert (high.annual_rate, high.reason_codes) == (D("0.08"), (PRICE_CAPPED,))
+
+
+def test_a_price_that_would_pass_the_all_in_cap_is_lowered_to_it_while_profitable():
+    p = quote("0.08", rate="0.10")  # technical 8.8 % would cost the borrower 27 %
+    assert p.reason_codes == (PRICE_LOWERED_TO_COST_CAP,)
+    assert p.all_in_cost <= CAP
+    assert p.annual_rate < p.technical_rate
+    assert p.annual_rate >= p.break_even_rate
+    one_step_more = loan(rate="0.10").cost(PremiumBasis.PER_INSTALLMENT, 3_600_000,
+                                           p.monthly_rate + D("0.000001"),
+                                           Annualization.NOMINAL)
+    assert one_step_more > CAP  # the highest rate within the cap, to the millionth
+
+
+def test_when_even_break_even_passes_the_cap_the_application_is_declined():
+    p = quote("0.08", rate="0.12")
+    assert p.declined and p.reason_codes[-1] == DECLINE_COST_CAP
+
+
+def test_interest_alone_above_the_cap_is_declined():
+    assert quote("0.01", rate="0.30").declined
+
+
+@settings(max_examples=40, deadline=None)
+@given(pd=st.decimals(min_value=0, max_value=1, places=3),
+       rate=st.sampled_from(["0.06", "0.10", "0.15", "0.18", "0.21"]),
+       basis=st.sampled_from([PremiumBasis.PER_INSTALLMENT, PremiumBasis.SINGLE]))
+def test_an_accepted_price_never_puts_the_borrower_above_the_cap(pd, rate, basis):
+    p = quote(str(pd), rate=rate, basis=basis)
+    if not p.declined:
+        assert p.all_in_cost <= CAP
+        assert TERMS.floor <= p.annual_rate <= TERMS.cap or (
+            PRICE_LOWERED_TO_COST_CAP in p.reason_codes)
+        assert p.annual_rate >= min(p.break_even_rate, p.technical_rate) or (
+            PRICE_FLOORED in p.reason_codes or PRICE_CAPPED in p.reason_codes)
+
+
+def test_terms_are_checked():
+    with pytest.raises(ValueError, match="floor is at most cap"):
+        PricingTerms(lgd=D("0.5"), expense_loading=D(0), cost_of_capital=D(0), margin=D(0),
+                     floor=D("0.3"), cap=D("0.2"))
+    with pytest.raises(ValueError, match="lgd is at most 1"):
+        PricingTerms(lgd=D("1.5"), expense_loading=D(0), cost_of_capital=D(0), margin=D(0),
+                     floor=D(0), cap=D("0.2"))
