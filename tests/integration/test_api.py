@@ -478,3 +478,33 @@ def test_a_refused_request_never_echoes_the_borrowers_identity_numbers(
     assert ["body", "applied_on"] in [d["loc"] for d in response.json()["detail"]]
     for secret in (b.RESIDENT_ID, b.PHONE, b.BANK_CARD):
         assert secret not in response.text
+
+
+def test_an_idempotency_key_replays_the_first_answer_and_refuses_another_body(
+        client: TestClient, container: Container) -> None:
+    headers = {"Idempotency-Key": "batch-7/row-1"}
+    first = client.post("/v1/applications", json=application_body(), headers=headers)
+    assert first.status_code == 201 and first.headers["Idempotent-Replayed"] == "false"
+    before = written(container)
+    again = client.post("/v1/applications", json=application_body(), headers=headers)
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = client.post("/v1/applications", json=application_body(amount_fen=3_700_000),
+                        headers=headers)
+    assert other.status_code == 409 and "Idempotency-Key" in other.json()["detail"]
+    assert written(container) == before
+    too_long = client.post("/v1/applications", json=application_body(),
+                           headers={"Idempotency-Key": "k" * 201})
+    assert too_long.status_code == 422
+
+
+def test_idempotency_keys_belong_to_their_caller(client: TestClient,
+                                                 container: Container) -> None:
+    headers = {"Idempotency-Key": "same-key"}
+    assert client.post("/v1/applications", json=application_body(),
+                       headers=headers).status_code == 201
+    other_caller = support.api_token(container, "another-underwriter", ["underwriter"])
+    response = client.post("/v1/applications",
+                           json=application_body(external_ref="APP-0002"),
+                           headers={**headers, **support.bearer(other_caller)})
+    assert response.status_code == 201 and response.json()["external_ref"] == "APP-0002"

@@ -7,7 +7,7 @@ SQL adapters; these tests hold all three to the same behaviour.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -19,6 +19,7 @@ from xinbao.adapters.database import create_db_engine
 from xinbao.adapters.memory import InMemoryUnitOfWork, Store
 from xinbao.adapters.unit_of_work import SqlUnitOfWork
 from xinbao.domain import ledger
+from xinbao.domain.audit import verify
 from xinbao.domain.claims import Claim, ClaimStatus, Recovery
 from xinbao.domain.errors import Conflict
 from xinbao.domain.events import Event
@@ -27,6 +28,7 @@ from xinbao.domain.parties import Borrower, Funder, FunderKind, InsuranceMode, P
 from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.domain.products import PremiumBasis, RefundMethod, RepaymentMethod
 from xinbao.domain.underwriting import Application, ApplicationStatus
+from xinbao.services.unit_of_work import StoredResponse
 
 
 @pytest.fixture(params=[pytest.param("memory", id="memory"), *BACKENDS])
@@ -308,3 +310,35 @@ def test_refreshing_the_first_unpaid_due_date_follows_the_domain_rule(uow_factor
         u.commit()
     with uow_factory() as u:
         assert u.loans.get(loan.id).first_unpaid_due_date is None
+
+
+def test_an_idempotent_answer_is_stored_once_and_a_second_writer_gets_the_first(uow_factory):
+    now = datetime(2025, 1, 1, 9, 0)
+    first = StoredResponse("client:a", "k-1", "h1", 201, {"id": 1})
+    with uow_factory() as u:
+        assert u.idempotency.add_once(first, now) == first
+        u.commit()
+    with uow_factory() as u:
+        late = u.idempotency.add_once(StoredResponse("client:a", "k-1", "h2", 201, {"id": 2}),
+                                      now)
+        other_scope = u.idempotency.add_once(
+            StoredResponse("client:b", "k-1", "h9", 201, {"id": 9}), now)
+        u.commit()
+    assert late == first and other_scope.body == {"id": 9}
+    with uow_factory() as u:
+        assert u.idempotency.get("client:a", "k-1") == first
+        assert u.idempotency.get("client:a", "k-2") is None
+
+
+def test_the_audit_trail_chains_what_each_unit_of_work_adds_in_commit_order(uow_factory):
+    for n in range(3):
+        with uow_factory() as u:
+            u.events.add([Event(f"E{n}", "loan", n, date(2025, 1, 1), {"n": n})])
+            u.commit()
+    with uow_factory() as u:
+        u.events.add([Event("Dropped", "loan", 9, date(2025, 1, 1), {})])  # rolled back
+    with uow_factory() as u:
+        records = list(u.events.records())
+        report = verify(records, head=u.events.head())
+    assert [r.name for r in records] == ["E0", "E1", "E2"] and report.intact
+    assert [r.seq for r in records] == [1, 2, 3]

@@ -24,7 +24,7 @@ from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.domain.products import Product
 from xinbao.domain.security import Principal, system
 from xinbao.domain.underwriting import Application, ApplicationStatus
-from xinbao.services.unit_of_work import LoanHeader, PremiumTerms
+from xinbao.services.unit_of_work import LoanHeader, PremiumTerms, StoredResponse
 
 
 class Store:
@@ -563,6 +563,14 @@ class _Sessions(_Table):
         return len(live)
 
 
+class _Idempotency(_Table):
+    def get(self, scope: str, key: str) -> StoredResponse | None:
+        return self.rows.get((scope, key))
+
+    def add_once(self, response: StoredResponse, now: datetime) -> StoredResponse:
+        return self.rows.setdefault((response.scope, response.key), response)
+
+
 def _replace_id(obj: Any, new_id: int) -> Any:
     from dataclasses import replace
 
@@ -594,6 +602,7 @@ class InMemoryUnitOfWork:
         self.users = _Users(self, "users")
         self.clients = _Clients(self, "clients")
         self.sessions = _Sessions(self, "sessions")
+        self.idempotency = _Idempotency(self, "idempotency")
 
     def __enter__(self) -> Self:
         self._working = self._store.snapshot()

@@ -332,6 +332,19 @@ api_clients = Table(
     Column("rotated_at", DateTime),
 )
 
+#: Answers already given to requests with an Idempotency-Key, per caller.
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    _id(),
+    Column("scope", String(120), nullable=False),  # the caller (actor)
+    Column("key", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("scope", "key"),
+)
+
 #: Tables whose rows are never updated or deleted (enforced by database triggers).
 APPEND_ONLY = ("journal_entries", "journal_lines", "domain_events")
 

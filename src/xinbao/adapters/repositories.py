@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 
 from xinbao.adapters import orm
 from xinbao.adapters.crypto import PiiCipher
@@ -38,7 +39,7 @@ from xinbao.domain.products import (
     RepaymentMethod,
 )
 from xinbao.domain.underwriting import Application, ApplicationStatus
-from xinbao.services.unit_of_work import LoanHeader, PremiumTerms
+from xinbao.services.unit_of_work import LoanHeader, PremiumTerms, StoredResponse
 
 
 def _codes(text: str) -> tuple[str, ...]:
@@ -970,3 +971,25 @@ class SqlSessionRepository(_Repository):
         t = orm.user_sessions
         return self._c.execute(update(t).where(t.c.user_id == user_id, t.c.revoked.is_(False))
                                .values(revoked=True)).rowcount
+
+
+class SqlIdempotencyRepository(_Repository):
+    def get(self, scope: str, key: str) -> StoredResponse | None:
+        t = orm.idempotency_keys
+        r = self._c.execute(select(t).where(t.c.scope == scope, t.c.key == key)).first()
+        return (StoredResponse(r.scope, r.key, r.request_hash, r.status_code, r.response)
+                if r else None)
+
+    def add_once(self, response: StoredResponse, now: datetime) -> StoredResponse:
+        try:
+            with self._c.begin_nested():  # a savepoint: a lost race leaves the rest intact
+                self._c.execute(insert(orm.idempotency_keys), {
+                    "scope": response.scope, "key": response.key,
+                    "request_hash": response.request_hash,
+                    "status_code": response.status_code, "response": response.body,
+                    "created_at": now})
+        except IntegrityError:
+            stored = self.get(response.scope, response.key)
+            assert stored is not None
+            return stored
+        return response

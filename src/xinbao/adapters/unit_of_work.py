@@ -37,6 +37,7 @@ class SqlUnitOfWork:
         self.users = r.SqlUserRepository(c, self.events)
         self.clients = r.SqlClientRepository(c, self.events)
         self.sessions = r.SqlSessionRepository(c, self.events)
+        self.idempotency = r.SqlIdempotencyRepository(c)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol, Self
 
 from xinbao.domain.accounts import ApiClient, Session, User
@@ -231,6 +231,24 @@ class EventLog(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """The answer given to a request with an Idempotency-Key."""
+
+    scope: str  # the caller
+    key: str
+    request_hash: str
+    status_code: int
+    body: dict
+
+
+class IdempotencyRepository(Protocol):
+    def get(self, scope: str, key: str) -> StoredResponse | None: ...
+    def add_once(self, response: StoredResponse, now: datetime) -> StoredResponse:
+        """Store the response unless one is stored for (scope, key) already; the stored one."""
+        ...
+
+
 class UserRepository(Protocol):
     def add(self, user: User) -> User: ...
     def save(self, user: User) -> None: ...
@@ -268,6 +286,7 @@ class UnitOfWork(Protocol):
     users: UserRepository
     clients: ClientRepository
     sessions: SessionRepository
+    idempotency: IdempotencyRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...

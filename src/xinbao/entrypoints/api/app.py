@@ -20,7 +20,18 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request, Security, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    Form,
+    Header,
+    Path,
+    Query,
+    Request,
+    Security,
+    status,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -49,6 +60,7 @@ from xinbao.services import (
     audit,
     catalogue,
     claims,
+    idempotency,
     ledger,
     policies,
     queries,
@@ -150,9 +162,30 @@ def register_funder(body: s.FunderIn, me: Me) -> s.FunderOut:
 
 @router.post("/applications", response_model=s.ApplicationOut, status_code=201,
              tags=["applications"])
-def submit_application(body: s.ApplicationIn, me: Me) -> s.ApplicationOut:
-    a = applications.submit_application(c.SubmitApplication(**body.model_dump()), me.uow())
-    return s.ApplicationOut.of(a, me.masking)
+def submit_application(
+    body: s.ApplicationIn, me: Me,
+    idempotency_key: Annotated[str | None, Header(
+        alias="Idempotency-Key", max_length=idempotency.MAX_KEY_LENGTH,
+        description="a retry with the same key and body gets the first answer again; the "
+                    "same key with another body is a 409")] = None,
+) -> s.ApplicationOut | JSONResponse:
+    if idempotency_key is None:
+        a = applications.submit_application(c.SubmitApplication(**body.model_dump()),
+                                            me.uow())
+        return s.ApplicationOut.of(a, me.masking)
+    digest = idempotency.request_hash(body.model_dump(mode="json"))
+    earlier = idempotency.replay(me.uow(), idempotency_key, digest)
+    if earlier is None:
+        a = applications.submit_application(c.SubmitApplication(**body.model_dump()),
+                                            me.uow())
+        answer = s.ApplicationOut.of(a, me.masking).model_dump(mode="json")
+        earlier = idempotency.remember(me.uow(), idempotency_key, digest, 201, answer,
+                                       now=utcnow())
+        replayed = earlier.body != answer
+    else:
+        replayed = True
+    return JSONResponse(status_code=earlier.status_code, content=earlier.body,
+                        headers={"Idempotent-Replayed": "true" if replayed else "false"})
 
 
 @router.get("/applications/{application_id}", response_model=s.ApplicationOut,
