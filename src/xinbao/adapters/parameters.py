@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from xinbao.domain.antifraud import RuleSet, parse_rule_set
 from xinbao.domain.collateral import BrandTier, CollateralRules
 from xinbao.domain.identity import MaskingRules
 from xinbao.domain.loans import Annualization
@@ -76,3 +77,8 @@ def load_collateral_rules(path: Path | None = None) -> CollateralRules:
         house_max_ltv=Decimal(house["max_ltv"]),
         house_haircut={int(tier): Decimal(v)
                        for tier, v in house["haircut_by_city_tier"].items()})
+
+
+def load_antifraud_rules(path: Path | None = None) -> RuleSet:
+    """The anti-fraud rule set (``params/antifraud.toml``), every rule checked."""
+    return parse_rule_set(_read("antifraud.toml", path))
