@@ -40,6 +40,7 @@ from xinbao.entrypoints.cli_admin import (
     audit_app,
     clients_app,
     keys_app,
+    model_app,
     retention_app,
     users_app,
 )
@@ -62,6 +63,7 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(retention_app, name="retention")
+app.add_typer(model_app, name="model")
 
 # Off a terminal (CI logs, pipes) rich would assume 80 columns and cut the tables.
 out = Console() if sys.stdout.isatty() else Console(width=120)
