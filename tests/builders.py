@@ -3,21 +3,43 @@ rule unless a test changes one field."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from xinbao.adapters.parameters import load_product_catalogue
+from xinbao.adapters.parameters import (
+    load_antifraud_rules,
+    load_collateral_rules,
+    load_parameters,
+    load_product_catalogue,
+    load_risk_parameters,
+)
+from xinbao.domain.antifraud import RuleSet
+from xinbao.domain.bureau import BureauResult, Report, Standing, Status
+from xinbao.domain.decision import RiskTerms, ScoreResult
 from xinbao.domain.parties import FunderKind, PartyKind
-from xinbao.domain.products import RepaymentMethod
-from xinbao.services import applications, catalogue, policies
+from xinbao.domain.pricing import PricingTerms
+from xinbao.domain.products import ProductFamily, RepaymentMethod
+from xinbao.domain.underwriting import (
+    CollateralKind,
+    CollateralOffer,
+    Evidence,
+    EvidenceKind,
+    Profile,
+)
+from xinbao.services import applications, catalogue, ledger, policies
 from xinbao.services.commands import (
     ApproveApplication,
+    InjectCapital,
     IssuePolicy,
     RegisterFunder,
     RegisterProduct,
     SubmitApplication,
 )
+from xinbao.services.decisions import BureauQuery, RiskEngine
 
 # Valid numbers, checked by python-stdnum (the check digits are right).
 RESIDENT_ID = "11010519491231002X"
@@ -29,6 +51,75 @@ PHONE = "13812345678"
 BANK_CARD = "6222021234567890128"
 
 START = date(2025, 1, 15)
+#: Paid-in capital of the test insurer: net assets of 100 million yuan, so the regulatory
+#: limits (k × net assets, 1 % per obligor) leave room for the tests' loans.
+CAPITAL_FEN = 10_000_000_000
+INCOME_FEN = 2_000_000  # 20,000 yuan a month
+SHA = "ab" * 32
+
+
+# --- a risk engine for tests -------------------------------------------------------------------
+
+
+class FixedScorer:
+    """Every application gets the same PD (a fake of the model registry)."""
+
+    def __init__(self, pd: str = "0.02", model: str = "test/v1") -> None:
+        self.pd, self.model = Decimal(pd), model
+        self.calls = 0
+
+    def score(self, rows: Sequence[Mapping[str, Any]], keys: Sequence[int]) -> list[ScoreResult]:
+        self.calls += 1
+        return [ScoreResult(self.pd, 700, (), self.model) for _ in rows]
+
+
+class FakeBureau:
+    """A clean report for everyone, unless a borrower's result is set."""
+
+    def __init__(self, results: dict[str, BureauResult] | None = None) -> None:
+        self.results = results or {}
+        self.asked: list[str] = []
+
+    def fetch_many(self, queries: Sequence[BureauQuery]) -> list[BureauResult]:
+        self.asked += [q.id_number for q in queries]
+        return [self.results.get(q.id_number) or BureauResult(Status.OK, Report(
+            f"R-{q.id_number[-4:]}", q.on, 720, 1, 200_000, 2, Standing.CLEAN), 300)
+            for q in queries]
+
+
+@functools.cache
+def _list_price_terms() -> dict[ProductFamily, RiskTerms]:
+    """Terms that price every family at its catalogue list rate (floor = cap = list rate),
+    so tests of the later lifecycle get the premiums the catalogue shows."""
+    real = load_risk_parameters().terms
+    listed = {cmd.family: cmd.monthly_premium_rate * 12 for cmd in load_product_catalogue()}
+    return {f: RiskTerms(PricingTerms(t.pricing.lgd, t.pricing.expense_loading,
+                                      t.pricing.cost_of_capital, t.pricing.margin,
+                                      listed[f], listed[f]),
+                         t.max_dsr, t.pd_refer, t.pd_decline) for f, t in real.items()}
+
+
+def engine(*, scorer: Any = None, bureau: Any = None, rule_set: RuleSet | None = None,
+           list_price: bool = True, cost_cap: str = "0.36") -> RiskEngine:
+    """The engine with fakes for the model and the bureau. By default: catalogue list prices,
+    a 36 % cost cap and no anti-fraud rules, so lifecycle tests are about the lifecycle;
+    engine tests pass the shipped rules and terms."""
+    params = load_risk_parameters()
+    if list_price:
+        params = replace(params, terms=_list_price_terms())
+    shipped = load_antifraud_rules()
+    rules = rule_set or RuleSet(shipped.version, shipped.source, ())
+    base = load_parameters()
+    return RiskEngine(params=params, rule_set=rules, collateral=load_collateral_rules(),
+                      cost_cap=Decimal(cost_cap), annualization=base.annualization,
+                      scorer=scorer or FixedScorer(), bureau=bureau or FakeBureau())
+
+
+def evidence(*, sales: bool = True) -> tuple[Evidence, ...]:
+    items = [Evidence(EvidenceKind.CONSENT, "archive://consent/1.pdf", SHA)]
+    if sales:
+        items.append(Evidence(EvidenceKind.SALES_RECORDING, "archive://sales/1.mp4", SHA))
+    return tuple(items)
 
 
 def products() -> dict[str, RegisterProduct]:
@@ -41,8 +132,12 @@ def bank(code: str = "BANK-A", *, licensed: bool = True) -> RegisterFunder:
                           commission_rate=Decimal("0.10"))
 
 
-def seed(uow_factory, *, funders: tuple[RegisterFunder, ...] | None = None) -> None:
-    """Register the shipped catalogue and a licensed bank."""
+def seed(uow_factory, *, funders: tuple[RegisterFunder, ...] | None = None,
+         capital_fen: int = CAPITAL_FEN) -> None:
+    """Register the shipped catalogue and a licensed bank; pay in the insurer's capital."""
+    if capital_fen:
+        ledger.inject_capital(InjectCapital(capital_fen, date(2024, 12, 31), "capital:test"),
+                              uow_factory())
     for cmd in products().values():
         catalogue.register_product(cmd, uow_factory())
     for f in funders if funders is not None else (bank(),):
@@ -50,13 +145,16 @@ def seed(uow_factory, *, funders: tuple[RegisterFunder, ...] | None = None) -> N
 
 
 def consumer_application(**changes: object) -> SubmitApplication:
-    """A guarantee-insured consumer loan: 36,000 yuan over 12 months at 12 %."""
+    """A guarantee-insured consumer loan: 36,000 yuan over 12 months at 12 %, to a salaried
+    borrower of 45 earning 20,000 yuan a month, with consent and a sales recording."""
     cmd = SubmitApplication(
         funder_code="BANK-A", external_ref="APP-0001", product_code="CONSUMER-G",
-        borrower_kind=PartyKind.INDIVIDUAL, borrower_name="张三", borrower_id_number=RESIDENT_ID,
-        borrower_phone=PHONE, borrower_bank_card=BANK_CARD, amount_fen=3_600_000,
-        term_months=12, annual_rate=Decimal("0.12"),
-        repayment_method=RepaymentMethod.EQUAL_INSTALLMENT, applied_on=START)
+        borrower_kind=PartyKind.INDIVIDUAL, borrower_name="张三",
+        borrower_id_number=RESIDENT_ID_2, borrower_phone=PHONE, borrower_bank_card=BANK_CARD,
+        amount_fen=3_600_000, term_months=12, annual_rate=Decimal("0.12"),
+        repayment_method=RepaymentMethod.EQUAL_INSTALLMENT, applied_on=START,
+        profile=Profile(monthly_income_fen=INCOME_FEN, employment="salaried"),
+        evidence=evidence())
     return replace(cmd, **changes)
 
 
@@ -64,7 +162,10 @@ def car_application(**changes: object) -> SubmitApplication:
     """A guarantee-insured car loan with a single premium: 120,000 yuan over 24 months."""
     return consumer_application(**{
         "external_ref": "APP-CAR-1", "product_code": "CAR-G", "amount_fen": 12_000_000,
-        "term_months": 24, "annual_rate": Decimal("0.06"), **changes})
+        "term_months": 24, "annual_rate": Decimal("0.06"),
+        "collateral": CollateralOffer(CollateralKind.CAR, new_price_fen=20_000_000,
+                                      brand_tier="mainstream", first_registered=START),
+        **changes})
 
 
 def sme_application(**changes: object) -> SubmitApplication:
@@ -74,14 +175,21 @@ def sme_application(**changes: object) -> SubmitApplication:
         "borrower_kind": PartyKind.ENTERPRISE, "borrower_name": "示例科技有限公司",
         "borrower_id_number": CREDIT_CODE_SME, "amount_fen": 30_000_000,
         "repayment_method": RepaymentMethod.INTEREST_FIRST, "annual_rate": Decimal("0.08"),
-        **changes})
+        "profile": Profile(monthly_income_fen=50_000_000, industry="manufacturing"),
+        "evidence": evidence(sales=False), **changes})
+
+
+def approve(uow_factory, application_id: int, on: date = START, *,
+            risk: RiskEngine | None = None) -> applications.ApprovalResult:
+    return applications.approve_application(ApproveApplication(application_id, on),
+                                            uow_factory(), risk or engine())
 
 
 def issued_policy(uow_factory, cmd: SubmitApplication | None = None, *, on: date = START):
     """Submit, approve and issue; returns the issued policy."""
     cmd = cmd or consumer_application()
     app = applications.submit_application(cmd, uow_factory())
-    decided = applications.approve_application(ApproveApplication(app.id, on), uow_factory())
+    decided = approve(uow_factory, app.id, on)
     assert decided.policy is not None, decided.decision
     return policies.issue_policy(IssuePolicy(decided.policy.id, f"LN-{cmd.external_ref}", on,
                                              on), uow_factory())

@@ -19,7 +19,12 @@ os.environ["XINBAO_SECRETS_FILE"] = str(SECRETS_FILE)
 os.environ["XINBAO_PASSWORD_HASHING"] = "fast"
 
 
+#: No model registry: decisions use the fallback score unless a test promotes a model.
+NO_MODELS = str(SECRETS_FILE.parent / "no-models")
+
+
 def settings(database_url: str, **changes: object) -> Settings:
+    changes.setdefault("models_dir", NO_MODELS)
     return Settings(database_url=database_url, secrets_file=str(SECRETS_FILE),
                     password_hashing="fast", **changes)  # type: ignore[arg-type]
 

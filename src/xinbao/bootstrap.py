@@ -11,15 +11,26 @@ import structlog
 from sqlalchemy import Engine
 
 from xinbao.adapters import migrate
+from xinbao.adapters.bureau import BureauClient
 from xinbao.adapters.credentials import Argon2JwtCredentials
 from xinbao.adapters.crypto import PasswordHasher, PiiCipher, TokenSigner
 from xinbao.adapters.database import create_db_engine
-from xinbao.adapters.parameters import Parameters, load_parameters
+from xinbao.adapters.model_store import ModelRegistry, ReloadingScorer
+from xinbao.adapters.parameters import (
+    Parameters,
+    load_antifraud_rules,
+    load_collateral_rules,
+    load_parameters,
+    load_risk_parameters,
+)
 from xinbao.adapters.redaction import RedactingFilter, redaction_processor
 from xinbao.adapters.secrets import Secrets, load_secrets
 from xinbao.adapters.unit_of_work import SqlUnitOfWork
 from xinbao.config import Settings
 from xinbao.domain.security import Principal, system
+from xinbao.scoring.fallback import FallbackScorer
+from xinbao.services.decisions import RiskEngine
+from xinbao.simulation.bureau import SimulatedBureau
 
 #: argon2id at test speed (XINBAO_PASSWORD_HASHING=fast; refused in production).
 _FAST_HASHING = {"time_cost": 1, "memory_cost": 8192, "parallelism": 1}
@@ -37,6 +48,19 @@ class Container:
     #: Who acts when a unit of work is asked for without a principal: the entrypoint sets it
     #: (``system:cli:<os user>`` for commands); requests always pass their own principal.
     actor: Principal = field(default_factory=system)
+    _risk: RiskEngine | None = field(default=None, repr=False)
+
+    @property
+    def risk(self) -> RiskEngine:
+        """The risk approval engine (built on first use: parameters, rules, model, bureau)."""
+        if self._risk is None:
+            self._risk = risk_engine(self.settings, self.parameters)
+        return self._risk
+
+    @risk.setter
+    def risk(self, engine: RiskEngine) -> None:
+        """Decide with another engine (another bureau connection, or a test's fakes)."""
+        self._risk = engine
 
     def uow(self, actor: Principal | None = None) -> SqlUnitOfWork:
         """A unit of work acting for ``actor`` (by default the container's own actor)."""
@@ -51,7 +75,27 @@ class Container:
         return revision, revision == migrate.head_revision()
 
     def close(self) -> None:
+        if self._risk is not None and isinstance(self._risk.bureau, BureauClient):
+            self._risk.bureau.close()
         self.engine.dispose()
+
+
+def risk_engine(settings: Settings, parameters: Parameters, *,
+                bureau_service: object | None = None) -> RiskEngine:
+    """The engine from the shipped parameters, the model registry (the fallback score until a
+    model is promoted) and the bureau (the simulated service unless one is given)."""
+    params = load_risk_parameters()
+    fb = params.fallback
+    fallback = FallbackScorer(base_score=fb.base_score, base_odds=fb.base_odds, pdo=fb.pdo,
+                              thin_file_pd=fb.thin_file_pd)
+    service = bureau_service or SimulatedBureau(latency_s=settings.bureau_latency_ms / 1000)
+    return RiskEngine(
+        params=params, rule_set=load_antifraud_rules(), collateral=load_collateral_rules(),
+        cost_cap=parameters.all_in_cost_cap, annualization=parameters.annualization,
+        scorer=ReloadingScorer(ModelRegistry(Path(settings.models_dir)), fallback),
+        bureau=BureauClient(service, timeout_s=params.bureau.timeout_s,  # type: ignore[arg-type]
+                            cost_fen=params.bureau.cost_fen,
+                            cache_days=params.bureau.cache_days))
 
 
 def configure_logging(settings: Settings) -> None:

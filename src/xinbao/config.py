@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 DEFAULT_DATABASE_URL = "sqlite:///out/xinbao.db"
 DEFAULT_SECRETS_FILE = "out/xinbao-secrets.toml"
+DEFAULT_MODELS_DIR = "out/models"
 
 
 class ConfigError(ValueError):
@@ -31,6 +32,15 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _nonnegative(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number of at least 0, got {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -45,6 +55,10 @@ class Settings:
     rate_limit_per_second: int = 20  # per API client or user, sustained
     rate_limit_burst: int = 60
     login_rate_per_minute: int = 10  # per IP on /oauth/token and /console/login
+    #: The model registry: trained versions and registry.json (champion, challenger).
+    models_dir: str = DEFAULT_MODELS_DIR
+    #: Milliseconds each simulated bureau query takes (the demo's stand-in for the bureau).
+    bureau_latency_ms: int = 0
 
     def __post_init__(self) -> None:
         if self.password_hashing not in ("standard", "fast"):
@@ -70,4 +84,6 @@ class Settings:
             rate_limit_per_second=_int(env, "XINBAO_RATE_LIMIT_PER_SECOND", 20),
             rate_limit_burst=_int(env, "XINBAO_RATE_LIMIT_BURST", 60),
             login_rate_per_minute=_int(env, "XINBAO_LOGIN_RATE_PER_MINUTE", 10),
+            models_dir=env.get("XINBAO_MODELS_DIR") or DEFAULT_MODELS_DIR,
+            bureau_latency_ms=_nonnegative(env, "XINBAO_BUREAU_LATENCY_MS", 0),
         )

@@ -17,7 +17,8 @@ from xinbao.adapters import orm
 def test_simulate_prints_kpis_and_writes_report_truth_and_database(tmp_path: Path):
     done = subprocess.run(
         [sys.executable, "-m", "xinbao.entrypoints.cli", "simulate", "--scenario", "base",
-         "--applications", "150", "--months", "5", "--out", str(tmp_path)],
+         "--applications", "150", "--months", "5", "--history", "5000",
+         "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -27,6 +28,9 @@ def test_simulate_prints_kpis_and_writes_report_truth_and_database(tmp_path: Pat
         assert label in out, label
     assert re.search(r"Trial balance \(must be 0\)\s*│\s*0\.00", out)
     assert re.search(r"Applications\s*│\s*150\b", out)
+    assert re.search(r"Champion pd/v1: AUC 0\.\d+ on [\d,]+ held-out loans", out)
+    assert (tmp_path / "models" / "pd" / "v1" / "report.html").exists()
+    assert '"champion": "pd/v1"' in (tmp_path / "models" / "registry.json").read_text()
 
     report = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert report.count("<svg") >= 4

@@ -28,7 +28,7 @@ UNKNOWN_ID = 987_654
 PAID_INSTALLMENTS = 3  # the borrower pays these, then stops
 
 # Masked forms (JR/T 0171-2020; PCI DSS 3.4.1): ID 6 + 4, phone 3 + **** + 4, card 6 + 4.
-MASKED_ID = b.RESIDENT_ID[:6] + "*" * 8 + b.RESIDENT_ID[-4:]
+MASKED_ID = b.RESIDENT_ID_2[:6] + "*" * 8 + b.RESIDENT_ID_2[-4:]
 MASKED_PHONE = b.PHONE[:3] + "****" + b.PHONE[-4:]
 MASKED_CARD = b.BANK_CARD[:6] + "*" * (len(b.BANK_CARD) - 10) + b.BANK_CARD[-4:]
 
@@ -36,6 +36,7 @@ MASKED_CARD = b.BANK_CARD[:6] + "*" * (len(b.BANK_CARD) - 10) + b.BANK_CARD[-4:]
 @pytest.fixture
 def container(database_url: str) -> Iterator[Container]:
     c = bootstrap(support.settings(database_url))
+    c.risk = b.engine()
     b.seed(c.uow, funders=(b.bank(), UNLICENSED))
     yield c
     c.close()
@@ -80,10 +81,13 @@ def application_body(**changes: Any) -> dict[str, Any]:
     return {
         "funder_code": "BANK-A", "external_ref": "APP-0001", "product_code": "CONSUMER-G",
         "borrower_kind": "individual", "borrower_name": "张三",
-        "borrower_id_number": b.RESIDENT_ID, "borrower_phone": b.PHONE,
+        "borrower_id_number": b.RESIDENT_ID_2, "borrower_phone": b.PHONE,
         "borrower_bank_card": b.BANK_CARD, "amount_fen": 3_600_000, "term_months": 12,
         "annual_rate": "0.12", "repayment_method": "equal_installment",
-        "applied_on": b.START.isoformat(), **changes,
+        "applied_on": b.START.isoformat(), "monthly_income_fen": b.INCOME_FEN,
+        "employment": "salaried",
+        "evidence": [{"kind": e.kind.value, "reference": e.reference, "sha256": e.sha256}
+                     for e in b.evidence()], **changes,
     }
 
 
@@ -459,7 +463,7 @@ def test_application_responses_show_only_masked_identity_numbers(
 
     for response in (fetched, decided):
         assert response.status_code == 200, response.text
-        for secret in (b.RESIDENT_ID, b.PHONE, b.BANK_CARD):
+        for secret in (b.RESIDENT_ID_2, b.PHONE, b.BANK_CARD):
             assert secret not in response.text
     for shown in (fetched.json(), decided.json()["application"]):
         assert shown["borrower_id_number"] == MASKED_ID
@@ -476,7 +480,7 @@ def test_a_refused_request_never_echoes_the_borrowers_identity_numbers(
 
     assert response.status_code == 422
     assert ["body", "applied_on"] in [d["loc"] for d in response.json()["detail"]]
-    for secret in (b.RESIDENT_ID, b.PHONE, b.BANK_CARD):
+    for secret in (b.RESIDENT_ID_2, b.PHONE, b.BANK_CARD):
         assert secret not in response.text
 
 

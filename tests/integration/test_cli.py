@@ -139,7 +139,7 @@ def test_ledger_trial_balance_prints_balanced_and_its_json_totals_zero(
         seeded: Container, database_url: str) -> None:
     application = applications.submit_application(b.car_application(), seeded.uow())
     quote = applications.approve_application(ApproveApplication(application.id, b.START),
-                                             seeded.uow()).policy
+                                             seeded.uow(), b.engine()).policy
     assert quote is not None
     issued = policies.issue_policy(IssuePolicy(quote.id, "LN-CAR-1", b.START, b.START),
                                    seeded.uow())

@@ -18,27 +18,39 @@ from tests import support
 from tests.conftest import provision
 from xinbao.adapters.database import create_db_engine
 from xinbao.adapters.memory import InMemoryUnitOfWork, Store
-from xinbao.adapters.parameters import load_product_catalogue
+from xinbao.adapters.parameters import load_parameters, load_product_catalogue
 from xinbao.adapters.unit_of_work import SqlUnitOfWork
 from xinbao.analytics.portfolio import monthly_statement, vintage_curves
+from xinbao.bootstrap import risk_engine
+from xinbao.config import Settings
 from xinbao.domain.claims import ClaimStatus
 from xinbao.domain.policy import PolicyStatus
 from xinbao.services import reporting
+from xinbao.simulation.bureau import SimulatedBureau
 from xinbao.simulation.runner import run_market
 from xinbao.simulation.scenario import dump_scenario, resolve_scenario, scenario_from_dict
 
-SMALL = replace(resolve_scenario("base"), applications=240, months=8, default_multiplier=4.0)
+SMALL = replace(resolve_scenario("base"), applications=360, months=8, default_multiplier=6.0)
 
 
 
 def _factory(engine):
     return lambda: SqlUnitOfWork(engine, cipher=support.cipher())
 
+
+def _run(scenario, factory):
+    """The scenario through the shipped risk engine (fallback score, simulated bureau)."""
+    bureau = SimulatedBureau()
+    risk = risk_engine(Settings(models_dir="/nonexistent/models"), load_parameters(),
+                       bureau_service=bureau)
+    return run_market(scenario, factory, load_product_catalogue(), engine=risk, bureau=bureau)
+
 #: Columns that differ between two identical runs by design: personal data is encrypted with
 #: a fresh nonce each time (compared decrypted), and the audit trail holds wall-clock times
 #: and the hashes over them.
 _ENCRYPTED = {("applications", c) for c in (
-    "borrower_name", "borrower_id_number", "borrower_phone", "borrower_bank_card")} | {
+    "borrower_name", "borrower_id_number", "borrower_phone", "borrower_bank_card",
+    "device_id", "address", "employer")} | {
     ("policies", "borrower_id_number")}
 _WALL_CLOCK = {("domain_events", c) for c in ("recorded_at", "prev_hash", "hash")} | {
     ("audit_head", "hash")}
@@ -76,7 +88,7 @@ def _figures(factory, end: date) -> tuple:
 
 def _run_sql(url: str, scenario):
     engine = create_db_engine(url)
-    result = run_market(scenario, _factory(engine), load_product_catalogue())
+    result = _run(scenario, _factory(engine))
     return engine, result
 
 
@@ -88,6 +100,7 @@ def test_the_same_seed_gives_identical_database_contents_and_figures(request, tm
         engine_a, result_a = _run_sql(url_a, SMALL)
         engine_b, result_b = _run_sql(url_b, SMALL)
         assert result_a.policies > 200 and result_a.repayments > 500
+        assert result_a.declined > 0 and result_a.approved > result_a.declined
         assert result_a.claims_paid > 0 and result_a.prepayments > 0
         assert _dump(engine_a) == _dump(engine_b)
         assert (_figures(_factory(engine_a), result_a.end)
@@ -99,9 +112,8 @@ def test_the_same_seed_gives_identical_database_contents_and_figures(request, tm
 
 def test_another_seed_gives_another_market():
     store_a, store_b = Store(), Store()
-    a = run_market(SMALL, lambda: InMemoryUnitOfWork(store_a), load_product_catalogue())
-    b = run_market(replace(SMALL, seed=SMALL.seed + 1), lambda: InMemoryUnitOfWork(store_b),
-                   load_product_catalogue())
+    a = _run(SMALL, lambda: InMemoryUnitOfWork(store_a))
+    b = _run(replace(SMALL, seed=SMALL.seed + 1), lambda: InMemoryUnitOfWork(store_b))
     assert not a.truth.equals(b.truth)
     assert (_figures(lambda: InMemoryUnitOfWork(store_a), a.end)
             != _figures(lambda: InMemoryUnitOfWork(store_b), b.end))
@@ -110,7 +122,7 @@ def test_another_seed_gives_another_market():
 def test_postgresql_and_the_fake_agree_with_sqlite_to_the_fen(database_url):
     engine, result = _run_sql(database_url, SMALL)
     store = Store()
-    run_market(SMALL, lambda: InMemoryUnitOfWork(store), load_product_catalogue())
+    _run(SMALL, lambda: InMemoryUnitOfWork(store))
     assert (_figures(_factory(engine), result.end)
             == _figures(lambda: InMemoryUnitOfWork(store), result.end))
     engine.dispose()

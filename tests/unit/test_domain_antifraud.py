@@ -51,12 +51,17 @@ def test_velocity_fires_above_the_count_and_across_funders_only_when_several_saw
 
 
 def test_a_ring_is_referred_by_size_and_declined_when_much_of_it_is_overdue():
-    big = screen(RULES, Facts(ring=Ring(6, Decimal("0.1"), ("phone",))))
+    big = screen(RULES, Facts(ring=Ring(6, Decimal("0.1"), ("bank_card", "phone"))))
     assert big.reason_codes == ("AF-RING-SIZE",) and big.action is Action.REFER
     bad = screen(RULES, Facts(ring=Ring(6, Decimal("0.5"), ("device_id", "phone"))))
     assert bad.reason_codes == ("AF-RING-SIZE", "AF-RING-OVERDUE")
     assert bad.action is Action.DECLINE
     assert "linked by device_id, phone; 50% overdue" in bad.hits[1].evidence
+
+
+def test_colleagues_linked_only_by_their_employer_are_not_a_ring():
+    colleagues = Facts(ring=Ring(40, Decimal("0.5"), ("employer",)))
+    assert screen(RULES, colleagues).hits == ()
 
 
 def test_ages_outside_the_bounds_are_declined():

@@ -1,4 +1,5 @@
-"""The placeholder approval rule and the application's single decision."""
+"""Applications: product ranges, evidence and collateral offers, and the status changes of
+decisions and reviews."""
 
 from __future__ import annotations
 
@@ -17,7 +18,15 @@ from xinbao.domain.products import (
     RefundMethod,
     RepaymentMethod,
 )
-from xinbao.domain.underwriting import Application, ApplicationStatus, Decision, evaluate
+from xinbao.domain.underwriting import (
+    Application,
+    ApplicationStatus,
+    CollateralKind,
+    CollateralOffer,
+    Evidence,
+    EvidenceKind,
+    range_codes,
+)
 
 APPLIED = date(2025, 1, 15)
 
@@ -48,7 +57,7 @@ def application(**changes: object) -> Application:
     return replace(a, **changes)
 
 
-# --- evaluate ---------------------------------------------------------------------------------
+# --- product ranges --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -62,9 +71,8 @@ def application(**changes: object) -> Application:
         {"repayment_method": RepaymentMethod.EQUAL_PRINCIPAL},
     ],
 )
-def test_application_within_the_product_limits_is_approved(changes):
-    decision = evaluate(application(**changes), product())
-    assert decision == Decision(approved=True, reason_codes=(), messages=())
+def test_application_within_the_product_limits_breaks_no_range(changes):
+    assert range_codes(application(**changes), product()) == []
 
 
 @pytest.mark.parametrize(
@@ -80,38 +88,56 @@ def test_application_within_the_product_limits_is_approved(changes):
         ({"repayment_method": RepaymentMethod.INTEREST_FIRST}, "UW-REPAYMENT-METHOD"),
     ],
 )
-def test_application_outside_a_product_limit_is_declined_with_its_reason_code(changes, code):
-    decision = evaluate(application(**changes), product())
-    assert not decision.approved
-    assert decision.reason_codes == (code,)
-    assert len(decision.messages) == 1
+def test_application_outside_a_product_limit_gets_its_reason_code(changes, code):
+    found = range_codes(application(**changes), product())
+    assert [c for c, _ in found] == [code]
+    assert found[0][1]
 
 
 def test_application_breaking_every_limit_gets_every_reason_code_in_order():
-    decision = evaluate(
+    found = range_codes(
         application(amount_fen=50_000_000, term_months=60,
                     repayment_method=RepaymentMethod.INTEREST_FIRST),
         product(),
     )
-    assert decision.reason_codes == ("UW-AMOUNT-RANGE", "UW-TERM-RANGE", "UW-REPAYMENT-METHOD")
-    assert len(decision.messages) == 3
-    assert "CONSUMER-G v2" in decision.messages[0]
+    assert [c for c, _ in found] == ["UW-AMOUNT-RANGE", "UW-TERM-RANGE", "UW-REPAYMENT-METHOD"]
+    assert "CONSUMER-G v2" in found[0][1]
 
 
-def test_evaluation_uses_the_limits_of_the_product_it_is_given():
+def test_ranges_are_those_of_the_product_version_given():
     wider = product(max_amount_fen=100_000_000)
-    assert not evaluate(application(amount_fen=50_000_000), product()).approved
-    assert evaluate(application(amount_fen=50_000_000), wider).approved
+    assert range_codes(application(amount_fen=50_000_000), product())
+    assert range_codes(application(amount_fen=50_000_000), wider) == []
 
 
-# --- decide -----------------------------------------------------------------------------------
+# --- evidence and collateral offers -----------------------------------------------------------
+
+
+def test_evidence_needs_a_reference_and_a_sha256():
+    good = Evidence(EvidenceKind.CONSENT, "archive://a/1.pdf", "a" * 64)
+    assert good.check("evidence[0]") == []
+    bad = Evidence(EvidenceKind.CONSENT, " ", "xyz")
+    assert [e.rule for e in bad.check("evidence[0]")] == ["evidence.reference",
+                                                         "evidence.sha256"]
+
+
+def test_a_car_is_described_by_price_tier_and_registration_and_a_house_by_value_and_city():
+    car = CollateralOffer(CollateralKind.CAR, new_price_fen=10_000_000)
+    assert sorted(e.field for e in car.check()) == ["collateral.brand_tier",
+                                                    "collateral.first_registered"]
+    house = CollateralOffer(CollateralKind.HOUSE, appraised_fen=100, city_tier=2,
+                            prior_liens_fen=-1)
+    assert [e.rule for e in house.check()] == ["collateral.liens"]
+
+
+# --- decide and review ------------------------------------------------------------------------
 
 DECIDED = date(2025, 1, 16)
 
 
 def test_approval_is_recorded_with_an_event():
     a = application()
-    a.decide(Decision(True, (), ()), DECIDED)
+    a.decide(True, (), DECIDED)
     assert a.status is ApplicationStatus.APPROVED
     assert a.decided_on == DECIDED
     assert a.reason_codes == ()
@@ -122,7 +148,7 @@ def test_approval_is_recorded_with_an_event():
 
 def test_decline_is_recorded_with_its_reason_codes():
     a = application(term_months=60)
-    a.decide(evaluate(a, product()), DECIDED)
+    a.decide(False, ("UW-TERM-RANGE",), DECIDED)
     assert a.status is ApplicationStatus.DECLINED
     assert a.reason_codes == ("UW-TERM-RANGE",)
     assert [(e.name, e.data) for e in a.events] == [
@@ -130,12 +156,32 @@ def test_decline_is_recorded_with_its_reason_codes():
          {"from": "submitted", "to": "declined", "reason_codes": ["UW-TERM-RANGE"]})]
 
 
-@pytest.mark.parametrize("first", [True, False])
+@pytest.mark.parametrize("first", [True, False, None])
 def test_application_is_decided_only_once(first):
     a = application()
-    a.decide(Decision(first, () if first else ("UW-AMOUNT-RANGE",), ()), DECIDED)
+    a.decide(first, () if first else ("UW-AMOUNT-RANGE",), DECIDED)
     status, codes = a.status, a.reason_codes
     with pytest.raises(IllegalTransition, match="cannot decide"):
-        a.decide(Decision(not first, (), ()), date(2025, 2, 1))
+        a.decide(True, (), date(2025, 2, 1))
     assert (a.status, a.reason_codes, a.decided_on) == (status, codes, DECIDED)
     assert len(a.events) == 1
+
+
+@pytest.mark.parametrize(("approve", "status"), [(True, ApplicationStatus.APPROVED),
+                                                  (False, ApplicationStatus.DECLINED)])
+def test_a_referral_is_concluded_by_review_once(approve, status):
+    a = application()
+    a.decide(None, ("SCR-PD-REFER",), DECIDED)
+    assert a.status is ApplicationStatus.REFERRED
+    a.conclude_review(approve, ("SCR-PD-REFER", "REV-X"), date(2025, 1, 17))
+    assert a.status is status
+    assert [e.name for e in a.events][-1] == ("ApplicationApproved" if approve
+                                             else "ApplicationDeclined")
+    with pytest.raises(IllegalTransition):
+        a.conclude_review(approve, (), date(2025, 1, 18))
+
+
+def test_only_a_referral_can_be_reviewed():
+    a = application()
+    with pytest.raises(IllegalTransition):
+        a.conclude_review(True, (), DECIDED)

@@ -11,11 +11,17 @@ from tests import builders as b
 from xinbao.adapters.memory import InMemoryUnitOfWork, Store
 from xinbao.domain import ledger
 from xinbao.domain.claims import ClaimStatus, Exclusion
+from xinbao.domain.decision import Outcome
 from xinbao.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from xinbao.domain.loans import LoanStatus
 from xinbao.domain.parties import PolicyRole
 from xinbao.domain.policy import PolicyStatus
-from xinbao.domain.underwriting import ApplicationStatus
+from xinbao.domain.underwriting import (
+    ApplicationStatus,
+    CollateralKind,
+    CollateralOffer,
+    Profile,
+)
 from xinbao.services import applications, claims, policies, reporting, servicing
 from xinbao.services import ledger as ledger_service
 from xinbao.services.commands import (
@@ -132,11 +138,22 @@ def test_every_broken_rule_is_reported_at_once(uow):
         "borrower_id_number", "borrower_phone", "term_months"}
 
 
-def test_an_amount_beyond_the_product_is_declined_with_a_reason_and_no_quote(uow):
-    app = applications.submit_application(b.consumer_application(amount_fen=50_000_000), uow())
-    result = applications.approve_application(ApproveApplication(app.id, b.START), uow())
+def test_an_amount_beyond_the_product_is_cut_to_the_product_maximum(uow):
+    app = applications.submit_application(b.consumer_application(
+        amount_fen=50_000_000, profile=Profile(monthly_income_fen=50_000_000)), uow())
+    result = b.approve(uow, app.id)
+    assert result.application.status is ApplicationStatus.APPROVED
+    assert result.decision.outcome is Outcome.APPROVE_CHANGED
+    assert result.decision.approved_fen == 20_000_000  # the product's maximum
+    assert "LIM-PRODUCT-MAX" in result.decision.reason_codes  # with the per-borrower cap
+    assert result.policy.sum_insured_fen == 20_000_000
+
+
+def test_an_amount_below_the_product_is_declined_with_a_reason_and_no_quote(uow):
+    app = applications.submit_application(b.consumer_application(amount_fen=50_000), uow())
+    result = b.approve(uow, app.id)
     assert result.application.status is ApplicationStatus.DECLINED
-    assert result.decision.reason_codes == ("UW-AMOUNT-RANGE",)
+    assert result.application.reason_codes[0] == "UW-AMOUNT-RANGE"
     assert result.policy is None
 
 
@@ -150,7 +167,7 @@ def test_resubmitting_the_same_funder_reference_returns_the_stored_application(u
 
 def test_approval_quotes_installment_premium_on_the_sum_insured(uow):
     app = applications.submit_application(b.consumer_application(), uow())
-    result = applications.approve_application(ApproveApplication(app.id, b.START), uow())
+    result = b.approve(uow, app.id)
     quote = result.policy
     assert quote is not None and quote.status is PolicyStatus.QUOTED
     # 36,000 yuan × 0.60 % a month = 216 yuan with each of 12 installments
@@ -168,7 +185,7 @@ def test_issuing_a_single_premium_policy_posts_written_deferred_commission_and_c
     assert tb.total == 0
     assert tb.balance(ledger.WRITTEN_PREMIUM) == -720_000
     assert tb.balance(ledger.UNEARNED_PREMIUM_RESERVE) == -720_000
-    assert tb.balance(ledger.BANK) == 720_000
+    assert tb.balance(ledger.BANK) == b.CAPITAL_FEN + 720_000
     assert tb.balance(ledger.PREMIUM_RECEIVABLE) == 0
     assert tb.balance(ledger.COMMISSION_PAYABLE) == -72_000  # the bank's 10 %
     loan = _loan(uow, policy)
@@ -195,7 +212,7 @@ def test_repayments_collect_installment_premium_and_a_retry_is_ignored(uow):
     assert _snapshot(uow) == before
     tb = _trial_balance(uow)
     assert tb.balance(ledger.WRITTEN_PREMIUM) == -21_600
-    assert tb.balance(ledger.BANK) == 21_600
+    assert tb.balance(ledger.BANK) == b.CAPITAL_FEN + 21_600
     assert tb.balance(ledger.PREMIUM_RECEIVABLE) == 0
 
 
@@ -295,7 +312,10 @@ def test_a_default_inside_the_waiting_period_is_declined_with_its_reason(uow):
     catalogue.register_product(replace(mortgage, waiting_period_days=45), uow())
     policy = b.issued_policy(uow, b.consumer_application(
         external_ref="MTG-1", product_code="MORTGAGE-C", amount_fen=50_000_000,
-        term_months=24, policyholder_id=b.CREDIT_CODE_BANK))
+        term_months=24, policyholder_id=b.CREDIT_CODE_BANK,
+        profile=Profile(monthly_income_fen=10_000_000),
+        collateral=CollateralOffer(CollateralKind.HOUSE, appraised_fen=300_000_000,
+                                   city_tier=1)))
     loan = _loan(uow, policy)
     first_due = loan.installments[0].due_date  # 31 days after start: inside 45 days
     report = servicing.run_end_of_day(RunEndOfDay(first_due + timedelta(days=90)), uow())
@@ -406,12 +426,13 @@ def test_a_repayment_after_the_claim_is_refused_as_it_is_a_recovery(uow):
 def test_a_reversal_undoes_an_entry_once_and_only_once(uow):
     b.issued_policy(uow, b.car_application())
     with uow() as u:
-        original = u.ledger.entries()[0]
+        original = u.ledger.entries()[1]  # the first after the capital paid in
     reversal = ledger_service.reverse_entry(
         ReverseEntry(original.id, b.START, "keyed twice", "REV-1"), uow())
     assert reversal.reverses_id == original.id
+    capital_only = {ledger.BANK: b.CAPITAL_FEN, ledger.PAID_IN_CAPITAL: -b.CAPITAL_FEN}
     assert _trial_balance(uow).balances == {
-        acct: 0 for acct in _trial_balance(uow).balances}
+        acct: capital_only.get(acct, 0) for acct in _trial_balance(uow).balances}
     assert ledger_service.reverse_entry(
         ReverseEntry(original.id, b.START, "keyed twice", "REV-1"), uow()).id == reversal.id
     with pytest.raises(Conflict):
@@ -479,7 +500,7 @@ def test_a_disbursement_file_issues_each_loan_and_refuses_a_contract_twice(uow):
     for ref in ("D-1", "D-2"):
         app = applications.submit_application(b.car_application(external_ref=ref), uow())
         quotes.append(applications.approve_application(
-            ApproveApplication(app.id, b.START), uow()).policy)
+            ApproveApplication(app.id, b.START), uow(), b.engine()).policy)
     outcome = policies.issue_policies(IssuePolicies((
         IssuePolicy(quotes[0].id, "LN-SAME", b.START, b.START),
         IssuePolicy(quotes[1].id, "LN-SAME", b.START, b.START),

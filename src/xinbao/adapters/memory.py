@@ -12,11 +12,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Self
 
+from xinbao.analytics.identity_graph import Node
 from xinbao.domain.accounts import ApiClient, Session, User
 from xinbao.domain.audit import GENESIS, AuditRecord, chain, json_safe
 from xinbao.domain.claims import Claim, ClaimStatus, Recovery
+from xinbao.domain.decision import DecisionRecord
 from xinbao.domain.errors import Conflict
 from xinbao.domain.events import Event
+from xinbao.domain.exposure import Counter
 from xinbao.domain.ledger import JournalEntry, Line
 from xinbao.domain.loans import Installment, Loan, Repayment
 from xinbao.domain.parties import ANONYMIZED, ANONYMIZED_NAME, Funder
@@ -24,7 +27,14 @@ from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.domain.products import Product
 from xinbao.domain.security import Principal, system
 from xinbao.domain.underwriting import Application, ApplicationStatus
-from xinbao.services.unit_of_work import LoanHeader, PremiumTerms, StoredResponse
+from xinbao.services.unit_of_work import (
+    ExposureRow,
+    ListedValue,
+    LoanHeader,
+    PremiumTerms,
+    Sighting,
+    StoredResponse,
+)
 
 
 class Store:
@@ -571,6 +581,177 @@ class _Idempotency(_Table):
         return self.rows.setdefault((response.scope, response.key), response)
 
 
+def _field_value(a: Application, name: str) -> str | None:
+    b, p = a.borrower, a.profile
+    return {"id_number": b.id_number, "phone": b.phone, "bank_card": b.bank_card,
+            "device_id": p.device_id, "address": p.address, "employer": p.employer}[name]
+
+
+_LINKS = ("phone", "device_id", "address", "bank_card", "employer")
+
+
+class _Risk(_Table):
+    """Anti-fraud look-ups and exposure rows over the fake's applications and policies (values
+    compared in clear: the fake has no cipher)."""
+
+    def _apps(self) -> list[Application]:
+        return list(self._uow._working.tables.get("applications", {}).values())
+
+    def sightings(self, name: str, values: Iterable[str], start: date,
+                  end: date) -> dict[str, list[Sighting]]:
+        wanted = set(values)
+        out: dict[str, list[Sighting]] = {}
+        for a in self._apps():
+            v = _field_value(a, name)
+            if v in wanted and start <= a.applied_on <= end:
+                out.setdefault(v, []).append(Sighting(a.id, a.applied_on, a.funder_id))
+        return out
+
+    def neighbourhood(self, application_ids: Sequence[int], on: date, *, hops: int = 2,
+                      limit: int = 500) -> list[Node]:
+        apps = {a.id: a for a in self._apps()}
+        policies = self._uow._working.tables.get("policies", {}).values()
+        loans = self._uow._working.tables.get("loans", {})
+        overdue: set[int] = set()
+        for p in policies:
+            loan = loans.get(p.loan_id) if p.loan_id else None
+            if loan is not None and loan.first_unpaid_due_date is not None \
+                    and loan.first_unpaid_due_date < on:
+                overdue.add(p.application_id)
+        chosen = [i for i in application_ids if i in apps][:limit]
+        seen = set(chosen)
+        frontier = list(chosen)
+        for _ in range(hops):
+            values = {(f, _field_value(apps[i], f)) for i in frontier for f in _LINKS}
+            values = {(f, v) for f, v in values if v}
+            nxt = [a.id for a in apps.values() if a.id not in seen
+                   and any((f, _field_value(a, f)) in values for f in _LINKS)]
+            nxt = nxt[:max(limit - len(seen), 0)]
+            seen.update(nxt)
+            frontier = nxt
+        return [Node(i, {f: _field_value(apps[i], f) for f in _LINKS}, i in overdue)
+                for i in sorted(seen)]
+
+    def exposure_rows(self) -> list[ExposureRow]:
+        tables = self._uow._working.tables
+        apps, funders = tables.get("applications", {}), tables.get("funders", {})
+        repaid: dict[int, int] = {}
+        for r in tables.get("repayments", {}).values():
+            repaid[r.loan_id] = repaid.get(r.loan_id, 0) + r.principal_fen
+        out = []
+        for p in tables.get("policies", {}).values():
+            if p.status not in (PolicyStatus.QUOTED, PolicyStatus.ISSUED,
+                                PolicyStatus.IN_FORCE):
+                continue
+            a = apps[p.application_id]
+            enterprise = a.borrower.kind.value == "enterprise"
+            number = a.borrower.id_number
+            region = number[2:4] if enterprise else number[:2]
+            out.append(ExposureRow(
+                obligor=number, enterprise=enterprise, funder=funders[p.funder_id].code,
+                region=region if region.isdigit() else "00", industry=a.profile.industry,
+                product=p.product_code,
+                principal_fen=max(p.sum_insured_fen - repaid.get(p.loan_id or 0, 0), 0),
+                coverage_share=p.coverage_share))
+        return out
+
+    def obligor_key(self, id_number: str) -> str:
+        return id_number
+
+
+class _Blacklist(_Table):
+    """Rows: (field, value) -> (entry, active)."""
+
+    def listed(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        return {pair for pair in pairs if pair in self.rows and self.rows[pair][1]}
+
+    def add(self, name: str, value: str, *, reason: str, on: date, by: str) -> bool:
+        before = self.rows.get((name, value))
+        entry = ListedValue(before[0].id if before else len(self.rows) + 1, name, value[:12],
+                            reason, on, by)
+        self.rows[(name, value)] = (entry, True)
+        return before is None or not before[1]
+
+    def remove(self, name: str, value: str) -> bool:
+        row = self.rows.get((name, value))
+        if row is None or not row[1]:
+            return False
+        self.rows[(name, value)] = (row[0], False)
+        return True
+
+    def entries(self) -> list[ListedValue]:
+        return [entry for entry, active in self.rows.values() if active]
+
+
+class _Counters(_Table):
+    BASIS = ("__basis__", "")
+
+    def get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Counter]:
+        return {k: self.rows[k] for k in keys if k in self.rows and k != self.BASIS}
+
+    def basis(self) -> tuple[int, date] | None:
+        return self.rows.get(self.BASIS)
+
+    def ensure(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None:
+        for c in counters:
+            self.rows.setdefault((c.dimension, c.key), c)
+        self.rows.setdefault(self.BASIS, (basis_fen, on))
+
+    def reserve(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> bool:
+        wanted = sorted(set(keys))
+        if any(self.rows[k].used_fen + amount_fen > self.rows[k].cap_fen for k in wanted):
+            return False
+        for k in wanted:
+            c = self.rows[k]
+            self.rows[k] = Counter(c.dimension, c.key, c.cap_fen, c.used_fen + amount_fen)
+        return True
+
+    def release(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> None:
+        for k in sorted(set(keys)):
+            c = self.rows[k]
+            self.rows[k] = Counter(c.dimension, c.key, c.cap_fen, c.used_fen - amount_fen)
+
+    def replace_all(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None:
+        self.rows.clear()
+        for c in counters:
+            self.rows[(c.dimension, c.key)] = c
+        self.rows[self.BASIS] = (basis_fen, on)
+
+    def all(self) -> list[Counter]:
+        return sorted((c for k, c in self.rows.items() if k != self.BASIS),
+                      key=lambda c: (c.dimension, c.key))
+
+
+class _Decisions(_Table):
+    def _drain_record(self, record: DecisionRecord) -> None:
+        if record.events:
+            self._uow.events.add(Event(e.name, e.aggregate, record.application_id, e.on,
+                                       e.data) for e in record.events)
+            record.events.clear()
+
+    def add_many(self, records: Sequence[DecisionRecord]) -> None:
+        for r in records:
+            self._drain_record(r)
+            self.rows[r.application_id] = _copy(r)
+
+    def save(self, record: DecisionRecord) -> None:
+        self._drain_record(record)
+        self.rows[record.application_id] = _copy(record)
+
+    def get(self, application_id: int) -> DecisionRecord | None:
+        return self._get(application_id)
+
+    def pending(self, *, funder_id: int | None, after_id: int,
+                limit: int) -> list[DecisionRecord]:
+        apps = self._uow._working.tables.get("applications", {})
+        found = sorted((r for r in self.rows.values() if not r.final
+                        and r.application_id > after_id
+                        and (funder_id is None
+                             or apps[r.application_id].funder_id == funder_id)),
+                       key=lambda r: r.application_id)
+        return [_copy(r) for r in found[:limit]]
+
+
 def _replace_id(obj: Any, new_id: int) -> Any:
     from dataclasses import replace
 
@@ -603,6 +784,10 @@ class InMemoryUnitOfWork:
         self.clients = _Clients(self, "clients")
         self.sessions = _Sessions(self, "sessions")
         self.idempotency = _Idempotency(self, "idempotency")
+        self.risk = _Risk(self, "risk")
+        self.blacklist = _Blacklist(self, "blacklist")
+        self.counters = _Counters(self, "risk_counters")
+        self.decisions = _Decisions(self, "decisions")
 
     def __enter__(self) -> Self:
         self._working = self._store.snapshot()

@@ -7,7 +7,9 @@
         report.json        the same and the scorecard's bins
         report.html        the same for people (offline: no scripts, no links)
 
-Versions are never overwritten: each training makes the next ``v<N>``.
+Versions are never overwritten: each training makes the next ``v<N>``. ``registry.json``
+names the champion (the version that decides) and an optional challenger with its share of
+applications; ``xinbao model promote`` changes it, and every change is kept in its history.
 """
 
 from __future__ import annotations
@@ -15,14 +17,21 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-from dataclasses import asdict
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from xinbao import __version__
+from xinbao.domain.decision import ScoreResult
 from xinbao.scoring.metrics import Validation
-from xinbao.scoring.scorecard import TrainingResult, TrainingSpec
+from xinbao.scoring.scorecard import ScorecardModel, TrainingResult, TrainingSpec
 
 
 def _validation(v: Validation) -> dict[str, Any]:
@@ -105,3 +114,167 @@ def save(result: TrainingResult, spec: TrainingSpec, data_path: Path, root: Path
     (folder / "report.html").write_text(_html(doc, f"Model {name} {folder.name}"),
                                         encoding="utf-8")
     return folder, doc
+
+
+# --- the registry: which trained version decides ------------------------------------------
+
+REGISTRY_FILE = "registry.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """The champion decides; the challenger, when set, scores ``challenger_share`` per cent of
+    applications (chosen by a hash of the application id, so a retry lands on the same one)."""
+
+    champion: str | None = None  # "<name>/v<N>"
+    challenger: str | None = None
+    challenger_share: int = 0
+    history: tuple[dict[str, Any], ...] = ()
+
+
+class RegistryError(ValueError):
+    """A model reference that does not exist or cannot be used."""
+
+
+class ModelRegistry:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def read(self) -> Assignment:
+        path = self.root / REGISTRY_FILE
+        if not path.exists():
+            return Assignment()
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return Assignment(doc.get("champion"), doc.get("challenger"),
+                          int(doc.get("challenger_share", 0)), tuple(doc.get("history", ())))
+
+    def folder(self, ref: str) -> Path:
+        name, _, version = ref.partition("/")
+        folder = self.root / name / version
+        if not name or not version.startswith("v") or not (folder / "scorecard.pkl").exists():
+            raise RegistryError(f"no trained model {ref!r} under {self.root} "
+                                "(see `xinbao model list`)")
+        return folder
+
+    def versions(self) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        for meta in sorted(self.root.glob("*/v*/metadata.json")):
+            doc = json.loads(meta.read_text(encoding="utf-8"))
+            out.append((f"{meta.parent.parent.name}/{meta.parent.name}", doc))
+        return sorted(out, key=lambda item: (item[0].split("/")[0],
+                                             int(item[0].split("/v")[-1])))
+
+    def promote(self, ref: str | None, *, role: str, share: int | None = None,
+                by: str = "") -> Assignment:
+        """Make ``ref`` the champion or the challenger (None removes the challenger)."""
+        if ref is not None:
+            self.folder(ref)
+        current = self.read()
+        if role == "champion":
+            if ref is None:
+                raise RegistryError("a champion is a trained model")
+            new = Assignment(ref, current.challenger if current.challenger != ref else None,
+                             current.challenger_share if current.challenger != ref else 0,
+                             current.history)
+        elif role == "challenger":
+            pct = current.challenger_share if share is None else share
+            if ref is not None and not 0 < pct < 100:
+                raise RegistryError("the challenger's share is a whole percentage 1-99")
+            new = Assignment(current.champion, ref, pct if ref else 0, current.history)
+        else:
+            raise RegistryError("role is champion or challenger")
+        entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "by": by,
+                 "role": role, "model": ref, "share": new.challenger_share}
+        new = Assignment(new.champion, new.challenger, new.challenger_share,
+                         (*new.history, entry))
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / REGISTRY_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"champion": new.champion, "challenger": new.challenger,
+                                   "challenger_share": new.challenger_share,
+                                   "history": list(new.history)}, ensure_ascii=False,
+                                  indent=2), encoding="utf-8")
+        tmp.replace(path)
+        return new
+
+    def scorer(self, fallback: Any) -> Any:
+        """The scorer the registry names; ``fallback`` while no champion is promoted."""
+        assignment = self.read()
+        if assignment.champion is None:
+            return fallback
+        champion = (assignment.champion,
+                    ScorecardModel.load(self.folder(assignment.champion) / "scorecard.pkl"))
+        challenger = None
+        if assignment.challenger:
+            challenger = (assignment.challenger, ScorecardModel.load(
+                self.folder(assignment.challenger) / "scorecard.pkl"))
+        return RegistryScorer(champion, challenger, assignment.challenger_share)
+
+
+_PD_STEP = Decimal("0.000001")
+
+
+class RegistryScorer:
+    """Scores with the champion, and a share of applications with the challenger."""
+
+    def __init__(self, champion: tuple[str, ScorecardModel],
+                 challenger: tuple[str, ScorecardModel] | None = None, share: int = 0) -> None:
+        self.champion, self.challenger, self.share = champion, challenger, share
+
+    def _arm(self, key: int) -> int:
+        if self.challenger is None or self.share <= 0:
+            return 0
+        return 1 if zlib.crc32(str(key).encode()) % 100 < self.share else 0
+
+    def score(self, rows: Sequence[Mapping[str, Any]],
+              keys: Sequence[int]) -> list[ScoreResult]:
+        out: list[ScoreResult | None] = [None] * len(rows)
+        arms = [self._arm(k) for k in keys]
+        for arm, entry in enumerate((self.champion, self.challenger)):
+            if entry is None:
+                continue
+            ref, model = entry
+            idx = [i for i, a in enumerate(arms) if a == arm]
+            if not idx:
+                continue
+            frame = model_frame(model, [rows[i] for i in idx])
+            for i, s in zip(idx, model.explain(frame), strict=True):
+                out[i] = ScoreResult(Decimal(repr(s.pd)).quantize(_PD_STEP).max(_PD_STEP),
+                                     int(round(s.score)), s.reasons, ref)
+        return [r for r in out if r is not None]
+
+
+def model_frame(model: ScorecardModel, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows of features as the model's frame: missing numbers NaN, categories as text (as
+    in training, where a missing category reads "None")."""
+    categorical = set(model.spec.categorical)
+    data: dict[str, Any] = {}
+    for name in model.features:
+        values = [row.get(name) for row in rows]
+        if name in categorical:
+            data[name] = np.array([str(v) for v in values], dtype=object)
+        else:
+            data[name] = np.array([np.nan if v is None else float(v) for v in values])
+    return pd.DataFrame(data)
+
+
+class ReloadingScorer:
+    """The registry's scorer, re-read when ``registry.json`` changes, so a promotion takes
+    effect on the next decision without a restart."""
+
+    def __init__(self, registry: ModelRegistry, fallback: Any) -> None:
+        self._registry, self._fallback = registry, fallback
+        self._stamp: float | None = -1.0
+        self._scorer: Any = fallback
+
+    def current(self) -> Any:
+        path = self._registry.root / REGISTRY_FILE
+        stamp = path.stat().st_mtime if path.exists() else None
+        if stamp != self._stamp:
+            self._scorer = self._registry.scorer(self._fallback)
+            self._stamp = stamp
+        return self._scorer
+
+    def score(self, rows: Sequence[Mapping[str, Any]],
+              keys: Sequence[int]) -> list[ScoreResult]:
+        return self.current().score(rows, keys)

@@ -130,6 +130,22 @@ applications = Table(
     Column("decided_on", Date),
     Column("reason_codes", String(400), nullable=False, default=""),
     Column("anonymized_on", Date),  # personal data replaced after the retention period
+    # Declared profile (0005). Device, address and employer are personal data: encrypted,
+    # with keyed blind indexes (as for phone and card) so anti-fraud can match them.
+    _fen("monthly_income_fen", nullable=True),
+    Column("employment", String(30)),
+    Column("industry", String(40)),
+    Column("device_id", Text),
+    Column("address", Text),
+    Column("employer", Text),
+    Column("phone_index", String(64), index=True),
+    Column("card_index", String(64), index=True),
+    Column("device_index", String(64), index=True),
+    Column("address_index", String(64), index=True),
+    Column("employer_index", String(64), index=True),
+    Column("region", String(2), nullable=False, server_default="00"),
+    Column("collateral", JSON),
+    Column("evidence", JSON, nullable=False, server_default="[]"),
     UniqueConstraint("funder_id", "external_ref"),
     ForeignKeyConstraint(["product_code", "product_version"],
                          ["products.code", "products.version"]),
@@ -348,3 +364,47 @@ idempotency_keys = Table(
 #: Tables whose rows are never updated or deleted (enforced by database triggers).
 APPEND_ONLY = ("journal_entries", "journal_lines", "domain_events")
 
+
+decisions = Table(
+    "decisions", metadata,
+    Column("application_id", ForeignKey("applications.id"), primary_key=True),
+    _enum("outcome", 20, index=True),
+    Column("decided_on", Date, nullable=False),
+    Column("decided_by", String(120), nullable=False),
+    Column("reason_codes", String(1000), nullable=False),
+    _fen("requested_fen"),
+    _fen("approved_fen"),
+    Column("annual_premium_rate", DecimalText()),
+    Column("monthly_premium_rate", DecimalText()),
+    Column("pd", DecimalText()),
+    Column("score", Integer),
+    Column("model", String(120), nullable=False),
+    Column("rule_set_version", String(40), nullable=False),
+    Column("params_version", String(40), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("reviews", JSON, nullable=False),
+    Column("final", Boolean, nullable=False, index=True),
+)
+
+# Portfolio and regulatory limits as counters of retained liability (domain/exposure.py).
+risk_counters = Table(
+    "risk_counters", metadata,
+    Column("dimension", String(20), primary_key=True),
+    Column("key", String(80), primary_key=True),
+    _fen("cap_fen"),
+    _fen("used_fen"),
+    _fen("basis_fen"),  # the net assets the cap was set from
+    Column("updated_on", Date, nullable=False),
+)
+
+blacklist = Table(
+    "blacklist", metadata,
+    _id(),
+    Column("field", String(20), nullable=False),
+    Column("value_index", String(64), nullable=False),  # keyed blind index, never the value
+    Column("reason", Text, nullable=False),
+    Column("added_on", Date, nullable=False),
+    Column("added_by", String(120), nullable=False),
+    Column("active", Boolean, nullable=False),
+    UniqueConstraint("field", "value_index"),
+)

@@ -12,11 +12,15 @@ from typing import Any
 
 from xinbao.domain.antifraud import RuleSet, parse_rule_set
 from xinbao.domain.collateral import BrandTier, CollateralRules
+from xinbao.domain.decision import RiskTerms
+from xinbao.domain.exposure import LimitRules
 from xinbao.domain.identity import MaskingRules
 from xinbao.domain.loans import Annualization
 from xinbao.domain.parties import InsuranceMode
+from xinbao.domain.pricing import PricingTerms
 from xinbao.domain.products import PremiumBasis, ProductFamily, RefundMethod, RepaymentMethod
 from xinbao.services.commands import RegisterProduct
+from xinbao.services.decisions import BureauSettings, FallbackScore, RiskParameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +86,34 @@ def load_collateral_rules(path: Path | None = None) -> CollateralRules:
 def load_antifraud_rules(path: Path | None = None) -> RuleSet:
     """The anti-fraud rule set (``params/antifraud.toml``), every rule checked."""
     return parse_rule_set(_read("antifraud.toml", path))
+
+
+def load_risk_parameters(path: Path | None = None,
+                         regulatory: Path | None = None) -> RiskParameters:
+    """Underwriting terms per product family, concentration caps, the fallback score and the
+    bureau's settings (``params/risk.toml``), with the regulatory limits."""
+    data = _read("risk.toml", path)
+    reg = _read("regulatory.toml", regulatory)["limits"]
+    terms = {}
+    for family in ProductFamily:
+        t = data["family"][family.value]
+        terms[family] = RiskTerms(
+            pricing=PricingTerms(**{k: Decimal(t[k]) for k in (
+                "lgd", "expense_loading", "cost_of_capital", "margin", "floor", "cap")}),
+            max_dsr=Decimal(t["max_dsr"]), pd_refer=Decimal(t["pd_refer"]),
+            pd_decline=Decimal(t["pd_decline"]))
+    conc = data["concentration"]
+    limits = LimitRules(
+        retained_multiple=Decimal(reg["retained_liability_multiple_of_net_assets"]),
+        single_obligor_share=Decimal(reg["single_obligor_share_of_net_assets"]),
+        per_individual_cap_fen=int(reg["per_individual_retained_cap_fen"]),
+        per_enterprise_cap_fen=int(reg["per_enterprise_retained_cap_fen"]),
+        concentration={d: Decimal(conc[d]) for d in ("funder", "region", "industry",
+                                                     "product")})
+    fb, bureau = data["fallback_score"], data["bureau"]
+    return RiskParameters(
+        version=str(data["version"]), terms=terms, limits=limits,
+        fallback=FallbackScore(int(fb["base_score"]), Decimal(fb["base_odds"]),
+                               Decimal(fb["pdo"]), Decimal(fb["thin_file_pd"])),
+        bureau=BureauSettings(int(bureau["cost_fen"]), int(bureau["timeout_ms"]) / 1000,
+                              int(bureau["cache_days"])))

@@ -19,7 +19,7 @@ from xinbao.domain.security import Principal
 
 _COLUMNS = {
     "applications": ("borrower_name", "borrower_id_number", "borrower_phone",
-                     "borrower_bank_card"),
+                     "borrower_bank_card", "device_id", "address", "employer"),
     "policies": ("borrower_id_number",),
 }
 _FIELDS = {("policies", "borrower_id_number"): "policy_borrower_id_number"}

@@ -13,6 +13,11 @@ from sqlalchemy.exc import IntegrityError
 
 from xinbao.adapters import orm
 from xinbao.adapters.crypto import PiiCipher
+from xinbao.adapters.risk_repositories import (
+    collateral_from_json,
+    evidence_from_json,
+    profile_columns,
+)
 from xinbao.domain.accounts import ApiClient, Session, User, decode_roles, encode_roles
 from xinbao.domain.audit import AuditRecord, chain, json_safe
 from xinbao.domain.claims import Claim, ClaimStatus, Recovery
@@ -38,7 +43,7 @@ from xinbao.domain.products import (
     RefundMethod,
     RepaymentMethod,
 )
-from xinbao.domain.underwriting import Application, ApplicationStatus
+from xinbao.domain.underwriting import Application, ApplicationStatus, Profile
 from xinbao.services.unit_of_work import LoanHeader, PremiumTerms, StoredResponse
 
 
@@ -330,6 +335,7 @@ class SqlApplicationRepository(_Repository):
             "annual_rate": a.annual_rate, "repayment_method": a.repayment_method.value,
             "applied_on": a.applied_on, "status": a.status.value, "decided_on": a.decided_on,
             "reason_codes": ",".join(a.reason_codes),
+            **profile_columns(a, cipher),
         }
 
     def _from_row(self, r: Any) -> Application:
@@ -349,6 +355,14 @@ class SqlApplicationRepository(_Repository):
             repayment_method=RepaymentMethod(r.repayment_method), applied_on=r.applied_on,
             external_ref=r.external_ref, status=ApplicationStatus(r.status),
             decided_on=r.decided_on, reason_codes=_codes(r.reason_codes), id=r.id,
+            profile=Profile(
+                monthly_income_fen=r.monthly_income_fen, employment=r.employment,
+                industry=r.industry,
+                device_id=cipher.decrypt(r.device_id, field="device_id"),
+                address=cipher.decrypt(r.address, field="address"),
+                employer=cipher.decrypt(r.employer, field="employer")),
+            collateral=collateral_from_json(r.collateral),
+            evidence=evidence_from_json(r.evidence),
         )
 
     def add(self, application: Application) -> Application:
@@ -427,6 +441,9 @@ class SqlApplicationRepository(_Repository):
             "borrower_id_index": ANONYMIZED.lower(),
             "borrower_phone": cipher.encrypt(ANONYMIZED, field="borrower_phone"),
             "borrower_bank_card": None, "borrower_birth_date": None, "anonymized_on": on,
+            "device_id": None, "address": None, "employer": None, "phone_index": None,
+            "card_index": None, "device_index": None, "address_index": None,
+            "employer_index": None, "evidence": [],
         } for i in pending])
         policy_ids = list(self._c.execute(select(p.c.id).where(
             p.c.application_id.in_(pending))).scalars()) if pending else []

@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 
 from xinbao.adapters import repositories as r
+from xinbao.adapters import risk_repositories as rr
 from xinbao.adapters.crypto import PiiCipher
 from xinbao.domain.security import Principal, system
 
@@ -38,6 +39,10 @@ class SqlUnitOfWork:
         self.clients = r.SqlClientRepository(c, self.events)
         self.sessions = r.SqlSessionRepository(c, self.events)
         self.idempotency = r.SqlIdempotencyRepository(c)
+        self.risk = rr.SqlRiskRepository(c, self._cipher)
+        self.blacklist = rr.SqlBlacklistRepository(c, self._cipher)
+        self.counters = rr.SqlCounterRepository(c)
+        self.decisions = rr.SqlDecisionRepository(c, self.events)
         return self
 
     def __exit__(self, *exc: object) -> None:

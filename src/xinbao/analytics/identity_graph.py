@@ -51,6 +51,9 @@ class IdentityGraph:
                          if others else Decimal(0))
                 self._rings[app_id] = Ring(len(apps), share, tuple(shared))
 
+    def has(self, application_id: int) -> bool:
+        return application_id in self._rings
+
     def ring_of(self, application_id: int) -> Ring:
         return self._rings[application_id]
 

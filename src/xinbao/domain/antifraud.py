@@ -7,8 +7,9 @@ A rule set (``params/antifraud.toml``, reviewed like code) lists rules of four k
 - ``velocity``: more than ``max_count`` applications share the value of a field within
   ``window_days`` (optionally counted across funders only when several funders saw it);
 - ``ring``: the application belongs to an identity ring (applications linked by shared phone,
-  device, address, bank card or employer) of at least ``min_size``, optionally with at least
-  ``min_overdue_share`` of the ring already overdue;
+  device, address, bank card or employer) of at least ``min_size``, linked through at least
+  ``min_link_fields`` kinds of shared value (colleagues share an employer and nothing else),
+  optionally with at least ``min_overdue_share`` of the ring already overdue;
 - ``inconsistency``: a named check on the application itself (age at maturity, age at
   application).
 
@@ -48,6 +49,7 @@ class Rule:
     max_count: int = 0  # velocity: more than this many applications is a hit
     across_funders: bool = False  # velocity: only when more than one funder saw the value
     min_size: int = 0  # ring
+    min_link_fields: int = 1  # ring: kinds of shared value (phone, device, …) linking it
     min_overdue_share: Decimal | None = None  # ring
     check: str | None = None  # inconsistency
     limit: int = 0  # inconsistency: the bound of the check
@@ -85,6 +87,7 @@ def parse_rule_set(data: Mapping[str, Any]) -> RuleSet:
                         max_count=int(raw.get("max_count", 0)),
                         across_funders=bool(raw.get("across_funders", False)),
                         min_size=int(raw.get("min_size", 0)),
+                        min_link_fields=int(raw.get("min_link_fields", 1)),
                         min_overdue_share=(Decimal(str(raw["min_overdue_share"]))
                                            if "min_overdue_share" in raw else None),
                         check=raw.get("check"), limit=int(raw.get("limit", 0)))
@@ -166,7 +169,8 @@ def _hit(rule: Rule, facts: Facts) -> str | None:
                 f"{rule.window_days} days, at {v.funders} funder(s)")
     if rule.kind == "ring":
         ring = facts.ring
-        if ring is None or ring.size < rule.min_size:
+        if (ring is None or ring.size < rule.min_size
+                or len(ring.linked_by) < rule.min_link_fields):
             return None
         if rule.min_overdue_share is not None and ring.overdue_share < rule.min_overdue_share:
             return None

@@ -55,6 +55,7 @@ class Action(StrEnum):
     USER_MANAGE = "user.manage"
     AUDIT_READ = "audit.read"
     RETENTION_RUN = "retention.run"
+    RISK_MANAGE = "risk.manage"  # anti-fraud lists
 
 
 #: No limit on the amount.
@@ -107,6 +108,7 @@ AUTHORITY: dict[Role, dict[Action, int | None]] = {
     Role.RISK_MANAGER: {
         **dict.fromkeys(_READ_BOOK, UNLIMITED),
         Action.CATALOGUE_MANAGE: UNLIMITED,
+        Action.RISK_MANAGE: UNLIMITED,
         Action.REPORT_READ: UNLIMITED,
         Action.LEDGER_READ: UNLIMITED,
     },
@@ -146,7 +148,7 @@ WRITES = frozenset({
     Action.CATALOGUE_MANAGE, Action.APPLICATION_SUBMIT, Action.APPLICATION_APPROVE,
     Action.POLICY_ISSUE, Action.REPAYMENT_RECORD, Action.BATCH_RUN, Action.CLAIM_FILE,
     Action.CLAIM_PAY, Action.RECOVERY_RECORD, Action.LEDGER_POST, Action.USER_MANAGE,
-    Action.RETENTION_RUN,
+    Action.RETENTION_RUN, Action.RISK_MANAGE,
 })
 
 

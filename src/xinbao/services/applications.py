@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
 from xinbao.domain import policy as policy_rules
-from xinbao.domain import underwriting
+from xinbao.domain.decision import DecisionRecord
 from xinbao.domain.errors import Conflict, DomainError, FieldError, InvalidInput, require
 from xinbao.domain.events import Event
 from xinbao.domain.parties import Borrower, Funder, PartyKind, assign_roles
 from xinbao.domain.policy import Policy
 from xinbao.domain.products import Product, version_in_force
 from xinbao.domain.security import Action
-from xinbao.domain.underwriting import Application, ApplicationStatus, Decision
+from xinbao.domain.underwriting import Application, ApplicationStatus, Profile
+from xinbao.services import decisions
 from xinbao.services.access import authorize, four_eyes, own
 from xinbao.services.commands import (
     ApproveApplication,
@@ -23,6 +24,7 @@ from xinbao.services.commands import (
     SubmitApplication,
     SubmitApplicationFile,
 )
+from xinbao.services.decisions import RiskEngine
 from xinbao.services.results import FileOutcome, Rejection
 from xinbao.services.unit_of_work import UnitOfWork
 
@@ -123,13 +125,38 @@ def _store(uow: UnitOfWork, rows: Sequence[SubmitApplication],
 
 
 def _same_terms(a: Application, b: Application) -> bool:
-    return ((a.borrower.id_number, a.amount_fen, a.term_months)
-            == (b.borrower.id_number, b.amount_fen, b.term_months))
+    return ((a.borrower.id_number, a.amount_fen, a.term_months, a.profile, a.collateral,
+             a.evidence)
+            == (b.borrower.id_number, b.amount_fen, b.term_months, b.profile, b.collateral,
+                b.evidence))
+
+
+#: Longest declared values (characters).
+_TEXT_LIMITS = {"employment": 30, "industry": 40, "device_id": 200, "address": 500,
+                "employer": 200}
+
+
+def _check_declared(cmd: SubmitApplication) -> list[FieldError]:
+    errors: list[FieldError] = []
+    p = cmd.profile
+    if p.monthly_income_fen is not None and p.monthly_income_fen < 0:
+        errors.append(FieldError("monthly_income_fen", "profile.income",
+                                 "income cannot be negative"))
+    for name, limit in _TEXT_LIMITS.items():
+        value = getattr(p, name)
+        if value is not None and (not value.strip() or len(value) > limit):
+            errors.append(FieldError(name, "profile.text",
+                                     f"{name} is 1 to {limit} characters when given"))
+    if cmd.collateral is not None:
+        errors.extend(cmd.collateral.check())
+    for i, e in enumerate(cmd.evidence):
+        errors.extend(e.check(f"evidence[{i}]"))
+    return errors
 
 
 def _build(cmd: SubmitApplication, lookups: _Lookups) -> Application:
     """The application a row describes, or InvalidInput naming every broken rule."""
-    errors: list[FieldError] = []
+    errors: list[FieldError] = _check_declared(cmd)
     borrower: Borrower | None = None
     try:
         if cmd.borrower_kind is PartyKind.INDIVIDUAL:
@@ -186,50 +213,63 @@ def _build(cmd: SubmitApplication, lookups: _Lookups) -> Application:
         mode=product.mode, borrower=borrower, roles=roles, amount_fen=cmd.amount_fen,
         term_months=cmd.term_months, annual_rate=cmd.annual_rate,
         repayment_method=cmd.repayment_method, applied_on=cmd.applied_on,
-        external_ref=cmd.external_ref.strip(),
+        external_ref=cmd.external_ref.strip(), profile=_stripped(cmd.profile),
+        collateral=cmd.collateral,
+        evidence=tuple(replace(e, reference=e.reference.strip(), sha256=e.sha256.lower())
+                       for e in cmd.evidence),
     )
+
+
+def _stripped(p: Profile) -> Profile:
+    return replace(p, **{name: getattr(p, name).strip() for name in _TEXT_LIMITS
+                         if getattr(p, name) is not None})
 
 
 @dataclass(frozen=True, slots=True)
 class ApprovalResult:
     application: Application
-    decision: Decision
+    decision: DecisionRecord | None  # None for an application decided before 0005
     policy: Policy | None  # the quote, when approved
 
+    @property
+    def reason_codes(self) -> tuple[str, ...]:
+        return self.application.reason_codes
 
-def approve_application(cmd: ApproveApplication, uow: UnitOfWork) -> ApprovalResult:
+
+def approve_application(cmd: ApproveApplication, uow: UnitOfWork,
+                        engine: RiskEngine) -> ApprovalResult:
     """Decide an application; an approval quotes its policy in the same transaction."""
     authorize(uow, Action.APPLICATION_APPROVE)
     with uow:
-        result = _decide(uow, [cmd.application_id], cmd.on)[0]
+        result = _decide(uow, engine, [cmd.application_id], cmd.on)[0]
         uow.commit()
     return result
 
 
-def approve_applications(cmd: ApproveApplications, uow: UnitOfWork) -> list[ApprovalResult]:
+def approve_applications(cmd: ApproveApplications, uow: UnitOfWork,
+                         engine: RiskEngine) -> list[ApprovalResult]:
     """Decide many applications in one transaction (the day's queue)."""
     authorize(uow, Action.APPLICATION_APPROVE)
     with uow:
-        results = _decide(uow, cmd.application_ids, cmd.on)
+        results = _decide(uow, engine, cmd.application_ids, cmd.on)
         uow.commit()
     return results
 
 
-def _decide(uow: UnitOfWork, application_ids: Sequence[int], on: date) -> list[ApprovalResult]:
-    """Decide each application (already decided ones report their decision); quotes and
-    decisions are written in bulk."""
+def _decide(uow: UnitOfWork, engine: RiskEngine, application_ids: Sequence[int],
+            on: date) -> list[ApprovalResult]:
+    """Decide each submitted application (already decided ones report their decision);
+    decisions and quotes are written in bulk."""
     found = uow.applications.get_many(application_ids)
     products: dict[tuple[str, int], Product] = {}
-    results: list[ApprovalResult] = []
-    decided: list[Application] = []
-    quotes: list[Policy] = []
-    for app_id in application_ids:
+    earlier: dict[int, ApprovalResult] = {}
+    batch: list[Application] = []
+    for app_id in dict.fromkeys(application_ids):
         application = require(found.get(app_id), "application", app_id)
         own(uow, application.funder_id, "application", app_id)
         if application.status is not ApplicationStatus.SUBMITTED:
-            results.append(ApprovalResult(application, Decision(
-                application.status is ApplicationStatus.APPROVED, application.reason_codes, ()),
-                uow.policies.get_by_application(application.id)))
+            earlier[app_id] = ApprovalResult(application, uow.decisions.get(app_id),
+                                             uow.policies.get_by_application(app_id))
             continue
         if on < application.applied_on:
             raise InvalidInput.single("on", "decision.date", "cannot decide before application")
@@ -239,33 +279,44 @@ def _decide(uow: UnitOfWork, application_ids: Sequence[int], on: date) -> list[A
         key = (application.product_code, application.product_version)
         if key not in products:
             products[key] = require(uow.products.get(*key), "product", key)
-        product = products[key]
-        decision = underwriting.evaluate(application, product)
-        application.decide(decision, on)
-        decided.append(application)
-        quote = _quote(application, product, on) if decision.approved else None
-        if quote is not None:
-            quotes.append(quote)
-        results.append(ApprovalResult(application, decision, quote))
-    uow.applications.save_many(decided)
-    uow.policies.add_many(quotes)
+        batch.append(application)
+    decided = decisions.decide(uow, engine, batch, products, on)
+    quotes: dict[int, Policy] = {}
+    for d in decided:
+        if d.application.status is ApplicationStatus.APPROVED:
+            assert d.record.monthly_premium_rate is not None
+            quotes[d.record.application_id] = quote(
+                d.application, products[(d.application.product_code,
+                                         d.application.product_version)],
+                on, d.record.approved_fen, d.record.monthly_premium_rate)
+    uow.applications.save_many([d.application for d in decided])
+    uow.policies.add_many(list(quotes.values()))
+    by_id = {d.record.application_id: d for d in decided}
+    results = []
+    for app_id in application_ids:
+        if app_id in by_id:
+            d = by_id[app_id]
+            results.append(ApprovalResult(d.application, d.record, quotes.get(app_id)))
+        else:
+            results.append(earlier[app_id])
     return results
 
 
-def _quote(application: Application, product: Product, on: date) -> Policy:
+def quote(application: Application, product: Product, on: date, sum_insured_fen: int,
+          monthly_rate: Decimal) -> Policy:
+    """The policy quote of an approval: the approved amount at the risk-priced rate."""
     single, per_installment = policy_rules.premium_schedule(
-        product.premium_basis, application.amount_fen, product.monthly_premium_rate,
-        application.term_months)
-    quote = Policy(
+        product.premium_basis, sum_insured_fen, monthly_rate, application.term_months)
+    policy = Policy(
         application_id=application.id, product_code=product.code,
         product_version=product.version, mode=product.mode, funder_id=application.funder_id,
         borrower_id_number=application.borrower.id_number,
         policyholder=application.roles.policyholder, insured=application.roles.insured,
-        sum_insured_fen=application.amount_fen, coverage_share=product.coverage_share,
-        premium_basis=product.premium_basis, monthly_premium_rate=product.monthly_premium_rate,
+        sum_insured_fen=sum_insured_fen, coverage_share=product.coverage_share,
+        premium_basis=product.premium_basis, monthly_premium_rate=monthly_rate,
         refund_method=product.refund_method, term_months=application.term_months,
         single_premium_fen=single, installment_premium_fen=per_installment[0], quoted_on=on,
     )
-    quote.events.append(Event("PolicyQuoted", "policy", None, on, {
-        "application_id": application.id, "premium_fen": quote.total_premium_fen}))
-    return quote
+    policy.events.append(Event("PolicyQuoted", "policy", None, on, {
+        "application_id": application.id, "premium_fen": policy.total_premium_fen}))
+    return policy

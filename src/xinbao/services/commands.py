@@ -13,6 +13,7 @@ from decimal import Decimal
 from xinbao.domain.claims import Exclusion
 from xinbao.domain.parties import FunderKind, InsuranceMode, PartyKind
 from xinbao.domain.products import PremiumBasis, ProductFamily, RefundMethod, RepaymentMethod
+from xinbao.domain.underwriting import CollateralOffer, Evidence, Profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,9 @@ class SubmitApplication:
     borrower_bank_card: str | None = None
     policyholder_id: str | None = None  # ID number / credit code; derived from the mode if None
     insured_id: str | None = None
+    profile: Profile = Profile()
+    collateral: CollateralOffer | None = None
+    evidence: tuple[Evidence, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

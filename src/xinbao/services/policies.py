@@ -134,7 +134,8 @@ def _disburse(cmd: IssuePolicy, policy: Policy, applications: dict, taken: set[s
     taken.add(contract)
     loan = Loan.disburse(
         funder_id=policy.funder_id, contract_no=contract,
-        principal_fen=application.amount_fen, annual_rate=application.annual_rate,
+        principal_fen=policy.sum_insured_fen,  # the approved amount (the limit may cut it)
+        annual_rate=application.annual_rate,
         term_months=application.term_months, method=application.repayment_method,
         start=cmd.disbursed_on)
     loan.events.append(Event("LoanDisbursed", "loan", None, cmd.disbursed_on, {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from xinbao.domain.accounts import ApiClient, Session, User
 from xinbao.domain.audit import AuditRecord
@@ -23,6 +23,13 @@ from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.domain.products import Product
 from xinbao.domain.security import Principal
 from xinbao.domain.underwriting import Application, ApplicationStatus
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from xinbao.analytics.identity_graph import Node
+    from xinbao.domain.decision import DecisionRecord
+    from xinbao.domain.exposure import Counter
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +278,82 @@ class SessionRepository(Protocol):
     def revoke_all(self, user_id: int) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """An application that gave a value (for velocity counts)."""
+
+    application_id: int
+    applied_on: date
+    funder_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureRow:
+    """A live policy's retained liability and the keys of the limits it counts against."""
+
+    obligor: str  # blind index of the ID number
+    enterprise: bool
+    funder: str
+    region: str
+    industry: str | None
+    product: str
+    principal_fen: int  # outstanding
+    coverage_share: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ListedValue:
+    id: int
+    field: str
+    key_prefix: str  # the start of the blind index (the value itself is never stored)
+    reason: str
+    added_on: date
+    added_by: str
+
+
+class RiskRepository(Protocol):
+    def sightings(self, name: str, values: Iterable[str], start: date,
+                  end: date) -> dict[str, list[Sighting]]:
+        """Applications giving each value of an anti-fraud field within [start, end]."""
+        ...
+
+    def neighbourhood(self, application_ids: Sequence[int], on: date, *, hops: int = 2,
+                      limit: int = 500) -> list[Node]:
+        """Applications linked to these by shared values, with their overdue flag."""
+        ...
+
+    def exposure_rows(self) -> list[ExposureRow]: ...
+    def obligor_key(self, id_number: str) -> str: ...
+
+
+class BlacklistRepository(Protocol):
+    def listed(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]: ...
+    def add(self, name: str, value: str, *, reason: str, on: date, by: str) -> bool: ...
+    def remove(self, name: str, value: str) -> bool: ...
+    def entries(self) -> list[ListedValue]: ...
+
+
+class CounterRepository(Protocol):
+    def get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Counter]: ...
+    def basis(self) -> tuple[int, date] | None: ...
+    def ensure(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None: ...
+    def reserve(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> bool:
+        """Atomically add to every counter, or to none if any would pass its cap."""
+        ...
+
+    def release(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> None: ...
+    def replace_all(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None: ...
+    def all(self) -> list[Counter]: ...
+
+
+class DecisionRepository(Protocol):
+    def add_many(self, records: Sequence[DecisionRecord]) -> None: ...
+    def save(self, record: DecisionRecord) -> None: ...
+    def get(self, application_id: int) -> DecisionRecord | None: ...
+    def pending(self, *, funder_id: int | None, after_id: int,
+                limit: int) -> list[DecisionRecord]: ...
+
+
 class UnitOfWork(Protocol):
     actor: Principal
     products: ProductRepository
@@ -287,6 +370,10 @@ class UnitOfWork(Protocol):
     clients: ClientRepository
     sessions: SessionRepository
     idempotency: IdempotencyRepository
+    risk: RiskRepository
+    blacklist: BlacklistRepository
+    counters: CounterRepository
+    decisions: DecisionRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -65,3 +65,9 @@ class IdentityFactory:
 
     def company_name(self) -> str:
         return self.faker.company()
+
+    def address(self) -> str:
+        return self.faker.address().split(" ")[0]
+
+    def device_id(self) -> str:
+        return "DEV-" + "".join(self.rng.choice("0123456789abcdef") for _ in range(16))

@@ -92,6 +92,7 @@ class Applicants:
     ring: np.ndarray  # fraud ring id, -1 for none
     employment: np.ndarray  # index into EMPLOYMENT (individuals)
     industry: np.ndarray  # index into INDUSTRIES (enterprises)
+    open_accounts: np.ndarray  # credit accounts open at the bureau
 
     def __len__(self) -> int:
         return len(self.family)
@@ -105,8 +106,10 @@ TERMS = {
     ProductFamily.MORTGAGE_BACKED: (36, 60, 120),
     ProductFamily.SMALL_BUSINESS: (6, 12, 24, 36),
 }
-RATE_RANGE_BP = {  # annual interest, by family: (best, worst)
-    ProductFamily.CONSUMER: (800, 1800),
+#: Annual interest by family: (best, worst). Consumer loans sold with a guarantee premium are
+#: priced so that interest and premium together stay within the all-in cost cap.
+RATE_RANGE_BP = {
+    ProductFamily.CONSUMER: (400, 1000),
     ProductFamily.CAR: (400, 900),
     ProductFamily.MORTGAGE_BACKED: (350, 600),
     ProductFamily.SMALL_BUSINESS: (500, 1200),
@@ -131,7 +134,9 @@ def arrivals(scenario: Scenario) -> np.ndarray:
     return counts
 
 
-def draw_applicants(scenario: Scenario, day: int, n: int, ring_base: int) -> Applicants:
+def draw_applicants(scenario: Scenario, day: int, n: int, ring_members: int) -> Applicants:
+    """One day's applicants; ``ring_members`` counts the ring members drawn on earlier days,
+    so that a ring fills up over consecutive days (rings of ``RING_SIZE`` members)."""
     g = rng(scenario, _APPLICANTS, day)
     fam_shares = np.array([scenario.mix.get(f, 0.0) for f in FAMILIES])
     family = g.choice(len(FAMILIES), size=n, p=fam_shares / fam_shares.sum())
@@ -181,7 +186,7 @@ def draw_applicants(scenario: Scenario, day: int, n: int, ring_base: int) -> App
         in_ring = g.random(n) < scenario.fraud_prevalence
         members = np.flatnonzero(in_ring)
         size = (RING_SIZE[0] + RING_SIZE[1]) // 2
-        ring[members] = ring_base + members // size
+        ring[members] = (ring_members + np.arange(len(members))) // size
         family[members] = _F[ProductFamily.CONSUMER]  # rings go for unsecured credit
         offers = [k for k, f in enumerate(scenario.funders)
                   if scenario.products[ProductFamily.CONSUMER] in f.products]
@@ -189,13 +194,16 @@ def draw_applicants(scenario: Scenario, day: int, n: int, ring_base: int) -> App
         term[members] = 12
         amount[members] = np.round(g.uniform(20_000, 60_000, len(members)), -2)
         collateral[members] = 0
+    employment = g.integers(0, len(EMPLOYMENT), n)
+    industry = g.integers(0, len(INDUSTRIES), n)
+    open_accounts = g.poisson(np.exp(0.7 - 0.1 * q))  # drawn last: earlier draws unchanged
     return Applicants(
         family=family, funder=funder, quality=q, score=score.astype(np.int64),
         inquiries=inquiries.astype(np.int64), dti=dti, income_yuan=income.astype(np.int64),
         age=age.astype(np.int64), amount_yuan=amount.astype(np.int64), term=term,
         rate_bp=rate.astype(np.int64), method=method, collateral_yuan=collateral.astype(np.int64),
-        ring=ring, employment=g.integers(0, len(EMPLOYMENT), n),
-        industry=g.integers(0, len(INDUSTRIES), n))
+        ring=ring, employment=employment, industry=industry,
+        open_accounts=open_accounts.astype(np.int64))
 
 
 def monthly_hazards(scenario: Scenario, macro: np.ndarray, a: Applicants, start_month: int,

@@ -23,11 +23,19 @@ from decimal import Decimal
 import numpy as np
 import polars as pl
 
+from xinbao.domain.bureau import Report, Standing
 from xinbao.domain.errors import Conflict
 from xinbao.domain.loans import add_months
 from xinbao.domain.parties import PartyKind
 from xinbao.domain.products import ProductFamily
-from xinbao.domain.underwriting import ApplicationStatus
+from xinbao.domain.underwriting import (
+    ApplicationStatus,
+    CollateralKind,
+    CollateralOffer,
+    Evidence,
+    EvidenceKind,
+    Profile,
+)
 from xinbao.services import applications, catalogue, claims, ledger, policies, servicing
 from xinbao.services.commands import (
     ApproveApplications,
@@ -45,8 +53,11 @@ from xinbao.services.commands import (
     SubmitApplication,
     SubmitApplicationFile,
 )
+from xinbao.services.decisions import RiskEngine
 from xinbao.services.unit_of_work import UnitOfWork
 from xinbao.simulation import market
+from xinbao.simulation.bureau import SimulatedBureau
+from xinbao.simulation.history import CAR_TIER, CITY_TIER
 from xinbao.simulation.identities import IdentityFactory, place_of
 from xinbao.simulation.scenario import Scenario
 
@@ -65,6 +76,7 @@ class SimulationResult:
     rejected: int = 0  # refused at intake (invalid file rows)
     approved: int = 0
     declined: int = 0
+    referred: int = 0  # left in the manual review queue (the simulator has no reviewers)
     policies: int = 0
     repayments: int = 0
     prepayments: int = 0
@@ -76,7 +88,7 @@ class SimulationResult:
 
     @property
     def approval_rate(self) -> float:
-        decided = self.approved + self.declined
+        decided = self.approved + self.declined + self.referred
         return self.approved / decided if decided else 0.0
 
 
@@ -100,9 +112,12 @@ class _Loan:
 
 
 def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProduct], *,
+               engine: RiskEngine, bureau: SimulatedBureau,
                progress: Progress | None = None) -> SimulationResult:
     """Simulate ``scenario`` against the system behind ``uow``; return the figures and the
-    ground truth (``result.truth``, one row per application)."""
+    ground truth (``result.truth``, one row per application). ``engine`` decides; its
+    bureau asks ``bureau``, which the simulator tells what the market drew for each
+    borrower."""
     catalogue_by_code = {p.code: p for p in products}
     missing = {code for code in scenario.products.values()} - set(catalogue_by_code)
     if missing:
@@ -129,9 +144,9 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
     seq = 0
     loans: list[_Loan] = []
     truth: dict[str, list] = defaultdict(list)
-    ring_identity: dict[int, tuple[str, str]] = {}
+    ring_identity: dict[int, tuple[str, ...]] = {}
     by_loan_id: dict[int, int] = {}
-    ring_base = 0
+    ring_members = 0
 
     def schedule(day: date | int, kind: str, loan: int, arg: int = 0) -> None:
         nonlocal seq
@@ -143,11 +158,11 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
         today = start + timedelta(days=offset)
         n = int(counts[offset]) if offset < len(counts) else 0
         if n:
-            batch = market.draw_applicants(scenario, offset, n, ring_base)
-            if (batch.ring >= 0).any():
-                ring_base = int(batch.ring.max()) + 1
+            batch = market.draw_applicants(scenario, offset, n, ring_members)
+            ring_members += int((batch.ring >= 0).sum())
             new_loans = _write_business(scenario, uow, catalogue_by_code, ids, ring_identity,
-                                        macro, batch, today, offset, result, truth)
+                                        macro, batch, today, offset, result, truth,
+                                        engine, bureau)
             for loan in new_loans:
                 loans.append(loan)
                 by_loan_id[loan.loan_id] = len(loans) - 1
@@ -275,10 +290,23 @@ def _plan_recoveries(loan: _Loan, claim_id: int, amount_fen: int, paid_on: date,
                      else "recover", claim_id, amount)
 
 
+def _evidence(ref: str, mode: str) -> tuple[Evidence, ...]:
+    """The funder's archive references of the borrower's consent and the sales record."""
+    def digest(kind: str) -> str:
+        return hashlib.sha256(f"{kind}:{ref}".encode()).hexdigest()
+
+    items = [Evidence(EvidenceKind.CONSENT, f"archive://{ref}/consent.pdf", digest("consent"))]
+    if mode == "guarantee":
+        items.append(Evidence(EvidenceKind.ONLINE_SALES_RECORD,
+                              f"archive://{ref}/sales-record.json", digest("sales")))
+    return tuple(items)
+
+
 def _write_business(scenario: Scenario, uow: UowFactory, catalogue_by_code: dict,
                     ids: IdentityFactory, ring_identity: dict, macro: np.ndarray,
                     a: market.Applicants, today: date, day: int, result: SimulationResult,
-                    truth: dict[str, list]) -> list[_Loan]:
+                    truth: dict[str, list], engine: RiskEngine,
+                    bureau: SimulatedBureau) -> list[_Loan]:
     """Submit, decide and disburse one day's applications; draw the borrowers' fates."""
     ids.reseed(hash_seed(scenario.seed, "applicants", day))
     rows: list[SubmitApplication] = []
@@ -296,23 +324,50 @@ def _write_business(scenario: Scenario, uow: UowFactory, catalogue_by_code: dict
             number = ids.resident_id(born_between=(date(born - 1, today.month, 1),
                                                    date(born, today.month, 1)))
         phone, card = ids.phone(), ids.bank_card()
-        if ring >= 0:  # ring members share a phone and a bank card
+        device, address = ids.device_id(), ids.address()
+        employer = (None if kind is PartyKind.ENTERPRISE or int(a.employment[i]) == 3
+                    else ids.company_name())
+        if ring >= 0:  # ring members share a phone, a card, a device, an address, an employer
             if ring not in ring_identity:
-                ring_identity[ring] = (phone, card)
-            phone, card = ring_identity[ring]
+                ring_identity[ring] = (phone, card, device, address, employer or name)
+            phone, card, device, address, employer = ring_identity[ring]
+        income = int(a.income_yuan[i])
+        bureau.register(number, Report(
+            report_id=f"SIM-{day:04d}-{i:05d}", as_of=today, score=int(a.score[i]),
+            inquiries_6m=int(a.inquiries[i]),
+            monthly_debt_fen=round(float(a.dti[i]) * income * 100),
+            open_accounts=int(a.open_accounts[i]), standing=Standing.CLEAN))
+        collateral = None
+        if family is ProductFamily.CAR:
+            collateral = CollateralOffer(CollateralKind.CAR,
+                                         new_price_fen=int(a.collateral_yuan[i]) * 100,
+                                         brand_tier=CAR_TIER.value, first_registered=today)
+        elif family is ProductFamily.MORTGAGE_BACKED:
+            collateral = CollateralOffer(CollateralKind.HOUSE,
+                                         appraised_fen=int(a.collateral_yuan[i]) * 100,
+                                         city_tier=CITY_TIER)
+        ref = f"{funder.code}-{day:04d}-{i:05d}"
         rows.append(SubmitApplication(
-            funder_code=funder.code, external_ref=f"{funder.code}-{day:04d}-{i:05d}",
+            funder_code=funder.code, external_ref=ref,
             product_code=product.code, borrower_kind=kind, borrower_name=name,
             borrower_id_number=number, borrower_phone=phone, borrower_bank_card=card,
             amount_fen=int(a.amount_yuan[i]) * 100, term_months=int(a.term[i]),
             annual_rate=Decimal(int(a.rate_bp[i])) / 10_000,
-            repayment_method=methods[int(a.method[i]) % len(methods)], applied_on=today))
+            repayment_method=methods[int(a.method[i]) % len(methods)], applied_on=today,
+            profile=Profile(
+                monthly_income_fen=income * 100,
+                employment=None if kind is PartyKind.ENTERPRISE
+                else market.EMPLOYMENT[int(a.employment[i])],
+                industry=market.INDUSTRIES[int(a.industry[i])]
+                if kind is PartyKind.ENTERPRISE else None,
+                device_id=device, address=address, employer=employer),
+            collateral=collateral, evidence=_evidence(ref, product.mode.value)))
     submitted = applications.submit_application_file(SubmitApplicationFile(tuple(rows)), uow())
     result.applications += len(rows)
     result.rejected += len(submitted.rejected)
     app_index = {app.external_ref: i for i, app in enumerate(rows)}
     decisions = applications.approve_applications(ApproveApplications(
-        tuple(app.id for app in submitted.accepted), today), uow())
+        tuple(app.id for app in submitted.accepted), today), uow(), engine)
     to_issue: list[IssuePolicy] = []
     quote_row: dict[str, int] = {}
     for d in decisions:
@@ -321,6 +376,8 @@ def _write_business(scenario: Scenario, uow: UowFactory, catalogue_by_code: dict
             contract = f"LN-{d.application.external_ref}"
             to_issue.append(IssuePolicy(d.policy.id, contract, today, today))
             quote_row[contract] = app_index[d.application.external_ref]
+        elif d.application.status is ApplicationStatus.REFERRED:
+            result.referred += 1
         else:
             result.declined += 1
     issued = policies.issue_policies(IssuePolicies(tuple(to_issue)), uow())

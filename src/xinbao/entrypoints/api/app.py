@@ -43,6 +43,7 @@ from xinbao.domain.errors import Conflict, IllegalTransition, InvalidInput, NotF
 from xinbao.domain.identity import MaskingRules
 from xinbao.domain.ledger import underwriting_statement
 from xinbao.domain.security import Action, Forbidden, Principal, Unauthenticated
+from xinbao.domain.underwriting import ApplicationStatus
 from xinbao.entrypoints.api import schemas as s
 from xinbao.entrypoints.api.hardening import (
     BodySizeLimit,
@@ -60,6 +61,7 @@ from xinbao.services import (
     audit,
     catalogue,
     claims,
+    decisions,
     idempotency,
     ledger,
     policies,
@@ -170,14 +172,12 @@ def submit_application(
                     "same key with another body is a 409")] = None,
 ) -> s.ApplicationOut | JSONResponse:
     if idempotency_key is None:
-        a = applications.submit_application(c.SubmitApplication(**body.model_dump()),
-                                            me.uow())
+        a = applications.submit_application(body.command(), me.uow())
         return s.ApplicationOut.of(a, me.masking)
     digest = idempotency.request_hash(body.model_dump(mode="json"))
     earlier = idempotency.replay(me.uow(), idempotency_key, digest)
     if earlier is None:
-        a = applications.submit_application(c.SubmitApplication(**body.model_dump()),
-                                            me.uow())
+        a = applications.submit_application(body.command(), me.uow())
         answer = s.ApplicationOut.of(a, me.masking).model_dump(mode="json")
         earlier = idempotency.remember(me.uow(), idempotency_key, digest, 201, answer,
                                        now=utcnow())
@@ -218,13 +218,48 @@ def find_applications(body: s.BorrowerSearchIn, me: Me) -> list[s.ApplicationOut
              tags=["applications"])
 def approve_application(application_id: PathId, body: s.OnDate,
                         me: Me) -> s.DecisionOut:
+    """Run the risk approval engine on a submitted application (an application decided
+    before gets its decision back)."""
     r = applications.approve_application(
-        c.ApproveApplication(application_id, body.on or _today()), me.uow())
+        c.ApproveApplication(application_id, body.on or _today()), me.uow(),
+        me.container.risk)
+    findings = r.decision.detail.get("findings", []) if r.decision else []
     return s.DecisionOut(
         application=s.ApplicationOut.of(r.application, me.masking),
-        approved=r.decision.approved, reason_codes=list(r.decision.reason_codes),
-        messages=list(r.decision.messages),
+        outcome=r.decision.outcome.value if r.decision else r.application.status.value,
+        approved=r.application.status is ApplicationStatus.APPROVED,
+        reason_codes=list(r.application.reason_codes),
+        messages=[f["detail"] for f in findings if f["action"] != "pass"],
         policy=s.PolicyOut.of(r.policy) if r.policy else None)
+
+
+@router.get("/applications/{application_id}/decision", response_model=s.DecisionRecordOut,
+            tags=["applications"])
+def get_decision(application_id: PathId, me: Me) -> s.DecisionRecordOut:
+    """The stored decision with its inputs, reasons, limit and price breakdown."""
+    _, record = decisions.get_decision(me.uow(), application_id)
+    return s.DecisionRecordOut.of(record)
+
+
+@router.post("/applications/{application_id}/review", response_model=s.DecisionRecordOut,
+             tags=["applications"])
+def review_application(application_id: PathId, body: s.ReviewIn,
+                       me: Me) -> s.DecisionRecordOut:
+    """A person's verdict on a referral; an approval beyond the reviewer's authority waits
+    for a second approver."""
+    r = decisions.review_application(decisions.ReviewApplication(
+        application_id, body.approve, body.on or _today(), body.note), me.uow(),
+        me.container.risk, applications.quote)
+    return s.DecisionRecordOut.of(r.record)
+
+
+@router.get("/referrals", response_model=list[s.DecisionRecordOut], tags=["applications"])
+def referral_queue(me: Me, after_id: Annotated[int, Query(ge=0, le=s.BIGINT_MAX)] = 0,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                   ) -> list[s.DecisionRecordOut]:
+    """Referrals waiting for review, oldest first."""
+    return [s.DecisionRecordOut.of(d)
+            for d in decisions.referral_queue(me.uow(), after_id=after_id, limit=limit)]
 
 
 @router.post("/policies/{policy_id}/issue", response_model=s.PolicyOut, tags=["policies"])

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from xinbao.domain.claims import Claim, Exclusion
+from xinbao.domain.collateral import BrandTier
+from xinbao.domain.decision import DecisionRecord
 from xinbao.domain.identity import (
     MaskingRules,
     mask_bank_card,
@@ -23,7 +25,15 @@ from xinbao.domain.loans import Installment, Position
 from xinbao.domain.parties import FunderKind, PartyKind
 from xinbao.domain.policy import Policy
 from xinbao.domain.products import Product, RepaymentMethod
-from xinbao.domain.underwriting import Application
+from xinbao.domain.underwriting import (
+    Application,
+    CollateralKind,
+    CollateralOffer,
+    Evidence,
+    EvidenceKind,
+    Profile,
+)
+from xinbao.services import commands as c
 from xinbao.services.queries import LoanView
 
 Rate = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]
@@ -58,6 +68,30 @@ class FunderOut(BaseModel):
     commission_rate: Rate
 
 
+class CollateralIn(_In):
+    kind: CollateralKind
+    new_price_fen: Fen | None = Field(default=None, gt=0, description="car: the new price")
+    brand_tier: BrandTier | None = None
+    first_registered: date | None = Field(default=None, description="car: first registration")
+    appraised_fen: Fen | None = Field(default=None, gt=0, description="house: appraised value")
+    city_tier: int | None = Field(default=None, ge=1, le=4, description="house: city tier 1-4")
+    prior_liens_fen: Fen = Field(default=0, ge=0, description="loans already secured on it")
+
+    def offer(self) -> CollateralOffer:
+        return CollateralOffer(
+            kind=self.kind, new_price_fen=self.new_price_fen,
+            brand_tier=self.brand_tier.value if self.brand_tier else None,
+            first_registered=self.first_registered, appraised_fen=self.appraised_fen,
+            city_tier=self.city_tier, prior_liens_fen=self.prior_liens_fen)
+
+
+class EvidenceIn(_In):
+    kind: EvidenceKind
+    reference: str = Field(min_length=1, max_length=500,
+                           description="where the document is kept (archive id or URI)")
+    sha256: str = Field(pattern="^[0-9a-fA-F]{64}$", description="SHA-256 of the document")
+
+
 class ApplicationIn(_In):
     funder_code: str = Field(min_length=1, max_length=40)
     external_ref: str = Field(min_length=1, max_length=64)
@@ -74,6 +108,29 @@ class ApplicationIn(_In):
     applied_on: date
     policyholder_id: str | None = Field(default=None, max_length=32)
     insured_id: str | None = Field(default=None, max_length=32)
+    monthly_income_fen: Fen | None = Field(
+        default=None, ge=0, description="declared monthly income (enterprises: revenue / 12)")
+    employment: str | None = Field(default=None, max_length=30)
+    industry: str | None = Field(default=None, max_length=40)
+    device_id: str | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=500)
+    employer: str | None = Field(default=None, max_length=200)
+    collateral: CollateralIn | None = None
+    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=10,
+                                       description="consent and sales-recording (双录) "
+                                                   "evidence, by reference and SHA-256")
+
+    def command(self) -> c.SubmitApplication:
+        data = self.model_dump(exclude={"monthly_income_fen", "employment", "industry",
+                                        "device_id", "address", "employer", "collateral",
+                                        "evidence"})
+        return c.SubmitApplication(
+            **data, profile=Profile(
+                monthly_income_fen=self.monthly_income_fen, employment=self.employment,
+                industry=self.industry, device_id=self.device_id, address=self.address,
+                employer=self.employer),
+            collateral=self.collateral.offer() if self.collateral else None,
+            evidence=tuple(Evidence(e.kind, e.reference, e.sha256) for e in self.evidence))
 
 
 class ApplicationOut(BaseModel):
@@ -166,11 +223,83 @@ class PolicyOut(BaseModel):
 
 
 class DecisionOut(BaseModel):
+    """The answer to a decide request: the outcome and the quote of an approval."""
+
     application: ApplicationOut
+    outcome: str = Field(description="approve, approve_changed, refer or decline")
     approved: bool
     reason_codes: list[str]
-    messages: list[str]
+    messages: list[str] = Field(description="what each deciding finding found")
     policy: PolicyOut | None
+
+
+class FindingOut(BaseModel):
+    stage: str
+    code: str
+    action: str
+    detail: str
+
+
+class ReviewOut(BaseModel):
+    actor: str
+    verdict: str
+    on: date
+    note: str
+
+
+class DecisionRecordOut(BaseModel):
+    """A stored decision: outcome, every reason, the limit's constraints, the price breakdown,
+    the score, the bureau's answer, the collateral's valuation and the inputs, with the
+    versions of the rule set, model and parameters behind it."""
+
+    application_id: int
+    outcome: str
+    final: bool = Field(description="false while a referral waits for review")
+    decided_on: date
+    decided_by: str
+    reason_codes: list[str]
+    requested_fen: Fen
+    approved_fen: Fen
+    annual_premium_rate: Rate | None
+    monthly_premium_rate: Rate | None
+    pd: Rate | None
+    score: int | None
+    model: str
+    rule_set_version: str
+    params_version: str
+    findings: list[FindingOut]
+    limit: dict[str, Any] | None
+    price: dict[str, Any] | None
+    bureau: dict[str, Any]
+    collateral: dict[str, Any] | None
+    inputs: dict[str, Any]
+    reviews: list[ReviewOut]
+    awaiting_second_approver: bool
+
+    @classmethod
+    def of(cls, d: DecisionRecord) -> DecisionRecordOut:
+        detail = d.detail
+        return cls(
+            application_id=d.application_id, outcome=d.outcome.value, final=d.final,
+            decided_on=d.decided_on, decided_by=d.decided_by, reason_codes=list(d.reason_codes),
+            requested_fen=d.requested_fen, approved_fen=d.approved_fen,
+            annual_premium_rate=d.annual_premium_rate,
+            monthly_premium_rate=d.monthly_premium_rate, pd=d.pd, score=d.score,
+            model=d.model, rule_set_version=d.rule_set_version,
+            params_version=d.params_version,
+            findings=[FindingOut(**f) for f in detail.get("findings", [])],
+            limit=detail.get("limit"), price=detail.get("price"),
+            bureau=detail.get("bureau") or {}, collateral=detail.get("collateral"),
+            inputs=detail.get("inputs") or {},
+            reviews=[ReviewOut(actor=r.actor, verdict=r.verdict, on=r.on, note=r.note)
+                     for r in d.reviews],
+            awaiting_second_approver=d.pending_second_approval is not None)
+
+
+class ReviewIn(_In):
+    approve: bool
+    note: str = Field(min_length=5, max_length=500, description="why (kept in the audit trail)")
+    on: date | None = Field(default=None, description="business date; today when omitted")
 
 
 class IssueIn(_In):

@@ -1,0 +1,403 @@
+"""SQL repositories of the risk approval engine: decisions, limit counters, the blacklist, and
+the anti-fraud look-ups over applications (velocity, identity rings).
+
+Personal values are never compared in clear: phones, cards, devices, addresses and employers
+are matched by their keyed blind indexes (``PiiCipher.blind_index``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+
+from xinbao.adapters import orm
+from xinbao.adapters.crypto import PiiCipher
+from xinbao.analytics.identity_graph import Node
+from xinbao.domain.decision import DecisionRecord, Outcome, Review
+from xinbao.domain.exposure import Counter
+from xinbao.domain.policy import PolicyStatus
+from xinbao.domain.underwriting import (
+    Application,
+    CollateralKind,
+    CollateralOffer,
+    Evidence,
+    EvidenceKind,
+)
+from xinbao.services.unit_of_work import ExposureRow, ListedValue, Sighting
+
+#: Anti-fraud field -> (encrypted column or None, blind-index column, blind-index key name).
+FIELD_INDEX = {
+    "id_number": ("borrower_id_index", "borrower_id_number"),
+    "phone": ("phone_index", "borrower_phone"),
+    "bank_card": ("card_index", "borrower_bank_card"),
+    "device_id": ("device_index", "device_id"),
+    "address": ("address_index", "address"),
+    "employer": ("employer_index", "employer"),
+}
+LINK_FIELDS = ("phone", "device_id", "address", "bank_card", "employer")
+
+
+def field_value(application: Application, name: str) -> str | None:
+    """An application's value of an anti-fraud field."""
+    b, p = application.borrower, application.profile
+    return {"id_number": b.id_number, "phone": b.phone, "bank_card": b.bank_card,
+            "device_id": p.device_id, "address": p.address, "employer": p.employer}[name]
+
+
+def profile_columns(a: Application, cipher: PiiCipher) -> dict[str, Any]:
+    """The 0005 columns of an application row."""
+    p = a.profile
+    enterprise = a.borrower.kind.value == "enterprise"
+    region = a.borrower.id_number[2:4] if enterprise else a.borrower.id_number[:2]
+    out: dict[str, Any] = {
+        "monthly_income_fen": p.monthly_income_fen, "employment": p.employment,
+        "industry": p.industry,
+        "device_id": cipher.encrypt(p.device_id, field="device_id"),
+        "address": cipher.encrypt(p.address, field="address"),
+        "employer": cipher.encrypt(p.employer, field="employer"),
+        "region": region if region.isdigit() else "00",
+        "collateral": collateral_to_json(a.collateral),
+        "evidence": [{"kind": e.kind.value, "reference": e.reference, "sha256": e.sha256}
+                     for e in a.evidence],
+    }
+    for name, (column, key) in FIELD_INDEX.items():
+        if name != "id_number":
+            out[column] = cipher.blind_index(field_value(a, name), field=key)
+    return out
+
+
+def collateral_to_json(c: CollateralOffer | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {"kind": c.kind.value, "new_price_fen": c.new_price_fen, "brand_tier": c.brand_tier,
+            "first_registered": c.first_registered.isoformat() if c.first_registered else None,
+            "appraised_fen": c.appraised_fen, "city_tier": c.city_tier,
+            "prior_liens_fen": c.prior_liens_fen}
+
+
+def collateral_from_json(d: Mapping[str, Any] | None) -> CollateralOffer | None:
+    if not d:
+        return None
+    return CollateralOffer(
+        kind=CollateralKind(d["kind"]), new_price_fen=d.get("new_price_fen"),
+        brand_tier=d.get("brand_tier"),
+        first_registered=(date.fromisoformat(d["first_registered"])
+                          if d.get("first_registered") else None),
+        appraised_fen=d.get("appraised_fen"), city_tier=d.get("city_tier"),
+        prior_liens_fen=int(d.get("prior_liens_fen") or 0))
+
+
+def evidence_from_json(items: Sequence[Mapping[str, Any]] | None) -> tuple[Evidence, ...]:
+    return tuple(Evidence(EvidenceKind(e["kind"]), e["reference"], e["sha256"])
+                 for e in items or ())
+
+
+class SqlRiskRepository:
+    """Look-ups over applications and policies for anti-fraud and the limit counters."""
+
+    def __init__(self, connection: Connection, cipher: PiiCipher) -> None:
+        self._c = connection
+        self._cipher = cipher
+
+    def _key(self, name: str, value: str | None) -> str | None:
+        return self._cipher.blind_index(value, field=FIELD_INDEX[name][1])
+
+    def sightings(self, name: str, values: Iterable[str], start: date,
+                  end: date) -> dict[str, list[Sighting]]:
+        """Applications giving each value of the field, applied for in [start, end]."""
+        a = orm.applications
+        keys = {self._key(name, v): v for v in set(values) if v}
+        column = a.c[FIELD_INDEX[name][0]]
+        out: dict[str, list[Sighting]] = {}
+        items = list(keys)
+        for lo in range(0, len(items), 900):
+            q = (select(column, a.c.id, a.c.applied_on, a.c.funder_id)
+                 .where(column.in_(items[lo:lo + 900]), a.c.applied_on >= start,
+                        a.c.applied_on <= end))
+            for key, app_id, applied_on, funder_id in self._c.execute(q):
+                out.setdefault(keys[key], []).append(Sighting(app_id, applied_on, funder_id))
+        return out
+
+    def neighbourhood(self, application_ids: Sequence[int], on: date, *, hops: int = 2,
+                      limit: int = 500) -> list[Node]:
+        """The applications linked to these (through shared phone, device, address, card or
+        employer) up to ``hops`` links away, at most ``limit`` of them, with whether each
+        one's loan is past due on ``on``."""
+        a, p, ln = orm.applications, orm.policies, orm.loans
+        columns = [a.c[FIELD_INDEX[f][0]] for f in LINK_FIELDS]
+        overdue = and_(ln.c.first_unpaid_due_date.is_not(None),
+                       ln.c.first_unpaid_due_date < on)
+        base = (select(a.c.id, *columns, overdue.label("overdue"))
+                .select_from(a.outerjoin(p, p.c.application_id == a.c.id)
+                             .outerjoin(ln, ln.c.id == p.c.loan_id)))
+        nodes: dict[int, Node] = {}
+
+        def add(rows: Iterable[Any]) -> None:
+            for r in rows:
+                if r.id not in nodes and len(nodes) < limit:
+                    nodes[r.id] = Node(r.id, {f: getattr(r, FIELD_INDEX[f][0])
+                                              for f in LINK_FIELDS}, bool(r.overdue))
+
+        ids = list(application_ids)
+        for lo in range(0, len(ids), 900):
+            add(self._c.execute(base.where(a.c.id.in_(ids[lo:lo + 900]))))
+        frontier = list(nodes.values())
+        for _ in range(hops):
+            wanted: dict[str, set[str]] = {}
+            for node in frontier:
+                for f in LINK_FIELDS:
+                    if node.values.get(f):
+                        wanted.setdefault(FIELD_INDEX[f][0], set()).add(node.values[f])
+            if not wanted or len(nodes) >= limit:
+                break
+            before = set(nodes)
+            clauses = [a.c[col].in_(sorted(keys)[:900]) for col, keys in wanted.items()]
+            add(self._c.execute(base.where(or_(*clauses)).order_by(a.c.id)
+                                .limit(limit - len(nodes) + len(before))))
+            frontier = [n for i, n in nodes.items() if i not in before]
+        return list(nodes.values())
+
+    def exposure_rows(self) -> list[ExposureRow]:
+        """Each live policy's retained liability now: the outstanding principal of its loan
+        (the sum insured while quoted or not yet disbursed) × the insurer's share."""
+        a, p, f, r = orm.applications, orm.policies, orm.funders, orm.repayments
+        live = (PolicyStatus.QUOTED.value, PolicyStatus.ISSUED.value,
+                PolicyStatus.IN_FORCE.value)
+        repaid = (select(r.c.loan_id, func.sum(r.c.principal_fen).label("repaid"))
+                  .group_by(r.c.loan_id).subquery())
+        q = (select(a.c.borrower_id_index, a.c.borrower_kind, f.c.code, a.c.region,
+                    a.c.industry, p.c.product_code, p.c.sum_insured_fen, p.c.coverage_share,
+                    func.coalesce(repaid.c.repaid, 0).label("repaid"))
+             .select_from(p.join(a, a.c.id == p.c.application_id)
+                          .join(f, f.c.id == p.c.funder_id)
+                          .outerjoin(repaid, repaid.c.loan_id == p.c.loan_id))
+             .where(p.c.status.in_(live)))
+        out = []
+        for row in self._c.execute(q):
+            outstanding = max(row.sum_insured_fen - int(row.repaid), 0)
+            out.append(ExposureRow(
+                obligor=row.borrower_id_index, enterprise=row.borrower_kind == "enterprise",
+                funder=row.code, region=row.region, industry=row.industry,
+                product=row.product_code, principal_fen=outstanding,
+                coverage_share=Decimal(row.coverage_share)))
+        return out
+
+    def obligor_key(self, id_number: str) -> str:
+        key = self._key("id_number", id_number)
+        assert key is not None
+        return key
+
+
+class SqlBlacklistRepository:
+    def __init__(self, connection: Connection, cipher: PiiCipher) -> None:
+        self._c = connection
+        self._cipher = cipher
+
+    def _key(self, name: str, value: str) -> str:
+        key = self._cipher.blind_index(value, field=FIELD_INDEX[name][1])
+        assert key is not None
+        return key
+
+    def listed(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The (field, value) pairs that are on an active list."""
+        t = orm.blacklist
+        by_key = {(name, self._key(name, value)): (name, value) for name, value in set(pairs)
+                  if value}
+        if not by_key:
+            return set()
+        found: set[tuple[str, str]] = set()
+        keys = sorted({k for _, k in by_key})
+        for lo in range(0, len(keys), 900):
+            q = select(t.c.field, t.c.value_index).where(
+                t.c.value_index.in_(keys[lo:lo + 900]), t.c.active.is_(True))
+            found.update(by_key[(name, key)] for name, key in self._c.execute(q)
+                         if (name, key) in by_key)
+        return found
+
+    def add(self, name: str, value: str, *, reason: str, on: date, by: str) -> bool:
+        """List a value; False when it was listed already (it is made active again)."""
+        t, key = orm.blacklist, self._key(name, value)
+        row = self._c.execute(select(t.c.id, t.c.active).where(
+            t.c.field == name, t.c.value_index == key)).first()
+        if row is not None:
+            self._c.execute(update(t).where(t.c.id == row.id).values(
+                active=True, reason=reason, added_on=on, added_by=by))
+            return not row.active
+        self._c.execute(insert(t), {"field": name, "value_index": key, "reason": reason,
+                                    "added_on": on, "added_by": by, "active": True})
+        return True
+
+    def remove(self, name: str, value: str) -> bool:
+        t = orm.blacklist
+        done = self._c.execute(update(t).where(
+            t.c.field == name, t.c.value_index == self._key(name, value),
+            t.c.active.is_(True)).values(active=False))
+        return bool(done.rowcount)
+
+    def entries(self) -> list[ListedValue]:
+        t = orm.blacklist
+        return [ListedValue(r.id, r.field, r.value_index[:12], r.reason, r.added_on,
+                            r.added_by)
+                for r in self._c.execute(select(t).where(t.c.active.is_(True))
+                                         .order_by(t.c.id))]
+
+
+class SqlCounterRepository:
+    """Limit counters. ``reserve`` is the atomic step: one conditional UPDATE per counter
+    (``used + x <= cap``), in key order so two transactions never wait on each other in a
+    circle; on PostgreSQL a concurrent writer waits for the row and re-checks the condition
+    against the committed value, on SQLite writers are serialized."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    @staticmethod
+    def _from_row(r: Any) -> Counter:
+        return Counter(r.dimension, r.key, r.cap_fen, r.used_fen)
+
+    def get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Counter]:
+        t = orm.risk_counters
+        wanted = sorted(set(keys))
+        out: dict[tuple[str, str], Counter] = {}
+        for dim in {d for d, _ in wanted}:
+            names = [k for d, k in wanted if d == dim]
+            for r in self._c.execute(select(t).where(t.c.dimension == dim,
+                                                     t.c.key.in_(names))):
+                out[(r.dimension, r.key)] = self._from_row(r)
+        return out
+
+    def basis(self) -> tuple[int, date] | None:
+        """The net assets the caps were last set from, and when."""
+        t = orm.risk_counters
+        r = self._c.execute(select(t.c.basis_fen, t.c.updated_on).where(
+            t.c.dimension == "retained", t.c.key == "all")).first()
+        return (r.basis_fen, r.updated_on) if r else None
+
+    def ensure(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None:
+        """Create the counters that do not exist yet (existing ones are left as they are)."""
+        t = orm.risk_counters
+        wanted = list(counters)
+        have = self.get((c.dimension, c.key) for c in wanted)
+        new = [c for c in wanted if (c.dimension, c.key) not in have]
+        if new:
+            self._c.execute(insert(t), [
+                {"dimension": c.dimension, "key": c.key, "cap_fen": c.cap_fen,
+                 "used_fen": c.used_fen, "basis_fen": basis_fen, "updated_on": on}
+                for c in new])
+
+    def reserve(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> bool:
+        """Add ``amount_fen`` to every counter, or to none when any would pass its cap."""
+        t = orm.risk_counters
+        statement = (update(t).where(t.c.dimension == bindparam("d"), t.c.key == bindparam("k"),
+                                     t.c.used_fen + bindparam("x") <= t.c.cap_fen)
+                     .values(used_fen=t.c.used_fen + bindparam("x")))
+        done: list[tuple[str, str]] = []
+        for dim, key in sorted(set(keys)):
+            if self._c.execute(statement, {"d": dim, "k": key, "x": amount_fen}).rowcount != 1:
+                self.release(done, amount_fen)
+                return False
+            done.append((dim, key))
+        return True
+
+    def release(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> None:
+        t = orm.risk_counters
+        statement = (update(t).where(t.c.dimension == bindparam("d"), t.c.key == bindparam("k"))
+                     .values(used_fen=t.c.used_fen - bindparam("x")))
+        for dim, key in sorted(set(keys)):
+            self._c.execute(statement, {"d": dim, "k": key, "x": amount_fen})
+
+    def replace_all(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None:
+        """Set every counter from a recount of the book (the end-of-day refresh)."""
+        t = orm.risk_counters
+        self._c.execute(t.delete())
+        rows = [{"dimension": c.dimension, "key": c.key, "cap_fen": c.cap_fen,
+                 "used_fen": c.used_fen, "basis_fen": basis_fen, "updated_on": on}
+                for c in counters]
+        if rows:
+            self._c.execute(insert(t), rows)
+
+    def all(self) -> list[Counter]:
+        t = orm.risk_counters
+        return [self._from_row(r) for r in self._c.execute(
+            select(t).order_by(t.c.dimension, t.c.key))]
+
+
+def _reviews_json(reviews: Iterable[Review]) -> list[dict[str, Any]]:
+    return [{"actor": r.actor, "verdict": r.verdict, "on": r.on.isoformat(), "note": r.note}
+            for r in reviews]
+
+
+class SqlDecisionRepository:
+    def __init__(self, connection: Connection, events: Any) -> None:
+        self._c = connection
+        self._events = events
+
+    @staticmethod
+    def _values(d: DecisionRecord) -> dict[str, Any]:
+        return {
+            "application_id": d.application_id, "outcome": d.outcome.value,
+            "decided_on": d.decided_on, "decided_by": d.decided_by,
+            "reason_codes": ",".join(d.reason_codes)[:1000], "requested_fen": d.requested_fen,
+            "approved_fen": d.approved_fen, "annual_premium_rate": d.annual_premium_rate,
+            "monthly_premium_rate": d.monthly_premium_rate, "pd": d.pd, "score": d.score,
+            "model": d.model, "rule_set_version": d.rule_set_version,
+            "params_version": d.params_version, "detail": dict(d.detail),
+            "reviews": _reviews_json(d.reviews), "final": d.final}
+
+    @staticmethod
+    def _from_row(r: Any) -> DecisionRecord:
+        return DecisionRecord(
+            application_id=r.application_id, outcome=Outcome(r.outcome),
+            decided_on=r.decided_on, decided_by=r.decided_by,
+            reason_codes=tuple(c for c in r.reason_codes.split(",") if c),
+            requested_fen=r.requested_fen, approved_fen=r.approved_fen,
+            annual_premium_rate=r.annual_premium_rate,
+            monthly_premium_rate=r.monthly_premium_rate, pd=r.pd, score=r.score,
+            model=r.model, rule_set_version=r.rule_set_version,
+            params_version=r.params_version, detail=r.detail,
+            reviews=tuple(Review(x["actor"], x["verdict"], date.fromisoformat(x["on"]),
+                                 x["note"]) for x in r.reviews),
+            final=r.final)
+
+    def add_many(self, records: Sequence[DecisionRecord]) -> None:
+        if records:
+            self._c.execute(insert(orm.decisions), [self._values(d) for d in records])
+            self._drain(records)
+
+    def save(self, record: DecisionRecord) -> None:
+        t = orm.decisions
+        values = self._values(record)
+        del values["application_id"]
+        self._c.execute(update(t).where(t.c.application_id == record.application_id)
+                        .values(**values))
+        self._drain([record])
+
+    def _drain(self, records: Iterable[DecisionRecord]) -> None:
+        from xinbao.domain.events import Event
+        pending = []
+        for d in records:
+            pending += [Event(e.name, e.aggregate, d.application_id, e.on, e.data)
+                        for e in d.events]
+            d.events.clear()
+        if pending:
+            self._events.add(pending)
+
+    def get(self, application_id: int) -> DecisionRecord | None:
+        t = orm.decisions
+        r = self._c.execute(select(t).where(t.c.application_id == application_id)).first()
+        return self._from_row(r) if r else None
+
+    def pending(self, *, funder_id: int | None, after_id: int, limit: int,
+                ) -> list[DecisionRecord]:
+        """Referrals waiting for review, oldest first."""
+        t, a = orm.decisions, orm.applications
+        q = (select(t).join(a, a.c.id == t.c.application_id)
+             .where(t.c.final.is_(False), t.c.application_id > after_id)
+             .order_by(t.c.application_id).limit(limit))
+        if funder_id is not None:
+            q = q.where(a.c.funder_id == funder_id)
+        return [self._from_row(r) for r in self._c.execute(q)]

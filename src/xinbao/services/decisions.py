@@ -1,0 +1,522 @@
+"""The risk approval engine as use cases: decide applications, review referrals, keep the
+portfolio limits, and the anti-fraud lists.
+
+Deciding a batch of applications:
+
+1. the credit bureau is asked for every borrower at once (concurrently, with a timeout);
+2. anti-fraud facts are gathered in a few set queries: list hits, velocity counts per rule,
+   and the identity rings of the batch and its neighbours;
+3. collateral is valued; the model scores every application in one call;
+4. per application: the room under each portfolio limit is read, ``decision.assess``
+   decides, and an approval reserves its retained liability on every limit counter in one
+   atomic step (re-read and re-decided if a concurrent approval took the room first);
+5. decisions, status changes and quotes are written in bulk, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from xinbao.analytics.identity_graph import IdentityGraph
+from xinbao.domain import antifraud, exposure
+from xinbao.domain import decision as rules
+from xinbao.domain.antifraud import RuleSet
+from xinbao.domain.bureau import BureauResult
+from xinbao.domain.collateral import BrandTier, CollateralRules, Valuation, value_car, value_house
+from xinbao.domain.decision import (
+    Assessment,
+    DecisionRecord,
+    Outcome,
+    Review,
+    RiskTerms,
+    ScoreResult,
+)
+from xinbao.domain.errors import (
+    Conflict,
+    DomainError,
+    IllegalTransition,
+    InvalidInput,
+    require,
+)
+from xinbao.domain.events import Event
+from xinbao.domain.exposure import Counter, LimitRules
+from xinbao.domain.ledger import ACCOUNTS, AccountType
+from xinbao.domain.loans import Annualization, add_months
+from xinbao.domain.parties import PartyKind
+from xinbao.domain.products import Product, ProductFamily
+from xinbao.domain.security import Action, Forbidden
+from xinbao.domain.underwriting import Application, ApplicationStatus, CollateralKind
+from xinbao.services.access import authorize, four_eyes, own, tenant
+from xinbao.services.unit_of_work import UnitOfWork
+
+REVIEW_APPROVED = "REV-APPROVED"
+REVIEW_DECLINED = "REV-DECLINED"
+LIMIT_CONTENDED = "LIM-CONTENDED"
+_RESERVE_TRIES = 5
+
+
+# --- ports ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BureauQuery:
+    id_number: str
+    name: str
+    kind: PartyKind
+    on: date
+
+
+class Bureau(Protocol):
+    """The credit bureau connection (``adapters/bureau.py``)."""
+
+    def fetch_many(self, queries: Sequence[BureauQuery]) -> list[BureauResult]: ...
+
+
+class Scorer(Protocol):
+    """The model that turns features into a PD (``adapters/model_store.py``, or the fallback
+    of ``scoring/fallback.py`` until a model is promoted)."""
+
+    def score(self, rows: Sequence[Mapping[str, Any]],
+              keys: Sequence[int]) -> list[ScoreResult]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackScore:
+    base_score: int
+    base_odds: Decimal
+    pdo: Decimal
+    thin_file_pd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class BureauSettings:
+    cost_fen: int
+    timeout_s: float
+    cache_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class RiskParameters:
+    """``params/risk.toml`` with the regulatory limits of ``params/regulatory.toml``."""
+
+    version: str
+    terms: Mapping[ProductFamily, RiskTerms]
+    limits: LimitRules
+    fallback: FallbackScore
+    bureau: BureauSettings
+
+
+@dataclass(frozen=True, slots=True)
+class RiskEngine:
+    """Everything a decision needs besides the database."""
+
+    params: RiskParameters
+    rule_set: RuleSet
+    collateral: CollateralRules
+    cost_cap: Decimal
+    annualization: Annualization
+    scorer: Scorer
+    bureau: Bureau
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    application: Application
+    record: DecisionRecord
+
+
+# --- deciding -----------------------------------------------------------------------------
+
+
+def decide(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
+           products: Mapping[tuple[str, int], Product], on: date) -> list[Decided]:
+    """Decide submitted applications (inside the caller's transaction)."""
+    if not batch:
+        return []
+    results = engine.bureau.fetch_many([BureauQuery(a.borrower.id_number, a.borrower.name,
+                                                    a.borrower.kind, on) for a in batch])
+    screenings = _screen(uow, engine.rule_set, batch, on)
+    valuations = [_value(engine.collateral, a, on) for a in batch]
+    product_of = [products[(a.product_code, a.product_version)] for a in batch]
+    features = [rules.features(a, p, b, v, on)
+                for a, p, b, v in zip(batch, product_of, results, valuations, strict=True)]
+    scores = engine.scorer.score(features, [a.id or 0 for a in batch])
+    basis = _limit_basis(uow, engine.params.limits, on)
+    decided = []
+    for i, application in enumerate(batch):
+        decided.append(_decide_one(uow, engine, application, product_of[i], rules.Facts(
+            screening=screenings[i], bureau=results[i], scored=scores[i],
+            valuation=valuations[i], portfolio=(), cost_cap=engine.cost_cap,
+            annualization=engine.annualization), features[i], basis, on))
+    uow.decisions.add_many([d.record for d in decided])
+    return decided
+
+
+def _decide_one(uow: UnitOfWork, engine: RiskEngine, application: Application,
+                product: Product, facts: rules.Facts, features: Mapping[str, Any],
+                basis: int, on: date) -> Decided:
+    terms = engine.params.terms[product.family]
+    keys = _limit_keys(uow, application, product, engine, basis, on)
+    for _ in range(_RESERVE_TRIES):
+        counters = uow.counters.get(keys)
+        portfolio = exposure.constraints(
+            [counters[k] for k in keys], product.coverage_share, rules=engine.params.limits,
+            net_assets_fen=basis, enterprise=application.borrower.kind is PartyKind.ENTERPRISE)
+        facts = replace(facts, portfolio=tuple(portfolio))
+        assessment = rules.assess(application, product, terms, facts, on)
+        if assessment.outcome.approved is not True:
+            break
+        if uow.counters.reserve(keys, exposure.retained_fen(assessment.approved_fen,
+                                                             product.coverage_share)):
+            break
+    else:  # the room kept going to concurrent approvals: let a person look
+        assessment = Assessment(Outcome.REFER, (*assessment.findings, rules.Finding(
+            "limit", LIMIT_CONTENDED, antifraud.Action.REFER,
+            "the portfolio limits changed under concurrent approvals")),
+            assessment.limit, assessment.price)
+    application.decide(assessment.outcome.approved, assessment.reason_codes, on)
+    record = _record(uow, engine, application, assessment, facts, features, on)
+    return Decided(application, record)
+
+
+def _record(uow: UnitOfWork, engine: RiskEngine, application: Application,
+            assessment: Assessment, facts: rules.Facts, features: Mapping[str, Any],
+            on: date) -> DecisionRecord:
+    price, scored = assessment.price, facts.scored
+    assert application.id is not None
+    return DecisionRecord(
+        application_id=application.id, outcome=assessment.outcome, decided_on=on,
+        decided_by=uow.actor.actor, reason_codes=assessment.reason_codes,
+        requested_fen=application.amount_fen, approved_fen=assessment.approved_fen,
+        annual_premium_rate=price.annual_rate if price else None,
+        monthly_premium_rate=price.monthly_rate if price else None,
+        pd=scored.pd if scored else None, score=scored.score if scored else None,
+        model=scored.model if scored else "none",
+        rule_set_version=engine.rule_set.version, params_version=engine.params.version,
+        detail=rules.detail(assessment, facts, _json_features(features),
+                            application.borrower.kind),
+        final=assessment.outcome is not Outcome.REFER)
+
+
+def _json_features(features: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in features.items()}
+
+
+def _value(collateral_rules: CollateralRules, a: Application, on: date) -> Valuation | None:
+    c = a.collateral
+    if c is None:
+        return None
+    try:
+        if c.kind is CollateralKind.CAR:
+            assert c.new_price_fen is not None and c.first_registered is not None
+            return value_car(collateral_rules, new_price_fen=c.new_price_fen,
+                             tier=BrandTier(c.brand_tier), first_registered=c.first_registered,
+                             on=on)
+        assert c.appraised_fen is not None and c.city_tier is not None
+        return value_house(collateral_rules, appraised_fen=c.appraised_fen,
+                           city_tier=c.city_tier)
+    except DomainError:
+        return None  # intake checked the offer; a value it cannot take counts as none
+
+
+# --- anti-fraud facts ----------------------------------------------------------------------
+
+
+def _screen(uow: UnitOfWork, rule_set: RuleSet, batch: Sequence[Application],
+            on: date) -> list[antifraud.Screening]:
+    listed_fields = {r.field for r in rule_set.rules if r.kind == "blacklist"}
+    pairs = [(f, v) for a in batch for f in listed_fields
+             if (v := _field(a, str(f))) is not None]
+    listed = uow.blacklist.listed(pairs) if pairs else set()
+    velocity: dict[tuple[str, int], dict[int, antifraud.Velocity]] = {}
+    for rule in rule_set.rules:
+        if rule.kind != "velocity" or (rule.field, rule.window_days) in velocity:
+            continue
+        name, window = str(rule.field), rule.window_days
+        values = [v for a in batch if (v := _field(a, name)) is not None]
+        start = min(a.applied_on for a in batch) - timedelta(days=window)
+        seen = uow.risk.sightings(name, values, start, max(a.applied_on for a in batch))
+        counts: dict[int, antifraud.Velocity] = {}
+        for a in batch:
+            value = _field(a, name)
+            hits = [s for s in seen.get(value, []) if value is not None
+                    and a.applied_on - timedelta(days=window) <= s.applied_on <= a.applied_on]
+            counts[a.id or 0] = antifraud.Velocity(len(hits), len({s.funder_id for s in hits}))
+        velocity[(name, window)] = counts
+    graph = None
+    if any(r.kind == "ring" for r in rule_set.rules):
+        ids = [a.id for a in batch if a.id is not None]
+        graph = IdentityGraph(uow.risk.neighbourhood(ids, on, limit=max(500, 5 * len(ids))))
+    out = []
+    for a in batch:
+        key = a.id or 0
+        age = a.borrower.age_on(a.applied_on)
+        facts = antifraud.Facts(
+            blacklisted=frozenset(f for f in listed_fields if (f, _field(a, str(f))) in listed),
+            velocity={k: v[key] for k, v in velocity.items() if key in v},
+            ring=graph.ring_of(key) if graph is not None and graph.has(key) else None,
+            age_at_application=age,
+            age_at_maturity=a.borrower.age_on(add_months(on, a.term_months))
+            if age is not None else None)
+        out.append(antifraud.screen(rule_set, facts))
+    return out
+
+
+def _field(a: Application, name: str) -> str | None:
+    b, p = a.borrower, a.profile
+    return {"id_number": b.id_number, "phone": b.phone, "bank_card": b.bank_card,
+            "device_id": p.device_id, "address": p.address, "employer": p.employer}[name]
+
+
+# --- portfolio limits ----------------------------------------------------------------------
+
+
+def net_assets_fen(uow: UnitOfWork) -> int:
+    """Assets less liabilities: the credit balance of equity, income and expense accounts."""
+    credit_normal = {code for code, a in ACCOUNTS.items()
+                     if a.type in (AccountType.EQUITY, AccountType.INCOME, AccountType.EXPENSE)}
+    return -sum(line.amount_fen for line in uow.ledger.lines() if line.account in credit_normal)
+
+
+def _limit_basis(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> int:
+    """The net assets the caps stand on; counted from the ledger the first time."""
+    basis = uow.counters.basis()
+    if basis is None:
+        _refresh(uow, limit_rules, on)
+        basis = uow.counters.basis()
+    assert basis is not None
+    return basis[0]
+
+
+def _limit_keys(uow: UnitOfWork, application: Application, product: Product,
+                engine: RiskEngine, basis: int, on: date) -> list[tuple[str, str]]:
+    """The counters an application's liability counts against, created when first needed."""
+    enterprise = application.borrower.kind is PartyKind.ENTERPRISE
+    limit_rules = engine.params.limits
+    funder = require(uow.funders.get(application.funder_id), "funder", application.funder_id)
+    caps = exposure.caps(limit_rules, basis)
+    wanted = [
+        Counter(exposure.RETAINED, "all", caps[exposure.RETAINED], 0),
+        Counter(exposure.FUNDER, funder.code, caps[exposure.FUNDER], 0),
+        Counter(exposure.REGION, exposure.region_of(application.borrower.id_number,
+                                                    enterprise=enterprise),
+                caps[exposure.REGION], 0),
+        Counter(exposure.INDUSTRY, (application.profile.industry or exposure.HOUSEHOLD)
+                if enterprise else exposure.HOUSEHOLD, caps[exposure.INDUSTRY], 0),
+        Counter(exposure.PRODUCT, product.code, caps[exposure.PRODUCT], 0),
+        Counter(exposure.OBLIGOR, uow.risk.obligor_key(application.borrower.id_number),
+                exposure.obligor_cap(limit_rules, basis, enterprise=enterprise), 0),
+    ]
+    uow.counters.ensure(wanted, basis_fen=basis, on=on)
+    return [(c.dimension, c.key) for c in wanted]
+
+
+def _refresh(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> list[Counter]:
+    basis = net_assets_fen(uow)
+    caps = exposure.caps(limit_rules, basis)
+    used: dict[tuple[str, str], int] = {(exposure.RETAINED, "all"): 0}
+    kinds: dict[str, bool] = {}
+    for row in uow.risk.exposure_rows():
+        amount = exposure.retained_fen(row.principal_fen, row.coverage_share)
+        industry = (row.industry or exposure.HOUSEHOLD) if row.enterprise else exposure.HOUSEHOLD
+        for key in ((exposure.RETAINED, "all"), (exposure.FUNDER, row.funder),
+                    (exposure.REGION, row.region), (exposure.INDUSTRY, industry),
+                    (exposure.PRODUCT, row.product), (exposure.OBLIGOR, row.obligor)):
+            used[key] = used.get(key, 0) + amount
+        kinds[row.obligor] = row.enterprise
+    counters = [Counter(dim, key, exposure.obligor_cap(limit_rules, basis,
+                                                       enterprise=kinds[key])
+                        if dim == exposure.OBLIGOR else caps[dim], amount)
+                for (dim, key), amount in sorted(used.items())]
+    uow.counters.replace_all(counters, basis_fen=basis, on=on)
+    return counters
+
+
+def refresh_limits(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> list[Counter]:
+    """Recount every limit counter from the book and set the caps from today's net assets
+    (end of day, after a capital change, or on demand)."""
+    authorize(uow, Action.BATCH_RUN)
+    with uow:
+        counters = _refresh(uow, limit_rules, on)
+        uow.events.add([Event("LimitsRefreshed", "portfolio", None, on, {
+            "counters": len(counters),
+            "retained_used_fen": next((c.used_fen for c in counters
+                                       if c.dimension == exposure.RETAINED), 0)})])
+        uow.commit()
+    return counters
+
+
+def limit_usage(uow: UnitOfWork) -> tuple[int | None, list[Counter]]:
+    """The net assets the caps stand on and every counter, fullest first."""
+    authorize(uow, Action.REPORT_READ)
+    with uow:
+        basis = uow.counters.basis()
+        counters = uow.counters.all()
+    return (basis[0] if basis else None,
+            sorted(counters, key=lambda c: (-(c.used_fen / c.cap_fen) if c.cap_fen else 0,
+                                            c.dimension, c.key)))
+
+
+# --- reading and reviewing -----------------------------------------------------------------
+
+
+def get_decision(uow: UnitOfWork, application_id: int) -> tuple[Application, DecisionRecord]:
+    authorize(uow, Action.APPLICATION_READ)
+    with uow:
+        application = require(uow.applications.get(application_id), "application",
+                              application_id)
+        own(uow, application.funder_id, "application", application_id)
+        record = require(uow.decisions.get(application_id), "decision", application_id)
+    return application, record
+
+
+def referral_queue(uow: UnitOfWork, *, after_id: int = 0,
+                   limit: int = 100) -> list[DecisionRecord]:
+    """Referrals waiting for a person, oldest first (the funder's own only, for a funder)."""
+    authorize(uow, Action.APPLICATION_READ)
+    with uow:
+        return uow.decisions.pending(funder_id=tenant(uow), after_id=after_id, limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewApplication:
+    application_id: int
+    approve: bool
+    on: date
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reviewed:
+    application: Application
+    record: DecisionRecord
+    awaiting_second_approver: bool
+
+
+def review_application(cmd: ReviewApplication, uow: UnitOfWork, engine: RiskEngine,
+                       quote: Any) -> Reviewed:
+    """A person's verdict on a referral. An approval beyond the reviewer's authority is
+    recorded as a recommendation and waits for a second approver with the authority (never
+    the same person, nor whoever keyed the application in). ``quote(application, product,
+    on, amount_fen, monthly_rate)`` makes the policy quote of an approval."""
+    authorize(uow, Action.APPLICATION_APPROVE)
+    if len(cmd.note.strip()) < 5:
+        raise InvalidInput.single("note", "REV-NOTE", "say why (at least 5 characters)")
+    with uow:
+        application = require(uow.applications.get(cmd.application_id), "application",
+                              cmd.application_id)
+        own(uow, application.funder_id, "application", cmd.application_id)
+        record = require(uow.decisions.get(cmd.application_id), "decision",
+                         cmd.application_id)
+        if record.final or application.status is not ApplicationStatus.REFERRED:
+            raise IllegalTransition("application", cmd.application_id,
+                                    application.status.value, "review")
+        if cmd.on < record.decided_on:
+            raise InvalidInput.single("on", "decision.date", "cannot review before the referral")
+        four_eyes(uow, Action.APPLICATION_APPROVE, "application", cmd.application_id,
+                  ("ApplicationSubmitted",))
+        actor = uow.actor.actor
+        pending = record.pending_second_approval
+        if pending is not None and pending.actor == actor:
+            raise Forbidden(actor, Action.APPLICATION_APPROVE,
+                            "the second approver must be another person (maker ≠ checker)")
+        note = cmd.note.strip()[:500]
+        policy = None
+        if not cmd.approve:
+            application.conclude_review(False, (*record.reason_codes, REVIEW_DECLINED), cmd.on)
+            record = _reviewed(record, Review(actor, "decline", cmd.on, note), Outcome.DECLINE)
+        else:
+            if record.approved_fen <= 0 or record.monthly_premium_rate is None:
+                raise Conflict("the engine found no amount or price to approve; decline it "
+                               "or ask the funder for a new application")
+            if not uow.actor.may(Action.APPLICATION_APPROVE, record.approved_fen):
+                if pending is not None:
+                    raise Forbidden(actor, Action.APPLICATION_APPROVE,
+                                    "the amount is beyond this approver's authority")
+                record = replace(record, reviews=(*record.reviews,
+                                                  Review(actor, "recommend", cmd.on, note)),
+                                 events=[Event("ReferralRecommended", "application",
+                                               record.application_id, cmd.on,
+                                               {"approved_fen": record.approved_fen})])
+                uow.decisions.save(record)
+                uow.commit()
+                return Reviewed(application, record, True)
+            product = require(uow.products.get(application.product_code,
+                                               application.product_version),
+                              "product", application.product_code)
+            basis = _limit_basis(uow, engine.params.limits, cmd.on)
+            keys = _limit_keys(uow, application, product, engine, basis, cmd.on)
+            if not uow.counters.reserve(keys, exposure.retained_fen(record.approved_fen,
+                                                                    product.coverage_share)):
+                raise Conflict("the portfolio limits have no room for this amount now "
+                               f"({LIMIT_CONTENDED}); see `xinbao limits show`")
+            outcome = (Outcome.APPROVE if record.approved_fen == record.requested_fen
+                       else Outcome.APPROVE_CHANGED)
+            application.conclude_review(True, (*record.reason_codes, REVIEW_APPROVED), cmd.on)
+            record = _reviewed(record, Review(actor, "approve", cmd.on, note), outcome)
+            policy = quote(application, product, cmd.on, record.approved_fen,
+                           record.monthly_premium_rate)
+            uow.policies.add_many([policy])
+        uow.applications.save(application)
+        uow.decisions.save(record)
+        uow.commit()
+    return Reviewed(application, record, False)
+
+
+def _reviewed(record: DecisionRecord, review: Review, outcome: Outcome) -> DecisionRecord:
+    return replace(record, outcome=outcome, final=True,
+                   reason_codes=(*record.reason_codes,
+                                 REVIEW_APPROVED if review.verdict == "approve"
+                                 else REVIEW_DECLINED),
+                   reviews=(*record.reviews, review),
+                   events=[Event("ReferralReviewed", "application", record.application_id,
+                                 review.on, {"verdict": review.verdict,
+                                             "outcome": outcome.value})])
+
+
+# --- the lists ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ListValue:
+    field: str
+    value: str
+    reason: str
+    on: date
+
+
+def _check_list_field(name: str) -> None:
+    if name not in antifraud.FIELDS:
+        raise InvalidInput.single("field", "AF-LIST-FIELD",
+                                  f"field is one of {', '.join(antifraud.FIELDS)}")
+
+
+def add_to_blacklist(cmd: ListValue, uow: UnitOfWork) -> bool:
+    authorize(uow, Action.RISK_MANAGE)
+    _check_list_field(cmd.field)
+    if not cmd.value.strip() or len(cmd.reason.strip()) < 5:
+        raise InvalidInput.single("reason", "AF-LIST-REASON",
+                                  "a value and a reason of at least 5 characters are required")
+    with uow:
+        added = uow.blacklist.add(cmd.field, cmd.value.strip(), reason=cmd.reason.strip(),
+                                  on=cmd.on, by=uow.actor.actor)
+        uow.events.add([Event("ValueListed", "blacklist", None, cmd.on,
+                              {"field": cmd.field, "reason": cmd.reason.strip()[:200]})])
+        uow.commit()
+    return added
+
+
+def remove_from_blacklist(cmd: ListValue, uow: UnitOfWork) -> bool:
+    authorize(uow, Action.RISK_MANAGE)
+    _check_list_field(cmd.field)
+    with uow:
+        removed = uow.blacklist.remove(cmd.field, cmd.value.strip())
+        if removed:
+            uow.events.add([Event("ValueDelisted", "blacklist", None, cmd.on,
+                                  {"field": cmd.field, "reason": cmd.reason.strip()[:200]})])
+        uow.commit()
+    return removed
