@@ -283,6 +283,81 @@ def refusal(changes: dict[str, Any], field: str, rule: str, name: str) -> Any:
     return pytest.param(changes, ["body", field], rule, id=name)
 
 
+def test_collateral_that_does_not_describe_its_kind_is_refused_naming_the_missing_fields(
+        client: TestClient, container: Container) -> None:
+    before = written(container)
+    response = client.post("/v1/applications", json=application_body(
+        product_code="CAR-G", amount_fen=10_000_000,
+        collateral={"kind": "car", "new_price_fen": 20_000_000}))
+    assert response.status_code == 422, response.text
+    assert {tuple(d["loc"]) for d in response.json()["detail"]} == {
+        ("body", "collateral", "brand_tier"), ("body", "collateral", "first_registered")}
+    assert written(container) == before
+
+
+@pytest.mark.parametrize(("changes", "loc"), [
+    pytest.param({"evidence": [{"kind": "consent", "reference": "r", "sha256": "abc"}]},
+                 ["body", "evidence", 0, "sha256"], id="short-sha256"),
+    pytest.param({"evidence": [{"kind": "selfie", "reference": "r", "sha256": "a" * 64}]},
+                 ["body", "evidence", 0, "kind"], id="unknown-evidence-kind"),
+    pytest.param({"collateral": {"kind": "house", "appraised_fen": 1, "city_tier": 9}},
+                 ["body", "collateral", "city_tier"], id="city-tier-out-of-range"),
+    pytest.param({"monthly_income_fen": -1}, ["body", "monthly_income_fen"],
+                 id="negative-income"),
+])
+def test_malformed_evidence_collateral_or_income_is_refused_with_the_field_named(
+        client: TestClient, container: Container, changes: dict[str, Any],
+        loc: list[Any]) -> None:
+    before = written(container)
+    response = client.post("/v1/applications", json=application_body(**changes))
+    assert response.status_code == 422, response.text
+    assert loc in [d["loc"] for d in response.json()["detail"]]
+    assert written(container) == before
+
+
+def test_the_decision_is_read_back_with_its_reasons_limit_and_price(
+        client: TestClient, container: Container) -> None:
+    app_id = client.post("/v1/applications", json=application_body(
+        amount_fen=30_000_000)).json()["id"]
+    decided = client.post(f"/v1/applications/{app_id}/approve", json={"on": "2025-01-15"})
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["outcome"] == "approve_changed"
+    record = client.get(f"/v1/applications/{app_id}/decision")
+    assert record.status_code == 200, record.text
+    body = record.json()
+    assert body["outcome"] == "approve_changed" and body["final"] is True
+    assert body["approved_fen"] < 30_000_000 == body["requested_fen"]
+    assert "LIM-INCOME-DSR" in body["limit"]["binding"]
+    assert body["price"]["annual_rate"] == body["annual_premium_rate"]
+    assert body["inputs"]["monthly_income_yuan"] == 20_000.0
+    assert body["bureau"]["status"] == "ok"
+    policy = decided.json()["policy"]
+    assert policy["sum_insured_fen"] == body["approved_fen"]
+    assert client.get(f"/v1/applications/{UNKNOWN_ID}/decision").status_code == 404
+
+
+def test_a_referral_is_queued_and_approved_by_a_reviewer_over_http(
+        client: TestClient, container: Container) -> None:
+    container.risk = b.engine(scorer=b.FixedScorer("0.15"))
+    app_id = client.post("/v1/applications", json=application_body()).json()["id"]
+    decided = client.post(f"/v1/applications/{app_id}/approve", json={"on": "2025-01-15"})
+    assert decided.json()["outcome"] == "refer" and decided.json()["policy"] is None
+    assert "SCR-PD-REFER" in decided.json()["reason_codes"]
+    queue = client.get("/v1/referrals").json()
+    assert [d["application_id"] for d in queue] == [app_id]
+    short = client.post(f"/v1/applications/{app_id}/review", json={"approve": True,
+                                                                   "note": "ok"})
+    assert short.status_code == 422
+    reviewed = client.post(f"/v1/applications/{app_id}/review", json={
+        "approve": True, "note": "payslips checked", "on": "2025-01-16"})
+    assert reviewed.status_code == 200, reviewed.text
+    assert reviewed.json()["final"] and reviewed.json()["reviews"][0]["verdict"] == "approve"
+    assert client.get("/v1/referrals").json() == []
+    again = client.post(f"/v1/applications/{app_id}/review", json={
+        "approve": False, "note": "changed my mind"})
+    assert again.status_code == 409
+
+
 @pytest.mark.parametrize(("changes", "loc", "rule"), [
     refusal({"borrower_id_number": "110105194912310021"}, "borrower_id_number",
             "resident_id.gb11643", "invalid-resident-id"),

@@ -7,7 +7,7 @@ SQL adapters; these tests hold all three to the same behaviour.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,13 +21,23 @@ from xinbao.adapters.unit_of_work import SqlUnitOfWork
 from xinbao.domain import ledger
 from xinbao.domain.audit import verify
 from xinbao.domain.claims import Claim, ClaimStatus, Recovery
+from xinbao.domain.decision import DecisionRecord, Outcome, Review
 from xinbao.domain.errors import Conflict
 from xinbao.domain.events import Event
+from xinbao.domain.exposure import Counter
 from xinbao.domain.loans import Loan, LoanStatus, Repayment
 from xinbao.domain.parties import Borrower, Funder, FunderKind, InsuranceMode, PolicyRole, Roles
 from xinbao.domain.policy import Policy, PolicyStatus
 from xinbao.domain.products import PremiumBasis, RefundMethod, RepaymentMethod
-from xinbao.domain.underwriting import Application, ApplicationStatus
+from xinbao.domain.underwriting import (
+    Application,
+    ApplicationStatus,
+    CollateralKind,
+    CollateralOffer,
+    Evidence,
+    EvidenceKind,
+    Profile,
+)
 from xinbao.services.unit_of_work import StoredResponse
 
 
@@ -342,3 +352,149 @@ def test_the_audit_trail_chains_what_each_unit_of_work_adds_in_commit_order(uow_
         report = verify(records, head=u.events.head())
     assert [r.name for r in records] == ["E0", "E1", "E2"] and report.intact
     assert [r.seq for r in records] == [1, 2, 3]
+
+
+# --- the risk engine's repositories -----------------------------------------------------------
+
+
+def _with_profile(funder_id: int, ref: str, *, phone: str, device: str | None,
+                  applied_on: date, id_number: str = b.RESIDENT_ID) -> Application:
+    a = _application(funder_id, ref)
+    borrower = replace(a.borrower, phone=phone, id_number=id_number)
+    return replace(a, borrower=borrower, applied_on=applied_on,
+                   profile=Profile(monthly_income_fen=1_234_500, employment="salaried",
+                                   device_id=device, address="上海市浦东新区1号"),
+                   collateral=CollateralOffer(CollateralKind.HOUSE, appraised_fen=9_000_000,
+                                              city_tier=2, prior_liens_fen=100),
+                   evidence=(Evidence(EvidenceKind.CONSENT, "archive://c", "ab" * 32),))
+
+
+def test_the_declared_profile_collateral_and_evidence_round_trip(uow_factory):
+    funder, _ = _seeded(uow_factory)
+    app = _with_profile(funder.id, "P-1", phone=b.PHONE, device="DEV-1",
+                        applied_on=date(2025, 3, 1))
+    with uow_factory() as u:
+        u.applications.add(app)
+        u.commit()
+    with uow_factory() as u:
+        loaded = u.applications.get(app.id)
+    assert (loaded.profile, loaded.collateral, loaded.evidence) == (
+        app.profile, app.collateral, app.evidence)
+
+
+def test_sightings_count_applications_sharing_a_value_within_the_window(uow_factory):
+    funder, _ = _seeded(uow_factory)
+    with uow_factory() as u:
+        for i, day in enumerate((1, 10, 20, 40)):
+            u.applications.add(_with_profile(funder.id, f"S-{i}", phone="13900000001",
+                                             device=f"DEV-{i % 2}",
+                                             applied_on=date(2025, 3, 1) + timedelta(days=day)))
+        u.commit()
+    with uow_factory() as u:
+        seen = u.risk.sightings("phone", ["13900000001", "13900000009"], date(2025, 3, 2),
+                                date(2025, 3, 31))
+        devices = u.risk.sightings("device_id", ["DEV-0"], date(2025, 1, 1), date(2025, 12, 1))
+    assert sorted(s.applied_on.day for s in seen["13900000001"]) == [2, 11, 21]
+    assert "13900000009" not in seen
+    assert len(devices["DEV-0"]) == 2
+
+
+def test_the_neighbourhood_follows_shared_values_two_links_away(uow_factory):
+    funder, first = _seeded(uow_factory)  # first: phone PHONE, no device
+    with uow_factory() as u:
+        a = u.applications.add(_with_profile(funder.id, "N-1", phone=b.PHONE, device="DEV-X",
+                                             applied_on=date(2025, 3, 1)))
+        c = u.applications.add(_with_profile(funder.id, "N-2", phone="13900000002",
+                                             device="DEV-X", applied_on=date(2025, 3, 1)))
+        lone = u.applications.add(replace(_application(funder.id, "N-3"),
+                                          borrower=replace(first.borrower,
+                                                           phone="13900000003",
+                                                           bank_card=None)))
+        u.commit()
+    with uow_factory() as u:
+        near = u.risk.neighbourhood([first.id], date(2025, 4, 1))
+        alone = u.risk.neighbourhood([lone.id], date(2025, 4, 1))
+    assert sorted(n.application_id for n in near) == sorted([first.id, a.id, c.id])
+    assert all(not n.overdue for n in near)
+    assert [n.application_id for n in alone] == [lone.id]
+
+
+def test_limit_counters_reserve_all_or_nothing(uow_factory):
+    keys = [("retained", "all"), ("funder", "BANK-A")]
+    with uow_factory() as u:
+        u.counters.ensure([Counter("retained", "all", 1000, 0),
+                           Counter("funder", "BANK-A", 500, 0)], basis_fen=250, on=b.START)
+        u.commit()
+    with uow_factory() as u:
+        assert u.counters.reserve(keys, 400)
+        assert not u.counters.reserve(keys, 200)  # the funder's 500 would be passed
+        got = u.counters.get(keys)
+        assert [got[k].used_fen for k in keys] == [400, 400]
+        u.counters.ensure([Counter("retained", "all", 5, 5)], basis_fen=1, on=b.START)
+        assert u.counters.get(keys)[("retained", "all")].cap_fen == 1000  # kept
+        u.commit()
+    with uow_factory() as u:
+        assert u.counters.basis() == (250, b.START)
+        u.counters.replace_all([Counter("retained", "all", 2000, 7)], basis_fen=500,
+                               on=date(2025, 2, 1))
+        u.commit()
+    with uow_factory() as u:
+        assert [(c.dimension, c.used_fen) for c in u.counters.all()] == [
+            ("funder", 0), ("retained", 7)]  # a portfolio counter not named: nothing used
+        assert u.counters.basis() == (500, date(2025, 2, 1))
+
+
+def test_the_blacklist_matches_values_and_keeps_no_value(uow_factory):
+    with uow_factory() as u:
+        assert u.blacklist.add("phone", b.PHONE, reason="fraud F-1", on=b.START, by="me")
+        assert not u.blacklist.add("phone", b.PHONE, reason="again", on=b.START, by="me")
+        u.commit()
+    with uow_factory() as u:
+        assert u.blacklist.listed([("phone", b.PHONE), ("phone", "13900000000"),
+                                   ("bank_card", b.PHONE)]) == {("phone", b.PHONE)}
+        (entry,) = u.blacklist.entries()
+        assert (entry.field, entry.reason) == ("phone", "again")
+        assert u.blacklist.remove("phone", b.PHONE)
+        assert not u.blacklist.remove("phone", b.PHONE)
+        assert u.blacklist.listed([("phone", b.PHONE)]) == set()
+
+
+def test_decisions_round_trip_and_referrals_queue_in_order(uow_factory):
+    funder, app = _seeded(uow_factory)
+    record = DecisionRecord(
+        application_id=app.id, outcome=Outcome.REFER, decided_on=b.START,
+        decided_by="system:test", reason_codes=("SCR-PD-REFER",), requested_fen=1_000_000,
+        approved_fen=900_000, annual_premium_rate=Decimal("0.0612"),
+        monthly_premium_rate=Decimal("0.0051"), pd=Decimal("0.13"), score=577,
+        model="pd/v1", rule_set_version="r1", params_version="p1",
+        detail={"findings": [{"stage": "score", "code": "SCR-PD-REFER", "action": "refer",
+                              "detail": "PD 13%"}]}, final=False)
+    with uow_factory() as u:
+        u.decisions.add_many([record])
+        u.commit()
+    with uow_factory() as u:
+        loaded = u.decisions.get(app.id)
+        queue = u.decisions.pending(funder_id=funder.id, after_id=0, limit=10)
+        other = u.decisions.pending(funder_id=funder.id + 1, after_id=0, limit=10)
+        assert (loaded.outcome, loaded.pd, loaded.annual_premium_rate, loaded.detail) == (
+            Outcome.REFER, Decimal("0.13"), Decimal("0.0612"), record.detail)
+        assert [d.application_id for d in queue] == [app.id] and other == []
+        u.decisions.save(replace(loaded, final=True, reviews=(
+            Review("user:li", "approve", b.START, "ok"),)))
+        u.commit()
+    with uow_factory() as u:
+        assert u.decisions.get(app.id).reviews[0].actor == "user:li"
+        assert u.decisions.pending(funder_id=None, after_id=0, limit=10) == []
+
+
+def test_exposure_rows_are_the_live_policies_outstanding_liability(uow_factory):
+    funder, app = _seeded(uow_factory)
+    with uow_factory() as u:
+        u.policies.add(_policy(app, funder.id))
+        u.commit()
+    with uow_factory() as u:
+        (row,) = u.risk.exposure_rows()
+        key = u.risk.obligor_key(b.RESIDENT_ID)
+    assert (row.obligor, row.funder, row.region, row.product, row.enterprise) == (
+        key, "BANK-A", "11", "CONSUMER-G", False)
+    assert row.principal_fen == 1_000_000 and row.coverage_share == Decimal("0.9")

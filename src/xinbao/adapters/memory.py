@@ -692,6 +692,9 @@ class _Counters(_Table):
     def basis(self) -> tuple[int, date] | None:
         return self.rows.get(self.BASIS)
 
+    def lock(self, on: date) -> tuple[int, date] | None:
+        return self.basis()
+
     def ensure(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None:
         for c in counters:
             self.rows.setdefault((c.dimension, c.key), c)
@@ -699,6 +702,8 @@ class _Counters(_Table):
 
     def reserve(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> bool:
         wanted = sorted(set(keys))
+        if any(k not in self.rows for k in wanted):
+            raise KeyError(f"no limit counter {next(k for k in wanted if k not in self.rows)}")
         if any(self.rows[k].used_fen + amount_fen > self.rows[k].cap_fen for k in wanted):
             return False
         for k in wanted:
@@ -712,10 +717,14 @@ class _Counters(_Table):
             self.rows[k] = Counter(c.dimension, c.key, c.cap_fen, c.used_fen - amount_fen)
 
     def replace_all(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None:
+        kept = {k: Counter(c.dimension, c.key, c.cap_fen, 0) for k, c in self.rows.items()
+                if k != self.BASIS and c.dimension != "obligor"}
         self.rows.clear()
+        self.rows.update(kept)
         for c in counters:
             self.rows[(c.dimension, c.key)] = c
         self.rows[self.BASIS] = (basis_fen, on)
+        self.rows.setdefault(("retained", "all"), Counter("retained", "all", 0, 0))
 
     def all(self) -> list[Counter]:
         return sorted((c for k, c in self.rows.items() if k != self.BASIS),

@@ -39,6 +39,7 @@ FIELD_INDEX = {
     "employer": ("employer_index", "employer"),
 }
 LINK_FIELDS = ("phone", "device_id", "address", "bank_card", "employer")
+TOTAL = ("retained", "all")
 
 
 def field_value(application: Application, name: str) -> str | None:
@@ -248,9 +249,11 @@ class SqlBlacklistRepository:
 
 class SqlCounterRepository:
     """Limit counters. ``reserve`` is the atomic step: one conditional UPDATE per counter
-    (``used + x <= cap``), in key order so two transactions never wait on each other in a
-    circle; on PostgreSQL a concurrent writer waits for the row and re-checks the condition
-    against the committed value, on SQLite writers are serialized."""
+    (``used + x <= cap``), the total (``retained``) first and the rest in key order, so two
+    transactions never wait on each other in a circle. On PostgreSQL a concurrent writer
+    waits for the row and re-checks the condition against the committed value; SQLite
+    serializes writers. A recount (``replace_all``) first locks the total's row, so it never
+    interleaves with a reservation."""
 
     def __init__(self, connection: Connection) -> None:
         self._c = connection
@@ -258,6 +261,19 @@ class SqlCounterRepository:
     @staticmethod
     def _from_row(r: Any) -> Counter:
         return Counter(r.dimension, r.key, r.cap_fen, r.used_fen)
+
+    @staticmethod
+    def _order(keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        return sorted(set(keys), key=lambda k: (k != TOTAL, k))
+
+    def _insert(self) -> Any:
+        t = orm.risk_counters
+        dialect = self._c.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        return dialect_insert(t)
 
     def get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Counter]:
         t = orm.risk_counters
@@ -271,23 +287,38 @@ class SqlCounterRepository:
         return out
 
     def basis(self) -> tuple[int, date] | None:
-        """The net assets the caps were last set from, and when."""
+        """The net assets the caps were last set from, and when (None: never set)."""
         t = orm.risk_counters
         r = self._c.execute(select(t.c.basis_fen, t.c.updated_on).where(
-            t.c.dimension == "retained", t.c.key == "all")).first()
-        return (r.basis_fen, r.updated_on) if r else None
+            t.c.dimension == TOTAL[0], t.c.key == TOTAL[1])).first()
+        return (r.basis_fen, r.updated_on) if r and r.basis_fen >= 0 else None
+
+    def lock(self, on: date) -> tuple[int, date] | None:
+        """Hold the total's row until the transaction ends (made, unset, if missing); the
+        basis as it stands once the lock is held."""
+        t = orm.risk_counters
+        self._c.execute(self._insert().on_conflict_do_nothing(
+            index_elements=["dimension", "key"]), {
+                "dimension": TOTAL[0], "key": TOTAL[1], "cap_fen": 0, "used_fen": 0,
+                "basis_fen": -1, "updated_on": on})
+        q = select(t.c.basis_fen, t.c.updated_on).where(t.c.dimension == TOTAL[0],
+                                                         t.c.key == TOTAL[1])
+        if self._c.dialect.name == "postgresql":
+            q = q.with_for_update()
+        r = self._c.execute(q).one()
+        return (r.basis_fen, r.updated_on) if r.basis_fen >= 0 else None
 
     def ensure(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None:
-        """Create the counters that do not exist yet (existing ones are left as they are)."""
-        t = orm.risk_counters
-        wanted = list(counters)
-        have = self.get((c.dimension, c.key) for c in wanted)
-        new = [c for c in wanted if (c.dimension, c.key) not in have]
-        if new:
-            self._c.execute(insert(t), [
-                {"dimension": c.dimension, "key": c.key, "cap_fen": c.cap_fen,
+        """Create the counters that do not exist yet (existing ones are left as they are;
+        two transactions creating the same one both succeed)."""
+        rows = [{"dimension": c.dimension, "key": c.key, "cap_fen": c.cap_fen,
                  "used_fen": c.used_fen, "basis_fen": basis_fen, "updated_on": on}
-                for c in new])
+                for c in counters]
+        have = self.get((r["dimension"], r["key"]) for r in rows)
+        new = [r for r in rows if (r["dimension"], r["key"]) not in have]
+        if new:
+            self._c.execute(self._insert().on_conflict_do_nothing(
+                index_elements=["dimension", "key"]), new)
 
     def reserve(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> bool:
         """Add ``amount_fen`` to every counter, or to none when any would pass its cap."""
@@ -296,7 +327,7 @@ class SqlCounterRepository:
                                      t.c.used_fen + bindparam("x") <= t.c.cap_fen)
                      .values(used_fen=t.c.used_fen + bindparam("x")))
         done: list[tuple[str, str]] = []
-        for dim, key in sorted(set(keys)):
+        for dim, key in self._order(keys):
             if self._c.execute(statement, {"d": dim, "k": key, "x": amount_fen}).rowcount != 1:
                 self.release(done, amount_fen)
                 return False
@@ -307,23 +338,34 @@ class SqlCounterRepository:
         t = orm.risk_counters
         statement = (update(t).where(t.c.dimension == bindparam("d"), t.c.key == bindparam("k"))
                      .values(used_fen=t.c.used_fen - bindparam("x")))
-        for dim, key in sorted(set(keys)):
+        for dim, key in self._order(keys):
             self._c.execute(statement, {"d": dim, "k": key, "x": amount_fen})
 
     def replace_all(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None:
-        """Set every counter from a recount of the book (the end-of-day refresh)."""
+        """The counters are these from now on (the end-of-day recount), under the total's
+        lock; an obligor's counter not among them is dropped (nothing used)."""
         t = orm.risk_counters
-        self._c.execute(t.delete())
+        self.lock(on)
+        self._c.execute(update(t).values(used_fen=0))
         rows = [{"dimension": c.dimension, "key": c.key, "cap_fen": c.cap_fen,
                  "used_fen": c.used_fen, "basis_fen": basis_fen, "updated_on": on}
                 for c in counters]
         if rows:
-            self._c.execute(insert(t), rows)
+            statement = self._insert()
+            self._c.execute(statement.on_conflict_do_update(
+                index_elements=["dimension", "key"],
+                set_={"cap_fen": statement.excluded.cap_fen,
+                      "used_fen": statement.excluded.used_fen,
+                      "basis_fen": statement.excluded.basis_fen,
+                      "updated_on": statement.excluded.updated_on}), rows)
+        self._c.execute(t.delete().where(t.c.dimension == "obligor", t.c.used_fen == 0))
+        self._c.execute(update(t).where(t.c.dimension == TOTAL[0], t.c.key == TOTAL[1])
+                        .values(basis_fen=basis_fen, updated_on=on))
 
     def all(self) -> list[Counter]:
         t = orm.risk_counters
         return [self._from_row(r) for r in self._c.execute(
-            select(t).order_by(t.c.dimension, t.c.key))]
+            select(t).where(t.c.basis_fen >= 0).order_by(t.c.dimension, t.c.key))]
 
 
 def _reviews_json(reviews: Iterable[Review]) -> list[dict[str, Any]]:

@@ -44,6 +44,7 @@ from xinbao.entrypoints.cli_admin import (
     retention_app,
     users_app,
 )
+from xinbao.entrypoints.cli_risk import blacklist_app, decision_app, limits_app
 from xinbao.services import applications, catalogue, ledger, queries, reporting
 from xinbao.services.commands import SubmitApplication
 from xinbao.simulation.bureau import SimulatedBureau
@@ -65,6 +66,9 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(retention_app, name="retention")
 app.add_typer(model_app, name="model")
+app.add_typer(decision_app, name="decision")
+app.add_typer(blacklist_app, name="blacklist")
+app.add_typer(limits_app, name="limits")
 
 # Off a terminal (CI logs, pipes) rich would assume 80 columns and cut the tables.
 out = Console() if sys.stdout.isatty() else Console(width=120)

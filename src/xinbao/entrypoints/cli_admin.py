@@ -337,7 +337,8 @@ def model_train(
     monotonic: Annotated[list[str] | None, typer.Option(
         "--monotonic", help="Numeric features whose bins must be monotonic.")] = None,
     name: Annotated[str, typer.Option(help="Model name (a folder under --out).")] = "pd",
-    out: Annotated[Path, typer.Option(help="Model registry folder.")] = Path("out/models"),
+    out: Annotated[Path | None, typer.Option(
+        help="Model registry folder (default XINBAO_MODELS_DIR or out/models).")] = None,
     test_share: Annotated[float, typer.Option(min=0.05, max=0.95)] = 0.3,
     seed: Annotated[int, typer.Option(help="Seed of the train/test split.")] = 42,
 ) -> None:
@@ -364,10 +365,67 @@ def model_train(
     except TrainingDataError as exc:
         cli.err.print(f"[bold red]Refused[/]: {exc}")
         raise typer.Exit(2) from None
-    folder, doc = model_store.save(result, spec, data, out, name)
+    folder, doc = model_store.save(result, spec, data, out or _models_dir(), name)
     table = Table("model", "AUC", "KS", "Gini", title=f"{name} {folder.name}")
     for label, v in (("scorecard, train", result.train), ("scorecard, test", result.test),
                      ("challenger, test", result.challenger_test)):
         table.add_row(label, f"{v.auc:.4f}", f"{v.ks:.4f}", f"{v.gini:.4f}")
     cli.out.print(table)
     cli.out.print(f"PSI train/test {result.psi_train_test:.4f}. Model and report: {folder}")
+
+
+def _models_dir() -> Path:
+    from xinbao.config import Settings
+
+    return Path(Settings.from_env().models_dir)
+
+
+@model_app.command("list")
+def model_list(root: Annotated[Path | None, typer.Option(
+        "--models", help="Model registry folder (default XINBAO_MODELS_DIR).")] = None) -> None:
+    """Trained versions with their test AUC, and which one decides."""
+    from xinbao.adapters.model_store import ModelRegistry
+
+    registry = ModelRegistry(root or _models_dir())
+    assignment = registry.read()
+    table = Table("model", "trained", "rows", "AUC (test)", "KS", "role")
+    for ref, doc in registry.versions():
+        test = doc.get("scorecard", {}).get("test", {})
+        role = ("champion" if ref == assignment.champion else
+                f"challenger ({assignment.challenger_share} %)"
+                if ref == assignment.challenger else "")
+        table.add_row(ref, doc.get("trained_at", ""),
+                      f"{doc.get('data', {}).get('rows_train', 0):,}",
+                      str(test.get("auc", "")), str(test.get("ks", "")), role)
+    cli = _cli()
+    cli.out.print(table)
+    if assignment.champion is None:
+        cli.out.print("No champion: decisions use the fallback bureau-score PD.")
+
+
+@model_app.command("promote")
+def model_promote(
+    ref: Annotated[str, typer.Argument(help="NAME/vN, as `xinbao model list` shows it.")],
+    challenger: Annotated[bool, typer.Option(
+        "--challenger", help="Make it the challenger instead of the champion.")] = False,
+    share: Annotated[int | None, typer.Option(
+        min=1, max=99, help="Percentage of applications the challenger scores.")] = None,
+    root: Annotated[Path | None, typer.Option("--models")] = None,
+) -> None:
+    """Make a trained version the champion (it decides) or the challenger (it decides a
+    share of applications); takes effect on the next decision, recorded in the registry."""
+    import getpass
+
+    from xinbao.adapters.model_store import ModelRegistry, RegistryError
+
+    cli = _cli()
+    try:
+        done = ModelRegistry(root or _models_dir()).promote(
+            ref, role="challenger" if challenger else "champion", share=share,
+            by=f"cli:{getpass.getuser()}")
+    except RegistryError as exc:
+        cli.err.print(f"[bold red]Refused[/]: {exc}")
+        raise typer.Exit(2) from None
+    cli.out.print(f"Champion {done.champion}" + (
+        f"; challenger {done.challenger} on {done.challenger_share} % of applications"
+        if done.challenger else ""))

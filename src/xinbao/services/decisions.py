@@ -51,7 +51,7 @@ from xinbao.domain.products import Product, ProductFamily
 from xinbao.domain.security import Action, Forbidden
 from xinbao.domain.underwriting import Application, ApplicationStatus, CollateralKind
 from xinbao.services.access import authorize, four_eyes, own, tenant
-from xinbao.services.unit_of_work import UnitOfWork
+from xinbao.services.unit_of_work import ListedValue, UnitOfWork
 
 REVIEW_APPROVED = "REV-APPROVED"
 REVIEW_DECLINED = "REV-DECLINED"
@@ -186,12 +186,14 @@ def _decide_one(uow: UnitOfWork, engine: RiskEngine, application: Application,
 def _record(uow: UnitOfWork, engine: RiskEngine, application: Application,
             assessment: Assessment, facts: rules.Facts, features: Mapping[str, Any],
             on: date) -> DecisionRecord:
-    price, scored = assessment.price, facts.scored
+    price, scored = (None if assessment.outcome is Outcome.DECLINE else assessment.price,
+                     facts.scored)
     assert application.id is not None
     return DecisionRecord(
         application_id=application.id, outcome=assessment.outcome, decided_on=on,
         decided_by=uow.actor.actor, reason_codes=assessment.reason_codes,
-        requested_fen=application.amount_fen, approved_fen=assessment.approved_fen,
+        requested_fen=application.amount_fen,
+        approved_fen=0 if assessment.outcome is Outcome.DECLINE else assessment.approved_fen,
         annual_premium_rate=price.annual_rate if price else None,
         monthly_premium_rate=price.monthly_rate if price else None,
         pd=scored.pd if scored else None, score=scored.score if scored else None,
@@ -283,8 +285,9 @@ def net_assets_fen(uow: UnitOfWork) -> int:
 
 
 def _limit_basis(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> int:
-    """The net assets the caps stand on; counted from the ledger the first time."""
-    basis = uow.counters.basis()
+    """The net assets the caps stand on; counted from the ledger the first time (once: a
+    concurrent first decision waits for the lock and finds the count made)."""
+    basis = uow.counters.basis() or uow.counters.lock(on)
     if basis is None:
         _refresh(uow, limit_rules, on)
         basis = uow.counters.basis()
@@ -316,9 +319,13 @@ def _limit_keys(uow: UnitOfWork, application: Application, product: Product,
 
 
 def _refresh(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> list[Counter]:
+    uow.counters.lock(on)
     basis = net_assets_fen(uow)
     caps = exposure.caps(limit_rules, basis)
     used: dict[tuple[str, str], int] = {(exposure.RETAINED, "all"): 0}
+    for c in uow.counters.all():  # every portfolio counter keeps existing, at its new cap
+        if c.dimension != exposure.OBLIGOR:
+            used[(c.dimension, c.key)] = 0
     kinds: dict[str, bool] = {}
     for row in uow.risk.exposure_rows():
         amount = exposure.retained_fen(row.principal_fen, row.coverage_share)
@@ -520,3 +527,9 @@ def remove_from_blacklist(cmd: ListValue, uow: UnitOfWork) -> bool:
                                   {"field": cmd.field, "reason": cmd.reason.strip()[:200]})])
         uow.commit()
     return removed
+
+
+def blacklist_entries(uow: UnitOfWork) -> list[ListedValue]:
+    authorize(uow, Action.RISK_MANAGE)
+    with uow:
+        return uow.blacklist.entries()

@@ -435,10 +435,21 @@ def token(request: Request,
     return s.TokenOut(access_token=t.token, expires_in=t.expires_in)
 
 
+def _loc(field: str) -> list[str | int]:
+    """``evidence[0].sha256`` as the path ``["evidence", 0, "sha256"]``."""
+    out: list[str | int] = []
+    for part in field.split("."):
+        name, _, index = part.partition("[")
+        out.append(name)
+        if index.rstrip("]").isdigit():
+            out.append(int(index.rstrip("]")))
+    return out
+
+
 def _error_handlers() -> dict[type[Exception], Callable]:
     def invalid(_: Request, exc: InvalidInput) -> JSONResponse:
         return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={
-            "detail": [{"loc": ["body", *e.field.split(".")], "msg": e.message, "type": e.rule}
+            "detail": [{"loc": ["body", *_loc(e.field)], "msg": e.message, "type": e.rule}
                        for e in exc.errors]})
 
     def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,0 +1,279 @@
+"""``xinbao decision|blacklist|limits``: run and explain approval decisions, review referrals,
+keep the anti-fraud lists and watch the portfolio limits.
+
+Commands act as ``system:cli:<os user>``; a review is recorded under that name, so a second
+approval must come from another operator account.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+
+from xinbao.domain.decision import DecisionRecord
+from xinbao.domain.identity import mask_id_number, mask_name
+from xinbao.domain.money import format_yuan
+from xinbao.domain.underwriting import Application
+from xinbao.services import applications, decisions
+from xinbao.services.commands import ApproveApplications
+
+decision_app = typer.Typer(help="Approval decisions: run, explain, review referrals.",
+                           no_args_is_help=True)
+blacklist_app = typer.Typer(help="The anti-fraud lists (values kept as blind indexes only).",
+                            no_args_is_help=True)
+limits_app = typer.Typer(help="Portfolio and regulatory limits (retained liability).",
+                         no_args_is_help=True)
+
+DbOption = Annotated[str | None, typer.Option(
+    "--database-url", envvar="XINBAO_DATABASE_URL", help="SQLAlchemy URL of the database.")]
+OnOption = Annotated[str | None, typer.Option("--on", help="Business date (default today).")]
+
+
+def _cli():  # noqa: ANN202 - the cli module (imported late: it imports this one)
+    from xinbao.entrypoints import cli
+
+    return cli
+
+
+def _on(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _cli().err.print(f"[bold red]Refused[/]: --on {text!r} is not a date (YYYY-MM-DD)")
+        raise typer.Exit(2) from None
+
+
+_ACTION_STYLE = {"decline": "bold red", "refer": "bold yellow", "pass": "dim"}
+_OUTCOME_STYLE = {"approve": "bold green", "approve_changed": "bold green",
+                  "refer": "bold yellow", "decline": "bold red"}
+
+
+@decision_app.command("run")
+def decision_run(ids: Annotated[list[int], typer.Argument(help="Application ids.")],
+                 on: OnOption = None, database_url: DbOption = None) -> None:
+    """Decide submitted applications with the risk approval engine."""
+    cli = _cli()
+    container = cli._container(database_url)
+    with cli._use_case():
+        results = applications.approve_applications(
+            ApproveApplications(tuple(ids), _on(on)), container.uow(), container.risk)
+    table = Table("application", "outcome", "amount", "premium / month", "reason codes")
+    for r in results:
+        d = r.decision
+        outcome = d.outcome.value if d else r.application.status.value
+        table.add_row(str(r.application.id), f"[{_OUTCOME_STYLE.get(outcome, '')}]{outcome}[/]",
+                      format_yuan(d.approved_fen) if d else "",
+                      f"{d.monthly_premium_rate:.4%}" if d and d.monthly_premium_rate else "",
+                      ", ".join(r.application.reason_codes))
+    cli.out.print(table)
+
+
+def explain(application: Application, d: DecisionRecord) -> Group:
+    """The decision on one screen: outcome, what decided it, limit, price, score, inputs."""
+    b = application.borrower
+    name = mask_name(b.name) if b.kind.value == "individual" else b.name
+    outcome = d.outcome.value + ("" if d.final else " (waiting for review)")
+    head = Table.grid(padding=(0, 2))
+    head.add_row("Application", f"{application.id} ({application.external_ref}), "
+                 f"{application.product_code} v{application.product_version}, "
+                 f"{application.mode.value} insurance")
+    head.add_row("Borrower", f"{name}, {mask_id_number(b.id_number)}")
+    head.add_row("Loan", f"{format_yuan(application.amount_fen)} yuan asked, "
+                 f"{application.term_months} months at {application.annual_rate:.2%}")
+    head.add_row("Outcome", f"[{_OUTCOME_STYLE[d.outcome.value]}]{outcome}[/]: "
+                 f"{format_yuan(d.approved_fen)} yuan"
+                 + (f" at {d.monthly_premium_rate:.4%} a month" if d.monthly_premium_rate
+                    else ""))
+    head.add_row("Decided", f"{d.decided_on} by {d.decided_by}; rules {d.rule_set_version}, "
+                 f"model {d.model}, parameters {d.params_version}")
+    findings = Table("stage", "code", "action", "what was found", title="Reasons",
+                     title_justify="left", expand=True)
+    rank = {"decline": 0, "refer": 1, "pass": 2}
+    for f in sorted(d.detail.get("findings", []), key=lambda f: rank.get(f["action"], 3)):
+        style = _ACTION_STYLE.get(f["action"], "")
+        findings.add_row(f["stage"], f["code"], f"[{style}]{f['action']}[/]", f["detail"])
+    parts: list[Any] = [Panel(head, title="Decision", title_align="left"), findings]
+    limit = d.detail.get("limit")
+    if limit:
+        lt = Table("constraint", "allows (yuan)", "basis", title="Limit", title_justify="left",
+                   expand=True)
+        for c in limit["constraints"]:
+            mark = " ◀" if c["code"] in limit["binding"] else ""
+            lt.add_row(c["code"] + mark, format_yuan(c["cap_fen"]), c["basis"])
+        parts.append(lt)
+    price, score, bureau = d.detail.get("price"), d.detail.get("score"), d.detail.get("bureau")
+    facts = Table.grid(padding=(0, 2))
+    if score:
+        facts.add_row("Score", f"PD {Decimal(score['pd']):.2%}, score {score['score']}, "
+                      f"model {score['model']}; costs most: "
+                      f"{', '.join(score['reasons']) or 'nothing'}")
+    if price:
+        facts.add_row("Price", f"expected loss {Decimal(price['expected_loss']):.4%} + expenses "
+                      f"{Decimal(price['expense_loading']):.4%} + capital "
+                      f"{Decimal(price['cost_of_capital']):.4%} + margin "
+                      f"{Decimal(price['margin']):.4%} = {Decimal(price['technical_rate']):.4%}"
+                      f"; charged {Decimal(price['annual_rate']):.4%} a year; borrower's all-in "
+                      f"cost {Decimal(price['all_in_cost']):.2%} (cap "
+                      f"{Decimal(price['cost_cap']):.0%})")
+    if bureau:
+        r = bureau.get("report")
+        facts.add_row("Bureau", f"{bureau['status']}" + (
+            f": report {r['report_id']}, score {r['score']}, {r['inquiries_6m']} inquiries "
+            f"in 6 months, {format_yuan(r['monthly_debt_fen'])} yuan a month due, "
+            f"{r['standing']}" if r else "") + (" (cached)" if bureau.get("cached") else ""))
+    if d.detail.get("collateral"):
+        c = d.detail["collateral"]
+        facts.add_row("Collateral", f"{c['explanation']}: {format_yuan(c['value_fen'])} yuan, "
+                      f"LTV up to {c['max_ltv']}")
+    for r in d.reviews:
+        facts.add_row("Review", f"{r.on} {r.actor}: {r.verdict} — {r.note}")
+    parts.append(facts)
+    return Group(*parts)
+
+
+@decision_app.command("explain")
+def decision_explain(application_id: int, database_url: DbOption = None) -> None:
+    """Why an application was approved, referred or declined, on one screen."""
+    cli = _cli()
+    container = cli._container(database_url)
+    with cli._use_case():
+        application, record = decisions.get_decision(container.uow(), application_id)
+    cli.out.print(explain(application, record))
+
+
+@decision_app.command("queue")
+def decision_queue(limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+                   database_url: DbOption = None) -> None:
+    """Referrals waiting for review, oldest first."""
+    cli = _cli()
+    container = cli._container(database_url)
+    with cli._use_case():
+        pending = decisions.referral_queue(container.uow(), limit=limit)
+    table = Table("application", "since", "proposed (yuan)", "PD", "reasons",
+                  title=f"{len(pending)} referral(s) waiting")
+    for d in pending:
+        deciding = [f["code"] for f in d.detail.get("findings", []) if f["action"] != "pass"]
+        waiting = " (1 of 2 approvals)" if d.pending_second_approval else ""
+        table.add_row(str(d.application_id), str(d.decided_on), format_yuan(d.approved_fen),
+                      f"{d.pd:.2%}" if d.pd is not None else "", ", ".join(deciding) + waiting)
+    cli.out.print(table)
+
+
+@decision_app.command("review")
+def decision_review(
+    application_id: int,
+    approve: Annotated[bool, typer.Option("--approve/--decline",
+                                          help="Approve the proposal, or decline.")],
+    note: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
+    on: OnOption = None, database_url: DbOption = None,
+) -> None:
+    """Approve or decline a referral; an approval beyond your authority waits for a second
+    approver."""
+    cli = _cli()
+    container = cli._container(database_url)
+    with cli._use_case():
+        result = decisions.review_application(decisions.ReviewApplication(
+            application_id, approve, _on(on), note), container.uow(), container.risk,
+            applications.quote)
+    if result.awaiting_second_approver:
+        cli.out.print(f"Recommended {application_id} for approval; it needs a second approver "
+                      "with the authority for this amount.")
+    else:
+        cli.out.print(f"Application {application_id}: {result.application.status.value}.")
+
+
+@blacklist_app.command("add")
+def blacklist_add(field: Annotated[str, typer.Option(help="id_number, phone, bank_card, "
+                                                          "device_id, address or employer")],
+                  reason: Annotated[str, typer.Option(help="Why it is listed.")],
+                  on: OnOption = None, database_url: DbOption = None) -> None:
+    """List a value (read from standard input, so it stays out of shell history)."""
+    import sys
+
+    cli = _cli()
+    value = sys.stdin.readline().strip()
+    container = cli._container(database_url)
+    with cli._use_case():
+        added = decisions.add_to_blacklist(decisions.ListValue(field, value, reason, _on(on)),
+                                           container.uow())
+    cli.out.print("Listed." if added else "Already listed; reason updated.")
+
+
+@blacklist_app.command("remove")
+def blacklist_remove(field: Annotated[str, typer.Option()],
+                     reason: Annotated[str, typer.Option(help="Why it is taken off.")],
+                     on: OnOption = None, database_url: DbOption = None) -> None:
+    """Take a value (read from standard input) off the list."""
+    import sys
+
+    cli = _cli()
+    value = sys.stdin.readline().strip()
+    container = cli._container(database_url)
+    with cli._use_case():
+        removed = decisions.remove_from_blacklist(
+            decisions.ListValue(field, value, reason, _on(on)), container.uow())
+    cli.out.print("Removed." if removed else "It was not listed.")
+    if not removed:
+        raise typer.Exit(3)
+
+
+@blacklist_app.command("list")
+def blacklist_list(database_url: DbOption = None) -> None:
+    """The listed entries (field, the start of the blind index, reason, who and when)."""
+    cli = _cli()
+    container = cli._container(database_url)
+    with cli._use_case():
+        entries = decisions.blacklist_entries(container.uow())
+    table = Table("id", "field", "index", "reason", "added", "by")
+    for e in entries:
+        table.add_row(str(e.id), e.field, e.key_prefix + "…", e.reason, str(e.added_on),
+                      e.added_by)
+    cli.out.print(table)
+
+
+@limits_app.command("show")
+def limits_show(top: Annotated[int, typer.Option(min=1, help="Rows to show.")] = 20,
+                database_url: DbOption = None) -> None:
+    """Each limit's cap and use, fullest first."""
+    cli = _cli()
+    container = cli._container(database_url)
+    with cli._use_case():
+        basis, counters = decisions.limit_usage(container.uow())
+    if basis is None:
+        cli.out.print("No limits set yet: they are set at the first decision, or run "
+                      "`xinbao limits refresh`.")
+        return
+    def table_of(rows: list, title: str) -> Table:
+        table = Table("limit", "key", "used (yuan)", "cap (yuan)", "used", title=title)
+        for c in rows:
+            key = c.key if c.dimension != "obligor" else c.key[:12] + "…"
+            share = f"{c.used_fen / c.cap_fen:.1%}" if c.cap_fen else "no room"
+            table.add_row(c.dimension, key, format_yuan(c.used_fen), format_yuan(c.cap_fen),
+                          share)
+        return table
+
+    portfolio = [c for c in counters if c.dimension != "obligor"]
+    obligors = [c for c in counters if c.dimension == "obligor"]
+    cli.out.print(table_of(portfolio[:top], f"Portfolio limits, net assets "
+                                            f"{format_yuan(basis)} yuan"))
+    cli.out.print(table_of(obligors[:top], f"The {min(top, len(obligors))} fullest of "
+                                           f"{len(obligors):,} obligors (blind index)"))
+
+
+@limits_app.command("refresh")
+def limits_refresh(on: OnOption = None, database_url: DbOption = None) -> None:
+    """Recount the limits from the book and set the caps from today's net assets."""
+    cli = _cli()
+    container = cli._container(database_url)
+    with cli._use_case():
+        counters = decisions.refresh_limits(container.uow(), container.risk.params.limits,
+                                            _on(on))
+    cli.out.print(f"Recounted {len(counters):,} limit counters.")
