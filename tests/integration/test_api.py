@@ -587,3 +587,17 @@ def test_idempotency_keys_belong_to_their_caller(client: TestClient,
                            json=application_body(external_ref="APP-0002"),
                            headers={**headers, **support.bearer(other_caller)})
     assert response.status_code == 201 and response.json()["external_ref"] == "APP-0002"
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), [
+    ("post", "/v1/applications", {"json": application_body(product_code="CONSUMER\x00")}),
+    ("post", "/v1/applications/search", {"json": {"id_number": "1\x00"}}),
+    ("get", "/v1/audit/records", {"params": {"actor": "user:\x00"}}),
+])
+def test_text_with_a_nul_character_is_refused_not_sent_to_the_database(
+        client: TestClient, container: Container, method: str, path: str,
+        kwargs: dict[str, Any]) -> None:
+    before = written(container)
+    response = getattr(client, method)(path, **kwargs)
+    assert response.status_code == 422, response.text
+    assert written(container) == before

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -60,10 +61,36 @@ def test_higher_scores_mean_lower_pd_and_reasons_name_the_costly_features(traine
     scores, pds = card.score(x), card.predict_pd(x)
     assert np.corrcoef(scores, pds)[0, 1] < -0.9
     explained = card.explain(x)
+    assert np.allclose([e.pd for e in explained], pds, atol=1e-12)
+    assert np.allclose([e.score for e in explained], scores)
     risky = max(explained, key=lambda s: s.pd)
     assert risky.reasons and risky.reasons[0] in ("income", "overdue_24m", "region")
     losses = card.point_losses(x)
     assert (losses >= -1e-9).all()
+    worst_first = np.argsort(-losses[explained.index(risky)], kind="stable")
+    assert risky.reasons == tuple(card.features[j] for j in worst_first[:len(risky.reasons)])
+
+
+def test_the_lookup_kernel_gives_what_optbinning_gives_for_every_kind_of_value(trained):
+    card = trained.scorecard
+    rows = book(300, seed=9).to_dicts()
+    splits = card.card.binning_process_.get_binned_variable("income").splits
+    rows += [{"income": float(splits[0]), "overdue_24m": 0, "region": "north", "noise": 0.0},
+             {"income": None, "overdue_24m": 9, "region": None, "noise": None},
+             {"income": 1.0, "overdue_24m": 1, "region": "atlantis", "noise": 99.0}]
+    for row in rows:
+        row.pop("default", None)
+        if isinstance(row["income"], float) and np.isnan(row["income"]):
+            row["income"] = None
+    frame = pd.DataFrame({name: [np.nan if r[name] is None else r[name] for r in rows]
+                          for name in card.features})
+    expected = card.card.binning_process_.transform(
+        frame, metric="woe", metric_missing="empirical", metric_special="empirical").to_numpy()
+    assert np.allclose(card.kernel().woe(rows), expected)
+    by_kernel = card.explain_rows(rows)
+    by_frame = card.explain(frame)
+    assert np.allclose([e.pd for e in by_kernel], [e.pd for e in by_frame])
+    assert [e.reasons for e in by_kernel] == [e.reasons for e in by_frame]
 
 
 def test_metrics_agree_with_their_definitions():

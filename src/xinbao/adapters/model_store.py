@@ -237,10 +237,9 @@ class RegistryScorer:
             idx = [i for i, a in enumerate(arms) if a == arm]
             if not idx:
                 continue
-            frame = model_frame(model, [rows[i] for i in idx])
-            for i, s in zip(idx, model.explain(frame), strict=True):
-                out[i] = ScoreResult(Decimal(repr(s.pd)).quantize(_PD_STEP).max(_PD_STEP),
-                                     int(round(s.score)), s.reasons, ref)
+            for i, s in zip(idx, model.explain_rows([rows[i] for i in idx]), strict=True):
+                out[i] = ScoreResult(max(Decimal(f"{s.pd:.6f}"), _PD_STEP),
+                                     round(s.score), s.reasons, ref)
         return [r for r in out if r is not None]
 
 
@@ -251,10 +250,11 @@ def model_frame(model: ScorecardModel, rows: Sequence[Mapping[str, Any]]) -> pd.
     data: dict[str, Any] = {}
     for name in model.features:
         values = [row.get(name) for row in rows]
-        if name in categorical:
-            data[name] = np.array([str(v) for v in values], dtype=object)
+        if name in categorical:  # as in training: a missing category is NaN
+            data[name] = np.array([np.nan if v is None else str(v) for v in values],
+                                  dtype=object)
         else:
-            data[name] = np.array([np.nan if v is None else float(v) for v in values])
+            data[name] = pd.Series(values, dtype="float64").to_numpy()  # None: NaN
     return pd.DataFrame(data)
 
 

@@ -256,38 +256,69 @@ class Annualization(StrEnum):
     EFFECTIVE = "effective"  # (1 + monthly IRR)^12 − 1
 
 
+def _float_root(flows: Sequence[int], lo: float, hi: float) -> float:
+    """A root of the flows' NPV in [lo, hi] (where it changes sign), to about 1e-15: Newton's
+    method, falling back to bisection whenever a step would leave the bracket."""
+    def npv_and_slope(r: float) -> tuple[float, float]:
+        v = 1.0 / (1.0 + r)
+        factor, total, slope = 1.0, 0.0, 0.0
+        for k, f in enumerate(flows):
+            total += f * factor
+            slope -= k * f * factor * v
+            factor *= v
+        return total, slope
+
+    f_lo = npv_and_slope(lo)[0]
+    r = min(max(0.01, lo), hi)
+    for _ in range(100):
+        value, slope = npv_and_slope(r)
+        if value == 0:
+            return r
+        if (value > 0) == (f_lo > 0):
+            lo = r
+        else:
+            hi = r
+        step = r - value / slope if slope else (lo + hi) / 2
+        r = step if lo < step < hi else (lo + hi) / 2
+        if hi - lo < 1e-15 or abs(value / slope if slope else 1) < 1e-16:
+            break
+    return r
+
+
 def monthly_irr(flows: Sequence[int]) -> Decimal:
     """The monthly rate at which the flows (month 0, 1, …, in fen) have zero present value.
 
-    Solved by bisection on [-0.99, 10] in Decimal; the flows must change sign once.
+    The root in [-0.99, 10] where the NPV changes sign: found in binary floating point, then
+    refined by two Newton steps in Decimal (to far below a millionth of a basis point).
     """
     if not flows or all(f >= 0 for f in flows) or all(f <= 0 for f in flows):
         raise ValueError("cash flows must contain both inflows and outflows")
+    lo, hi = -0.99, 10.0
+
+    def float_npv(r: float) -> float:
+        v, factor, total = 1.0 / (1.0 + r), 1.0, 0.0
+        for f in flows:
+            total += f * factor
+            factor *= v
+        return total
+
+    if (float_npv(lo) > 0) == (float_npv(hi) > 0):
+        raise ValueError("no rate in [-99%, 1000%] a month sets the flows to zero")
+    guess = _float_root(flows, lo, hi)
     with localcontext() as ctx:
         ctx.prec = PRECISION
-
-        def npv(rate: Decimal) -> Decimal:
-            factor, total = Decimal(1), Decimal(0)
-            step = 1 / (1 + rate)
-            for f in flows:
+        rate = Decimal(repr(guess))
+        for _ in range(2):
+            v = 1 / (1 + rate)
+            factor, total, slope = Decimal(1), Decimal(0), Decimal(0)
+            for k, f in enumerate(flows):
                 total += f * factor
-                factor *= step
-            return total
-
-        lo, hi = Decimal("-0.99"), Decimal(10)
-        f_lo = npv(lo)
-        if (f_lo > 0) == (npv(hi) > 0):
-            raise ValueError("no rate in [-99%, 1000%] a month sets the flows to zero")
-        for _ in range(200):
-            mid = (lo + hi) / 2
-            f_mid = npv(mid)
-            if (f_mid > 0) == (f_lo > 0):
-                lo, f_lo = mid, f_mid
-            else:
-                hi = mid
-            if hi - lo < Decimal("1e-18"):
+                slope -= k * f * factor * v
+                factor *= v
+            if slope == 0 or total == 0:
                 break
-        return (lo + hi) / 2
+            rate -= total / slope
+        return rate
 
 
 def all_in_annual_cost(

@@ -12,9 +12,10 @@ the most points against the best bin of each feature.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -24,6 +25,9 @@ from optbinning import BinningProcess, Scorecard
 from sklearn.linear_model import LogisticRegression
 
 from xinbao.scoring.metrics import Validation, psi
+
+#: How missing and special values are scored: the WoE of their own bin.
+EMPIRICAL = "empirical"
 
 
 class TrainingDataError(ValueError):
@@ -102,6 +106,7 @@ class ScorecardModel:
         self.features: list[str] = []
         self._card: Scorecard | None = None
         self._worst: dict[str, float] = {}
+        self._kernel: ScoringKernel | None = None
 
     def fit(self, x: pd.DataFrame, y: np.ndarray) -> ScorecardModel:
         self.features = list(x.columns)
@@ -116,7 +121,9 @@ class ScorecardModel:
             scaling_method="pdo_odds",
             scaling_method_params={"pdo": s.pdo, "odds": s.base_odds,
                                    "scorecard_points": s.base_score})
-        self._card.fit(x, y)
+        # Missing (and special) values get the WoE of their own bin, not 0: being missing is
+        # information (no collateral, no bureau history).
+        self._card.fit(x, y, metric_special=EMPIRICAL, metric_missing=EMPIRICAL)
         coef = dict(zip(self.features, self._card.estimator_.coef_[0], strict=True))
         for name in self.features:
             woe = self._bin_table(name)["WoE"].astype(float).to_numpy()
@@ -141,20 +148,53 @@ class ScorecardModel:
 
     def point_losses(self, x: pd.DataFrame) -> np.ndarray:
         """Points each feature costs against its best bin (rows × features)."""
-        woe = self.card.binning_process_.transform(x[self.features], metric="woe")
+        woe = self.card.binning_process_.transform(x[self.features], metric="woe",
+                                                   metric_special=EMPIRICAL,
+                                                   metric_missing=EMPIRICAL)
         coef = self.card.estimator_.coef_[0]
         factor = self.spec.scaling.pdo / np.log(2)
         worst = np.array([self._worst[f] for f in self.features])
         return factor * (woe.to_numpy() * coef - worst)
 
     def explain(self, x: pd.DataFrame, top: int = 3) -> list[Scored]:
-        pds, scores, losses = self.predict_pd(x), self.score(x), self.point_losses(x)
-        out = []
-        for i in range(len(x)):
-            order = np.argsort(-losses[i], kind="mergesort")[:top]
-            reasons = tuple(self.features[j] for j in order if losses[i, j] > 1e-9)
-            out.append(Scored(float(pds[i]), float(scores[i]), reasons))
-        return out
+        """PD, score and the top reasons of every row, from one WoE transform of the batch."""
+        frame = x[self.features]
+        woe = self.card.binning_process_.transform(frame, metric="woe",
+                                                   metric_special=EMPIRICAL,
+                                                   metric_missing=EMPIRICAL).to_numpy()
+        coef = self.card.estimator_.coef_[0]
+        intercept = float(self.card.estimator_.intercept_[0])
+        logit = woe @ coef + intercept
+        pds = 1 / (1 + np.exp(-logit))
+        # The points of a pdo/odds scorecard add up to base + pdo/ln 2 × (ln good odds − ln
+        # base odds); the good odds are e^(−logit of the bad).
+        scale = self.spec.scaling
+        scores = scale.base_score + scale.pdo / np.log(2) * (-logit - np.log(scale.base_odds))
+        worst = np.array([self._worst[f] for f in self.features])
+        losses = self.spec.scaling.pdo / np.log(2) * (woe * coef - worst)
+        order = np.argsort(-losses, axis=1, kind="stable")[:, :top]
+        keep = np.take_along_axis(losses, order, axis=1) > 1e-9
+        names = np.array(self.features, dtype=object)[order].tolist()
+        full = keep.all(axis=1).tolist()
+        reasons = [tuple(n) if f else tuple(x for x, k in zip(n, m, strict=True) if k)
+                   for n, f, m in zip(names, full, keep.tolist(), strict=True)]
+        return [Scored(p, s, r) for p, s, r in zip(pds.tolist(), scores.tolist(), reasons,
+                                                   strict=True)]
+
+    def kernel(self) -> ScoringKernel:
+        """The scorecard as lookup tables (bin edges and WoE per feature), for scoring rows
+        without pandas: what the decision engine calls once per application."""
+        if self._kernel is None:
+            self._kernel = ScoringKernel.of(self)
+        return self._kernel
+
+    def explain_rows(self, rows: Sequence[Mapping[str, Any]], top: int = 3) -> list[Scored]:
+        """``explain`` for feature dicts (None = missing), through the lookup tables."""
+        return self.kernel().explain(rows, top)
+
+    def __setstate__(self, state: dict) -> None:  # models saved before the kernel existed
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_kernel", None)
 
     def bin_rows(self) -> list[dict]:
         """The scorecard: feature, bin, count, event rate, WoE and points of every bin."""
@@ -175,6 +215,94 @@ class ScorecardModel:
         if not isinstance(model, ScorecardModel):
             raise TypeError(f"{path} is not a scorecard")
         return model
+
+
+_UNKNOWN = "\x01unseen category"
+
+
+@dataclass(frozen=True)
+class _Feature:
+    name: str
+    categorical: bool
+    splits: np.ndarray  # numeric: bin edges (bins are closed on the left)
+    woe: np.ndarray  # numeric: WoE of each bin
+    categories: dict[str, float]  # categorical: WoE of each category seen in training
+    missing: float
+    unknown: float  # categorical: a category not seen in training
+
+
+@dataclass(frozen=True)
+class ScoringKernel:
+    """A trained scorecard as numpy lookup tables: the same WoE as optbinning's transform
+    (a test holds them equal), without building a pandas frame per call."""
+
+    features: tuple[_Feature, ...]
+    coef: np.ndarray
+    intercept: float
+    worst: np.ndarray  # per feature: the least points lost (its best bin)
+    scaling: Scaling
+
+    @classmethod
+    def of(cls, model: ScorecardModel) -> ScoringKernel:
+        process = model.card.binning_process_
+        categorical = set(model.spec.categorical)
+        out = []
+        for name in model.features:
+            binned = process.get_binned_variable(name)
+            table = binned.binning_table.build()
+            table = table[table.index != "Totals"]
+            woe = table["WoE"].astype(float).to_numpy()
+            bins = table["Bin"].astype(str).tolist()
+            missing = float(woe[bins.index("Missing")]) if "Missing" in bins else 0.0
+            regular = [i for i, b in enumerate(bins) if b not in ("Special", "Missing")]
+            if name in categorical:
+                cats: dict[str, float] = {}
+                for i, members in zip(regular, binned.splits, strict=True):
+                    cats.update((str(c), float(woe[i])) for c in members)
+                probe = pd.DataFrame({n: ([_UNKNOWN] if n == name else [np.nan])
+                                      for n in model.features})
+                unknown = float(process.transform(
+                    probe, metric="woe", metric_special=EMPIRICAL,
+                    metric_missing=EMPIRICAL)[name].iloc[0])
+                out.append(_Feature(name, True, np.empty(0), np.empty(0), cats, missing,
+                                    unknown))
+            else:
+                out.append(_Feature(name, False, np.asarray(binned.splits, dtype=float),
+                                    woe[regular], {}, missing, missing))
+        return cls(tuple(out), model.card.estimator_.coef_[0].astype(float),
+                   float(model.card.estimator_.intercept_[0]),
+                   np.array([model._worst[f] for f in model.features]), model.spec.scaling)
+
+    def woe(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        matrix = np.empty((len(rows), len(self.features)))
+        for j, f in enumerate(self.features):
+            values = [row.get(f.name) for row in rows]
+            if f.categorical:
+                matrix[:, j] = [f.missing if v is None else f.categories.get(str(v), f.unknown)
+                                for v in values]
+            else:
+                x = pd.Series(values, dtype="float64").to_numpy()
+                found = f.woe[np.searchsorted(f.splits, x, side="right").clip(
+                    0, len(f.woe) - 1)]
+                matrix[:, j] = np.where(np.isnan(x), f.missing, found)
+        return matrix
+
+    def explain(self, rows: Sequence[Mapping[str, Any]], top: int = 3) -> list[Scored]:
+        woe = self.woe(rows)
+        logit = woe @ self.coef + self.intercept
+        pds = 1 / (1 + np.exp(-logit))
+        s = self.scaling
+        factor = s.pdo / np.log(2)
+        scores = s.base_score + factor * (-logit - np.log(s.base_odds))
+        losses = factor * (woe * self.coef - self.worst)
+        order = np.argsort(-losses, axis=1, kind="stable")[:, :top]
+        keep = np.take_along_axis(losses, order, axis=1) > 1e-9
+        names = np.array([f.name for f in self.features], dtype=object)[order].tolist()
+        full = keep.all(axis=1).tolist()
+        reasons = [tuple(n) if ok else tuple(x for x, k in zip(n, m, strict=True) if k)
+                   for n, ok, m in zip(names, full, keep.tolist(), strict=True)]
+        return [Scored(p, sc, r) for p, sc, r in zip(pds.tolist(), scores.tolist(), reasons,
+                                                     strict=True)]
 
 
 def train_challenger(x: pd.DataFrame, y: np.ndarray, spec: TrainingSpec) -> lgb.LGBMClassifier:

@@ -72,6 +72,8 @@ from xinbao.services import (
 from xinbao.services import commands as c
 
 CSRF_HEADER = "X-CSRF-Token"
+#: Text parameters may not hold NUL characters (PostgreSQL text and JSON cannot).
+NO_NUL = "^[^\\x00]*$"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _bearer = HTTPBearer(auto_error=False, description="access token from POST /oauth/token")
@@ -194,7 +196,7 @@ def get_application(
     application_id: PathId, me: Me,
     unmask: Annotated[bool, Query(description="show personal data in full (needs "
                                               "pii.unmask; audited)")] = False,
-    reason: Annotated[str | None, Query(max_length=200,
+    reason: Annotated[str | None, Query(max_length=200, pattern=NO_NUL,
                                         description="why, when unmasking")] = None,
 ) -> s.ApplicationOut:
     if unmask:
@@ -397,7 +399,7 @@ def verify_audit_trail(me: Me) -> s.AuditVerifyOut:
 
 @router.get("/audit/records", response_model=list[s.AuditRecordOut], tags=["audit"])
 def audit_records(me: Me, limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-                  actor: Annotated[str | None, Query(max_length=120)] = None,
+                  actor: Annotated[str | None, Query(max_length=120, pattern=NO_NUL)] = None,
                   ) -> list[s.AuditRecordOut]:
     return [s.AuditRecordOut(seq=r.seq, name=r.name, aggregate=r.aggregate,
                              aggregate_id=r.aggregate_id, occurred_on=r.occurred_on,
@@ -420,7 +422,7 @@ def _oauth_error(code: int, error: str, description: str) -> JSONResponse:
                        429: {"model": s.ErrorOut}})
 def token(request: Request,
           grant_type: Annotated[str, Form(max_length=40)],
-          client_id: Annotated[str, Form(min_length=1, max_length=64)],
+          client_id: Annotated[str, Form(min_length=1, max_length=64, pattern=NO_NUL)],
           client_secret: Annotated[str, Form(min_length=1, max_length=200)],
           ) -> s.TokenOut | JSONResponse:
     """OAuth2 client credentials (RFC 6749 §4.4): a short-lived access token."""

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from xinbao.domain.claims import Claim, Exclusion
 from xinbao.domain.collateral import BrandTier
@@ -48,6 +48,14 @@ Count = Annotated[int, Field(ge=0, le=10_000)]  # installment numbers, terms in 
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """NUL characters are refused (422): PostgreSQL text cannot hold them."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text cannot contain NUL characters")
+        return value
 
 
 class FunderIn(_In):

@@ -54,7 +54,7 @@ def login_form(request: Request) -> Response:
 
 @router.post("/login")
 def login(request: Request,
-          username: Annotated[str, Form(max_length=64)],
+          username: Annotated[str, Form(max_length=64, pattern="^[^\\x00]*$")],
           password: Annotated[str, Form(max_length=128)],
           csrf_token: Annotated[str, Form(max_length=100)]) -> Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
