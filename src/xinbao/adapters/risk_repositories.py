@@ -7,12 +7,13 @@ are matched by their keyed blind indexes (``PiiCipher.blind_index``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, tuple_, update
 
 from xinbao.adapters import orm
 from xinbao.adapters.crypto import PiiCipher
@@ -97,6 +98,36 @@ def evidence_from_json(items: Sequence[Mapping[str, Any]] | None) -> tuple[Evide
                  for e in items or ())
 
 
+@functools.cache
+def _statements() -> dict[str, Any]:
+    """Statements built once: per call only their parameters change (expanding IN lists)."""
+    a, p, ln, t = orm.applications, orm.policies, orm.loans, orm.risk_counters
+    out: dict[str, Any] = {}
+    for name, (column, _) in FIELD_INDEX.items():
+        col = a.c[column]
+        out[f"sightings:{name}"] = (
+            select(col, a.c.id, a.c.applied_on, a.c.funder_id)
+            .where(col.in_(bindparam("keys", expanding=True)),
+                   a.c.applied_on >= bindparam("start"), a.c.applied_on <= bindparam("end")))
+    columns = [a.c[FIELD_INDEX[f][0]] for f in LINK_FIELDS]
+    first_unpaid = ln.c.first_unpaid_due_date
+    overdue = and_(first_unpaid.is_not(None), first_unpaid < bindparam("on"))
+    base = (select(a.c.id, *columns, overdue.label("overdue"))
+            .select_from(a.outerjoin(p, p.c.application_id == a.c.id)
+                         .outerjoin(ln, ln.c.id == p.c.loan_id)))
+    out["nodes"] = base.where(a.c.id.in_(bindparam("ids", expanding=True)))
+    out["linked"] = (base.where(or_(*(a.c[FIELD_INDEX[f][0]].in_(
+        bindparam(f"k_{f}", expanding=True)) for f in LINK_FIELDS)))
+        .order_by(a.c.id).limit(bindparam("limit")))
+    out["counters"] = select(t).where(tuple_(t.c.dimension, t.c.key).in_(
+        bindparam("keys", expanding=True)))
+    out["reserve"] = (update(t).where(t.c.dimension == bindparam("d"),
+                                      t.c.key == bindparam("k"),
+                                      t.c.used_fen + bindparam("x") <= t.c.cap_fen)
+                      .values(used_fen=t.c.used_fen + bindparam("x")))
+    return out
+
+
 class SqlRiskRepository:
     """Look-ups over applications and policies for anti-fraud and the limit counters."""
 
@@ -110,16 +141,14 @@ class SqlRiskRepository:
     def sightings(self, name: str, values: Iterable[str], start: date,
                   end: date) -> dict[str, list[Sighting]]:
         """Applications giving each value of the field, applied for in [start, end]."""
-        a = orm.applications
         keys = {self._key(name, v): v for v in set(values) if v}
-        column = a.c[FIELD_INDEX[name][0]]
+        statement = _statements()[f"sightings:{name}"]
         out: dict[str, list[Sighting]] = {}
         items = list(keys)
         for lo in range(0, len(items), 900):
-            q = (select(column, a.c.id, a.c.applied_on, a.c.funder_id)
-                 .where(column.in_(items[lo:lo + 900]), a.c.applied_on >= start,
-                        a.c.applied_on <= end))
-            for key, app_id, applied_on, funder_id in self._c.execute(q):
+            rows = self._c.execute(statement, {"keys": items[lo:lo + 900], "start": start,
+                                               "end": end})
+            for key, app_id, applied_on, funder_id in rows:
                 out.setdefault(keys[key], []).append(Sighting(app_id, applied_on, funder_id))
         return out
 
@@ -128,13 +157,7 @@ class SqlRiskRepository:
         """The applications linked to these (through shared phone, device, address, card or
         employer) up to ``hops`` links away, at most ``limit`` of them, with whether each
         one's loan is past due on ``on``."""
-        a, p, ln = orm.applications, orm.policies, orm.loans
-        columns = [a.c[FIELD_INDEX[f][0]] for f in LINK_FIELDS]
-        overdue = and_(ln.c.first_unpaid_due_date.is_not(None),
-                       ln.c.first_unpaid_due_date < on)
-        base = (select(a.c.id, *columns, overdue.label("overdue"))
-                .select_from(a.outerjoin(p, p.c.application_id == a.c.id)
-                             .outerjoin(ln, ln.c.id == p.c.loan_id)))
+        statements = _statements()
         nodes: dict[int, Node] = {}
 
         def add(rows: Iterable[Any]) -> None:
@@ -145,20 +168,21 @@ class SqlRiskRepository:
 
         ids = list(application_ids)
         for lo in range(0, len(ids), 900):
-            add(self._c.execute(base.where(a.c.id.in_(ids[lo:lo + 900]))))
+            add(self._c.execute(statements["nodes"], {"ids": ids[lo:lo + 900], "on": on}))
         frontier = list(nodes.values())
         for _ in range(hops):
-            wanted: dict[str, set[str]] = {}
+            wanted: dict[str, set[str]] = {f: set() for f in LINK_FIELDS}
             for node in frontier:
                 for f in LINK_FIELDS:
                     if node.values.get(f):
-                        wanted.setdefault(FIELD_INDEX[f][0], set()).add(node.values[f])
-            if not wanted or len(nodes) >= limit:
+                        wanted[f].add(node.values[f])
+            if not any(wanted.values()) or len(nodes) >= limit:
                 break
             before = set(nodes)
-            clauses = [a.c[col].in_(sorted(keys)[:900]) for col, keys in wanted.items()]
-            add(self._c.execute(base.where(or_(*clauses)).order_by(a.c.id)
-                                .limit(limit - len(nodes) + len(before))))
+            params: dict[str, Any] = {f"k_{f}": sorted(keys)[:900] or [""]
+                                      for f, keys in wanted.items()}
+            params.update(on=on, limit=limit - len(nodes) + len(before))
+            add(self._c.execute(statements["linked"], params))
             frontier = [n for i, n in nodes.items() if i not in before]
         return list(nodes.values())
 
@@ -276,13 +300,10 @@ class SqlCounterRepository:
         return dialect_insert(t)
 
     def get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Counter]:
-        t = orm.risk_counters
         wanted = sorted(set(keys))
         out: dict[tuple[str, str], Counter] = {}
-        for dim in {d for d, _ in wanted}:
-            names = [k for d, k in wanted if d == dim]
-            for r in self._c.execute(select(t).where(t.c.dimension == dim,
-                                                     t.c.key.in_(names))):
+        for lo in range(0, len(wanted), 400):
+            for r in self._c.execute(_statements()["counters"], {"keys": wanted[lo:lo + 400]}):
                 out[(r.dimension, r.key)] = self._from_row(r)
         return out
 
@@ -322,10 +343,7 @@ class SqlCounterRepository:
 
     def reserve(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> bool:
         """Add ``amount_fen`` to every counter, or to none when any would pass its cap."""
-        t = orm.risk_counters
-        statement = (update(t).where(t.c.dimension == bindparam("d"), t.c.key == bindparam("k"),
-                                     t.c.used_fen + bindparam("x") <= t.c.cap_fen)
-                     .values(used_fen=t.c.used_fen + bindparam("x")))
+        statement = _statements()["reserve"]
         done: list[tuple[str, str]] = []
         for dim, key in self._order(keys):
             if self._c.execute(statement, {"d": dim, "k": key, "x": amount_fen}).rowcount != 1:

@@ -314,8 +314,12 @@ def _limit_keys(uow: UnitOfWork, application: Application, product: Product,
         Counter(exposure.OBLIGOR, uow.risk.obligor_key(application.borrower.id_number),
                 exposure.obligor_cap(limit_rules, basis, enterprise=enterprise), 0),
     ]
-    uow.counters.ensure(wanted, basis_fen=basis, on=on)
-    return [(c.dimension, c.key) for c in wanted]
+    keys = [(c.dimension, c.key) for c in wanted]
+    found = uow.counters.get(keys)
+    missing = [c for c in wanted if (c.dimension, c.key) not in found]
+    if missing:
+        uow.counters.ensure(missing, basis_fen=basis, on=on)
+    return keys
 
 
 def _refresh(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> list[Counter]:

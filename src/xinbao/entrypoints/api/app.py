@@ -14,7 +14,8 @@ NotFound, and any object outside the caller's tenant → 404; Conflict and Illeg
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -45,6 +46,7 @@ from xinbao.domain.ledger import underwriting_statement
 from xinbao.domain.security import Action, Forbidden, Principal, Unauthenticated
 from xinbao.domain.underwriting import ApplicationStatus
 from xinbao.entrypoints.api import schemas as s
+from xinbao.entrypoints.api.batching import DecisionBatcher
 from xinbao.entrypoints.api.hardening import (
     BodySizeLimit,
     IpRateLimit,
@@ -218,13 +220,12 @@ def find_applications(body: s.BorrowerSearchIn, me: Me) -> list[s.ApplicationOut
 
 @router.post("/applications/{application_id}/approve", response_model=s.DecisionOut,
              tags=["applications"])
-def approve_application(application_id: PathId, body: s.OnDate,
-                        me: Me) -> s.DecisionOut:
+def approve_application(application_id: PathId, body: s.OnDate, me: Me,
+                        request: Request) -> s.DecisionOut:
     """Run the risk approval engine on a submitted application (an application decided
-    before gets its decision back)."""
-    r = applications.approve_application(
-        c.ApproveApplication(application_id, body.on or _today()), me.uow(),
-        me.container.risk)
+    before gets its decision back). Concurrent requests are decided together, one commit
+    for the lot (``batching.py``); each answer is its own decision, committed."""
+    r = request.app.state.batcher.decide(me.principal, application_id, body.on or _today())
     findings = r.decision.detail.get("findings", []) if r.decision else []
     return s.DecisionOut(
         application=s.ApplicationOut.of(r.application, me.masking),
@@ -488,12 +489,20 @@ def _error_handlers() -> dict[type[Exception], Callable]:
 
 def create_app(container: Container) -> FastAPI:
     settings = container.settings
+    batcher = DecisionBatcher(container.uow, lambda: container.risk)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        batcher.stop()
+
     app = FastAPI(title="Xinbao 信保", version=__version__,
                   description="Core system for financing credit & guarantee insurance. "
                               "The spec is at /openapi.json (no hosted docs page: it would "
                               "load scripts from elsewhere).",
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.container = container
+    app.state.batcher = batcher
     app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     # Outermost last: size cap, then per-IP limit on the credential endpoints, then headers.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

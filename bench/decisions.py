@@ -1,0 +1,208 @@
+"""Decisions over HTTP: throughput and latency of ``POST /v1/applications/{id}/approve``
+against ``xinbao serve``, from a load generator in a separate process on loopback (printed,
+never asserted).
+
+    .venv/bin/python bench/decisions.py [--applications 3000] [--concurrency 8]
+                                        [--database-url URL] [--model]
+
+Set-up (not timed): a fresh SQLite database (or the empty one given), the shipped catalogue,
+a funder, paid-in capital, the applications submitted (each a different borrower), and an
+API client of the insurer's operations (underwriting approver). The server runs the real
+engine: shipped rules and parameters, the simulated bureau, and the fallback score, or with
+``--model`` a champion trained on 20,000 simulated past loans. Each request is a full
+decision, persisted (decision record, status, quote, limit counters, audit records) and
+committed before the answer. The server's per-client rate limit is lifted for the run (one
+client sends everything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+ON = "2025-03-01"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(url: str, work: Path, n: int, model: bool) -> tuple[str, str]:
+    """The database with n submitted applications; (client id, secret)."""
+    from xinbao.adapters.parameters import load_product_catalogue
+    from xinbao.bootstrap import bootstrap
+    from xinbao.config import Settings
+    from xinbao.domain.parties import FunderKind, PartyKind
+    from xinbao.domain.products import RepaymentMethod
+    from xinbao.domain.underwriting import Evidence, EvidenceKind, Profile
+    from xinbao.services import accounts, applications, catalogue, ledger
+    from xinbao.services.commands import (
+        InjectCapital,
+        RegisterFunder,
+        SubmitApplication,
+        SubmitApplicationFile,
+    )
+    from xinbao.simulation.identities import IdentityFactory
+
+    settings = replace(Settings.from_env(), database_url=url)
+    c = bootstrap(settings, upgrade=True)
+    ledger.inject_capital(InjectCapital(100_000_000_000, date(2025, 1, 1), "capital:bench"),
+                          c.uow())
+    for cmd in load_product_catalogue():
+        catalogue.register_product(cmd, c.uow())
+    ids = IdentityFactory(42)
+    catalogue.register_funder(RegisterFunder("BANK-A", "示例银行", ids.credit_code(),
+                                             FunderKind.BANK, True, Decimal("0.1")), c.uow())
+    sha = "ab" * 32
+    rows = []
+    for i in range(n):
+        rows.append(SubmitApplication(
+            funder_code="BANK-A", external_ref=f"B-{i:06d}", product_code="CONSUMER-G",
+            borrower_kind=PartyKind.INDIVIDUAL, borrower_name=ids.person_name(),
+            borrower_id_number=ids.resident_id(born_between=(date(1970, 1, 1),
+                                                            date(1998, 1, 1))),
+            borrower_phone=ids.phone(), borrower_bank_card=ids.bank_card(),
+            amount_fen=ids.rng.randrange(10_000, 80_000) * 100, term_months=12,
+            annual_rate=Decimal("0.08"), repayment_method=RepaymentMethod.EQUAL_INSTALLMENT,
+            applied_on=date.fromisoformat(ON),
+            profile=Profile(monthly_income_fen=ids.rng.randrange(5_000, 40_000) * 100,
+                            employment="salaried", device_id=f"DEV-{i}"),
+            evidence=(Evidence(EvidenceKind.CONSENT, f"archive://{i}/c", sha),
+                      Evidence(EvidenceKind.SALES_RECORDING, f"archive://{i}/s", sha))))
+    for lo in range(0, n, 2000):
+        applications.submit_application_file(SubmitApplicationFile(tuple(rows[lo:lo + 2000])),
+                                             c.uow())
+    _, secret = accounts.add_client(
+        accounts.AddClient("bench-ops", "bench", ["underwriting_approver"], None), c.uow(),
+        c.credentials, now=datetime.now(UTC).replace(tzinfo=None))
+    if model:
+        from xinbao.adapters import model_store
+        from xinbao.adapters.parameters import load_collateral_rules
+        from xinbao.scoring.scorecard import TrainingSpec, train
+        from xinbao.simulation import history as h
+        from xinbao.simulation.scenario import resolve_scenario
+
+        data = h.draw_history(resolve_scenario("base"), 20_000, load_collateral_rules())
+        spec = TrainingSpec(target=h.TARGET, features=h.FEATURES, categorical=h.CATEGORICAL,
+                            monotonic=h.MONOTONIC)
+        path = work / "history.parquet"
+        data.write_parquet(path)
+        folder, _ = model_store.save(train(data.drop(h.TRUTH), spec), spec, path,
+                                     Path(settings.models_dir), "pd")
+        model_store.ModelRegistry(Path(settings.models_dir)).promote(
+            f"pd/{folder.name}", role="champion")
+    c.close()
+    return "bench-ops", secret
+
+
+def load(port: int, token: str, ids: list[int], concurrency: int, out: mp.Queue) -> None:
+    """The load generator (its own process): keep-alive connections, one per thread."""
+    queue = list(reversed(ids))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors: list[str] = []
+    body = json.dumps({"on": ON})
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            with lock:
+                if not queue:
+                    break
+                app_id = queue.pop()
+            started = time.perf_counter()
+            conn.request("POST", f"/v1/applications/{app_id}/approve", body, headers)
+            response = conn.getresponse()
+            payload = response.read()
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                if response.status != 200:
+                    errors.append(f"{response.status} {payload[:120]!r}")
+        conn.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put((time.perf_counter() - started, latencies, errors))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--applications", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--model", action="store_true",
+                        help="decide with a trained champion instead of the fallback score")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="xinbao-bench-decisions-"))
+    url = args.database_url or f"sqlite:///{work / 'bench.db'}"
+    env = {**os.environ, "XINBAO_DATABASE_URL": url,
+           "XINBAO_SECRETS_FILE": str(work / "secrets.toml"),
+           "XINBAO_MODELS_DIR": str(work / "models"), "XINBAO_LOG_LEVEL": "WARNING",
+           "XINBAO_RATE_LIMIT_PER_SECOND": "1000000", "XINBAO_RATE_LIMIT_BURST": "1000000"}
+    os.environ.update(env)
+    print(f"Preparing {args.applications:,} applications in {url} …", flush=True)
+    client_id, secret = prepare(url, work, args.applications, args.model)
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "xinbao"), "serve", "--port", str(port)], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(300):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/health")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/oauth/token",
+                     f"grant_type=client_credentials&client_id={client_id}"
+                     f"&client_secret={secret}",
+                     {"Content-Type": "application/x-www-form-urlencoded"})
+        token = json.loads(conn.getresponse().read())["access_token"]
+        ids = list(range(1, args.applications + 1))
+        warm, rest = ids[:100], ids[100:]
+        results: mp.Queue = mp.Queue()
+        for batch in (warm, rest):  # the first hundred warm the server up, not reported
+            p = mp.Process(target=load, args=(port, token, batch, args.concurrency, results))
+            p.start()
+            seconds, latencies, errors = results.get()
+            p.join()
+        latencies.sort()
+        q = statistics.quantiles(latencies, n=100)
+        print(f"{len(rest):,} decisions over HTTP, {args.concurrency} connections, "
+              f"{'champion scorecard' if args.model else 'fallback score'}, "
+              f"{url.split(':')[0]}: {seconds:.1f} s = {len(rest) / seconds:,.0f} decisions/s;"
+              f" latency p50 {q[49] * 1000:.1f} ms, p95 {q[94] * 1000:.1f} ms, p99 "
+              f"{q[98] * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms; errors "
+              f"{len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Group commit for decisions: concurrent approve requests are decided together.
+
+Each ``POST /v1/applications/{id}/approve`` hands its application to one worker thread and
+waits. The worker takes what is waiting (up to ``max_batch``, or whatever came within
+``max_wait_s``) for the same principal and business date and decides it in one transaction
+(``services/applications.approve_applications``): one bureau round, one scoring call, one
+commit, instead of many transactions fighting for SQLite's single writer lock. The answer to
+each request is its own decision; if the batch is refused as a whole (one application not
+permitted, not found, not decidable), its applications are decided one by one so that each
+request gets its own answer or error. Every decision is committed before its request is
+answered.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import date
+
+from xinbao.domain.security import Principal
+from xinbao.services import applications
+from xinbao.services.applications import ApprovalResult
+from xinbao.services.commands import ApproveApplication, ApproveApplications
+
+
+@dataclass
+class _Item:
+    principal: Principal
+    application_id: int
+    on: date
+    future: Future = field(default_factory=Future)
+
+
+class DecisionBatcher:
+    def __init__(self, uow: Callable[[Principal], object], engine: Callable[[], object], *,
+                 max_batch: int = 64, max_wait_s: float = 0.002) -> None:
+        self._uow, self._engine = uow, engine
+        self._max_batch, self._max_wait = max_batch, max_wait_s
+        self._queue: deque[_Item] = deque()
+        self._ready = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="decision-batcher",
+                                        daemon=True)
+        self._thread.start()
+
+    def decide(self, principal: Principal, application_id: int, on: date) -> ApprovalResult:
+        """The decision on one application (blocks until it is committed)."""
+        item = _Item(principal, application_id, on)
+        with self._ready:
+            if self._stopped:
+                raise RuntimeError("the decision batcher is stopped")
+            self._queue.append(item)
+            self._ready.notify()
+        return item.future.result()
+
+    def stop(self) -> None:
+        with self._ready:
+            self._stopped = True
+            self._ready.notify()
+        self._thread.join(5)
+
+    def _take(self) -> list[_Item] | None:
+        with self._ready:
+            while not self._queue and not self._stopped:
+                self._ready.wait()
+            if not self._queue:
+                return None
+            first = self._queue.popleft()
+            batch = [first]
+            self._ready.wait_for(lambda: len(self._queue) >= self._max_batch - 1,
+                                 timeout=self._max_wait)
+            keep: deque[_Item] = deque()
+            while self._queue:
+                item = self._queue.popleft()
+                same = (item.principal == first.principal and item.on == first.on)
+                (batch if same and len(batch) < self._max_batch else keep).append(item)
+            self._queue.extendleft(reversed(keep))
+            return batch
+
+    def _run(self) -> None:
+        while (batch := self._take()) is not None:
+            first = batch[0]
+            try:
+                results = applications.approve_applications(
+                    ApproveApplications(tuple(i.application_id for i in batch), first.on),
+                    self._uow(first.principal), self._engine())
+            except Exception:  # noqa: BLE001 - decided one by one below, each its own answer
+                self._one_by_one(batch)
+                continue
+            for item, result in zip(batch, results, strict=True):
+                item.future.set_result(result)
+
+    def _one_by_one(self, batch: list[_Item]) -> None:
+        for item in batch:
+            try:
+                item.future.set_result(applications.approve_application(
+                    ApproveApplication(item.application_id, item.on),
+                    self._uow(item.principal), self._engine()))
+            except Exception as exc:  # noqa: BLE001 - the request's own error
+                item.future.set_exception(exc)
