@@ -61,7 +61,8 @@ class StaffClient(TestClient):
 
     def request(self, method: str, url: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         path = str(url)
-        who = ("underwriter" if method.upper() == "POST" and path == "/v1/applications"
+        who = ("underwriter" if method.upper() == "POST"
+               and path in ("/v1/applications", "/v1/applications/batch")
                else "claims-approver" if path.startswith("/v1/claims/") and path.endswith("/pay")
                else "ops")
         headers = {**support.bearer(self.tokens[who]), **(kwargs.pop("headers", None) or {})}
@@ -601,3 +602,23 @@ def test_text_with_a_nul_character_is_refused_not_sent_to_the_database(
     response = getattr(client, method)(path, **kwargs)
     assert response.status_code == 422, response.text
     assert written(container) == before
+
+
+def test_a_batch_stores_the_good_rows_and_refuses_each_bad_one_with_its_errors(
+        client: TestClient, container: Container) -> None:
+    rows = [application_body(external_ref="F-1"),
+            application_body(external_ref="F-2", term_months=48),
+            application_body(external_ref="F-3", borrower_id_number=b.RESIDENT_ID)]
+    response = client.post("/v1/applications/batch", json={"applications": rows})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [a["external_ref"] for a in body["accepted"]] == ["F-1", "F-3"]
+    assert body["rejected"] == [{"index": 1, "external_ref": "F-2", "errors": [
+        {"loc": ["term_months"], "msg": body["rejected"][0]["errors"][0]["msg"],
+         "type": "product.term_range"}]}]
+    with container.uow() as u:
+        assert u.applications.count() == 2
+    again = client.post("/v1/applications/batch", json={"applications": rows[:1]})
+    assert again.json()["accepted"][0]["id"] == body["accepted"][0]["id"]  # a repeat
+    too_many = client.post("/v1/applications/batch", json={"applications": []})
+    assert too_many.status_code == 422

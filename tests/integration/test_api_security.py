@@ -39,6 +39,7 @@ ROUTES: dict[tuple[str, str], Action | None] = {
     ("POST", "/v1/funders"): Action.CATALOGUE_MANAGE,
     ("POST", "/v1/applications"): Action.APPLICATION_SUBMIT,
     ("POST", "/v1/applications/search"): Action.APPLICATION_READ,
+    ("POST", "/v1/applications/batch"): Action.APPLICATION_SUBMIT,
     ("GET", "/v1/applications/{application_id}"): Action.APPLICATION_READ,
     ("POST", "/v1/applications/{application_id}/approve"): Action.APPLICATION_APPROVE,
     ("GET", "/v1/applications/{application_id}/decision"): Action.APPLICATION_READ,
@@ -150,6 +151,8 @@ def _request(method: str, template: str, book: Book) -> dict[str, Any]:
                                              "source": "collection", "reference": ref},
     }
     bodies["/v1/applications/search"] = {"id_number": book.id_number}
+    bodies["/v1/applications/batch"] = {"applications": [
+        {**bodies["/v1/applications"], "external_ref": f"{ref}-B"}]}
     return {"method": method, "url": _path(template, book),
             "json": bodies.get(template) if method == "POST" else None}
 

@@ -105,6 +105,42 @@ def test_applications_submit_prints_the_number_of_the_stored_application(
     assert application.borrower.id_number == b.RESIDENT_ID
 
 
+def test_applications_submit_takes_the_declared_income_and_the_evidence(
+        seeded: Container, database_url: str) -> None:
+    result = xinbao(*submit_options(database_url, income="18000.50", employment="salaried"),
+                    "--evidence", f"consent=archive://c/1@{b.SHA}",
+                    "--evidence", f"sales_recording=archive://s/1@{b.SHA}")
+    assert result.exit_code == 0, result.output
+    with seeded.uow() as u:
+        (application,) = u.applications.find_by_id_number(b.RESIDENT_ID)
+    assert application.profile.monthly_income_fen == 1_800_050
+    assert [e.kind.value for e in application.evidence] == ["consent", "sales_recording"]
+    bad = xinbao(*submit_options(database_url, ref="APP-0002"), "--evidence", "selfie=x@y")
+    assert bad.exit_code == 2 and "evidence.kind" in bad.output
+
+
+def test_applications_load_stores_good_lines_and_names_each_bad_one(
+        seeded: Container, database_url: str, tmp_path: Path) -> None:
+    good = {"funder_code": "BANK-A", "external_ref": "L-1", "product_code": "CONSUMER-G",
+            "borrower_kind": "individual", "borrower_name": "张三",
+            "borrower_id_number": b.RESIDENT_ID_2, "borrower_phone": b.PHONE,
+            "amount_fen": 3_600_000, "term_months": 12, "annual_rate": "0.12",
+            "repayment_method": "equal_installment", "applied_on": "2025-01-15",
+            "monthly_income_fen": 2_000_000}
+    lines = [good, {**good, "external_ref": "L-2", "term_months": 48},
+             {**good, "external_ref": "L-3", "amount_fen": "lots"}]
+    path = tmp_path / "apps.jsonl"
+    path.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n",
+                    encoding="utf-8")
+    result = xinbao("applications", "load", str(path), "--database-url", database_url)
+    assert result.exit_code == 2, result.output
+    assert "1 applications stored, 2 lines refused" in result.output
+    assert "line 2 (L-2): term_months [product.term_range]" in result.output
+    assert "line 3: amount_fen" in result.output
+    with seeded.uow() as u:
+        assert u.applications.count() == 1
+
+
 @pytest.mark.parametrize(("changes", "field", "rule"), [
     pytest.param({"id_number": "110105194912310021"}, "borrower_id_number", "resident_id.gb11643",
                  id="invalid-resident-id"),

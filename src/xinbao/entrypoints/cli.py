@@ -36,6 +36,7 @@ from xinbao.domain.parties import PartyKind
 from xinbao.domain.policy import PolicyStatus
 from xinbao.domain.products import RepaymentMethod
 from xinbao.domain.security import Forbidden, Principal, system
+from xinbao.domain.underwriting import Evidence, EvidenceKind, Profile
 from xinbao.entrypoints.cli_admin import (
     audit_app,
     clients_app,
@@ -201,6 +202,12 @@ def applications_submit(
     policyholder_id: Annotated[str | None, typer.Option(help="Policyholder's ID/credit code.")]
     = None,
     insured_id: Annotated[str | None, typer.Option(help="Insured's ID/credit code.")] = None,
+    income: Annotated[str | None, typer.Option(
+        help="Declared monthly income in yuan (enterprises: revenue / 12).")] = None,
+    employment: Annotated[str | None, typer.Option(help="salaried, self_employed, …")] = None,
+    evidence: Annotated[list[str] | None, typer.Option(
+        help="KIND=REFERENCE@SHA256, repeated: consent, sales_recording, "
+             "online_sales_record.")] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Submit one application; print its number, or every rule it breaks."""
@@ -215,10 +222,67 @@ def applications_submit(
             repayment_method=method,
             applied_on=_parse("applied_on", date.fromisoformat, applied_on)
             if applied_on else date.today(),
-            policyholder_id=policyholder_id, insured_id=insured_id)
+            policyholder_id=policyholder_id, insured_id=insured_id,
+            profile=Profile(monthly_income_fen=_parse("income", lambda v: Money.yuan(v).fen,
+                                                      income) if income else None,
+                            employment=employment),
+            evidence=tuple(_evidence(e) for e in evidence or ()))
         a = applications.submit_application(cmd, container.uow())
     out.print(f"Application {a.id} submitted ({a.product_code} v{a.product_version}, "
               f"{a.mode.value} insurance)")
+
+
+def _evidence(text: str) -> Evidence:
+    kind, _, rest = text.partition("=")
+    reference, _, digest = rest.rpartition("@")
+    try:
+        return Evidence(EvidenceKind(kind), reference, digest)
+    except ValueError:
+        raise InvalidInput.single("evidence", "evidence.kind",
+                                  f"KIND=REFERENCE@SHA256 with KIND one of "
+                                  f"{', '.join(k.value for k in EvidenceKind)}") from None
+
+
+@applications_app.command("load")
+def applications_load(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                         help="JSON lines: one application per line, the "
+                                              "fields of POST /v1/applications.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """A funder's file of applications in one transaction: good lines stored, each bad line
+    refused alone with its reasons (exit 2 if any was refused)."""
+    from pydantic import ValidationError
+
+    from xinbao.entrypoints.api.schemas import ApplicationIn
+    from xinbao.services.commands import SubmitApplicationFile
+
+    commands, malformed = [], []
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                commands.append((number, ApplicationIn.model_validate_json(line).command()))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(x) for x in first["loc"])
+                malformed.append((number, f"line {number}: {where}: {first['msg']}"))
+    container = _container(database_url)
+    with _use_case():
+        outcome = applications.submit_application_file(
+            SubmitApplicationFile(tuple(c for _, c in commands)), container.uow())
+    for r in outcome.rejected:
+        line = commands[r.index][0]
+        reasons = (", ".join(f"{e.field} [{e.rule}]" for e in r.error.errors)
+                   if isinstance(r.error, InvalidInput) else str(r.error))
+        malformed.append((line, f"line {line} ({r.reference}): {reasons}"))
+    out.print(f"{len(outcome.accepted):,} applications stored, {len(malformed):,} lines "
+              "refused.")
+    for _, text in sorted(malformed):
+        err.print(f"  {text}", markup=False)
+    if malformed:
+        raise typer.Exit(2)
 
 
 @ledger_app.command("trial-balance")

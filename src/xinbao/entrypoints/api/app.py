@@ -192,6 +192,27 @@ def submit_application(
                         headers={"Idempotent-Replayed": "true" if replayed else "false"})
 
 
+@router.post("/applications/batch", response_model=s.ApplicationBatchOut,
+             tags=["applications"])
+def submit_application_batch(body: s.ApplicationBatchIn, me: Me) -> s.ApplicationBatchOut:
+    """A funder's batch of applications (up to 1,000) in one transaction: good rows stored,
+    bad rows refused one by one with their field errors (200 either way)."""
+    outcome = applications.submit_application_file(
+        c.SubmitApplicationFile(tuple(a.command() for a in body.applications)), me.uow())
+    return s.ApplicationBatchOut(
+        accepted=[s.ApplicationOut.of(a, me.masking) for a in outcome.accepted],
+        rejected=[s.RejectedRowOut(index=r.index, external_ref=r.reference,
+                                   errors=_field_errors(r.error))
+                  for r in outcome.rejected])
+
+
+def _field_errors(error: Exception) -> list[s.FieldErrorOut]:
+    if isinstance(error, InvalidInput):
+        return [s.FieldErrorOut(loc=_loc(e.field), msg=e.message, type=e.rule)
+                for e in error.errors]
+    return [s.FieldErrorOut(loc=[], msg=str(error), type=type(error).__name__)]
+
+
 @router.get("/applications/{application_id}", response_model=s.ApplicationOut,
             tags=["applications"])
 def get_application(

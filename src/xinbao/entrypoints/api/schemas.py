@@ -141,6 +141,22 @@ class ApplicationIn(_In):
             evidence=tuple(Evidence(e.kind, e.reference, e.sha256) for e in self.evidence))
 
 
+class ApplicationBatchIn(_In):
+    applications: list[ApplicationIn] = Field(min_length=1, max_length=1000)
+
+
+class FieldErrorOut(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class RejectedRowOut(BaseModel):
+    index: int = Field(description="position in the batch, from 0")
+    external_ref: str
+    errors: list[FieldErrorOut]
+
+
 class ApplicationOut(BaseModel):
     id: int
     funder_id: int
@@ -603,3 +619,11 @@ class AuditRecordOut(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str
+
+
+class ApplicationBatchOut(BaseModel):
+    """Each good row stored (or the stored one for a repeat); each bad row refused alone,
+    with its errors; nothing of a refused row is written."""
+
+    accepted: list[ApplicationOut]
+    rejected: list[RejectedRowOut]
