@@ -157,29 +157,10 @@ class ScorecardModel:
         return factor * (woe.to_numpy() * coef - worst)
 
     def explain(self, x: pd.DataFrame, top: int = 3) -> list[Scored]:
-        """PD, score and the top reasons of every row, from one WoE transform of the batch."""
-        frame = x[self.features]
-        woe = self.card.binning_process_.transform(frame, metric="woe",
-                                                   metric_special=EMPIRICAL,
-                                                   metric_missing=EMPIRICAL).to_numpy()
-        coef = self.card.estimator_.coef_[0]
-        intercept = float(self.card.estimator_.intercept_[0])
-        logit = woe @ coef + intercept
-        pds = 1 / (1 + np.exp(-logit))
-        # The points of a pdo/odds scorecard add up to base + pdo/ln 2 × (ln good odds − ln
-        # base odds); the good odds are e^(−logit of the bad).
-        scale = self.spec.scaling
-        scores = scale.base_score + scale.pdo / np.log(2) * (-logit - np.log(scale.base_odds))
-        worst = np.array([self._worst[f] for f in self.features])
-        losses = self.spec.scaling.pdo / np.log(2) * (woe * coef - worst)
-        order = np.argsort(-losses, axis=1, kind="stable")[:, :top]
-        keep = np.take_along_axis(losses, order, axis=1) > 1e-9
-        names = np.array(self.features, dtype=object)[order].tolist()
-        full = keep.all(axis=1).tolist()
-        reasons = [tuple(n) if f else tuple(x for x, k in zip(n, m, strict=True) if k)
-                   for n, f, m in zip(names, full, keep.tolist(), strict=True)]
-        return [Scored(p, s, r) for p, s, r in zip(pds.tolist(), scores.tolist(), reasons,
-                                                   strict=True)]
+        """PD, score and the top reasons of every row of a frame (through the kernel)."""
+        kernel = self.kernel()
+        columns = {name: x[name].to_numpy() for name in self.features}
+        return kernel.explain_woe(kernel.woe_columns(columns, len(x)), top)
 
     def kernel(self) -> ScoringKernel:
         """The scorecard as lookup tables (bin edges and WoE per feature), for scoring rows
@@ -274,12 +255,18 @@ class ScoringKernel:
                    np.array([model._worst[f] for f in model.features]), model.spec.scaling)
 
     def woe(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        matrix = np.empty((len(rows), len(self.features)))
+        """WoE of feature dicts (None = missing), rows × features."""
+        return self.woe_columns({f.name: [row.get(f.name) for row in rows]
+                                 for f in self.features}, len(rows))
+
+    def woe_columns(self, columns: Mapping[str, Any], n: int) -> np.ndarray:
+        """WoE of columns (sequences or arrays; None or NaN = missing), rows × features."""
+        matrix = np.empty((n, len(self.features)))
         for j, f in enumerate(self.features):
-            values = [row.get(f.name) for row in rows]
+            values = columns[f.name]
             if f.categorical:
-                matrix[:, j] = [f.missing if v is None else f.categories.get(str(v), f.unknown)
-                                for v in values]
+                matrix[:, j] = [f.missing if v is None or v != v
+                                else f.categories.get(str(v), f.unknown) for v in values]
             else:
                 x = pd.Series(values, dtype="float64").to_numpy()
                 found = f.woe[np.searchsorted(f.splits, x, side="right").clip(
@@ -288,7 +275,9 @@ class ScoringKernel:
         return matrix
 
     def explain(self, rows: Sequence[Mapping[str, Any]], top: int = 3) -> list[Scored]:
-        woe = self.woe(rows)
+        return self.explain_woe(self.woe(rows), top)
+
+    def explain_woe(self, woe: np.ndarray, top: int = 3) -> list[Scored]:
         logit = woe @ self.coef + self.intercept
         pds = 1 / (1 + np.exp(-logit))
         s = self.scaling
