@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from xinbao.adapters import orm
 from xinbao.adapters.crypto import PiiCipher
@@ -119,8 +119,9 @@ def _statements() -> dict[str, Any]:
     out["linked"] = (base.where(or_(*(a.c[FIELD_INDEX[f][0]].in_(
         bindparam(f"k_{f}", expanding=True)) for f in LINK_FIELDS)))
         .order_by(a.c.id).limit(bindparam("limit")))
-    out["counters"] = select(t).where(tuple_(t.c.dimension, t.c.key).in_(
-        bindparam("keys", expanding=True)))
+    # By dimension, so that SQLite uses the primary key (a row-value IN scans the table).
+    out["counters"] = select(t).where(t.c.dimension == bindparam("d"),
+                                      t.c.key.in_(bindparam("keys", expanding=True)))
     out["reserve"] = (update(t).where(t.c.dimension == bindparam("d"),
                                       t.c.key == bindparam("k"),
                                       t.c.used_fen + bindparam("x") <= t.c.cap_fen)
@@ -300,11 +301,16 @@ class SqlCounterRepository:
         return dialect_insert(t)
 
     def get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Counter]:
-        wanted = sorted(set(keys))
+        by_dimension: dict[str, list[str]] = {}
+        for dimension, key in set(keys):
+            by_dimension.setdefault(dimension, []).append(key)
         out: dict[tuple[str, str], Counter] = {}
-        for lo in range(0, len(wanted), 400):
-            for r in self._c.execute(_statements()["counters"], {"keys": wanted[lo:lo + 400]}):
-                out[(r.dimension, r.key)] = self._from_row(r)
+        statement = _statements()["counters"]
+        for dimension, names in by_dimension.items():
+            for lo in range(0, len(names), 900):
+                for r in self._c.execute(statement, {"d": dimension,
+                                                     "keys": names[lo:lo + 900]}):
+                    out[(r.dimension, r.key)] = self._from_row(r)
         return out
 
     def basis(self) -> tuple[int, date] | None:
@@ -335,11 +341,9 @@ class SqlCounterRepository:
         rows = [{"dimension": c.dimension, "key": c.key, "cap_fen": c.cap_fen,
                  "used_fen": c.used_fen, "basis_fen": basis_fen, "updated_on": on}
                 for c in counters]
-        have = self.get((r["dimension"], r["key"]) for r in rows)
-        new = [r for r in rows if (r["dimension"], r["key"]) not in have]
-        if new:
+        if rows:
             self._c.execute(self._insert().on_conflict_do_nothing(
-                index_elements=["dimension", "key"]), new)
+                index_elements=["dimension", "key"]), rows)
 
     def reserve(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> bool:
         """Add ``amount_fen`` to every counter, or to none when any would pass its cap."""

@@ -146,32 +146,42 @@ def decide(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
                 for a, p, b, v in zip(batch, product_of, results, valuations, strict=True)]
     scores = engine.scorer.score(features, [a.id or 0 for a in batch])
     basis = _limit_basis(uow, engine.params.limits, on)
+    keys_of = [_limit_keys(uow, a, product_of[i], engine, basis) for i, a in enumerate(batch)]
+    state = _counters(uow, [c for wanted in keys_of for c in wanted], basis, on)
     decided = []
     for i, application in enumerate(batch):
         decided.append(_decide_one(uow, engine, application, product_of[i], rules.Facts(
             screening=screenings[i], bureau=results[i], scored=scores[i],
             valuation=valuations[i], portfolio=(), cost_cap=engine.cost_cap,
-            annualization=engine.annualization), features[i], basis, on))
+            annualization=engine.annualization), features[i], basis, on,
+            [(c.dimension, c.key) for c in keys_of[i]], state))
     uow.decisions.add_many([d.record for d in decided])
     return decided
 
 
 def _decide_one(uow: UnitOfWork, engine: RiskEngine, application: Application,
                 product: Product, facts: rules.Facts, features: Mapping[str, Any],
-                basis: int, on: date) -> Decided:
+                basis: int, on: date, keys: list[tuple[str, str]],
+                state: dict[tuple[str, str], Counter]) -> Decided:
+    """Decide one application of the batch; ``state`` is the batch's view of the limit
+    counters, kept up to date with its own reservations (and re-read when a concurrent
+    transaction took the room)."""
     terms = engine.params.terms[product.family]
-    keys = _limit_keys(uow, application, product, engine, basis, on)
-    for _ in range(_RESERVE_TRIES):
-        counters = uow.counters.get(keys)
+    for attempt in range(_RESERVE_TRIES):
+        if attempt:  # a concurrent approval took the room: read it again
+            state.update(uow.counters.get(keys))
         portfolio = exposure.constraints(
-            [counters[k] for k in keys], product.coverage_share, rules=engine.params.limits,
+            [state[k] for k in keys], product.coverage_share, rules=engine.params.limits,
             net_assets_fen=basis, enterprise=application.borrower.kind is PartyKind.ENTERPRISE)
         facts = replace(facts, portfolio=tuple(portfolio))
         assessment = rules.assess(application, product, terms, facts, on)
         if assessment.outcome.approved is not True:
             break
-        if uow.counters.reserve(keys, exposure.retained_fen(assessment.approved_fen,
-                                                             product.coverage_share)):
+        amount = exposure.retained_fen(assessment.approved_fen, product.coverage_share)
+        if uow.counters.reserve(keys, amount):
+            for k in keys:
+                c = state[k]
+                state[k] = Counter(c.dimension, c.key, c.cap_fen, c.used_fen + amount)
             break
     else:  # the room kept going to concurrent approvals: let a person look
         assessment = Assessment(Outcome.REFER, (*assessment.findings, rules.Finding(
@@ -296,13 +306,14 @@ def _limit_basis(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> int:
 
 
 def _limit_keys(uow: UnitOfWork, application: Application, product: Product,
-                engine: RiskEngine, basis: int, on: date) -> list[tuple[str, str]]:
-    """The counters an application's liability counts against, created when first needed."""
+                engine: RiskEngine, basis: int) -> list[Counter]:
+    """The counters an application's liability counts against, with the caps they get when
+    first made."""
     enterprise = application.borrower.kind is PartyKind.ENTERPRISE
     limit_rules = engine.params.limits
     funder = require(uow.funders.get(application.funder_id), "funder", application.funder_id)
     caps = exposure.caps(limit_rules, basis)
-    wanted = [
+    return [
         Counter(exposure.RETAINED, "all", caps[exposure.RETAINED], 0),
         Counter(exposure.FUNDER, funder.code, caps[exposure.FUNDER], 0),
         Counter(exposure.REGION, exposure.region_of(application.borrower.id_number,
@@ -314,12 +325,19 @@ def _limit_keys(uow: UnitOfWork, application: Application, product: Product,
         Counter(exposure.OBLIGOR, uow.risk.obligor_key(application.borrower.id_number),
                 exposure.obligor_cap(limit_rules, basis, enterprise=enterprise), 0),
     ]
-    keys = [(c.dimension, c.key) for c in wanted]
+
+
+def _counters(uow: UnitOfWork, wanted: Sequence[Counter], basis: int,
+              on: date) -> dict[tuple[str, str], Counter]:
+    """The counters as they stand, those not yet made made first."""
+    keys = list(dict.fromkeys((c.dimension, c.key) for c in wanted))
     found = uow.counters.get(keys)
-    missing = [c for c in wanted if (c.dimension, c.key) not in found]
+    missing = list({(c.dimension, c.key): c for c in wanted
+                    if (c.dimension, c.key) not in found}.values())
     if missing:
         uow.counters.ensure(missing, basis_fen=basis, on=on)
-    return keys
+        found.update(uow.counters.get([(c.dimension, c.key) for c in missing]))
+    return found
 
 
 def _refresh(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> list[Counter]:
@@ -460,7 +478,9 @@ def review_application(cmd: ReviewApplication, uow: UnitOfWork, engine: RiskEngi
                                                application.product_version),
                               "product", application.product_code)
             basis = _limit_basis(uow, engine.params.limits, cmd.on)
-            keys = _limit_keys(uow, application, product, engine, basis, cmd.on)
+            wanted = _limit_keys(uow, application, product, engine, basis)
+            _counters(uow, wanted, basis, cmd.on)
+            keys = [(c.dimension, c.key) for c in wanted]
             if not uow.counters.reserve(keys, exposure.retained_fen(record.approved_fen,
                                                                     product.coverage_share)):
                 raise Conflict("the portfolio limits have no room for this amount now "
