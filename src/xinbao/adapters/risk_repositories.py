@@ -19,6 +19,7 @@ from xinbao.adapters import orm
 from xinbao.adapters.crypto import PiiCipher
 from xinbao.analytics.identity_graph import Node
 from xinbao.domain.decision import DecisionRecord, Outcome, Review
+from xinbao.domain.events import Event
 from xinbao.domain.exposure import Counter
 from xinbao.domain.policy import PolicyStatus
 from xinbao.domain.underwriting import (
@@ -441,7 +442,6 @@ class SqlDecisionRepository:
         self._drain([record])
 
     def _drain(self, records: Iterable[DecisionRecord]) -> None:
-        from xinbao.domain.events import Event
         pending = []
         for d in records:
             pending += [Event(e.name, e.aggregate, d.application_id, e.on, e.data)

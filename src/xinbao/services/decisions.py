@@ -146,7 +146,10 @@ def decide(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
                 for a, p, b, v in zip(batch, product_of, results, valuations, strict=True)]
     scores = engine.scorer.score(features, [a.id or 0 for a in batch])
     basis = _limit_basis(uow, engine.params.limits, on)
-    keys_of = [_limit_keys(uow, a, product_of[i], engine, basis) for i, a in enumerate(batch)]
+    funders = {f: require(uow.funders.get(f), "funder", f)
+               for f in {a.funder_id for a in batch}}
+    keys_of = [_limit_keys(uow, a, product_of[i], funders[a.funder_id].code, engine, basis)
+               for i, a in enumerate(batch)]
     state = _counters(uow, [c for wanted in keys_of for c in wanted], basis, on)
     decided = []
     for i, application in enumerate(batch):
@@ -306,16 +309,15 @@ def _limit_basis(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> int:
 
 
 def _limit_keys(uow: UnitOfWork, application: Application, product: Product,
-                engine: RiskEngine, basis: int) -> list[Counter]:
+                funder_code: str, engine: RiskEngine, basis: int) -> list[Counter]:
     """The counters an application's liability counts against, with the caps they get when
     first made."""
     enterprise = application.borrower.kind is PartyKind.ENTERPRISE
     limit_rules = engine.params.limits
-    funder = require(uow.funders.get(application.funder_id), "funder", application.funder_id)
     caps = exposure.caps(limit_rules, basis)
     return [
         Counter(exposure.RETAINED, "all", caps[exposure.RETAINED], 0),
-        Counter(exposure.FUNDER, funder.code, caps[exposure.FUNDER], 0),
+        Counter(exposure.FUNDER, funder_code, caps[exposure.FUNDER], 0),
         Counter(exposure.REGION, exposure.region_of(application.borrower.id_number,
                                                     enterprise=enterprise),
                 caps[exposure.REGION], 0),
@@ -478,7 +480,9 @@ def review_application(cmd: ReviewApplication, uow: UnitOfWork, engine: RiskEngi
                                                application.product_version),
                               "product", application.product_code)
             basis = _limit_basis(uow, engine.params.limits, cmd.on)
-            wanted = _limit_keys(uow, application, product, engine, basis)
+            funder = require(uow.funders.get(application.funder_id), "funder",
+                             application.funder_id)
+            wanted = _limit_keys(uow, application, product, funder.code, engine, basis)
             _counters(uow, wanted, basis, cmd.on)
             keys = [(c.dimension, c.key) for c in wanted]
             if not uow.counters.reserve(keys, exposure.retained_fen(record.approved_fen,
