@@ -68,7 +68,8 @@ def prepare(url: str, work: Path, n: int, model: bool) -> tuple[str, str]:
         catalogue.register_product(cmd, c.uow())
     ids = IdentityFactory(42)
     catalogue.register_funder(RegisterFunder("BANK-A", "示例银行", ids.credit_code(),
-                                             FunderKind.BANK, True, Decimal("0.1")), c.uow())
+                                             FunderKind.BANK, True, Decimal("0.1"),
+                                             ("CONSUMER-G",)), c.uow())
     sha = "ab" * 32
     rows = []
     for i in range(n):

@@ -126,10 +126,13 @@ def products() -> dict[str, RegisterProduct]:
     return {cmd.code: cmd for cmd in load_product_catalogue()}
 
 
-def bank(code: str = "BANK-A", *, licensed: bool = True) -> RegisterFunder:
+def bank(code: str = "BANK-A", *, licensed: bool = True,
+         products: tuple[str, ...] = ("CONSUMER-G", "CAR-G", "MORTGAGE-C", "SME-C"),
+         ) -> RegisterFunder:
+    """A bank whose cooperation agreement covers the whole shipped catalogue."""
     return RegisterFunder(code=code, name="示例银行股份有限公司", credit_code=CREDIT_CODE_BANK,
                           kind=FunderKind.BANK, licensed=licensed,
-                          commission_rate=Decimal("0.10"))
+                          commission_rate=Decimal("0.10"), products=products)
 
 
 def seed(uow_factory, *, funders: tuple[RegisterFunder, ...] | None = None,

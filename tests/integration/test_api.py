@@ -172,12 +172,26 @@ def test_a_funder_registered_over_http_is_stored(client: TestClient,
                                                  container: Container) -> None:
     response = client.post("/v1/funders", json={
         "code": "CFC-1", "name": "示例消费金融有限公司", "credit_code": b.CREDIT_CODE_CFC,
-        "kind": "consumer_finance", "licensed": True, "commission_rate": "0.05"})
+        "kind": "consumer_finance", "licensed": True, "commission_rate": "0.05",
+        "products": ["CONSUMER-G"]})
 
     assert response.status_code == 201, response.text
     assert response.json()["commission_rate"] == "0.05"
+    assert response.json()["products"] == ["CONSUMER-G"]
     with container.uow() as u:
-        assert u.funders.get_by_code("CFC-1") is not None
+        assert u.funders.get_by_code("CFC-1").products == ("CONSUMER-G",)
+    unknown = client.post("/v1/funders", json={
+        "code": "CFC-2", "name": "示例消费金融有限公司", "credit_code": b.CREDIT_CODE_CFC,
+        "kind": "consumer_finance", "licensed": True, "commission_rate": "0.05",
+        "products": ["TRAVEL-X"]})
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["type"] == "product.known"
+    car = client.post("/v1/applications", json=application_body(
+        funder_code="CFC-1", external_ref="CFC-CAR", product_code="CAR-G",
+        amount_fen=10_000_000))
+    assert car.status_code == 422
+    assert {"loc": ["body", "product_code"], "type": "funder.agreement"} in [
+        {"loc": d["loc"], "type": d["type"]} for d in car.json()["detail"]]
 
 
 @pytest.mark.parametrize("submitted_via", [

@@ -125,7 +125,8 @@ def _request(method: str, template: str, book: Book) -> dict[str, Any]:
     on = book.claim_on.isoformat()
     bodies: dict[str, dict[str, Any]] = {
         "/v1/funders": {"code": f"F{ref}", "name": "新资金方", "credit_code": b.CREDIT_CODE_CFC,
-                        "kind": "consumer_finance", "licensed": True, "commission_rate": "0.05"},
+                        "kind": "consumer_finance", "licensed": True, "commission_rate": "0.05",
+                        "products": ["CONSUMER-G"]},
         "/v1/applications": {
             "funder_code": book.code, "external_ref": ref, "product_code": "CONSUMER-G",
             "borrower_kind": "individual", "borrower_name": "张三",

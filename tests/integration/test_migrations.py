@@ -86,3 +86,25 @@ def test_domain_events_are_append_only_too(database_url):
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as c:
             c.execute(statement)
     engine.dispose()
+
+
+def test_funders_stored_before_agreements_get_the_catalogue_of_the_time(empty_database_url):
+    engine = create_db_engine(empty_database_url)
+    migrate.upgrade(engine, "0005")
+    with engine.begin() as c:
+        for code in ("CONSUMER-G", "SME-C"):
+            c.execute(text(
+                "INSERT INTO products (code, version, name, mode, family, min_amount_fen, "
+                "max_amount_fen, min_term_months, max_term_months, repayment_methods, "
+                "claim_trigger_dpd, waiting_period_days, coverage_share, premium_basis, "
+                "monthly_premium_rate, refund_method, effective_from) VALUES (:code, 1, 'p', "
+                "'guarantee', 'consumer', 1, 2, 1, 2, 'equal_installment', 80, 0, '1', "
+                "'single', '0.001', 'pro_rata', '2025-01-01')"), {"code": code})
+        c.execute(text("INSERT INTO funders (code, name, credit_code, kind, licensed, "
+                       "commission_rate) VALUES ('OLD', 'Old bank', '911100001000033177', "
+                       "'bank', true, '0.1')"))
+    migrate.upgrade(engine)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT products FROM funders")).scalar_one() == (
+            "CONSUMER-G,SME-C")
+    engine.dispose()

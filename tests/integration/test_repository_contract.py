@@ -57,7 +57,8 @@ def _funder(uow_factory) -> Funder:
     with uow_factory() as u:
         f = u.funders.add(Funder(code="BANK-A", name="Bank", credit_code=b.CREDIT_CODE_BANK,
                                  kind=FunderKind.BANK, licensed=True,
-                                 commission_rate=Decimal("0.125")))
+                                 commission_rate=Decimal("0.125"),
+                                 products=("CONSUMER-G", "SME-C")))
         u.commit()
     return f
 

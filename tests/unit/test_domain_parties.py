@@ -38,7 +38,8 @@ def enterprise(**changes: object) -> Borrower:
 
 def funder(**changes: object) -> Funder:
     fields = {"code": "BANK-A", "name": "示例银行股份有限公司", "credit_code": CREDIT_CODE_BANK,
-              "kind": FunderKind.BANK, "licensed": True, "commission_rate": Decimal("0.10")}
+              "kind": FunderKind.BANK, "licensed": True, "commission_rate": Decimal("0.10"),
+              "products": ("CONSUMER-G",)}
     return Funder(**{**fields, **changes})
 
 
@@ -132,6 +133,11 @@ def test_invalid_input_message_names_every_field_and_rule():
 def test_sound_funder_has_no_findings():
     assert funder().validate() == []
     assert funder(commission_rate=Decimal(0), code="cfc_1").validate() == []
+
+
+@pytest.mark.parametrize("products", [(), ("CONSUMER-G", "CONSUMER-G")])
+def test_a_funder_needs_an_agreement_naming_each_product_once(products):
+    assert [e.rule for e in funder(products=products).validate()] == ["funder.products"]
 
 
 @pytest.mark.parametrize(

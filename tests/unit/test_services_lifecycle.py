@@ -124,6 +124,18 @@ def test_an_unlicensed_funder_cannot_be_covered(uow):
     assert refused.value.errors[0].rule == "funder.licensed"
 
 
+def test_a_product_outside_the_funders_agreement_is_refused(uow):
+    from xinbao.services import catalogue
+
+    catalogue.register_funder(b.bank("CONSUMER-ONLY", products=("CONSUMER-G",)), uow())
+    with pytest.raises(InvalidInput) as refused:
+        applications.submit_application(b.sme_application(funder_code="CONSUMER-ONLY"), uow())
+    assert ("product_code", "funder.agreement") in {
+        (e.field, e.rule) for e in refused.value.errors}
+    assert applications.submit_application(
+        b.consumer_application(funder_code="CONSUMER-ONLY"), uow()).id
+
+
 def test_an_enterprise_borrower_is_refused_for_a_consumer_product(uow):
     with pytest.raises(InvalidInput) as refused:
         applications.submit_application(b.sme_application(product_code="CONSUMER-G"), uow())

@@ -100,6 +100,7 @@ funders = Table(
     _enum("kind"),
     Column("licensed", Boolean, nullable=False),
     Column("commission_rate", DecimalText(), nullable=False),
+    Column("products", String(400), nullable=False, server_default=""),  # agreed, comma-joined
 )
 
 applications = Table(

@@ -294,13 +294,14 @@ class SqlFunderRepository(_Repository):
     def _from_row(r: Any) -> Funder:
         return Funder(code=r.code, name=r.name, credit_code=r.credit_code,
                       kind=FunderKind(r.kind), licensed=r.licensed,
-                      commission_rate=r.commission_rate, id=r.id)
+                      commission_rate=r.commission_rate, products=_codes(r.products),
+                      id=r.id)
 
     def add(self, funder: Funder) -> Funder:
         funder.id = self._insert(orm.funders, {
             "code": funder.code, "name": funder.name, "credit_code": funder.credit_code,
             "kind": funder.kind.value, "licensed": funder.licensed,
-            "commission_rate": funder.commission_rate})
+            "commission_rate": funder.commission_rate, "products": ",".join(funder.products)})
         self._drain(funder)
         return funder
 

@@ -102,7 +102,8 @@ class Borrower:
 
 @dataclass(eq=False, slots=True)
 class Funder:
-    """A creditor (资金方) under a cooperation agreement with the insurer."""
+    """A creditor (资金方) under a cooperation agreement with the insurer, which names the
+    products it may sell with cover."""
 
     code: str
     name: str
@@ -110,6 +111,7 @@ class Funder:
     kind: FunderKind
     licensed: bool
     commission_rate: Decimal  # share of premium paid to the funder as channel fee
+    products: tuple[str, ...] = ()  # product codes its cooperation agreement covers
     id: int | None = None
     events: list = field(default_factory=list, repr=False)
 
@@ -120,6 +122,9 @@ class Funder:
         )
         if not self.code or not self.code.replace("-", "").replace("_", "").isalnum():
             errors.append(FieldError("code", "funder.code", "code must be letters, digits, - or _"))
+        if not self.products or len(set(self.products)) != len(self.products):
+            errors.append(FieldError("products", "funder.products",
+                                     "the agreement covers one or more products, each once"))
         if not Decimal(0) <= self.commission_rate < Decimal(1):
             errors.append(
                 FieldError("commission_rate", "funder.commission_rate", "must be in [0, 1)")

@@ -189,6 +189,10 @@ def _build(cmd: SubmitApplication, lookups: _Lookups) -> Application:
                                  f"no product {cmd.product_code!r} in force on "
                                  f"{cmd.applied_on}"))
     else:
+        if funder is not None and product.code not in funder.products:
+            errors.append(FieldError(
+                "product_code", "funder.agreement",
+                f"{funder.code}'s cooperation agreement does not cover {product.code}"))
         if cmd.borrower_kind is not product.borrower_kind:
             errors.append(FieldError(
                 "borrower_kind", "product.borrower_kind",

@@ -15,12 +15,17 @@ from xinbao.services.unit_of_work import UnitOfWork
 
 def register_funder(cmd: RegisterFunder, uow: UnitOfWork) -> Funder:
     funder = Funder(code=cmd.code, name=cmd.name, credit_code=cmd.credit_code, kind=cmd.kind,
-                    licensed=cmd.licensed, commission_rate=cmd.commission_rate)
+                    licensed=cmd.licensed, commission_rate=cmd.commission_rate,
+                    products=tuple(p.strip() for p in cmd.products))
     authorize(uow, Action.CATALOGUE_MANAGE)
     errors = funder.validate()
     if errors:
         raise InvalidInput(errors)
     with uow:
+        unknown = [p for p in funder.products if not uow.products.versions(p)]
+        if unknown:
+            raise InvalidInput.single("products", "product.known",
+                                      f"no product {', '.join(unknown)} in the catalogue")
         if uow.funders.get_by_code(cmd.code) is not None:
             raise Conflict(f"funder {cmd.code!r} exists")
         funder = uow.funders.add(funder)

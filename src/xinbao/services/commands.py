@@ -24,6 +24,7 @@ class RegisterFunder:
     kind: FunderKind
     licensed: bool
     commission_rate: Decimal
+    products: tuple[str, ...]  # product codes under the cooperation agreement
 
 
 @dataclass(frozen=True, slots=True)

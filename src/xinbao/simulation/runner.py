@@ -135,7 +135,7 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
         ids.reseed(hash_seed(scenario.seed, "funder", f.code))
         catalogue.register_funder(RegisterFunder(
             code=f.code, name=f.name, credit_code=ids.credit_code(), kind=f.kind, licensed=True,
-            commission_rate=f.commission_rate), uow())
+            commission_rate=f.commission_rate, products=f.products), uow())
 
     macro = market.macro_path(scenario, market.horizon_months(scenario))
     counts = market.arrivals(scenario)

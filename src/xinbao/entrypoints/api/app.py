@@ -161,9 +161,11 @@ def list_products(me: Me) -> list[s.ProductOut]:
 
 @router.post("/funders", response_model=s.FunderOut, status_code=201, tags=["catalogue"])
 def register_funder(body: s.FunderIn, me: Me) -> s.FunderOut:
-    f = catalogue.register_funder(c.RegisterFunder(**body.model_dump()), me.uow())
+    f = catalogue.register_funder(c.RegisterFunder(**{**body.model_dump(),
+                                                      "products": tuple(body.products)}),
+                                  me.uow())
     return s.FunderOut(id=f.id, code=f.code, name=f.name, kind=f.kind, licensed=f.licensed,
-                       commission_rate=f.commission_rate)
+                       commission_rate=f.commission_rate, products=list(f.products))
 
 
 @router.post("/applications", response_model=s.ApplicationOut, status_code=201,

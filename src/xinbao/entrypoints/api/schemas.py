@@ -65,6 +65,8 @@ class FunderIn(_In):
     kind: FunderKind
     licensed: bool
     commission_rate: Rate = Field(ge=0, lt=1)
+    products: list[str] = Field(min_length=1, max_length=50,
+                                description="product codes under the cooperation agreement")
 
 
 class FunderOut(BaseModel):
@@ -74,6 +76,7 @@ class FunderOut(BaseModel):
     kind: FunderKind
     licensed: bool
     commission_rate: Rate
+    products: list[str]
 
 
 class CollateralIn(_In):
