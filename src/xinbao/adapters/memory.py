@@ -12,14 +12,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Self
 
-from xinbao.analytics.identity_graph import Node
+from xinbao.analytics.identity_graph import LINK_FIELDS, Node
 from xinbao.domain.accounts import ApiClient, Session, User
 from xinbao.domain.audit import GENESIS, AuditRecord, chain, json_safe
 from xinbao.domain.claims import Claim, ClaimStatus, Recovery
 from xinbao.domain.decision import DecisionRecord
 from xinbao.domain.errors import Conflict
 from xinbao.domain.events import Event
-from xinbao.domain.exposure import Counter
+from xinbao.domain.exposure import Counter, region_of
 from xinbao.domain.ledger import JournalEntry, Line
 from xinbao.domain.loans import Installment, Loan, Repayment
 from xinbao.domain.parties import ANONYMIZED, ANONYMIZED_NAME, Funder
@@ -581,15 +581,6 @@ class _Idempotency(_Table):
         return self.rows.setdefault((response.scope, response.key), response)
 
 
-def _field_value(a: Application, name: str) -> str | None:
-    b, p = a.borrower, a.profile
-    return {"id_number": b.id_number, "phone": b.phone, "bank_card": b.bank_card,
-            "device_id": p.device_id, "address": p.address, "employer": p.employer}[name]
-
-
-_LINKS = ("phone", "device_id", "address", "bank_card", "employer")
-
-
 class _Risk(_Table):
     """Anti-fraud look-ups and exposure rows over the fake's applications and policies (values
     compared in clear: the fake has no cipher)."""
@@ -602,7 +593,7 @@ class _Risk(_Table):
         wanted = set(values)
         out: dict[str, list[Sighting]] = {}
         for a in self._apps():
-            v = _field_value(a, name)
+            v = a.value_of(name)
             if v in wanted and start <= a.applied_on <= end:
                 out.setdefault(v, []).append(Sighting(a.id, a.applied_on, a.funder_id))
         return out
@@ -622,14 +613,14 @@ class _Risk(_Table):
         seen = set(chosen)
         frontier = list(chosen)
         for _ in range(hops):
-            values = {(f, _field_value(apps[i], f)) for i in frontier for f in _LINKS}
+            values = {(f, apps[i].value_of(f)) for i in frontier for f in LINK_FIELDS}
             values = {(f, v) for f, v in values if v}
             nxt = [a.id for a in apps.values() if a.id not in seen
-                   and any((f, _field_value(a, f)) in values for f in _LINKS)]
+                   and any((f, a.value_of(f)) in values for f in LINK_FIELDS)]
             nxt = nxt[:max(limit - len(seen), 0)]
             seen.update(nxt)
             frontier = nxt
-        return [Node(i, {f: _field_value(apps[i], f) for f in _LINKS}, i in overdue)
+        return [Node(i, {f: apps[i].value_of(f) for f in LINK_FIELDS}, i in overdue)
                 for i in sorted(seen)]
 
     def exposure_rows(self) -> list[ExposureRow]:
@@ -646,10 +637,9 @@ class _Risk(_Table):
             a = apps[p.application_id]
             enterprise = a.borrower.kind.value == "enterprise"
             number = a.borrower.id_number
-            region = number[2:4] if enterprise else number[:2]
             out.append(ExposureRow(
                 obligor=number, enterprise=enterprise, funder=funders[p.funder_id].code,
-                region=region if region.isdigit() else "00", industry=a.profile.industry,
+                region=region_of(number, enterprise=enterprise), industry=a.profile.industry,
                 product=p.product_code,
                 principal_fen=max(p.sum_insured_fen - repaid.get(p.loan_id or 0, 0), 0),
                 coverage_share=p.coverage_share))

@@ -25,9 +25,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from xinbao import __version__
 from xinbao.domain.decision import ScoreResult
 from xinbao.scoring.metrics import Validation
@@ -242,20 +239,6 @@ class RegistryScorer:
                                      round(s.score), s.reasons, ref)
         return [r for r in out if r is not None]
 
-
-def model_frame(model: ScorecardModel, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """Rows of features as the model's frame: missing numbers NaN, categories as text (as
-    in training, where a missing category reads "None")."""
-    categorical = set(model.spec.categorical)
-    data: dict[str, Any] = {}
-    for name in model.features:
-        values = [row.get(name) for row in rows]
-        if name in categorical:  # as in training: a missing category is NaN
-            data[name] = np.array([np.nan if v is None else str(v) for v in values],
-                                  dtype=object)
-        else:
-            data[name] = pd.Series(values, dtype="float64").to_numpy()  # None: NaN
-    return pd.DataFrame(data)
 
 
 class ReloadingScorer:

@@ -17,10 +17,10 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, u
 
 from xinbao.adapters import orm
 from xinbao.adapters.crypto import PiiCipher
-from xinbao.analytics.identity_graph import Node
+from xinbao.analytics.identity_graph import LINK_FIELDS, Node
 from xinbao.domain.decision import DecisionRecord, Outcome, Review
 from xinbao.domain.events import Event
-from xinbao.domain.exposure import Counter
+from xinbao.domain.exposure import Counter, region_of
 from xinbao.domain.policy import PolicyStatus
 from xinbao.domain.underwriting import (
     Application,
@@ -40,36 +40,27 @@ FIELD_INDEX = {
     "address": ("address_index", "address"),
     "employer": ("employer_index", "employer"),
 }
-LINK_FIELDS = ("phone", "device_id", "address", "bank_card", "employer")
 TOTAL = ("retained", "all")
-
-
-def field_value(application: Application, name: str) -> str | None:
-    """An application's value of an anti-fraud field."""
-    b, p = application.borrower, application.profile
-    return {"id_number": b.id_number, "phone": b.phone, "bank_card": b.bank_card,
-            "device_id": p.device_id, "address": p.address, "employer": p.employer}[name]
 
 
 def profile_columns(a: Application, cipher: PiiCipher) -> dict[str, Any]:
     """The 0005 columns of an application row."""
     p = a.profile
     enterprise = a.borrower.kind.value == "enterprise"
-    region = a.borrower.id_number[2:4] if enterprise else a.borrower.id_number[:2]
     out: dict[str, Any] = {
         "monthly_income_fen": p.monthly_income_fen, "employment": p.employment,
         "industry": p.industry,
         "device_id": cipher.encrypt(p.device_id, field="device_id"),
         "address": cipher.encrypt(p.address, field="address"),
         "employer": cipher.encrypt(p.employer, field="employer"),
-        "region": region if region.isdigit() else "00",
+        "region": region_of(a.borrower.id_number, enterprise=enterprise),
         "collateral": collateral_to_json(a.collateral),
         "evidence": [{"kind": e.kind.value, "reference": e.reference, "sha256": e.sha256}
                      for e in a.evidence],
     }
     for name, (column, key) in FIELD_INDEX.items():
         if name != "id_number":
-            out[column] = cipher.blind_index(field_value(a, name), field=key)
+            out[column] = cipher.blind_index(a.value_of(name), field=key)
     return out
 
 

@@ -137,6 +137,12 @@ class Application:
     id: int | None = None
     events: list[Event] = field(default_factory=list, repr=False)
 
+    def value_of(self, name: str) -> str | None:
+        """The application's value of an anti-fraud field (``antifraud.FIELDS``)."""
+        b, p = self.borrower, self.profile
+        return {"id_number": b.id_number, "phone": b.phone, "bank_card": b.bank_card,
+                "device_id": p.device_id, "address": p.address, "employer": p.employer}[name]
+
     def decide(self, approved: bool | None, reason_codes: tuple[str, ...], on: date) -> None:
         """The engine's decision: approved, declined, or referred (``None``) to a person."""
         if self.status is not ApplicationStatus.SUBMITTED:

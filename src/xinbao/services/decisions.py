@@ -245,19 +245,19 @@ def _screen(uow: UnitOfWork, rule_set: RuleSet, batch: Sequence[Application],
             on: date) -> list[antifraud.Screening]:
     listed_fields = {r.field for r in rule_set.rules if r.kind == "blacklist"}
     pairs = [(f, v) for a in batch for f in listed_fields
-             if (v := _field(a, str(f))) is not None]
+             if (v := a.value_of(str(f))) is not None]
     listed = uow.blacklist.listed(pairs) if pairs else set()
     velocity: dict[tuple[str, int], dict[int, antifraud.Velocity]] = {}
     for rule in rule_set.rules:
         if rule.kind != "velocity" or (rule.field, rule.window_days) in velocity:
             continue
         name, window = str(rule.field), rule.window_days
-        values = [v for a in batch if (v := _field(a, name)) is not None]
+        values = [v for a in batch if (v := a.value_of(name)) is not None]
         start = min(a.applied_on for a in batch) - timedelta(days=window)
         seen = uow.risk.sightings(name, values, start, max(a.applied_on for a in batch))
         counts: dict[int, antifraud.Velocity] = {}
         for a in batch:
-            value = _field(a, name)
+            value = a.value_of(name)
             hits = [s for s in seen.get(value, []) if value is not None
                     and a.applied_on - timedelta(days=window) <= s.applied_on <= a.applied_on]
             counts[a.id or 0] = antifraud.Velocity(len(hits), len({s.funder_id for s in hits}))
@@ -271,7 +271,7 @@ def _screen(uow: UnitOfWork, rule_set: RuleSet, batch: Sequence[Application],
         key = a.id or 0
         age = a.borrower.age_on(a.applied_on)
         facts = antifraud.Facts(
-            blacklisted=frozenset(f for f in listed_fields if (f, _field(a, str(f))) in listed),
+            blacklisted=frozenset(f for f in listed_fields if (f, a.value_of(str(f))) in listed),
             velocity={k: v[key] for k, v in velocity.items() if key in v},
             ring=graph.ring_of(key) if graph is not None and graph.has(key) else None,
             age_at_application=age,
@@ -279,12 +279,6 @@ def _screen(uow: UnitOfWork, rule_set: RuleSet, batch: Sequence[Application],
             if age is not None else None)
         out.append(antifraud.screen(rule_set, facts))
     return out
-
-
-def _field(a: Application, name: str) -> str | None:
-    b, p = a.borrower, a.profile
-    return {"id_number": b.id_number, "phone": b.phone, "bank_card": b.bank_card,
-            "device_id": p.device_id, "address": p.address, "employer": p.employer}[name]
 
 
 # --- portfolio limits ----------------------------------------------------------------------
