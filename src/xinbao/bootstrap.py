@@ -89,13 +89,15 @@ def risk_engine(settings: Settings, parameters: Parameters, *,
     fallback = FallbackScorer(base_score=fb.base_score, base_odds=fb.base_odds, pdo=fb.pdo,
                               thin_file_pd=fb.thin_file_pd)
     service = bureau_service or SimulatedBureau(latency_s=settings.bureau_latency_ms / 1000)
+    # The simulated bureau without latency answers in-process at once: no threads for it.
+    inline = bureau_service is None and settings.bureau_latency_ms == 0
     return RiskEngine(
         params=params, rule_set=load_antifraud_rules(), collateral=load_collateral_rules(),
         cost_cap=parameters.all_in_cost_cap, annualization=parameters.annualization,
         scorer=ReloadingScorer(ModelRegistry(Path(settings.models_dir)), fallback),
         bureau=BureauClient(service, timeout_s=params.bureau.timeout_s,  # type: ignore[arg-type]
                             cost_fen=params.bureau.cost_fen,
-                            cache_days=params.bureau.cache_days))
+                            cache_days=params.bureau.cache_days, workers=0 if inline else 8))
 
 
 def configure_logging(settings: Settings) -> None:

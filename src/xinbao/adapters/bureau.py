@@ -7,6 +7,10 @@ is ``timeout`` (the decision refers it: nobody is approved without a report), a 
 is ``error``. A report is reused for ``cache_days`` (keyed by a hash of the ID number, so the
 cache holds no ID numbers); a cached answer costs nothing. ``stats`` counts queries, cache
 hits, timeouts, errors and the cost so far.
+
+With ``workers=0`` the queries run one after another on the calling thread and no timeout
+applies: for a service in the same process that answers at once (the simulated bureau
+without latency), where handing each query to a thread costs more than the query.
 """
 
 from __future__ import annotations
@@ -46,7 +50,10 @@ class BureauClient:
         self._timeout = timeout_s
         self._cost = cost_fen
         self._ttl = timedelta(days=cache_days)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bureau")
+        if workers < 0:
+            raise ValueError("workers is 0 (inline) or more")
+        self._pool = (ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bureau")
+                      if workers else None)
         self._cache: OrderedDict[str, tuple[date, Report | None]] = OrderedDict()
         self._size = cache_size
         self._lock = threading.Lock()
@@ -85,7 +92,7 @@ class BureauClient:
                 continue
             future = asked.get(key)
             if future is None:  # one query per borrower per batch
-                future = asked[key] = self._pool.submit(self._service.query, q.id_number, q.on)
+                future = asked[key] = self._ask(q)
             pending.setdefault(future, (i, key, q.on))
         done, _ = wait(list(asked.values()), timeout=self._timeout)
         outcome: dict[str, BureauResult] = {}
@@ -122,5 +129,16 @@ class BureauClient:
                 results[i] = r
         return [r for r in results if r is not None]
 
+    def _ask(self, q: BureauQuery) -> Future:
+        if self._pool is not None:
+            return self._pool.submit(self._service.query, q.id_number, q.on)
+        future: Future = Future()
+        try:
+            future.set_result(self._service.query(q.id_number, q.on))
+        except Exception as exc:  # noqa: BLE001 - the service's failure, reported below
+            future.set_exception(exc)
+        return future
+
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)

@@ -22,6 +22,8 @@ import hmac
 import os
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -41,6 +43,7 @@ _KID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _ALGORITHM = "HS256"
 _RESERVED_CLAIMS = frozenset({"iss", "sub", "iat", "nbf", "exp", "jti"})
+_VERIFIED_TOKENS = 10_000  # verified tokens remembered per signer (most recent kept)
 
 
 def new_secret(nbytes: int = 32) -> str:
@@ -233,6 +236,11 @@ class TokenSigner:
         self._active = active_kid
         self._issuer = issuer
         self._leeway = leeway_seconds
+        # Tokens whose signature, key and issuer were checked, with their claims: a client
+        # sends the same token with every request for its 15 minutes, and the check is the
+        # costliest part of a small request. Times are still checked on every use.
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._verified_lock = threading.Lock()
 
     @property
     def active_kid(self) -> str:
@@ -252,6 +260,20 @@ class TokenSigner:
                           headers={"kid": self._active})
 
     def verify(self, token: str, *, now: datetime) -> dict[str, Any]:
+        with self._verified_lock:
+            known = self._verified.get(token)
+        if known is not None:
+            self._check_times(known, _epoch(now))
+            return dict(known)
+        claims = self._verify_signed(token)
+        self._check_times(claims, _epoch(now))
+        with self._verified_lock:
+            self._verified[token] = dict(claims)
+            while len(self._verified) > _VERIFIED_TOKENS:
+                self._verified.popitem(last=False)
+        return claims
+
+    def _verify_signed(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -278,7 +300,6 @@ class TokenSigner:
         # Exact match again: PyJWT 2.10.0 matched issuers as substrings (CVE-2024-53861).
         if claims.get("iss") != self._issuer:
             raise InvalidToken("wrong issuer")
-        self._check_times(claims, _epoch(now))
         return claims
 
     def _check_times(self, claims: Mapping[str, Any], now: int) -> None:

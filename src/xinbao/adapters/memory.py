@@ -8,7 +8,7 @@ stored until it is saved, and a rollback forgets everything since the last commi
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Self
 
@@ -691,14 +691,18 @@ class _Counters(_Table):
         self.rows.setdefault(self.BASIS, (basis_fen, on))
 
     def reserve(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> bool:
-        wanted = sorted(set(keys))
+        return self.reserve_many(dict.fromkeys(keys, amount_fen))
+
+    def reserve_many(self, amounts: Mapping[tuple[str, str], int]) -> bool:
+        wanted = sorted(amounts)
         if any(k not in self.rows for k in wanted):
             raise KeyError(f"no limit counter {next(k for k in wanted if k not in self.rows)}")
-        if any(self.rows[k].used_fen + amount_fen > self.rows[k].cap_fen for k in wanted):
+        if any(self.rows[k].used_fen + amounts[k] > self.rows[k].cap_fen for k in wanted
+               if amounts[k]):
             return False
         for k in wanted:
             c = self.rows[k]
-            self.rows[k] = Counter(c.dimension, c.key, c.cap_fen, c.used_fen + amount_fen)
+            self.rows[k] = Counter(c.dimension, c.key, c.cap_fen, c.used_fen + amounts[k])
         return True
 
     def release(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> None:

@@ -54,6 +54,25 @@ def _codes(text: str) -> tuple[str, ...]:
 #: Compiled UPDATE statements by (table, columns): built once, reused by every save.
 _UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}
 
+
+@functools.cache
+def _hot() -> dict[str, Any]:
+    """Statements of the busiest paths (a decision, a request's client), built once: building
+    a statement and its cache key costs more than running it on an indexed row."""
+    a, h = orm.applications, orm.audit_head
+    return {
+        "applications": select(a).where(a.c.id.in_(bindparam("ids", expanding=True))),
+        "product": select(orm.products).where(orm.products.c.code == bindparam("code"),
+                                              orm.products.c.version == bindparam("version")),
+        "funder": select(orm.funders).where(orm.funders.c.id == bindparam("id")),
+        "client": select(orm.api_clients).where(
+            orm.api_clients.c.client_id == bindparam("client_id")),
+        "head": select(h.c.seq, h.c.hash).where(h.c.id == 1).with_for_update(),
+        "move_head": update(h).where(h.c.id == 1).values(seq=bindparam("seq"),
+                                                         hash=bindparam("hash")),
+        "events": insert(orm.domain_events),
+    }
+
 def _ids(name: str) -> Any:
     """An expanding IN parameter: one compiled statement serves any number of keys."""
     return bindparam(name, expanding=True)
@@ -196,20 +215,18 @@ class SqlEventLog(_Repository):
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        h = orm.audit_head
-        head = self._c.execute(select(h.c.seq, h.c.hash).where(h.c.id == 1)
-                               .with_for_update()).one()
+        head = self._c.execute(_hot()["head"]).one()
         now = datetime.now(UTC).isoformat(timespec="microseconds")
         records = chain((AuditRecord(0, e.name, e.aggregate, e.aggregate_id, e.on, now,
                                      self._actor, json_safe(e.data)) for e in pending),
                         after_seq=head.seq, after_hash=head.hash)
-        self._c.execute(insert(orm.domain_events), [
+        self._c.execute(_hot()["events"], [
             {"name": r.name, "aggregate": r.aggregate, "aggregate_id": r.aggregate_id,
              "occurred_on": r.occurred_on, "data": r.data, "seq": r.seq,
              "recorded_at": r.recorded_at, "actor": r.actor, "prev_hash": r.prev_hash,
              "hash": r.hash} for r in records])
-        self._c.execute(update(h).where(h.c.id == 1).values(seq=records[-1].seq,
-                                                             hash=records[-1].hash))
+        self._c.execute(_hot()["move_head"], {"seq": records[-1].seq,
+                                               "hash": records[-1].hash})
 
     def list(self, *, aggregate: str | None = None, aggregate_id: int | None = None) -> list[Event]:
         self.flush()
@@ -275,8 +292,7 @@ class SqlProductRepository(_Repository):
         return [self._from_row(r) for r in rows]
 
     def get(self, code: str, version: int) -> Product | None:
-        t = orm.products
-        r = self._c.execute(select(t).where(t.c.code == code, t.c.version == version)).first()
+        r = self._c.execute(_hot()["product"], {"code": code, "version": version}).first()
         return self._from_row(r) if r else None
 
     def list_latest(self) -> list[Product]:
@@ -306,7 +322,7 @@ class SqlFunderRepository(_Repository):
         return funder
 
     def get(self, funder_id: int) -> Funder | None:
-        r = self._c.execute(select(orm.funders).where(orm.funders.c.id == funder_id)).first()
+        r = self._c.execute(_hot()["funder"], {"id": funder_id}).first()
         return self._from_row(r) if r else None
 
     def get_by_code(self, code: str) -> Funder | None:
@@ -386,11 +402,10 @@ class SqlApplicationRepository(_Repository):
         self._drain_many(applications)
 
     def get_many(self, application_ids: Iterable[int]) -> dict[int, Application]:
-        t = orm.applications
         found: dict[int, Application] = {}
         for chunk in _chunks(application_ids):
             found.update((r.id, self._from_row(r))
-                         for r in self._c.execute(select(t).where(t.c.id.in_(chunk))))
+                         for r in self._c.execute(_hot()["applications"], {"ids": list(chunk)}))
         return found
 
     def known_refs(self, funder_id: int, refs: Iterable[str]) -> dict[str, int]:
@@ -961,8 +976,7 @@ class SqlClientRepository(_Repository):
         self._drain(client)
 
     def get_by_client_id(self, client_id: str) -> ApiClient | None:
-        t = orm.api_clients
-        r = self._c.execute(select(t).where(t.c.client_id == client_id)).first()
+        r = self._c.execute(_hot()["client"], {"client_id": client_id}).first()
         return self._from_row(r) if r else None
 
     def list(self) -> list[ApiClient]:

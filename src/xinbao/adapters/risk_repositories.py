@@ -111,8 +111,9 @@ def _statements() -> dict[str, Any]:
     out["linked"] = (base.where(or_(*(a.c[FIELD_INDEX[f][0]].in_(
         bindparam(f"k_{f}", expanding=True)) for f in LINK_FIELDS)))
         .order_by(a.c.id).limit(bindparam("limit")))
-    # By dimension, so that SQLite uses the primary key (a row-value IN scans the table).
-    out["counters"] = select(t).where(t.c.dimension == bindparam("d"),
+    # Two IN lists, so that both databases look each pair up by the primary key (a row-value
+    # IN scans the table on SQLite); pairs not asked for are dropped by the caller.
+    out["counters"] = select(t).where(t.c.dimension.in_(bindparam("dims", expanding=True)),
                                       t.c.key.in_(bindparam("keys", expanding=True)))
     out["reserve"] = (update(t).where(t.c.dimension == bindparam("d"),
                                       t.c.key == bindparam("k"),
@@ -293,15 +294,14 @@ class SqlCounterRepository:
         return dialect_insert(t)
 
     def get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Counter]:
-        by_dimension: dict[str, list[str]] = {}
-        for dimension, key in set(keys):
-            by_dimension.setdefault(dimension, []).append(key)
+        wanted = set(keys)
+        names = sorted({key for _, key in wanted})
+        dims = sorted({dimension for dimension, _ in wanted})
         out: dict[tuple[str, str], Counter] = {}
         statement = _statements()["counters"]
-        for dimension, names in by_dimension.items():
-            for lo in range(0, len(names), 900):
-                for r in self._c.execute(statement, {"d": dimension,
-                                                     "keys": names[lo:lo + 900]}):
+        for lo in range(0, len(names), 900):
+            for r in self._c.execute(statement, {"dims": dims, "keys": names[lo:lo + 900]}):
+                if (r.dimension, r.key) in wanted:
                     out[(r.dimension, r.key)] = self._from_row(r)
         return out
 
@@ -339,14 +339,27 @@ class SqlCounterRepository:
 
     def reserve(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> bool:
         """Add ``amount_fen`` to every counter, or to none when any would pass its cap."""
+        return self.reserve_many(dict.fromkeys(keys, amount_fen))
+
+    def reserve_many(self, amounts: Mapping[tuple[str, str], int]) -> bool:
+        """Add each amount to its counter, or nothing when any would pass its cap: one
+        conditional UPDATE per counter, sent together, inside a savepoint that is rolled back
+        when any counter refused."""
+        rows = [{"d": dim, "k": key, "x": amounts[(dim, key)]}
+                for dim, key in self._order(amounts) if amounts[(dim, key)]]
+        if not rows:
+            return True
         statement = _statements()["reserve"]
-        done: list[tuple[str, str]] = []
-        for dim, key in self._order(keys):
-            if self._c.execute(statement, {"d": dim, "k": key, "x": amount_fen}).rowcount != 1:
-                self.release(done, amount_fen)
-                return False
-            done.append((dim, key))
-        return True
+        savepoint = self._c.begin_nested()
+        if len(rows) > 1 and self._c.dialect.supports_sane_multi_rowcount:
+            done = self._c.execute(statement, rows).rowcount == len(rows)
+        else:
+            done = all(self._c.execute(statement, row).rowcount == 1 for row in rows)
+        if done:
+            savepoint.commit()
+        else:
+            savepoint.rollback()
+        return done
 
     def release(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> None:
         t = orm.risk_counters

@@ -37,7 +37,22 @@ class AuditRecord:
 def json_safe(data: dict[str, Any]) -> dict[str, Any]:
     """The data as it reads back from JSON storage (tuples become lists, keys strings), so
     that a record hashes the same before and after it is stored."""
+    if _native(data):  # the common case: already as JSON gives it back
+        return data
     return json.loads(json.dumps(data, default=str))
+
+
+def _native(value: Any) -> bool:
+    """Whether JSON storage gives ``value`` back equal and of the same types."""
+    if value is None or type(value) in (str, int, bool):
+        return True
+    if type(value) is float:
+        return value == value and value not in (float("inf"), float("-inf"))
+    if type(value) is list:
+        return all(_native(v) for v in value)
+    if type(value) is dict:
+        return all(type(k) is str and _native(v) for k, v in value.items())
+    return False
 
 
 def canonical(record: AuditRecord) -> bytes:

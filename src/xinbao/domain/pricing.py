@@ -14,10 +14,11 @@ otherwise the application is declined with ``PRC-ALL-IN-COST-CAP``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 
-from xinbao.domain.loans import Annualization, Installment, all_in_annual_cost
+from xinbao.domain.loans import MONTHS_PER_YEAR, Annualization, Installment, all_in_annual_cost
+from xinbao.domain.money import PRECISION
 from xinbao.domain.policy import premium_schedule
 from xinbao.domain.products import PremiumBasis
 
@@ -86,6 +87,8 @@ class LoanCashFlows:
     installments: Sequence[Installment]
     fees_fen: Sequence[int] = ()
     upfront_fees_fen: int = 0
+    _at: dict[Decimal, tuple[float, float]] = field(default_factory=dict, init=False,
+                                                    repr=False, compare=False)
 
     def cost(self, basis: PremiumBasis, sum_insured_fen: int, monthly_rate: Decimal,
              annualization: Annualization) -> Decimal:
@@ -96,6 +99,66 @@ class LoanCashFlows:
                                   premiums_fen=per_installment,
                                   upfront_fen=single + self.upfront_fees_fen,
                                   fees_fen=self.fees_fen, annualization=annualization)
+
+    def within(self, basis: PremiumBasis, sum_insured_fen: int, monthly_rate: Decimal,
+               cap: Decimal, annualization: Annualization) -> bool:
+        """Whether the all-in cost at ``monthly_rate`` is within ``cap``, exactly.
+
+        The borrower receives money at month 0 and pays it back later, so the flows' present
+        value rises with the discount rate and is zero at the IRR: the cost is within the cap
+        exactly when the present value at the cap's monthly rate is not negative. That takes
+        one discounting instead of an IRR search; the loan's own flows are discounted once
+        per cap and reused for every premium rate tried.
+        """
+        single, per_installment = premium_schedule(basis, sum_insured_fen, monthly_rate,
+                                                   len(self.installments))
+        received = self.principal_fen - self.upfront_fees_fen - single
+        if received <= 0:
+            return False  # nothing reaches the borrower: no cost is within any cap
+        loan_value, annuity = self._discounted(cap, annualization)
+        level = per_installment[0] if per_installment else 0
+        value = received - loan_value - level * annuity
+        level_premiums = all(p == level for p in per_installment)
+        if level_premiums and abs(value) > 1e-6 * self.principal_fen:
+            return value >= 0  # far from zero: the float sign is right
+        return self._exact_value(single, per_installment, cap, annualization) >= 0
+
+    def _discounted(self, cap: Decimal,
+                    annualization: Annualization) -> tuple[float, float]:
+        """At the cap's monthly rate: the present value of the installments and fees, and
+        of one fen paid with every installment."""
+        if cap not in self._at:
+            v = 1.0 / (1.0 + float(_cap_monthly(cap, annualization)))
+            factor, loan, annuity = 1.0, 0.0, 0.0
+            for k, inst in enumerate(self.installments):
+                factor *= v
+                fee = self.fees_fen[k] if k < len(self.fees_fen) else 0
+                loan += (inst.total_fen + fee) * factor
+                annuity += factor
+            self._at[cap] = (loan, annuity)
+        return self._at[cap]
+
+    def _exact_value(self, single: int, per_installment: Sequence[int], cap: Decimal,
+                     annualization: Annualization) -> Decimal:
+        with localcontext() as ctx:
+            ctx.prec = PRECISION
+            v = 1 / (1 + _cap_monthly(cap, annualization))
+            factor, value = Decimal(1), Decimal(self.principal_fen - self.upfront_fees_fen
+                                                - single)
+            for k, inst in enumerate(self.installments):
+                factor *= v
+                fee = self.fees_fen[k] if k < len(self.fees_fen) else 0
+                value -= (inst.total_fen + per_installment[k] + fee) * factor
+            return value
+
+
+def _cap_monthly(cap: Decimal, annualization: Annualization) -> Decimal:
+    """The monthly rate whose annualized cost is ``cap``."""
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        if annualization is Annualization.EFFECTIVE:
+            return (1 + cap) ** (Decimal(1) / MONTHS_PER_YEAR) - 1
+        return cap / MONTHS_PER_YEAR
 
 
 def price(*, pd: Decimal, coverage_share: Decimal, terms: PricingTerms, loan: LoanCashFlows,
@@ -117,33 +180,36 @@ def price(*, pd: Decimal, coverage_share: Decimal, terms: PricingTerms, loan: Lo
     def cost_at(rate: Decimal) -> Decimal:
         return loan.cost(basis, sum_insured_fen, rate, annualization)
 
-    cost = cost_at(monthly)
+    def within(rate: Decimal) -> bool:
+        return loan.within(basis, sum_insured_fen, rate, cost_cap, annualization)
+
     breakdown = dict(expected_loss=expected, expense_loading=terms.expense_loading,
                      cost_of_capital=terms.cost_of_capital, margin=terms.margin,
                      technical_rate=technical)
-    if cost <= cost_cap:
-        return Price(**breakdown, annual_rate=annual, monthly_rate=monthly, all_in_cost=cost,
-                     reason_codes=tuple(codes))
+    if within(monthly):
+        return Price(**breakdown, annual_rate=annual, monthly_rate=monthly,
+                     all_in_cost=cost_at(monthly), reason_codes=tuple(codes))
     least = max(expected + terms.expense_loading + terms.cost_of_capital, terms.floor)
-    fitted = _highest_rate_within(cost_at, cost_cap, hi=monthly)
+    fitted = _highest_rate_within(within, hi=monthly)
     if fitted is None or fitted * MONTHS < least:
-        return Price(**breakdown, annual_rate=annual, monthly_rate=monthly, all_in_cost=cost,
+        return Price(**breakdown, annual_rate=annual, monthly_rate=monthly,
+                     all_in_cost=cost_at(monthly),
                      reason_codes=(*codes, DECLINE_COST_CAP), declined=True)
     return Price(**breakdown, annual_rate=fitted * MONTHS, monthly_rate=fitted,
                  all_in_cost=cost_at(fitted),
                  reason_codes=(*codes, PRICE_LOWERED_TO_COST_CAP))
 
 
-def _highest_rate_within(cost_at: Callable[[Decimal], Decimal], cap: Decimal, *,
+def _highest_rate_within(within: Callable[[Decimal], bool], *,
                          hi: Decimal) -> Decimal | None:
-    """The highest monthly rate in [0, hi] (to the millionth) whose cost is within ``cap``,
+    """The highest monthly rate in [0, hi] (to the millionth) whose cost is within the cap,
     or None when even no premium at all exceeds it (cost rises with the rate)."""
-    if cost_at(Decimal(0)) > cap:
+    if not within(Decimal(0)):
         return None
     lo_steps, hi_steps = 0, int(hi / RATE_STEP)
     while lo_steps < hi_steps:
         mid = (lo_steps + hi_steps + 1) // 2
-        if cost_at(mid * RATE_STEP) <= cap:
+        if within(mid * RATE_STEP):
             lo_steps = mid
         else:
             hi_steps = mid - 1

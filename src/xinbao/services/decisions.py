@@ -15,7 +15,7 @@ Deciding a batch of applications:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -151,24 +151,47 @@ def decide(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
     keys_of = [_limit_keys(uow, a, product_of[i], funders[a.funder_id].code, engine, basis)
                for i, a in enumerate(batch)]
     state = _counters(uow, [c for wanted in keys_of for c in wanted], basis, on)
+    facts = [rules.Facts(screening=screenings[i], bureau=results[i], scored=scores[i],
+                         valuation=valuations[i], portfolio=(), cost_cap=engine.cost_cap,
+                         annualization=engine.annualization) for i in range(len(batch))]
+    keys = [[(c.dimension, c.key) for c in wanted] for wanted in keys_of]
+
+    # The batch's approvals are reserved together, in one step, against the counters as
+    # read. If a concurrent transaction took the room meanwhile, that step changes nothing
+    # and each application is decided again, reserving on its own against fresh counters.
+    planned: dict[tuple[str, str], int] = {}
+
+    def plan(wanted: Sequence[tuple[str, str]], amount: int) -> bool:
+        for k in wanted:
+            planned[k] = planned.get(k, 0) + amount
+        return True
+
+    fresh = dict(state)
+    assessed = [_assess(uow, engine, a, product_of[i], facts[i], basis, on, keys[i], state,
+                        plan)
+                for i, a in enumerate(batch)]
+    if planned and not uow.counters.reserve_many(planned):
+        fresh.update(uow.counters.get(list(fresh)))
+        assessed = [_assess(uow, engine, a, product_of[i], facts[i], basis, on, keys[i],
+                            fresh, uow.counters.reserve) for i, a in enumerate(batch)]
     decided = []
-    for i, application in enumerate(batch):
-        decided.append(_decide_one(uow, engine, application, product_of[i], rules.Facts(
-            screening=screenings[i], bureau=results[i], scored=scores[i],
-            valuation=valuations[i], portfolio=(), cost_cap=engine.cost_cap,
-            annualization=engine.annualization), features[i], basis, on,
-            [(c.dimension, c.key) for c in keys_of[i]], state))
+    for i, (assessment, facts_i) in enumerate(assessed):
+        application = batch[i]
+        application.decide(assessment.outcome.approved, assessment.reason_codes, on)
+        decided.append(Decided(application, _record(uow, engine, application, assessment,
+                                                    facts_i, features[i], on)))
     uow.decisions.add_many([d.record for d in decided])
     return decided
 
 
-def _decide_one(uow: UnitOfWork, engine: RiskEngine, application: Application,
-                product: Product, facts: rules.Facts, features: Mapping[str, Any],
-                basis: int, on: date, keys: list[tuple[str, str]],
-                state: dict[tuple[str, str], Counter]) -> Decided:
-    """Decide one application of the batch; ``state`` is the batch's view of the limit
-    counters, kept up to date with its own reservations (and re-read when a concurrent
-    transaction took the room)."""
+def _assess(uow: UnitOfWork, engine: RiskEngine, application: Application, product: Product,
+            facts: rules.Facts, basis: int, on: date, keys: list[tuple[str, str]],
+            state: dict[tuple[str, str], Counter],
+            reserve: Callable[[Sequence[tuple[str, str]], int], bool],
+            ) -> tuple[Assessment, rules.Facts]:
+    """Assess one application of the batch against ``state``, the batch's view of the limit
+    counters, kept up to date with its own reservations (re-read when ``reserve`` finds that
+    a concurrent transaction took the room)."""
     terms = engine.params.terms[product.family]
     for attempt in range(_RESERVE_TRIES):
         if attempt:  # a concurrent approval took the room: read it again
@@ -181,7 +204,7 @@ def _decide_one(uow: UnitOfWork, engine: RiskEngine, application: Application,
         if assessment.outcome.approved is not True:
             break
         amount = exposure.retained_fen(assessment.approved_fen, product.coverage_share)
-        if uow.counters.reserve(keys, amount):
+        if reserve(keys, amount):
             for k in keys:
                 c = state[k]
                 state[k] = Counter(c.dimension, c.key, c.cap_fen, c.used_fen + amount)
@@ -191,9 +214,7 @@ def _decide_one(uow: UnitOfWork, engine: RiskEngine, application: Application,
             "limit", LIMIT_CONTENDED, antifraud.Action.REFER,
             "the portfolio limits changed under concurrent approvals")),
             assessment.limit, assessment.price)
-    application.decide(assessment.outcome.approved, assessment.reason_codes, on)
-    record = _record(uow, engine, application, assessment, facts, features, on)
-    return Decided(application, record)
+    return assessment, facts
 
 
 def _record(uow: UnitOfWork, engine: RiskEngine, application: Application,
@@ -325,14 +346,16 @@ def _limit_keys(uow: UnitOfWork, application: Application, product: Product,
 
 def _counters(uow: UnitOfWork, wanted: Sequence[Counter], basis: int,
               on: date) -> dict[tuple[str, str], Counter]:
-    """The counters as they stand, those not yet made made first."""
+    """The counters as they stand, those not yet made made first (as made: if a concurrent
+    transaction made one first and used it, the reservation's own check still holds the
+    cap, and the batch is decided again on fresh counters)."""
     keys = list(dict.fromkeys((c.dimension, c.key) for c in wanted))
     found = uow.counters.get(keys)
     missing = list({(c.dimension, c.key): c for c in wanted
                     if (c.dimension, c.key) not in found}.values())
     if missing:
         uow.counters.ensure(missing, basis_fen=basis, on=on)
-        found.update(uow.counters.get([(c.dimension, c.key) for c in missing]))
+        found.update(((c.dimension, c.key), c) for c in missing)
     return found
 
 

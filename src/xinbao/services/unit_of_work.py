@@ -7,7 +7,7 @@ object's pending domain events into the event log, in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol, Self
@@ -343,6 +343,11 @@ class CounterRepository(Protocol):
     def ensure(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None: ...
     def reserve(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> bool:
         """Atomically add to every counter, or to none if any would pass its cap."""
+        ...
+
+    def reserve_many(self, amounts: Mapping[tuple[str, str], int]) -> bool:
+        """Atomically add each amount to its counter, or nothing if any would pass its cap
+        (a batch's approvals reserved in one step)."""
         ...
 
     def release(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> None: ...

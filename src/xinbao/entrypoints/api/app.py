@@ -13,6 +13,7 @@ NotFound, and any object outside the caller's tenant → 404; Conflict and Illeg
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -34,8 +35,9 @@ from fastapi import (
     status,
 )
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from xinbao import __version__
 from xinbao.adapters.unit_of_work import SqlUnitOfWork
@@ -107,16 +109,20 @@ class Caller:
         return self.container.parameters.masking
 
 
-def _caller(request: Request,
-            bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-            session: Annotated[str | None, Security(_cookie)]) -> Caller:
+async def _caller(request: Request,
+                  bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+                  session: Annotated[str | None, Security(_cookie)]) -> Caller:
     container: Container = request.app.state.container
     now = utcnow()
     if bearer is not None:
+        # A remembered signature and one indexed read of the client, which never waits for
+        # a writer: done on the event loop, cheaper than a hop to a worker thread.
         principal = accounts.resolve_token(bearer.credentials, container.uow(),
                                            container.credentials, now=now)
     elif session:
-        active = accounts.resolve_session(session, container.uow(), now=now)
+        # Resolving a session writes (its idle clock), which may wait for the database.
+        active = await run_in_threadpool(accounts.resolve_session, session, container.uow(),
+                                         now=now)
         principal = active.principal
         if request.method not in _SAFE_METHODS and not hmac.compare_digest(
                 request.headers.get(CSRF_HEADER, ""), active.csrf_token):
@@ -243,20 +249,23 @@ def find_applications(body: s.BorrowerSearchIn, me: Me) -> list[s.ApplicationOut
 
 @router.post("/applications/{application_id}/approve", response_model=s.DecisionOut,
              tags=["applications"])
-def approve_application(application_id: PathId, body: s.OnDate, me: Me,
-                        request: Request) -> s.DecisionOut:
+async def approve_application(application_id: PathId, body: s.OnDate, me: Me,
+                              request: Request) -> Response:
     """Run the risk approval engine on a submitted application (an application decided
     before gets its decision back). Concurrent requests are decided together, one commit
     for the lot (``batching.py``); each answer is its own decision, committed."""
-    r = request.app.state.batcher.decide(me.principal, application_id, body.on or _today())
+    r = await asyncio.wrap_future(request.app.state.batcher.submit(
+        me.principal, application_id, body.on or _today()))
     findings = r.decision.detail.get("findings", []) if r.decision else []
-    return s.DecisionOut(
+    answer = s.DecisionOut(
         application=s.ApplicationOut.of(r.application, me.masking),
         outcome=r.decision.outcome.value if r.decision else r.application.status.value,
         approved=r.application.status is ApplicationStatus.APPROVED,
         reason_codes=list(r.application.reason_codes),
         messages=[f["detail"] for f in findings if f["action"] != "pass"],
         policy=s.PolicyOut.of(r.policy) if r.policy else None)
+    # Built and checked above; serialized once (returning the model would validate it again).
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 @router.get("/applications/{application_id}/decision", response_model=s.DecisionRecordOut,

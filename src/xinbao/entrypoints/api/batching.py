@@ -48,13 +48,19 @@ class DecisionBatcher:
 
     def decide(self, principal: Principal, application_id: int, on: date) -> ApprovalResult:
         """The decision on one application (blocks until it is committed)."""
+        return self.submit(principal, application_id, on).result()
+
+    def submit(self, principal: Principal, application_id: int,
+               on: date) -> Future[ApprovalResult]:
+        """The decision on one application, to come: the future is set once it is committed
+        (``asyncio.wrap_future`` awaits it on an event loop)."""
         item = _Item(principal, application_id, on)
         with self._ready:
             if self._stopped:
                 raise RuntimeError("the decision batcher is stopped")
             self._queue.append(item)
             self._ready.notify()
-        return item.future.result()
+        return item.future
 
     def stop(self) -> None:
         with self._ready:
