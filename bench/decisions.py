@@ -3,7 +3,7 @@ against ``xinbao serve``, from a load generator in a separate process on loopbac
 never asserted).
 
     .venv/bin/python bench/decisions.py [--applications 3000] [--concurrency 8]
-                                        [--database-url URL] [--model]
+                                        [--workers 1] [--database-url URL] [--model]
 
 Set-up (not timed): a fresh SQLite database (or the empty one given), the shipped catalogue,
 a funder, paid-in capital, the applications submitted (each a different borrower), and an
@@ -13,6 +13,11 @@ engine: shipped rules and parameters, the simulated bureau, and the fallback sco
 decision, persisted (decision record, status, quote, limit counters, audit records) and
 committed before the answer. The server's per-client rate limit is lifted for the run (one
 client sends everything).
+
+The load generator is one process with one event loop: ``--concurrency`` keep-alive
+connections, each sending its next request when the last is answered. The first hundred
+requests warm the server up and are not counted. ``--workers`` starts that many server
+processes (``xinbao serve --workers``); the server's log is kept in the run's folder.
 """
 
 from __future__ import annotations
@@ -159,6 +164,8 @@ def main() -> None:
     parser.add_argument("--applications", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes (xinbao serve --workers)")
     parser.add_argument("--model", action="store_true",
                         help="decide with a trained champion instead of the fallback score")
     args = parser.parse_args()
@@ -173,7 +180,8 @@ def main() -> None:
     client_id, secret = prepare(url, work, args.applications, args.model)
     port = _free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "xinbao"), "serve", "--port", str(port)], env=env,
+        [str(Path(sys.executable).parent / "xinbao"), "serve", "--port", str(port),
+         "--workers", str(args.workers)], env=env,
         stdout=subprocess.DEVNULL, stderr=(work / "server.log").open("w"))
     try:
         for _ in range(300):
@@ -201,6 +209,7 @@ def main() -> None:
         latencies.sort()
         q = statistics.quantiles(latencies, n=100)
         print(f"{len(rest):,} decisions over HTTP, {args.concurrency} connections, "
+              f"{args.workers} server process{'es' if args.workers > 1 else ''}, "
               f"{'champion scorecard' if args.model else 'fallback score'}, "
               f"{url.split(':')[0]}: {seconds:.1f} s = {len(rest) / seconds:,.0f} decisions/s;"
               f" latency p50 {q[49] * 1000:.1f} ms, p95 {q[94] * 1000:.1f} ms, p99 "

@@ -445,6 +445,29 @@ def test_limit_counters_reserve_all_or_nothing(uow_factory):
         assert u.counters.basis() == (500, date(2025, 2, 1))
 
 
+def test_limit_counters_reserve_a_batch_in_one_step_all_or_nothing(uow_factory):
+    total, bank, one, two = (("retained", "all"), ("funder", "BANK-A"), ("obligor", "o1"),
+                             ("obligor", "o2"))
+    with uow_factory() as u:
+        u.counters.ensure([Counter(*total, 1000, 0), Counter(*bank, 600, 0),
+                           Counter(*one, 300, 0), Counter(*two, 300, 0)],
+                          basis_fen=250, on=b.START)
+        u.commit()
+    with uow_factory() as u:
+        assert u.counters.reserve_many({total: 500, bank: 500, one: 200, two: 300})
+        # the funder's 600 would be passed: nothing of the second batch is kept
+        assert not u.counters.reserve_many({total: 150, two: 0, bank: 150, one: 100})
+        got = u.counters.get([total, bank, one, two])
+        assert [got[k].used_fen for k in (total, bank, one, two)] == [500, 500, 200, 300]
+        assert u.counters.reserve_many({total: 100, bank: 100, one: 100})
+        assert u.counters.reserve_many({})
+        u.commit()
+    with uow_factory() as u:
+        got = u.counters.get([total, bank, one, two, ("obligor", "nobody")])
+        assert [got[k].used_fen for k in (total, bank, one, two)] == [600, 600, 300, 300]
+        assert ("obligor", "nobody") not in got
+
+
 def test_the_blacklist_matches_values_and_keeps_no_value(uow_factory):
     with uow_factory() as u:
         assert u.blacklist.add("phone", b.PHONE, reason="fraud F-1", on=b.START, by="me")

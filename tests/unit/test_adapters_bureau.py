@@ -85,3 +85,14 @@ def test_the_simulated_bureau_is_stable_and_says_what_it_was_told():
     assert bureau.query(B, ON) == told
     bureau.register(C, None)
     assert bureau.query(C, ON) is None
+
+
+def test_inline_queries_give_the_same_answers_and_report_failures():
+    pooled = client(SimulatedBureau(no_record_share=0.0, failing={B}))
+    inline = client(SimulatedBureau(no_record_share=0.0, failing={B}), workers=0)
+    batch = [query(A), query(B), query(A), query(C)]
+    assert inline.fetch_many(batch) == pooled.fetch_many(batch)
+    assert (inline.stats.queries, inline.stats.errors, inline.stats.cost_fen) == (2, 1, 600)
+    assert [r.cached for r in inline.fetch_many([query(A)])] == [True]
+    pooled.close()
+    inline.close()

@@ -269,6 +269,32 @@ def test_token_is_expired_at_its_exp_time() -> None:
     assert err.value.reason == "expired"
 
 
+def test_a_token_verified_before_is_still_refused_once_expired_or_too_early() -> None:
+    s = signer()
+    token = s.issue("u", claims={}, ttl_seconds=60, now=NOW)
+    assert s.verify(token, now=NOW)["sub"] == "u"  # remembered from here on
+    with pytest.raises(InvalidToken, match="expired"):
+        s.verify(token, now=NOW + timedelta(seconds=60))
+    with pytest.raises(InvalidToken, match="not yet valid"):
+        s.verify(token, now=NOW - timedelta(seconds=5))
+    claims = s.verify(token, now=NOW + timedelta(seconds=1))
+    claims["sub"] = "someone else"  # the caller's copy: the remembered claims stay
+    assert s.verify(token, now=NOW)["sub"] == "u"
+
+
+def test_a_remembered_token_does_not_vouch_for_a_forged_one() -> None:
+    s = signer()
+    token = s.issue("u", claims={"role": "viewer"}, ttl_seconds=60, now=NOW)
+    s.verify(token, now=NOW)
+    header, payload, signature = token.split(".")
+    claims = json.loads(unb64(payload))
+    claims["role"] = "admin"
+    with pytest.raises(InvalidToken, match="bad signature"):
+        s.verify(".".join([header, b64(json.dumps(claims).encode()), signature]), now=NOW)
+    with pytest.raises(InvalidToken):
+        TokenSigner({"t2": T2}, "t2").verify(token, now=NOW)  # another signer's keys
+
+
 def test_leeway_tolerates_small_clock_skew() -> None:
     token = signer().issue("u", claims={}, ttl_seconds=60, now=NOW)
     lenient = TokenSigner({"t1": T1}, "t1", leeway_seconds=30)

@@ -3,13 +3,15 @@ the verifier says where."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xinbao.domain.audit import GENESIS, AuditRecord, chain, record_hash, verify
+from xinbao.domain.audit import GENESIS, AuditRecord, chain, json_safe, record_hash, verify
 
 N = 12
 
@@ -99,3 +101,20 @@ def test_renumbering_after_a_deletion_still_breaks_the_links():
     records = records[:4] + [replace(r, seq=r.seq - 1) for r in records[4:]]
     report = verify(records, head=original)
     assert any(p.kind in ("edited", "broken-link") for p in report.problems)
+
+
+_leaves = (st.none() | st.booleans() | st.integers() | st.text(max_size=5)
+           | st.floats(allow_nan=True, allow_infinity=True) | st.dates()
+           | st.decimals(allow_nan=False, places=2))
+_data = st.dictionaries(st.text(max_size=4) | st.integers(), st.recursive(
+    _leaves, lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=8), max_size=4)
+
+
+@given(_data)
+def test_event_data_is_hashed_as_storage_gives_it_back(data):
+    stored = json.loads(json.dumps(data, default=str))
+    assert json.dumps(json_safe(data), sort_keys=True, default=str) == json.dumps(
+        stored, sort_keys=True, default=str)
+    assert json_safe({"amount_fen": 5, "codes": ["A"], "rate": Decimal("0.1")}) == {
+        "amount_fen": 5, "codes": ["A"], "rate": "0.1"}

@@ -17,6 +17,7 @@ from xinbao.domain.pricing import (
     PRICE_CAPPED,
     PRICE_FLOORED,
     PRICE_LOWERED_TO_COST_CAP,
+    RATE_STEP,
     LoanCashFlows,
     PricingTerms,
     price,
@@ -92,6 +93,29 @@ def test_an_accepted_price_never_puts_the_borrower_above_the_cap(pd, rate, basis
             PRICE_LOWERED_TO_COST_CAP in p.reason_codes)
         assert p.annual_rate >= min(p.break_even_rate, p.technical_rate) or (
             PRICE_FLOORED in p.reason_codes or PRICE_CAPPED in p.reason_codes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(principal=st.integers(min_value=100_000, max_value=50_000_000),
+       rate=st.decimals(min_value=0, max_value=D("0.23"), places=4),
+       term=st.sampled_from([3, 6, 12, 24, 36]),
+       method=st.sampled_from(list(RepaymentMethod)),
+       monthly=st.integers(min_value=0, max_value=20_000).map(lambda m: m * RATE_STEP),
+       basis=st.sampled_from(list(PremiumBasis)),
+       cap=st.sampled_from([D("0.18"), D("0.24"), D("0.36")]),
+       annualization=st.sampled_from(list(Annualization)))
+def test_the_cap_check_by_discounting_agrees_with_the_irr(principal, rate, term, method,
+                                                          monthly, basis, cap, annualization):
+    flows = LoanCashFlows(principal, build_schedule(
+        principal_fen=principal, annual_rate=rate, term_months=term, method=method,
+        start=date(2025, 1, 31)))
+    within = flows.within(basis, principal, monthly, cap, annualization)
+    try:
+        cost = flows.cost(basis, principal, monthly, annualization)
+    except ValueError:  # the premium up front took all the money: no rate is within a cap
+        assert not within
+        return
+    assert within == (cost <= cap)
 
 
 def test_terms_are_checked():

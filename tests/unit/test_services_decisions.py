@@ -251,6 +251,39 @@ def test_a_nearly_full_portfolio_limit_cuts_the_amount_and_a_full_one_declines(s
                                                   "LIM-BELOW-PRODUCT-MIN")
 
 
+def test_room_taken_between_reading_and_reserving_makes_the_batch_decide_again(store,
+                                                                             monkeypatch):
+    """A concurrent transaction uses up the portfolio limit after the batch read the counters:
+    the batch's one-step reservation changes nothing, and each application is decided again
+    on the counters as they now stand."""
+    from xinbao.adapters import memory
+
+    submit_and_decide(store, [b.consumer_application(external_ref="FIRST")], risk=b.engine())
+    total = (exposure.RETAINED, "all")
+    original = memory._Counters.reserve_many
+    calls: list[int] = []
+
+    def concurrently_filled(self, amounts):
+        calls.append(len(amounts))
+        if len(calls) == 1:  # another transaction commits first, leaving 500,000 fen
+            c = self.rows[total]
+            self.rows[total] = replace(c, used_fen=c.cap_fen - 500_000)
+        return original(self, amounts)
+
+    monkeypatch.setattr(memory._Counters, "reserve_many", concurrently_filled)
+    cut, full = submit_and_decide(store, [
+        b.consumer_application(external_ref=f"R-{i}", borrower_id_number=n)
+        for i, n in enumerate(people(2, seed=8))], risk=b.engine())
+    assert len(calls) > 1  # the batch's step was refused; the applications reserved alone
+    assert cut.decision.outcome is Outcome.APPROVE_CHANGED
+    assert cut.decision.approved_fen == 500_000
+    assert full.decision.outcome is Outcome.DECLINE
+    assert "LIM-PORTFOLIO-APPETITE" in full.application.reason_codes
+    _, counters = decisions.limit_usage(system(store)())
+    retained = next(c for c in counters if (c.dimension, c.key) == total)
+    assert retained.used_fen == retained.cap_fen
+
+
 def test_one_obligor_may_hold_at_most_one_per_cent_of_net_assets():
     small = Store()
     b.seed(lambda: InMemoryUnitOfWork(small), capital_fen=20_000_000)  # 200,000 yuan

@@ -266,9 +266,10 @@ class SqlBlacklistRepository:
 
 
 class SqlCounterRepository:
-    """Limit counters. ``reserve`` is the atomic step: one conditional UPDATE per counter
-    (``used + x <= cap``), the total (``retained``) first and the rest in key order, so two
-    transactions never wait on each other in a circle. On PostgreSQL a concurrent writer
+    """Limit counters. ``reserve_many`` (and ``reserve``, for one amount) is the atomic step:
+    one conditional UPDATE per counter (``used + x <= cap``) inside a savepoint, the total
+    (``retained``) first and the rest in key order, so two transactions never wait on each
+    other in a circle. On PostgreSQL a concurrent writer
     waits for the row and re-checks the condition against the committed value; SQLite
     serializes writers. A recount (``replace_all``) first locks the total's row, so it never
     interleaves with a reservation."""

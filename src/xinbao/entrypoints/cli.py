@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -501,6 +502,9 @@ def demo(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Server processes (each decides its own requests in batches; "
+        "PostgreSQL suits several best, SQLite has one writer at a time).")] = 1,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Serve the REST API and the console (put TLS in front of it: cookies are Secure)."""
@@ -509,14 +513,23 @@ def serve(
     from xinbao.entrypoints.api.app import create_app
 
     container = _container(database_url, upgrade=True)
-    out.print(f"Serving {_safe_url(container)} on http://{host}:{port} (OpenAPI spec at "
-              "/openapi.json, console at /console/)")
+    out.print(f"Serving {_safe_url(container)} on http://{host}:{port} with {workers} "
+              f"process{'es' if workers > 1 else ''} (OpenAPI spec at /openapi.json, console "
+              "at /console/)")
     # The server's own log lines (access log included) are redacted like ours.
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["filters"] = {"redact": {"()": "xinbao.adapters.redaction.RedactingFilter"}}
     for handler in log_config["handlers"].values():
         handler["filters"] = ["redact"]
-    uvicorn.run(create_app(container), host=host, port=port, log_level="info",
+    if workers == 1:
+        uvicorn.run(create_app(container), host=host, port=port, log_level="info",
+                    log_config=log_config, server_header=False)
+        return
+    # Each process builds its own application from the environment; the schema is current.
+    os.environ["XINBAO_DATABASE_URL"] = container.settings.database_url
+    container.close()
+    uvicorn.run("xinbao.entrypoints.api.app:app_from_environment", factory=True,
+                workers=workers, host=host, port=port, log_level="info",
                 log_config=log_config, server_header=False)
 
 

@@ -7,9 +7,12 @@ Deciding a batch of applications:
 2. anti-fraud facts are gathered in a few set queries: list hits, velocity counts per rule,
    and the identity rings of the batch and its neighbours;
 3. collateral is valued; the model scores every application in one call;
-4. per application: the room under each portfolio limit is read, ``decision.assess``
-   decides, and an approval reserves its retained liability on every limit counter in one
-   atomic step (re-read and re-decided if a concurrent approval took the room first);
+4. the limit counters of the batch are read once; ``decision.assess`` decides each
+   application against them, each approval taking its room from the batch's view; then the
+   batch's approvals reserve their retained liability on every counter in one atomic step.
+   If a concurrent transaction took the room meanwhile, that step changes nothing and each
+   application is decided again, reserving alone (re-read and re-decided while the room
+   keeps going to others, then referred);
 5. decisions, status changes and quotes are written in bulk, in the same transaction.
 """
 

@@ -41,7 +41,8 @@ from starlette.concurrency import run_in_threadpool
 
 from xinbao import __version__
 from xinbao.adapters.unit_of_work import SqlUnitOfWork
-from xinbao.bootstrap import Container
+from xinbao.bootstrap import Container, bootstrap
+from xinbao.config import Settings
 from xinbao.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from xinbao.domain.identity import MaskingRules
 from xinbao.domain.ledger import underwriting_statement
@@ -517,6 +518,12 @@ def _error_handlers() -> dict[type[Exception], Callable]:
     return {InvalidInput: invalid, RequestValidationError: malformed, NotFound: not_found,
             Conflict: conflict, IllegalTransition: conflict,
             Unauthenticated: unauthenticated, Forbidden: forbidden, CsrfRejected: csrf}
+
+
+def app_from_environment() -> FastAPI:
+    """The application of one server process among several (``xinbao serve --workers``),
+    configured from the environment like the command that started it."""
+    return create_app(bootstrap(Settings.from_env(), upgrade=False))
 
 
 def create_app(container: Container) -> FastAPI:

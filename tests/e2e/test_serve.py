@@ -1,0 +1,80 @@
+"""`xinbao serve --workers 2` as an operator runs it: several server processes on one port,
+each with its own application, sharing the database and the signing keys."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run([sys.executable, "-m", "xinbao.entrypoints.cli", *args], env=env,
+                          input=stdin, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _request(port: int, method: str, path: str, body: str | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request(method, path, body, headers or {})
+    response = conn.getresponse()
+    payload = response.read()
+    conn.close()
+    return response.status, json.loads(payload or b"{}")
+
+
+def test_several_server_processes_answer_on_one_port_with_shared_keys(tmp_path: Path):
+    env = {**os.environ, "XINBAO_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+           "XINBAO_SECRETS_FILE": str(tmp_path / "secrets.toml"),
+           "XINBAO_MODELS_DIR": str(tmp_path / "models"), "XINBAO_PASSWORD_HASHING": "fast"}
+    _cli(env, "db", "upgrade")
+    secret = _cli(env, "clients", "add", "ops-1", "--name", "operations",
+                  "--role", "underwriter").strip().splitlines()[-1].strip()
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "xinbao.entrypoints.cli", "serve", "--port", str(port),
+         "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, health = _request(port, "GET", "/health")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.2)
+        assert health["status"] == "ok"
+        status, grant = _request(
+            port, "POST", "/oauth/token",
+            f"grant_type=client_credentials&client_id=ops-1&client_secret={secret}",
+            {"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 200
+        bearer = {"Authorization": f"Bearer {grant['access_token']}"}
+        # Fresh connections, so that both processes get some of them: each accepts the token.
+        answers = [_request(port, "GET", "/v1/me", headers=bearer) for _ in range(20)]
+        assert {s for s, _ in answers} == {200}
+        assert {a["actor"] for _, a in answers} == {"client:ops-1"}
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0, output
+    assert re.search(r"with\s+2\s+processes", output)
