@@ -3,7 +3,8 @@ against ``xinbao serve``, from a load generator in a separate process on loopbac
 never asserted).
 
     .venv/bin/python bench/decisions.py [--applications 3000] [--concurrency 8]
-                                        [--workers 1] [--database-url URL] [--model]
+                                        [--workers 1] [--batch 1] [--database-url URL]
+                                        [--model]
 
 Set-up (not timed): a fresh SQLite database (or the empty one given), the shipped catalogue,
 a funder, paid-in capital, the applications submitted (each a different borrower), and an
@@ -17,7 +18,9 @@ client sends everything).
 The load generator is one process with one event loop: ``--concurrency`` keep-alive
 connections, each sending its next request when the last is answered. The first hundred
 requests warm the server up and are not counted. ``--workers`` starts that many server
-processes (``xinbao serve --workers``); the server's log is kept in the run's folder.
+processes (``xinbao serve --workers``); ``--batch K`` sends K applications a request to
+``POST /v1/applications/approve`` (latency is then a whole request's). The server's log is
+kept in the run's folder.
 """
 
 from __future__ import annotations
@@ -116,7 +119,8 @@ def prepare(url: str, work: Path, n: int, model: bool) -> tuple[str, str]:
     return "bench-ops", secret
 
 
-def load(port: int, token: str, ids: list[int], concurrency: int, out: mp.Queue) -> None:
+def load(port: int, token: str, ids: list[int], concurrency: int, batch: int,
+         out: mp.Queue) -> None:
     """The load generator (its own process): ``concurrency`` keep-alive connections on one
     event loop, each sending its next request as soon as the last is answered (a closed
     loop). Raw HTTP/1.1, so that the generator spends as little of the machine as it can."""
@@ -126,20 +130,27 @@ def load(port: int, token: str, ids: list[int], concurrency: int, out: mp.Queue)
         import uvloop
     except ImportError:  # pragma: no cover - uvloop ships with the server's dependencies
         uvloop = None
-    body = json.dumps({"on": ON}).encode()
     head = (f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-    queue = list(reversed(ids))
+            "Content-Type: application/json\r\n").encode()
+
+    def request(chunk: list[int]) -> bytes:
+        if batch == 1:
+            path, body = f"/v1/applications/{chunk[0]}/approve", {"on": ON}
+        else:
+            path, body = "/v1/applications/approve", {"application_ids": chunk, "on": ON}
+        data = json.dumps(body).encode()
+        return (f"POST {path} HTTP/1.1\r\n".encode() + head
+                + f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+
+    queue = [request(ids[lo:lo + batch]) for lo in range(0, len(ids), batch)][::-1]
     latencies: list[float] = []
     errors: list[str] = []
 
     async def connection() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         while queue:
-            request = (f"POST /v1/applications/{queue.pop()}/approve HTTP/1.1\r\n".encode()
-                       + head + body)
             started = time.perf_counter()
-            writer.write(request)
+            writer.write(queue.pop())
             header = await reader.readuntil(b"\r\n\r\n")
             status = int(header[9:12])
             length = next(int(line.split(b":", 1)[1]) for line in header.split(b"\r\n")
@@ -166,6 +177,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--workers", type=int, default=1,
                         help="server processes (xinbao serve --workers)")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="applications per request: 1 asks POST /v1/applications/{id}/"
+                             "approve, more ask POST /v1/applications/approve")
     parser.add_argument("--model", action="store_true",
                         help="decide with a trained champion instead of the fallback score")
     args = parser.parse_args()
@@ -202,17 +216,20 @@ def main() -> None:
         warm, rest = ids[:100], ids[100:]
         results: mp.Queue = mp.Queue()
         for batch in (warm, rest):  # the first hundred warm the server up, not reported
-            p = mp.Process(target=load, args=(port, token, batch, args.concurrency, results))
+            p = mp.Process(target=load, args=(port, token, batch, args.concurrency, args.batch,
+                                                results))
             p.start()
             seconds, latencies, errors = results.get()
             p.join()
         latencies.sort()
         q = statistics.quantiles(latencies, n=100)
-        print(f"{len(rest):,} decisions over HTTP, {args.concurrency} connections, "
+        per = ("one application a request" if args.batch == 1
+               else f"{args.batch} applications a request")
+        print(f"{len(rest):,} decisions over HTTP, {per}, {args.concurrency} connections, "
               f"{args.workers} server process{'es' if args.workers > 1 else ''}, "
               f"{'champion scorecard' if args.model else 'fallback score'}, "
               f"{url.split(':')[0]}: {seconds:.1f} s = {len(rest) / seconds:,.0f} decisions/s;"
-              f" latency p50 {q[49] * 1000:.1f} ms, p95 {q[94] * 1000:.1f} ms, p99 "
+              f" request latency p50 {q[49] * 1000:.1f} ms, p95 {q[94] * 1000:.1f} ms, p99 "
               f"{q[98] * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms; errors "
               f"{len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
     finally:

@@ -141,6 +141,7 @@ def test_openapi_lists_every_endpoint_of_the_lifecycle(client: TestClient) -> No
     for path, method in [
         ("/v1/applications", "post"), ("/v1/applications/{application_id}", "get"),
         ("/v1/applications/{application_id}/approve", "post"),
+        ("/v1/applications/approve", "post"),
         ("/v1/policies/{policy_id}/issue", "post"), ("/v1/policies/{policy_id}", "get"),
         ("/v1/loans/{loan_id}", "get"), ("/v1/loans/{loan_id}/repayments", "post"),
         ("/v1/batch/end-of-day", "post"), ("/v1/claims", "post"),
@@ -349,6 +350,30 @@ def test_the_decision_is_read_back_with_its_reasons_limit_and_price(
     policy = decided.json()["policy"]
     assert policy["sum_insured_fen"] == body["approved_fen"]
     assert client.get(f"/v1/applications/{UNKNOWN_ID}/decision").status_code == 404
+
+
+def test_a_batch_of_applications_is_decided_in_one_request_in_the_order_asked(
+        client: TestClient, container: Container) -> None:
+    first, second, third = (client.post("/v1/applications", json=application_body(
+        external_ref=f"APP-B{i}", borrower_id_number=number)).json()["id"]
+        for i, number in enumerate((b.RESIDENT_ID, b.RESIDENT_ID_2, "310104198505203824")))
+    refused = client.post("/v1/applications/approve", json={
+        "application_ids": [third, UNKNOWN_ID], "on": "2025-01-15"})
+    assert refused.status_code == 404
+    assert client.get(f"/v1/applications/{third}").json()["status"] == "submitted"
+    for bad in ({"application_ids": []}, {"application_ids": [0]},
+                {"application_ids": list(range(1, 502))}, {"application_ids": ["x"]}):
+        assert client.post("/v1/applications/approve", json=bad).status_code == 422, bad
+    decided = client.post("/v1/applications/approve", json={
+        "application_ids": [second, first, second], "on": "2025-01-15"})
+    assert decided.status_code == 200, decided.text
+    answers = decided.json()["decisions"]
+    assert [a["application"]["id"] for a in answers] == [second, first, second]
+    assert all(a["outcome"] == "approve" and a["policy"] for a in answers)
+    assert answers[0]["application"]["borrower_id_number"] != b.RESIDENT_ID_2  # masked
+    assert client.get(f"/v1/applications/{first}/decision").json()["outcome"] == "approve"
+    single = client.post(f"/v1/applications/{first}/approve", json={"on": "2025-01-15"})
+    assert single.json()["policy"] == answers[1]["policy"]  # decided before: the same answer
 
 
 def test_a_referral_is_queued_and_approved_by_a_reviewer_over_http(

@@ -42,6 +42,7 @@ ROUTES: dict[tuple[str, str], Action | None] = {
     ("POST", "/v1/applications/batch"): Action.APPLICATION_SUBMIT,
     ("GET", "/v1/applications/{application_id}"): Action.APPLICATION_READ,
     ("POST", "/v1/applications/{application_id}/approve"): Action.APPLICATION_APPROVE,
+    ("POST", "/v1/applications/approve"): Action.APPLICATION_APPROVE,
     ("GET", "/v1/applications/{application_id}/decision"): Action.APPLICATION_READ,
     ("POST", "/v1/applications/{application_id}/review"): Action.APPLICATION_APPROVE,
     ("GET", "/v1/referrals"): Action.APPLICATION_READ,
@@ -135,6 +136,8 @@ def _request(method: str, template: str, book: Book) -> dict[str, Any]:
             "annual_rate": "0.12", "repayment_method": "equal_installment",
             "applied_on": b.START.isoformat()},
         "/v1/applications/{application_id}/approve": {"on": b.START.isoformat()},
+        "/v1/applications/approve": {"application_ids": [book.application_id],
+                                     "on": b.START.isoformat()},
         "/v1/applications/{application_id}/review": {"approve": False,
                                                      "note": "reviewed in a test"},
         "/v1/policies/{policy_id}/issue": {"contract_no": f"LN-{ref}",
@@ -208,7 +211,7 @@ def test_a_funder_never_reads_or_changes_another_funders_business(world, directi
             elif template == "/v1/policies":
                 assert code == 200, where
                 assert {p["id"] for p in response.json()["items"]} == {a.policy_id}, where
-            elif "{" in template or template == "/v1/claims":
+            elif "{" in template or template in ("/v1/claims", "/v1/applications/approve"):
                 assert code == 404, where
             else:
                 assert code == 200, where  # the catalogue and who-am-I are not tenant data

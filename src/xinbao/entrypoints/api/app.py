@@ -75,6 +75,7 @@ from xinbao.services import (
     servicing,
 )
 from xinbao.services import commands as c
+from xinbao.services.applications import ApprovalResult
 
 CSRF_HEADER = "X-CSRF-Token"
 #: Text parameters may not hold NUL characters (PostgreSQL text and JSON cannot).
@@ -257,16 +258,35 @@ async def approve_application(application_id: PathId, body: s.OnDate, me: Me,
     for the lot (``batching.py``); each answer is its own decision, committed."""
     r = await asyncio.wrap_future(request.app.state.batcher.submit(
         me.principal, application_id, body.on or _today()))
+    # Built and checked here; serialized once (returning the model would validate it again).
+    return Response(_decision_out(r, me.masking).model_dump_json(),
+                    media_type="application/json")
+
+
+@router.post("/applications/approve", response_model=s.DecisionBatchOut,
+             tags=["applications"])
+def approve_applications(body: s.ApproveBatchIn, me: Me, request: Request) -> Response:
+    """Run the risk approval engine on up to 500 submitted applications in one transaction
+    (the insurer's operations deciding a funder's batch): one bureau round, one scoring
+    call, one commit. The batch is decided whole or refused whole (one application not
+    found, not permitted or decided before the application date refuses it)."""
+    with request.app.state.batcher.exclusive():  # one writer at a time in this process
+        results = applications.approve_applications(
+            c.ApproveApplications(tuple(body.application_ids), body.on or _today()), me.uow(),
+            me.container.risk)
+    answer = s.DecisionBatchOut(decisions=[_decision_out(r, me.masking) for r in results])
+    return Response(answer.model_dump_json(), media_type="application/json")
+
+
+def _decision_out(r: ApprovalResult, masking: MaskingRules) -> s.DecisionOut:
     findings = r.decision.detail.get("findings", []) if r.decision else []
-    answer = s.DecisionOut(
-        application=s.ApplicationOut.of(r.application, me.masking),
+    return s.DecisionOut(
+        application=s.ApplicationOut.of(r.application, masking),
         outcome=r.decision.outcome.value if r.decision else r.application.status.value,
         approved=r.application.status is ApplicationStatus.APPROVED,
         reason_codes=list(r.application.reason_codes),
         messages=[f["detail"] for f in findings if f["action"] != "pass"],
         policy=s.PolicyOut.of(r.policy) if r.policy else None)
-    # Built and checked above; serialized once (returning the model would validate it again).
-    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 @router.get("/applications/{application_id}/decision", response_model=s.DecisionRecordOut,

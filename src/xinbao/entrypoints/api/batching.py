@@ -41,6 +41,7 @@ class DecisionBatcher:
         self._max_batch, self._max_wait = max_batch, max_wait_s
         self._queue: deque[_Item] = deque()
         self._ready = threading.Condition()
+        self._writing = threading.Lock()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="decision-batcher",
                                         daemon=True)
@@ -61,6 +62,12 @@ class DecisionBatcher:
             self._queue.append(item)
             self._ready.notify()
         return item.future
+
+    def exclusive(self) -> threading.Lock:
+        """Held while a batch is decided: a request deciding its own batch holds it too, so
+        that the process's decisions never wait on each other for the database's writer
+        lock (SQLite's busy waits would add their sleeps to every answer)."""
+        return self._writing
 
     def stop(self) -> None:
         with self._ready:
@@ -90,11 +97,13 @@ class DecisionBatcher:
         while (batch := self._take()) is not None:
             first = batch[0]
             try:
-                results = applications.approve_applications(
-                    ApproveApplications(tuple(i.application_id for i in batch), first.on),
-                    self._uow(first.principal), self._engine())
+                with self._writing:
+                    results = applications.approve_applications(
+                        ApproveApplications(tuple(i.application_id for i in batch), first.on),
+                        self._uow(first.principal), self._engine())
             except Exception:  # noqa: BLE001 - decided one by one below, each its own answer
-                self._one_by_one(batch)
+                with self._writing:
+                    self._one_by_one(batch)
                 continue
             for item, result in zip(batch, results, strict=True):
                 item.future.set_result(result)

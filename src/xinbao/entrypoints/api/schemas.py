@@ -212,6 +212,12 @@ class OnDate(_In):
     on: date | None = Field(default=None, description="business date; today when omitted")
 
 
+class ApproveBatchIn(_In):
+    application_ids: list[Id] = Field(min_length=1, max_length=500,
+                                      description="submitted applications to decide")
+    on: date | None = Field(default=None, description="business date; today when omitted")
+
+
 class PolicyOut(BaseModel):
     id: int
     policy_no: str
@@ -258,6 +264,12 @@ class DecisionOut(BaseModel):
     reason_codes: list[str]
     messages: list[str] = Field(description="what each deciding finding found")
     policy: PolicyOut | None
+
+
+class DecisionBatchOut(BaseModel):
+    """One answer per application asked for, in the order asked."""
+
+    decisions: list[DecisionOut]
 
 
 class FindingOut(BaseModel):
