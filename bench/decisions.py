@@ -195,7 +195,7 @@ def main() -> None:
     port = _free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "xinbao"), "serve", "--port", str(port),
-         "--workers", str(args.workers)], env=env,
+         *(["--workers", str(args.workers)] if args.workers > 1 else [])], env=env,
         stdout=subprocess.DEVNULL, stderr=(work / "server.log").open("w"))
     try:
         for _ in range(300):

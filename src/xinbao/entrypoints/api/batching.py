@@ -2,7 +2,8 @@
 
 Each ``POST /v1/applications/{id}/approve`` hands its application to one worker thread and
 waits. The worker takes what is waiting (up to ``max_batch``, or whatever came within
-``max_wait_s``) for the same principal and business date and decides it in one transaction
+``max_wait_s``; it waits only while requests come together, so a lone request is decided at
+once) for the same principal and business date and decides it in one transaction
 (``services/applications.approve_applications``): one bureau round, one scoring call, one
 commit, instead of many transactions fighting for SQLite's single writer lock. The answer to
 each request is its own decision; if the batch is refused as a whole (one application not
@@ -42,6 +43,7 @@ class DecisionBatcher:
         self._queue: deque[_Item] = deque()
         self._ready = threading.Condition()
         self._writing = threading.Lock()
+        self._last = 1  # the size of the last batch: one alone means no one to wait for
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="decision-batcher",
                                         daemon=True)
@@ -83,14 +85,16 @@ class DecisionBatcher:
                 return None
             first = self._queue.popleft()
             batch = [first]
-            self._ready.wait_for(lambda: len(self._queue) >= self._max_batch - 1,
-                                 timeout=self._max_wait)
+            if self._last > 1 or self._queue:  # requests are coming together: gather them
+                self._ready.wait_for(lambda: len(self._queue) >= self._max_batch - 1,
+                                     timeout=self._max_wait)
             keep: deque[_Item] = deque()
             while self._queue:
                 item = self._queue.popleft()
                 same = (item.principal == first.principal and item.on == first.on)
                 (batch if same and len(batch) < self._max_batch else keep).append(item)
             self._queue.extendleft(reversed(keep))
+            self._last = len(batch)
             return batch
 
     def _run(self) -> None:

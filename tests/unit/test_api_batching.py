@@ -1,0 +1,85 @@
+"""The decision batcher: concurrent approve requests decided together, each answered with its
+own decision or its own error."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+import pytest
+
+from tests import builders as b
+from xinbao.adapters.memory import InMemoryUnitOfWork, Store
+from xinbao.domain.errors import NotFound
+from xinbao.domain.security import system
+from xinbao.domain.underwriting import ApplicationStatus
+from xinbao.entrypoints.api.batching import DecisionBatcher
+from xinbao.services import applications
+from xinbao.simulation.identities import IdentityFactory
+
+
+def _store_with(n: int) -> tuple[Store, list[int]]:
+    store = Store()
+    b.seed(lambda: InMemoryUnitOfWork(store))
+    ids = IdentityFactory(3)
+    apps = [applications.submit_application(b.consumer_application(
+        external_ref=f"Q-{i}", borrower_id_number=ids.resident_id(
+            born_between=(date(1975, 1, 1), date(1990, 1, 1)))), InMemoryUnitOfWork(store))
+        for i in range(n)]
+    return store, [a.id for a in apps]
+
+
+def test_concurrent_requests_are_decided_together_each_with_its_own_answer():
+    store, ids = _store_with(6)
+    batches: list[int] = []
+
+    def uow(principal):
+        return InMemoryUnitOfWork(store, actor=principal)
+
+    engine = b.engine()
+    batcher = DecisionBatcher(uow, lambda: engine, max_batch=4, max_wait_s=0.05)
+    original = applications.approve_applications
+    start = threading.Barrier(len(ids) + 1)
+    answers: dict[int, object] = {}
+
+    def counting(cmd, u, e):
+        batches.append(len(cmd.application_ids))
+        return original(cmd, u, e)
+
+    def ask(app_id: int) -> None:
+        start.wait()
+        answers[app_id] = batcher.decide(system("test"), app_id, b.START)
+
+    applications.approve_applications = counting
+    try:
+        threads = [threading.Thread(target=ask, args=(i,)) for i in ids]
+        for t in threads:
+            t.start()
+        start.wait()
+        for t in threads:
+            t.join(10)
+    finally:
+        applications.approve_applications = original
+        batcher.stop()
+    assert sorted(answers) == sorted(ids)
+    assert all(answers[i].application.id == i for i in ids)
+    assert all(answers[i].application.status is ApplicationStatus.APPROVED for i in ids)
+    assert sum(batches) == len(ids) and max(batches) <= 4 and len(batches) < len(ids)
+
+
+def test_a_batch_refused_as_a_whole_is_decided_one_by_one():
+    store, (good,) = _store_with(1)
+    engine = b.engine()
+    batcher = DecisionBatcher(lambda p: InMemoryUnitOfWork(store, actor=p), lambda: engine)
+    try:
+        missing = batcher.submit(system("test"), 999, b.START)
+        decided = batcher.submit(system("test"), good, b.START)
+        assert decided.result(10).application.status is ApplicationStatus.APPROVED
+        with pytest.raises(NotFound):
+            missing.result(10)
+        again = batcher.decide(system("test"), good, b.START)  # decided before: its answer
+        assert again.policy.id == decided.result().policy.id
+    finally:
+        batcher.stop()
+    with pytest.raises(RuntimeError, match="stopped"):
+        batcher.decide(system("test"), good, b.START)
