@@ -28,10 +28,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing as mp
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +38,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+
+import loadgen  # bench/loadgen.py, next to this script
 
 ON = "2025-03-01"
 
@@ -119,55 +119,15 @@ def prepare(url: str, work: Path, n: int, model: bool) -> tuple[str, str]:
     return "bench-ops", secret
 
 
-def load(port: int, token: str, ids: list[int], concurrency: int, batch: int,
-         out: mp.Queue) -> None:
-    """The load generator (its own process): ``concurrency`` keep-alive connections on one
-    event loop, each sending its next request as soon as the last is answered (a closed
-    loop). Raw HTTP/1.1, so that the generator spends as little of the machine as it can."""
-    import asyncio
-
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop ships with the server's dependencies
-        uvloop = None
-    head = (f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
-            "Content-Type: application/json\r\n").encode()
-
-    def request(chunk: list[int]) -> bytes:
-        if batch == 1:
-            path, body = f"/v1/applications/{chunk[0]}/approve", {"on": ON}
-        else:
-            path, body = "/v1/applications/approve", {"application_ids": chunk, "on": ON}
-        data = json.dumps(body).encode()
-        return (f"POST {path} HTTP/1.1\r\n".encode() + head
-                + f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
-
-    queue = [request(ids[lo:lo + batch]) for lo in range(0, len(ids), batch)][::-1]
-    latencies: list[float] = []
-    errors: list[str] = []
-
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        while queue:
-            started = time.perf_counter()
-            writer.write(queue.pop())
-            header = await reader.readuntil(b"\r\n\r\n")
-            status = int(header[9:12])
-            length = next(int(line.split(b":", 1)[1]) for line in header.split(b"\r\n")
-                          if line.lower().startswith(b"content-length:"))
-            payload = await reader.readexactly(length)
-            latencies.append(time.perf_counter() - started)
-            if status != 200:
-                errors.append(f"{status} {payload[:120]!r}")
-        writer.close()
-
-    async def run() -> float:
-        started = time.perf_counter()
-        await asyncio.gather(*(connection() for _ in range(concurrency)))
-        return time.perf_counter() - started
-
-    seconds = uvloop.run(run()) if uvloop is not None else asyncio.run(run())
-    out.put((seconds, latencies, errors))
+def requests(port: int, token: str, ids: list[int], batch: int) -> list[bytes]:
+    """One approve request per application, or one batch request per ``batch`` of them."""
+    auth = {"Authorization": f"Bearer {token}"}
+    if batch == 1:
+        return [loadgen.post(port, f"/v1/applications/{i}/approve", {"on": ON}, auth)
+                for i in ids]
+    return [loadgen.post(port, "/v1/applications/approve",
+                         {"application_ids": ids[lo:lo + batch], "on": ON}, auth)
+            for lo in range(0, len(ids), batch)]
 
 
 def main() -> None:
@@ -214,23 +174,16 @@ def main() -> None:
         token = json.loads(conn.getresponse().read())["access_token"]
         ids = list(range(1, args.applications + 1))
         warm, rest = ids[:100], ids[100:]
-        results: mp.Queue = mp.Queue()
         for batch in (warm, rest):  # the first hundred warm the server up, not reported
-            p = mp.Process(target=load, args=(port, token, batch, args.concurrency, args.batch,
-                                                results))
-            p.start()
-            seconds, latencies, errors = results.get()
-            p.join()
-        latencies.sort()
-        q = statistics.quantiles(latencies, n=100)
+            seconds, latencies, errors = loadgen.measure(
+                port, requests(port, token, batch, args.batch), args.concurrency)
         per = ("one application a request" if args.batch == 1
                else f"{args.batch} applications a request")
         print(f"{len(rest):,} decisions over HTTP, {per}, {args.concurrency} connections, "
               f"{args.workers} server process{'es' if args.workers > 1 else ''}, "
               f"{'champion scorecard' if args.model else 'fallback score'}, "
               f"{url.split(':')[0]}: {seconds:.1f} s = {len(rest) / seconds:,.0f} decisions/s;"
-              f" request latency p50 {q[49] * 1000:.1f} ms, p95 {q[94] * 1000:.1f} ms, p99 "
-              f"{q[98] * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms; errors "
+              f" request latency {loadgen.summary(latencies)}; errors "
               f"{len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
     finally:
         server.terminate()

@@ -380,6 +380,18 @@ def test_monthly_irr_of_a_one_period_loan_is_its_rate():
     assert abs(monthly_irr([-100, 110]) - Decimal("0.1")) < Decimal("1e-15")
 
 
+def test_monthly_irr_stays_at_its_root_when_newton_lands_on_the_bracket():
+    # Found by the demo: a 36-month car loan less a single premium. Newton converged onto the
+    # lower end of the bracket and the search returned the bisection point after it (5.0 a
+    # month), which made the all-in cost -7,882 (and passed the cost cap).
+    import numpy_financial as npf
+
+    flows = [3_444_184] + [-129_571] * 36
+    irr = monthly_irr(flows)
+    assert abs(irr - Decimal(repr(npf.irr(flows)))) < Decimal("1e-12")
+    assert Decimal("0.0174") < irr < Decimal("0.0175")
+
+
 def test_monthly_irr_of_an_interest_free_loan_is_zero():
     assert abs(monthly_irr([300, -100, -100, -100])) < Decimal("1e-15")
 
@@ -430,6 +442,21 @@ def test_all_in_cost_with_premiums_agrees_with_numpy_financial(
     premiums = [principal * premium_bp // 10_000] * term
     ours = all_in_annual_cost(principal_fen=principal, installments=s, premiums_fen=premiums)
     theirs = npf.irr(flows_of(principal, s, premiums)) * 12
+    assert abs(float(ours) - theirs) <= 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(principal=principals, rate=annual_rates, term=st.integers(1, 60), method=methods,
+       upfront_bp=st.integers(0, 3000))
+def test_all_in_cost_with_money_kept_up_front_agrees_with_numpy_financial(
+    principal, rate, term, method, upfront_bp,
+):
+    """A single premium or fee deducted at disbursement (the case that once sent the root
+    search to the edge of its bracket)."""
+    s = schedule(principal, rate, term, method)
+    upfront = principal * upfront_bp // 10_000
+    ours = all_in_annual_cost(principal_fen=principal, installments=s, upfront_fen=upfront)
+    theirs = npf.irr([principal - upfront, *flows_of(principal, s)[1:]]) * 12
     assert abs(float(ours) - theirs) <= 1e-9
 
 

@@ -275,9 +275,11 @@ def _float_root(flows: Sequence[int], lo: float, hi: float) -> float:
             lo = r
         else:
             hi = r
+        if slope and abs(value / slope) < 1e-16:  # converged: this r, not a bisection
+            return r
         step = r - value / slope if slope else (lo + hi) / 2
         r = step if lo < step < hi else (lo + hi) / 2
-        if hi - lo < 1e-15 or abs(value / slope if slope else 1) < 1e-16:
+        if hi - lo < 1e-15:
             break
     return r
 

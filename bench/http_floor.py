@@ -1,0 +1,141 @@
+"""The HTTP stack's own ceiling: requests/s that do no work, next to an authenticated request
+of the real API (printed, never asserted).
+
+    .venv/bin/python bench/http_floor.py [--requests 6000] [--concurrency 16]
+
+Each row is a server in its own process (uvicorn, as ``xinbao serve`` runs it) and the load
+generator of ``bench/loadgen.py`` in another, on loopback:
+
+1. a bare FastAPI application: one POST route that validates a small JSON body and answers
+   a small model;
+2. the same with Xinbao's three middlewares (body size cap, per-IP limit on the credential
+   routes, security headers);
+3. ``GET /v1/me`` of the real application on a fresh SQLite database: the bearer token is
+   checked and the client read from the database, then a small answer.
+
+Whatever a decision costs comes on top of row 3, so it bounds what one server process can
+answer on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import loadgen  # bench/loadgen.py, next to this script
+
+_MINIMAL = """
+import sys
+import uvicorn
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+app = FastAPI()
+if sys.argv[2] == "middlewares":
+    from xinbao.entrypoints.api.hardening import (
+        BodySizeLimit, IpRateLimit, RateLimiter, SecurityHeaders)
+    app.add_middleware(BodySizeLimit, max_bytes=1 << 20)
+    app.add_middleware(IpRateLimit, limiter=RateLimiter(1, 10), paths=("/oauth/token",))
+    app.add_middleware(SecurityHeaders)
+
+class In(BaseModel):
+    on: str | None = None
+
+class Out(BaseModel):
+    id: int
+    outcome: str
+
+@app.post("/echo/{item}", response_model=Out)
+async def echo(item: int, body: In) -> Out:
+    return Out(id=item, outcome="approve")
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
+            access_log=False)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(port: int) -> None:
+    for _ in range(300):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"no server on port {port}")
+
+
+def _row(label: str, port: int, requests: list[bytes], concurrency: int) -> None:
+    loadgen.measure(port, requests[:200], concurrency)  # warm-up
+    seconds, latencies, errors = loadgen.measure(port, requests, concurrency)
+    print(f"{label}: {len(requests) / seconds:,.0f} requests/s; latency "
+          f"{loadgen.summary(latencies)}; errors {len(errors)}"
+          + (f" (first: {errors[0]})" if errors else ""), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=6000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="xinbao-bench-http-"))
+    script = work / "minimal.py"
+    script.write_text(_MINIMAL)
+    for variant in ("bare", "middlewares"):
+        port = _free_port()
+        server = subprocess.Popen([sys.executable, str(script), str(port), variant],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait(port)
+            body = [loadgen.post(port, f"/echo/{i}", {"on": "2025-03-01"})
+                    for i in range(args.requests)]
+            _row(f"FastAPI, {variant}", port, body, args.concurrency)
+        finally:
+            server.terminate()
+            server.wait(10)
+
+    env = {**os.environ, "XINBAO_DATABASE_URL": f"sqlite:///{work / 'x.db'}",
+           "XINBAO_SECRETS_FILE": str(work / "secrets.toml"),
+           "XINBAO_MODELS_DIR": str(work / "models"), "XINBAO_LOG_LEVEL": "WARNING",
+           "XINBAO_RATE_LIMIT_PER_SECOND": "1000000", "XINBAO_RATE_LIMIT_BURST": "1000000"}
+    xinbao = str(Path(sys.executable).parent / "xinbao")
+    subprocess.run([xinbao, "db", "upgrade"], env=env, check=True, capture_output=True)
+    added = subprocess.run([xinbao, "clients", "add", "bench-me", "--name", "bench",
+                            "--role", "underwriter"], env=env, check=True,
+                           capture_output=True, text=True)
+    secret = added.stdout.strip().splitlines()[-1].strip()
+    port = _free_port()
+    server = subprocess.Popen([xinbao, "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL,
+                              stderr=(work / "server.log").open("w"))
+    try:
+        _wait(port)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/oauth/token", f"grant_type=client_credentials&client_id="
+                     f"bench-me&client_secret={secret}",
+                     {"Content-Type": "application/x-www-form-urlencoded"})
+        token = json.loads(conn.getresponse().read())["access_token"]
+        me = (f"GET /v1/me HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+              f"Authorization: Bearer {token}\r\n\r\n").encode()
+        _row("Xinbao GET /v1/me (token, client read, access log)", port,
+             [me] * args.requests, args.concurrency)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
