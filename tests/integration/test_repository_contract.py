@@ -392,12 +392,17 @@ def test_sightings_count_applications_sharing_a_value_within_the_window(uow_fact
                                              applied_on=date(2025, 3, 1) + timedelta(days=day)))
         u.commit()
     with uow_factory() as u:
-        seen = u.risk.sightings("phone", ["13900000001", "13900000009"], date(2025, 3, 2),
-                                date(2025, 3, 31))
-        devices = u.risk.sightings("device_id", ["DEV-0"], date(2025, 1, 1), date(2025, 12, 1))
+        found = u.risk.sightings({"phone": (["13900000001", "13900000009"], date(2025, 3, 2)),
+                                  "device_id": (["DEV-0", "DEV-9"], date(2025, 3, 12)),
+                                  "bank_card": ([], date(2025, 1, 1))}, date(2025, 3, 31))
+        wide = u.risk.sightings({"device_id": (["DEV-0"], date(2025, 1, 1))},
+                                date(2025, 12, 1))
+    seen, devices = found["phone"], found["device_id"]
     assert sorted(s.applied_on.day for s in seen["13900000001"]) == [2, 11, 21]
     assert "13900000009" not in seen
-    assert len(devices["DEV-0"]) == 2
+    assert [s.applied_on.day for s in devices["DEV-0"]] == [21]  # from the 12th only
+    assert found["bank_card"] == {} and set(found) == {"phone", "device_id", "bank_card"}
+    assert len(wide["device_id"]["DEV-0"]) == 2 and set(wide) == {"device_id"}
 
 
 def test_the_neighbourhood_follows_shared_values_two_links_away(uow_factory):

@@ -588,14 +588,16 @@ class _Risk(_Table):
     def _apps(self) -> list[Application]:
         return list(self._uow._working.tables.get("applications", {}).values())
 
-    def sightings(self, name: str, values: Iterable[str], start: date,
-                  end: date) -> dict[str, list[Sighting]]:
-        wanted = set(values)
-        out: dict[str, list[Sighting]] = {}
-        for a in self._apps():
-            v = a.value_of(name)
-            if v in wanted and start <= a.applied_on <= end:
-                out.setdefault(v, []).append(Sighting(a.id, a.applied_on, a.funder_id))
+    def sightings(self, asks: Mapping[str, tuple[Iterable[str], date]],
+                  end: date) -> dict[str, dict[str, list[Sighting]]]:
+        out: dict[str, dict[str, list[Sighting]]] = {}
+        for name, (values, start) in asks.items():
+            wanted = set(values)
+            found = out[name] = {}
+            for a in self._apps():
+                v = a.value_of(name)
+                if v in wanted and start <= a.applied_on <= end:
+                    found.setdefault(v, []).append(Sighting(a.id, a.applied_on, a.funder_id))
         return out
 
     def neighbourhood(self, application_ids: Sequence[int], on: date, *, hops: int = 2,

@@ -13,7 +13,18 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
 from xinbao.adapters import orm
 from xinbao.adapters.crypto import PiiCipher
@@ -95,12 +106,14 @@ def _statements() -> dict[str, Any]:
     """Statements built once: per call only their parameters change (expanding IN lists)."""
     a, p, ln, t = orm.applications, orm.policies, orm.loans, orm.risk_counters
     out: dict[str, Any] = {}
-    for name, (column, _) in FIELD_INDEX.items():
-        col = a.c[column]
-        out[f"sightings:{name}"] = (
-            select(col, a.c.id, a.c.applied_on, a.c.funder_id)
-            .where(col.in_(bindparam("keys", expanding=True)),
-                   a.c.applied_on >= bindparam("start"), a.c.applied_on <= bindparam("end")))
+    # Every anti-fraud field at once, each with its own values and window start.
+    out["sightings"] = union_all(*(
+        select(literal(name).label("field"), a.c[column].label("key"), a.c.id,
+               a.c.applied_on, a.c.funder_id)
+        .where(a.c[column].in_(bindparam(f"keys_{name}", expanding=True)),
+               a.c.applied_on >= bindparam(f"start_{name}"),
+               a.c.applied_on <= bindparam("end"))
+        for name, (column, _) in FIELD_INDEX.items()))
     columns = [a.c[FIELD_INDEX[f][0]] for f in LINK_FIELDS]
     first_unpaid = ln.c.first_unpaid_due_date
     overdue = and_(first_unpaid.is_not(None), first_unpaid < bindparam("on"))
@@ -132,18 +145,25 @@ class SqlRiskRepository:
     def _key(self, name: str, value: str | None) -> str | None:
         return self._cipher.blind_index(value, field=FIELD_INDEX[name][1])
 
-    def sightings(self, name: str, values: Iterable[str], start: date,
-                  end: date) -> dict[str, list[Sighting]]:
-        """Applications giving each value of the field, applied for in [start, end]."""
-        keys = {self._key(name, v): v for v in set(values) if v}
-        statement = _statements()[f"sightings:{name}"]
-        out: dict[str, list[Sighting]] = {}
-        items = list(keys)
-        for lo in range(0, len(items), 900):
-            rows = self._c.execute(statement, {"keys": items[lo:lo + 900], "start": start,
-                                               "end": end})
-            for key, app_id, applied_on, funder_id in rows:
-                out.setdefault(keys[key], []).append(Sighting(app_id, applied_on, funder_id))
+    def sightings(self, asks: Mapping[str, tuple[Iterable[str], date]],
+                  end: date) -> dict[str, dict[str, list[Sighting]]]:
+        """For each anti-fraud field asked (its values and window start), the applications
+        giving each value, applied for between the start and ``end``: one statement for all
+        the fields (more only past 900 values of a field)."""
+        keys = {name: {self._key(name, v): v for v in set(values) if v}
+                for name, (values, _) in asks.items()}
+        out: dict[str, dict[str, list[Sighting]]] = {name: {} for name in asks}
+        rounds = max((len(k) for k in keys.values()), default=0)
+        for lo in range(0, rounds, 900):
+            params: dict[str, Any] = {"end": end}
+            for name in FIELD_INDEX:
+                chosen = list(keys.get(name, {}))[lo:lo + 900]
+                params[f"keys_{name}"] = chosen
+                params[f"start_{name}"] = asks[name][1] if name in asks else end
+            for field_name, key, app_id, applied_on, funder_id in self._c.execute(
+                    _statements()["sightings"], params):
+                out[field_name].setdefault(keys[field_name][key], []).append(
+                    Sighting(app_id, applied_on, funder_id))
         return out
 
     def neighbourhood(self, application_ids: Sequence[int], on: date, *, hops: int = 2,

@@ -271,18 +271,21 @@ def _screen(uow: UnitOfWork, rule_set: RuleSet, batch: Sequence[Application],
     pairs = [(f, v) for a in batch for f in listed_fields
              if (v := a.value_of(str(f))) is not None]
     listed = uow.blacklist.listed(pairs) if pairs else set()
+    windows = sorted({(str(r.field), r.window_days) for r in rule_set.rules
+                      if r.kind == "velocity"})
+    first, last = min(a.applied_on for a in batch), max(a.applied_on for a in batch)
+    asks: dict[str, tuple[list[str], date]] = {}
+    for name, window in windows:  # each field once, back to its longest window
+        start = first - timedelta(days=window)
+        asks[name] = ([v for a in batch if (v := a.value_of(name)) is not None],
+                      min(start, asks[name][1]) if name in asks else start)
+    seen = uow.risk.sightings(asks, last) if asks else {}
     velocity: dict[tuple[str, int], dict[int, antifraud.Velocity]] = {}
-    for rule in rule_set.rules:
-        if rule.kind != "velocity" or (rule.field, rule.window_days) in velocity:
-            continue
-        name, window = str(rule.field), rule.window_days
-        values = [v for a in batch if (v := a.value_of(name)) is not None]
-        start = min(a.applied_on for a in batch) - timedelta(days=window)
-        seen = uow.risk.sightings(name, values, start, max(a.applied_on for a in batch))
+    for name, window in windows:
         counts: dict[int, antifraud.Velocity] = {}
         for a in batch:
             value = a.value_of(name)
-            hits = [s for s in seen.get(value, []) if value is not None
+            hits = [s for s in seen[name].get(value, []) if value is not None
                     and a.applied_on - timedelta(days=window) <= s.applied_on <= a.applied_on]
             counts[a.id or 0] = antifraud.Velocity(len(hits), len({s.funder_id for s in hits}))
         velocity[(name, window)] = counts

@@ -312,9 +312,10 @@ class ListedValue:
 
 
 class RiskRepository(Protocol):
-    def sightings(self, name: str, values: Iterable[str], start: date,
-                  end: date) -> dict[str, list[Sighting]]:
-        """Applications giving each value of an anti-fraud field within [start, end]."""
+    def sightings(self, asks: Mapping[str, tuple[Iterable[str], date]],
+                  end: date) -> dict[str, dict[str, list[Sighting]]]:
+        """For each anti-fraud field asked (its values and window start), the applications
+        giving each value, applied for between the start and ``end``."""
         ...
 
     def neighbourhood(self, application_ids: Sequence[int], on: date, *, hops: int = 2,
