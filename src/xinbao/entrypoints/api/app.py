@@ -117,10 +117,10 @@ async def _caller(request: Request,
     container: Container = request.app.state.container
     now = utcnow()
     if bearer is not None:
-        # A remembered signature and one indexed read of the client, which never waits for
-        # a writer: done on the event loop, cheaper than a hop to a worker thread.
-        principal = accounts.resolve_token(bearer.credentials, container.uow(),
-                                           container.credentials, now=now)
+        # A remembered signature and one indexed read of the client, in a worker thread: the
+        # read never waits for a writer, but it may wait for a pooled connection.
+        principal = await run_in_threadpool(accounts.resolve_token, bearer.credentials,
+                                            container.uow(), container.credentials, now=now)
     elif session:
         # Resolving a session writes (its idle clock), which may wait for the database.
         active = await run_in_threadpool(accounts.resolve_session, session, container.uow(),
