@@ -707,11 +707,6 @@ class _Counters(_Table):
             self.rows[k] = Counter(c.dimension, c.key, c.cap_fen, c.used_fen + amounts[k])
         return True
 
-    def release(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> None:
-        for k in sorted(set(keys)):
-            c = self.rows[k]
-            self.rows[k] = Counter(c.dimension, c.key, c.cap_fen, c.used_fen - amount_fen)
-
     def replace_all(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None:
         kept = {k: Counter(c.dimension, c.key, c.cap_fen, 0) for k, c in self.rows.items()
                 if k != self.BASIS and c.dimension != "obligor"}

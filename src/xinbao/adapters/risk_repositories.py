@@ -382,13 +382,6 @@ class SqlCounterRepository:
             savepoint.rollback()
         return done
 
-    def release(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> None:
-        t = orm.risk_counters
-        statement = (update(t).where(t.c.dimension == bindparam("d"), t.c.key == bindparam("k"))
-                     .values(used_fen=t.c.used_fen - bindparam("x")))
-        for dim, key in self._order(keys):
-            self._c.execute(statement, {"d": dim, "k": key, "x": amount_fen})
-
     def replace_all(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None:
         """The counters are these from now on (the end-of-day recount), under the total's
         lock; an obligor's counter not among them is dropped (nothing used)."""

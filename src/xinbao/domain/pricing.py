@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 
-from xinbao.domain.loans import MONTHS_PER_YEAR, Annualization, Installment, all_in_annual_cost
+from xinbao.domain.loans import Annualization, Installment, all_in_annual_cost
 from xinbao.domain.money import PRECISION
 from xinbao.domain.policy import premium_schedule
 from xinbao.domain.products import PremiumBasis
@@ -87,8 +87,9 @@ class LoanCashFlows:
     installments: Sequence[Installment]
     fees_fen: Sequence[int] = ()
     upfront_fees_fen: int = 0
-    _at: dict[Decimal, tuple[float, float]] = field(default_factory=dict, init=False,
-                                                    repr=False, compare=False)
+    # the loan's flows discounted at a cap's monthly rate, by (cap, annualization)
+    _at: dict[tuple[Decimal, Annualization], tuple[float, float]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def cost(self, basis: PremiumBasis, sum_insured_fen: int, monthly_rate: Decimal,
              annualization: Annualization) -> Decimal:
@@ -127,7 +128,7 @@ class LoanCashFlows:
                     annualization: Annualization) -> tuple[float, float]:
         """At the cap's monthly rate: the present value of the installments and fees, and
         of one fen paid with every installment."""
-        if cap not in self._at:
+        if (cap, annualization) not in self._at:
             v = 1.0 / (1.0 + float(_cap_monthly(cap, annualization)))
             factor, loan, annuity = 1.0, 0.0, 0.0
             for k, inst in enumerate(self.installments):
@@ -135,8 +136,8 @@ class LoanCashFlows:
                 fee = self.fees_fen[k] if k < len(self.fees_fen) else 0
                 loan += (inst.total_fen + fee) * factor
                 annuity += factor
-            self._at[cap] = (loan, annuity)
-        return self._at[cap]
+            self._at[(cap, annualization)] = (loan, annuity)
+        return self._at[(cap, annualization)]
 
     def _exact_value(self, single: int, per_installment: Sequence[int], cap: Decimal,
                      annualization: Annualization) -> Decimal:
@@ -157,8 +158,8 @@ def _cap_monthly(cap: Decimal, annualization: Annualization) -> Decimal:
     with localcontext() as ctx:
         ctx.prec = PRECISION
         if annualization is Annualization.EFFECTIVE:
-            return (1 + cap) ** (Decimal(1) / MONTHS_PER_YEAR) - 1
-        return cap / MONTHS_PER_YEAR
+            return (1 + cap) ** (Decimal(1) / MONTHS) - 1
+        return cap / MONTHS
 
 
 def price(*, pd: Decimal, coverage_share: Decimal, terms: PricingTerms, loan: LoanCashFlows,
