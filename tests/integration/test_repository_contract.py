@@ -294,6 +294,20 @@ def test_events_are_appended_in_order(uow_factory):
         assert [e.name for e in u.events.list(aggregate_id=2)] == ["B"]
 
 
+def test_makers_are_found_per_object_by_event_name(uow_factory):
+    _seeded(uow_factory)
+    with uow_factory() as u:
+        u.events.add([Event("ClaimOpened", "claim", 1, date(2025, 1, 1), {}),
+                      Event("ClaimPaid", "claim", 2, date(2025, 1, 2), {}),
+                      Event("ClaimOpened", "loan", 3, date(2025, 1, 2), {})])
+        u.commit()
+    with uow_factory() as u:
+        u.events.add([Event("ClaimOpened", "claim", 2, date(2025, 1, 3), {})])  # not committed
+        found = u.events.makers("claim", [1, 2, 3], ["ClaimOpened"])
+    actor = found[1].copy().pop()
+    assert found == {1: {actor}, 2: {actor}, 3: set()}  # pending events count too
+
+
 def test_refreshing_the_first_unpaid_due_date_follows_the_domain_rule(uow_factory):
     from xinbao.domain.loans import first_unpaid_due_date
 

@@ -215,6 +215,25 @@ def test_whoever_keyed_the_application_in_cannot_review_it(store):
         review(store, keyer, app.id)
 
 
+def test_whoever_keyed_an_application_in_cannot_decide_it_nor_its_batch(store):
+    keyer = acting(store, "zhang.uw", Role.UNDERWRITER, Role.UNDERWRITING_APPROVER)
+    other = acting(store, "wang.uw", Role.UNDERWRITER)
+    theirs = applications.submit_application(b.consumer_application(), other())
+    own_app = applications.submit_application(
+        b.consumer_application(external_ref="OWN-1", borrower_id_number=people(1, seed=9)[0]),
+        keyer())
+    with pytest.raises(Forbidden, match="four-eyes"):
+        applications.approve_applications(ApproveApplications((theirs.id, own_app.id), b.START),
+                                          keyer(), b.engine())
+    with InMemoryUnitOfWork(store) as u:  # the batch is refused whole: nothing decided
+        assert [u.applications.get(i).status for i in (theirs.id, own_app.id)] == [
+            ApplicationStatus.SUBMITTED] * 2
+        assert u.decisions.get(theirs.id) is None
+    decided = applications.approve_applications(ApproveApplications((theirs.id,), b.START),
+                                                keyer(), b.engine())
+    assert decided[0].decision is not None
+
+
 def test_approvals_reserve_retained_liability_and_a_recount_agrees(store):
     results = submit_and_decide(store, [
         b.consumer_application(external_ref=f"L-{i}", borrower_id_number=n)

@@ -136,8 +136,8 @@ def test_the_batch_needs_batch_run_and_records_its_actor(store):
     report = servicing.run_end_of_day(RunEndOfDay(on), acting(store, finance)())
     assert report.claims_opened
     with InMemoryUnitOfWork(store) as u:
-        makers = u.events.makers("claim", report.claims_opened[0], ["ClaimOpened"])
-    assert makers == {"user:qian.fin"}
+        makers = u.events.makers("claim", [report.claims_opened[0]], ["ClaimOpened"])
+    assert makers == {report.claims_opened[0]: {"user:qian.fin"}}
 
 
 @pytest.fixture

@@ -505,10 +505,14 @@ class _Events(_Table):
                 if (aggregate is None or r.aggregate == aggregate)
                 and (aggregate_id is None or r.aggregate_id == aggregate_id)]
 
-    def makers(self, aggregate: str, aggregate_id: int, names: Iterable[str]) -> set[str]:
-        wanted = set(names)
-        return {r.actor for r in self.rows.values() if r.aggregate == aggregate
-                and r.aggregate_id == aggregate_id and r.name in wanted}
+    def makers(self, aggregate: str, aggregate_ids: Iterable[int],
+               names: Iterable[str]) -> dict[int, set[str]]:
+        wanted, ids = set(names), set(aggregate_ids)
+        found: dict[int, set[str]] = {i: set() for i in ids}
+        for r in self.rows.values():
+            if r.aggregate == aggregate and r.aggregate_id in ids and r.name in wanted:
+                found[r.aggregate_id].add(r.actor)
+        return found
 
     def records(self, *, actor: str | None = None, limit: int | None = None,
                 newest_first: bool = False) -> Iterator[AuditRecord]:

@@ -59,7 +59,7 @@ _UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}
 def _hot() -> dict[str, Any]:
     """Statements of the busiest paths (a decision, a request's client), built once: building
     a statement and its cache key costs more than running it on an indexed row."""
-    a, h = orm.applications, orm.audit_head
+    a, h, e = orm.applications, orm.audit_head, orm.domain_events
     return {
         "applications": select(a).where(a.c.id.in_(bindparam("ids", expanding=True))),
         "product": select(orm.products).where(orm.products.c.code == bindparam("code"),
@@ -71,6 +71,10 @@ def _hot() -> dict[str, Any]:
         "move_head": update(h).where(h.c.id == 1).values(seq=bindparam("seq"),
                                                          hash=bindparam("hash")),
         "events": insert(orm.domain_events),
+        "makers": select(e.c.aggregate_id, e.c.actor).where(
+            e.c.aggregate == bindparam("aggregate"),
+            e.c.aggregate_id.in_(bindparam("ids", expanding=True)),
+            e.c.name.in_(bindparam("names", expanding=True))),
     }
 
 def _ids(name: str) -> Any:
@@ -239,13 +243,16 @@ class SqlEventLog(_Repository):
         return [Event(r.name, r.aggregate, r.aggregate_id, r.occurred_on, r.data)
                 for r in self._c.execute(q)]
 
-    def makers(self, aggregate: str, aggregate_id: int, names: Iterable[str]) -> set[str]:
+    def makers(self, aggregate: str, aggregate_ids: Iterable[int],
+               names: Iterable[str]) -> dict[int, set[str]]:
         self.flush()
-        t = orm.domain_events
-        q = select(t.c.actor).where(t.c.aggregate == aggregate,
-                                    t.c.aggregate_id == aggregate_id,
-                                    t.c.name.in_(list(names)))
-        return set(self._c.execute(q).scalars())
+        found: dict[int, set[str]] = {i: set() for i in aggregate_ids}
+        for chunk in _chunks(found):
+            rows = self._c.execute(_hot()["makers"], {"aggregate": aggregate, "ids": chunk,
+                                                      "names": list(names)})
+            for aggregate_id, actor in rows:
+                found[aggregate_id].add(actor)
+        return found
 
     def records(self, *, actor: str | None = None, limit: int | None = None,
                 newest_first: bool = False) -> Iterator[AuditRecord]:

@@ -37,7 +37,14 @@ def tenant(uow: UnitOfWork) -> int | None:
 def four_eyes(uow: UnitOfWork, action: Action, aggregate: str, aggregate_id: int,
               maker_events: Iterable[str]) -> None:
     """Forbidden if the acting principal made the decision it is about to check."""
+    four_eyes_many(uow, action, aggregate, [aggregate_id], maker_events)
+
+
+def four_eyes_many(uow: UnitOfWork, action: Action, aggregate: str,
+                   aggregate_ids: Iterable[int], maker_events: Iterable[str]) -> None:
+    """Forbidden if the acting principal made any of the decisions it is about to check
+    (one look-up for them all)."""
     if uow.actor.is_system:
         return
-    check_four_eyes(uow.actor, uow.events.makers(aggregate, aggregate_id, maker_events),
-                    action)
+    for makers in uow.events.makers(aggregate, aggregate_ids, maker_events).values():
+        check_four_eyes(uow.actor, makers, action)

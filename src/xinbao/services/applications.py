@@ -17,7 +17,7 @@ from xinbao.domain.products import Product, version_in_force
 from xinbao.domain.security import Action
 from xinbao.domain.underwriting import Application, ApplicationStatus, Profile
 from xinbao.services import decisions
-from xinbao.services.access import authorize, four_eyes, own
+from xinbao.services.access import authorize, four_eyes_many, own
 from xinbao.services.commands import (
     ApproveApplication,
     ApproveApplications,
@@ -278,12 +278,13 @@ def _decide(uow: UnitOfWork, engine: RiskEngine, application_ids: Sequence[int],
         if on < application.applied_on:
             raise InvalidInput.single("on", "decision.date", "cannot decide before application")
         authorize(uow, Action.APPLICATION_APPROVE, amount_fen=application.amount_fen)
-        four_eyes(uow, Action.APPLICATION_APPROVE, "application", app_id,
-                  ("ApplicationSubmitted",))
         key = (application.product_code, application.product_version)
         if key not in products:
             products[key] = require(uow.products.get(*key), "product", key)
         batch.append(application)
+    four_eyes_many(uow, Action.APPLICATION_APPROVE, "application",
+                   [a.id for a in batch if a.id is not None],
+                   ("ApplicationSubmitted",))
     decided = decisions.decide(uow, engine, batch, products, on)
     quotes: dict[int, Policy] = {}
     for d in decided:

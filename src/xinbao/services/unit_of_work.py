@@ -224,8 +224,10 @@ class EventLog(Protocol):
     def list(
         self, *, aggregate: str | None = None, aggregate_id: int | None = None,
     ) -> list[Event]: ...
-    def makers(self, aggregate: str, aggregate_id: int, names: Iterable[str]) -> set[str]:
-        """The actors who recorded these events on this object (for four-eyes checks)."""
+    def makers(self, aggregate: str, aggregate_ids: Iterable[int],
+               names: Iterable[str]) -> dict[int, set[str]]:
+        """For each of these objects, the actors who recorded these events on it (for
+        four-eyes checks; an empty set where none did)."""
         ...
 
     def records(self, *, actor: str | None = None, limit: int | None = None,
