@@ -124,6 +124,25 @@ def test_applications_round_trip_with_borrower_and_roles(uow_factory):
     assert loaded.status is ApplicationStatus.SUBMITTED
 
 
+def test_rows_added_together_get_their_own_ids_in_order(uow_factory):
+    funder, first = _seeded(uow_factory)
+    refs = [f"M-{i}" for i in range(7)]
+    with uow_factory() as u:
+        added = u.applications.add_many([replace(_application(funder.id, ref),
+                                                 amount_fen=1_000_000 + i)
+                                         for i, ref in enumerate(refs)])
+        policies = u.policies.add_many([replace(_policy(a, funder.id),
+                                                sum_insured_fen=a.amount_fen) for a in added])
+        u.commit()
+    ids = [a.id for a in added]
+    assert ids == sorted(ids) and len(set(ids)) == 7 and first.id not in ids
+    with uow_factory() as u:
+        for a, p in zip(added, policies, strict=True):
+            assert u.applications.get(a.id).external_ref == a.external_ref
+            loaded = u.policies.get(p.id)
+            assert (loaded.application_id, loaded.sum_insured_fen) == (a.id, a.amount_fen)
+
+
 def test_changes_are_invisible_until_saved_and_committed(uow_factory):
     _, app = _seeded(uow_factory)
     with uow_factory() as u:

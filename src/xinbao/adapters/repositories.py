@@ -165,6 +165,16 @@ class _Repository:
         """Insert rows in one statement batch; their new ids, in the rows' order."""
         if not rows:
             return []
+        if self._c.dialect.name == "sqlite":
+            # SQLite gives each row of an INSERT the next rowid, in the order of its VALUES,
+            # while this transaction holds the database's only write lock: the new ids in
+            # ascending order are the rows' order. (SQLAlchemy cannot promise an order there,
+            # so asked for one it inserts row by row.)
+            ids = sorted(self._c.execute(insert(table).returning(table.c.id),
+                                         list(rows)).scalars())
+            if len(ids) != len(rows) or ids[-1] - ids[0] != len(ids) - 1:
+                raise RuntimeError(f"{table.name}: the new ids are not consecutive")
+            return ids
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return list(self._c.execute(statement, list(rows)).scalars())
 
