@@ -128,11 +128,28 @@ def _statements() -> dict[str, Any]:
     # IN scans the table on SQLite); pairs not asked for are dropped by the caller.
     out["counters"] = select(t).where(t.c.dimension.in_(bindparam("dims", expanding=True)),
                                       t.c.key.in_(bindparam("keys", expanding=True)))
+    out["basis"] = select(t.c.basis_fen, t.c.updated_on).where(t.c.dimension == TOTAL[0],
+                                                                t.c.key == TOTAL[1])
+    bl = orm.blacklist
+    out["listed"] = select(bl.c.field, bl.c.value_index).where(
+        bl.c.value_index.in_(bindparam("keys", expanding=True)), bl.c.active.is_(True))
     out["reserve"] = (update(t).where(t.c.dimension == bindparam("d"),
                                       t.c.key == bindparam("k"),
                                       t.c.used_fen + bindparam("x") <= t.c.cap_fen)
                       .values(used_fen=t.c.used_fen + bindparam("x")))
     return out
+
+
+@functools.cache
+def _counter_inserts(dialect: str) -> dict[str, Any]:
+    """The limit counters' inserts in the database's own dialect (``ON CONFLICT``)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    insert = dialect_insert(orm.risk_counters)
+    return {"insert": insert,
+            "ensure": insert.on_conflict_do_nothing(index_elements=["dimension", "key"])}
 
 
 class SqlRiskRepository:
@@ -243,7 +260,6 @@ class SqlBlacklistRepository:
 
     def listed(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """The (field, value) pairs that are on an active list."""
-        t = orm.blacklist
         by_key = {(name, self._key(name, value)): (name, value) for name, value in set(pairs)
                   if value}
         if not by_key:
@@ -251,10 +267,8 @@ class SqlBlacklistRepository:
         found: set[tuple[str, str]] = set()
         keys = sorted({k for _, k in by_key})
         for lo in range(0, len(keys), 900):
-            q = select(t.c.field, t.c.value_index).where(
-                t.c.value_index.in_(keys[lo:lo + 900]), t.c.active.is_(True))
-            found.update(by_key[(name, key)] for name, key in self._c.execute(q)
-                         if (name, key) in by_key)
+            rows = self._c.execute(_statements()["listed"], {"keys": keys[lo:lo + 900]})
+            found.update(by_key[(name, key)] for name, key in rows if (name, key) in by_key)
         return found
 
     def add(self, name: str, value: str, *, reason: str, on: date, by: str) -> bool:
@@ -306,13 +320,7 @@ class SqlCounterRepository:
         return sorted(set(keys), key=lambda k: (k != TOTAL, k))
 
     def _insert(self) -> Any:
-        t = orm.risk_counters
-        dialect = self._c.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        return dialect_insert(t)
+        return _counter_inserts(self._c.dialect.name)["insert"]
 
     def get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Counter]:
         wanted = set(keys)
@@ -328,17 +336,14 @@ class SqlCounterRepository:
 
     def basis(self) -> tuple[int, date] | None:
         """The net assets the caps were last set from, and when (None: never set)."""
-        t = orm.risk_counters
-        r = self._c.execute(select(t.c.basis_fen, t.c.updated_on).where(
-            t.c.dimension == TOTAL[0], t.c.key == TOTAL[1])).first()
+        r = self._c.execute(_statements()["basis"]).first()
         return (r.basis_fen, r.updated_on) if r and r.basis_fen >= 0 else None
 
     def lock(self, on: date) -> tuple[int, date] | None:
         """Hold the total's row until the transaction ends (made, unset, if missing); the
         basis as it stands once the lock is held."""
         t = orm.risk_counters
-        self._c.execute(self._insert().on_conflict_do_nothing(
-            index_elements=["dimension", "key"]), {
+        self._c.execute(_counter_inserts(self._c.dialect.name)["ensure"], {
                 "dimension": TOTAL[0], "key": TOTAL[1], "cap_fen": 0, "used_fen": 0,
                 "basis_fen": -1, "updated_on": on})
         q = select(t.c.basis_fen, t.c.updated_on).where(t.c.dimension == TOTAL[0],
@@ -355,8 +360,7 @@ class SqlCounterRepository:
                  "used_fen": c.used_fen, "basis_fen": basis_fen, "updated_on": on}
                 for c in counters]
         if rows:
-            self._c.execute(self._insert().on_conflict_do_nothing(
-                index_elements=["dimension", "key"]), rows)
+            self._c.execute(_counter_inserts(self._c.dialect.name)["ensure"], rows)
 
     def reserve(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> bool:
         """Add ``amount_fen`` to every counter, or to none when any would pass its cap."""
