@@ -7,6 +7,7 @@ is checked through the unit of work, never through the routes under test.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -19,7 +20,7 @@ from tests import builders as b
 from tests import support
 from xinbao.adapters import migrate
 from xinbao.bootstrap import Container, bootstrap
-from xinbao.entrypoints.api.app import create_app
+from xinbao.entrypoints.api.app import create_app, settle
 from xinbao.services import applications, claims, servicing
 from xinbao.services.commands import PayClaim, RunEndOfDay
 
@@ -661,3 +662,15 @@ def test_a_batch_stores_the_good_rows_and_refuses_each_bad_one_with_its_errors(
     assert again.json()["accepted"][0]["id"] == body["accepted"][0]["id"]  # a repeat
     too_many = client.post("/v1/applications/batch", json={"applications": []})
     assert too_many.status_code == 422
+
+
+def test_a_server_process_is_settled_before_it_serves(database_url: str):
+    c = bootstrap(support.settings(database_url))
+    try:
+        assert gc.get_freeze_count() == 0
+        settle(c)
+        assert c._risk is not None  # the engine is built before the first request
+        assert gc.get_freeze_count() > 0  # what lives on is out of the collector's sight
+    finally:
+        gc.unfreeze()
+        c.close()

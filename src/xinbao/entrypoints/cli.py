@@ -510,7 +510,7 @@ def serve(
     """Serve the REST API and the console (put TLS in front of it: cookies are Secure)."""
     import uvicorn
 
-    from xinbao.entrypoints.api.app import create_app
+    from xinbao.entrypoints.api.app import create_app, settle
 
     container = _container(database_url, upgrade=True)
     out.print(f"Serving {_safe_url(container)} on http://{host}:{port} with {workers} "
@@ -522,7 +522,9 @@ def serve(
     for handler in log_config["handlers"].values():
         handler["filters"] = ["redact"]
     if workers == 1:
-        uvicorn.run(create_app(container), host=host, port=port, log_level="info",
+        application = create_app(container)
+        settle(container)
+        uvicorn.run(application, host=host, port=port, log_level="info",
                     log_config=log_config, server_header=False)
         return
     # Each process builds its own application from the environment; the schema is current.
