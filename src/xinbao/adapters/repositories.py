@@ -257,9 +257,10 @@ class SqlEventLog(_Repository):
                names: Iterable[str]) -> dict[int, set[str]]:
         self.flush()
         found: dict[int, set[str]] = {i: set() for i in aggregate_ids}
+        wanted = list(names)  # read once: every chunk asks for the same names
         for chunk in _chunks(found):
             rows = self._c.execute(_hot()["makers"], {"aggregate": aggregate, "ids": chunk,
-                                                      "names": list(names)})
+                                                      "names": wanted})
             for aggregate_id, actor in rows:
                 found[aggregate_id].add(actor)
         return found
