@@ -20,8 +20,8 @@ from tests import builders as b
 from tests import support
 from xinbao.adapters import migrate
 from xinbao.bootstrap import Container, bootstrap
-from xinbao.entrypoints.api.app import create_app, settle
-from xinbao.services import applications, claims, servicing
+from xinbao.entrypoints.api.app import create_app, settle, utcnow
+from xinbao.services import accounts, applications, claims, servicing
 from xinbao.services.commands import PayClaim, RunEndOfDay
 
 UNLICENSED = replace(b.bank("BANK-U", licensed=False), credit_code=b.CREDIT_CODE_CFC)
@@ -674,3 +674,104 @@ def test_a_server_process_is_settled_before_it_serves(database_url: str):
     finally:
         gc.unfreeze()
         c.close()
+
+
+# The decision lane (lane.py): a client's approve request is answered outside FastAPI's
+# routing; everything the lane does not take is answered by the route as before.
+
+class SpyBatcher:
+    """Records who each decision was asked for: a client id (the lane) or a principal."""
+
+    def __init__(self, batcher: Any) -> None:
+        self.asked: list[Any] = []
+        self._submit = batcher.submit
+        batcher.submit = self.submit
+
+    def submit(self, who: Any, application_id: int, on: date) -> Any:
+        self.asked.append(who)
+        return self._submit(who, application_id, on)
+
+
+def submitted(container: Container, ref: str = "APP-0001") -> int:
+    return applications.submit_application(b.consumer_application(external_ref=ref),
+                                           container.uow()).id
+
+
+def test_the_lane_decides_a_clients_request_and_answers_as_the_route_does(
+        client: TestClient, container: Container) -> None:
+    spy = SpyBatcher(client.app.state.batcher)
+    app_id = submitted(container)
+
+    lane = client.post(f"/v1/applications/{app_id}/approve", json={"on": "2025-01-15"})
+    # A JSON subtype: the lane hands it on and FastAPI's route answers (decided before: the
+    # same decision back).
+    route = client.post(f"/v1/applications/{app_id}/approve", content=b'{"on": "2025-01-15"}',
+                        headers={"Content-Type": "application/vnd.api+json"})
+
+    assert (lane.status_code, route.status_code) == (200, 200), (lane.text, route.text)
+    assert spy.asked[0] == "ops" and spy.asked[1].actor == "client:ops"
+    assert lane.json() == route.json()
+    assert lane.json()["application"]["status"] == "approved" and lane.json()["policy"]
+    for header in ("Content-Type", "X-Content-Type-Options", "Cache-Control",
+                   "Content-Security-Policy"):
+        assert lane.headers[header] == route.headers[header], header
+
+
+@pytest.mark.parametrize(("path", "body", "loc"), [
+    ("{id}", b'{"on": "2025-02-30"}', ["body", "on"]),
+    ("{id}", b'{"on": "2025-01-15", "approve": true}', ["body", "approve"]),
+    ("{id}", b'{"on": ', ["body", 7]),
+    ("{id}", b"[]", ["body"]),
+    ("{id}", b"", ["body"]),
+    ("0", b'{"on": "2025-01-15"}', ["path", "application_id"]),
+    (str(2**63), b'{"on": "2025-01-15"}', ["path", "application_id"]),
+])
+def test_the_lane_hands_what_the_route_refuses_to_the_route(
+        client: TestClient, container: Container, path: str, body: bytes,
+        loc: list[Any]) -> None:
+    spy = SpyBatcher(client.app.state.batcher)
+    app_id = submitted(container)
+    before = written(container)
+
+    response = client.post(f"/v1/applications/{path.format(id=app_id)}/approve",
+                           content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == loc
+    assert spy.asked == [] and written(container) == before
+
+
+def test_the_lane_refuses_a_client_disabled_after_its_token_was_granted(
+        client: TestClient, container: Container) -> None:
+    app_id = submitted(container)
+    accounts.set_client_active("ops", False, container.uow(), now=utcnow())
+
+    response = client.post(f"/v1/applications/{app_id}/approve", json={"on": "2025-01-15"})
+
+    assert response.status_code == 401, response.text
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    with container.uow() as u:
+        assert u.applications.get(app_id).status.value == "submitted"
+
+
+def test_the_lane_takes_one_rate_limit_token_a_request_even_when_the_route_answers(
+        database_url: str) -> None:
+    c = bootstrap(support.settings(database_url, rate_limit_burst=2,
+                                   rate_limit_per_second=1))
+    c.risk = b.engine()
+    b.seed(c.uow)
+    token = support.api_token(c, "ops", STAFF["ops"])
+    app_id = submitted(c)
+    try:
+        with TestClient(create_app(c), headers=support.bearer(token)) as test_client:
+            missing = test_client.post(f"/v1/applications/{UNKNOWN_ID}/approve",
+                                       json={"on": "2025-01-15"})
+            decided = test_client.post(f"/v1/applications/{app_id}/approve",
+                                       json={"on": "2025-01-15"})
+            refused = test_client.post(f"/v1/applications/{app_id}/approve",
+                                       json={"on": "2025-01-15"})
+    finally:
+        c.close()
+    assert missing.status_code == 404  # answered by the route, on the lane's token
+    assert decided.status_code == 200  # the second of a burst of two
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1

@@ -11,7 +11,7 @@ import pytest
 from tests import builders as b
 from xinbao.adapters.memory import InMemoryUnitOfWork, Store
 from xinbao.domain.errors import NotFound
-from xinbao.domain.security import system
+from xinbao.domain.security import Unauthenticated, system
 from xinbao.domain.underwriting import ApplicationStatus
 from xinbao.entrypoints.api.batching import DecisionBatcher
 from xinbao.services import applications
@@ -83,3 +83,50 @@ def test_a_batch_refused_as_a_whole_is_decided_one_by_one():
         batcher.stop()
     with pytest.raises(RuntimeError, match="stopped"):
         batcher.decide(system("test"), good, b.START)
+
+
+def test_a_client_named_by_id_is_read_once_per_batch_just_before_it_is_decided():
+    store, ids = _store_with(4)
+    engine = b.engine()
+    reads: list[str] = []
+
+    def client(client_id: str):
+        reads.append(client_id)
+        return system(client_id)
+
+    batcher = DecisionBatcher(lambda p: InMemoryUnitOfWork(store, actor=p), lambda: engine,
+                              client=client, max_wait_s=0.05)
+    try:
+        with batcher.exclusive():  # the first batch waits to write; the rest queue behind it
+            first = batcher.submit("ops", ids[0], b.START)
+            while not reads:
+                threading.Event().wait(0.001)
+            rest = [batcher.submit("ops", i, b.START) for i in ids[1:]]
+        answers = [f.result(10) for f in (first, *rest)]
+    finally:
+        batcher.stop()
+    assert [a.application.id for a in answers] == ids
+    assert all(a.application.status is ApplicationStatus.APPROVED for a in answers)
+    assert reads == ["ops", "ops"]  # two batches: the first alone, then the three together
+
+
+def test_a_client_refused_when_read_refuses_each_request_of_its_batch_and_decides_nothing():
+    store, (app_id,) = _store_with(1)
+    engine = b.engine()
+
+    def disabled(client_id: str):
+        raise Unauthenticated("invalid or expired token")
+
+    batcher = DecisionBatcher(lambda p: InMemoryUnitOfWork(store, actor=p), lambda: engine,
+                              client=disabled)
+    plain = DecisionBatcher(lambda p: InMemoryUnitOfWork(store, actor=p), lambda: engine)
+    try:
+        with pytest.raises(Unauthenticated):
+            batcher.decide("ops", app_id, b.START)
+        with pytest.raises(ValueError, match="reads no clients"):
+            plain.submit("ops", app_id, b.START)
+    finally:
+        batcher.stop()
+        plain.stop()
+    with InMemoryUnitOfWork(store) as u:
+        assert u.applications.get(app_id).status is ApplicationStatus.SUBMITTED

@@ -329,11 +329,22 @@ def resolve_token(token: str, uow: UnitOfWork, creds: Credentials, *,
                   now: datetime) -> Principal:
     """The client behind a bearer token: signature and expiry checked, then the client read
     afresh (disabled clients are refused at once)."""
+    return client_principal(token_subject(token, creds, now=now), uow)
+
+
+def token_subject(token: str, creds: Credentials, *, now: datetime) -> str:
+    """The client id an access token was granted to, its signature and expiry checked (the
+    client itself is not read: ``client_principal``)."""
     claims = creds.read_token(token, now)
     if claims is None or claims.get("typ") != "access" or not claims.get("sub"):
         raise Unauthenticated("invalid or expired token")
+    return str(claims["sub"])
+
+
+def client_principal(client_id: str, uow: UnitOfWork) -> Principal:
+    """An API client's principal, read afresh: an unknown or disabled client is refused."""
     with uow:
-        client = uow.clients.get_by_client_id(str(claims["sub"]))
+        client = uow.clients.get_by_client_id(client_id)
     if client is None or not client.active:
         raise Unauthenticated("invalid or expired token")
     return client.principal()

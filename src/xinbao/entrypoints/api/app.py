@@ -59,6 +59,7 @@ from xinbao.entrypoints.api.hardening import (
     SecurityHeaders,
     install_error_handlers,
 )
+from xinbao.entrypoints.api.lane import RATE_TAKEN, DecisionLane
 from xinbao.entrypoints.console import routes as console
 from xinbao.entrypoints.console.routes import SESSION_COOKIE
 from xinbao.services import (
@@ -133,7 +134,9 @@ async def _caller(request: Request,
                                f"the {CSRF_HEADER} header")
     else:
         raise Unauthenticated("authentication required: a bearer token or a console session")
-    wait = request.app.state.limiter.check(principal.actor)
+    # A request the decision lane hands on has spent its token there (lane.py).
+    wait = None if request.scope.get(RATE_TAKEN) else request.app.state.limiter.check(
+        principal.actor)
     if wait is not None:
         raise RateLimited(wait)
     request.state.principal = principal
@@ -565,7 +568,9 @@ def settle(container: Container) -> None:
 
 def create_app(container: Container) -> FastAPI:
     settings = container.settings
-    batcher = DecisionBatcher(container.uow, lambda: container.risk)
+    batcher = DecisionBatcher(container.uow, lambda: container.risk,
+                              client=lambda client_id: accounts.client_principal(
+                                  client_id, container.uow()))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -580,7 +585,12 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     app.state.batcher = batcher
     app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
-    # Outermost last: size cap, then per-IP limit on the credential endpoints, then headers.
+    # Outermost last: the decision lane, size cap, then per-IP limit on the credential
+    # endpoints, then headers.
+    masking = container.parameters.masking
+    app.add_middleware(DecisionLane, batcher=batcher, limiter=app.state.limiter,
+                       credentials=container.credentials, now=utcnow, today=_today,
+                       answer=lambda r: _decision_out(r, masking).model_dump_json().encode())
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(IpRateLimit,
                        limiter=RateLimiter(settings.login_rate_per_minute / 60,

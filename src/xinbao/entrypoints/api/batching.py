@@ -10,6 +10,10 @@ each request is its own decision; if the batch is refused as a whole (one applic
 permitted, not found, not decidable), its applications are decided one by one so that each
 request gets its own answer or error. Every decision is committed before its request is
 answered.
+
+Who decides is a ``Principal``, or an API client's id (the decision lane, ``lane.py``): the
+client is then read once per batch, just before it is decided, and a client disabled by
+then is refused (``Unauthenticated``) instead of being read once per request.
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ from xinbao.services import applications
 from xinbao.services.applications import ApprovalResult
 from xinbao.services.commands import ApproveApplication, ApproveApplications
 
+#: Who asks for a decision: a principal, or the id of an API client read at decision time.
+Who = Principal | str
+
 
 @dataclass
 class _Item:
-    principal: Principal
+    who: Who
     application_id: int
     on: date
     future: Future = field(default_factory=Future)
@@ -37,8 +44,11 @@ class _Item:
 
 class DecisionBatcher:
     def __init__(self, uow: Callable[[Principal], object], engine: Callable[[], object], *,
-                 max_batch: int = 64, max_wait_s: float = 0.002) -> None:
-        self._uow, self._engine = uow, engine
+                 client: Callable[[str], Principal] | None = None, max_batch: int = 64,
+                 max_wait_s: float = 0.002) -> None:
+        """``client`` reads an API client's principal by its id (``accounts.client_principal``),
+        for requests that name their client instead of bringing a principal."""
+        self._uow, self._engine, self._client = uow, engine, client
         self._max_batch, self._max_wait = max_batch, max_wait_s
         self._queue: deque[_Item] = deque()
         self._ready = threading.Condition()
@@ -49,15 +59,16 @@ class DecisionBatcher:
                                         daemon=True)
         self._thread.start()
 
-    def decide(self, principal: Principal, application_id: int, on: date) -> ApprovalResult:
+    def decide(self, who: Who, application_id: int, on: date) -> ApprovalResult:
         """The decision on one application (blocks until it is committed)."""
-        return self.submit(principal, application_id, on).result()
+        return self.submit(who, application_id, on).result()
 
-    def submit(self, principal: Principal, application_id: int,
-               on: date) -> Future[ApprovalResult]:
+    def submit(self, who: Who, application_id: int, on: date) -> Future[ApprovalResult]:
         """The decision on one application, to come: the future is set once it is committed
         (``asyncio.wrap_future`` awaits it on an event loop)."""
-        item = _Item(principal, application_id, on)
+        if isinstance(who, str) and self._client is None:
+            raise ValueError("this batcher reads no clients: give it a principal")
+        item = _Item(who, application_id, on)
         with self._ready:
             if self._stopped:
                 raise RuntimeError("the decision batcher is stopped")
@@ -91,32 +102,41 @@ class DecisionBatcher:
             keep: deque[_Item] = deque()
             while self._queue:
                 item = self._queue.popleft()
-                same = (item.principal == first.principal and item.on == first.on)
+                same = (item.who == first.who and item.on == first.on)
                 (batch if same and len(batch) < self._max_batch else keep).append(item)
             self._queue.extendleft(reversed(keep))
             self._last = len(batch)
             return batch
 
+    def _principal(self, who: Who) -> Principal:
+        return who if isinstance(who, Principal) else self._client(who)
+
     def _run(self) -> None:
         while (batch := self._take()) is not None:
             first = batch[0]
             try:
+                principal = self._principal(first.who)
+            except Exception as exc:  # noqa: BLE001 - the whole batch's own error
+                for item in batch:
+                    item.future.set_exception(exc)
+                continue
+            try:
                 with self._writing:
                     results = applications.approve_applications(
                         ApproveApplications(tuple(i.application_id for i in batch), first.on),
-                        self._uow(first.principal), self._engine())
+                        self._uow(principal), self._engine())
             except Exception:  # noqa: BLE001 - decided one by one below, each its own answer
                 with self._writing:
-                    self._one_by_one(batch)
+                    self._one_by_one(batch, principal)
                 continue
             for item, result in zip(batch, results, strict=True):
                 item.future.set_result(result)
 
-    def _one_by_one(self, batch: list[_Item]) -> None:
+    def _one_by_one(self, batch: list[_Item], principal: Principal) -> None:
         for item in batch:
             try:
                 item.future.set_result(applications.approve_application(
                     ApproveApplication(item.application_id, item.on),
-                    self._uow(item.principal), self._engine()))
+                    self._uow(principal), self._engine()))
             except Exception as exc:  # noqa: BLE001 - the request's own error
                 item.future.set_exception(exc)

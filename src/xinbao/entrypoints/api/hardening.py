@@ -63,9 +63,24 @@ def retry_after_header(retry_after: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(retry_after)))}
 
 
-def _too_many_requests(retry_after: float) -> JSONResponse:
+def too_many_requests(retry_after: float) -> JSONResponse:
     return JSONResponse({"detail": "too many requests"}, status_code=429,
                         headers=retry_after_header(retry_after))
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` again from the start, for a body already read: the whole body first, then
+    whatever comes next (a disconnect)."""
+    replayed = False
+
+    async def again() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again
 
 
 class BodySizeLimit:
@@ -107,16 +122,7 @@ class BodySizeLimit:
             if not message.get("more_body", False):
                 break
 
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(b"".join(chunks), receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse(
@@ -226,7 +232,7 @@ class IpRateLimit:
             client = scope.get("client")
             wait = self.limiter.check(client[0] if client else "unknown")
             if wait is not None:
-                await _too_many_requests(wait)(scope, receive, send)
+                await too_many_requests(wait)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -251,7 +257,7 @@ def install_error_handlers(app: Starlette, log: _ErrorLog) -> None:
 
     async def rate_limited(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RateLimited)
-        return _too_many_requests(exc.retry_after)
+        return too_many_requests(exc.retry_after)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
