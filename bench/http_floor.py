@@ -13,8 +13,9 @@ generator of ``bench/loadgen.py`` in another, on loopback:
 3. ``GET /v1/me`` of the real application on a fresh SQLite database: the bearer token is
    checked and the client read from the database, then a small answer.
 
-Whatever a decision costs comes on top of row 3, so it bounds what one server process can
-answer on this machine.
+Whatever a request costs comes on top of row 3 when FastAPI routes it. An API client's
+approve request skips FastAPI's routing and row 3's worker thread (the decision lane,
+``entrypoints/api/lane.py``): its HTTP cost is nearer row 2's.
 """
 
 from __future__ import annotations
