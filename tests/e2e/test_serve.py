@@ -44,8 +44,9 @@ def test_several_server_processes_answer_on_one_port_with_shared_keys(tmp_path: 
            "XINBAO_SECRETS_FILE": str(tmp_path / "secrets.toml"),
            "XINBAO_MODELS_DIR": str(tmp_path / "models"), "XINBAO_PASSWORD_HASHING": "fast"}
     _cli(env, "db", "upgrade")
-    secret = _cli(env, "clients", "add", "ops-1", "--name", "operations",
-                  "--role", "underwriter").strip().splitlines()[-1].strip()
+    secret = _cli(env, "clients", "add", "ops-1", "--name", "operations", "--role",
+                  "underwriter", "--role", "underwriting_approver").strip().splitlines()[-1]
+    secret = secret.strip()
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "xinbao.entrypoints.cli", "serve", "--port", str(port),
@@ -73,6 +74,15 @@ def test_several_server_processes_answer_on_one_port_with_shared_keys(tmp_path: 
         answers = [_request(port, "GET", "/v1/me", headers=bearer) for _ in range(20)]
         assert {s for s, _ in answers} == {200}
         assert {a["actor"] for _, a in answers} == {"client:ops-1"}
+        # Approve requests meet the decision lane first; what it cannot answer (an unknown
+        # application, a body the route refuses) reaches the route with its body intact.
+        json_bearer = {**bearer, "Content-Type": "application/json"}
+        status, missing = _request(port, "POST", "/v1/applications/987654/approve",
+                                   '{"on": "2025-01-15"}', json_bearer)
+        assert (status, missing["detail"]) == (404, "application 987654 not found")
+        status, refused = _request(port, "POST", "/v1/applications/987654/approve",
+                                   '{"on": "2025-02-30"}', json_bearer)
+        assert status == 422 and refused["detail"][0]["loc"] == ["body", "on"]
     finally:
         server.send_signal(signal.SIGINT)
         output, _ = server.communicate(timeout=30)
