@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -222,3 +224,13 @@ def test_simulate_refuses_an_unknown_scenario_with_exit_2(tmp_path: Path) -> Non
     assert result.exit_code == REFUSED
     assert "no-such-market" in result.stderr
     assert not (tmp_path / "xinbao.db").exists()
+
+
+def test_commands_start_without_loading_the_scoring_stack():
+    """scikit-learn and optbinning take seconds to import: only training, reports and a
+    promoted model load them, not every command (``xinbao --help`` included)."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, xinbao.entrypoints.cli, xinbao.bootstrap; "
+         "print(sorted(m for m in ('sklearn', 'optbinning', 'lightgbm', 'matplotlib') "
+         "if m in sys.modules))"], capture_output=True, text=True, check=True, timeout=120)
+    assert loaded.stdout.strip() == "[]"

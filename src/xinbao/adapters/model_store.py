@@ -23,12 +23,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xinbao import __version__
 from xinbao.domain.decision import ScoreResult
-from xinbao.scoring.metrics import Validation
-from xinbao.scoring.scorecard import ScorecardModel, TrainingResult, TrainingSpec
+
+if TYPE_CHECKING:  # the scoring stack (scikit-learn, optbinning) loads in seconds: only
+    # when a model is trained or loaded, so that every command does not wait for it
+    from xinbao.scoring.metrics import Validation
+    from xinbao.scoring.scorecard import ScorecardModel, TrainingResult, TrainingSpec
 
 
 def _validation(v: Validation) -> dict[str, Any]:
@@ -199,6 +202,8 @@ class ModelRegistry:
         assignment = self.read()
         if assignment.champion is None:
             return fallback
+        from xinbao.scoring.scorecard import ScorecardModel
+
         champion = (assignment.champion,
                     ScorecardModel.load(self.folder(assignment.champion) / "scorecard.pkl"))
         challenger = None
