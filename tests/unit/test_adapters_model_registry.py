@@ -77,3 +77,15 @@ def test_a_promotion_takes_effect_on_the_next_decision(tmp_path):
     ref = _train(tmp_path, root, 3)
     ModelRegistry(root).promote(ref, role="champion")
     assert reloading.score(row, [1])[0].model == ref
+
+
+def test_a_server_readies_the_champion_before_the_first_decision(tmp_path):
+    root = tmp_path / "models"
+    ref = _train(tmp_path, root, 4)
+    ModelRegistry(root).promote(ref, role="champion")
+    reloading = ReloadingScorer(ModelRegistry(root), FALLBACK)
+
+    reloading.ready()
+    (root / ref / "scorecard.pkl").unlink()  # nothing left to load: it was loaded before
+
+    assert reloading.score([{"bureau_score": 600.0, "dti": 0.1}], [1])[0].model == ref

@@ -263,6 +263,12 @@ class ReloadingScorer:
             self._stamp = stamp
         return self._scorer
 
+    def ready(self) -> None:
+        """Load the registry's scorer now rather than on the first decision (a server does
+        this before it serves, so the model and the scoring stack it imports are part of
+        the heap the server then freezes: ``entrypoints/api/app.settle``)."""
+        self.current()
+
     def score(self, rows: Sequence[Mapping[str, Any]],
               keys: Sequence[int]) -> list[ScoreResult]:
         return self.current().score(rows, keys)

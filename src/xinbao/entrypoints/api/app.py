@@ -41,6 +41,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from starlette.concurrency import run_in_threadpool
 
 from xinbao import __version__
+from xinbao.adapters.model_store import ReloadingScorer
 from xinbao.adapters.unit_of_work import SqlUnitOfWork
 from xinbao.bootstrap import Container, bootstrap
 from xinbao.config import Settings
@@ -554,14 +555,17 @@ def app_from_environment() -> FastAPI:
 
 
 def settle(container: Container) -> None:
-    """Ready a server process before it serves: build the risk engine (the first decision
-    does not pay for it, and broken parameters or models stop the server at start), then
-    move everything alive out of the garbage collector's sight (``gc.freeze``).
+    """Ready a server process before it serves: build the risk engine and load its model
+    (the first decision does not pay for them, and broken parameters or models stop the
+    server at start), then move everything alive out of the garbage collector's sight
+    (``gc.freeze``).
 
     A server lives with a large heap that never dies (modules, models, the routes); a full
     collection walked all of it, pausing every request for 320-400 ms several times a
     minute under load; frozen, a full collection takes about 20 ms (issue 5's note)."""
-    container.risk  # noqa: B018 - built on first use
+    scorer = container.risk.scorer  # the engine, built on first use
+    if isinstance(scorer, ReloadingScorer):
+        scorer.ready()  # a promoted model, loaded now rather than by the first decision
     gc.collect()
     gc.freeze()
 
