@@ -775,3 +775,19 @@ def test_the_lane_takes_one_rate_limit_token_a_request_even_when_the_route_answe
     assert missing.status_code == 404  # answered by the route, on the lane's token
     assert decided.status_code == 200  # the second of a burst of two
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+
+
+def test_an_approve_the_client_may_not_make_is_refused_by_the_route_and_recorded_once(
+        client: TestClient, container: Container) -> None:
+    app_id = submitted(container)
+    token = client.tokens["claims-approver"]  # pays claims; approves no applications
+
+    refused = client.post(f"/v1/applications/{app_id}/approve", json={"on": "2025-01-15"},
+                          headers=support.bearer(token))
+
+    assert refused.status_code == 403, refused.text
+    with container.uow() as u:
+        denied = [r for r in u.events.records() if r.name == "AccessDenied"]
+        assert u.applications.get(app_id).status.value == "submitted"
+    assert [(r.actor, r.data["action"]) for r in denied] == [
+        ("client:claims-approver", "application.approve")]
