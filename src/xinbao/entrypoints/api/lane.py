@@ -34,7 +34,7 @@ from datetime import date, datetime
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from xinbao.domain.security import Unauthenticated
+from xinbao.domain.security import Principal, Unauthenticated
 from xinbao.entrypoints.api import schemas as s
 from xinbao.entrypoints.api.batching import DecisionBatcher
 from xinbao.entrypoints.api.hardening import RateLimiter, replay, too_many_requests
@@ -79,7 +79,8 @@ class DecisionLane:
         if asked is None:
             await self.app(scope, replayed, send)
             return
-        wait = self._limiter.check(f"client:{client_id}")
+        # The key the route limits by: the principal's actor, ``client:<id>``.
+        wait = self._limiter.check(Principal("client", client_id).actor)
         if wait is not None:
             await too_many_requests(wait)(scope, replayed, send)
             return
