@@ -94,3 +94,49 @@ def test_racing_approvals_never_overshoot_the_retained_liability_limit(container
     recount = decisions.refresh_limits(container.uow(), container.risk.params.limits, b.START)
     by_key = {(c.dimension, c.key): c.used_fen for c in recount}
     assert by_key[total] == first.decision.approved_fen + taken
+
+
+def test_a_batch_takes_the_write_lock_only_after_every_application_is_assessed(container,
+                                                                                 monkeypatch):
+    """The first write of a decision batch (making the counters of new obligors) waits until
+    every application of the batch is assessed: the lock a write takes (SQLite's one writer,
+    the counters' rows on PostgreSQL) is held for the writes and the commit, not the
+    deciding."""
+    from datetime import date
+
+    from sqlalchemy import event
+
+    from xinbao.domain import decision as rules
+    from xinbao.services.commands import ApproveApplications
+
+    ids = IdentityFactory(12)
+    apps = [applications.submit_application(b.consumer_application(
+        external_ref=f"W-{i}", borrower_phone=f"138000000{i:02d}",
+        borrower_id_number=ids.resident_id(born_between=(date(1975, 1, 1),
+                                                         date(1995, 1, 1)))),
+        container.uow()).id for i in range(4)]
+    applications.approve_application(ApproveApplication(apps.pop(), b.START), container.uow(),
+                                     container.risk)  # the first decision sets the caps up
+    seen: list[str] = []
+
+    def statement(conn, cursor, text, params, context, executemany) -> None:
+        seen.append(text.split(None, 1)[0].upper())
+
+    assess = rules.assess
+
+    def assessing(*args, **kwargs):
+        seen.append("assess")
+        return assess(*args, **kwargs)
+
+    monkeypatch.setattr(rules, "assess", assessing)
+    event.listen(container.engine, "before_cursor_execute", statement)
+    try:
+        results = applications.approve_applications(ApproveApplications(tuple(apps), b.START),
+                                                    container.uow(), container.risk)
+    finally:
+        event.remove(container.engine, "before_cursor_execute", statement)
+    assert all(r.application.status is ApplicationStatus.APPROVED for r in results)
+    first_write = next(i for i, s in enumerate(seen) if s in ("INSERT", "UPDATE", "DELETE"))
+    assert seen.count("assess") == 3
+    assert "assess" not in seen[first_write:]
+    assert seen[first_write] == "INSERT"  # the new obligors' counters

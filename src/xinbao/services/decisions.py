@@ -8,12 +8,15 @@ Deciding a batch of applications:
    and the identity rings of the batch and its neighbours;
 3. collateral is valued; the model scores every application in one call;
 4. the limit counters of the batch are read once; ``decision.assess`` decides each
-   application against them, each approval taking its room from the batch's view; then the
-   batch's approvals reserve their retained liability on every counter in one atomic step.
-   If a concurrent transaction took the room meanwhile, that step changes nothing and each
+   application against them, each approval taking its room from the batch's view, and its
+   record is made;
+5. only then does the batch write: the counters of new obligors are made, and the batch's
+   approvals reserve their retained liability on every counter in one atomic step. If a
+   concurrent transaction took the room meanwhile, that step changes nothing and each
    application is decided again, reserving alone (re-read and re-decided while the room
-   keeps going to others, then referred);
-5. decisions, status changes and quotes are written in bulk, in the same transaction.
+   keeps going to others, then referred). Decisions, status changes and quotes are written
+   in bulk, in the same transaction. The write lock is so held only while the batch is
+   written and committed, and another server process decides its own batch meanwhile.
 """
 
 from __future__ import annotations
@@ -153,15 +156,18 @@ def decide(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
                for f in {a.funder_id for a in batch}}
     keys_of = [_limit_keys(uow, a, product_of[i], funders[a.funder_id].code, engine, basis)
                for i, a in enumerate(batch)]
-    state = _counters(uow, [c for wanted in keys_of for c in wanted], basis, on)
+    state, missing = _counters(uow, [c for wanted in keys_of for c in wanted])
     facts = [rules.Facts(screening=screenings[i], bureau=results[i], scored=scores[i],
                          valuation=valuations[i], portfolio=(), cost_cap=engine.cost_cap,
                          annualization=engine.annualization) for i in range(len(batch))]
     keys = [[(c.dimension, c.key) for c in wanted] for wanted in keys_of]
 
-    # The batch's approvals are reserved together, in one step, against the counters as
-    # read. If a concurrent transaction took the room meanwhile, that step changes nothing
-    # and each application is decided again, reserving on its own against fresh counters.
+    # Everything is assessed and recorded before the batch's first write, so the write lock
+    # (SQLite's one writer, PostgreSQL's locks on the counters' rows) is held only while the
+    # batch is written: the approvals are reserved together, in one step, against the
+    # counters as read. If a concurrent transaction took the room meanwhile, that step
+    # changes nothing and each application is decided again, reserving on its own against
+    # fresh counters.
     planned: dict[tuple[str, str], int] = {}
 
     def plan(wanted: Sequence[tuple[str, str]], amount: int) -> bool:
@@ -173,16 +179,18 @@ def decide(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
     assessed = [_assess(uow, engine, a, product_of[i], facts[i], basis, on, keys[i], state,
                         plan)
                 for i, a in enumerate(batch)]
+    records = _records(uow, engine, batch, assessed, features, on)
+    if missing:  # the batch's first write
+        uow.counters.ensure(missing, basis_fen=basis, on=on)
     if planned and not uow.counters.reserve_many(planned):
         fresh.update(uow.counters.get(list(fresh)))
         assessed = [_assess(uow, engine, a, product_of[i], facts[i], basis, on, keys[i],
                             fresh, uow.counters.reserve) for i, a in enumerate(batch)]
+        records = _records(uow, engine, batch, assessed, features, on)
     decided = []
-    for i, (assessment, facts_i) in enumerate(assessed):
-        application = batch[i]
+    for application, (assessment, _), record in zip(batch, assessed, records, strict=True):
         application.decide(assessment.outcome.approved, assessment.reason_codes, on)
-        decided.append(Decided(application, _record(uow, engine, application, assessment,
-                                                    facts_i, features[i], on)))
+        decided.append(Decided(application, record))
     uow.decisions.add_many([d.record for d in decided])
     return decided
 
@@ -218,6 +226,13 @@ def _assess(uow: UnitOfWork, engine: RiskEngine, application: Application, produ
             "the portfolio limits changed under concurrent approvals")),
             assessment.limit, assessment.price)
     return assessment, facts
+
+
+def _records(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
+             assessed: Sequence[tuple[Assessment, rules.Facts]],
+             features: Sequence[Mapping[str, Any]], on: date) -> list[DecisionRecord]:
+    return [_record(uow, engine, a, assessment, facts, features[i], on)
+            for i, (a, (assessment, facts)) in enumerate(zip(batch, assessed, strict=True))]
 
 
 def _record(uow: UnitOfWork, engine: RiskEngine, application: Application,
@@ -350,19 +365,18 @@ def _limit_keys(uow: UnitOfWork, application: Application, product: Product,
     ]
 
 
-def _counters(uow: UnitOfWork, wanted: Sequence[Counter], basis: int,
-              on: date) -> dict[tuple[str, str], Counter]:
-    """The counters as they stand, those not yet made made first (as made: if a concurrent
-    transaction made one first and used it, the reservation's own check still holds the
-    cap, and the batch is decided again on fresh counters)."""
+def _counters(uow: UnitOfWork, wanted: Sequence[Counter],
+              ) -> tuple[dict[tuple[str, str], Counter], list[Counter]]:
+    """The counters as they stand, with those not yet made as they will be made (unused, at
+    the caps in ``wanted``), and the list of those: the caller makes them before it reserves
+    (as made: if a concurrent transaction made one first and used it, the reservation's own
+    check still holds the cap, and the batch is decided again on fresh counters)."""
     keys = list(dict.fromkeys((c.dimension, c.key) for c in wanted))
     found = uow.counters.get(keys)
     missing = list({(c.dimension, c.key): c for c in wanted
                     if (c.dimension, c.key) not in found}.values())
-    if missing:
-        uow.counters.ensure(missing, basis_fen=basis, on=on)
-        found.update(((c.dimension, c.key), c) for c in missing)
-    return found
+    found.update(((c.dimension, c.key), c) for c in missing)
+    return found, missing
 
 
 def _refresh(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> list[Counter]:
@@ -506,7 +520,8 @@ def review_application(cmd: ReviewApplication, uow: UnitOfWork, engine: RiskEngi
             funder = require(uow.funders.get(application.funder_id), "funder",
                              application.funder_id)
             wanted = _limit_keys(uow, application, product, funder.code, engine, basis)
-            _counters(uow, wanted, basis, cmd.on)
+            _, missing = _counters(uow, wanted)
+            uow.counters.ensure(missing, basis_fen=basis, on=cmd.on)
             keys = [(c.dimension, c.key) for c in wanted]
             if not uow.counters.reserve(keys, exposure.retained_fen(record.approved_fen,
                                                                     product.coverage_share)):
