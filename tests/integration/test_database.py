@@ -32,3 +32,38 @@ def test_the_database_url_comes_from_the_environment_or_the_default():
     settings = Settings.from_env(env)
     assert settings.database_url == "postgresql+psycopg://u@h/db"
     assert settings.log_level == "DEBUG"
+
+
+def test_a_key_list_finds_exactly_its_keys_with_one_compiled_statement(empty_database_url):
+    """``in_list`` binds a whole list as one parameter (a JSON array on SQLite, an array on
+    PostgreSQL): any length, empty included, ints and strings of any characters."""
+    from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
+
+    from xinbao.adapters.sql_lists import in_list
+
+    t = Table("key_list_probe", MetaData(), Column("id", BigInteger, primary_key=True),
+              Column("name", String(40), index=True))
+    names = ["plain", "带引号\"的", "back\\slash", "it's", "  spaced ", "数字 7"]
+    engine = create_db_engine(empty_database_url)
+    try:
+        with engine.begin() as c:
+            t.create(c)
+            c.execute(t.insert(), [{"id": 10**12 + i, "name": n} for i, n in enumerate(names)])
+        by_id = select(t.c.id).where(in_list(t.c.id, "ids")).order_by(t.c.id)
+        by_name = select(t.c.name).where(in_list(t.c.name, "names")).order_by(t.c.name)
+        with engine.connect() as c:
+            wanted = [10**12 + 1, 10**12 + 5, 7] + list(range(2000, 3000))
+            assert c.execute(by_id, {"ids": wanted}).scalars().all() == [10**12 + 1, 10**12 + 5]
+            assert c.execute(by_id, {"ids": []}).scalars().all() == []
+            asked = names[1:5] + ["plai", "PLAIN"]
+            assert c.execute(by_name, {"names": asked}).scalars().all() == sorted(names[1:5])
+            sent = set()
+            for ids in ([1], wanted):
+                result = c.execute(by_id, {"ids": ids})
+                sent.add(result.context.statement)
+                result.close()
+            assert len(sent) == 1  # the same SQL text for 1 key and for 1,003
+            t.drop(c)
+            c.commit()
+    finally:
+        engine.dispose()

@@ -18,6 +18,7 @@ from xinbao.adapters.risk_repositories import (
     evidence_from_json,
     profile_columns,
 )
+from xinbao.adapters.sql_lists import in_list
 from xinbao.domain.accounts import ApiClient, Session, User, decode_roles, encode_roles
 from xinbao.domain.audit import AuditRecord, chain, json_safe
 from xinbao.domain.claims import Claim, ClaimStatus, Recovery
@@ -61,7 +62,7 @@ def _hot() -> dict[str, Any]:
     a statement and its cache key costs more than running it on an indexed row."""
     a, h, e = orm.applications, orm.audit_head, orm.domain_events
     return {
-        "applications": select(a).where(a.c.id.in_(bindparam("ids", expanding=True))),
+        "applications": select(a).where(in_list(a.c.id, "ids")),
         "product": select(orm.products).where(orm.products.c.code == bindparam("code"),
                                               orm.products.c.version == bindparam("version")),
         "funder": select(orm.funders).where(orm.funders.c.id == bindparam("id")),
@@ -73,8 +74,7 @@ def _hot() -> dict[str, Any]:
         "events": insert(orm.domain_events),
         "makers": select(e.c.aggregate_id, e.c.actor).where(
             e.c.aggregate == bindparam("aggregate"),
-            e.c.aggregate_id.in_(bindparam("ids", expanding=True)),
-            e.c.name.in_(bindparam("names", expanding=True))),
+            in_list(e.c.aggregate_id, "ids"), in_list(e.c.name, "names")),
     }
 
 def _ids(name: str) -> Any:

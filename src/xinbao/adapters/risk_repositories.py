@@ -28,6 +28,7 @@ from sqlalchemy import (
 
 from xinbao.adapters import orm
 from xinbao.adapters.crypto import PiiCipher
+from xinbao.adapters.sql_lists import in_list
 from xinbao.analytics.identity_graph import LINK_FIELDS, Node
 from xinbao.domain.decision import DecisionRecord, Outcome, Review
 from xinbao.domain.events import Event
@@ -103,14 +104,14 @@ def evidence_from_json(items: Sequence[Mapping[str, Any]] | None) -> tuple[Evide
 
 @functools.cache
 def _statements() -> dict[str, Any]:
-    """Statements built once: per call only their parameters change (expanding IN lists)."""
+    """Statements built once: per call only their parameters change (key lists)."""
     a, p, ln, t = orm.applications, orm.policies, orm.loans, orm.risk_counters
     out: dict[str, Any] = {}
     # Every anti-fraud field at once, each with its own values and window start.
     out["sightings"] = union_all(*(
         select(literal(name).label("field"), a.c[column].label("key"), a.c.id,
                a.c.applied_on, a.c.funder_id)
-        .where(a.c[column].in_(bindparam(f"keys_{name}", expanding=True)),
+        .where(in_list(a.c[column], f"keys_{name}"),
                a.c.applied_on >= bindparam(f"start_{name}"),
                a.c.applied_on <= bindparam("end"))
         for name, (column, _) in FIELD_INDEX.items()))
@@ -120,19 +121,18 @@ def _statements() -> dict[str, Any]:
     base = (select(a.c.id, *columns, overdue.label("overdue"))
             .select_from(a.outerjoin(p, p.c.application_id == a.c.id)
                          .outerjoin(ln, ln.c.id == p.c.loan_id)))
-    out["nodes"] = base.where(a.c.id.in_(bindparam("ids", expanding=True)))
-    out["linked"] = (base.where(or_(*(a.c[FIELD_INDEX[f][0]].in_(
-        bindparam(f"k_{f}", expanding=True)) for f in LINK_FIELDS)))
+    out["nodes"] = base.where(in_list(a.c.id, "ids"))
+    out["linked"] = (base.where(or_(*(in_list(a.c[FIELD_INDEX[f][0]], f"k_{f}")
+                                      for f in LINK_FIELDS)))
         .order_by(a.c.id).limit(bindparam("limit")))
     # Two IN lists, so that both databases look each pair up by the primary key (a row-value
     # IN scans the table on SQLite); pairs not asked for are dropped by the caller.
-    out["counters"] = select(t).where(t.c.dimension.in_(bindparam("dims", expanding=True)),
-                                      t.c.key.in_(bindparam("keys", expanding=True)))
+    out["counters"] = select(t).where(in_list(t.c.dimension, "dims"), in_list(t.c.key, "keys"))
     out["basis"] = select(t.c.basis_fen, t.c.updated_on).where(t.c.dimension == TOTAL[0],
                                                                 t.c.key == TOTAL[1])
     bl = orm.blacklist
     out["listed"] = select(bl.c.field, bl.c.value_index).where(
-        bl.c.value_index.in_(bindparam("keys", expanding=True)), bl.c.active.is_(True))
+        in_list(bl.c.value_index, "keys"), bl.c.active.is_(True))
     out["reserve"] = (update(t).where(t.c.dimension == bindparam("d"),
                                       t.c.key == bindparam("k"),
                                       t.c.used_fen + bindparam("x") <= t.c.cap_fen)
