@@ -27,6 +27,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+_json = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps would build one a call
+
 
 class _KeyList(TypeDecorator[list[Any]]):
     """A list of keys as one bound value: a JSON array on SQLite, an array on PostgreSQL."""
@@ -48,7 +50,7 @@ class _KeyList(TypeDecorator[list[Any]]):
             raise ValueError("a key list is a list, possibly empty, never None")
         if dialect.name == "postgresql":
             return list(value)
-        return json.dumps(list(value), separators=(",", ":"))
+        return _json(list(value))
 
 
 class InList(ColumnElement[bool]):
