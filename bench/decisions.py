@@ -21,6 +21,10 @@ requests warm the server up and are not counted. ``--workers`` starts that many 
 processes (``xinbao serve --workers``); ``--batch K`` sends K applications a request to
 ``POST /v1/applications/approve`` (latency is then a whole request's). The server's log is
 kept in the run's folder.
+
+Where Linux's /proc is there, it also prints the CPU the server's processes spent per
+decision (and how many cores that kept busy) and the load generator's CPU per request: once
+the cores are busy, throughput is the cores over the CPU a decision.
 """
 
 from __future__ import annotations
@@ -174,17 +178,26 @@ def main() -> None:
         token = json.loads(conn.getresponse().read())["access_token"]
         ids = list(range(1, args.applications + 1))
         warm, rest = ids[:100], ids[100:]
-        for batch in (warm, rest):  # the first hundred warm the server up, not reported
-            seconds, latencies, errors = loadgen.measure(
-                port, requests(port, token, batch, args.batch), args.concurrency)
+        loadgen.measure(port, requests(port, token, warm, args.batch),
+                        args.concurrency)  # the first hundred warm the server up
+        sent = requests(port, token, rest, args.batch)
+        before = loadgen.tree_cpu_seconds(server.pid)
+        run = loadgen.measure(port, sent, args.concurrency)
+        after = loadgen.tree_cpu_seconds(server.pid)
         per = ("one application a request" if args.batch == 1
                else f"{args.batch} applications a request")
         print(f"{len(rest):,} decisions over HTTP, {per}, {args.concurrency} connections, "
               f"{args.workers} server process{'es' if args.workers > 1 else ''}, "
               f"{'champion scorecard' if args.model else 'fallback score'}, "
-              f"{url.split(':')[0]}: {seconds:.1f} s = {len(rest) / seconds:,.0f} decisions/s;"
-              f" request latency {loadgen.summary(latencies)}; errors "
-              f"{len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
+              f"{url.split(':')[0]}: {run.seconds:.1f} s = "
+              f"{len(rest) / run.seconds:,.0f} decisions/s; request latency "
+              f"{loadgen.summary(run.latencies)}; errors {len(run.errors)}"
+              + (f" (first: {run.errors[0]})" if run.errors else ""))
+        if before is not None and after is not None:  # where /proc tells
+            print(f"CPU: server {(after - before) / len(rest) * 1000:.2f} ms a decision "
+                  f"({(after - before) / run.seconds:.2f} cores); load generator "
+                  f"{run.cpu_seconds / len(sent) * 1000:.2f} ms a request "
+                  f"({run.cpu_seconds / run.seconds:.2f} cores)")
     finally:
         server.terminate()
         server.wait(10)

@@ -81,10 +81,10 @@ def _wait(port: int) -> None:
 
 def _row(label: str, port: int, requests: list[bytes], concurrency: int) -> None:
     loadgen.measure(port, requests[:200], concurrency)  # warm-up
-    seconds, latencies, errors = loadgen.measure(port, requests, concurrency)
-    print(f"{label}: {len(requests) / seconds:,.0f} requests/s; latency "
-          f"{loadgen.summary(latencies)}; errors {len(errors)}"
-          + (f" (first: {errors[0]})" if errors else ""), flush=True)
+    run = loadgen.measure(port, requests, concurrency)
+    print(f"{label}: {len(requests) / run.seconds:,.0f} requests/s; latency "
+          f"{loadgen.summary(run.latencies)}; errors {len(run.errors)}"
+          + (f" (first: {run.errors[0]})" if run.errors else ""), flush=True)
 
 
 def main() -> None:

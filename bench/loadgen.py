@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import statistics
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -25,8 +28,16 @@ def post(port: int, path: str, body: Any, headers: dict[str, str] | None = None)
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    seconds: float  # wall time from the first request sent to the last answer
+    latencies: list[float]  # seconds, sorted
+    errors: list[str]
+    cpu_seconds: float  # the generator's own CPU meanwhile (user + system)
+
+
 def run(port: int, requests: list[bytes], concurrency: int, out: mp.Queue) -> None:
-    """Send every request; put (seconds, latencies, errors) on ``out``."""
+    """Send every request; put (seconds, latencies, errors, CPU seconds) on ``out``."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop ships with the server's dependencies
@@ -55,20 +66,47 @@ def run(port: int, requests: list[bytes], concurrency: int, out: mp.Queue) -> No
         await asyncio.gather(*(connection() for _ in range(concurrency)))
         return time.perf_counter() - started
 
+    cpu = time.process_time()
     seconds = (uvloop.run(all_connections()) if uvloop is not None
                else asyncio.run(all_connections()))
-    out.put((seconds, latencies, errors))
+    out.put((seconds, latencies, errors, time.process_time() - cpu))
 
 
-def measure(port: int, requests: list[bytes], concurrency: int) -> tuple[float, list[float],
-                                                                       list[str]]:
-    """Run the generator in a process of its own; (seconds, sorted latencies, errors)."""
+def measure(port: int, requests: list[bytes], concurrency: int) -> Run:
+    """Run the generator in a process of its own."""
     out: mp.Queue = mp.Queue()
     process = mp.Process(target=run, args=(port, requests, concurrency, out))
     process.start()
-    seconds, latencies, errors = out.get()
+    seconds, latencies, errors, cpu = out.get()
     process.join()
-    return seconds, sorted(latencies), errors
+    return Run(seconds, sorted(latencies), errors, cpu)
+
+
+def tree_cpu_seconds(root: int) -> float | None:
+    """CPU seconds (user + system) used so far by a process and all its descendants (a
+    server and its worker processes), from Linux's /proc; None where there is none."""
+    proc = Path("/proc")
+    if not (proc / str(root) / "stat").exists():
+        return None
+    children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process has just exited
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after the command name
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += ticks.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def summary(latencies: list[float]) -> str:
