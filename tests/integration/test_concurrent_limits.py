@@ -140,3 +140,34 @@ def test_a_batch_takes_the_write_lock_only_after_every_application_is_assessed(c
     assert seen.count("assess") == 3
     assert "assess" not in seen[first_write:]
     assert seen[first_write] == "INSERT"  # the new obligors' counters
+
+
+def test_new_counters_are_inserted_in_key_order(container):
+    """Two transactions making the same new counters in opposite orders could deadlock on
+    PostgreSQL (each waiting for a row the other inserted): rows always go in key order, the
+    total first, as reservations do."""
+    from sqlalchemy import event
+
+    from xinbao.domain.exposure import Counter
+
+    sent: list[list[tuple[str, str]]] = []
+
+    def statement(conn, cursor, text, params, context, executemany) -> None:
+        if text.lstrip().upper().startswith("INSERT INTO RISK_COUNTERS"):
+            rows = params if executemany else [params]
+            if isinstance(rows[0], dict):
+                sent.append([(r["dimension"], r["key"]) for r in rows])
+            else:  # positional parameters: dimension and key come first
+                sent.append([(r[0], r[1]) for r in rows])
+
+    wanted = [Counter("region", "440300", 9, 0), Counter("funder", "BANK-Z", 9, 0),
+              Counter("region", "110100", 9, 0), Counter("retained", "all", 9, 0)]
+    event.listen(container.engine, "before_cursor_execute", statement)
+    try:
+        with container.uow() as u:
+            u.counters.ensure(wanted, basis_fen=100, on=b.START)
+            u.commit()
+    finally:
+        event.remove(container.engine, "before_cursor_execute", statement)
+    assert sent == [[("retained", "all"), ("funder", "BANK-Z"), ("region", "110100"),
+                     ("region", "440300")]]

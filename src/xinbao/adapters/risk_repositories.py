@@ -355,10 +355,13 @@ class SqlCounterRepository:
 
     def ensure(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None:
         """Create the counters that do not exist yet (existing ones are left as they are;
-        two transactions creating the same one both succeed)."""
+        two transactions creating the same one both succeed). Rows go in key order, as in a
+        reservation: on PostgreSQL a transaction inserting a key another one has inserted
+        but not committed waits for it, and two that met in opposite orders would deadlock."""
+        by_key = {(c.dimension, c.key): c for c in counters}
         rows = [{"dimension": c.dimension, "key": c.key, "cap_fen": c.cap_fen,
                  "used_fen": c.used_fen, "basis_fen": basis_fen, "updated_on": on}
-                for c in counters]
+                for c in (by_key[k] for k in self._order(by_key))]
         if rows:
             self._c.execute(_counter_inserts(self._c.dialect.name)["ensure"], rows)
 
