@@ -2,6 +2,10 @@
 
 SQLite runs in WAL mode with ``synchronous=FULL`` (a committed transaction survives power
 loss), foreign keys on and a 64 MiB page cache; PostgreSQL runs as configured by its server.
+
+JSON columns are written and read with orjson (a tenth of the standard library's time on a
+decision's detail). It is held to what ``json`` would store: dates, datetimes and
+dataclasses are refused, as ``json`` refuses them, rather than silently turned into text.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -18,13 +23,31 @@ def create_db_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, **_JSON)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, **_JSON)
     raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or "
                      "postgresql")
+
+
+_OPTIONS = (orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+            | orjson.OPT_PASSTHROUGH_DATACLASS)
+
+
+def _unknown(value: Any) -> Any:
+    if isinstance(value, float):  # a float subclass (numpy's float64): json writes it
+        return float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def json_dumps(value: Any) -> str:
+    """A JSON column's text: what ``json.dumps`` accepts, compact and in UTF-8."""
+    return orjson.dumps(value, default=_unknown, option=_OPTIONS).decode()
+
+
+_JSON: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

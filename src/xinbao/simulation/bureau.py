@@ -56,12 +56,13 @@ class SimulatedBureau:
         if g.random() < self.no_record_share:
             return None
         q = g.normal()
-        score = int(np.clip(round(600 + 70 * (0.8 * q + 0.6 * g.normal())), 350, 900))
+        # min/max, not np.clip: the same values at a tenth of the cost on scalars
+        score = min(max(round(600 + 70 * (0.8 * q + 0.6 * g.normal())), 350), 900)
         u = g.random()
         standing = (Standing.WRITTEN_OFF if u < 0.005 else Standing.OVERDUE if u < 0.025
                     else Standing.CLEAN)
         return Report(report_id="SIM-" + digest[8:14].hex().upper(), as_of=on, score=score,
                       inquiries_6m=int(g.poisson(np.exp(0.4 - 0.5 * q))),
-                      monthly_debt_fen=int(round(float(np.clip(
-                          1500 - 600 * q + 800 * g.normal(), 0, 20_000)))) * 100,
+                      monthly_debt_fen=int(round(min(max(
+                          1500 - 600 * q + 800 * g.normal(), 0.0), 20_000.0))) * 100,
                       open_accounts=int(g.integers(0, 6)), standing=standing)
