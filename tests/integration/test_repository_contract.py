@@ -506,6 +506,27 @@ def test_limit_counters_reserve_a_batch_in_one_step_all_or_nothing(uow_factory):
         assert ("obligor", "nobody") not in got
 
 
+def test_a_savepoint_as_the_first_write_is_undone_with_its_unit_of_work(uow_factory):
+    """A reservation or an idempotent answer taken in a savepoint before anything else was
+    written is still part of the unit of work: a rollback undoes it (SQLite's driver let
+    such a savepoint begin the transaction, and its release committed it)."""
+    total = ("retained", "all")
+    answer = StoredResponse("client:a", "k-9", "h1", 201, {"id": 1})
+    with uow_factory() as u:
+        u.counters.ensure([Counter(*total, 1000, 0)], basis_fen=250, on=b.START)
+        u.commit()
+    with uow_factory() as u:
+        assert u.counters.reserve_many({total: 400})
+        assert u.counters.get([total])[total].used_fen == 400
+        u.rollback()
+    with uow_factory() as u:
+        assert u.idempotency.add_once(answer, datetime(2025, 1, 1, 9, 0)) == answer
+        u.rollback()
+    with uow_factory() as u:
+        assert u.counters.get([total])[total].used_fen == 0
+        assert u.idempotency.get("client:a", "k-9") is None
+
+
 def test_the_blacklist_matches_values_and_keeps_no_value(uow_factory):
     with uow_factory() as u:
         assert u.blacklist.add("phone", b.PHONE, reason="fraud F-1", on=b.START, by="me")

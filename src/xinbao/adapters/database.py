@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
@@ -25,6 +25,7 @@ def create_db_engine(url: str) -> Engine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **_JSON)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _sqlite_savepoint_inside_a_transaction)
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_engine(url, pool_pre_ping=True, **_JSON)
@@ -48,6 +49,20 @@ def json_dumps(value: Any) -> str:
 
 
 _JSON: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
+
+
+def _sqlite_savepoint_inside_a_transaction(conn: Connection, _name: str) -> None:
+    """Open the transaction before a savepoint that would otherwise open it.
+
+    Python's sqlite3 driver begins a transaction only before an INSERT, UPDATE or DELETE. A
+    savepoint taken before any of those would itself begin SQLite's transaction, and
+    releasing it would then COMMIT: its writes would be kept even when the unit of work
+    later rolls back (a limit reservation made by the batch's first write, an idempotency
+    record). A deferred BEGIN first makes the savepoint nested, as on PostgreSQL.
+    """
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        dbapi.execute("BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
