@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from xinbao.adapters import orm
 from xinbao.adapters.crypto import PiiCipher
+from xinbao.adapters.prepared import Prepared
 from xinbao.adapters.risk_repositories import (
     collateral_from_json,
     evidence_from_json,
@@ -52,16 +53,17 @@ def _codes(text: str) -> tuple[str, ...]:
     return tuple(c for c in text.split(",") if c)
 
 
-#: Compiled UPDATE statements by (table, columns): built once, reused by every save.
-_UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}
+#: UPDATE statements by (table, columns): built once, reused by every save.
+_UPDATES: dict[tuple[str, tuple[str, ...]], Prepared] = {}
 
 
 @functools.cache
-def _hot() -> dict[str, Any]:
-    """Statements of the busiest paths (a decision, a request's client), built once: building
-    a statement and its cache key costs more than running it on an indexed row."""
+def _hot() -> dict[str, Prepared]:
+    """Statements of the busiest paths (a decision, a request's client), built once and run
+    on the driver's cursor (``adapters.prepared``): building a statement and its cache key,
+    or SQLAlchemy's execution path, costs more than running it on an indexed row."""
     a, h, e = orm.applications, orm.audit_head, orm.domain_events
-    return {
+    return {name: Prepared(statement) for name, statement in {
         "applications": select(a).where(in_list(a.c.id, "ids")),
         "product": select(orm.products).where(orm.products.c.code == bindparam("code"),
                                               orm.products.c.version == bindparam("version")),
@@ -75,7 +77,19 @@ def _hot() -> dict[str, Any]:
         "makers": select(e.c.aggregate_id, e.c.actor).where(
             e.c.aggregate == bindparam("aggregate"),
             in_list(e.c.aggregate_id, "ids"), in_list(e.c.name, "names")),
-    }
+        "last_rowid": select(func.last_insert_rowid().label("id")),
+    }.items()}
+
+
+#: INSERT statements by table, for ``_insert_many`` on SQLite.
+_INSERTS: dict[str, Prepared] = {}
+
+
+def _insert_of(table: Any) -> Prepared:
+    statement = _INSERTS.get(table.name)
+    if statement is None:
+        statement = _INSERTS[table.name] = Prepared(insert(table))
+    return statement
 
 def _ids(name: str) -> Any:
     """An expanding IN parameter: one compiled statement serves any number of keys."""
@@ -166,15 +180,14 @@ class _Repository:
         if not rows:
             return []
         if self._c.dialect.name == "sqlite":
-            # SQLite gives each row of an INSERT the next rowid, in the order of its VALUES,
-            # while this transaction holds the database's only write lock: the new ids in
-            # ascending order are the rows' order. (SQLAlchemy cannot promise an order there,
-            # so asked for one it inserts row by row.)
-            ids = sorted(self._c.execute(insert(table).returning(table.c.id),
-                                         list(rows)).scalars())
-            if len(ids) != len(rows) or ids[-1] - ids[0] != len(ids) - 1:
-                raise RuntimeError(f"{table.name}: the new ids are not consecutive")
-            return ids
+            # SQLite gives each inserted row the next rowid (one more than the table's
+            # largest), in the order the rows are sent, while this transaction holds the
+            # database's only write lock: the new ids are the last one's and those before it.
+            added = _insert_of(table).execute_many(self._c, rows)
+            last = _hot()["last_rowid"].one(self._c).id
+            if added != len(rows):
+                raise RuntimeError(f"{table.name}: {added} of {len(rows)} rows were inserted")
+            return list(range(last - len(rows) + 1, last + 1))
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return list(self._c.execute(statement, list(rows)).scalars())
 
@@ -203,10 +216,11 @@ class _Repository:
         columns = tuple(k for k in rows[0] if k != "id")
         statement = _UPDATES.get((table.name, columns))
         if statement is None:
-            statement = (update(table).where(table.c.id == bindparam("b_id"))
-                         .values({c: bindparam(f"b_{c}") for c in columns}))
+            statement = Prepared(update(table).where(table.c.id == bindparam("b_id"))
+                                 .values({c: bindparam(f"b_{c}") for c in columns}))
             _UPDATES[(table.name, columns)] = statement
-        self._c.execute(statement, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+        statement.execute_many(self._c, [{f"b_{k}": v for k, v in row.items()}
+                                         for row in rows])
 
 
 class SqlEventLog(_Repository):
@@ -229,17 +243,17 @@ class SqlEventLog(_Repository):
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        head = self._c.execute(_hot()["head"]).one()
+        head = _hot()["head"].one(self._c)
         now = datetime.now(UTC).isoformat(timespec="microseconds")
         records = chain((AuditRecord(0, e.name, e.aggregate, e.aggregate_id, e.on, now,
                                      self._actor, json_safe(e.data)) for e in pending),
                         after_seq=head.seq, after_hash=head.hash)
-        self._c.execute(_hot()["events"], [
+        _hot()["events"].execute_many(self._c, [
             {"name": r.name, "aggregate": r.aggregate, "aggregate_id": r.aggregate_id,
              "occurred_on": r.occurred_on, "data": r.data, "seq": r.seq,
              "recorded_at": r.recorded_at, "actor": r.actor, "prev_hash": r.prev_hash,
              "hash": r.hash} for r in records])
-        self._c.execute(_hot()["move_head"], {"seq": records[-1].seq,
+        _hot()["move_head"].execute(self._c, {"seq": records[-1].seq,
                                                "hash": records[-1].hash})
 
     def list(self, *, aggregate: str | None = None, aggregate_id: int | None = None) -> list[Event]:
@@ -259,7 +273,7 @@ class SqlEventLog(_Repository):
         found: dict[int, set[str]] = {i: set() for i in aggregate_ids}
         wanted = list(names)  # read once: every chunk asks for the same names
         for chunk in _chunks(found):
-            rows = self._c.execute(_hot()["makers"], {"aggregate": aggregate, "ids": chunk,
+            rows = _hot()["makers"].all(self._c, {"aggregate": aggregate, "ids": chunk,
                                                       "names": wanted})
             for aggregate_id, actor in rows:
                 found[aggregate_id].add(actor)
@@ -310,7 +324,7 @@ class SqlProductRepository(_Repository):
         return [self._from_row(r) for r in rows]
 
     def get(self, code: str, version: int) -> Product | None:
-        r = self._c.execute(_hot()["product"], {"code": code, "version": version}).first()
+        r = _hot()["product"].first(self._c, {"code": code, "version": version})
         return self._from_row(r) if r else None
 
     def list_latest(self) -> list[Product]:
@@ -340,7 +354,7 @@ class SqlFunderRepository(_Repository):
         return funder
 
     def get(self, funder_id: int) -> Funder | None:
-        r = self._c.execute(_hot()["funder"], {"id": funder_id}).first()
+        r = _hot()["funder"].first(self._c, {"id": funder_id})
         return self._from_row(r) if r else None
 
     def get_by_code(self, code: str) -> Funder | None:
@@ -423,7 +437,7 @@ class SqlApplicationRepository(_Repository):
         found: dict[int, Application] = {}
         for chunk in _chunks(application_ids):
             found.update((r.id, self._from_row(r))
-                         for r in self._c.execute(_hot()["applications"], {"ids": list(chunk)}))
+                         for r in _hot()["applications"].all(self._c, {"ids": list(chunk)}))
         return found
 
     def known_refs(self, funder_id: int, refs: Iterable[str]) -> dict[str, int]:
@@ -994,7 +1008,7 @@ class SqlClientRepository(_Repository):
         self._drain(client)
 
     def get_by_client_id(self, client_id: str) -> ApiClient | None:
-        r = self._c.execute(_hot()["client"], {"client_id": client_id}).first()
+        r = _hot()["client"].first(self._c, {"client_id": client_id})
         return self._from_row(r) if r else None
 
     def list(self) -> list[ApiClient]:

@@ -28,6 +28,7 @@ from sqlalchemy import (
 
 from xinbao.adapters import orm
 from xinbao.adapters.crypto import PiiCipher
+from xinbao.adapters.prepared import Prepared
 from xinbao.adapters.sql_lists import in_list
 from xinbao.analytics.identity_graph import LINK_FIELDS, Node
 from xinbao.domain.decision import DecisionRecord, Outcome, Review
@@ -103,8 +104,9 @@ def evidence_from_json(items: Sequence[Mapping[str, Any]] | None) -> tuple[Evide
 
 
 @functools.cache
-def _statements() -> dict[str, Any]:
-    """Statements built once: per call only their parameters change (key lists)."""
+def _statements() -> dict[str, Prepared]:
+    """Statements built once and run on the driver's cursor (``adapters.prepared``): per
+    call only their parameters change (key lists)."""
     a, p, ln, t = orm.applications, orm.policies, orm.loans, orm.risk_counters
     out: dict[str, Any] = {}
     # Every anti-fraud field at once, each with its own values and window start.
@@ -137,7 +139,8 @@ def _statements() -> dict[str, Any]:
                                       t.c.key == bindparam("k"),
                                       t.c.used_fen + bindparam("x") <= t.c.cap_fen)
                       .values(used_fen=t.c.used_fen + bindparam("x")))
-    return out
+    out["decisions"] = insert(orm.decisions)
+    return {name: Prepared(statement) for name, statement in out.items()}
 
 
 @functools.cache
@@ -149,7 +152,8 @@ def _counter_inserts(dialect: str) -> dict[str, Any]:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     insert = dialect_insert(orm.risk_counters)
     return {"insert": insert,
-            "ensure": insert.on_conflict_do_nothing(index_elements=["dimension", "key"])}
+            "ensure": Prepared(insert.on_conflict_do_nothing(
+                index_elements=["dimension", "key"]))}
 
 
 class SqlRiskRepository:
@@ -177,8 +181,8 @@ class SqlRiskRepository:
                 chosen = list(keys.get(name, {}))[lo:lo + 900]
                 params[f"keys_{name}"] = chosen
                 params[f"start_{name}"] = asks[name][1] if name in asks else end
-            for field_name, key, app_id, applied_on, funder_id in self._c.execute(
-                    _statements()["sightings"], params):
+            for field_name, key, app_id, applied_on, funder_id in _statements()[
+                    "sightings"].all(self._c, params):
                 out[field_name].setdefault(keys[field_name][key], []).append(
                     Sighting(app_id, applied_on, funder_id))
         return out
@@ -199,7 +203,7 @@ class SqlRiskRepository:
 
         ids = list(application_ids)
         for lo in range(0, len(ids), 900):
-            add(self._c.execute(statements["nodes"], {"ids": ids[lo:lo + 900], "on": on}))
+            add(statements["nodes"].all(self._c, {"ids": ids[lo:lo + 900], "on": on}))
         frontier = list(nodes.values())
         for _ in range(hops):
             wanted: dict[str, set[str]] = {f: set() for f in LINK_FIELDS}
@@ -213,7 +217,7 @@ class SqlRiskRepository:
             params: dict[str, Any] = {f"k_{f}": sorted(keys)[:900] or [""]
                                       for f, keys in wanted.items()}
             params.update(on=on, limit=limit - len(nodes) + len(before))
-            add(self._c.execute(statements["linked"], params))
+            add(statements["linked"].all(self._c, params))
             frontier = [n for i, n in nodes.items() if i not in before]
         return list(nodes.values())
 
@@ -267,7 +271,7 @@ class SqlBlacklistRepository:
         found: set[tuple[str, str]] = set()
         keys = sorted({k for _, k in by_key})
         for lo in range(0, len(keys), 900):
-            rows = self._c.execute(_statements()["listed"], {"keys": keys[lo:lo + 900]})
+            rows = _statements()["listed"].all(self._c, {"keys": keys[lo:lo + 900]})
             found.update(by_key[(name, key)] for name, key in rows if (name, key) in by_key)
         return found
 
@@ -329,21 +333,21 @@ class SqlCounterRepository:
         out: dict[tuple[str, str], Counter] = {}
         statement = _statements()["counters"]
         for lo in range(0, len(names), 900):
-            for r in self._c.execute(statement, {"dims": dims, "keys": names[lo:lo + 900]}):
+            for r in statement.all(self._c, {"dims": dims, "keys": names[lo:lo + 900]}):
                 if (r.dimension, r.key) in wanted:
                     out[(r.dimension, r.key)] = self._from_row(r)
         return out
 
     def basis(self) -> tuple[int, date] | None:
         """The net assets the caps were last set from, and when (None: never set)."""
-        r = self._c.execute(_statements()["basis"]).first()
+        r = _statements()["basis"].first(self._c)
         return (r.basis_fen, r.updated_on) if r and r.basis_fen >= 0 else None
 
     def lock(self, on: date) -> tuple[int, date] | None:
         """Hold the total's row until the transaction ends (made, unset, if missing); the
         basis as it stands once the lock is held."""
         t = orm.risk_counters
-        self._c.execute(_counter_inserts(self._c.dialect.name)["ensure"], {
+        _counter_inserts(self._c.dialect.name)["ensure"].execute(self._c, {
                 "dimension": TOTAL[0], "key": TOTAL[1], "cap_fen": 0, "used_fen": 0,
                 "basis_fen": -1, "updated_on": on})
         q = select(t.c.basis_fen, t.c.updated_on).where(t.c.dimension == TOTAL[0],
@@ -363,7 +367,7 @@ class SqlCounterRepository:
                  "used_fen": c.used_fen, "basis_fen": basis_fen, "updated_on": on}
                 for c in (by_key[k] for k in self._order(by_key))]
         if rows:
-            self._c.execute(_counter_inserts(self._c.dialect.name)["ensure"], rows)
+            _counter_inserts(self._c.dialect.name)["ensure"].execute_many(self._c, rows)
 
     def reserve(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> bool:
         """Add ``amount_fen`` to every counter, or to none when any would pass its cap."""
@@ -380,9 +384,9 @@ class SqlCounterRepository:
         statement = _statements()["reserve"]
         savepoint = self._c.begin_nested()
         if len(rows) > 1 and self._c.dialect.supports_sane_multi_rowcount:
-            done = self._c.execute(statement, rows).rowcount == len(rows)
+            done = statement.execute_many(self._c, rows) == len(rows)
         else:
-            done = all(self._c.execute(statement, row).rowcount == 1 for row in rows)
+            done = all(statement.execute(self._c, row) == 1 for row in rows)
         if done:
             savepoint.commit()
         else:
@@ -455,7 +459,7 @@ class SqlDecisionRepository:
 
     def add_many(self, records: Sequence[DecisionRecord]) -> None:
         if records:
-            self._c.execute(insert(orm.decisions), [self._values(d) for d in records])
+            _statements()["decisions"].execute_many(self._c, [self._values(d) for d in records])
             self._drain(records)
 
     def save(self, record: DecisionRecord) -> None:

@@ -33,7 +33,7 @@ from xinbao.domain.antifraud import Action, Screening
 from xinbao.domain.bureau import BureauResult
 from xinbao.domain.collateral import Valuation
 from xinbao.domain.limits import Constraint, LimitDecision
-from xinbao.domain.loans import Annualization, build_schedule
+from xinbao.domain.loans import Annualization, schedule_amounts
 from xinbao.domain.parties import InsuranceMode, PartyKind
 from xinbao.domain.pricing import LoanCashFlows, Price, PricingTerms
 from xinbao.domain.products import PremiumBasis, Product, ProductFamily
@@ -179,17 +179,17 @@ def _score_findings(scored: ScoreResult | None, terms: RiskTerms) -> list[Findin
     return out
 
 
-def _cash_flows(application: Application, principal_fen: int, on: date) -> LoanCashFlows:
-    return LoanCashFlows(principal_fen, build_schedule(
+def _cash_flows(application: Application, principal_fen: int) -> LoanCashFlows:
+    return LoanCashFlows(principal_fen, [p + i for p, i in schedule_amounts(
         principal_fen=principal_fen, annual_rate=application.annual_rate,
-        term_months=application.term_months, method=application.repayment_method, start=on))
+        term_months=application.term_months, method=application.repayment_method)])
 
 
 def _price(application: Application, product: Product, terms: RiskTerms, pd: Decimal,
-           principal_fen: int, facts: Facts, on: date) -> Price:
+           principal_fen: int, facts: Facts) -> Price:
     return pricing.price(
         pd=pd, coverage_share=product.coverage_share, terms=terms.pricing,
-        loan=_cash_flows(application, principal_fen, on), basis=product.premium_basis,
+        loan=_cash_flows(application, principal_fen), basis=product.premium_basis,
         sum_insured_fen=principal_fen, cost_cap=facts.cost_cap,
         annualization=facts.annualization)
 
@@ -236,7 +236,7 @@ def assess(application: Application, product: Product, terms: RiskTerms, facts: 
         # The premium enters the debt service, and the price hardly depends on the amount:
         # price the request first, fix the amount, then price the amount fixed.
         first = _price(application, product, terms, facts.scored.pd,
-                       min(application.amount_fen, product.max_amount_fen), facts, on)
+                       min(application.amount_fen, product.max_amount_fen), facts)
         limit = _limit(application, product, terms, facts, first.monthly_rate)
         if limit.refused:
             findings += [Finding("limit", code, Action.DECLINE if code == limits.BELOW_MINIMUM
@@ -247,7 +247,7 @@ def assess(application: Application, product: Product, terms: RiskTerms, facts: 
             price = (first if limit.approved_fen == min(application.amount_fen,
                                                          product.max_amount_fen)
                      else _price(application, product, terms, facts.scored.pd,
-                                 limit.approved_fen, facts, on))
+                                 limit.approved_fen, facts))
             findings += [Finding("price", code, Action.DECLINE if code == pricing.DECLINE_COST_CAP
                                  else Action.PASS, _price_detail(price, code, facts.cost_cap))
                          for code in price.reason_codes]

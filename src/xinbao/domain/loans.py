@@ -75,6 +75,18 @@ def build_schedule(
     start: date,
 ) -> tuple[Installment, ...]:
     """The contractual schedule of a loan disbursed on ``start``; due dates monthly from it."""
+    amounts = schedule_amounts(principal_fen=principal_fen, annual_rate=annual_rate,
+                               term_months=term_months, method=method)
+    return tuple(
+        Installment(k, add_months(start, k), p, i) for k, (p, i) in enumerate(amounts, start=1)
+    )
+
+
+def schedule_amounts(
+    *, principal_fen: int, annual_rate: Decimal, term_months: int, method: RepaymentMethod,
+) -> list[tuple[int, int]]:
+    """Each installment's (principal, interest) in fen, in order: the schedule without its
+    dates (pricing needs only the amounts; the dates cost as much as the amounts)."""
     if principal_fen <= 0:
         raise ValueError("principal must be positive")
     if term_months <= 0:
@@ -115,9 +127,7 @@ def build_schedule(
         parts = [(0, interest)] * (n - 1) + [(principal_fen, interest)]
     else:  # pragma: no cover - exhaustive over the enum
         raise ValueError(f"unknown repayment method {method}")
-    return tuple(
-        Installment(k, add_months(start, k), p, i) for k, (p, i) in enumerate(parts, start=1)
-    )
+    return parts
 
 
 class LoanStatus(StrEnum):
@@ -334,11 +344,27 @@ def all_in_annual_cost(
     or fees deducted at disbursement). Month k: installment k plus the premium and fees paid
     with it. Returns a rate (e.g. ``0.18`` for 18 %).
     """
+    return all_in_annual_cost_of_payments(
+        principal_fen=principal_fen, payments_fen=[i.total_fen for i in installments],
+        premiums_fen=premiums_fen, upfront_fen=upfront_fen, fees_fen=fees_fen,
+        annualization=annualization)
+
+
+def all_in_annual_cost_of_payments(
+    *,
+    principal_fen: int,
+    payments_fen: Sequence[int],
+    premiums_fen: Sequence[int] = (),
+    upfront_fen: int = 0,
+    fees_fen: Sequence[int] = (),
+    annualization: Annualization = Annualization.NOMINAL,
+) -> Decimal:
+    """``all_in_annual_cost`` from each installment's amount due (principal + interest)."""
     flows = [principal_fen - upfront_fen]
-    for k, inst in enumerate(installments):
+    for k, payment in enumerate(payments_fen):
         premium = premiums_fen[k] if k < len(premiums_fen) else 0
         fee = fees_fen[k] if k < len(fees_fen) else 0
-        flows.append(-(inst.total_fen + premium + fee))
+        flows.append(-(payment + premium + fee))
     irr = monthly_irr(flows)
     with localcontext() as ctx:
         ctx.prec = PRECISION

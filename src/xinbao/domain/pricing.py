@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 
-from xinbao.domain.loans import Annualization, Installment, all_in_annual_cost
+from xinbao.domain.loans import Annualization, all_in_annual_cost_of_payments
 from xinbao.domain.money import PRECISION
 from xinbao.domain.policy import premium_schedule
 from xinbao.domain.products import PremiumBasis
@@ -81,10 +81,11 @@ def _monthly(annual: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
 
 @dataclass(frozen=True, slots=True)
 class LoanCashFlows:
-    """What the all-in cost needs of the loan: its principal and schedule."""
+    """What the all-in cost needs of the loan: its principal and what each installment of
+    its schedule asks (principal + interest, in fen)."""
 
     principal_fen: int
-    installments: Sequence[Installment]
+    payments_fen: Sequence[int]
     fees_fen: Sequence[int] = ()
     upfront_fees_fen: int = 0
     # the loan's flows discounted at a cap's monthly rate, by (cap, annualization)
@@ -94,12 +95,13 @@ class LoanCashFlows:
     def cost(self, basis: PremiumBasis, sum_insured_fen: int, monthly_rate: Decimal,
              annualization: Annualization) -> Decimal:
         single, per_installment = premium_schedule(basis, sum_insured_fen, monthly_rate,
-                                                   len(self.installments))
-        return all_in_annual_cost(principal_fen=self.principal_fen,
-                                  installments=self.installments,
-                                  premiums_fen=per_installment,
-                                  upfront_fen=single + self.upfront_fees_fen,
-                                  fees_fen=self.fees_fen, annualization=annualization)
+                                                   len(self.payments_fen))
+        return all_in_annual_cost_of_payments(principal_fen=self.principal_fen,
+                                              payments_fen=self.payments_fen,
+                                              premiums_fen=per_installment,
+                                              upfront_fen=single + self.upfront_fees_fen,
+                                              fees_fen=self.fees_fen,
+                                              annualization=annualization)
 
     def within(self, basis: PremiumBasis, sum_insured_fen: int, monthly_rate: Decimal,
                cap: Decimal, annualization: Annualization) -> bool:
@@ -112,7 +114,7 @@ class LoanCashFlows:
         per cap and reused for every premium rate tried.
         """
         single, per_installment = premium_schedule(basis, sum_insured_fen, monthly_rate,
-                                                   len(self.installments))
+                                                   len(self.payments_fen))
         received = self.principal_fen - self.upfront_fees_fen - single
         if received <= 0:
             return False  # nothing reaches the borrower: no cost is within any cap
@@ -131,10 +133,10 @@ class LoanCashFlows:
         if (cap, annualization) not in self._at:
             v = 1.0 / (1.0 + float(_cap_monthly(cap, annualization)))
             factor, loan, annuity = 1.0, 0.0, 0.0
-            for k, inst in enumerate(self.installments):
+            for k, payment in enumerate(self.payments_fen):
                 factor *= v
                 fee = self.fees_fen[k] if k < len(self.fees_fen) else 0
-                loan += (inst.total_fen + fee) * factor
+                loan += (payment + fee) * factor
                 annuity += factor
             self._at[(cap, annualization)] = (loan, annuity)
         return self._at[(cap, annualization)]
@@ -146,10 +148,10 @@ class LoanCashFlows:
             v = 1 / (1 + _cap_monthly(cap, annualization))
             factor, value = Decimal(1), Decimal(self.principal_fen - self.upfront_fees_fen
                                                 - single)
-            for k, inst in enumerate(self.installments):
+            for k, payment in enumerate(self.payments_fen):
                 factor *= v
                 fee = self.fees_fen[k] if k < len(self.fees_fen) else 0
-                value -= (inst.total_fen + per_installment[k] + fee) * factor
+                value -= (payment + per_installment[k] + fee) * factor
             return value
 
 
