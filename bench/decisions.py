@@ -19,8 +19,8 @@ The load generator is one process with one event loop: ``--concurrency`` keep-al
 connections, each sending its next request when the last is answered. The first hundred
 requests warm the server up and are not counted. ``--workers`` starts that many server
 processes (``xinbao serve --workers``); ``--batch K`` sends K applications a request to
-``POST /v1/applications/approve`` (latency is then a whole request's). The server's log is
-kept in the run's folder.
+``POST /v1/applications/approve`` (latency is then a whole request's). The run's folder
+(database, server log) is removed afterwards, unless ``--keep`` is given or the run fails.
 
 Where Linux's /proc is there, it also prints the CPU the server's processes spent per
 decision (and how many cores that kept busy) and the load generator's CPU per request: once
@@ -33,6 +33,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -146,6 +147,8 @@ def main() -> None:
                              "approve, more ask POST /v1/applications/approve")
     parser.add_argument("--model", action="store_true",
                         help="decide with a trained champion instead of the fallback score")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the work folder (database, server log) after the run")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="xinbao-bench-decisions-"))
     url = args.database_url or f"sqlite:///{work / 'bench.db'}"
@@ -198,9 +201,17 @@ def main() -> None:
                   f"({(after - before) / run.seconds:.2f} cores); load generator "
                   f"{run.cpu_seconds / len(sent) * 1000:.2f} ms a request "
                   f"({run.cpu_seconds / run.seconds:.2f} cores)")
+    except BaseException:
+        args.keep = True  # what went wrong is in the server's log
+        raise
     finally:
         server.terminate()
         server.wait(10)
+        if args.keep:
+            print(f"Work folder kept: {work} (server log: {work / 'server.log'})",
+                  file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

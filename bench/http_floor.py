@@ -24,6 +24,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -133,6 +134,12 @@ def main() -> None:
               f"Authorization: Bearer {token}\r\n\r\n").encode()
         _row("Xinbao GET /v1/me (token, client read, access log)", port,
              [me] * args.requests, args.concurrency)
+    except BaseException:
+        print(f"Work folder kept: {work} (server log: {work / 'server.log'})",
+              file=sys.stderr)
+        raise
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     finally:
         server.terminate()
         server.wait(10)

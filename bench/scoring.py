@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -113,7 +114,10 @@ def main() -> None:
     parser.add_argument("--skip-training", action="store_true")
     args = parser.parse_args()
     registry, data, _, _ = champion(args.history)
-    batch_scoring(registry, data, args.batch)
+    try:
+        batch_scoring(registry, data, args.batch)
+    finally:
+        shutil.rmtree(registry.root, ignore_errors=True)
     if not args.skip_training:
         training(args.train_rows, args.train_features)
 
