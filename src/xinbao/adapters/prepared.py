@@ -36,6 +36,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert
 
 Processor = Callable[[Any], Any]
+_REQUIRED = object()  # a bind the statement gives no value of its own
 
 
 @dataclass(slots=True)
@@ -51,18 +52,28 @@ class _Plan:
     types: tuple[Any, ...]
     row: Any = None  # the named tuple of a result row
     results: list[Processor | None] | None = field(default=None)  # from the first cursor
+    _slots: list[tuple[str, Processor | None, Any]] | None = None
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
-        values = dict(self.defaults)
-        for name, value in given.items():
-            processor = self.processors.get(name)
-            values[name] = processor(value) if processor is not None else value
-        try:
-            if self.positional:
-                return tuple([values[name] for name in self.names])
-            return {name: values[name] for name in self.names}
-        except KeyError as missing:
-            raise exc.ArgumentError(f"a value is required for parameter {missing}") from None
+        values = []
+        for name, processor, default in self.slots:
+            if name in given:
+                value = given[name]
+                values.append(processor(value) if processor is not None else value)
+            elif default is not _REQUIRED:
+                values.append(default)
+            else:
+                raise exc.ArgumentError(f"a value is required for parameter {name!r}")
+        return tuple(values) if self.positional else dict(zip(self.names, values,
+                                                               strict=True))
+
+    @property
+    def slots(self) -> list[tuple[str, Processor | None, Any]]:
+        """Per placeholder: its name, bind processor and processed default (if any)."""
+        if self._slots is None:
+            self._slots = [(name, self.processors.get(name), self.defaults.get(name, _REQUIRED))
+                           for name in self.names]
+        return self._slots
 
 
 class Prepared:
