@@ -52,14 +52,21 @@ _JSON: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": orj
 
 
 def _sqlite_savepoint_inside_a_transaction(conn: Connection, _name: str) -> None:
-    """Open the transaction before a savepoint that would otherwise open it.
+    before_savepoint(conn)
+
+
+def before_savepoint(conn: Connection) -> None:
+    """Open the transaction before a savepoint that would otherwise open it (SQLite).
 
     Python's sqlite3 driver begins a transaction only before an INSERT, UPDATE or DELETE. A
     savepoint taken before any of those would itself begin SQLite's transaction, and
     releasing it would then COMMIT: its writes would be kept even when the unit of work
     later rolls back (a limit reservation made by the batch's first write, an idempotency
-    record). A deferred BEGIN first makes the savepoint nested, as on PostgreSQL.
+    record). A deferred BEGIN first makes the savepoint nested, as on PostgreSQL. SQLAlchemy's
+    savepoints call this by themselves; a SAVEPOINT sent another way must call it first.
     """
+    if conn.dialect.name != "sqlite":
+        return
     dbapi = conn.connection.dbapi_connection
     if dbapi is not None and not dbapi.in_transaction:
         dbapi.execute("BEGIN")

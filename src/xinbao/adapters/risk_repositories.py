@@ -22,12 +22,14 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     union_all,
     update,
 )
 
 from xinbao.adapters import orm
 from xinbao.adapters.crypto import PiiCipher
+from xinbao.adapters.database import before_savepoint
 from xinbao.adapters.prepared import Prepared
 from xinbao.adapters.sql_lists import in_list
 from xinbao.analytics.identity_graph import LINK_FIELDS, Node
@@ -140,6 +142,11 @@ def _statements() -> dict[str, Prepared]:
                                       t.c.used_fen + bindparam("x") <= t.c.cap_fen)
                       .values(used_fen=t.c.used_fen + bindparam("x")))
     out["decisions"] = insert(orm.decisions)
+    # The reservation's own savepoint, sent as SQL: SQLAlchemy's nested transaction compiled
+    # and ran its SAVEPOINT and RELEASE through the whole execution path, 0.4 ms a batch.
+    out["savepoint"] = text("SAVEPOINT xinbao_reserve")
+    out["release"] = text("RELEASE SAVEPOINT xinbao_reserve")
+    out["undo"] = text("ROLLBACK TO SAVEPOINT xinbao_reserve")
     return {name: Prepared(statement) for name, statement in out.items()}
 
 
@@ -381,16 +388,22 @@ class SqlCounterRepository:
                 for dim, key in self._order(amounts) if amounts[(dim, key)]]
         if not rows:
             return True
-        statement = _statements()["reserve"]
-        savepoint = self._c.begin_nested()
-        if len(rows) > 1 and self._c.dialect.supports_sane_multi_rowcount:
-            done = statement.execute_many(self._c, rows) == len(rows)
-        else:
-            done = all(statement.execute(self._c, row) == 1 for row in rows)
-        if done:
-            savepoint.commit()
-        else:
-            savepoint.rollback()
+        statements = _statements()
+        statement = statements["reserve"]
+        before_savepoint(self._c)
+        statements["savepoint"].execute(self._c)
+        try:
+            if len(rows) > 1 and self._c.dialect.supports_sane_multi_rowcount:
+                done = statement.execute_many(self._c, rows) == len(rows)
+            else:
+                done = all(statement.execute(self._c, row) == 1 for row in rows)
+        except BaseException:
+            done = False
+            raise
+        finally:
+            if not done:
+                statements["undo"].execute(self._c)
+            statements["release"].execute(self._c)
         return done
 
     def replace_all(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None:
