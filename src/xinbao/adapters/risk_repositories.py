@@ -135,8 +135,11 @@ def _statements() -> dict[str, Prepared]:
     out["basis"] = select(t.c.basis_fen, t.c.updated_on).where(t.c.dimension == TOTAL[0],
                                                                 t.c.key == TOTAL[1])
     bl = orm.blacklist
+    # By field and key, so that the (field, value_index) unique index finds each pair: the
+    # key alone is not that index's first column, and the whole list was scanned.
     out["listed"] = select(bl.c.field, bl.c.value_index).where(
-        in_list(bl.c.value_index, "keys"), bl.c.active.is_(True))
+        in_list(bl.c.field, "fields"), in_list(bl.c.value_index, "keys"),
+        bl.c.active.is_(True))
     out["reserve"] = (update(t).where(t.c.dimension == bindparam("d"),
                                       t.c.key == bindparam("k"),
                                       t.c.used_fen + bindparam("x") <= t.c.cap_fen)
@@ -277,8 +280,10 @@ class SqlBlacklistRepository:
             return set()
         found: set[tuple[str, str]] = set()
         keys = sorted({k for _, k in by_key})
+        fields = sorted({name for name, _ in by_key})
         for lo in range(0, len(keys), 900):
-            rows = _statements()["listed"].all(self._c, {"keys": keys[lo:lo + 900]})
+            rows = _statements()["listed"].all(self._c, {"fields": fields,
+                                                         "keys": keys[lo:lo + 900]})
             found.update(by_key[(name, key)] for name, key in rows if (name, key) in by_key)
         return found
 
