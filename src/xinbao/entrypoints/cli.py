@@ -498,6 +498,20 @@ def demo(
              out_dir=Path("out") / "demo", database_url=None, history=30_000)
 
 
+def server_log_config() -> dict[str, Any]:
+    """uvicorn's logging, with its lines (access log included) redacted like ours and the
+    access log redacted, formatted and written off the event loop's thread."""
+    import uvicorn.config
+
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["filters"] = {"redact": {"()": "xinbao.adapters.redaction.RedactingFilter"}}
+    for handler in log_config["handlers"].values():
+        handler["filters"] = ["redact"]
+    log_config["handlers"]["access"]["class"] = (
+        "xinbao.adapters.log_writer.BackgroundStreamHandler")
+    return log_config
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -516,11 +530,7 @@ def serve(
     out.print(f"Serving {_safe_url(container)} on http://{host}:{port} with {workers} "
               f"process{'es' if workers > 1 else ''} (OpenAPI spec at /openapi.json, console "
               "at /console/)")
-    # The server's own log lines (access log included) are redacted like ours.
-    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    log_config["filters"] = {"redact": {"()": "xinbao.adapters.redaction.RedactingFilter"}}
-    for handler in log_config["handlers"].values():
-        handler["filters"] = ["redact"]
+    log_config = server_log_config()
     if workers == 1:
         application = create_app(container)
         settle(container)
