@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,29 @@ def test_the_blacklist_is_searched_through_its_index(database_url):
     steps = [row[3] for row in plan]
     assert any(s.startswith("SEARCH blacklist USING INDEX") for s in steps), steps
     assert not any(s.startswith("SCAN blacklist") for s in steps), steps
+
+
+def test_json_columns_accept_what_json_accepts_and_refuse_the_rest():
+    """JSON columns are written by orjson, held to the standard library's rules: a date or a
+    dataclass is refused (not silently turned into text), numpy's float64 is a float, keys
+    become strings, Chinese is kept as it is."""
+    from dataclasses import dataclass
+    from datetime import date
+    from decimal import Decimal
+
+    import numpy as np
+
+    from xinbao.adapters.database import json_dumps
+
+    @dataclass
+    class Point:
+        x: int
+
+    assert json.loads(json_dumps({"a": [1, 2.5, np.float64(0.1)], 7: "说明"})) == {
+        "a": [1, 2.5, 0.1], "7": "说明"}
+    assert "说明" in json_dumps({"k": "说明"})
+    for refused in (date(2025, 3, 1), Point(1), Decimal("1.5"), np.int64(3)):
+        with pytest.raises(TypeError):
+            json.dumps(refused)
+        with pytest.raises(TypeError):
+            json_dumps({"x": refused})
