@@ -98,9 +98,10 @@ class Prepared:
 
     def one(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
         found = self.all(conn, params)
-        if len(found) != 1:
-            raise exc.NoResultFound("no row was found when one was required") if not found \
-                else exc.MultipleResultsFound("multiple rows were found when one was required")
+        if not found:
+            raise exc.NoResultFound("no row was found when one was required")
+        if len(found) > 1:
+            raise exc.MultipleResultsFound("multiple rows were found when one was required")
         return found[0]
 
     def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> int:
