@@ -79,6 +79,8 @@ def test_first_one_and_rowcounts(engine):
         assert by_name.first(c, {"name": "none"}) is None
         with pytest.raises(exc.NoResultFound):
             by_name.one(c, {"name": "none"})
+        with pytest.raises(exc.MultipleResultsFound):
+            Prepared(select(t.c.id)).one(c)
         assert rename.execute(c, {"k": 2, "n": "two"}) == 1
         assert rename.execute(c, {"k": 99, "n": "nobody"}) == 0
         assert rename.execute_many(c, [{"k": 1, "n": "uno"}, {"k": 3, "n": "tres"}]) == 2
