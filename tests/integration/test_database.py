@@ -70,23 +70,24 @@ def test_a_key_list_finds_exactly_its_keys_with_one_compiled_statement(empty_dat
         engine.dispose()
 
 
-def test_the_blacklist_is_searched_through_its_index(database_url):
+def test_the_blacklist_is_searched_through_its_index(request, tmp_path):
     """Each (field, key) pair asked is found through the blacklist's unique index: asked by
-    key alone (not that index's first column) SQLite read the whole list for every batch."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the query plan checked is SQLite's")
+    key alone (not that index's first column) SQLite read the whole list for every batch.
+    (The plan checked is SQLite's.)"""
     from sqlalchemy.dialects import sqlite
 
+    from tests.conftest import provision
     from xinbao.adapters.risk_repositories import _statements
 
     compiled = _statements()["listed"].statement.compile(dialect=sqlite.dialect())
-    engine = create_db_engine(database_url)
-    try:
-        with engine.connect() as c:
-            plan = c.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled),
-                                     tuple('["k"]' for _ in compiled.positiontup)).all()
-    finally:
-        engine.dispose()
+    with provision("sqlite", request, tmp_path) as url:
+        engine = create_db_engine(url)
+        try:
+            with engine.connect() as c:
+                plan = c.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled),
+                                         tuple('["k"]' for _ in compiled.positiontup)).all()
+        finally:
+            engine.dispose()
     steps = [row[3] for row in plan]
     assert any(s.startswith("SEARCH blacklist USING INDEX") for s in steps), steps
     assert not any(s.startswith("SCAN blacklist") for s in steps), steps
