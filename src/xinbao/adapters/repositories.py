@@ -91,6 +91,7 @@ def _insert_of(table: Any) -> Prepared:
         statement = _INSERTS[table.name] = Prepared(insert(table))
     return statement
 
+
 def _ids(name: str) -> Any:
     """An expanding IN parameter: one compiled statement serves any number of keys."""
     return bindparam(name, expanding=True)
