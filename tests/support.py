@@ -3,7 +3,9 @@ developer's ``out/``), and argon2id at test speed."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -13,6 +15,8 @@ from xinbao.adapters.secrets import load_secrets
 from xinbao.config import Settings
 
 SECRETS_FILE = Path(tempfile.mkdtemp(prefix="xinbao-test-")) / "secrets.toml"
+# The run's keys go with it (each run left its folder and keys in the temp directory).
+atexit.register(shutil.rmtree, SECRETS_FILE.parent, ignore_errors=True)
 
 # In-process CLI runs and subprocesses read these from the environment.
 os.environ["XINBAO_SECRETS_FILE"] = str(SECRETS_FILE)
