@@ -45,14 +45,12 @@ class _Plan:
 
     sql: str
     positional: bool
-    names: tuple[str, ...]  # parameter names in placeholder order (or each once: named)
-    defaults: dict[str, Any]  # processed values of the binds the statement fixes itself
-    processors: dict[str, Processor]  # bind processors, only where there is one
-    keys: tuple[str, ...] | None  # result columns (None: no rows come back)
-    types: tuple[Any, ...]
+    # per placeholder in order (named: each name once): its name, bind processor and the
+    # processed value the statement fixes itself (``_REQUIRED`` when the caller gives it)
+    slots: tuple[tuple[str, Processor | None, Any], ...]
+    types: tuple[Any, ...]  # of the result columns (none: no rows come back)
     row: Any = None  # the named tuple of a result row
     results: list[Processor | None] | None = field(default=None)  # from the first cursor
-    _slots: list[tuple[str, Processor | None, Any]] | None = None
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
         values = []
@@ -64,16 +62,9 @@ class _Plan:
                 values.append(default)
             else:
                 raise exc.ArgumentError(f"a value is required for parameter {name!r}")
-        return tuple(values) if self.positional else dict(zip(self.names, values,
-                                                               strict=True))
-
-    @property
-    def slots(self) -> list[tuple[str, Processor | None, Any]]:
-        """Per placeholder: its name, bind processor and processed default (if any)."""
-        if self._slots is None:
-            self._slots = [(name, self.processors.get(name), self.defaults.get(name, _REQUIRED))
-                           for name in self.names]
-        return self._slots
+        if self.positional:
+            return tuple(values)
+        return {name: value for (name, _, _), value in zip(self.slots, values, strict=True)}
 
 
 class Prepared:
@@ -214,7 +205,8 @@ class Prepared:
             names = tuple(compiled.positiontup)
         else:
             names = tuple(dict.fromkeys(compiled.bind_names.values()))
-        keys: tuple[str, ...] | None = None
+        slots = tuple((name, processors.get(name), defaults.get(name, _REQUIRED))
+                      for name in names)
         types: tuple[Any, ...] = ()
         returned = getattr(self.statement, "selected_columns", None)
         if returned is None and getattr(self.statement, "_returning", ()):
@@ -226,6 +218,5 @@ class Prepared:
             row = namedtuple("Row", keys, rename=True)  # type: ignore[misc]
             if row._fields != keys:
                 raise exc.InvalidRequestError(f"result columns {keys} are not all names")
-        return _Plan(sql=sql, positional=dialect.positional, names=names,
-                     defaults=defaults, processors=processors, keys=keys, types=types,
+        return _Plan(sql=sql, positional=dialect.positional, slots=slots, types=types,
                      row=row)
