@@ -397,14 +397,12 @@ class SqlCounterRepository:
         statement = statements["reserve"]
         before_savepoint(self._c)
         statements["savepoint"].execute(self._c)
+        done = False
         try:
             if len(rows) > 1 and self._c.dialect.supports_sane_multi_rowcount:
                 done = statement.execute_many(self._c, rows) == len(rows)
             else:
                 done = all(statement.execute(self._c, row) == 1 for row in rows)
-        except BaseException:
-            done = False
-            raise
         finally:
             if not done:
                 statements["undo"].execute(self._c)
