@@ -24,3 +24,14 @@ def test_the_champion_comes_within_three_points_of_auc_of_the_ground_truth():
     assert result.rows[1] == len(outcome)  # the same held-out loans (same seed and split)
     assert truth - 0.03 <= result.test.auc <= truth + 0.01, (result.test.auc, truth)
     assert 0.02 < result.default_rate < 0.06
+
+
+def test_a_small_history_stacks_days_without_enterprises():
+    """Some days of a small history have no small-business applicant: their industry
+    column is all null and must still stack onto the others as text."""
+    import polars as pl
+
+    data = h.draw_history(resolve_scenario("base"), 3_000, load_collateral_rules())
+    assert data.height > 0
+    assert data.schema["industry"] == pl.String and data.schema["employment"] == pl.String
+    assert data["industry"].null_count() < data.height

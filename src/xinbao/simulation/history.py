@@ -78,10 +78,14 @@ def draw_history(scenario: Scenario, applications: int,
             "open_accounts": a.open_accounts,
             "ltv": pl.Series(np.where(value > 0, a.amount_yuan / np.where(value > 0, value, 1),
                                       np.nan)).fill_nan(None),
-            "employment": [None if e else market.EMPLOYMENT[k]
-                           for e, k in zip(enterprise, a.employment, strict=True)],
-            "industry": [market.INDUSTRIES[k] if e else None
-                         for e, k in zip(enterprise, a.industry, strict=True)],
+            # typed: a day with no enterprise (or no person) would give a column of nulls
+            # that does not stack onto the other days' text
+            "employment": pl.Series([None if e else market.EMPLOYMENT[k]
+                                     for e, k in zip(enterprise, a.employment, strict=True)],
+                                    dtype=pl.String),
+            "industry": pl.Series([market.INDUSTRIES[k] if e else None
+                                   for e, k in zip(enterprise, a.industry, strict=True)],
+                                  dtype=pl.String),
             TARGET: ((fates.default_at > 0) & (fates.default_at <= 12)).astype(np.int8),
             TRUTH: market.pd_within(hazards, 12),
         }).filter(pl.Series(keep)))
