@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import inspect
 import json
 import re
@@ -150,6 +152,18 @@ def test_blind_index_is_deterministic_hex_and_normalised() -> None:
     assert c.blind_index(ID_NUMBER, field="id_number") == index
     assert c.blind_index(" 110105 19491231 002x\t", field="id_number") == index
     assert c.blind_index("11010519491231002Y", field="id_number") != index
+
+
+def test_blind_index_is_the_documented_hmac_of_the_normalised_value() -> None:
+    # Stored indexes must stay valid: HMAC-SHA256 under the field's key, itself
+    # HMAC-SHA256(index key, "blind-index:" + field), of the normalised value; repeated and
+    # interleaved calls (the field's keyed HMAC is copied, never updated) give the same.
+    field_key = hmac.new(INDEX_KEY, b"blind-index:id_number", hashlib.sha256).digest()
+    expected = hmac.new(field_key, ID_NUMBER.encode(), hashlib.sha256).hexdigest()
+    c = cipher()
+    for _ in range(3):
+        assert c.blind_index(ID_NUMBER.lower(), field="id_number") == expected
+        assert c.blind_index("13812345678", field="phone") != expected
 
 
 def test_blind_index_is_separated_per_field_and_per_key() -> None:

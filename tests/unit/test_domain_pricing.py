@@ -20,6 +20,7 @@ from xinbao.domain.pricing import (
     RATE_STEP,
     LoanCashFlows,
     PricingTerms,
+    _highest_rate_within,
     price,
 )
 from xinbao.domain.products import PremiumBasis, RepaymentMethod
@@ -116,6 +117,36 @@ def test_the_cap_check_by_discounting_agrees_with_the_irr(principal, rate, term,
         assert not within
         return
     assert within == (cost <= cap)
+
+
+@settings(max_examples=300, deadline=None)
+@given(principal=st.integers(min_value=100_000, max_value=50_000_000),
+       rate=st.decimals(min_value=D("0.10"), max_value=D("0.235"), places=4),
+       term=st.sampled_from([3, 6, 12, 24, 36]),
+       method=st.sampled_from(list(RepaymentMethod)),
+       share=st.sampled_from([D("1"), D("0.7"), D("0.3")]),
+       basis=st.sampled_from(list(PremiumBasis)),
+       cap=st.sampled_from([D("0.18"), D("0.24"), D("0.36")]),
+       annualization=st.sampled_from(list(Annualization)))
+def test_the_guessed_rate_at_the_cap_finds_what_halving_finds(principal, rate, term, method,
+                                                              share, basis, cap,
+                                                              annualization):
+    flows = LoanCashFlows(principal, [i.total_fen for i in build_schedule(
+        principal_fen=principal, annual_rate=rate, term_months=term, method=method,
+        start=date(2025, 1, 31))])
+    insured = int(principal * share)
+
+    def within(monthly):
+        return flows.within(basis, insured, monthly, cap, annualization)
+
+    guess = flows.rate_at_cap(basis, insured, cap, annualization)
+    for hi in (D("0.002"), D("0.02"), D("0.2")):
+        assert (_highest_rate_within(within, hi=hi, guess=guess)
+                == _highest_rate_within(within, hi=hi))
+        for off in (-3, -1, 1, 2, 40):  # a guess off by steps is corrected, not taken
+            if guess is not None:
+                assert (_highest_rate_within(within, hi=hi, guess=guess + off * 1e-6)
+                        == _highest_rate_within(within, hi=hi))
 
 
 def test_terms_are_checked():

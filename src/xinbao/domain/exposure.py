@@ -17,6 +17,7 @@ concurrent approvals never take a limit past its cap (``services/decisions.py``)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
@@ -101,17 +102,30 @@ def constraints(counters: Iterable[Counter], coverage_share: Decimal, *, rules: 
         for c in counters:
             principal = (_floor(Decimal(c.room_fen) / coverage_share) if coverage_share > 0
                          else c.room_fen)
-            used = f"{c.used_fen / 100:,.2f} of {c.cap_fen / 100:,.2f} yuan used"
+            used = _used(c.used_fen, c.cap_fen)
             if c.dimension == OBLIGOR:
                 code = BORROWER_CAP if c.cap_fen == per_borrower else SINGLE_OBLIGOR
                 out.append(Constraint(code, principal, f"this borrower's retained liability: "
                                                         f"{used}"))
             else:
                 basis = (f"retained liability ≤ {rules.retained_multiple} × net assets "
-                         f"({net_assets_fen / 100:,.2f} yuan): {used}"
+                         f"({_yuan(net_assets_fen)} yuan): {used}"
                          if c.dimension == RETAINED else f"{c.dimension} {c.key}: {used}")
                 out.append(Constraint(CODES[c.dimension], principal, basis))
     return out
+
+
+def _yuan(fen: int) -> str:
+    """Fen as yuan with thousands separators and two places, from the integer: exact."""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{'-' if fen < 0 else ''}{whole:,}.{cents:02d}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _used(used_fen: int, cap_fen: int) -> str:
+    """A counter's use in words; a batch's decisions share most counters, so each text is
+    formatted once."""
+    return f"{_yuan(used_fen)} of {_yuan(cap_fen)} yuan used"
 
 
 def region_of(id_number: str, *, enterprise: bool) -> str:

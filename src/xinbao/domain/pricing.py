@@ -126,6 +126,19 @@ class LoanCashFlows:
             return value >= 0  # far from zero: the float sign is right
         return self._exact_value(single, per_installment, cap, annualization) >= 0
 
+    def rate_at_cap(self, basis: PremiumBasis, sum_insured_fen: int, cap: Decimal,
+                    annualization: Annualization) -> float | None:
+        """About the monthly premium rate whose all-in cost is exactly ``cap`` (premiums
+        taken as unrounded), or None when there is none to estimate: a first guess for the
+        exact search, never an answer by itself."""
+        if sum_insured_fen <= 0 or not self.payments_fen:
+            return None
+        loan_value, annuity = self._discounted(cap, annualization)
+        room = self.principal_fen - self.upfront_fees_fen - loan_value
+        if basis is PremiumBasis.SINGLE:
+            return room / (sum_insured_fen * len(self.payments_fen))
+        return room / (sum_insured_fen * annuity)
+
     def _discounted(self, cap: Decimal,
                     annualization: Annualization) -> tuple[float, float]:
         """At the cap's monthly rate: the present value of the installments and fees, and
@@ -193,7 +206,8 @@ def price(*, pd: Decimal, coverage_share: Decimal, terms: PricingTerms, loan: Lo
         return Price(**breakdown, annual_rate=annual, monthly_rate=monthly,
                      all_in_cost=cost_at(monthly), reason_codes=tuple(codes))
     least = max(expected + terms.expense_loading + terms.cost_of_capital, terms.floor)
-    fitted = _highest_rate_within(within, hi=monthly)
+    fitted = _highest_rate_within(within, hi=monthly, guess=loan.rate_at_cap(
+        basis, sum_insured_fen, cost_cap, annualization))
     if fitted is None or fitted * MONTHS < least:
         return Price(**breakdown, annual_rate=annual, monthly_rate=monthly,
                      all_in_cost=cost_at(monthly),
@@ -203,13 +217,29 @@ def price(*, pd: Decimal, coverage_share: Decimal, terms: PricingTerms, loan: Lo
                  reason_codes=(*codes, PRICE_LOWERED_TO_COST_CAP))
 
 
-def _highest_rate_within(within: Callable[[Decimal], bool], *,
-                         hi: Decimal) -> Decimal | None:
+def _highest_rate_within(within: Callable[[Decimal], bool], *, hi: Decimal,
+                         guess: float | None = None) -> Decimal | None:
     """The highest monthly rate in [0, hi] (to the millionth) whose cost is within the cap,
-    or None when even no premium at all exceeds it (cost rises with the rate)."""
+    or None when even no premium at all exceeds it (cost rises with the rate).
+
+    A ``guess`` of that rate is tried first, with the step above it: a rate within the cap
+    whose next step is not is the answer, as the cost rises with the rate. Otherwise (the
+    guess is off by more than the premiums' rounding) the rates are halved down to it.
+    """
     if not within(Decimal(0)):
         return None
     lo_steps, hi_steps = 0, int(hi / RATE_STEP)
+    if guess is not None and 0 <= guess < float(hi) + float(RATE_STEP):
+        k = min(int(guess / float(RATE_STEP)), hi_steps)
+        for step in (k, k - 1):
+            if step < 0:
+                break
+            if within(step * RATE_STEP):
+                if step == hi_steps or not within((step + 1) * RATE_STEP):
+                    return (step * RATE_STEP).quantize(RATE_STEP, rounding=ROUND_DOWN)
+                lo_steps = step + 1  # within, and so is the next: the answer is higher
+                break
+            hi_steps = step - 1  # not within: the answer is lower
     while lo_steps < hi_steps:
         mid = (lo_steps + hi_steps + 1) // 2
         if within(mid * RATE_STEP):

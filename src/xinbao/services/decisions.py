@@ -154,8 +154,9 @@ def decide(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
     basis = _limit_basis(uow, engine.params.limits, on)
     funders = {f: require(uow.funders.get(f), "funder", f)
                for f in {a.funder_id for a in batch}}
-    keys_of = [_limit_keys(uow, a, product_of[i], funders[a.funder_id].code, engine, basis)
-               for i, a in enumerate(batch)]
+    caps = exposure.caps(engine.params.limits, basis)
+    keys_of = [_limit_keys(uow, a, product_of[i], funders[a.funder_id].code, engine, basis,
+                           caps) for i, a in enumerate(batch)]
     state, missing = _counters(uow, [c for wanted in keys_of for c in wanted])
     facts = [rules.Facts(screening=screenings[i], bureau=results[i], scored=scores[i],
                          valuation=valuations[i], portfolio=(), cost_cap=engine.cost_cap,
@@ -345,12 +346,12 @@ def _limit_basis(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> int:
 
 
 def _limit_keys(uow: UnitOfWork, application: Application, product: Product,
-                funder_code: str, engine: RiskEngine, basis: int) -> list[Counter]:
+                funder_code: str, engine: RiskEngine, basis: int,
+                caps: Mapping[str, int]) -> list[Counter]:
     """The counters an application's liability counts against, with the caps they get when
-    first made."""
+    first made (``caps``: ``exposure.caps`` on ``basis``)."""
     enterprise = application.borrower.kind is PartyKind.ENTERPRISE
     limit_rules = engine.params.limits
-    caps = exposure.caps(limit_rules, basis)
     return [
         Counter(exposure.RETAINED, "all", caps[exposure.RETAINED], 0),
         Counter(exposure.FUNDER, funder_code, caps[exposure.FUNDER], 0),
@@ -519,7 +520,8 @@ def review_application(cmd: ReviewApplication, uow: UnitOfWork, engine: RiskEngi
             basis = _limit_basis(uow, engine.params.limits, cmd.on)
             funder = require(uow.funders.get(application.funder_id), "funder",
                              application.funder_id)
-            wanted = _limit_keys(uow, application, product, funder.code, engine, basis)
+            wanted = _limit_keys(uow, application, product, funder.code, engine, basis,
+                                 exposure.caps(engine.params.limits, basis))
             _, missing = _counters(uow, wanted)
             uow.counters.ensure(missing, basis_fen=basis, on=cmd.on)
             keys = [(c.dimension, c.key) for c in wanted]
