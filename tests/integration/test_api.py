@@ -8,6 +8,7 @@ is checked through the unit of work, never through the routes under test.
 from __future__ import annotations
 
 import gc
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -791,3 +792,26 @@ def test_an_approve_the_client_may_not_make_is_refused_by_the_route_and_recorded
         assert u.applications.get(app_id).status.value == "submitted"
     assert [(r.actor, r.data["action"]) for r in denied] == [
         ("client:claims-approver", "application.approve")]
+
+
+def test_the_served_app_logs_every_request_once_redacted_the_lanes_answers_included(
+        container: Container) -> None:
+    app_id = submitted(container)
+    stream = io.StringIO()
+    with StaffClient(create_app(container, access_log=stream)) as client:
+        client.tokens = {name: support.api_token(container, name, roles)
+                         for name, roles in STAFF.items()}
+        assert client.post(f"/v1/applications/{app_id}/approve",
+                           json={"on": "2025-01-15"}).status_code == 200  # the lane
+        assert client.get("/health").status_code == 200
+        assert client.get(f"/v1/applications/{UNKNOWN_ID}").status_code == 404
+        client.get(f"/v1/applications?borrower_id_number={b.RESIDENT_ID_2}")
+    lines = stream.getvalue().splitlines()  # the lifespan's end wrote out what was queued
+
+    assert [line.split(" - ", 1)[1] for line in lines[:3]] == [
+        f'"POST /v1/applications/{app_id}/approve HTTP/1.1" 200 OK',
+        '"GET /health HTTP/1.1" 200 OK',
+        f'"GET /v1/applications/{UNKNOWN_ID} HTTP/1.1" 404 Not Found']
+    assert all(line.startswith("INFO:     testclient:") for line in lines)
+    assert len(lines) == 4
+    assert MASKED_ID in lines[3] and b.RESIDENT_ID_2 not in stream.getvalue()

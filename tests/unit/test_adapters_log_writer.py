@@ -1,61 +1,109 @@
-"""The background log handler: lines filtered, formatted and written in order on its own
-thread, nothing lost when it closes; the server's access log uses it, redacted."""
+"""The access log: uvicorn's line format, redacted, written in order on its own thread in
+whole-line writes no longer than a pipe writes at once, nothing lost when it closes."""
 
 from __future__ import annotations
 
 import io
 import logging
-import logging.config
+import select
 import threading
 
-from xinbao.adapters.log_writer import BackgroundStreamHandler
+import pytest
+from uvicorn.logging import AccessFormatter
+
+from xinbao.adapters.log_writer import AccessLogWriter, format_line
+
+ENTRIES = [
+    (("127.0.0.1", 51234), "POST", "/v1/applications/12/approve", b"", "1.1", 200),
+    (("10.0.0.7", 80), "GET", "/v1/applications", b"status=submitted&limit=5", "1.1", 404),
+    (None, "GET", "/console/贷款 list", b"", "1.0", 302),
+    (("::1", 9), "DELETE", "/v1/x", b"", "2", 599),  # no phrase, no colour class
+    (("127.0.0.1", 1), "POST", "/oauth/token", b"", "1.1", 503),
+]
 
 
-def _logger(name: str, handler: logging.Handler) -> logging.Logger:
-    log = logging.getLogger(name)
-    log.handlers[:] = [handler]
-    log.propagate = False
-    log.setLevel(logging.INFO)
-    return log
+class Recording(io.StringIO):
+    """A stream that keeps each write and the thread that made it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[str, str]] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append((threading.current_thread().name, text))
+        return super().write(text)
 
 
-def test_lines_are_written_in_order_on_the_writer_thread_and_drained_on_close():
-    stream = io.StringIO()
-    handler = BackgroundStreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    threads: set[str] = set()
+@pytest.mark.parametrize("colours", [False, True])
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_a_line_is_what_uvicorns_access_formatter_writes(entry, colours) -> None:
+    formatter = AccessFormatter('%(levelprefix)s %(client_addr)s - "%(request_line)s" '
+                                "%(status_code)s", use_colors=colours)
+    client, method, path, query, version, status = entry
+    from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
-    class Seen(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            threads.add(threading.current_thread().name)
-            return record.getMessage() != "dropped"
+    scope = {"client": client, "path": path, "query_string": query}
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
+                               '%s - "%s %s HTTP/%s" %d',
+                               (get_client_addr(scope), method,
+                                get_path_with_query_string(scope), version, status), None)
 
-    handler.addFilter(Seen())
-    log = _logger("xinbao.test.background", handler)
-    for i in range(2000):
-        log.info("line %d", i)
-    log.info("dropped")
-    handler.close()
-    assert stream.getvalue().splitlines() == [f"line {i}" for i in range(2000)]
-    assert threads == {"log-writer"}
-    log.info("after close")  # written on the caller's thread, not lost
-    assert stream.getvalue().splitlines()[-1] == "after close"
+    assert format_line(entry, colours=colours) == formatter.format(record) + "\n"
 
 
-def test_the_servers_access_log_is_redacted_off_the_event_loop(capsys):
-    from xinbao.entrypoints.cli import server_log_config
+def test_lines_are_written_in_order_redacted_in_whole_lines_off_the_callers_thread() -> None:
+    stream = Recording()
+    writer = AccessLogWriter(stream, interval_s=0.001, colours=False)
+    entries = [(("127.0.0.1", i), "GET", f"/v1/x/{i}", b"id=11010519491231002X", "1.1", 200)
+               for i in range(3000)]
+    for entry in entries:
+        writer.log(entry)
+    writer.close()
 
-    logging.config.dictConfig(server_log_config())
-    access = logging.getLogger("uvicorn.access")
-    try:
-        (handler,) = access.handlers
-        assert isinstance(handler, BackgroundStreamHandler)
-        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET",
-                    "/v1/x?id=11010519491231002X", "1.1", 200)
-        handler.close()
-        line = capsys.readouterr().out
-    finally:
-        for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-            logging.getLogger(name).handlers.clear()
-    assert '"GET /v1/x?id=110105********002X HTTP/1.1" 200' in line
-    assert "11010519491231002X" not in line
+    lines = stream.getvalue().splitlines(keepends=True)
+    assert lines == [format_line(e).replace("11010519491231002X", "110105********002X")
+                     for e in entries]
+    assert "11010519491231002X" not in stream.getvalue()
+    assert {thread for thread, _ in stream.writes} == {"access-log"}
+    assert len(stream.writes) > 1
+    for _, text in stream.writes:  # whole lines, each write at most what a pipe keeps whole
+        assert text.endswith("\n") and len(text.encode()) <= select.PIPE_BUF
+
+    writer.log(entries[0])  # after close: written at once, on the caller's thread
+    assert stream.writes[-1] == (threading.current_thread().name, lines[0])
+
+
+def test_a_line_longer_than_a_pipe_write_goes_out_whole_and_alone() -> None:
+    stream = Recording()
+    writer = AccessLogWriter(stream, interval_s=0.001, colours=False)
+    long = (("127.0.0.1", 1), "GET", "/v1/" + "a" * 5000, b"", "1.1", 414)
+    short = (("127.0.0.1", 2), "GET", "/v1/b", b"", "1.1", 200)
+    for entry in (short, long, short):
+        writer.log(entry)
+    writer.close()
+
+    assert [text for _, text in stream.writes] == [
+        format_line(short), format_line(long), format_line(short)]
+
+
+def test_lines_logged_from_several_threads_are_all_written_once() -> None:
+    stream = Recording()
+    writer = AccessLogWriter(stream, interval_s=0.002, colours=False)
+
+    def send(n: int) -> None:
+        for i in range(500):
+            writer.log((("127.0.0.1", n), "GET", f"/v1/{n}/{i}", b"", "1.1", 200))
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    writer.close()
+
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2000
+    for n in range(4):  # each thread's lines in its own order
+        own = [line for line in lines if f"127.0.0.1:{n} " in line]
+        assert own == [f'INFO:     127.0.0.1:{n} - "GET /v1/{n}/{i} HTTP/1.1" 200 OK'
+                       for i in range(500)]

@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import hmac
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, TextIO
 
 from fastapi import (
     APIRouter,
@@ -41,6 +42,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from starlette.concurrency import run_in_threadpool
 
 from xinbao import __version__
+from xinbao.adapters.log_writer import AccessLogWriter
 from xinbao.adapters.model_store import ReloadingScorer
 from xinbao.adapters.unit_of_work import SqlUnitOfWork
 from xinbao.bootstrap import Container, bootstrap
@@ -53,6 +55,7 @@ from xinbao.domain.underwriting import ApplicationStatus
 from xinbao.entrypoints.api import schemas as s
 from xinbao.entrypoints.api.batching import DecisionBatcher
 from xinbao.entrypoints.api.hardening import (
+    AccessLog,
     BodySizeLimit,
     IpRateLimit,
     RateLimited,
@@ -547,9 +550,10 @@ def _error_handlers() -> dict[type[Exception], Callable]:
 
 def app_from_environment() -> FastAPI:
     """The application of one server process among several (``xinbao serve --workers``),
-    configured from the environment like the command that started it."""
+    configured from the environment like the command that started it, with its access
+    log on standard output."""
     container = bootstrap(Settings.from_env(), upgrade=False)
-    app = create_app(container)
+    app = create_app(container, access_log=sys.stdout)
     settle(container)
     return app
 
@@ -570,16 +574,21 @@ def settle(container: Container) -> None:
     gc.freeze()
 
 
-def create_app(container: Container) -> FastAPI:
+def create_app(container: Container, *, access_log: TextIO | None = None) -> FastAPI:
+    """The API and the console; with ``access_log``, a line for every request is written
+    there (``xinbao serve``: standard output, in uvicorn's access format, redacted)."""
     settings = container.settings
     batcher = DecisionBatcher(container.uow, lambda: container.risk,
                               client=lambda client_id: accounts.client_principal(
                                   client_id, container.uow()))
+    writer = AccessLogWriter(access_log) if access_log is not None else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         batcher.stop()
+        if writer is not None:
+            writer.close()
 
     app = FastAPI(title="Xinbao 信保", version=__version__,
                   description="Core system for financing credit & guarantee insurance. "
@@ -601,6 +610,9 @@ def create_app(container: Container) -> FastAPI:
                                            settings.login_rate_per_minute),
                        paths=("/oauth/token", "/console/login"))
     app.add_middleware(SecurityHeaders)
+    if writer is not None:
+        app.add_middleware(AccessLog, log=writer.log)
+        app.state.access_log = writer
     install_error_handlers(app, container.log)
 
     @app.get("/health", response_model=s.HealthOut, tags=["operations"])

@@ -160,6 +160,44 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class AccessLog:
+    """One access line a request, handed to ``log`` (``AccessLogWriter.log`` of
+    ``adapters/log_writer.py``) as (client, method, path, query string, HTTP version,
+    status): the outermost of ours, so that it sees what the client gets, the decision
+    lane's answers included.
+
+    A request whose handling raises is logged as the 500 Starlette's outer error handler
+    then sends; one whose client left before any answer is not logged (as uvicorn's own
+    access log does)."""
+
+    def __init__(self, app: ASGIApp, *, log: Callable[[tuple[Any, ...]], None]) -> None:
+        self.app = app
+        self._log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 0
+
+        async def send_seen(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_seen)
+        except BaseException:
+            if not status:
+                status = 500
+            raise
+        finally:
+            if status:
+                self._log((scope.get("client"), scope["method"], scope["path"],
+                           scope["query_string"], scope["http_version"], status))
+
+
 class RateLimited(Exception):
     """A caller went over a rate limit; answered as 429 with ``Retry-After``."""
 
