@@ -815,3 +815,37 @@ def test_the_served_app_logs_every_request_once_redacted_the_lanes_answers_inclu
     assert all(line.startswith("INFO:     testclient:") for line in lines)
     assert len(lines) == 4
     assert MASKED_ID in lines[3] and b.RESIDENT_ID_2 not in stream.getvalue()
+
+
+def test_the_decision_answers_json_is_byte_for_byte_what_its_models_write(
+        container: Container) -> None:
+    # The decision answers are written from their fields (``s.dump_json``) without building
+    # the models; the models are the schema and must write the very same bytes.
+    from xinbao.entrypoints.api import schemas as s
+    from xinbao.entrypoints.api.app import decision_fields
+
+    masking = container.parameters.masking
+    cases = [  # (application, the engine's PD): approve, refer, decline; kinds and terms
+        (b.consumer_application(external_ref='APP-"引号\\斜线"-1'), "0.01"),
+        (b.consumer_application(external_ref="APP-2", borrower_id_number=b.RESIDENT_ID,
+                                borrower_bank_card=None), "0.15"),
+        (b.consumer_application(external_ref="APP-3", borrower_id_number="310104198505203824"),
+         "0.9"),
+        (b.car_application(), "0.02"),
+        (b.sme_application(), "0.03"),
+    ]
+    results = []
+    for cmd, pd in cases:
+        app_id = applications.submit_application(cmd, container.uow()).id
+        results.append(b.approve(container.uow, app_id,
+                                 risk=b.engine(scorer=b.FixedScorer(pd))))
+    assert {r.decision.outcome.value for r in results} >= {"approve", "refer", "decline"}
+    assert any(r.policy for r in results) and any(r.policy is None for r in results)
+
+    for r in results:
+        fields = decision_fields(r, masking)
+        model = s.DecisionOut.model_validate(fields)
+        assert s.dump_json(fields) == model.model_dump_json().encode()
+    batch = {"decisions": [decision_fields(r, masking) for r in results]}
+    assert (s.dump_json(batch)
+            == s.DecisionBatchOut.model_validate(batch).model_dump_json().encode())

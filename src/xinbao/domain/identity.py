@@ -27,8 +27,11 @@ _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _CARD = re.compile(r"^\d{12,19}$")
 
 
+_SEPARATORS = re.compile(r"[\s-]")
+
+
 def _compact(value: str) -> str:
-    return re.sub(r"[\s-]", "", value or "").upper()
+    return _SEPARATORS.sub("", value or "").upper()
 
 
 def check_resident_id(value: str, field: str = "id_number") -> FieldError | None:

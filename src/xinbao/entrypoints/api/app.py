@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 from fastapi import (
     APIRouter,
@@ -267,7 +267,7 @@ async def approve_application(application_id: PathId, body: s.OnDate, me: Me,
     r = await asyncio.wrap_future(request.app.state.batcher.submit(
         me.principal, application_id, body.on or _today()))
     # Built and checked here; serialized once (returning the model would validate it again).
-    return Response(_decision_out(r, me.masking).model_dump_json(),
+    return Response(s.dump_json(decision_fields(r, me.masking)),
                     media_type="application/json")
 
 
@@ -282,19 +282,21 @@ def approve_applications(body: s.ApproveBatchIn, me: Me, request: Request) -> Re
         results = applications.approve_applications(
             c.ApproveApplications(tuple(body.application_ids), body.on or _today()), me.uow(),
             me.container.risk)
-    answer = s.DecisionBatchOut(decisions=[_decision_out(r, me.masking) for r in results])
-    return Response(answer.model_dump_json(), media_type="application/json")
+    return Response(s.dump_json({"decisions": [decision_fields(r, me.masking)
+                                               for r in results]}),
+                    media_type="application/json")
 
 
-def _decision_out(r: ApprovalResult, masking: MaskingRules) -> s.DecisionOut:
+def decision_fields(r: ApprovalResult, masking: MaskingRules) -> dict[str, Any]:
+    """``DecisionOut``'s fields, nested, in its order (``s.dump_json`` writes them)."""
     findings = r.decision.detail.get("findings", []) if r.decision else []
-    return s.DecisionOut(
-        application=s.ApplicationOut.of(r.application, masking),
-        outcome=r.decision.outcome.value if r.decision else r.application.status.value,
-        approved=r.application.status is ApplicationStatus.APPROVED,
-        reason_codes=list(r.application.reason_codes),
-        messages=[f["detail"] for f in findings if f["action"] != "pass"],
-        policy=s.PolicyOut.of(r.policy) if r.policy else None)
+    return {
+        "application": s.application_fields(r.application, masking),
+        "outcome": r.decision.outcome.value if r.decision else r.application.status.value,
+        "approved": r.application.status is ApplicationStatus.APPROVED,
+        "reason_codes": list(r.application.reason_codes),
+        "messages": [f["detail"] for f in findings if f["action"] != "pass"],
+        "policy": s.policy_fields(r.policy) if r.policy else None}
 
 
 @router.get("/applications/{application_id}/decision", response_model=s.DecisionRecordOut,
@@ -603,7 +605,7 @@ def create_app(container: Container, *, access_log: TextIO | None = None) -> Fas
     masking = container.parameters.masking
     app.add_middleware(DecisionLane, batcher=batcher, limiter=app.state.limiter,
                        credentials=container.credentials, now=utcnow, today=_today,
-                       answer=lambda r: _decision_out(r, masking).model_dump_json().encode())
+                       answer=lambda r: s.dump_json(decision_fields(r, masking)))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(IpRateLimit,
                        limiter=RateLimiter(settings.login_rate_per_minute / 60,

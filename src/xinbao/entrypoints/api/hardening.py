@@ -34,7 +34,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -140,6 +140,10 @@ class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, hsts: bool = True) -> None:
         self.app = app
         self.headers = _SECURITY_HEADERS + ((_HSTS,) if hsts else ())
+        # As MutableHeaders.setdefault adds them: lower-case names, Latin-1 bytes.
+        self._raw = [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                     for name, value in self.headers]
+        self._no_store = (b"cache-control", b"no-store")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -149,12 +153,12 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": list(message.get("headers", []))}
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers:
-                    headers.setdefault(name, value)
-                if no_store:
-                    headers.setdefault("Cache-Control", "no-store")
+                headers = list(message.get("headers", []))
+                present = {name for name, _ in headers}
+                headers.extend(h for h in self._raw if h[0] not in present)
+                if no_store and self._no_store[0] not in present:
+                    headers.append(self._no_store)
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

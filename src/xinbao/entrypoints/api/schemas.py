@@ -5,10 +5,12 @@ Money is integer fen (``*_fen``); rates are decimal strings; dates ISO 8601.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from xinbao.domain.claims import Claim, Exclusion
@@ -190,22 +192,29 @@ class ApplicationOut(BaseModel):
            unmasked: bool = False) -> ApplicationOut:
         """Personal data masked, unless the caller unmasked it (permission checked and the
         unmasking audited by the route)."""
-        b = a.borrower
-        person = b.kind is PartyKind.INDIVIDUAL
-        return cls(
-            id=a.id, funder_id=a.funder_id, external_ref=a.external_ref,
-            product_code=a.product_code, product_version=a.product_version, mode=a.mode.value,
-            borrower_kind=b.kind.value,
-            borrower_name=b.name if unmasked or not person else mask_name(b.name),
-            borrower_id_number=b.id_number if unmasked else mask_id_number(b.id_number, masking),
-            borrower_phone=b.phone if unmasked else mask_phone(b.phone, masking),
-            borrower_bank_card=(None if not b.bank_card else b.bank_card if unmasked
-                                else mask_bank_card(b.bank_card, masking)),
-            masked=not unmasked,
-            policyholder=a.roles.policyholder.value, insured=a.roles.insured.value,
-            amount_fen=a.amount_fen, term_months=a.term_months, annual_rate=a.annual_rate,
-            repayment_method=a.repayment_method.value, applied_on=a.applied_on,
-            status=a.status.value, decided_on=a.decided_on, reason_codes=list(a.reason_codes))
+        return cls(**application_fields(a, masking, unmasked=unmasked))
+
+
+def application_fields(a: Application, masking: MaskingRules, *,
+                       unmasked: bool = False) -> dict[str, Any]:
+    """``ApplicationOut``'s fields, in its order, as Python values."""
+    b = a.borrower
+    person = b.kind is PartyKind.INDIVIDUAL
+    return {
+        "id": a.id, "funder_id": a.funder_id, "external_ref": a.external_ref,
+        "product_code": a.product_code, "product_version": a.product_version,
+        "mode": a.mode.value, "borrower_kind": b.kind.value,
+        "borrower_name": b.name if unmasked or not person else mask_name(b.name),
+        "borrower_id_number": (b.id_number if unmasked
+                               else mask_id_number(b.id_number, masking)),
+        "borrower_phone": b.phone if unmasked else mask_phone(b.phone, masking),
+        "borrower_bank_card": (None if not b.bank_card else b.bank_card if unmasked
+                               else mask_bank_card(b.bank_card, masking)),
+        "policyholder": a.roles.policyholder.value, "insured": a.roles.insured.value,
+        "amount_fen": a.amount_fen, "term_months": a.term_months,
+        "annual_rate": a.annual_rate, "repayment_method": a.repayment_method.value,
+        "applied_on": a.applied_on, "status": a.status.value, "decided_on": a.decided_on,
+        "reason_codes": list(a.reason_codes), "masked": not unmasked}
 
 
 class OnDate(_In):
@@ -243,16 +252,22 @@ class PolicyOut(BaseModel):
 
     @classmethod
     def of(cls, p: Policy) -> PolicyOut:
-        return cls(
-            id=p.id, policy_no=p.policy_no, application_id=p.application_id,
-            product_code=p.product_code, product_version=p.product_version, mode=p.mode.value,
-            status=p.status.value, policyholder=p.policyholder.value, insured=p.insured.value,
-            sum_insured_fen=p.sum_insured_fen, coverage_share=p.coverage_share,
-            premium_basis=p.premium_basis.value, single_premium_fen=p.single_premium_fen,
-            installment_premium_fen=p.installment_premium_fen,
-            total_premium_fen=p.total_premium_fen, term_months=p.term_months,
-            start_date=p.start_date, end_date=p.end_date, loan_id=p.loan_id,
-            earned_fen=p.earned_fen, refunded_fen=p.refunded_fen)
+        return cls(**policy_fields(p))
+
+
+def policy_fields(p: Policy) -> dict[str, Any]:
+    """``PolicyOut``'s fields, in its order, as Python values."""
+    return {
+        "id": p.id, "policy_no": p.policy_no, "application_id": p.application_id,
+        "product_code": p.product_code, "product_version": p.product_version,
+        "mode": p.mode.value, "status": p.status.value, "policyholder": p.policyholder.value,
+        "insured": p.insured.value, "sum_insured_fen": p.sum_insured_fen,
+        "coverage_share": p.coverage_share, "premium_basis": p.premium_basis.value,
+        "single_premium_fen": p.single_premium_fen,
+        "installment_premium_fen": p.installment_premium_fen,
+        "total_premium_fen": p.total_premium_fen, "term_months": p.term_months,
+        "start_date": p.start_date, "end_date": p.end_date, "loan_id": p.loan_id,
+        "earned_fen": p.earned_fen, "refunded_fen": p.refunded_fen}
 
 
 class DecisionOut(BaseModel):
@@ -264,6 +279,21 @@ class DecisionOut(BaseModel):
     reason_codes: list[str]
     messages: list[str] = Field(description="what each deciding finding found")
     policy: PolicyOut | None
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)  # as ``Rate`` writes it
+    raise TypeError(f"{type(value).__name__} is not in the answer's schema")
+
+
+def dump_json(fields: Mapping[str, Any]) -> bytes:
+    """An answer's JSON from its model's fields (``*_fields``, nested as the model nests
+    them), byte for byte what the model's ``model_dump_json`` writes: compact, UTF-8, dates
+    ISO 8601 and rates as decimal strings. For the decision answers sent by the thousand,
+    where building and validating the models cost a third of the answer's time; the models
+    stay the schema, and the tests hold the two to the same bytes."""
+    return orjson.dumps(fields, default=_json_default)
 
 
 class DecisionBatchOut(BaseModel):
