@@ -127,7 +127,8 @@ def bootstrap(settings: Settings | None = None, *, upgrade: bool = False) -> Con
     hasher = (PasswordHasher(**_FAST_HASHING) if settings.password_hashing == "fast"
               else PasswordHasher())
     container = Container(
-        settings=settings, engine=create_db_engine(settings.database_url),
+        settings=settings, engine=create_db_engine(settings.database_url,
+                                                  pool_size=settings.db_pool_size),
         parameters=load_parameters(), secrets=secrets,
         cipher=PiiCipher(secrets.pii_keys, secrets.pii_active, secrets.index_key),
         credentials=Argon2JwtCredentials(

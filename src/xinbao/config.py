@@ -59,6 +59,9 @@ class Settings:
     models_dir: str = DEFAULT_MODELS_DIR
     #: Milliseconds each simulated bureau query takes (the demo's stand-in for the bureau).
     bureau_latency_ms: int = 0
+    #: Database connections a process keeps open for reuse (10 more open for bursts and
+    #: close after them): the server's concurrent requests each hold one.
+    db_pool_size: int = 20
 
     def __post_init__(self) -> None:
         if self.password_hashing not in ("standard", "fast"):
@@ -86,4 +89,5 @@ class Settings:
             login_rate_per_minute=_int(env, "XINBAO_LOGIN_RATE_PER_MINUTE", 10),
             models_dir=env.get("XINBAO_MODELS_DIR") or DEFAULT_MODELS_DIR,
             bureau_latency_ms=_nonnegative(env, "XINBAO_BUREAU_LATENCY_MS", 0),
+            db_pool_size=_int(env, "XINBAO_DB_POOL_SIZE", 20),
         )
