@@ -17,7 +17,6 @@ import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-
 #: Connections opened beyond the pool for a burst, closed when it has passed.
 POOL_OVERFLOW = 10
 
