@@ -55,6 +55,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _all_started(log: Path, workers: int) -> None:
+    """Wait until every server process has started (uvicorn logs each one's start-up):
+    the first answers /health while the others may still be loading, and connections
+    opened then would all go to it."""
+    for _ in range(600):
+        if log.read_text().count("Application startup complete") >= workers:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"not all {workers} server processes started; see {log}")
+
+
 def prepare(url: str, work: Path, n: int, model: bool) -> tuple[str, str]:
     """The database with n submitted applications; (client id, secret)."""
     from xinbao.adapters.parameters import load_product_catalogue
@@ -173,6 +184,7 @@ def main() -> None:
                     break
             except OSError:
                 time.sleep(0.2)
+        _all_started(work / "server.log", args.workers)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("POST", "/oauth/token",
                      f"grant_type=client_credentials&client_id={client_id}"

@@ -11,11 +11,15 @@ generator of ``bench/loadgen.py`` in another, on loopback:
 2. the same with Xinbao's three middlewares (body size cap, per-IP limit on the credential
    routes, security headers);
 3. ``GET /v1/me`` of the real application on a fresh SQLite database: the bearer token is
-   checked and the client read from the database, then a small answer.
+   checked and the client read from the database, then a small answer;
+4. ``POST /v1/applications/{id}/approve`` of the real application, through the decision
+   lane (``entrypoints/api/lane.py``: token, rate limit, the batcher's hand-off, the
+   answer, the access log), with the decision itself answered from memory: one application
+   is decided for real, and every request gets that decision back. What a decision request
+   costs beyond the decision, and so the ceiling of one server process's decisions/s.
 
 Whatever a request costs comes on top of row 3 when FastAPI routes it. An API client's
-approve request skips FastAPI's routing and row 3's worker thread (the decision lane,
-``entrypoints/api/lane.py``): its HTTP cost is nearer row 2's.
+approve request skips FastAPI's routing and row 3's worker thread: row 4.
 """
 
 from __future__ import annotations
@@ -61,6 +65,35 @@ async def echo(item: int, body: In) -> Out:
 
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
             access_log=False)
+"""
+
+
+_LANE = """
+import sys
+
+import uvicorn
+
+from xinbao.bootstrap import bootstrap
+from xinbao.config import Settings
+from xinbao.entrypoints.api.app import create_app, settle
+from xinbao.entrypoints.cli import server_log_config
+from xinbao.services import applications
+
+decide, first = applications.approve_applications, []
+
+
+def remembered(cmd, uow, engine):  # the first batch decided for real, then its first answer
+    if not first:
+        first.extend(decide(cmd, uow, engine))
+    return [first[0]] * len(cmd.application_ids)
+
+
+applications.approve_applications = remembered
+container = bootstrap(Settings.from_env(), upgrade=False)
+app = create_app(container, access_log=sys.stdout)
+settle(container)
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
+            log_config=server_log_config(), server_header=False, access_log=False)
 """
 
 
@@ -138,8 +171,52 @@ def main() -> None:
         print(f"Work folder kept: {work} (server log: {work / 'server.log'})",
               file=sys.stderr)
         raise
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    finally:
+        server.terminate()
+        server.wait(10)
+    _lane_row(work, env, args.requests, args.concurrency)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _lane_row(work: Path, env: dict[str, str], n: int, concurrency: int) -> None:
+    """Row 4: approve requests through the decision lane, decisions answered from memory."""
+    import decisions  # bench/decisions.py, next to this script
+
+    lane = work / "lane"
+    lane.mkdir()
+    env = {**env, "XINBAO_DATABASE_URL": f"sqlite:///{lane / 'x.db'}",
+           "XINBAO_SECRETS_FILE": str(lane / "secrets.toml"),
+           "XINBAO_MODELS_DIR": str(lane / "models")}
+    os.environ.update(env)
+    client_id, secret = decisions.prepare(env["XINBAO_DATABASE_URL"], lane, 1, False)
+    script = lane / "lane.py"
+    script.write_text(_LANE)
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, str(script), str(port)], env=env,
+                              stdout=subprocess.DEVNULL,
+                              stderr=(lane / "server.log").open("w"))
+    try:
+        _wait(port)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/oauth/token", f"grant_type=client_credentials&client_id="
+                     f"{client_id}&client_secret={secret}",
+                     {"Content-Type": "application/x-www-form-urlencoded"})
+        token = json.loads(conn.getresponse().read())["access_token"]
+        approve = decisions.requests(port, token, [1] * n, 1)
+        loadgen.measure(port, approve[:200], concurrency)  # warm-up (and the real decision)
+        before = loadgen.tree_cpu_seconds(server.pid)
+        run = loadgen.measure(port, approve, concurrency)
+        after = loadgen.tree_cpu_seconds(server.pid)
+        print(f"Xinbao decision lane, decisions from memory (token, rate limit, batcher, "
+              f"answer, access log): {n / run.seconds:,.0f} requests/s; latency "
+              f"{loadgen.summary(run.latencies)}; errors {len(run.errors)}"
+              + (f" (first: {run.errors[0]})" if run.errors else "")
+              + (f"; server CPU {(after - before) / n * 1000:.2f} ms a request"
+                 if before is not None and after is not None else ""), flush=True)
+    except BaseException:
+        print(f"Work folder kept: {work} (server log: {lane / 'server.log'})",
+              file=sys.stderr)
+        raise
     finally:
         server.terminate()
         server.wait(10)
