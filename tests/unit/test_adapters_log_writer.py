@@ -107,3 +107,24 @@ def test_lines_logged_from_several_threads_are_all_written_once() -> None:
         own = [line for line in lines if f"127.0.0.1:{n} " in line]
         assert own == [f'INFO:     127.0.0.1:{n} - "GET /v1/{n}/{i} HTTP/1.1" 200 OK'
                        for i in range(500)]
+
+
+def test_a_stream_that_refuses_a_write_loses_those_lines_not_the_writer(capsys) -> None:
+    class Flaky(Recording):
+        def write(self, text: str) -> int:
+            if "/refused" in text:
+                raise OSError("broken pipe")
+            return super().write(text)
+
+    stream = Flaky()
+    writer = AccessLogWriter(stream, interval_s=0.001, colours=False)
+    writer.log((("127.0.0.1", 1), "GET", "/refused", b"", "1.1", 200))
+    for _ in range(200):  # until the writer has tried
+        if "broken pipe" in capsys.readouterr().err:
+            break
+        threading.Event().wait(0.005)
+    else:
+        raise AssertionError("the refused write was not reported")
+    writer.log((("127.0.0.1", 2), "GET", "/later", b"", "1.1", 200))
+    writer.close()
+    assert stream.getvalue() == 'INFO:     127.0.0.1:2 - "GET /later HTTP/1.1" 200 OK\n'

@@ -15,15 +15,18 @@ itself (issue 5's notes). ``xinbao serve`` switches it off and logs through
   (``adapters/redaction.redact_text``: ID numbers, phones and cards in URLs are masked) and
   writes them in order, in writes of whole lines of at most ``PIPE_BUF`` bytes, so that the
   lines of several server processes on one pipe never cut into each other;
-- ``close`` writes out what is queued; lines are never dropped.
+- ``close`` writes out what is queued. Lines the stream refuses (a closed pipe) are lost
+  with a traceback on standard error, as ``logging``'s handlers do, and writing goes on.
 """
 
 from __future__ import annotations
 
 import http
 import select
+import sys
 import threading
 import time
+import traceback
 import urllib.parse
 from collections import deque
 from collections.abc import Callable
@@ -118,7 +121,10 @@ class AccessLogWriter:
             if not self._closed:
                 time.sleep(self._interval)  # let lines gather: one write for many
             self._wake.clear()
-            self._write(self._take())
+            try:
+                self._write(self._take())
+            except Exception:  # noqa: BLE001 - as logging's handlers do: say so, go on
+                traceback.print_exc(file=sys.stderr)
 
     def _write(self, entries: list[Entry]) -> None:
         """Write the lines in order, each write whole lines of at most ``PIPE_BUF`` bytes

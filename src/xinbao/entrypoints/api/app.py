@@ -601,7 +601,7 @@ def create_app(container: Container, *, access_log: TextIO | None = None) -> Fas
     app.state.batcher = batcher
     app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     # Outermost last: the decision lane, size cap, then per-IP limit on the credential
-    # endpoints, then headers.
+    # endpoints, then headers, then (served) the access log.
     masking = container.parameters.masking
     app.add_middleware(DecisionLane, batcher=batcher, limiter=app.state.limiter,
                        credentials=container.credentials, now=utcnow, today=_today,
@@ -614,7 +614,6 @@ def create_app(container: Container, *, access_log: TextIO | None = None) -> Fas
     app.add_middleware(SecurityHeaders)
     if writer is not None:
         app.add_middleware(AccessLog, log=writer.log)
-        app.state.access_log = writer
     install_error_handlers(app, container.log)
 
     @app.get("/health", response_model=s.HealthOut, tags=["operations"])
