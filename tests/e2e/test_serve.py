@@ -39,6 +39,31 @@ def _request(port: int, method: str, path: str, body: str | None = None,
     return response.status, json.loads(payload or b"{}")
 
 
+def _established_by_process(parent: int, port: int) -> dict[int, int]:
+    """How many established connections to ``port`` each child process of ``parent`` holds
+    (Linux: sockets from /proc/<pid>/fd, their state from /proc/net/tcp)."""
+    established = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
+            established.add(fields[9])  # the socket's inode
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if int(stat[stat.rindex(")") + 2:].split()[1]) != parent:
+                continue
+            inodes = {os.readlink(fd)[8:-1] for fd in (entry / "fd").iterdir()
+                      if os.readlink(fd).startswith("socket:[")}
+        except OSError:  # gone meanwhile
+            continue
+        if inodes & established:
+            out[int(entry.name)] = len(inodes & established)
+    return out
+
+
 def test_several_server_processes_answer_on_one_port_with_shared_keys(tmp_path: Path):
     env = {**os.environ, "XINBAO_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
            "XINBAO_SECRETS_FILE": str(tmp_path / "secrets.toml"),
@@ -74,6 +99,21 @@ def test_several_server_processes_answer_on_one_port_with_shared_keys(tmp_path: 
         answers = [_request(port, "GET", "/v1/me", headers=bearer) for _ in range(20)]
         assert {s for s, _ in answers} == {200}
         assert {a["actor"] for _, a in answers} == {"client:ops-1"}
+        if Path("/proc/net/tcp").exists():
+            # 16 keep-alive connections opened together are spread over both processes
+            # (each has its own socket on the port), not all taken by the first one woken.
+            held = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+            try:
+                for c in held:
+                    c.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                for c in held:
+                    assert c.recv(65536).startswith(b"HTTP/1.1 200")
+                per_process = _established_by_process(server.pid, port)
+            finally:
+                for c in held:
+                    c.close()
+            assert len(per_process) == 2, per_process
+            assert sum(per_process.values()) == 16 and min(per_process.values()) >= 1
         # Approve requests meet the decision lane first; what it cannot answer (an unknown
         # application, a body the route refuses) reaches the route with its body intact.
         json_bearer = {**bearer, "Content-Type": "application/json"}

@@ -523,6 +523,7 @@ def serve(
     """Serve the REST API and the console (put TLS in front of it: cookies are Secure)."""
     import uvicorn
 
+    from xinbao.entrypoints.api import processes
     from xinbao.entrypoints.api.app import create_app, settle
 
     container = _container(database_url, upgrade=True)
@@ -539,9 +540,11 @@ def serve(
     # Each process builds its own application from the environment; the schema is current.
     os.environ["XINBAO_DATABASE_URL"] = container.settings.database_url
     container.close()
-    uvicorn.run("xinbao.entrypoints.api.app:app_from_environment", factory=True,
-                workers=workers, host=host, port=port, log_level="info",
-                log_config=log_config, server_header=False, access_log=False)
+    if processes.available():  # a socket each: connections spread over the processes
+        raise typer.Exit(processes.serve_processes(host, port, workers, log_config))
+    uvicorn.run(processes.APP, factory=True, workers=workers, host=host, port=port,
+                log_level="info", log_config=log_config, server_header=False,
+                access_log=False)
 
 
 def main() -> None:

@@ -1,0 +1,86 @@
+"""Several server processes on one port, each with a listening socket of its own.
+
+uvicorn's ``--workers`` shares one listening socket among its processes: whichever process
+is woken first accepts every connection waiting, so a client that opens its keep-alive
+connections together (a funder's system, the bench's load generator) often had all of
+them served by one process while the others idled (two processes keeping 0.92 of the two
+cores busy in issue 5's runs, against 1.5–1.6 when they shared the connections).
+
+Here each process binds its own socket to the port with ``SO_REUSEPORT``: the kernel
+spreads new connections over the sockets by their addresses, whichever process is busy.
+The parent only starts the processes and stops them: on SIGINT or SIGTERM it asks each to
+shut down gracefully (uvicorn's own SIGTERM handling) and waits for them; if one exits by
+itself, the others are stopped too and the parent exits with an error, so that the service
+manager restarts the whole server. Where the system has no ``SO_REUSEPORT``, the caller
+falls back to uvicorn's shared socket (``available``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import socket
+import sys
+import threading
+from typing import Any
+
+APP = "xinbao.entrypoints.api.app:app_from_environment"
+_GRACE_S = 30
+
+
+def available() -> bool:
+    return hasattr(socket, "SO_REUSEPORT")
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to (host, port) that other processes may bind too (SO_REUSEPORT)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _serve_one(host: str, port: int, log_config: dict[str, Any]) -> None:
+    import uvicorn
+
+    sock = listening_socket(host, port)
+    config = uvicorn.Config(APP, factory=True, host=host, port=port, log_level="info",
+                            log_config=log_config, server_header=False, access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def serve_processes(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int:
+    """Run ``workers`` server processes until a signal stops them (0) or one of them exits
+    by itself (1)."""
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_serve_one, args=(host, port, log_config),
+                                 name=f"xinbao-serve-{i + 1}") for i in range(workers)]
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set())
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for p in processes:
+            p.start()
+        while not stop.wait(0.5):
+            if not all(p.is_alive() for p in processes):
+                break
+        failed = not stop.is_set()
+        if failed:
+            gone = ", ".join(f"{p.name} (exit code {p.exitcode})" for p in processes
+                             if not p.is_alive())
+            print(f"Server process stopped by itself: {gone}; stopping the others.",
+                  file=sys.stderr, flush=True)
+        for p in processes:
+            if p.is_alive():
+                p.terminate()  # SIGTERM: uvicorn finishes what it serves, then exits
+        for p in processes:
+            p.join(_GRACE_S)
+            if p.is_alive():
+                p.kill()
+                p.join()
+        return 1 if failed else 0
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
