@@ -113,6 +113,15 @@ def _wait(port: int) -> None:
     raise SystemExit(f"no server on port {port}")
 
 
+def _token(port: int, client_id: str, secret: str) -> str:
+    """An access token of the API client (OAuth2 client credentials)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/oauth/token", f"grant_type=client_credentials&client_id="
+                 f"{client_id}&client_secret={secret}",
+                 {"Content-Type": "application/x-www-form-urlencoded"})
+    return json.loads(conn.getresponse().read())["access_token"]
+
+
 def _row(label: str, port: int, requests: list[bytes], concurrency: int) -> None:
     loadgen.measure(port, requests[:200], concurrency)  # warm-up
     run = loadgen.measure(port, requests, concurrency)
@@ -158,11 +167,7 @@ def main() -> None:
                               stderr=(work / "server.log").open("w"))
     try:
         _wait(port)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("POST", "/oauth/token", f"grant_type=client_credentials&client_id="
-                     f"bench-me&client_secret={secret}",
-                     {"Content-Type": "application/x-www-form-urlencoded"})
-        token = json.loads(conn.getresponse().read())["access_token"]
+        token = _token(port, "bench-me", secret)
         me = (f"GET /v1/me HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
               f"Authorization: Bearer {token}\r\n\r\n").encode()
         _row("Xinbao GET /v1/me (token, client read, access log)", port,
@@ -197,11 +202,7 @@ def _lane_row(work: Path, env: dict[str, str], n: int, concurrency: int) -> None
                               stderr=(lane / "server.log").open("w"))
     try:
         _wait(port)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("POST", "/oauth/token", f"grant_type=client_credentials&client_id="
-                     f"{client_id}&client_secret={secret}",
-                     {"Content-Type": "application/x-www-form-urlencoded"})
-        token = json.loads(conn.getresponse().read())["access_token"]
+        token = _token(port, client_id, secret)
         approve = decisions.requests(port, token, [1] * n, 1)
         loadgen.measure(port, approve[:200], concurrency)  # warm-up (and the real decision)
         before = loadgen.tree_cpu_seconds(server.pid)
