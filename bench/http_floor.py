@@ -25,6 +25,7 @@ approve request skips FastAPI's routing and row 3's worker thread: row 4.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import loadgen  # bench/loadgen.py, next to this script
@@ -113,6 +115,19 @@ def _wait(port: int) -> None:
     raise SystemExit(f"no server on port {port}")
 
 
+@contextlib.contextmanager
+def _running(server: subprocess.Popen, work: Path, log: Path) -> Iterator[None]:
+    """Stop the server afterwards; if the row failed, say where its folder and log are."""
+    try:
+        yield
+    except BaseException:
+        print(f"Work folder kept: {work} (server log: {log})", file=sys.stderr)
+        raise
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
 def _token(port: int, client_id: str, secret: str) -> str:
     """An access token of the API client (OAuth2 client credentials)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -165,20 +180,13 @@ def main() -> None:
     server = subprocess.Popen([xinbao, "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL,
                               stderr=(work / "server.log").open("w"))
-    try:
+    with _running(server, work, work / "server.log"):
         _wait(port)
         token = _token(port, "bench-me", secret)
         me = (f"GET /v1/me HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
               f"Authorization: Bearer {token}\r\n\r\n").encode()
         _row("Xinbao GET /v1/me (token, client read, access log)", port,
              [me] * args.requests, args.concurrency)
-    except BaseException:
-        print(f"Work folder kept: {work} (server log: {work / 'server.log'})",
-              file=sys.stderr)
-        raise
-    finally:
-        server.terminate()
-        server.wait(10)
     _lane_row(work, env, args.requests, args.concurrency)
     shutil.rmtree(work, ignore_errors=True)
 
@@ -200,7 +208,7 @@ def _lane_row(work: Path, env: dict[str, str], n: int, concurrency: int) -> None
     server = subprocess.Popen([sys.executable, str(script), str(port)], env=env,
                               stdout=subprocess.DEVNULL,
                               stderr=(lane / "server.log").open("w"))
-    try:
+    with _running(server, work, lane / "server.log"):
         _wait(port)
         token = _token(port, client_id, secret)
         approve = decisions.requests(port, token, [1] * n, 1)
@@ -214,13 +222,6 @@ def _lane_row(work: Path, env: dict[str, str], n: int, concurrency: int) -> None
               + (f" (first: {run.errors[0]})" if run.errors else "")
               + (f"; server CPU {(after - before) / n * 1000:.2f} ms a request"
                  if before is not None and after is not None else ""), flush=True)
-    except BaseException:
-        print(f"Work folder kept: {work} (server log: {lane / 'server.log'})",
-              file=sys.stderr)
-        raise
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 if __name__ == "__main__":
