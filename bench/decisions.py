@@ -56,11 +56,12 @@ def _free_port() -> int:
 
 
 def _all_started(log: Path, workers: int) -> None:
-    """Wait until every server process has started (uvicorn logs each one's start-up):
-    the first answers /health while the others may still be loading, and connections
-    opened then would all go to it."""
+    """Wait until every server process listens (each logs it once its application is
+    loaded): the first answers /health while the others may still be loading, and
+    connections opened then would all go to it."""
+    said = "Uvicorn running on" if workers == 1 else " listening on http://"
     for _ in range(600):
-        if log.read_text().count("Application startup complete") >= workers:
+        if log.read_text().count(said) >= workers:
             return
         time.sleep(0.2)
     raise SystemExit(f"not all {workers} server processes started; see {log}")

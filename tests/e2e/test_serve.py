@@ -73,22 +73,22 @@ def test_several_server_processes_answer_on_one_port_with_shared_keys(tmp_path: 
                   "underwriter", "--role", "underwriting_approver").strip().splitlines()[-1]
     secret = secret.strip()
     port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "xinbao.entrypoints.cli", "serve", "--port", str(port),
-         "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+    log = tmp_path / "server.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "xinbao.entrypoints.cli", "serve", "--port", str(port),
+             "--workers", "2"], env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     try:
+        # Each process listens once its application is loaded, and says so: until the
+        # second has, the first takes every connection.
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                status, health = _request(port, "GET", "/health")
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the server did not come up"
+        while len(re.findall(r"Server process [12] of 2 \(pid \d+\) listening on "
+                             rf"http://127\.0\.0\.1:{port}\n", log.read_text())) < 2:
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the server did not come up:\n" + log.read_text()
             time.sleep(0.2)
-        assert health["status"] == "ok"
+        status, health = _request(port, "GET", "/health")
+        assert (status, health["status"]) == (200, "ok")
         status, grant = _request(
             port, "POST", "/oauth/token",
             f"grant_type=client_credentials&client_id=ops-1&client_secret={secret}",
@@ -125,6 +125,7 @@ def test_several_server_processes_answer_on_one_port_with_shared_keys(tmp_path: 
         assert status == 422 and refused["detail"][0]["loc"] == ["body", "on"]
     finally:
         server.send_signal(signal.SIGINT)
-        output, _ = server.communicate(timeout=30)
+        server.wait(timeout=30)
+    output = log.read_text()
     assert server.returncode == 0, output
     assert re.search(r"with\s+2\s+processes", output)

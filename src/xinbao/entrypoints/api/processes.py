@@ -18,6 +18,7 @@ falls back to uvicorn's shared socket (``available``).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import socket
 import sys
@@ -42,20 +43,39 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _serve_one(host: str, port: int, log_config: dict[str, Any]) -> None:
+def listening_message(number: int, workers: int, host: str, port: int) -> str:
+    """What a process logs once it listens: until then the kernel gives it no connection."""
+    address = f"[{host}]" if ":" in host else host
+    return (f"Server process {number} of {workers} (pid {os.getpid()}) listening on "
+            f"http://{address}:{port}")
+
+
+def _serve_one(number: int, workers: int, host: str, port: int,
+               log_config: dict[str, Any]) -> None:
+    import logging
+
     import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # uvicorn logs no "running on" line for sockets passed in
+                logging.getLogger("uvicorn.error").info(
+                    listening_message(number, workers, host, port))
 
     sock = listening_socket(host, port)
     config = uvicorn.Config(APP, factory=True, host=host, port=port, log_level="info",
                             log_config=log_config, server_header=False, access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    Server(config).run(sockets=[sock])
 
 
 def serve_processes(host: str, port: int, workers: int, log_config: dict[str, Any]) -> int:
     """Run ``workers`` server processes until a signal stops them (0) or one of them exits
-    by itself (1)."""
+    by itself (1). Each listens once its application is loaded, and logs so
+    (``listening_message``): until every one has, the first ones take all connections."""
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_serve_one, args=(host, port, log_config),
+    processes = [context.Process(target=_serve_one,
+                                 args=(i + 1, workers, host, port, log_config),
                                  name=f"xinbao-serve-{i + 1}") for i in range(workers)]
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set())
