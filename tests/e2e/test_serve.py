@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -37,6 +39,32 @@ def _request(port: int, method: str, path: str, body: str | None = None,
     payload = response.read()
     conn.close()
     return response.status, json.loads(payload or b"{}")
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "XINBAO_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+            "XINBAO_SECRETS_FILE": str(tmp_path / "secrets.toml"),
+            "XINBAO_MODELS_DIR": str(tmp_path / "models"), "XINBAO_PASSWORD_HASHING": "fast"}
+
+
+def _serve_two(env: dict[str, str], port: int, log: Path) -> tuple[subprocess.Popen, list[int]]:
+    """`xinbao serve --workers 2`, once both processes listen (each listens once its
+    application is loaded, and says so: until the second has, the first takes every
+    connection); the server and its processes' ids."""
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "xinbao.entrypoints.cli", "serve", "--port", str(port),
+             "--workers", "2"], env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while True:
+        said = re.findall(r"Server process [12] of 2 \(pid (\d+)\) listening on "
+                          rf"http://127\.0\.0\.1:{port}\n", log.read_text())
+        if len(said) == 2:
+            return server, [int(pid) for pid in said]
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise AssertionError("the server did not come up:\n" + log.read_text())
+        time.sleep(0.2)
 
 
 def _established_by_process(parent: int, port: int) -> dict[int, int]:
@@ -65,28 +93,15 @@ def _established_by_process(parent: int, port: int) -> dict[int, int]:
 
 
 def test_several_server_processes_answer_on_one_port_with_shared_keys(tmp_path: Path):
-    env = {**os.environ, "XINBAO_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-           "XINBAO_SECRETS_FILE": str(tmp_path / "secrets.toml"),
-           "XINBAO_MODELS_DIR": str(tmp_path / "models"), "XINBAO_PASSWORD_HASHING": "fast"}
+    env = _env(tmp_path)
     _cli(env, "db", "upgrade")
     secret = _cli(env, "clients", "add", "ops-1", "--name", "operations", "--role",
                   "underwriter", "--role", "underwriting_approver").strip().splitlines()[-1]
     secret = secret.strip()
     port = _free_port()
     log = tmp_path / "server.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "xinbao.entrypoints.cli", "serve", "--port", str(port),
-             "--workers", "2"], env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    server, _ = _serve_two(env, port, log)
     try:
-        # Each process listens once its application is loaded, and says so: until the
-        # second has, the first takes every connection.
-        deadline = time.monotonic() + 60
-        while len(re.findall(r"Server process [12] of 2 \(pid \d+\) listening on "
-                             rf"http://127\.0\.0\.1:{port}\n", log.read_text())) < 2:
-            assert server.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the server did not come up:\n" + log.read_text()
-            time.sleep(0.2)
         status, health = _request(port, "GET", "/health")
         assert (status, health["status"]) == (200, "ok")
         status, grant = _request(
@@ -129,3 +144,72 @@ def test_several_server_processes_answer_on_one_port_with_shared_keys(tmp_path: 
     output = log.read_text()
     assert server.returncode == 0, output
     assert re.search(r"with\s+2\s+processes", output)
+
+
+def _serve_refused(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**_env(tmp_path), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "xinbao.entrypoints.cli", "serve", *args],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_serve_refuses_a_port_another_server_listens_on(tmp_path: Path):
+    # The sockets of another `xinbao serve --workers` (SO_REUSEPORT) would take ours beside
+    # them, and the two servers would share the port's connections: refused, in one line.
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    other.bind(("127.0.0.1", 0))
+    other.listen()
+    port = other.getsockname()[1]
+    try:
+        for workers in ("2", "1"):
+            done = _serve_refused(tmp_path, "--port", str(port), "--workers", workers)
+            assert done.returncode == 1, done.stdout + done.stderr
+            assert f"Cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+            assert "Traceback" not in done.stderr and "Serving" not in done.stdout
+    finally:
+        other.close()
+    assert not (tmp_path / "x.db").exists()  # refused before anything was opened
+
+
+def test_serve_refuses_any_free_port_for_several_processes(tmp_path: Path):
+    done = _serve_refused(tmp_path, "--port", "0", "--workers", "2")
+    assert done.returncode == 2
+    assert "--port 0 (any free port) needs --workers 1" in done.stderr
+
+
+def test_a_server_process_that_cannot_listen_says_so_and_exits(capsys):
+    # Taken between the parent's look and the process's start: one line, exit code 1 (the
+    # parent then stops the others and exits 1).
+    from xinbao.entrypoints.api import processes
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert processes.unavailable("127.0.0.1", port) == "Address already in use"
+        with pytest.raises(SystemExit) as stopped:
+            processes._serve_one(2, 3, "127.0.0.1", port, {})
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err == (f"Server process 2 of 3: cannot listen on "
+                                       f"127.0.0.1:{port}: Address already in use\n")
+
+
+def test_server_processes_stop_when_their_parent_is_killed(tmp_path: Path):
+    port, log = _free_port(), tmp_path / "server.log"
+    server, children = _serve_two(_env(tmp_path), port, log)
+    server.kill()  # no chance to stop its processes itself
+    server.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in children):
+        assert time.monotonic() < deadline, f"left behind: {children}\n{log.read_text()}"
+        time.sleep(0.2)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return state[state.rindex(")") + 2] != "Z"  # a zombie has stopped; init reaps it

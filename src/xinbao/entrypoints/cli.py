@@ -24,6 +24,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.engine import make_url
@@ -526,6 +527,14 @@ def serve(
     from xinbao.entrypoints.api import processes
     from xinbao.entrypoints.api.app import create_app, settle
 
+    if port == 0 and workers > 1:
+        err.print("[bold red]Refused[/]: --port 0 (any free port) needs --workers 1: each "
+                  "process would listen on a port of its own")
+        raise typer.Exit(2)
+    taken = processes.unavailable(host, port)
+    if taken is not None:
+        err.print("[bold red]Cannot listen[/] on " + escape(f"{host}:{port}: {taken}"))
+        raise typer.Exit(1)
     container = _container(database_url, upgrade=True)
     out.print(f"Serving {_safe_url(container)} on http://{host}:{port} with {workers} "
               f"process{'es' if workers > 1 else ''} (OpenAPI spec at /openapi.json, console "

@@ -11,8 +11,13 @@ spreads new connections over the sockets by their addresses, whichever process i
 The parent only starts the processes and stops them: on SIGINT or SIGTERM it asks each to
 shut down gracefully (uvicorn's own SIGTERM handling) and waits for them; if one exits by
 itself, the others are stopped too and the parent exits with an error, so that the service
-manager restarts the whole server. Where the system has no ``SO_REUSEPORT``, the caller
-falls back to uvicorn's shared socket (``available``).
+manager restarts the whole server; a parent killed outright takes its processes with it
+(Linux's parent-death signal). Where the system has no ``SO_REUSEPORT``, the caller falls
+back to uvicorn's shared socket (``available``).
+
+``SO_REUSEPORT`` would also let a second server on the port, another ``xinbao serve
+--workers`` by mistake, slip its sockets in beside ours and take a share of our
+connections: the CLI first looks that nothing listens there (``unavailable``).
 """
 
 from __future__ import annotations
@@ -33,6 +38,21 @@ def available() -> bool:
     return hasattr(socket, "SO_REUSEPORT")
 
 
+def unavailable(host: str, port: int) -> str | None:
+    """Why nothing may listen on (host, port) now, or None. Checked with a plain socket,
+    without ``SO_REUSEPORT``: the sockets of a server already there, another ``xinbao serve
+    --workers`` among them, would otherwise take ours beside them and share its
+    connections with it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return error.strerror or str(error)
+    return None
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
     """A socket bound to (host, port) that other processes may bind too (SO_REUSEPORT)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -50,8 +70,22 @@ def listening_message(number: int, workers: int, host: str, port: int) -> str:
             f"http://{address}:{port}")
 
 
+def _stop_with_parent(parent: int) -> None:
+    """Have the kernel send this process SIGTERM when its parent dies (Linux), so that a
+    parent killed outright (``kill -9``) leaves no server process behind, still serving."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # it died before that took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _serve_one(number: int, workers: int, host: str, port: int,
-               log_config: dict[str, Any]) -> None:
+               log_config: dict[str, Any], parent: int | None = None) -> None:
     import logging
 
     import uvicorn
@@ -63,7 +97,14 @@ def _serve_one(number: int, workers: int, host: str, port: int,
                 logging.getLogger("uvicorn.error").info(
                     listening_message(number, workers, host, port))
 
-    sock = listening_socket(host, port)
+    if parent is not None:
+        _stop_with_parent(parent)
+    try:
+        sock = listening_socket(host, port)
+    except OSError as error:  # taken since the parent looked (``unavailable``)
+        print(f"Server process {number} of {workers}: cannot listen on {host}:{port}: "
+              f"{error.strerror or error}", file=sys.stderr, flush=True)
+        sys.exit(1)
     config = uvicorn.Config(APP, factory=True, host=host, port=port, log_level="info",
                             log_config=log_config, server_header=False, access_log=False)
     Server(config).run(sockets=[sock])
@@ -75,7 +116,8 @@ def serve_processes(host: str, port: int, workers: int, log_config: dict[str, An
     (``listening_message``): until every one has, the first ones take all connections."""
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_serve_one,
-                                 args=(i + 1, workers, host, port, log_config),
+                                 args=(i + 1, workers, host, port, log_config,
+                                       os.getpid()),
                                  name=f"xinbao-serve-{i + 1}") for i in range(workers)]
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set())
