@@ -38,13 +38,16 @@ def available() -> bool:
     return hasattr(socket, "SO_REUSEPORT")
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def unavailable(host: str, port: int) -> str | None:
     """Why nothing may listen on (host, port) now, or None. Checked with a plain socket,
     without ``SO_REUSEPORT``: the sockets of a server already there, another ``xinbao serve
     --workers`` among them, would otherwise take ours beside them and share its
     connections with it."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
@@ -55,8 +58,7 @@ def unavailable(host: str, port: int) -> str | None:
 
 def listening_socket(host: str, port: int) -> socket.socket:
     """A socket bound to (host, port) that other processes may bind too (SO_REUSEPORT)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
