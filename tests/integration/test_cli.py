@@ -137,6 +137,8 @@ def test_applications_load_stores_good_lines_and_names_each_bad_one(
     result = xinbao("applications", "load", str(path), "--database-url", database_url)
     assert result.exit_code == 2, result.output
     assert "1 applications stored, 2 lines refused" in result.output
+    assert "Stored as applications 1 to 1; decide them with `xinbao decision run --submitted`" \
+        in result.output
     assert "line 2 (L-2): term_months [product.term_range]" in result.output
     assert "line 3: amount_fen" in result.output
     with seeded.uow() as u:

@@ -4,6 +4,7 @@ once per backend."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from tests import builders as b
 from tests import support
 from xinbao.adapters import model_store
 from xinbao.bootstrap import Container, bootstrap
+from xinbao.domain.underwriting import ApplicationStatus
 from xinbao.scoring.scorecard import TrainingSpec, train
 from xinbao.services import applications
 from xinbao.services.commands import ApproveApplications
@@ -50,6 +52,35 @@ def test_decision_run_decides_and_explain_shows_the_reasons_on_one_screen(c):
         assert text in shown.output, text
     assert len(shown.output.splitlines()) <= 60  # one screen
     assert xinbao(c, "decision", "explain", "999").exit_code == 3
+
+
+def test_decision_run_submitted_decides_every_waiting_application_batch_by_batch(c):
+    ids = [applications.submit_application(
+        b.consumer_application(external_ref=f"APP-{i}"), c.uow()).id for i in range(3)]
+    later = applications.submit_application(
+        b.consumer_application(external_ref="APP-LATER", applied_on=date(2025, 2, 1)),
+        c.uow()).id
+    ran = xinbao(c, "decision", "run", "--submitted", "--batch", "2", "--on", "2025-01-15")
+    assert ran.exit_code == 0, ran.output
+    assert "3 application(s) decided on 2025-01-15" in ran.output
+    with c.uow() as u:
+        statuses = {i: u.applications.get(i).status for i in [*ids, later]}
+    assert all(statuses[i] is not ApplicationStatus.SUBMITTED for i in ids)
+    assert statuses[later] is ApplicationStatus.SUBMITTED  # applied after --on: left waiting
+    again = xinbao(c, "decision", "run", "--submitted", "--on", "2025-01-15")
+    assert again.exit_code == 0 and "No application applied for by 2025-01-15" in again.output
+    assert xinbao(c, "decision", "run", "--submitted", "--funder", "BANK-A",
+                  "--on", "2025-02-01").exit_code == 0
+    with c.uow() as u:
+        assert u.applications.get(later).status is not ApplicationStatus.SUBMITTED
+
+
+def test_decision_run_refuses_ids_with_submitted_and_an_unknown_funder(c):
+    assert xinbao(c, "decision", "run").exit_code == 2
+    assert xinbao(c, "decision", "run", "1", "--submitted").exit_code == 2
+    assert xinbao(c, "decision", "run", "1", "--funder", "BANK-A").exit_code == 2
+    unknown = xinbao(c, "decision", "run", "--submitted", "--funder", "NOPE")
+    assert unknown.exit_code == 3 and "NOPE" in unknown.output
 
 
 def test_a_referral_is_listed_and_reviewed_from_the_command_line(c):

@@ -125,6 +125,23 @@ def test_applications_round_trip_with_borrower_and_roles(uow_factory):
     assert loaded.status is ApplicationStatus.SUBMITTED
 
 
+def test_applications_waiting_for_a_decision_by_date_and_funder(uow_factory):
+    funder, first = _seeded(uow_factory)
+    with uow_factory() as u:
+        later = u.applications.add(replace(_application(funder.id, "A-2"),
+                                           applied_on=date(2025, 3, 5)))
+        decided = u.applications.add(_application(funder.id, "A-3"))
+        decided.status, decided.decided_on = ApplicationStatus.DECLINED, date(2025, 3, 1)
+        u.applications.save(decided)
+        u.commit()
+    with uow_factory() as u:
+        assert u.applications.waiting(applied_by=date(2025, 3, 1)) == [first.id]
+        assert u.applications.waiting(applied_by=date(2025, 3, 5),
+                                      funder_id=funder.id) == [first.id, later.id]
+        assert u.applications.waiting(applied_by=date(2025, 2, 27)) == []
+        assert u.applications.waiting(applied_by=date(2025, 3, 5), funder_id=funder.id + 1) == []
+
+
 def test_rows_added_together_get_their_own_ids_in_order(uow_factory):
     funder, first = _seeded(uow_factory)
     refs = [f"M-{i}" for i in range(7)]

@@ -83,6 +83,27 @@ def test_an_auditor_reads_but_cannot_submit(store):
         applications.submit_application(b.consumer_application(), auditor())
 
 
+def test_the_applications_waiting_for_a_decision_are_listed_within_the_tenant(store):
+    a_app = applications.submit_application(b.consumer_application(), system_uow(store)())
+    b_app = applications.submit_application(b.consumer_application(funder_code="BANK-B"),
+                                            system_uow(store)())
+    staff = acting(store, user("zhang.uw", Role.UNDERWRITER))
+    assert applications.waiting_for_decision(staff(), applied_by=b.START) == [a_app.id,
+                                                                               b_app.id]
+    assert applications.waiting_for_decision(staff(), applied_by=b.START,
+                                             funder_code="BANK-B") == [b_app.id]
+    assert applications.waiting_for_decision(
+        staff(), applied_by=b.START - timedelta(days=1)) == []
+    bound = acting(store, user("bank.a.uw", Role.UNDERWRITER,
+                               funder_id=funder_id(store, "BANK-A")))
+    assert applications.waiting_for_decision(bound(), applied_by=b.START) == [a_app.id]
+    with pytest.raises(NotFound):
+        applications.waiting_for_decision(bound(), applied_by=b.START, funder_code="BANK-B")
+    with pytest.raises(Forbidden, match="application.approve"):
+        applications.waiting_for_decision(acting(store, user("audit.one", Role.AUDITOR))(),
+                                          applied_by=b.START)
+
+
 def test_an_underwriter_approves_cover_only_up_to_the_authority_limit(store):
     big = applications.submit_application(
         b.car_application(amount_fen=30_000_000, external_ref="BIG"), system_uow(store)())

@@ -178,6 +178,11 @@ class _Applications(_Table):
     def get_by_external_ref(self, funder_id: int, external_ref: str) -> Application | None:
         return self._find(lambda a: a.funder_id == funder_id and a.external_ref == external_ref)
 
+    def waiting(self, *, applied_by: date, funder_id: int | None = None) -> list[int]:
+        return sorted(a.id for a in self.rows.values()
+                      if a.status is ApplicationStatus.SUBMITTED and a.applied_on <= applied_by
+                      and funder_id in (None, a.funder_id))
+
     def retention_due(self, cutoff: date, *, limit: int) -> list[int]:
         done = self._uow._working.tables.setdefault("anonymized", {})
         closed_on = {r.aggregate_id: r.occurred_on

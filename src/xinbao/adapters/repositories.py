@@ -464,6 +464,14 @@ class SqlApplicationRepository(_Repository):
     def count(self) -> int:
         return self._c.execute(select(func.count()).select_from(orm.applications)).scalar_one()
 
+    def waiting(self, *, applied_by: date, funder_id: int | None = None) -> list[int]:
+        t = orm.applications
+        q = (select(t.c.id).where(t.c.status == ApplicationStatus.SUBMITTED.value,
+                                  t.c.applied_on <= applied_by).order_by(t.c.id))
+        if funder_id is not None:
+            q = q.where(t.c.funder_id == funder_id)
+        return list(self._c.execute(q).scalars())
+
     def retention_due(self, cutoff: date, *, limit: int) -> list[int]:
         a, p, e = orm.applications, orm.policies, orm.domain_events
         closed = (select(p.c.id).join(e, (e.c.aggregate == "policy")

@@ -281,6 +281,12 @@ def applications_load(
         malformed.append((line, f"line {line} ({r.reference}): {reasons}"))
     out.print(f"{len(outcome.accepted):,} applications stored, {len(malformed):,} lines "
               "refused.")
+    if outcome.accepted:
+        ids = sorted(a.id for a in outcome.accepted if a.id is not None)
+        where = (f"Stored as applications {ids[0]} to {ids[-1]}; "
+                 if ids and ids[-1] - ids[0] + 1 == len(ids) else "")
+        out.print(f"{where}decide them with `xinbao decision run --submitted`.",
+                  markup=False)
     for _, text in sorted(malformed):
         err.print(f"  {text}", markup=False)
     if malformed:

@@ -7,6 +7,7 @@ approval must come from another operator account.
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -57,14 +58,48 @@ _OUTCOME_STYLE = {"approve": "bold green", "approve_changed": "bold green",
 
 
 @decision_app.command("run")
-def decision_run(ids: Annotated[list[int], typer.Argument(help="Application ids.")],
-                 on: OnOption = None, database_url: DbOption = None) -> None:
-    """Decide submitted applications with the risk approval engine."""
+def decision_run(
+    ids: Annotated[list[int] | None, typer.Argument(
+        help="Application ids (or --submitted).", show_default=False)] = None,
+    submitted: Annotated[bool, typer.Option(
+        "--submitted", help="Every application still waiting for a decision that was "
+                            "applied for by --on, oldest first.")] = False,
+    funder: Annotated[str | None, typer.Option(
+        help="With --submitted: only this funder's applications (its code).")] = None,
+    batch: Annotated[int, typer.Option(
+        min=1, max=5000, help="With --submitted: applications decided and committed "
+                              "together.")] = 256,
+    on: OnOption = None, database_url: DbOption = None,
+) -> None:
+    """Decide submitted applications with the risk approval engine: the ones named, or with
+    --submitted every one still waiting (in batches, each committed as it is decided: an
+    interrupted run keeps what it decided, and running it again decides the rest)."""
     cli = _cli()
+    if bool(ids) == submitted:
+        cli.err.print("[bold red]Refused[/]: give application ids, or --submitted for every "
+                      "application waiting for a decision (not both).")
+        raise typer.Exit(2)
+    if funder is not None and not submitted:
+        cli.err.print("[bold red]Refused[/]: --funder goes with --submitted.")
+        raise typer.Exit(2)
+    day = _on(on)
     container = cli._container(database_url)
+    if ids:
+        with cli._use_case():
+            results = applications.approve_applications(
+                ApproveApplications(tuple(ids), day), container.uow(), container.risk)
+        cli.out.print(_results_table(results))
+        return
     with cli._use_case():
-        results = applications.approve_applications(
-            ApproveApplications(tuple(ids), _on(on)), container.uow(), container.risk)
+        waiting = applications.waiting_for_decision(container.uow(), applied_by=day,
+                                                    funder_code=funder)
+    if not waiting:
+        cli.out.print(f"No application applied for by {day} is waiting for a decision.")
+        return
+    _decide_all(cli, container, waiting, day, batch)
+
+
+def _results_table(results: list[applications.ApprovalResult]) -> Table:
     table = Table("application", "outcome", "amount", "premium / month", "reason codes")
     for r in results:
         d = r.decision
@@ -73,7 +108,61 @@ def decision_run(ids: Annotated[list[int], typer.Argument(help="Application ids.
                       format_yuan(d.approved_fen) if d else "",
                       f"{d.monthly_premium_rate:.4%}" if d and d.monthly_premium_rate else "",
                       ", ".join(r.application.reason_codes))
+    return table
+
+
+def _decide_all(cli: Any, container: Any, waiting: list[int], day: date, batch: int) -> None:
+    """Decide the waiting applications batch by batch, with a progress bar; then how many
+    ended each way."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    count: dict[str, int] = {}
+    amount: dict[str, int] = {}
+    decided = 0
+    started = time.perf_counter()
+    try:
+        with cli._use_case(), Progress(
+                TextColumn("[bold]Deciding[/]"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("applications"), TimeElapsedColumn(), console=cli.err,
+                transient=True) as progress:
+            task = progress.add_task("", total=len(waiting))
+            for lo in range(0, len(waiting), batch):
+                chunk = tuple(waiting[lo:lo + batch])
+                for r in applications.approve_applications(
+                        ApproveApplications(chunk, day), container.uow(), container.risk):
+                    outcome = r.decision.outcome.value if r.decision else \
+                        r.application.status.value
+                    count[outcome] = count.get(outcome, 0) + 1
+                    amount[outcome] = amount.get(outcome, 0) + (
+                        r.decision.approved_fen if r.decision else 0)
+                decided += len(chunk)
+                progress.update(task, completed=decided)
+    except (typer.Exit, KeyboardInterrupt) as stopped:
+        if isinstance(stopped, KeyboardInterrupt):
+            cli.err.print("[bold red]Interrupted[/]: the batch being decided was rolled back.")
+        if decided:
+            cli.err.print(f"{decided:,} application(s) were decided and kept before that; "
+                          "running the command again decides the rest.")
+        if isinstance(stopped, KeyboardInterrupt):
+            raise typer.Exit(130) from None
+        raise
+    seconds = time.perf_counter() - started
+    table = Table("outcome", "applications", "approved / proposed (yuan)",
+                  title=f"{decided:,} application(s) decided on {day} in {seconds:.1f} s")
+    order = ["approve", "approve_changed", "refer", "decline"]
+    for outcome in sorted(count, key=lambda o: (order.index(o) if o in order else 9, o)):
+        table.add_row(f"[{_OUTCOME_STYLE.get(outcome, '')}]{outcome}[/]",
+                      f"{count[outcome]:,}",
+                      format_yuan(amount[outcome]) if amount[outcome] else "")
     cli.out.print(table)
+    cli.out.print("Each decision: xinbao decision explain ID; referrals: xinbao decision "
+                  "queue.")
 
 
 def explain(application: Application, d: DecisionRecord) -> Group:

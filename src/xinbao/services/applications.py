@@ -17,7 +17,7 @@ from xinbao.domain.products import Product, version_in_force
 from xinbao.domain.security import Action
 from xinbao.domain.underwriting import Application, ApplicationStatus, Profile
 from xinbao.services import decisions
-from xinbao.services.access import authorize, four_eyes_many, own
+from xinbao.services.access import authorize, four_eyes_many, own, tenant
 from xinbao.services.commands import (
     ApproveApplication,
     ApproveApplications,
@@ -258,6 +258,21 @@ def approve_applications(cmd: ApproveApplications, uow: UnitOfWork,
         results = _decide(uow, engine, cmd.application_ids, cmd.on)
         uow.commit()
     return results
+
+
+def waiting_for_decision(uow: UnitOfWork, *, applied_by: date,
+                         funder_code: str | None = None) -> list[int]:
+    """The applications still waiting for a decision, applied for on or before
+    ``applied_by``: their ids, oldest first; those of one funder when ``funder_code`` is
+    given, and only the principal's own funder's for a funder's client."""
+    authorize(uow, Action.APPLICATION_APPROVE)
+    with uow:
+        funder_id = tenant(uow)
+        if funder_code is not None:
+            funder = require(uow.funders.get_by_code(funder_code), "funder", funder_code)
+            own(uow, funder.id, "funder", funder_code)
+            funder_id = funder.id
+        return uow.applications.waiting(applied_by=applied_by, funder_id=funder_id)
 
 
 def _decide(uow: UnitOfWork, engine: RiskEngine, application_ids: Sequence[int],

@@ -81,6 +81,11 @@ class ApplicationRepository(Protocol):
         the numbers themselves are stored encrypted)."""
         ...
 
+    def waiting(self, *, applied_by: date, funder_id: int | None = None) -> list[int]:
+        """Applications still waiting for a decision (submitted), applied for on or before
+        ``applied_by``, of one funder or of all: their ids, oldest first."""
+        ...
+
     def retention_due(self, cutoff: date, *, limit: int) -> list[int]:
         """Applications whose personal data is due for anonymizing: not anonymized yet, and
         either declined before ``cutoff`` or with a policy closed (fully settled) before it."""
