@@ -75,6 +75,30 @@ def test_decision_run_submitted_decides_every_waiting_application_batch_by_batch
         assert u.applications.get(later).status is not ApplicationStatus.SUBMITTED
 
 
+def test_decision_run_submitted_stopped_midway_keeps_the_batches_decided(c, monkeypatch):
+    ids = [applications.submit_application(
+        b.consumer_application(external_ref=f"APP-{i}"), c.uow()).id for i in range(3)]
+    real, calls = applications.approve_applications, []
+
+    def failing_second_batch(*args, **kwargs):
+        calls.append(args[0].application_ids)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C while the second batch is decided
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(applications, "approve_applications", failing_second_batch)
+    stopped = xinbao(c, "decision", "run", "--submitted", "--batch", "2", "--on", "2025-01-15")
+    assert stopped.exit_code == 130, stopped.output
+    assert "Interrupted" in stopped.output
+    assert "2 application(s) were decided and kept before that" in stopped.output
+    with c.uow() as u:
+        assert [u.applications.get(i).status is ApplicationStatus.SUBMITTED
+                for i in ids] == [False, False, True]
+    monkeypatch.undo()
+    rest = xinbao(c, "decision", "run", "--submitted", "--on", "2025-01-15")
+    assert rest.exit_code == 0 and "1 application(s) decided" in rest.output
+
+
 def test_decision_run_refuses_ids_with_submitted_and_an_unknown_funder(c):
     assert xinbao(c, "decision", "run").exit_code == 2
     assert xinbao(c, "decision", "run", "1", "--submitted").exit_code == 2

@@ -143,7 +143,7 @@ def _decide_all(cli: Any, container: Any, waiting: list[int], day: date, batch: 
                         r.decision.approved_fen if r.decision else 0)
                 decided += len(chunk)
                 progress.update(task, completed=decided)
-    except (typer.Exit, KeyboardInterrupt) as stopped:
+    except BaseException as stopped:  # a refusal, Ctrl-C, a database error: say what stays
         if isinstance(stopped, KeyboardInterrupt):
             cli.err.print("[bold red]Interrupted[/]: the batch being decided was rolled back.")
         if decided:
