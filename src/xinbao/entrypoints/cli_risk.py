@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Group
 from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from xinbao.domain.decision import DecisionRecord
@@ -114,14 +115,6 @@ def _results_table(results: list[applications.ApprovalResult]) -> Table:
 def _decide_all(cli: Any, container: Any, waiting: list[int], day: date, batch: int) -> None:
     """Decide the waiting applications batch by batch, with a progress bar; then how many
     ended each way."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     count: dict[str, int] = {}
     amount: dict[str, int] = {}
     decided = 0
