@@ -3,15 +3,33 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# uv installs exactly the versions in uv.lock; uv itself comes from PyPI, pinned by hash in
+# scripts/uv-requirements.txt, into a folder of its own (a sync would remove it from .venv).
+TOOLS  := .tools
+UV     := $(TOOLS)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test unit lint audit serve clean
+.PHONY: demo test unit lint audit serve lock lock-check clean
 
-$(STAMP): pyproject.toml
+$(UV): scripts/uv-requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=...)")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --require-hashes -r scripts/uv-requirements.txt
+	@touch $(UV)
+
+## The locked install: fails, changing nothing, when pyproject.toml and uv.lock disagree.
+$(STAMP): pyproject.toml uv.lock $(UV)
+	$(UV) sync --locked --extra dev --python $(PYTHON) --quiet
 	@touch $(STAMP)
+
+## lock-check: pyproject.toml and uv.lock agree (make lock when they do not)
+lock-check: $(UV)
+	@$(UV) lock --check --offline --quiet || { echo "uv.lock does not match pyproject.toml: run 'make lock', then 'make test'" >&2; exit 1; }
+
+## lock: resolve every dependency afresh (newest versions pyproject.toml allows) into uv.lock
+lock: $(UV)
+	$(UV) lock --upgrade
 
 ## demo: simulate the base market on SQLite (out/demo/xinbao.db) and print its KPIs
 demo: $(STAMP)
@@ -19,7 +37,7 @@ demo: $(STAMP)
 
 ## test: import contracts, lint, dependency audit, then the whole suite on SQLite and a
 ## throwaway PostgreSQL
-test: $(STAMP)
+test: lock-check $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests bench
 	scripts/dep-audit.sh $(BIN)/python
@@ -41,4 +59,4 @@ serve: $(STAMP)
 	$(BIN)/xinbao serve
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) out .pytest_cache .hypothesis
