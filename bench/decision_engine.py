@@ -6,7 +6,7 @@ asserted).
 Set-up (not timed): the database of ``bench/decisions.py`` (a fresh SQLite file, the shipped
 catalogue, a funder, capital, the applications submitted, the operations client). Each batch
 size runs on its own copy of that database, acting as the client, through the use case the
-API's batcher calls (``services/applications.approve_applications``): every decision is
+API's batcher calls (``services/approval.approve_applications``): every decision is
 stored and committed as over HTTP. The first hundred decisions warm the engine up and are
 not counted; a batch size of 1 decides only the next 1,000.
 
@@ -36,8 +36,8 @@ def measure(template: Path, batch: int, n: int) -> tuple[float, float, int]:
     """(CPU seconds, wall seconds, decisions) deciding applications 101.. in batches."""
     from xinbao.bootstrap import bootstrap
     from xinbao.config import Settings
-    from xinbao.services import applications
-    from xinbao.services.commands import ApproveApplications
+    from xinbao.risk import approval
+    from xinbao.risk.commands import ApproveApplications
 
     work = Path(tempfile.mkdtemp(prefix="xinbao-bench-engine-"))
     for f in template.iterdir():
@@ -51,14 +51,14 @@ def measure(template: Path, batch: int, n: int) -> tuple[float, float, int]:
         assert client is not None
         principal = client.principal()
         ids = list(range(1, n + 1))
-        applications.approve_applications(ApproveApplications(tuple(ids[:100]), ON),
+        approval.approve_applications(ApproveApplications(tuple(ids[:100]), ON),
                                           c.uow(principal), c.risk)
         rest = ids[100:1100] if batch == 1 else ids[100:]
         gc.collect()
         gc.freeze()  # as a server does before it serves (entrypoints/api/app.settle)
         cpu, wall = time.process_time(), time.perf_counter()
         for lo in range(0, len(rest), batch):
-            applications.approve_applications(
+            approval.approve_applications(
                 ApproveApplications(tuple(rest[lo:lo + batch]), ON), c.uow(principal), c.risk)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         gc.unfreeze()

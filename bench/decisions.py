@@ -74,20 +74,20 @@ def prepare(url: str, work: Path, n: int, model: bool) -> tuple[str, str]:
     """The database with n submitted applications; (client id, secret)."""
     from sqlalchemy import text
 
-    from xinbao.adapters.parameters import load_product_catalogue
     from xinbao.bootstrap import bootstrap
+    from xinbao.catalogue import services as catalogue
+    from xinbao.catalogue.commands import RegisterFunder
+    from xinbao.catalogue.model.parties import FunderKind, PartyKind
+    from xinbao.catalogue.model.products import RepaymentMethod
     from xinbao.config import Settings
-    from xinbao.domain.parties import FunderKind, PartyKind
-    from xinbao.domain.products import RepaymentMethod
-    from xinbao.domain.underwriting import Evidence, EvidenceKind, Profile
-    from xinbao.services import accounts, applications, catalogue, ledger
-    from xinbao.services.commands import (
-        InjectCapital,
-        RegisterFunder,
-        SubmitApplication,
-        SubmitApplicationFile,
-    )
+    from xinbao.iam import services as accounts
+    from xinbao.ledger import services as ledger
+    from xinbao.ledger.commands import InjectCapital
+    from xinbao.parameters import load_product_catalogue
     from xinbao.simulation.identities import IdentityFactory
+    from xinbao.underwriting import services as applications
+    from xinbao.underwriting.commands import SubmitApplication, SubmitApplicationFile
+    from xinbao.underwriting.model import Evidence, EvidenceKind, Profile
 
     settings = replace(Settings.from_env(), database_url=url)
     c = bootstrap(settings, upgrade=True)
@@ -122,9 +122,9 @@ def prepare(url: str, work: Path, n: int, model: bool) -> tuple[str, str]:
         accounts.AddClient("bench-ops", "bench", ["underwriting_approver"], None), c.uow(),
         c.credentials, now=datetime.now(UTC).replace(tzinfo=None))
     if model:
-        from xinbao.adapters import model_store
-        from xinbao.adapters.parameters import load_collateral_rules
-        from xinbao.scoring.scorecard import TrainingSpec, train
+        from xinbao.parameters import load_collateral_rules
+        from xinbao.risk import model_store
+        from xinbao.risk.scoring.scorecard import TrainingSpec, train
         from xinbao.simulation import history as h
         from xinbao.simulation.scenario import resolve_scenario
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from xinbao.scoring.metrics import Validation
-from xinbao.scoring.scorecard import ScorecardModel, TrainingSpec, to_frame
+from xinbao.risk.scoring.metrics import Validation
+from xinbao.risk.scoring.scorecard import ScorecardModel, TrainingSpec, to_frame
 
 HERE = Path(__file__).resolve().parent
 TARGET = "creditability"

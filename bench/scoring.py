@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from xinbao.adapters import model_store
-from xinbao.adapters.parameters import load_collateral_rules
-from xinbao.scoring.metrics import Validation
-from xinbao.scoring.scorecard import TrainingSpec, split_frame, to_frame, train
+from xinbao.parameters import load_collateral_rules
+from xinbao.risk import model_store
+from xinbao.risk.scoring.metrics import Validation
+from xinbao.risk.scoring.scorecard import TrainingSpec, split_frame, to_frame, train
 from xinbao.simulation import history as h
 from xinbao.simulation.scenario import resolve_scenario
 

@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from xinbao.bootstrap import bootstrap
+from xinbao.compliance import services as audit
 from xinbao.config import Settings
-from xinbao.services import accounts, audit
+from xinbao.iam import services as accounts
 
 
 def rate(label: str, n: int, seconds: float, unit: str) -> None:

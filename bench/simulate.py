@@ -19,10 +19,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from xinbao.adapters.parameters import load_product_catalogue
 from xinbao.bootstrap import bootstrap
 from xinbao.config import Settings
-from xinbao.services import reporting
+from xinbao.parameters import load_product_catalogue
+from xinbao.reporting import services as reporting
 from xinbao.simulation.runner import run_market
 from xinbao.simulation.scenario import resolve_scenario
 

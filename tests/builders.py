@@ -10,36 +10,37 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from xinbao.adapters.parameters import (
+from xinbao.catalogue import services as catalogue
+from xinbao.catalogue.commands import RegisterFunder, RegisterProduct
+from xinbao.catalogue.model.parties import FunderKind, PartyKind
+from xinbao.catalogue.model.products import ProductFamily, RepaymentMethod
+from xinbao.ledger import services as ledger
+from xinbao.ledger.commands import InjectCapital
+from xinbao.parameters import (
     load_antifraud_rules,
     load_collateral_rules,
     load_parameters,
     load_product_catalogue,
     load_risk_parameters,
 )
-from xinbao.domain.antifraud import RuleSet
-from xinbao.domain.bureau import BureauResult, Report, Standing, Status
-from xinbao.domain.decision import RiskTerms, ScoreResult
-from xinbao.domain.parties import FunderKind, PartyKind
-from xinbao.domain.pricing import PricingTerms
-from xinbao.domain.products import ProductFamily, RepaymentMethod
-from xinbao.domain.underwriting import (
+from xinbao.policy import services as policies
+from xinbao.policy.commands import IssuePolicy
+from xinbao.risk import approval
+from xinbao.risk.commands import ApproveApplication
+from xinbao.risk.model.antifraud import RuleSet
+from xinbao.risk.model.bureau import BureauResult, Report, Standing, Status
+from xinbao.risk.model.decision import RiskTerms, ScoreResult
+from xinbao.risk.model.pricing import PricingTerms
+from xinbao.risk.services import BureauQuery, RiskEngine
+from xinbao.underwriting import services as applications
+from xinbao.underwriting.commands import SubmitApplication
+from xinbao.underwriting.model import (
     CollateralKind,
     CollateralOffer,
     Evidence,
     EvidenceKind,
     Profile,
 )
-from xinbao.services import applications, catalogue, ledger, policies
-from xinbao.services.commands import (
-    ApproveApplication,
-    InjectCapital,
-    IssuePolicy,
-    RegisterFunder,
-    RegisterProduct,
-    SubmitApplication,
-)
-from xinbao.services.decisions import BureauQuery, RiskEngine
 
 # Valid numbers, checked by python-stdnum (the check digits are right).
 RESIDENT_ID = "11010519491231002X"
@@ -183,8 +184,8 @@ def sme_application(**changes: object) -> SubmitApplication:
 
 
 def approve(uow_factory, application_id: int, on: date = START, *,
-            risk: RiskEngine | None = None) -> applications.ApprovalResult:
-    return applications.approve_application(ApproveApplication(application_id, on),
+            risk: RiskEngine | None = None) -> approval.ApprovalResult:
+    return approval.approve_application(ApproveApplication(application_id, on),
                                             uow_factory(), risk or engine())
 
 

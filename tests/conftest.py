@@ -20,8 +20,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from tests import support  # noqa: F401 - test secrets before anything reads settings
-from xinbao.adapters import migrate
-from xinbao.adapters.database import create_db_engine
+from xinbao import migrate
+from xinbao.platform.database import create_db_engine
 
 _PG_ENV = "XINBAO_TEST_POSTGRES_URL"
 _counter = count(1)

@@ -10,9 +10,9 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-from xinbao.adapters.crypto import PiiCipher
-from xinbao.adapters.secrets import load_secrets
 from xinbao.config import Settings
+from xinbao.platform.crypto import PiiCipher
+from xinbao.platform.secrets import load_secrets
 
 SECRETS_FILE = Path(tempfile.mkdtemp(prefix="xinbao-test-")) / "secrets.toml"
 # The run's keys go with it (each run left its folder and keys in the temp directory).
@@ -44,7 +44,7 @@ def api_token(container, client_id: str, roles: list[str],
     """Register an API client with these roles (as the system) and return a fresh token."""
     from datetime import UTC, datetime
 
-    from xinbao.services import accounts
+    from xinbao.iam import services as accounts
 
     now = datetime.now(UTC).replace(tzinfo=None)
     _, secret = accounts.add_client(accounts.AddClient(client_id, client_id, roles, funder_code),

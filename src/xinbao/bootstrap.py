@@ -10,27 +10,27 @@ from pathlib import Path
 import structlog
 from sqlalchemy import Engine
 
-from xinbao.adapters import migrate
-from xinbao.adapters.bureau import BureauClient
-from xinbao.adapters.credentials import Argon2JwtCredentials
-from xinbao.adapters.crypto import PasswordHasher, PiiCipher, TokenSigner
-from xinbao.adapters.database import create_db_engine
-from xinbao.adapters.model_store import ModelRegistry, ReloadingScorer
-from xinbao.adapters.parameters import (
+from xinbao import migrate
+from xinbao.config import Settings
+from xinbao.iam.credentials import Argon2JwtCredentials
+from xinbao.iam.model.security import Principal, system
+from xinbao.parameters import (
     Parameters,
     load_antifraud_rules,
     load_collateral_rules,
     load_parameters,
     load_risk_parameters,
 )
-from xinbao.adapters.redaction import RedactingFilter, redaction_processor
-from xinbao.adapters.secrets import Secrets, load_secrets
-from xinbao.adapters.unit_of_work import SqlUnitOfWork
-from xinbao.config import Settings
-from xinbao.domain.security import Principal, system
-from xinbao.scoring.fallback import FallbackScorer
-from xinbao.services.decisions import RiskEngine
+from xinbao.platform.crypto import PasswordHasher, PiiCipher, TokenSigner
+from xinbao.platform.database import create_db_engine
+from xinbao.platform.redaction import RedactingFilter, redaction_processor
+from xinbao.platform.secrets import Secrets, load_secrets
+from xinbao.risk.bureau import BureauClient
+from xinbao.risk.model_store import ModelRegistry, ReloadingScorer
+from xinbao.risk.scoring.fallback import FallbackScorer
+from xinbao.risk.services import RiskEngine
 from xinbao.simulation.bureau import SimulatedBureau
+from xinbao.sql_unit_of_work import SqlUnitOfWork
 
 #: argon2id at test speed (XINBAO_PASSWORD_HASHING=fast; refused in production).
 _FAST_HASHING = {"time_cost": 1, "memory_cost": 8192, "parallelism": 1}

@@ -11,7 +11,8 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import create_engine, func, select
 
-from xinbao.adapters import orm
+from xinbao.ledger import tables as ledger_tables
+from xinbao.underwriting import tables as underwriting_tables
 
 
 def test_simulate_prints_kpis_and_writes_report_truth_and_database(tmp_path: Path):
@@ -43,7 +44,8 @@ def test_simulate_prints_kpis_and_writes_report_truth_and_database(tmp_path: Pat
 
     engine = create_engine(f"sqlite:///{tmp_path / 'xinbao.db'}")
     with engine.connect() as c:
-        assert c.execute(select(func.count()).select_from(orm.applications)).scalar_one() == 150
-        total = c.execute(select(func.sum(orm.journal_lines.c.amount_fen))).scalar_one()
+        applications = underwriting_tables.applications
+        assert c.execute(select(func.count()).select_from(applications)).scalar_one() == 150
+        total = c.execute(select(func.sum(ledger_tables.journal_lines.c.amount_fen))).scalar_one()
     assert total == 0
     engine.dispose()

@@ -19,11 +19,15 @@ from fastapi.testclient import TestClient
 
 from tests import builders as b
 from tests import support
-from xinbao.adapters import migrate
+from xinbao import migrate
 from xinbao.bootstrap import Container, bootstrap
+from xinbao.claims import services as claims
+from xinbao.claims.commands import PayClaim
 from xinbao.entrypoints.api.app import create_app, settle, utcnow
-from xinbao.services import accounts, applications, claims, servicing
-from xinbao.services.commands import PayClaim, RunEndOfDay
+from xinbao.iam import services as accounts
+from xinbao.servicing import services as servicing
+from xinbao.servicing.commands import RunEndOfDay
+from xinbao.underwriting import services as applications
 
 UNLICENSED = replace(b.bank("BANK-U", licensed=False), credit_code=b.CREDIT_CODE_CFC)
 UNKNOWN_ID = 987_654

@@ -24,8 +24,8 @@ from schemathesis.checks import (
 from tests import builders as b
 from tests import support
 from xinbao.bootstrap import bootstrap
-from xinbao.domain.security import Role
 from xinbao.entrypoints.api.app import create_app
+from xinbao.iam.model.security import Role
 
 STAFF_ROLES = [r.value for r in Role if r is not Role.FUNDER]
 

@@ -22,13 +22,18 @@ from sqlalchemy import select
 
 from tests import builders as b
 from tests import support
-from xinbao.adapters import orm
-from xinbao.adapters.redaction import find_pii
 from xinbao.bootstrap import Container, bootstrap
-from xinbao.domain.security import Action, Principal, Role
 from xinbao.entrypoints.api.app import CSRF_HEADER, SESSION_COOKIE, create_app
-from xinbao.services import accounts, applications, servicing
-from xinbao.services.commands import ApproveApplication, RunEndOfDay
+from xinbao.iam import services as accounts
+from xinbao.iam.model.security import Action, Principal, Role
+from xinbao.platform.redaction import find_pii
+from xinbao.policy import tables as policy_tables
+from xinbao.risk import approval
+from xinbao.risk.commands import ApproveApplication
+from xinbao.servicing import services as servicing
+from xinbao.servicing.commands import RunEndOfDay
+from xinbao.underwriting import services as applications
+from xinbao.underwriting import tables as underwriting_tables
 
 PUBLIC = {("GET", "/health"), ("POST", "/oauth/token")}
 
@@ -90,7 +95,7 @@ def _book(c: Container, code: str, id_number: str) -> Book:
     issued = b.issued_policy(system, cmd)
     pending = applications.submit_application(replace(cmd, external_ref=f"{code}-2"), system())
     quoted = applications.submit_application(replace(cmd, external_ref=f"{code}-3"), system())
-    quote = applications.approve_application(ApproveApplication(quoted.id, b.START),
+    quote = approval.approve_application(ApproveApplication(quoted.id, b.START),
                                              system(), b.engine()).policy
     with system() as u:
         loan = u.loans.get(issued.loan_id)
@@ -355,10 +360,11 @@ def test_unmasking_needs_the_permission_and_a_reason_and_is_audited(world):
 def test_personal_data_is_encrypted_at_rest_and_found_by_blind_index(world):
     c, a, _ = world
     with c.engine.connect() as conn:
-        rows = conn.execute(select(orm.applications.c.borrower_id_number,
-                                   orm.applications.c.borrower_phone,
-                                   orm.applications.c.borrower_name)).all()
-        policies_ids = conn.execute(select(orm.policies.c.borrower_id_number)).scalars().all()
+        rows = conn.execute(select(underwriting_tables.applications.c.borrower_id_number,
+                                   underwriting_tables.applications.c.borrower_phone,
+                                   underwriting_tables.applications.c.borrower_name)).all()
+        policies_ids = conn.execute(
+            select(policy_tables.policies.c.borrower_id_number)).scalars().all()
     stored = json.dumps([list(r) for r in rows] + policies_ids, ensure_ascii=False)
     assert find_pii(stored) == [] and "张三" not in stored
     assert all(value.startswith("v1.") for r in rows for value in r)

@@ -12,11 +12,12 @@ from typer.testing import CliRunner
 
 from tests import builders as b
 from tests import support
-from xinbao.adapters import migrate, orm
+from xinbao import migrate
 from xinbao.bootstrap import Container, bootstrap
-from xinbao.domain.security import Principal, Role
 from xinbao.entrypoints.cli import app
-from xinbao.services import applications
+from xinbao.iam.model.security import Principal, Role
+from xinbao.platform import tables as orm
+from xinbao.underwriting import services as applications
 
 runner = CliRunner()
 

@@ -19,11 +19,14 @@ from typer.testing import CliRunner, Result
 
 from tests import builders as b
 from tests import support
-from xinbao.adapters import migrate
+from xinbao import migrate
 from xinbao.bootstrap import Container, bootstrap
 from xinbao.entrypoints.cli import app
-from xinbao.services import applications, policies
-from xinbao.services.commands import ApproveApplication, IssuePolicy
+from xinbao.policy import services as policies
+from xinbao.policy.commands import IssuePolicy
+from xinbao.risk import approval
+from xinbao.risk.commands import ApproveApplication
+from xinbao.underwriting import services as applications
 
 PRODUCT_CODES = ("CONSUMER-G", "CAR-G", "MORTGAGE-C", "SME-C")
 REFUSED = 2  # the CLI's exit code for refused input
@@ -178,7 +181,7 @@ def test_applications_submit_refuses_a_broken_rule_with_exit_2_naming_it_and_wri
 def test_ledger_trial_balance_prints_balanced_and_its_json_totals_zero(
         seeded: Container, database_url: str) -> None:
     application = applications.submit_application(b.car_application(), seeded.uow())
-    quote = applications.approve_application(ApproveApplication(application.id, b.START),
+    quote = approval.approve_application(ApproveApplication(application.id, b.START),
                                              seeded.uow(), b.engine()).policy
     assert quote is not None
     issued = policies.issue_policy(IssuePolicy(quote.id, "LN-CAR-1", b.START, b.START),

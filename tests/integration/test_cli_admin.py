@@ -15,13 +15,18 @@ from typer.testing import CliRunner, Result
 
 from tests import builders as b
 from tests import support
-from xinbao.adapters import orm
 from xinbao.bootstrap import Container, bootstrap
-from xinbao.domain.parties import ANONYMIZED
-from xinbao.domain.security import Role, Unauthenticated
+from xinbao.catalogue.model.parties import ANONYMIZED
 from xinbao.entrypoints.api.app import utcnow
-from xinbao.services import accounts, applications, ledger, servicing
-from xinbao.services.commands import ApproveApplication, RecordPrepayment
+from xinbao.iam import services as accounts
+from xinbao.iam.model.security import Role, Unauthenticated
+from xinbao.ledger import services as ledger
+from xinbao.risk import approval
+from xinbao.risk.commands import ApproveApplication
+from xinbao.servicing import services as servicing
+from xinbao.servicing.commands import RecordPrepayment
+from xinbao.underwriting import services as applications
+from xinbao.underwriting import tables as underwriting_tables
 
 runner = CliRunner()
 PASSWORD = "a long enough passphrase"
@@ -92,7 +97,7 @@ def _closed_and_declined(c: Container) -> tuple[int, int]:
         reference="PRE-1"), c.uow())
     declined = applications.submit_application(
         b.consumer_application(external_ref="NO-1", amount_fen=50_000), c.uow())
-    applications.approve_application(ApproveApplication(declined.id, b.START), c.uow(), b.engine())
+    approval.approve_application(ApproveApplication(declined.id, b.START), c.uow(), b.engine())
     return policy.application_id, declined.id
 
 
@@ -132,7 +137,8 @@ def test_rotating_the_pii_key_reencrypts_everything_readably(c, tmp_path: Path):
     assert "Key k2 active; re-encrypted 1 applications" in rotated.output
     after = bootstrap(replace(c.settings, secrets_file=str(secrets)))
     with after.engine.connect() as conn:
-        stored = conn.execute(select(orm.applications.c.borrower_id_number)).scalar_one()
+        stored = conn.execute(
+            select(underwriting_tables.applications.c.borrower_id_number)).scalar_one()
     assert stored.startswith("v1.k2.")
     with after.uow() as u:
         assert u.applications.get(app_id).borrower.id_number == b.RESIDENT_ID_2

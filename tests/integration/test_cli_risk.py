@@ -14,12 +14,12 @@ from typer.testing import CliRunner, Result
 
 from tests import builders as b
 from tests import support
-from xinbao.adapters import model_store
 from xinbao.bootstrap import Container, bootstrap
-from xinbao.domain.underwriting import ApplicationStatus
-from xinbao.scoring.scorecard import TrainingSpec, train
-from xinbao.services import applications
-from xinbao.services.commands import ApproveApplications
+from xinbao.risk import approval, model_store
+from xinbao.risk.commands import ApproveApplications
+from xinbao.risk.scoring.scorecard import TrainingSpec, train
+from xinbao.underwriting import services as applications
+from xinbao.underwriting.model import ApplicationStatus
 
 runner = CliRunner()
 
@@ -78,7 +78,7 @@ def test_decision_run_submitted_decides_every_waiting_application_batch_by_batch
 def test_decision_run_submitted_stopped_midway_keeps_the_batches_decided(c, monkeypatch):
     ids = [applications.submit_application(
         b.consumer_application(external_ref=f"APP-{i}"), c.uow()).id for i in range(3)]
-    real, calls = applications.approve_applications, []
+    real, calls = approval.approve_applications, []
 
     def failing_second_batch(*args, **kwargs):
         calls.append(args[0].application_ids)
@@ -86,7 +86,7 @@ def test_decision_run_submitted_stopped_midway_keeps_the_batches_decided(c, monk
             raise KeyboardInterrupt  # Ctrl-C while the second batch is decided
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(applications, "approve_applications", failing_second_batch)
+    monkeypatch.setattr(approval, "approve_applications", failing_second_batch)
     stopped = xinbao(c, "decision", "run", "--submitted", "--batch", "2", "--on", "2025-01-15")
     assert stopped.exit_code == 130, stopped.output
     assert "Interrupted" in stopped.output
@@ -109,7 +109,7 @@ def test_decision_run_refuses_ids_with_submitted_and_an_unknown_funder(c):
 
 def test_a_referral_is_listed_and_reviewed_from_the_command_line(c):
     app = applications.submit_application(b.consumer_application(), c.uow())
-    applications.approve_applications(ApproveApplications((app.id,), b.START), c.uow(),
+    approval.approve_applications(ApproveApplications((app.id,), b.START), c.uow(),
                                       b.engine(scorer=b.FixedScorer("0.15")))
     queue = xinbao(c, "decision", "queue")
     assert queue.exit_code == 0 and str(app.id) in queue.output

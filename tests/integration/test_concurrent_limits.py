@@ -17,11 +17,13 @@ import pytest
 from tests import builders as b
 from tests import support
 from xinbao.bootstrap import Container, bootstrap
-from xinbao.domain import exposure
-from xinbao.domain.underwriting import ApplicationStatus
-from xinbao.services import applications, decisions
-from xinbao.services.commands import ApproveApplication
+from xinbao.risk import approval
+from xinbao.risk import services as decisions
+from xinbao.risk.commands import ApproveApplication
+from xinbao.risk.model import exposure
 from xinbao.simulation.identities import IdentityFactory
+from xinbao.underwriting import services as applications
+from xinbao.underwriting.model import ApplicationStatus
 
 APPLICANTS = 16
 THREADS = 8
@@ -47,7 +49,7 @@ def test_racing_approvals_never_overshoot_the_retained_liability_limit(container
         external_ref=f"C-{i}", borrower_id_number=n, borrower_phone=f"139000000{i:02d}"),
         container.uow()).id for i, n in enumerate(people)]
     # Set the limits up with one approval, then leave ROOM_FEN of the total.
-    first = applications.approve_application(ApproveApplication(apps[0], b.START),
+    first = approval.approve_application(ApproveApplication(apps[0], b.START),
                                              container.uow(), container.risk)
     assert first.application.status is ApplicationStatus.APPROVED
     total = (exposure.RETAINED, "all")
@@ -70,7 +72,7 @@ def test_racing_approvals_never_overshoot_the_retained_liability_limit(container
                     return
                 app_id = queue.pop()
             try:
-                results.append(applications.approve_application(
+                results.append(approval.approve_application(
                     ApproveApplication(app_id, b.START), container.uow(), container.risk))
             except Exception as exc:  # noqa: BLE001 - any failure fails the test below
                 errors.append(exc)
@@ -106,8 +108,8 @@ def test_a_batch_takes_the_write_lock_only_after_every_application_is_assessed(c
 
     from sqlalchemy import event
 
-    from xinbao.domain import decision as rules
-    from xinbao.services.commands import ApproveApplications
+    from xinbao.risk.commands import ApproveApplications
+    from xinbao.risk.model import decision as rules
 
     ids = IdentityFactory(12)
     apps = [applications.submit_application(b.consumer_application(
@@ -115,7 +117,7 @@ def test_a_batch_takes_the_write_lock_only_after_every_application_is_assessed(c
         borrower_id_number=ids.resident_id(born_between=(date(1975, 1, 1),
                                                          date(1995, 1, 1)))),
         container.uow()).id for i in range(4)]
-    applications.approve_application(ApproveApplication(apps.pop(), b.START), container.uow(),
+    approval.approve_application(ApproveApplication(apps.pop(), b.START), container.uow(),
                                      container.risk)  # the first decision sets the caps up
     seen: list[str] = []
 
@@ -131,7 +133,7 @@ def test_a_batch_takes_the_write_lock_only_after_every_application_is_assessed(c
     monkeypatch.setattr(rules, "assess", assessing)
     event.listen(container.engine, "before_cursor_execute", statement)
     try:
-        results = applications.approve_applications(ApproveApplications(tuple(apps), b.START),
+        results = approval.approve_applications(ApproveApplications(tuple(apps), b.START),
                                                     container.uow(), container.risk)
     finally:
         event.remove(container.engine, "before_cursor_execute", statement)
@@ -148,7 +150,7 @@ def test_new_counters_are_inserted_in_key_order(container):
     total first, as reservations do."""
     from sqlalchemy import event
 
-    from xinbao.domain.exposure import Counter
+    from xinbao.risk.model.exposure import Counter
 
     sent: list[list[tuple[str, str]]] = []
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from xinbao.adapters.database import create_db_engine
 from xinbao.config import DEFAULT_DATABASE_URL, ConfigError, Settings
+from xinbao.platform.database import create_db_engine
 
 
 def test_sqlite_runs_in_wal_mode_with_full_sync_and_foreign_keys(tmp_path: Path):
@@ -74,7 +74,7 @@ def test_a_key_list_finds_exactly_its_keys_with_one_compiled_statement(empty_dat
     PostgreSQL): any length, empty included, ints and strings of any characters."""
     from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
 
-    from xinbao.adapters.sql_lists import in_list
+    from xinbao.platform.sql_lists import in_list
 
     t = Table("key_list_probe", MetaData(), Column("id", BigInteger, primary_key=True),
               Column("name", String(40), index=True))
@@ -111,7 +111,7 @@ def test_the_blacklist_is_searched_through_its_index(request, tmp_path):
     from sqlalchemy.dialects import sqlite
 
     from tests.conftest import provision
-    from xinbao.adapters.risk_repositories import _statements
+    from xinbao.risk.sql import _statements
 
     compiled = _statements()["listed"].statement.compile(dialect=sqlite.dialect())
     with provision("sqlite", request, tmp_path) as url:
@@ -137,7 +137,7 @@ def test_json_columns_accept_what_json_accepts_and_refuse_the_rest():
 
     import numpy as np
 
-    from xinbao.adapters.database import json_dumps
+    from xinbao.platform.database import json_dumps
 
     @dataclass
     class Point:

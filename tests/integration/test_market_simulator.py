@@ -16,19 +16,19 @@ from sqlalchemy import MetaData, select
 
 from tests import support
 from tests.conftest import provision
-from xinbao.adapters.database import create_db_engine
-from xinbao.adapters.memory import InMemoryUnitOfWork, Store
-from xinbao.adapters.parameters import load_parameters, load_product_catalogue
-from xinbao.adapters.unit_of_work import SqlUnitOfWork
+from tests.fakes.memory import InMemoryUnitOfWork, Store
 from xinbao.analytics.portfolio import monthly_statement, vintage_curves
 from xinbao.bootstrap import risk_engine
+from xinbao.claims.model import ClaimStatus
 from xinbao.config import Settings
-from xinbao.domain.claims import ClaimStatus
-from xinbao.domain.policy import PolicyStatus
-from xinbao.services import reporting
+from xinbao.parameters import load_parameters, load_product_catalogue
+from xinbao.platform.database import create_db_engine
+from xinbao.policy.model import PolicyStatus
+from xinbao.reporting import services as reporting
 from xinbao.simulation.bureau import SimulatedBureau
 from xinbao.simulation.runner import run_market
 from xinbao.simulation.scenario import dump_scenario, resolve_scenario, scenario_from_dict
+from xinbao.sql_unit_of_work import SqlUnitOfWork
 
 SMALL = replace(resolve_scenario("base"), applications=360, months=8, default_multiplier=6.0)
 

@@ -11,9 +11,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import delete, insert, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from xinbao.adapters import migrate, orm
-from xinbao.adapters.database import create_db_engine
-from xinbao.domain import ledger
+from xinbao import migrate, schema
+from xinbao.ledger import model as ledger
+from xinbao.ledger import tables as ledger_tables
+from xinbao.platform import tables as orm
+from xinbao.platform.database import create_db_engine
 
 
 def test_upgrade_from_an_empty_database_reaches_head_and_matches_the_tables(
@@ -25,8 +27,9 @@ def test_upgrade_from_an_empty_database_reaches_head_and_matches_the_tables(
     assert migrate.current_revision(engine) == migrate.head_revision()
     with engine.connect() as c:
         diff = compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}),
-                                orm.metadata)
-        accounts = c.execute(select(orm.accounts.c.code).order_by(orm.accounts.c.code))
+                                schema.metadata)
+        chart = ledger_tables.accounts
+        accounts = c.execute(select(chart.c.code).order_by(chart.c.code))
         assert [r.code for r in accounts] == sorted(a.code for a in ledger.CHART)
     assert diff == []
     engine.dispose()
@@ -44,10 +47,10 @@ def test_downgrade_to_base_removes_everything_and_upgrade_rebuilds_it(database_u
 
 def _posted_entry(engine) -> int:
     with engine.begin() as c:
-        entry_id = c.execute(insert(orm.journal_entries).values(
+        entry_id = c.execute(insert(ledger_tables.journal_entries).values(
             posted_on=date(2025, 1, 1), description="t", source_command="Test",
             idempotency_key="k", reference="")).inserted_primary_key[0]
-        c.execute(insert(orm.journal_lines), [
+        c.execute(insert(ledger_tables.journal_lines), [
             {"entry_id": entry_id, "account": ledger.BANK, "amount_fen": 100},
             {"entry_id": entry_id, "account": ledger.WRITTEN_PREMIUM, "amount_fen": -100}])
     return entry_id
@@ -70,7 +73,7 @@ def test_the_database_refuses_an_unknown_account_and_a_zero_line(database_url):
     entry_id = _posted_entry(engine)
     for account, amount in (("9999", 5), (ledger.BANK, 0)):
         with pytest.raises(DBAPIError), engine.begin() as c:
-            c.execute(insert(orm.journal_lines).values(entry_id=entry_id, account=account,
+            c.execute(insert(ledger_tables.journal_lines).values(entry_id=entry_id, account=account,
                                                        amount_fen=amount))
     engine.dispose()
 

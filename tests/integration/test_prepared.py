@@ -24,10 +24,10 @@ from sqlalchemy import (
     update,
 )
 
-from xinbao.adapters.database import create_db_engine
-from xinbao.adapters.orm import DecimalText
-from xinbao.adapters.prepared import Prepared
-from xinbao.adapters.sql_lists import in_list
+from xinbao.platform.database import create_db_engine
+from xinbao.platform.prepared import Prepared
+from xinbao.platform.sql_lists import in_list
+from xinbao.platform.tables import DecimalText
 
 t = Table("prepared_probe", MetaData(), Column("id", BigInteger, primary_key=True),
           Column("name", String(40), nullable=False, unique=True),

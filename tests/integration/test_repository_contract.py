@@ -16,21 +16,29 @@ from sqlalchemy.exc import DBAPIError
 from tests import builders as b
 from tests import support
 from tests.conftest import BACKENDS, provision
-from xinbao.adapters.database import create_db_engine
-from xinbao.adapters.memory import InMemoryUnitOfWork, Store
-from xinbao.adapters.unit_of_work import SqlUnitOfWork
-from xinbao.domain import ledger
-from xinbao.domain.audit import verify
-from xinbao.domain.claims import Claim, ClaimStatus, Recovery
-from xinbao.domain.decision import DecisionRecord, Outcome, Review
-from xinbao.domain.errors import Conflict
-from xinbao.domain.events import Event
-from xinbao.domain.exposure import Counter
-from xinbao.domain.loans import Loan, LoanStatus, Repayment
-from xinbao.domain.parties import Borrower, Funder, FunderKind, InsuranceMode, PolicyRole, Roles
-from xinbao.domain.policy import Policy, PolicyStatus
-from xinbao.domain.products import PremiumBasis, RefundMethod, RepaymentMethod
-from xinbao.domain.underwriting import (
+from tests.fakes.memory import InMemoryUnitOfWork, Store
+from xinbao.catalogue.model.parties import (
+    Borrower,
+    Funder,
+    FunderKind,
+    InsuranceMode,
+    PolicyRole,
+    Roles,
+)
+from xinbao.catalogue.model.products import PremiumBasis, RefundMethod, RepaymentMethod
+from xinbao.claims.model import Claim, ClaimStatus, Recovery
+from xinbao.kernel.audit import verify
+from xinbao.kernel.errors import Conflict
+from xinbao.kernel.events import Event
+from xinbao.ledger import model as ledger
+from xinbao.loans.model import Loan, LoanStatus, Repayment
+from xinbao.platform.database import create_db_engine
+from xinbao.platform.repository import StoredResponse
+from xinbao.policy.model import Policy, PolicyStatus
+from xinbao.risk.model.decision import DecisionRecord, Outcome, Review
+from xinbao.risk.model.exposure import Counter
+from xinbao.sql_unit_of_work import SqlUnitOfWork
+from xinbao.underwriting.model import (
     Application,
     ApplicationStatus,
     CollateralKind,
@@ -39,7 +47,6 @@ from xinbao.domain.underwriting import (
     EvidenceKind,
     Profile,
 )
-from xinbao.services.unit_of_work import StoredResponse
 
 
 @pytest.fixture(params=[pytest.param("memory", id="memory"), *BACKENDS])
@@ -78,7 +85,7 @@ def _application(funder_id: int, ref: str = "A-1") -> Application:
 
 def _seeded(uow_factory) -> tuple[Funder, Application]:
     for cmd in b.products().values():
-        from xinbao.services import catalogue
+        from xinbao.catalogue import services as catalogue
 
         catalogue.register_product(cmd, uow_factory())
     funder = _funder(uow_factory)
@@ -89,7 +96,7 @@ def _seeded(uow_factory) -> tuple[Funder, Application]:
 
 
 def test_products_round_trip_with_versions_and_exact_rates(uow_factory):
-    from xinbao.services import catalogue
+    from xinbao.catalogue import services as catalogue
 
     cmd = b.products()["MORTGAGE-C"]
     v1 = catalogue.register_product(cmd, uow_factory())
@@ -346,7 +353,7 @@ def test_makers_are_found_per_object_by_event_name(uow_factory):
 
 
 def test_refreshing_the_first_unpaid_due_date_follows_the_domain_rule(uow_factory):
-    from xinbao.domain.loans import first_unpaid_due_date
+    from xinbao.loans.model import first_unpaid_due_date
 
     funder, _ = _seeded(uow_factory)
     with uow_factory() as u:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import threading
 from datetime import date, timedelta
 
-from xinbao.adapters.bureau import BureauClient
-from xinbao.domain.bureau import Report, Standing, Status
-from xinbao.domain.parties import PartyKind
-from xinbao.services.decisions import BureauQuery
+from xinbao.catalogue.model.parties import PartyKind
+from xinbao.risk.bureau import BureauClient
+from xinbao.risk.model.bureau import Report, Standing, Status
+from xinbao.risk.services import BureauQuery
 from xinbao.simulation.bureau import SimulatedBureau
 
 ON = date(2025, 3, 1)

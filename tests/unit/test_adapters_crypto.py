@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xinbao.adapters.crypto import (
+from xinbao.platform.crypto import (
     InvalidToken,
     PasswordHasher,
     PiiCipher,

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from xinbao.adapters.log_writer import AccessLogWriter, format_line
+from xinbao.platform.log_writer import AccessLogWriter, format_line
 
 ENTRIES = [
     (("127.0.0.1", 51234), "POST", "/v1/applications/12/approve", b"", "1.1", 200),

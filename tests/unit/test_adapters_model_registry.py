@@ -10,10 +10,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from xinbao.adapters import model_store
-from xinbao.adapters.model_store import ModelRegistry, RegistryError, ReloadingScorer
-from xinbao.scoring.fallback import NAME, FallbackScorer
-from xinbao.scoring.scorecard import TrainingSpec, train
+from xinbao.risk import model_store
+from xinbao.risk.model_store import ModelRegistry, RegistryError, ReloadingScorer
+from xinbao.risk.scoring.fallback import NAME, FallbackScorer
+from xinbao.risk.scoring.scorecard import TrainingSpec, train
 
 FALLBACK = FallbackScorer(base_score=600, base_odds=Decimal(50), pdo=Decimal(20),
                           thin_file_pd=Decimal("0.06"))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from stdnum import luhn
 from stdnum.cn import ric
 
-from xinbao.adapters.redaction import (
+from xinbao.platform.redaction import (
     BANK_CARD,
     PHONE,
     RESIDENT_ID,
@@ -207,7 +207,7 @@ def test_birth_dates_from_any_day_are_accepted() -> None:
 def test_the_logging_filter_masks_messages_and_arguments_keeping_their_shape():
     import logging
 
-    from xinbao.adapters.redaction import RedactingFilter
+    from xinbao.platform.redaction import RedactingFilter
 
     record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
                                '%s - "%s %s HTTP/%s" %d',

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from xinbao.adapters.crypto import PiiCipher, TokenSigner
-from xinbao.adapters.secrets import (
+from xinbao.platform.crypto import PiiCipher, TokenSigner
+from xinbao.platform.secrets import (
     SECRETS_FILE_ENV,
     SecretsError,
     add_pii_key,

@@ -9,13 +9,14 @@ from datetime import date
 import pytest
 
 from tests import builders as b
-from xinbao.adapters.memory import InMemoryUnitOfWork, Store
-from xinbao.domain.errors import NotFound
-from xinbao.domain.security import Unauthenticated, system
-from xinbao.domain.underwriting import ApplicationStatus
+from tests.fakes.memory import InMemoryUnitOfWork, Store
 from xinbao.entrypoints.api.batching import DecisionBatcher
-from xinbao.services import applications
+from xinbao.iam.model.security import Unauthenticated, system
+from xinbao.kernel.errors import NotFound
+from xinbao.risk import approval
 from xinbao.simulation.identities import IdentityFactory
+from xinbao.underwriting import services as applications
+from xinbao.underwriting.model import ApplicationStatus
 
 
 def _store_with(n: int) -> tuple[Store, list[int]]:
@@ -38,7 +39,7 @@ def test_concurrent_requests_are_decided_together_each_with_its_own_answer():
 
     engine = b.engine()
     batcher = DecisionBatcher(uow, lambda: engine, max_batch=4, max_wait_s=0.05)
-    original = applications.approve_applications
+    original = approval.approve_applications
     start = threading.Barrier(len(ids) + 1)
     answers: dict[int, object] = {}
 
@@ -50,7 +51,7 @@ def test_concurrent_requests_are_decided_together_each_with_its_own_answer():
         start.wait()
         answers[app_id] = batcher.decide(system("test"), app_id, b.START)
 
-    applications.approve_applications = counting
+    approval.approve_applications = counting
     try:
         threads = [threading.Thread(target=ask, args=(i,)) for i in ids]
         for t in threads:
@@ -59,7 +60,7 @@ def test_concurrent_requests_are_decided_together_each_with_its_own_answer():
         for t in threads:
             t.join(10)
     finally:
-        applications.approve_applications = original
+        approval.approve_applications = original
         batcher.stop()
     assert sorted(answers) == sorted(ids)
     assert all(answers[i].application.id == i for i in ids)

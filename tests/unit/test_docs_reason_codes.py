@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from xinbao.adapters.parameters import load_antifraud_rules
+from xinbao.parameters import load_antifraud_rules
 from xinbao.simulation.history import FEATURES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "REASON_CODES.md"
 #: Rule names of refused input (422 / exit 2), not decision findings.
 INPUT_RULES = {"AF-LIST-FIELD", "AF-LIST-REASON", "REV-NOTE"}
-SOURCES = [*(ROOT / "src/xinbao/domain").glob("*.py"), ROOT / "src/xinbao/services/decisions.py"]
+#: Where reason codes are given: every context's pure rules, and the risk engine's use cases.
+SOURCES = [*(ROOT / "src/xinbao").glob("*/model.py"), *(ROOT / "src/xinbao").glob("*/model/*.py"),
+           *(ROOT / "src/xinbao/risk").glob("*.py")]
 
 
 def documented() -> dict[str, list[str]]:

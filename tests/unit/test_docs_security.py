@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xinbao.domain.security import AUTHORITY, Action, Role
+from xinbao.iam.model.security import AUTHORITY, Action, Role
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "SECURITY.md"
 

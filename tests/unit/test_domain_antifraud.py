@@ -7,11 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from xinbao.adapters.parameters import load_antifraud_rules
-from xinbao.analytics.identity_graph import IdentityGraph, Node
-from xinbao.domain.antifraud import (
+from xinbao.parameters import load_antifraud_rules
+from xinbao.risk.identity_graph import IdentityGraph
+from xinbao.risk.model.antifraud import (
     Action,
     Facts,
+    Node,
     Ring,
     RuleSetError,
     Velocity,

@@ -11,7 +11,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xinbao.domain.audit import GENESIS, AuditRecord, chain, json_safe, record_hash, verify
+from xinbao.kernel.audit import GENESIS, AuditRecord, chain, json_safe, record_hash, verify
 
 N = 12
 

@@ -8,24 +8,18 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from xinbao.domain.claims import (
-    Claim,
-    ClaimStatus,
-    Determination,
-    Exclusion,
-    determine_liability,
-)
-from xinbao.domain.errors import IllegalTransition
-from xinbao.domain.loans import Loan, Position, build_schedule, position
-from xinbao.domain.parties import InsuranceMode, PolicyRole
-from xinbao.domain.policy import Policy, PolicyStatus
-from xinbao.domain.products import (
+from xinbao.catalogue.model.parties import InsuranceMode, PolicyRole
+from xinbao.catalogue.model.products import (
     PremiumBasis,
     Product,
     ProductFamily,
     RefundMethod,
     RepaymentMethod,
 )
+from xinbao.claims.model import Claim, ClaimStatus, Determination, Exclusion, determine_liability
+from xinbao.kernel.errors import IllegalTransition
+from xinbao.loans.model import Loan, Position, build_schedule, position
+from xinbao.policy.model import Policy, PolicyStatus
 
 START = date(2025, 1, 15)
 FIRST_DUE = date(2025, 2, 15)

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from xinbao.adapters.parameters import load_collateral_rules
-from xinbao.domain.collateral import BrandTier, value_car, value_house, whole_years
-from xinbao.domain.errors import InvalidInput
-from xinbao.domain.limits import collateral_capacity_fen
+from xinbao.kernel.errors import InvalidInput
+from xinbao.parameters import load_collateral_rules
+from xinbao.risk.model.collateral import BrandTier, value_car, value_house, whole_years
+from xinbao.risk.model.limits import collateral_capacity_fen
 
 RULES = load_collateral_rules()
 ON = date(2026, 6, 30)

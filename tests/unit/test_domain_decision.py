@@ -9,29 +9,23 @@ from decimal import Decimal
 
 import pytest
 
-from xinbao.adapters.parameters import load_collateral_rules, load_risk_parameters
-from xinbao.domain import exposure
-from xinbao.domain.antifraud import Action, Hit, Screening
-from xinbao.domain.bureau import BureauResult, Report, Standing, Status
-from xinbao.domain.collateral import BrandTier, value_car
-from xinbao.domain.decision import (
-    Facts,
-    Outcome,
-    ScoreResult,
-    assess,
-    features,
-)
-from xinbao.domain.exposure import Counter, LimitRules
-from xinbao.domain.limits import Constraint
-from xinbao.domain.parties import Borrower, InsuranceMode, PolicyRole, Roles
-from xinbao.domain.products import (
+from xinbao.catalogue.model.parties import Borrower, InsuranceMode, PolicyRole, Roles
+from xinbao.catalogue.model.products import (
     PremiumBasis,
     Product,
     ProductFamily,
     RefundMethod,
     RepaymentMethod,
 )
-from xinbao.domain.underwriting import (
+from xinbao.parameters import load_collateral_rules, load_risk_parameters
+from xinbao.risk.model import exposure
+from xinbao.risk.model.antifraud import Action, Hit, Screening
+from xinbao.risk.model.bureau import BureauResult, Report, Standing, Status
+from xinbao.risk.model.collateral import BrandTier, value_car
+from xinbao.risk.model.decision import Facts, Outcome, ScoreResult, assess, features
+from xinbao.risk.model.exposure import Counter, LimitRules
+from xinbao.risk.model.limits import Constraint
+from xinbao.underwriting.model import (
     Application,
     CollateralKind,
     CollateralOffer,

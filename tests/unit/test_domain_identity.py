@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from stdnum.cn import ric
 
-from xinbao.domain.identity import (
+from xinbao.kernel.identity import (
     MaskingRules,
     age_on,
     check_bank_card,

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from xinbao.domain import ledger as gl
-from xinbao.domain.ledger import JournalEntry, Line, UnbalancedEntry
+from xinbao.ledger import model as gl
+from xinbao.ledger.model import JournalEntry, Line, UnbalancedEntry
 
 ON = date(2025, 1, 31)
 

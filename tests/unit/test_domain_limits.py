@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xinbao.domain.limits import (
+from xinbao.catalogue.model.products import RepaymentMethod
+from xinbao.loans.model import build_schedule
+from xinbao.risk.model.limits import (
     BELOW_MINIMUM,
     BORROWER_CAP,
     COLLATERAL,
@@ -22,8 +24,6 @@ from xinbao.domain.limits import (
     decide_limit,
     income_capacity_fen,
 )
-from xinbao.domain.loans import build_schedule
-from xinbao.domain.products import RepaymentMethod
 
 D = Decimal
 

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xinbao.domain.loans import (
+from xinbao.catalogue.model.products import RepaymentMethod
+from xinbao.loans.model import (
     Annualization,
     Installment,
     Loan,
@@ -24,7 +25,6 @@ from xinbao.domain.loans import (
     paid_by_installment,
     position,
 )
-from xinbao.domain.products import RepaymentMethod
 
 EI = RepaymentMethod.EQUAL_INSTALLMENT
 EP = RepaymentMethod.EQUAL_PRINCIPAL

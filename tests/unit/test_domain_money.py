@@ -6,14 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from xinbao.domain.money import (
-    Money,
-    apply_rate,
-    format_yuan,
-    parse_rate,
-    ratio,
-    round_fen,
-)
+from xinbao.kernel.money import Money, apply_rate, format_yuan, parse_rate, ratio, round_fen
 
 # --- Money.yuan -------------------------------------------------------------------------------
 

@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from xinbao.domain.errors import InvalidInput
-from xinbao.domain.parties import (
+from xinbao.catalogue.model.parties import (
     Borrower,
     Funder,
     FunderKind,
@@ -18,6 +17,7 @@ from xinbao.domain.parties import (
     Roles,
     assign_roles,
 )
+from xinbao.kernel.errors import InvalidInput
 
 RESIDENT_ID = "11010519491231002X"
 CREDIT_CODE_BANK = "911100001000033177"

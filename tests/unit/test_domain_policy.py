@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xinbao.domain.errors import IllegalTransition
-from xinbao.domain.parties import InsuranceMode, PolicyRole
-from xinbao.domain.policy import (
+from xinbao.catalogue.model.parties import InsuranceMode, PolicyRole
+from xinbao.catalogue.model.products import PremiumBasis, RefundMethod
+from xinbao.kernel.errors import IllegalTransition
+from xinbao.policy.model import (
     Policy,
     PolicyStatus,
     can_transition,
@@ -21,7 +22,6 @@ from xinbao.domain.policy import (
     premium_schedule,
     unearned_share,
 )
-from xinbao.domain.products import PremiumBasis, RefundMethod
 
 S = PolicyStatus
 START = date(2025, 1, 15)

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xinbao.domain.loans import Annualization, build_schedule
-from xinbao.domain.pricing import (
+from xinbao.catalogue.model.products import PremiumBasis, RepaymentMethod
+from xinbao.loans.model import Annualization, build_schedule
+from xinbao.risk.model.pricing import (
     DECLINE_COST_CAP,
     PRICE_CAPPED,
     PRICE_FLOORED,
@@ -23,7 +24,6 @@ from xinbao.domain.pricing import (
     _highest_rate_within,
     price,
 )
-from xinbao.domain.products import PremiumBasis, RepaymentMethod
 
 D = Decimal
 TERMS = PricingTerms(lgd=D("0.6"), expense_loading=D("0.02"), cost_of_capital=D("0.01"),

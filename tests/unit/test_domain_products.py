@@ -8,9 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from xinbao.domain.errors import InvalidInput
-from xinbao.domain.parties import InsuranceMode, PartyKind
-from xinbao.domain.products import (
+from xinbao.catalogue.model.parties import InsuranceMode, PartyKind
+from xinbao.catalogue.model.products import (
     PremiumBasis,
     Product,
     ProductFamily,
@@ -18,6 +17,7 @@ from xinbao.domain.products import (
     RepaymentMethod,
     version_in_force,
 )
+from xinbao.kernel.errors import InvalidInput
 
 
 def product(**changes: object) -> Product:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xinbao.domain.security import (
+from xinbao.iam.model.security import (
     AUTHORITY,
     WRITES,
     Action,

@@ -9,16 +9,16 @@ from decimal import Decimal
 
 import pytest
 
-from xinbao.domain.errors import IllegalTransition
-from xinbao.domain.parties import Borrower, InsuranceMode, PolicyRole, Roles
-from xinbao.domain.products import (
+from xinbao.catalogue.model.parties import Borrower, InsuranceMode, PolicyRole, Roles
+from xinbao.catalogue.model.products import (
     PremiumBasis,
     Product,
     ProductFamily,
     RefundMethod,
     RepaymentMethod,
 )
-from xinbao.domain.underwriting import (
+from xinbao.kernel.errors import IllegalTransition
+from xinbao.underwriting.model import (
     Application,
     ApplicationStatus,
     CollateralKind,

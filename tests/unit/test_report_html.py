@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from xinbao.adapters.report_html import render_report, write_report
+from xinbao.reporting.html import render_report, write_report
 
 MONTHLY_SCHEMA = {
     "month": pl.String,

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from xinbao.entrypoints.cli import app
-from xinbao.scoring.metrics import calibration, ks, psi
-from xinbao.scoring.scorecard import TrainingDataError, TrainingSpec, to_frame, train
+from xinbao.risk.scoring.metrics import calibration, ks, psi
+from xinbao.risk.scoring.scorecard import TrainingDataError, TrainingSpec, to_frame, train
 
 
 def book(n: int = 6000, seed: int = 1) -> pl.DataFrame:

@@ -11,17 +11,20 @@ from decimal import Decimal
 import pytest
 
 from tests import builders as b
-from xinbao.adapters.memory import InMemoryUnitOfWork, Store
-from xinbao.adapters.parameters import load_antifraud_rules
-from xinbao.domain import exposure
-from xinbao.domain.bureau import BureauResult, Status
-from xinbao.domain.decision import Outcome
-from xinbao.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
-from xinbao.domain.security import Forbidden, Principal, Role
-from xinbao.domain.underwriting import ApplicationStatus, Profile
-from xinbao.services import applications, decisions
-from xinbao.services.commands import ApproveApplications, SubmitApplication
+from tests.fakes.memory import InMemoryUnitOfWork, Store
+from xinbao.iam.model.security import Forbidden, Principal, Role
+from xinbao.kernel.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from xinbao.parameters import load_antifraud_rules
+from xinbao.risk import approval, lists, referrals
+from xinbao.risk import services as decisions
+from xinbao.risk.commands import ApproveApplications
+from xinbao.risk.model import exposure
+from xinbao.risk.model.bureau import BureauResult, Status
+from xinbao.risk.model.decision import Outcome
 from xinbao.simulation.identities import IdentityFactory
+from xinbao.underwriting import services as applications
+from xinbao.underwriting.commands import SubmitApplication
+from xinbao.underwriting.model import ApplicationStatus, Profile
 
 RULES = load_antifraud_rules()
 
@@ -51,14 +54,14 @@ def people(n: int, seed: int = 1) -> list[str]:
 def submit_and_decide(store: Store, cmds: list[SubmitApplication], *, risk=None,
                       on: date = b.START):
     apps = [applications.submit_application(c, system(store)()) for c in cmds]
-    return applications.approve_applications(
+    return approval.approve_applications(
         ApproveApplications(tuple(a.id for a in apps), on), system(store)(),
         risk or b.engine(rule_set=RULES))
 
 
 def test_the_decision_is_stored_with_its_inputs_versions_and_reasons(store):
     (r,) = submit_and_decide(store, [b.consumer_application()])
-    application, record = decisions.get_decision(system(store)(), r.application.id)
+    application, record = referrals.get_decision(system(store)(), r.application.id)
     assert application.status is ApplicationStatus.APPROVED
     assert (record.outcome, record.model, record.rule_set_version) == (
         Outcome.APPROVE, "test/v1", RULES.version)
@@ -73,7 +76,7 @@ def test_another_funder_cannot_see_the_decision(store):
     with InMemoryUnitOfWork(store) as u:
         bank_b = u.funders.get_by_code("BANK-B").id
     with pytest.raises(NotFound):
-        decisions.get_decision(acting(store, "b", Role.FUNDER, funder_id=bank_b)(),
+        referrals.get_decision(acting(store, "b", Role.FUNDER, funder_id=bank_b)(),
                                r.application.id)
 
 
@@ -110,22 +113,22 @@ def test_applications_sharing_phone_and_device_form_a_ring_and_are_referred(stor
 
 def test_a_listed_phone_is_declined_until_it_is_taken_off_the_list(store):
     risk = acting(store, "risk.wang", Role.RISK_MANAGER)
-    assert decisions.add_to_blacklist(decisions.ListValue(
+    assert lists.add_to_blacklist(lists.ListValue(
         "phone", b.PHONE, "confirmed fraud case F-1", b.START), risk())
     (r,) = submit_and_decide(store, [b.consumer_application()])
     assert r.application.status is ApplicationStatus.DECLINED
     assert "AF-BLACKLIST-PHONE" in r.application.reason_codes
-    entries = decisions.blacklist_entries(risk())
+    entries = lists.blacklist_entries(risk())
     assert [(e.field, e.reason) for e in entries] == [("phone", "confirmed fraud case F-1")]
-    assert decisions.remove_from_blacklist(decisions.ListValue(
+    assert lists.remove_from_blacklist(lists.ListValue(
         "phone", b.PHONE, "cleared after review", b.START), risk())
     (again,) = submit_and_decide(store, [b.consumer_application(external_ref="APP-0002")])
     assert again.application.status is ApplicationStatus.APPROVED
     with pytest.raises(Forbidden):
-        decisions.add_to_blacklist(decisions.ListValue("phone", b.PHONE, "by a clerk", b.START),
+        lists.add_to_blacklist(lists.ListValue("phone", b.PHONE, "by a clerk", b.START),
                                    acting(store, "uw", Role.UNDERWRITER)())
     with pytest.raises(InvalidInput):
-        decisions.add_to_blacklist(decisions.ListValue("shoe", "x", "no such field", b.START),
+        lists.add_to_blacklist(lists.ListValue("shoe", "x", "no such field", b.START),
                                    risk())
 
 
@@ -153,20 +156,20 @@ def referred(store: Store, cmd: SubmitApplication):
 
 
 def review(store, who, application_id, approve=True, note="checked the payslips"):
-    return decisions.review_application(
-        decisions.ReviewApplication(application_id, approve, b.START, note), who(),
-        b.engine(), applications.quote)
+    return referrals.review_application(
+        referrals.ReviewApplication(application_id, approve, b.START, note), who(),
+        b.engine(), approval.quote)
 
 
 def test_a_referral_waits_in_the_queue_until_an_underwriter_approves_it(store):
     r = referred(store, b.consumer_application())
-    queue = decisions.referral_queue(system(store)())
+    queue = referrals.referral_queue(system(store)())
     assert [d.application_id for d in queue] == [r.application.id]
     done = review(store, acting(store, "li.uw", Role.UNDERWRITER), r.application.id)
     assert done.application.status is ApplicationStatus.APPROVED
     assert done.record.final and done.record.reviews[-1].actor == "user:li.uw"
     assert "REV-APPROVED" in done.record.reason_codes
-    assert decisions.referral_queue(system(store)()) == []
+    assert referrals.referral_queue(system(store)()) == []
     with InMemoryUnitOfWork(store) as u:
         quote = u.policies.get_by_application(r.application.id)
     assert quote.sum_insured_fen == r.decision.approved_fen
@@ -193,7 +196,7 @@ def test_an_approval_beyond_the_underwriters_authority_needs_a_second_approver(s
     first = review(store, acting(store, "li.uw", Role.UNDERWRITER), r.application.id)
     assert first.awaiting_second_approver
     assert first.application.status is ApplicationStatus.REFERRED
-    assert decisions.referral_queue(system(store)())[0].pending_second_approval.actor == (
+    assert referrals.referral_queue(system(store)())[0].pending_second_approval.actor == (
         "user:li.uw")
     with pytest.raises(Forbidden, match="maker"):
         review(store, acting(store, "li.uw", Role.UNDERWRITER, Role.UNDERWRITING_APPROVER),
@@ -209,7 +212,7 @@ def test_an_approval_beyond_the_underwriters_authority_needs_a_second_approver(s
 def test_whoever_keyed_the_application_in_cannot_review_it(store):
     keyer = acting(store, "zhang.uw", Role.UNDERWRITER)
     app = applications.submit_application(b.consumer_application(), keyer())
-    applications.approve_applications(ApproveApplications((app.id,), b.START), system(store)(),
+    approval.approve_applications(ApproveApplications((app.id,), b.START), system(store)(),
                                       b.engine(scorer=b.FixedScorer("0.15")))
     with pytest.raises(Forbidden, match="four-eyes"):
         review(store, keyer, app.id)
@@ -223,13 +226,13 @@ def test_whoever_keyed_an_application_in_cannot_decide_it_nor_its_batch(store):
         b.consumer_application(external_ref="OWN-1", borrower_id_number=people(1, seed=9)[0]),
         keyer())
     with pytest.raises(Forbidden, match="four-eyes"):
-        applications.approve_applications(ApproveApplications((theirs.id, own_app.id), b.START),
+        approval.approve_applications(ApproveApplications((theirs.id, own_app.id), b.START),
                                           keyer(), b.engine())
     with InMemoryUnitOfWork(store) as u:  # the batch is refused whole: nothing decided
         assert [u.applications.get(i).status for i in (theirs.id, own_app.id)] == [
             ApplicationStatus.SUBMITTED] * 2
         assert u.decisions.get(theirs.id) is None
-    decided = applications.approve_applications(ApproveApplications((theirs.id,), b.START),
+    decided = approval.approve_applications(ApproveApplications((theirs.id,), b.START),
                                                 keyer(), b.engine())
     assert decided[0].decision is not None
 
@@ -275,7 +278,7 @@ def test_room_taken_between_reading_and_reserving_makes_the_batch_decide_again(s
     """A concurrent transaction uses up the portfolio limit after the batch read the counters:
     the batch's one-step reservation changes nothing, and each application is decided again
     on the counters as they now stand."""
-    from xinbao.adapters import memory
+    from tests.fakes import memory
 
     submit_and_decide(store, [b.consumer_application(external_ref="FIRST")], risk=b.engine())
     total = (exposure.RETAINED, "all")
@@ -325,8 +328,8 @@ def test_reviewing_needs_room_under_the_limits_at_the_time_of_review(store):
 
 
 def test_an_approved_application_is_issued_for_the_approved_amount(store):
-    from xinbao.services import policies
-    from xinbao.services.commands import IssuePolicy
+    from xinbao.policy import services as policies
+    from xinbao.policy.commands import IssuePolicy
 
     (r,) = submit_and_decide(store, [b.consumer_application(amount_fen=30_000_000)])
     assert r.decision.approved_fen < 30_000_000

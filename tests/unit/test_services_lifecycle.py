@@ -8,34 +8,32 @@ from decimal import Decimal
 import pytest
 
 from tests import builders as b
-from xinbao.adapters.memory import InMemoryUnitOfWork, Store
-from xinbao.domain import ledger
-from xinbao.domain.claims import ClaimStatus, Exclusion
-from xinbao.domain.decision import Outcome
-from xinbao.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
-from xinbao.domain.loans import LoanStatus
-from xinbao.domain.parties import PolicyRole
-from xinbao.domain.policy import PolicyStatus
-from xinbao.domain.underwriting import (
-    ApplicationStatus,
-    CollateralKind,
-    CollateralOffer,
-    Profile,
-)
-from xinbao.services import applications, claims, policies, reporting, servicing
-from xinbao.services import ledger as ledger_service
-from xinbao.services.commands import (
-    ApproveApplication,
-    FileClaim,
-    IssuePolicy,
-    PayClaim,
+from tests.fakes.memory import InMemoryUnitOfWork, Store
+from xinbao.catalogue.model.parties import PolicyRole
+from xinbao.claims import services as claims
+from xinbao.claims.commands import FileClaim, PayClaim, RecordRecovery
+from xinbao.claims.model import ClaimStatus, Exclusion
+from xinbao.kernel.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from xinbao.ledger import model as ledger
+from xinbao.ledger import services as ledger_service
+from xinbao.ledger.commands import ReverseEntry
+from xinbao.loans.model import LoanStatus
+from xinbao.policy import services as policies
+from xinbao.policy.commands import IssuePolicy
+from xinbao.policy.model import PolicyStatus
+from xinbao.reporting import services as reporting
+from xinbao.risk import approval
+from xinbao.risk.commands import ApproveApplication
+from xinbao.risk.model.decision import Outcome
+from xinbao.servicing import services as servicing
+from xinbao.servicing.commands import (
     RecordMissedInstallment,
     RecordPrepayment,
-    RecordRecovery,
     RecordRepayment,
-    ReverseEntry,
     RunEndOfDay,
 )
+from xinbao.underwriting import services as applications
+from xinbao.underwriting.model import ApplicationStatus, CollateralKind, CollateralOffer, Profile
 
 
 @pytest.fixture
@@ -116,7 +114,7 @@ def test_credit_insurance_refuses_the_borrower_as_policyholder(uow):
 
 
 def test_an_unlicensed_funder_cannot_be_covered(uow):
-    from xinbao.services import catalogue
+    from xinbao.catalogue import services as catalogue
 
     catalogue.register_funder(b.bank("SHADOW", licensed=False), uow())
     with pytest.raises(InvalidInput) as refused:
@@ -125,7 +123,7 @@ def test_an_unlicensed_funder_cannot_be_covered(uow):
 
 
 def test_a_product_outside_the_funders_agreement_is_refused(uow):
-    from xinbao.services import catalogue
+    from xinbao.catalogue import services as catalogue
 
     catalogue.register_funder(b.bank("CONSUMER-ONLY", products=("CONSUMER-G",)), uow())
     with pytest.raises(InvalidInput) as refused:
@@ -316,7 +314,7 @@ def test_paying_and_recovering_a_claim_moves_the_money_and_closes_the_policy(uow
 
 
 def test_a_default_inside_the_waiting_period_is_declined_with_its_reason(uow):
-    from xinbao.services import catalogue
+    from xinbao.catalogue import services as catalogue
 
     mortgage = b.products()["MORTGAGE-C"]
     from dataclasses import replace
@@ -456,7 +454,7 @@ def test_a_reversal_undoes_an_entry_once_and_only_once(uow):
 
 
 def test_a_repayment_file_records_good_lines_refuses_bad_ones_alone_and_ignores_repeats(uow):
-    from xinbao.services.commands import IngestRepaymentFile, RepaymentRecord
+    from xinbao.servicing.commands import IngestRepaymentFile, RepaymentRecord
 
     policy = b.issued_policy(uow)
     loan = _loan(uow, policy)
@@ -490,7 +488,7 @@ def test_a_repayment_file_records_good_lines_refuses_bad_ones_alone_and_ignores_
 
 
 def test_an_application_file_stores_good_rows_and_refuses_bad_ones_alone(uow):
-    from xinbao.services.commands import SubmitApplicationFile
+    from xinbao.underwriting.commands import SubmitApplicationFile
 
     rows = (b.consumer_application(external_ref="F-1"),
             b.consumer_application(external_ref="F-2", borrower_id_number="123"),
@@ -506,12 +504,12 @@ def test_an_application_file_stores_good_rows_and_refuses_bad_ones_alone(uow):
 
 
 def test_a_disbursement_file_issues_each_loan_and_refuses_a_contract_twice(uow):
-    from xinbao.services.commands import IssuePolicies
+    from xinbao.policy.commands import IssuePolicies
 
     quotes = []
     for ref in ("D-1", "D-2"):
         app = applications.submit_application(b.car_application(external_ref=ref), uow())
-        quotes.append(applications.approve_application(
+        quotes.append(approval.approve_application(
             ApproveApplication(app.id, b.START), uow(), b.engine()).policy)
     outcome = policies.issue_policies(IssuePolicies((
         IssuePolicy(quotes[0].id, "LN-SAME", b.START, b.START),

@@ -8,22 +8,24 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests import builders as b
-from xinbao.adapters.credentials import Argon2JwtCredentials
-from xinbao.adapters.crypto import PasswordHasher, TokenSigner
-from xinbao.adapters.memory import InMemoryUnitOfWork, Store
-from xinbao.domain.accounts import MAX_FAILED_LOGINS, SESSION_IDLE
-from xinbao.domain.errors import DomainError, InvalidInput, NotFound
-from xinbao.domain.security import Forbidden, Principal, Role, Unauthenticated
-from xinbao.domain.underwriting import ApplicationStatus
-from xinbao.services import accounts, applications, claims, ledger, queries, servicing
-from xinbao.services.commands import (
-    ApproveApplication,
-    FileClaim,
-    InjectCapital,
-    PayClaim,
-    ReverseEntry,
-    RunEndOfDay,
-)
+from tests.fakes.memory import InMemoryUnitOfWork, Store
+from xinbao.claims import services as claims
+from xinbao.claims.commands import FileClaim, PayClaim
+from xinbao.iam import services as accounts
+from xinbao.iam.credentials import Argon2JwtCredentials
+from xinbao.iam.model.accounts import MAX_FAILED_LOGINS, SESSION_IDLE
+from xinbao.iam.model.security import Forbidden, Principal, Role, Unauthenticated
+from xinbao.kernel.errors import DomainError, InvalidInput, NotFound
+from xinbao.ledger import services as ledger
+from xinbao.ledger.commands import InjectCapital, ReverseEntry
+from xinbao.platform.crypto import PasswordHasher, TokenSigner
+from xinbao.risk import approval
+from xinbao.risk.commands import ApproveApplication
+from xinbao.servicing import services as servicing
+from xinbao.servicing.commands import RunEndOfDay
+from xinbao.underwriting import queries as application_queries
+from xinbao.underwriting import services as applications
+from xinbao.underwriting.model import ApplicationStatus
 
 NOW = datetime(2025, 3, 1, 9, 0)
 PASSWORD = "correct horse battery"
@@ -59,12 +61,12 @@ def test_a_funder_reads_its_own_application_and_never_another_funders(store):
     theirs = applications.submit_application(
         b.consumer_application(funder_code="BANK-B"), system_uow(store)())
     bank_a = acting(store, Principal("client", "bank-a", frozenset({Role.FUNDER}), a_id))
-    assert queries.get_application(bank_a(), mine.id).id == mine.id
+    assert application_queries.get_application(bank_a(), mine.id).id == mine.id
     with pytest.raises(NotFound, match="application"):
-        queries.get_application(bank_a(), theirs.id)
+        application_queries.get_application(bank_a(), theirs.id)
     bank_b = acting(store, Principal("client", "bank-b", frozenset({Role.FUNDER}), b_id))
-    assert [a.id for a in queries.find_applications(bank_b(), id_number=b.RESIDENT_ID_2)] == [
-        theirs.id]
+    found = application_queries.find_applications(bank_b(), id_number=b.RESIDENT_ID_2)
+    assert [a.id for a in found] == [theirs.id]
 
 
 def test_a_funder_cannot_submit_under_another_funders_code(store):
@@ -88,19 +90,19 @@ def test_the_applications_waiting_for_a_decision_are_listed_within_the_tenant(st
     b_app = applications.submit_application(b.consumer_application(funder_code="BANK-B"),
                                             system_uow(store)())
     staff = acting(store, user("zhang.uw", Role.UNDERWRITER))
-    assert applications.waiting_for_decision(staff(), applied_by=b.START) == [a_app.id,
+    assert approval.waiting_for_decision(staff(), applied_by=b.START) == [a_app.id,
                                                                                b_app.id]
-    assert applications.waiting_for_decision(staff(), applied_by=b.START,
+    assert approval.waiting_for_decision(staff(), applied_by=b.START,
                                              funder_code="BANK-B") == [b_app.id]
-    assert applications.waiting_for_decision(
+    assert approval.waiting_for_decision(
         staff(), applied_by=b.START - timedelta(days=1)) == []
     bound = acting(store, user("bank.a.uw", Role.UNDERWRITER,
                                funder_id=funder_id(store, "BANK-A")))
-    assert applications.waiting_for_decision(bound(), applied_by=b.START) == [a_app.id]
+    assert approval.waiting_for_decision(bound(), applied_by=b.START) == [a_app.id]
     with pytest.raises(NotFound):
-        applications.waiting_for_decision(bound(), applied_by=b.START, funder_code="BANK-B")
+        approval.waiting_for_decision(bound(), applied_by=b.START, funder_code="BANK-B")
     with pytest.raises(Forbidden, match="application.approve"):
-        applications.waiting_for_decision(acting(store, user("audit.one", Role.AUDITOR))(),
+        approval.waiting_for_decision(acting(store, user("audit.one", Role.AUDITOR))(),
                                           applied_by=b.START)
 
 
@@ -108,10 +110,10 @@ def test_an_underwriter_approves_cover_only_up_to_the_authority_limit(store):
     big = applications.submit_application(
         b.car_application(amount_fen=30_000_000, external_ref="BIG"), system_uow(store)())
     with pytest.raises(Forbidden, match="authority limit"):
-        applications.approve_application(ApproveApplication(big.id, b.START),
+        approval.approve_application(ApproveApplication(big.id, b.START),
                                          acting(store, user("zhang.uw", Role.UNDERWRITER))(),
                                          b.engine())
-    decided = applications.approve_application(
+    decided = approval.approve_application(
         ApproveApplication(big.id, b.START),
         acting(store, user("chen.boss", Role.UNDERWRITING_APPROVER))(), b.engine())
     assert decided.application.status is ApplicationStatus.APPROVED
@@ -121,10 +123,10 @@ def test_whoever_keyed_an_application_in_cannot_approve_it(store):
     keyer = user("zhang.uw", Role.UNDERWRITER)
     app = applications.submit_application(b.consumer_application(), acting(store, keyer)())
     with pytest.raises(Forbidden, match="four-eyes"):
-        applications.approve_application(ApproveApplication(app.id, b.START),
+        approval.approve_application(ApproveApplication(app.id, b.START),
                                          acting(store, keyer)(), b.engine())
     other = user("li.uw", Role.UNDERWRITER)
-    assert applications.approve_application(
+    assert approval.approve_application(
         ApproveApplication(app.id, b.START), acting(store, other)(),
         b.engine()).application.status is ApplicationStatus.APPROVED
 

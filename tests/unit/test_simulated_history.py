@@ -4,9 +4,9 @@ market's own 12-month PD on the same loans."""
 
 from __future__ import annotations
 
-from xinbao.adapters.parameters import load_collateral_rules
-from xinbao.scoring.metrics import Validation
-from xinbao.scoring.scorecard import TrainingSpec, split_frame, train
+from xinbao.parameters import load_collateral_rules
+from xinbao.risk.scoring.metrics import Validation
+from xinbao.risk.scoring.scorecard import TrainingSpec, split_frame, train
 from xinbao.simulation import history as h
 from xinbao.simulation.scenario import resolve_scenario
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from xinbao.domain import ledger
+from xinbao.ledger import model as ledger
 
 
 def to_frame(rows: Iterable[Any]) -> pl.DataFrame:

@@ -30,15 +30,11 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from xinbao.bootstrap import Container, bootstrap, risk_engine
+from xinbao.catalogue import queries as catalogue_queries
+from xinbao.catalogue import services as catalogue
+from xinbao.catalogue.model.parties import PartyKind
+from xinbao.catalogue.model.products import RepaymentMethod
 from xinbao.config import Settings
-from xinbao.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
-from xinbao.domain.ledger import Statement
-from xinbao.domain.money import Money, format_yuan
-from xinbao.domain.parties import PartyKind
-from xinbao.domain.policy import PolicyStatus
-from xinbao.domain.products import RepaymentMethod
-from xinbao.domain.security import Forbidden, Principal, system
-from xinbao.domain.underwriting import Evidence, EvidenceKind, Profile
 from xinbao.entrypoints.cli_admin import (
     audit_app,
     clients_app,
@@ -48,10 +44,18 @@ from xinbao.entrypoints.cli_admin import (
     users_app,
 )
 from xinbao.entrypoints.cli_risk import blacklist_app, decision_app, limits_app
-from xinbao.services import applications, catalogue, ledger, queries, reporting
-from xinbao.services.commands import SubmitApplication
+from xinbao.iam.model.security import Forbidden, Principal, system
+from xinbao.kernel.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from xinbao.kernel.money import Money, format_yuan
+from xinbao.ledger import services as ledger
+from xinbao.ledger.model import Statement
+from xinbao.policy.model import PolicyStatus
+from xinbao.reporting import services as reporting
 from xinbao.simulation.bureau import SimulatedBureau
 from xinbao.simulation.scenario import Scenario
+from xinbao.underwriting import services as applications
+from xinbao.underwriting.commands import SubmitApplication
+from xinbao.underwriting.model import Evidence, EvidenceKind, Profile
 
 app = typer.Typer(help="Xinbao 信保: financing credit & guarantee insurance core system.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -154,7 +158,7 @@ def products_load(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Register the products of a catalogue file (new versions where a code exists)."""
-    from xinbao.adapters.parameters import load_product_catalogue
+    from xinbao.parameters import load_product_catalogue
 
     container = _container(database_url)
     with _use_case():
@@ -169,7 +173,7 @@ def products_list(database_url: DatabaseUrl = None) -> None:
     container = _container(database_url)
     table = Table("code", "v", "name", "mode", "family", "amount (yuan)", "term", "trigger DPD",
                   "premium", title="Products")
-    for p in queries.list_products(container.uow()):
+    for p in catalogue_queries.list_products(container.uow()):
         table.add_row(p.code, str(p.version), p.name, p.mode.value, p.family.value,
                       f"{format_yuan(p.min_amount_fen)}–{format_yuan(p.max_amount_fen)}",
                       f"{p.min_term_months}–{p.max_term_months}", str(p.claim_trigger_dpd),
@@ -257,7 +261,7 @@ def applications_load(
     from pydantic import ValidationError
 
     from xinbao.entrypoints.api.schemas import ApplicationIn
-    from xinbao.services.commands import SubmitApplicationFile
+    from xinbao.underwriting.commands import SubmitApplicationFile
 
     commands, malformed = [], []
     with path.open(encoding="utf-8") as f:
@@ -367,10 +371,10 @@ def kpis(database_url: DatabaseUrl = None) -> None:
 def _train_on_history(scenario: Scenario, rows: int, out_dir: Path, models: Path) -> None:
     """Train the first champion on a simulated credit history and promote it; show how close
     its AUC comes to the ground truth's on the held-out part."""
-    from xinbao.adapters import model_store
-    from xinbao.adapters.parameters import load_collateral_rules
-    from xinbao.scoring.metrics import Validation
-    from xinbao.scoring.scorecard import TrainingSpec, split_frame, train
+    from xinbao.parameters import load_collateral_rules
+    from xinbao.risk import model_store
+    from xinbao.risk.scoring.metrics import Validation
+    from xinbao.risk.scoring.scorecard import TrainingSpec, split_frame, train
     from xinbao.simulation import history as h
 
     with out.status(f"Training the champion scorecard on {rows:,} simulated past loans"):
@@ -396,9 +400,9 @@ def _simulate(scenario: Scenario, out_dir: Path, database_url: str | None,
     """Run a scenario into a fresh database; write the ground truth and the HTML report.
     With ``history``, a champion scorecard is first trained on that many simulated past
     loans; without, decisions use the fallback bureau-score PD."""
-    from xinbao.adapters.parameters import load_product_catalogue
-    from xinbao.adapters.report_html import write_report
     from xinbao.analytics.portfolio import monthly_statement, summary_by, to_frame, vintage_curves
+    from xinbao.parameters import load_product_catalogue
+    from xinbao.reporting.html import write_report
     from xinbao.simulation.runner import run_market
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -512,7 +516,7 @@ def server_log_config() -> dict[str, Any]:
     import uvicorn.config
 
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    log_config["filters"] = {"redact": {"()": "xinbao.adapters.redaction.RedactingFilter"}}
+    log_config["filters"] = {"redact": {"()": "xinbao.platform.redaction.RedactingFilter"}}
     for handler in log_config["handlers"].values():
         handler["filters"] = ["redact"]
     return log_config

@@ -18,9 +18,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from xinbao.domain.security import AUTHORITY, Role
-from xinbao.services import accounts, audit
-from xinbao.services.retention import DEFAULT_RETENTION_DAYS, anonymize_expired
+from xinbao.compliance import services as audit
+from xinbao.compliance.services import DEFAULT_RETENTION_DAYS, anonymize_expired
+from xinbao.iam import services as accounts
+from xinbao.iam.model.security import AUTHORITY, Role
 
 users_app = typer.Typer(help="Console users, roles and lock-outs.", no_args_is_help=True)
 clients_app = typer.Typer(help="Funders' API clients (OAuth2 client credentials).",
@@ -263,14 +264,14 @@ def audit_tail(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
 @keys_app.command("rotate-pii")
 def keys_rotate_pii(database_url: DbOption = None) -> None:
     """Add a new personal-data key, make it active and re-encrypt stored data with it."""
-    from xinbao.adapters.pii_rotation import reencrypt_all
-    from xinbao.adapters.secrets import add_pii_key
+    from xinbao.compliance.pii_rotation import reencrypt_all
+    from xinbao.platform.secrets import add_pii_key
 
     cli = _cli()
     container, _ = _uow(database_url)
     kid = add_pii_key(Path(container.settings.secrets_file))
     container = cli._container(database_url)
-    counts = reencrypt_all(container.engine, container.cipher, actor=container.actor.actor)
+    counts = reencrypt_all(container.engine, container.cipher, container.uow())
     cli.out.print(f"Key {kid} active; re-encrypted {counts['applications']:,} applications "
                   f"and {counts['policies']:,} policies. Old keys stay in the secrets file "
                   "until backups made with them have expired.")
@@ -280,8 +281,8 @@ def keys_rotate_pii(database_url: DbOption = None) -> None:
 def keys_rotate_token() -> None:
     """Add a new token-signing key and make it active (tokens signed before stay valid until
     they expire, 15 minutes at most). Restart the API servers to pick it up."""
-    from xinbao.adapters.secrets import add_token_key
     from xinbao.config import Settings
+    from xinbao.platform.secrets import add_token_key
 
     kid = add_token_key(Path(Settings.from_env().secrets_file))
     _cli().out.print(f"Token key {kid} active.")
@@ -346,8 +347,8 @@ def model_train(
     validation report (AUC, KS, Gini, PSI, calibration, bins) as HTML and JSON."""
     import polars as pl
 
-    from xinbao.adapters import model_store
-    from xinbao.scoring.scorecard import TrainingDataError, TrainingSpec, train
+    from xinbao.risk import model_store
+    from xinbao.risk.scoring.scorecard import TrainingDataError, TrainingSpec, train
 
     cli = _cli()
     try:
@@ -384,7 +385,7 @@ def _models_dir() -> Path:
 def model_list(root: Annotated[Path | None, typer.Option(
         "--models", help="Model registry folder (default XINBAO_MODELS_DIR).")] = None) -> None:
     """Trained versions with their test AUC, and which one decides."""
-    from xinbao.adapters.model_store import ModelRegistry
+    from xinbao.risk.model_store import ModelRegistry
 
     registry = ModelRegistry(root or _models_dir())
     assignment = registry.read()
@@ -416,7 +417,7 @@ def model_promote(
     share of applications); takes effect on the next decision, recorded in the registry."""
     import getpass
 
-    from xinbao.adapters.model_store import ModelRegistry, RegistryError
+    from xinbao.risk.model_store import ModelRegistry, RegistryError
 
     cli = _cli()
     try:

@@ -18,12 +18,13 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from xinbao.domain.decision import DecisionRecord
-from xinbao.domain.identity import mask_id_number, mask_name
-from xinbao.domain.money import format_yuan
-from xinbao.domain.underwriting import Application
-from xinbao.services import applications, decisions
-from xinbao.services.commands import ApproveApplications
+from xinbao.kernel.identity import mask_id_number, mask_name
+from xinbao.kernel.money import format_yuan
+from xinbao.risk import approval, lists, referrals
+from xinbao.risk import services as decisions
+from xinbao.risk.commands import ApproveApplications
+from xinbao.risk.model.decision import DecisionRecord
+from xinbao.underwriting.model import Application
 
 decision_app = typer.Typer(help="Approval decisions: run, explain, review referrals.",
                            no_args_is_help=True)
@@ -87,12 +88,12 @@ def decision_run(
     container = cli._container(database_url)
     if ids:
         with cli._use_case():
-            results = applications.approve_applications(
+            results = approval.approve_applications(
                 ApproveApplications(tuple(ids), day), container.uow(), container.risk)
         cli.out.print(_results_table(results))
         return
     with cli._use_case():
-        waiting = applications.waiting_for_decision(container.uow(), applied_by=day,
+        waiting = approval.waiting_for_decision(container.uow(), applied_by=day,
                                                     funder_code=funder)
     if not waiting:
         cli.out.print(f"No application applied for by {day} is waiting for a decision.")
@@ -100,7 +101,7 @@ def decision_run(
     _decide_all(cli, container, waiting, day, batch)
 
 
-def _results_table(results: list[applications.ApprovalResult]) -> Table:
+def _results_table(results: list[approval.ApprovalResult]) -> Table:
     table = Table("application", "outcome", "amount", "premium / month", "reason codes")
     for r in results:
         d = r.decision
@@ -127,7 +128,7 @@ def _decide_all(cli: Any, container: Any, waiting: list[int], day: date, batch: 
             task = progress.add_task("", total=len(waiting))
             for lo in range(0, len(waiting), batch):
                 chunk = tuple(waiting[lo:lo + batch])
-                for r in applications.approve_applications(
+                for r in approval.approve_applications(
                         ApproveApplications(chunk, day), container.uow(), container.risk):
                     outcome = r.decision.outcome.value if r.decision else \
                         r.application.status.value
@@ -227,7 +228,7 @@ def decision_explain(application_id: int, database_url: DbOption = None) -> None
     cli = _cli()
     container = cli._container(database_url)
     with cli._use_case():
-        application, record = decisions.get_decision(container.uow(), application_id)
+        application, record = referrals.get_decision(container.uow(), application_id)
     cli.out.print(explain(application, record))
 
 
@@ -238,7 +239,7 @@ def decision_queue(limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     cli = _cli()
     container = cli._container(database_url)
     with cli._use_case():
-        pending = decisions.referral_queue(container.uow(), limit=limit)
+        pending = referrals.referral_queue(container.uow(), limit=limit)
     table = Table("application", "since", "proposed (yuan)", "PD", "reasons",
                   title=f"{len(pending)} referral(s) waiting")
     for d in pending:
@@ -262,9 +263,9 @@ def decision_review(
     cli = _cli()
     container = cli._container(database_url)
     with cli._use_case():
-        result = decisions.review_application(decisions.ReviewApplication(
+        result = referrals.review_application(referrals.ReviewApplication(
             application_id, approve, _on(on), note), container.uow(), container.risk,
-            applications.quote)
+            approval.quote)
     if result.awaiting_second_approver:
         cli.out.print(f"Recommended {application_id} for approval; it needs a second approver "
                       "with the authority for this amount.")
@@ -284,7 +285,7 @@ def blacklist_add(field: Annotated[str, typer.Option(help="id_number, phone, ban
     value = sys.stdin.readline().strip()
     container = cli._container(database_url)
     with cli._use_case():
-        added = decisions.add_to_blacklist(decisions.ListValue(field, value, reason, _on(on)),
+        added = lists.add_to_blacklist(lists.ListValue(field, value, reason, _on(on)),
                                            container.uow())
     cli.out.print("Listed." if added else "Already listed; reason updated.")
 
@@ -300,8 +301,8 @@ def blacklist_remove(field: Annotated[str, typer.Option()],
     value = sys.stdin.readline().strip()
     container = cli._container(database_url)
     with cli._use_case():
-        removed = decisions.remove_from_blacklist(
-            decisions.ListValue(field, value, reason, _on(on)), container.uow())
+        removed = lists.remove_from_blacklist(
+            lists.ListValue(field, value, reason, _on(on)), container.uow())
     cli.out.print("Removed." if removed else "It was not listed.")
     if not removed:
         raise typer.Exit(3)
@@ -313,7 +314,7 @@ def blacklist_list(database_url: DbOption = None) -> None:
     cli = _cli()
     container = cli._container(database_url)
     with cli._use_case():
-        entries = decisions.blacklist_entries(container.uow())
+        entries = lists.blacklist_entries(container.uow())
     table = Table("id", "field", "index", "reason", "added", "by")
     for e in entries:
         table.add_row(str(e.id), e.field, e.key_prefix + "…", e.reason, str(e.added_on),

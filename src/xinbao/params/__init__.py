@@ -1,1 +1,1 @@
-"""Versioned business parameters (TOML) with their sources; loaded by xinbao.adapters.parameters."""
+"""Versioned business parameters (TOML) with their sources; loaded by xinbao.parameters."""

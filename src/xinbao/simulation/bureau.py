@@ -17,7 +17,7 @@ from datetime import date
 
 import numpy as np
 
-from xinbao.domain.bureau import Report, Standing
+from xinbao.risk.model.bureau import Report, Standing
 
 
 class BureauDown(RuntimeError):

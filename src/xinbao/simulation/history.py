@@ -16,8 +16,8 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
-from xinbao.domain.collateral import BrandTier, CollateralRules
-from xinbao.domain.products import ProductFamily
+from xinbao.catalogue.model.products import ProductFamily
+from xinbao.risk.model.collateral import BrandTier, CollateralRules
 from xinbao.simulation import market
 from xinbao.simulation.scenario import Scenario
 

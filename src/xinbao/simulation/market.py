@@ -26,8 +26,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from xinbao.domain.loans import add_months
-from xinbao.domain.products import ProductFamily
+from xinbao.catalogue.model.products import ProductFamily
+from xinbao.loans.model import add_months
 from xinbao.simulation.scenario import Scenario
 
 FAMILIES = tuple(ProductFamily)

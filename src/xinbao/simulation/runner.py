@@ -23,12 +23,37 @@ from decimal import Decimal
 import numpy as np
 import polars as pl
 
-from xinbao.domain.bureau import Report, Standing
-from xinbao.domain.errors import Conflict
-from xinbao.domain.loans import add_months
-from xinbao.domain.parties import PartyKind
-from xinbao.domain.products import ProductFamily
-from xinbao.domain.underwriting import (
+from xinbao.catalogue import services as catalogue
+from xinbao.catalogue.commands import RegisterFunder, RegisterProduct
+from xinbao.catalogue.model.parties import PartyKind
+from xinbao.catalogue.model.products import ProductFamily
+from xinbao.claims import services as claims
+from xinbao.claims.commands import PayClaim, RecordRecovery
+from xinbao.kernel.errors import Conflict
+from xinbao.ledger import services as ledger
+from xinbao.ledger.commands import InjectCapital
+from xinbao.loans.model import add_months
+from xinbao.policy import services as policies
+from xinbao.policy.commands import IssuePolicies, IssuePolicy
+from xinbao.risk import approval
+from xinbao.risk.commands import ApproveApplications
+from xinbao.risk.model.bureau import Report, Standing
+from xinbao.risk.services import RiskEngine
+from xinbao.servicing import services as servicing
+from xinbao.servicing.commands import (
+    IngestRepaymentFile,
+    RecordPrepayment,
+    RepaymentRecord,
+    RunEndOfDay,
+)
+from xinbao.simulation import market
+from xinbao.simulation.bureau import SimulatedBureau
+from xinbao.simulation.history import CAR_TIER, CITY_TIER
+from xinbao.simulation.identities import IdentityFactory, place_of
+from xinbao.simulation.scenario import Scenario
+from xinbao.underwriting import services as applications
+from xinbao.underwriting.commands import SubmitApplication, SubmitApplicationFile
+from xinbao.underwriting.model import (
     ApplicationStatus,
     CollateralKind,
     CollateralOffer,
@@ -36,30 +61,7 @@ from xinbao.domain.underwriting import (
     EvidenceKind,
     Profile,
 )
-from xinbao.services import applications, catalogue, claims, ledger, policies, servicing
-from xinbao.services.commands import (
-    ApproveApplications,
-    IngestRepaymentFile,
-    InjectCapital,
-    IssuePolicies,
-    IssuePolicy,
-    PayClaim,
-    RecordPrepayment,
-    RecordRecovery,
-    RegisterFunder,
-    RegisterProduct,
-    RepaymentRecord,
-    RunEndOfDay,
-    SubmitApplication,
-    SubmitApplicationFile,
-)
-from xinbao.services.decisions import RiskEngine
-from xinbao.services.unit_of_work import UnitOfWork
-from xinbao.simulation import market
-from xinbao.simulation.bureau import SimulatedBureau
-from xinbao.simulation.history import CAR_TIER, CITY_TIER
-from xinbao.simulation.identities import IdentityFactory, place_of
-from xinbao.simulation.scenario import Scenario
+from xinbao.unit_of_work import UnitOfWork
 
 UowFactory = Callable[[], UnitOfWork]
 Progress = Callable[[int, int], None]  # (days done, days in all)
@@ -366,7 +368,7 @@ def _write_business(scenario: Scenario, uow: UowFactory, catalogue_by_code: dict
     result.applications += len(rows)
     result.rejected += len(submitted.rejected)
     app_index = {app.external_ref: i for i, app in enumerate(rows)}
-    decisions = applications.approve_applications(ApproveApplications(
+    decisions = approval.approve_applications(ApproveApplications(
         tuple(app.id for app in submitted.accepted), today), uow(), engine)
     to_issue: list[IssuePolicy] = []
     quote_row: dict[str, int] = {}

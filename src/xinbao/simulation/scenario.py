@@ -15,8 +15,8 @@ from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
-from xinbao.domain.parties import FunderKind
-from xinbao.domain.products import ProductFamily
+from xinbao.catalogue.model.parties import FunderKind
+from xinbao.catalogue.model.products import ProductFamily
 
 #: The scenario file format; bump when fields change meaning.
 FORMAT_VERSION = 1

@@ -42,16 +42,15 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from starlette.concurrency import run_in_threadpool
 
 from xinbao import __version__
-from xinbao.adapters.log_writer import AccessLogWriter
-from xinbao.adapters.model_store import ReloadingScorer
-from xinbao.adapters.unit_of_work import SqlUnitOfWork
 from xinbao.bootstrap import Container, bootstrap
+from xinbao.catalogue import queries as catalogue_queries
+from xinbao.catalogue import services as catalogue
+from xinbao.catalogue.commands import RegisterFunder
+from xinbao.claims import queries as claim_queries
+from xinbao.claims import services as claims
+from xinbao.claims.commands import FileClaim, PayClaim, RecordRecovery
+from xinbao.compliance import services as audit
 from xinbao.config import Settings
-from xinbao.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
-from xinbao.domain.identity import MaskingRules
-from xinbao.domain.ledger import underwriting_statement
-from xinbao.domain.security import Action, Forbidden, Principal, Unauthenticated
-from xinbao.domain.underwriting import ApplicationStatus
 from xinbao.entrypoints.api import schemas as s
 from xinbao.entrypoints.api.batching import DecisionBatcher
 from xinbao.entrypoints.api.hardening import (
@@ -66,22 +65,35 @@ from xinbao.entrypoints.api.hardening import (
 from xinbao.entrypoints.api.lane import RATE_TAKEN, DecisionLane
 from xinbao.entrypoints.console import routes as console
 from xinbao.entrypoints.console.routes import SESSION_COOKIE
-from xinbao.services import (
-    accounts,
-    applications,
-    audit,
-    catalogue,
-    claims,
-    decisions,
-    idempotency,
-    ledger,
-    policies,
-    queries,
-    reporting,
-    servicing,
+from xinbao.iam import services as accounts
+from xinbao.iam.model.security import Action, Forbidden, Principal, Unauthenticated
+from xinbao.kernel.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from xinbao.kernel.identity import MaskingRules
+from xinbao.ledger import services as ledger
+from xinbao.ledger.model import underwriting_statement
+from xinbao.platform import idempotency
+from xinbao.platform.log_writer import AccessLogWriter
+from xinbao.policy import queries as policy_queries
+from xinbao.policy import services as policies
+from xinbao.policy.commands import IssuePolicy
+from xinbao.reporting import services as reporting
+from xinbao.risk import approval, referrals
+from xinbao.risk.approval import ApprovalResult
+from xinbao.risk.commands import ApproveApplications
+from xinbao.risk.model_store import ReloadingScorer
+from xinbao.servicing import queries
+from xinbao.servicing import services as servicing
+from xinbao.servicing.commands import (
+    RecordMissedInstallment,
+    RecordPrepayment,
+    RecordRepayment,
+    RunEndOfDay,
 )
-from xinbao.services import commands as c
-from xinbao.services.applications import ApprovalResult
+from xinbao.sql_unit_of_work import SqlUnitOfWork
+from xinbao.underwriting import queries as application_queries
+from xinbao.underwriting import services as applications
+from xinbao.underwriting.commands import SubmitApplicationFile
+from xinbao.underwriting.model import ApplicationStatus
 
 CSRF_HEADER = "X-CSRF-Token"
 #: Text parameters may not hold NUL characters (PostgreSQL text and JSON cannot).
@@ -172,12 +184,12 @@ router = APIRouter(prefix="/v1", responses=_ERRORS)
 
 @router.get("/products", response_model=list[s.ProductOut], tags=["catalogue"])
 def list_products(me: Me) -> list[s.ProductOut]:
-    return [s.ProductOut.of(p) for p in queries.list_products(me.uow())]
+    return [s.ProductOut.of(p) for p in catalogue_queries.list_products(me.uow())]
 
 
 @router.post("/funders", response_model=s.FunderOut, status_code=201, tags=["catalogue"])
 def register_funder(body: s.FunderIn, me: Me) -> s.FunderOut:
-    f = catalogue.register_funder(c.RegisterFunder(**{**body.model_dump(),
+    f = catalogue.register_funder(RegisterFunder(**{**body.model_dump(),
                                                       "products": tuple(body.products)}),
                                   me.uow())
     return s.FunderOut(id=f.id, code=f.code, name=f.name, kind=f.kind, licensed=f.licensed,
@@ -216,7 +228,7 @@ def submit_application_batch(body: s.ApplicationBatchIn, me: Me) -> s.Applicatio
     """A funder's batch of applications (up to 1,000) in one transaction: good rows stored,
     bad rows refused one by one with their field errors (200 either way)."""
     outcome = applications.submit_application_file(
-        c.SubmitApplicationFile(tuple(a.command() for a in body.applications)), me.uow())
+        SubmitApplicationFile(tuple(a.command() for a in body.applications)), me.uow())
     return s.ApplicationBatchOut(
         accepted=[s.ApplicationOut.of(a, me.masking) for a in outcome.accepted],
         rejected=[s.RejectedRowOut(index=r.index, external_ref=r.reference,
@@ -241,10 +253,10 @@ def get_application(
                                         description="why, when unmasking")] = None,
 ) -> s.ApplicationOut:
     if unmask:
-        a = queries.unmask_application(me.uow(), application_id, reason=reason or "",
+        a = application_queries.unmask_application(me.uow(), application_id, reason=reason or "",
                                        on=_today())
         return s.ApplicationOut.of(a, me.masking, unmasked=True)
-    return s.ApplicationOut.of(queries.get_application(me.uow(), application_id),
+    return s.ApplicationOut.of(application_queries.get_application(me.uow(), application_id),
                                me.masking)
 
 
@@ -254,7 +266,7 @@ def find_applications(body: s.BorrowerSearchIn, me: Me) -> list[s.ApplicationOut
     """Applications of one borrower by exact ID number. A POST, so that the number never
     appears in a URL (URLs end up in access logs and proxies)."""
     return [s.ApplicationOut.of(a, me.masking)
-            for a in queries.find_applications(me.uow(), id_number=body.id_number)]
+            for a in application_queries.find_applications(me.uow(), id_number=body.id_number)]
 
 
 @router.post("/applications/{application_id}/approve", response_model=s.DecisionOut,
@@ -279,8 +291,8 @@ def approve_applications(body: s.ApproveBatchIn, me: Me, request: Request) -> Re
     call, one commit. The batch is decided whole or refused whole (one application not
     found, not permitted or decided before the application date refuses it)."""
     with request.app.state.batcher.exclusive():  # one writer at a time in this process
-        results = applications.approve_applications(
-            c.ApproveApplications(tuple(body.application_ids), body.on or _today()), me.uow(),
+        results = approval.approve_applications(
+            ApproveApplications(tuple(body.application_ids), body.on or _today()), me.uow(),
             me.container.risk)
     return Response(s.dump_json({"decisions": [decision_fields(r, me.masking)
                                                for r in results]}),
@@ -303,7 +315,7 @@ def decision_fields(r: ApprovalResult, masking: MaskingRules) -> dict[str, Any]:
             tags=["applications"])
 def get_decision(application_id: PathId, me: Me) -> s.DecisionRecordOut:
     """The stored decision with its inputs, reasons, limit and price breakdown."""
-    _, record = decisions.get_decision(me.uow(), application_id)
+    _, record = referrals.get_decision(me.uow(), application_id)
     return s.DecisionRecordOut.of(record)
 
 
@@ -313,9 +325,9 @@ def review_application(application_id: PathId, body: s.ReviewIn,
                        me: Me) -> s.DecisionRecordOut:
     """A person's verdict on a referral; an approval beyond the reviewer's authority waits
     for a second approver."""
-    r = decisions.review_application(decisions.ReviewApplication(
+    r = referrals.review_application(referrals.ReviewApplication(
         application_id, body.approve, body.on or _today(), body.note), me.uow(),
-        me.container.risk, applications.quote)
+        me.container.risk, approval.quote)
     return s.DecisionRecordOut.of(r.record)
 
 
@@ -325,12 +337,12 @@ def referral_queue(me: Me, after_id: Annotated[int, Query(ge=0, le=s.BIGINT_MAX)
                    ) -> list[s.DecisionRecordOut]:
     """Referrals waiting for review, oldest first."""
     return [s.DecisionRecordOut.of(d)
-            for d in decisions.referral_queue(me.uow(), after_id=after_id, limit=limit)]
+            for d in referrals.referral_queue(me.uow(), after_id=after_id, limit=limit)]
 
 
 @router.post("/policies/{policy_id}/issue", response_model=s.PolicyOut, tags=["policies"])
 def issue_policy(policy_id: PathId, body: s.IssueIn, me: Me) -> s.PolicyOut:
-    p = policies.issue_policy(c.IssuePolicy(
+    p = policies.issue_policy(IssuePolicy(
         policy_id=policy_id, contract_no=body.contract_no, disbursed_on=body.disbursed_on,
         on=body.on or body.disbursed_on, premium_paid=body.premium_paid), me.uow())
     return s.PolicyOut.of(p)
@@ -339,14 +351,14 @@ def issue_policy(policy_id: PathId, body: s.IssueIn, me: Me) -> s.PolicyOut:
 @router.get("/policies", response_model=s.PolicyPageOut, tags=["policies"])
 def list_policies(me: Me, after_id: Annotated[int, Query(ge=0, le=s.BIGINT_MAX)] = 0,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> s.PolicyPageOut:
-    found = queries.list_policies(me.uow(), after_id=after_id, limit=limit)
+    found = policy_queries.list_policies(me.uow(), after_id=after_id, limit=limit)
     return s.PolicyPageOut(items=[s.PolicyOut.of(p) for p in found],
                            next_after_id=found[-1].id if len(found) == limit else None)
 
 
 @router.get("/policies/{policy_id}", response_model=s.PolicyOut, tags=["policies"])
 def get_policy(policy_id: PathId, me: Me) -> s.PolicyOut:
-    return s.PolicyOut.of(queries.get_policy(me.uow(), policy_id))
+    return s.PolicyOut.of(policy_queries.get_policy(me.uow(), policy_id))
 
 
 @router.get("/loans/{loan_id}", response_model=s.LoanOut, tags=["servicing"])
@@ -357,7 +369,7 @@ def get_loan(loan_id: PathId, me: Me, as_of: date | None = None) -> s.LoanOut:
 @router.post("/loans/{loan_id}/repayments", response_model=s.RepaymentOut, status_code=201,
              tags=["servicing"])
 def record_repayment(loan_id: PathId, body: s.RepaymentIn, me: Me) -> s.RepaymentOut:
-    r = servicing.record_repayment(c.RecordRepayment(loan_id=loan_id, **body.model_dump()),
+    r = servicing.record_repayment(RecordRepayment(loan_id=loan_id, **body.model_dump()),
                                    me.uow())
     return s.RepaymentOut(id=r.id, loan_id=r.loan_id, installment_number=r.installment_number,
                           paid_on=r.paid_on, principal_fen=r.principal_fen,
@@ -366,7 +378,7 @@ def record_repayment(loan_id: PathId, body: s.RepaymentIn, me: Me) -> s.Repaymen
 
 @router.post("/loans/{loan_id}/prepayment", response_model=s.SettlementOut, tags=["servicing"])
 def record_prepayment(loan_id: PathId, body: s.PrepaymentIn, me: Me) -> s.SettlementOut:
-    r = servicing.record_prepayment(c.RecordPrepayment(loan_id=loan_id, **body.model_dump()),
+    r = servicing.record_prepayment(RecordPrepayment(loan_id=loan_id, **body.model_dump()),
                                     me.uow())
     return s.SettlementOut(expired=r.expired, earned_fen=r.earned_fen,
                            refunded_fen=r.refunded_fen)
@@ -376,14 +388,14 @@ def record_prepayment(loan_id: PathId, body: s.PrepaymentIn, me: Me) -> s.Settle
              status_code=201, tags=["servicing"])
 def record_missed(loan_id: PathId, body: s.MissedIn, me: Me) -> s.EventOut:
     e = servicing.record_missed_installment(
-        c.RecordMissedInstallment(loan_id, body.installment_number, body.reported_on), me.uow())
+        RecordMissedInstallment(loan_id, body.installment_number, body.reported_on), me.uow())
     return s.EventOut(name=e.name, aggregate=e.aggregate, aggregate_id=e.aggregate_id, on=e.on,
                       data=e.data)
 
 
 @router.post("/batch/end-of-day", response_model=s.EndOfDayOut, tags=["servicing"])
 def end_of_day(body: s.EndOfDayIn, me: Me) -> s.EndOfDayOut:
-    r = servicing.run_end_of_day(c.RunEndOfDay(body.on, body.close_month), me.uow())
+    r = servicing.run_end_of_day(RunEndOfDay(body.on, body.close_month), me.uow())
     return s.EndOfDayOut(
         on=r.on, policies_overdue=r.policies_overdue, premium_written_fen=r.premium_written_fen,
         premium_earned_fen=r.premium_earned_fen, premium_refunded_fen=r.premium_refunded_fen,
@@ -393,25 +405,25 @@ def end_of_day(body: s.EndOfDayIn, me: Me) -> s.EndOfDayOut:
 
 @router.post("/claims", response_model=s.ClaimOut, status_code=201, tags=["claims"])
 def file_claim(body: s.ClaimIn, me: Me) -> s.ClaimOut:
-    claim = claims.file_claim(c.FileClaim(body.policy_id, body.on or _today(),
+    claim = claims.file_claim(FileClaim(body.policy_id, body.on or _today(),
                                           frozenset(body.exclusions)), me.uow())
     return s.ClaimOut.of(claim)
 
 
 @router.get("/claims/{claim_id}", response_model=s.ClaimOut, tags=["claims"])
 def get_claim(claim_id: PathId, me: Me) -> s.ClaimOut:
-    return s.ClaimOut.of(queries.get_claim(me.uow(), claim_id))
+    return s.ClaimOut.of(claim_queries.get_claim(me.uow(), claim_id))
 
 
 @router.post("/claims/{claim_id}/pay", response_model=s.ClaimOut, tags=["claims"])
 def pay_claim(claim_id: PathId, body: s.OnDate, me: Me) -> s.ClaimOut:
-    return s.ClaimOut.of(claims.pay_claim(c.PayClaim(claim_id, body.on or _today()), me.uow()))
+    return s.ClaimOut.of(claims.pay_claim(PayClaim(claim_id, body.on or _today()), me.uow()))
 
 
 @router.post("/claims/{claim_id}/recoveries", response_model=s.RecoveryOut, status_code=201,
              tags=["claims"])
 def record_recovery(claim_id: PathId, body: s.RecoveryIn, me: Me) -> s.RecoveryOut:
-    r = claims.record_recovery(c.RecordRecovery(claim_id=claim_id, **body.model_dump()),
+    r = claims.record_recovery(RecordRecovery(claim_id=claim_id, **body.model_dump()),
                                me.uow())
     return s.RecoveryOut(id=r.id, claim_id=r.claim_id, received_on=r.received_on,
                          amount_fen=r.amount_fen, source=r.source)

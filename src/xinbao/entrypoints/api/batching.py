@@ -4,7 +4,7 @@ Each ``POST /v1/applications/{id}/approve`` hands its application to one worker 
 waits. The worker takes what is waiting (up to ``max_batch``, or whatever came within
 ``max_wait_s``; it waits only while requests come together, so a lone request is decided at
 once) for the same principal and business date and decides it in one transaction
-(``services/applications.approve_applications``): one bureau round, one scoring call, one
+(``services/approval.approve_applications``): one bureau round, one scoring call, one
 commit, instead of many transactions fighting for SQLite's single writer lock. The answer to
 each request is its own decision; if the batch is refused as a whole (one application not
 permitted, not found, not decidable), its applications are decided one by one so that each
@@ -25,10 +25,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
 
-from xinbao.domain.security import Principal
-from xinbao.services import applications
-from xinbao.services.applications import ApprovalResult
-from xinbao.services.commands import ApproveApplication, ApproveApplications
+from xinbao.iam.model.security import Principal
+from xinbao.risk import approval
+from xinbao.risk.approval import ApprovalResult
+from xinbao.risk.commands import ApproveApplication, ApproveApplications
 
 #: Who asks for a decision: a principal, or the id of an API client read at decision time.
 Who = Principal | str
@@ -122,7 +122,7 @@ class DecisionBatcher:
                 continue
             try:
                 with self._writing:
-                    results = applications.approve_applications(
+                    results = approval.approve_applications(
                         ApproveApplications(tuple(i.application_id for i in batch), first.on),
                         self._uow(principal), self._engine())
             except Exception:  # noqa: BLE001 - decided one by one below, each its own answer
@@ -135,7 +135,7 @@ class DecisionBatcher:
     def _one_by_one(self, batch: list[_Item], principal: Principal) -> None:
         for item in batch:
             try:
-                item.future.set_result(applications.approve_application(
+                item.future.set_result(approval.approve_application(
                     ApproveApplication(item.application_id, item.on),
                     self._uow(principal), self._engine()))
             except Exception as exc:  # noqa: BLE001 - the request's own error

@@ -35,12 +35,12 @@ from datetime import date, datetime
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from xinbao.domain.security import Principal, Unauthenticated
 from xinbao.entrypoints.api import schemas as s
 from xinbao.entrypoints.api.batching import DecisionBatcher
 from xinbao.entrypoints.api.hardening import RateLimiter, replay, too_many_requests
-from xinbao.services import accounts
-from xinbao.services.applications import ApprovalResult
+from xinbao.iam import services as accounts
+from xinbao.iam.model.security import Principal, Unauthenticated
+from xinbao.risk.approval import ApprovalResult
 
 #: The request scope's flag: this request's rate-limit token is already taken.
 RATE_TAKEN = "xinbao.rate_taken"

@@ -13,21 +13,23 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
-from xinbao.domain.claims import Claim, Exclusion
-from xinbao.domain.collateral import BrandTier
-from xinbao.domain.decision import DecisionRecord
-from xinbao.domain.identity import (
+from xinbao.catalogue.model.parties import FunderKind, PartyKind
+from xinbao.catalogue.model.products import Product, RepaymentMethod
+from xinbao.claims.model import Claim, Exclusion
+from xinbao.kernel.identity import (
     MaskingRules,
     mask_bank_card,
     mask_id_number,
     mask_name,
     mask_phone,
 )
-from xinbao.domain.loans import Installment, Position
-from xinbao.domain.parties import FunderKind, PartyKind
-from xinbao.domain.policy import Policy
-from xinbao.domain.products import Product, RepaymentMethod
-from xinbao.domain.underwriting import (
+from xinbao.loans.model import Installment, Position
+from xinbao.policy.model import Policy
+from xinbao.risk.model.collateral import BrandTier
+from xinbao.risk.model.decision import DecisionRecord
+from xinbao.servicing.queries import LoanView
+from xinbao.underwriting.commands import SubmitApplication
+from xinbao.underwriting.model import (
     Application,
     CollateralKind,
     CollateralOffer,
@@ -35,8 +37,6 @@ from xinbao.domain.underwriting import (
     EvidenceKind,
     Profile,
 )
-from xinbao.services import commands as c
-from xinbao.services.queries import LoanView
 
 Rate = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]
 #: Storage holds 64-bit integers; larger numbers are refused at the edge (422), not by the
@@ -133,11 +133,11 @@ class ApplicationIn(_In):
                                        description="consent and sales-recording (双录) "
                                                    "evidence, by reference and SHA-256")
 
-    def command(self) -> c.SubmitApplication:
+    def command(self) -> SubmitApplication:
         data = self.model_dump(exclude={"monthly_income_fen", "employment", "industry",
                                         "device_id", "address", "employer", "collateral",
                                         "evidence"})
-        return c.SubmitApplication(
+        return SubmitApplication(
             **data, profile=Profile(
                 monthly_income_fen=self.monthly_income_fen, employment=self.employment,
                 industry=self.industry, device_id=self.device_id, address=self.address,

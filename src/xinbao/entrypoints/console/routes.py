@@ -18,8 +18,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from xinbao.domain.security import Action, Unauthenticated
-from xinbao.services import accounts
+from xinbao.iam import services as accounts
+from xinbao.iam.model.security import Action, Unauthenticated
 
 SESSION_COOKIE = "xinbao_session"
 LOGIN_CSRF_COOKIE = "xinbao_login_csrf"

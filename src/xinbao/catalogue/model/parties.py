@@ -1,0 +1,192 @@
+"""Parties and the roles they hold on an insured loan.
+
+Legal roles (DOMAIN §1): insurer 保险人; policyholder 投保人 (pays premium); insured 被保险人
+(holds the claim right); creditor 权利人 (the funder); debtor 义务人 (the borrower).
+
+- Credit insurance (信用保险): the creditor buys cover: creditor = policyholder = insured.
+- Guarantee insurance (保证保险): the debtor buys cover: debtor = policyholder, creditor = insured.
+
+``assign_roles`` enforces this from the product's mode; any other assignment is refused with
+the field and rule named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from xinbao.kernel import identity
+from xinbao.kernel.errors import FieldError, InvalidInput, collect
+
+
+class PartyKind(StrEnum):
+    INDIVIDUAL = "individual"
+    ENTERPRISE = "enterprise"
+
+
+class InsuranceMode(StrEnum):
+    CREDIT = "credit"  # 信用保险
+    GUARANTEE = "guarantee"  # 保证保险
+
+
+class FunderKind(StrEnum):
+    BANK = "bank"
+    CONSUMER_FINANCE = "consumer_finance"
+    TRUST = "trust"
+    MICRO_LOAN = "micro_loan"
+    LEASING = "leasing"
+    FACTORING = "factoring"
+
+
+#: What stays of a borrower's name and numbers once the retention period has passed.
+ANONYMIZED_NAME = "已匿名"
+ANONYMIZED = "ANONYMIZED"
+
+
+@dataclass(frozen=True, slots=True)
+class Borrower:
+    """The debtor (融资方): an individual or a small/micro enterprise, validated on creation."""
+
+    kind: PartyKind
+    name: str
+    id_number: str  # resident ID for individuals, unified social credit code for enterprises
+    phone: str
+    bank_card: str | None = None
+    birth_date: date | None = None
+
+    @classmethod
+    def individual(
+        cls, *, name: str, id_number: str, phone: str, bank_card: str | None = None,
+        prefix: str = "borrower_",
+    ) -> Borrower:
+        """A person, identified by a resident ID number (birth date derived from it)."""
+        return cls._validated(PartyKind.INDIVIDUAL, identity.check_resident_id, name=name,
+                              number=id_number, phone=phone, bank_card=bank_card, prefix=prefix)
+
+    @classmethod
+    def enterprise(
+        cls, *, name: str, credit_code: str, phone: str, bank_card: str | None = None,
+        prefix: str = "borrower_",
+    ) -> Borrower:
+        """A small or micro enterprise, identified by its unified social credit code."""
+        return cls._validated(PartyKind.ENTERPRISE, identity.check_credit_code, name=name,
+                              number=credit_code, phone=phone, bank_card=bank_card, prefix=prefix)
+
+    @classmethod
+    def _validated(cls, kind: PartyKind, check_number: Callable[[str, str], FieldError | None],
+                   *, name: str, number: str, phone: str, bank_card: str | None,
+                   prefix: str) -> Borrower:
+        """Every broken rule at once (InvalidInput), or the borrower in normalized form."""
+        errors = collect(
+            _check_name(name, prefix + "name"),
+            check_number(number, prefix + "id_number"),
+            identity.check_phone(phone, prefix + "phone"),
+            identity.check_bank_card(bank_card, prefix + "bank_card") if bank_card else None,
+        )
+        if errors:
+            raise InvalidInput(errors)
+        normalized = identity.normalize(number)
+        return cls(
+            kind=kind, name=name.strip(), id_number=normalized, phone=identity.normalize(phone),
+            bank_card=identity.normalize(bank_card) if bank_card else None,
+            birth_date=(identity.resident_birth_date(normalized)
+                        if kind is PartyKind.INDIVIDUAL else None),
+        )
+
+    def age_on(self, on: date) -> int | None:
+        return identity.age_on(self.birth_date, on) if self.birth_date else None
+
+
+@dataclass(eq=False, slots=True)
+class Funder:
+    """A creditor (资金方) under a cooperation agreement with the insurer, which names the
+    products it may sell with cover."""
+
+    code: str
+    name: str
+    credit_code: str
+    kind: FunderKind
+    licensed: bool
+    commission_rate: Decimal  # share of premium paid to the funder as channel fee
+    products: tuple[str, ...] = ()  # product codes its cooperation agreement covers
+    id: int | None = None
+    events: list = field(default_factory=list, repr=False)
+
+    def validate(self) -> list[FieldError]:
+        errors = collect(
+            _check_name(self.name, "name"),
+            identity.check_credit_code(self.credit_code, "credit_code"),
+        )
+        if not self.code or not self.code.replace("-", "").replace("_", "").isalnum():
+            errors.append(FieldError("code", "funder.code", "code must be letters, digits, - or _"))
+        if not self.products or len(set(self.products)) != len(self.products):
+            errors.append(FieldError("products", "funder.products",
+                                     "the agreement covers one or more products, each once"))
+        if not Decimal(0) <= self.commission_rate < Decimal(1):
+            errors.append(
+                FieldError("commission_rate", "funder.commission_rate", "must be in [0, 1)")
+            )
+        return errors
+
+
+def _check_name(name: str, field_name: str) -> FieldError | None:
+    if not name or not name.strip():
+        return FieldError(field_name, "name.required", "name is required")
+    if len(name.strip()) > 200:
+        return FieldError(field_name, "name.length", "name is longer than 200 characters")
+    return None
+
+
+class PolicyRole(StrEnum):
+    """Who holds a role on a policy, named by the party's place in the loan."""
+
+    DEBTOR = "debtor"
+    CREDITOR = "creditor"
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    policyholder: PolicyRole
+    insured: PolicyRole
+
+
+#: The only lawful role assignment per mode (DOMAIN §1).
+_ROLES_BY_MODE = {
+    InsuranceMode.CREDIT: Roles(policyholder=PolicyRole.CREDITOR, insured=PolicyRole.CREDITOR),
+    InsuranceMode.GUARANTEE: Roles(policyholder=PolicyRole.DEBTOR, insured=PolicyRole.CREDITOR),
+}
+
+
+def assign_roles(
+    mode: InsuranceMode,
+    *,
+    debtor_id: str,
+    creditor_id: str,
+    policyholder_id: str | None = None,
+    insured_id: str | None = None,
+) -> Roles:
+    """Roles for a policy of ``mode``; a named policyholder or insured must fit the mode.
+
+    Parties are compared by their normalized ID number or credit code. Omitted roles are
+    derived from the mode.
+    """
+    expected = _ROLES_BY_MODE[mode]
+    by_role = {PolicyRole.DEBTOR: identity.normalize(debtor_id),
+               PolicyRole.CREDITOR: identity.normalize(creditor_id)}
+    errors: list[FieldError] = []
+    for field_name, given, role in (
+        ("policyholder_id", policyholder_id, expected.policyholder),
+        ("insured_id", insured_id, expected.insured),
+    ):
+        if given is not None and identity.normalize(given) != by_role[role]:
+            who = "the debtor (borrower)" if role is PolicyRole.DEBTOR else "the creditor (funder)"
+            errors.append(FieldError(
+                field_name, f"roles.{mode.value}.{field_name.removesuffix('_id')}",
+                f"in {mode.value} insurance the {field_name.removesuffix('_id')} must be {who}",
+            ))
+    if errors:
+        raise InvalidInput(errors)
+    return expected

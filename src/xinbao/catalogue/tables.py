@@ -1,0 +1,51 @@
+"""The relational schema, as SQLAlchemy Core tables.
+
+Money columns are BIGINT fen; rates are exact decimal text; enums are their string values.
+Alembic migrations (``migrations/``) create exactly this schema; a test compares the two.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Integer,
+    String,
+    Table,
+)
+
+from xinbao.platform.tables import DecimalText, enum_column, fen_column, id_column, metadata
+
+products = Table(
+    "products", metadata,
+    Column("code", String(40), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    enum_column("mode"),
+    enum_column("family"),
+    fen_column("min_amount_fen"),
+    fen_column("max_amount_fen"),
+    Column("min_term_months", Integer, nullable=False),
+    Column("max_term_months", Integer, nullable=False),
+    Column("repayment_methods", String(200), nullable=False),
+    Column("claim_trigger_dpd", Integer, nullable=False),
+    Column("waiting_period_days", Integer, nullable=False),
+    Column("coverage_share", DecimalText(), nullable=False),
+    enum_column("premium_basis"),
+    Column("monthly_premium_rate", DecimalText(), nullable=False),
+    enum_column("refund_method"),
+    Column("effective_from", Date, nullable=False),
+)
+
+funders = Table(
+    "funders", metadata,
+    id_column(),
+    Column("code", String(40), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("credit_code", String(18), nullable=False),
+    enum_column("kind"),
+    Column("licensed", Boolean, nullable=False),
+    Column("commission_rate", DecimalText(), nullable=False),
+    Column("products", String(400), nullable=False, server_default=""),  # agreed, comma-joined
+)

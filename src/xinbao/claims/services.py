@@ -1,0 +1,172 @@
+"""Claims: liability determination, payment, and recovery after payment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+
+from xinbao.claims.commands import FileClaim, PayClaim, RecordRecovery
+from xinbao.claims.model import Claim, ClaimStatus, Exclusion, Recovery, determine_liability
+from xinbao.claims.repository import UnitOfWork
+from xinbao.iam.access import authorize, four_eyes, own
+from xinbao.iam.model.security import Action
+from xinbao.kernel.errors import Conflict, DomainError, InvalidInput, require
+from xinbao.kernel.results import FileOutcome, Rejection
+from xinbao.ledger import model as ledger
+from xinbao.ledger.services import post
+from xinbao.loans.model import LoanStatus, paid_by_installment, position
+from xinbao.policy.model import Policy, PolicyStatus
+from xinbao.policy.premiums import earn_premium
+
+
+def open_claim(uow: UnitOfWork, policy: Policy, *, on: date,
+               exclusions: frozenset[Exclusion] = frozenset()) -> Claim:
+    """Determine liability on ``on`` and record the claim, open (reserved) or declined.
+
+    Runs inside the caller's transaction (a claim notice, or the end-of-day batch).
+    """
+    product = uow.products.get(policy.product_code, policy.product_version)
+    loan = uow.loans.get(policy.loan_id) if policy.loan_id is not None else None
+    if product is None or loan is None:
+        raise Conflict(f"policy {policy.id} has no issued loan to claim on")
+    pos = position(loan.installments, paid_by_installment(uow.repayments.for_loan(loan.id)), on)
+    determination = determine_liability(policy=policy, product=product, loan=loan,
+                                        position=pos, exclusions=exclusions)
+    claim = uow.claims.add(Claim.open(policy=policy, loan=loan, determination=determination,
+                                      days_past_due=pos.days_past_due, on=on))
+    if determination.covered:
+        post(uow, ledger.entry(
+            on=on, description=f"Claim reserve for claim {claim.id} on {policy.policy_no}",
+            source="OpenClaim", key=f"claim:{claim.id}", reference=f"claim:{claim.id}",
+            moves=[(ledger.CLAIM_RESERVE_CHARGE, ledger.CLAIM_RESERVE, claim.amount_fen)],
+        ))
+        earn_premium(uow, policy, on=on, all_of_it=True)  # the risk has run its course
+        policy.mark_claimed(on, claim.id)
+        uow.policies.save(policy)
+        # The indemnity is fixed now: later money from the borrower is a recovery.
+        loan.status = LoanStatus.CLAIMED
+        uow.loans.save(loan)
+    return claim
+
+
+def file_claim(cmd: FileClaim, uow: UnitOfWork) -> Claim:
+    """A claim notice from the insured: determined at once, opened or declined with reasons."""
+    authorize(uow, Action.CLAIM_FILE)
+    with uow:
+        policy = require(uow.policies.get(cmd.policy_id), "policy", cmd.policy_id)
+        own(uow, policy.funder_id, "policy", cmd.policy_id)
+        active = [c for c in uow.claims.for_policy(policy.id)
+                  if c.status is not ClaimStatus.DECLINED]
+        if active:
+            raise Conflict(f"policy {policy.policy_no} already has claim {active[0].id}")
+        claim = open_claim(uow, policy, on=cmd.on, exclusions=cmd.exclusions)
+        uow.commit()
+    return claim
+
+
+def pay_claim(cmd: PayClaim, uow: UnitOfWork) -> Claim:
+    """Pay the insured (the funder) and release the reserve; repeats return the paid claim.
+
+    The payer must hold claim.pay up to the claim's amount, and cannot be whoever opened it.
+    """
+    authorize(uow, Action.CLAIM_PAY)
+    with uow:
+        claim = _pay(uow, cmd)
+        uow.commit()
+    return claim
+
+
+def pay_claims(cmds: Sequence[PayClaim], uow: UnitOfWork) -> FileOutcome[Claim]:
+    """A day's approved payments in one transaction; each refused one alone."""
+    authorize(uow, Action.CLAIM_PAY)
+    with uow:
+        outcome = _each(uow, cmds, _pay, lambda c: str(c.claim_id))
+        uow.commit()
+    return outcome
+
+
+def record_recovery(cmd: RecordRecovery, uow: UnitOfWork) -> Recovery:
+    """Money recovered from the obligor after payment (subrogation 代位追偿)."""
+    authorize(uow, Action.RECOVERY_RECORD)
+    with uow:
+        recovery = _recover(uow, cmd)
+        uow.commit()
+    return recovery
+
+
+def record_recoveries(cmds: Sequence[RecordRecovery], uow: UnitOfWork,
+                      ) -> FileOutcome[Recovery]:
+    """A collection agency's file of recoveries in one transaction; each refused one alone."""
+    authorize(uow, Action.RECOVERY_RECORD)
+    with uow:
+        outcome = _each(uow, cmds, _recover, lambda c: c.reference)
+        uow.commit()
+    return outcome
+
+
+def _each(uow: UnitOfWork, cmds: Sequence, step: Callable, reference: Callable,
+          ) -> FileOutcome:
+    accepted, rejected = [], []
+    for index, cmd in enumerate(cmds):
+        try:
+            accepted.append(step(uow, cmd))
+        except DomainError as exc:
+            rejected.append(Rejection(index, reference(cmd), exc))
+    return FileOutcome(tuple(accepted), tuple(rejected))
+
+
+def _pay(uow: UnitOfWork, cmd: PayClaim) -> Claim:
+    claim = require(uow.claims.get(cmd.claim_id), "claim", cmd.claim_id)
+    if claim.status in (ClaimStatus.PAID, ClaimStatus.CLOSED):
+        return claim
+    if cmd.on < claim.opened_on:
+        raise InvalidInput.single("on", "claim.payment_date",
+                                  "a claim is paid on or after it was opened")
+    authorize(uow, Action.CLAIM_PAY, amount_fen=claim.amount_fen)
+    four_eyes(uow, Action.CLAIM_PAY, "claim", claim.id, ("ClaimOpened",))
+    claim.pay(cmd.on)
+    ref = f"claim:{claim.id}"
+    post(uow, ledger.entry(
+        on=cmd.on, description=f"Indemnity paid on claim {claim.id}", source="PayClaim",
+        key=ref, reference=ref,
+        moves=[(ledger.CLAIMS_PAID, ledger.BANK, claim.amount_fen),
+               (ledger.CLAIM_RESERVE, ledger.CLAIM_RESERVE_CHARGE, claim.amount_fen)],
+    ))
+    uow.claims.save(claim)
+    return claim
+
+
+def _recover(uow: UnitOfWork, cmd: RecordRecovery) -> Recovery:
+    if cmd.amount_fen <= 0:
+        raise InvalidInput.single("amount_fen", "amount.positive", "amount must be positive")
+    if not cmd.reference.strip():
+        raise InvalidInput.single("reference", "recovery.reference",
+                                  "a recovery names its receipt reference")
+    claim = require(uow.claims.get(cmd.claim_id), "claim", cmd.claim_id)
+    repeat = uow.recoveries.get_by_reference(claim.id, cmd.reference)
+    if repeat is not None:
+        return repeat
+    if cmd.amount_fen > claim.recoverable_fen:
+        raise InvalidInput.single(
+            "amount_fen", "recovery.scope",
+            f"at most {claim.recoverable_fen} fen is recoverable on claim {claim.id}")
+    if claim.paid_on is not None and cmd.received_on < claim.paid_on:
+        raise InvalidInput.single("received_on", "recovery.date",
+                                  "recoveries follow the claim payment")
+    claim.record_recovery(cmd.amount_fen, cmd.received_on, final=cmd.final)
+    recovery = uow.recoveries.add(Recovery(
+        claim_id=claim.id, received_on=cmd.received_on, amount_fen=cmd.amount_fen,
+        source=cmd.source), reference=cmd.reference)
+    post(uow, ledger.entry(
+        on=cmd.received_on, description=f"Recovery on claim {claim.id} ({cmd.source})",
+        source="RecordRecovery", key=f"claim:{claim.id}:{cmd.reference}",
+        reference=f"claim:{claim.id}",
+        moves=[(ledger.BANK, ledger.RECOVERIES, cmd.amount_fen)],
+    ))
+    uow.claims.save(claim)
+    if claim.status is ClaimStatus.CLOSED:
+        policy = uow.policies.get(claim.policy_id)
+        if policy is not None and policy.status is PolicyStatus.CLAIMED:
+            policy.close(cmd.received_on, "recovery finished")
+            uow.policies.save(policy)
+    return recovery

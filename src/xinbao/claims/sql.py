@@ -1,0 +1,81 @@
+"""SQL repositories: rows in, domain objects out, through one connection they never commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from xinbao.claims import tables
+from xinbao.claims.model import Claim, ClaimStatus, Recovery
+from xinbao.platform.sql import SqlRepository, codes
+
+
+class SqlClaimRepository(SqlRepository):
+    @staticmethod
+    def _values(c: Claim) -> dict[str, Any]:
+        return {
+            "policy_id": c.policy_id, "loan_id": c.loan_id, "opened_on": c.opened_on,
+            "days_past_due": c.days_past_due, "principal_fen": c.principal_fen,
+            "interest_fen": c.interest_fen, "amount_fen": c.amount_fen,
+            "status": c.status.value, "reason_codes": ",".join(c.reason_codes),
+            "paid_on": c.paid_on, "recovered_fen": c.recovered_fen,
+        }
+
+    @staticmethod
+    def _from_row(r: Any) -> Claim:
+        return Claim(policy_id=r.policy_id, loan_id=r.loan_id, opened_on=r.opened_on,
+                     days_past_due=r.days_past_due, principal_fen=r.principal_fen,
+                     interest_fen=r.interest_fen, amount_fen=r.amount_fen,
+                     status=ClaimStatus(r.status), reason_codes=codes(r.reason_codes),
+                     paid_on=r.paid_on, recovered_fen=r.recovered_fen, id=r.id)
+
+    def add(self, claim: Claim) -> Claim:
+        claim.id = self._insert(tables.claims, self._values(claim))
+        self._drain(claim)
+        return claim
+
+    def save(self, claim: Claim) -> None:
+        self._update_rows(tables.claims, [{"id": claim.id, **self._values(claim)}])
+        self._drain(claim)
+
+    def get(self, claim_id: int) -> Claim | None:
+        r = self._c.execute(select(tables.claims).where(tables.claims.c.id == claim_id)).first()
+        return self._from_row(r) if r else None
+
+    def for_policy(self, policy_id: int) -> list[Claim]:
+        t = tables.claims
+        rows = self._c.execute(select(t).where(t.c.policy_id == policy_id).order_by(t.c.id))
+        return [self._from_row(r) for r in rows]
+
+    def list_open(self) -> list[Claim]:
+        t = tables.claims
+        rows = self._c.execute(select(t).where(t.c.status == ClaimStatus.OPEN.value)
+                               .order_by(t.c.id))
+        return [self._from_row(r) for r in rows]
+
+
+class SqlRecoveryRepository(SqlRepository):
+    @staticmethod
+    def _from_row(r: Any) -> Recovery:
+        return Recovery(claim_id=r.claim_id, received_on=r.received_on, amount_fen=r.amount_fen,
+                        source=r.source, id=r.id)
+
+    def add(self, recovery: Recovery, reference: str) -> Recovery:
+        new_id = self._insert(tables.recoveries, {
+            "claim_id": recovery.claim_id, "received_on": recovery.received_on,
+            "amount_fen": recovery.amount_fen, "source": recovery.source,
+            "reference": reference})
+        return Recovery(claim_id=recovery.claim_id, received_on=recovery.received_on,
+                        amount_fen=recovery.amount_fen, source=recovery.source, id=new_id)
+
+    def for_claim(self, claim_id: int) -> list[Recovery]:
+        t = tables.recoveries
+        rows = self._c.execute(select(t).where(t.c.claim_id == claim_id).order_by(t.c.id))
+        return [self._from_row(r) for r in rows]
+
+    def get_by_reference(self, claim_id: int, reference: str) -> Recovery | None:
+        t = tables.recoveries
+        r = self._c.execute(select(t).where(t.c.claim_id == claim_id,
+                                            t.c.reference == reference)).first()
+        return self._from_row(r) if r else None

@@ -1,0 +1,84 @@
+"""Posting to the ledger: idempotent, append-only, corrections by reversal."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import date
+
+from xinbao.iam.access import authorize
+from xinbao.iam.model.security import Action
+from xinbao.kernel.errors import Conflict, InvalidInput, require
+from xinbao.kernel.events import Event
+from xinbao.ledger import model as ledger
+from xinbao.ledger.commands import InjectCapital, ReverseEntry
+from xinbao.ledger.model import JournalEntry, TrialBalance
+from xinbao.ledger.repository import UnitOfWork
+
+
+def post(uow: UnitOfWork, entry: JournalEntry | None) -> JournalEntry | None:
+    """Add ``entry`` unless its source key was posted before (then return that one).
+
+    A repeat with the same key but other lines is a conflict, never a second posting.
+    """
+    if entry is None:
+        return None
+    existing = uow.ledger.get_by_key(entry.source_command, entry.idempotency_key)
+    if existing is not None:
+        if sorted(existing.lines, key=repr) != sorted(entry.lines, key=repr):
+            raise Conflict(f"entry {entry.key} was posted before with other lines")
+        return existing
+    return uow.ledger.add(entry)
+
+
+def key_digest(parts: Sequence[str]) -> str:
+    """A short, stable idempotency key for a posting that covers exactly these items."""
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+
+
+def inject_capital(cmd: InjectCapital, uow: UnitOfWork) -> JournalEntry:
+    if cmd.amount_fen <= 0:
+        raise InvalidInput.single("amount_fen", "amount.positive", "amount must be positive")
+    authorize(uow, Action.LEDGER_POST, amount_fen=cmd.amount_fen)
+    with uow:
+        repeat = uow.ledger.get_by_key("InjectCapital", cmd.reference) is not None
+        posted = post(uow, ledger.entry(
+            on=cmd.on, description="Paid-in capital", source="InjectCapital", key=cmd.reference,
+            moves=[(ledger.BANK, ledger.PAID_IN_CAPITAL, cmd.amount_fen)],
+        ))
+        if not repeat and posted is not None:
+            uow.events.add([Event("CapitalInjected", "journal_entry", posted.id, cmd.on, {
+                "amount_fen": cmd.amount_fen, "reference": cmd.reference})])
+        uow.commit()
+    assert posted is not None
+    return posted
+
+
+def reverse_entry(cmd: ReverseEntry, uow: UnitOfWork) -> JournalEntry:
+    if not cmd.reason.strip():
+        raise InvalidInput.single("reason", "reversal.reason", "a reversal states its reason")
+    authorize(uow, Action.LEDGER_POST)
+    with uow:
+        original = require(uow.ledger.get(cmd.entry_id), "journal entry", cmd.entry_id)
+        authorize(uow, Action.LEDGER_POST,
+                  amount_fen=sum(line.amount_fen for line in original.lines
+                                 if line.amount_fen > 0))
+        if original.reverses_id is not None:
+            raise Conflict(f"entry {original.id} is itself a reversal; post a new entry instead")
+        earlier = uow.ledger.reversal_of(original.id)
+        if earlier is not None and earlier.idempotency_key != cmd.idempotency_key:
+            raise Conflict(f"entry {original.id} was already reversed by entry {earlier.id}")
+        posted = post(uow, ledger.reverse(original, on=cmd.on, key=cmd.idempotency_key,
+                                          reason=cmd.reason))
+        if earlier is None and posted is not None:
+            uow.events.add([Event("EntryReversed", "journal_entry", posted.id, cmd.on, {
+                "reverses": original.id, "reason": cmd.reason})])
+        uow.commit()
+    assert posted is not None
+    return posted
+
+
+def trial_balance(uow: UnitOfWork, *, through: date | None = None) -> TrialBalance:
+    authorize(uow, Action.LEDGER_READ)
+    with uow:
+        return ledger.trial_balance(uow.ledger.lines(through=through))

@@ -1,0 +1,96 @@
+"""SQL repositories: rows in, domain objects out, through one connection they never commit."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select
+
+from xinbao.ledger import tables
+from xinbao.ledger.model import JournalEntry, Line
+from xinbao.platform.sql import SqlRepository, chunks, expanding
+
+
+@functools.cache
+def _statements() -> dict[str, Any]:
+    """An entry by its idempotency key and the lines of entries, built and compiled once."""
+    e, line = tables.journal_entries, tables.journal_lines
+    return {
+        "entry_by_key": select(e).where(e.c.source_command == bindparam("source"),
+                                        e.c.idempotency_key == bindparam("key")),
+        "lines_of": select(line).where(line.c.entry_id.in_(expanding("entries")))
+        .order_by(line.c.id),
+    }
+
+
+class SqlLedgerRepository(SqlRepository):
+    """Append-only: inserts and reads only (the database refuses updates and deletes too)."""
+
+    def add(self, entry: JournalEntry) -> JournalEntry:
+        entry_id = self._insert(tables.journal_entries, {
+            "posted_on": entry.posted_on, "description": entry.description,
+            "source_command": entry.source_command, "idempotency_key": entry.idempotency_key,
+            "reference": entry.reference, "reverses_id": entry.reverses_id})
+        self._c.execute(insert(tables.journal_lines), [
+            {"entry_id": entry_id, "account": line.account, "amount_fen": line.amount_fen}
+            for line in entry.lines])
+        return entry.with_id(entry_id)
+
+    def _load(self, rows: Sequence[Any]) -> list[JournalEntry]:
+        if not rows:
+            return []
+        lines: dict[int, list[Line]] = {}
+        for chunk in chunks(r.id for r in rows):
+            for line in self._c.execute(_statements()["lines_of"], {"entries": chunk}):
+                lines.setdefault(line.entry_id, []).append(Line(line.account, line.amount_fen))
+        return [JournalEntry(posted_on=r.posted_on, description=r.description,
+                             source_command=r.source_command, idempotency_key=r.idempotency_key,
+                             lines=tuple(lines[r.id]), reverses_id=r.reverses_id,
+                             reference=r.reference, id=r.id) for r in rows]
+
+    def _where(self, condition: Any) -> JournalEntry | None:
+        t = tables.journal_entries
+        rows = self._c.execute(select(t).where(condition)).all()
+        found = self._load(rows)
+        return found[0] if found else None
+
+    def get(self, entry_id: int) -> JournalEntry | None:
+        return self._where(tables.journal_entries.c.id == entry_id)
+
+    def get_by_key(self, source_command: str, idempotency_key: str) -> JournalEntry | None:
+        rows = self._c.execute(_statements()["entry_by_key"],
+                               {"source": source_command, "key": idempotency_key}).all()
+        found = self._load(rows)
+        return found[0] if found else None
+
+    def reversal_of(self, entry_id: int) -> JournalEntry | None:
+        return self._where(tables.journal_entries.c.reverses_id == entry_id)
+
+    def lines(self, *, through: date | None = None) -> Iterable[Line]:
+        """Per-account sums: a trial balance needs no line-by-line read."""
+        e, ln = tables.journal_entries, tables.journal_lines
+        q = select(ln.c.account, func.sum(ln.c.amount_fen)).group_by(ln.c.account)
+        if through is not None:
+            q = q.join(e, e.c.id == ln.c.entry_id).where(e.c.posted_on <= through)
+        return [Line(account, int(total)) for account, total in self._c.execute(q) if total]
+
+    def monthly_totals(self) -> list[tuple[int, int, str, int]]:
+        """(year, month, account, sum of lines) over the whole ledger, by posting month."""
+        e, ln = tables.journal_entries, tables.journal_lines
+        year = func.extract("year", e.c.posted_on)
+        month = func.extract("month", e.c.posted_on)
+        q = (select(year, month, ln.c.account, func.sum(ln.c.amount_fen))
+             .join(e, e.c.id == ln.c.entry_id).group_by(year, month, ln.c.account)
+             .order_by(year, month, ln.c.account))
+        return [(int(y), int(m), account, int(total)) for y, m, account, total
+                in self._c.execute(q)]
+
+    def entries(self, *, reference: str | None = None) -> Sequence[JournalEntry]:
+        t = tables.journal_entries
+        q = select(t).order_by(t.c.id)
+        if reference is not None:
+            q = q.where(t.c.reference == reference)
+        return self._load(self._c.execute(q).all())

@@ -1,0 +1,59 @@
+"""The relational schema, as SQLAlchemy Core tables.
+
+Money columns are BIGINT fen; rates are exact decimal text; enums are their string values.
+Alembic migrations (``migrations/``) create exactly this schema; a test compares the two.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from xinbao.platform.tables import DecimalText, enum_column, fen_column, id_column, metadata
+
+loans = Table(
+    "loans", metadata,
+    id_column(),
+    Column("funder_id", ForeignKey("funders.id"), nullable=False),
+    Column("contract_no", String(64), nullable=False),
+    fen_column("principal_fen"),
+    Column("annual_rate", DecimalText(), nullable=False),
+    Column("term_months", Integer, nullable=False),
+    enum_column("method"),
+    Column("start_date", Date, nullable=False),
+    enum_column("status"),
+    Column("first_unpaid_due_date", Date, index=True),
+    UniqueConstraint("funder_id", "contract_no"),
+    CheckConstraint("principal_fen > 0", name="principal_positive"),
+)
+
+installments = Table(
+    "installments", metadata,
+    Column("loan_id", ForeignKey("loans.id"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("due_date", Date, nullable=False, index=True),
+    fen_column("principal_fen"),
+    fen_column("interest_fen"),
+    CheckConstraint("principal_fen >= 0 AND interest_fen >= 0", name="nonnegative"),
+)
+
+repayments = Table(
+    "repayments", metadata,
+    id_column(),
+    Column("loan_id", ForeignKey("loans.id"), nullable=False, index=True),
+    Column("installment_number", Integer, nullable=False),
+    Column("paid_on", Date, nullable=False),
+    fen_column("principal_fen"),
+    fen_column("interest_fen"),
+    Column("reference", String(64), nullable=False),
+    UniqueConstraint("loan_id", "reference"),
+    CheckConstraint("principal_fen >= 0 AND interest_fen >= 0", name="nonnegative"),
+)

@@ -1,0 +1,205 @@
+"""The policy: its life as a state machine, its premium, earning and refund.
+
+States: quoted → issued → in force → expired | cancelled | claimed → closed. An issued policy
+that never came into force may be cancelled. Every other transition is refused
+(``IllegalTransition``) and every allowed one records an event.
+
+Premium (DOMAIN §3, Ping An wording): the sum insured is the loan principal.
+- per installment: each installment's premium = sum insured × monthly rate;
+- single: sum insured × monthly rate × term, paid at disbursement.
+Written premium follows CAS 25 (《企业会计准则第25号——原保险合同》): a single premium is written
+in full at issue and earned over the cover; an installment premium is written when it falls
+due, for cover already given, so it is earned as it is written.
+
+Earning and refund share one pattern, the product's refund method, so that the premium refunded
+on prepayment is exactly the unearned premium reserve released:
+- pro rata: unearned share = days left / days of cover (level cover);
+- Rule of 78: unearned share = (m)(m+1) / (n)(n+1) with m whole months left of n (decreasing
+  cover).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, localcontext
+from enum import StrEnum
+from fractions import Fraction
+
+from xinbao.catalogue.model.parties import InsuranceMode, PolicyRole
+from xinbao.catalogue.model.products import PremiumBasis, RefundMethod
+from xinbao.kernel.errors import IllegalTransition
+from xinbao.kernel.events import Event
+from xinbao.kernel.money import PRECISION, apply_fraction, apply_rate, round_fen
+from xinbao.loans.model import add_months
+
+
+class PolicyStatus(StrEnum):
+    QUOTED = "quoted"
+    ISSUED = "issued"
+    IN_FORCE = "in_force"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+
+
+_TRANSITIONS: dict[PolicyStatus, frozenset[PolicyStatus]] = {
+    PolicyStatus.QUOTED: frozenset({PolicyStatus.ISSUED}),
+    PolicyStatus.ISSUED: frozenset({PolicyStatus.IN_FORCE, PolicyStatus.CANCELLED}),
+    PolicyStatus.IN_FORCE: frozenset(
+        {PolicyStatus.EXPIRED, PolicyStatus.CANCELLED, PolicyStatus.CLAIMED}
+    ),
+    PolicyStatus.EXPIRED: frozenset({PolicyStatus.CLOSED}),
+    PolicyStatus.CANCELLED: frozenset({PolicyStatus.CLOSED}),
+    PolicyStatus.CLAIMED: frozenset({PolicyStatus.CLOSED}),
+    PolicyStatus.CLOSED: frozenset(),
+}
+
+_EVENT_NAMES = {
+    PolicyStatus.ISSUED: "PolicyIssued",
+    PolicyStatus.IN_FORCE: "PolicyCameIntoForce",
+    PolicyStatus.EXPIRED: "PolicyExpired",
+    PolicyStatus.CANCELLED: "PolicyCancelled",
+    PolicyStatus.CLAIMED: "PolicyClaimed",
+    PolicyStatus.CLOSED: "PolicyClosed",
+}
+
+
+def can_transition(current: PolicyStatus, target: PolicyStatus) -> bool:
+    return target in _TRANSITIONS[current]
+
+
+def installment_premium(sum_insured_fen: int, monthly_rate: Decimal) -> int:
+    return apply_rate(sum_insured_fen, monthly_rate)
+
+
+def premium_schedule(
+    basis: PremiumBasis, sum_insured_fen: int, monthly_rate: Decimal, term_months: int,
+) -> tuple[int, tuple[int, ...]]:
+    """(premium due at issue, premium due with each installment 1..n)."""
+    per_month = installment_premium(sum_insured_fen, monthly_rate)
+    if basis is PremiumBasis.SINGLE:
+        with localcontext() as ctx:
+            ctx.prec = PRECISION
+            single = round_fen(Decimal(sum_insured_fen) * monthly_rate * term_months)
+        return single, (0,) * term_months
+    return 0, (per_month,) * term_months
+
+
+def unearned_share(
+    method: RefundMethod, *, start: date, end: date, term_months: int, on: date,
+) -> Fraction:
+    """Share of a single premium still unearned on ``on`` (1 before cover, 0 after it),
+    as an exact fraction of whole days or months."""
+    if on <= start:
+        return Fraction(1)
+    if on >= end:
+        return Fraction(0)
+    if method is RefundMethod.PRO_RATA:
+        return Fraction((end - on).days, (end - start).days)
+    left = term_months - _whole_months_between(start, on)
+    return Fraction(left * (left + 1), term_months * (term_months + 1))
+
+
+def _whole_months_between(start: date, on: date) -> int:
+    months = (on.year - start.year) * 12 + (on.month - start.month)
+    if add_months(start, months) > on:
+        months -= 1
+    return months
+
+
+@dataclass(eq=False, slots=True)
+class Policy:
+    application_id: int
+    product_code: str
+    product_version: int
+    mode: InsuranceMode
+    funder_id: int
+    borrower_id_number: str
+    policyholder: PolicyRole
+    insured: PolicyRole
+    sum_insured_fen: int
+    coverage_share: Decimal
+    premium_basis: PremiumBasis
+    monthly_premium_rate: Decimal
+    refund_method: RefundMethod
+    term_months: int
+    single_premium_fen: int  # due at issue (single basis), else 0
+    installment_premium_fen: int  # due with each installment (per-installment basis), else 0
+    quoted_on: date
+    status: PolicyStatus = PolicyStatus.QUOTED
+    start_date: date | None = None
+    end_date: date | None = None
+    issued_on: date | None = None
+    loan_id: int | None = None
+    earned_fen: int = 0  # single premium earned and posted so far
+    installments_written: int = 0  # installment premiums written so far
+    refunded_fen: int = 0  # single premium refunded on prepayment
+    id: int | None = None
+    events: list[Event] = field(default_factory=list, repr=False)
+
+    @property
+    def policy_no(self) -> str:
+        return f"XB{self.id:010d}" if self.id is not None else "(unnumbered)"
+
+    @property
+    def total_premium_fen(self) -> int:
+        return self.single_premium_fen + self.installment_premium_fen * self.term_months
+
+    def _move(self, target: PolicyStatus, on: date, action: str, **data: object) -> None:
+        if not can_transition(self.status, target):
+            raise IllegalTransition("policy", self.id, self.status.value, action)
+        before, self.status = self.status, target
+        self.events.append(Event(_EVENT_NAMES[target], "policy", self.id, on,
+                                 {"from": before.value, "to": target.value, **data}))
+
+    def issue(self, *, on: date, start: date, loan_id: int) -> None:
+        """Bind cover for the loan disbursed on ``start``; it runs to the loan's maturity."""
+        self._move(PolicyStatus.ISSUED, on, "issue", start=start.isoformat(), loan_id=loan_id)
+        self.issued_on = on
+        self.start_date = start
+        self.end_date = add_months(start, self.term_months)
+        self.loan_id = loan_id
+
+    def come_into_force(self, on: date) -> None:
+        self._move(PolicyStatus.IN_FORCE, on, "come into force")
+
+    def expire(self, on: date) -> None:
+        self._move(PolicyStatus.EXPIRED, on, "expire")
+
+    def cancel(self, on: date, reason: str) -> None:
+        self._move(PolicyStatus.CANCELLED, on, "cancel", reason=reason)
+
+    def mark_claimed(self, on: date, claim_id: int) -> None:
+        self._move(PolicyStatus.CLAIMED, on, "be claimed", claim_id=claim_id)
+
+    def close(self, on: date, reason: str) -> None:
+        self._move(PolicyStatus.CLOSED, on, "close", reason=reason)
+
+    def covers(self, on: date) -> bool:
+        """In force and within its period of cover on ``on``."""
+        return (
+            self.status is PolicyStatus.IN_FORCE
+            and self.start_date is not None
+            and self.end_date is not None
+            and self.start_date <= on <= self.end_date
+        )
+
+    def earned_to(self, on: date) -> int:
+        """Single premium earned by the end of ``on`` (0 for installment premiums)."""
+        if not self.single_premium_fen or self.start_date is None or self.end_date is None:
+            return 0
+        share = unearned_share(
+            self.refund_method, start=self.start_date, end=self.end_date,
+            term_months=self.term_months, on=on,
+        )
+        unearned = apply_fraction(self.single_premium_fen, share.numerator, share.denominator)
+        return self.single_premium_fen - unearned
+
+    def refund_on_prepayment(self, on: date) -> int:
+        """Premium returned when the loan is repaid early on ``on``: the unearned part.
+
+        Installment premiums not yet due are simply never charged, so nothing is refunded.
+        """
+        return self.single_premium_fen - self.earned_to(on)

@@ -1,0 +1,74 @@
+"""Policy port: policies and quotes, with the end-of-day batch's set questions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from xinbao.ledger import repository as ledger
+from xinbao.loans import repository as loans
+from xinbao.policy.model import Policy, PolicyStatus
+from xinbao.underwriting import repository as underwriting
+
+
+@dataclass(frozen=True, slots=True)
+class PremiumTerms:
+    """What writing a policy's installment premiums needs, without the whole policy."""
+
+    id: int
+    loan_id: int
+    funder_id: int
+    installment_premium_fen: int
+    installments_written: int
+    term_months: int
+
+
+class PolicyRepository(Protocol):
+    def add(self, policy: Policy) -> Policy: ...
+    def save(self, policy: Policy) -> None: ...
+    def get(self, policy_id: int) -> Policy | None: ...
+    def get_by_application(self, application_id: int) -> Policy | None: ...
+    def get_by_loan(self, loan_id: int) -> Policy | None: ...
+    def list_by_status(self, statuses: Iterable[PolicyStatus]) -> list[Policy]: ...
+    def count_by_status(self) -> dict[PolicyStatus, int]: ...
+    def get_many(self, policy_ids: Iterable[int]) -> list[Policy]: ...
+    def page(self, *, funder_id: int | None, after_id: int, limit: int) -> list[Policy]:
+        """Issued policies (not quotes) with ids above ``after_id``, in id order (only the
+        funder's when ``funder_id`` is given)."""
+        ...
+
+    def add_many(self, policies: Sequence[Policy]) -> list[Policy]: ...
+    def premium_terms(self, *, loan_ids: Iterable[int] = (),
+                      policy_ids: Iterable[int] = ()) -> list[PremiumTerms]:
+        """Installment-premium terms of the policies on these loans or with these ids."""
+        ...
+
+    def set_installments_written(self, written: dict[int, int]) -> None:
+        """Policy id → installments whose premium is now written."""
+        ...
+    def save_many(self, policies: Iterable[Policy]) -> None: ...
+
+    # Set-based questions of the end-of-day batch (policies in force only):
+    def installment_premiums_due(self, on: date) -> list[tuple[int, int]]:
+        """(policy, last installment number due by ``on``) where premiums are unwritten, for
+        loans past due (a paid installment's premium is written when it is recorded)."""
+        ...
+
+    def single_premium_in_force(self) -> list[int]:
+        """Policies with single premium not yet all earned or refunded."""
+        ...
+
+    def fully_repaid(self) -> list[int]:
+        """Policies whose loan has no unpaid installment left."""
+        ...
+
+    def overdue(self, on: date) -> list[tuple[int, date, int]]:
+        """(policy, first unpaid due date, product's claim trigger) for loans past due."""
+        ...
+
+
+class UnitOfWork(underwriting.UnitOfWork, loans.UnitOfWork, ledger.UnitOfWork, Protocol):
+    @property
+    def policies(self) -> PolicyRepository: ...

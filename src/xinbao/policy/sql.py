@@ -1,0 +1,176 @@
+"""SQL repositories: rows in, domain objects out, through one connection they never commit."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+
+from xinbao.catalogue import tables as catalogue_tables
+from xinbao.catalogue.model.parties import (
+    InsuranceMode,
+    PolicyRole,
+)
+from xinbao.catalogue.model.products import (
+    PremiumBasis,
+    RefundMethod,
+)
+from xinbao.loans import tables as loans_tables
+from xinbao.platform.sql import SqlRepository, chunks, expanding
+from xinbao.policy import tables
+from xinbao.policy.model import Policy, PolicyStatus
+from xinbao.policy.repository import PremiumTerms
+
+_POLICY_ENUMS = {
+    "mode": InsuranceMode, "policyholder": PolicyRole, "insured": PolicyRole,
+    "premium_basis": PremiumBasis, "refund_method": RefundMethod, "status": PolicyStatus,
+}
+_POLICY_COLUMNS = [f.name for f in fields(Policy) if f.name not in ("id", "events")]
+
+
+
+@functools.cache
+def _statements() -> dict[str, Any]:
+    """Installment-premium terms by loan or by policy, built and compiled once."""
+    p = tables.policies
+    terms = (p.c.id, p.c.loan_id, p.c.funder_id, p.c.installment_premium_fen,
+             p.c.installments_written, p.c.term_months)
+    return {
+        "terms_by_loan": select(*terms).where(p.c.loan_id.in_(expanding("keys"))),
+        "terms_by_id": select(*terms).where(p.c.id.in_(expanding("keys"))),
+    }
+
+
+class SqlPolicyRepository(SqlRepository):
+    @staticmethod
+    def _state(p: Policy) -> dict[str, Any]:
+        """Every column but the borrower's ID number (it never changes once quoted)."""
+        values = {name: getattr(p, name) for name in _POLICY_COLUMNS
+                  if name != "borrower_id_number"}
+        for name in _POLICY_ENUMS:
+            values[name] = values[name].value
+        return values
+
+    def _values(self, p: Policy) -> dict[str, Any]:
+        return {**self._state(p), "borrower_id_number": self._pii.encrypt(
+            p.borrower_id_number, field="policy_borrower_id_number")}
+
+    def _from_row(self, r: Any) -> Policy:
+        values = {name: getattr(r, name) for name in _POLICY_COLUMNS}
+        for name, kind in _POLICY_ENUMS.items():
+            values[name] = kind(values[name])
+        values["borrower_id_number"] = self._pii.decrypt(
+            values["borrower_id_number"], field="policy_borrower_id_number")
+        return Policy(id=r.id, **values)
+
+    def add(self, policy: Policy) -> Policy:
+        return self.add_many([policy])[0]
+
+    def add_many(self, policies: Sequence[Policy]) -> list[Policy]:
+        ids = self._insert_many(tables.policies, [self._values(p) for p in policies])
+        for policy, new_id in zip(policies, ids, strict=True):
+            policy.id = new_id
+        self._drain_many(policies)
+        return list(policies)
+
+    def save(self, policy: Policy) -> None:
+        self.save_many([policy])
+
+    def _one(self, condition: Any) -> Policy | None:
+        r = self._c.execute(select(tables.policies).where(condition)).first()
+        return self._from_row(r) if r else None
+
+    def get(self, policy_id: int) -> Policy | None:
+        return self._one(tables.policies.c.id == policy_id)
+
+    def get_by_application(self, application_id: int) -> Policy | None:
+        return self._one(tables.policies.c.application_id == application_id)
+
+    def get_by_loan(self, loan_id: int) -> Policy | None:
+        return self._one(tables.policies.c.loan_id == loan_id)
+
+    def get_many(self, policy_ids: Iterable[int]) -> list[Policy]:
+        t = tables.policies
+        found: list[Policy] = []
+        for chunk in chunks(policy_ids):
+            rows = self._c.execute(select(t).where(t.c.id.in_(chunk)))
+            found += [self._from_row(r) for r in rows]
+        return sorted(found, key=lambda p: p.id)
+
+    def page(self, *, funder_id: int | None, after_id: int, limit: int) -> list[Policy]:
+        t = tables.policies
+        q = (select(t).where(t.c.id > after_id, t.c.status != PolicyStatus.QUOTED.value)
+             .order_by(t.c.id).limit(limit))
+        if funder_id is not None:
+            q = q.where(t.c.funder_id == funder_id)
+        return [self._from_row(r) for r in self._c.execute(q)]
+
+    def premium_terms(self, *, loan_ids: Iterable[int] = (),
+                      policy_ids: Iterable[int] = ()) -> list[PremiumTerms]:
+        found: list[PremiumTerms] = []
+        for name, keys in (("terms_by_loan", loan_ids), ("terms_by_id", policy_ids)):
+            for chunk in chunks(keys):
+                found += [PremiumTerms(*row) for row in
+                          self._c.execute(_statements()[name], {"keys": chunk})]
+        return found
+
+    def set_installments_written(self, written: dict[int, int]) -> None:
+        self._update_rows(tables.policies, [{"id": pid, "installments_written": n}
+                                         for pid, n in written.items()])
+
+    def save_many(self, policies: Iterable[Policy]) -> None:
+        policies = list(policies)
+        self._update_rows(tables.policies, [{"id": p.id, **self._state(p)} for p in policies])
+        self._drain_many(policies)
+
+    def installment_premiums_due(self, on: date) -> list[tuple[int, int]]:
+        p, i, ln = tables.policies, loans_tables.installments, loans_tables.loans
+        q = (select(p.c.id, func.max(i.c.number))
+             .join(ln, ln.c.id == p.c.loan_id)
+             .join(i, i.c.loan_id == p.c.loan_id)
+             .where(ln.c.first_unpaid_due_date <= on,
+                    p.c.status == PolicyStatus.IN_FORCE.value, p.c.installment_premium_fen > 0,
+                    i.c.due_date <= on, i.c.number > p.c.installments_written)
+             .group_by(p.c.id).order_by(p.c.id))
+        return [(pid, through) for pid, through in self._c.execute(q)]
+
+    def single_premium_in_force(self) -> list[int]:
+        p = tables.policies
+        q = (select(p.c.id).where(p.c.status == PolicyStatus.IN_FORCE.value,
+                                  p.c.single_premium_fen > p.c.earned_fen + p.c.refunded_fen)
+             .order_by(p.c.id))
+        return list(self._c.execute(q).scalars())
+
+    def fully_repaid(self) -> list[int]:
+        p, ln = tables.policies, loans_tables.loans
+        q = (select(p.c.id).join(ln, ln.c.id == p.c.loan_id)
+             .where(p.c.status == PolicyStatus.IN_FORCE.value,
+                    ln.c.first_unpaid_due_date.is_(None))
+             .order_by(p.c.id))
+        return list(self._c.execute(q).scalars())
+
+    def overdue(self, on: date) -> list[tuple[int, date, int]]:
+        """(policy id, first unpaid due date, claim trigger) of policies in force past due."""
+        p, ln, pr = tables.policies, loans_tables.loans, catalogue_tables.products
+        q = (select(p.c.id, ln.c.first_unpaid_due_date, pr.c.claim_trigger_dpd)
+             .join(ln, ln.c.id == p.c.loan_id)
+             .join(pr, (pr.c.code == p.c.product_code) & (pr.c.version == p.c.product_version))
+             .where(p.c.status == PolicyStatus.IN_FORCE.value,
+                    ln.c.first_unpaid_due_date < on)
+             .order_by(p.c.id))
+        return [(pid, due, trigger) for pid, due, trigger in self._c.execute(q)]
+
+    def list_by_status(self, statuses: Iterable[PolicyStatus]) -> list[Policy]:
+        t = tables.policies
+        rows = self._c.execute(select(t).where(t.c.status.in_([s.value for s in statuses]))
+                               .order_by(t.c.id))
+        return [self._from_row(r) for r in rows]
+
+    def count_by_status(self) -> dict[PolicyStatus, int]:
+        t = tables.policies
+        rows = self._c.execute(select(t.c.status, func.count()).group_by(t.c.status))
+        return {PolicyStatus(status): n for status, n in rows}

@@ -1,0 +1,52 @@
+"""The relational schema, as SQLAlchemy Core tables.
+
+Money columns are BIGINT fen; rates are exact decimal text; enums are their string values.
+Alembic migrations (``migrations/``) create exactly this schema; a test compares the two.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+
+from xinbao.platform.tables import DecimalText, enum_column, fen_column, id_column, metadata
+
+policies = Table(
+    "policies", metadata,
+    id_column(),
+    Column("application_id", ForeignKey("applications.id"), nullable=False, unique=True),
+    Column("product_code", String(40), nullable=False),
+    Column("product_version", Integer, nullable=False),
+    enum_column("mode"),
+    Column("funder_id", ForeignKey("funders.id"), nullable=False),
+    Column("borrower_id_number", Text, nullable=False),  # encrypted
+    enum_column("policyholder"),
+    enum_column("insured"),
+    fen_column("sum_insured_fen"),
+    Column("coverage_share", DecimalText(), nullable=False),
+    enum_column("premium_basis"),
+    Column("monthly_premium_rate", DecimalText(), nullable=False),
+    enum_column("refund_method"),
+    Column("term_months", Integer, nullable=False),
+    fen_column("single_premium_fen"),
+    fen_column("installment_premium_fen"),
+    Column("quoted_on", Date, nullable=False),
+    enum_column("status", index=True),
+    Column("start_date", Date),
+    Column("end_date", Date),
+    Column("issued_on", Date),
+    Column("loan_id", ForeignKey("loans.id"), unique=True),
+    fen_column("earned_fen"),
+    Column("installments_written", Integer, nullable=False),
+    fen_column("refunded_fen"),
+    ForeignKeyConstraint(["product_code", "product_version"],
+                         ["products.code", "products.version"]),
+)

@@ -1,0 +1,428 @@
+"""The risk approval engine as use cases: decide applications, review referrals, keep the
+portfolio limits, and the anti-fraud lists.
+
+Deciding a batch of applications:
+
+1. the credit bureau is asked for every borrower at once (concurrently, with a timeout);
+2. anti-fraud facts are gathered in a few set queries: list hits, velocity counts per rule,
+   and the identity rings of the batch and its neighbours;
+3. collateral is valued; the model scores every application in one call;
+4. the limit counters of the batch are read once; ``decision.assess`` decides each
+   application against them, each approval taking its room from the batch's view, and its
+   record is made;
+5. only then does the batch write: the counters of new obligors are made, and the batch's
+   approvals reserve their retained liability on every counter in one atomic step. If a
+   concurrent transaction took the room meanwhile, that step changes nothing and each
+   application is decided again, reserving alone (re-read and re-decided while the room
+   keeps going to others, then referred). Decisions, status changes and quotes are written
+   in bulk, in the same transaction. The write lock is so held only while the batch is
+   written and committed, and another server process decides its own batch meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from xinbao.catalogue.model.parties import PartyKind
+from xinbao.catalogue.model.products import Product, ProductFamily
+from xinbao.iam.access import authorize
+from xinbao.iam.model.security import Action
+from xinbao.kernel.errors import DomainError, require
+from xinbao.kernel.events import Event
+from xinbao.kernel.identity import region_of
+from xinbao.ledger.model import ACCOUNTS, AccountType
+from xinbao.loans.model import Annualization, add_months
+from xinbao.risk.identity_graph import IdentityGraph
+from xinbao.risk.model import antifraud, exposure
+from xinbao.risk.model import decision as rules
+from xinbao.risk.model.antifraud import RuleSet
+from xinbao.risk.model.bureau import BureauResult
+from xinbao.risk.model.collateral import (
+    BrandTier,
+    CollateralRules,
+    Valuation,
+    value_car,
+    value_house,
+)
+from xinbao.risk.model.decision import (
+    Assessment,
+    DecisionRecord,
+    Outcome,
+    RiskTerms,
+    ScoreResult,
+)
+from xinbao.risk.model.exposure import Counter, LimitRules
+from xinbao.risk.repository import UnitOfWork
+from xinbao.underwriting.model import Application, CollateralKind
+
+LIMIT_CONTENDED = "LIM-CONTENDED"
+_RESERVE_TRIES = 5
+
+
+# --- ports ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BureauQuery:
+    id_number: str
+    name: str
+    kind: PartyKind
+    on: date
+
+
+class Bureau(Protocol):
+    """The credit bureau connection (``adapters/bureau.py``)."""
+
+    def fetch_many(self, queries: Sequence[BureauQuery]) -> list[BureauResult]: ...
+
+
+class Scorer(Protocol):
+    """The model that turns features into a PD (``adapters/model_store.py``, or the fallback
+    of ``scoring/fallback.py`` until a model is promoted)."""
+
+    def score(self, rows: Sequence[Mapping[str, Any]],
+              keys: Sequence[int]) -> list[ScoreResult]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackScore:
+    base_score: int
+    base_odds: Decimal
+    pdo: Decimal
+    thin_file_pd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class BureauSettings:
+    cost_fen: int
+    timeout_s: float
+    cache_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class RiskParameters:
+    """``params/risk.toml`` with the regulatory limits of ``params/regulatory.toml``."""
+
+    version: str
+    terms: Mapping[ProductFamily, RiskTerms]
+    limits: LimitRules
+    fallback: FallbackScore
+    bureau: BureauSettings
+
+
+@dataclass(frozen=True, slots=True)
+class RiskEngine:
+    """Everything a decision needs besides the database."""
+
+    params: RiskParameters
+    rule_set: RuleSet
+    collateral: CollateralRules
+    cost_cap: Decimal
+    annualization: Annualization
+    scorer: Scorer
+    bureau: Bureau
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    application: Application
+    record: DecisionRecord
+
+
+# --- deciding -----------------------------------------------------------------------------
+
+
+def decide(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
+           products: Mapping[tuple[str, int], Product], on: date) -> list[Decided]:
+    """Decide submitted applications (inside the caller's transaction)."""
+    if not batch:
+        return []
+    results = engine.bureau.fetch_many([BureauQuery(a.borrower.id_number, a.borrower.name,
+                                                    a.borrower.kind, on) for a in batch])
+    screenings = _screen(uow, engine.rule_set, batch, on)
+    valuations = [_value(engine.collateral, a, on) for a in batch]
+    product_of = [products[(a.product_code, a.product_version)] for a in batch]
+    features = [rules.features(a, p, b, v, on)
+                for a, p, b, v in zip(batch, product_of, results, valuations, strict=True)]
+    scores = engine.scorer.score(features, [a.id or 0 for a in batch])
+    basis = _limit_basis(uow, engine.params.limits, on)
+    funders = {f: require(uow.funders.get(f), "funder", f)
+               for f in {a.funder_id for a in batch}}
+    caps = exposure.caps(engine.params.limits, basis)
+    keys_of = [_limit_keys(uow, a, product_of[i], funders[a.funder_id].code, engine, basis,
+                           caps) for i, a in enumerate(batch)]
+    state, missing = _counters(uow, [c for wanted in keys_of for c in wanted])
+    facts = [rules.Facts(screening=screenings[i], bureau=results[i], scored=scores[i],
+                         valuation=valuations[i], portfolio=(), cost_cap=engine.cost_cap,
+                         annualization=engine.annualization) for i in range(len(batch))]
+    keys = [[(c.dimension, c.key) for c in wanted] for wanted in keys_of]
+
+    # Everything is assessed and recorded before the batch's first write, so the write lock
+    # (SQLite's one writer, PostgreSQL's locks on the counters' rows) is held only while the
+    # batch is written: the approvals are reserved together, in one step, against the
+    # counters as read. If a concurrent transaction took the room meanwhile, that step
+    # changes nothing and each application is decided again, reserving on its own against
+    # fresh counters.
+    planned: dict[tuple[str, str], int] = {}
+
+    def plan(wanted: Sequence[tuple[str, str]], amount: int) -> bool:
+        for k in wanted:
+            planned[k] = planned.get(k, 0) + amount
+        return True
+
+    fresh = dict(state)
+    assessed = [_assess(uow, engine, a, product_of[i], facts[i], basis, on, keys[i], state,
+                        plan)
+                for i, a in enumerate(batch)]
+    records = _records(uow, engine, batch, assessed, features, on)
+    if missing:  # the batch's first write
+        uow.counters.ensure(missing, basis_fen=basis, on=on)
+    if planned and not uow.counters.reserve_many(planned):
+        fresh.update(uow.counters.get(list(fresh)))
+        assessed = [_assess(uow, engine, a, product_of[i], facts[i], basis, on, keys[i],
+                            fresh, uow.counters.reserve) for i, a in enumerate(batch)]
+        records = _records(uow, engine, batch, assessed, features, on)
+    decided = []
+    for application, (assessment, _), record in zip(batch, assessed, records, strict=True):
+        application.decide(assessment.outcome.approved, assessment.reason_codes, on)
+        decided.append(Decided(application, record))
+    uow.decisions.add_many([d.record for d in decided])
+    return decided
+
+
+def _assess(uow: UnitOfWork, engine: RiskEngine, application: Application, product: Product,
+            facts: rules.Facts, basis: int, on: date, keys: list[tuple[str, str]],
+            state: dict[tuple[str, str], Counter],
+            reserve: Callable[[Sequence[tuple[str, str]], int], bool],
+            ) -> tuple[Assessment, rules.Facts]:
+    """Assess one application of the batch against ``state``, the batch's view of the limit
+    counters, kept up to date with its own reservations (re-read when ``reserve`` finds that
+    a concurrent transaction took the room)."""
+    terms = engine.params.terms[product.family]
+    for attempt in range(_RESERVE_TRIES):
+        if attempt:  # a concurrent approval took the room: read it again
+            state.update(uow.counters.get(keys))
+        portfolio = exposure.constraints(
+            [state[k] for k in keys], product.coverage_share, rules=engine.params.limits,
+            net_assets_fen=basis, enterprise=application.borrower.kind is PartyKind.ENTERPRISE)
+        facts = replace(facts, portfolio=tuple(portfolio))
+        assessment = rules.assess(application, product, terms, facts, on)
+        if assessment.outcome.approved is not True:
+            break
+        amount = exposure.retained_fen(assessment.approved_fen, product.coverage_share)
+        if reserve(keys, amount):
+            for k in keys:
+                c = state[k]
+                state[k] = Counter(c.dimension, c.key, c.cap_fen, c.used_fen + amount)
+            break
+    else:  # the room kept going to concurrent approvals: let a person look
+        assessment = Assessment(Outcome.REFER, (*assessment.findings, rules.Finding(
+            "limit", LIMIT_CONTENDED, antifraud.Action.REFER,
+            "the portfolio limits changed under concurrent approvals")),
+            assessment.limit, assessment.price)
+    return assessment, facts
+
+
+def _records(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
+             assessed: Sequence[tuple[Assessment, rules.Facts]],
+             features: Sequence[Mapping[str, Any]], on: date) -> list[DecisionRecord]:
+    return [_record(uow, engine, a, assessment, facts, features[i], on)
+            for i, (a, (assessment, facts)) in enumerate(zip(batch, assessed, strict=True))]
+
+
+def _record(uow: UnitOfWork, engine: RiskEngine, application: Application,
+            assessment: Assessment, facts: rules.Facts, features: Mapping[str, Any],
+            on: date) -> DecisionRecord:
+    price, scored = (None if assessment.outcome is Outcome.DECLINE else assessment.price,
+                     facts.scored)
+    assert application.id is not None
+    return DecisionRecord(
+        application_id=application.id, outcome=assessment.outcome, decided_on=on,
+        decided_by=uow.actor.actor, reason_codes=assessment.reason_codes,
+        requested_fen=application.amount_fen,
+        approved_fen=0 if assessment.outcome is Outcome.DECLINE else assessment.approved_fen,
+        annual_premium_rate=price.annual_rate if price else None,
+        monthly_premium_rate=price.monthly_rate if price else None,
+        pd=scored.pd if scored else None, score=scored.score if scored else None,
+        model=scored.model if scored else "none",
+        rule_set_version=engine.rule_set.version, params_version=engine.params.version,
+        detail=rules.detail(assessment, facts, _json_features(features),
+                            application.borrower.kind),
+        final=assessment.outcome is not Outcome.REFER)
+
+
+def _json_features(features: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in features.items()}
+
+
+def _value(collateral_rules: CollateralRules, a: Application, on: date) -> Valuation | None:
+    c = a.collateral
+    if c is None:
+        return None
+    try:
+        if c.kind is CollateralKind.CAR:
+            assert c.new_price_fen is not None and c.first_registered is not None
+            return value_car(collateral_rules, new_price_fen=c.new_price_fen,
+                             tier=BrandTier(c.brand_tier), first_registered=c.first_registered,
+                             on=on)
+        assert c.appraised_fen is not None and c.city_tier is not None
+        return value_house(collateral_rules, appraised_fen=c.appraised_fen,
+                           city_tier=c.city_tier)
+    except DomainError:
+        return None  # intake checked the offer; a value it cannot take counts as none
+
+
+# --- anti-fraud facts ----------------------------------------------------------------------
+
+
+def _screen(uow: UnitOfWork, rule_set: RuleSet, batch: Sequence[Application],
+            on: date) -> list[antifraud.Screening]:
+    listed_fields = {r.field for r in rule_set.rules if r.kind == "blacklist"}
+    pairs = [(f, v) for a in batch for f in listed_fields
+             if (v := a.value_of(str(f))) is not None]
+    listed = uow.blacklist.listed(pairs) if pairs else set()
+    windows = sorted({(str(r.field), r.window_days) for r in rule_set.rules
+                      if r.kind == "velocity"})
+    first, last = min(a.applied_on for a in batch), max(a.applied_on for a in batch)
+    asks: dict[str, tuple[list[str], date]] = {}
+    for name, window in windows:  # each field once, back to its longest window
+        start = first - timedelta(days=window)
+        asks[name] = ([v for a in batch if (v := a.value_of(name)) is not None],
+                      min(start, asks[name][1]) if name in asks else start)
+    seen = uow.risk.sightings(asks, last) if asks else {}
+    velocity: dict[tuple[str, int], dict[int, antifraud.Velocity]] = {}
+    for name, window in windows:
+        counts: dict[int, antifraud.Velocity] = {}
+        for a in batch:
+            value = a.value_of(name)
+            hits = [s for s in seen[name].get(value, []) if value is not None
+                    and a.applied_on - timedelta(days=window) <= s.applied_on <= a.applied_on]
+            counts[a.id or 0] = antifraud.Velocity(len(hits), len({s.funder_id for s in hits}))
+        velocity[(name, window)] = counts
+    graph = None
+    if any(r.kind == "ring" for r in rule_set.rules):
+        ids = [a.id for a in batch if a.id is not None]
+        graph = IdentityGraph(uow.risk.neighbourhood(ids, on, limit=max(500, 5 * len(ids))))
+    out = []
+    for a in batch:
+        key = a.id or 0
+        age = a.borrower.age_on(a.applied_on)
+        facts = antifraud.Facts(
+            blacklisted=frozenset(f for f in listed_fields if (f, a.value_of(str(f))) in listed),
+            velocity={k: v[key] for k, v in velocity.items() if key in v},
+            ring=graph.ring_of(key) if graph is not None and graph.has(key) else None,
+            age_at_application=age,
+            age_at_maturity=a.borrower.age_on(add_months(on, a.term_months))
+            if age is not None else None)
+        out.append(antifraud.screen(rule_set, facts))
+    return out
+
+
+# --- portfolio limits ----------------------------------------------------------------------
+
+
+def net_assets_fen(uow: UnitOfWork) -> int:
+    """Assets less liabilities: the credit balance of equity, income and expense accounts."""
+    credit_normal = {code for code, a in ACCOUNTS.items()
+                     if a.type in (AccountType.EQUITY, AccountType.INCOME, AccountType.EXPENSE)}
+    return -sum(line.amount_fen for line in uow.ledger.lines() if line.account in credit_normal)
+
+
+def _limit_basis(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> int:
+    """The net assets the caps stand on; counted from the ledger the first time (once: a
+    concurrent first decision waits for the lock and finds the count made)."""
+    basis = uow.counters.basis() or uow.counters.lock(on)
+    if basis is None:
+        _refresh(uow, limit_rules, on)
+        basis = uow.counters.basis()
+    assert basis is not None
+    return basis[0]
+
+
+def _limit_keys(uow: UnitOfWork, application: Application, product: Product,
+                funder_code: str, engine: RiskEngine, basis: int,
+                caps: Mapping[str, int]) -> list[Counter]:
+    """The counters an application's liability counts against, with the caps they get when
+    first made (``caps``: ``exposure.caps`` on ``basis``)."""
+    enterprise = application.borrower.kind is PartyKind.ENTERPRISE
+    limit_rules = engine.params.limits
+    return [
+        Counter(exposure.RETAINED, "all", caps[exposure.RETAINED], 0),
+        Counter(exposure.FUNDER, funder_code, caps[exposure.FUNDER], 0),
+        Counter(exposure.REGION, region_of(application.borrower.id_number,
+                                                    enterprise=enterprise),
+                caps[exposure.REGION], 0),
+        Counter(exposure.INDUSTRY, (application.profile.industry or exposure.HOUSEHOLD)
+                if enterprise else exposure.HOUSEHOLD, caps[exposure.INDUSTRY], 0),
+        Counter(exposure.PRODUCT, product.code, caps[exposure.PRODUCT], 0),
+        Counter(exposure.OBLIGOR, uow.risk.obligor_key(application.borrower.id_number),
+                exposure.obligor_cap(limit_rules, basis, enterprise=enterprise), 0),
+    ]
+
+
+def _counters(uow: UnitOfWork, wanted: Sequence[Counter],
+              ) -> tuple[dict[tuple[str, str], Counter], list[Counter]]:
+    """The counters as they stand, with those not yet made as they will be made (unused, at
+    the caps in ``wanted``), and the list of those: the caller makes them before it reserves
+    (as made: if a concurrent transaction made one first and used it, the reservation's own
+    check still holds the cap, and the batch is decided again on fresh counters)."""
+    keys = list(dict.fromkeys((c.dimension, c.key) for c in wanted))
+    found = uow.counters.get(keys)
+    missing = list({(c.dimension, c.key): c for c in wanted
+                    if (c.dimension, c.key) not in found}.values())
+    found.update(((c.dimension, c.key), c) for c in missing)
+    return found, missing
+
+
+def _refresh(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> list[Counter]:
+    uow.counters.lock(on)
+    basis = net_assets_fen(uow)
+    caps = exposure.caps(limit_rules, basis)
+    used: dict[tuple[str, str], int] = {(exposure.RETAINED, "all"): 0}
+    for c in uow.counters.all():  # every portfolio counter keeps existing, at its new cap
+        if c.dimension != exposure.OBLIGOR:
+            used[(c.dimension, c.key)] = 0
+    kinds: dict[str, bool] = {}
+    for row in uow.risk.exposure_rows():
+        amount = exposure.retained_fen(row.principal_fen, row.coverage_share)
+        industry = (row.industry or exposure.HOUSEHOLD) if row.enterprise else exposure.HOUSEHOLD
+        for key in ((exposure.RETAINED, "all"), (exposure.FUNDER, row.funder),
+                    (exposure.REGION, row.region), (exposure.INDUSTRY, industry),
+                    (exposure.PRODUCT, row.product), (exposure.OBLIGOR, row.obligor)):
+            used[key] = used.get(key, 0) + amount
+        kinds[row.obligor] = row.enterprise
+    counters = [Counter(dim, key, exposure.obligor_cap(limit_rules, basis,
+                                                       enterprise=kinds[key])
+                        if dim == exposure.OBLIGOR else caps[dim], amount)
+                for (dim, key), amount in sorted(used.items())]
+    uow.counters.replace_all(counters, basis_fen=basis, on=on)
+    return counters
+
+
+def refresh_limits(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> list[Counter]:
+    """Recount every limit counter from the book and set the caps from today's net assets
+    (end of day, after a capital change, or on demand)."""
+    authorize(uow, Action.BATCH_RUN)
+    with uow:
+        counters = _refresh(uow, limit_rules, on)
+        uow.events.add([Event("LimitsRefreshed", "portfolio", None, on, {
+            "counters": len(counters),
+            "retained_used_fen": next((c.used_fen for c in counters
+                                       if c.dimension == exposure.RETAINED), 0)})])
+        uow.commit()
+    return counters
+
+
+def limit_usage(uow: UnitOfWork) -> tuple[int | None, list[Counter]]:
+    """The net assets the caps stand on and every counter, fullest first."""
+    authorize(uow, Action.REPORT_READ)
+    with uow:
+        basis = uow.counters.basis()
+        counters = uow.counters.all()
+    return (basis[0] if basis else None,
+            sorted(counters, key=lambda c: (-(c.used_fen / c.cap_fen) if c.cap_fen else 0,
+                                            c.dimension, c.key)))

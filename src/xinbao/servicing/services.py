@@ -1,0 +1,392 @@
+"""Post-insurance servicing: the funder's repayment data and the end-of-day batch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+from xinbao.catalogue.model.parties import Funder
+from xinbao.claims.model import ClaimStatus
+from xinbao.claims.services import open_claim
+from xinbao.iam.access import authorize, own
+from xinbao.iam.model.security import Action
+from xinbao.kernel.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound, require
+from xinbao.kernel.events import Event
+from xinbao.kernel.results import FileOutcome, Rejection
+from xinbao.ledger.services import key_digest
+from xinbao.loans.model import (
+    Installment,
+    Loan,
+    LoanStatus,
+    Repayment,
+    installment_settled,
+    paid_by_installment,
+    position,
+)
+from xinbao.loans.repository import LoanHeader
+from xinbao.policy.model import Policy, PolicyStatus
+from xinbao.policy.premiums import (
+    collect_premiums,
+    earn_premium,
+    earn_premiums,
+    refund_unearned_premium,
+    write_installment_premiums,
+)
+from xinbao.policy.repository import PremiumTerms
+from xinbao.servicing.commands import (
+    IngestRepaymentFile,
+    RecordMissedInstallment,
+    RecordPrepayment,
+    RecordRepayment,
+    RepaymentRecord,
+    RunEndOfDay,
+)
+from xinbao.servicing.repository import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    accepted: int
+    repeated: int  # references seen before: ignored
+    rejected: tuple[Rejection, ...]
+    premium_collected_fen: int
+
+
+def _check_record(index: int, r: RepaymentRecord) -> Rejection | None:
+    errors: list[FieldError] = []
+    if min(r.principal_fen, r.interest_fen, r.premium_fen) < 0:
+        errors.append(FieldError("amount", "amount.nonnegative", "amounts cannot be negative"))
+    elif r.principal_fen + r.interest_fen == 0:
+        errors.append(FieldError("amount", "amount.positive", "a repayment repays something"))
+    if not r.reference.strip():
+        errors.append(FieldError("reference", "repayment.reference",
+                                 "the funder's transaction number is required"))
+    return Rejection(index, r.reference, InvalidInput(errors)) if errors else None
+
+
+def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord], *,
+            received_on: date, file_reference: str) -> FileResult:
+    """Validate and record a funder's repayments in one pass over the file (set-based reads,
+    bulk writes); each bad record is rejected alone."""
+    rejected: list[Rejection] = []
+    loans = uow.loans.headers(funder.id, {r.contract_no for r in records})
+    loan_ids = [loan.id for loan in loans.values()]
+    installments = uow.loans.installments(
+        (loans[r.contract_no].id, r.installment_number) for r in records
+        if r.contract_no in loans)
+    known = uow.repayments.known_references(
+        (loans[r.contract_no].id, r.reference) for r in records if r.contract_no in loans)
+    paid = uow.repayments.paid_totals(loan_ids, {r.installment_number for r in records})
+    terms = {t.loan_id: t for t in uow.policies.premium_terms(loan_ids=loan_ids)}
+    accepted: list[tuple[Repayment, str]] = []
+    touched: set[int] = set()
+    premium_through: dict[int, int] = {}
+    premium_collected = repeated = 0
+    for index, r in enumerate(records):
+        bad = _check_record(index, r)
+        loan = loans.get(r.contract_no)
+        if bad is None and loan is None:
+            bad = Rejection(index, r.reference, NotFound("loan contract", r.contract_no))
+        if bad is not None:
+            rejected.append(bad)
+            continue
+        if (loan.id, r.reference) in known:
+            repeated += 1
+            continue
+        refusal = _refuse(loan, installments.get((loan.id, r.installment_number)), r,
+                          paid.get(loan.id, {}), terms.get(loan.id))
+        if refusal is not None:
+            rejected.append(Rejection(index, r.reference, refusal))
+            continue
+        known.add((loan.id, r.reference))
+        per_loan = paid.setdefault(loan.id, {})
+        p, i = per_loan.get(r.installment_number, (0, 0))
+        per_loan[r.installment_number] = (p + r.principal_fen, i + r.interest_fen)
+        accepted.append((Repayment(loan_id=loan.id, installment_number=r.installment_number,
+                                   paid_on=r.paid_on, principal_fen=r.principal_fen,
+                                   interest_fen=r.interest_fen), r.reference))
+        touched.add(loan.id)
+        premium_collected += r.premium_fen
+        if loan.id in terms and terms[loan.id].installment_premium_fen:
+            # A paid installment's premium is written now, collected or not, so the
+            # end-of-day batch only has to look at loans past due.
+            premium_through[loan.id] = max(premium_through.get(loan.id, 0), r.installment_number)
+    uow.repayments.add_many(accepted)
+    uow.loans.refresh_first_unpaid(touched)
+    if premium_through:
+        due = [(terms[loan_id], through) for loan_id, through in premium_through.items()]
+        write_installment_premiums(uow, due, {funder.id: funder}, on=received_on,
+                                   source=f"file:{funder.code}:{file_reference}")
+    if premium_collected:
+        collect_premiums(uow, amount_fen=premium_collected, on=received_on,
+                         source=f"file:{funder.code}:{file_reference}",
+                         key=f"{funder.code}:{file_reference}:"
+                             + key_digest([f"{r.loan_id}:{ref}" for r, ref in accepted]))
+    return FileResult(accepted=len(accepted), repeated=repeated, rejected=tuple(rejected),
+                      premium_collected_fen=premium_collected)
+
+
+def _refuse(loan: LoanHeader, installment: Installment | None, r: RepaymentRecord,
+            paid: Mapping[int, tuple[int, int]],
+            policy: PremiumTerms | None) -> DomainError | None:
+    if loan.status is not LoanStatus.ACTIVE:
+        return Conflict(f"loan {loan.id} is {loan.status.value}: repayments after a claim are "
+                        "recoveries")
+    if installment is None:
+        return InvalidInput.single("installment_number", "repayment.installment",
+                                   f"loan {loan.id} has installments 1 to {loan.term_months}")
+    if r.paid_on < loan.start_date:
+        return InvalidInput.single("paid_on", "repayment.date",
+                                   "a repayment cannot precede disbursement")
+    p_paid, i_paid = paid.get(installment.number, (0, 0))
+    if (p_paid + r.principal_fen > installment.principal_fen
+            or i_paid + r.interest_fen > installment.interest_fen):
+        return InvalidInput.single(
+            "amount", "repayment.overpayment",
+            f"installment {installment.number} has {installment.principal_fen - p_paid} fen "
+            f"principal and {installment.interest_fen - i_paid} fen interest left")
+    if r.premium_fen and (policy is None or not policy.installment_premium_fen):
+        return InvalidInput.single("premium_fen", "repayment.premium",
+                                   "this loan's policy has no installment premium")
+    return None
+
+
+def ingest_repayment_file(cmd: IngestRepaymentFile, uow: UnitOfWork) -> FileResult:
+    """A funder's repayment file: every good record recorded, every bad one rejected with
+    its reason, repeats of a known transaction number ignored; one transaction."""
+    if not cmd.file_reference.strip():
+        raise InvalidInput.single("file_reference", "file.reference",
+                                  "a file names its reference")
+    authorize(uow, Action.REPAYMENT_RECORD)
+    with uow:
+        funder = require(uow.funders.get_by_code(cmd.funder_code), "funder", cmd.funder_code)
+        own(uow, funder.id, "funder", cmd.funder_code)
+        result = _ingest(uow, funder, cmd.records, received_on=cmd.received_on,
+                         file_reference=cmd.file_reference)
+        uow.commit()
+    return result
+
+
+def record_repayment(cmd: RecordRepayment, uow: UnitOfWork) -> Repayment:
+    """Record one repayment; the same reference again is ignored (the stored one returned)."""
+    record = RepaymentRecord(
+        contract_no="", installment_number=cmd.installment_number, paid_on=cmd.paid_on,
+        principal_fen=cmd.principal_fen, interest_fen=cmd.interest_fen,
+        premium_fen=cmd.premium_fen, reference=cmd.reference)
+    authorize(uow, Action.REPAYMENT_RECORD)
+    bad = _check_record(0, record)
+    if bad is not None:
+        raise bad.error
+    with uow:
+        loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
+        own(uow, loan.funder_id, "loan", cmd.loan_id)
+        repeat = uow.repayments.get_by_reference(loan.id, cmd.reference)
+        if repeat is not None:
+            return repeat
+        funder = require(uow.funders.get(loan.funder_id), "funder", loan.funder_id)
+        result = _ingest(uow, funder, [replace(record, contract_no=loan.contract_no)],
+                         received_on=cmd.paid_on, file_reference=f"single:{cmd.reference}")
+        if result.rejected:
+            raise result.rejected[0].error
+        stored = require(uow.repayments.get_by_reference(loan.id, cmd.reference), "repayment",
+                         cmd.reference)
+        uow.commit()
+    return stored
+
+
+def record_missed_installment(cmd: RecordMissedInstallment, uow: UnitOfWork) -> Event:
+    """The funder reports an installment unpaid after its due date (kept as an event)."""
+    authorize(uow, Action.REPAYMENT_RECORD)
+    with uow:
+        loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
+        own(uow, loan.funder_id, "loan", cmd.loan_id)
+        installment = loan.installment(cmd.installment_number)
+        if installment is None:
+            raise InvalidInput.single("installment_number", "repayment.installment",
+                                      f"loan {loan.id} has installments 1 to {loan.term_months}")
+        if cmd.reported_on <= installment.due_date:
+            raise InvalidInput.single("reported_on", "missed.after_due_date",
+                                      f"installment {installment.number} is due "
+                                      f"{installment.due_date}: not missed before then")
+        paid = paid_by_installment(uow.repayments.for_loan(loan.id))
+        if installment_settled(installment, paid):
+            raise Conflict(f"installment {installment.number} of loan {loan.id} is paid")
+        pos = position(loan.installments, paid, cmd.reported_on)
+        event = Event("InstallmentMissed", "loan", loan.id, cmd.reported_on, {
+            "installment_number": installment.number,
+            "days_past_due": (cmd.reported_on - installment.due_date).days,
+            "loan_days_past_due": pos.days_past_due})
+        uow.events.add([event])
+        uow.commit()
+    return event
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    expired: bool  # at maturity; otherwise cancelled on prepayment
+    earned_fen: int
+    refunded_fen: int
+
+
+def _settle(uow: UnitOfWork, policy: Policy, loan: Loan, *, on: date) -> Settlement:
+    """The loan is repaid: before maturity the unearned premium goes back and the policy is
+    cancelled; at maturity the rest of the premium is earned and the policy expires. Either
+    way the policy is then closed."""
+    loan.status = LoanStatus.PAID_OFF
+    uow.loans.save(loan)
+    if on < loan.maturity_date:
+        refunded = refund_unearned_premium(uow, policy, on=on)
+        policy.cancel(on, "loan prepaid")
+        outcome = Settlement(expired=False, earned_fen=0, refunded_fen=refunded)
+    else:
+        earned = earn_premium(uow, policy, on=on, all_of_it=True)
+        policy.expire(on)
+        outcome = Settlement(expired=True, earned_fen=earned, refunded_fen=0)
+    policy.close(on, "loan repaid")
+    uow.policies.save(policy)
+    return outcome
+
+
+def record_prepayment(cmd: RecordPrepayment, uow: UnitOfWork) -> Settlement:
+    """The borrower repays all outstanding principal early (提前还款).
+
+    The principal left on every unpaid installment is recorded as repaid on ``paid_on``, the
+    interest reported goes to the current installment, and the policy is settled at once:
+    unearned single premium refunded (pro rata or Rule of 78), policy cancelled and closed.
+    """
+    authorize(uow, Action.REPAYMENT_RECORD)
+    with uow:
+        outcome = _prepay_all(uow, [cmd])
+        if outcome.rejected:
+            raise outcome.rejected[0].error
+        uow.commit()
+    return outcome.accepted[0]
+
+
+def record_prepayments(cmds: Sequence[RecordPrepayment], uow: UnitOfWork,
+                       ) -> FileOutcome[Settlement]:
+    """Many prepayments in one transaction (a funder's file); each refused one alone."""
+    authorize(uow, Action.REPAYMENT_RECORD)
+    with uow:
+        outcome = _prepay_all(uow, cmds)
+        uow.commit()
+    return outcome
+
+
+def _prepay_all(uow: UnitOfWork, cmds: Sequence[RecordPrepayment]) -> FileOutcome[Settlement]:
+    accepted: list[Settlement] = []
+    rejected: list[Rejection] = []
+    for index, cmd in enumerate(cmds):
+        try:
+            accepted.append(_prepay(uow, cmd))
+        except DomainError as exc:
+            rejected.append(Rejection(index, cmd.reference, exc))
+    return FileOutcome(tuple(accepted), tuple(rejected))
+
+
+def _prepay(uow: UnitOfWork, cmd: RecordPrepayment) -> Settlement:
+    """Check everything first, then write: a refused prepayment leaves nothing behind."""
+    if cmd.interest_fen < 0:
+        raise InvalidInput.single("interest_fen", "amount.nonnegative",
+                                  "interest cannot be negative")
+    if not cmd.reference.strip():
+        raise InvalidInput.single("reference", "repayment.reference",
+                                  "the funder's transaction number is required")
+    loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
+    own(uow, loan.funder_id, "loan", cmd.loan_id)
+    if loan.status is not LoanStatus.ACTIVE:
+        raise Conflict(f"loan {loan.id} is {loan.status.value}")
+    policy = uow.policies.get_by_loan(loan.id)
+    if policy is None or policy.status is not PolicyStatus.IN_FORCE:
+        raise Conflict(f"loan {loan.id} has no policy in force")
+    if cmd.paid_on < loan.start_date:
+        raise InvalidInput.single("paid_on", "repayment.date",
+                                  "a repayment cannot precede disbursement")
+    paid = uow.repayments.paid_totals([loan.id]).get(loan.id, {})
+    pos = position(loan.installments, paid, cmd.paid_on)
+    if pos.days_past_due > 0:
+        raise Conflict(f"loan {loan.id} is {pos.days_past_due} days past due: record the "
+                       "overdue repayments before the prepayment")
+    current = None
+    rows: list[tuple[Repayment, str]] = []
+    for inst in loan.installments:
+        p_paid, i_paid = paid.get(inst.number, (0, 0))
+        principal_left = inst.principal_fen - p_paid
+        if current is None and (principal_left or inst.interest_fen - i_paid):
+            current = inst.number
+        interest = cmd.interest_fen if inst.number == current else 0
+        if interest > inst.interest_fen - i_paid:
+            raise InvalidInput.single(
+                "interest_fen", "repayment.overpayment",
+                f"installment {inst.number} has {inst.interest_fen - i_paid} fen interest left")
+        if principal_left or interest:
+            rows.append((Repayment(loan_id=loan.id, installment_number=inst.number,
+                                   paid_on=cmd.paid_on, principal_fen=principal_left,
+                                   interest_fen=interest), f"{cmd.reference}:{inst.number}"))
+    uow.repayments.add_many(rows)
+    loan.first_unpaid_due_date = None
+    loan.events.append(Event("LoanPrepaid", "loan", loan.id, cmd.paid_on, {
+        "principal_fen": pos.outstanding_principal_fen, "interest_fen": cmd.interest_fen}))
+    return _settle(uow, policy, loan, on=cmd.paid_on)
+
+
+@dataclass(slots=True)
+class EndOfDayReport:
+    on: date
+    policies_overdue: int = 0  # in force with an installment past due
+    premium_written_fen: int = 0
+    premium_earned_fen: int = 0
+    policies_expired: int = 0
+    policies_cancelled: int = 0
+    premium_refunded_fen: int = 0
+    claims_opened: list[int] = field(default_factory=list)
+    claims_declined: list[int] = field(default_factory=list)
+
+
+def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
+    """Installment premium fallen due, premium earned (month close), expiries and
+    prepayments settled, and claims for loans whose days past due reach the trigger.
+
+    Set-based: each step asks the repositories for exactly the policies it concerns. One
+    transaction for the whole day; running it again for the same day posts nothing more.
+    """
+    authorize(uow, Action.BATCH_RUN)
+    on = cmd.on
+    close_month = cmd.close_month
+    if close_month is None:
+        close_month = (on + timedelta(days=1)).month != on.month
+    report = EndOfDayReport(on=on)
+    source = f"eod:{on.isoformat()}"
+    with uow:
+        funders = {f.id: f for f in uow.funders.list()}
+        due = uow.policies.installment_premiums_due(on)
+        if due:
+            by_id = {t.id: t for t in uow.policies.premium_terms(
+                policy_ids=[pid for pid, _ in due])}
+            pairs = [(by_id[pid], through) for pid, through in due]
+            report.premium_written_fen = write_installment_premiums(
+                uow, pairs, funders, on=on, source=source)
+        if close_month:
+            earning = uow.policies.get_many(uow.policies.single_premium_in_force())
+            report.premium_earned_fen = earn_premiums(uow, earning, on=on, source=source)
+            uow.policies.save_many(earning)
+        repaid = uow.policies.get_many(uow.policies.fully_repaid())
+        loans = uow.loans.get_many(p.loan_id for p in repaid)
+        for policy in repaid:
+            outcome = _settle(uow, policy, loans[policy.loan_id], on=on)
+            report.premium_refunded_fen += outcome.refunded_fen
+            report.premium_earned_fen += outcome.earned_fen
+            report.policies_expired += outcome.expired
+            report.policies_cancelled += not outcome.expired
+        overdue = uow.policies.overdue(on)
+        report.policies_overdue = len(overdue)
+        triggered = [pid for pid, first_due, trigger in overdue if (on - first_due).days >= trigger]
+        for policy in uow.policies.get_many(triggered):
+            if any(c.status is ClaimStatus.DECLINED for c in uow.claims.for_policy(policy.id)):
+                continue  # a declined claim waits for a person, not for tomorrow's batch
+            claim = open_claim(uow, policy, on=on)
+            (report.claims_opened if claim.status is ClaimStatus.OPEN
+             else report.claims_declined).append(claim.id)
+        uow.commit()
+    return report

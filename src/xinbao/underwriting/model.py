@@ -1,0 +1,182 @@
+"""Applications: what the funder sends, what the borrower declares, and its status.
+
+An application carries the borrower, the loan asked for, the borrower's declared profile
+(income, employment, device, address, employer), the collateral offered and the evidence of
+consent and of the sale (双录: stored by reference and SHA-256, never the recording itself).
+
+Product-range checks become reason codes of the decision (``decision.assess``):
+
+- UW-AMOUNT-RANGE: amount outside the product's range.
+- UW-TERM-RANGE: term outside the product's range.
+- UW-REPAYMENT-METHOD: repayment method not offered by the product.
+
+Status: submitted → approved | declined | referred; a referral is then approved or declined
+by an underwriter (``services/decisions.review_application``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from xinbao.catalogue.model.parties import Borrower, InsuranceMode, Roles
+from xinbao.catalogue.model.products import Product, RepaymentMethod
+from xinbao.kernel.errors import FieldError, IllegalTransition
+from xinbao.kernel.events import Event
+
+_RULE_TO_REASON = {
+    "product.amount_range": "UW-AMOUNT-RANGE",
+    "loan.amount_positive": "UW-AMOUNT-RANGE",
+    "product.term_range": "UW-TERM-RANGE",
+    "loan.term_positive": "UW-TERM-RANGE",
+    "product.repayment_method": "UW-REPAYMENT-METHOD",
+}
+
+
+class ApplicationStatus(StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    REFERRED = "referred"  # waits in the manual review queue
+
+
+class EvidenceKind(StrEnum):
+    CONSENT = "consent"  # the borrower's authorization (credit enquiry, insurance)
+    SALES_RECORDING = "sales_recording"  # 双录: audio/video of an offline sale
+    ONLINE_SALES_RECORD = "online_sales_record"  # the kept record of an online sale
+
+
+SHA256_HEX = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A document kept elsewhere (the funder's or the insurer's archive), by reference and
+    SHA-256 so that any later copy can be checked against what was shown at approval."""
+
+    kind: EvidenceKind
+    reference: str
+    sha256: str
+
+    def check(self, where: str) -> list[FieldError]:
+        errors = []
+        if not self.reference.strip() or len(self.reference) > 500:
+            errors.append(FieldError(f"{where}.reference", "evidence.reference",
+                                     "a reference of 1 to 500 characters is required"))
+        digest = self.sha256.lower()
+        if len(digest) != SHA256_HEX or any(c not in "0123456789abcdef" for c in digest):
+            errors.append(FieldError(f"{where}.sha256", "evidence.sha256",
+                                     "the SHA-256 is 64 hexadecimal digits"))
+        return errors
+
+
+class CollateralKind(StrEnum):
+    CAR = "car"
+    HOUSE = "house"
+
+
+@dataclass(frozen=True, slots=True)
+class CollateralOffer:
+    """The security offered: a car (new price, brand tier, first registration) or a house
+    (appraised value, city tier), and what is already secured on it."""
+
+    kind: CollateralKind
+    new_price_fen: int | None = None
+    brand_tier: str | None = None
+    first_registered: date | None = None
+    appraised_fen: int | None = None
+    city_tier: int | None = None
+    prior_liens_fen: int = 0
+
+    def check(self, where: str = "collateral") -> list[FieldError]:
+        need = (("new_price_fen", "brand_tier", "first_registered")
+                if self.kind is CollateralKind.CAR else ("appraised_fen", "city_tier"))
+        errors = [FieldError(f"{where}.{name}", f"collateral.{self.kind.value}",
+                             f"a {self.kind.value} is described by {', '.join(need)}")
+                  for name in need if getattr(self, name) is None]
+        if self.prior_liens_fen < 0:
+            errors.append(FieldError(f"{where}.prior_liens_fen", "collateral.liens",
+                                     "prior liens cannot be negative"))
+        return errors
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What the borrower declares (all optional; missing income or collateral is referred)."""
+
+    monthly_income_fen: int | None = None  # individuals: income; enterprises: revenue / 12
+    employment: str | None = None  # salaried, civil_servant, self_employed, gig
+    industry: str | None = None  # enterprises
+    device_id: str | None = None
+    address: str | None = None
+    employer: str | None = None
+
+
+@dataclass(eq=False, slots=True)
+class Application:
+    funder_id: int
+    product_code: str
+    product_version: int
+    mode: InsuranceMode
+    borrower: Borrower
+    roles: Roles
+    amount_fen: int
+    term_months: int
+    annual_rate: Decimal
+    repayment_method: RepaymentMethod
+    applied_on: date
+    external_ref: str  # the funder's application number, unique per funder
+    profile: Profile = field(default_factory=Profile)
+    collateral: CollateralOffer | None = None
+    evidence: tuple[Evidence, ...] = ()
+    status: ApplicationStatus = ApplicationStatus.SUBMITTED
+    decided_on: date | None = None
+    reason_codes: tuple[str, ...] = ()
+    id: int | None = None
+    events: list[Event] = field(default_factory=list, repr=False)
+
+    def value_of(self, name: str) -> str | None:
+        """The application's value of an anti-fraud field (``antifraud.FIELDS``)."""
+        b, p = self.borrower, self.profile
+        return {"id_number": b.id_number, "phone": b.phone, "bank_card": b.bank_card,
+                "device_id": p.device_id, "address": p.address, "employer": p.employer}[name]
+
+    def decide(self, approved: bool | None, reason_codes: tuple[str, ...], on: date) -> None:
+        """The engine's decision: approved, declined, or referred (``None``) to a person."""
+        if self.status is not ApplicationStatus.SUBMITTED:
+            raise IllegalTransition("application", self.id, self.status.value, "decide")
+        target = (ApplicationStatus.REFERRED if approved is None
+                  else ApplicationStatus.APPROVED if approved else ApplicationStatus.DECLINED)
+        self._move(target, reason_codes, on)
+
+    def conclude_review(self, approved: bool, reason_codes: tuple[str, ...], on: date) -> None:
+        """A person's verdict on a referral."""
+        if self.status is not ApplicationStatus.REFERRED:
+            raise IllegalTransition("application", self.id, self.status.value, "review")
+        self._move(ApplicationStatus.APPROVED if approved else ApplicationStatus.DECLINED,
+                   reason_codes, on)
+
+    def _move(self, target: ApplicationStatus, reason_codes: tuple[str, ...], on: date) -> None:
+        before = self.status
+        self.status = target
+        self.decided_on = on
+        self.reason_codes = reason_codes
+        name = {ApplicationStatus.APPROVED: "ApplicationApproved",
+                ApplicationStatus.DECLINED: "ApplicationDeclined",
+                ApplicationStatus.REFERRED: "ApplicationReferred"}[target]
+        self.events.append(Event(name, "application", self.id, on, {
+            "from": before.value, "to": target.value, "reason_codes": list(reason_codes)}))
+
+
+def range_codes(application: Application, product: Product) -> list[tuple[str, str]]:
+    """(reason code, message) for each product range the loan breaks."""
+    findings = product.check_loan_terms(
+        amount_fen=application.amount_fen, term_months=application.term_months,
+        repayment_method=application.repayment_method,
+    )
+    seen: dict[str, str] = {}
+    for f in findings:
+        seen.setdefault(_RULE_TO_REASON[f.rule], f.message)
+    return list(seen.items())

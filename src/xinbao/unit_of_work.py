@@ -1,0 +1,28 @@
+"""The unit of work as the edges see it.
+
+Each context's ``repository.py`` declares the narrow unit of work its use cases need;
+``UnitOfWork`` here is all of them at once, for the edges (API, CLI, simulator) that call use
+cases of every context. ``sql_unit_of_work.SqlUnitOfWork`` satisfies it, and so does the
+in-memory fake the unit tests use.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from xinbao.compliance import repository as compliance
+from xinbao.iam import repository as iam
+from xinbao.iam.model.security import Principal
+from xinbao.platform import repository as platform
+from xinbao.reporting import repository as reporting
+from xinbao.risk import repository as risk
+from xinbao.servicing import repository as servicing
+
+
+class UnitOfWork(risk.UnitOfWork, servicing.UnitOfWork, reporting.UnitOfWork,
+                 compliance.UnitOfWork, iam.AccountsUnitOfWork, platform.IdempotentUnitOfWork,
+                 Protocol):
+    """Every context's unit of work in one: what the edges hand to any use case."""
+
+    @property
+    def actor(self) -> Principal: ...

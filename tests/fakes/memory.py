@@ -1,0 +1,819 @@
+"""In-memory repositories and unit of work: the fakes that unit tests run the services on.
+
+They keep the same contract as the SQL adapters (``tests/integration/test_repository_contract``
+runs one suite against both): copies go in and out, so changing an object changes nothing
+stored until it is saved, and a rollback forgets everything since the last commit.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, Self
+
+from xinbao.catalogue.model.parties import ANONYMIZED, ANONYMIZED_NAME, Funder
+from xinbao.catalogue.model.products import Product
+from xinbao.claims.model import Claim, ClaimStatus, Recovery
+from xinbao.iam.model.accounts import ApiClient, Session, User
+from xinbao.iam.model.security import Principal, system
+from xinbao.kernel.audit import GENESIS, AuditRecord, chain, json_safe
+from xinbao.kernel.errors import Conflict
+from xinbao.kernel.events import Event
+from xinbao.kernel.identity import region_of
+from xinbao.ledger.model import JournalEntry, Line
+from xinbao.loans.model import Installment, Loan, Repayment
+from xinbao.loans.repository import LoanHeader
+from xinbao.platform.repository import StoredResponse
+from xinbao.policy.model import Policy, PolicyStatus
+from xinbao.policy.repository import PremiumTerms
+from xinbao.risk.identity_graph import LINK_FIELDS
+from xinbao.risk.model.antifraud import Node
+from xinbao.risk.model.decision import DecisionRecord
+from xinbao.risk.model.exposure import Counter
+from xinbao.risk.repository import ExposureRow, ListedValue, Sighting
+from xinbao.underwriting.model import Application, ApplicationStatus
+
+
+class Store:
+    """Committed state shared by every unit of work of one fake database.
+
+    Stored rows are private copies that are never changed in place, so a working copy of the
+    store needs only new dicts, not copies of the rows.
+    """
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[Any, Any]] = {}
+        self.next_ids: dict[str, int] = {}
+
+    def snapshot(self) -> Store:
+        clone = Store()
+        clone.tables = {name: dict(rows) for name, rows in self.tables.items()}
+        clone.next_ids = dict(self.next_ids)
+        return clone
+
+
+class _Table:
+    def __init__(self, uow: InMemoryUnitOfWork, name: str) -> None:
+        self._uow = uow
+        self.name = name
+
+    @property
+    def rows(self) -> dict[Any, Any]:
+        return self._uow._working.tables.setdefault(self.name, {})
+
+    def next_id(self) -> int:
+        ids = self._uow._working.next_ids
+        ids[self.name] = ids.get(self.name, 0) + 1
+        return ids[self.name]
+
+    def _drain(self, obj: Any) -> None:
+        events = getattr(obj, "events", None)
+        if events:
+            self._uow.events.add(
+                Event(e.name, e.aggregate, e.aggregate_id if e.aggregate_id is not None else obj.id,
+                      e.on, e.data) for e in events)
+            events.clear()
+
+    def _insert(self, obj: Any, aggregate: str) -> Any:
+        obj.id = self.next_id()
+        self._drain(obj)
+        self.rows[obj.id] = _copy(obj)
+        return obj
+
+    def _update(self, obj: Any, aggregate: str) -> None:
+        if obj.id not in self.rows:
+            raise KeyError(f"{aggregate} {obj.id} was never added")
+        self._drain(obj)
+        self.rows[obj.id] = _copy(obj)
+
+    def _get(self, key: Any) -> Any:
+        row = self.rows.get(key)
+        return _copy(row) if row is not None else None
+
+    def _all(self) -> list[Any]:
+        return [_copy(r) for r in self.rows.values()]
+
+    def _find(self, match: Any) -> Any:
+        """A copy of the first stored object that ``match`` accepts, or None."""
+        return next((_copy(r) for r in self.rows.values() if match(r)), None)
+
+    def _filter(self, match: Any) -> list[Any]:
+        return [_copy(r) for r in self.rows.values() if match(r)]
+
+
+def _copy(obj: Any) -> Any:
+    clone = copy.deepcopy(obj)
+    if hasattr(clone, "events"):
+        clone.events = []
+    return clone
+
+
+class _Products(_Table):
+    def add(self, product: Product) -> None:
+        key = (product.code, product.version)
+        if key in self.rows:
+            raise Conflict(f"product {product.code} v{product.version} exists")
+        self.rows[key] = product
+
+    def versions(self, code: str) -> list[Product]:
+        return sorted((p for (c, _), p in self.rows.items() if c == code), key=lambda p: p.version)
+
+    def get(self, code: str, version: int) -> Product | None:
+        return self.rows.get((code, version))
+
+    def list_latest(self) -> list[Product]:
+        latest: dict[str, Product] = {}
+        for p in self.rows.values():
+            if p.code not in latest or p.version > latest[p.code].version:
+                latest[p.code] = p
+        return sorted(latest.values(), key=lambda p: p.code)
+
+
+class _Funders(_Table):
+    def add(self, funder: Funder) -> Funder:
+        if self.get_by_code(funder.code) is not None:
+            raise Conflict(f"funder {funder.code} exists")
+        return self._insert(funder, "funder")
+
+    def get(self, funder_id: int) -> Funder | None:
+        return self._get(funder_id)
+
+    def get_by_code(self, code: str) -> Funder | None:
+        return self._find(lambda f: f.code == code)
+
+    def list(self) -> list[Funder]:
+        return sorted(self._all(), key=lambda f: f.id)
+
+
+class _Applications(_Table):
+    def add(self, application: Application) -> Application:
+        if self.get_by_external_ref(application.funder_id, application.external_ref):
+            raise Conflict("application reference exists")
+        return self._insert(application, "application")
+
+    def save(self, application: Application) -> None:
+        self._update(application, "application")
+
+    def add_many(self, applications: Sequence[Application]) -> list[Application]:
+        return [self.add(a) for a in applications]
+
+    def save_many(self, applications: Sequence[Application]) -> None:
+        for a in applications:
+            self.save(a)
+
+    def get_many(self, application_ids: Iterable[int]) -> dict[int, Application]:
+        return {i: self._get(i) for i in set(application_ids) if i in self.rows}
+
+    def known_refs(self, funder_id: int, refs: Iterable[str]) -> dict[str, int]:
+        wanted = set(refs)
+        return {a.external_ref: a.id for a in self.rows.values()
+                if a.funder_id == funder_id and a.external_ref in wanted}
+
+    def get(self, application_id: int) -> Application | None:
+        return self._get(application_id)
+
+    def get_by_external_ref(self, funder_id: int, external_ref: str) -> Application | None:
+        return self._find(lambda a: a.funder_id == funder_id and a.external_ref == external_ref)
+
+    def waiting(self, *, applied_by: date, funder_id: int | None = None) -> list[int]:
+        return sorted(a.id for a in self.rows.values()
+                      if a.status is ApplicationStatus.SUBMITTED and a.applied_on <= applied_by
+                      and funder_id in (None, a.funder_id))
+
+    def find_by_id_number(self, id_number: str) -> list[Application]:
+        wanted = id_number.strip().replace(" ", "").upper()
+        return sorted(self._filter(lambda a: a.borrower.id_number.upper() == wanted),
+                      key=lambda a: a.id)
+
+    def count(self) -> int:
+        return len(self.rows)
+
+    def count_by_status(self) -> dict[ApplicationStatus, int]:
+        counts: dict[ApplicationStatus, int] = {}
+        for a in self.rows.values():
+            counts[a.status] = counts.get(a.status, 0) + 1
+        return counts
+
+
+class _Policies(_Table):
+    def add(self, policy: Policy) -> Policy:
+        return self._insert(policy, "policy")
+
+    def add_many(self, policies: Sequence[Policy]) -> list[Policy]:
+        return [self.add(p) for p in policies]
+
+    def save(self, policy: Policy) -> None:
+        self._update(policy, "policy")
+
+    def get(self, policy_id: int) -> Policy | None:
+        return self._get(policy_id)
+
+    def get_by_application(self, application_id: int) -> Policy | None:
+        return self._find(lambda p: p.application_id == application_id)
+
+    def get_by_loan(self, loan_id: int) -> Policy | None:
+        return self._find(lambda p: p.loan_id == loan_id)
+
+    def page(self, *, funder_id: int | None, after_id: int, limit: int) -> list[Policy]:
+        chosen = sorted((p for p in self.rows.values() if p.id > after_id
+                         and p.status is not PolicyStatus.QUOTED
+                         and (funder_id is None or p.funder_id == funder_id)),
+                        key=lambda p: p.id)
+        return [_copy(p) for p in chosen[:limit]]
+
+    def get_many(self, policy_ids: Iterable[int]) -> list[Policy]:
+        return sorted((self._get(i) for i in set(policy_ids) if i in self.rows),
+                      key=lambda p: p.id)
+
+    def premium_terms(self, *, loan_ids: Iterable[int] = (),
+                      policy_ids: Iterable[int] = ()) -> list[PremiumTerms]:
+        loans, ids = set(loan_ids), set(policy_ids)
+        return [PremiumTerms(p.id, p.loan_id, p.funder_id, p.installment_premium_fen,
+                             p.installments_written, p.term_months)
+                for p in self.rows.values() if p.loan_id in loans or p.id in ids]
+
+    def set_installments_written(self, written: dict[int, int]) -> None:
+        for pid, n in written.items():
+            policy = self._get(pid)
+            policy.installments_written = n
+            self.rows[pid] = _copy(policy)
+
+    def save_many(self, policies: Iterable[Policy]) -> None:
+        for policy in policies:
+            self.save(policy)
+
+    def _in_force(self) -> list[Any]:
+        return [p for p in self.rows.values() if p.status is PolicyStatus.IN_FORCE]
+
+    def installment_premiums_due(self, on: date) -> list[tuple[int, int]]:
+        loans = self._uow.loans.rows
+        due = []
+        for p in self._in_force():
+            first_unpaid = loans[p.loan_id].first_unpaid_due_date
+            if p.installment_premium_fen > 0 and first_unpaid is not None and first_unpaid <= on:
+                numbers = [i.number for i in loans[p.loan_id].installments
+                           if i.due_date <= on and i.number > p.installments_written]
+                if numbers:
+                    due.append((p.id, max(numbers)))
+        return sorted(due)
+
+    def single_premium_in_force(self) -> list[int]:
+        return sorted(p.id for p in self._in_force()
+                      if p.single_premium_fen > p.earned_fen + p.refunded_fen)
+
+    def fully_repaid(self) -> list[int]:
+        loans = self._uow.loans.rows
+        return sorted(p.id for p in self._in_force()
+                      if loans[p.loan_id].first_unpaid_due_date is None)
+
+    def overdue(self, on: date) -> list[tuple[int, date, int]]:
+        loans, products = self._uow.loans.rows, self._uow.products.rows
+        found = []
+        for p in self._in_force():
+            due = loans[p.loan_id].first_unpaid_due_date
+            if due is not None and due < on:
+                found.append((p.id, due,
+                              products[(p.product_code, p.product_version)].claim_trigger_dpd))
+        return sorted(found)
+
+    def list_by_status(self, statuses: Iterable[PolicyStatus]) -> list[Policy]:
+        wanted = set(statuses)
+        return sorted(self._filter(lambda p: p.status in wanted), key=lambda p: p.id)
+
+    def count_by_status(self) -> dict[PolicyStatus, int]:
+        counts: dict[PolicyStatus, int] = {}
+        for p in self.rows.values():
+            counts[p.status] = counts.get(p.status, 0) + 1
+        return counts
+
+
+class _Loans(_Table):
+    def add(self, loan: Loan) -> Loan:
+        if self.get_by_contract(loan.funder_id, loan.contract_no) is not None:
+            raise Conflict("loan contract exists")
+        return self._insert(loan, "loan")
+
+    def save(self, loan: Loan) -> None:
+        self._update(loan, "loan")
+
+    def get(self, loan_id: int) -> Loan | None:
+        return self._get(loan_id)
+
+    def get_by_contract(self, funder_id: int, contract_no: str) -> Loan | None:
+        return self._find(lambda loan: loan.funder_id == funder_id
+                          and loan.contract_no == contract_no)
+
+    def add_many(self, loans: Sequence[Loan]) -> list[Loan]:
+        return [self.add(loan) for loan in loans]
+
+    def save_many(self, loans: Iterable[Loan]) -> None:
+        for loan in loans:
+            self.save(loan)
+
+    def get_many(self, loan_ids: Iterable[int]) -> dict[int, Loan]:
+        return {i: self._get(i) for i in set(loan_ids) if i in self.rows}
+
+    def headers(self, funder_id: int, contract_nos: Iterable[str]) -> dict[str, LoanHeader]:
+        wanted = set(contract_nos)
+        return {loan.contract_no: LoanHeader(loan.id, loan.contract_no, loan.status,
+                                             loan.start_date, loan.term_months)
+                for loan in self.rows.values()
+                if loan.funder_id == funder_id and loan.contract_no in wanted}
+
+    def installments(
+        self, keys: Iterable[tuple[int, int]],
+    ) -> dict[tuple[int, int], Installment]:
+        found = {}
+        for loan_id, number in set(keys):
+            loan = self.rows.get(loan_id)
+            inst = loan.installment(number) if loan is not None else None
+            if inst is not None:
+                found[(loan_id, number)] = inst
+        return found
+
+    def refresh_first_unpaid(self, loan_ids: Iterable[int]) -> None:
+        paid = self._uow.repayments.paid_totals(loan_ids)
+        for loan_id in set(loan_ids):
+            loan = self._get(loan_id)
+            if loan is not None:
+                loan.apply_repayments(paid.get(loan_id, {}))
+                self.rows[loan_id] = _copy(loan)
+
+
+
+class _Repayments(_Table):
+    def add(self, repayment: Repayment, reference: str) -> Repayment:
+        if self.get_by_reference(repayment.loan_id, reference) is not None:
+            raise Conflict("repayment reference exists")
+        stored = _replace_id(repayment, self.next_id())
+        self.rows[stored.id] = (stored, reference)
+        return stored
+
+    def add_many(self, items: Sequence[tuple[Repayment, str]]) -> None:
+        for repayment, reference in items:
+            self.add(repayment, reference)
+
+    def paid_totals(
+        self, loan_ids: Iterable[int], numbers: Iterable[int] | None = None,
+    ) -> dict[int, dict[int, tuple[int, int]]]:
+        wanted = set(loan_ids)
+        only = set(numbers) if numbers is not None else None
+        totals: dict[int, dict[int, tuple[int, int]]] = {}
+        for r, _ in self.rows.values():
+            if r.loan_id in wanted and (only is None or r.installment_number in only):
+                per_loan = totals.setdefault(r.loan_id, {})
+                p, i = per_loan.get(r.installment_number, (0, 0))
+                per_loan[r.installment_number] = (p + r.principal_fen, i + r.interest_fen)
+        return totals
+
+    def known_references(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+        wanted = set(keys)
+        return {(r.loan_id, ref) for r, ref in self.rows.values() if (r.loan_id, ref) in wanted}
+
+    def for_loan(self, loan_id: int) -> list[Repayment]:
+        return [r for r, _ in self.rows.values() if r.loan_id == loan_id]
+
+    def get_by_reference(self, loan_id: int, reference: str) -> Repayment | None:
+        return next((r for r, ref in self.rows.values()
+                     if r.loan_id == loan_id and ref == reference), None)
+
+
+class _Claims(_Table):
+    def add(self, claim: Claim) -> Claim:
+        return self._insert(claim, "claim")
+
+    def save(self, claim: Claim) -> None:
+        self._update(claim, "claim")
+
+    def get(self, claim_id: int) -> Claim | None:
+        return self._get(claim_id)
+
+    def for_policy(self, policy_id: int) -> list[Claim]:
+        return sorted(self._filter(lambda c: c.policy_id == policy_id), key=lambda c: c.id)
+
+    def list_open(self) -> list[Claim]:
+        return sorted(self._filter(lambda c: c.status is ClaimStatus.OPEN), key=lambda c: c.id)
+
+
+class _Recoveries(_Table):
+    def add(self, recovery: Recovery, reference: str) -> Recovery:
+        if self.get_by_reference(recovery.claim_id, reference) is not None:
+            raise Conflict("recovery reference exists")
+        stored = _replace_id(recovery, self.next_id())
+        self.rows[stored.id] = (stored, reference)
+        return stored
+
+    def for_claim(self, claim_id: int) -> list[Recovery]:
+        return [r for r, _ in self.rows.values() if r.claim_id == claim_id]
+
+    def get_by_reference(self, claim_id: int, reference: str) -> Recovery | None:
+        return next((r for r, ref in self.rows.values()
+                     if r.claim_id == claim_id and ref == reference), None)
+
+
+class _Ledger(_Table):
+    def add(self, entry: JournalEntry) -> JournalEntry:
+        if self.get_by_key(entry.source_command, entry.idempotency_key) is not None:
+            raise Conflict(f"entry {entry.key} exists")
+        stored = entry.with_id(self.next_id())
+        self.rows[stored.id] = stored
+        return stored
+
+    def get(self, entry_id: int) -> JournalEntry | None:
+        return self.rows.get(entry_id)
+
+    def get_by_key(self, source_command: str, idempotency_key: str) -> JournalEntry | None:
+        return next((e for e in self.rows.values() if e.source_command == source_command
+                     and e.idempotency_key == idempotency_key), None)
+
+    def reversal_of(self, entry_id: int) -> JournalEntry | None:
+        return next((e for e in self.rows.values() if e.reverses_id == entry_id), None)
+
+    def lines(self, *, through: date | None = None) -> Iterable[Line]:
+        for e in self.rows.values():
+            if through is None or e.posted_on <= through:
+                yield from e.lines
+
+    def monthly_totals(self) -> list[tuple[int, int, str, int]]:
+        totals: dict[tuple[int, int, str], int] = {}
+        for e in self.rows.values():
+            for line in e.lines:
+                key = (e.posted_on.year, e.posted_on.month, line.account)
+                totals[key] = totals.get(key, 0) + line.amount_fen
+        return [(*k, v) for k, v in sorted(totals.items())]
+
+    def entries(self, *, reference: str | None = None) -> Sequence[JournalEntry]:
+        return [e for e in sorted(self.rows.values(), key=lambda e: e.id)
+                if reference is None or e.reference == reference]
+
+
+class _Events(_Table):
+    """The audit trail: chained as events arrive (the SQL log chains them at commit; either
+    way a rolled-back unit of work leaves nothing)."""
+
+    def add(self, events: Iterable[Event]) -> None:
+        head = self._uow._working.tables.setdefault("audit_head", {}).get(1, (0, GENESIS))
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        records = chain((AuditRecord(0, e.name, e.aggregate, e.aggregate_id, e.on, now,
+                                     self._uow.actor.actor, json_safe(e.data))
+                         for e in events), after_seq=head[0], after_hash=head[1])
+        for record in records:
+            self.rows[self.next_id()] = record
+        if records:
+            self._uow._working.tables["audit_head"][1] = (records[-1].seq, records[-1].hash)
+
+    def list(self, *, aggregate: str | None = None, aggregate_id: int | None = None) -> list[Event]:
+        return [Event(r.name, r.aggregate, r.aggregate_id, r.occurred_on, r.data)
+                for _, r in sorted(self.rows.items())
+                if (aggregate is None or r.aggregate == aggregate)
+                and (aggregate_id is None or r.aggregate_id == aggregate_id)]
+
+    def makers(self, aggregate: str, aggregate_ids: Iterable[int],
+               names: Iterable[str]) -> dict[int, set[str]]:
+        wanted, ids = set(names), set(aggregate_ids)
+        found: dict[int, set[str]] = {i: set() for i in ids}
+        for r in self.rows.values():
+            if r.aggregate == aggregate and r.aggregate_id in ids and r.name in wanted:
+                found[r.aggregate_id].add(r.actor)
+        return found
+
+    def records(self, *, actor: str | None = None, limit: int | None = None,
+                newest_first: bool = False) -> Iterator[AuditRecord]:
+        chosen = [r for _, r in sorted(self.rows.items(), reverse=newest_first)
+                  if actor is None or r.actor == actor]
+        return iter(chosen[:limit] if limit is not None else chosen)
+
+    def head(self) -> tuple[int, str]:
+        return self._uow._working.tables.get("audit_head", {}).get(1, (0, GENESIS))
+
+
+class _Users(_Table):
+    def add(self, user: User) -> User:
+        if self.get_by_username(user.username) is not None:
+            raise Conflict(f"user {user.username} exists")
+        return self._insert(user, "user")
+
+    def save(self, user: User) -> None:
+        self._update(user, "user")
+
+    def get(self, user_id: int) -> User | None:
+        return self._get(user_id)
+
+    def get_by_username(self, username: str) -> User | None:
+        return self._find(lambda u: u.username == username)
+
+    def list(self) -> list[User]:
+        return sorted(self._all(), key=lambda u: u.username)
+
+
+class _Clients(_Table):
+    def add(self, client: ApiClient) -> ApiClient:
+        if self.get_by_client_id(client.client_id) is not None:
+            raise Conflict(f"client {client.client_id} exists")
+        return self._insert(client, "api_client")
+
+    def save(self, client: ApiClient) -> None:
+        self._update(client, "api_client")
+
+    def get_by_client_id(self, client_id: str) -> ApiClient | None:
+        return self._find(lambda c: c.client_id == client_id)
+
+    def list(self) -> list[ApiClient]:
+        return sorted(self._all(), key=lambda c: c.client_id)
+
+
+class _Sessions(_Table):
+    def add(self, session: Session) -> Session:
+        return self._insert(session, "session")
+
+    def save(self, session: Session) -> None:
+        self._update(session, "session")
+
+    def get_by_token_hash(self, token_hash: str) -> Session | None:
+        return self._find(lambda s: s.token_hash == token_hash)
+
+    def revoke_all(self, user_id: int) -> int:
+        live = [s for s in self._all() if s.user_id == user_id and not s.revoked]
+        for session in live:
+            session.revoked = True
+            self.rows[session.id] = session
+        return len(live)
+
+
+class _Idempotency(_Table):
+    def get(self, scope: str, key: str) -> StoredResponse | None:
+        return self.rows.get((scope, key))
+
+    def add_once(self, response: StoredResponse, now: datetime) -> StoredResponse:
+        return self.rows.setdefault((response.scope, response.key), response)
+
+
+class _Risk(_Table):
+    """Anti-fraud look-ups and exposure rows over the fake's applications and policies (values
+    compared in clear: the fake has no cipher)."""
+
+    def _apps(self) -> list[Application]:
+        return list(self._uow._working.tables.get("applications", {}).values())
+
+    def sightings(self, asks: Mapping[str, tuple[Iterable[str], date]],
+                  end: date) -> dict[str, dict[str, list[Sighting]]]:
+        out: dict[str, dict[str, list[Sighting]]] = {}
+        for name, (values, start) in asks.items():
+            wanted = set(values)
+            found = out[name] = {}
+            for a in self._apps():
+                v = a.value_of(name)
+                if v in wanted and start <= a.applied_on <= end:
+                    found.setdefault(v, []).append(Sighting(a.id, a.applied_on, a.funder_id))
+        return out
+
+    def neighbourhood(self, application_ids: Sequence[int], on: date, *, hops: int = 2,
+                      limit: int = 500) -> list[Node]:
+        apps = {a.id: a for a in self._apps()}
+        policies = self._uow._working.tables.get("policies", {}).values()
+        loans = self._uow._working.tables.get("loans", {})
+        overdue: set[int] = set()
+        for p in policies:
+            loan = loans.get(p.loan_id) if p.loan_id else None
+            if loan is not None and loan.first_unpaid_due_date is not None \
+                    and loan.first_unpaid_due_date < on:
+                overdue.add(p.application_id)
+        chosen = [i for i in application_ids if i in apps][:limit]
+        seen = set(chosen)
+        frontier = list(chosen)
+        for _ in range(hops):
+            values = {(f, apps[i].value_of(f)) for i in frontier for f in LINK_FIELDS}
+            values = {(f, v) for f, v in values if v}
+            nxt = [a.id for a in apps.values() if a.id not in seen
+                   and any((f, a.value_of(f)) in values for f in LINK_FIELDS)]
+            nxt = nxt[:max(limit - len(seen), 0)]
+            seen.update(nxt)
+            frontier = nxt
+        return [Node(i, {f: apps[i].value_of(f) for f in LINK_FIELDS}, i in overdue)
+                for i in sorted(seen)]
+
+    def exposure_rows(self) -> list[ExposureRow]:
+        tables = self._uow._working.tables
+        apps, funders = tables.get("applications", {}), tables.get("funders", {})
+        repaid: dict[int, int] = {}
+        for r in tables.get("repayments", {}).values():
+            repaid[r.loan_id] = repaid.get(r.loan_id, 0) + r.principal_fen
+        out = []
+        for p in tables.get("policies", {}).values():
+            if p.status not in (PolicyStatus.QUOTED, PolicyStatus.ISSUED,
+                                PolicyStatus.IN_FORCE):
+                continue
+            a = apps[p.application_id]
+            enterprise = a.borrower.kind.value == "enterprise"
+            number = a.borrower.id_number
+            out.append(ExposureRow(
+                obligor=number, enterprise=enterprise, funder=funders[p.funder_id].code,
+                region=region_of(number, enterprise=enterprise), industry=a.profile.industry,
+                product=p.product_code,
+                principal_fen=max(p.sum_insured_fen - repaid.get(p.loan_id or 0, 0), 0),
+                coverage_share=p.coverage_share))
+        return out
+
+    def obligor_key(self, id_number: str) -> str:
+        return id_number
+
+
+class _Blacklist(_Table):
+    """Rows: (field, value) -> (entry, active)."""
+
+    def listed(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        return {pair for pair in pairs if pair in self.rows and self.rows[pair][1]}
+
+    def add(self, name: str, value: str, *, reason: str, on: date, by: str) -> bool:
+        before = self.rows.get((name, value))
+        entry = ListedValue(before[0].id if before else len(self.rows) + 1, name, value[:12],
+                            reason, on, by)
+        self.rows[(name, value)] = (entry, True)
+        return before is None or not before[1]
+
+    def remove(self, name: str, value: str) -> bool:
+        row = self.rows.get((name, value))
+        if row is None or not row[1]:
+            return False
+        self.rows[(name, value)] = (row[0], False)
+        return True
+
+    def entries(self) -> list[ListedValue]:
+        return [entry for entry, active in self.rows.values() if active]
+
+
+class _Counters(_Table):
+    BASIS = ("__basis__", "")
+
+    def get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Counter]:
+        return {k: self.rows[k] for k in keys if k in self.rows and k != self.BASIS}
+
+    def basis(self) -> tuple[int, date] | None:
+        return self.rows.get(self.BASIS)
+
+    def lock(self, on: date) -> tuple[int, date] | None:
+        return self.basis()
+
+    def ensure(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None:
+        for c in counters:
+            self.rows.setdefault((c.dimension, c.key), c)
+        self.rows.setdefault(self.BASIS, (basis_fen, on))
+
+    def reserve(self, keys: Sequence[tuple[str, str]], amount_fen: int) -> bool:
+        return self.reserve_many(dict.fromkeys(keys, amount_fen))
+
+    def reserve_many(self, amounts: Mapping[tuple[str, str], int]) -> bool:
+        wanted = sorted(amounts)
+        if any(k not in self.rows for k in wanted):
+            raise KeyError(f"no limit counter {next(k for k in wanted if k not in self.rows)}")
+        if any(self.rows[k].used_fen + amounts[k] > self.rows[k].cap_fen for k in wanted
+               if amounts[k]):
+            return False
+        for k in wanted:
+            c = self.rows[k]
+            self.rows[k] = Counter(c.dimension, c.key, c.cap_fen, c.used_fen + amounts[k])
+        return True
+
+    def replace_all(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None:
+        kept = {k: Counter(c.dimension, c.key, c.cap_fen, 0) for k, c in self.rows.items()
+                if k != self.BASIS and c.dimension != "obligor"}
+        self.rows.clear()
+        self.rows.update(kept)
+        for c in counters:
+            self.rows[(c.dimension, c.key)] = c
+        self.rows[self.BASIS] = (basis_fen, on)
+        self.rows.setdefault(("retained", "all"), Counter("retained", "all", 0, 0))
+
+    def all(self) -> list[Counter]:
+        return sorted((c for k, c in self.rows.items() if k != self.BASIS),
+                      key=lambda c: (c.dimension, c.key))
+
+
+class _Decisions(_Table):
+    def _drain_record(self, record: DecisionRecord) -> None:
+        if record.events:
+            self._uow.events.add(Event(e.name, e.aggregate, record.application_id, e.on,
+                                       e.data) for e in record.events)
+            record.events.clear()
+
+    def add_many(self, records: Sequence[DecisionRecord]) -> None:
+        for r in records:
+            self._drain_record(r)
+            self.rows[r.application_id] = _copy(r)
+
+    def save(self, record: DecisionRecord) -> None:
+        self._drain_record(record)
+        self.rows[record.application_id] = _copy(record)
+
+    def get(self, application_id: int) -> DecisionRecord | None:
+        return self._get(application_id)
+
+    def pending(self, *, funder_id: int | None, after_id: int,
+                limit: int) -> list[DecisionRecord]:
+        apps = self._uow._working.tables.get("applications", {})
+        found = sorted((r for r in self.rows.values() if not r.final
+                        and r.application_id > after_id
+                        and (funder_id is None
+                             or apps[r.application_id].funder_id == funder_id)),
+                       key=lambda r: r.application_id)
+        return [_copy(r) for r in found[:limit]]
+
+
+class _Retention(_Table):
+    def retention_due(self, cutoff: date, *, limit: int) -> list[int]:
+        done = self._uow._working.tables.setdefault("anonymized", {})
+        closed_on = {r.aggregate_id: r.occurred_on
+                     for r in self._uow._working.tables.get("events", {}).values()
+                     if r.aggregate == "policy" and r.name == "PolicyClosed"}
+        closed_apps = {p.application_id
+                       for p in self._uow._working.tables.get("policies", {}).values()
+                       if p.status is PolicyStatus.CLOSED and p.id in closed_on
+                       and closed_on[p.id] < cutoff}
+        due = [a.id for a in self._uow.applications.rows.values() if a.id not in done and (
+            (a.status is ApplicationStatus.DECLINED and a.decided_on is not None
+             and a.decided_on < cutoff) or a.id in closed_apps)]
+        return sorted(due)[:limit]
+
+    def anonymize(self, application_ids: Sequence[int], on: date) -> int:
+        from dataclasses import replace
+
+        done = self._uow._working.tables.setdefault("anonymized", {})
+        changed = [i for i in application_ids if i in self._uow.applications.rows and i not in done]
+        for i in changed:
+            app = _copy(self._uow.applications.rows[i])
+            app.borrower = replace(app.borrower, name=ANONYMIZED_NAME, id_number=ANONYMIZED,
+                                   phone=ANONYMIZED, bank_card=None, birth_date=None)
+            self._uow.applications.rows[i] = app
+            done[i] = on
+        policies = self._uow._working.tables.get("policies", {})
+        for pid, policy in list(policies.items()):
+            if policy.application_id in changed:
+                policies[pid] = replace(_copy(policy), borrower_id_number=ANONYMIZED)
+        return len(changed)
+
+
+class _Reporting(_Table):
+    def vintage_rows(self) -> list[tuple[int, date, date | None]]:
+        first: dict[int, date] = {}
+        for c in self._uow.claims.rows.values():
+            if c.policy_id not in first or c.opened_on < first[c.policy_id]:
+                first[c.policy_id] = c.opened_on
+        return sorted((p.id, p.start_date, first.get(p.id))
+                      for p in self._uow.policies.rows.values() if p.start_date is not None)
+
+
+def _replace_id(obj: Any, new_id: int) -> Any:
+    from dataclasses import replace
+
+    return replace(obj, id=new_id)
+
+
+class InMemoryUnitOfWork:
+    """A unit of work over a dict store; ``commit`` publishes the working copy.
+
+    Units of work made with the same ``store`` see one another's commits, like connections
+    to one database.
+    """
+
+    def __init__(self, store: Store | None = None, *, actor: Principal | None = None) -> None:
+        self._store = store or Store()
+        self.actor = actor or system()
+        self._working = self._store
+        self.commits = 0
+        self.products = _Products(self, "products")
+        self.funders = _Funders(self, "funders")
+        self.applications = _Applications(self, "applications")
+        self.policies = _Policies(self, "policies")
+        self.loans = _Loans(self, "loans")
+        self.repayments = _Repayments(self, "repayments")
+        self.claims = _Claims(self, "claims")
+        self.recoveries = _Recoveries(self, "recoveries")
+        self.ledger = _Ledger(self, "ledger")
+        self.events = _Events(self, "events")
+        self.users = _Users(self, "users")
+        self.clients = _Clients(self, "clients")
+        self.sessions = _Sessions(self, "sessions")
+        self.idempotency = _Idempotency(self, "idempotency")
+        self.risk = _Risk(self, "risk")
+        self.blacklist = _Blacklist(self, "blacklist")
+        self.counters = _Counters(self, "risk_counters")
+        self.decisions = _Decisions(self, "decisions")
+        self.retention = _Retention(self, "retention")
+        self.reporting = _Reporting(self, "reporting")
+
+    def __enter__(self) -> Self:
+        self._working = self._store.snapshot()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        self._store.tables = self._working.tables
+        self._store.next_ids = self._working.next_ids
+        self._working = self._store.snapshot()
+        self.commits += 1
+
+    def rollback(self) -> None:
+        self._working = self._store.snapshot()
