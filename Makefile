@@ -10,7 +10,7 @@ UV     := $(TOOLS)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test unit lint audit serve lock lock-check clean
+.PHONY: demo test unit lint types audit serve lock lock-check clean
 
 $(UV): scripts/uv-requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=...)")'
@@ -35,11 +35,12 @@ lock: $(UV)
 demo: $(STAMP)
 	$(BIN)/xinbao demo
 
-## test: import contracts, lint, dependency audit, then the whole suite on SQLite and a
-## throwaway PostgreSQL
+## test: import contracts, lint, types, dependency audit, then the whole suite on SQLite and
+## a throwaway PostgreSQL
 test: lock-check $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 	scripts/dep-audit.sh $(BIN)/python
 	XINBAO_REQUIRE_POSTGRES=1 scripts/with-postgres.sh $(BIN)/python -m pytest -q -p no:cacheprovider
 
@@ -50,6 +51,10 @@ unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests bench
+
+## types: mypy (strict on the pure modules and the use cases; pyproject.toml [tool.mypy])
+types: $(STAMP)
+	$(BIN)/mypy
 
 ## audit: the dependency audit alone
 audit: $(STAMP)

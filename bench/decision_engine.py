@@ -6,7 +6,7 @@ asserted).
 Set-up (not timed): the database of ``bench/decisions.py`` (a fresh SQLite file, the shipped
 catalogue, a funder, capital, the applications submitted, the operations client). Each batch
 size runs on its own copy of that database, acting as the client, through the use case the
-API's batcher calls (``services/approval.approve_applications``): every decision is
+API's batcher calls (``risk/approval.approve_applications``): every decision is
 stored and committed as over HTTP. The first hundred decisions warm the engine up and are
 not counted; a batch size of 1 decides only the next 1,000.
 

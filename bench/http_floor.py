@@ -78,10 +78,10 @@ import uvicorn
 from xinbao.bootstrap import bootstrap
 from xinbao.config import Settings
 from xinbao.entrypoints.api.app import create_app, settle
-from xinbao.entrypoints.cli import server_log_config
-from xinbao.services import applications
+from xinbao.entrypoints.cli.serve import server_log_config
+from xinbao.risk import approval
 
-decide, first = applications.approve_applications, []
+decide, first = approval.approve_applications, []
 
 
 def remembered(cmd, uow, engine):  # the first batch decided for real, then its first answer
@@ -90,7 +90,7 @@ def remembered(cmd, uow, engine):  # the first batch decided for real, then its 
     return [first[0]] * len(cmd.application_ids)
 
 
-applications.approve_applications = remembered
+approval.approve_applications = remembered
 container = bootstrap(Settings.from_env(), upgrade=False)
 app = create_app(container, access_log=sys.stdout)
 settle(container)

@@ -4,7 +4,7 @@ principal (the actor every audit record of the transaction names)."""
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import Connection, Engine
 
@@ -26,6 +26,9 @@ from xinbao.risk.sql import (
     SqlRiskRepository,
 )
 from xinbao.underwriting.sql import SqlApplicationRepository
+
+if TYPE_CHECKING:
+    from xinbao.unit_of_work import UnitOfWork
 
 
 class SqlUnitOfWork:
@@ -157,3 +160,7 @@ class SqlUnitOfWork:
 #: The repositories' attribute names: made once per open unit of work.
 _REPOSITORIES = frozenset(name for name, value in vars(SqlUnitOfWork).items()
                           if isinstance(value, cached_property))
+
+if TYPE_CHECKING:
+    # mypy proves here that the SQL unit of work is every context's unit of work.
+    _satisfies: type[UnitOfWork] = SqlUnitOfWork

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from xinbao.catalogue.model.parties import ANONYMIZED, ANONYMIZED_NAME, Funder
 from xinbao.catalogue.model.products import Product
@@ -33,6 +33,9 @@ from xinbao.risk.model.decision import DecisionRecord
 from xinbao.risk.model.exposure import Counter
 from xinbao.risk.repository import ExposureRow, ListedValue, Sighting
 from xinbao.underwriting.model import Application, ApplicationStatus
+
+if TYPE_CHECKING:
+    from xinbao.unit_of_work import UnitOfWork
 
 
 class Store:
@@ -553,8 +556,9 @@ class _Risk(_Table):
     """Anti-fraud look-ups and exposure rows over the fake's applications and policies (values
     compared in clear: the fake has no cipher)."""
 
-    def _apps(self) -> list[Application]:
-        return list(self._uow._working.tables.get("applications", {}).values())
+    def _apps(self) -> dict[int, Application]:
+        """The stored applications by id."""
+        return dict(self._uow._working.tables.get("applications", {}))
 
     def sightings(self, asks: Mapping[str, tuple[Iterable[str], date]],
                   end: date) -> dict[str, dict[str, list[Sighting]]]:
@@ -562,15 +566,15 @@ class _Risk(_Table):
         for name, (values, start) in asks.items():
             wanted = set(values)
             found = out[name] = {}
-            for a in self._apps():
+            for a_id, a in self._apps().items():
                 v = a.value_of(name)
                 if v in wanted and start <= a.applied_on <= end:
-                    found.setdefault(v, []).append(Sighting(a.id, a.applied_on, a.funder_id))
+                    found.setdefault(v, []).append(Sighting(a_id, a.applied_on, a.funder_id))
         return out
 
     def neighbourhood(self, application_ids: Sequence[int], on: date, *, hops: int = 2,
                       limit: int = 500) -> list[Node]:
-        apps = {a.id: a for a in self._apps()}
+        apps = self._apps()
         policies = self._uow._working.tables.get("policies", {}).values()
         loans = self._uow._working.tables.get("loans", {})
         overdue: set[int] = set()
@@ -585,7 +589,7 @@ class _Risk(_Table):
         for _ in range(hops):
             values = {(f, apps[i].value_of(f)) for i in frontier for f in LINK_FIELDS}
             values = {(f, v) for f, v in values if v}
-            nxt = [a.id for a in apps.values() if a.id not in seen
+            nxt = [i for i, a in apps.items() if i not in seen
                    and any((f, a.value_of(f)) in values for f in LINK_FIELDS)]
             nxt = nxt[:max(limit - len(seen), 0)]
             seen.update(nxt)
@@ -817,3 +821,8 @@ class InMemoryUnitOfWork:
 
     def rollback(self) -> None:
         self._working = self._store.snapshot()
+
+
+if TYPE_CHECKING:
+    # mypy proves here that the fake is every context's unit of work, as the SQL one is.
+    _satisfies: type[UnitOfWork] = InMemoryUnitOfWork

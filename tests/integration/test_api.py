@@ -23,7 +23,8 @@ from xinbao import migrate
 from xinbao.bootstrap import Container, bootstrap
 from xinbao.claims import services as claims
 from xinbao.claims.commands import PayClaim
-from xinbao.entrypoints.api.app import create_app, settle, utcnow
+from xinbao.entrypoints.api.app import create_app, settle
+from xinbao.entrypoints.api.deps import utcnow
 from xinbao.iam import services as accounts
 from xinbao.servicing import services as servicing
 from xinbao.servicing.commands import RunEndOfDay
@@ -823,10 +824,10 @@ def test_the_served_app_logs_every_request_once_redacted_the_lanes_answers_inclu
 
 def test_the_decision_answers_json_is_byte_for_byte_what_its_models_write(
         container: Container) -> None:
-    # The decision answers are written from their fields (``s.dump_json``) without building
+    # The decision answers are written from their fields (``dump_json``) without building
     # the models; the models are the schema and must write the very same bytes.
-    from xinbao.entrypoints.api import schemas as s
-    from xinbao.entrypoints.api.app import decision_fields
+    from xinbao.entrypoints.api.schemas.common import dump_json
+    from xinbao.entrypoints.api.schemas.risk import DecisionBatchOut, DecisionOut, decision_fields
 
     masking = container.parameters.masking
     cases = [  # (application, the engine's PD): approve, refer, decline; kinds and terms
@@ -848,8 +849,8 @@ def test_the_decision_answers_json_is_byte_for_byte_what_its_models_write(
 
     for r in results:
         fields = decision_fields(r, masking)
-        model = s.DecisionOut.model_validate(fields)
-        assert s.dump_json(fields) == model.model_dump_json().encode()
+        model = DecisionOut.model_validate(fields)
+        assert dump_json(fields) == model.model_dump_json().encode()
     batch = {"decisions": [decision_fields(r, masking) for r in results]}
-    assert (s.dump_json(batch)
-            == s.DecisionBatchOut.model_validate(batch).model_dump_json().encode())
+    assert (dump_json(batch)
+            == DecisionBatchOut.model_validate(batch).model_dump_json().encode())

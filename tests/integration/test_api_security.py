@@ -23,7 +23,9 @@ from sqlalchemy import select
 from tests import builders as b
 from tests import support
 from xinbao.bootstrap import Container, bootstrap
-from xinbao.entrypoints.api.app import CSRF_HEADER, SESSION_COOKIE, create_app
+from xinbao.entrypoints.api.app import create_app
+from xinbao.entrypoints.api.deps import CSRF_HEADER
+from xinbao.entrypoints.console.routes import SESSION_COOKIE
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Action, Principal, Role
 from xinbao.platform.redaction import find_pii
@@ -263,7 +265,7 @@ def _user(c: Container, username: str, roles: list[str]) -> str:
 
 
 def accounts_now():
-    from xinbao.entrypoints.api.app import utcnow
+    from xinbao.entrypoints.api.deps import utcnow
     return utcnow()
 
 

@@ -14,7 +14,7 @@ from tests import builders as b
 from tests import support
 from xinbao import migrate
 from xinbao.bootstrap import Container, bootstrap
-from xinbao.entrypoints.cli import app
+from xinbao.entrypoints.cli.main import app
 from xinbao.iam.model.security import Principal, Role
 from xinbao.platform import tables as orm
 from xinbao.underwriting import services as applications

@@ -21,7 +21,7 @@ from tests import builders as b
 from tests import support
 from xinbao import migrate
 from xinbao.bootstrap import Container, bootstrap
-from xinbao.entrypoints.cli import app
+from xinbao.entrypoints.cli.main import app
 from xinbao.policy import services as policies
 from xinbao.policy.commands import IssuePolicy
 from xinbao.risk import approval
@@ -235,7 +235,7 @@ def test_commands_start_without_loading_the_scoring_stack():
     """scikit-learn and optbinning take seconds to import: only training, reports and a
     promoted model load them, not every command (``xinbao --help`` included)."""
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, xinbao.entrypoints.cli, xinbao.bootstrap; "
+        [sys.executable, "-c", "import sys, xinbao.entrypoints.cli.main, xinbao.bootstrap; "
          "print(sorted(m for m in ('sklearn', 'optbinning', 'lightgbm', 'matplotlib') "
          "if m in sys.modules))"], capture_output=True, text=True, check=True, timeout=120)
     assert loaded.stdout.strip() == "[]"

@@ -17,7 +17,7 @@ from tests import builders as b
 from tests import support
 from xinbao.bootstrap import Container, bootstrap
 from xinbao.catalogue.model.parties import ANONYMIZED
-from xinbao.entrypoints.api.app import utcnow
+from xinbao.entrypoints.api.deps import utcnow
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Role, Unauthenticated
 from xinbao.ledger import services as ledger
@@ -34,7 +34,7 @@ PASSWORD = "a long enough passphrase"
 
 def xinbao(c: Container, *args: str, stdin: str | None = None,
            env: dict[str, str] | None = None) -> Result:
-    return runner.invoke(__import__("xinbao.entrypoints.cli", fromlist=["app"]).app,
+    return runner.invoke(__import__("xinbao.entrypoints.cli.main", fromlist=["app"]).app,
                          [*args, "--database-url", c.settings.database_url], input=stdin,
                          env=env)
 

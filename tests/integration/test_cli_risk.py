@@ -34,7 +34,7 @@ def c(database_url: str, tmp_path: Path) -> Iterator[Container]:
 
 def xinbao(c: Container, *args: str, stdin: str | None = None) -> Result:
     database = [] if args[0] == "model" else ["--database-url", c.settings.database_url]
-    return runner.invoke(__import__("xinbao.entrypoints.cli", fromlist=["app"]).app,
+    return runner.invoke(__import__("xinbao.entrypoints.cli.main", fromlist=["app"]).app,
                          [*args, *database], input=stdin,
                          env={"XINBAO_MODELS_DIR": c.settings.models_dir})
 

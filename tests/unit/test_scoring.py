@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from xinbao.entrypoints.cli import app
+from xinbao.entrypoints.cli.main import app
 from xinbao.risk.scoring.metrics import calibration, ks, psi
 from xinbao.risk.scoring.scorecard import TrainingDataError, TrainingSpec, to_frame, train
 

@@ -118,6 +118,7 @@ class Claim:
     @classmethod
     def open(cls, *, policy: Policy, loan: Loan, determination: Determination,
              days_past_due: int, on: date) -> Claim:
+        assert policy.id is not None and loan.id is not None
         claim = cls(
             policy_id=policy.id, loan_id=loan.id, opened_on=on, days_past_due=days_past_due,
             principal_fen=determination.principal_fen, interest_fen=determination.interest_fen,

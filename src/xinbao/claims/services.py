@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
+from typing import TypeVar
 
 from xinbao.claims.commands import FileClaim, PayClaim, RecordRecovery
 from xinbao.claims.model import Claim, ClaimStatus, Exclusion, Recovery, determine_liability
@@ -18,6 +19,9 @@ from xinbao.loans.model import LoanStatus, paid_by_installment, position
 from xinbao.policy.model import Policy, PolicyStatus
 from xinbao.policy.premiums import earn_premium
 
+C = TypeVar("C")  # a command of a file
+T = TypeVar("T")  # what the use case makes of it
+
 
 def open_claim(uow: UnitOfWork, policy: Policy, *, on: date,
                exclusions: frozenset[Exclusion] = frozenset()) -> Claim:
@@ -29,11 +33,13 @@ def open_claim(uow: UnitOfWork, policy: Policy, *, on: date,
     loan = uow.loans.get(policy.loan_id) if policy.loan_id is not None else None
     if product is None or loan is None:
         raise Conflict(f"policy {policy.id} has no issued loan to claim on")
+    assert loan.id is not None
     pos = position(loan.installments, paid_by_installment(uow.repayments.for_loan(loan.id)), on)
     determination = determine_liability(policy=policy, product=product, loan=loan,
                                         position=pos, exclusions=exclusions)
     claim = uow.claims.add(Claim.open(policy=policy, loan=loan, determination=determination,
                                       days_past_due=pos.days_past_due, on=on))
+    assert claim.id is not None
     if determination.covered:
         post(uow, ledger.entry(
             on=on, description=f"Claim reserve for claim {claim.id} on {policy.policy_no}",
@@ -55,6 +61,7 @@ def file_claim(cmd: FileClaim, uow: UnitOfWork) -> Claim:
     with uow:
         policy = require(uow.policies.get(cmd.policy_id), "policy", cmd.policy_id)
         own(uow, policy.funder_id, "policy", cmd.policy_id)
+        assert policy.id is not None
         active = [c for c in uow.claims.for_policy(policy.id)
                   if c.status is not ClaimStatus.DECLINED]
         if active:
@@ -104,9 +111,10 @@ def record_recoveries(cmds: Sequence[RecordRecovery], uow: UnitOfWork,
     return outcome
 
 
-def _each(uow: UnitOfWork, cmds: Sequence, step: Callable, reference: Callable,
-          ) -> FileOutcome:
-    accepted, rejected = [], []
+def _each(uow: UnitOfWork, cmds: Sequence[C], step: Callable[[UnitOfWork, C], T],
+          reference: Callable[[C], str]) -> FileOutcome[T]:
+    accepted: list[T] = []
+    rejected: list[Rejection] = []
     for index, cmd in enumerate(cmds):
         try:
             accepted.append(step(uow, cmd))
@@ -117,6 +125,7 @@ def _each(uow: UnitOfWork, cmds: Sequence, step: Callable, reference: Callable,
 
 def _pay(uow: UnitOfWork, cmd: PayClaim) -> Claim:
     claim = require(uow.claims.get(cmd.claim_id), "claim", cmd.claim_id)
+    assert claim.id is not None
     if claim.status in (ClaimStatus.PAID, ClaimStatus.CLOSED):
         return claim
     if cmd.on < claim.opened_on:
@@ -143,6 +152,7 @@ def _recover(uow: UnitOfWork, cmd: RecordRecovery) -> Recovery:
         raise InvalidInput.single("reference", "recovery.reference",
                                   "a recovery names its receipt reference")
     claim = require(uow.claims.get(cmd.claim_id), "claim", cmd.claim_id)
+    assert claim.id is not None
     repeat = uow.recoveries.get_by_reference(claim.id, cmd.reference)
     if repeat is not None:
         return repeat

@@ -28,7 +28,7 @@ from xinbao.iam.model.accounts import (
     check_username,
 )
 from xinbao.iam.model.security import Action, Principal, Role, Unauthenticated, validate_roles
-from xinbao.iam.repository import UnitOfWork
+from xinbao.iam.repository import AccountsUnitOfWork
 from xinbao.kernel.errors import Conflict, FieldError, InvalidInput, collect, require
 from xinbao.kernel.events import Event
 
@@ -68,7 +68,7 @@ def _roles(values: list[str], funder_id: int | None) -> frozenset[Role]:
     return roles
 
 
-def _funder_id(uow: UnitOfWork, code: str | None) -> int | None:
+def _funder_id(uow: AccountsUnitOfWork, code: str | None) -> int | None:
     if code is None:
         return None
     return require(uow.funders.get_by_code(code), "funder", code).id
@@ -83,7 +83,8 @@ class AddUser:
     funder_code: str | None = None
 
 
-def add_user(cmd: AddUser, uow: UnitOfWork, creds: Credentials, *, now: datetime) -> User:
+def add_user(cmd: AddUser, uow: AccountsUnitOfWork, creds: Credentials, *,
+             now: datetime) -> User:
     authorize(uow, Action.USER_MANAGE)
     errors = collect(check_username(cmd.username), check_password(cmd.password, cmd.username))
     if not cmd.display_name.strip():
@@ -105,7 +106,8 @@ def add_user(cmd: AddUser, uow: UnitOfWork, creds: Credentials, *, now: datetime
     return user
 
 
-def _change_user(uow: UnitOfWork, username: str, change: Callable[[User], None]) -> User:
+def _change_user(uow: AccountsUnitOfWork, username: str,
+                 change: Callable[[User], None]) -> User:
     authorize(uow, Action.USER_MANAGE)
     with uow:
         user = require(uow.users.get_by_username(username), "user", username)
@@ -115,13 +117,15 @@ def _change_user(uow: UnitOfWork, username: str, change: Callable[[User], None])
     return user
 
 
-def set_user_roles(username: str, roles: list[str], uow: UnitOfWork, *, now: datetime) -> User:
+def set_user_roles(username: str, roles: list[str], uow: AccountsUnitOfWork, *,
+                   now: datetime) -> User:
     def change(user: User) -> None:
         user.set_roles(_roles(roles, user.funder_id), now)
     return _change_user(uow, username, change)
 
 
-def set_user_active(username: str, active: bool, uow: UnitOfWork, *, now: datetime) -> User:
+def set_user_active(username: str, active: bool, uow: AccountsUnitOfWork, *,
+                    now: datetime) -> User:
     def change(user: User) -> None:
         user.set_active(active, now)
         if not active:
@@ -129,11 +133,11 @@ def set_user_active(username: str, active: bool, uow: UnitOfWork, *, now: dateti
     return _change_user(uow, username, change)
 
 
-def unlock_user(username: str, uow: UnitOfWork, *, now: datetime) -> User:
+def unlock_user(username: str, uow: AccountsUnitOfWork, *, now: datetime) -> User:
     return _change_user(uow, username, lambda user: user.unlock(now))
 
 
-def reset_password(username: str, password: str, uow: UnitOfWork, creds: Credentials, *,
+def reset_password(username: str, password: str, uow: AccountsUnitOfWork, creds: Credentials, *,
                    now: datetime) -> User:
     error = check_password(password, username)
     if error:
@@ -145,7 +149,7 @@ def reset_password(username: str, password: str, uow: UnitOfWork, creds: Credent
     return _change_user(uow, username, change)
 
 
-def list_users(uow: UnitOfWork) -> list[User]:
+def list_users(uow: AccountsUnitOfWork) -> list[User]:
     authorize(uow, Action.USER_MANAGE)
     with uow:
         return uow.users.list()
@@ -159,7 +163,7 @@ class LoggedIn:
     expires_at: datetime
 
 
-def login(username: str, password: str, uow: UnitOfWork, creds: Credentials, *,
+def login(username: str, password: str, uow: AccountsUnitOfWork, creds: Credentials, *,
           now: datetime) -> LoggedIn:
     """A new session for the right password of an active, unlocked account; otherwise
     Unauthenticated("invalid credentials"). Five failures in a row lock the account."""
@@ -201,7 +205,7 @@ class ActiveSession:
     display_name: str
 
 
-def resolve_session(token: str, uow: UnitOfWork, *, now: datetime) -> ActiveSession:
+def resolve_session(token: str, uow: AccountsUnitOfWork, *, now: datetime) -> ActiveSession:
     """The user behind a session cookie; it must be live (not idle past SESSION_IDLE, not
     past SESSION_MAX, not revoked) and its user active."""
     with uow:
@@ -218,7 +222,7 @@ def resolve_session(token: str, uow: UnitOfWork, *, now: datetime) -> ActiveSess
     return ActiveSession(user.principal(), session.csrf_token, user.display_name)
 
 
-def logout(token: str, uow: UnitOfWork, *, now: datetime) -> None:
+def logout(token: str, uow: AccountsUnitOfWork, *, now: datetime) -> None:
     with uow:
         session = uow.sessions.get_by_token_hash(_digest(token))
         if session is None or session.revoked:
@@ -237,7 +241,7 @@ class AddClient:
     funder_code: str | None = None
 
 
-def add_client(cmd: AddClient, uow: UnitOfWork, creds: Credentials, *,
+def add_client(cmd: AddClient, uow: AccountsUnitOfWork, creds: Credentials, *,
                now: datetime) -> tuple[ApiClient, str]:
     """A new API client and its secret (shown once; only its hash is kept)."""
     authorize(uow, Action.USER_MANAGE)
@@ -261,7 +265,7 @@ def add_client(cmd: AddClient, uow: UnitOfWork, creds: Credentials, *,
     return client, secret
 
 
-def rotate_client_secret(client_id: str, uow: UnitOfWork, creds: Credentials, *,
+def rotate_client_secret(client_id: str, uow: AccountsUnitOfWork, creds: Credentials, *,
                          now: datetime) -> tuple[ApiClient, str]:
     """A new secret; the old one keeps working for ROTATION_GRACE so the funder can switch."""
     secret = secrets.token_urlsafe(32)
@@ -270,12 +274,12 @@ def rotate_client_secret(client_id: str, uow: UnitOfWork, creds: Credentials, *,
     return client, secret
 
 
-def set_client_active(client_id: str, active: bool, uow: UnitOfWork, *,
+def set_client_active(client_id: str, active: bool, uow: AccountsUnitOfWork, *,
                       now: datetime) -> ApiClient:
     return _change_client(uow, client_id, lambda c: c.set_active(active, now))
 
 
-def _change_client(uow: UnitOfWork, client_id: str,
+def _change_client(uow: AccountsUnitOfWork, client_id: str,
                    change: Callable[[ApiClient], None]) -> ApiClient:
     authorize(uow, Action.USER_MANAGE)
     with uow:
@@ -286,7 +290,7 @@ def _change_client(uow: UnitOfWork, client_id: str,
     return client
 
 
-def list_clients(uow: UnitOfWork) -> list[ApiClient]:
+def list_clients(uow: AccountsUnitOfWork) -> list[ApiClient]:
     authorize(uow, Action.USER_MANAGE)
     with uow:
         return uow.clients.list()
@@ -298,7 +302,7 @@ class AccessToken:
     expires_in: int  # seconds
 
 
-def issue_token(client_id: str, secret: str, uow: UnitOfWork, creds: Credentials, *,
+def issue_token(client_id: str, secret: str, uow: AccountsUnitOfWork, creds: Credentials, *,
                 now: datetime) -> AccessToken:
     """OAuth2 client credentials: a short-lived signed token for a known, active client
     whose secret matches (the current one, or the previous one in its grace period)."""
@@ -325,7 +329,7 @@ def issue_token(client_id: str, secret: str, uow: UnitOfWork, creds: Credentials
     return AccessToken(token, ttl)
 
 
-def resolve_token(token: str, uow: UnitOfWork, creds: Credentials, *,
+def resolve_token(token: str, uow: AccountsUnitOfWork, creds: Credentials, *,
                   now: datetime) -> Principal:
     """The client behind a bearer token: signature and expiry checked, then the client read
     afresh (disabled clients are refused at once)."""
@@ -341,7 +345,7 @@ def token_subject(token: str, creds: Credentials, *, now: datetime) -> str:
     return str(claims["sub"])
 
 
-def client_principal(client_id: str, uow: UnitOfWork) -> Principal:
+def client_principal(client_id: str, uow: AccountsUnitOfWork) -> Principal:
     """An API client's principal, read afresh: an unknown or disabled client is refused."""
     with uow:
         client = uow.clients.get_by_client_id(client_id)
@@ -350,7 +354,7 @@ def client_principal(client_id: str, uow: UnitOfWork) -> Principal:
     return client.principal()
 
 
-def record_security_event(name: str, data: Mapping[str, Any], uow: UnitOfWork, *,
+def record_security_event(name: str, data: Mapping[str, Any], uow: AccountsUnitOfWork, *,
                           on: date, aggregate: str = "security",
                           aggregate_id: int | None = None) -> None:
     """Record an event that changes nothing else (a refused request, an unmasking), in a

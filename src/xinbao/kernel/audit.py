@@ -39,7 +39,8 @@ def json_safe(data: dict[str, Any]) -> dict[str, Any]:
     that a record hashes the same before and after it is stored."""
     if _native(data):  # the common case: already as JSON gives it back
         return data
-    return json.loads(json.dumps(data, default=str))
+    safe: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return safe
 
 
 def _native(value: Any) -> bool:

@@ -60,6 +60,7 @@ def reverse_entry(cmd: ReverseEntry, uow: UnitOfWork) -> JournalEntry:
     authorize(uow, Action.LEDGER_POST)
     with uow:
         original = require(uow.ledger.get(cmd.entry_id), "journal entry", cmd.entry_id)
+        assert original.id is not None
         authorize(uow, Action.LEDGER_POST,
                   amount_fen=sum(line.amount_fen for line in original.lines
                                  if line.amount_fen > 0))

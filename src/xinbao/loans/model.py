@@ -25,6 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
 
 from xinbao.catalogue.model.products import RepaymentMethod
+from xinbao.kernel.events import Event
 from xinbao.kernel.money import PRECISION, apply_rate_over, round_fen
 
 MONTHS_PER_YEAR = 12
@@ -163,7 +164,7 @@ class Loan:
     #: piece of servicing state the end-of-day batch needs for days past due.
     first_unpaid_due_date: date | None = None
     id: int | None = None
-    events: list = field(default_factory=list, repr=False)
+    events: list[Event] = field(default_factory=list, repr=False)
 
     @classmethod
     def disburse(cls, *, funder_id: int, contract_no: str, principal_fen: int,

@@ -151,7 +151,9 @@ class SqlLoanRepository(SqlRepository):
     def get_many(self, loan_ids: Iterable[int]) -> dict[int, Loan]:
         found: dict[int, Loan] = {}
         for chunk in chunks(loan_ids):
-            found.update((loan.id, loan) for loan in self._load(tables.loans.c.id.in_(chunk)))
+            for loan in self._load(tables.loans.c.id.in_(chunk)):
+                assert loan.id is not None
+                found[loan.id] = loan
         return found
 
 

@@ -26,7 +26,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 import argon2
 import jwt
@@ -108,9 +108,21 @@ class PiiCipher:
     def active_kid(self) -> str:
         return self._active
 
+    @overload
+    def encrypt(self, value: str, *, field: str) -> str: ...
+    @overload
+    def encrypt(self, value: None, *, field: str) -> None: ...
+    @overload
+    def encrypt(self, value: str | None, *, field: str) -> str | None: ...
     def encrypt(self, value: str | None, *, field: str) -> str | None:
         return None if value is None else self._seal(value, field)
 
+    @overload
+    def decrypt(self, token: str, *, field: str) -> str: ...
+    @overload
+    def decrypt(self, token: None, *, field: str) -> None: ...
+    @overload
+    def decrypt(self, token: str | None, *, field: str) -> str | None: ...
     def decrypt(self, token: str | None, *, field: str) -> str | None:
         return None if token is None else self._open(token, field)
 
@@ -292,7 +304,8 @@ class TokenSigner:
             raise InvalidToken("malformed") from None
         if header.get("alg") != _ALGORITHM:
             raise InvalidToken("algorithm not allowed")
-        key = self._keys.get(header.get("kid")) if isinstance(header.get("kid"), str) else None
+        kid = header.get("kid")
+        key = self._keys.get(kid) if isinstance(kid, str) else None
         if key is None:
             raise InvalidToken("unknown key id")
         try:

@@ -30,9 +30,10 @@ def create_db_engine(url: str, *, pool_size: int = 20) -> Engine:
     parsed = make_url(url)
     pool: dict[str, Any] = {"pool_size": pool_size, "max_overflow": POOL_OVERFLOW}
     if parsed.get_backend_name() == "sqlite":
-        memory = not parsed.database or parsed.database == ":memory:"
+        database = parsed.database or ":memory:"
+        memory = database == ":memory:"
         if not memory:
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **_JSON,
                                **({} if memory else pool))
         event.listen(engine, "connect", _sqlite_pragmas)

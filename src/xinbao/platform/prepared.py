@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.dml import Insert
 
 Processor = Callable[[Any], Any]
@@ -67,12 +67,17 @@ class _Plan:
         return {name: value for (name, _, _), value in zip(self.slots, values, strict=True)}
 
 
+def _row_type(keys: tuple[str, ...]) -> Any:
+    """The named tuple class of result rows with these columns."""
+    return namedtuple("Row", keys, rename=True)
+
+
 class Prepared:
     """A Core statement compiled once per dialect and run on the driver's cursor."""
 
     __slots__ = ("statement", "_plans", "__weakref__")
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         self._plans: weakref.WeakKeyDictionary[Dialect, dict[Any, _Plan]] = (
             weakref.WeakKeyDictionary())
@@ -209,13 +214,13 @@ class Prepared:
                       for name in names)
         types: tuple[Any, ...] = ()
         returned = getattr(self.statement, "selected_columns", None)
-        if returned is None and getattr(self.statement, "_returning", ()):
+        if returned is None and getattr(self.statement, "_returning", None):
             returned = self.statement.exported_columns  # type: ignore[attr-defined]
         row = None
         if returned is not None:
             keys = tuple(c.key for c in returned)
             types = tuple(c.type for c in returned)
-            row = namedtuple("Row", keys, rename=True)  # type: ignore[misc]
+            row = _row_type(keys)
             if row._fields != keys:
                 raise exc.InvalidRequestError(f"result columns {keys} are not all names")
         return _Plan(sql=sql, positional=dialect.positional, slots=slots, types=types,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from xinbao.kernel.audit import AuditRecord
 from xinbao.kernel.events import Event
@@ -51,7 +51,7 @@ class StoredResponse:
     key: str
     request_hash: str
     status_code: int
-    body: dict
+    body: dict[str, Any]
 
 
 class IdempotencyRepository(Protocol):

@@ -87,8 +87,9 @@ def _add_key(path: Path, ring: str, prefix: str) -> str:
     current = load_secrets(path, create_if_missing=False)
     keys: dict[str, bytes] = getattr(current, f"{ring}_keys")
     kid = _next_kid(keys, prefix)
-    rotated = replace(current, **{f"{ring}_keys": {**keys, kid: os.urandom(KEY_BYTES)},
-                                  f"{ring}_active": kid})
+    rotation: dict[str, Any] = {f"{ring}_keys": {**keys, kid: os.urandom(KEY_BYTES)},
+                                f"{ring}_active": kid}
+    rotated = replace(current, **rotation)
     _replace_atomically(path, _render(rotated))
     return kid
 

@@ -84,7 +84,9 @@ class SqlRepository:
 
     def _insert(self, table: Any, values: dict[str, Any]) -> int:
         # A plain insert() with parameters compiles once and is cached; .values() would not be.
-        return self._c.execute(insert(table), values).inserted_primary_key[0]
+        key = self._c.execute(insert(table), values).inserted_primary_key
+        assert key is not None  # set for every single-row insert
+        return key[0]
 
     def _insert_many(self, table: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
         """Insert rows in one statement batch; their new ids, in the rows' order."""

@@ -6,13 +6,21 @@ rejected alone. ``issue_policy`` is the same path for one loan.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from xinbao.catalogue.model.parties import Funder
 from xinbao.iam.access import authorize
 from xinbao.iam.model.security import Action
-from xinbao.kernel.errors import Conflict, DomainError, IllegalTransition, InvalidInput, NotFound
+from xinbao.kernel.errors import (
+    Conflict,
+    DomainError,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    require,
+)
 from xinbao.kernel.events import Event
 from xinbao.kernel.results import FileOutcome, Rejection
 from xinbao.loans.model import Loan
@@ -20,6 +28,7 @@ from xinbao.policy.commands import IssuePolicies, IssuePolicy
 from xinbao.policy.model import Policy, PolicyStatus
 from xinbao.policy.premiums import post_single_premiums
 from xinbao.policy.repository import UnitOfWork
+from xinbao.underwriting.model import Application
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +65,9 @@ def _issue(uow: UnitOfWork, items: Sequence[IssuePolicy]) -> FileOutcome[Issued]
     applications = uow.applications.get_many({p.application_id for p in found.values()})
     funders: dict[int, Funder] = {}
     taken: dict[int, set[str]] = {}  # funder → contract numbers already insured
-    for policy in found.values():
-        if policy.funder_id not in funders:
-            funders[policy.funder_id] = uow.funders.get(policy.funder_id)
+    for p in found.values():
+        if p.funder_id not in funders:
+            funders[p.funder_id] = require(uow.funders.get(p.funder_id), "funder", p.funder_id)
     for funder_id in funders:
         contracts = [i.contract_no for i in items
                      if i.policy_id in found and found[i.policy_id].funder_id == funder_id]
@@ -82,10 +91,11 @@ def _issue(uow: UnitOfWork, items: Sequence[IssuePolicy]) -> FileOutcome[Issued]
     uow.loans.add_many([loan for *_, loan in fresh])
     issued: list[tuple[int, Issued]] = []
     for index, cmd, policy, loan in fresh:
+        assert loan.id is not None
         policy.issue(on=cmd.on, start=cmd.disbursed_on, loan_id=loan.id)
         policy.come_into_force(cmd.on)
         issued.append((index, Issued(policy, loan)))
-    by_day: dict[tuple, list[Policy]] = {}
+    by_day: dict[tuple[date, bool], list[Policy]] = {}
     for _, cmd, policy, _ in fresh:
         if policy.single_premium_fen:
             by_day.setdefault((cmd.on, cmd.premium_paid), []).append(policy)
@@ -107,7 +117,8 @@ def _repeat(uow: UnitOfWork, policy: Policy, cmd: IssuePolicy) -> Issued | None:
     return None
 
 
-def _disburse(cmd: IssuePolicy, policy: Policy, applications: dict, taken: set[str]) -> Loan:
+def _disburse(cmd: IssuePolicy, policy: Policy, applications: Mapping[int, Application],
+              taken: set[str]) -> Loan:
     if not cmd.contract_no.strip():
         raise InvalidInput.single("contract_no", "loan.contract_no",
                                   "the funder's loan contract number is required")

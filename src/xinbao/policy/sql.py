@@ -95,11 +95,11 @@ class SqlPolicyRepository(SqlRepository):
 
     def get_many(self, policy_ids: Iterable[int]) -> list[Policy]:
         t = tables.policies
-        found: list[Policy] = []
+        found: list[tuple[int, Policy]] = []
         for chunk in chunks(policy_ids):
             rows = self._c.execute(select(t).where(t.c.id.in_(chunk)))
-            found += [self._from_row(r) for r in rows]
-        return sorted(found, key=lambda p: p.id)
+            found += [(r.id, self._from_row(r)) for r in rows]
+        return [p for _, p in sorted(found, key=lambda pair: pair[0])]
 
     def page(self, *, funder_id: int | None, after_id: int, limit: int) -> list[Policy]:
         t = tables.policies

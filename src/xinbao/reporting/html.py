@@ -9,19 +9,19 @@ tag forbids them).
 Money is formatted from integer fen with integer arithmetic (``format_yuan``); floats are used
 only for chart coordinates. Ratios are exact Decimals, rounded ROUND_HALF_UP for display.
 """
-
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
 from xinbao.kernel.money import format_yuan, ratio
+from xinbao.reporting import charts
 
 MONTHLY_COLUMNS = (
     "month",
@@ -34,26 +34,6 @@ MONTHLY_COLUMNS = (
 VINTAGE_COLUMNS = ("vintage", "months_on_book", "policies", "defaults")
 
 NO_DATA = "no data"
-
-# Chart geometry in SVG user units; the viewBox scales it to the page width.
-_W = 900
-_H = 360
-_LEFT = 84
-_RIGHT = 24
-_TOP = 64
-_BOTTOM = 52
-_FONT_PX = 12
-_MIN_X_LABEL_GAP = 64
-
-_BLUE = "#2f6db5"
-_ORANGE = "#e08a3c"
-_RED = "#c0392b"
-_GREEN = "#2e9d6b"
-_SLATE = "#9fb1c8"
-# Viridis, cut before its pale yellow end so that every line stays visible on white.
-_SEQUENTIAL = ("#440154", "#414487", "#2a788e", "#22a884", "#7ad151")
-
-_FONT_STACK = 'system-ui, "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif'
 
 
 def write_report(path: Path, *, title: str, subtitle: str, kpis: list[tuple[str, str]],
@@ -83,12 +63,10 @@ def render_report(*, title: str, subtitle: str, kpis: list[tuple[str, str]],
     return _PAGE.format(
         title=escape(title),
         subtitle=escape(subtitle),
-        css=_CSS.replace("FONT_STACK", _FONT_STACK),
+        css=_CSS.replace("FONT_STACK", charts.FONT_STACK),
         body="\n".join(s for s in sections if s),
     )
 
-
-# --- input ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +112,8 @@ def _vintage_curves(vintages: pl.DataFrame) -> list[_Curve]:
              .sort("vintage", "months_on_book"))
     curves: list[_Curve] = []
     for (vintage,), group in frame.group_by(["vintage"], maintain_order=True):
-        policies = int(group["policies"].max())
+        # polars types a column's max as any Python literal or None; here it is a count.
+        policies = int(cast(int, group["policies"].max()))
         points = tuple(
             (int(mob), Decimal(int(d)) / Decimal(int(p)))
             for mob, p, d in group.select("months_on_book", "policies", "defaults").iter_rows()
@@ -160,8 +139,6 @@ def _percent(fraction: Decimal, places: int = 1) -> str:
     quantum = Decimal(1).scaleb(-places)
     return f"{(fraction * 100).quantize(quantum, rounding=ROUND_HALF_UP):,}%"
 
-
-# --- page sections --------------------------------------------------------------------------
 
 
 def _section(heading: str, parts: Iterable[str]) -> str:
@@ -215,25 +192,13 @@ def _table_row(label: str, cells: Sequence[str], last: str) -> str:
     return f'<tr><th scope="row">{escape(label)}</th>{tds}</tr>'
 
 
-# --- charts ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Series:
-    name: str
-    colour: str
-    kind: str  # "bar" or "line"
-    values: tuple[float | None, ...]
-    tips: tuple[str, ...]
-
-
 def _premium_chart(months: Sequence[_Month]) -> str:
     title = "Monthly written and earned premium"
     if not months:
         return _no_data(title)
     return _money_chart("chart-premium", title, months, [
-        ("Written premium", _BLUE, [m.written for m in months]),
-        ("Earned premium", _ORANGE, [m.earned for m in months]),
+        ("Written premium", charts.BLUE, [m.written for m in months]),
+        ("Earned premium", charts.ORANGE, [m.earned for m in months]),
     ])
 
 
@@ -242,8 +207,8 @@ def _claims_chart(months: Sequence[_Month]) -> str:
     if not months:
         return _no_data(title)
     return _money_chart("chart-claims", title, months, [
-        ("Claims paid", _RED, [m.paid for m in months]),
-        ("Recoveries", _GREEN, [m.recovered for m in months]),
+        ("Claims paid", charts.RED, [m.paid for m in months]),
+        ("Recoveries", charts.GREEN, [m.recovered for m in months]),
     ])
 
 
@@ -252,13 +217,13 @@ def _money_chart(chart_id: str, title: str, months: Sequence[_Month],
     largest = max((abs(v) for _, _, vs in lines for v in vs), default=0)
     divisor, unit = _money_unit(largest)
     series = [
-        _Series(name, colour, "bar",
+        charts.Series(name, colour, "bar",
                 tuple(v / 100 / divisor for v in fen),
                 tuple(f"{m.month} · {name}: {format_yuan(v)} yuan"
                       for m, v in zip(months, fen, strict=True)))
         for name, colour, fen in lines
     ]
-    return _figure(_category_chart(chart_id, title, [m.month for m in months], series,
+    return _figure(charts.category_chart(chart_id, title, [m.month for m in months], series,
                                    y_title=unit, y_suffix=""))
 
 
@@ -278,16 +243,16 @@ def _loss_ratio_chart(months: Sequence[_Month]) -> str:
         return _no_data(title)
     names = [m.month for m in months]
 
-    def series(name: str, colour: str, kind: str, values: list[Decimal | None]) -> _Series:
-        return _Series(name, colour, kind,
+    def series(name: str, colour: str, kind: str, values: list[Decimal | None]) -> charts.Series:
+        return charts.Series(name, colour, kind,
                        tuple(None if v is None else float(v * 100) for v in values),
                        tuple("" if v is None else f"{month} · {name}: {_percent(v)}"
                              for month, v in zip(names, values, strict=True)))
 
-    return _figure(_category_chart(
+    return _figure(charts.category_chart(
         "chart-loss-ratio", title, names,
-        [series("Monthly loss ratio", _SLATE, "bar", monthly),
-         series("Cumulative loss ratio", _RED, "line", cumulative)],
+        [series("Monthly loss ratio", charts.SLATE, "bar", monthly),
+         series("Cumulative loss ratio", charts.RED, "line", cumulative)],
         y_title="percent", y_suffix="%", reference=100.0,
     ))
 
@@ -297,22 +262,22 @@ def _vintage_chart(curves: Sequence[_Curve]) -> str:
     if not curves:
         return _no_data(title)
     compact = len(curves) > 6
-    right = 110 if compact else _RIGHT
+    right = 110 if compact else charts.RIGHT
     mobs = [mob for c in curves for mob, _ in c.points]
     rates = [float(r * 100) for c in curves for _, r in c.points]
-    x_ticks = _month_ticks(min(mobs), max(mobs))
-    y_ticks = _nice_ticks(0.0, max(rates))
-    plot = _Plot(right_margin=right, x_lo=x_ticks[0], x_hi=x_ticks[-1],
+    x_ticks = charts.month_ticks(min(mobs), max(mobs))
+    y_ticks = charts.nice_ticks(0.0, max(rates))
+    plot = charts.Plot(right_margin=right, x_lo=x_ticks[0], x_hi=x_ticks[-1],
                  y_lo=y_ticks[0], y_hi=y_ticks[-1])
-    colours = _sequential(len(curves))
-    out = _svg_open("chart-vintages", title)
-    out += _y_axis(plot, y_ticks, "%", "cumulative default rate, percent")
+    colours = charts.sequential(len(curves))
+    out = charts.svg_open("chart-vintages", title)
+    out += charts.y_axis(plot, y_ticks, "%", "cumulative default rate, percent")
     for t in x_ticks:
         x = plot.x(t)
         out.append(f'<line class="tickmark" x1="{x:.1f}" y1="{plot.bottom}" x2="{x:.1f}" '
                    f'y2="{plot.bottom + 5}"/>')
-        out.append(_text(x, plot.bottom + 19, _fmt_tick(t, x_ticks), "tick", "middle"))
-    out.append(_text(plot.left + plot.width / 2, _H - 8, "months on book", "axis-title",
+        out.append(charts.text(x, plot.bottom + 19, charts.fmt_tick(t, x_ticks), "tick", "middle"))
+    out.append(charts.text(plot.left + plot.width / 2, charts.H - 8, "months on book", "axis-title",
                      "middle"))
     for curve, colour in zip(curves, colours, strict=True):
         pts = " ".join(f"{plot.x(mob):.1f},{plot.y(float(r * 100)):.1f}"
@@ -329,239 +294,11 @@ def _vintage_chart(curves: Sequence[_Curve]) -> str:
                        f"<title>{escape(tip)}</title></circle>")
     names = [c.vintage for c in curves]
     if compact:
-        out += _colour_bar_legend(plot, names, colours)
+        out += charts.colour_bar_legend(plot, names, colours)
     else:
-        out += _legend([(n, c, "line") for n, c in zip(names, colours, strict=True)])
+        out += charts.legend([(n, c, "line") for n, c in zip(names, colours, strict=True)])
     out.append("</svg>")
     return _figure("\n".join(out))
-
-
-@dataclass(frozen=True, slots=True)
-class _Plot:
-    """The plotting rectangle and linear scales from data to SVG coordinates."""
-
-    x_lo: float
-    x_hi: float
-    y_lo: float
-    y_hi: float
-    right_margin: int = _RIGHT
-
-    @property
-    def left(self) -> float:
-        return _LEFT
-
-    @property
-    def top(self) -> float:
-        return _TOP
-
-    @property
-    def bottom(self) -> float:
-        return _H - _BOTTOM
-
-    @property
-    def width(self) -> float:
-        return _W - self.right_margin - _LEFT
-
-    def x(self, value: float) -> float:
-        span = (self.x_hi - self.x_lo) or 1.0
-        return _LEFT + (value - self.x_lo) / span * self.width
-
-    def y(self, value: float) -> float:
-        span = (self.y_hi - self.y_lo) or 1.0
-        return self.bottom - (value - self.y_lo) / span * (self.bottom - _TOP)
-
-
-def _category_chart(chart_id: str, title: str, categories: Sequence[str],
-                    series: Sequence[_Series], *, y_title: str, y_suffix: str,
-                    reference: float | None = None) -> str:
-    values = [v for s in series for v in s.values if v is not None]
-    ticks = _nice_ticks(min(values, default=0.0), max(values, default=0.0))
-    plot = _Plot(x_lo=0.0, x_hi=float(len(categories)), y_lo=ticks[0], y_hi=ticks[-1])
-    band = plot.width / len(categories)
-    out = _svg_open(chart_id, title)
-    out += _y_axis(plot, ticks, y_suffix, y_title)
-    step = _month_step(math.ceil(_MIN_X_LABEL_GAP / band))
-    for i, name in enumerate(categories):
-        if i % step == 0:
-            x = plot.x(i + 0.5)
-            out.append(f'<line class="tickmark" x1="{x:.1f}" y1="{plot.bottom}" x2="{x:.1f}" '
-                       f'y2="{plot.bottom + 5}"/>')
-            out.append(_text(x, plot.bottom + 19, name, "tick", "middle"))
-    if reference is not None and ticks[0] < reference < ticks[-1]:
-        y = plot.y(reference)
-        out.append(f'<line class="reference" x1="{plot.left}" y1="{y:.1f}" '
-                   f'x2="{plot.left + plot.width}" y2="{y:.1f}"/>')
-    bars = [s for s in series if s.kind == "bar"]
-    slot = band * 0.8 / max(1, len(bars))
-    zero = plot.y(0.0)
-    for k, s in enumerate(bars):
-        for i, (v, tip) in enumerate(zip(s.values, s.tips, strict=True)):
-            if v is None:
-                continue
-            x = plot.x(i) + band * 0.1 + k * slot
-            y = plot.y(v)
-            top, height = min(y, zero), abs(zero - y)
-            out.append(f'<rect class="bar" x="{x:.1f}" y="{top:.1f}" '
-                       f'width="{max(slot - 1, 1):.1f}" height="{height:.1f}" '
-                       f'fill="{s.colour}"><title>{escape(tip)}</title></rect>')
-    for s in series:
-        if s.kind == "line":
-            out += _line(plot, s)
-    out += _legend([(s.name, s.colour, s.kind) for s in series])
-    out.append("</svg>")
-    return "\n".join(out)
-
-
-def _line(plot: _Plot, s: _Series) -> list[str]:
-    """A polyline through the category centres, broken where a value is missing."""
-    out: list[str] = []
-    segment: list[str] = []
-    points: list[str] = []
-    radius = 3.2 if len(s.values) <= 36 else 2.2
-    for i, (v, tip) in enumerate(zip(s.values, s.tips, strict=True)):
-        if v is None:
-            if segment:
-                out.append(_polyline(segment, s.colour))
-            segment = []
-            continue
-        x, y = plot.x(i + 0.5), plot.y(v)
-        segment.append(f"{x:.1f},{y:.1f}")
-        points.append(f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="{radius}" '
-                      f'fill="{s.colour}"><title>{escape(tip)}</title></circle>')
-    if segment:
-        out.append(_polyline(segment, s.colour))
-    return out + points
-
-
-def _polyline(points: Sequence[str], colour: str) -> str:
-    return (f'<polyline fill="none" stroke="{colour}" stroke-width="2.2" '
-            f'stroke-linejoin="round" points="{" ".join(points)}"/>')
-
-
-def _svg_open(chart_id: str, title: str) -> list[str]:
-    return [
-        f'<svg class="chart" id="{chart_id}" viewBox="0 0 {_W} {_H}" role="img" '
-        f'aria-labelledby="{chart_id}-title">',
-        f'<title id="{chart_id}-title">{escape(title)}</title>',
-        _text(16, 24, title, "chart-title", "start"),
-    ]
-
-
-def _y_axis(plot: _Plot, ticks: Sequence[float], suffix: str, title: str) -> list[str]:
-    out = []
-    for t in ticks:
-        y = plot.y(t)
-        css = "axis" if t == 0 else "grid"
-        out.append(f'<line class="{css}" x1="{plot.left}" y1="{y:.1f}" '
-                   f'x2="{plot.left + plot.width}" y2="{y:.1f}"/>')
-        out.append(_text(plot.left - 8, y + 4, _fmt_tick(t, ticks) + suffix, "tick", "end"))
-    out.append(f'<line class="axis" x1="{plot.left}" y1="{plot.top}" x2="{plot.left}" '
-               f'y2="{plot.bottom}"/>')
-    if ticks[0] != 0:
-        out.append(f'<line class="axis" x1="{plot.left}" y1="{plot.bottom}" '
-                   f'x2="{plot.left + plot.width}" y2="{plot.bottom}"/>')
-    cy = (plot.top + plot.bottom) / 2
-    out.append(f'<text class="axis-title" x="18" y="{cy:.1f}" text-anchor="middle" '
-               f'transform="rotate(-90 18 {cy:.1f})">{escape(title)}</text>')
-    return out
-
-
-def _legend(items: Sequence[tuple[str, str, str]]) -> list[str]:
-    """One row of swatches under the chart title; wraps to a second row when needed."""
-    out = []
-    x, y = float(_LEFT), 46.0
-    for name, colour, kind in items:
-        width = 24 + _text_width(name) + 18
-        if x + width > _W - _RIGHT and x > _LEFT:
-            x, y = float(_LEFT), y + 16
-        if kind == "line":
-            out.append(f'<line x1="{x:.1f}" y1="{y - 4:.1f}" x2="{x + 16:.1f}" y2="{y - 4:.1f}" '
-                       f'stroke="{colour}" stroke-width="2.5"/>')
-        else:
-            out.append(f'<rect class="swatch" x="{x + 2:.1f}" y="{y - 10:.1f}" '
-                       f'width="12" height="12" fill="{colour}"/>')
-        out.append(_text(x + 22, y, name, "legend", "start"))
-        x += width
-    return out
-
-
-def _colour_bar_legend(plot: _Plot, names: Sequence[str], colours: Sequence[str]) -> list[str]:
-    """A discrete colour bar right of the plot, oldest vintage on top; every k-th one named."""
-    x = plot.left + plot.width + 16
-    top = plot.top + 18
-    height = min(14.0, (plot.bottom - top) / len(names))
-    every = max(1, math.ceil(15 / height))
-    out = [_text(x, plot.top + 4, "Vintage", "legend-title", "start")]
-    last = len(names) - 1
-    for i, (name, colour) in enumerate(zip(names, colours, strict=True)):
-        y = top + i * height
-        out.append(f'<rect class="swatch" x="{x:.1f}" y="{y:.1f}" width="14" '
-                   f'height="{height + 0.3:.1f}" fill="{colour}">'
-                   f"<title>{escape(name)}</title></rect>")
-        # Anchored on the newest vintage so the latest cohort is always named.
-        if (last - i) % every == 0:
-            out.append(_text(x + 20, y + height / 2 + 4, name, "legend", "start"))
-    return out
-
-
-def _text(x: float, y: float, text: str, css: str, anchor: str) -> str:
-    return (f'<text class="{css}" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">'
-            f"{escape(text)}</text>")
-
-
-def _text_width(text: str, size: float = _FONT_PX) -> float:
-    """Rough rendered width: CJK and other wide characters take a full em, Latin about 0.6."""
-    return sum(size if ord(ch) > 0x2E80 else size * 0.6 for ch in text)
-
-
-def _sequential(n: int) -> list[str]:
-    """``n`` colours evenly spaced along the sequential scale, oldest first."""
-    stops = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in _SEQUENTIAL]
-    colours = []
-    for k in range(n):
-        t = k / (n - 1) if n > 1 else 0.0
-        pos = t * (len(stops) - 1)
-        i = min(int(pos), len(stops) - 2)
-        f = pos - i
-        rgb = (round(a + (b - a) * f) for a, b in zip(stops[i], stops[i + 1], strict=True))
-        colours.append("#" + "".join(f"{c:02x}" for c in rgb))
-    return colours
-
-
-def _nice_ticks(lo: float, hi: float, *, target: int = 5) -> list[float]:
-    """Round-number ticks (1, 2, 2.5 or 5 × 10ⁿ apart) covering ``lo..hi`` and zero."""
-    lo, hi = min(lo, hi, 0.0), max(lo, hi, 0.0)
-    if hi == lo:
-        hi = lo + 1.0
-    raw = (hi - lo) / target
-    magnitude = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1.0, 2.0, 2.5, 5.0, 10.0)
-                if m * magnitude >= raw * (1 - 1e-9))
-    first = math.floor(lo / step + 1e-9)
-    last = math.ceil(hi / step - 1e-9)
-    return [round(k * step, 10) for k in range(first, last + 1)]
-
-
-def _month_step(at_least: int) -> int:
-    """The smallest step of at least ``at_least`` months that falls on quarters and years."""
-    for step in (1, 2, 3, 4, 6, 12):
-        if step >= at_least:
-            return step
-    return 12 * math.ceil(at_least / 12)
-
-
-def _month_ticks(lo: int, hi: int, *, target: int = 5) -> list[float]:
-    """Ticks for a months-on-book axis from zero: every 1, 2, 3, 4, 6 or 12k months."""
-    hi = max(hi, lo, 1)
-    step = _month_step(math.ceil(hi / target))
-    first = min(0, lo // step)
-    return [float(k * step) for k in range(first, -(-hi // step) + 1)]
-
-
-def _fmt_tick(value: float, ticks: Sequence[float]) -> str:
-    step = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
-    places = next((d for d in range(7) if abs(round(step, d) - step) < 1e-9 * max(step, 1)), 6)
-    return f"{value:,.{places}f}"
 
 
 _PAGE = """<!DOCTYPE html>

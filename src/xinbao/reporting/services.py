@@ -70,6 +70,7 @@ def policy_rows(uow: UnitOfWork) -> list[PolicyRow]:
         rows = []
         issued = [s for s in PolicyStatus if s is not PolicyStatus.QUOTED]
         for p in uow.policies.list_by_status(issued):
+            assert p.id is not None
             paid = [c for c in uow.claims.for_policy(p.id)
                     if c.status in (ClaimStatus.PAID, ClaimStatus.CLOSED)]
             rows.append(PolicyRow(

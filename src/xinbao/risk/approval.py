@@ -120,6 +120,7 @@ def quote(application: Application, product: Product, on: date, sum_insured_fen:
     """The policy quote of an approval: the approved amount at the risk-priced rate."""
     single, per_installment = policy_rules.premium_schedule(
         product.premium_basis, sum_insured_fen, monthly_rate, application.term_months)
+    assert application.id is not None
     policy = Policy(
         application_id=application.id, product_code=product.code,
         product_version=product.version, mode=product.mode, funder_id=application.funder_id,

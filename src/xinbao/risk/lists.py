@@ -12,8 +12,6 @@ from xinbao.kernel.events import Event
 from xinbao.risk.model import antifraud
 from xinbao.risk.repository import ListedValue, UnitOfWork
 
-# --- the lists ------------------------------------------------------------------------------
-
 
 @dataclass(frozen=True, slots=True)
 class ListValue:

@@ -25,9 +25,6 @@ REVIEW_APPROVED = "REV-APPROVED"
 REVIEW_DECLINED = "REV-DECLINED"
 
 
-# --- reading and reviewing -----------------------------------------------------------------
-
-
 def get_decision(uow: UnitOfWork, application_id: int) -> tuple[Application, DecisionRecord]:
     authorize(uow, Action.APPLICATION_READ)
     with uow:

@@ -63,9 +63,6 @@ LIMIT_CONTENDED = "LIM-CONTENDED"
 _RESERVE_TRIES = 5
 
 
-# --- ports ---------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class BureauQuery:
     id_number: str
@@ -131,9 +128,6 @@ class RiskEngine:
 class Decided:
     application: Application
     record: DecisionRecord
-
-
-# --- deciding -----------------------------------------------------------------------------
 
 
 def decide(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
@@ -266,6 +260,7 @@ def _value(collateral_rules: CollateralRules, a: Application, on: date) -> Valua
     try:
         if c.kind is CollateralKind.CAR:
             assert c.new_price_fen is not None and c.first_registered is not None
+            assert c.brand_tier is not None
             return value_car(collateral_rules, new_price_fen=c.new_price_fen,
                              tier=BrandTier(c.brand_tier), first_registered=c.first_registered,
                              on=on)
@@ -276,12 +271,9 @@ def _value(collateral_rules: CollateralRules, a: Application, on: date) -> Valua
         return None  # intake checked the offer; a value it cannot take counts as none
 
 
-# --- anti-fraud facts ----------------------------------------------------------------------
-
-
 def _screen(uow: UnitOfWork, rule_set: RuleSet, batch: Sequence[Application],
             on: date) -> list[antifraud.Screening]:
-    listed_fields = {r.field for r in rule_set.rules if r.kind == "blacklist"}
+    listed_fields = {str(r.field) for r in rule_set.rules if r.kind == "blacklist"}
     pairs = [(f, v) for a in batch for f in listed_fields
              if (v := a.value_of(str(f))) is not None]
     listed = uow.blacklist.listed(pairs) if pairs else set()
@@ -299,8 +291,9 @@ def _screen(uow: UnitOfWork, rule_set: RuleSet, batch: Sequence[Application],
         counts: dict[int, antifraud.Velocity] = {}
         for a in batch:
             value = a.value_of(name)
-            hits = [s for s in seen[name].get(value, []) if value is not None
-                    and a.applied_on - timedelta(days=window) <= s.applied_on <= a.applied_on]
+            sightings = seen[name].get(value, []) if value is not None else []
+            hits = [s for s in sightings
+                    if a.applied_on - timedelta(days=window) <= s.applied_on <= a.applied_on]
             counts[a.id or 0] = antifraud.Velocity(len(hits), len({s.funder_id for s in hits}))
         velocity[(name, window)] = counts
     graph = None
@@ -320,9 +313,6 @@ def _screen(uow: UnitOfWork, rule_set: RuleSet, batch: Sequence[Application],
             if age is not None else None)
         out.append(antifraud.screen(rule_set, facts))
     return out
-
-
-# --- portfolio limits ----------------------------------------------------------------------
 
 
 def net_assets_fen(uow: UnitOfWork) -> int:

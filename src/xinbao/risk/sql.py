@@ -11,7 +11,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
@@ -43,6 +43,9 @@ from xinbao.risk.model.decision import DecisionRecord, Outcome, Review
 from xinbao.risk.model.exposure import Counter
 from xinbao.risk.repository import ExposureRow, ListedValue, Sighting
 from xinbao.underwriting import tables as underwriting_tables
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 from xinbao.underwriting.rows import FIELD_INDEX
 
 TOTAL = ("retained", "all")
@@ -100,11 +103,13 @@ def _statements() -> dict[str, Prepared]:
 @functools.cache
 def _counter_inserts(dialect: str) -> dict[str, Any]:
     """The limit counters' inserts in the database's own dialect (``ON CONFLICT``)."""
+    insert: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+        insert = postgresql_insert(tables.risk_counters)
     else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    insert = dialect_insert(tables.risk_counters)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        insert = sqlite_insert(tables.risk_counters)
     return {"insert": insert,
             "ensure": Prepared(insert.on_conflict_do_nothing(
                 index_elements=["dimension", "key"]))}
@@ -163,8 +168,9 @@ class SqlRiskRepository:
             wanted: dict[str, set[str]] = {f: set() for f in LINK_FIELDS}
             for node in frontier:
                 for f in LINK_FIELDS:
-                    if node.values.get(f):
-                        wanted[f].add(node.values[f])
+                    value = node.values.get(f)
+                    if value:
+                        wanted[f].add(value)
             if not any(wanted.values()) or len(nodes) >= limit:
                 break
             before = set(nodes)

@@ -69,6 +69,7 @@ def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord],
             received_on: date, file_reference: str) -> FileResult:
     """Validate and record a funder's repayments in one pass over the file (set-based reads,
     bulk writes); each bad record is rejected alone."""
+    assert funder.id is not None
     rejected: list[Rejection] = []
     loans = uow.loans.headers(funder.id, {r.contract_no for r in records})
     loan_ids = [loan.id for loan in loans.values()]
@@ -91,6 +92,7 @@ def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord],
         if bad is not None:
             rejected.append(bad)
             continue
+        assert loan is not None
         if (loan.id, r.reference) in known:
             repeated += 1
             continue
@@ -181,6 +183,7 @@ def record_repayment(cmd: RecordRepayment, uow: UnitOfWork) -> Repayment:
     with uow:
         loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
         own(uow, loan.funder_id, "loan", cmd.loan_id)
+        assert loan.id is not None
         repeat = uow.repayments.get_by_reference(loan.id, cmd.reference)
         if repeat is not None:
             return repeat
@@ -201,6 +204,7 @@ def record_missed_installment(cmd: RecordMissedInstallment, uow: UnitOfWork) -> 
     with uow:
         loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
         own(uow, loan.funder_id, "loan", cmd.loan_id)
+        assert loan.id is not None
         installment = loan.installment(cmd.installment_number)
         if installment is None:
             raise InvalidInput.single("installment_number", "repayment.installment",
@@ -295,6 +299,7 @@ def _prepay(uow: UnitOfWork, cmd: RecordPrepayment) -> Settlement:
                                   "the funder's transaction number is required")
     loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
     own(uow, loan.funder_id, "loan", cmd.loan_id)
+    assert loan.id is not None
     if loan.status is not LoanStatus.ACTIVE:
         raise Conflict(f"loan {loan.id} is {loan.status.value}")
     policy = uow.policies.get_by_loan(loan.id)
@@ -359,7 +364,10 @@ def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
     report = EndOfDayReport(on=on)
     source = f"eod:{on.isoformat()}"
     with uow:
-        funders = {f.id: f for f in uow.funders.list()}
+        funders: dict[int, Funder] = {}
+        for f in uow.funders.list():
+            assert f.id is not None
+            funders[f.id] = f
         due = uow.policies.installment_premiums_due(on)
         if due:
             by_id = {t.id: t for t in uow.policies.premium_terms(
@@ -372,8 +380,9 @@ def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
             report.premium_earned_fen = earn_premiums(uow, earning, on=on, source=source)
             uow.policies.save_many(earning)
         repaid = uow.policies.get_many(uow.policies.fully_repaid())
-        loans = uow.loans.get_many(p.loan_id for p in repaid)
+        loans = uow.loans.get_many(p.loan_id for p in repaid if p.loan_id is not None)
         for policy in repaid:
+            assert policy.loan_id is not None  # a repaid policy was issued on a loan
             outcome = _settle(uow, policy, loans[policy.loan_id], on=on)
             report.premium_refunded_fen += outcome.refunded_fen
             report.premium_earned_fen += outcome.earned_fen
@@ -383,9 +392,11 @@ def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
         report.policies_overdue = len(overdue)
         triggered = [pid for pid, first_due, trigger in overdue if (on - first_due).days >= trigger]
         for policy in uow.policies.get_many(triggered):
+            assert policy.id is not None
             if any(c.status is ClaimStatus.DECLINED for c in uow.claims.for_policy(policy.id)):
                 continue  # a declined claim waits for a person, not for tomorrow's batch
             claim = open_claim(uow, policy, on=on)
+            assert claim.id is not None
             (report.claims_opened if claim.status is ClaimStatus.OPEN
              else report.claims_declined).append(claim.id)
         uow.commit()

@@ -47,7 +47,7 @@ class SimulatedBureau:
         if id_number in self.failing:
             raise BureauDown(f"bureau service error for {id_number[:4]}…")
         if known is not ...:
-            return known  # type: ignore[return-value]
+            return known
         return self._derived(id_number, on)
 
     def _derived(self, id_number: str, on: date) -> Report | None:

@@ -70,7 +70,9 @@ def draw_history(scenario: Scenario, applications: int,
             "amount_yuan": a.amount_yuan.astype(float),
             "term_months": a.term,
             "annual_rate": a.rate_bp / 10_000,
-            "age": pl.Series(np.where(enterprise, None, a.age).tolist(), dtype=pl.Int64),
+            # numpy takes None as a value (an object array); its stubs do not.
+            "age": pl.Series(np.where(enterprise, None, a.age).tolist(),  # type: ignore[call-overload]
+                             dtype=pl.Int64),
             "monthly_income_yuan": a.income_yuan.astype(float),
             "dti": np.round(a.dti * a.income_yuan * 100) / 100 / a.income_yuan,
             "bureau_score": a.score,

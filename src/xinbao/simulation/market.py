@@ -238,6 +238,8 @@ class Fates:
 
 def draw_fates(scenario: Scenario, day: int, a: Applicants, hazards: np.ndarray) -> Fates:
     g = rng(scenario, _BEHAVIOUR, day)
+    n: int
+    width: int
     n, width = hazards.shape
     m = np.arange(1, width + 1)
     defaults = g.random((n, width)) < hazards

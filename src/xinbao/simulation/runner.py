@@ -30,6 +30,7 @@ from xinbao.catalogue.model.products import ProductFamily
 from xinbao.claims import services as claims
 from xinbao.claims.commands import PayClaim, RecordRecovery
 from xinbao.kernel.errors import Conflict
+from xinbao.kernel.results import Rejection
 from xinbao.ledger import services as ledger
 from xinbao.ledger.commands import InjectCapital
 from xinbao.loans.model import add_months
@@ -195,7 +196,7 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
                 funder_code=funder_code, file_reference=f"{today.isoformat()}",
                 received_on=today, records=tuple(records)), uow())
             result.repayments += outcome.accepted
-        refusals = ()
+        refusals: tuple[Rejection, ...] = ()
         if prepay:
             done = servicing.record_prepayments([RecordPrepayment(
                 loan_id=loans[idx].loan_id, paid_on=today, interest_fen=0,
@@ -224,6 +225,7 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
             paid = claims.pay_claims([PayClaim(c, today) for c in payments], uow())
             result.claims_paid += len(paid.accepted)
             for claim in paid.accepted:
+                assert claim.id is not None
                 _plan_recoveries(loans[by_loan_id[claim.loan_id]], claim.id, claim.amount_fen,
                                  today, schedule)
         if recoveries:
@@ -368,12 +370,13 @@ def _write_business(scenario: Scenario, uow: UowFactory, catalogue_by_code: dict
     result.applications += len(rows)
     result.rejected += len(submitted.rejected)
     app_index = {app.external_ref: i for i, app in enumerate(rows)}
-    decisions = approval.approve_applications(ApproveApplications(
-        tuple(app.id for app in submitted.accepted), today), uow(), engine)
+    stored = tuple(app.id for app in submitted.accepted if app.id is not None)
+    decisions = approval.approve_applications(ApproveApplications(stored, today), uow(), engine)
     to_issue: list[IssuePolicy] = []
     quote_row: dict[str, int] = {}
     for d in decisions:
         if d.application.status is ApplicationStatus.APPROVED and d.policy is not None:
+            assert d.policy.id is not None
             result.approved += 1
             contract = f"LN-{d.application.external_ref}"
             to_issue.append(IssuePolicy(d.policy.id, contract, today, today))
@@ -401,6 +404,7 @@ def _write_business(scenario: Scenario, uow: UowFactory, catalogue_by_code: dict
     new_loans: list[_Loan] = []
     for item in issued.accepted:
         i = quote_row[item.loan.contract_no]
+        assert item.loan.id is not None
         disbursed.add(i)
         width = int(a.term[i])
         late_row = fates.late[i, :width]
@@ -411,7 +415,7 @@ def _write_business(scenario: Scenario, uow: UowFactory, catalogue_by_code: dict
             premium_fen=item.policy.installment_premium_fen,
             default_at=int(fates.default_at[i]), prepay_after=int(fates.prepay_after[i]),
             late={k + 1: int(v) for k, v in enumerate(late_row) if v},
-            partial=frozenset(k + 1 for k in np.flatnonzero(fates.partial[i, :width])),
+            partial=frozenset(int(k) + 1 for k in np.flatnonzero(fates.partial[i, :width])),
             recovery_rate=float(fates.recovery_rate[i]),
             recovery_lag=int(fates.recovery_lag_days[i]),
             recovery_parts=int(fates.recovery_parts[i]), truth_row=i))

@@ -57,7 +57,8 @@ def submit_application(cmd: SubmitApplication, uow: UnitOfWork) -> Application:
     return outcome.accepted[0]
 
 
-def submit_application_file(cmd: SubmitApplicationFile, uow: UnitOfWork) -> FileOutcome:
+def submit_application_file(cmd: SubmitApplicationFile,
+                            uow: UnitOfWork) -> FileOutcome[Application]:
     """A funder's application file in one transaction: each good row stored, each bad row
     refused alone with its reasons (nothing of it written)."""
     authorize(uow, Action.APPLICATION_SUBMIT)
@@ -201,6 +202,7 @@ def _build(cmd: SubmitApplication, lookups: _Lookups) -> Application:
     if errors:
         raise InvalidInput(errors)
     assert funder is not None and product is not None and borrower is not None
+    assert funder.id is not None
     return Application(
         funder_id=funder.id, product_code=product.code, product_version=product.version,
         mode=product.mode, borrower=borrower, roles=roles, amount_fen=cmd.amount_fen,

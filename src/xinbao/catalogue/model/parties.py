@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from xinbao.kernel import identity
 from xinbao.kernel.errors import FieldError, InvalidInput, collect
+from xinbao.kernel.events import Event
 
 
 class PartyKind(StrEnum):
@@ -113,7 +114,7 @@ class Funder:
     commission_rate: Decimal  # share of premium paid to the funder as channel fee
     products: tuple[str, ...] = ()  # product codes its cooperation agreement covers
     id: int | None = None
-    events: list = field(default_factory=list, repr=False)
+    events: list[Event] = field(default_factory=list, repr=False)
 
     def validate(self) -> list[FieldError]:
         errors = collect(

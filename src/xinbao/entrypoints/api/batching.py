@@ -4,7 +4,7 @@ Each ``POST /v1/applications/{id}/approve`` hands its application to one worker 
 waits. The worker takes what is waiting (up to ``max_batch``, or whatever came within
 ``max_wait_s``; it waits only while requests come together, so a lone request is decided at
 once) for the same principal and business date and decides it in one transaction
-(``services/approval.approve_applications``): one bureau round, one scoring call, one
+(``risk/approval.approve_applications``): one bureau round, one scoring call, one
 commit, instead of many transactions fighting for SQLite's single writer lock. The answer to
 each request is its own decision; if the batch is refused as a whole (one application not
 permitted, not found, not decidable), its applications are decided one by one so that each
@@ -29,6 +29,8 @@ from xinbao.iam.model.security import Principal
 from xinbao.risk import approval
 from xinbao.risk.approval import ApprovalResult
 from xinbao.risk.commands import ApproveApplication, ApproveApplications
+from xinbao.risk.services import RiskEngine
+from xinbao.unit_of_work import UnitOfWork
 
 #: Who asks for a decision: a principal, or the id of an API client read at decision time.
 Who = Principal | str
@@ -43,7 +45,7 @@ class _Item:
 
 
 class DecisionBatcher:
-    def __init__(self, uow: Callable[[Principal], object], engine: Callable[[], object], *,
+    def __init__(self, uow: Callable[[Principal], UnitOfWork], engine: Callable[[], RiskEngine], *,
                  client: Callable[[str], Principal] | None = None, max_batch: int = 64,
                  max_wait_s: float = 0.002) -> None:
         """``client`` reads an API client's principal by its id (``accounts.client_principal``),
@@ -109,7 +111,10 @@ class DecisionBatcher:
             return batch
 
     def _principal(self, who: Who) -> Principal:
-        return who if isinstance(who, Principal) else self._client(who)
+        if isinstance(who, Principal):
+            return who
+        assert self._client is not None, "decide() refuses a client id without a reader"
+        return self._client(who)
 
     def _run(self) -> None:
         while (batch := self._take()) is not None:

@@ -166,7 +166,7 @@ class SecurityHeaders:
 
 class AccessLog:
     """One access line a request, handed to ``log`` (``AccessLogWriter.log`` of
-    ``adapters/log_writer.py``) as (client, method, path, query string, HTTP version,
+    ``platform/log_writer.py``) as (client, method, path, query string, HTTP version,
     status): the outermost of ours, so that it sees what the client gets, the decision
     lane's answers included.
 
@@ -280,7 +280,7 @@ class IpRateLimit:
 
 
 class _ErrorLog(Protocol):
-    def error(self, event: str, /, **kw: Any) -> Any: ...
+    def error(self, event: str, /, *args: Any, **kw: Any) -> Any: ...
 
 
 def install_error_handlers(app: Starlette, log: _ErrorLog) -> None:

@@ -35,9 +35,9 @@ from datetime import date, datetime
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from xinbao.entrypoints.api import schemas as s
 from xinbao.entrypoints.api.batching import DecisionBatcher
 from xinbao.entrypoints.api.hardening import RateLimiter, replay, too_many_requests
+from xinbao.entrypoints.api.schemas.common import BIGINT_MAX, OnDate
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Principal, Unauthenticated
 from xinbao.risk.approval import ApprovalResult
@@ -65,7 +65,7 @@ class DecisionLane:
             return
         match = _PATH.fullmatch(scope["path"])
         token = _bearer(scope["headers"]) if match else None
-        if token is None or int(match[1]) > s.BIGINT_MAX:
+        if match is None or token is None or int(match[1]) > BIGINT_MAX:
             await self.app(scope, receive, send)
             return
         body = await _body(receive)
@@ -117,13 +117,13 @@ def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 @functools.lru_cache(maxsize=256)
-def _asked(body: bytes) -> s.OnDate | None:
+def _asked(body: bytes) -> OnDate | None:
     """The body read by the route's own model, or None when the route would refuse it.
 
     Remembered for the last bodies seen: a funder's system sends the same few bodies
     (``{"on": "<today>"}``) thousands of times. The model is only read, never changed."""
     try:
-        return s.OnDate.model_validate(json.loads(body))
+        return OnDate.model_validate(json.loads(body))
     except (ValueError, ValidationError):  # JSON errors are ValueErrors
         return None
 

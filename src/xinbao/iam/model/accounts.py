@@ -8,8 +8,10 @@ rotation, the hash of the previous one).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from xinbao.iam.model.security import Principal, Role
 from xinbao.kernel.errors import FieldError
@@ -121,7 +123,7 @@ class User:
         self.failed_logins, self.locked_until = 0, None
         self.record_event("PasswordChanged", now, {})
 
-    def record_event(self, name: str, now: datetime, data: dict) -> None:
+    def record_event(self, name: str, now: datetime, data: Mapping[str, Any]) -> None:
         self.events.append(Event(name, "user", self.id, now.date(),
                                  {"username": self.username, **data}))
 
@@ -182,6 +184,6 @@ class ApiClient:
         self.record_event("ClientEnabled" if active else "ClientDisabled", now,
                      {"before": before, "after": active})
 
-    def record_event(self, name: str, now: datetime, data: dict) -> None:
+    def record_event(self, name: str, now: datetime, data: Mapping[str, Any]) -> None:
         self.events.append(Event(name, "api_client", self.id, now.date(),
                                  {"client_id": self.client_id, **data}))

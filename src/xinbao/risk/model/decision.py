@@ -29,6 +29,7 @@ from typing import Any
 
 from xinbao.catalogue.model.parties import InsuranceMode, PartyKind
 from xinbao.catalogue.model.products import PremiumBasis, Product, ProductFamily
+from xinbao.kernel.events import Event
 from xinbao.loans.model import Annualization, schedule_amounts
 from xinbao.risk.model import bureau as bureau_rules
 from xinbao.risk.model import limits, pricing
@@ -316,7 +317,7 @@ class DecisionRecord:
     detail: Mapping[str, Any]  # JSON-ready: findings, limit, price, valuation, bureau, inputs
     reviews: tuple[Review, ...] = ()
     final: bool = True  # False while a referral waits for review
-    events: list = field(default_factory=list, repr=False)
+    events: list[Event] = field(default_factory=list, repr=False)
 
     @property
     def pending_second_approval(self) -> Review | None:

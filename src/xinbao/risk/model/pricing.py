@@ -199,22 +199,22 @@ def price(*, pd: Decimal, coverage_share: Decimal, terms: PricingTerms, loan: Lo
     def within(rate: Decimal) -> bool:
         return loan.within(basis, sum_insured_fen, rate, cost_cap, annualization)
 
-    breakdown = dict(expected_loss=expected, expense_loading=terms.expense_loading,
+    def charged(annual_rate: Decimal, monthly_rate: Decimal, reason_codes: tuple[str, ...], *,
+                declined: bool = False) -> Price:
+        return Price(expected_loss=expected, expense_loading=terms.expense_loading,
                      cost_of_capital=terms.cost_of_capital, margin=terms.margin,
-                     technical_rate=technical)
+                     technical_rate=technical, annual_rate=annual_rate,
+                     monthly_rate=monthly_rate, all_in_cost=cost_at(monthly_rate),
+                     reason_codes=reason_codes, declined=declined)
+
     if within(monthly):
-        return Price(**breakdown, annual_rate=annual, monthly_rate=monthly,
-                     all_in_cost=cost_at(monthly), reason_codes=tuple(codes))
+        return charged(annual, monthly, tuple(codes))
     least = max(expected + terms.expense_loading + terms.cost_of_capital, terms.floor)
     fitted = _highest_rate_within(within, hi=monthly, guess=loan.rate_at_cap(
         basis, sum_insured_fen, cost_cap, annualization))
     if fitted is None or fitted * MONTHS < least:
-        return Price(**breakdown, annual_rate=annual, monthly_rate=monthly,
-                     all_in_cost=cost_at(monthly),
-                     reason_codes=(*codes, DECLINE_COST_CAP), declined=True)
-    return Price(**breakdown, annual_rate=fitted * MONTHS, monthly_rate=fitted,
-                 all_in_cost=cost_at(fitted),
-                 reason_codes=(*codes, PRICE_LOWERED_TO_COST_CAP))
+        return charged(annual, monthly, (*codes, DECLINE_COST_CAP), declined=True)
+    return charged(fitted * MONTHS, fitted, (*codes, PRICE_LOWERED_TO_COST_CAP))
 
 
 def _highest_rate_within(within: Callable[[Decimal], bool], *, hi: Decimal,

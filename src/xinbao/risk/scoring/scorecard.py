@@ -15,7 +15,7 @@ import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightgbm as lgb
 import numpy as np
@@ -287,9 +287,11 @@ class ScoringKernel:
         order = np.argsort(-losses, axis=1, kind="stable")[:, :top]
         keep = np.take_along_axis(losses, order, axis=1) > 1e-9
         names = np.array([f.name for f in self.features], dtype=object)[order].tolist()
-        full = keep.all(axis=1).tolist()
+        # numpy types a bool array's tolist() as a bool, whatever the array's dimensions.
+        full = cast("list[bool]", keep.all(axis=1).tolist())
+        kept = cast("list[list[bool]]", keep.tolist())
         reasons = [tuple(n) if ok else tuple(x for x, k in zip(n, m, strict=True) if k)
-                   for n, ok, m in zip(names, full, keep.tolist(), strict=True)]
+                   for n, ok, m in zip(names, full, kept, strict=True)]
         return [Scored(p, sc, r) for p, sc, r in zip(pds.tolist(), scores.tolist(), reasons,
                                                      strict=True)]
 
@@ -311,7 +313,8 @@ def challenger_pd(model: lgb.LGBMClassifier, x: pd.DataFrame,
     frame = x.copy()
     for name in categorical:
         frame[name] = frame[name].astype("category")
-    return model.predict_proba(frame)[:, 1]
+    # lightgbm's return type also covers sparse output, which only pred_contrib gives.
+    return cast(np.ndarray, model.predict_proba(frame))[:, 1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
-"""``xinbao decision|blacklist|limits``: run and explain approval decisions, review referrals,
-keep the anti-fraud lists and watch the portfolio limits.
+"""``xinbao decision|blacklist|limits|model``: run and explain approval decisions, review
+referrals, keep the anti-fraud lists, watch the portfolio limits, and train and promote the
+credit-scoring models.
 
 Commands act as ``system:cli:<os user>``; a review is recorded under that name, so a second
 approval must come from another operator account.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import time
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -18,6 +20,17 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from xinbao.bootstrap import Container
+from xinbao.entrypoints.cli import common
+from xinbao.entrypoints.cli.common import (
+    DbOption,
+    OnOption,
+    business_date,
+    container_for,
+    err,
+    out,
+    use_case,
+)
 from xinbao.kernel.identity import mask_id_number, mask_name
 from xinbao.kernel.money import format_yuan
 from xinbao.risk import approval, lists, referrals
@@ -32,27 +45,7 @@ blacklist_app = typer.Typer(help="The anti-fraud lists (values kept as blind ind
                             no_args_is_help=True)
 limits_app = typer.Typer(help="Portfolio and regulatory limits (retained liability).",
                          no_args_is_help=True)
-
-DbOption = Annotated[str | None, typer.Option(
-    "--database-url", envvar="XINBAO_DATABASE_URL", help="SQLAlchemy URL of the database.")]
-OnOption = Annotated[str | None, typer.Option("--on", help="Business date (default today).")]
-
-
-def _cli():  # noqa: ANN202 - the cli module (imported late: it imports this one)
-    from xinbao.entrypoints import cli
-
-    return cli
-
-
-def _on(text: str | None) -> date:
-    if text is None:
-        return date.today()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        _cli().err.print(f"[bold red]Refused[/]: --on {text!r} is not a date (YYYY-MM-DD)")
-        raise typer.Exit(2) from None
-
+model_app = typer.Typer(help="Credit-scoring models.", no_args_is_help=True)
 
 _ACTION_STYLE = {"decline": "bold red", "refer": "bold yellow", "pass": "dim"}
 _OUTCOME_STYLE = {"approve": "bold green", "approve_changed": "bold green",
@@ -76,29 +69,28 @@ def decision_run(
     """Decide submitted applications with the risk approval engine: the ones named, or with
     --submitted every one still waiting (in batches, each committed as it is decided: an
     interrupted run keeps what it decided, and running it again decides the rest)."""
-    cli = _cli()
     if bool(ids) == submitted:
-        cli.err.print("[bold red]Refused[/]: give application ids, or --submitted for every "
-                      "application waiting for a decision (not both).")
+        err.print("[bold red]Refused[/]: give application ids, or --submitted for every "
+                  "application waiting for a decision (not both).")
         raise typer.Exit(2)
     if funder is not None and not submitted:
-        cli.err.print("[bold red]Refused[/]: --funder goes with --submitted.")
+        err.print("[bold red]Refused[/]: --funder goes with --submitted.")
         raise typer.Exit(2)
-    day = _on(on)
-    container = cli._container(database_url)
+    day = business_date(on)
+    container = container_for(database_url)
     if ids:
-        with cli._use_case():
+        with use_case():
             results = approval.approve_applications(
                 ApproveApplications(tuple(ids), day), container.uow(), container.risk)
-        cli.out.print(_results_table(results))
+        out.print(_results_table(results))
         return
-    with cli._use_case():
+    with use_case():
         waiting = approval.waiting_for_decision(container.uow(), applied_by=day,
-                                                    funder_code=funder)
+                                                funder_code=funder)
     if not waiting:
-        cli.out.print(f"No application applied for by {day} is waiting for a decision.")
+        out.print(f"No application applied for by {day} is waiting for a decision.")
         return
-    _decide_all(cli, container, waiting, day, batch)
+    _decide_all(container, waiting, day, batch)
 
 
 def _results_table(results: list[approval.ApprovalResult]) -> Table:
@@ -113,7 +105,7 @@ def _results_table(results: list[approval.ApprovalResult]) -> Table:
     return table
 
 
-def _decide_all(cli: Any, container: Any, waiting: list[int], day: date, batch: int) -> None:
+def _decide_all(container: Container, waiting: list[int], day: date, batch: int) -> None:
     """Decide the waiting applications batch by batch, with a progress bar; then how many
     ended each way."""
     count: dict[str, int] = {}
@@ -121,9 +113,9 @@ def _decide_all(cli: Any, container: Any, waiting: list[int], day: date, batch: 
     decided = 0
     started = time.perf_counter()
     try:
-        with cli._use_case(), Progress(
+        with use_case(), Progress(
                 TextColumn("[bold]Deciding[/]"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("applications"), TimeElapsedColumn(), console=cli.err,
+                TextColumn("applications"), TimeElapsedColumn(), console=err,
                 transient=True) as progress:
             task = progress.add_task("", total=len(waiting))
             for lo in range(0, len(waiting), batch):
@@ -139,10 +131,10 @@ def _decide_all(cli: Any, container: Any, waiting: list[int], day: date, batch: 
                 progress.update(task, completed=decided)
     except BaseException as stopped:  # a refusal, Ctrl-C, a database error: say what stays
         if isinstance(stopped, KeyboardInterrupt):
-            cli.err.print("[bold red]Interrupted[/]: the batch being decided was rolled back.")
+            err.print("[bold red]Interrupted[/]: the batch being decided was rolled back.")
         if decided:
-            cli.err.print(f"{decided:,} application(s) were decided and kept before that; "
-                          "running the command again decides the rest.")
+            err.print(f"{decided:,} application(s) were decided and kept before that; "
+                      "running the command again decides the rest.")
         if isinstance(stopped, KeyboardInterrupt):
             raise typer.Exit(130) from None
         raise
@@ -154,9 +146,9 @@ def _decide_all(cli: Any, container: Any, waiting: list[int], day: date, batch: 
         table.add_row(f"[{_OUTCOME_STYLE.get(outcome, '')}]{outcome}[/]",
                       f"{count[outcome]:,}",
                       format_yuan(amount[outcome]) if amount[outcome] else "")
-    cli.out.print(table)
-    cli.out.print("Each decision: xinbao decision explain ID; referrals: xinbao decision "
-                  "queue.")
+    out.print(table)
+    out.print("Each decision: xinbao decision explain ID; referrals: xinbao decision "
+              "queue.")
 
 
 def explain(application: Application, d: DecisionRecord) -> Group:
@@ -225,20 +217,18 @@ def explain(application: Application, d: DecisionRecord) -> Group:
 @decision_app.command("explain")
 def decision_explain(application_id: int, database_url: DbOption = None) -> None:
     """Why an application was approved, referred or declined, on one screen."""
-    cli = _cli()
-    container = cli._container(database_url)
-    with cli._use_case():
+    container = container_for(database_url)
+    with use_case():
         application, record = referrals.get_decision(container.uow(), application_id)
-    cli.out.print(explain(application, record))
+    out.print(explain(application, record))
 
 
 @decision_app.command("queue")
 def decision_queue(limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
                    database_url: DbOption = None) -> None:
     """Referrals waiting for review, oldest first."""
-    cli = _cli()
-    container = cli._container(database_url)
-    with cli._use_case():
+    container = container_for(database_url)
+    with use_case():
         pending = referrals.referral_queue(container.uow(), limit=limit)
     table = Table("application", "since", "proposed (yuan)", "PD", "reasons",
                   title=f"{len(pending)} referral(s) waiting")
@@ -247,7 +237,7 @@ def decision_queue(limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
         waiting = " (1 of 2 approvals)" if d.pending_second_approval else ""
         table.add_row(str(d.application_id), str(d.decided_on), format_yuan(d.approved_fen),
                       f"{d.pd:.2%}" if d.pd is not None else "", ", ".join(deciding) + waiting)
-    cli.out.print(table)
+    out.print(table)
 
 
 @decision_app.command("review")
@@ -260,17 +250,16 @@ def decision_review(
 ) -> None:
     """Approve or decline a referral; an approval beyond your authority waits for a second
     approver."""
-    cli = _cli()
-    container = cli._container(database_url)
-    with cli._use_case():
+    container = container_for(database_url)
+    with use_case():
         result = referrals.review_application(referrals.ReviewApplication(
-            application_id, approve, _on(on), note), container.uow(), container.risk,
-            approval.quote)
+            application_id, approve, business_date(on), note), container.uow(),
+            container.risk, approval.quote)
     if result.awaiting_second_approver:
-        cli.out.print(f"Recommended {application_id} for approval; it needs a second approver "
-                      "with the authority for this amount.")
+        out.print(f"Recommended {application_id} for approval; it needs a second approver "
+                  "with the authority for this amount.")
     else:
-        cli.out.print(f"Application {application_id}: {result.application.status.value}.")
+        out.print(f"Application {application_id}: {result.application.status.value}.")
 
 
 @blacklist_app.command("add")
@@ -281,13 +270,12 @@ def blacklist_add(field: Annotated[str, typer.Option(help="id_number, phone, ban
     """List a value (read from standard input, so it stays out of shell history)."""
     import sys
 
-    cli = _cli()
     value = sys.stdin.readline().strip()
-    container = cli._container(database_url)
-    with cli._use_case():
-        added = lists.add_to_blacklist(lists.ListValue(field, value, reason, _on(on)),
-                                           container.uow())
-    cli.out.print("Listed." if added else "Already listed; reason updated.")
+    container = container_for(database_url)
+    with use_case():
+        added = lists.add_to_blacklist(
+            lists.ListValue(field, value, reason, business_date(on)), container.uow())
+    out.print("Listed." if added else "Already listed; reason updated.")
 
 
 @blacklist_app.command("remove")
@@ -297,13 +285,12 @@ def blacklist_remove(field: Annotated[str, typer.Option()],
     """Take a value (read from standard input) off the list."""
     import sys
 
-    cli = _cli()
     value = sys.stdin.readline().strip()
-    container = cli._container(database_url)
-    with cli._use_case():
+    container = container_for(database_url)
+    with use_case():
         removed = lists.remove_from_blacklist(
-            lists.ListValue(field, value, reason, _on(on)), container.uow())
-    cli.out.print("Removed." if removed else "It was not listed.")
+            lists.ListValue(field, value, reason, business_date(on)), container.uow())
+    out.print("Removed." if removed else "It was not listed.")
     if not removed:
         raise typer.Exit(3)
 
@@ -311,28 +298,26 @@ def blacklist_remove(field: Annotated[str, typer.Option()],
 @blacklist_app.command("list")
 def blacklist_list(database_url: DbOption = None) -> None:
     """The listed entries (field, the start of the blind index, reason, who and when)."""
-    cli = _cli()
-    container = cli._container(database_url)
-    with cli._use_case():
+    container = container_for(database_url)
+    with use_case():
         entries = lists.blacklist_entries(container.uow())
     table = Table("id", "field", "index", "reason", "added", "by")
     for e in entries:
         table.add_row(str(e.id), e.field, e.key_prefix + "…", e.reason, str(e.added_on),
                       e.added_by)
-    cli.out.print(table)
+    out.print(table)
 
 
 @limits_app.command("show")
 def limits_show(top: Annotated[int, typer.Option(min=1, help="Rows to show.")] = 20,
                 database_url: DbOption = None) -> None:
     """Each limit's cap and use, fullest first."""
-    cli = _cli()
-    container = cli._container(database_url)
-    with cli._use_case():
+    container = container_for(database_url)
+    with use_case():
         basis, counters = decisions.limit_usage(container.uow())
     if basis is None:
-        cli.out.print("No limits set yet: they are set at the first decision, or run "
-                      "`xinbao limits refresh`.")
+        out.print("No limits set yet: they are set at the first decision, or run "
+                  "`xinbao limits refresh`.")
         return
     def table_of(rows: list, title: str) -> Table:
         table = Table("limit", "key", "used (yuan)", "cap (yuan)", "used", title=title)
@@ -345,18 +330,120 @@ def limits_show(top: Annotated[int, typer.Option(min=1, help="Rows to show.")] =
 
     portfolio = [c for c in counters if c.dimension != "obligor"]
     obligors = [c for c in counters if c.dimension == "obligor"]
-    cli.out.print(table_of(portfolio[:top], f"Portfolio limits, net assets "
-                                            f"{format_yuan(basis)} yuan"))
-    cli.out.print(table_of(obligors[:top], f"The {min(top, len(obligors))} fullest of "
-                                           f"{len(obligors):,} obligors (blind index)"))
+    out.print(table_of(portfolio[:top], f"Portfolio limits, net assets "
+                                        f"{format_yuan(basis)} yuan"))
+    out.print(table_of(obligors[:top], f"The {min(top, len(obligors))} fullest of "
+                                       f"{len(obligors):,} obligors (blind index)"))
 
 
 @limits_app.command("refresh")
 def limits_refresh(on: OnOption = None, database_url: DbOption = None) -> None:
     """Recount the limits from the book and set the caps from today's net assets."""
-    cli = _cli()
-    container = cli._container(database_url)
-    with cli._use_case():
+    container = container_for(database_url)
+    with use_case():
         counters = decisions.refresh_limits(container.uow(), container.risk.params.limits,
-                                            _on(on))
-    cli.out.print(f"Recounted {len(counters):,} limit counters.")
+                                            business_date(on))
+    out.print(f"Recounted {len(counters):,} limit counters.")
+
+
+@model_app.command("train")
+def model_train(
+    data: Annotated[Path, typer.Option("--data", exists=True, dir_okay=False,
+                                       help="CSV or Parquet, one row per application.")],
+    target: Annotated[str, typer.Option("--target", help="Binary column: 1 = default.")],
+    feature: Annotated[list[str] | None, typer.Option(
+        "--feature", help="Repeat for each feature (default: every other column).")] = None,
+    categorical: Annotated[list[str] | None, typer.Option(
+        "--categorical", help="Features to bin as categories.")] = None,
+    monotonic: Annotated[list[str] | None, typer.Option(
+        "--monotonic", help="Numeric features whose bins must be monotonic.")] = None,
+    name: Annotated[str, typer.Option(help="Model name (a folder under --out).")] = "pd",
+    out: Annotated[Path | None, typer.Option(
+        help="Model registry folder (default XINBAO_MODELS_DIR or out/models).")] = None,
+    test_share: Annotated[float, typer.Option(min=0.05, max=0.95)] = 0.3,
+    seed: Annotated[int, typer.Option(help="Seed of the train/test split.")] = 42,
+) -> None:
+    """Train a WoE scorecard (optbinning) and a LightGBM challenger; write the model with its
+    validation report (AUC, KS, Gini, PSI, calibration, bins) as HTML and JSON."""
+    import polars as pl
+
+    from xinbao.risk import model_store
+    from xinbao.risk.scoring.scorecard import TrainingDataError, TrainingSpec, train
+
+    try:
+        frame = (pl.read_parquet(data) if data.suffix.lower() in (".parquet", ".pq")
+                 else pl.read_csv(data, infer_schema_length=10_000))
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        err.print(f"[bold red]Refused[/]: cannot read {data}: {type(exc).__name__}")
+        raise typer.Exit(2) from None
+    spec = TrainingSpec(target=target, features=tuple(feature or ()),
+                        categorical=tuple(categorical or ()), monotonic=tuple(monotonic or ()),
+                        test_share=test_share, seed=seed)
+    try:
+        with common.out.status(f"Training on {frame.height:,} rows"):  # --out is a path here
+            result = train(frame, spec)
+    except TrainingDataError as exc:
+        err.print(f"[bold red]Refused[/]: {exc}")
+        raise typer.Exit(2) from None
+    folder, doc = model_store.save(result, spec, data, out or _models_dir(), name)
+    table = Table("model", "AUC", "KS", "Gini", title=f"{name} {folder.name}")
+    for label, v in (("scorecard, train", result.train), ("scorecard, test", result.test),
+                     ("challenger, test", result.challenger_test)):
+        table.add_row(label, f"{v.auc:.4f}", f"{v.ks:.4f}", f"{v.gini:.4f}")
+    common.out.print(table)
+    common.out.print(f"PSI train/test {result.psi_train_test:.4f}. Model and report: {folder}")
+
+
+def _models_dir() -> Path:
+    from xinbao.config import Settings
+
+    return Path(Settings.from_env().models_dir)
+
+
+@model_app.command("list")
+def model_list(root: Annotated[Path | None, typer.Option(
+        "--models", help="Model registry folder (default XINBAO_MODELS_DIR).")] = None) -> None:
+    """Trained versions with their test AUC, and which one decides."""
+    from xinbao.risk.model_store import ModelRegistry
+
+    registry = ModelRegistry(root or _models_dir())
+    assignment = registry.read()
+    table = Table("model", "trained", "rows", "AUC (test)", "KS", "role")
+    for ref, doc in registry.versions():
+        test = doc.get("scorecard", {}).get("test", {})
+        role = ("champion" if ref == assignment.champion else
+                f"challenger ({assignment.challenger_share} %)"
+                if ref == assignment.challenger else "")
+        table.add_row(ref, doc.get("trained_at", ""),
+                      f"{doc.get('data', {}).get('rows_train', 0):,}",
+                      str(test.get("auc", "")), str(test.get("ks", "")), role)
+    out.print(table)
+    if assignment.champion is None:
+        out.print("No champion: decisions use the fallback bureau-score PD.")
+
+
+@model_app.command("promote")
+def model_promote(
+    ref: Annotated[str, typer.Argument(help="NAME/vN, as `xinbao model list` shows it.")],
+    challenger: Annotated[bool, typer.Option(
+        "--challenger", help="Make it the challenger instead of the champion.")] = False,
+    share: Annotated[int | None, typer.Option(
+        min=1, max=99, help="Percentage of applications the challenger scores.")] = None,
+    root: Annotated[Path | None, typer.Option("--models")] = None,
+) -> None:
+    """Make a trained version the champion (it decides) or the challenger (it decides a
+    share of applications); takes effect on the next decision, recorded in the registry."""
+    import getpass
+
+    from xinbao.risk.model_store import ModelRegistry, RegistryError
+
+    try:
+        done = ModelRegistry(root or _models_dir()).promote(
+            ref, role="challenger" if challenger else "champion", share=share,
+            by=f"cli:{getpass.getuser()}")
+    except RegistryError as exc:
+        err.print(f"[bold red]Refused[/]: {exc}")
+        raise typer.Exit(2) from None
+    out.print(f"Champion {done.champion}" + (
+        f"; challenger {done.challenger} on {done.challenger_share} % of applications"
+        if done.challenger else ""))

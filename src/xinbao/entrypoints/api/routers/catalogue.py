@@ -1,0 +1,28 @@
+"""Routes of the catalogue: products and funders."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from xinbao.catalogue import queries as catalogue_queries
+from xinbao.catalogue import services as catalogue
+from xinbao.catalogue.commands import RegisterFunder
+from xinbao.entrypoints.api.deps import ERRORS, Me
+from xinbao.entrypoints.api.schemas.catalogue import FunderIn, FunderOut, ProductOut
+from xinbao.entrypoints.api.schemas.common import stored
+
+router = APIRouter(prefix="/v1", tags=["catalogue"], responses=ERRORS)
+
+
+@router.get("/products", response_model=list[ProductOut])
+def list_products(me: Me) -> list[ProductOut]:
+    return [ProductOut.of(p) for p in catalogue_queries.list_products(me.uow())]
+
+
+@router.post("/funders", response_model=FunderOut, status_code=201)
+def register_funder(body: FunderIn, me: Me) -> FunderOut:
+    f = catalogue.register_funder(RegisterFunder(**{**body.model_dump(),
+                                                      "products": tuple(body.products)}),
+                                  me.uow())
+    return FunderOut(id=stored(f.id), code=f.code, name=f.name, kind=f.kind, licensed=f.licensed,
+                     commission_rate=f.commission_rate, products=list(f.products))

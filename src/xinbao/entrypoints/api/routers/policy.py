@@ -1,0 +1,37 @@
+"""Routes of policies: issuing a policy on disbursement, and reading policies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from xinbao.entrypoints.api.deps import ERRORS, Me, PathId
+from xinbao.entrypoints.api.schemas.common import BIGINT_MAX
+from xinbao.entrypoints.api.schemas.policy import IssueIn, PolicyOut, PolicyPageOut
+from xinbao.policy import queries as policy_queries
+from xinbao.policy import services as policies
+from xinbao.policy.commands import IssuePolicy
+
+router = APIRouter(prefix="/v1", tags=["policies"], responses=ERRORS)
+
+
+@router.post("/policies/{policy_id}/issue", response_model=PolicyOut)
+def issue_policy(policy_id: PathId, body: IssueIn, me: Me) -> PolicyOut:
+    p = policies.issue_policy(IssuePolicy(
+        policy_id=policy_id, contract_no=body.contract_no, disbursed_on=body.disbursed_on,
+        on=body.on or body.disbursed_on, premium_paid=body.premium_paid), me.uow())
+    return PolicyOut.of(p)
+
+
+@router.get("/policies", response_model=PolicyPageOut)
+def list_policies(me: Me, after_id: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> PolicyPageOut:
+    found = policy_queries.list_policies(me.uow(), after_id=after_id, limit=limit)
+    return PolicyPageOut(items=[PolicyOut.of(p) for p in found],
+                         next_after_id=found[-1].id if len(found) == limit else None)
+
+
+@router.get("/policies/{policy_id}", response_model=PolicyOut)
+def get_policy(policy_id: PathId, me: Me) -> PolicyOut:
+    return PolicyOut.of(policy_queries.get_policy(me.uow(), policy_id))

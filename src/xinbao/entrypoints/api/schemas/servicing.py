@@ -1,0 +1,125 @@
+"""Wire schemas of servicing: loans with their schedule and position, repayments,
+prepayments, missed installments and the end-of-day batch."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, Field
+
+from xinbao.entrypoints.api.schemas.common import Count, Fen, Rate, StrictIn, stored
+from xinbao.loans.model import Installment, Position
+from xinbao.servicing.queries import LoanView
+
+
+class RepaymentIn(StrictIn):
+    installment_number: Count
+    paid_on: date
+    principal_fen: Fen
+    interest_fen: Fen
+    premium_fen: Fen = 0
+    reference: str = Field(min_length=1, max_length=64)
+
+
+class RepaymentOut(BaseModel):
+    id: int
+    loan_id: int
+    installment_number: int
+    paid_on: date
+    principal_fen: Fen
+    interest_fen: Fen
+
+
+class PrepaymentIn(StrictIn):
+    paid_on: date
+    interest_fen: Fen = 0
+    reference: str = Field(min_length=1, max_length=64)
+
+
+class SettlementOut(BaseModel):
+    expired: bool
+    earned_fen: Fen
+    refunded_fen: Fen
+
+
+class MissedIn(StrictIn):
+    installment_number: Count
+    reported_on: date
+
+
+class EventOut(BaseModel):
+    name: str
+    aggregate: str
+    aggregate_id: int | None
+    on: date
+    data: dict
+
+
+class InstallmentOut(BaseModel):
+    number: int
+    due_date: date
+    principal_fen: Fen
+    interest_fen: Fen
+    total_fen: Fen
+
+    @classmethod
+    def of(cls, i: Installment) -> InstallmentOut:
+        return cls(number=i.number, due_date=i.due_date, principal_fen=i.principal_fen,
+                   interest_fen=i.interest_fen, total_fen=i.total_fen)
+
+
+class PositionOut(BaseModel):
+    as_of: date
+    days_past_due: int
+    outstanding_principal_fen: Fen
+    overdue_principal_fen: Fen
+    overdue_interest_fen: Fen
+    paid_off: bool
+
+    @classmethod
+    def of(cls, p: Position) -> PositionOut:
+        return cls(as_of=p.as_of, days_past_due=p.days_past_due,
+                   outstanding_principal_fen=p.outstanding_principal_fen,
+                   overdue_principal_fen=p.overdue_principal_fen,
+                   overdue_interest_fen=p.overdue_interest_fen, paid_off=p.paid_off)
+
+
+class LoanOut(BaseModel):
+    id: int
+    contract_no: str
+    funder_id: int
+    principal_fen: Fen
+    annual_rate: Rate
+    term_months: int
+    method: str
+    start_date: date
+    status: str
+    schedule: list[InstallmentOut]
+    position: PositionOut
+
+    @classmethod
+    def of(cls, view: LoanView) -> LoanOut:
+        loan = view.loan
+        return cls(id=stored(loan.id), contract_no=loan.contract_no, funder_id=loan.funder_id,
+                   principal_fen=loan.principal_fen, annual_rate=loan.annual_rate,
+                   term_months=loan.term_months, method=loan.method.value,
+                   start_date=loan.start_date, status=loan.status.value,
+                   schedule=[InstallmentOut.of(i) for i in loan.installments],
+                   position=PositionOut.of(view.position))
+
+
+class EndOfDayIn(StrictIn):
+    on: date
+    close_month: bool | None = None
+
+
+class EndOfDayOut(BaseModel):
+    on: date
+    policies_overdue: int
+    premium_written_fen: Fen
+    premium_earned_fen: Fen
+    premium_refunded_fen: Fen
+    policies_expired: int
+    policies_cancelled: int
+    claims_opened: list[int]
+    claims_declined: list[int]

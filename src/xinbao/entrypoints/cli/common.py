@@ -1,0 +1,151 @@
+"""What the commands share: the container they work on, who they act as, the console they
+print to, the common options, the mapping of refusals to exit codes, and the KPI table that
+``kpis`` and ``simulate`` both print.
+
+Exit codes: 0 done; 2 refused input (each field and rule printed); 3 not found; 4 conflict
+with what is recorded; 5 not permitted; 1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from xinbao.bootstrap import Container, bootstrap
+from xinbao.config import Settings
+from xinbao.iam.model.security import Forbidden, Principal, system
+from xinbao.kernel.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from xinbao.kernel.money import format_yuan
+from xinbao.ledger.model import Statement
+from xinbao.policy.model import PolicyStatus
+from xinbao.reporting import services as reporting
+
+# Off a terminal (CI logs, pipes) rich would assume 80 columns and cut the tables.
+out = Console() if sys.stdout.isatty() else Console(width=120)
+err = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=120)
+
+DatabaseUrl = Annotated[str | None, typer.Option(
+    "--database-url", envvar="XINBAO_DATABASE_URL",
+    help="SQLAlchemy URL (sqlite:///PATH or postgresql+psycopg://...).")]
+DbOption = Annotated[str | None, typer.Option(
+    "--database-url", envvar="XINBAO_DATABASE_URL", help="SQLAlchemy URL of the database.")]
+OnOption = Annotated[str | None, typer.Option("--on", help="Business date (default today).")]
+
+
+def container_for(database_url: str | None, *, upgrade: bool = True,
+                   models_dir: Path | None = None) -> Container:
+    """The composition root for one command, acting as the operator who runs it."""
+    settings = Settings.from_env()
+    if database_url:
+        settings = replace(settings, database_url=database_url)
+    if models_dir is not None:
+        settings = replace(settings, models_dir=str(models_dir))
+    container = bootstrap(settings, upgrade=upgrade)
+    container.actor = operator()
+    return container
+
+
+def operator() -> Principal:
+    """Who runs this command: ``system:cli:<os user>`` in the audit trail."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return system(f"cli:{who}")
+
+
+@contextmanager
+def use_case() -> Iterator[None]:
+    """Map refusals to exit codes with a readable message; nothing was written."""
+    try:
+        yield
+    except InvalidInput as exc:
+        err.print("[bold red]Refused[/]: nothing was written.")
+        for e in exc.errors:
+            err.print(f"  {e.field}: {e.message} [dim]({e.rule})[/]")
+        raise typer.Exit(2) from None
+    except NotFound as exc:
+        err.print(f"[bold red]Not found[/]: {exc}")
+        raise typer.Exit(3) from None
+    except (Conflict, IllegalTransition) as exc:
+        err.print(f"[bold red]Conflict[/]: {exc}")
+        raise typer.Exit(4) from None
+    except Forbidden as exc:
+        err.print(f"[bold red]Not permitted[/]: {exc}")
+        raise typer.Exit(5) from None
+
+
+def safe_url(container: Container) -> str:
+    """The database URL without its password, to print."""
+    return make_url(container.settings.database_url).render_as_string(hide_password=True)
+
+
+def parse_field(field: str, parse: Callable[[str], Any], value: str) -> Any:
+    """``parse(value)``, or a refusal of ``field`` saying why it cannot be read."""
+    try:
+        return parse(value)
+    except (ValueError, InvalidOperation, TypeError) as exc:
+        raise InvalidInput.single(field, f"{field}.format", f"cannot read {value!r}: {exc}") \
+            from None
+
+
+def business_date(text: str | None) -> date:
+    """The ``--on`` date: today if omitted; exit 2 if it is not YYYY-MM-DD."""
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        err.print(f"[bold red]Refused[/]: --on {text!r} is not a date (YYYY-MM-DD)")
+        raise typer.Exit(2) from None
+
+
+def utc_now() -> datetime:
+    """Now in UTC, naive, as the identity and audit records keep it."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _pct(value: Decimal | None) -> str:
+    return f"{value * 100:.1f}%" if value is not None else "n/a"
+
+
+def kpi_table(k: reporting.PortfolioKpis, title: str = "Portfolio KPIs") -> Table:
+    table = Table("KPI", "value", title=title)
+    for name, value in kpi_rows(k):
+        table.add_row(name, value)
+    return table
+
+
+def kpi_rows(k: reporting.PortfolioKpis) -> list[tuple[str, str]]:
+    st: Statement = k.statement
+    return [
+        ("Applications", f"{k.applications:,}"),
+        ("Approval rate", _pct(k.approval_rate)),
+        ("Policies issued", f"{k.policies:,}"),
+        ("  of which in force", f"{k.policies_by_status.get(PolicyStatus.IN_FORCE, 0):,}"),
+        ("  of which claimed", f"{k.policies_by_status.get(PolicyStatus.CLAIMED, 0):,}"),
+        ("  of which closed", f"{k.policies_by_status.get(PolicyStatus.CLOSED, 0):,}"),
+        ("Written premium (yuan)", format_yuan(st.written_premium_fen)),
+        ("Earned premium (yuan)", format_yuan(st.earned_premium_fen)),
+        ("Claims paid (yuan)", format_yuan(st.claims_paid_fen)),
+        ("Recoveries (yuan)", format_yuan(st.recoveries_fen)),
+        ("Claims incurred, net (yuan)", format_yuan(st.claims_incurred_fen)),
+        ("Commission (yuan)", format_yuan(st.commission_fen)),
+        ("Loss ratio (net incurred / earned)", _pct(st.loss_ratio)),
+        ("Expense ratio (commission / earned)", _pct(st.expense_ratio)),
+        ("Combined ratio", _pct(st.combined_ratio)),
+        ("Underwriting profit (yuan)", format_yuan(st.underwriting_result_fen)),
+        ("Trial balance (must be 0)", format_yuan(k.trial_balance.total)),
+    ]
