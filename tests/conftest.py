@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
@@ -19,9 +19,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tests import support  # noqa: F401 - test secrets before anything reads settings
+from tests import support  # test secrets before anything reads settings
 from xinbao import migrate
 from xinbao.platform.database import create_db_engine
+from xinbao.sql_unit_of_work import SqlUnitOfWork
 
 _PG_ENV = "XINBAO_TEST_POSTGRES_URL"
 _counter = count(1)
@@ -102,3 +103,15 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         migrate.downgrade(engine, "base")
         engine.dispose()
         yield url
+
+
+@pytest.fixture
+def sqlite_uow(sqlite_template: Path, tmp_path: Path) -> Iterator[Callable[..., SqlUnitOfWork]]:
+    """A unit-of-work factory over a fresh migrated SQLite database (``sqlite_uow()``, or
+    ``sqlite_uow(principal)`` to act for someone): for unit tests of the use cases whose set
+    questions only SQL answers, the end-of-day batch's (the fake has no copy of them)."""
+    path = tmp_path / "unit.db"
+    shutil.copy(sqlite_template, path)
+    engine = create_db_engine(f"sqlite:///{path}")
+    yield lambda actor=None: SqlUnitOfWork(engine, cipher=support.cipher(), actor=actor)
+    engine.dispose()

@@ -25,6 +25,7 @@ from xinbao.risk.sql import (
     SqlDecisionRepository,
     SqlRiskRepository,
 )
+from xinbao.servicing.sql import SqlEndOfDayQueries
 from xinbao.underwriting.sql import SqlApplicationRepository
 
 if TYPE_CHECKING:
@@ -143,6 +144,10 @@ class SqlUnitOfWork:
     @cached_property
     def counters(self) -> SqlCounterRepository:
         return SqlCounterRepository(self._open)
+
+    @cached_property
+    def end_of_day(self) -> SqlEndOfDayQueries:
+        return SqlEndOfDayQueries(self._open)
 
     @cached_property
     def retention(self) -> SqlRetentionRepository:

@@ -3,6 +3,10 @@
 They keep the same contract as the SQL adapters (``tests/integration/test_repository_contract``
 runs one suite against both): copies go in and out, so changing an object changes nothing
 stored until it is saved, and a rollback forgets everything since the last commit.
+
+What the fake does not copy: the end-of-day batch's set questions (``servicing``'s
+``EndOfDayQueries``), answered in SQL only and tested on SQLite and PostgreSQL; unit tests
+of the batch run on SQLite (the ``sqlite_uow`` fixture).
 """
 
 from __future__ import annotations
@@ -35,7 +39,11 @@ from xinbao.risk.repository import ExposureRow, ListedValue, Sighting
 from xinbao.underwriting.model import Application, ApplicationStatus
 
 if TYPE_CHECKING:
-    from xinbao.unit_of_work import UnitOfWork
+    from xinbao.compliance import repository as compliance
+    from xinbao.iam import repository as iam
+    from xinbao.platform import repository as platform
+    from xinbao.reporting import repository as reporting
+    from xinbao.risk import repository as risk
 
 
 class Store:
@@ -245,40 +253,6 @@ class _Policies(_Table):
     def save_many(self, policies: Iterable[Policy]) -> None:
         for policy in policies:
             self.save(policy)
-
-    def _in_force(self) -> list[Any]:
-        return [p for p in self.rows.values() if p.status is PolicyStatus.IN_FORCE]
-
-    def installment_premiums_due(self, on: date) -> list[tuple[int, int]]:
-        loans = self._uow.loans.rows
-        due = []
-        for p in self._in_force():
-            first_unpaid = loans[p.loan_id].first_unpaid_due_date
-            if p.installment_premium_fen > 0 and first_unpaid is not None and first_unpaid <= on:
-                numbers = [i.number for i in loans[p.loan_id].installments
-                           if i.due_date <= on and i.number > p.installments_written]
-                if numbers:
-                    due.append((p.id, max(numbers)))
-        return sorted(due)
-
-    def single_premium_in_force(self) -> list[int]:
-        return sorted(p.id for p in self._in_force()
-                      if p.single_premium_fen > p.earned_fen + p.refunded_fen)
-
-    def fully_repaid(self) -> list[int]:
-        loans = self._uow.loans.rows
-        return sorted(p.id for p in self._in_force()
-                      if loans[p.loan_id].first_unpaid_due_date is None)
-
-    def overdue(self, on: date) -> list[tuple[int, date, int]]:
-        loans, products = self._uow.loans.rows, self._uow.products.rows
-        found = []
-        for p in self._in_force():
-            due = loans[p.loan_id].first_unpaid_due_date
-            if due is not None and due < on:
-                found.append((p.id, due,
-                              products[(p.product_code, p.product_version)].claim_trigger_dpd))
-        return sorted(found)
 
     def list_by_status(self, statuses: Iterable[PolicyStatus]) -> list[Policy]:
         wanted = set(statuses)
@@ -824,5 +798,11 @@ class InMemoryUnitOfWork:
 
 
 if TYPE_CHECKING:
-    # mypy proves here that the fake is every context's unit of work, as the SQL one is.
-    _satisfies: type[UnitOfWork] = InMemoryUnitOfWork
+    # mypy proves here that the fake is every context's unit of work, as the SQL one is,
+    # but servicing's: the end-of-day batch's set questions are answered in SQL only (tests
+    # of the batch run on SQLite), so the fake has no ``end_of_day``.
+    _risk: type[risk.UnitOfWork] = InMemoryUnitOfWork
+    _reporting: type[reporting.UnitOfWork] = InMemoryUnitOfWork
+    _compliance: type[compliance.UnitOfWork] = InMemoryUnitOfWork
+    _accounts: type[iam.AccountsUnitOfWork] = InMemoryUnitOfWork
+    _idempotent: type[platform.IdempotentUnitOfWork] = InMemoryUnitOfWork

@@ -16,7 +16,6 @@ from sqlalchemy import MetaData, select
 
 from tests import support
 from tests.conftest import provision
-from tests.fakes.memory import InMemoryUnitOfWork, Store
 from xinbao.analytics.portfolio import monthly_statement, vintage_curves
 from xinbao.bootstrap import risk_engine
 from xinbao.claims.model import ClaimStatus
@@ -110,22 +109,29 @@ def test_the_same_seed_gives_identical_database_contents_and_figures(request, tm
         engine_b.dispose()
 
 
-def test_another_seed_gives_another_market():
-    store_a, store_b = Store(), Store()
-    a = _run(SMALL, lambda: InMemoryUnitOfWork(store_a))
-    b = _run(replace(SMALL, seed=SMALL.seed + 1), lambda: InMemoryUnitOfWork(store_b))
+def test_another_seed_gives_another_market(sqlite_template, tmp_path):
+    # On SQLite: the end-of-day batch's set questions are answered in SQL only.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    engine_a, a = _run_sql(_sqlite_copy(sqlite_template, tmp_path / "a"), SMALL)
+    engine_b, b = _run_sql(_sqlite_copy(sqlite_template, tmp_path / "b"),
+                           replace(SMALL, seed=SMALL.seed + 1))
     assert not a.truth.equals(b.truth)
-    assert (_figures(lambda: InMemoryUnitOfWork(store_a), a.end)
-            != _figures(lambda: InMemoryUnitOfWork(store_b), b.end))
+    assert (_figures(_factory(engine_a), a.end)
+            != _figures(_factory(engine_b), b.end))
+    engine_a.dispose()
+    engine_b.dispose()
 
 
-def test_postgresql_and_the_fake_agree_with_sqlite_to_the_fen(database_url):
+def test_postgresql_agrees_with_sqlite_to_the_fen(database_url, sqlite_template, tmp_path):
+    # Once the fake was the second leg; it has no copy of the end-of-day batch's SQL now.
     engine, result = _run_sql(database_url, SMALL)
-    store = Store()
-    _run(SMALL, lambda: InMemoryUnitOfWork(store))
+    (tmp_path / "sqlite").mkdir()
+    reference, _ = _run_sql(_sqlite_copy(sqlite_template, tmp_path / "sqlite"), SMALL)
     assert (_figures(_factory(engine), result.end)
-            == _figures(lambda: InMemoryUnitOfWork(store), result.end))
+            == _figures(_factory(reference), result.end))
     engine.dispose()
+    reference.dispose()
 
 
 def _sqlite_copy(template, folder) -> str:

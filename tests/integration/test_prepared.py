@@ -1,4 +1,4 @@
-"""``adapters.prepared``: statements run on the driver's cursor behave as SQLAlchemy's own
+"""``platform.prepared``: statements run on the driver's cursor behave as SQLAlchemy's own
 execution does (same rows and types, same transaction, same errors, listeners see them)."""
 
 from __future__ import annotations

@@ -627,3 +627,44 @@ def test_exposure_rows_are_the_live_policies_outstanding_liability(uow_factory):
     assert (row.obligor, row.funder, row.region, row.product, row.enterprise) == (
         key, "BANK-A", "11", "CONSUMER-G", False)
     assert row.principal_fen == 1_000_000 and row.coverage_share == Decimal("0.9")
+
+
+def test_the_end_of_day_questions_find_the_policies_each_step_concerns(database_url):
+    """The batch's set questions are answered in SQL only (the fake has no copy of them):
+    policies in force past due, with installment premiums unwritten, with single premium
+    still to earn, with their loan fully repaid; an expired policy is never one of them."""
+    engine = create_db_engine(database_url)
+    factory = lambda: SqlUnitOfWork(engine, cipher=support.cipher())  # noqa: E731
+    funder, app = _seeded(factory)
+    start, on = date(2025, 2, 28), date(2025, 5, 10)
+    with factory() as u:
+        apps = [app, *(u.applications.add(_application(funder.id, f"A-{n}")) for n in (2, 3, 4))]
+        past_due, repaid, current, lapsed = (
+            u.loans.add(replace(_loan(funder.id), contract_no=f"LN-{n}")) for n in range(1, 5))
+        repaid.first_unpaid_due_date = None
+        u.loans.save(repaid)
+        current.first_unpaid_due_date = date(2025, 6, 28)
+        u.loans.save(current)
+        single = _policy(app, funder.id)
+        installment = replace(single, premium_basis=PremiumBasis.PER_INSTALLMENT,
+                              single_premium_fen=0, installment_premium_fen=3_100)
+        policies = {}
+        for name, base, application, loan in (
+                ("past_due", installment, apps[0], past_due), ("repaid", single, apps[1], repaid),
+                ("current", single, apps[2], current), ("lapsed", single, apps[3], lapsed)):
+            policy = u.policies.add(replace(base, application_id=application.id, events=[]))
+            policy.issue(on=start, start=start, loan_id=loan.id)
+            policy.come_into_force(start)
+            if name == "lapsed":
+                policy.expire(on)
+            u.policies.save(policy)
+            policies[name] = policy.id
+        u.commit()
+    with factory() as u:
+        eod = u.end_of_day
+        assert eod.overdue(on) == [(policies["past_due"], date(2025, 3, 28), 80)]
+        assert eod.installment_premiums_due(on) == [(policies["past_due"], 2)]
+        assert eod.single_premium_in_force() == sorted([policies["repaid"], policies["current"]])
+        assert eod.fully_repaid() == [policies["repaid"]]
+        assert eod.overdue(date(2025, 3, 28)) == []  # on its due date it is not yet past due
+    engine.dispose()

@@ -16,7 +16,14 @@ from xinbao.catalogue.model.products import (
     RefundMethod,
     RepaymentMethod,
 )
-from xinbao.claims.model import Claim, ClaimStatus, Determination, Exclusion, determine_liability
+from xinbao.claims.model import (
+    Claim,
+    ClaimStatus,
+    Determination,
+    Exclusion,
+    determine_liability,
+    trigger_reached,
+)
 from xinbao.kernel.errors import IllegalTransition
 from xinbao.loans.model import Loan, Position, build_schedule, position
 from xinbao.policy.model import Policy, PolicyStatus
@@ -348,3 +355,11 @@ def test_closed_claim_accepts_no_more_recoveries():
     with pytest.raises(IllegalTransition):
         claim.record_recovery(1, date(2025, 8, 1), final=False)
     assert claim.recovered_fen == 1_000
+
+
+@pytest.mark.parametrize("dpd, trigger, reached", [(79, 80, False), (80, 80, True),
+                                                   (81, 80, True), (0, 1, False),
+                                                   (90, 90, True)])
+def test_the_claim_event_is_non_payment_for_the_products_trigger_days_or_more(
+        dpd, trigger, reached) -> None:
+    assert trigger_reached(dpd, trigger) is reached

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from xinbao.catalogue.model.products import RepaymentMethod
 from xinbao.loans.model import build_schedule
+from xinbao.risk.model import exposure
 from xinbao.risk.model.limits import (
     BELOW_MINIMUM,
     BORROWER_CAP,
@@ -94,3 +95,15 @@ def test_collateral_capacity_is_value_times_ltv_less_prior_liens():
                                    prior_liens_fen=2_000_000) == 5_000_000
     assert collateral_capacity_fen(value_fen=1_000_000, max_ltv=D("0.5"),
                                    prior_liens_fen=900_000) == 0
+
+
+@pytest.mark.parametrize("enterprise, industry, industry_key", [
+    (False, None, "household"), (False, "manufacturing", "household"),
+    (True, "manufacturing", "manufacturing"), (True, None, "household"),
+])
+def test_a_loan_counts_against_the_total_its_funder_province_industry_product_and_obligor(
+        enterprise, industry, industry_key) -> None:
+    keys = exposure.limit_keys(funder="BANK-A", region="11", industry=industry,
+                               enterprise=enterprise, product="CONSUMER-G", obligor="k1")
+    assert keys == (("retained", "all"), ("funder", "BANK-A"), ("region", "11"),
+                    ("industry", industry_key), ("product", "CONSUMER-G"), ("obligor", "k1"))

@@ -13,14 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xinbao.catalogue.model.products import RepaymentMethod
+from xinbao.kernel.errors import IllegalTransition
 from xinbao.loans.model import (
     Annualization,
     Installment,
     Loan,
+    LoanStatus,
     Repayment,
     add_months,
     all_in_annual_cost,
     build_schedule,
+    days_past_due,
     monthly_irr,
     paid_by_installment,
     position,
@@ -506,3 +509,31 @@ def test_all_in_cost_refuses_flows_without_a_sign_change():
     s = schedule()
     with pytest.raises(ValueError):
         all_in_annual_cost(principal_fen=0, installments=s)
+
+
+def _a_loan() -> Loan:
+    return Loan.disburse(funder_id=1, contract_no="L-1", principal_fen=3_600_000,
+                         annual_rate=Decimal("0.12"), term_months=12,
+                         method=RepaymentMethod.EQUAL_INSTALLMENT, start=date(2025, 1, 15))
+
+
+@pytest.mark.parametrize("move, status", [("pay_off", LoanStatus.PAID_OFF),
+                                          ("mark_claimed", LoanStatus.CLAIMED)])
+def test_an_active_loan_is_paid_off_or_claimed_once_and_then_stays_so(move, status) -> None:
+    loan = _a_loan()
+    getattr(loan, move)()
+    assert loan.status is status
+    for again in ("pay_off", "mark_claimed"):
+        with pytest.raises(IllegalTransition):
+            getattr(loan, again)()
+    assert loan.status is status
+
+
+def test_days_past_due_count_from_the_day_after_the_first_unpaid_due_date() -> None:
+    due = date(2025, 2, 15)
+    assert days_past_due(None, date(2025, 9, 1)) == 0
+    assert days_past_due(due, due) == 0
+    assert days_past_due(due, due + timedelta(days=1)) == 1
+    assert days_past_due(due, date(2025, 5, 6)) == 80
+    loan = _a_loan()
+    assert loan.days_past_due(date(2025, 5, 6)) == 80  # first due 2025-02-15, none paid

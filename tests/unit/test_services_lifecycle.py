@@ -1,4 +1,6 @@
-"""The thin lifecycle through the use cases on the in-memory unit of work (no database)."""
+"""The thin lifecycle through the use cases on the in-memory unit of work (no database), and
+on SQLite for the tests that run the end-of-day batch (marked ``end_of_day``): its set
+questions are answered in SQL only."""
 
 from __future__ import annotations
 
@@ -37,9 +39,12 @@ from xinbao.underwriting.model import ApplicationStatus, CollateralKind, Collate
 
 
 @pytest.fixture
-def uow():
-    store = Store()
-    factory = lambda: InMemoryUnitOfWork(store)  # noqa: E731 - a factory per call, like the app
+def uow(request):
+    if request.node.get_closest_marker("end_of_day"):
+        factory = request.getfixturevalue("sqlite_uow")
+    else:
+        store = Store()
+        factory = lambda: InMemoryUnitOfWork(store)  # noqa: E731 - a factory per call, like the app
     b.seed(factory)
     return factory
 
@@ -256,6 +261,7 @@ def _default_after(uow, policy, paid: int):
     return loan, loan.installments[paid].due_date
 
 
+@pytest.mark.end_of_day
 def test_end_of_day_opens_a_claim_once_days_past_due_reach_the_trigger(uow):
     policy = b.issued_policy(uow)
     loan, missed_due = _default_after(uow, policy, paid=2)
@@ -279,6 +285,7 @@ def test_end_of_day_opens_a_claim_once_days_past_due_reach_the_trigger(uow):
     assert again.claims_opened == [] and again.policies_overdue == 0
 
 
+@pytest.mark.end_of_day
 def test_paying_and_recovering_a_claim_moves_the_money_and_closes_the_policy(uow):
     policy = b.issued_policy(uow)
     _, missed_due = _default_after(uow, policy, paid=1)
@@ -313,6 +320,7 @@ def test_paying_and_recovering_a_claim_moves_the_money_and_closes_the_policy(uow
     assert st.claims_incurred_fen == paid.amount_fen - 2 * part
 
 
+@pytest.mark.end_of_day
 def test_a_default_inside_the_waiting_period_is_declined_with_its_reason(uow):
     from xinbao.catalogue import services as catalogue
 
@@ -358,6 +366,7 @@ def test_a_claim_notice_before_the_trigger_is_declined(uow):
     assert "CLM-TRIGGER-NOT-REACHED" in claim.reason_codes
 
 
+@pytest.mark.end_of_day
 def test_a_loan_repaid_to_maturity_expires_and_closes_its_policy(uow):
     policy = b.issued_policy(uow)
     loan = _loan(uow, policy)
@@ -375,6 +384,7 @@ def test_a_loan_repaid_to_maturity_expires_and_closes_its_policy(uow):
     assert st.written_premium_fen == st.earned_premium_fen == 21_600 * 12
 
 
+@pytest.mark.end_of_day
 def test_single_premium_is_earned_over_the_cover_and_fully_by_maturity(uow):
     policy = b.issued_policy(uow, b.car_application())
     loan = _loan(uow, policy)
@@ -424,6 +434,7 @@ def test_prepayment_is_refused_while_installments_are_overdue(uow):
             loan.id, loan.installments[1].due_date, 0, "PP-1"), uow())
 
 
+@pytest.mark.end_of_day
 def test_a_repayment_after_the_claim_is_refused_as_it_is_a_recovery(uow):
     policy = b.issued_policy(uow)
     loan, missed_due = _default_after(uow, policy, paid=0)
@@ -522,6 +533,7 @@ def test_a_disbursement_file_issues_each_loan_and_refuses_a_contract_twice(uow):
     assert tb.balance(ledger.WRITTEN_PREMIUM) == -outcome.accepted[0].policy.single_premium_fen
 
 
+@pytest.mark.end_of_day
 def test_a_repayment_without_premium_still_writes_the_installment_premium_as_receivable(uow):
     policy = b.issued_policy(uow)
     loan = _loan(uow, policy)

@@ -132,7 +132,10 @@ def test_whoever_keyed_an_application_in_cannot_approve_it(store):
 
 
 def _claimable(store: Store):
-    factory = system_uow(store)
+    return _claimable_on(system_uow(store))
+
+
+def _claimable_on(factory):
     policy = b.issued_policy(factory)
     with factory() as u:
         loan = u.loans.get(policy.loan_id)
@@ -151,14 +154,16 @@ def test_the_adjuster_who_files_a_claim_cannot_pay_it_but_a_colleague_can(store)
     assert paid.paid_on == on
 
 
-def test_the_batch_needs_batch_run_and_records_its_actor(store):
-    _, on = _claimable(store)
+def test_the_batch_needs_batch_run_and_records_its_actor(sqlite_uow):
+    # On SQLite: the batch's set questions are answered in SQL only.
+    b.seed(sqlite_uow, funders=(b.bank(), b.bank("BANK-B")))
+    _, on = _claimable_on(sqlite_uow)
     with pytest.raises(Forbidden):
-        servicing.run_end_of_day(RunEndOfDay(on), acting(store, user("x.uw", Role.UNDERWRITER))())
+        servicing.run_end_of_day(RunEndOfDay(on), sqlite_uow(user("x.uw", Role.UNDERWRITER)))
     finance = user("qian.fin", Role.FINANCE)
-    report = servicing.run_end_of_day(RunEndOfDay(on), acting(store, finance)())
+    report = servicing.run_end_of_day(RunEndOfDay(on), sqlite_uow(finance))
     assert report.claims_opened
-    with InMemoryUnitOfWork(store) as u:
+    with sqlite_uow() as u:
         makers = u.events.makers("claim", [report.claims_opened[0]], ["ClaimOpened"])
     assert makers == {report.claims_opened[0]: {"user:qian.fin"}}
 

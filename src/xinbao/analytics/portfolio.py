@@ -51,7 +51,7 @@ def monthly_statement(totals: Iterable[tuple[int, int, str, int]]) -> pl.DataFra
     """Monthly underwriting figures (fen) from (year, month, account, sum) ledger totals.
 
     Earned premium = written premium − change in UPR; claims incurred = claims paid + change
-    in claim reserve − recoveries (the same lines as ``domain.ledger.underwriting_statement``).
+    in claim reserve − recoveries (the same lines as ``ledger.model.underwriting_statement``).
     """
     frame = pl.DataFrame(list(totals), schema={"year": pl.Int64, "month": pl.Int64,
                                                "account": pl.String, "total": pl.Int64},

@@ -53,6 +53,14 @@ class Determination:
     amount_fen: int  # payable when covered
 
 
+def trigger_reached(days_past_due: int, trigger_dpd: int) -> bool:
+    """The claim event (DOMAIN §3): the borrower has not paid for the product's trigger
+    days or more (60 to 90 in the market; ``claim_trigger_dpd`` in ``params/products.toml``).
+    The end-of-day batch opens a claim when it holds; liability determination checks it
+    again with the rest."""
+    return days_past_due >= trigger_dpd
+
+
 def determine_liability(
     *, policy: Policy, product: Product, loan: Loan, position: Position,
     exclusions: frozenset[Exclusion] = frozenset(),
@@ -64,7 +72,7 @@ def determine_liability(
     elif default_on is not None and not policy.covers(default_on):
         findings.append(Finding("CLM-NOT-IN-FORCE",
                                 f"the unpaid installment fell due on {default_on}, outside cover"))
-    if position.days_past_due < product.claim_trigger_dpd:
+    if not trigger_reached(position.days_past_due, product.claim_trigger_dpd):
         findings.append(Finding(
             "CLM-TRIGGER-NOT-REACHED",
             f"{position.days_past_due} days past due, trigger is {product.claim_trigger_dpd}",

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TypeVar
 
+from xinbao.claims import postings
 from xinbao.claims.commands import FileClaim, PayClaim, RecordRecovery
 from xinbao.claims.model import Claim, ClaimStatus, Exclusion, Recovery, determine_liability
 from xinbao.claims.repository import UnitOfWork
@@ -13,9 +14,8 @@ from xinbao.iam.access import authorize, four_eyes, own
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import Conflict, DomainError, InvalidInput, require
 from xinbao.kernel.results import FileOutcome, Rejection
-from xinbao.ledger import model as ledger
 from xinbao.ledger.services import post
-from xinbao.loans.model import LoanStatus, paid_by_installment, position
+from xinbao.loans.model import paid_by_installment, position
 from xinbao.policy.model import Policy, PolicyStatus
 from xinbao.policy.premiums import earn_premium
 
@@ -41,16 +41,14 @@ def open_claim(uow: UnitOfWork, policy: Policy, *, on: date,
                                       days_past_due=pos.days_past_due, on=on))
     assert claim.id is not None
     if determination.covered:
-        post(uow, ledger.entry(
-            on=on, description=f"Claim reserve for claim {claim.id} on {policy.policy_no}",
-            source="OpenClaim", key=f"claim:{claim.id}", reference=f"claim:{claim.id}",
-            moves=[(ledger.CLAIM_RESERVE_CHARGE, ledger.CLAIM_RESERVE, claim.amount_fen)],
-        ))
+        post(uow, postings.claim_reserve_set(on=on, claim_id=claim.id,
+                                             policy_no=policy.policy_no,
+                                             amount_fen=claim.amount_fen))
         earn_premium(uow, policy, on=on, all_of_it=True)  # the risk has run its course
         policy.mark_claimed(on, claim.id)
         uow.policies.save(policy)
         # The indemnity is fixed now: later money from the borrower is a recovery.
-        loan.status = LoanStatus.CLAIMED
+        loan.mark_claimed()
         uow.loans.save(loan)
     return claim
 
@@ -134,13 +132,8 @@ def _pay(uow: UnitOfWork, cmd: PayClaim) -> Claim:
     authorize(uow, Action.CLAIM_PAY, amount_fen=claim.amount_fen)
     four_eyes(uow, Action.CLAIM_PAY, "claim", claim.id, ("ClaimOpened",))
     claim.pay(cmd.on)
-    ref = f"claim:{claim.id}"
-    post(uow, ledger.entry(
-        on=cmd.on, description=f"Indemnity paid on claim {claim.id}", source="PayClaim",
-        key=ref, reference=ref,
-        moves=[(ledger.CLAIMS_PAID, ledger.BANK, claim.amount_fen),
-               (ledger.CLAIM_RESERVE, ledger.CLAIM_RESERVE_CHARGE, claim.amount_fen)],
-    ))
+    post(uow, postings.indemnity_paid(on=cmd.on, claim_id=claim.id,
+                                      amount_fen=claim.amount_fen))
     uow.claims.save(claim)
     return claim
 
@@ -167,12 +160,9 @@ def _recover(uow: UnitOfWork, cmd: RecordRecovery) -> Recovery:
     recovery = uow.recoveries.add(Recovery(
         claim_id=claim.id, received_on=cmd.received_on, amount_fen=cmd.amount_fen,
         source=cmd.source), reference=cmd.reference)
-    post(uow, ledger.entry(
-        on=cmd.received_on, description=f"Recovery on claim {claim.id} ({cmd.source})",
-        source="RecordRecovery", key=f"claim:{claim.id}:{cmd.reference}",
-        reference=f"claim:{claim.id}",
-        moves=[(ledger.BANK, ledger.RECOVERIES, cmd.amount_fen)],
-    ))
+    post(uow, postings.recovery_received(on=cmd.received_on, claim_id=claim.id,
+                                         amount_fen=cmd.amount_fen, recovered_from=cmd.source,
+                                         receipt=cmd.reference))
     uow.claims.save(claim)
     if claim.status is ClaimStatus.CLOSED:
         policy = uow.policies.get(claim.policy_id)

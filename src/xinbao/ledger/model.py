@@ -12,7 +12,8 @@ insurers' income statements, so it is derived from two accounts rather than post
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -131,6 +132,18 @@ def entry(
         return None
     return JournalEntry(posted_on=on, description=description, source_command=source,
                         idempotency_key=key, reference=reference, lines=tuple(lines))
+
+
+def key_digest(parts: Sequence[str]) -> str:
+    """A short, stable idempotency key for a posting that covers exactly these items."""
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+
+
+def capital_paid_in(*, on: date, amount_fen: int, reference: str) -> JournalEntry | None:
+    """Paid-in capital received (Dr bank / Cr paid-in capital 实收资本), keyed by the
+    shareholder's payment reference so that it is posted once."""
+    return entry(on=on, description="Paid-in capital", source="InjectCapital", key=reference,
+                 moves=[(BANK, PAID_IN_CAPITAL, amount_fen)])
 
 
 def reverse(original: JournalEntry, *, on: date, key: str, reason: str) -> JournalEntry:

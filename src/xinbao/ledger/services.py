@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
 from datetime import date
 
 from xinbao.iam.access import authorize
@@ -31,22 +29,17 @@ def post(uow: UnitOfWork, entry: JournalEntry | None) -> JournalEntry | None:
     return uow.ledger.add(entry)
 
 
-def key_digest(parts: Sequence[str]) -> str:
-    """A short, stable idempotency key for a posting that covers exactly these items."""
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
-
-
 def inject_capital(cmd: InjectCapital, uow: UnitOfWork) -> JournalEntry:
     if cmd.amount_fen <= 0:
         raise InvalidInput.single("amount_fen", "amount.positive", "amount must be positive")
     authorize(uow, Action.LEDGER_POST, amount_fen=cmd.amount_fen)
     with uow:
-        repeat = uow.ledger.get_by_key("InjectCapital", cmd.reference) is not None
-        posted = post(uow, ledger.entry(
-            on=cmd.on, description="Paid-in capital", source="InjectCapital", key=cmd.reference,
-            moves=[(ledger.BANK, ledger.PAID_IN_CAPITAL, cmd.amount_fen)],
-        ))
-        if not repeat and posted is not None:
+        capital = ledger.capital_paid_in(on=cmd.on, amount_fen=cmd.amount_fen,
+                                         reference=cmd.reference)
+        assert capital is not None  # the amount is positive
+        repeat = uow.ledger.get_by_key(capital.source_command, capital.idempotency_key)
+        posted = post(uow, capital)
+        if repeat is None and posted is not None:
             uow.events.add([Event("CapitalInjected", "journal_entry", posted.id, cmd.on, {
                 "amount_fen": cmd.amount_fen, "reference": cmd.reference})])
         uow.commit()

@@ -25,6 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
 
 from xinbao.catalogue.model.products import RepaymentMethod
+from xinbao.kernel.errors import IllegalTransition
 from xinbao.kernel.events import Event
 from xinbao.kernel.money import PRECISION, apply_rate_over, round_fen
 
@@ -183,8 +184,22 @@ class Loan:
         self.first_unpaid_due_date = first_unpaid_due_date(self.installments, paid)
 
     def days_past_due(self, on: date) -> int:
-        due = self.first_unpaid_due_date
-        return (on - due).days if due is not None and due < on else 0
+        return days_past_due(self.first_unpaid_due_date, on)
+
+    def pay_off(self) -> None:
+        """All principal is repaid (at maturity or before): servicing ends."""
+        self._move(LoanStatus.PAID_OFF, "pay off")
+
+    def mark_claimed(self) -> None:
+        """The insurer indemnified the funder: the indemnity is fixed, and money from the
+        borrower from now on is a recovery on the claim, not a repayment."""
+        self._move(LoanStatus.CLAIMED, "mark claimed")
+
+    def _move(self, target: LoanStatus, action: str) -> None:
+        """Only an active loan changes status; paid off and claimed are final."""
+        if self.status is not LoanStatus.ACTIVE:
+            raise IllegalTransition("loan", self.id, self.status.value, action)
+        self.status = target
 
     @property
     def maturity_date(self) -> date:
@@ -231,6 +246,13 @@ def first_unpaid_due_date(
     return next((i.due_date for i in installments if not installment_settled(i, paid)), None)
 
 
+def days_past_due(first_unpaid_due_date: date | None, on: date) -> int:
+    """Days past due on ``on``: counted from the earliest installment left unpaid, 0 while
+    none is (or its due date has not passed)."""
+    due = first_unpaid_due_date
+    return (on - due).days if due is not None and due < on else 0
+
+
 def position(
     installments: Sequence[Installment], paid: Mapping[int, tuple[int, int]], as_of: date,
 ) -> Position:
@@ -250,7 +272,7 @@ def position(
             overdue_interest += i_left
             if first_unpaid is None:
                 first_unpaid = inst.due_date
-    dpd = (as_of - first_unpaid).days if first_unpaid else 0
+    dpd = days_past_due(first_unpaid, as_of)
     fully_paid = all(installment_settled(i, paid) for i in installments)
     return Position(
         as_of=as_of, days_past_due=dpd, first_unpaid_due_date=first_unpaid,

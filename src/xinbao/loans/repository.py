@@ -39,7 +39,7 @@ class LoanRepository(Protocol):
 
     def refresh_first_unpaid(self, loan_ids: Iterable[int]) -> None:
         """Recompute each loan's first unpaid due date from its schedule and repayments
-        (the rule of ``domain.loans.first_unpaid_due_date``, checked by a contract test).
+        (the rule of ``loans.model.first_unpaid_due_date``, checked by a contract test).
 
         Repayments are never taken back, so an adapter may search onwards from the stored
         date (a loan is disbursed with its first due date; None means all is paid)."""

@@ -12,7 +12,7 @@ itself (issue 5's notes). ``xinbao serve`` switches it off and logs through
 - a writer thread wakes at most every ``interval_s`` (50 ms by default) while lines come,
   formats what has come in uvicorn's access format (``INFO:     client - "POST /path
   HTTP/1.1" 200 OK``, coloured on a terminal as uvicorn colours it), redacts each line
-  (``adapters/redaction.redact_text``: ID numbers, phones and cards in URLs are masked) and
+  (``platform/redaction.redact_text``: ID numbers, phones and cards in URLs are masked) and
   writes them in order, in writes of whole lines of at most ``PIPE_BUF`` bytes, so that the
   lines of several server processes on one pipe never cut into each other;
 - ``close`` writes out what is queued. Lines the stream refuses (a closed pipe) are lost

@@ -109,6 +109,16 @@ def _whole_months_between(start: date, on: date) -> int:
     return months
 
 
+@dataclass(frozen=True, slots=True)
+class PolicySettlement:
+    """What settling a repaid loan's policy leaves to post (fen)."""
+
+    expired: bool  # repaid at or after maturity; otherwise cancelled on prepayment
+    earned_fen: int  # single premium earned by the settlement (0 when nothing was left)
+    earned_through_fen: int  # the policy's earned premium after it
+    refunded_fen: int  # unearned premium refunded (before maturity only)
+
+
 @dataclass(eq=False, slots=True)
 class Policy:
     application_id: int
@@ -196,6 +206,39 @@ class Policy:
         )
         unearned = apply_fraction(self.single_premium_fen, share.numerator, share.denominator)
         return self.single_premium_fen - unearned
+
+    def earn(self, on: date, *, all_of_it: bool = False) -> int:
+        """Earn the single premium to the end of ``on`` (``all_of_it`` when cover ends early:
+        a claim, or repayment at maturity); returns the fen newly earned, never negative.
+
+        ``earned_fen`` only grows: what is posted is earned once.
+        """
+        target = self.single_premium_fen if all_of_it else self.earned_to(on)
+        earned = target - self.earned_fen
+        if earned <= 0:
+            return 0
+        self.earned_fen = target
+        return earned
+
+    def settle(self, on: date, maturity_date: date) -> PolicySettlement:
+        """The loan is repaid on ``on`` (DOMAIN §3). Before maturity: the premium is earned
+        to date, the unearned rest refunded by the product's refund method, and the policy
+        cancelled; at or after maturity: the rest of the premium is earned and the policy
+        expires. Either way it is then closed. A policy whose state cannot move so (claimed,
+        expired, closed) is refused (``IllegalTransition``) and left as it was.
+        """
+        expired = on >= maturity_date
+        if expired:
+            self.expire(on)
+            earned, refunded = self.earn(on, all_of_it=True), 0
+        else:
+            self.cancel(on, "loan prepaid")
+            earned, refunded = self.earn(on), self.refund_on_prepayment(on)
+            if refunded:
+                self.refunded_fen = refunded
+        self.close(on, "loan repaid")
+        return PolicySettlement(expired=expired, earned_fen=earned,
+                                earned_through_fen=self.earned_fen, refunded_fen=refunded)
 
     def refund_on_prepayment(self, on: date) -> int:
         """Premium returned when the loan is repaid early on ``on``: the unearned part.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Protocol
 
 from xinbao.ledger import repository as ledger
@@ -49,24 +48,6 @@ class PolicyRepository(Protocol):
         """Policy id → installments whose premium is now written."""
         ...
     def save_many(self, policies: Iterable[Policy]) -> None: ...
-
-    # Set-based questions of the end-of-day batch (policies in force only):
-    def installment_premiums_due(self, on: date) -> list[tuple[int, int]]:
-        """(policy, last installment number due by ``on``) where premiums are unwritten, for
-        loans past due (a paid installment's premium is written when it is recorded)."""
-        ...
-
-    def single_premium_in_force(self) -> list[int]:
-        """Policies with single premium not yet all earned or refunded."""
-        ...
-
-    def fully_repaid(self) -> list[int]:
-        """Policies whose loan has no unpaid installment left."""
-        ...
-
-    def overdue(self, on: date) -> list[tuple[int, date, int]]:
-        """(policy, first unpaid due date, product's claim trigger) for loans past due."""
-        ...
 
 
 class UnitOfWork(underwriting.UnitOfWork, loans.UnitOfWork, ledger.UnitOfWork, Protocol):

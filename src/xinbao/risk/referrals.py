@@ -3,26 +3,19 @@ four-eyes)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from xinbao.catalogue.model.products import Product
 from xinbao.iam.access import authorize, four_eyes, own, tenant
-from xinbao.iam.model.security import Action, Forbidden
-from xinbao.kernel.errors import Conflict, IllegalTransition, InvalidInput, require
-from xinbao.kernel.events import Event
-from xinbao.risk.model import exposure
-from xinbao.risk.model.decision import (
-    DecisionRecord,
-    Outcome,
-    Review,
-)
+from xinbao.iam.model.security import Action
+from xinbao.kernel.errors import Conflict, require
+from xinbao.risk.model import exposure, referral
+from xinbao.risk.model.decision import DecisionRecord
 from xinbao.risk.repository import UnitOfWork
 from xinbao.risk.services import LIMIT_CONTENDED, RiskEngine, _counters, _limit_basis, _limit_keys
-from xinbao.underwriting.model import Application, ApplicationStatus
-
-REVIEW_APPROVED = "REV-APPROVED"
-REVIEW_DECLINED = "REV-DECLINED"
+from xinbao.underwriting.model import Application
 
 
 def get_decision(uow: UnitOfWork, application_id: int) -> tuple[Application, DecisionRecord]:
@@ -60,86 +53,56 @@ class Reviewed:
 
 def review_application(cmd: ReviewApplication, uow: UnitOfWork, engine: RiskEngine,
                        quote: Any) -> Reviewed:
-    """A person's verdict on a referral. An approval beyond the reviewer's authority is
-    recorded as a recommendation and waits for a second approver with the authority (never
-    the same person, nor whoever keyed the application in). ``quote(application, product,
-    on, amount_fen, monthly_rate)`` makes the policy quote of an approval."""
+    """A person's verdict on a referral (the rules: ``risk/model/referral.py``). An approval
+    beyond the reviewer's authority is recorded as a recommendation and waits for a second
+    approver with the authority (never the same person, nor whoever keyed the application
+    in). ``quote(application, product, on, amount_fen, monthly_rate)`` makes the policy
+    quote of an approval."""
     authorize(uow, Action.APPLICATION_APPROVE)
-    if len(cmd.note.strip()) < 5:
-        raise InvalidInput.single("note", "REV-NOTE", "say why (at least 5 characters)")
+    referral.review_note(cmd.note)
     with uow:
         application = require(uow.applications.get(cmd.application_id), "application",
                               cmd.application_id)
         own(uow, application.funder_id, "application", cmd.application_id)
         record = require(uow.decisions.get(cmd.application_id), "decision",
                          cmd.application_id)
-        if record.final or application.status is not ApplicationStatus.REFERRED:
-            raise IllegalTransition("application", cmd.application_id,
-                                    application.status.value, "review")
-        if cmd.on < record.decided_on:
-            raise InvalidInput.single("on", "decision.date", "cannot review before the referral")
+        referral.check_reviewable(record, application.status, cmd.on)
         four_eyes(uow, Action.APPLICATION_APPROVE, "application", cmd.application_id,
                   ("ApplicationSubmitted",))
-        actor = uow.actor.actor
-        pending = record.pending_second_approval
-        if pending is not None and pending.actor == actor:
-            raise Forbidden(actor, Action.APPLICATION_APPROVE,
-                            "the second approver must be another person (maker ≠ checker)")
-        note = cmd.note.strip()[:500]
-        policy = None
-        if not cmd.approve:
-            application.conclude_review(False, (*record.reason_codes, REVIEW_DECLINED), cmd.on)
-            record = _reviewed(record, Review(actor, "decline", cmd.on, note), Outcome.DECLINE)
-        else:
-            if record.approved_fen <= 0 or record.monthly_premium_rate is None:
-                raise Conflict("the engine found no amount or price to approve; decline it "
-                               "or ask the funder for a new application")
-            if not uow.actor.may(Action.APPLICATION_APPROVE, record.approved_fen):
-                if pending is not None:
-                    raise Forbidden(actor, Action.APPLICATION_APPROVE,
-                                    "the amount is beyond this approver's authority")
-                record = replace(record, reviews=(*record.reviews,
-                                                  Review(actor, "recommend", cmd.on, note)),
-                                 events=[Event("ReferralRecommended", "application",
-                                               record.application_id, cmd.on,
-                                               {"approved_fen": record.approved_fen})])
-                uow.decisions.save(record)
-                uow.commit()
-                return Reviewed(application, record, True)
+        review = referral.review_referral(record, application.status, uow.actor,
+                                          approve=cmd.approve, on=cmd.on, note=cmd.note)
+        if review.awaiting_second_approver:
+            uow.decisions.save(review.record)
+            uow.commit()
+            return Reviewed(application, review.record, True)
+        if review.approved:
             product = require(uow.products.get(application.product_code,
                                                application.product_version),
                               "product", application.product_code)
-            basis = _limit_basis(uow, engine.params.limits, cmd.on)
-            funder = require(uow.funders.get(application.funder_id), "funder",
-                             application.funder_id)
-            wanted = _limit_keys(uow, application, product, funder.code, engine, basis,
-                                 exposure.caps(engine.params.limits, basis))
-            _, missing = _counters(uow, wanted)
-            uow.counters.ensure(missing, basis_fen=basis, on=cmd.on)
-            keys = [(c.dimension, c.key) for c in wanted]
-            if not uow.counters.reserve(keys, exposure.retained_fen(record.approved_fen,
-                                                                    product.coverage_share)):
-                raise Conflict("the portfolio limits have no room for this amount now "
-                               f"({LIMIT_CONTENDED}); see `xinbao limits show`")
-            outcome = (Outcome.APPROVE if record.approved_fen == record.requested_fen
-                       else Outcome.APPROVE_CHANGED)
-            application.conclude_review(True, (*record.reason_codes, REVIEW_APPROVED), cmd.on)
-            record = _reviewed(record, Review(actor, "approve", cmd.on, note), outcome)
-            policy = quote(application, product, cmd.on, record.approved_fen,
-                           record.monthly_premium_rate)
-            uow.policies.add_many([policy])
+            _reserve(uow, engine, application, product, review.record.approved_fen, cmd.on)
+            application.conclude_review(True, review.conclusion, cmd.on)
+            uow.policies.add_many([quote(application, product, cmd.on,
+                                         review.record.approved_fen,
+                                         review.record.monthly_premium_rate)])
+        else:
+            application.conclude_review(False, review.conclusion, cmd.on)
         uow.applications.save(application)
-        uow.decisions.save(record)
+        uow.decisions.save(review.record)
         uow.commit()
-    return Reviewed(application, record, False)
+    return Reviewed(application, review.record, False)
 
 
-def _reviewed(record: DecisionRecord, review: Review, outcome: Outcome) -> DecisionRecord:
-    return replace(record, outcome=outcome, final=True,
-                   reason_codes=(*record.reason_codes,
-                                 REVIEW_APPROVED if review.verdict == "approve"
-                                 else REVIEW_DECLINED),
-                   reviews=(*record.reviews, review),
-                   events=[Event("ReferralReviewed", "application", record.application_id,
-                                 review.on, {"verdict": review.verdict,
-                                             "outcome": outcome.value})])
+def _reserve(uow: UnitOfWork, engine: RiskEngine, application: Application, product: Product,
+             approved_fen: int, on: date) -> None:
+    """Room under every portfolio limit for the approved amount now, or Conflict."""
+    basis = _limit_basis(uow, engine.params.limits, on)
+    funder = require(uow.funders.get(application.funder_id), "funder", application.funder_id)
+    wanted = _limit_keys(uow, application, product, funder.code, engine, basis,
+                         exposure.caps(engine.params.limits, basis))
+    _, missing = _counters(uow, wanted)
+    uow.counters.ensure(missing, basis_fen=basis, on=on)
+    keys = [(c.dimension, c.key) for c in wanted]
+    if not uow.counters.reserve(keys, exposure.retained_fen(approved_fen,
+                                                            product.coverage_share)):
+        raise Conflict("the portfolio limits have no room for this amount now "
+                       f"({LIMIT_CONTENDED}); see `xinbao limits show`")

@@ -72,13 +72,13 @@ class BureauQuery:
 
 
 class Bureau(Protocol):
-    """The credit bureau connection (``adapters/bureau.py``)."""
+    """The credit bureau connection (``risk/bureau.py``)."""
 
     def fetch_many(self, queries: Sequence[BureauQuery]) -> list[BureauResult]: ...
 
 
 class Scorer(Protocol):
-    """The model that turns features into a PD (``adapters/model_store.py``, or the fallback
+    """The model that turns features into a PD (``risk/model_store.py``, or the fallback
     of ``scoring/fallback.py`` until a model is promoted)."""
 
     def score(self, rows: Sequence[Mapping[str, Any]],
@@ -339,19 +339,13 @@ def _limit_keys(uow: UnitOfWork, application: Application, product: Product,
     """The counters an application's liability counts against, with the caps they get when
     first made (``caps``: ``exposure.caps`` on ``basis``)."""
     enterprise = application.borrower.kind is PartyKind.ENTERPRISE
-    limit_rules = engine.params.limits
-    return [
-        Counter(exposure.RETAINED, "all", caps[exposure.RETAINED], 0),
-        Counter(exposure.FUNDER, funder_code, caps[exposure.FUNDER], 0),
-        Counter(exposure.REGION, region_of(application.borrower.id_number,
-                                                    enterprise=enterprise),
-                caps[exposure.REGION], 0),
-        Counter(exposure.INDUSTRY, (application.profile.industry or exposure.HOUSEHOLD)
-                if enterprise else exposure.HOUSEHOLD, caps[exposure.INDUSTRY], 0),
-        Counter(exposure.PRODUCT, product.code, caps[exposure.PRODUCT], 0),
-        Counter(exposure.OBLIGOR, uow.risk.obligor_key(application.borrower.id_number),
-                exposure.obligor_cap(limit_rules, basis, enterprise=enterprise), 0),
-    ]
+    obligor_cap = exposure.obligor_cap(engine.params.limits, basis, enterprise=enterprise)
+    keys = exposure.limit_keys(
+        funder=funder_code, region=region_of(application.borrower.id_number, enterprise=enterprise),
+        industry=application.profile.industry, enterprise=enterprise, product=product.code,
+        obligor=uow.risk.obligor_key(application.borrower.id_number))
+    return [Counter(dimension, key, obligor_cap if dimension == exposure.OBLIGOR
+                    else caps[dimension], 0) for dimension, key in keys]
 
 
 def _counters(uow: UnitOfWork, wanted: Sequence[Counter],
@@ -379,10 +373,9 @@ def _refresh(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> list[Counter
     kinds: dict[str, bool] = {}
     for row in uow.risk.exposure_rows():
         amount = exposure.retained_fen(row.principal_fen, row.coverage_share)
-        industry = (row.industry or exposure.HOUSEHOLD) if row.enterprise else exposure.HOUSEHOLD
-        for key in ((exposure.RETAINED, "all"), (exposure.FUNDER, row.funder),
-                    (exposure.REGION, row.region), (exposure.INDUSTRY, industry),
-                    (exposure.PRODUCT, row.product), (exposure.OBLIGOR, row.obligor)):
+        for key in exposure.limit_keys(funder=row.funder, region=row.region,
+                                       industry=row.industry, enterprise=row.enterprise,
+                                       product=row.product, obligor=row.obligor):
             used[key] = used.get(key, 0) + amount
         kinds[row.obligor] = row.enterprise
     counters = [Counter(dim, key, exposure.obligor_cap(limit_rules, basis,

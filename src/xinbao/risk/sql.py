@@ -53,7 +53,7 @@ TOTAL = ("retained", "all")
 
 @functools.cache
 def _statements() -> dict[str, Prepared]:
-    """Statements built once and run on the driver's cursor (``adapters.prepared``): per
+    """Statements built once and run on the driver's cursor (``platform.prepared``): per
     call only their parameters change (key lists)."""
     a, p = underwriting_tables.applications, policy_tables.policies
     ln, t = loans_tables.loans, tables.risk_counters

@@ -42,7 +42,7 @@ decisions = Table(
     Column("final", Boolean, nullable=False, index=True),
 )
 
-# Portfolio and regulatory limits as counters of retained liability (domain/exposure.py).
+# Portfolio and regulatory limits as counters of retained liability (risk/model/exposure.py).
 risk_counters = Table(
     "risk_counters", metadata,
     Column("dimension", String(20), primary_key=True),

@@ -7,32 +7,28 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from xinbao.catalogue.model.parties import Funder
-from xinbao.claims.model import ClaimStatus
+from xinbao.claims.model import ClaimStatus, trigger_reached
 from xinbao.claims.services import open_claim
 from xinbao.iam.access import authorize, own
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound, require
 from xinbao.kernel.events import Event
 from xinbao.kernel.results import FileOutcome, Rejection
-from xinbao.ledger.services import key_digest
+from xinbao.ledger.services import post
 from xinbao.loans.model import (
     Installment,
     Loan,
     LoanStatus,
     Repayment,
+    days_past_due,
     installment_settled,
     paid_by_installment,
     position,
 )
 from xinbao.loans.repository import LoanHeader
+from xinbao.policy import postings
 from xinbao.policy.model import Policy, PolicyStatus
-from xinbao.policy.premiums import (
-    collect_premiums,
-    earn_premium,
-    earn_premiums,
-    refund_unearned_premium,
-    write_installment_premiums,
-)
+from xinbao.policy.premiums import earn_premiums, write_installment_premiums
 from xinbao.policy.repository import PremiumTerms
 from xinbao.servicing.commands import (
     IngestRepaymentFile,
@@ -121,10 +117,10 @@ def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord],
         write_installment_premiums(uow, due, {funder.id: funder}, on=received_on,
                                    source=f"file:{funder.code}:{file_reference}")
     if premium_collected:
-        collect_premiums(uow, amount_fen=premium_collected, on=received_on,
-                         source=f"file:{funder.code}:{file_reference}",
-                         key=f"{funder.code}:{file_reference}:"
-                             + key_digest([f"{r.loan_id}:{ref}" for r, ref in accepted]))
+        post(uow, postings.premium_collected(
+            on=received_on, amount_fen=premium_collected, funder_code=funder.code,
+            file_reference=file_reference,
+            repayments=[(r.loan_id, ref) for r, ref in accepted]))
     return FileResult(accepted=len(accepted), repeated=repeated, rejected=tuple(rejected),
                       premium_collected_fen=premium_collected)
 
@@ -234,22 +230,23 @@ class Settlement:
 
 
 def _settle(uow: UnitOfWork, policy: Policy, loan: Loan, *, on: date) -> Settlement:
-    """The loan is repaid: before maturity the unearned premium goes back and the policy is
-    cancelled; at maturity the rest of the premium is earned and the policy expires. Either
-    way the policy is then closed."""
-    loan.status = LoanStatus.PAID_OFF
+    """The loan is repaid: the policy is settled (`Policy.settle`: refund and cancel before
+    maturity, earn the rest and expire at it, then close) and its premium posted."""
+    loan.pay_off()
     uow.loans.save(loan)
-    if on < loan.maturity_date:
-        refunded = refund_unearned_premium(uow, policy, on=on)
-        policy.cancel(on, "loan prepaid")
-        outcome = Settlement(expired=False, earned_fen=0, refunded_fen=refunded)
-    else:
-        earned = earn_premium(uow, policy, on=on, all_of_it=True)
-        policy.expire(on)
-        outcome = Settlement(expired=True, earned_fen=earned, refunded_fen=0)
-    policy.close(on, "loan repaid")
+    settled = policy.settle(on, loan.maturity_date)
+    assert policy.id is not None
+    post(uow, postings.premium_earned(
+        on=on, policy_id=policy.id, policy_no=policy.policy_no,
+        earned_through_fen=settled.earned_through_fen, amount_fen=settled.earned_fen))
+    post(uow, postings.premium_refunded(on=on, policy_id=policy.id, policy_no=policy.policy_no,
+                                        amount_fen=settled.refunded_fen))
     uow.policies.save(policy)
-    return outcome
+    # The premium earned to date before a refund is posted but not counted here: the
+    # settlement reports what was earned at maturity and what was refunded.
+    return Settlement(expired=settled.expired,
+                      earned_fen=settled.earned_fen if settled.expired else 0,
+                      refunded_fen=settled.refunded_fen)
 
 
 def record_prepayment(cmd: RecordPrepayment, uow: UnitOfWork) -> Settlement:
@@ -368,7 +365,7 @@ def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
         for f in uow.funders.list():
             assert f.id is not None
             funders[f.id] = f
-        due = uow.policies.installment_premiums_due(on)
+        due = uow.end_of_day.installment_premiums_due(on)
         if due:
             by_id = {t.id: t for t in uow.policies.premium_terms(
                 policy_ids=[pid for pid, _ in due])}
@@ -376,10 +373,10 @@ def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
             report.premium_written_fen = write_installment_premiums(
                 uow, pairs, funders, on=on, source=source)
         if close_month:
-            earning = uow.policies.get_many(uow.policies.single_premium_in_force())
+            earning = uow.policies.get_many(uow.end_of_day.single_premium_in_force())
             report.premium_earned_fen = earn_premiums(uow, earning, on=on, source=source)
             uow.policies.save_many(earning)
-        repaid = uow.policies.get_many(uow.policies.fully_repaid())
+        repaid = uow.policies.get_many(uow.end_of_day.fully_repaid())
         loans = uow.loans.get_many(p.loan_id for p in repaid if p.loan_id is not None)
         for policy in repaid:
             assert policy.loan_id is not None  # a repaid policy was issued on a loan
@@ -388,9 +385,10 @@ def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
             report.premium_earned_fen += outcome.earned_fen
             report.policies_expired += outcome.expired
             report.policies_cancelled += not outcome.expired
-        overdue = uow.policies.overdue(on)
+        overdue = uow.end_of_day.overdue(on)
         report.policies_overdue = len(overdue)
-        triggered = [pid for pid, first_due, trigger in overdue if (on - first_due).days >= trigger]
+        triggered = [pid for pid, first_due, trigger in overdue
+                     if trigger_reached(days_past_due(first_due, on), trigger)]
         for policy in uow.policies.get_many(triggered):
             assert policy.id is not None
             if any(c.status is ClaimStatus.DECLINED for c in uow.claims.for_policy(policy.id)):

@@ -1,7 +1,7 @@
 """A simulated credit history to train the first scorecard on.
 
 Draws applicants from the same market as a scenario (another seed: other people, the same
-economy), with the features the decision computes (``domain.decision.features``: the bureau's
+economy), with the features the decision computes (``risk.model.decision.features``: the bureau's
 score, inquiries and open accounts, debt-to-income, income, age, loan terms, loan-to-value)
 and the outcome a year later: default within the first twelve installments, drawn from the
 market's hazards. Fraud-ring applications are left out (rules catch those; a scorecard models

@@ -4,7 +4,7 @@ Each day: the funders' application files are submitted, the day's applications d
 approved loans disbursed and their policies issued (disbursement files), the funders'
 repayment files ingested, prepayments recorded, the end-of-day batch run; claims it opens
 are paid by claims staff some days later, and recoveries come in after that. Everything
-goes through the use cases (``xinbao.services``); the simulator never touches storage.
+goes through the use cases (each context's ``services``); the simulator never touches storage.
 
 The truth behind each application (its true PD, whether it was fraud, what the borrower
 did) goes to a separate ground-truth file that the system never reads.

@@ -11,7 +11,7 @@ Product-range checks become reason codes of the decision (``decision.assess``):
 - UW-REPAYMENT-METHOD: repayment method not offered by the product.
 
 Status: submitted → approved | declined | referred; a referral is then approved or declined
-by an underwriter (``services/decisions.review_application``).
+by an underwriter (``risk/referrals.review_application``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The insurer must be connected to the central credit reporting system (征信系统) and reads a
 report for every obligor it reviews. A report is fetched through an adapter (asynchronous,
-with a timeout, a cache and a cost per query: ``adapters/bureau.py``); this module holds the
+with a timeout, a cache and a cost per query: ``risk/bureau.py``); this module holds the
 values the decision reads and the rules on them:
 
 - BUR-UNAVAILABLE (refer): no answer within the timeout, or the service failed; nobody is

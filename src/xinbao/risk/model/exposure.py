@@ -12,7 +12,7 @@ book cedes nothing yet, so a loan adds principal × the insurer's coverage share
 
 Each limit is a counter (dimension, key) with a cap and the liability already used. The
 service reserves a new loan's liability on every counter it touches in one atomic step, so
-concurrent approvals never take a limit past its cap (``services/decisions.py``).
+concurrent approvals never take a limit past its cap (``risk/services.py``).
 """
 
 from __future__ import annotations
@@ -60,6 +60,17 @@ class Counter:
     @property
     def room_fen(self) -> int:
         return max(self.cap_fen - self.used_fen, 0)
+
+
+def limit_keys(*, funder: str, region: str, industry: str | None, enterprise: bool,
+               product: str, obligor: str) -> tuple[tuple[str, str], ...]:
+    """The counters a loan's retained liability counts against, as (dimension, key): the
+    total, its funder, the borrower's province, its industry (households for individuals,
+    and for enterprises that gave none), its product, and its obligor. Approval and the
+    recount both ask here, so the two never disagree on what a loan counts against."""
+    return ((RETAINED, "all"), (FUNDER, funder), (REGION, region),
+            (INDUSTRY, (industry or HOUSEHOLD) if enterprise else HOUSEHOLD),
+            (PRODUCT, product), (OBLIGOR, obligor))
 
 
 def _floor(amount: Decimal) -> int:

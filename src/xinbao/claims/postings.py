@@ -1,0 +1,62 @@
+"""Claim posting templates: the reserve set when a covered claim opens, the indemnity paid,
+and money recovered after payment.
+
+Pure: each template takes the business values (integer fen, dates, ids) and returns the
+journal entry, or None when every amount is zero; `claims/services.py` posts them. Each is
+keyed by its claim (and a recovery by its receipt), so re-running a step never posts twice.
+Claims incurred = claims paid + change in claim reserve − recoveries
+(`ledger/model.underwriting_statement`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from xinbao.ledger.model import (
+    BANK,
+    CLAIM_RESERVE,
+    CLAIM_RESERVE_CHARGE,
+    CLAIMS_PAID,
+    RECOVERIES,
+    JournalEntry,
+    entry,
+)
+
+
+def claim_reference(claim_id: int) -> str:
+    """The ledger's reference to one claim."""
+    return f"claim:{claim_id}"
+
+
+def claim_reserve_set(
+    *, on: date, claim_id: int, policy_no: str, amount_fen: int,
+) -> JournalEntry | None:
+    """A covered claim opens: its payout, fixed by the liability determination, is reserved
+    (Dr change in claim reserve / Cr claim reserve 未决赔款准备金)."""
+    reference = claim_reference(claim_id)
+    return entry(on=on, description=f"Claim reserve for claim {claim_id} on {policy_no}",
+                 source="OpenClaim", key=reference, reference=reference,
+                 moves=[(CLAIM_RESERVE_CHARGE, CLAIM_RESERVE, amount_fen)])
+
+
+def indemnity_paid(*, on: date, claim_id: int, amount_fen: int) -> JournalEntry | None:
+    """The insured (the funder) is paid (Dr claims paid 赔付支出 / Cr bank) and the claim's
+    reserve released (Dr claim reserve / Cr change in claim reserve)."""
+    reference = claim_reference(claim_id)
+    return entry(on=on, description=f"Indemnity paid on claim {claim_id}", source="PayClaim",
+                 key=reference, reference=reference,
+                 moves=[(CLAIMS_PAID, BANK, amount_fen),
+                        (CLAIM_RESERVE, CLAIM_RESERVE_CHARGE, amount_fen)])
+
+
+def recovery_received(
+    *, on: date, claim_id: int, amount_fen: int, recovered_from: str, receipt: str,
+) -> JournalEntry | None:
+    """Money recovered from the obligor after payment (subrogation 代位追偿): Dr bank / Cr
+    recoveries 追偿款收入, a contra-expense. ``recovered_from`` is where the money came from
+    (borrower, guarantor, collateral, …), ``receipt`` its reference: once per receipt.
+    """
+    reference = claim_reference(claim_id)
+    return entry(on=on, description=f"Recovery on claim {claim_id} ({recovered_from})",
+                 source="RecordRecovery", key=f"{reference}:{receipt}", reference=reference,
+                 moves=[(BANK, RECOVERIES, amount_fen)])

@@ -1,0 +1,149 @@
+"""Premium posting templates: the journal entries for premium written, collected, earned and
+refunded, and the funder's commission.
+
+Pure: each template takes the business values (integer fen, dates, ids, the items a posting
+covers) and returns the entry, or None when every amount is zero. The accounts, the
+description, the source command and the key are decided here; `policy/premiums.py` and the
+use cases read, compute what needs the repositories, post and save.
+
+Written premium follows CAS 25 (《企业会计准则第25号——原保险合同》): a single premium is written
+in full at issue and deferred to the unearned premium reserve (UPR), then earned over the
+cover by the product's refund method; an installment premium is written when it falls due,
+for cover already given, so it is earned as it is written. Earned premium (已赚保费) is
+derived as written premium less the change in UPR (`ledger/model.underwriting_statement`).
+
+Keys are derived from the business object, or from a digest of exactly the items a posting
+covers, so re-running a step never posts twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+from xinbao.ledger.model import (
+    BANK,
+    COMMISSION_EXPENSE,
+    COMMISSION_PAYABLE,
+    PREMIUM_RECEIVABLE,
+    UNEARNED_PREMIUM_RESERVE,
+    UPR_CHARGE,
+    WRITTEN_PREMIUM,
+    JournalEntry,
+    entry,
+    key_digest,
+)
+
+
+def policy_reference(policy_id: int) -> str:
+    """The ledger's reference to one policy."""
+    return f"policy:{policy_id}"
+
+
+def single_premiums_at_issue(
+    *, on: date, policy_ids: Sequence[int], premium_fen: int, commission_fen: int,
+    collected: bool,
+) -> JournalEntry | None:
+    """At issue (CAS 25): the single premiums written in full (Dr premium receivable / Cr
+    written premium) and deferred to the UPR (Dr change in UPR / Cr UPR), the funders'
+    commission accrued (Dr commission expense / Cr commission payable) and, when the premium
+    is collected at disbursement, the cash (Dr bank / Cr premium receivable).
+
+    One entry for the policies issued together, keyed by exactly which they are.
+    """
+    moves = [
+        (PREMIUM_RECEIVABLE, WRITTEN_PREMIUM, premium_fen),
+        (UPR_CHARGE, UNEARNED_PREMIUM_RESERVE, premium_fen),
+        (COMMISSION_EXPENSE, COMMISSION_PAYABLE, commission_fen),
+    ]
+    if collected:
+        moves.append((BANK, PREMIUM_RECEIVABLE, premium_fen))
+    reference = (policy_reference(policy_ids[0]) if len(policy_ids) == 1
+                 else f"issue:{on.isoformat()}")
+    return entry(on=on, description=f"Single premium of {len(policy_ids)} policies",
+                 source="IssuePolicy", key=key_digest([str(i) for i in policy_ids]),
+                 reference=reference, moves=moves)
+
+
+def installment_premiums_written(
+    *, on: date, source: str, installments: Sequence[tuple[int, int, int]], premium_fen: int,
+    commission_fen: int,
+) -> JournalEntry | None:
+    """Installment premiums fallen due (CAS 25): written (Dr premium receivable / Cr written
+    premium); an installment premium pays for cover already given (it falls due at the end
+    of its month), so it is earned as it is written and no UPR is set up for it. The
+    funders' commission is accrued with it (Dr commission expense / Cr commission payable).
+
+    ``installments`` are (policy id, first, last installment written); ``source`` is the
+    file or batch that writes them. The key is a digest of exactly which installments the
+    entry writes, so a rerun posts nothing twice.
+    """
+    written = [f"{policy_id}:{first}-{last}" for policy_id, first, last in installments]
+    return entry(
+        on=on, description=f"Installment premiums written ({len(written)} policies)",
+        source="WriteInstallmentPremium", key=f"{source}:{key_digest(written)}",
+        reference=source,
+        moves=[(PREMIUM_RECEIVABLE, WRITTEN_PREMIUM, premium_fen),
+               (COMMISSION_EXPENSE, COMMISSION_PAYABLE, commission_fen)],
+    )
+
+
+def premium_collected(
+    *, on: date, amount_fen: int, funder_code: str, file_reference: str,
+    repayments: Iterable[tuple[int, str]],
+) -> JournalEntry | None:
+    """Premium received with a funder's repayment file (Dr bank / Cr premium receivable).
+
+    ``repayments`` are the (loan id, transaction number) pairs the file recorded: the key is
+    the file's and a digest of them.
+    """
+    key = f"{funder_code}:{file_reference}:" + key_digest(
+        [f"{loan_id}:{reference}" for loan_id, reference in repayments])
+    return entry(on=on, description="Premium collected with repayments",
+                 source="CollectPremium", key=key,
+                 reference=f"file:{funder_code}:{file_reference}",
+                 moves=[(BANK, PREMIUM_RECEIVABLE, amount_fen)])
+
+
+def premium_earned(
+    *, on: date, policy_id: int, policy_no: str, earned_through_fen: int, amount_fen: int,
+) -> JournalEntry | None:
+    """One policy's single premium earned (Dr UPR / Cr change in UPR): ``amount_fen`` newly
+    earned, bringing what the policy has earned to ``earned_through_fen`` (the key).
+
+    Earning follows the product's refund method (`policy/model.unearned_share`), so a later
+    refund is exactly the UPR left.
+    """
+    reference = policy_reference(policy_id)
+    return entry(on=on, description=f"Premium earned on {policy_no} to {on}",
+                 source="EarnPremium", key=f"{reference}:{earned_through_fen}",
+                 reference=reference,
+                 moves=[(UNEARNED_PREMIUM_RESERVE, UPR_CHARGE, amount_fen)])
+
+
+def premiums_earned(
+    *, on: date, source: str, earned: Sequence[tuple[int, int]], amount_fen: int,
+) -> JournalEntry | None:
+    """Month-end close: many policies' single premium earned (Dr UPR / Cr change in UPR) as
+    one entry. ``earned`` are (policy id, earned to now) of the policies that earned
+    something; ``amount_fen`` what they earned together; ``source`` the batch.
+    """
+    parts = [f"{policy_id}:{through}" for policy_id, through in earned]
+    return entry(on=on, description=f"Premium earned to {on} ({len(parts)} policies)",
+                 source="EarnPremium", key=f"{source}:{key_digest(parts)}", reference=source,
+                 moves=[(UNEARNED_PREMIUM_RESERVE, UPR_CHARGE, amount_fen)])
+
+
+def premium_refunded(
+    *, on: date, policy_id: int, policy_no: str, amount_fen: int,
+) -> JournalEntry | None:
+    """The unearned single premium refunded on prepayment (DOMAIN §3): written premium
+    reversed against the bank (Dr written premium / Cr bank) and the same amount of UPR
+    released (Dr UPR / Cr change in UPR), so the policy's earned premium stays what it had
+    earned. Once per policy.
+    """
+    reference = policy_reference(policy_id)
+    return entry(on=on, description=f"Premium refund on prepayment of {policy_no}",
+                 source="RefundPremium", key=reference, reference=reference,
+                 moves=[(WRITTEN_PREMIUM, BANK, amount_fen),
+                        (UNEARNED_PREMIUM_RESERVE, UPR_CHARGE, amount_fen)])

@@ -1,0 +1,183 @@
+"""The premium posting templates: accounts and direction, keys and references, zero amounts."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import pytest
+
+from xinbao.ledger import model as gl
+from xinbao.ledger.model import JournalEntry
+from xinbao.policy import postings
+
+ON = date(2025, 3, 31)
+
+
+def digest(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+
+
+def lines(entry: JournalEntry | None) -> list[tuple[str, int]]:
+    """The entry's lines in order, after checking it balances."""
+    assert entry is not None
+    assert sum(line.amount_fen for line in entry.lines) == 0
+    return [(line.account, line.amount_fen) for line in entry.lines]
+
+
+# --- single premium at issue ------------------------------------------------------------------
+
+
+def test_single_premium_is_written_deferred_to_the_upr_and_its_commission_accrued():
+    e = postings.single_premiums_at_issue(on=ON, policy_ids=[7], premium_fen=720_000,
+                                          commission_fen=72_000, collected=False)
+    assert lines(e) == [
+        (gl.PREMIUM_RECEIVABLE, 720_000), (gl.WRITTEN_PREMIUM, -720_000),
+        (gl.UPR_CHARGE, 720_000), (gl.UNEARNED_PREMIUM_RESERVE, -720_000),
+        (gl.COMMISSION_EXPENSE, 72_000), (gl.COMMISSION_PAYABLE, -72_000),
+    ]
+    assert e is not None
+    assert (e.posted_on, e.source_command, e.description) == (
+        ON, "IssuePolicy", "Single premium of 1 policies")
+    assert (e.idempotency_key, e.reference) == (digest("7"), "policy:7")
+
+
+def test_single_premium_collected_at_disbursement_also_moves_the_cash():
+    e = postings.single_premiums_at_issue(on=ON, policy_ids=[7], premium_fen=720_000,
+                                          commission_fen=72_000, collected=True)
+    assert lines(e)[-2:] == [(gl.BANK, 720_000), (gl.PREMIUM_RECEIVABLE, -720_000)]
+
+
+def test_single_premiums_issued_together_are_one_entry_keyed_by_exactly_those_policies():
+    e = postings.single_premiums_at_issue(on=ON, policy_ids=[7, 8, 12], premium_fen=100,
+                                          commission_fen=10, collected=False)
+    assert e is not None
+    assert e.idempotency_key == digest("7", "8", "12")
+    assert e.reference == "issue:2025-03-31"
+    assert e.description == "Single premium of 3 policies"
+    other = postings.single_premiums_at_issue(on=ON, policy_ids=[7, 8], premium_fen=100,
+                                              commission_fen=10, collected=False)
+    assert other is not None and other.idempotency_key != e.idempotency_key
+
+
+def test_a_single_premium_without_commission_posts_no_commission_line():
+    e = postings.single_premiums_at_issue(on=ON, policy_ids=[7], premium_fen=500,
+                                          commission_fen=0, collected=False)
+    assert {account for account, _ in lines(e)} == {
+        gl.PREMIUM_RECEIVABLE, gl.WRITTEN_PREMIUM, gl.UPR_CHARGE, gl.UNEARNED_PREMIUM_RESERVE}
+
+
+def test_no_single_premium_posts_nothing():
+    assert postings.single_premiums_at_issue(on=ON, policy_ids=[7], premium_fen=0,
+                                             commission_fen=0, collected=True) is None
+
+
+# --- installment premium written ---------------------------------------------------------------
+
+
+def test_installment_premium_is_written_and_earned_at_once_with_its_commission():
+    e = postings.installment_premiums_written(
+        on=ON, source="eod:2025-03-31", installments=[(7, 1, 3), (9, 2, 2)],
+        premium_fen=86_400, commission_fen=8_640)
+    assert lines(e) == [
+        (gl.PREMIUM_RECEIVABLE, 86_400), (gl.WRITTEN_PREMIUM, -86_400),
+        (gl.COMMISSION_EXPENSE, 8_640), (gl.COMMISSION_PAYABLE, -8_640),
+    ]  # no UPR: the cover was given before the premium fell due
+    assert e is not None
+    assert e.source_command == "WriteInstallmentPremium"
+    assert e.description == "Installment premiums written (2 policies)"
+    assert e.idempotency_key == "eod:2025-03-31:" + digest("7:1-3", "9:2-2")
+    assert e.reference == "eod:2025-03-31"
+
+
+def test_installment_premium_key_changes_with_which_installments_are_written():
+    def key(installments):
+        e = postings.installment_premiums_written(on=ON, source="s", installments=installments,
+                                                  premium_fen=1, commission_fen=0)
+        assert e is not None
+        return e.idempotency_key
+
+    assert key([(7, 1, 3)]) != key([(7, 1, 4)]) != key([(7, 2, 4)])
+
+
+def test_no_installment_premium_posts_nothing():
+    assert postings.installment_premiums_written(
+        on=ON, source="s", installments=[], premium_fen=0, commission_fen=0) is None
+
+
+# --- premium collected -------------------------------------------------------------------------
+
+
+def test_premium_collected_with_a_repayment_file_moves_receivable_to_bank():
+    e = postings.premium_collected(on=ON, amount_fen=21_600, funder_code="BANK1",
+                                   file_reference="F-0331",
+                                   repayments=[(3, "TX-1"), (4, "TX-9")])
+    assert lines(e) == [(gl.BANK, 21_600), (gl.PREMIUM_RECEIVABLE, -21_600)]
+    assert e is not None
+    assert (e.source_command, e.description) == ("CollectPremium",
+                                                 "Premium collected with repayments")
+    assert e.idempotency_key == "BANK1:F-0331:" + digest("3:TX-1", "4:TX-9")
+    assert e.reference == "file:BANK1:F-0331"
+
+
+def test_no_premium_collected_posts_nothing():
+    assert postings.premium_collected(on=ON, amount_fen=0, funder_code="BANK1",
+                                      file_reference="F", repayments=[(3, "TX-1")]) is None
+
+
+# --- premium earned ----------------------------------------------------------------------------
+
+
+def test_premium_earned_on_one_policy_releases_the_upr_keyed_by_what_it_has_earned():
+    e = postings.premium_earned(on=ON, policy_id=7, policy_no="XB0000000007",
+                                earned_through_fen=57_000, amount_fen=12_000)
+    assert lines(e) == [(gl.UNEARNED_PREMIUM_RESERVE, 12_000), (gl.UPR_CHARGE, -12_000)]
+    assert e is not None
+    assert e.source_command == "EarnPremium"
+    assert e.description == "Premium earned on XB0000000007 to 2025-03-31"
+    assert (e.idempotency_key, e.reference) == ("policy:7:57000", "policy:7")
+
+
+def test_premium_earned_at_month_end_is_one_entry_for_many_policies():
+    e = postings.premiums_earned(on=ON, source="eod:2025-03-31",
+                                 earned=[(7, 57_000), (8, 1_200)], amount_fen=14_000)
+    assert lines(e) == [(gl.UNEARNED_PREMIUM_RESERVE, 14_000), (gl.UPR_CHARGE, -14_000)]
+    assert e is not None
+    assert e.source_command == "EarnPremium"
+    assert e.description == "Premium earned to 2025-03-31 (2 policies)"
+    assert e.idempotency_key == "eod:2025-03-31:" + digest("7:57000", "8:1200")
+    assert e.reference == "eod:2025-03-31"
+
+
+@pytest.mark.parametrize("template", [
+    lambda: postings.premium_earned(on=ON, policy_id=7, policy_no="XB7",
+                                    earned_through_fen=0, amount_fen=0),
+    lambda: postings.premiums_earned(on=ON, source="s", earned=[], amount_fen=0),
+    lambda: postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7", amount_fen=0),
+])
+def test_nothing_earned_or_refunded_posts_nothing(template):
+    assert template() is None
+
+
+# --- premium refunded --------------------------------------------------------------------------
+
+
+def test_refund_on_prepayment_reverses_written_premium_and_releases_the_same_upr():
+    e = postings.premium_refunded(on=ON, policy_id=7, policy_no="XB0000000007",
+                                  amount_fen=21_000)
+    assert lines(e) == [
+        (gl.WRITTEN_PREMIUM, 21_000), (gl.BANK, -21_000),
+        (gl.UNEARNED_PREMIUM_RESERVE, 21_000), (gl.UPR_CHARGE, -21_000),
+    ]
+    assert e is not None
+    assert e.source_command == "RefundPremium"
+    assert e.description == "Premium refund on prepayment of XB0000000007"
+    assert (e.idempotency_key, e.reference) == ("policy:7", "policy:7")
+
+
+def test_a_refund_leaves_earned_premium_as_it_was():
+    e = postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7", amount_fen=21_000)
+    assert e is not None
+    statement = gl.underwriting_statement(gl.trial_balance(e.lines))
+    assert statement.written_premium_fen == -21_000
+    assert statement.earned_premium_fen == 0
