@@ -12,8 +12,13 @@ from typing import Any
 
 from xinbao.catalogue import services as catalogue
 from xinbao.catalogue.commands import RegisterFunder, RegisterProduct
-from xinbao.catalogue.model.parties import FunderKind, PartyKind
-from xinbao.catalogue.model.products import ProductFamily, RepaymentMethod
+from xinbao.catalogue.model.parties import FunderKind, InsuranceMode, PartyKind, PolicyRole
+from xinbao.catalogue.model.products import (
+    PremiumBasis,
+    ProductFamily,
+    RefundMethod,
+    RepaymentMethod,
+)
 from xinbao.ledger import services as ledger
 from xinbao.ledger.commands import InjectCapital
 from xinbao.parameters import (
@@ -25,6 +30,7 @@ from xinbao.parameters import (
 )
 from xinbao.policy import services as policies
 from xinbao.policy.commands import IssuePolicy
+from xinbao.policy.model import Policy
 from xinbao.risk import approval
 from xinbao.risk.commands import ApproveApplication
 from xinbao.risk.model.antifraud import RuleSet
@@ -197,3 +203,18 @@ def issued_policy(uow_factory, cmd: SubmitApplication | None = None, *, on: date
     assert decided.policy is not None, decided.decision
     return policies.issue_policy(IssuePolicy(decided.policy.id, f"LN-{cmd.external_ref}", on,
                                              on), uow_factory())
+
+
+def single_premium_policy(**changes: object) -> Policy:
+    """A car-loan guarantee policy, quoted on START: 78,000 fen single premium over twelve
+    months, refunded by the Rule of 78 (id 7)."""
+    p = Policy(
+        application_id=1, product_code="CAR-G", product_version=1,
+        mode=InsuranceMode.GUARANTEE, funder_id=1, borrower_id_number="11010519491231002X",
+        policyholder=PolicyRole.DEBTOR, insured=PolicyRole.CREDITOR, sum_insured_fen=12_000_000,
+        coverage_share=Decimal("0.9"), premium_basis=PremiumBasis.SINGLE,
+        monthly_premium_rate=Decimal("0.003"), refund_method=RefundMethod.RULE_OF_78,
+        term_months=12, single_premium_fen=78_000, installment_premium_fen=0, quoted_on=START,
+        id=7,
+    )
+    return replace(p, **changes)

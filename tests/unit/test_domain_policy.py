@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -11,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xinbao.catalogue.model.parties import InsuranceMode, PolicyRole
+from tests import builders as b
 from xinbao.catalogue.model.products import PremiumBasis, RefundMethod
 from xinbao.kernel.errors import IllegalTransition
 from xinbao.policy.model import (
@@ -26,19 +25,7 @@ from xinbao.policy.model import (
 S = PolicyStatus
 START = date(2025, 1, 15)
 ON = date(2025, 1, 20)
-
-
-def policy(**changes: object) -> Policy:
-    p = Policy(
-        application_id=1, product_code="CAR-G", product_version=1,
-        mode=InsuranceMode.GUARANTEE, funder_id=1, borrower_id_number="11010519491231002X",
-        policyholder=PolicyRole.DEBTOR, insured=PolicyRole.CREDITOR, sum_insured_fen=12_000_000,
-        coverage_share=Decimal("0.9"), premium_basis=PremiumBasis.SINGLE,
-        monthly_premium_rate=Decimal("0.003"), refund_method=RefundMethod.RULE_OF_78,
-        term_months=12, single_premium_fen=78_000, installment_premium_fen=0, quoted_on=START,
-        id=7,
-    )
-    return replace(p, **changes)
+policy = b.single_premium_policy
 
 
 def issued(**changes: object) -> Policy:

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from xinbao.catalogue.model.products import PremiumBasis, RepaymentMethod
@@ -116,6 +116,9 @@ def test_the_cap_check_by_discounting_agrees_with_the_irr(principal, rate, term,
     except ValueError:  # the premium up front took all the money: no rate is within a cap
         assert not within
         return
+    # Exactly at the cap the IRR search's last digit decides (it found 0.23999…9997 for a
+    # cost the exact check puts at the cap): the two can only be compared away from it.
+    assume(abs(cost - cap) > D("1e-30"))
     assert within == (cost <= cap)
 
 

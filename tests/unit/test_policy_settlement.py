@@ -3,15 +3,12 @@ the rest and expire at or after it, then close; and what the settlement posts.""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, timedelta
-from decimal import Decimal
 
 import pytest
 
 from tests import builders as b
 from tests.fakes.memory import InMemoryUnitOfWork, Store
-from xinbao.catalogue.model.parties import InsuranceMode, PolicyRole
 from xinbao.catalogue.model.products import PremiumBasis, RefundMethod
 from xinbao.kernel.errors import IllegalTransition
 from xinbao.policy.model import Policy, PolicySettlement, PolicyStatus
@@ -24,16 +21,7 @@ MATURITY = date(2026, 1, 15)  # twelve months of cover
 
 def in_force(**changes: object) -> Policy:
     """78,000 fen single premium over twelve months, refunded by the Rule of 78."""
-    p = Policy(
-        application_id=1, product_code="CAR-G", product_version=1,
-        mode=InsuranceMode.GUARANTEE, funder_id=1, borrower_id_number="11010519491231002X",
-        policyholder=PolicyRole.DEBTOR, insured=PolicyRole.CREDITOR, sum_insured_fen=12_000_000,
-        coverage_share=Decimal("0.9"), premium_basis=PremiumBasis.SINGLE,
-        monthly_premium_rate=Decimal("0.003"), refund_method=RefundMethod.RULE_OF_78,
-        term_months=12, single_premium_fen=78_000, installment_premium_fen=0, quoted_on=START,
-        id=7,
-    )
-    p = replace(p, **changes)
+    p = b.single_premium_policy(**changes)
     p.issue(on=START, start=START, loan_id=3)
     p.come_into_force(START)
     p.events.clear()
@@ -44,7 +32,7 @@ def moves(p: Policy) -> list[tuple[str, dict[str, object]]]:
     return [(e.name, dict(e.data)) for e in p.events]
 
 
-# --- before maturity: earn to date, refund the rest, cancel, close ----------------------------
+# Before maturity: earn to date, refund the rest, cancel, close.
 
 
 def test_a_prepaid_policy_earns_to_date_refunds_the_rest_by_rule_of_78_and_is_cancelled():
@@ -95,7 +83,7 @@ def test_a_prepaid_installment_premium_policy_has_nothing_to_earn_or_refund():
     assert (p.earned_fen, p.refunded_fen, p.status) == (0, 0, PolicyStatus.CLOSED)
 
 
-# --- at or after maturity: earn the rest, expire, close ---------------------------------------
+# At or after maturity: earn the rest, expire, close.
 
 
 @pytest.mark.parametrize("on", [MATURITY, MATURITY + timedelta(days=20)])
@@ -126,7 +114,7 @@ def test_a_policy_fully_earned_before_maturity_earns_nothing_more_when_it_expire
     assert (settled.earned_fen, settled.earned_through_fen) == (0, 78_000)
 
 
-# --- refused ------------------------------------------------------------------------------------
+# Refused.
 
 
 @pytest.mark.parametrize("on", [date(2025, 7, 15), MATURITY])
@@ -140,7 +128,7 @@ def test_a_policy_not_in_force_cannot_be_settled_and_is_left_as_it_was(on):
         PolicyStatus.CLAIMED, 0, 0, [])
 
 
-# --- earning ------------------------------------------------------------------------------------
+# Earning.
 
 
 def test_earning_never_goes_back_and_all_of_it_earns_the_rest():
@@ -153,7 +141,7 @@ def test_earning_never_goes_back_and_all_of_it_earns_the_rest():
     assert p.earn(MATURITY, all_of_it=True) == 0
 
 
-# --- what the use case posts ----------------------------------------------------------------------
+# What the use case posts.
 
 
 def test_a_prepayment_posts_the_earning_to_date_then_the_refund_keyed_by_the_policy():

@@ -116,7 +116,7 @@ def save(result: TrainingResult, spec: TrainingSpec, data_path: Path, root: Path
     return folder, doc
 
 
-# --- the registry: which trained version decides ------------------------------------------
+# The registry: which trained version decides.
 
 REGISTRY_FILE = "registry.json"
 

@@ -282,7 +282,7 @@ def _price_detail(p: Price, code: str, cap: Decimal) -> str:
     }[code]
 
 
-# --- the stored record --------------------------------------------------------------------
+# The stored record.
 
 
 @dataclass(frozen=True, slots=True)
