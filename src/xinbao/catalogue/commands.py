@@ -1,8 +1,5 @@
-"""Commands: what a user or partner asks the system to do, in imperative names.
-
-Plain frozen dataclasses; amounts in integer fen, rates as Decimal, business dates passed in
-(``on``) so that use cases never read a clock.
-"""
+"""The commands the catalogue accepts: frozen dataclasses, amounts in integer fen, rates as
+Decimal, business dates passed in (``on``) so that use cases never read a clock."""
 
 from __future__ import annotations
 

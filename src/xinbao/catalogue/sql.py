@@ -1,4 +1,4 @@
-"""SQL repositories: rows in, domain objects out, through one connection they never commit."""
+"""Catalogue's SQL repositories: products and funders."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""The relational schema, as SQLAlchemy Core tables.
-
-Money columns are BIGINT fen; rates are exact decimal text; enums are their string values.
-Alembic migrations (``migrations/``) create exactly this schema; a test compares the two.
-"""
+"""Claims tables: claims and recoveries (see ``platform/tables`` for the types)."""
 
 from __future__ import annotations
 

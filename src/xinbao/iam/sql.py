@@ -1,4 +1,4 @@
-"""SQL repositories: rows in, domain objects out, through one connection they never commit."""
+"""IAM's SQL repositories: users, API clients, sessions."""
 
 from __future__ import annotations
 

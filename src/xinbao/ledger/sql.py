@@ -1,4 +1,4 @@
-"""SQL repositories: rows in, domain objects out, through one connection they never commit."""
+"""The ledger's SQL repository: journal entries added and read, never changed."""
 
 from __future__ import annotations
 

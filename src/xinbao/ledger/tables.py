@@ -1,8 +1,4 @@
-"""The relational schema, as SQLAlchemy Core tables.
-
-Money columns are BIGINT fen; rates are exact decimal text; enums are their string values.
-Alembic migrations (``migrations/``) create exactly this schema; a test compares the two.
-"""
+"""Ledger tables: accounts, journal entries and their lines (append-only by trigger)."""
 
 from __future__ import annotations
 

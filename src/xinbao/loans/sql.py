@@ -1,4 +1,4 @@
-"""SQL repositories: rows in, domain objects out, through one connection they never commit."""
+"""Loans' SQL repositories: loans with their schedules, and repayments."""
 
 from __future__ import annotations
 

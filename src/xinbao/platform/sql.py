@@ -1,4 +1,5 @@
-"""SQL repositories: rows in, domain objects out, through one connection they never commit."""
+"""The SQL repositories' base: rows in, domain objects out, through one connection they
+never commit; bulk inserts and updates; the audit trail's writer and the idempotency store."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""The relational schema, as SQLAlchemy Core tables.
+"""The one ``MetaData`` every context's tables are declared on, and their column types.
 
 Money columns are BIGINT fen; rates are exact decimal text; enums are their string values.
-Alembic migrations (``migrations/``) create exactly this schema; a test compares the two.
+Alembic migrations (``migrations/``) create exactly the whole schema (``schema.py``); a test
+compares the two. The audit trail's and the idempotency keys' tables live here.
 """
 
 from __future__ import annotations

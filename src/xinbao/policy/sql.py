@@ -1,4 +1,4 @@
-"""SQL repositories: rows in, domain objects out, through one connection they never commit."""
+"""The policies' SQL repository."""
 
 from __future__ import annotations
 

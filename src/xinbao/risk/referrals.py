@@ -14,7 +14,13 @@ from xinbao.kernel.errors import Conflict, require
 from xinbao.risk.model import exposure, referral
 from xinbao.risk.model.decision import DecisionRecord
 from xinbao.risk.repository import UnitOfWork
-from xinbao.risk.services import LIMIT_CONTENDED, RiskEngine, _counters, _limit_basis, _limit_keys
+from xinbao.risk.services import (
+    LIMIT_CONTENDED,
+    RiskEngine,
+    counters_for,
+    limit_basis,
+    limit_keys_for,
+)
 from xinbao.underwriting.model import Application
 
 
@@ -95,11 +101,11 @@ def review_application(cmd: ReviewApplication, uow: UnitOfWork, engine: RiskEngi
 def _reserve(uow: UnitOfWork, engine: RiskEngine, application: Application, product: Product,
              approved_fen: int, on: date) -> None:
     """Room under every portfolio limit for the approved amount now, or Conflict."""
-    basis = _limit_basis(uow, engine.params.limits, on)
+    basis = limit_basis(uow, engine.params.limits, on)
     funder = require(uow.funders.get(application.funder_id), "funder", application.funder_id)
-    wanted = _limit_keys(uow, application, product, funder.code, engine, basis,
+    wanted = limit_keys_for(uow, application, product, funder.code, engine, basis,
                          exposure.caps(engine.params.limits, basis))
-    _, missing = _counters(uow, wanted)
+    _, missing = counters_for(uow, wanted)
     uow.counters.ensure(missing, basis_fen=basis, on=on)
     keys = [(c.dimension, c.key) for c in wanted]
     if not uow.counters.reserve(keys, exposure.retained_fen(approved_fen,

@@ -143,13 +143,13 @@ def decide(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
     features = [rules.features(a, p, b, v, on)
                 for a, p, b, v in zip(batch, product_of, results, valuations, strict=True)]
     scores = engine.scorer.score(features, [a.id or 0 for a in batch])
-    basis = _limit_basis(uow, engine.params.limits, on)
+    basis = limit_basis(uow, engine.params.limits, on)
     funders = {f: require(uow.funders.get(f), "funder", f)
                for f in {a.funder_id for a in batch}}
     caps = exposure.caps(engine.params.limits, basis)
-    keys_of = [_limit_keys(uow, a, product_of[i], funders[a.funder_id].code, engine, basis,
+    keys_of = [limit_keys_for(uow, a, product_of[i], funders[a.funder_id].code, engine, basis,
                            caps) for i, a in enumerate(batch)]
-    state, missing = _counters(uow, [c for wanted in keys_of for c in wanted])
+    state, missing = counters_for(uow, [c for wanted in keys_of for c in wanted])
     facts = [rules.Facts(screening=screenings[i], bureau=results[i], scored=scores[i],
                          valuation=valuations[i], portfolio=(), cost_cap=engine.cost_cap,
                          annualization=engine.annualization) for i in range(len(batch))]
@@ -322,7 +322,7 @@ def net_assets_fen(uow: UnitOfWork) -> int:
     return -sum(line.amount_fen for line in uow.ledger.lines() if line.account in credit_normal)
 
 
-def _limit_basis(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> int:
+def limit_basis(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> int:
     """The net assets the caps stand on; counted from the ledger the first time (once: a
     concurrent first decision waits for the lock and finds the count made)."""
     basis = uow.counters.basis() or uow.counters.lock(on)
@@ -333,7 +333,7 @@ def _limit_basis(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> int:
     return basis[0]
 
 
-def _limit_keys(uow: UnitOfWork, application: Application, product: Product,
+def limit_keys_for(uow: UnitOfWork, application: Application, product: Product,
                 funder_code: str, engine: RiskEngine, basis: int,
                 caps: Mapping[str, int]) -> list[Counter]:
     """The counters an application's liability counts against, with the caps they get when
@@ -348,7 +348,7 @@ def _limit_keys(uow: UnitOfWork, application: Application, product: Product,
                     else caps[dimension], 0) for dimension, key in keys]
 
 
-def _counters(uow: UnitOfWork, wanted: Sequence[Counter],
+def counters_for(uow: UnitOfWork, wanted: Sequence[Counter],
               ) -> tuple[dict[tuple[str, str], Counter], list[Counter]]:
     """The counters as they stand, with those not yet made as they will be made (unused, at
     the caps in ``wanted``), and the list of those: the caller makes them before it reserves

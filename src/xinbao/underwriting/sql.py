@@ -1,4 +1,4 @@
-"""SQL repositories: rows in, domain objects out, through one connection they never commit."""
+"""The applications' SQL repository (personal data encrypted, looked up by blind index)."""
 
 from __future__ import annotations
 
