@@ -2,6 +2,7 @@
 asserted).
 
     .venv/bin/python bench/decision_engine.py [--applications 3000] [--batches 1 32 256]
+    .venv/bin/python bench/decision_engine.py --smoke   # 160 applications, batches of 1, 16
 
 Set-up (not timed): the database of ``bench/decisions.py`` (a fresh SQLite file, the shipped
 catalogue, a funder, capital, the applications submitted, the operations client). Each batch
@@ -72,8 +73,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--applications", type=int, default=3000)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32, 256])
+    parser.add_argument("--smoke", action="store_true",
+                        help="160 applications (100 to warm up), batches of 1 and 16: the "
+                             "code path in seconds")
     args = parser.parse_args()
-    if args.applications < 1100:
+    if args.smoke:
+        args.applications, args.batches = 160, [1, 16]
+    elif args.applications < 1100:
         parser.error("--applications must be at least 1,100 (100 warm the engine up)")
     template = Path(tempfile.mkdtemp(prefix="xinbao-bench-engine-template-"))
     os.environ.update({"XINBAO_SECRETS_FILE": str(template / "secrets.toml"),

@@ -5,6 +5,7 @@ never asserted).
     .venv/bin/python bench/decisions.py [--applications 3000] [--concurrency 8]
                                         [--workers 1] [--batch 1] [--database-url URL]
                                         [--model]
+    .venv/bin/python bench/decisions.py --smoke    # 130 applications, 2 connections
 
 Set-up (not timed): a fresh SQLite database (or the empty one given), the shipped catalogue,
 a funder, paid-in capital, the applications submitted (each a different borrower), and an
@@ -98,7 +99,8 @@ def prepare(url: str, work: Path, n: int, model: bool) -> tuple[str, str]:
     ids = IdentityFactory(42)
     catalogue.register_funder(RegisterFunder("BANK-A", "示例银行", ids.credit_code(),
                                              FunderKind.BANK, True, Decimal("0.1"),
-                                             ("CONSUMER-G",)), c.uow())
+                                             ("CONSUMER-G",), effective_from=date(2025, 1, 1)),
+                              c.uow())
     sha = "ab" * 32
     rows = []
     for i in range(n):
@@ -169,7 +171,12 @@ def main() -> None:
                         help="decide with a trained champion instead of the fallback score")
     parser.add_argument("--keep", action="store_true",
                         help="keep the work folder (database, server log) after the run")
+    parser.add_argument("--smoke", action="store_true",
+                        help="130 applications (100 to warm up), 2 connections: the whole "
+                             "path (server, load generator, decisions) in seconds")
     args = parser.parse_args()
+    if args.smoke:
+        args.applications, args.concurrency = 130, 2
     work = Path(tempfile.mkdtemp(prefix="xinbao-bench-decisions-"))
     url = args.database_url or f"sqlite:///{work / 'bench.db'}"
     env = {**os.environ, "XINBAO_DATABASE_URL": url,

@@ -8,6 +8,10 @@ scorecardpy's own ``split_df`` at 70/30 with SEED, stratified by the target) and
 OUT_DIR/scorecardpy.json (AUC and KS on train and test of scorecardpy's standard pipeline:
 ``var_filter``, ``woebin``, ``woebin_ply``, L1 logistic regression as in its README, with
 filter and bins fitted on the training part only).
+
+It has no smoke run of its own: it needs scorecardpy, which only its virtualenv (made from
+the package registry) holds, so ``bench/german_credit.py --smoke``, the bench smoke test's
+run, leaves it out; the full ``bench/german_credit.py`` runs it.
 """
 
 import json

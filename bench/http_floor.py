@@ -2,6 +2,7 @@
 of the real API (printed, never asserted).
 
     .venv/bin/python bench/http_floor.py [--requests 6000] [--concurrency 16]
+    .venv/bin/python bench/http_floor.py --smoke   # every row, 100 requests, 2 connections
 
 Each row is a server in its own process (uvicorn, as ``xinbao serve`` runs it) and the load
 generator of ``bench/loadgen.py`` in another, on loopback:
@@ -149,7 +150,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--smoke", action="store_true",
+                        help="100 requests a row on 2 connections: every row's servers and "
+                             "load generator in seconds")
     args = parser.parse_args()
+    if args.smoke:
+        args.requests, args.concurrency = 100, 2
     work = Path(tempfile.mkdtemp(prefix="xinbao-bench-http-"))
     script = work / "minimal.py"
     script.write_text(_MINIMAL)

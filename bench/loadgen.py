@@ -4,6 +4,9 @@
 sending its next request as soon as the last is answered. Requests are raw bytes and answers
 are read by ``Content-Length``, so that the generator spends as little of the machine as it
 can: on a 2-core machine it shares the cores with the server it measures.
+
+A helper of ``bench/decisions.py`` and ``bench/http_floor.py``, never run on its own: their
+``--smoke`` runs smoke it too.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
     .venv/bin/python bench/scoring.py                       # all three parts
     .venv/bin/python bench/scoring.py --skip-training       # batch scoring and the truth check
     .venv/bin/python bench/scoring.py --train-rows 1000000 --train-features 30
+    .venv/bin/python bench/scoring.py --smoke                 # tiny sizes, a few seconds
 
 1. **Batch scoring**: the champion trained on the simulator's history scores a batch of
    applications: PD of a columnar frame; PD, score and the top three reasons of the frame;
@@ -112,7 +113,12 @@ def main() -> None:
     parser.add_argument("--train-rows", type=int, default=1_000_000)
     parser.add_argument("--train-features", type=int, default=30)
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny sizes (3,000 past loans, 1,000 to score, 5,000 x 5 to "
+                             "train): every part's code path in seconds")
     args = parser.parse_args()
+    if args.smoke:
+        args.history, args.batch, args.train_rows, args.train_features = 3000, 1000, 5000, 5
     registry, data, _, _ = champion(args.history)
     try:
         batch_scoring(registry, data, args.batch)

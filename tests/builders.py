@@ -139,7 +139,8 @@ def bank(code: str = "BANK-A", *, licensed: bool = True,
     """A bank whose cooperation agreement covers the whole shipped catalogue."""
     return RegisterFunder(code=code, name="示例银行股份有限公司", credit_code=CREDIT_CODE_BANK,
                           kind=FunderKind.BANK, licensed=licensed,
-                          commission_rate=Decimal("0.10"), products=products)
+                          commission_rate=Decimal("0.10"), products=products,
+                          effective_from=date(2024, 12, 31))
 
 
 def seed(uow_factory, *, funders: tuple[RegisterFunder, ...] | None = None,

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from tests import support  # test secrets before anything reads settings
 from xinbao import migrate
+from xinbao.bootstrap import Container, bootstrap
 from xinbao.platform.database import create_db_engine
 from xinbao.sql_unit_of_work import SqlUnitOfWork
 
@@ -115,3 +116,15 @@ def sqlite_uow(sqlite_template: Path, tmp_path: Path) -> Iterator[Callable[..., 
     engine = create_db_engine(f"sqlite:///{path}")
     yield lambda actor=None: SqlUnitOfWork(engine, cipher=support.cipher(), actor=actor)
     engine.dispose()
+
+
+@pytest.fixture
+def seeded_container(database_url: str) -> Iterator[Container]:
+    """A container on each backend with the shipped catalogue, a licensed bank BANK-A and
+    100 million yuan of paid-in capital (``builders.seed``)."""
+    from tests import builders
+
+    container = bootstrap(support.settings(database_url))
+    builders.seed(container.uow)
+    yield container
+    container.close()

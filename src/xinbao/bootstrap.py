@@ -1,8 +1,13 @@
 """The composition root: wires settings, secrets, database, parameters and logging. Nothing
-connects to anything at import time; ``bootstrap()`` does it when an entrypoint asks."""
+connects to anything at import time; ``bootstrap()`` does it when an entrypoint asks.
+
+The credit bureau adapter is loaded by its import path (``XINBAO_BUREAU``, ``load_bureau``):
+the simulated one like any other, so the composition root imports no adapter of the edges.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +16,7 @@ import structlog
 from sqlalchemy import Engine
 
 from xinbao import migrate
-from xinbao.config import Settings
+from xinbao.config import SIMULATED_BUREAU, ConfigError, Settings, check_simulated_bureau_allowed
 from xinbao.iam.credentials import Argon2JwtCredentials
 from xinbao.iam.model.security import Principal, system
 from xinbao.parameters import (
@@ -25,11 +30,10 @@ from xinbao.platform.crypto import PasswordHasher, PiiCipher, TokenSigner
 from xinbao.platform.database import create_db_engine
 from xinbao.platform.redaction import RedactingFilter, redaction_processor
 from xinbao.platform.secrets import Secrets, load_secrets
-from xinbao.risk.bureau import BureauClient
+from xinbao.risk.bureau import BureauClient, BureauService, identity
 from xinbao.risk.model_store import ModelRegistry, ReloadingScorer
 from xinbao.risk.scoring.fallback import FallbackScorer
 from xinbao.risk.services import RiskEngine
-from xinbao.simulation.bureau import SimulatedBureau
 from xinbao.sql_unit_of_work import SqlUnitOfWork
 
 #: argon2id at test speed (XINBAO_PASSWORD_HASHING=fast; refused in production).
@@ -80,22 +84,51 @@ class Container:
         self.engine.dispose()
 
 
+def load_bureau(settings: Settings) -> BureauService:
+    """The credit bureau adapter ``XINBAO_BUREAU`` names, made by its factory (called with
+    the settings). One that cannot be loaded or declares no name and version stops the start,
+    and so does the simulated one in production unless it is allowed (``docs/BUREAU.md``)."""
+    path = settings.bureau_factory
+    module_name, _, attribute = path.partition(":")
+    try:
+        factory: object = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            factory = getattr(factory, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"XINBAO_BUREAU={settings.bureau}: cannot load {path} "
+                          f"({type(exc).__name__}: {exc})") from exc
+    if not callable(factory):
+        raise ConfigError(f"XINBAO_BUREAU={settings.bureau}: {path} is not a factory")
+    service = factory(settings)
+    try:
+        identity(service)
+    except TypeError as exc:
+        raise ConfigError(f"XINBAO_BUREAU={settings.bureau}: {exc}") from None
+    return service
+
+
 def risk_engine(settings: Settings, parameters: Parameters, *,
-                bureau_service: object | None = None) -> RiskEngine:
+                bureau_service: BureauService | None = None) -> RiskEngine:
     """The engine from the shipped parameters, the model registry (the fallback score until a
-    model is promoted) and the bureau (the simulated service unless one is given)."""
+    model is promoted) and the bureau (the adapter the settings name unless one is given)."""
     params = load_risk_parameters()
     fb = params.fallback
     fallback = FallbackScorer(base_score=fb.base_score, base_odds=fb.base_odds, pdo=fb.pdo,
                               thin_file_pd=fb.thin_file_pd)
-    service = bureau_service or SimulatedBureau(latency_s=settings.bureau_latency_ms / 1000)
+    service = bureau_service if bureau_service is not None else load_bureau(settings)
+    if service.name == SIMULATED_BUREAU:  # however it came: by the setting or by hand
+        check_simulated_bureau_allowed(settings)
+        logging.getLogger("xinbao.bureau").warning(
+            "Decisions use a simulated credit bureau (%s): its reports are made up, not a "
+            "bureau's", identity(service))
     # The simulated bureau without latency answers in-process at once: no threads for it.
-    inline = bureau_service is None and settings.bureau_latency_ms == 0
+    inline = (bureau_service is None and settings.simulated_bureau
+              and settings.bureau_latency_ms == 0)
     return RiskEngine(
         params=params, rule_set=load_antifraud_rules(), collateral=load_collateral_rules(),
         cost_cap=parameters.all_in_cost_cap, annualization=parameters.annualization,
         scorer=ReloadingScorer(ModelRegistry(Path(settings.models_dir)), fallback),
-        bureau=BureauClient(service, timeout_s=params.bureau.timeout_s,  # type: ignore[arg-type]
+        bureau=BureauClient(service, timeout_s=params.bureau.timeout_s,
                             cost_fen=params.bureau.cost_fen,
                             cache_days=params.bureau.cache_days, workers=0 if inline else 8))
 

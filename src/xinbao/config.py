@@ -2,17 +2,29 @@
 
 Secrets are never settings: they live in the secrets file (``XINBAO_SECRETS_FILE``), which
 a development machine creates on first use and production must be given.
+
+The credit bureau is a setting too (``XINBAO_BUREAU``): the simulated one is the development
+default, and production refuses it unless ``XINBAO_ALLOW_SIMULATED_BUREAU=1`` says that
+decisions on simulated reports are meant (``docs/BUREAU.md``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 DEFAULT_DATABASE_URL = "sqlite:///out/xinbao.db"
 DEFAULT_SECRETS_FILE = "out/xinbao-secrets.toml"
 DEFAULT_MODELS_DIR = "out/models"
+
+SIMULATED_BUREAU = "simulated"
+#: Bureau adapters known by a name, each the ``module:factory`` it stands for; any other
+#: adapter is named by its own ``module:factory`` (``bootstrap.load_bureau`` imports it).
+BUREAUS: Mapping[str, str] = {SIMULATED_BUREAU: "xinbao.simulation.bureau:from_settings"}
+_IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+_TRUE, _FALSE = ("1", "true", "yes"), ("", "0", "false", "no")
 
 
 class ConfigError(ValueError):
@@ -41,6 +53,13 @@ def _nonnegative(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw not in _TRUE + _FALSE:
+        raise ConfigError(f"{name} is 1 or 0 (true/false, yes/no), got {raw!r}")
+    return raw in _TRUE
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -57,6 +76,10 @@ class Settings:
     login_rate_per_minute: int = 10  # per IP on /oauth/token and /console/login
     #: The model registry: trained versions and registry.json (champion, challenger).
     models_dir: str = DEFAULT_MODELS_DIR
+    #: The credit bureau adapter: a name of ``BUREAUS`` ("simulated") or ``module:factory``.
+    bureau: str = SIMULATED_BUREAU
+    #: Production decides on the simulated bureau's reports only when this says so.
+    allow_simulated_bureau: bool = False
     #: Milliseconds each simulated bureau query takes (the demo's stand-in for the bureau).
     bureau_latency_ms: int = 0
     #: Database connections a process keeps open for reuse (10 more open for bursts and
@@ -68,6 +91,22 @@ class Settings:
             raise ConfigError("XINBAO_PASSWORD_HASHING is 'standard' or 'fast'")
         if self.environment == "production" and self.password_hashing != "standard":
             raise ConfigError("XINBAO_PASSWORD_HASHING=fast is for tests, not production")
+        if self.bureau not in BUREAUS and not _IMPORT_PATH.fullmatch(self.bureau):
+            raise ConfigError(
+                f"XINBAO_BUREAU is {' or '.join(map(repr, BUREAUS))}, or the "
+                f"'package.module:factory' of a bureau adapter, got {self.bureau!r}")
+        if self.simulated_bureau:
+            check_simulated_bureau_allowed(self)
+
+    @property
+    def simulated_bureau(self) -> bool:
+        """Whether the setting names the simulated bureau (by name or by its factory)."""
+        return BUREAUS.get(self.bureau, self.bureau) == BUREAUS[SIMULATED_BUREAU]
+
+    @property
+    def bureau_factory(self) -> str:
+        """The ``module:factory`` that makes the bureau adapter."""
+        return BUREAUS.get(self.bureau, self.bureau)
 
     @property
     def production(self) -> bool:
@@ -88,6 +127,19 @@ class Settings:
             rate_limit_burst=_int(env, "XINBAO_RATE_LIMIT_BURST", 60),
             login_rate_per_minute=_int(env, "XINBAO_LOGIN_RATE_PER_MINUTE", 10),
             models_dir=env.get("XINBAO_MODELS_DIR") or DEFAULT_MODELS_DIR,
+            bureau=(env.get("XINBAO_BUREAU") or SIMULATED_BUREAU).strip(),
+            allow_simulated_bureau=_flag(env, "XINBAO_ALLOW_SIMULATED_BUREAU"),
             bureau_latency_ms=_nonnegative(env, "XINBAO_BUREAU_LATENCY_MS", 0),
             db_pool_size=_int(env, "XINBAO_DB_POOL_SIZE", 20),
         )
+
+
+def check_simulated_bureau_allowed(settings: Settings) -> None:
+    """Refuse the simulated bureau in production unless it is allowed in so many words: its
+    reports are made up, and every decision on them would be too."""
+    if settings.production and not settings.allow_simulated_bureau:
+        raise ConfigError(
+            "XINBAO_ENV=production refuses the simulated credit bureau (XINBAO_BUREAU="
+            f"{settings.bureau}): set XINBAO_BUREAU to a real bureau adapter's "
+            "'package.module:factory' (docs/BUREAU.md), or XINBAO_ALLOW_SIMULATED_BUREAU=1 "
+            "to decide on simulated reports knowingly")

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Self
 
+from xinbao.catalogue.model.agreements import Agreement
 from xinbao.catalogue.model.parties import ANONYMIZED, ANONYMIZED_NAME, Funder
 from xinbao.catalogue.model.products import Product
 from xinbao.claims.model import Claim, ClaimStatus, Recovery
@@ -31,6 +32,7 @@ from xinbao.loans.repository import LoanHeader
 from xinbao.platform.repository import StoredResponse
 from xinbao.policy.model import Policy, PolicyStatus
 from xinbao.policy.repository import PremiumTerms
+from xinbao.reporting.repository import PolicyFigures
 from xinbao.risk.identity_graph import LINK_FIELDS
 from xinbao.risk.model.antifraud import Node
 from xinbao.risk.model.decision import DecisionRecord
@@ -155,6 +157,19 @@ class _Funders(_Table):
 
     def list(self) -> list[Funder]:
         return sorted(self._all(), key=lambda f: f.id)
+
+    def save(self, funder: Funder) -> None:
+        self._update(funder, "funder")
+
+    def add_agreement(self, funder_id: int, agreement: Agreement) -> None:
+        versions = self._uow._working.tables.setdefault("funder_agreements", {})
+        if (funder_id, agreement.version) in versions:
+            raise Conflict(f"agreement v{agreement.version} of funder {funder_id} exists")
+        versions[(funder_id, agreement.version)] = agreement
+
+    def agreements(self, funder_id: int | None = None) -> Sequence[Agreement]:
+        versions = self._uow._working.tables.get("funder_agreements", {})
+        return [a for key, a in sorted(versions.items()) if funder_id in (None, key[0])]
 
 
 class _Applications(_Table):
@@ -371,6 +386,15 @@ class _Claims(_Table):
 
     def list_open(self) -> list[Claim]:
         return sorted(self._filter(lambda c: c.status is ClaimStatus.OPEN), key=lambda c: c.id)
+
+    def page(self, *, status: ClaimStatus | None, funder_id: int | None, after_id: int,
+             limit: int) -> list[Claim]:
+        policies = self._uow._working.tables.get("policies", {})
+        found = sorted(self._filter(
+            lambda c: c.id > after_id and (status is None or c.status is status)
+            and (funder_id is None or policies[c.policy_id].funder_id == funder_id)),
+            key=lambda c: c.id)
+        return found[:limit]
 
 
 class _Recoveries(_Table):
@@ -739,6 +763,19 @@ class _Reporting(_Table):
                 first[c.policy_id] = c.opened_on
         return sorted((p.id, p.start_date, first.get(p.id))
                       for p in self._uow.policies.rows.values() if p.start_date is not None)
+
+    def policy_figures(self) -> list[PolicyFigures]:
+        paid: dict[int, tuple[int, int]] = {}
+        for c in self._uow.claims.rows.values():
+            if c.status in (ClaimStatus.PAID, ClaimStatus.CLOSED):
+                amount, recovered = paid.get(c.policy_id, (0, 0))
+                paid[c.policy_id] = (amount + c.amount_fen, recovered + c.recovered_fen)
+        return [PolicyFigures(
+            p.id, p.product_code, p.mode.value, p.status.value, p.sum_insured_fen,
+            p.single_premium_fen - p.refunded_fen
+            + p.installment_premium_fen * p.installments_written, *paid.get(p.id, (0, 0)))
+            for p in sorted(self._uow.policies.rows.values(), key=lambda p: p.id)
+            if p.status is not PolicyStatus.QUOTED]
 
 
 def _replace_id(obj: Any, new_id: int) -> Any:

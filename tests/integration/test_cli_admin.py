@@ -148,7 +148,7 @@ def test_rotating_the_pii_key_reencrypts_everything_readably(c, tmp_path: Path):
 
 def test_the_audit_commands_report_an_intact_trail_and_its_newest_records(c):
     applications.submit_application(b.consumer_application(), c.uow())
-    verified = xinbao(c, "audit", "verify")  # the seed's capital and the submission
-    assert verified.exit_code == 0 and "Audit trail intact: 2 records" in verified.output
+    verified = xinbao(c, "audit", "verify")  # the seed's capital and funder, the submission
+    assert verified.exit_code == 0 and "Audit trail intact: 3 records" in verified.output
     tail = xinbao(c, "audit", "tail", "--limit", "3")
     assert tail.exit_code == 0 and "ApplicationSubmitted" in tail.output

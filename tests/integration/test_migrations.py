@@ -4,6 +4,7 @@ append-only in the database itself."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -12,6 +13,7 @@ from sqlalchemy import delete, insert, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from xinbao import migrate, schema
+from xinbao.catalogue import tables as catalogue_tables
 from xinbao.ledger import model as ledger
 from xinbao.ledger import tables as ledger_tables
 from xinbao.platform import tables as orm
@@ -110,4 +112,31 @@ def test_funders_stored_before_agreements_get_the_catalogue_of_the_time(empty_da
     with engine.connect() as c:
         assert c.execute(text("SELECT products FROM funders")).scalar_one() == (
             "CONSUMER-G,SME-C")
+    engine.dispose()
+
+
+def test_funders_stored_before_agreement_versions_get_version_1_from_their_terms(
+        empty_database_url):
+    engine = create_db_engine(empty_database_url)
+    migrate.upgrade(engine, "0007")
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO funders (code, name, credit_code, kind, licensed, "
+                       "commission_rate, products) VALUES ('OLD', 'Old bank', "
+                       "'911100001000033177', 'bank', true, '0.1', 'CONSUMER-G,SME-C')"))
+    migrate.upgrade(engine)
+    agreements = catalogue_tables.funder_agreements
+    with engine.connect() as c:
+        row = c.execute(select(agreements)).one()
+    assert (row.version, row.products, row.commission_rate) == (
+        1, "CONSUMER-G,SME-C", Decimal("0.1"))
+    assert (row.volume_share, row.risk_share, row.settlement_days, row.file_format) == (
+        None, Decimal(0), 30, "csv")
+    # No application: in force since the upgrade (the database's date: UTC or local).
+    assert abs((row.effective_from - date.today()).days) <= 1
+    for statement in (update(agreements).values(commission_rate=Decimal("0.2")),
+                      delete(agreements)):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as c:
+            c.execute(statement)
+    migrate.downgrade(engine, "0007")
+    assert "funder_agreements" not in inspect(engine).get_table_names()
     engine.dispose()

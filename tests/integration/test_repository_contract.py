@@ -17,6 +17,7 @@ from tests import builders as b
 from tests import support
 from tests.conftest import BACKENDS, provision
 from tests.fakes.memory import InMemoryUnitOfWork, Store
+from xinbao.catalogue.model.agreements import Agreement
 from xinbao.catalogue.model.parties import (
     Borrower,
     Funder,
@@ -35,6 +36,7 @@ from xinbao.loans.model import Loan, LoanStatus, Repayment
 from xinbao.platform.database import create_db_engine
 from xinbao.platform.repository import StoredResponse
 from xinbao.policy.model import Policy, PolicyStatus
+from xinbao.reporting.repository import PolicyFigures
 from xinbao.risk.model.decision import DecisionRecord, Outcome, Review
 from xinbao.risk.model.exposure import Counter
 from xinbao.sql_unit_of_work import SqlUnitOfWork
@@ -118,6 +120,26 @@ def test_funders_round_trip_and_codes_are_unique(uow_factory):
         assert u.funders.get_by_code("BANK-A").id == funder.id
         assert [f.code for f in u.funders.list()] == ["BANK-A"]
         assert u.funders.get_by_code("NOPE") is None
+
+
+def test_agreement_versions_are_appended_and_the_funders_terms_saved(uow_factory):
+    funder = _funder(uow_factory)
+    v1 = Agreement("BANK-A", 1, date(2025, 1, 1), ("CONSUMER-G", "SME-C"), Decimal("0.125"))
+    v2 = Agreement("BANK-A", 2, date(2025, 3, 1), ("SME-C",), Decimal("0.05"),
+                   volume_share=Decimal("0.4"), risk_share=Decimal("0.1"), settlement_days=15,
+                   file_format="jsonl")
+    with uow_factory() as u:
+        u.funders.add_agreement(funder.id, v1)
+        u.funders.add_agreement(funder.id, v2)
+        funder.adopt(v2, on=date(2025, 3, 1))
+        u.funders.save(funder)
+        u.commit()
+    with uow_factory() as u:
+        assert u.funders.agreements(funder.id) == [v1, v2]
+        assert u.funders.agreements() == [v1, v2]
+        saved = u.funders.get(funder.id)
+        assert (saved.products, saved.commission_rate) == (("SME-C",), Decimal("0.05"))
+        assert [e.name for e in u.events.list(aggregate="funder")] == ["AgreementAmended"]
 
 
 def test_applications_round_trip_with_borrower_and_roles(uow_factory):
@@ -276,6 +298,31 @@ def test_claims_and_recoveries_round_trip(uow_factory):
         assert u.recoveries.for_claim(claim.id) == [rec]
         assert u.recoveries.get_by_reference(claim.id, "R-1") == rec
         assert [e.name for e in u.events.list(aggregate="claim")] == ["ClaimPaid"]
+
+
+def test_the_register_s_figures_are_each_issued_policy_with_its_paid_claims(uow_factory):
+    funder, app = _seeded(uow_factory)
+    with uow_factory() as u:
+        quote = u.applications.add(_application(funder.id, "A-2"))
+        loan = u.loans.add(_loan(funder.id))
+        issued = u.policies.add(_policy(app, funder.id))
+        issued.issue(on=date(2025, 2, 28), start=date(2025, 2, 28), loan_id=loan.id)
+        issued.come_into_force(date(2025, 2, 28))
+        issued.refunded_fen = 600
+        u.policies.save(issued)
+        u.policies.add(_policy(quote, funder.id))  # quoted only: not in the register
+        for status, amount, recovered in ((ClaimStatus.PAID, 400_000, 1_000),
+                                          (ClaimStatus.CLOSED, 50_000, 50_000),
+                                          (ClaimStatus.OPEN, 9_999, 0)):
+            u.claims.add(Claim(policy_id=issued.id, loan_id=loan.id,
+                               opened_on=date(2025, 8, 1), days_past_due=91,
+                               principal_fen=amount, interest_fen=0, amount_fen=amount,
+                               status=status, recovered_fen=recovered))
+        u.commit()
+    with uow_factory() as u:
+        assert u.reporting.policy_figures() == [PolicyFigures(
+            issued.id, "CONSUMER-G", "guarantee", "in_force", 1_000_000, 18_000, 450_000,
+            51_000)]
 
 
 def _entry(key: str, amount: int = 500) -> ledger.JournalEntry:

@@ -56,6 +56,8 @@ def test_a_slow_bureau_times_out_for_the_whole_batch_at_once():
     gate = threading.Event()
 
     class Slow:
+        name, version = "slow", "1"
+
         def query(self, number: str, on: date) -> Report:
             if number == C:
                 gate.wait(5)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from xinbao.catalogue.model.agreements import Agreement, FileFormat, next_version
 from xinbao.catalogue.model.parties import (
     Borrower,
     Funder,
@@ -217,3 +218,109 @@ def test_refused_guarantee_policyholder_message_says_it_must_be_the_debtor():
     with pytest.raises(InvalidInput, match="policyholder must be the debtor"):
         assign_roles(InsuranceMode.GUARANTEE, debtor_id=DEBTOR, creditor_id=CREDITOR,
                      policyholder_id=CREDITOR)
+
+
+# --- cooperation agreements (合作协议) ---------------------------------------------------------
+
+
+def agreement(**changes: object) -> Agreement:
+    fields = {"funder_code": "BANK-A", "version": 1, "effective_from": date(2025, 1, 1),
+              "products": ("CONSUMER-G", "CAR-G"), "commission_rate": Decimal("0.08"),
+              "volume_share": Decimal("0.4"), "risk_share": Decimal("0.1"),
+              "settlement_days": 30, "file_format": FileFormat.CSV}
+    return Agreement(**{**fields, **changes})
+
+
+def test_a_sound_agreement_has_no_findings():
+    assert agreement().validate() == []
+    assert agreement(volume_share=None, risk_share=Decimal(0), settlement_days=1,
+                     file_format="jsonl", commission_rate=Decimal(0)).validate() == []
+    assert agreement(volume_share=Decimal(1), settlement_days=366).validate() == []
+
+
+@pytest.mark.parametrize(("changes", "finding"), [
+    ({"products": ()}, ("products", "funder.products")),
+    ({"products": ("CONSUMER-G", "CONSUMER-G")}, ("products", "funder.products")),
+    ({"products": ("",)}, ("products", "funder.products")),
+    ({"commission_rate": Decimal(1)}, ("commission_rate", "funder.commission_rate")),
+    ({"commission_rate": Decimal("NaN")}, ("commission_rate", "funder.commission_rate")),
+    ({"volume_share": Decimal(0)}, ("volume_share", "agreement.volume_share")),
+    ({"volume_share": Decimal("1.01")}, ("volume_share", "agreement.volume_share")),
+    ({"risk_share": Decimal(1)}, ("risk_share", "agreement.risk_share")),
+    ({"risk_share": Decimal("-0.1")}, ("risk_share", "agreement.risk_share")),
+    ({"settlement_days": 0}, ("settlement_days", "agreement.settlement_days")),
+    ({"settlement_days": 367}, ("settlement_days", "agreement.settlement_days")),
+    ({"file_format": "xml"}, ("file_format", "agreement.file_format")),
+])
+def test_agreement_validation_names_the_broken_field_and_rule(changes, finding):
+    assert [(e.field, e.rule) for e in agreement(**changes).validate()] == [finding]
+
+
+def test_the_next_version_is_numbered_after_the_newest():
+    v1 = agreement()
+    v2 = next_version(v1, agreement(commission_rate=Decimal("0.05"),
+                                    effective_from=date(2025, 3, 1)), on=date(2025, 3, 1))
+    assert v2 is not None
+    assert (v2.version, v2.commission_rate, v2.products) == (2, Decimal("0.05"), v1.products)
+
+
+def test_repeating_the_newest_versions_terms_stores_nothing_whatever_the_date():
+    assert next_version(agreement(), agreement(effective_from=date(2025, 6, 1)),
+                        on=date(2025, 6, 1)) is None
+
+
+def test_a_version_cannot_take_effect_before_the_newest_or_after_the_day_it_is_stored():
+    v1 = agreement(effective_from=date(2025, 3, 1))
+    with pytest.raises(InvalidInput) as earlier:
+        next_version(v1, agreement(settlement_days=15, effective_from=date(2025, 2, 1)),
+                     on=date(2025, 3, 5))
+    assert [e.rule for e in earlier.value.errors] == ["agreement.version_order"]
+    with pytest.raises(InvalidInput) as ahead:
+        next_version(v1, agreement(settlement_days=15, effective_from=date(2025, 4, 1)),
+                     on=date(2025, 3, 5))
+    assert [e.rule for e in ahead.value.errors] == ["agreement.effective_from"]
+
+
+def test_a_new_version_names_every_broken_term_and_date_at_once():
+    with pytest.raises(InvalidInput) as refused:
+        next_version(agreement(), agreement(risk_share=Decimal(2), file_format="xls",
+                                            effective_from=date(2024, 1, 1)),
+                     on=date(2025, 3, 5))
+    assert {e.rule for e in refused.value.errors} == {
+        "agreement.risk_share", "agreement.file_format", "agreement.version_order"}
+
+
+def test_a_funder_is_registered_under_its_agreement_and_the_registration_is_recorded():
+    f = Funder.register(code=" CFC-1 ", name=" 示例消费金融 ", credit_code="91310115MA1K3YJ12G",
+                        kind=FunderKind.CONSUMER_FINANCE, licensed=True, agreement=agreement())
+    assert (f.code, f.name, f.products, f.commission_rate) == (
+        "CFC-1", "示例消费金融", ("CONSUMER-G", "CAR-G"), Decimal("0.08"))
+    [registered] = f.events
+    assert (registered.name, registered.on) == ("FunderRegistered", date(2025, 1, 1))
+    assert registered.data["agreement"]["settlement_days"] == 30
+
+
+def test_a_funders_registration_names_every_broken_rule_of_funder_and_agreement_at_once():
+    with pytest.raises(InvalidInput) as refused:
+        Funder.register(code="BANK A", name="", credit_code="x", kind=FunderKind.BANK,
+                        licensed=True, agreement=agreement(settlement_days=0))
+    assert {e.field for e in refused.value.errors} == {
+        "code", "name", "credit_code", "settlement_days"}
+
+
+def test_a_funder_adopts_a_new_version_and_records_it():
+    f = funder(id=3)
+    f.adopt(agreement(version=2, products=("SME-C",), commission_rate=Decimal("0.02")),
+            on=date(2025, 4, 1))
+    assert (f.products, f.commission_rate) == (("SME-C",), Decimal("0.02"))
+    [amended] = f.events
+    assert (amended.name, amended.aggregate_id, amended.data["version"]) == (
+        "AgreementAmended", 3, 2)
+
+
+def test_an_agreement_reads_back_from_json_as_it_was_written():
+    data = agreement(volume_share=None).as_data()
+    assert data == {"funder": "BANK-A", "version": 1, "effective_from": "2025-01-01",
+                    "products": ["CONSUMER-G", "CAR-G"], "commission_rate": "0.08",
+                    "volume_share": None, "risk_share": "0.1", "settlement_days": 30,
+                    "file_format": "csv"}

@@ -498,6 +498,38 @@ def test_a_repayment_file_records_good_lines_refuses_bad_ones_alone_and_ignores_
     assert tb.balance(ledger.PREMIUM_RECEIVABLE) == 0
 
 
+def test_files_ingested_together_record_what_each_would_alone_and_all_or_nothing(uow):
+    from xinbao.servicing.commands import IngestRepaymentFile, RepaymentRecord
+
+    policy = b.issued_policy(uow)
+    loan = _loan(uow, policy)
+    first, second, third = loan.installments[:3]
+
+    def line(inst, reference):
+        return RepaymentRecord(contract_no=loan.contract_no, installment_number=inst.number,
+                               paid_on=inst.due_date, principal_fen=inst.principal_fen,
+                               interest_fen=inst.interest_fen, reference=reference,
+                               premium_fen=policy.installment_premium_fen)
+
+    before = _snapshot(uow)
+    with pytest.raises(NotFound):  # a file of no known funder refuses the files with it
+        servicing.ingest_repayment_files([
+            IngestRepaymentFile("BANK-A", "F-1", first.due_date, (line(first, "T1"),)),
+            IngestRepaymentFile("NOBODY", "F-X", first.due_date, (line(first, "T9"),))], uow())
+    assert _snapshot(uow) == before
+    results = servicing.ingest_repayment_files([
+        IngestRepaymentFile("BANK-A", "F-1", first.due_date, (line(first, "T1"),)),
+        IngestRepaymentFile("BANK-A", "F-2", second.due_date,
+                            (line(second, "T2"), line(first, "T1")))], uow())
+    assert [(r.accepted, r.repeated, r.rejected) for r in results] == [(1, 0, ()), (1, 1, ())]
+    assert [r.premium_collected_fen for r in results] == [policy.installment_premium_fen] * 2
+    with uow() as u:
+        assert len(u.repayments.for_loan(loan.id)) == 2
+        assert u.loans.get(loan.id).first_unpaid_due_date == third.due_date
+    assert _trial_balance(uow).balance(ledger.WRITTEN_PREMIUM) == (
+        -2 * policy.installment_premium_fen)
+
+
 def test_an_application_file_stores_good_rows_and_refuses_bad_ones_alone(uow):
     from xinbao.underwriting.commands import SubmitApplicationFile
 

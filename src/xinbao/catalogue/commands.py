@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from xinbao.catalogue.model.agreements import FileFormat
 from xinbao.catalogue.model.parties import FunderKind, InsuranceMode
 from xinbao.catalogue.model.products import (
     PremiumBasis,
@@ -18,6 +19,8 @@ from xinbao.catalogue.model.products import (
 
 @dataclass(frozen=True, slots=True)
 class RegisterFunder:
+    """Register a funder under version 1 of its cooperation agreement."""
+
     code: str
     name: str
     credit_code: str
@@ -25,6 +28,28 @@ class RegisterFunder:
     licensed: bool
     commission_rate: Decimal
     products: tuple[str, ...]  # product codes under the cooperation agreement
+    effective_from: date  # the day the agreement takes effect
+    volume_share: Decimal | None = None  # planned share of new business; None: none agreed
+    risk_share: Decimal = Decimal(0)  # share of each loss the funder keeps
+    settlement_days: int = 30
+    file_format: str = FileFormat.CSV
+
+
+@dataclass(frozen=True, slots=True)
+class AmendAgreement:
+    """Store the next version of a funder's agreement: the terms given change, the others
+    stay as in the newest version (None: unchanged). ``on`` is the day it is stored; the
+    version takes effect on ``effective_from`` (that day if None)."""
+
+    funder_code: str
+    on: date
+    effective_from: date | None = None
+    products: tuple[str, ...] | None = None
+    commission_rate: Decimal | None = None
+    volume_share: Decimal | None = None
+    risk_share: Decimal | None = None
+    settlement_days: int | None = None
+    file_format: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

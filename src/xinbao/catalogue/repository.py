@@ -1,9 +1,11 @@
-"""Catalogue ports: product versions and partner funders."""
+"""Catalogue ports: product versions, partner funders and their agreements."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
+from xinbao.catalogue.model.agreements import Agreement
 from xinbao.catalogue.model.parties import Funder
 from xinbao.catalogue.model.products import Product
 from xinbao.iam import repository as iam
@@ -18,9 +20,19 @@ class ProductRepository(Protocol):
 
 class FunderRepository(Protocol):
     def add(self, funder: Funder) -> Funder: ...
+    def save(self, funder: Funder) -> None:
+        """Store the funder's current terms (products, commission) and its events."""
+        ...
     def get(self, funder_id: int) -> Funder | None: ...
     def get_by_code(self, code: str) -> Funder | None: ...
     def list(self) -> list[Funder]: ...
+    def add_agreement(self, funder_id: int, agreement: Agreement) -> None:
+        """Append a version of the funder's agreement (versions are never changed)."""
+        ...
+    def agreements(self, funder_id: int | None = None) -> Sequence[Agreement]:
+        """The versions of one funder's agreement (every funder's if None), by funder and
+        version."""
+        ...
 
 
 class UnitOfWork(iam.UnitOfWork, Protocol):

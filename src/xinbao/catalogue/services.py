@@ -1,36 +1,91 @@
-"""Products and partner funders."""
+"""Products, partner funders and their cooperation agreements."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
+from datetime import date
+from typing import Any
 
-from xinbao.catalogue.commands import RegisterFunder, RegisterProduct
+from xinbao.catalogue.commands import AmendAgreement, RegisterFunder, RegisterProduct
+from xinbao.catalogue.model.agreements import Agreement, next_version
 from xinbao.catalogue.model.parties import Funder
 from xinbao.catalogue.model.products import Product
 from xinbao.catalogue.repository import UnitOfWork
 from xinbao.iam.access import authorize
 from xinbao.iam.model.security import Action
-from xinbao.kernel.errors import Conflict, InvalidInput
+from xinbao.kernel.errors import Conflict, InvalidInput, require
 
 
 def register_funder(cmd: RegisterFunder, uow: UnitOfWork) -> Funder:
-    funder = Funder(code=cmd.code, name=cmd.name, credit_code=cmd.credit_code, kind=cmd.kind,
-                    licensed=cmd.licensed, commission_rate=cmd.commission_rate,
-                    products=tuple(p.strip() for p in cmd.products))
+    """Register a funder under version 1 of its cooperation agreement; a code already
+    registered is a conflict."""
     authorize(uow, Action.CATALOGUE_MANAGE)
-    errors = funder.validate()
-    if errors:
-        raise InvalidInput(errors)
+    agreement = Agreement(
+        funder_code=cmd.code.strip(), version=1, effective_from=cmd.effective_from,
+        products=_codes(cmd.products), commission_rate=cmd.commission_rate,
+        volume_share=cmd.volume_share, risk_share=cmd.risk_share,
+        settlement_days=cmd.settlement_days, file_format=cmd.file_format.strip().lower())
+    funder = Funder.register(code=cmd.code, name=cmd.name, credit_code=cmd.credit_code,
+                             kind=cmd.kind, licensed=cmd.licensed, agreement=agreement)
     with uow:
-        unknown = [p for p in funder.products if not uow.products.versions(p)]
-        if unknown:
-            raise InvalidInput.single("products", "product.known",
-                                      f"no product {', '.join(unknown)} in the catalogue")
-        if uow.funders.get_by_code(cmd.code) is not None:
-            raise Conflict(f"funder {cmd.code!r} exists")
+        _check_known(uow, agreement.products)
+        if uow.funders.get_by_code(funder.code) is not None:
+            raise Conflict(f"funder {funder.code!r} exists")
         funder = uow.funders.add(funder)
+        assert funder.id is not None
+        uow.funders.add_agreement(funder.id, agreement)
         uow.commit()
     return funder
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementVersion:
+    """The version a command left in force, and whether it stored it (False: the terms
+    repeated the newest version's, nothing was written)."""
+
+    funder: Funder
+    agreement: Agreement
+    stored: bool
+
+
+def amend_agreement(cmd: AmendAgreement, uow: UnitOfWork) -> AgreementVersion:
+    """Store the next version of a funder's agreement; it takes over the funder's products
+    and commission. An identical repeat returns the newest version unchanged."""
+    authorize(uow, Action.CATALOGUE_MANAGE)
+    with uow:
+        funder = require(uow.funders.get_by_code(cmd.funder_code.strip()), "funder",
+                         cmd.funder_code)
+        assert funder.id is not None
+        history = uow.funders.agreements(funder.id)
+        newest = history[-1] if history else Agreement(  # a funder from before versions
+            funder.code, 0, date.min, funder.products, funder.commission_rate)
+        changes: dict[str, Any] = {
+            "products": _codes(cmd.products) if cmd.products is not None else None,
+            "commission_rate": cmd.commission_rate, "volume_share": cmd.volume_share,
+            "risk_share": cmd.risk_share, "settlement_days": cmd.settlement_days,
+            "file_format": cmd.file_format.strip().lower() if cmd.file_format else None}
+        proposed = replace(newest, effective_from=cmd.effective_from or cmd.on,
+                           **{k: v for k, v in changes.items() if v is not None})
+        agreement = next_version(newest, proposed, on=cmd.on)
+        if agreement is None:
+            return AgreementVersion(funder, newest, stored=False)
+        _check_known(uow, agreement.products)
+        funder.adopt(agreement, on=cmd.on)
+        uow.funders.add_agreement(funder.id, agreement)
+        uow.funders.save(funder)
+        uow.commit()
+    return AgreementVersion(funder, agreement, stored=True)
+
+
+def _codes(products: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(p.strip() for p in products)
+
+
+def _check_known(uow: UnitOfWork, products: tuple[str, ...]) -> None:
+    unknown = [p for p in products if not uow.products.versions(p)]
+    if unknown:
+        raise InvalidInput.single("products", "product.known",
+                                  f"no product {', '.join(unknown)} in the catalogue")
 
 
 def register_product(cmd: RegisterProduct, uow: UnitOfWork) -> Product:

@@ -1,14 +1,16 @@
-"""Catalogue's SQL repositories: products and funders."""
+"""Catalogue's SQL repositories: products, funders and their agreements."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, select, update
 
 from xinbao.catalogue import tables
+from xinbao.catalogue.model.agreements import Agreement
 from xinbao.catalogue.model.parties import (
     Funder,
     FunderKind,
@@ -39,8 +41,13 @@ def _hot() -> dict[str, Prepared]:
 
 @functools.cache
 def _statements() -> dict[str, Any]:
-    f = tables.funders
-    return {"funder_by_code": select(f).where(f.c.code == bindparam("code"))}
+    f, a = tables.funders, tables.funder_agreements
+    return {"funder_by_code": select(f).where(f.c.code == bindparam("code")),
+            "save_funder": update(f).where(f.c.id == bindparam("b_id")).values(
+                products=bindparam("b_products"),
+                commission_rate=bindparam("b_commission_rate")),
+            "agreements": select(a, f.c.code).join(f, f.c.id == a.c.funder_id)
+            .order_by(a.c.funder_id, a.c.version)}
 
 
 class SqlProductRepository(SqlRepository):
@@ -109,3 +116,30 @@ class SqlFunderRepository(SqlRepository):
     def list(self) -> list[Funder]:
         return [self._from_row(r)
                 for r in self._c.execute(select(tables.funders).order_by(tables.funders.c.id))]
+
+    def save(self, funder: Funder) -> None:
+        self._c.execute(_statements()["save_funder"], {
+            "b_id": funder.id, "b_products": ",".join(funder.products),
+            "b_commission_rate": funder.commission_rate})
+        self._drain(funder)
+
+    def add_agreement(self, funder_id: int, agreement: Agreement) -> None:
+        self._c.execute(insert(tables.funder_agreements), {
+            "funder_id": funder_id, "version": agreement.version,
+            "effective_from": agreement.effective_from,
+            "products": ",".join(agreement.products),
+            "commission_rate": agreement.commission_rate,
+            "volume_share": agreement.volume_share, "risk_share": agreement.risk_share,
+            "settlement_days": agreement.settlement_days,
+            "file_format": str(agreement.file_format)})
+
+    def agreements(self, funder_id: int | None = None) -> Sequence[Agreement]:
+        statement = _statements()["agreements"]
+        if funder_id is not None:
+            statement = statement.where(tables.funder_agreements.c.funder_id == funder_id)
+        return [Agreement(funder_code=r.code, version=r.version,
+                          effective_from=r.effective_from, products=codes(r.products),
+                          commission_rate=r.commission_rate, volume_share=r.volume_share,
+                          risk_share=r.risk_share, settlement_days=r.settlement_days,
+                          file_format=r.file_format)
+                for r in self._c.execute(statement)]

@@ -1,4 +1,5 @@
-"""Catalogue tables: product versions and funders (see ``platform/tables`` for the types)."""
+"""Catalogue tables: product versions, funders and the versions of their agreements (see
+``platform/tables`` for the types)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    ForeignKey,
     Integer,
     String,
     Table,
@@ -43,5 +45,21 @@ funders = Table(
     enum_column("kind"),
     Column("licensed", Boolean, nullable=False),
     Column("commission_rate", DecimalText(), nullable=False),
-    Column("products", String(400), nullable=False, server_default=""),  # agreed, comma-joined
+    # The newest agreement version's terms, for intake and the premium postings:
+    Column("products", String(400), nullable=False, server_default=""),  # comma-joined
+)
+
+#: Every version of each funder's cooperation agreement; a version is never changed
+#: (UPDATE and DELETE refused by triggers, migration 0008).
+funder_agreements = Table(
+    "funder_agreements", metadata,
+    Column("funder_id", ForeignKey("funders.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("effective_from", Date, nullable=False),
+    Column("products", String(400), nullable=False),  # comma-joined
+    Column("commission_rate", DecimalText(), nullable=False),
+    Column("volume_share", DecimalText()),
+    Column("risk_share", DecimalText(), nullable=False),
+    Column("settlement_days", Integer, nullable=False),
+    enum_column("file_format", 16),
 )

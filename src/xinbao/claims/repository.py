@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from xinbao.claims.model import Claim, Recovery
+from xinbao.claims.model import Claim, ClaimStatus, Recovery
 from xinbao.policy import repository as policy
 
 
@@ -14,6 +14,10 @@ class ClaimRepository(Protocol):
     def get(self, claim_id: int) -> Claim | None: ...
     def for_policy(self, policy_id: int) -> list[Claim]: ...
     def list_open(self) -> list[Claim]: ...
+    def page(self, *, status: ClaimStatus | None, funder_id: int | None, after_id: int,
+             limit: int) -> list[Claim]:
+        """Claims in id order after ``after_id``: of one status, of one funder's policies."""
+        ...
 
 
 class RecoveryRepository(Protocol):

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from xinbao.claims import tables
 from xinbao.claims.model import Claim, ClaimStatus, Recovery
 from xinbao.platform.sql import SqlRepository, codes
+from xinbao.policy import tables as policy_tables
 
 
 class SqlClaimRepository(SqlRepository):
@@ -53,6 +54,17 @@ class SqlClaimRepository(SqlRepository):
         rows = self._c.execute(select(t).where(t.c.status == ClaimStatus.OPEN.value)
                                .order_by(t.c.id))
         return [self._from_row(r) for r in rows]
+
+    def page(self, *, status: ClaimStatus | None, funder_id: int | None, after_id: int,
+             limit: int) -> list[Claim]:
+        t = tables.claims
+        q = select(t).where(t.c.id > after_id).order_by(t.c.id).limit(limit)
+        if status is not None:
+            q = q.where(t.c.status == status.value)
+        if funder_id is not None:
+            p = policy_tables.policies
+            q = q.where(t.c.policy_id.in_(select(p.c.id).where(p.c.funder_id == funder_id)))
+        return [self._from_row(r) for r in self._c.execute(q)]
 
 
 class SqlRecoveryRepository(SqlRepository):

@@ -167,6 +167,26 @@ def login(username: str, password: str, uow: AccountsUnitOfWork, creds: Credenti
           now: datetime) -> LoggedIn:
     """A new session for the right password of an active, unlocked account; otherwise
     Unauthenticated("invalid credentials"). Five failures in a row lock the account."""
+    user = _check_password(username, password, uow, creds, now=now)
+    with uow:
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        session = Session(token_hash=_digest(token), user_id=require(user.id, "user", username),
+                          csrf_token=csrf, created_at=now, last_seen_at=now,
+                          expires_at=now + SESSION_MAX)
+        uow.sessions.add(session)
+        uow.commit()
+    return LoggedIn(token, csrf, user.principal(), session.expires_at)
+
+
+def authenticate(username: str, password: str, uow: AccountsUnitOfWork, creds: Credentials,
+                 *, now: datetime) -> Principal:
+    """Who a user is, for one command at the CLI (``--user``): the same checks, lock-outs and
+    audit records as a console log-in, without a session to keep."""
+    return _check_password(username, password, uow, creds, now=now).principal()
+
+
+def _check_password(username: str, password: str, uow: AccountsUnitOfWork, creds: Credentials,
+                    *, now: datetime) -> User:
     with uow:
         user = uow.users.get_by_username(username[:64])
         if user is None:
@@ -189,13 +209,8 @@ def login(username: str, password: str, uow: AccountsUnitOfWork, creds: Credenti
             raise Unauthenticated(REFUSED)
         user.login_succeeded(now)
         uow.users.save(user)
-        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        session = Session(token_hash=_digest(token), user_id=require(user.id, "user", username),
-                          csrf_token=csrf, created_at=now, last_seen_at=now,
-                          expires_at=now + SESSION_MAX)
-        uow.sessions.add(session)
         uow.commit()
-    return LoggedIn(token, csrf, user.principal(), session.expires_at)
+    return user
 
 
 @dataclass(frozen=True, slots=True)

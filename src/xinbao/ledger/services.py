@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from xinbao.iam.access import authorize
 from xinbao.iam.model.security import Action
-from xinbao.kernel.errors import Conflict, InvalidInput, require
+from xinbao.kernel.errors import Conflict, FieldError, InvalidInput, collect, require
 from xinbao.kernel.events import Event
+from xinbao.kernel.money import format_yuan
 from xinbao.ledger import model as ledger
 from xinbao.ledger.commands import InjectCapital, ReverseEntry
 from xinbao.ledger.model import JournalEntry, TrialBalance
 from xinbao.ledger.repository import UnitOfWork
+
+#: The longest payment reference (the entry's idempotency key holds 200 characters).
+MAX_REFERENCE = 200
 
 
 def post(uow: UnitOfWork, entry: JournalEntry | None) -> JournalEntry | None:
@@ -29,22 +34,50 @@ def post(uow: UnitOfWork, entry: JournalEntry | None) -> JournalEntry | None:
     return uow.ledger.add(entry)
 
 
-def inject_capital(cmd: InjectCapital, uow: UnitOfWork) -> JournalEntry:
-    if cmd.amount_fen <= 0:
-        raise InvalidInput.single("amount_fen", "amount.positive", "amount must be positive")
+@dataclass(frozen=True, slots=True)
+class CapitalReceived:
+    """The entry of a capital injection, and whether its reference was recorded before
+    (then nothing new was posted)."""
+
+    entry: JournalEntry
+    repeat: bool
+
+
+def receive_capital(cmd: InjectCapital, uow: UnitOfWork) -> CapitalReceived:
+    """Post paid-in capital (实收资本), once per payment reference: a repeat with the same
+    amount returns the entry posted before; with another amount it is a conflict."""
+    reference = cmd.reference.strip()
+    errors = collect(
+        None if cmd.amount_fen > 0 else
+        FieldError("amount_fen", "amount.positive", "amount must be positive"),
+        None if 0 < len(reference) <= MAX_REFERENCE else FieldError(
+            "reference", "capital.reference",
+            f"the payment's reference: 1 to {MAX_REFERENCE} characters"))
+    if errors:
+        raise InvalidInput(errors)
     authorize(uow, Action.LEDGER_POST, amount_fen=cmd.amount_fen)
     with uow:
         capital = ledger.capital_paid_in(on=cmd.on, amount_fen=cmd.amount_fen,
-                                         reference=cmd.reference)
+                                         reference=reference)
         assert capital is not None  # the amount is positive
         repeat = uow.ledger.get_by_key(capital.source_command, capital.idempotency_key)
+        if repeat is not None:
+            before = sum(line.amount_fen for line in repeat.lines if line.amount_fen > 0)
+            if before != cmd.amount_fen:
+                raise Conflict(f"capital reference {reference!r} was recorded before with "
+                               f"{format_yuan(before)} yuan (entry {repeat.id}), not "
+                               f"{format_yuan(cmd.amount_fen)}")
         posted = post(uow, capital)
         if repeat is None and posted is not None:
             uow.events.add([Event("CapitalInjected", "journal_entry", posted.id, cmd.on, {
-                "amount_fen": cmd.amount_fen, "reference": cmd.reference})])
+                "amount_fen": cmd.amount_fen, "reference": reference})])
         uow.commit()
     assert posted is not None
-    return posted
+    return CapitalReceived(posted, repeat is not None)
+
+
+def inject_capital(cmd: InjectCapital, uow: UnitOfWork) -> JournalEntry:
+    return receive_capital(cmd, uow).entry
 
 
 def reverse_entry(cmd: ReverseEntry, uow: UnitOfWork) -> JournalEntry:

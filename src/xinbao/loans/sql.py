@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from xinbao.catalogue.model.products import (
     RepaymentMethod,
@@ -15,15 +15,24 @@ from xinbao.catalogue.model.products import (
 from xinbao.loans import tables
 from xinbao.loans.model import Installment, Loan, LoanStatus, Repayment
 from xinbao.loans.repository import LoanHeader
-from xinbao.platform.sql import SqlRepository, chunks, expanding
+from xinbao.platform.prepared import Prepared
+from xinbao.platform.sql import SqlRepository
+from xinbao.platform.sql_lists import in_list
+
+#: Installments are looked up by one key per (loan, number): loan id × _PAIR + number, one
+#: key a pair while numbers stay below it (the shipped products run to 120 months). A larger
+#: number still finds its row; rows of other pairs sharing its key are dropped by the caller.
+_PAIR = 1000
+#: Installment numbers are SQL integers: a number past them names no installment.
+_LARGEST = 2**31 - 1
 
 
 @functools.cache
-def _statements() -> dict[str, Any]:
-    """The statements of the per-file hot paths, built and compiled once.
-
-    Building a statement per call costs more than running it on SQLite; these are executed
-    with parameters only.
+def _statements() -> dict[str, Prepared]:
+    """The statements of the per-file hot paths, built and compiled once and run on the
+    driver's cursor (``platform.prepared``), their key lists bound as one parameter each
+    (``platform.sql_lists.in_list``): a file's statements are the same text whatever its
+    size, and SQLAlchemy's execution path is skipped.
     """
     ln, i, r = tables.loans, tables.installments, tables.repayments
     paid_principal = (select(func.coalesce(func.sum(r.c.principal_fen), 0))
@@ -39,29 +48,35 @@ def _statements() -> dict[str, Any]:
                            (i.c.principal_fen > paid_principal)
                            | (i.c.interest_fen > paid_interest))
                     .order_by(i.c.number).limit(1).scalar_subquery())
-    totals = (select(r.c.loan_id, r.c.installment_number, func.sum(r.c.principal_fen),
-                     func.sum(r.c.interest_fen))
-              .where(r.c.loan_id.in_(expanding("loans")))
+    totals = (select(r.c.loan_id, r.c.installment_number,
+                     func.sum(r.c.principal_fen).label("principal"),
+                     func.sum(r.c.interest_fen).label("interest"))
+              .where(in_list(r.c.loan_id, "loans"))
               .group_by(r.c.loan_id, r.c.installment_number))
-    return {
+    statements: dict[str, Any] = {
         "headers": select(ln.c.id, ln.c.contract_no, ln.c.status, ln.c.start_date,
                           ln.c.term_months)
-        .where(ln.c.funder_id == bindparam("funder"),
-               ln.c.contract_no.in_(expanding("contracts"))),
-        # A row-value IN alone defeats SQLite's index: loan_id IN picks the rows by index,
-        # the row values keep only the named installments.
+        .where(ln.c.funder_id == bindparam("funder"), in_list(ln.c.contract_no, "contracts")),
+        # The loan ids pick the rows by the primary key's index; the pair keys keep only the
+        # named installments (a row-value IN would scan the table on SQLite).
         "installments": select(i.c.loan_id, i.c.number, i.c.due_date, i.c.principal_fen,
                                i.c.interest_fen)
-        .where(i.c.loan_id.in_(expanding("loans")),
-               tuple_(i.c.loan_id, i.c.number).in_(expanding("keys"))),
-        "refresh": update(ln).where(ln.c.id.in_(expanding("loans")),
+        .where(in_list(i.c.loan_id, "loans"),
+               in_list(i.c.loan_id * _PAIR + i.c.number, "keys")),
+        "refresh": update(ln).where(in_list(ln.c.id, "loans"),
                                     ln.c.first_unpaid_due_date.is_not(None))
         .values(first_unpaid_due_date=first_unpaid),
         "totals": totals,
-        "totals_of": totals.where(r.c.installment_number.in_(expanding("numbers"))),
+        "totals_of": totals.where(in_list(r.c.installment_number, "numbers")),
         "references": select(r.c.loan_id, r.c.reference)
-        .where(r.c.loan_id.in_(expanding("loans")), r.c.reference.in_(expanding("refs"))),
+        .where(in_list(r.c.loan_id, "loans"), in_list(r.c.reference, "refs")),
+        "loans": select(ln).where(in_list(ln.c.id, "ids")).order_by(ln.c.id),
+        "schedules": select(i).where(in_list(i.c.loan_id, "loans"))
+        .order_by(i.c.loan_id, i.c.number),
+        "add_installments": insert(i),
+        "add_repayments": insert(r),
     }
+    return {name: Prepared(statement) for name, statement in statements.items()}
 
 
 class SqlLoanRepository(SqlRepository):
@@ -77,11 +92,10 @@ class SqlLoanRepository(SqlRepository):
             "first_unpaid_due_date": loan.first_unpaid_due_date} for loan in loans])
         for loan, new_id in zip(loans, ids, strict=True):
             loan.id = new_id
-        rows = [{"loan_id": loan.id, "number": i.number, "due_date": i.due_date,
-                 "principal_fen": i.principal_fen, "interest_fen": i.interest_fen}
-                for loan in loans for i in loan.installments]
-        if rows:
-            self._c.execute(insert(tables.installments), rows)
+        _statements()["add_installments"].execute_many(self._c, [
+            {"loan_id": loan.id, "number": i.number, "due_date": i.due_date,
+             "principal_fen": i.principal_fen, "interest_fen": i.interest_fen}
+            for loan in loans for i in loan.installments])
         self._drain_many(loans)
         return list(loans)
 
@@ -97,17 +111,22 @@ class SqlLoanRepository(SqlRepository):
 
     def _load(self, condition: Any) -> list[Loan]:
         t = tables.loans
-        rows = self._c.execute(select(t).where(condition).order_by(t.c.id)).all()
+        return self._with_schedules(self._c.execute(select(t).where(condition)
+                                                    .order_by(t.c.id)).all())
+
+    def _load_ids(self, loan_ids: Iterable[int]) -> list[Loan]:
+        ids = list(loan_ids)
+        return self._with_schedules(_statements()["loans"].all(self._c, {"ids": ids})
+                                    if ids else [])
+
+    def _with_schedules(self, rows: Sequence[Any]) -> list[Loan]:
         if not rows:
             return []
-        t = tables.installments
         schedules: dict[int, list[Installment]] = {}
-        for chunk in chunks(r.id for r in rows):
-            for i in self._c.execute(select(t).where(t.c.loan_id.in_(chunk))
-                                     .order_by(t.c.loan_id, t.c.number)):
-                schedules.setdefault(i.loan_id, []).append(Installment(
-                    number=i.number, due_date=i.due_date, principal_fen=i.principal_fen,
-                    interest_fen=i.interest_fen))
+        for i in _statements()["schedules"].all(self._c, {"loans": [r.id for r in rows]}):
+            schedules.setdefault(i.loan_id, []).append(Installment(
+                number=i.number, due_date=i.due_date, principal_fen=i.principal_fen,
+                interest_fen=i.interest_fen))
         return [Loan(funder_id=r.funder_id, contract_no=r.contract_no,
                      principal_fen=r.principal_fen, annual_rate=r.annual_rate,
                      term_months=r.term_months, method=RepaymentMethod(r.method),
@@ -116,31 +135,33 @@ class SqlLoanRepository(SqlRepository):
                      id=r.id) for r in rows]
 
     def headers(self, funder_id: int, contract_nos: Iterable[str]) -> dict[str, LoanHeader]:
-        found: dict[str, LoanHeader] = {}
-        for chunk in chunks(contract_nos):
-            rows = self._c.execute(_statements()["headers"],
-                                   {"funder": funder_id, "contracts": chunk})
-            for loan_id, contract, status, start, term in rows:
-                found[contract] = LoanHeader(loan_id, contract, LoanStatus(status), start, term)
-        return found
+        contracts = list(contract_nos)
+        if not contracts:
+            return {}
+        rows = _statements()["headers"].all(self._c, {"funder": funder_id,
+                                                      "contracts": contracts})
+        return {contract: LoanHeader(loan_id, contract, LoanStatus(status), start, term)
+                for loan_id, contract, status, start, term in rows}
 
     def installments(
         self, keys: Iterable[tuple[int, int]],
     ) -> dict[tuple[int, int], Installment]:
-        found: dict[tuple[int, int], Installment] = {}
-        for chunk in chunks(sorted(set(keys))):
-            rows = self._c.execute(_statements()["installments"], {
-                "loans": sorted({k[0] for k in chunk}), "keys": chunk})
-            for loan_id, number, due, p, i in rows:
-                found[(loan_id, number)] = Installment(number, due, p, i)
-        return found
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        rows = _statements()["installments"].all(self._c, {
+            "loans": sorted({loan_id for loan_id, _ in wanted}),
+            "keys": sorted(loan_id * _PAIR + n for loan_id, n in wanted if 0 < n <= _LARGEST)})
+        return {(loan_id, number): Installment(number, due, p, i)
+                for loan_id, number, due, p, i in rows if (loan_id, number) in wanted}
 
     def refresh_first_unpaid(self, loan_ids: Iterable[int]) -> None:
-        for chunk in chunks(loan_ids):
-            self._c.execute(_statements()["refresh"], {"loans": chunk})
+        ids = list(loan_ids)
+        if ids:
+            _statements()["refresh"].execute(self._c, {"loans": ids})
 
     def get(self, loan_id: int) -> Loan | None:
-        found = self._load(tables.loans.c.id == loan_id)
+        found = self._load_ids([loan_id])
         return found[0] if found else None
 
     def get_by_contract(self, funder_id: int, contract_no: str) -> Loan | None:
@@ -150,10 +171,9 @@ class SqlLoanRepository(SqlRepository):
 
     def get_many(self, loan_ids: Iterable[int]) -> dict[int, Loan]:
         found: dict[int, Loan] = {}
-        for chunk in chunks(loan_ids):
-            for loan in self._load(tables.loans.c.id.in_(chunk)):
-                assert loan.id is not None
-                found[loan.id] = loan
+        for loan in self._load_ids(set(loan_ids)):
+            assert loan.id is not None
+            found[loan.id] = loan
         return found
 
 
@@ -174,35 +194,34 @@ class SqlRepaymentRepository(SqlRepository):
                             "id": new_id})
 
     def add_many(self, items: Sequence[tuple[Repayment, str]]) -> None:
-        if items:
-            self._c.execute(insert(tables.repayments), [
-                {"loan_id": r.loan_id, "installment_number": r.installment_number,
-                 "paid_on": r.paid_on, "principal_fen": r.principal_fen,
-                 "interest_fen": r.interest_fen, "reference": ref} for r, ref in items])
+        _statements()["add_repayments"].execute_many(self._c, [
+            {"loan_id": r.loan_id, "installment_number": r.installment_number,
+             "paid_on": r.paid_on, "principal_fen": r.principal_fen,
+             "interest_fen": r.interest_fen, "reference": ref} for r, ref in items])
 
     def paid_totals(
         self, loan_ids: Iterable[int], numbers: Iterable[int] | None = None,
     ) -> dict[int, dict[int, tuple[int, int]]]:
-        wanted = sorted(set(numbers)) if numbers is not None else None
+        ids = list(loan_ids)
+        if not ids:
+            return {}
+        if numbers is None:
+            rows = _statements()["totals"].all(self._c, {"loans": ids})
+        else:
+            rows = _statements()["totals_of"].all(self._c, {"loans": ids,
+                                                            "numbers": sorted(set(numbers))})
         totals: dict[int, dict[int, tuple[int, int]]] = {}
-        for chunk in chunks(loan_ids):
-            if wanted is None:
-                rows = self._c.execute(_statements()["totals"], {"loans": chunk})
-            else:
-                rows = self._c.execute(_statements()["totals_of"],
-                                       {"loans": chunk, "numbers": wanted})
-            for loan_id, number, p, i in rows:
-                totals.setdefault(loan_id, {})[number] = (int(p), int(i))
+        for loan_id, number, p, i in rows:
+            totals.setdefault(loan_id, {})[number] = (int(p), int(i))
         return totals
 
     def known_references(self, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
-        known: set[tuple[int, str]] = set()
-        for chunk in chunks(set(keys)):
-            wanted = set(chunk)
-            rows = self._c.execute(_statements()["references"], {
-                "loans": sorted({k[0] for k in wanted}), "refs": sorted({k[1] for k in wanted})})
-            known.update((lid, ref) for lid, ref in rows if (lid, ref) in wanted)
-        return known
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        rows = _statements()["references"].all(self._c, {
+            "loans": sorted({k[0] for k in wanted}), "refs": sorted({k[1] for k in wanted})})
+        return {(lid, ref) for lid, ref in rows if (lid, ref) in wanted}
 
     def for_loan(self, loan_id: int) -> list[Repayment]:
         t = tables.repayments

@@ -23,3 +23,13 @@ def list_policies(uow: UnitOfWork, *, after_id: int = 0, limit: int = 100) -> li
     with uow:
         return uow.policies.page(funder_id=uow.actor.funder_id, after_id=after_id,
                                  limit=min(max(limit, 1), 1000))
+
+
+def policy_of_application(uow: UnitOfWork, application_id: int) -> Policy:
+    """The policy quoted on an approved application (issued or not)."""
+    authorize(uow, Action.POLICY_READ)
+    with uow:
+        p = require(uow.policies.get_by_application(application_id),
+                    "policy for application", application_id)
+        own(uow, p.funder_id, "policy for application", application_id)
+        return p

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from xinbao.catalogue.model.parties import (
     InsuranceMode,
@@ -17,7 +17,9 @@ from xinbao.catalogue.model.products import (
     PremiumBasis,
     RefundMethod,
 )
-from xinbao.platform.sql import SqlRepository, chunks, expanding
+from xinbao.platform.prepared import Prepared
+from xinbao.platform.sql import SqlRepository
+from xinbao.platform.sql_lists import in_list
 from xinbao.policy import tables
 from xinbao.policy.model import Policy, PolicyStatus
 from xinbao.policy.repository import PremiumTerms
@@ -31,15 +33,18 @@ _POLICY_COLUMNS = [f.name for f in fields(Policy) if f.name not in ("id", "event
 
 
 @functools.cache
-def _statements() -> dict[str, Any]:
-    """Installment-premium terms by loan or by policy, built and compiled once."""
+def _statements() -> dict[str, Prepared]:
+    """Installment-premium terms by loan or by policy, and policies by id or loan: built
+    and compiled once, run on the driver's cursor with each key list one parameter."""
     p = tables.policies
     terms = (p.c.id, p.c.loan_id, p.c.funder_id, p.c.installment_premium_fen,
              p.c.installments_written, p.c.term_months)
-    return {
-        "terms_by_loan": select(*terms).where(p.c.loan_id.in_(expanding("keys"))),
-        "terms_by_id": select(*terms).where(p.c.id.in_(expanding("keys"))),
-    }
+    return {name: Prepared(statement) for name, statement in {
+        "terms_by_loan": select(*terms).where(in_list(p.c.loan_id, "keys")),
+        "terms_by_id": select(*terms).where(in_list(p.c.id, "keys")),
+        "by_ids": select(p).where(in_list(p.c.id, "ids")).order_by(p.c.id),
+        "by_loan": select(p).where(p.c.loan_id == bindparam("loan")),
+    }.items()}
 
 
 class SqlPolicyRepository(SqlRepository):
@@ -88,15 +93,14 @@ class SqlPolicyRepository(SqlRepository):
         return self._one(tables.policies.c.application_id == application_id)
 
     def get_by_loan(self, loan_id: int) -> Policy | None:
-        return self._one(tables.policies.c.loan_id == loan_id)
+        r = _statements()["by_loan"].first(self._c, {"loan": loan_id})
+        return self._from_row(r) if r else None
 
     def get_many(self, policy_ids: Iterable[int]) -> list[Policy]:
-        t = tables.policies
-        found: list[tuple[int, Policy]] = []
-        for chunk in chunks(policy_ids):
-            rows = self._c.execute(select(t).where(t.c.id.in_(chunk)))
-            found += [(r.id, self._from_row(r)) for r in rows]
-        return [p for _, p in sorted(found, key=lambda pair: pair[0])]
+        ids = list(policy_ids)
+        if not ids:
+            return []
+        return [self._from_row(r) for r in _statements()["by_ids"].all(self._c, {"ids": ids})]
 
     def page(self, *, funder_id: int | None, after_id: int, limit: int) -> list[Policy]:
         t = tables.policies
@@ -110,9 +114,10 @@ class SqlPolicyRepository(SqlRepository):
                       policy_ids: Iterable[int] = ()) -> list[PremiumTerms]:
         found: list[PremiumTerms] = []
         for name, keys in (("terms_by_loan", loan_ids), ("terms_by_id", policy_ids)):
-            for chunk in chunks(keys):
+            wanted = list(keys)
+            if wanted:
                 found += [PremiumTerms(*row) for row in
-                          self._c.execute(_statements()[name], {"keys": chunk})]
+                          _statements()[name].all(self._c, {"keys": wanted})]
         return found
 
     def set_installments_written(self, written: dict[int, int]) -> None:

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from xinbao.claims.model import ClaimStatus
 from xinbao.iam.access import authorize
 from xinbao.iam.model.security import Action
 from xinbao.kernel.money import ratio
@@ -67,21 +66,11 @@ def policy_rows(uow: UnitOfWork) -> list[PolicyRow]:
     authorize(uow, Action.REPORT_READ)
     with uow:
         families = {p.code: p.family.value for p in uow.products.list_latest()}
-        rows = []
-        issued = [s for s in PolicyStatus if s is not PolicyStatus.QUOTED]
-        for p in uow.policies.list_by_status(issued):
-            assert p.id is not None
-            paid = [c for c in uow.claims.for_policy(p.id)
-                    if c.status in (ClaimStatus.PAID, ClaimStatus.CLOSED)]
-            rows.append(PolicyRow(
-                policy_id=p.id, product_code=p.product_code, family=families[p.product_code],
-                mode=p.mode.value, status=p.status.value, sum_insured_fen=p.sum_insured_fen,
-                premium_fen=(p.single_premium_fen - p.refunded_fen
-                             + p.installment_premium_fen * p.installments_written),
-                claims_paid_fen=sum(c.amount_fen for c in paid),
-                recovered_fen=sum(c.recovered_fen for c in paid),
-            ))
-        return rows
+        return [PolicyRow(
+            policy_id=f.policy_id, product_code=f.product_code, family=families[f.product_code],
+            mode=f.mode, status=f.status, sum_insured_fen=f.sum_insured_fen,
+            premium_fen=f.premium_fen, claims_paid_fen=f.claims_paid_fen,
+            recovered_fen=f.recovered_fen) for f in uow.reporting.policy_figures()]
 
 
 def ledger_by_month(uow: UnitOfWork) -> list[tuple[int, int, str, int]]:

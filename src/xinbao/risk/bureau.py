@@ -11,6 +11,12 @@ hits, timeouts, errors and the cost so far.
 With ``workers=0`` the queries run one after another on the calling thread and no timeout
 applies: for a service in the same process that answers at once (the simulated bureau
 without latency), where handing each query to a thread costs more than the query.
+
+Behind the client is a ``BureauService``, the adapter of one bureau: the simulated one
+(``simulation/bureau.py``) or a real connection, chosen by ``XINBAO_BUREAU`` and made by the
+composition root (``bootstrap.load_bureau``). Every result carries the adapter's declared
+``name/version`` (``BureauResult.source``), which the decision record keeps. How to write
+and configure an adapter: ``docs/BUREAU.md``.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Protocol
 
@@ -29,9 +35,37 @@ from xinbao.risk.services import BureauQuery
 
 
 class BureauService(Protocol):
-    """The bureau's own interface: a report, None for no record, or an exception."""
+    """A credit bureau adapter: what ``BureauClient`` asks of a bureau connection.
+
+    ``name`` and ``version`` say which bureau answers (kept with every decision as
+    ``name/version``: a short lower-case name such as ``pbccrc``, and the version of the
+    adapter or of the bureau's interface it speaks). ``query`` asks for one borrower's
+    report on a business date: the ``Report``, ``None`` when the bureau has no record of
+    the ID number, or an exception when the query failed (the decision refers it:
+    ``BUR-UNAVAILABLE``). ``query`` is called from several threads at once and is abandoned,
+    not interrupted, after the client's timeout: keep a shorter timeout of its own on the
+    connection. An adapter that holds connections may also have a ``close()``, called once
+    when the process stops. Caching and cost are the client's; nobody retries (a failed or
+    late query refers the application).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
 
     def query(self, id_number: str, on: date) -> Report | None: ...
+
+
+def identity(service: BureauService) -> str:
+    """The ``name/version`` a service declares; refuses a service that declares none."""
+    name, version = getattr(service, "name", None), getattr(service, "version", None)
+    if not (isinstance(name, str) and name.strip() and isinstance(version, str)
+            and version.strip()):
+        raise TypeError(f"{type(service).__qualname__} is not a bureau adapter: it declares "
+                        "no name and version (risk/bureau.BureauService, docs/BUREAU.md)")
+    return f"{name.strip()}/{version.strip()}"
 
 
 @dataclass
@@ -47,6 +81,8 @@ class BureauClient:
     def __init__(self, service: BureauService, *, timeout_s: float, cost_fen: int,
                  cache_days: int, workers: int = 8, cache_size: int = 200_000) -> None:
         self._service = service
+        #: Which bureau answers, on every result: the service's ``name/version``.
+        self.source = identity(service)
         self._timeout = timeout_s
         self._cost = cost_fen
         self._ttl = timedelta(days=cache_days)
@@ -88,7 +124,7 @@ class BureauClient:
             hit, report = self._cached(key, q.on)
             if hit:
                 results[i] = BureauResult(Status.OK if report else Status.NO_RECORD, report,
-                                          0, cached=True)
+                                          0, cached=True, source=self.source)
                 continue
             future = asked.get(key)
             if future is None:  # one query per borrower per batch
@@ -100,7 +136,7 @@ class BureauClient:
             if future not in done:
                 future.cancel()
                 outcome[key] = BureauResult(Status.TIMEOUT, detail=(
-                    f"no answer within {self._timeout:g} s"))
+                    f"no answer within {self._timeout:g} s"), source=self.source)
                 with self._lock:
                     self.stats.timeouts += 1
                 continue
@@ -108,13 +144,14 @@ class BureauClient:
             try:
                 report = future.result()
             except Exception as exc:  # the service's failure is the decision's finding
-                outcome[key] = BureauResult(Status.ERROR, detail=type(exc).__name__)
+                outcome[key] = BureauResult(Status.ERROR, detail=type(exc).__name__,
+                                            source=self.source)
                 with self._lock:
                     self.stats.errors += 1
                 continue
             self._store(key, on, report)
             outcome[key] = BureauResult(Status.OK if report else Status.NO_RECORD, report,
-                                        self._cost)
+                                        self._cost, source=self.source)
             with self._lock:
                 self.stats.queries += 1
                 self.stats.cost_fen += self._cost
@@ -124,7 +161,7 @@ class BureauClient:
                 key = self._key(q.id_number)
                 r = outcome[key]
                 if key in charged and r.cost_fen:  # the second ask in a batch rode along
-                    r = BureauResult(r.status, r.report, 0, cached=True)
+                    r = replace(r, cost_fen=0, cached=True)
                 charged.add(key)
                 results[i] = r
         return [r for r in results if r is not None]
@@ -142,3 +179,6 @@ class BureauClient:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+        close = getattr(self._service, "close", None)  # an adapter holding connections
+        if callable(close):
+            close()

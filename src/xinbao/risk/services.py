@@ -21,7 +21,7 @@ Deciding a batch of applications:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -34,7 +34,7 @@ from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import DomainError, require
 from xinbao.kernel.events import Event
 from xinbao.kernel.identity import region_of
-from xinbao.ledger.model import ACCOUNTS, AccountType
+from xinbao.ledger.model import ACCOUNTS, PAID_IN_CAPITAL, AccountType, Line
 from xinbao.loans.model import Annualization, add_months
 from xinbao.risk.identity_graph import IdentityGraph
 from xinbao.risk.model import antifraud, exposure
@@ -56,6 +56,7 @@ from xinbao.risk.model.decision import (
     ScoreResult,
 )
 from xinbao.risk.model.exposure import Counter, LimitRules
+from xinbao.risk.model.limits import BORROWER_CAP
 from xinbao.risk.repository import UnitOfWork
 from xinbao.underwriting.model import Application, CollateralKind
 
@@ -246,7 +247,7 @@ def _record(uow: UnitOfWork, engine: RiskEngine, application: Application,
         rule_set_version=engine.rule_set.version, params_version=engine.params.version,
         detail=rules.detail(assessment, facts, _json_features(features),
                             application.borrower.kind),
-        final=assessment.outcome is not Outcome.REFER)
+        final=assessment.outcome is not Outcome.REFER, bureau_source=facts.bureau.source)
 
 
 def _json_features(features: Mapping[str, Any]) -> dict[str, Any]:
@@ -317,9 +318,13 @@ def _screen(uow: UnitOfWork, rule_set: RuleSet, batch: Sequence[Application],
 
 def net_assets_fen(uow: UnitOfWork) -> int:
     """Assets less liabilities: the credit balance of equity, income and expense accounts."""
+    return _net_assets(uow.ledger.lines())
+
+
+def _net_assets(lines: Iterable[Line]) -> int:
     credit_normal = {code for code, a in ACCOUNTS.items()
                      if a.type in (AccountType.EQUITY, AccountType.INCOME, AccountType.EXPENSE)}
-    return -sum(line.amount_fen for line in uow.ledger.lines() if line.account in credit_normal)
+    return -sum(line.amount_fen for line in lines if line.account in credit_normal)
 
 
 def limit_basis(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> int:
@@ -409,3 +414,71 @@ def limit_usage(uow: UnitOfWork) -> tuple[int | None, list[Counter]]:
     return (basis[0] if basis else None,
             sorted(counters, key=lambda c: (-(c.used_fen / c.cap_fen) if c.cap_fen else 0,
                                             c.dimension, c.key)))
+
+
+@dataclass(frozen=True, slots=True)
+class Headroom:
+    """One limit at today's net assets: its cap, what is used of it (the fullest counter
+    under it: ``key``), and the room left. ``used_fen`` is None for a cap per obligor."""
+
+    code: str
+    dimension: str
+    cap_fen: int
+    used_fen: int | None = None
+    key: str | None = None
+
+    @property
+    def room_fen(self) -> int | None:
+        return None if self.used_fen is None else max(self.cap_fen - self.used_fen, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class CapitalPosition:
+    """Paid-in capital and net assets from the ledger, the retained liability, and the
+    headroom of each limit on today's net assets. The caps the engine applies stand on
+    ``basis_fen`` (set on ``basis_on``) until the limits are refreshed."""
+
+    paid_in_fen: int
+    net_assets_fen: int
+    basis_fen: int | None
+    basis_on: date | None
+    retained_fen: int
+    limits: tuple[Headroom, ...]
+    fullest_obligor: Counter | None
+
+    @property
+    def stale(self) -> bool:
+        """Whether the caps in force stand on other net assets than today's."""
+        return self.basis_fen is not None and self.basis_fen != self.net_assets_fen
+
+
+def capital_position(uow: UnitOfWork, limit_rules: LimitRules) -> CapitalPosition:
+    authorize(uow, Action.REPORT_READ)
+    with uow:
+        lines = list(uow.ledger.lines())
+        basis = uow.counters.basis()
+        counters = uow.counters.all()
+    net = _net_assets(lines)
+    caps = exposure.caps(limit_rules, net)
+    fullest: dict[str, Counter] = {}
+    for c in counters:
+        if c.dimension not in fullest or c.used_fen > fullest[c.dimension].used_fen:
+            fullest[c.dimension] = c
+    retained = fullest[exposure.RETAINED].used_fen if exposure.RETAINED in fullest else 0
+    limits = [Headroom(exposure.CODES[exposure.RETAINED], exposure.RETAINED,
+                       caps[exposure.RETAINED], retained)]
+    for enterprise, kind in ((False, "individual"), (True, "enterprise")):
+        cap = exposure.obligor_cap(limit_rules, net, enterprise=enterprise)
+        per_borrower = (limit_rules.per_enterprise_cap_fen if enterprise
+                        else limit_rules.per_individual_cap_fen)
+        limits.append(Headroom(BORROWER_CAP if cap == per_borrower else exposure.SINGLE_OBLIGOR,
+                               f"{exposure.OBLIGOR} ({kind})", cap))
+    for dimension in exposure.CONCENTRATION:
+        top = fullest.get(dimension)
+        limits.append(Headroom(exposure.CODES[dimension], dimension, caps[dimension],
+                               top.used_fen if top else 0, top.key if top else None))
+    return CapitalPosition(
+        paid_in_fen=-sum(line.amount_fen for line in lines if line.account == PAID_IN_CAPITAL),
+        net_assets_fen=net, basis_fen=basis[0] if basis else None,
+        basis_on=basis[1] if basis else None, retained_fen=retained, limits=tuple(limits),
+        fullest_obligor=fullest.get(exposure.OBLIGOR))

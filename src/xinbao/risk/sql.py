@@ -406,8 +406,8 @@ class SqlDecisionRepository:
             "approved_fen": d.approved_fen, "annual_premium_rate": d.annual_premium_rate,
             "monthly_premium_rate": d.monthly_premium_rate, "pd": d.pd, "score": d.score,
             "model": d.model, "rule_set_version": d.rule_set_version,
-            "params_version": d.params_version, "detail": dict(d.detail),
-            "reviews": _reviews_json(d.reviews), "final": d.final}
+            "params_version": d.params_version, "bureau_source": d.bureau_source,
+            "detail": dict(d.detail), "reviews": _reviews_json(d.reviews), "final": d.final}
 
     @staticmethod
     def _from_row(r: Any) -> DecisionRecord:
@@ -419,7 +419,7 @@ class SqlDecisionRepository:
             annual_premium_rate=r.annual_premium_rate,
             monthly_premium_rate=r.monthly_premium_rate, pd=r.pd, score=r.score,
             model=r.model, rule_set_version=r.rule_set_version,
-            params_version=r.params_version, detail=r.detail,
+            params_version=r.params_version, bureau_source=r.bureau_source, detail=r.detail,
             reviews=tuple(Review(x["actor"], x["verdict"], date.fromisoformat(x["on"]),
                                  x["note"]) for x in r.reviews),
             final=r.final)

@@ -33,6 +33,8 @@ decisions = Table(
     Column("model", String(120), nullable=False),
     Column("rule_set_version", String(40), nullable=False),
     Column("params_version", String(40), nullable=False),
+    # The credit bureau adapter that answered, "name/version" (migration 0007).
+    Column("bureau_source", String(120), nullable=False),
     Column("detail", JSON, nullable=False),
     Column("reviews", JSON, nullable=False),
     Column("final", Boolean, nullable=False, index=True),

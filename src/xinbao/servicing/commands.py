@@ -32,11 +32,24 @@ class RepaymentRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PrepaymentRecord:
+    """One line of a funder's file saying a loan was repaid in full before maturity."""
+
+    contract_no: str
+    paid_on: date
+    interest_fen: int  # interest charged for the current period
+    reference: str  # the funder's transaction number: a repeat with it is ignored
+
+
+@dataclass(frozen=True, slots=True)
 class IngestRepaymentFile:
     funder_code: str
     file_reference: str  # the funder's name for the file, e.g. its date and sequence
     received_on: date
     records: tuple[RepaymentRecord, ...]
+    #: Early settlements in the same file, recorded after its repayments (a rejection's
+    #: index counts on from the last repayment record).
+    prepayments: tuple[PrepaymentRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

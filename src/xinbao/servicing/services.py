@@ -32,6 +32,7 @@ from xinbao.policy.premiums import earn_premiums, write_installment_premiums
 from xinbao.policy.repository import PremiumTerms
 from xinbao.servicing.commands import (
     IngestRepaymentFile,
+    PrepaymentRecord,
     RecordMissedInstallment,
     RecordPrepayment,
     RecordRepayment,
@@ -47,6 +48,8 @@ class FileResult:
     repeated: int  # references seen before: ignored
     rejected: tuple[Rejection, ...]
     premium_collected_fen: int
+    prepaid: int = 0  # loans settled early by the file's prepayment records
+    premium_refunded_fen: int = 0  # unearned premium refunded on those settlements
 
 
 def _check_record(index: int, r: RepaymentRecord) -> Rejection | None:
@@ -153,17 +156,68 @@ def _refuse(loan: LoanHeader, installment: Installment | None, r: RepaymentRecor
 def ingest_repayment_file(cmd: IngestRepaymentFile, uow: UnitOfWork) -> FileResult:
     """A funder's repayment file: every good record recorded, every bad one rejected with
     its reason, repeats of a known transaction number ignored; one transaction."""
-    if not cmd.file_reference.strip():
-        raise InvalidInput.single("file_reference", "file.reference",
-                                  "a file names its reference")
+    return ingest_repayment_files([cmd], uow)[0]
+
+
+def ingest_repayment_files(cmds: Sequence[IngestRepaymentFile],
+                           uow: UnitOfWork) -> list[FileResult]:
+    """Files received together (a day's files from several funders) in one transaction,
+    each recorded as ``ingest_repayment_file`` records it alone, in the order given: the
+    same journal entries, rejections and repeats, one commit instead of one a file. A file
+    refused whole (no reference, an unknown funder, another funder's) refuses them all."""
+    for cmd in cmds:
+        if not cmd.file_reference.strip():
+            raise InvalidInput.single("file_reference", "file.reference",
+                                      "a file names its reference")
     authorize(uow, Action.REPAYMENT_RECORD)
     with uow:
-        funder = require(uow.funders.get_by_code(cmd.funder_code), "funder", cmd.funder_code)
-        own(uow, funder.id, "funder", cmd.funder_code)
-        result = _ingest(uow, funder, cmd.records, received_on=cmd.received_on,
-                         file_reference=cmd.file_reference)
+        results = []
+        for cmd in cmds:
+            funder = require(uow.funders.get_by_code(cmd.funder_code), "funder",
+                             cmd.funder_code)
+            own(uow, funder.id, "funder", cmd.funder_code)
+            result = _ingest(uow, funder, cmd.records, received_on=cmd.received_on,
+                             file_reference=cmd.file_reference)
+            if cmd.prepayments:
+                result = _ingest_prepayments(uow, funder, cmd.prepayments, result,
+                                             first_index=len(cmd.records))
+            results.append(result)
         uow.commit()
-    return result
+    return results
+
+
+def _ingest_prepayments(uow: UnitOfWork, funder: Funder, records: Sequence[PrepaymentRecord],
+                        result: FileResult, *, first_index: int) -> FileResult:
+    """The file's early settlements, by contract number, each refused one alone; a record
+    whose transaction number is already recorded on its loan is a repeat, ignored."""
+    assert funder.id is not None
+    loans = uow.loans.headers(funder.id, {r.contract_no for r in records})
+    keys = [(loans[r.contract_no].id, f"{r.reference}:{n}") for r in records
+            if r.contract_no in loans for n in range(1, loans[r.contract_no].term_months + 1)]
+    known = {(loan_id, ref.rpartition(":")[0]) for loan_id, ref
+             in uow.repayments.known_references(keys)}
+    rejected, repeated = list(result.rejected), result.repeated
+    prepaid = refunded = 0
+    for offset, r in enumerate(records):
+        index, loan = first_index + offset, loans.get(r.contract_no)
+        if loan is None:
+            rejected.append(Rejection(index, r.reference, NotFound("loan contract",
+                                                                   r.contract_no)))
+            continue
+        if (loan.id, r.reference) in known:
+            repeated += 1
+            continue
+        try:
+            settlement = _prepay(uow, RecordPrepayment(loan.id, r.paid_on, r.interest_fen,
+                                                       r.reference))
+        except DomainError as exc:
+            rejected.append(Rejection(index, r.reference, exc))
+            continue
+        known.add((loan.id, r.reference))
+        prepaid += 1
+        refunded += settlement.refunded_fen
+    return replace(result, repeated=repeated, rejected=tuple(rejected), prepaid=prepaid,
+                   premium_refunded_fen=refunded)
 
 
 def record_repayment(cmd: RecordRepayment, uow: UnitOfWork) -> Repayment:

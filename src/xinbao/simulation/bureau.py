@@ -5,6 +5,10 @@ inquiries, debt service: the same noisy view of their credit quality the market 
 defines). Anyone else gets a stable report derived from a hash of the ID number, so the same
 borrower always looks the same. Latency and failures can be set, to exercise the adapter's
 timeout and error handling.
+
+It is the development default (``XINBAO_BUREAU=simulated``, made by ``from_settings``) and
+production refuses it unless ``XINBAO_ALLOW_SIMULATED_BUREAU=1`` (``config.py``,
+``docs/BUREAU.md``). Its reports say ``simulated/1`` in every decision they enter.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from datetime import date
 
 import numpy as np
 
+from xinbao.config import SIMULATED_BUREAU, Settings
 from xinbao.risk.model.bureau import Report, Standing
 
 
@@ -26,6 +31,10 @@ class BureauDown(RuntimeError):
 
 @dataclass
 class SimulatedBureau:
+    # The adapter's identity (risk/bureau.BureauService); not fields.
+    name = SIMULATED_BUREAU
+    version = "1"
+
     latency_s: float = 0.0
     failing: set[str] = field(default_factory=set)  # ID numbers whose query fails
     no_record_share: float = 0.03
@@ -66,3 +75,9 @@ class SimulatedBureau:
                       monthly_debt_fen=int(round(min(max(
                           1500 - 600 * q + 800 * g.normal(), 0.0), 20_000.0))) * 100,
                       open_accounts=int(g.integers(0, 6)), standing=standing)
+
+
+def from_settings(settings: Settings) -> SimulatedBureau:
+    """The bureau factory of ``XINBAO_BUREAU=simulated``: each query takes
+    ``XINBAO_BUREAU_LATENCY_MS``."""
+    return SimulatedBureau(latency_s=settings.bureau_latency_ms / 1000)

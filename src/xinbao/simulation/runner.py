@@ -138,7 +138,8 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
         ids.reseed(hash_seed(scenario.seed, "funder", f.code))
         catalogue.register_funder(RegisterFunder(
             code=f.code, name=f.name, credit_code=ids.credit_code(), kind=f.kind, licensed=True,
-            commission_rate=f.commission_rate, products=f.products), uow())
+            commission_rate=f.commission_rate, products=f.products, effective_from=start),
+            uow())
 
     macro = market.macro_path(scenario, market.horizon_months(scenario))
     counts = market.arrivals(scenario)
@@ -190,12 +191,12 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
                 recoveries.append((idx, arg, False))
             elif kind == "recover_last":
                 recoveries.append((idx, arg, True))
-        for funder_code in sorted(files):
-            records = files[funder_code]
-            outcome = servicing.ingest_repayment_file(IngestRepaymentFile(
+        if files:  # the day's files, one a funder, ingested together
+            outcomes = servicing.ingest_repayment_files([IngestRepaymentFile(
                 funder_code=funder_code, file_reference=f"{today.isoformat()}",
-                received_on=today, records=tuple(records)), uow())
-            result.repayments += outcome.accepted
+                received_on=today, records=tuple(files[funder_code]))
+                for funder_code in sorted(files)], uow())
+            result.repayments += sum(outcome.accepted for outcome in outcomes)
         refusals: tuple[Rejection, ...] = ()
         if prepay:
             done = servicing.record_prepayments([RecordPrepayment(

@@ -18,6 +18,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from xinbao.catalogue.model.agreements import Agreement, check_terms
 from xinbao.kernel import identity
 from xinbao.kernel.errors import FieldError, InvalidInput, collect
 from xinbao.kernel.events import Event
@@ -103,8 +104,9 @@ class Borrower:
 
 @dataclass(eq=False, slots=True)
 class Funder:
-    """A creditor (资金方) under a cooperation agreement with the insurer, which names the
-    products it may sell with cover."""
+    """A creditor (资金方) under a cooperation agreement with the insurer: the products it
+    may sell with cover and its commission are those of the agreement's newest version
+    (``model/agreements.py``), kept here for intake and the premium postings."""
 
     code: str
     name: str
@@ -116,21 +118,44 @@ class Funder:
     id: int | None = None
     events: list[Event] = field(default_factory=list, repr=False)
 
+    @classmethod
+    def register(cls, *, code: str, name: str, credit_code: str, kind: FunderKind,
+                 licensed: bool, agreement: Agreement) -> Funder:
+        """A new funder under ``agreement`` (its version 1), every broken rule of either
+        refused at once (InvalidInput); its registration recorded for the audit trail."""
+        funder = cls(code=code.strip(), name=name.strip(), credit_code=identity.normalize(
+            credit_code), kind=kind, licensed=licensed,
+            commission_rate=agreement.commission_rate, products=agreement.products)
+        errors = funder.party_errors() + agreement.validate()
+        if errors:
+            raise InvalidInput(errors)
+        funder.events.append(Event("FunderRegistered", "funder", None, agreement.effective_from, {
+            "code": funder.code, "name": funder.name, "kind": kind.value, "licensed": licensed,
+            "agreement": agreement.as_data()}))
+        return funder
+
     def validate(self) -> list[FieldError]:
+        return self.party_errors() + check_terms(self.products, self.commission_rate)
+
+    def party_errors(self) -> list[FieldError]:
+        """The rules on who the funder is: code, name and unified social credit code."""
         errors = collect(
             _check_name(self.name, "name"),
             identity.check_credit_code(self.credit_code, "credit_code"),
         )
-        if not self.code or not self.code.replace("-", "").replace("_", "").isalnum():
-            errors.append(FieldError("code", "funder.code", "code must be letters, digits, - or _"))
-        if not self.products or len(set(self.products)) != len(self.products):
-            errors.append(FieldError("products", "funder.products",
-                                     "the agreement covers one or more products, each once"))
-        if not Decimal(0) <= self.commission_rate < Decimal(1):
-            errors.append(
-                FieldError("commission_rate", "funder.commission_rate", "must be in [0, 1)")
-            )
+        if not self.code or not self.code.replace("-", "").replace("_", "").isalnum() \
+                or len(self.code) > 40:
+            errors.append(FieldError("code", "funder.code",
+                                     "code must be 1 to 40 letters, digits, - or _"))
         return errors
+
+    def adopt(self, agreement: Agreement, *, on: date) -> None:
+        """A new version of the agreement takes over: its products and commission become
+        the funder's; recorded for the audit trail."""
+        self.products = agreement.products
+        self.commission_rate = agreement.commission_rate
+        self.events.append(Event("AgreementAmended", "funder", self.id, on,
+                                 agreement.as_data()))
 
 
 def _check_name(name: str, field_name: str) -> FieldError | None:

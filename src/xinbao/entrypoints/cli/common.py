@@ -3,12 +3,20 @@ print to, the common options, the mapping of refusals to exit codes, and the KPI
 ``kpis`` and ``simulate`` both print.
 
 Exit codes: 0 done; 2 refused input (each field and rule printed); 3 not found; 4 conflict
-with what is recorded; 5 not permitted; 1 anything unexpected.
+with what is recorded; 5 not permitted (or ``--user`` with wrong credentials); 1 anything
+unexpected.
+
+Who acts: a command run on the server acts as ``system:cli:<os user>`` (whoever runs it holds
+the database credentials and the secrets file). A person who says ``--user NAME`` (or sets
+``XINBAO_USER``) acts as that console user instead, password from a hidden prompt or the first
+line of standard input: the user's roles, authority limits and four-eyes then hold exactly as
+in the API and the console, and the audit trail names the user.
 """
 
 from __future__ import annotations
 
 import getpass
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +33,8 @@ from sqlalchemy.engine import make_url
 
 from xinbao.bootstrap import Container, bootstrap
 from xinbao.config import Settings
-from xinbao.iam.model.security import Forbidden, Principal, system
+from xinbao.iam import services as accounts
+from xinbao.iam.model.security import Forbidden, Principal, Unauthenticated, system
 from xinbao.kernel.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from xinbao.kernel.money import format_yuan
 from xinbao.ledger.model import Statement
@@ -42,19 +51,55 @@ DatabaseUrl = Annotated[str | None, typer.Option(
 DbOption = Annotated[str | None, typer.Option(
     "--database-url", envvar="XINBAO_DATABASE_URL", help="SQLAlchemy URL of the database.")]
 OnOption = Annotated[str | None, typer.Option("--on", help="Business date (default today).")]
+UserOption = Annotated[str | None, typer.Option(
+    "--user", envvar="XINBAO_USER",
+    help="Act as this console user (its roles, limits and four-eyes apply); the password is "
+         "asked at a hidden prompt, or read from the first line of standard input.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output (JSON).")]
+AfterOption = Annotated[int, typer.Option("--after", help="Start after this id (the last one "
+                                                          "of the page before).", min=0)]
+LimitOption = Annotated[int, typer.Option(help="At most this many (1 to 1,000).", min=1,
+                                          max=1000)]
+
+
+def page_end(ids: list[int | None], limit: int) -> int | None:
+    """The id to pass as ``--after`` for the next page, when this page was full."""
+    return ids[-1] if len(ids) == limit and ids else None
+
+
+def say_more(next_after: int | None) -> None:
+    """Tell the reader of a table how to ask for the next page, if there is one."""
+    if next_after is not None:
+        out.print(f"More after this page: --after {next_after}", markup=False)
 
 
 def container_for(database_url: str | None, *, upgrade: bool = True,
-                   models_dir: Path | None = None) -> Container:
-    """The composition root for one command, acting as the operator who runs it."""
+                   models_dir: Path | None = None, user: str | None = None) -> Container:
+    """The composition root for one command, acting as the operator who runs it, or as the
+    console user ``user`` once their password is checked."""
     settings = Settings.from_env()
     if database_url:
         settings = replace(settings, database_url=database_url)
     if models_dir is not None:
         settings = replace(settings, models_dir=str(models_dir))
     container = bootstrap(settings, upgrade=upgrade)
-    container.actor = operator()
+    container.actor = operator() if user is None else signed_in(container, user)
     return container
+
+
+def signed_in(container: Container, username: str) -> Principal:
+    """The principal of a console user, checked as a console log-in is (lock-outs and audit
+    records included); exit 5 on wrong credentials, saying nothing more."""
+    if sys.stdin.isatty():
+        password = typer.prompt(f"Password for {username}", hide_input=True, err=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        return accounts.authenticate(username, password, container.uow(system("cli:login")),
+                                     container.credentials, now=utc_now())
+    except Unauthenticated as exc:
+        err.print(f"[bold red]Not permitted[/]: {exc}")
+        raise typer.Exit(5) from None
 
 
 def operator() -> Principal:
@@ -85,6 +130,11 @@ def use_case() -> Iterator[None]:
     except Forbidden as exc:
         err.print(f"[bold red]Not permitted[/]: {exc}")
         raise typer.Exit(5) from None
+
+
+def emit_json(document: Any) -> None:
+    """Print a JSON document for scripts: plain, unwrapped, UTF-8, dates as ISO strings."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def safe_url(container: Container) -> str:

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from xinbao.bootstrap import Container
+from xinbao.config import SIMULATED_BUREAU
 from xinbao.entrypoints.cli import common
 from xinbao.entrypoints.cli.common import (
     DbOption,
@@ -200,7 +201,7 @@ def explain(application: Application, d: DecisionRecord) -> Group:
                       f"{Decimal(price['cost_cap']):.0%})")
     if bureau:
         r = bureau.get("report")
-        facts.add_row("Bureau", f"{bureau['status']}" + (
+        facts.add_row("Bureau", f"{_bureau_name(d.bureau_source)}: {bureau['status']}" + (
             f": report {r['report_id']}, score {r['score']}, {r['inquiries_6m']} inquiries "
             f"in 6 months, {format_yuan(r['monthly_debt_fen'])} yuan a month due, "
             f"{r['standing']}" if r else "") + (" (cached)" if bureau.get("cached") else ""))
@@ -212,6 +213,15 @@ def explain(application: Application, d: DecisionRecord) -> Group:
         facts.add_row("Review", f"{r.on} {r.actor}: {r.verdict} — {r.note}")
     parts.append(facts)
     return Group(*parts)
+
+
+def _bureau_name(source: str) -> str:
+    """Which bureau answered, said plainly when it was the simulated one."""
+    if not source:
+        return "bureau not named"
+    if source.partition("/")[0] == SIMULATED_BUREAU:
+        return f"{source} (simulated: not a real credit report)"
+    return source
 
 
 @decision_app.command("explain")

@@ -2,8 +2,9 @@
 
 The insurer must be connected to the central credit reporting system (征信系统) and reads a
 report for every obligor it reviews. A report is fetched through an adapter (asynchronous,
-with a timeout, a cache and a cost per query: ``risk/bureau.py``); this module holds the
-values the decision reads and the rules on them:
+with a timeout, a cache and a cost per query: ``risk/bureau.py``; which adapter answers is a
+setting, ``docs/BUREAU.md``); this module holds the values the decision reads and the rules on
+them:
 
 - BUR-UNAVAILABLE (refer): no answer within the timeout, or the service failed; nobody is
   approved without a report.
@@ -52,14 +53,17 @@ class Report:
 
 @dataclass(frozen=True, slots=True)
 class BureauResult:
-    """One query's outcome: the report (when there is one), what it cost and whether it came
-    from the cache."""
+    """One query's outcome: the report (when there is one), what it cost, whether it came
+    from the cache, and which bureau answered (or was asked and did not)."""
 
     status: Status
     report: Report | None = None
     cost_fen: int = 0
     cached: bool = False
     detail: str = ""
+    #: The adapter's declared "name/version" (``simulated/1`` is the simulated bureau); the
+    #: decision record keeps it, so every decision says whose report it read.
+    source: str = ""
 
     @property
     def available(self) -> bool:

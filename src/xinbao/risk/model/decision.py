@@ -298,7 +298,8 @@ class Review:
 @dataclass(eq=False, slots=True)
 class DecisionRecord:
     """A decision as stored: the outcome, every reason, the price breakdown and the limit's
-    constraints, with the inputs and the versions of the rules and the model behind it."""
+    constraints, with the inputs, the versions of the rules and the model behind it, and the
+    credit bureau that answered."""
 
     application_id: int
     outcome: Outcome
@@ -317,6 +318,9 @@ class DecisionRecord:
     detail: Mapping[str, Any]  # JSON-ready: findings, limit, price, valuation, bureau, inputs
     reviews: tuple[Review, ...] = ()
     final: bool = True  # False while a referral waits for review
+    #: The bureau adapter whose answer the decision read, its "name/version"
+    #: (``BureauResult.source``; ``simulated/1`` is the simulated bureau).
+    bureau_source: str = ""
     events: list[Event] = field(default_factory=list, repr=False)
 
     @property

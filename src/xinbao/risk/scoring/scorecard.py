@@ -297,13 +297,17 @@ class ScoringKernel:
 
 
 def train_challenger(x: pd.DataFrame, y: np.ndarray, spec: TrainingSpec) -> lgb.LGBMClassifier:
+    """LightGBM on one thread: its threads meet at a barrier many times a tree, so while
+    another process holds one of the cores, two threads took minutes instead of half a
+    second (30,000 rows on 2 cores, one busy: 231 s against 0.56 s); the trees are the same
+    (``docs/PERFORMANCE.md``, "The demo's cost")."""
     frame = x.copy()
     for name in spec.categorical:
         frame[name] = frame[name].astype("category")
     model = lgb.LGBMClassifier(n_estimators=300, learning_rate=0.05, num_leaves=31,
                                min_child_samples=50, subsample=0.8, subsample_freq=1,
                                colsample_bytree=0.8, random_state=spec.seed, verbose=-1,
-                               n_jobs=2)
+                               n_jobs=1)
     model.fit(frame, y)
     return model
 

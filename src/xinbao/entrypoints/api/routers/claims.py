@@ -9,7 +9,7 @@ from xinbao.claims import services as claims
 from xinbao.claims.commands import FileClaim, PayClaim, RecordRecovery
 from xinbao.entrypoints.api.deps import ERRORS, Me, PathId, today
 from xinbao.entrypoints.api.schemas.claims import ClaimIn, ClaimOut, RecoveryIn, RecoveryOut
-from xinbao.entrypoints.api.schemas.common import OnDate, stored
+from xinbao.entrypoints.api.schemas.common import OnDate
 
 router = APIRouter(prefix="/v1", tags=["claims"], responses=ERRORS)
 
@@ -35,5 +35,4 @@ def pay_claim(claim_id: PathId, body: OnDate, me: Me) -> ClaimOut:
 def record_recovery(claim_id: PathId, body: RecoveryIn, me: Me) -> RecoveryOut:
     r = claims.record_recovery(RecordRecovery(claim_id=claim_id, **body.model_dump()),
                                me.uow())
-    return RecoveryOut(id=stored(r.id), claim_id=r.claim_id, received_on=r.received_on,
-                       amount_fen=r.amount_fen, source=r.source)
+    return RecoveryOut.of(r)

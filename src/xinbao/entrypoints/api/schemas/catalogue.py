@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from xinbao.catalogue.model.agreements import MAX_SETTLEMENT_DAYS, FileFormat
 from xinbao.catalogue.model.parties import FunderKind
 from xinbao.catalogue.model.products import Product
 from xinbao.entrypoints.api.schemas.common import Fen, Rate, StrictIn
@@ -20,6 +22,17 @@ class FunderIn(StrictIn):
     commission_rate: Rate = Field(ge=0, lt=1)
     products: list[str] = Field(min_length=1, max_length=50,
                                 description="product codes under the cooperation agreement")
+    effective_from: date | None = Field(
+        default=None, description="the day the agreement takes effect; today when omitted")
+    volume_share: Rate | None = Field(
+        default=None, gt=0, le=1,
+        description="planned share of the insurer's new business; none agreed when omitted")
+    risk_share: Rate = Field(default=Decimal(0), ge=0, lt=1,
+                             description="share of each loss the funder keeps")
+    settlement_days: int = Field(default=30, ge=1, le=MAX_SETTLEMENT_DAYS,
+                                 description="settlement cycle of premium and claims, days")
+    file_format: FileFormat = Field(default=FileFormat.CSV,
+                                    description="how the funder sends its files")
 
 
 class FunderOut(BaseModel):
@@ -30,6 +43,12 @@ class FunderOut(BaseModel):
     licensed: bool
     commission_rate: Rate
     products: list[str]
+    agreement_version: int
+    effective_from: date
+    volume_share: Rate | None
+    risk_share: Rate
+    settlement_days: int
+    file_format: FileFormat
 
 
 class ProductOut(BaseModel):

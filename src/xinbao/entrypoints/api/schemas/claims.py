@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
-from xinbao.claims.model import Claim, Exclusion
+from xinbao.claims.model import Claim, Exclusion, Recovery
 from xinbao.entrypoints.api.schemas.common import Fen, Id, StrictIn, stored
 
 
@@ -53,3 +53,8 @@ class RecoveryOut(BaseModel):
     received_on: date
     amount_fen: Fen
     source: str
+
+    @classmethod
+    def of(cls, r: Recovery) -> RecoveryOut:
+        return cls(id=stored(r.id), claim_id=r.claim_id, received_on=r.received_on,
+                   amount_fen=r.amount_fen, source=r.source)

@@ -69,7 +69,7 @@ class ReviewOut(BaseModel):
 class DecisionRecordOut(BaseModel):
     """A stored decision: outcome, every reason, the limit's constraints, the price breakdown,
     the score, the bureau's answer, the collateral's valuation and the inputs, with the
-    versions of the rule set, model and parameters behind it."""
+    versions of the rule set, model and parameters behind it and the bureau that answered."""
 
     application_id: int
     outcome: str
@@ -86,6 +86,9 @@ class DecisionRecordOut(BaseModel):
     model: str
     rule_set_version: str
     params_version: str
+    bureau_source: str = Field(description="the credit bureau adapter that answered, as it "
+                               "names itself (name/version); simulated/1 is the simulated "
+                               "bureau, never a real credit report")
     findings: list[FindingOut]
     limit: dict[str, Any] | None
     price: dict[str, Any] | None
@@ -105,7 +108,7 @@ class DecisionRecordOut(BaseModel):
             annual_premium_rate=d.annual_premium_rate,
             monthly_premium_rate=d.monthly_premium_rate, pd=d.pd, score=d.score,
             model=d.model, rule_set_version=d.rule_set_version,
-            params_version=d.params_version,
+            params_version=d.params_version, bureau_source=d.bureau_source,
             findings=[FindingOut(**f) for f in detail.get("findings", [])],
             limit=detail.get("limit"), price=detail.get("price"),
             bureau=detail.get("bureau") or {}, collateral=detail.get("collateral"),

@@ -1,0 +1,129 @@
+"""Cooperation agreements (合作协议) between the insurer and a funder, versioned.
+
+An agreement names the products the funder may sell with cover, the commission the insurer
+pays it (a share of premium), the share of the insurer's new business it is planned to bring,
+the share of each loss it keeps (risk share), the settlement cycle of premium and claims in
+days, and the format of the files it sends (DOMAIN §2, marketing: "partner funders
+(cooperation agreements: risk share, fees, settlement cycle, file formats)").
+
+Versions are numbered from 1 and never change once stored. The newest version is the one in
+force: its products and commission are the funder's (``Funder.adopt``), which intake
+(``funder.agreement``) and the premium postings read. Intake reads them without a date, so a
+version is stored on or after the day it takes effect (``agreement.effective_from``), and
+never takes effect before the version it follows (``agreement.version_order``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from xinbao.kernel.errors import FieldError, InvalidInput
+
+
+class FileFormat(StrEnum):
+    """How the funder sends its application and repayment files."""
+
+    CSV = "csv"  # with a header row
+    JSONL = "jsonl"  # JSON lines: one record a line
+
+
+#: The longest settlement cycle an agreement may set, in days (a year).
+MAX_SETTLEMENT_DAYS = 366
+
+#: The terms of an agreement: what a new version may change.
+TERMS = ("products", "commission_rate", "volume_share", "risk_share", "settlement_days",
+         "file_format")
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """One version of a funder's cooperation agreement."""
+
+    funder_code: str
+    version: int
+    effective_from: date
+    products: tuple[str, ...]  # product codes the funder may sell with cover
+    commission_rate: Decimal  # share of premium paid to the funder as channel fee
+    #: Planned share of the insurer's new business this funder brings (None: none agreed).
+    volume_share: Decimal | None = None
+    risk_share: Decimal = Decimal(0)  # share of each loss the funder keeps
+    settlement_days: int = 30  # settlement cycle of premium and claims
+    file_format: str = FileFormat.CSV
+
+    def validate(self) -> list[FieldError]:
+        """Every rule the terms break (empty when they are sound)."""
+        errors = check_terms(self.products, self.commission_rate)
+        if self.volume_share is not None and not _within(self.volume_share, low_open=True):
+            errors.append(FieldError("volume_share", "agreement.volume_share",
+                                     "volume share must be in (0, 1]"))
+        if not _within(self.risk_share, high_open=True):
+            errors.append(FieldError("risk_share", "agreement.risk_share",
+                                     "risk share must be in [0, 1): the insurer keeps some"))
+        if not 1 <= self.settlement_days <= MAX_SETTLEMENT_DAYS:
+            errors.append(FieldError(
+                "settlement_days", "agreement.settlement_days",
+                f"settlement cycle must be 1 to {MAX_SETTLEMENT_DAYS} days"))
+        if self.file_format not in set(FileFormat):
+            errors.append(FieldError(
+                "file_format", "agreement.file_format",
+                f"file format must be one of {', '.join(f.value for f in FileFormat)}"))
+        return errors
+
+    def terms(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in TERMS}
+
+    def as_data(self) -> dict[str, Any]:
+        """The version as JSON gives it back (the audit trail, ``--json``)."""
+        return {"funder": self.funder_code, "version": self.version,
+                "effective_from": self.effective_from.isoformat(),
+                "products": list(self.products), "commission_rate": str(self.commission_rate),
+                "volume_share": None if self.volume_share is None else str(self.volume_share),
+                "risk_share": str(self.risk_share), "settlement_days": self.settlement_days,
+                "file_format": str(self.file_format)}
+
+
+def check_terms(products: tuple[str, ...], commission_rate: Decimal) -> list[FieldError]:
+    """The rules a funder's current terms and every agreement version share."""
+    errors = []
+    if not products or len(set(products)) != len(products) or not all(products):
+        errors.append(FieldError("products", "funder.products",
+                                 "the agreement covers one or more products, each once"))
+    if not _within(commission_rate, high_open=True):
+        errors.append(
+            FieldError("commission_rate", "funder.commission_rate", "must be in [0, 1)"))
+    return errors
+
+
+def next_version(newest: Agreement, proposed: Agreement, *, on: date) -> Agreement | None:
+    """``proposed`` as the version after ``newest``, or None when it repeats newest's terms
+    (nothing to store). Refused (InvalidInput, every rule at once) when a term breaks a rule,
+    or it takes effect before ``newest`` or after ``on``, the day it is stored."""
+    if proposed.terms() == newest.terms():
+        return None
+    errors = proposed.validate()
+    if proposed.effective_from < newest.effective_from:
+        errors.append(FieldError(
+            "effective_from", "agreement.version_order",
+            f"a new version cannot take effect before v{newest.version} "
+            f"({newest.effective_from})"))
+    if proposed.effective_from > on:
+        errors.append(FieldError(
+            "effective_from", "agreement.effective_from",
+            f"a version is stored on or after the day it takes effect ({on} is before "
+            f"{proposed.effective_from})"))
+    if errors:
+        raise InvalidInput(errors)
+    return replace(proposed, version=newest.version + 1)
+
+
+def _within(value: Decimal, *, low_open: bool = False, high_open: bool = False) -> bool:
+    """Whether ``value`` is a finite share between 0 and 1 (ends open as asked)."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return False
+    above = value > 0 if low_open else value >= 0
+    below = value < 1 if high_open else value <= 1
+    return above and below

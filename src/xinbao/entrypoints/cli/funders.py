@@ -1,0 +1,276 @@
+"""``xinbao funders``: partner funders (资金方) and the versions of their cooperation
+agreements (合作协议): products, commission, volume share, risk share, settlement cycle and
+file format.
+
+Registering a funder stores version 1 of its agreement; ``funders agreement`` stores the next
+version, whose products and commission then hold for intake and the premium postings. A
+version never changes once stored; repeating the newest version's terms stores nothing. Each
+registration and new version is in the audit trail (``FunderRegistered``,
+``AgreementAmended``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar, cast
+
+import typer
+from rich.table import Table
+
+from xinbao.catalogue import queries as catalogue_queries
+from xinbao.catalogue import services as catalogue
+from xinbao.catalogue.commands import AmendAgreement, RegisterFunder
+from xinbao.catalogue.model.agreements import Agreement, FileFormat
+from xinbao.catalogue.model.parties import Funder, FunderKind
+from xinbao.entrypoints.cli.common import (
+    DatabaseUrl,
+    JsonOption,
+    OnOption,
+    UserOption,
+    business_date,
+    container_for,
+    emit_json,
+    out,
+    parse_field,
+    use_case,
+)
+from xinbao.kernel.errors import FieldError, InvalidInput
+from xinbao.kernel.money import parse_rate
+
+T = TypeVar("T")
+
+funders_app = typer.Typer(
+    help="Partner funders and their cooperation agreements (versioned).", no_args_is_help=True)
+
+_FORMATS = ", ".join(f.value for f in FileFormat)
+ProductsOption = Annotated[list[str] | None, typer.Option(
+    "--products", help="Product codes the agreement covers: comma-separated, or the option "
+                       "repeated (e.g. CONSUMER-G,CAR-G).")]
+CommissionOption = Annotated[str | None, typer.Option(
+    "--commission", help="Commission: the share of premium paid to the funder, in [0, 1), "
+                         "e.g. 0.08.")]
+VolumeOption = Annotated[str | None, typer.Option(
+    "--volume-share", help="Planned share of the insurer's new business the funder brings, "
+                           "in (0, 1].")]
+RiskShareOption = Annotated[str | None, typer.Option(
+    "--risk-share", help="Share of each loss the funder keeps, in [0, 1).")]
+SettlementOption = Annotated[int | None, typer.Option(
+    "--settlement-days", help="Settlement cycle of premium and claims, in days (1 to 366).")]
+FormatOption = Annotated[str | None, typer.Option(
+    "--file-format", help=f"How the funder sends its files: {_FORMATS}.")]
+FromOption = Annotated[str | None, typer.Option(
+    "--from", help="The day the agreement takes effect, YYYY-MM-DD.")]
+
+
+@funders_app.command("add")
+def funders_add(
+    code: Annotated[str, typer.Argument(help="Funder code: letters, digits, - or _.")],
+    name: Annotated[str, typer.Option("--name", help="Registered name.")],
+    credit_code: Annotated[str, typer.Option(
+        "--credit-code", help="Unified social credit code (18 characters, GB 32100).")],
+    kind: Annotated[str, typer.Option(
+        "--kind", help=f"One of {', '.join(k.value for k in FunderKind)}.")],
+    licensed: Annotated[bool, typer.Option(
+        "--licensed/--unlicensed", help="Whether it holds a lending licence (only licensed "
+                                        "funders' loans are covered).")],
+    products: Annotated[list[str], typer.Option(
+        "--products", help="Product codes the agreement covers: comma-separated, or the "
+                           "option repeated (e.g. CONSUMER-G,CAR-G).")],
+    commission: Annotated[str, typer.Option(
+        "--commission", help="Commission: the share of premium paid to the funder, in "
+                             "[0, 1), e.g. 0.08.")],
+    volume_share: VolumeOption = None,
+    risk_share: RiskShareOption = None,
+    settlement_days: SettlementOption = None,
+    file_format: FormatOption = None,
+    effective_from: FromOption = None,
+    as_json: JsonOption = False,
+    user: UserOption = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Register a funder under version 1 of its cooperation agreement.
+
+    Unless given: no volume share agreed, no risk share, a 30-day settlement cycle, CSV
+    files, in effect from today. A code already registered is a conflict (exit 4)."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        read = _Reader()
+        funder_kind = read("kind", _kind, kind)
+        commission_rate = read("commission_rate", parse_rate, commission)
+        start = read("effective_from", date.fromisoformat, effective_from)
+        volume, risk = (read("volume_share", parse_rate, volume_share),
+                        read("risk_share", parse_rate, risk_share))
+        read.done()
+        assert funder_kind is not None and commission_rate is not None  # both required
+        cmd = RegisterFunder(
+            code=code, name=name, credit_code=credit_code, kind=funder_kind, licensed=licensed,
+            products=_products(products), commission_rate=commission_rate,
+            effective_from=start or date.today(), volume_share=volume,
+            risk_share=Decimal(0) if risk is None else risk,
+            settlement_days=30 if settlement_days is None else settlement_days,
+            file_format=file_format or FileFormat.CSV)
+        funder = catalogue.register_funder(cmd, container.uow())
+        view = catalogue_queries.get_funder(container.uow(), funder.code)
+    if as_json:
+        emit_json(_funder_json(view))
+        return
+    out.print(f"Funder [bold]{funder.code}[/] registered (id {funder.id}), "
+              f"{'licensed' if funder.licensed else '[red]unlicensed[/]'}.")
+    if view.current is not None:
+        out.print(_terms_line(view.current))
+
+
+@funders_app.command("agreement")
+def funders_agreement(
+    code: Annotated[str, typer.Argument(help="Funder code.")],
+    products: ProductsOption = None,
+    commission: CommissionOption = None,
+    volume_share: VolumeOption = None,
+    risk_share: RiskShareOption = None,
+    settlement_days: SettlementOption = None,
+    file_format: FormatOption = None,
+    effective_from: Annotated[str | None, typer.Option(
+        "--from", help="The day the version takes effect (default --on): not before the "
+                       "newest version's, not after --on.")] = None,
+    on: OnOption = None,
+    as_json: JsonOption = False,
+    user: UserOption = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Store the next version of a funder's agreement; it holds from then on.
+
+    The terms given change, the rest stay as in the newest version; its products and
+    commission become the funder's. Repeating the newest version's terms stores nothing."""
+    day = business_date(on)
+    container = container_for(database_url, user=user)
+    with use_case():
+        read = _Reader()
+        cmd = AmendAgreement(
+            funder_code=code, on=day,
+            effective_from=read("effective_from", date.fromisoformat, effective_from),
+            products=_products(products) if products else None,
+            commission_rate=read("commission_rate", parse_rate, commission),
+            volume_share=read("volume_share", parse_rate, volume_share),
+            risk_share=read("risk_share", parse_rate, risk_share),
+            settlement_days=settlement_days, file_format=file_format)
+        read.done()
+        result = catalogue.amend_agreement(cmd, container.uow())
+    if as_json:
+        emit_json({**result.agreement.as_data(), "stored": result.stored})
+        return
+    if result.stored:
+        out.print(f"Stored {result.funder.code}'s agreement [bold]v{result.agreement.version}"
+                  f"[/]; it now holds for intake and commission.")
+    else:
+        out.print(f"Same terms as {result.funder.code}'s v{result.agreement.version}: nothing "
+                  "stored.")
+    out.print(_terms_line(result.agreement))
+
+
+@funders_app.command("list")
+def funders_list(as_json: JsonOption = False, user: UserOption = None,
+                 database_url: DatabaseUrl = None) -> None:
+    """Every funder with the agreement version in force."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        views = catalogue_queries.list_funders(container.uow())
+    if as_json:
+        emit_json([_funder_json(v, history=False) for v in views])
+        return
+    table = Table("code", "name", "kind", "licensed", "agreement", "products", "commission",
+                  "risk share", "cycle", "files", title=f"{len(views)} funder(s)")
+    for v in views:
+        f, a = v.funder, v.current
+        table.add_row(f.code, f.name, f.kind.value, "yes" if f.licensed else "[red]no[/]",
+                      f"v{a.version} from {a.effective_from}" if a else "",
+                      ", ".join(f.products), _pct(f.commission_rate),
+                      _pct(a.risk_share) if a else "", f"{a.settlement_days} d" if a else "",
+                      str(a.file_format) if a else "")
+    out.print(table)
+
+
+@funders_app.command("show")
+def funders_show(code: Annotated[str, typer.Argument(help="Funder code.")],
+                 as_json: JsonOption = False, user: UserOption = None,
+                 database_url: DatabaseUrl = None) -> None:
+    """A funder and every version of its agreement, newest last."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        view = catalogue_queries.get_funder(container.uow(), code)
+    if as_json:
+        emit_json(_funder_json(view))
+        return
+    f = view.funder
+    head = Table.grid(padding=(0, 2))
+    head.add_row("Funder", f"{f.code} (id {f.id}): {f.name}")
+    head.add_row("Credit code", f.credit_code)
+    head.add_row("Kind", f.kind.value)
+    head.add_row("Licensed", "yes" if f.licensed else "[red]no: its loans are not covered[/]")
+    head.add_row("In force", f"products {', '.join(f.products)}; commission "
+                             f"{_pct(f.commission_rate)}")
+    out.print(head)
+    table = Table("v", "from", "products", "commission", "volume share", "risk share",
+                  "cycle", "files", title="Cooperation agreement (合作协议)")
+    for a in view.agreements:
+        table.add_row(str(a.version), str(a.effective_from), ", ".join(a.products),
+                      _pct(a.commission_rate),
+                      _pct(a.volume_share) if a.volume_share is not None else "—",
+                      _pct(a.risk_share), f"{a.settlement_days} d", str(a.file_format))
+    out.print(table)
+
+
+def _funder_json(view: catalogue_queries.FunderView, *, history: bool = True) -> dict[str, Any]:
+    f: Funder = view.funder
+    doc: dict[str, Any] = {
+        "id": f.id, "code": f.code, "name": f.name, "credit_code": f.credit_code,
+        "kind": f.kind.value, "licensed": f.licensed, "products": list(f.products),
+        "commission_rate": str(f.commission_rate),
+        "agreement": view.current.as_data() if view.current else None}
+    if history:
+        doc["agreements"] = [a.as_data() for a in view.agreements]
+    return doc
+
+
+def _terms_line(a: Agreement) -> str:
+    volume = f"volume share {_pct(a.volume_share)}; " if a.volume_share is not None else ""
+    return (f"Agreement v{a.version} from {a.effective_from}: products {', '.join(a.products)}; "
+            f"commission {_pct(a.commission_rate)}; {volume}risk share {_pct(a.risk_share)}; "
+            f"settlement every {a.settlement_days} days; files {a.file_format}.")
+
+
+def _pct(rate: Decimal) -> str:
+    return f"{(rate * 100).normalize():f} %"
+
+
+def _products(values: list[str]) -> tuple[str, ...]:
+    return tuple(p.strip() for v in values for p in v.split(",") if p.strip())
+
+
+class _Reader:
+    """Reads options, keeping every one that cannot be read, to refuse them all at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def __call__(self, field: str, parse: Callable[[str], T], text: str | None) -> T | None:
+        if text is None:
+            return None
+        try:
+            return cast(T, parse_field(field, parse, text))
+        except InvalidInput as exc:
+            self.errors.extend(exc.errors)
+            return None
+
+    def done(self) -> None:
+        if self.errors:
+            raise InvalidInput(self.errors)
+
+
+def _kind(text: str) -> FunderKind:
+    try:
+        return FunderKind(text.strip().lower())
+    except ValueError:
+        raise ValueError("one of " + ", ".join(k.value for k in FunderKind)) from None
+

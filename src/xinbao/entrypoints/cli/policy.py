@@ -1,0 +1,143 @@
+"""``xinbao policies``: issuing the quoted policy on the funder's disbursement, and reading
+policies. ``--json`` prints the API's own documents (``GET /v1/policies/{id}``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from xinbao.entrypoints.api.schemas.policy import PolicyOut
+from xinbao.entrypoints.cli.common import (
+    AfterOption,
+    DatabaseUrl,
+    JsonOption,
+    LimitOption,
+    UserOption,
+    container_for,
+    emit_json,
+    err,
+    out,
+    page_end,
+    parse_field,
+    say_more,
+    use_case,
+)
+from xinbao.kernel.money import format_yuan
+from xinbao.policy import queries as policy_queries
+from xinbao.policy import services as policies
+from xinbao.policy.commands import IssuePolicy
+from xinbao.policy.model import Policy
+
+policies_app = typer.Typer(help="Policies: issue on disbursement, list, show.",
+                           no_args_is_help=True)
+
+PolicyId = Annotated[int, typer.Argument(help="Policy id (the quote's id after approval).",
+                                         min=1)]
+
+
+@policies_app.command("issue")
+def policies_issue(
+    contract: Annotated[str, typer.Option("--contract", help="The funder's loan contract "
+                                                             "number.")],
+    disbursed_on: Annotated[str, typer.Option(help="Disbursement date, YYYY-MM-DD: the loan's "
+                                                   "schedule starts here.")],
+    policy_id: Annotated[int | None, typer.Argument(
+        help="Policy id (the quote's id); or give --application.", min=1)] = None,
+    application: Annotated[int | None, typer.Option(
+        "--application", help="The approved application whose quote to issue.", min=1)]
+    = None,
+    on: Annotated[str | None, typer.Option(
+        "--on", help="Issue date (default: the disbursement date).")] = None,
+    premium_unpaid: Annotated[bool, typer.Option(
+        "--premium-unpaid", help="The single premium was not collected at disbursement "
+                                 "(posted as receivable).")] = False,
+    as_json: JsonOption = False,
+    user: UserOption = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Bind the quoted policy to the disbursed loan and post its premium, all or nothing;
+    issuing the same contract again prints the issued policy unchanged."""
+    if (policy_id is None) == (application is None):
+        err.print("[bold red]Refused[/]: give the policy id or --application, one of them.")
+        raise typer.Exit(2)
+    container = container_for(database_url, user=user)
+    with use_case():
+        if policy_id is None:
+            assert application is not None
+            quoted = policy_queries.policy_of_application(container.uow(), application)
+            policy_id = quoted.id
+            assert policy_id is not None
+        disbursed = parse_field("disbursed_on", date.fromisoformat, disbursed_on)
+        issued = parse_field("on", date.fromisoformat, on) if on else disbursed
+        p = policies.issue_policy(IssuePolicy(
+            policy_id=policy_id, contract_no=contract, disbursed_on=disbursed, on=issued,
+            premium_paid=not premium_unpaid), container.uow())
+    if as_json:
+        emit_json(PolicyOut.of(p).model_dump(mode="json"))
+        return
+    out.print(f"Policy [bold]{p.policy_no}[/] (id {p.id}) in force {p.start_date} to "
+              f"{p.end_date} on loan {p.loan_id}; premium {format_yuan(p.total_premium_fen)} "
+              "yuan.")
+
+
+@policies_app.command("list")
+def policies_list(
+    after: AfterOption = 0,
+    limit: LimitOption = 100,
+    as_json: JsonOption = False,
+    user: UserOption = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Issued policies in id order, a page at a time (``--after`` the last id shown)."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        found = policy_queries.list_policies(container.uow(), after_id=after, limit=limit)
+    if as_json:
+        emit_json({"items": [PolicyOut.of(p).model_dump(mode="json") for p in found],
+                   "next_after_id": page_end([x.id for x in found], limit)})
+        return
+    table = Table("id", "policy no", "product", "mode", "status", "sum insured", "premium",
+                  "from", "to", "loan", title="Policies (yuan)")
+    for p in found:
+        table.add_row(str(p.id), p.policy_no, f"{p.product_code} v{p.product_version}",
+                      p.mode.value, p.status.value, format_yuan(p.sum_insured_fen),
+                      format_yuan(p.total_premium_fen), str(p.start_date or ""),
+                      str(p.end_date or ""), str(p.loan_id or ""))
+    out.print(table)
+    say_more(page_end([x.id for x in found], limit))
+
+
+@policies_app.command("show")
+def policies_show(policy_id: PolicyId, as_json: JsonOption = False, user: UserOption = None,
+                  database_url: DatabaseUrl = None) -> None:
+    """One policy: parties, cover, premium written, earned and refunded."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        p = policy_queries.get_policy(container.uow(), policy_id)
+    if as_json:
+        emit_json(PolicyOut.of(p).model_dump(mode="json"))
+        return
+    out.print(_policy_table(p))
+
+
+def _policy_table(p: Policy) -> Table:
+    table = Table("", "", title=f"Policy {p.policy_no}", show_header=False)
+    premium = (f"single {format_yuan(p.single_premium_fen)}" if p.single_premium_fen
+               else f"{format_yuan(p.installment_premium_fen)} × {p.term_months} installments")
+    for name, value in (
+            ("id", str(p.id)), ("status", p.status.value),
+            ("product", f"{p.product_code} v{p.product_version} ({p.mode.value} insurance)"),
+            ("policyholder / insured", f"{p.policyholder.value} / {p.insured.value}"),
+            ("application", str(p.application_id)), ("loan", str(p.loan_id or "not issued")),
+            ("cover", f"{format_yuan(p.sum_insured_fen)} yuan at "
+                      f"{p.coverage_share * 100:.0f}%"),
+            ("period", f"{p.start_date or '-'} to {p.end_date or '-'} ({p.term_months} months)"),
+            ("premium (yuan)", f"{premium} ({p.premium_basis.value}, "
+                               f"{p.monthly_premium_rate}/month)"),
+            ("earned (yuan)", format_yuan(p.earned_fen)),
+            ("refunded (yuan)", format_yuan(p.refunded_fen))):
+        table.add_row(name, value)
+    return table

@@ -1,0 +1,357 @@
+"""``xinbao loans|repayments|eod``: a loan's schedule and position, the funder's repayment
+file, and the end-of-day batch.
+
+A repayment file is CSV (with a header row) or JSON lines, one record a row:
+
+======================  ===============================================================
+column                  meaning
+======================  ===============================================================
+``type``                ``repayment`` (the default when empty or absent) or
+                        ``prepayment`` (the whole loan repaid early)
+``contract_no``         the funder's loan contract number
+``installment_number``  which installment a repayment pays (repayments only)
+``paid_on``             YYYY-MM-DD
+``principal``           principal repaid, yuan with at most two decimals (repayments)
+``interest``            interest repaid, yuan (for a prepayment: the current period's)
+``premium``             installment premium collected with it, yuan (optional, 0)
+``reference``           the funder's transaction number: a row seen before is ignored
+======================  ===============================================================
+
+The file is one transaction: every good row is recorded (repayments first, then
+prepayments), every bad row refused alone with its line, field and rule (exit 2 if any).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Mapping
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from xinbao.entrypoints.api.schemas.servicing import EndOfDayOut, LoanOut
+from xinbao.entrypoints.cli.common import (
+    DatabaseUrl,
+    JsonOption,
+    UserOption,
+    business_date,
+    container_for,
+    emit_json,
+    err,
+    out,
+    parse_field,
+    use_case,
+)
+from xinbao.kernel.errors import FieldError, InvalidInput, NotFound
+from xinbao.kernel.money import Money, format_yuan
+from xinbao.loans.model import paid_by_installment
+from xinbao.servicing import queries as servicing_queries
+from xinbao.servicing import services as servicing
+from xinbao.servicing.commands import (
+    IngestRepaymentFile,
+    PrepaymentRecord,
+    RecordMissedInstallment,
+    RepaymentRecord,
+    RunEndOfDay,
+)
+
+loans_app = typer.Typer(help="Loans: schedule, repayments and days past due.",
+                        no_args_is_help=True)
+repayments_app = typer.Typer(help="The funders' repayment files.", no_args_is_help=True)
+eod_app = typer.Typer(help="The end-of-day batch.", no_args_is_help=True)
+
+#: The columns a repayment file may have (any other is refused).
+COLUMNS = frozenset({"type", "contract_no", "installment_number", "paid_on", "principal",
+                     "interest", "premium", "reference"})
+
+
+@loans_app.command("show")
+def loans_show(
+    loan_id: Annotated[int, typer.Argument(help="Loan id (a policy's loan).", min=1)],
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Position on this date (default today).")] = None,
+    as_json: JsonOption = False,
+    user: UserOption = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The schedule with what was paid on each installment, the repayments, and the
+    position on a date: days past due, overdue and outstanding amounts."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        view = servicing_queries.get_loan(container.uow(), loan_id, as_of=business_date(as_of))
+    if as_json:
+        emit_json({**LoanOut.of(view).model_dump(mode="json"), "repayments": [
+            {"installment_number": r.installment_number, "paid_on": r.paid_on.isoformat(),
+             "principal_fen": r.principal_fen, "interest_fen": r.interest_fen}
+            for r in view.repayments]})
+        return
+    loan, pos = view.loan, view.position
+    paid = paid_by_installment(view.repayments)
+    table = Table("#", "due", "principal", "interest", "paid principal", "paid interest", "",
+                  title=f"Loan {loan.id} ({loan.contract_no}): "
+                        f"{format_yuan(loan.principal_fen)} yuan at {loan.annual_rate} over "
+                        f"{loan.term_months} months, {loan.method.value}, {loan.status.value}")
+    for i in loan.installments:
+        p_paid, i_paid = paid.get(i.number, (0, 0))
+        settled = p_paid >= i.principal_fen and i_paid >= i.interest_fen
+        state = ("paid" if settled else "[red]overdue[/]" if i.due_date < pos.as_of
+                 else "due")
+        table.add_row(str(i.number), str(i.due_date), format_yuan(i.principal_fen),
+                      format_yuan(i.interest_fen), format_yuan(p_paid), format_yuan(i_paid),
+                      state)
+    out.print(table)
+    out.print(f"On {pos.as_of}: {pos.days_past_due} days past due; overdue "
+              f"{format_yuan(pos.overdue_principal_fen)} principal and "
+              f"{format_yuan(pos.overdue_interest_fen)} interest; outstanding principal "
+              f"{format_yuan(pos.outstanding_principal_fen)} yuan"
+              + ("; paid off." if pos.paid_off else "."))
+
+
+@loans_app.command("missed")
+def loans_missed(
+    loan_id: Annotated[int, typer.Argument(help="Loan id.", min=1)],
+    installment: Annotated[int, typer.Option(help="The installment not paid.", min=1)],
+    on: Annotated[str | None, typer.Option(
+        "--on", help="The day the funder reports it (after its due date; default today).")]
+    = None,
+    as_json: JsonOption = False,
+    user: UserOption = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The funder reports an installment unpaid after its due date: kept as an
+    ``InstallmentMissed`` record with the days past due (the batch counts them anyway)."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        event = servicing.record_missed_installment(RecordMissedInstallment(
+            loan_id, installment, business_date(on)), container.uow())
+    if as_json:
+        emit_json({"name": event.name, "loan_id": event.aggregate_id, "on": event.on.isoformat(),
+                   **event.data})
+        return
+    out.print(f"Installment {installment} of loan {loan_id} reported missed on {event.on}: "
+              f"{event.data['days_past_due']} days past its due date, the loan "
+              f"{event.data['loan_days_past_due']} days past due.")
+
+
+@repayments_app.command("load")
+def repayments_load(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                         help="The funder's file, CSV or JSON lines.")],
+    funder: Annotated[str, typer.Option(help="Code of the funder that sent the file.")],
+    file_reference: Annotated[str | None, typer.Option(
+        help="The funder's name for the file (default: the file's name).")] = None,
+    received_on: Annotated[str | None, typer.Option(
+        help="Business date the file was received (default today).")] = None,
+    file_format: Annotated[str | None, typer.Option(
+        "--format", help="csv or jsonl (default: from the file's extension).")] = None,
+    as_json: JsonOption = False,
+    user: UserOption = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Record a funder's repayment file: repayments by installment and early settlements
+    (see the columns in ``xinbao repayments columns``); one transaction, each bad row
+    refused alone."""
+    received = business_date(received_on)
+    kind = (file_format or {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+                            ".json": "jsonl"}.get(path.suffix.lower(), "")).lower()
+    if kind not in ("csv", "jsonl"):
+        err.print("[bold red]Refused[/]: --format is csv or jsonl (the file's extension "
+                  "does not say which).")
+        raise typer.Exit(2)
+    repayments: list[tuple[int, RepaymentRecord]] = []
+    prepayments: list[tuple[int, PrepaymentRecord]] = []
+    refused: list[dict[str, Any]] = []
+    for line, row in _rows(path, kind, refused):
+        try:
+            record = _record(row)
+        except InvalidInput as exc:
+            refused.append(_refusal(line, str(row.get("reference") or ""), exc))
+            continue
+        if isinstance(record, RepaymentRecord):
+            repayments.append((line, record))
+        else:
+            prepayments.append((line, record))
+    container = container_for(database_url, user=user)
+    with use_case():
+        result = servicing.ingest_repayment_file(IngestRepaymentFile(
+            funder_code=funder, file_reference=file_reference or path.name,
+            received_on=received, records=tuple(r for _, r in repayments),
+            prepayments=tuple(p for _, p in prepayments)), container.uow())
+    lines = [n for n, _ in repayments] + [n for n, _ in prepayments]
+    for r in result.rejected:
+        refused.append(_refusal(lines[r.index], r.reference, r.error))
+    refused.sort(key=lambda item: item["line"])
+    if as_json:
+        emit_json({"repayments_recorded": result.accepted, "prepayments_settled":
+                   result.prepaid, "repeats_ignored": result.repeated,
+                   "premium_collected_fen": result.premium_collected_fen,
+                   "premium_refunded_fen": result.premium_refunded_fen, "refused": refused})
+    else:
+        out.print(f"{result.accepted:,} repayments recorded, {result.prepaid:,} loans settled "
+                  f"early, {result.repeated:,} repeats ignored, {len(refused):,} rows refused; "
+                  f"premium collected {format_yuan(result.premium_collected_fen)} yuan, "
+                  f"refunded {format_yuan(result.premium_refunded_fen)} yuan.")
+        for item in refused:
+            reasons = "; ".join(f"{e['field']}: {e['message']} [{e['rule']}]"
+                                for e in item["errors"])
+            err.print(f"  line {item['line']} ({item['reference']}): {reasons}", markup=False)
+    if refused:
+        raise typer.Exit(2)
+
+
+@repayments_app.command("columns")
+def repayments_columns() -> None:
+    """The columns of a repayment file and what each means."""
+    out.print(__doc__.split("\n\n", 1)[1].strip() if __doc__ else "", markup=False)
+
+
+def _rows(path: Path, kind: str, refused: list[dict[str, Any]],
+          ) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """(line number, row) for each data row; unreadable rows go to ``refused``."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        if kind == "csv":
+            reader = csv.DictReader(f)
+            unknown = set(reader.fieldnames or ()) - COLUMNS
+            if unknown:
+                refused.append(_refusal(1, "", InvalidInput.single(
+                    "header", "file.columns", f"unknown columns {', '.join(sorted(unknown))}; "
+                    f"a file has {', '.join(sorted(COLUMNS))}")))
+                return
+            for row in reader:
+                yield reader.line_num, row
+            return
+        for number, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text, parse_float=Decimal)
+                if not isinstance(row, dict):
+                    raise ValueError("a line is one JSON object")
+            except ValueError as exc:
+                refused.append(_refusal(number, "", InvalidInput.single(
+                    "line", "file.json", f"not a JSON object: {exc}")))
+                continue
+            unknown = set(row) - COLUMNS
+            if unknown:
+                refused.append(_refusal(number, str(row.get("reference") or ""),
+                                        InvalidInput.single("line", "file.columns",
+                                                            "unknown fields "
+                                                            f"{', '.join(sorted(unknown))}")))
+                continue
+            yield number, row
+
+
+def _record(row: Mapping[str, Any]) -> RepaymentRecord | PrepaymentRecord:
+    """One row as a record, or every field it gets wrong."""
+    errors: list[FieldError] = []
+
+    def read(name: str, parse: Any, *, required: bool = True, default: Any = None) -> Any:
+        value = row.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                errors.append(FieldError(name, f"{name}.required", f"{name} is required"))
+            return default
+        try:
+            return parse(value.strip() if isinstance(value, str) else value)
+        except InvalidInput as exc:
+            errors.extend(exc.errors)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            errors.append(FieldError(name, f"{name}.format", f"cannot read {value!r}: {exc}"))
+        return default
+
+    kind = str(row.get("type") or "repayment").strip().lower()
+    if kind not in ("repayment", "prepayment"):
+        raise InvalidInput.single("type", "file.type", "type is repayment or prepayment")
+    contract = read("contract_no", str)
+    paid_on = read("paid_on", lambda v: date.fromisoformat(str(v)))
+    reference = read("reference", str)
+    interest = read("interest", _fen, required=False, default=0)
+    if kind == "prepayment":
+        if errors:
+            raise InvalidInput(errors)
+        return PrepaymentRecord(contract, paid_on, interest, reference)
+    number = read("installment_number", _count)
+    principal = read("principal", _fen)
+    premium = read("premium", _fen, required=False, default=0)
+    if errors:
+        raise InvalidInput(errors)
+    return RepaymentRecord(contract, number, paid_on, principal, interest, reference, premium)
+
+
+def _fen(value: Any) -> int:
+    if isinstance(value, float | bool):
+        raise ValueError("an amount is a number in yuan")
+    return Money.yuan(value).fen
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not str(value).isdigit():
+        raise ValueError("a whole number from 1")
+    return int(value)
+
+
+def _refusal(line: int, reference: str, error: Exception) -> dict[str, Any]:
+    """A refused row as its file line, reference and each field and rule it broke."""
+    if isinstance(error, InvalidInput):
+        errors = [{"field": e.field, "rule": e.rule, "message": e.message} for e in error.errors]
+    elif isinstance(error, NotFound):
+        errors = [{"field": "contract_no", "rule": "loan.known", "message": str(error)}]
+    else:  # a conflict with what is recorded: the loan is settled, claimed or past due
+        errors = [{"field": "contract_no", "rule": "loan.state", "message": str(error)}]
+    return {"line": line, "reference": reference, "errors": errors}
+
+
+@eod_app.command("run")
+def eod_run(
+    on: Annotated[str, typer.Option("--date", help="Business date of the batch, YYYY-MM-DD.")],
+    through: Annotated[str | None, typer.Option(
+        help="Run every day from --date through this date, in order (catching up).")] = None,
+    close_month: Annotated[bool | None, typer.Option(
+        "--close-month/--no-close-month",
+        help="Earn premium as at a month's close (default: on a month's last day).")] = None,
+    as_json: JsonOption = False,
+    user: UserOption = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The end-of-day batch: installment premium fallen due, premium earned at month close,
+    expiries and early settlements, and automatic claims for loans whose days past due reach
+    the product's trigger. Running a day again posts nothing more."""
+    with use_case():
+        first = parse_field("date", date.fromisoformat, on)
+        last = parse_field("through", date.fromisoformat, through) if through else first
+        if last < first:
+            raise InvalidInput.single("through", "batch.range", "--through is before --date")
+    container = container_for(database_url, user=user)
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    reports = []
+    with use_case(), Progress(console=err, transient=True,
+                              disable=len(days) == 1 or as_json) as progress:
+        task = progress.add_task("End of day", total=len(days))
+        for day in days:
+            reports.append(servicing.run_end_of_day(RunEndOfDay(day, close_month),
+                                                    container.uow()))
+            progress.advance(task)
+    documents = [EndOfDayOut(
+        on=r.on, policies_overdue=r.policies_overdue, premium_written_fen=r.premium_written_fen,
+        premium_earned_fen=r.premium_earned_fen, premium_refunded_fen=r.premium_refunded_fen,
+        policies_expired=r.policies_expired, policies_cancelled=r.policies_cancelled,
+        claims_opened=r.claims_opened, claims_declined=r.claims_declined,
+    ).model_dump(mode="json") for r in reports]
+    if as_json:
+        emit_json(documents[0] if len(documents) == 1 else documents)
+        return
+    table = Table("date", "overdue", "written", "earned", "refunded", "expired", "cancelled",
+                  "claims opened", "declined", title="End of day (yuan)")
+    for r in reports:
+        table.add_row(str(r.on), f"{r.policies_overdue:,}", format_yuan(r.premium_written_fen),
+                      format_yuan(r.premium_earned_fen), format_yuan(r.premium_refunded_fen),
+                      f"{r.policies_expired:,}", f"{r.policies_cancelled:,}",
+                      ", ".join(map(str, r.claims_opened)) or "-",
+                      ", ".join(map(str, r.claims_declined)) or "-")
+    out.print(table)
