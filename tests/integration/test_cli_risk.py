@@ -175,3 +175,34 @@ def test_models_are_listed_and_promoted_and_decide_from_then_on(c, tmp_path: Pat
     app_id = applications.submit_application(b.consumer_application(), c.uow()).id
     assert xinbao(c, "decision", "run", str(app_id), "--on", "2025-01-15").exit_code == 0
     assert "model pd/v1" in xinbao(c, "decision", "explain", str(app_id)).output
+
+
+def test_a_referral_reviewed_as_a_named_user_holds_four_eyes_and_names_the_reviewer(c):
+    from xinbao.entrypoints.api.deps import utcnow
+    from xinbao.iam import services as accounts
+    from xinbao.iam.model.security import Principal, Role
+
+    password = "a long enough passphrase"
+    for name, roles in (("zhou.xun", ["underwriter"]), ("qian.li", ["underwriter"]),
+                        ("wu.di", ["auditor"])):
+        accounts.add_user(accounts.AddUser(name, name, password, roles), c.uow(),
+                          c.credentials, now=utcnow())
+    keyed = applications.submit_application(b.consumer_application(), c.uow(
+        Principal("user", "zhou.xun", frozenset({Role.UNDERWRITER}))))
+    approval.approve_applications(ApproveApplications((keyed.id,), b.START), c.uow(),
+                                  b.engine(scorer=b.FixedScorer("0.15")))
+    review = ["decision", "review", str(keyed.id), "--approve", "--note",
+              "income verified by phone", "--on", "2025-01-16", "--user"]
+    maker = xinbao(c, *review, "zhou.xun", stdin=password + "\n")
+    assert maker.exit_code == 5 and "four-eyes" in maker.output
+    auditor = xinbao(c, *review, "wu.di", stdin=password + "\n")
+    assert auditor.exit_code == 5 and "application.approve" in auditor.output
+    with c.uow() as u:
+        assert u.applications.get(keyed.id).status is ApplicationStatus.REFERRED
+    checker = xinbao(c, *review, "qian.li", stdin=password + "\n")
+    assert checker.exit_code == 0, checker.output
+    with c.uow() as u:
+        assert u.applications.get(keyed.id).status is ApplicationStatus.APPROVED
+        reviewers = {r.actor for r in u.events.records(limit=1000)
+                     if r.aggregate == "application" and r.aggregate_id == keyed.id}
+    assert "user:qian.li" in reviewers

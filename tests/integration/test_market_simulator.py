@@ -220,3 +220,19 @@ def test_paid_claims_and_recoveries_in_the_ledger_match_the_claims(busy_market):
     assert sum(c.amount_fen for c in paid) == st.claims_paid_fen
     assert sum(c.recovered_fen for c in paid) == st.recoveries_fen
     assert result.recoveries > 0 and st.recoveries_fen > 0
+
+
+def test_each_simulated_funder_is_registered_under_its_scenario_agreement(busy_market):
+    scenario, _, factory = busy_market
+    with factory() as u:
+        stored = {f.code: u.funders.agreements(f.id) for f in u.funders.list()}
+    for spec in scenario.funders:
+        (agreement,) = stored[spec.code]
+        assert agreement.products == spec.products
+        assert agreement.commission_rate == spec.commission_rate
+        assert agreement.risk_share == spec.risk_share
+        assert agreement.volume_share == Decimal(str(spec.volume_share))
+        assert agreement.settlement_days == spec.settlement_days
+        assert agreement.file_format == spec.file_format
+        assert agreement.effective_from == scenario.start
+    assert {a.file_format for (a,) in stored.values()} == {"csv", "jsonl"}

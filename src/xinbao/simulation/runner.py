@@ -138,7 +138,9 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
         ids.reseed(hash_seed(scenario.seed, "funder", f.code))
         catalogue.register_funder(RegisterFunder(
             code=f.code, name=f.name, credit_code=ids.credit_code(), kind=f.kind, licensed=True,
-            commission_rate=f.commission_rate, products=f.products, effective_from=start),
+            commission_rate=f.commission_rate, products=f.products, effective_from=start,
+            volume_share=Decimal(str(f.volume_share)), risk_share=f.risk_share,
+            settlement_days=f.settlement_days, file_format=f.file_format),
             uow())
 
     macro = market.macro_path(scenario, market.horizon_months(scenario))

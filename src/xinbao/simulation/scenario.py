@@ -87,7 +87,9 @@ def _funder(data: dict) -> FunderSpec:
         commission_rate=Decimal(str(data["commission_rate"])),
         risk_share=Decimal(str(data.get("risk_share", "0"))),
         settlement_days=int(data.get("settlement_days", 30)),
-        file_format=str(data.get("file_format", "csv")),
+        # "json" was this format's name for JSON lines before agreements were versioned.
+        file_format={"json": "jsonl"}.get(str(data.get("file_format", "csv")),
+                                          str(data.get("file_format", "csv"))),
     )
 
 

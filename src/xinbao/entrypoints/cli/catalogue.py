@@ -10,7 +10,7 @@ from rich.table import Table
 
 from xinbao.catalogue import queries as catalogue_queries
 from xinbao.catalogue import services as catalogue
-from xinbao.entrypoints.cli.common import DatabaseUrl, container_for, out, use_case
+from xinbao.entrypoints.cli.common import DatabaseUrl, UserOption, container_for, out, use_case
 from xinbao.kernel.money import format_yuan
 
 products_app = typer.Typer(help="The product catalogue.", no_args_is_help=True)
@@ -20,12 +20,13 @@ products_app = typer.Typer(help="The product catalogue.", no_args_is_help=True)
 def products_load(
     file: Annotated[Path | None, typer.Option(help="Catalogue TOML; the shipped one if omitted.")]
     = None,
+    user: UserOption = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Register the products of a catalogue file (new versions where a code exists)."""
     from xinbao.parameters import load_product_catalogue
 
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     with use_case():
         for cmd in load_product_catalogue(file):
             p = catalogue.register_product(cmd, container.uow())
@@ -33,9 +34,9 @@ def products_load(
 
 
 @products_app.command("list")
-def products_list(database_url: DatabaseUrl = None) -> None:
+def products_list( user: UserOption = None, database_url: DatabaseUrl = None) -> None:
     """The newest version of every product."""
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     table = Table("code", "v", "name", "mode", "family", "amount (yuan)", "term", "trigger DPD",
                   "premium", title="Products")
     for p in catalogue_queries.list_products(container.uow()):

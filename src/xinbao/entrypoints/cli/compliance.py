@@ -15,7 +15,15 @@ from rich.table import Table
 
 from xinbao.compliance import services as audit
 from xinbao.compliance.services import DEFAULT_RETENTION_DAYS, anonymize_expired
-from xinbao.entrypoints.cli.common import DbOption, container_for, err, out, use_case, utc_now
+from xinbao.entrypoints.cli.common import (
+    DbOption,
+    UserOption,
+    container_for,
+    err,
+    out,
+    use_case,
+    utc_now,
+)
 
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 keys_app = typer.Typer(help="Encryption and signing keys (the secrets file).",
@@ -25,10 +33,10 @@ retention_app = typer.Typer(help="Anonymizing personal data after the retention 
 
 
 @audit_app.command("verify")
-def audit_verify(database_url: DbOption = None) -> None:
+def audit_verify( user: UserOption = None, database_url: DbOption = None) -> None:
     """Check every record's hash, the links between them, gaps and the head; exit 1 and say
     where if anything was edited, deleted or reordered."""
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     report = audit.verify_trail(container.uow())
     if report.intact:
         out.print(f"Audit trail intact: {report.records:,} records. Head: record "
@@ -47,9 +55,10 @@ def audit_verify(database_url: DbOption = None) -> None:
 @audit_app.command("tail")
 def audit_tail(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
                actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
+               user: UserOption = None,
                database_url: DbOption = None) -> None:
     """The newest audit records."""
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     table = Table("seq", "recorded (UTC)", "actor", "what", "object", "data", title="Audit")
     for r in audit.recent_records(container.uow(), limit=limit, actor=actor):
         table.add_row(str(r.seq), r.recorded_at[:19], r.actor, r.name,
@@ -90,13 +99,14 @@ def retention_run(
     = DEFAULT_RETENTION_DAYS,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count the cases due.")]
     = False,
+    user: UserOption = None,
     database_url: DbOption = None,
 ) -> None:
     """Anonymize the personal data of declined and closed, fully settled cases whose
     retention period is over; the ledger, figures and audit trail stay intact."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    uow = container_for(database_url).uow
+    uow = container_for(database_url, user=user).uow
     today = utc_now().date()
     with use_case(), Progress(SpinnerColumn(), TextColumn("{task.description}"),
                               TimeElapsedColumn(), console=out, transient=True) as bar:

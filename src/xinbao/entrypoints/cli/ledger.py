@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from xinbao.entrypoints.cli.common import DatabaseUrl, container_for, out, parse_field, use_case
+from xinbao.entrypoints.cli.common import (
+    DatabaseUrl,
+    UserOption,
+    container_for,
+    out,
+    parse_field,
+    use_case,
+)
 from xinbao.kernel.money import format_yuan
 from xinbao.ledger import services as ledger
 
@@ -20,10 +27,11 @@ ledger_app = typer.Typer(help="The general ledger.", no_args_is_help=True)
 def ledger_trial_balance(
     through: Annotated[str | None, typer.Option(help="Up to this date (YYYY-MM-DD).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    user: UserOption = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Debit and credit balance of every account; the totals must agree."""
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     with use_case():
         until = parse_field("through", date.fromisoformat, through) if through else None
     tb = ledger.trial_balance(container.uow(), through=until)

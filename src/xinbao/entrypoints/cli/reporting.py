@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from xinbao.entrypoints.cli.common import DatabaseUrl, container_for, kpi_table, out
+from xinbao.entrypoints.cli.common import DatabaseUrl, UserOption, container_for, kpi_table, out
 from xinbao.reporting import services as reporting
 
 
-def kpis(database_url: DatabaseUrl = None) -> None:
+def kpis( user: UserOption = None, database_url: DatabaseUrl = None) -> None:
     """Portfolio KPIs from the ledger and the policy register."""
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     out.print(kpi_table(reporting.portfolio_kpis(container.uow())))
 
 

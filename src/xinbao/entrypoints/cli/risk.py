@@ -26,6 +26,7 @@ from xinbao.entrypoints.cli import common
 from xinbao.entrypoints.cli.common import (
     DbOption,
     OnOption,
+    UserOption,
     business_date,
     container_for,
     err,
@@ -65,7 +66,7 @@ def decision_run(
     batch: Annotated[int, typer.Option(
         min=1, max=5000, help="With --submitted: applications decided and committed "
                               "together.")] = 256,
-    on: OnOption = None, database_url: DbOption = None,
+    on: OnOption = None, user: UserOption = None, database_url: DbOption = None,
 ) -> None:
     """Decide submitted applications with the risk approval engine: the ones named, or with
     --submitted every one still waiting (in batches, each committed as it is decided: an
@@ -78,7 +79,7 @@ def decision_run(
         err.print("[bold red]Refused[/]: --funder goes with --submitted.")
         raise typer.Exit(2)
     day = business_date(on)
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     if ids:
         with use_case():
             results = approval.approve_applications(
@@ -225,9 +226,10 @@ def _bureau_name(source: str) -> str:
 
 
 @decision_app.command("explain")
-def decision_explain(application_id: int, database_url: DbOption = None) -> None:
+def decision_explain(application_id: int,
+                     user: UserOption = None, database_url: DbOption = None) -> None:
     """Why an application was approved, referred or declined, on one screen."""
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     with use_case():
         application, record = referrals.get_decision(container.uow(), application_id)
     out.print(explain(application, record))
@@ -235,9 +237,10 @@ def decision_explain(application_id: int, database_url: DbOption = None) -> None
 
 @decision_app.command("queue")
 def decision_queue(limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+                   user: UserOption = None,
                    database_url: DbOption = None) -> None:
     """Referrals waiting for review, oldest first."""
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     with use_case():
         pending = referrals.referral_queue(container.uow(), limit=limit)
     table = Table("application", "since", "proposed (yuan)", "PD", "reasons",
@@ -256,11 +259,11 @@ def decision_review(
     approve: Annotated[bool, typer.Option("--approve/--decline",
                                           help="Approve the proposal, or decline.")],
     note: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
-    on: OnOption = None, database_url: DbOption = None,
+    on: OnOption = None, user: UserOption = None, database_url: DbOption = None,
 ) -> None:
     """Approve or decline a referral; an approval beyond your authority waits for a second
     approver."""
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     with use_case():
         result = referrals.review_application(referrals.ReviewApplication(
             application_id, approve, business_date(on), note), container.uow(),
@@ -276,12 +279,13 @@ def decision_review(
 def blacklist_add(field: Annotated[str, typer.Option(help="id_number, phone, bank_card, "
                                                           "device_id, address or employer")],
                   reason: Annotated[str, typer.Option(help="Why it is listed.")],
-                  on: OnOption = None, database_url: DbOption = None) -> None:
+                  on: OnOption = None,
+                  user: UserOption = None, database_url: DbOption = None) -> None:
     """List a value (read from standard input, so it stays out of shell history)."""
     import sys
 
     value = sys.stdin.readline().strip()
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     with use_case():
         added = lists.add_to_blacklist(
             lists.ListValue(field, value, reason, business_date(on)), container.uow())
@@ -291,12 +295,13 @@ def blacklist_add(field: Annotated[str, typer.Option(help="id_number, phone, ban
 @blacklist_app.command("remove")
 def blacklist_remove(field: Annotated[str, typer.Option()],
                      reason: Annotated[str, typer.Option(help="Why it is taken off.")],
-                     on: OnOption = None, database_url: DbOption = None) -> None:
+                     on: OnOption = None,
+                     user: UserOption = None, database_url: DbOption = None) -> None:
     """Take a value (read from standard input) off the list."""
     import sys
 
     value = sys.stdin.readline().strip()
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     with use_case():
         removed = lists.remove_from_blacklist(
             lists.ListValue(field, value, reason, business_date(on)), container.uow())
@@ -306,9 +311,9 @@ def blacklist_remove(field: Annotated[str, typer.Option()],
 
 
 @blacklist_app.command("list")
-def blacklist_list(database_url: DbOption = None) -> None:
+def blacklist_list( user: UserOption = None, database_url: DbOption = None) -> None:
     """The listed entries (field, the start of the blind index, reason, who and when)."""
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     with use_case():
         entries = lists.blacklist_entries(container.uow())
     table = Table("id", "field", "index", "reason", "added", "by")
@@ -320,9 +325,10 @@ def blacklist_list(database_url: DbOption = None) -> None:
 
 @limits_app.command("show")
 def limits_show(top: Annotated[int, typer.Option(min=1, help="Rows to show.")] = 20,
+                user: UserOption = None,
                 database_url: DbOption = None) -> None:
     """Each limit's cap and use, fullest first."""
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     with use_case():
         basis, counters = decisions.limit_usage(container.uow())
     if basis is None:
@@ -347,9 +353,10 @@ def limits_show(top: Annotated[int, typer.Option(min=1, help="Rows to show.")] =
 
 
 @limits_app.command("refresh")
-def limits_refresh(on: OnOption = None, database_url: DbOption = None) -> None:
+def limits_refresh(on: OnOption = None,
+                   user: UserOption = None, database_url: DbOption = None) -> None:
     """Recount the limits from the book and set the caps from today's net assets."""
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     with use_case():
         counters = decisions.refresh_limits(container.uow(), container.risk.params.limits,
                                             business_date(on))

@@ -13,6 +13,7 @@ from xinbao.catalogue.model.parties import PartyKind
 from xinbao.catalogue.model.products import RepaymentMethod
 from xinbao.entrypoints.cli.common import (
     DatabaseUrl,
+    UserOption,
     container_for,
     err,
     out,
@@ -53,10 +54,11 @@ def applications_submit(
     evidence: Annotated[list[str] | None, typer.Option(
         help="KIND=REFERENCE@SHA256, repeated: consent, sales_recording, "
              "online_sales_record.")] = None,
+    user: UserOption = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Submit one application; print its number, or every rule it breaks."""
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     with use_case():
         cmd = SubmitApplication(
             funder_code=funder, external_ref=ref, product_code=product, borrower_kind=kind,
@@ -93,6 +95,7 @@ def applications_load(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
                                          help="JSON lines: one application per line, the "
                                               "fields of POST /v1/applications.")],
+    user: UserOption = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """A funder's file of applications in one transaction: good lines stored, each bad line
@@ -113,7 +116,7 @@ def applications_load(
                 first = exc.errors()[0]
                 where = ".".join(str(x) for x in first["loc"])
                 malformed.append((number, f"line {number}: {where}: {first['msg']}"))
-    container = container_for(database_url)
+    container = container_for(database_url, user=user)
     with use_case():
         outcome = applications.submit_application_file(
             SubmitApplicationFile(tuple(c for _, c in commands)), container.uow())
