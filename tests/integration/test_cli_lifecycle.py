@@ -296,3 +296,31 @@ def test_a_missed_installment_is_recorded_after_its_due_date_only(c, quoted):
     assert names.count("InstallmentMissed") == 1
     no_such = xinbao(c, "loans", "missed", loan, "--installment", "40", "--on", "2025-02-20")
     assert no_such.exit_code == REFUSED
+
+
+def test_a_file_with_a_byte_order_mark_a_non_utf8_line_and_a_long_row_refuses_only_that_row(
+        c, quoted, tmp_path):
+    policy = issue(c, quoted)
+    loan = json.loads(xinbao(c, "loans", "show", str(policy["loan_id"]), "--json").stdout)
+    first = loan["schedule"][0]
+    good = (f"LN-1,1,{first['due_date']},{first['principal_fen'] / 100:.2f},"
+            f"{first['interest_fen'] / 100:.2f},T-1")
+    path = tmp_path / "bank-a.csv"
+    path.write_bytes(b"\xef\xbb\xbfcontract_no,installment_number,paid_on,principal,interest,"
+                     b"reference\n" + b"LN-1,2,2025-03-15,1.00,0,T-\xff\n"
+                     + b"LN-1,2,2025-03-15,1.00,0,T-3,extra\n" + good.encode() + b"\n")
+    loaded = xinbao(c, "repayments", "load", str(path), "--funder", "BANK-A", "--json")
+    assert loaded.exit_code == REFUSED, loaded.output
+    result = json.loads(loaded.stdout)
+    assert result["repayments_recorded"] == 1
+    assert {r["line"]: r["errors"][0]["rule"] for r in result["refused"]} == {
+        2: "file.encoding", 3: "file.columns"}
+    jsonl = tmp_path / "bank-a.jsonl"
+    jsonl.write_bytes(b"\xef\xbb\xbf" + json.dumps({
+        "contract_no": "LN-1", "installment_number": 2, "paid_on": "2025-03-15",
+        "principal": 1, "interest": 0, "reference": "T-9"}).encode() + b"\n\xc3(\n")
+    loaded = xinbao(c, "repayments", "load", str(jsonl), "--funder", "BANK-A", "--json")
+    result = json.loads(loaded.stdout)
+    assert result["repayments_recorded"] == 1
+    assert [(r["line"], r["errors"][0]["rule"]) for r in result["refused"]] == [
+        (2, "file.encoding")]

@@ -211,40 +211,64 @@ def repayments_columns() -> None:
     out.print(__doc__.split("\n\n", 1)[1].strip() if __doc__ else "", markup=False)
 
 
+def _lines(path: Path, refused: list[dict[str, Any]]) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each non-blank line, read as bytes: a byte-order mark is
+    dropped, and a line that is not UTF-8 is refused with its number like any bad line."""
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                text = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                refused.append(_refusal(number, "", InvalidInput.single(
+                    "line", "file.encoding", f"not UTF-8 text (byte {exc.start + 1})")))
+                continue
+            if text.strip():
+                yield number, text
+
+
 def _rows(path: Path, kind: str, refused: list[dict[str, Any]],
           ) -> Iterator[tuple[int, Mapping[str, Any]]]:
     """(line number, row) for each data row; unreadable rows go to ``refused``."""
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        if kind == "csv":
-            reader = csv.DictReader(f)
-            unknown = set(reader.fieldnames or ()) - COLUMNS
-            if unknown:
-                refused.append(_refusal(1, "", InvalidInput.single(
-                    "header", "file.columns", f"unknown columns {', '.join(sorted(unknown))}; "
-                    f"a file has {', '.join(sorted(COLUMNS))}")))
-                return
-            for row in reader:
-                yield reader.line_num, row
+    lines = _lines(path, refused)
+    if kind == "csv":
+        first = next(lines, None)
+        if first is None:
             return
-        for number, text in enumerate(f, start=1):
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text, parse_float=Decimal)
-                if not isinstance(row, dict):
-                    raise ValueError("a line is one JSON object")
-            except ValueError as exc:
+        header = [name.strip() for name in next(csv.reader([first[1]]))]
+        unknown = set(header) - COLUMNS
+        if unknown:
+            refused.append(_refusal(first[0], "", InvalidInput.single(
+                "header", "file.columns", f"unknown columns {', '.join(sorted(unknown))}; "
+                f"a file has {', '.join(sorted(COLUMNS))}")))
+            return
+        for number, text in lines:
+            values = next(csv.reader([text]))
+            if len(values) > len(header):
                 refused.append(_refusal(number, "", InvalidInput.single(
-                    "line", "file.json", f"not a JSON object: {exc}")))
+                    "line", "file.columns", f"{len(values)} values for {len(header)} "
+                    "columns")))
                 continue
-            unknown = set(row) - COLUMNS
-            if unknown:
-                refused.append(_refusal(number, str(row.get("reference") or ""),
-                                        InvalidInput.single("line", "file.columns",
-                                                            "unknown fields "
-                                                            f"{', '.join(sorted(unknown))}")))
-                continue
-            yield number, row
+            yield number, dict(zip(header, values, strict=False))
+        return
+    for number, text in lines:
+        try:
+            row = json.loads(text, parse_float=Decimal)
+            if not isinstance(row, dict):
+                raise ValueError("a line is one JSON object")
+        except ValueError as exc:
+            refused.append(_refusal(number, "", InvalidInput.single(
+                "line", "file.json", f"not a JSON object: {exc}")))
+            continue
+        unknown = set(row) - COLUMNS
+        if unknown:
+            refused.append(_refusal(number, str(row.get("reference") or ""),
+                                    InvalidInput.single("line", "file.columns",
+                                                        "unknown fields "
+                                                        f"{', '.join(sorted(unknown))}")))
+            continue
+        yield number, row
 
 
 def _record(row: Mapping[str, Any]) -> RepaymentRecord | PrepaymentRecord:
