@@ -147,6 +147,14 @@ def test_applications_load_stores_good_lines_and_names_each_bad_one(
     with seeded.uow() as u:
         assert u.applications.count() == 1
 
+    # A byte-order mark is not part of line 1; a line that is not UTF-8 is refused alone.
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({**good, "external_ref": "L-4"}).encode()
+                     + b"\n" + b'{"external_ref": "L-\xff"}\n')
+    again = xinbao("applications", "load", str(path), "--database-url", database_url)
+    assert again.exit_code == 2, again.output
+    assert "1 applications stored, 1 lines refused" in again.output
+    assert "line 2: not UTF-8 text (byte 21) [file.encoding]" in again.output
+
 
 @pytest.mark.parametrize(("changes", "field", "rule"), [
     pytest.param({"id_number": "110105194912310021"}, "borrower_id_number", "resident_id.gb11643",

@@ -132,6 +132,23 @@ def use_case() -> Iterator[None]:
         raise typer.Exit(5) from None
 
 
+def file_lines(path: Path) -> Iterator[tuple[int, str | UnicodeDecodeError]]:
+    """(line number, text) of each non-blank line of a funder's file, read as bytes so that
+    one bad line cannot stop the rest: a UTF-8 byte-order mark is dropped, and a line that
+    is not UTF-8 comes as its decoding error, to be refused with its number."""
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                text = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                yield number, exc
+                continue
+            if text.strip():
+                yield number, text
+
+
 def emit_json(document: Any) -> None:
     """Print a JSON document for scripts: plain, unwrapped, UTF-8, dates as ISO strings."""
     sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")

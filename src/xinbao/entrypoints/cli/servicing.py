@@ -44,6 +44,7 @@ from xinbao.entrypoints.cli.common import (
     container_for,
     emit_json,
     err,
+    file_lines,
     out,
     parse_field,
     use_case,
@@ -212,20 +213,14 @@ def repayments_columns() -> None:
 
 
 def _lines(path: Path, refused: list[dict[str, Any]]) -> Iterator[tuple[int, str]]:
-    """(line number, text) of each non-blank line, read as bytes: a byte-order mark is
-    dropped, and a line that is not UTF-8 is refused with its number like any bad line."""
-    with path.open("rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                text = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                refused.append(_refusal(number, "", InvalidInput.single(
-                    "line", "file.encoding", f"not UTF-8 text (byte {exc.start + 1})")))
-                continue
-            if text.strip():
-                yield number, text
+    """(line number, text) of each non-blank line; a line that is not UTF-8 is refused with
+    its number like any bad line."""
+    for number, text in file_lines(path):
+        if isinstance(text, UnicodeDecodeError):
+            refused.append(_refusal(number, "", InvalidInput.single(
+                "line", "file.encoding", f"not UTF-8 text (byte {text.start + 1})")))
+            continue
+        yield number, text
 
 
 def _rows(path: Path, kind: str, refused: list[dict[str, Any]],

@@ -16,6 +16,7 @@ from xinbao.entrypoints.cli.common import (
     UserOption,
     container_for,
     err,
+    file_lines,
     out,
     parse_field,
     use_case,
@@ -106,16 +107,17 @@ def applications_load(
     from xinbao.underwriting.commands import SubmitApplicationFile
 
     commands, malformed = [], []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                commands.append((number, ApplicationIn.model_validate_json(line).command()))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(x) for x in first["loc"])
-                malformed.append((number, f"line {number}: {where}: {first['msg']}"))
+    for number, line in file_lines(path):
+        if isinstance(line, UnicodeDecodeError):
+            malformed.append((number, f"line {number}: not UTF-8 text (byte {line.start + 1}) "
+                                      "[file.encoding]"))
+            continue
+        try:
+            commands.append((number, ApplicationIn.model_validate_json(line).command()))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            malformed.append((number, f"line {number}: {where}: {first['msg']}"))
     container = container_for(database_url, user=user)
     with use_case():
         outcome = applications.submit_application_file(
