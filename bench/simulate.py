@@ -93,7 +93,7 @@ def run_once(args: argparse.Namespace) -> None:
         simulation.simulate(scenario=args.scenario, applications=args.applications,
                             months=args.months, seed=args.seed,
                             out_dir=args.out or Path(tmp), database_url=args.database_url,
-                            history=args.history)
+                            history=args.history, overwrite=True)  # the bench's own run
         command = time.perf_counter() - started
     wall = time.perf_counter() - STARTED
     print_phases(clock, imports, command, wall)
@@ -132,7 +132,8 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=30_000,
                         help="simulated past loans to train the champion on (0: none)")
     parser.add_argument("--out", type=Path, help="keep the database, report and ground "
-                                                  "truth here (default: a temporary folder)")
+                                                  "truth here, replacing a database there "
+                                                  "(default: a temporary folder)")
     parser.add_argument("--database-url", help="an empty database instead of OUT/xinbao.db")
     parser.add_argument("--scaling", nargs=2, type=int, metavar=("SMALL", "LARGE"),
                         help="run both sizes in fresh processes and print the time ratio")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -419,6 +420,17 @@ def test_a_referral_is_queued_and_approved_by_a_reviewer_over_http(
             "unknown-funder"),
     refusal({"funder_code": UNLICENSED.code}, "funder_code", "funder.licensed",
             "unlicensed-funder"),
+    refusal({"amount_fen": 2**63 - 1}, "amount_fen", "amount.maximum", "amount-2^63"),
+    refusal({"monthly_income_fen": 2**63 - 1}, "monthly_income_fen", "amount.maximum",
+            "income-2^63"),
+    refusal({"annual_rate": "1e-999999"}, "annual_rate", "loan.rate_places", "rate-1e-999999"),
+    refusal({"annual_rate": "0"}, "annual_rate", "loan.rate_range", "rate-0"),
+    refusal({"applied_on": "9999-12-31"}, "applied_on", "application.date_window",
+            "year-9999"),
+    refusal({"borrower_name": "张\u0007三"}, "borrower_name", "text.control_characters",
+            "control-character-in-name"),
+    refusal({"external_ref": "APP\n0001"}, "external_ref", "application.external_ref",
+            "line-break-in-reference"),
 ])
 def test_an_application_breaking_a_rule_is_refused_with_422_and_nothing_is_written(
         client: TestClient, container: Container, changes: dict[str, Any], loc: list[str],
@@ -442,6 +454,10 @@ def test_an_application_breaking_a_rule_is_refused_with_422_and_nothing_is_writt
                  id="malformed-date"),
     pytest.param({"amount_fen": "a lot"}, ["body", "amount_fen"], "int_",
                  id="amount-not-a-number"),
+    pytest.param({"amount_fen": True}, ["body", "amount_fen"], "value_error",
+                 id="amount-true"),
+    pytest.param({"term_months": False}, ["body", "term_months"], "value_error",
+                 id="term-false"),
 ])
 def test_a_malformed_application_is_refused_with_422_naming_the_field_and_nothing_is_written(
         client: TestClient, container: Container, changes: dict[str, Any], loc: list[str],
@@ -454,6 +470,44 @@ def test_a_malformed_application_is_refused_with_422_naming_the_field_and_nothin
     (detail,) = response.json()["detail"]
     assert detail["loc"] == loc
     assert detail["type"].startswith(type_prefix)
+    assert written(container) == before
+
+
+@pytest.mark.parametrize(("body", "at"), [
+    pytest.param(b'{"funder_code": ', "at line 1, column 17 (char 16)", id="cut-short"),
+    pytest.param(b'{"funder_code": "BANK-A",\n "amount_fen": }', "at line 2, column 16 (char 41)",
+                 id="second-line"),
+])
+def test_a_malformed_json_body_is_refused_with_422_saying_where_it_breaks(
+        client: TestClient, container: Container, body: bytes, at: str) -> None:
+    before = written(container)
+
+    response = client.post("/v1/applications", content=body,
+                           headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 422, response.text
+    (detail,) = response.json()["detail"]
+    assert detail["type"] == "json_invalid"
+    assert detail["msg"].startswith("Malformed JSON: ") and detail["msg"].endswith(at)
+    assert "BANK-A" not in response.text
+    assert written(container) == before
+
+
+@pytest.mark.parametrize("content_type", [
+    "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None])
+def test_a_body_sent_as_another_content_type_is_refused_naming_application_json(
+        client: TestClient, container: Container, content_type: str | None) -> None:
+    before = written(container)
+    headers = {"Content-Type": content_type} if content_type else {}
+
+    response = client.post("/v1/applications", content=json.dumps(application_body()),
+                           headers=headers)
+
+    assert response.status_code == 422, response.text
+    (detail,) = response.json()["detail"]
+    assert detail["loc"] == ["body"] and detail["type"] == "content_type"
+    assert "Content-Type: application/json" in detail["msg"]
+    assert "valid dictionary" not in detail["msg"]
     assert written(container) == before
 
 

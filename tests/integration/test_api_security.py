@@ -337,6 +337,20 @@ def test_the_token_endpoint_speaks_oauth2_client_credentials(world):
         assert client.get("/v1/me", headers=support.bearer(tampered)).status_code == 401
 
 
+@pytest.mark.parametrize("ttl_seconds", [2**70, 15 * 60 + 1])
+def test_a_correctly_signed_token_living_longer_than_the_maximum_is_refused(world,
+                                                                            ttl_seconds):
+    c, _, _ = world
+    support.api_token(c, "bank-a-api", ["funder"], "BANK-A")
+    now = accounts_now()
+    long_lived = c.credentials.sign_token("bank-a-api", {"typ": "access"}, ttl_seconds, now)
+    in_limit = c.credentials.sign_token("bank-a-api", {"typ": "access"}, 15 * 60, now)
+    with TestClient(create_app(c)) as client:
+        assert client.get("/v1/me", headers=support.bearer(in_limit)).status_code == 200
+        refused = client.get("/v1/me", headers=support.bearer(long_lived))
+        assert refused.status_code == 401
+
+
 def test_unmasking_needs_the_permission_and_a_reason_and_is_audited(world):
     c, a, _ = world
     approver = support.api_token(c, "claims-boss", ["claims_approver"])

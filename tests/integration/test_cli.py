@@ -239,6 +239,27 @@ def test_simulate_refuses_an_unknown_scenario_with_exit_2(tmp_path: Path) -> Non
     assert not (tmp_path / "xinbao.db").exists()
 
 
+def test_simulate_refuses_to_replace_an_existing_database_without_overwrite(
+        tmp_path: Path) -> None:
+    existing = tmp_path / "xinbao.db"
+    existing.write_bytes(b"an earlier book")
+
+    refused = xinbao("simulate", "--applications", "5", "--months", "1", "--history", "0",
+                     "--out", str(tmp_path))
+
+    assert refused.exit_code == REFUSED, refused.output
+    assert refused.stderr.count("\n") == 1, refused.stderr
+    assert str(existing) in refused.stderr and "--overwrite" in refused.stderr
+    assert existing.read_bytes() == b"an earlier book"
+    assert not (tmp_path / "report.html").exists()
+
+    replaced = xinbao("simulate", "--applications", "5", "--months", "1", "--history", "0",
+                      "--out", str(tmp_path), "--overwrite")
+
+    assert replaced.exit_code == 0, replaced.output
+    assert existing.read_bytes() != b"an earlier book"
+
+
 def test_commands_start_without_loading_the_scoring_stack():
     """scikit-learn and optbinning take seconds to import: only training, reports and a
     promoted model load them, not every command (``xinbao --help`` included)."""

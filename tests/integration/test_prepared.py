@@ -124,6 +124,27 @@ def test_driver_errors_are_sqlalchemys(engine):
         c.rollback()
 
 
+@pytest.mark.parametrize("prepared", [False, True], ids=["sqlalchemy", "prepared"])
+def test_a_failed_insert_never_shows_the_values_it_was_given(engine, prepared):
+    # A ciphertext and a blind index must not reach a log or a traceback through the message.
+    secret = "v1.k1.c2VjcmV0LWNpcGhlcnRleHQ"
+    other = "0f4c2a9e1d"
+    first, duplicate = {**ROWS[0], "name": secret}, {**ROWS[1], "name": secret, "note": other}
+    adding = Prepared(insert(t))
+    with engine.connect() as c:
+        c.execute(insert(t), first)
+        with pytest.raises(exc.IntegrityError) as caught:
+            if prepared:
+                adding.execute(c, duplicate)
+            else:
+                c.execute(insert(t), duplicate)
+        c.rollback()
+    message = str(caught.value)
+    assert "prepared_probe" in message
+    for shown in (message, str(caught.value.orig)):  # a traceback prints both
+        assert secret not in shown and other not in shown
+
+
 def test_listeners_see_every_statement(engine):
     seen: list[tuple[str, bool]] = []
 

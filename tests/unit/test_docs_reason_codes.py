@@ -27,7 +27,7 @@ def documented() -> dict[str, list[str]]:
 def in_code() -> set[str]:
     found = set()
     for path in SOURCES:
-        found |= set(re.findall(r'"((?:UW|VER|AF|BUR|SCR|LIM|PRC|REV)-[A-Z0-9-]*)"',
+        found |= set(re.findall(r'"((?:UW|VER|AF|BUR|SCR|LIM|PRC|REV|SYS)-[A-Z0-9-]*)"',
                                 path.read_text(encoding="utf-8")))
     found |= {r.code for r in load_antifraud_rules().rules}
     found = {"SCR-REASON-<FEATURE>" if c == "SCR-REASON-" else c for c in found}
@@ -41,7 +41,7 @@ def test_every_code_the_engine_can_give_is_documented_and_no_other():
 def test_each_row_says_its_stage_action_rule_and_source():
     for code, (_, stage, action, rule, source) in documented().items():
         assert stage in {"verification", "antifraud", "bureau", "score", "limit", "price",
-                         "review"}, code
+                         "review", "system"}, code
         assert action in {"decline", "refer", "pass"}, code
         assert rule and source, code
 

@@ -185,3 +185,57 @@ def test_only_a_referral_can_be_reviewed():
     a = application()
     with pytest.raises(IllegalTransition):
         a.conclude_review(True, (), DECIDED)
+
+
+def _bounds(**changes):
+    from xinbao.underwriting.model import intake_bounds
+
+    values = {"amount_fen": 3_600_000, "annual_rate": Decimal("0.12"),
+              "applied_on": date(2025, 1, 15), "external_ref": "APP-1",
+              "income_fen": 2_000_000, **changes}
+    return [(e.field, e.rule) for e in intake_bounds(**values)]
+
+
+def test_an_ordinary_application_keeps_every_intake_bound():
+    assert _bounds() == []
+    assert _bounds(annual_rate=Decimal("0.000001"), income_fen=None) == []
+
+
+@pytest.mark.parametrize(("changes", "broken"), [
+    pytest.param({"amount_fen": 2**63 - 1}, ("amount_fen", "amount.maximum"), id="amount-2^63"),
+    pytest.param({"income_fen": 1_000_000_000_001}, ("monthly_income_fen", "amount.maximum"),
+                 id="income-over-cap"),
+    pytest.param({"amount_fen": True}, ("amount_fen", "amount.type"), id="bool-amount"),
+    pytest.param({"annual_rate": Decimal("1e-999999")}, ("annual_rate", "loan.rate_places"),
+                 id="rate-1e-999999"),
+    pytest.param({"annual_rate": Decimal(0)}, ("annual_rate", "loan.rate_range"), id="rate-0"),
+    pytest.param({"annual_rate": Decimal("1.01")}, ("annual_rate", "loan.rate_range"),
+                 id="rate-over-1"),
+    pytest.param({"annual_rate": Decimal("NaN")}, ("annual_rate", "loan.rate_range"),
+                 id="rate-nan"),
+    pytest.param({"applied_on": date(9999, 12, 31)}, ("applied_on", "application.date_window"),
+                 id="year-9999"),
+    pytest.param({"external_ref": "A\u200b1"}, ("external_ref", "application.external_ref"),
+                 id="zero-width-space"),
+    pytest.param({"external_ref": "A" * 65}, ("external_ref", "application.external_ref"),
+                 id="reference-too-long"),
+])
+def test_an_out_of_bounds_value_is_refused_with_its_field_and_rule(changes, broken):
+    assert _bounds(**changes) == [broken]
+
+
+@pytest.mark.parametrize("name", ["张\n三", "张\x07三", "张\u202e三"])
+def test_a_name_with_control_or_invisible_characters_is_refused(name):
+    from xinbao.kernel.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as refused:
+        Borrower.individual(name=name, id_number="11010519491231002X", phone="13812345678")
+    assert [e.rule for e in refused.value.errors] == ["text.control_characters"]
+
+
+def test_collateral_values_beyond_the_cap_are_refused():
+    from xinbao.underwriting.model import CollateralKind, CollateralOffer
+
+    house = CollateralOffer(CollateralKind.HOUSE, appraised_fen=2**62, city_tier=1)
+    assert [(e.field, e.rule) for e in house.check()] == [
+        ("collateral.appraised_fen", "amount.maximum")]

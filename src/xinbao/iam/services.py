@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from xinbao.iam.access import authorize
@@ -355,9 +355,21 @@ def token_subject(token: str, creds: Credentials, *, now: datetime) -> str:
     """The client id an access token was granted to, its signature and expiry checked (the
     client itself is not read: ``client_principal``)."""
     claims = creds.read_token(token, now)
-    if claims is None or claims.get("typ") != "access" or not claims.get("sub"):
+    if (claims is None or claims.get("typ") != "access" or not claims.get("sub")
+            or not _lifetime_within_ttl(claims, now)):
         raise Unauthenticated("invalid or expired token")
     return str(claims["sub"])
+
+
+def _lifetime_within_ttl(claims: Mapping[str, Any], now: datetime) -> bool:
+    """No token may live longer than ``TOKEN_TTL``, counted from its issue and from now: a
+    correctly signed token with a far expiry (minted outside ``issue_token``) is refused."""
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if type(issued) is not int or type(expires) is not int:
+        return False
+    ttl = int(TOKEN_TTL.total_seconds())
+    moment = int((now if now.tzinfo else now.replace(tzinfo=UTC)).timestamp())
+    return expires - issued <= ttl and expires - moment <= ttl
 
 
 def client_principal(client_id: str, uow: AccountsUnitOfWork) -> Principal:

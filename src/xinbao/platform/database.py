@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import DBAPIError
 
 #: Connections opened beyond the pool for a burst, closed when it has passed.
 POOL_OVERFLOW = 10
@@ -34,13 +35,16 @@ def create_db_engine(url: str, *, pool_size: int = 20) -> Engine:
         memory = database == ":memory:"
         if not memory:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **_JSON,
+        engine = create_engine(url, connect_args={"timeout": 30}, **_SAFE,
                                **({} if memory else pool))
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "handle_error", _without_row_values)
         event.listen(engine, "savepoint", _sqlite_savepoint_inside_a_transaction)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, **_JSON, **pool)
+        engine = create_engine(url, pool_pre_ping=True, **_SAFE, **pool)
+        event.listen(engine, "handle_error", _without_row_values)
+        return engine
     raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or "
                      "postgresql")
 
@@ -61,6 +65,29 @@ def json_dumps(value: Any) -> str:
 
 
 _JSON: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
+#: A statement's parameters (ciphertexts, blind indexes, personal data) are never written
+#: into an error's message or the engine's log: a traceback of a failed insert shows the SQL
+#: and the driver's error only (docs/SECURITY.md).
+_SAFE: dict[str, Any] = {**_JSON, "hide_parameters": True}
+
+
+def hide_row_values(error: BaseException) -> None:
+    """Keep only the primary message of a PostgreSQL error: its detail quotes the row's
+    values ("Key (name_bidx)=(…) already exists"). The detail stays readable in
+    ``error.diag`` for code that needs it; SQLite's messages name columns only."""
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if isinstance(primary, str) and primary and error.args != (primary,):
+        error.args = (primary,)
+
+
+def _without_row_values(context: ExceptionContext) -> None:
+    original, wrapped = context.original_exception, context.sqlalchemy_exception
+    before = str(original)
+    hide_row_values(original)
+    if isinstance(wrapped, DBAPIError) and str(original) != before:
+        wrapped.args = (f"({type(original).__module__}.{type(original).__name__}) "
+                        f"{original}",)
 
 
 def _sqlite_savepoint_inside_a_transaction(conn: Connection, _name: str) -> None:

@@ -14,8 +14,8 @@ well and skips the rest:
   is begun, as SQLAlchemy's autobegin would, when none is);
 - ``before_cursor_execute`` and ``after_cursor_execute`` listeners see every statement, with
   ``context`` None;
-- driver errors are raised as SQLAlchemy's (``OperationalError``, ``IntegrityError``, ...);
-  a lost connection is invalidated.
+- driver errors are raised as SQLAlchemy's (``OperationalError``, ``IntegrityError``, ...),
+  their parameters hidden when the engine hides them; a lost connection is invalidated.
 
 Rows are named tuples: fields by attribute or by position, as the callers use them. Statements
 whose values SQLAlchemy would make at execution time (Python-side column defaults, expanding
@@ -34,6 +34,8 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.dml import Insert
+
+from xinbao.platform.database import hide_row_values
 
 Processor = Callable[[Any], Any]
 _REQUIRED = object()  # a bind the statement gives no value of its own
@@ -138,8 +140,11 @@ class Prepared:
             invalidated = conn.dialect.is_disconnect(error, dbapi, cursor)
             if invalidated:
                 conn.invalidate(error)
+            if conn.engine.hide_parameters:
+                hide_row_values(error)
             raise exc.DBAPIError.instance(
                 statement, sent, error, conn.dialect.loaded_dbapi.Error,
+                hide_parameters=conn.engine.hide_parameters,
                 connection_invalidated=invalidated, dialect=conn.dialect,
                 ismulti=many) from error
         finally:

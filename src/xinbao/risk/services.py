@@ -17,15 +17,24 @@ Deciding a batch of applications:
    keeps going to others, then referred). Decisions, status changes and quotes are written
    in bulk, in the same transaction. The write lock is so held only while the batch is
    written and committed, and another server process decides its own batch meanwhile.
+
+An application the engine raises on at any step of its own (valuation, features, its score,
+its limit keys, the assessment, a record storage cannot take) is referred to a person with
+``SYS-DECISION-ERROR``, the error's type and place in its record, a ``DecisionFailed`` event
+and an error in the log; it reserves nothing, and the rest of the batch is decided as if it
+were not there (a domain refusal still refuses the whole command).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+import structlog
 
 from xinbao.catalogue.model.parties import PartyKind
 from xinbao.catalogue.model.products import Product, ProductFamily
@@ -133,28 +142,33 @@ class Decided:
 
 def decide(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
            products: Mapping[tuple[str, int], Product], on: date) -> list[Decided]:
-    """Decide submitted applications (inside the caller's transaction)."""
+    """Decide submitted applications (inside the caller's transaction). An application the
+    engine raises on (anything but a domain refusal) is referred ``SYS-DECISION-ERROR``
+    with a ``DecisionFailed`` event, reserves nothing, and the rest are decided as if it
+    were not in the batch."""
     if not batch:
         return []
     results = engine.bureau.fetch_many([BureauQuery(a.borrower.id_number, a.borrower.name,
                                                     a.borrower.kind, on) for a in batch])
     screenings = _screen(uow, engine.rule_set, batch, on)
-    valuations = [_value(engine.collateral, a, on) for a in batch]
+    failed: dict[int, Exception] = {}
+    every = range(len(batch))
+    valuations = _each(failed, every, lambda i: _value(engine.collateral, batch[i], on))
     product_of = [products[(a.product_code, a.product_version)] for a in batch]
-    features = [rules.features(a, p, b, v, on)
-                for a, p, b, v in zip(batch, product_of, results, valuations, strict=True)]
-    scores = engine.scorer.score(features, [a.id or 0 for a in batch])
+    features = _each(failed, every, lambda i: rules.features(
+        batch[i], product_of[i], results[i], valuations[i], on))
+    scores = _score(engine.scorer, batch, features, failed)
     basis = limit_basis(uow, engine.params.limits, on)
     funders = {f: require(uow.funders.get(f), "funder", f)
                for f in {a.funder_id for a in batch}}
     caps = exposure.caps(engine.params.limits, basis)
-    keys_of = [limit_keys_for(uow, a, product_of[i], funders[a.funder_id].code, engine, basis,
-                           caps) for i, a in enumerate(batch)]
-    state, missing = counters_for(uow, [c for wanted in keys_of for c in wanted])
-    facts = [rules.Facts(screening=screenings[i], bureau=results[i], scored=scores[i],
-                         valuation=valuations[i], portfolio=(), cost_cap=engine.cost_cap,
-                         annualization=engine.annualization) for i in range(len(batch))]
-    keys = [[(c.dimension, c.key) for c in wanted] for wanted in keys_of]
+    keys_of = _each(failed, every, lambda i: limit_keys_for(
+        uow, batch[i], product_of[i], funders[batch[i].funder_id].code, engine, basis, caps))
+    state, missing = counters_for(uow, [c for wanted in keys_of.values() for c in wanted])
+    facts = {i: rules.Facts(screening=screenings[i], bureau=results[i], scored=scores[i],
+                            valuation=valuations[i], portfolio=(), cost_cap=engine.cost_cap,
+                            annualization=engine.annualization) for i in keys_of}
+    keys = {i: [(c.dimension, c.key) for c in wanted] for i, wanted in keys_of.items()}
 
     # Everything is assessed and recorded before the batch's first write, so the write lock
     # (SQLite's one writer, PostgreSQL's locks on the counters' rows) is held only while the
@@ -170,46 +184,110 @@ def decide(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
         return True
 
     fresh = dict(state)
-    assessed = [_assess(uow, engine, a, product_of[i], facts[i], basis, on, keys[i], state,
-                        plan)
-                for i, a in enumerate(batch)]
-    records = _records(uow, engine, batch, assessed, features, on)
+    assessed = _each(failed, every, lambda i: _assess(
+        uow, engine, batch[i], product_of[i], facts[i], features[i], basis, on, keys[i],
+        state, plan))
     if missing:  # the batch's first write
         uow.counters.ensure(missing, basis_fen=basis, on=on)
     if planned and not uow.counters.reserve_many(planned):
         fresh.update(uow.counters.get(list(fresh)))
-        assessed = [_assess(uow, engine, a, product_of[i], facts[i], basis, on, keys[i],
-                            fresh, uow.counters.reserve) for i, a in enumerate(batch)]
-        records = _records(uow, engine, batch, assessed, features, on)
+        assessed = _each(failed, every, lambda i: _assess(
+            uow, engine, batch[i], product_of[i], facts[i], features[i], basis, on, keys[i],
+            fresh, uow.counters.reserve))
     decided = []
-    for application, (assessment, _), record in zip(batch, assessed, records, strict=True):
-        application.decide(assessment.outcome.approved, assessment.reason_codes, on)
+    for i, application in enumerate(batch):
+        if i in failed:
+            record = _failure(uow, engine, application, failed[i], results[i].source, on)
+            application.decide(None, record.reason_codes, on)
+        else:
+            assessment, record = assessed[i]
+            application.decide(assessment.outcome.approved, assessment.reason_codes, on)
         decided.append(Decided(application, record))
     uow.decisions.add_many([d.record for d in decided])
     return decided
 
 
+_T = TypeVar("_T")
+
+
+def _each(failed: dict[int, Exception], indices: Iterable[int],
+          step: Callable[[int], _T]) -> dict[int, _T]:
+    """``step`` for each application of the batch not failed yet; one that raises anything
+    but a domain refusal is put in ``failed`` and left out of the later steps."""
+    out = {}
+    for i in indices:
+        if i in failed:
+            continue
+        try:
+            out[i] = step(i)
+        except DomainError:
+            raise
+        except _PortFailed as exc:
+            assert exc.__cause__ is not None
+            raise exc.__cause__ from None
+        except Exception as exc:  # noqa: BLE001 - the application is referred, see decide
+            failed[i] = exc
+    return out
+
+
+class _PortFailed(Exception):
+    """Carries an error of the database out of one application's step: it is the batch's
+    (a lock, a lost connection), never a reason to refer that application."""
+
+
+def _port(call: Callable[..., _T], *args: Any) -> _T:
+    try:
+        return call(*args)
+    except DomainError:
+        raise
+    except Exception as exc:
+        raise _PortFailed from exc
+
+
+def _score(scorer: Scorer, batch: Sequence[Application],
+           features: Mapping[int, Mapping[str, Any]],
+           failed: dict[int, Exception]) -> dict[int, ScoreResult]:
+    """The batch scored in one call; if the call raises, each application alone, so the one
+    the model cannot take fails alone (if none can be scored, the model is broken rather
+    than an application: the error is raised)."""
+    ok = [i for i in features if i not in failed]
+    if not ok:
+        return {}
+    try:
+        return dict(zip(ok, scorer.score([features[i] for i in ok],
+                                         [batch[i].id or 0 for i in ok]), strict=True))
+    except DomainError:
+        raise
+    except Exception:
+        alone = _each(failed, ok, lambda i: scorer.score([features[i]], [batch[i].id or 0])[0])
+        if not alone:
+            raise
+        return alone
+
+
 def _assess(uow: UnitOfWork, engine: RiskEngine, application: Application, product: Product,
-            facts: rules.Facts, basis: int, on: date, keys: list[tuple[str, str]],
-            state: dict[tuple[str, str], Counter],
+            facts: rules.Facts, features: Mapping[str, Any], basis: int, on: date,
+            keys: list[tuple[str, str]], state: dict[tuple[str, str], Counter],
             reserve: Callable[[Sequence[tuple[str, str]], int], bool],
-            ) -> tuple[Assessment, rules.Facts]:
+            ) -> tuple[Assessment, DecisionRecord]:
     """Assess one application of the batch against ``state``, the batch's view of the limit
     counters, kept up to date with its own reservations (re-read when ``reserve`` finds that
-    a concurrent transaction took the room)."""
+    a concurrent transaction took the room). Its record is made, and checked storable,
+    before it reserves."""
     terms = engine.params.terms[product.family]
     for attempt in range(_RESERVE_TRIES):
         if attempt:  # a concurrent approval took the room: read it again
-            state.update(uow.counters.get(keys))
+            state.update(_port(uow.counters.get, keys))
         portfolio = exposure.constraints(
             [state[k] for k in keys], product.coverage_share, rules=engine.params.limits,
             net_assets_fen=basis, enterprise=application.borrower.kind is PartyKind.ENTERPRISE)
         facts = replace(facts, portfolio=tuple(portfolio))
         assessment = rules.assess(application, product, terms, facts, on)
+        record = _record(uow, engine, application, assessment, facts, features, on)
         if assessment.outcome.approved is not True:
             break
         amount = exposure.retained_fen(assessment.approved_fen, product.coverage_share)
-        if reserve(keys, amount):
+        if _port(reserve, keys, amount):
             for k in keys:
                 c = state[k]
                 state[k] = Counter(c.dimension, c.key, c.cap_fen, c.used_fen + amount)
@@ -219,14 +297,8 @@ def _assess(uow: UnitOfWork, engine: RiskEngine, application: Application, produ
             "limit", LIMIT_CONTENDED, antifraud.Action.REFER,
             "the portfolio limits changed under concurrent approvals")),
             assessment.limit, assessment.price)
-    return assessment, facts
-
-
-def _records(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
-             assessed: Sequence[tuple[Assessment, rules.Facts]],
-             features: Sequence[Mapping[str, Any]], on: date) -> list[DecisionRecord]:
-    return [_record(uow, engine, a, assessment, facts, features[i], on)
-            for i, (a, (assessment, facts)) in enumerate(zip(batch, assessed, strict=True))]
+        record = _record(uow, engine, application, assessment, facts, features, on)
+    return assessment, record
 
 
 def _record(uow: UnitOfWork, engine: RiskEngine, application: Application,
@@ -235,7 +307,7 @@ def _record(uow: UnitOfWork, engine: RiskEngine, application: Application,
     price, scored = (None if assessment.outcome is Outcome.DECLINE else assessment.price,
                      facts.scored)
     assert application.id is not None
-    return DecisionRecord(
+    record = DecisionRecord(
         application_id=application.id, outcome=assessment.outcome, decided_on=on,
         decided_by=uow.actor.actor, reason_codes=assessment.reason_codes,
         requested_fen=application.amount_fen,
@@ -248,6 +320,39 @@ def _record(uow: UnitOfWork, engine: RiskEngine, application: Application,
         detail=rules.detail(assessment, facts, _json_features(features),
                             application.borrower.kind),
         final=assessment.outcome is not Outcome.REFER, bureau_source=facts.bureau.source)
+    rules.check_storable(record)
+    return record
+
+
+#: What of an error's message is kept: personal data (ID, phone and card numbers, names in
+#: Chinese characters) never reaches the record or the log.
+_PERSONAL = re.compile(r"[0-9Xx]{6,}|[\u3400-\u9fff]+")
+
+
+def _failure(uow: UnitOfWork, engine: RiskEngine, application: Application,
+             error: Exception, bureau_source: str, on: date) -> DecisionRecord:
+    """The referral of an application the engine raised on, with a ``DecisionFailed``
+    event, and an error line in the log (no personal data in either)."""
+    assert application.id is not None
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = (f"{tb.tb_frame.f_globals.get('__name__', '?')}.{tb.tb_frame.f_code.co_name}"
+             if tb is not None else "?")
+    kind, message = type(error).__name__, _PERSONAL.sub("…", str(error))[:200]
+    structlog.get_logger("xinbao.risk").error(
+        "decision failed", application_id=application.id, error=kind, where=where)
+    record = DecisionRecord(
+        application_id=application.id, outcome=Outcome.REFER, decided_on=on,
+        decided_by=uow.actor.actor, reason_codes=(rules.DECISION_ERROR,),
+        requested_fen=application.amount_fen, approved_fen=0, annual_premium_rate=None,
+        monthly_premium_rate=None, pd=None, score=None, model="none",
+        rule_set_version=engine.rule_set.version, params_version=engine.params.version,
+        detail=rules.failure_detail(kind, where, message, application.borrower.kind),
+        final=False, bureau_source=bureau_source)
+    record.events.append(Event("DecisionFailed", "application", application.id, on, {
+        "reason_code": rules.DECISION_ERROR, "error": kind, "where": where}))
+    return record
 
 
 def _json_features(features: Mapping[str, Any]) -> dict[str, Any]:

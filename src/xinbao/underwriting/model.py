@@ -21,10 +21,61 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from xinbao.catalogue.model.parties import Borrower, InsuranceMode, Roles
+from xinbao.catalogue.model.parties import (
+    Borrower,
+    InsuranceMode,
+    Roles,
+    has_control_characters,
+)
 from xinbao.catalogue.model.products import Product, RepaymentMethod
 from xinbao.kernel.errors import FieldError, IllegalTransition
 from xinbao.kernel.events import Event
+
+#: The largest amount any one field may carry: 10 billion yuan, far above any loan or asset
+#: the products cover, while a million of them still sum inside a 64-bit integer (storage is
+#: BIGINT fen). Larger values are refused at the door, not by the database or the engine.
+MAX_AMOUNT_FEN = 1_000_000_000_000
+#: Annual rates are (0, 100 %], in at most six decimal places (0.0001 %): the engine divides
+#: by the monthly rate, and a rate of 1e-999999 is no one's price. The all-in cost cap is
+#: the risk price's rule (a decline), not intake's.
+MAX_ANNUAL_RATE = Decimal(1)
+RATE_PLACES = 6
+#: Application dates this system can mean (the product versions, the calendar of the book).
+APPLICATION_DATES = (date(2000, 1, 1), date(2099, 12, 31))
+#: Longest funder's application number (characters).
+MAX_REFERENCE = 64
+
+
+def intake_bounds(*, amount_fen: int, annual_rate: Decimal, applied_on: date,
+                  external_ref: str, income_fen: int | None) -> list[FieldError]:
+    """The bounds every application must keep whatever its product: amounts and income
+    within ``MAX_AMOUNT_FEN``, a real rate, a date this system can mean, a reference of
+    printable text. The same rules serve the API, the CLI and the funders' files."""
+    errors: list[FieldError] = []
+    for name, value in (("amount_fen", amount_fen), ("monthly_income_fen", income_fen)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            errors.append(FieldError(name, "amount.type", "an amount is a whole number of fen"))
+        elif value is not None and value > MAX_AMOUNT_FEN:
+            errors.append(FieldError(name, "amount.maximum",
+                                     f"at most {MAX_AMOUNT_FEN} fen (10 billion yuan)"))
+    if not isinstance(annual_rate, Decimal) or not annual_rate.is_finite():
+        errors.append(FieldError("annual_rate", "loan.rate_range", "a rate is a number"))
+    elif not Decimal(0) < annual_rate <= MAX_ANNUAL_RATE:
+        errors.append(FieldError("annual_rate", "loan.rate_range",
+                                 "annual rate must be above 0 and at most 1"))
+    elif int(annual_rate.as_tuple().exponent) < -RATE_PLACES:
+        errors.append(FieldError("annual_rate", "loan.rate_places",
+                                 f"annual rate has at most {RATE_PLACES} decimal places"))
+    first, last = APPLICATION_DATES
+    if not first <= applied_on <= last:
+        errors.append(FieldError("applied_on", "application.date_window",
+                                 f"an application date lies between {first} and {last}"))
+    if len(external_ref) > MAX_REFERENCE or has_control_characters(external_ref):
+        errors.append(FieldError("external_ref", "application.external_ref",
+                                 f"the funder's application number is 1 to {MAX_REFERENCE} "
+                                 "printable characters"))
+    return errors
+
 
 _RULE_TO_REASON = {
     "product.amount_range": "UW-AMOUNT-RANGE",
@@ -99,6 +150,14 @@ class CollateralOffer:
         if self.prior_liens_fen < 0:
             errors.append(FieldError(f"{where}.prior_liens_fen", "collateral.liens",
                                      "prior liens cannot be negative"))
+        for name in ("new_price_fen", "appraised_fen", "prior_liens_fen"):
+            value = getattr(self, name)
+            if value is not None and value > MAX_AMOUNT_FEN:
+                errors.append(FieldError(f"{where}.{name}", "amount.maximum",
+                                         f"at most {MAX_AMOUNT_FEN} fen (10 billion yuan)"))
+            elif name != "prior_liens_fen" and value is not None and value <= 0:
+                errors.append(FieldError(f"{where}.{name}", "amount.positive",
+                                         "a value is a positive amount"))
         return errors
 
 

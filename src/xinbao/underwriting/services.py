@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from decimal import Decimal
 
-from xinbao.catalogue.model.parties import Borrower, Funder, PartyKind, assign_roles
+from xinbao.catalogue.model.parties import (
+    Borrower,
+    Funder,
+    PartyKind,
+    assign_roles,
+    has_control_characters,
+)
 from xinbao.catalogue.model.products import Product, version_in_force
 from xinbao.iam.access import authorize
 from xinbao.iam.model.security import Action
@@ -14,11 +19,8 @@ from xinbao.kernel.errors import Conflict, DomainError, FieldError, InvalidInput
 from xinbao.kernel.events import Event
 from xinbao.kernel.results import FileOutcome, Rejection
 from xinbao.underwriting.commands import SubmitApplication, SubmitApplicationFile
-from xinbao.underwriting.model import Application, Profile
+from xinbao.underwriting.model import Application, Profile, intake_bounds
 from xinbao.underwriting.repository import UnitOfWork
-
-#: Sanity bound on a contractual rate; the all-in cost cap is enforced by risk pricing.
-MAX_ANNUAL_RATE = Decimal(1)
 
 
 class _Lookups:
@@ -134,9 +136,11 @@ def _check_declared(cmd: SubmitApplication) -> list[FieldError]:
                                  "income cannot be negative"))
     for name, limit in _TEXT_LIMITS.items():
         value = getattr(p, name)
-        if value is not None and (not value.strip() or len(value) > limit):
+        if value is not None and (not value.strip() or len(value) > limit
+                                  or has_control_characters(value)):
             errors.append(FieldError(name, "profile.text",
-                                     f"{name} is 1 to {limit} characters when given"))
+                                     f"{name} is 1 to {limit} printable characters when "
+                                     "given"))
     if cmd.collateral is not None:
         errors.extend(cmd.collateral.check())
     for i, e in enumerate(cmd.evidence):
@@ -162,9 +166,9 @@ def _build(cmd: SubmitApplication, lookups: _Lookups) -> Application:
     if not cmd.external_ref.strip():
         errors.append(FieldError("external_ref", "application.external_ref",
                                  "the funder's application number is required"))
-    if not Decimal(0) <= cmd.annual_rate <= MAX_ANNUAL_RATE:
-        errors.append(FieldError("annual_rate", "loan.rate_range",
-                                 "annual rate must be between 0 and 1"))
+    errors.extend(intake_bounds(
+        amount_fen=cmd.amount_fen, annual_rate=cmd.annual_rate, applied_on=cmd.applied_on,
+        external_ref=cmd.external_ref, income_fen=cmd.profile.monthly_income_fen))
 
     funder = lookups.funder(cmd.funder_code)
     if funder is None:

@@ -12,6 +12,7 @@ the field and rule named.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -158,11 +159,21 @@ class Funder:
                                  agreement.as_data()))
 
 
+def has_control_characters(text: str) -> bool:
+    """Whether text holds control or format characters (line breaks, NUL, zero-width
+    spaces, direction marks): never part of a name, a reference or a declared value, and
+    a way to make two records look alike."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text)
+
+
 def _check_name(name: str, field_name: str) -> FieldError | None:
     if not name or not name.strip():
         return FieldError(field_name, "name.required", "name is required")
     if len(name.strip()) > 200:
         return FieldError(field_name, "name.length", "name is longer than 200 characters")
+    if has_control_characters(name):
+        return FieldError(field_name, "text.control_characters",
+                          "name cannot contain control or invisible characters")
     return None
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -63,17 +63,37 @@ ROUTERS = (catalogue.router, underwriting.router, risk.router, policy.router,
            compliance.router, iam.oauth, console.router)
 
 
+def _explained(error: Mapping[str, Any], body: Any, content_type: str | None
+               ) -> dict[str, Any]:
+    """A validation error as answered, without its input. Two of FastAPI's say too little:
+    "JSON decode error" gains its reason and place, and a body never read as JSON (another
+    content type, or none) says which content type is expected instead of "Input should be
+    a valid dictionary or object"."""
+    loc, msg, kind = list(error.get("loc", ())), error.get("msg", ""), error.get("type", "")
+    if kind == "json_invalid" and isinstance(body, str) and len(loc) == 2 \
+            and isinstance(loc[1], int):
+        at = loc[1]
+        line, column = body.count("\n", 0, at) + 1, at - body.rfind("\n", 0, at)
+        reason = (error.get("ctx") or {}).get("error", "invalid syntax")
+        msg = f"Malformed JSON: {reason} at line {line}, column {column} (char {at})"
+    elif loc == ["body"] and isinstance(body, bytes):
+        given = (content_type or "none")[:80]
+        msg = f"The body must be JSON sent as Content-Type: application/json (got {given})"
+        kind = "content_type"
+    return {"loc": loc, "msg": msg, "type": kind}
+
+
 def _error_handlers() -> dict[type[Exception], Callable]:
     def invalid(_: Request, exc: InvalidInput) -> JSONResponse:
         return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={
             "detail": [{"loc": ["body", *error_location(e.field)], "msg": e.message,
                         "type": e.rule} for e in exc.errors]})
 
-    def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
+    def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's default echoes the input; it may hold ID numbers, phones or cards.
+        sent = request.headers.get("content-type")
         return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={
-            "detail": [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""),
-                        "type": e.get("type", "")} for e in exc.errors()]})
+            "detail": [_explained(e, exc.body, sent) for e in exc.errors()]})
 
     def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})

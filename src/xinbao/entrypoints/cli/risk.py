@@ -38,7 +38,7 @@ from xinbao.kernel.money import format_yuan
 from xinbao.risk import approval, lists, referrals
 from xinbao.risk import services as decisions
 from xinbao.risk.commands import ApproveApplications
-from xinbao.risk.model.decision import DecisionRecord
+from xinbao.risk.model.decision import DECISION_ERROR, DecisionRecord
 from xinbao.underwriting.model import Application
 
 decision_app = typer.Typer(help="Approval decisions: run, explain, review referrals.",
@@ -109,9 +109,11 @@ def _results_table(results: list[approval.ApprovalResult]) -> Table:
 
 def _decide_all(container: Container, waiting: list[int], day: date, batch: int) -> None:
     """Decide the waiting applications batch by batch, with a progress bar; then how many
-    ended each way."""
+    ended each way. An application the engine could not decide is referred
+    (``SYS-DECISION-ERROR``) and named; the run still exits 0, the others decided."""
     count: dict[str, int] = {}
     amount: dict[str, int] = {}
+    failed: list[int] = []
     decided = 0
     started = time.perf_counter()
     try:
@@ -129,6 +131,8 @@ def _decide_all(container: Container, waiting: list[int], day: date, batch: int)
                     count[outcome] = count.get(outcome, 0) + 1
                     amount[outcome] = amount.get(outcome, 0) + (
                         r.decision.approved_fen if r.decision else 0)
+                    if r.decision and DECISION_ERROR in r.decision.reason_codes:
+                        failed.append(r.decision.application_id)
                 decided += len(chunk)
                 progress.update(task, completed=decided)
     except BaseException as stopped:  # a refusal, Ctrl-C, a database error: say what stays
@@ -149,6 +153,11 @@ def _decide_all(container: Container, waiting: list[int], day: date, batch: int)
                       f"{count[outcome]:,}",
                       format_yuan(amount[outcome]) if amount[outcome] else "")
     out.print(table)
+    if failed:
+        shown = ", ".join(map(str, failed[:20])) + (", …" if len(failed) > 20 else "")
+        err.print(f"[bold yellow]{len(failed):,} application(s) the engine could not "
+                  f"decide[/] were referred {DECISION_ERROR} (the error is in each "
+                  f"decision): {shown}")
     out.print("Each decision: xinbao decision explain ID; referrals: xinbao decision "
               "queue.")
 

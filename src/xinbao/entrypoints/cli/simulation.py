@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.engine import make_url
@@ -50,21 +51,26 @@ def _train_on_history(scenario: Scenario, rows: int, out_dir: Path, models: Path
 
 
 def _simulate(scenario: Scenario, out_dir: Path, database_url: str | None,
-              history: int = 0) -> None:
+              history: int = 0, *, overwrite: bool = False) -> None:
     """Run a scenario into a fresh database; write the ground truth and the HTML report.
     With ``history``, a champion scorecard is first trained on that many simulated past
-    loans; without, decisions use the fallback bureau-score PD."""
+    loans; without, decisions use the fallback bureau-score PD. An existing SQLite file is
+    deleted first only with ``overwrite``."""
     from xinbao.analytics.portfolio import monthly_statement, summary_by, to_frame, vintage_curves
     from xinbao.parameters import load_product_catalogue
     from xinbao.reporting.html import write_report
     from xinbao.simulation.runner import run_market
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite:///{out_dir / 'xinbao.db'}"
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if Path(parsed.database).exists() and not overwrite:
+            err.print(f"[bold red]Refused[/]: {escape(parsed.database)} exists; pass "
+                      "--overwrite to replace it.", soft_wrap=True)
+            raise typer.Exit(2)
         for suffix in ("", "-wal", "-shm"):
             Path(parsed.database + suffix).unlink(missing_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     models = out_dir / "models"
     container = container_for(url, upgrade=True, models_dir=models)
     with container.uow() as uow:
@@ -136,6 +142,10 @@ def simulate(
     history: Annotated[int, typer.Option(
         min=0, help="First train the champion scorecard on this many simulated past loans "
                     "(0: decide with the fallback bureau-score PD).")] = 30_000,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Delete an existing SQLite database (OUT/xinbao.db or the "
+                            "--database-url file) first; without it, the run is refused.")]
+    = False,
 ) -> None:
     """Simulate a market scenario through Xinbao; print KPIs, write report and ground truth."""
     from xinbao.simulation.scenario import resolve_scenario
@@ -148,7 +158,8 @@ def simulate(
     chosen = replace(chosen, applications=applications or chosen.applications,
                      months=months or chosen.months,
                      seed=seed if seed is not None else chosen.seed)
-    _simulate(chosen, out_dir or Path("out") / chosen.name, database_url, history)
+    _simulate(chosen, out_dir or Path("out") / chosen.name, database_url, history,
+              overwrite=overwrite)
 
 
 def demo(
@@ -156,9 +167,10 @@ def demo(
     months: Annotated[int | None, typer.Option(min=1, max=120, help="Override the months.")]
     = None,
 ) -> None:
-    """The base market: 20,000 applications over 24 months into out/demo (SQLite)."""
+    """The base market: 20,000 applications over 24 months into out/demo (SQLite); the
+    previous demo's database there is replaced."""
     simulate(scenario="base", applications=applications, months=months, seed=None,
-             out_dir=Path("out") / "demo", database_url=None, history=30_000)
+             out_dir=Path("out") / "demo", database_url=None, history=30_000, overwrite=True)
 
 
 def register(app: typer.Typer) -> None:

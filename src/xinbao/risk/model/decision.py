@@ -16,6 +16,9 @@ this module decides, naming every reason:
 Outcome: decline if any finding declines; refer if any refers (with the proposed amount and
 price for the reviewer); approve with changed terms when the limit cut the amount or the
 price was lowered to the all-in cost cap; approve otherwise.
+
+An application the engine cannot decide (a figure it cannot compute or store) is referred
+with ``SYS-DECISION-ERROR`` (``failure_detail``) and the rest of its batch is decided.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ COLLATERAL_MISSING = "VER-COLLATERAL-MISSING"
 PD_DECLINE = "SCR-PD-DECLINE"
 PD_REFER = "SCR-PD-REFER"
 REASON_PREFIX = "SCR-REASON-"
+DECISION_ERROR = "SYS-DECISION-ERROR"
+#: Storage keeps integers in signed 64 bits (BIGINT, and the JSON of the detail).
+_INT64 = range(-(2 ** 63), 2 ** 63)
 
 SECURED = {ProductFamily.CAR, ProductFamily.MORTGAGE_BACKED}
 
@@ -372,4 +378,40 @@ def detail(assessment: Assessment, facts: Facts, inputs: Mapping[str, Any],
                       "action": facts.screening.action.value},
         "inputs": dict(inputs),
         "borrower_kind": kind.value,
+    }
+
+
+def check_storable(record: DecisionRecord) -> None:
+    """Refuse (``ValueError``) a record that storage cannot take: an integer beyond 64 bits
+    or a rate that is not a finite number, found before anything is reserved or written."""
+    rates = (record.annual_premium_rate, record.monthly_premium_rate, record.pd)
+    if any(r is not None and not r.is_finite() for r in rates):
+        raise ValueError("a rate of the decision is not a finite number")
+    if not (_fits(record.detail) and _fits((record.requested_fen, record.approved_fen))):
+        raise ValueError("a figure of the decision does not fit in 64 bits")
+
+
+def _fits(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return value in _INT64
+    if isinstance(value, Mapping):
+        return all(_fits(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_fits(v) for v in value)
+    return True
+
+
+def failure_detail(error: str, where: str, message: str, kind: PartyKind) -> dict[str, Any]:
+    """The stored explanation of an application the engine could not decide: the error's
+    type, where it was raised and its message with personal data masked (``error``,
+    ``where``, ``message`` as the service found them)."""
+    return {
+        "findings": [{"stage": "system", "code": DECISION_ERROR, "action": Action.REFER.value,
+                      "detail": f"the engine could not decide ({error} in {where}): "
+                                "a person decides"}],
+        "limit": None, "price": None, "score": None, "bureau": None, "collateral": None,
+        "error": {"type": error, "where": where, "message": message},
+        "inputs": {}, "borrower_kind": kind.value,
     }

@@ -42,7 +42,8 @@ def approve_applications(body: ApproveBatchIn, me: Me, request: Request) -> Resp
     """Run the risk approval engine on up to 500 submitted applications in one transaction
     (the insurer's operations deciding a funder's batch): one bureau round, one scoring
     call, one commit. The batch is decided whole or refused whole (one application not
-    found, not permitted or decided before the application date refuses it)."""
+    found, not permitted or decided before the application date refuses it); one the
+    engine cannot decide is referred ``SYS-DECISION-ERROR`` and the others decided."""
     with request.app.state.batcher.exclusive():  # one writer at a time in this process
         results = approval.approve_applications(
             ApproveApplications(tuple(body.application_ids), body.on or today()), me.uow(),

@@ -8,16 +8,33 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+)
 
 Rate = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]
 #: Storage holds 64-bit integers; larger numbers are refused at the edge (422), not by the
 #: database (500).
 BIGINT_MAX = 2**63 - 1
-Fen = Annotated[int, Field(ge=-BIGINT_MAX, le=BIGINT_MAX,
-                           description="amount in integer fen (1 yuan = 100 fen)")]
-Id = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
-Count = Annotated[int, Field(ge=0, le=10_000)]  # installment numbers, terms in months
+
+
+def _no_bool(value: Any) -> Any:
+    """JSON ``true`` is not the number 1: a boolean where a number belongs is refused."""
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not true or false")
+    return value
+
+
+NotBool = BeforeValidator(_no_bool)
+Fen = Annotated[int, NotBool, Field(ge=-BIGINT_MAX, le=BIGINT_MAX,
+                                    description="amount in integer fen (1 yuan = 100 fen)")]
+Id = Annotated[int, NotBool, Field(ge=1, le=BIGINT_MAX)]
+Count = Annotated[int, NotBool, Field(ge=0, le=10_000)]  # installment numbers, terms in months
 
 
 class StrictIn(BaseModel):
