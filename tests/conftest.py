@@ -128,3 +128,13 @@ def seeded_container(database_url: str) -> Iterator[Container]:
     builders.seed(container.uow)
     yield container
     container.close()
+
+
+@pytest.fixture
+def decided_container(seeded_container: Container) -> Container:
+    """``seeded_container`` deciding with the tests' risk engine (``builders.engine``: list
+    prices, no anti-fraud rules, a fixed bureau and scorer)."""
+    from tests import builders
+
+    seeded_container.risk = builders.engine()
+    return seeded_container

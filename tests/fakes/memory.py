@@ -378,6 +378,15 @@ class _Claims(_Table):
     def save(self, claim: Claim) -> None:
         self._update(claim, "claim")
 
+    def save_if_unchanged(self, claim: Claim, *, status: ClaimStatus,
+                          recovered_fen: int) -> bool:
+        stored = self.rows.get(claim.id)
+        if stored is None or (stored.status, stored.recovered_fen) != (status, recovered_fen):
+            claim.events.clear()
+            return False
+        self._update(claim, "claim")
+        return True
+
     def get(self, claim_id: int) -> Claim | None:
         return self._get(claim_id)
 

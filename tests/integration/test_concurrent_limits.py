@@ -10,13 +10,11 @@ of the approvals made, and a recount from the book agrees.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 from tests import builders as b
-from tests import support
-from xinbao.bootstrap import Container, bootstrap
+from xinbao.bootstrap import Container
 from xinbao.risk import approval
 from xinbao.risk import services as decisions
 from xinbao.risk.commands import ApproveApplication
@@ -31,12 +29,8 @@ ROOM_FEN = 4 * 3_600_000 + 1_000_000  # four loans of 36,000 yuan and a bit
 
 
 @pytest.fixture
-def container(database_url: str) -> Iterator[Container]:
-    c = bootstrap(support.settings(database_url))
-    c.risk = b.engine()
-    b.seed(c.uow)
-    yield c
-    c.close()
+def container(decided_container: Container) -> Container:
+    return decided_container
 
 
 def test_racing_approvals_never_overshoot_the_retained_liability_limit(container):

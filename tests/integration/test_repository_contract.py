@@ -300,6 +300,30 @@ def test_claims_and_recoveries_round_trip(uow_factory):
         assert [e.name for e in u.events.list(aggregate="claim")] == ["ClaimPaid"]
 
 
+def test_a_claim_is_saved_only_from_the_state_it_was_read_in(uow_factory):
+    funder, app = _seeded(uow_factory)
+    with uow_factory() as u:
+        loan = u.loans.add(_loan(funder.id))
+        policy = u.policies.add(_policy(app, funder.id))
+        claim = u.claims.add(Claim(policy_id=policy.id, loan_id=loan.id,
+                                   opened_on=date(2025, 8, 1), days_past_due=91,
+                                   principal_fen=500_000, interest_fen=5_000, amount_fen=454_500,
+                                   status=ClaimStatus.OPEN))
+        u.commit()
+    with uow_factory() as u:
+        first, second = u.claims.get(claim.id), u.claims.get(claim.id)
+        first.pay(date(2025, 8, 10))
+        assert u.claims.save_if_unchanged(first, status=ClaimStatus.OPEN, recovered_fen=0)
+        second.pay(date(2025, 8, 11))
+        assert not u.claims.save_if_unchanged(second, status=ClaimStatus.OPEN, recovered_fen=0)
+        assert second.events == []
+        u.commit()
+    with uow_factory() as u:
+        stored = u.claims.get(claim.id)
+        assert stored.status is ClaimStatus.PAID and stored.paid_on == date(2025, 8, 10)
+        assert [e.name for e in u.events.list(aggregate="claim")] == ["ClaimPaid"]
+
+
 def test_the_register_s_figures_are_each_issued_policy_with_its_paid_claims(uow_factory):
     funder, app = _seeded(uow_factory)
     with uow_factory() as u:

@@ -132,10 +132,18 @@ def _pay(uow: UnitOfWork, cmd: PayClaim) -> Claim:
     authorize(uow, Action.CLAIM_PAY, amount_fen=claim.amount_fen)
     four_eyes(uow, Action.CLAIM_PAY, "claim", claim.id, ("ClaimOpened",))
     claim.pay(cmd.on)
+    # The state change comes first: a concurrent payment of the same claim waits for it,
+    # finds the claim paid and answers with it, posting and recording nothing.
+    if not uow.claims.save_if_unchanged(claim, status=ClaimStatus.OPEN,
+                                        recovered_fen=claim.recovered_fen):
+        return require(uow.claims.get(claim.id), "claim", claim.id)
     post(uow, postings.indemnity_paid(on=cmd.on, claim_id=claim.id,
                                       amount_fen=claim.amount_fen))
-    uow.claims.save(claim)
     return claim
+
+
+#: Tries of a recovery whose claim a concurrent recovery changed between reading and writing.
+_ATTEMPTS = 5
 
 
 def _recover(uow: UnitOfWork, cmd: RecordRecovery) -> Recovery:
@@ -144,6 +152,17 @@ def _recover(uow: UnitOfWork, cmd: RecordRecovery) -> Recovery:
     if not cmd.reference.strip():
         raise InvalidInput.single("reference", "recovery.reference",
                                   "a recovery names its receipt reference")
+    for _ in range(_ATTEMPTS):
+        recovery = _try_recover(uow, cmd)
+        if recovery is not None:
+            return recovery
+    raise Conflict(f"claim {cmd.claim_id} kept changing while recovery {cmd.reference!r} "
+                   "was recorded; send it again")
+
+
+def _try_recover(uow: UnitOfWork, cmd: RecordRecovery) -> Recovery | None:
+    """The recovery, or None when a concurrent one changed the claim first (nothing written:
+    read it again, and a repeat of the same reference then finds the one stored)."""
     claim = require(uow.claims.get(cmd.claim_id), "claim", cmd.claim_id)
     assert claim.id is not None
     repeat = uow.recoveries.get_by_reference(claim.id, cmd.reference)
@@ -156,14 +175,16 @@ def _recover(uow: UnitOfWork, cmd: RecordRecovery) -> Recovery:
     if claim.paid_on is not None and cmd.received_on < claim.paid_on:
         raise InvalidInput.single("received_on", "recovery.date",
                                   "recoveries follow the claim payment")
+    status, recovered_fen = claim.status, claim.recovered_fen
     claim.record_recovery(cmd.amount_fen, cmd.received_on, final=cmd.final)
+    if not uow.claims.save_if_unchanged(claim, status=status, recovered_fen=recovered_fen):
+        return None
     recovery = uow.recoveries.add(Recovery(
         claim_id=claim.id, received_on=cmd.received_on, amount_fen=cmd.amount_fen,
         source=cmd.source), reference=cmd.reference)
     post(uow, postings.recovery_received(on=cmd.received_on, claim_id=claim.id,
                                          amount_fen=cmd.amount_fen, recovered_from=cmd.source,
                                          receipt=cmd.reference))
-    uow.claims.save(claim)
     if claim.status is ClaimStatus.CLOSED:
         policy = uow.policies.get(claim.policy_id)
         if policy is not None and policy.status is PolicyStatus.CLAIMED:

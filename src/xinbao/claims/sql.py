@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Update, bindparam, select, update
 
 from xinbao.claims import tables
 from xinbao.claims.model import Claim, ClaimStatus, Recovery
 from xinbao.platform.sql import SqlRepository, codes
 from xinbao.policy import tables as policy_tables
+
+_STATE = ("status", "paid_on", "recovered_fen")
+
+
+@functools.cache
+def _compare_and_set() -> Update:
+    """The claim's state moves only from the state it was read in: the row's lock orders
+    concurrent writers, and whoever comes second matches no row."""
+    t = tables.claims
+    return (update(t).where(t.c.id == bindparam("b_id"),
+                            t.c.status == bindparam("b_was_status"),
+                            t.c.recovered_fen == bindparam("b_was_recovered_fen"))
+            .values({c: bindparam(f"b_{c}") for c in _STATE}))
 
 
 class SqlClaimRepository(SqlRepository):
@@ -39,6 +53,19 @@ class SqlClaimRepository(SqlRepository):
     def save(self, claim: Claim) -> None:
         self._update_rows(tables.claims, [{"id": claim.id, **self._values(claim)}])
         self._drain(claim)
+
+    def save_if_unchanged(self, claim: Claim, *, status: ClaimStatus,
+                          recovered_fen: int) -> bool:
+        values = self._values(claim)
+        changed = self._c.execute(_compare_and_set(), {
+            "b_id": claim.id, "b_was_status": status.value,
+            "b_was_recovered_fen": recovered_fen,
+            **{f"b_{c}": values[c] for c in _STATE}}).rowcount
+        if changed != 1:
+            claim.events.clear()
+            return False
+        self._drain(claim)
+        return True
 
     def get(self, claim_id: int) -> Claim | None:
         r = self._c.execute(select(tables.claims).where(tables.claims.c.id == claim_id)).first()

@@ -1,24 +1,45 @@
 """Idempotency keys: a retried request gets the first answer again.
 
 Per caller and key: the same request (same hash of its content) is answered with the stored
-response; another request under a key already used is a conflict. The answer is remembered
-after the use case has committed; should the process stop in between, the retry runs the use
-case again, which is itself idempotent (a funder reference is stored once), so the answer is
-the same.
+response; another request under a key already used is a conflict. The key is claimed in the
+use case's own transaction, just before it commits (``claim``): the write and the key's record
+commit together or not at all, so callers racing with one key make exactly one write. The
+loser's insert of the key conflicts (PostgreSQL waits for the winner's commit; SQLite has one
+writer at a time); its transaction is rolled back and it gets the winner's answer
+(``Replay``), or a 409 when it sent another request.
+
+Retries that arrive at once also collide in the database itself (two inserts of one funder
+reference, SQLite's one writer, PostgreSQL's serialization failures): ``is_write_conflict``
+names those errors, ``retrying`` runs a use case again after one (its repeat detection then
+finds what the winner committed), and the API and CLI answer one that is left with a conflict
+(409, exit 4), never an internal error.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from xinbao.kernel.errors import Conflict, InvalidInput
 from xinbao.platform.repository import IdempotentUnitOfWork, StoredResponse
 
 MAX_KEY_LENGTH = 200
+#: Runs of a use case after a write conflict with a concurrent one; a second conflict is rare
+#: (the first run's winner has committed by then) and a third is answered with a 409.
+ATTEMPTS = 3
+#: PostgreSQL's SQLSTATEs of a concurrent write: unique violation, serialization failure,
+#: deadlock detected, lock not available (lock_timeout, NOWAIT).
+_PG_CONFLICTS = frozenset({"23505", "40001", "40P01", "55P03"})
+#: SQLite's messages for the same: a unique index, the one writer held past the busy timeout.
+_SQLITE_CONFLICTS = ("UNIQUE constraint failed", "database is locked",
+                     "database table is locked")
+
+T = TypeVar("T")
 
 
 def request_hash(content: Mapping[str, Any]) -> str:
@@ -46,12 +67,48 @@ def replay(uow: IdempotentUnitOfWork, key: str, digest: str) -> StoredResponse |
     return _same_or_conflict(stored, digest, key) if stored is not None else None
 
 
-def remember(uow: IdempotentUnitOfWork, key: str, digest: str, status_code: int,
-             response: Mapping[str, Any], *, now: datetime) -> StoredResponse:
-    """Store the answer; when a concurrent request with the same key got there first, its
-    answer stands (and must be to the same request)."""
-    with uow:
-        stored = uow.idempotency.add_once(StoredResponse(
-            uow.actor.actor, key, digest, status_code, dict(response)), now)
-        uow.commit()
-    return _same_or_conflict(stored, digest, key)
+class Replay(Exception):  # noqa: N818 - an outcome, not an error: the stored answer stands
+    """A concurrent request with the same key committed first: its answer is the answer."""
+
+    def __init__(self, stored: StoredResponse) -> None:
+        super().__init__(f"Idempotency-Key {stored.key!r} answered already")
+        self.stored = stored
+
+
+def claim(uow: IdempotentUnitOfWork, key: str, digest: str, status_code: int,
+          response: Mapping[str, Any], *, now: datetime) -> None:
+    """Record the answer in the open transaction of the use case, before it commits.
+
+    Raises ``Replay`` (the same request answered by a concurrent caller first) or
+    ``Conflict`` (another request under this key); either rolls the use case's writes back.
+    """
+    _check_key(key)
+    mine = StoredResponse(uow.actor.actor, key, digest, status_code, dict(response))
+    stored = _same_or_conflict(uow.idempotency.add_once(mine, now), digest, key)
+    if stored is not mine:
+        raise Replay(stored)
+
+
+def is_write_conflict(error: BaseException) -> bool:
+    """Whether a database error is a collision with a concurrent transaction (answered by a
+    retry, a replay or a 409), rather than a fault."""
+    if not isinstance(error, DBAPIError):
+        return False
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    if state is not None:
+        return state in _PG_CONFLICTS
+    if isinstance(error, IntegrityError):
+        return str(error.orig).startswith(_SQLITE_CONFLICTS[0])
+    return str(error.orig).startswith(_SQLITE_CONFLICTS[1:])
+
+
+def retrying(use_case: Callable[[], T], *, attempts: int = ATTEMPTS) -> T:
+    """Run an idempotent use case (each run its own transaction) again after a write
+    conflict with a concurrent one; the last conflict is raised."""
+    for _ in range(attempts - 1):
+        try:
+            return use_case()
+        except DBAPIError as exc:
+            if not is_write_conflict(exc):
+                raise
+    return use_case()

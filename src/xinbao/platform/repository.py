@@ -57,7 +57,9 @@ class StoredResponse:
 class IdempotencyRepository(Protocol):
     def get(self, scope: str, key: str) -> StoredResponse | None: ...
     def add_once(self, response: StoredResponse, now: datetime) -> StoredResponse:
-        """Store the response unless one is stored for (scope, key) already; the stored one."""
+        """Store the response unless one is stored for (scope, key) already; the stored one:
+        ``response`` itself when it was stored, the earlier one (a concurrent caller's, once
+        that has committed) otherwise."""
         ...
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from xinbao.catalogue.model.parties import (
@@ -45,16 +45,23 @@ class _Lookups:
         return self._products[code]
 
 
-def submit_application(cmd: SubmitApplication, uow: UnitOfWork) -> Application:
+def submit_application(cmd: SubmitApplication, uow: UnitOfWork, *,
+                       before_commit: Callable[[Application], None] | None = None,
+                       ) -> Application:
     """Validate and store an application; refuse it whole, naming each broken rule.
 
     A repeat of the same funder reference returns the stored application unchanged.
+    ``before_commit`` sees the application inside the transaction, before the commit: what
+    it writes commits with the application, and what it raises rolls the application back
+    (an idempotency key's record, claimed with the write).
     """
     authorize(uow, Action.APPLICATION_SUBMIT)
     with uow:
         outcome = _store(uow, [cmd], _Lookups(uow))
         if outcome.rejected:
             raise outcome.rejected[0].error
+        if before_commit is not None:
+            before_commit(outcome.accepted[0])
         uow.commit()
     return outcome.accepted[0]
 

@@ -7,7 +7,9 @@ session with its CSRF token on writes).
 InvalidInput → 422 with field-level details (the same shape as FastAPI's own validation
 errors); Unauthenticated → 401; Forbidden → 403 (and an ``AccessDenied`` audit record);
 NotFound, and any object outside the caller's tenant → 404; Conflict and IllegalTransition →
-409; too many requests → 429; anything else → 500 with an error id and nothing more.
+409, and so is a collision with a concurrent transaction that a use case did not resolve (a
+unique index, a lock, a serialization failure: ``hardening.install_error_handlers``); too many
+requests → 429; anything else → 500 with an error id and nothing more.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from xinbao.bootstrap import Container, bootstrap
 from xinbao.config import Settings
@@ -38,6 +39,7 @@ from xinbao.iam.model.security import Forbidden, Principal, Unauthenticated, sys
 from xinbao.kernel.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from xinbao.kernel.money import format_yuan
 from xinbao.ledger.model import Statement
+from xinbao.platform.idempotency import is_write_conflict
 from xinbao.policy.model import PolicyStatus
 from xinbao.reporting import services as reporting
 
@@ -113,7 +115,8 @@ def operator() -> Principal:
 
 @contextmanager
 def use_case() -> Iterator[None]:
-    """Map refusals to exit codes with a readable message; nothing was written."""
+    """Map refusals to exit codes with a readable message; nothing was written. A collision
+    with a concurrent transaction is a conflict (4): running the command again is the cure."""
     try:
         yield
     except InvalidInput as exc:
@@ -130,6 +133,12 @@ def use_case() -> Iterator[None]:
     except Forbidden as exc:
         err.print(f"[bold red]Not permitted[/]: {exc}")
         raise typer.Exit(5) from None
+    except DBAPIError as exc:
+        if not is_write_conflict(exc):
+            raise
+        err.print("[bold red]Conflict[/]: a concurrent change to the same records; run the "
+                  "command again.")
+        raise typer.Exit(4) from None
 
 
 def file_lines(path: Path) -> Iterator[tuple[int, str | UnicodeDecodeError]]:

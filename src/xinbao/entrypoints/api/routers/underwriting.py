@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from xinbao.entrypoints.api.deps import (
     ERRORS,
     NO_NUL,
+    Caller,
     Me,
     PathId,
     field_errors,
@@ -29,6 +30,7 @@ from xinbao.platform import idempotency
 from xinbao.underwriting import queries as application_queries
 from xinbao.underwriting import services as applications
 from xinbao.underwriting.commands import SubmitApplicationFile
+from xinbao.underwriting.model import Application
 
 router = APIRouter(prefix="/v1", tags=["applications"], responses=ERRORS)
 
@@ -42,20 +44,35 @@ def submit_application(
                     "same key with another body is a 409")] = None,
 ) -> ApplicationOut | JSONResponse:
     if idempotency_key is None:
-        a = applications.submit_application(body.command(), me.uow())
+        a = idempotency.retrying(
+            lambda: applications.submit_application(body.command(), me.uow()))
         return ApplicationOut.of(a, me.masking)
+    key = idempotency_key
     digest = idempotency.request_hash(body.model_dump(mode="json"))
-    earlier = idempotency.replay(me.uow(), idempotency_key, digest)
+    earlier = idempotency.replay(me.uow(), key, digest)
     if earlier is None:
-        a = applications.submit_application(body.command(), me.uow())
-        answer = ApplicationOut.of(a, me.masking).model_dump(mode="json")
-        earlier = idempotency.remember(me.uow(), idempotency_key, digest, 201, answer,
-                                       now=utcnow())
-        replayed = earlier.body != answer
-    else:
-        replayed = True
+        try:
+            a = idempotency.retrying(lambda: _submit_claiming(body, me, key, digest))
+        except idempotency.Replay as replay:
+            earlier = replay.stored
+        else:
+            return JSONResponse(status_code=201,
+                                content=ApplicationOut.of(a, me.masking).model_dump(mode="json"),
+                                headers={"Idempotent-Replayed": "false"})
     return JSONResponse(status_code=earlier.status_code, content=earlier.body,
-                        headers={"Idempotent-Replayed": "true" if replayed else "false"})
+                        headers={"Idempotent-Replayed": "true"})
+
+
+def _submit_claiming(body: ApplicationIn, me: Caller, key: str, digest: str) -> Application:
+    """Submit the application and claim the key in the same transaction."""
+    uow = me.uow()
+
+    def claim(a: Application) -> None:
+        idempotency.claim(uow, key, digest, 201,
+                          ApplicationOut.of(a, me.masking).model_dump(mode="json"),
+                          now=utcnow())
+
+    return applications.submit_application(body.command(), uow, before_commit=claim)
 
 
 @router.post("/applications/batch", response_model=ApplicationBatchOut)

@@ -1,0 +1,123 @@
+"""Concurrent payments and recoveries of one claim record one state change.
+
+Twenty-four callers pay the same open claim at once, each from its own thread, connection and
+transaction; then twenty-four record the same recovery (one receipt reference). On PostgreSQL
+they really run at once (the claim's conditional UPDATE waits on the row lock, then matches
+nothing); SQLite serializes writers. Whatever the interleaving: every caller gets the stored
+result, the ledger holds one entry and the audit trail one event per change.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from tests import builders as b
+from xinbao.bootstrap import Container
+from xinbao.claims import services as claims
+from xinbao.claims.commands import PayClaim, RecordRecovery
+from xinbao.claims.model import ClaimStatus
+from xinbao.ledger import model as accounts
+from xinbao.ledger import services as ledger
+from xinbao.ledger import tables as ledger_tables
+from xinbao.servicing import services as servicing
+from xinbao.servicing.commands import RecordRepayment, RunEndOfDay
+
+THREADS = 24
+
+
+@pytest.fixture
+def container(decided_container: Container) -> Container:
+    return decided_container
+
+
+def _open_claim(container: Container) -> tuple[int, Any]:
+    """A claim opened by the end of day on a loan in default after one repayment."""
+    policy = b.issued_policy(container.uow)
+    with container.uow() as u:
+        loan = u.loans.get(policy.loan_id)
+    first = loan.installments[0]
+    servicing.record_repayment(RecordRepayment(
+        loan_id=loan.id, installment_number=1, paid_on=first.due_date,
+        principal_fen=first.principal_fen, interest_fen=first.interest_fen,
+        premium_fen=policy.installment_premium_fen, reference=f"TX-{loan.id}-1"),
+        container.uow())
+    missed_due = loan.installments[1].due_date
+    report = servicing.run_end_of_day(RunEndOfDay(missed_due + timedelta(days=85)),
+                                      container.uow())
+    return report.claims_opened[0], missed_due + timedelta(days=95)
+
+
+def _race(call: Callable[[], Any]) -> tuple[list[Any], list[BaseException]]:
+    start = threading.Barrier(THREADS)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        start.wait()
+        try:
+            results.append(call())
+        except Exception as exc:  # noqa: BLE001 - any failure fails the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results, errors
+
+
+def _events(container: Container, name: str, claim_id: int) -> int:
+    with container.uow() as u:
+        return sum(1 for r in u.events.records()
+                   if r.name == name and r.aggregate == "claim" and r.aggregate_id == claim_id)
+
+
+def _entries(container: Container, source_command: str) -> int:
+    t = ledger_tables.journal_entries
+    with container.engine.connect() as c:
+        return c.execute(select(func.count()).select_from(t)
+                         .where(t.c.source_command == source_command)).scalar_one()
+
+
+def test_racing_payments_of_one_claim_pay_it_once_and_record_one_event(container):
+    claim_id, paid_on = _open_claim(container)
+
+    results, errors = _race(lambda: claims.pay_claim(PayClaim(claim_id, paid_on),
+                                                     container.uow()))
+
+    assert errors == []
+    assert len(results) == THREADS
+    assert all(c.status is ClaimStatus.PAID and c.paid_on == paid_on for c in results)
+    assert _events(container, "ClaimPaid", claim_id) == 1
+    assert _entries(container, "PayClaim") == 1
+    tb = ledger.trial_balance(container.uow())
+    assert tb.total == 0
+    assert tb.balance(accounts.CLAIMS_PAID) == results[0].amount_fen
+
+
+def test_racing_repeats_of_one_recovery_record_it_once(container):
+    claim_id, paid_on = _open_claim(container)
+    paid = claims.pay_claim(PayClaim(claim_id, paid_on), container.uow())
+    part = paid.amount_fen // 3
+    cmd = RecordRecovery(claim_id, part, paid_on + timedelta(days=30), "borrower", "R-1")
+
+    results, errors = _race(lambda: claims.record_recovery(cmd, container.uow()))
+
+    assert errors == []
+    assert len(results) == THREADS
+    assert len({r.id for r in results}) == 1
+    with container.uow() as u:
+        assert len(u.recoveries.for_claim(claim_id)) == 1
+        assert u.claims.get(claim_id).recovered_fen == part
+    assert _events(container, "RecoveryRecorded", claim_id) == 1
+    assert _entries(container, "RecordRecovery") == 1
+    tb = ledger.trial_balance(container.uow())
+    assert tb.total == 0
+    assert tb.balance(accounts.RECOVERIES) == -part
