@@ -375,9 +375,6 @@ class _Claims(_Table):
     def add(self, claim: Claim) -> Claim:
         return self._insert(claim, "claim")
 
-    def save(self, claim: Claim) -> None:
-        self._update(claim, "claim")
-
     def save_if_unchanged(self, claim: Claim, *, status: ClaimStatus,
                           recovered_fen: int) -> bool:
         stored = self.rows.get(claim.id)
@@ -392,9 +389,6 @@ class _Claims(_Table):
 
     def for_policy(self, policy_id: int) -> list[Claim]:
         return sorted(self._filter(lambda c: c.policy_id == policy_id), key=lambda c: c.id)
-
-    def list_open(self) -> list[Claim]:
-        return sorted(self._filter(lambda c: c.status is ClaimStatus.OPEN), key=lambda c: c.id)
 
     def page(self, *, status: ClaimStatus | None, funder_id: int | None, after_id: int,
              limit: int) -> list[Claim]:

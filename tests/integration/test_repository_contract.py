@@ -274,7 +274,8 @@ def test_policies_round_trip_every_field_and_record_their_events(uow_factory):
     assert all(e.aggregate_id == policy.id for e in events)
 
 
-def test_claims_and_recoveries_round_trip(uow_factory):
+def _open_claim(uow_factory) -> tuple[Funder, Policy, Claim]:
+    """(funder, policy, claim): an open claim on an issued loan, committed."""
     funder, app = _seeded(uow_factory)
     with uow_factory() as u:
         loan = u.loans.add(_loan(funder.id))
@@ -284,32 +285,34 @@ def test_claims_and_recoveries_round_trip(uow_factory):
                                    principal_fen=500_000, interest_fen=5_000, amount_fen=454_500,
                                    status=ClaimStatus.OPEN))
         u.commit()
+    return funder, policy, claim
+
+
+def test_claims_and_recoveries_round_trip(uow_factory):
+    funder, policy, claim = _open_claim(uow_factory)
     with uow_factory() as u:
         loaded = u.claims.get(claim.id)
         loaded.pay(date(2025, 8, 10))
-        u.claims.save(loaded)
+        assert u.claims.save_if_unchanged(loaded, status=ClaimStatus.OPEN, recovered_fen=0)
         rec = u.recoveries.add(Recovery(claim.id, date(2025, 9, 1), 1000, "borrower"), "R-1")
         u.commit()
     with uow_factory() as u:
         again = u.claims.get(claim.id)
         assert again.status is ClaimStatus.PAID and again.paid_on == date(2025, 8, 10)
         assert u.claims.for_policy(policy.id)[0].id == claim.id
-        assert u.claims.list_open() == []
+        page = {"after_id": 0, "limit": 10}
+        assert u.claims.page(status=ClaimStatus.OPEN, funder_id=None, **page) == []
+        assert [c.id for c in u.claims.page(status=None, funder_id=funder.id, **page)] \
+            == [claim.id]
+        assert u.claims.page(status=None, funder_id=funder.id + 1, **page) == []
+        assert u.claims.page(status=None, funder_id=None, after_id=claim.id, limit=10) == []
         assert u.recoveries.for_claim(claim.id) == [rec]
         assert u.recoveries.get_by_reference(claim.id, "R-1") == rec
         assert [e.name for e in u.events.list(aggregate="claim")] == ["ClaimPaid"]
 
 
 def test_a_claim_is_saved_only_from_the_state_it_was_read_in(uow_factory):
-    funder, app = _seeded(uow_factory)
-    with uow_factory() as u:
-        loan = u.loans.add(_loan(funder.id))
-        policy = u.policies.add(_policy(app, funder.id))
-        claim = u.claims.add(Claim(policy_id=policy.id, loan_id=loan.id,
-                                   opened_on=date(2025, 8, 1), days_past_due=91,
-                                   principal_fen=500_000, interest_fen=5_000, amount_fen=454_500,
-                                   status=ClaimStatus.OPEN))
-        u.commit()
+    _, _, claim = _open_claim(uow_factory)
     with uow_factory() as u:
         first, second = u.claims.get(claim.id), u.claims.get(claim.id)
         first.pay(date(2025, 8, 10))

@@ -50,10 +50,6 @@ class SqlClaimRepository(SqlRepository):
         self._drain(claim)
         return claim
 
-    def save(self, claim: Claim) -> None:
-        self._update_rows(tables.claims, [{"id": claim.id, **self._values(claim)}])
-        self._drain(claim)
-
     def save_if_unchanged(self, claim: Claim, *, status: ClaimStatus,
                           recovered_fen: int) -> bool:
         values = self._values(claim)
@@ -74,12 +70,6 @@ class SqlClaimRepository(SqlRepository):
     def for_policy(self, policy_id: int) -> list[Claim]:
         t = tables.claims
         rows = self._c.execute(select(t).where(t.c.policy_id == policy_id).order_by(t.c.id))
-        return [self._from_row(r) for r in rows]
-
-    def list_open(self) -> list[Claim]:
-        t = tables.claims
-        rows = self._c.execute(select(t).where(t.c.status == ClaimStatus.OPEN.value)
-                               .order_by(t.c.id))
         return [self._from_row(r) for r in rows]
 
     def page(self, *, status: ClaimStatus | None, funder_id: int | None, after_id: int,
