@@ -16,6 +16,7 @@ from itertools import count
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -138,3 +139,17 @@ def decided_container(seeded_container: Container) -> Container:
 
     seeded_container.risk = builders.engine()
     return seeded_container
+
+
+@pytest.fixture
+def decided_app(decided_container: Container) -> Iterator[FastAPI]:
+    """The API over ``decided_container``, its lifespan run once for the whole test, so that
+    concurrent callers can each bring their own ``TestClient`` (a client is not
+    thread-safe)."""
+    from fastapi.testclient import TestClient
+
+    from xinbao.entrypoints.api.app import create_app
+
+    application = create_app(decided_container)
+    with TestClient(application):
+        yield application

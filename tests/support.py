@@ -7,8 +7,11 @@ import atexit
 import os
 import shutil
 import tempfile
+import threading
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any, TypeVar
 
 from xinbao.config import Settings
 from xinbao.platform.crypto import PiiCipher
@@ -22,6 +25,8 @@ atexit.register(shutil.rmtree, SECRETS_FILE.parent, ignore_errors=True)
 os.environ["XINBAO_SECRETS_FILE"] = str(SECRETS_FILE)
 os.environ["XINBAO_PASSWORD_HASHING"] = "fast"
 
+
+T = TypeVar("T")
 
 #: No model registry: decisions use the fallback score unless a test promotes a model.
 NO_MODELS = str(SECRETS_FILE.parent / "no-models")
@@ -55,3 +60,29 @@ def api_token(container, client_id: str, roles: list[str],
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def race(callers: int, call: Callable[[int], T]) -> list[T]:
+    """``call(i)`` from ``callers`` threads released together at a barrier (each should open
+    its own client, connection and transaction): the results in caller order. A caller that
+    raised fails the race with its error."""
+    start = threading.Barrier(callers)
+    results: list[Any] = [None] * callers
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            results[i] = call(i)
+        except BaseException as exc:  # noqa: BLE001 - reported below, with its traceback
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(callers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    if errors:
+        raise errors[0]
+    assert not any(t.is_alive() for t in threads), "a caller did not finish in 120 s"
+    return results

@@ -13,10 +13,12 @@ from xinbao.claims.sql import SqlClaimRepository, SqlRecoveryRepository
 from xinbao.compliance.sql import SqlRetentionRepository
 from xinbao.iam.model.security import Principal, system
 from xinbao.iam.sql import SqlClientRepository, SqlSessionRepository, SqlUserRepository
+from xinbao.kernel.errors import WriteConflict
 from xinbao.ledger.sql import SqlLedgerRepository
 from xinbao.loans.sql import SqlLoanRepository, SqlRepaymentRepository
 from xinbao.platform.crypto import PiiCipher
-from xinbao.platform.sql import SqlEventLog, SqlIdempotencyRepository
+from xinbao.platform.database import is_write_conflict
+from xinbao.platform.sql import SqlBatchRunRepository, SqlEventLog, SqlIdempotencyRepository
 from xinbao.policy.sql import SqlPolicyRepository
 from xinbao.reporting.sql import SqlReportingRepository
 from xinbao.risk.sql import (
@@ -52,12 +54,18 @@ class SqlUnitOfWork:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close the transaction (rolled back unless committed). A collision with a
+        concurrent transaction leaves as ``WriteConflict``, the one place such database
+        errors are named for the use cases and every edge."""
         connection, self._connection, self._events = self._connection, None, None
         for name in _REPOSITORIES & self.__dict__.keys():
             del self.__dict__[name]
         if connection is not None:
             connection.rollback()
             connection.close()
+        error = exc[1] if len(exc) > 1 else None
+        if isinstance(error, BaseException) and is_write_conflict(error):
+            raise WriteConflict from error
 
     def commit(self) -> None:
         assert self._connection is not None, "commit outside a unit of work"
@@ -132,6 +140,10 @@ class SqlUnitOfWork:
     @cached_property
     def idempotency(self) -> SqlIdempotencyRepository:
         return SqlIdempotencyRepository(self._open)
+
+    @cached_property
+    def batch_runs(self) -> SqlBatchRunRepository:
+        return SqlBatchRunRepository(self._open)
 
     @cached_property
     def risk(self) -> SqlRiskRepository:

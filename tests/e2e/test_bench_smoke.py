@@ -42,6 +42,17 @@ SMOKES = [
                        r"^Xinbao decision lane, .*: [\d,]+ requests/s; .* errors 0"]),
     ("security.py", [r"^audit verify +[\d,]+ records in ", r"^ +intact: True$",
                      r"^AES-GCM decrypt +500 values", r"^GET /v1/me \(auth, rate limit\) +50 "]),
+    ("retry_storm.py", [
+        r"^one key, one body: (\d{3}|error) x\d+.*; 5xx \d+; applications stored \d+; "
+        r"ids answered \d+; \d+ ms$",
+        r"^one key, 4 bodies: (\d{3}|error) x\d+.*; 5xx \d+; applications stored \d+; "
+        r"ids answered \d+; \d+ ms$",
+        r"^no key, one body: (\d{3}|error) x\d+.*; 5xx \d+; applications stored \d+; "
+        r"ids answered \d+; \d+ ms$",
+        r"^claim pay, 4 callers: (\d{3}|error) x\d+.*; 5xx \d+; ClaimPaid events \d+; "
+        r"PayClaim journal entries \d+; claim \w+; \d+ ms$",
+        r"^trial balance total \(must be 0\): -?[\d,]+\.\d\d ",
+        r"^audit trail intact: (True|False) "]),
 ]
 
 

@@ -27,7 +27,7 @@ from xinbao.kernel.errors import Conflict
 from xinbao.kernel.events import Event
 from xinbao.kernel.identity import region_of
 from xinbao.ledger.model import JournalEntry, Line
-from xinbao.loans.model import Installment, Loan, Repayment
+from xinbao.loans.model import Installment, Loan, LoanStatus, Repayment
 from xinbao.loans.repository import LoanHeader
 from xinbao.platform.repository import StoredResponse
 from xinbao.policy.model import Policy, PolicyStatus
@@ -288,6 +288,14 @@ class _Loans(_Table):
 
     def save(self, loan: Loan) -> None:
         self._update(loan, "loan")
+
+    def save_if_status(self, loan: Loan, was: LoanStatus) -> bool:
+        stored = self._get(loan.id)
+        if stored is None or stored.status is not was:
+            loan.events.clear()
+            return False
+        self.save(loan)
+        return True
 
     def get(self, loan_id: int) -> Loan | None:
         return self._get(loan_id)

@@ -427,6 +427,8 @@ def test_a_referral_is_queued_and_approved_by_a_reviewer_over_http(
     refusal({"annual_rate": "0"}, "annual_rate", "loan.rate_range", "rate-0"),
     refusal({"applied_on": "9999-12-31"}, "applied_on", "application.date_window",
             "year-9999"),
+    refusal({"applied_on": (date.today() + timedelta(days=2)).isoformat()}, "applied_on",
+            "application.date_window", "dated-after-today"),
     refusal({"borrower_name": "张\u0007三"}, "borrower_name", "text.control_characters",
             "control-character-in-name"),
     refusal({"external_ref": "APP\n0001"}, "external_ref", "application.external_ref",

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from tests import builders as b
 from xinbao.bootstrap import Container
+from xinbao.claims import postings as claims_postings
 from xinbao.claims import services as claims
 from xinbao.claims.commands import PayClaim, RecordRecovery
 from xinbao.claims.model import ClaimStatus
@@ -121,3 +122,32 @@ def test_racing_repeats_of_one_recovery_record_it_once(container):
     tb = ledger.trial_balance(container.uow())
     assert tb.total == 0
     assert tb.balance(accounts.RECOVERIES) == -part
+
+
+def test_a_payment_refused_in_a_batch_leaves_its_claim_open_and_pays_the_others(container):
+    """A day's payments in one transaction: one whose indemnity cannot be posted (its key
+    holds other lines) is refused before its claim is touched; the others are paid."""
+    claim_id, paid_on = _open_claim(container)
+    other = b.consumer_application(external_ref="APP-0002", borrower_phone="13900000002",
+                                   borrower_id_number=b.RESIDENT_ID_2)
+    policy = b.issued_policy(container.uow, other)
+    with container.uow() as u:
+        loan = u.loans.get(policy.loan_id)
+    report = servicing.run_end_of_day(
+        RunEndOfDay(loan.installments[0].due_date + timedelta(days=85)), container.uow())
+    second = next(c for c in report.claims_opened if c != claim_id)
+    with container.uow() as u:  # an entry under the first claim's key, with other lines
+        clash = claims_postings.indemnity_paid(on=paid_on, claim_id=claim_id, amount_fen=1)
+        u.ledger.add(clash)
+        u.commit()
+
+    outcome = claims.pay_claims([PayClaim(claim_id, paid_on), PayClaim(second, paid_on)],
+                                container.uow())
+
+    assert [r.index for r in outcome.rejected] == [0]
+    assert [c.id for c in outcome.accepted] == [second]
+    with container.uow() as u:
+        assert u.claims.get(claim_id).status is ClaimStatus.OPEN
+        assert u.claims.get(second).status is ClaimStatus.PAID
+    assert _events(container, "ClaimPaid", claim_id) == 0
+    assert ledger.trial_balance(container.uow()).total == 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -18,15 +18,15 @@ import pytest
 import typer
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tests import support
 from tests.integration.test_api import application_body
 from xinbao.bootstrap import Container
-from xinbao.entrypoints.api.app import create_app
 from xinbao.entrypoints.cli.common import use_case
-from xinbao.platform import idempotency
-from xinbao.underwriting import services as applications
+from xinbao.kernel import retries
+from xinbao.kernel.errors import WriteConflict
+from xinbao.underwriting.sql import SqlApplicationRepository
 
 CALLERS = 20
 
@@ -37,10 +37,8 @@ def container(decided_container: Container) -> Container:
 
 
 @pytest.fixture
-def app(container: Container) -> Iterator[FastAPI]:
-    application = create_app(container)
-    with TestClient(application):  # runs the lifespan once for all callers
-        yield application
+def app(decided_app: FastAPI) -> FastAPI:
+    return decided_app
 
 
 def at_once(app: FastAPI, token: str,
@@ -122,45 +120,71 @@ def test_other_terms_under_one_reference_at_once_are_409_never_500(
     assert stored(container) == (1, 1)
 
 
+@pytest.fixture
+def colliding(monkeypatch: pytest.MonkeyPatch) -> Callable[[Exception], list[int]]:
+    """Make every insert of applications fail with a driver error; count the tries."""
+
+    def install(driver_error: Exception) -> list[int]:
+        runs: list[int] = []
+
+        def add_many(*_: Any, **__: Any) -> None:
+            runs.append(1)
+            raise OperationalError("INSERT INTO applications", {}, driver_error)
+
+        monkeypatch.setattr(SqlApplicationRepository, "add_many", add_many)
+        monkeypatch.setattr(retries, "MAX_PAUSE_S", 0)
+        return runs
+
+    return install
+
+
 @pytest.mark.parametrize("driver_error", [
     sqlite3.OperationalError("database is locked"),
     psycopg.errors.SerializationFailure("could not serialize access"),
     psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"),
 ], ids=["sqlite-locked", "pg-serialization", "pg-lock-timeout"])
 def test_a_write_conflict_left_after_the_retries_is_a_409_not_a_500(
-        app: FastAPI, token: str, monkeypatch: pytest.MonkeyPatch,
+        app: FastAPI, token: str, colliding: Callable[[Exception], list[int]],
         driver_error: Exception) -> None:
-    runs: list[int] = []
-
-    def colliding(*_: Any, **__: Any) -> None:
-        runs.append(1)
-        raise OperationalError("INSERT INTO applications", {}, driver_error)
-
-    monkeypatch.setattr(applications, "submit_application", colliding)
+    runs = colliding(driver_error)
     answer = TestClient(app, raise_server_exceptions=False).post(
         "/v1/applications", json=application_body(), headers=support.bearer(token))
 
     assert answer.status_code == 409
-    assert len(runs) == idempotency.ATTEMPTS
+    assert "concurrent request" in answer.json()["detail"]
+    assert len(runs) == retries.ATTEMPTS
 
 
 def test_a_database_fault_is_not_retried_and_stays_a_500(
-        app: FastAPI, token: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    runs: list[int] = []
-
-    def broken(*_: Any, **__: Any) -> None:
-        runs.append(1)
-        raise OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x"))
-
-    monkeypatch.setattr(applications, "submit_application", broken)
+        app: FastAPI, token: str, colliding: Callable[[Exception], list[int]]) -> None:
+    runs = colliding(sqlite3.OperationalError("no such table: x"))
     answer = TestClient(app, raise_server_exceptions=False).post(
         "/v1/applications", json=application_body(), headers=support.bearer(token))
 
     assert answer.status_code == 500 and runs == [1]
 
 
+@pytest.mark.parametrize(("driver_error", "conflict"), [
+    (sqlite3.OperationalError("database is locked"), True),
+    (sqlite3.IntegrityError("UNIQUE constraint failed: loans.funder_id"), True),
+    (psycopg.errors.DeadlockDetected("deadlock detected"), True),
+    (psycopg.errors.UniqueViolation("duplicate key value"), True),
+    (sqlite3.OperationalError("disk I/O error"), False),
+    (psycopg.errors.UndefinedTable("relation x does not exist"), False),
+], ids=["sqlite-locked", "sqlite-unique", "pg-deadlock", "pg-unique", "sqlite-fault",
+        "pg-fault"])
+def test_the_unit_of_work_names_a_write_conflict_and_lets_a_fault_through(
+        container: Container, driver_error: Exception, conflict: bool) -> None:
+    kind = IntegrityError if isinstance(driver_error, sqlite3.IntegrityError) else OperationalError
+    error = kind("INSERT", {}, driver_error)
+    with pytest.raises(WriteConflict if conflict else kind) as raised, container.uow():
+        raise error
+
+    assert (raised.value.__cause__ is error) if conflict else (raised.value is error)
+
+
 def test_the_cli_answers_a_write_conflict_with_the_conflict_exit_code() -> None:
     with pytest.raises(typer.Exit) as refused, use_case():
-        raise OperationalError("UPDATE", {}, sqlite3.OperationalError("database is locked"))
+        raise WriteConflict
 
     assert refused.value.exit_code == 4

@@ -52,7 +52,7 @@ _ENCRYPTED = {("applications", c) for c in (
     "device_id", "address", "employer")} | {
     ("policies", "borrower_id_number")}
 _WALL_CLOCK = {("domain_events", c) for c in ("recorded_at", "prev_hash", "hash")} | {
-    ("audit_head", "hash")}
+    ("audit_head", "hash"), ("batch_runs", "last_run_at")}
 
 
 def _dump(engine) -> dict[str, list[tuple]]:

@@ -224,6 +224,14 @@ def test_an_out_of_bounds_value_is_refused_with_its_field_and_rule(changes, brok
     assert _bounds(**changes) == [broken]
 
 
+def test_an_application_dated_after_the_day_it_reached_us_is_refused():
+    received = date(2025, 1, 15)
+    assert _bounds(applied_on=date(2025, 1, 16), received_on=received) == []  # time zones
+    assert _bounds(applied_on=date(2025, 1, 17), received_on=received) == [
+        ("applied_on", "application.date_window")]
+    assert _bounds(applied_on=date(2025, 1, 17)) == []  # a replay of history: no such day
+
+
 @pytest.mark.parametrize("name", ["张\n三", "张\x07三", "张\u202e三"])
 def test_a_name_with_control_or_invisible_characters_is_refused(name):
     from xinbao.kernel.errors import InvalidInput

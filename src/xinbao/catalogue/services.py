@@ -14,8 +14,10 @@ from xinbao.catalogue.repository import UnitOfWork
 from xinbao.iam.access import authorize
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import Conflict, InvalidInput, require
+from xinbao.kernel.retries import retried
 
 
+@retried
 def register_funder(cmd: RegisterFunder, uow: UnitOfWork) -> Funder:
     """Register a funder under version 1 of its cooperation agreement; a code already
     registered is a conflict."""
@@ -48,6 +50,7 @@ class AgreementVersion:
     stored: bool
 
 
+@retried
 def amend_agreement(cmd: AmendAgreement, uow: UnitOfWork) -> AgreementVersion:
     """Store the next version of a funder's agreement; it takes over the funder's products
     and commission. An identical repeat returns the newest version unchanged."""
@@ -88,6 +91,7 @@ def _check_known(uow: UnitOfWork, products: tuple[str, ...]) -> None:
                                   f"no product {', '.join(unknown)} in the catalogue")
 
 
+@retried
 def register_product(cmd: RegisterProduct, uow: UnitOfWork) -> Product:
     """Store a product as version 1, or as the next version of an existing code.
 

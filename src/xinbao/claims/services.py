@@ -14,7 +14,8 @@ from xinbao.iam.access import authorize, four_eyes, own
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import Conflict, DomainError, InvalidInput, require
 from xinbao.kernel.results import FileOutcome, Rejection
-from xinbao.ledger.services import post
+from xinbao.kernel.retries import retried
+from xinbao.ledger.services import post, posted_before
 from xinbao.loans.model import paid_by_installment, position
 from xinbao.policy.model import Policy, PolicyStatus
 from xinbao.policy.premiums import earn_premium
@@ -53,6 +54,7 @@ def open_claim(uow: UnitOfWork, policy: Policy, *, on: date,
     return claim
 
 
+@retried
 def file_claim(cmd: FileClaim, uow: UnitOfWork) -> Claim:
     """A claim notice from the insured: determined at once, opened or declined with reasons."""
     authorize(uow, Action.CLAIM_FILE)
@@ -69,6 +71,7 @@ def file_claim(cmd: FileClaim, uow: UnitOfWork) -> Claim:
     return claim
 
 
+@retried
 def pay_claim(cmd: PayClaim, uow: UnitOfWork) -> Claim:
     """Pay the insured (the funder) and release the reserve; repeats return the paid claim.
 
@@ -81,6 +84,7 @@ def pay_claim(cmd: PayClaim, uow: UnitOfWork) -> Claim:
     return claim
 
 
+@retried
 def pay_claims(cmds: Sequence[PayClaim], uow: UnitOfWork) -> FileOutcome[Claim]:
     """A day's approved payments in one transaction; each refused one alone."""
     authorize(uow, Action.CLAIM_PAY)
@@ -90,6 +94,7 @@ def pay_claims(cmds: Sequence[PayClaim], uow: UnitOfWork) -> FileOutcome[Claim]:
     return outcome
 
 
+@retried
 def record_recovery(cmd: RecordRecovery, uow: UnitOfWork) -> Recovery:
     """Money recovered from the obligor after payment (subrogation 代位追偿)."""
     authorize(uow, Action.RECOVERY_RECORD)
@@ -99,6 +104,7 @@ def record_recovery(cmd: RecordRecovery, uow: UnitOfWork) -> Recovery:
     return recovery
 
 
+@retried
 def record_recoveries(cmds: Sequence[RecordRecovery], uow: UnitOfWork,
                       ) -> FileOutcome[Recovery]:
     """A collection agency's file of recoveries in one transaction; each refused one alone."""
@@ -131,14 +137,17 @@ def _pay(uow: UnitOfWork, cmd: PayClaim) -> Claim:
                                   "a claim is paid on or after it was opened")
     authorize(uow, Action.CLAIM_PAY, amount_fen=claim.amount_fen)
     four_eyes(uow, Action.CLAIM_PAY, "claim", claim.id, ("ClaimOpened",))
+    indemnity = postings.indemnity_paid(on=cmd.on, claim_id=claim.id,
+                                        amount_fen=claim.amount_fen)
+    if indemnity is not None:  # refused now if it cannot be posted: a file's claim stays open
+        posted_before(uow, indemnity)
     claim.pay(cmd.on)
     # The state change comes first: a concurrent payment of the same claim waits for it,
     # finds the claim paid and answers with it, posting and recording nothing.
     if not uow.claims.save_if_unchanged(claim, status=ClaimStatus.OPEN,
                                         recovered_fen=claim.recovered_fen):
         return require(uow.claims.get(claim.id), "claim", claim.id)
-    post(uow, postings.indemnity_paid(on=cmd.on, claim_id=claim.id,
-                                      amount_fen=claim.amount_fen))
+    post(uow, indemnity)
     return claim
 
 
@@ -175,6 +184,11 @@ def _try_recover(uow: UnitOfWork, cmd: RecordRecovery) -> Recovery | None:
     if claim.paid_on is not None and cmd.received_on < claim.paid_on:
         raise InvalidInput.single("received_on", "recovery.date",
                                   "recoveries follow the claim payment")
+    received = postings.recovery_received(on=cmd.received_on, claim_id=claim.id,
+                                          amount_fen=cmd.amount_fen, recovered_from=cmd.source,
+                                          receipt=cmd.reference)
+    if received is not None:  # refused before anything is written, as for a payment
+        posted_before(uow, received)
     status, recovered_fen = claim.status, claim.recovered_fen
     claim.record_recovery(cmd.amount_fen, cmd.received_on, final=cmd.final)
     if not uow.claims.save_if_unchanged(claim, status=status, recovered_fen=recovered_fen):
@@ -182,9 +196,7 @@ def _try_recover(uow: UnitOfWork, cmd: RecordRecovery) -> Recovery | None:
     recovery = uow.recoveries.add(Recovery(
         claim_id=claim.id, received_on=cmd.received_on, amount_fen=cmd.amount_fen,
         source=cmd.source), reference=cmd.reference)
-    post(uow, postings.recovery_received(on=cmd.received_on, claim_id=claim.id,
-                                         amount_fen=cmd.amount_fen, recovered_from=cmd.source,
-                                         receipt=cmd.reference))
+    post(uow, received)
     if claim.status is ClaimStatus.CLOSED:
         policy = uow.policies.get(claim.policy_id)
         if policy is not None and policy.status is PolicyStatus.CLAIMED:

@@ -31,6 +31,7 @@ from xinbao.iam.model.security import Action, Principal, Role, Unauthenticated, 
 from xinbao.iam.repository import AccountsUnitOfWork
 from xinbao.kernel.errors import Conflict, FieldError, InvalidInput, collect, require
 from xinbao.kernel.events import Event
+from xinbao.kernel.retries import retried
 
 #: What a refused login or token request is told, whatever was wrong.
 REFUSED = "invalid credentials"
@@ -83,6 +84,7 @@ class AddUser:
     funder_code: str | None = None
 
 
+@retried
 def add_user(cmd: AddUser, uow: AccountsUnitOfWork, creds: Credentials, *,
              now: datetime) -> User:
     authorize(uow, Action.USER_MANAGE)
@@ -106,6 +108,7 @@ def add_user(cmd: AddUser, uow: AccountsUnitOfWork, creds: Credentials, *,
     return user
 
 
+@retried
 def _change_user(uow: AccountsUnitOfWork, username: str,
                  change: Callable[[User], None]) -> User:
     authorize(uow, Action.USER_MANAGE)
@@ -185,6 +188,7 @@ def authenticate(username: str, password: str, uow: AccountsUnitOfWork, creds: C
     return _check_password(username, password, uow, creds, now=now).principal()
 
 
+@retried
 def _check_password(username: str, password: str, uow: AccountsUnitOfWork, creds: Credentials,
                     *, now: datetime) -> User:
     with uow:
@@ -220,6 +224,7 @@ class ActiveSession:
     display_name: str
 
 
+@retried
 def resolve_session(token: str, uow: AccountsUnitOfWork, *, now: datetime) -> ActiveSession:
     """The user behind a session cookie; it must be live (not idle past SESSION_IDLE, not
     past SESSION_MAX, not revoked) and its user active."""
@@ -237,6 +242,7 @@ def resolve_session(token: str, uow: AccountsUnitOfWork, *, now: datetime) -> Ac
     return ActiveSession(user.principal(), session.csrf_token, user.display_name)
 
 
+@retried
 def logout(token: str, uow: AccountsUnitOfWork, *, now: datetime) -> None:
     with uow:
         session = uow.sessions.get_by_token_hash(_digest(token))
@@ -256,6 +262,7 @@ class AddClient:
     funder_code: str | None = None
 
 
+@retried
 def add_client(cmd: AddClient, uow: AccountsUnitOfWork, creds: Credentials, *,
                now: datetime) -> tuple[ApiClient, str]:
     """A new API client and its secret (shown once; only its hash is kept)."""
@@ -294,6 +301,7 @@ def set_client_active(client_id: str, active: bool, uow: AccountsUnitOfWork, *,
     return _change_client(uow, client_id, lambda c: c.set_active(active, now))
 
 
+@retried
 def _change_client(uow: AccountsUnitOfWork, client_id: str,
                    change: Callable[[ApiClient], None]) -> ApiClient:
     authorize(uow, Action.USER_MANAGE)
@@ -317,6 +325,7 @@ class AccessToken:
     expires_in: int  # seconds
 
 
+@retried
 def issue_token(client_id: str, secret: str, uow: AccountsUnitOfWork, creds: Credentials, *,
                 now: datetime) -> AccessToken:
     """OAuth2 client credentials: a short-lived signed token for a known, active client
@@ -381,6 +390,7 @@ def client_principal(client_id: str, uow: AccountsUnitOfWork) -> Principal:
     return client.principal()
 
 
+@retried
 def record_security_event(name: str, data: Mapping[str, Any], uow: AccountsUnitOfWork, *,
                           on: date, aggregate: str = "security",
                           aggregate_id: int | None = None) -> None:

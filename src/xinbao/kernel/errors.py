@@ -71,6 +71,24 @@ class Conflict(DomainError):
     """The command clashes with what is already recorded (duplicate, wrong state of data)."""
 
 
+class WriteConflict(Exception):
+    """A concurrent transaction wrote the same records first (a unique index, a row lock, a
+    serialization failure, SQLite's one writer, a state changed since it was read); nothing
+    of this one is kept.
+
+    The unit of work raises it in place of the database's error, and a use case whose
+    conditional update matched no row raises it itself. Running the use case again is the
+    cure (``kernel.retries.retried`` does so): its repeat detection then finds what the
+    winner committed. Not a ``DomainError``: a file's loop that refuses bad items one by one
+    lets it through, so the whole transaction is rolled back and run again. The edges answer
+    one left after the retries as a conflict (409, exit 4).
+    """
+
+    def __init__(self, message: str = "a concurrent request changed the same records first; "
+                                      "nothing of this one was kept: send it again") -> None:
+        super().__init__(message)
+
+
 def collect(*checks: FieldError | None) -> list[FieldError]:
     """Keep the failed checks of a list of optional findings."""
     return [c for c in checks if c is not None]

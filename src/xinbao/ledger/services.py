@@ -10,6 +10,7 @@ from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import Conflict, FieldError, InvalidInput, collect, require
 from xinbao.kernel.events import Event
 from xinbao.kernel.money import format_yuan
+from xinbao.kernel.retries import retried
 from xinbao.ledger import model as ledger
 from xinbao.ledger.commands import InjectCapital, ReverseEntry
 from xinbao.ledger.model import JournalEntry, TrialBalance
@@ -26,12 +27,19 @@ def post(uow: UnitOfWork, entry: JournalEntry | None) -> JournalEntry | None:
     """
     if entry is None:
         return None
+    existing = posted_before(uow, entry)
+    return existing if existing is not None else uow.ledger.add(entry)
+
+
+def posted_before(uow: UnitOfWork, entry: JournalEntry) -> JournalEntry | None:
+    """The entry posted before under ``entry``'s source key, if any; a conflict when it has
+    other lines. A use case that changes state before posting asks this first, so that a
+    refused posting leaves nothing behind."""
     existing = uow.ledger.get_by_key(entry.source_command, entry.idempotency_key)
-    if existing is not None:
-        if sorted(existing.lines, key=repr) != sorted(entry.lines, key=repr):
-            raise Conflict(f"entry {entry.key} was posted before with other lines")
-        return existing
-    return uow.ledger.add(entry)
+    if existing is not None and sorted(existing.lines, key=repr) != sorted(entry.lines,
+                                                                         key=repr):
+        raise Conflict(f"entry {entry.key} was posted before with other lines")
+    return existing
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +51,7 @@ class CapitalReceived:
     repeat: bool
 
 
+@retried
 def receive_capital(cmd: InjectCapital, uow: UnitOfWork) -> CapitalReceived:
     """Post paid-in capital (实收资本), once per payment reference: a repeat with the same
     amount returns the entry posted before; with another amount it is a conflict."""
@@ -67,19 +76,21 @@ def receive_capital(cmd: InjectCapital, uow: UnitOfWork) -> CapitalReceived:
                 raise Conflict(f"capital reference {reference!r} was recorded before with "
                                f"{format_yuan(before)} yuan (entry {repeat.id}), not "
                                f"{format_yuan(cmd.amount_fen)}")
-        posted = post(uow, capital)
-        if repeat is None and posted is not None:
-            uow.events.add([Event("CapitalInjected", "journal_entry", posted.id, cmd.on, {
-                "amount_fen": cmd.amount_fen, "reference": reference})])
+            return CapitalReceived(repeat, True)
+        # Added, not posted: a concurrent sender that committed since the read above makes
+        # the entry's unique key collide (run again, this is then the repeat above).
+        posted = uow.ledger.add(capital)
+        uow.events.add([Event("CapitalInjected", "journal_entry", posted.id, cmd.on, {
+            "amount_fen": cmd.amount_fen, "reference": reference})])
         uow.commit()
-    assert posted is not None
-    return CapitalReceived(posted, repeat is not None)
+    return CapitalReceived(posted, False)
 
 
 def inject_capital(cmd: InjectCapital, uow: UnitOfWork) -> JournalEntry:
     return receive_capital(cmd, uow).entry
 
 
+@retried
 def reverse_entry(cmd: ReverseEntry, uow: UnitOfWork) -> JournalEntry:
     if not cmd.reason.strip():
         raise InvalidInput.single("reason", "reversal.reason", "a reversal states its reason")
@@ -95,13 +106,16 @@ def reverse_entry(cmd: ReverseEntry, uow: UnitOfWork) -> JournalEntry:
         earlier = uow.ledger.reversal_of(original.id)
         if earlier is not None and earlier.idempotency_key != cmd.idempotency_key:
             raise Conflict(f"entry {original.id} was already reversed by entry {earlier.id}")
-        posted = post(uow, ledger.reverse(original, on=cmd.on, key=cmd.idempotency_key,
-                                          reason=cmd.reason))
-        if earlier is None and posted is not None:
-            uow.events.add([Event("EntryReversed", "journal_entry", posted.id, cmd.on, {
-                "reverses": original.id, "reason": cmd.reason})])
+        reversal = ledger.reverse(original, on=cmd.on, key=cmd.idempotency_key,
+                                  reason=cmd.reason)
+        if earlier is not None:  # the same reversal again
+            return require(post(uow, reversal), "journal entry", cmd.idempotency_key)
+        # Added, not posted: a concurrent reversal committed since ``earlier`` was read makes
+        # the unique keys collide, and the run again finds it as ``earlier``.
+        posted = uow.ledger.add(reversal)
+        uow.events.add([Event("EntryReversed", "journal_entry", posted.id, cmd.on, {
+            "reverses": original.id, "reason": cmd.reason})])
         uow.commit()
-    assert posted is not None
     return posted
 
 

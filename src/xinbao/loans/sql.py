@@ -102,6 +102,18 @@ class SqlLoanRepository(SqlRepository):
     def save(self, loan: Loan) -> None:
         self.save_many([loan])
 
+    def save_if_status(self, loan: Loan, was: LoanStatus) -> bool:
+        t = tables.loans
+        changed = self._c.execute(
+            update(t).where(t.c.id == loan.id, t.c.status == was.value)
+            .values(status=loan.status.value,
+                    first_unpaid_due_date=loan.first_unpaid_due_date)).rowcount
+        if changed != 1:
+            loan.events.clear()
+            return False
+        self._drain(loan)
+        return True
+
     def save_many(self, loans: Iterable[Loan]) -> None:
         loans = list(loans)
         self._update_rows(tables.loans, [

@@ -16,10 +16,16 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 #: Connections opened beyond the pool for a burst, closed when it has passed.
 POOL_OVERFLOW = 10
+#: PostgreSQL's SQLSTATEs of a concurrent write: unique violation, serialization failure,
+#: deadlock detected, lock not available (lock_timeout, NOWAIT).
+_PG_CONFLICTS = frozenset({"23505", "40001", "40P01", "55P03"})
+#: SQLite's messages for the same: a unique index, the one writer held past the busy timeout.
+_SQLITE_CONFLICTS = ("UNIQUE constraint failed", "database is locked",
+                     "database table is locked")
 
 
 def create_db_engine(url: str, *, pool_size: int = 20) -> Engine:
@@ -69,6 +75,19 @@ _JSON: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": orj
 #: into an error's message or the engine's log: a traceback of a failed insert shows the SQL
 #: and the driver's error only (docs/SECURITY.md).
 _SAFE: dict[str, Any] = {**_JSON, "hide_parameters": True}
+
+
+def is_write_conflict(error: BaseException) -> bool:
+    """Whether a database error is a collision with a concurrent transaction (answered by
+    running the use case again, a replay or a conflict), rather than a fault."""
+    if not isinstance(error, DBAPIError):
+        return False
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    if state is not None:
+        return state in _PG_CONFLICTS
+    if isinstance(error, IntegrityError):
+        return str(error.orig).startswith(_SQLITE_CONFLICTS[0])
+    return str(error.orig).startswith(_SQLITE_CONFLICTS[1:])
 
 
 def hide_row_values(error: BaseException) -> None:

@@ -9,37 +9,24 @@ writer at a time); its transaction is rolled back and it gets the winner's answe
 (``Replay``), or a 409 when it sent another request.
 
 Retries that arrive at once also collide in the database itself (two inserts of one funder
-reference, SQLite's one writer, PostgreSQL's serialization failures): ``is_write_conflict``
-names those errors, ``retrying`` runs a use case again after one (its repeat detection then
-finds what the winner committed), and the API and CLI answer one that is left with a conflict
-(409, exit 4), never an internal error.
+reference, SQLite's one writer, PostgreSQL's serialization failures): the unit of work turns
+those into ``WriteConflict`` (``platform.database.is_write_conflict``), the use case runs
+again (``kernel.retries.retried``; its repeat detection then finds what the winner
+committed), and a conflict left after that is a 409 or exit 4, never an internal error.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TypeVar
-
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from typing import Any
 
 from xinbao.kernel.errors import Conflict, InvalidInput
 from xinbao.platform.repository import IdempotentUnitOfWork, StoredResponse
 
 MAX_KEY_LENGTH = 200
-#: Runs of a use case after a write conflict with a concurrent one; a second conflict is rare
-#: (the first run's winner has committed by then) and a third is answered with a 409.
-ATTEMPTS = 3
-#: PostgreSQL's SQLSTATEs of a concurrent write: unique violation, serialization failure,
-#: deadlock detected, lock not available (lock_timeout, NOWAIT).
-_PG_CONFLICTS = frozenset({"23505", "40001", "40P01", "55P03"})
-#: SQLite's messages for the same: a unique index, the one writer held past the busy timeout.
-_SQLITE_CONFLICTS = ("UNIQUE constraint failed", "database is locked",
-                     "database table is locked")
-
-T = TypeVar("T")
 
 
 def request_hash(content: Mapping[str, Any]) -> str:
@@ -87,28 +74,3 @@ def claim(uow: IdempotentUnitOfWork, key: str, digest: str, status_code: int,
     stored = _same_or_conflict(uow.idempotency.add_once(mine, now), digest, key)
     if stored is not mine:
         raise Replay(stored)
-
-
-def is_write_conflict(error: BaseException) -> bool:
-    """Whether a database error is a collision with a concurrent transaction (answered by a
-    retry, a replay or a 409), rather than a fault."""
-    if not isinstance(error, DBAPIError):
-        return False
-    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    if state is not None:
-        return state in _PG_CONFLICTS
-    if isinstance(error, IntegrityError):
-        return str(error.orig).startswith(_SQLITE_CONFLICTS[0])
-    return str(error.orig).startswith(_SQLITE_CONFLICTS[1:])
-
-
-def retrying(use_case: Callable[[], T], *, attempts: int = ATTEMPTS) -> T:
-    """Run an idempotent use case (each run its own transaction) again after a write
-    conflict with a concurrent one; the last conflict is raised."""
-    for _ in range(attempts - 1):
-        try:
-            return use_case()
-        except DBAPIError as exc:
-            if not is_write_conflict(exc):
-                raise
-    return use_case()

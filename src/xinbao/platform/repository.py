@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol, Self
 
 from xinbao.kernel.audit import AuditRecord
@@ -60,6 +60,14 @@ class IdempotencyRepository(Protocol):
         """Store the response unless one is stored for (scope, key) already; the stored one:
         ``response`` itself when it was stored, the earlier one (a concurrent caller's, once
         that has committed) otherwise."""
+        ...
+
+
+class BatchRunRepository(Protocol):
+    def claim(self, name: str, on: date) -> int:
+        """Count one more run of the batch ``name`` for the business day ``on`` and hold the
+        day until the unit of work ends (a concurrent run of the same day waits, then sees
+        what this one committed); the run's number, from 1."""
         ...
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from xinbao.kernel.audit import AuditRecord, chain, json_safe
@@ -232,3 +233,16 @@ class SqlIdempotencyRepository(SqlRepository):
             assert stored is not None
             return stored
         return response
+
+
+class SqlBatchRunRepository(SqlRepository):
+    def claim(self, name: str, on: date) -> int:
+        t = orm.batch_runs
+        now = datetime.now(UTC).replace(tzinfo=None)
+        upsert = postgresql.insert if self._c.dialect.name == "postgresql" else sqlite.insert
+        q = upsert(t).values(name=name, business_date=on, runs=1, last_run_at=now)
+        # The upsert writes first thing: PostgreSQL holds the row until the commit, SQLite
+        # its one writer's lock.
+        q = q.on_conflict_do_update(index_elements=[t.c.name, t.c.business_date],
+                                    set_={"runs": t.c.runs + 1, "last_run_at": now})
+        return int(self._c.execute(q.returning(t.c.runs)).scalar_one())

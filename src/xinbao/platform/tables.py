@@ -103,5 +103,15 @@ idempotency_keys = Table(
     UniqueConstraint("scope", "key"),
 )
 
+#: Runs of a day's batch (the end of day): the first statement of a run claims its row, so
+#: concurrent runs of one day take turns and each sees what the one before committed.
+batch_runs = Table(
+    "batch_runs", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("business_date", Date, primary_key=True),
+    Column("runs", Integer, nullable=False),
+    Column("last_run_at", DateTime, nullable=False),
+)
+
 #: Tables whose rows are never updated or deleted (enforced by database triggers).
 APPEND_ONLY = ("journal_entries", "journal_lines", "domain_events")

@@ -23,6 +23,7 @@ from xinbao.kernel.errors import (
 )
 from xinbao.kernel.events import Event
 from xinbao.kernel.results import FileOutcome, Rejection
+from xinbao.kernel.retries import retried
 from xinbao.loans.model import Loan
 from xinbao.policy.commands import IssuePolicies, IssuePolicy
 from xinbao.policy.model import Policy, PolicyStatus
@@ -37,6 +38,7 @@ class Issued:
     loan: Loan
 
 
+@retried
 def issue_policy(cmd: IssuePolicy, uow: UnitOfWork) -> Policy:
     """Bind the quoted policy to the disbursed loan and post its premium, all or nothing.
 
@@ -51,6 +53,7 @@ def issue_policy(cmd: IssuePolicy, uow: UnitOfWork) -> Policy:
     return outcome.accepted[0].policy
 
 
+@retried
 def issue_policies(cmd: IssuePolicies, uow: UnitOfWork) -> FileOutcome[Issued]:
     """A disbursement file in one transaction; each refused item is rejected alone."""
     authorize(uow, Action.POLICY_ISSUE)
@@ -72,6 +75,10 @@ def _issue(uow: UnitOfWork, items: Sequence[IssuePolicy]) -> FileOutcome[Issued]
         contracts = [i.contract_no for i in items
                      if i.policy_id in found and found[i.policy_id].funder_id == funder_id]
         taken[funder_id] = set(uow.loans.headers(funder_id, contracts))
+    # The policies once more, after their contracts: reads see what is committed when each
+    # runs, so a concurrent issue of the same contract committed before the contracts were
+    # read is seen here too, as the repeat it is (not as a contract insured already).
+    found = {p.id: p for p in uow.policies.get_many(i.policy_id for i in items)}
     rejected: list[Rejection] = []
     repeats: list[tuple[int, Issued]] = []
     fresh: list[tuple[int, IssuePolicy, Policy, Loan]] = []

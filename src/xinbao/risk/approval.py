@@ -12,6 +12,7 @@ from xinbao.iam.access import authorize, four_eyes_many, own, tenant
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import InvalidInput, require
 from xinbao.kernel.events import Event
+from xinbao.kernel.retries import retried
 from xinbao.policy import model as policy_rules
 from xinbao.policy.model import Policy
 from xinbao.risk import services as decisions
@@ -33,6 +34,7 @@ class ApprovalResult:
         return self.application.reason_codes
 
 
+@retried
 def approve_application(cmd: ApproveApplication, uow: UnitOfWork,
                         engine: RiskEngine) -> ApprovalResult:
     """Decide an application; an approval quotes its policy in the same transaction."""
@@ -43,6 +45,7 @@ def approve_application(cmd: ApproveApplication, uow: UnitOfWork,
     return result
 
 
+@retried
 def approve_applications(cmd: ApproveApplications, uow: UnitOfWork,
                          engine: RiskEngine) -> list[ApprovalResult]:
     """Decide many applications in one transaction (the day's queue)."""

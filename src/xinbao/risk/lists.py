@@ -9,6 +9,7 @@ from xinbao.iam.access import authorize
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import InvalidInput
 from xinbao.kernel.events import Event
+from xinbao.kernel.retries import retried
 from xinbao.risk.model import antifraud
 from xinbao.risk.repository import ListedValue, UnitOfWork
 
@@ -27,6 +28,7 @@ def _check_list_field(name: str) -> None:
                                   f"field is one of {', '.join(antifraud.FIELDS)}")
 
 
+@retried
 def add_to_blacklist(cmd: ListValue, uow: UnitOfWork) -> bool:
     authorize(uow, Action.RISK_MANAGE)
     _check_list_field(cmd.field)
@@ -42,6 +44,7 @@ def add_to_blacklist(cmd: ListValue, uow: UnitOfWork) -> bool:
     return added
 
 
+@retried
 def remove_from_blacklist(cmd: ListValue, uow: UnitOfWork) -> bool:
     authorize(uow, Action.RISK_MANAGE)
     _check_list_field(cmd.field)

@@ -11,6 +11,7 @@ from xinbao.catalogue.model.products import Product
 from xinbao.iam.access import authorize, four_eyes, own, tenant
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import Conflict, require
+from xinbao.kernel.retries import retried
 from xinbao.risk.model import exposure, referral
 from xinbao.risk.model.decision import DecisionRecord
 from xinbao.risk.repository import UnitOfWork
@@ -57,6 +58,7 @@ class Reviewed:
     awaiting_second_approver: bool
 
 
+@retried
 def review_application(cmd: ReviewApplication, uow: UnitOfWork, engine: RiskEngine,
                        quote: Any) -> Reviewed:
     """A person's verdict on a referral (the rules: ``risk/model/referral.py``). An approval

@@ -43,6 +43,7 @@ from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import DomainError, require
 from xinbao.kernel.events import Event
 from xinbao.kernel.identity import region_of
+from xinbao.kernel.retries import retried
 from xinbao.ledger.model import ACCOUNTS, PAID_IN_CAPITAL, AccountType, Line
 from xinbao.loans.model import Annualization, add_months
 from xinbao.risk.identity_graph import IdentityGraph
@@ -496,6 +497,7 @@ def _refresh(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> list[Counter
     return counters
 
 
+@retried
 def refresh_limits(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> list[Counter]:
     """Recount every limit counter from the book and set the caps from today's net assets
     (end of day, after a capital change, or on demand)."""

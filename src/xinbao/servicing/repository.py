@@ -7,6 +7,7 @@ from datetime import date
 from typing import Protocol
 
 from xinbao.claims import repository as claims
+from xinbao.platform.repository import BatchRunRepository
 
 
 class EndOfDayQueries(Protocol):
@@ -35,3 +36,5 @@ class EndOfDayQueries(Protocol):
 class UnitOfWork(claims.UnitOfWork, Protocol):
     @property
     def end_of_day(self) -> EndOfDayQueries: ...
+    @property
+    def batch_runs(self) -> BatchRunRepository: ...

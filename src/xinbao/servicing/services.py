@@ -11,9 +11,18 @@ from xinbao.claims.model import ClaimStatus, trigger_reached
 from xinbao.claims.services import open_claim
 from xinbao.iam.access import authorize, own
 from xinbao.iam.model.security import Action
-from xinbao.kernel.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound, require
+from xinbao.kernel.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    WriteConflict,
+    require,
+)
 from xinbao.kernel.events import Event
 from xinbao.kernel.results import FileOutcome, Rejection
+from xinbao.kernel.retries import retried
 from xinbao.ledger.services import post
 from xinbao.loans.model import (
     Installment,
@@ -75,10 +84,12 @@ def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord],
     installments = uow.loans.installments(
         (loans[r.contract_no].id, r.installment_number) for r in records
         if r.contract_no in loans)
-    known = uow.repayments.known_references(
-        (loans[r.contract_no].id, r.reference) for r in records if r.contract_no in loans)
     paid = uow.repayments.paid_totals(loan_ids, {r.installment_number for r in records})
     terms = {t.loan_id: t for t in uow.policies.premium_terms(loan_ids=loan_ids)}
+    # The references last: each read sees what is committed when it runs, so a concurrent
+    # sender of the same record whose repayment is in ``paid`` is seen here as a repeat.
+    known = uow.repayments.known_references(
+        (loans[r.contract_no].id, r.reference) for r in records if r.contract_no in loans)
     accepted: list[tuple[Repayment, str]] = []
     touched: set[int] = set()
     premium_through: dict[int, int] = {}
@@ -159,6 +170,7 @@ def ingest_repayment_file(cmd: IngestRepaymentFile, uow: UnitOfWork) -> FileResu
     return ingest_repayment_files([cmd], uow)[0]
 
 
+@retried
 def ingest_repayment_files(cmds: Sequence[IngestRepaymentFile],
                            uow: UnitOfWork) -> list[FileResult]:
     """Files received together (a day's files from several funders) in one transaction,
@@ -220,6 +232,7 @@ def _ingest_prepayments(uow: UnitOfWork, funder: Funder, records: Sequence[Prepa
                    premium_refunded_fen=refunded)
 
 
+@retried
 def record_repayment(cmd: RecordRepayment, uow: UnitOfWork) -> Repayment:
     """Record one repayment; the same reference again is ignored (the stored one returned)."""
     record = RepaymentRecord(
@@ -248,6 +261,7 @@ def record_repayment(cmd: RecordRepayment, uow: UnitOfWork) -> Repayment:
     return stored
 
 
+@retried
 def record_missed_installment(cmd: RecordMissedInstallment, uow: UnitOfWork) -> Event:
     """The funder reports an installment unpaid after its due date (kept as an event)."""
     authorize(uow, Action.REPAYMENT_RECORD)
@@ -286,8 +300,10 @@ class Settlement:
 def _settle(uow: UnitOfWork, policy: Policy, loan: Loan, *, on: date) -> Settlement:
     """The loan is repaid: the policy is settled (`Policy.settle`: refund and cancel before
     maturity, earn the rest and expire at it, then close) and its premium posted."""
+    was = loan.status
     loan.pay_off()
-    uow.loans.save(loan)
+    if not uow.loans.save_if_status(loan, was):  # settled by a concurrent request first
+        raise WriteConflict(f"loan {loan.id} was settled by a concurrent request")
     settled = policy.settle(on, loan.maturity_date)
     assert policy.id is not None
     post(uow, postings.premium_earned(
@@ -303,6 +319,7 @@ def _settle(uow: UnitOfWork, policy: Policy, loan: Loan, *, on: date) -> Settlem
                       refunded_fen=settled.refunded_fen)
 
 
+@retried
 def record_prepayment(cmd: RecordPrepayment, uow: UnitOfWork) -> Settlement:
     """The borrower repays all outstanding principal early (提前还款).
 
@@ -319,6 +336,7 @@ def record_prepayment(cmd: RecordPrepayment, uow: UnitOfWork) -> Settlement:
     return outcome.accepted[0]
 
 
+@retried
 def record_prepayments(cmds: Sequence[RecordPrepayment], uow: UnitOfWork,
                        ) -> FileOutcome[Settlement]:
     """Many prepayments in one transaction (a funder's file); each refused one alone."""
@@ -351,9 +369,14 @@ def _prepay(uow: UnitOfWork, cmd: RecordPrepayment) -> Settlement:
     loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
     own(uow, loan.funder_id, "loan", cmd.loan_id)
     assert loan.id is not None
+    policy = uow.policies.get_by_loan(loan.id)
+    # The evidence of a repeat is read last: each read sees what is committed when it runs,
+    # so a concurrent sender that settled the loan before the loan was read is seen here.
+    repeat = _prepaid_before(uow, loan, cmd.reference)
+    if repeat is not None:
+        return repeat
     if loan.status is not LoanStatus.ACTIVE:
         raise Conflict(f"loan {loan.id} is {loan.status.value}")
-    policy = uow.policies.get_by_loan(loan.id)
     if policy is None or policy.status is not PolicyStatus.IN_FORCE:
         raise Conflict(f"loan {loan.id} has no policy in force")
     if cmd.paid_on < loan.start_date:
@@ -382,9 +405,29 @@ def _prepay(uow: UnitOfWork, cmd: RecordPrepayment) -> Settlement:
                                    interest_fen=interest), f"{cmd.reference}:{inst.number}"))
     uow.repayments.add_many(rows)
     loan.first_unpaid_due_date = None
-    loan.events.append(Event("LoanPrepaid", "loan", loan.id, cmd.paid_on, {
-        "principal_fen": pos.outstanding_principal_fen, "interest_fen": cmd.interest_fen}))
-    return _settle(uow, policy, loan, on=cmd.paid_on)
+    settlement = _settle(uow, policy, loan, on=cmd.paid_on)
+    uow.events.add([Event("LoanPrepaid", "loan", loan.id, cmd.paid_on, {
+        "principal_fen": pos.outstanding_principal_fen, "interest_fen": cmd.interest_fen,
+        "reference": cmd.reference, "expired": settlement.expired,
+        "earned_fen": settlement.earned_fen, "refunded_fen": settlement.refunded_fen})])
+    return settlement
+
+
+def _prepaid_before(uow: UnitOfWork, loan: Loan, reference: str) -> Settlement | None:
+    """The settlement of this prepayment when its transaction number is recorded on the loan
+    already (a retry, or a concurrent request that committed first): nothing is written."""
+    assert loan.id is not None
+    keys = [(loan.id, f"{reference}:{n}") for n in range(1, loan.term_months + 1)]
+    if not uow.repayments.known_references(keys):
+        return None
+    prepaid = [e for e in uow.events.list(aggregate="loan", aggregate_id=loan.id)
+               if e.name == "LoanPrepaid" and e.data.get("reference") == reference]
+    if not prepaid:
+        raise Conflict(f"transaction {reference!r} is recorded on loan {loan.id} as a "
+                       "repayment, not a prepayment")
+    data = prepaid[0].data
+    return Settlement(expired=bool(data["expired"]), earned_fen=int(data["earned_fen"]),
+                      refunded_fen=int(data["refunded_fen"]))
 
 
 @dataclass(slots=True)
@@ -398,8 +441,10 @@ class EndOfDayReport:
     premium_refunded_fen: int = 0
     claims_opened: list[int] = field(default_factory=list)
     claims_declined: list[int] = field(default_factory=list)
+    run: int = 1  # which run of this business day (a run again posts only what is new)
 
 
+@retried
 def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
     """Installment premium fallen due, premium earned (month close), expiries and
     prepayments settled, and claims for loans whose days past due reach the trigger.
@@ -415,6 +460,9 @@ def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
     report = EndOfDayReport(on=on)
     source = f"eod:{on.isoformat()}"
     with uow:
+        # The day is claimed first: a concurrent run of it waits for this one's commit, then
+        # finds everything done and does nothing more (one entry, one event per change).
+        report.run = uow.batch_runs.claim("end_of_day", on)
         funders: dict[int, Funder] = {}
         for f in uow.funders.list():
             assert f.id is not None

@@ -34,6 +34,10 @@ class SubmitApplication:
     profile: Profile = Profile()
     collateral: CollateralOffer | None = None
     evidence: tuple[Evidence, ...] = ()
+    #: The business day the application reached the insurer (the API's, the CLI's today);
+    #: an application dated after it is refused. None where the caller keeps its own clock
+    #: (the market simulator replaying history).
+    received_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ by an underwriter (``risk/referrals.review_application``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -47,10 +47,12 @@ MAX_REFERENCE = 64
 
 
 def intake_bounds(*, amount_fen: int, annual_rate: Decimal, applied_on: date,
-                  external_ref: str, income_fen: int | None) -> list[FieldError]:
+                  external_ref: str, income_fen: int | None,
+                  received_on: date | None = None) -> list[FieldError]:
     """The bounds every application must keep whatever its product: amounts and income
-    within ``MAX_AMOUNT_FEN``, a real rate, a date this system can mean, a reference of
-    printable text. The same rules serve the API, the CLI and the funders' files."""
+    within ``MAX_AMOUNT_FEN``, a real rate, a date this system can mean and not after the
+    business day it reached us (``received_on``, a day's grace for time zones), a reference
+    of printable text. The same rules serve the API, the CLI and the funders' files."""
     errors: list[FieldError] = []
     for name, value in (("amount_fen", amount_fen), ("monthly_income_fen", income_fen)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -70,6 +72,10 @@ def intake_bounds(*, amount_fen: int, annual_rate: Decimal, applied_on: date,
     if not first <= applied_on <= last:
         errors.append(FieldError("applied_on", "application.date_window",
                                  f"an application date lies between {first} and {last}"))
+    elif received_on is not None and applied_on > received_on + timedelta(days=1):
+        errors.append(FieldError("applied_on", "application.date_window",
+                                 f"an application is dated on or before the day it reaches "
+                                 f"the insurer ({received_on})"))
     if len(external_ref) > MAX_REFERENCE or has_control_characters(external_ref):
         errors.append(FieldError("external_ref", "application.external_ref",
                                  f"the funder's application number is 1 to {MAX_REFERENCE} "

@@ -8,6 +8,7 @@ from xinbao.iam.access import authorize, own
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import InvalidInput, require
 from xinbao.kernel.events import Event
+from xinbao.kernel.retries import retried
 from xinbao.underwriting.model import Application
 from xinbao.underwriting.repository import UnitOfWork
 
@@ -20,6 +21,7 @@ def get_application(uow: UnitOfWork, application_id: int) -> Application:
         return a
 
 
+@retried
 def unmask_application(uow: UnitOfWork, application_id: int, *, reason: str,
                        on: date) -> Application:
     """The application for showing its personal data in full: needs pii.unmask and a stated

@@ -18,6 +18,7 @@ from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import Conflict, DomainError, FieldError, InvalidInput
 from xinbao.kernel.events import Event
 from xinbao.kernel.results import FileOutcome, Rejection
+from xinbao.kernel.retries import retried
 from xinbao.underwriting.commands import SubmitApplication, SubmitApplicationFile
 from xinbao.underwriting.model import Application, Profile, intake_bounds
 from xinbao.underwriting.repository import UnitOfWork
@@ -45,6 +46,7 @@ class _Lookups:
         return self._products[code]
 
 
+@retried
 def submit_application(cmd: SubmitApplication, uow: UnitOfWork, *,
                        before_commit: Callable[[Application], None] | None = None,
                        ) -> Application:
@@ -66,6 +68,7 @@ def submit_application(cmd: SubmitApplication, uow: UnitOfWork, *,
     return outcome.accepted[0]
 
 
+@retried
 def submit_application_file(cmd: SubmitApplicationFile,
                             uow: UnitOfWork) -> FileOutcome[Application]:
     """A funder's application file in one transaction: each good row stored, each bad row
@@ -175,7 +178,8 @@ def _build(cmd: SubmitApplication, lookups: _Lookups) -> Application:
                                  "the funder's application number is required"))
     errors.extend(intake_bounds(
         amount_fen=cmd.amount_fen, annual_rate=cmd.annual_rate, applied_on=cmd.applied_on,
-        external_ref=cmd.external_ref, income_fen=cmd.profile.monthly_income_fen))
+        external_ref=cmd.external_ref, income_fen=cmd.profile.monthly_income_fen,
+        received_on=cmd.received_on))
 
     funder = lookups.funder(cmd.funder_code)
     if funder is None:

@@ -55,7 +55,13 @@ from xinbao.entrypoints.api.schemas.risk import decision_fields
 from xinbao.entrypoints.console import routes as console
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Forbidden, Principal, Unauthenticated
-from xinbao.kernel.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from xinbao.kernel.errors import (
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    WriteConflict,
+)
 from xinbao.platform.log_writer import AccessLogWriter
 from xinbao.risk.model_store import ReloadingScorer
 
@@ -119,7 +125,7 @@ def _error_handlers() -> dict[type[Exception], Callable]:
         return JSONResponse(status_code=403, content={"detail": str(exc)})
 
     return {InvalidInput: invalid, RequestValidationError: malformed, NotFound: not_found,
-            Conflict: conflict, IllegalTransition: conflict,
+            Conflict: conflict, IllegalTransition: conflict, WriteConflict: conflict,
             Unauthenticated: unauthenticated, Forbidden: forbidden, CsrfRejected: csrf}
 
 

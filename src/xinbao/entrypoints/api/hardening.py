@@ -40,8 +40,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from xinbao.platform.idempotency import is_write_conflict
-
 _CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
@@ -290,15 +288,11 @@ def install_error_handlers(app: Starlette, log: _ErrorLog) -> None:
 
     An unhandled exception becomes a 500 with a random ``error_id`` that is also logged, so
     support can find the log line; its message, which may hold personal data, is not sent.
-    A collision with a concurrent transaction that the use case did not resolve (a unique
-    index, SQLite's one writer, a PostgreSQL serialization failure) is a 409: the client's
-    retry is the answer, and there is no fault to look up.
+    (A collision with a concurrent transaction is no fault: the unit of work raises it as
+    ``WriteConflict``, a ``Conflict``, answered 409 by the domain's handlers.)
     """
 
     async def unhandled(request: Request, exc: Exception) -> Response:
-        if is_write_conflict(exc):  # a concurrent request won the race: retry, not a fault
-            return JSONResponse({"detail": "a concurrent request changed the same records; "
-                                           "send the request again"}, status_code=409)
         error_id = uuid.uuid4().hex
         log.error("unhandled error", error_id=error_id, error=type(exc).__name__,
                   path=request.url.path)

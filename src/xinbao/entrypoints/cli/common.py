@@ -30,16 +30,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
 from xinbao.bootstrap import Container, bootstrap
 from xinbao.config import Settings
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Forbidden, Principal, Unauthenticated, system
-from xinbao.kernel.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from xinbao.kernel.errors import (
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    WriteConflict,
+)
 from xinbao.kernel.money import format_yuan
 from xinbao.ledger.model import Statement
-from xinbao.platform.idempotency import is_write_conflict
 from xinbao.policy.model import PolicyStatus
 from xinbao.reporting import services as reporting
 
@@ -116,7 +120,8 @@ def operator() -> Principal:
 @contextmanager
 def use_case() -> Iterator[None]:
     """Map refusals to exit codes with a readable message; nothing was written. A collision
-    with a concurrent transaction is a conflict (4): running the command again is the cure."""
+    with a concurrent transaction left after the use case ran again (``WriteConflict``) is
+    a conflict (4) too: running the command again is the cure."""
     try:
         yield
     except InvalidInput as exc:
@@ -127,18 +132,12 @@ def use_case() -> Iterator[None]:
     except NotFound as exc:
         err.print(f"[bold red]Not found[/]: {exc}")
         raise typer.Exit(3) from None
-    except (Conflict, IllegalTransition) as exc:
+    except (Conflict, IllegalTransition, WriteConflict) as exc:
         err.print(f"[bold red]Conflict[/]: {exc}")
         raise typer.Exit(4) from None
     except Forbidden as exc:
         err.print(f"[bold red]Not permitted[/]: {exc}")
         raise typer.Exit(5) from None
-    except DBAPIError as exc:
-        if not is_write_conflict(exc):
-            raise
-        err.print("[bold red]Conflict[/]: a concurrent change to the same records; run the "
-                  "command again.")
-        raise typer.Exit(4) from None
 
 
 def file_lines(path: Path) -> Iterator[tuple[int, str | UnicodeDecodeError]]:

@@ -356,12 +356,7 @@ def eod_run(
             reports.append(servicing.run_end_of_day(RunEndOfDay(day, close_month),
                                                     container.uow()))
             progress.advance(task)
-    documents = [EndOfDayOut(
-        on=r.on, policies_overdue=r.policies_overdue, premium_written_fen=r.premium_written_fen,
-        premium_earned_fen=r.premium_earned_fen, premium_refunded_fen=r.premium_refunded_fen,
-        policies_expired=r.policies_expired, policies_cancelled=r.policies_cancelled,
-        claims_opened=r.claims_opened, claims_declined=r.claims_declined,
-    ).model_dump(mode="json") for r in reports]
+    documents = [EndOfDayOut.of(r).model_dump(mode="json") for r in reports]
     if as_json:
         emit_json(documents[0] if len(documents) == 1 else documents)
         return

@@ -74,7 +74,7 @@ def applications_submit(
             profile=Profile(monthly_income_fen=parse_field("income", lambda v: Money.yuan(v).fen,
                                                            income) if income else None,
                             employment=employment),
-            evidence=tuple(_evidence(e) for e in evidence or ()))
+            evidence=tuple(_evidence(e) for e in evidence or ()), received_on=date.today())
         a = applications.submit_application(cmd, container.uow())
     out.print(f"Application {a.id} submitted ({a.product_code} v{a.product_version}, "
               f"{a.mode.value} insurance)")
@@ -106,14 +106,15 @@ def applications_load(
     from xinbao.entrypoints.api.schemas.underwriting import ApplicationIn
     from xinbao.underwriting.commands import SubmitApplicationFile
 
-    commands, malformed = [], []
+    commands, malformed, today = [], [], date.today()
     for number, line in file_lines(path):
         if isinstance(line, UnicodeDecodeError):
             malformed.append((number, f"line {number}: not UTF-8 text (byte {line.start + 1}) "
                                       "[file.encoding]"))
             continue
         try:
-            commands.append((number, ApplicationIn.model_validate_json(line).command()))
+            commands.append((number, ApplicationIn.model_validate_json(line).command(
+                received_on=today)))
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(x) for x in first["loc"])

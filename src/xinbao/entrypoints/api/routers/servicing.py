@@ -65,9 +65,5 @@ def record_missed(loan_id: PathId, body: MissedIn, me: Me) -> EventOut:
 
 @router.post("/batch/end-of-day", response_model=EndOfDayOut)
 def end_of_day(body: EndOfDayIn, me: Me) -> EndOfDayOut:
-    r = servicing.run_end_of_day(RunEndOfDay(body.on, body.close_month), me.uow())
-    return EndOfDayOut(
-        on=r.on, policies_overdue=r.policies_overdue, premium_written_fen=r.premium_written_fen,
-        premium_earned_fen=r.premium_earned_fen, premium_refunded_fen=r.premium_refunded_fen,
-        policies_expired=r.policies_expired, policies_cancelled=r.policies_cancelled,
-        claims_opened=r.claims_opened, claims_declined=r.claims_declined)
+    return EndOfDayOut.of(servicing.run_end_of_day(RunEndOfDay(body.on, body.close_month),
+                                                   me.uow()))

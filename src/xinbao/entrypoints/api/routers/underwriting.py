@@ -44,15 +44,14 @@ def submit_application(
                     "same key with another body is a 409")] = None,
 ) -> ApplicationOut | JSONResponse:
     if idempotency_key is None:
-        a = idempotency.retrying(
-            lambda: applications.submit_application(body.command(), me.uow()))
-        return ApplicationOut.of(a, me.masking)
+        return ApplicationOut.of(applications.submit_application(
+            body.command(received_on=today()), me.uow()), me.masking)
     key = idempotency_key
     digest = idempotency.request_hash(body.model_dump(mode="json"))
     earlier = idempotency.replay(me.uow(), key, digest)
     if earlier is None:
         try:
-            a = idempotency.retrying(lambda: _submit_claiming(body, me, key, digest))
+            a = _submit_claiming(body, me, key, digest)
         except idempotency.Replay as replay:
             earlier = replay.stored
         else:
@@ -72,7 +71,8 @@ def _submit_claiming(body: ApplicationIn, me: Caller, key: str, digest: str) -> 
                           ApplicationOut.of(a, me.masking).model_dump(mode="json"),
                           now=utcnow())
 
-    return applications.submit_application(body.command(), uow, before_commit=claim)
+    return applications.submit_application(body.command(received_on=today()), uow,
+                                           before_commit=claim)
 
 
 @router.post("/applications/batch", response_model=ApplicationBatchOut)
@@ -80,7 +80,8 @@ def submit_application_batch(body: ApplicationBatchIn, me: Me) -> ApplicationBat
     """A funder's batch of applications (up to 1,000) in one transaction: good rows stored,
     bad rows refused one by one with their field errors (200 either way)."""
     outcome = applications.submit_application_file(
-        SubmitApplicationFile(tuple(a.command() for a in body.applications)), me.uow())
+        SubmitApplicationFile(tuple(a.command(received_on=today())
+                                    for a in body.applications)), me.uow())
     return ApplicationBatchOut(
         accepted=[ApplicationOut.of(a, me.masking) for a in outcome.accepted],
         rejected=[RejectedRowOut(index=r.index, external_ref=r.reference,

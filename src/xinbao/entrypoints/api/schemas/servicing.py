@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from xinbao.entrypoints.api.schemas.common import Count, Fen, Rate, StrictIn, stored
 from xinbao.loans.model import Installment, Position
 from xinbao.servicing.queries import LoanView
+from xinbao.servicing.services import EndOfDayReport
 
 
 class RepaymentIn(StrictIn):
@@ -123,3 +124,14 @@ class EndOfDayOut(BaseModel):
     policies_cancelled: int
     claims_opened: list[int]
     claims_declined: list[int]
+    run: int = Field(description="which run of this business day: a run again (or one that "
+                                 "waited for a concurrent run) posts only what is new")
+
+    @classmethod
+    def of(cls, r: EndOfDayReport) -> EndOfDayOut:
+        return cls(
+            on=r.on, policies_overdue=r.policies_overdue,
+            premium_written_fen=r.premium_written_fen, premium_earned_fen=r.premium_earned_fen,
+            premium_refunded_fen=r.premium_refunded_fen, policies_expired=r.policies_expired,
+            policies_cancelled=r.policies_cancelled, claims_opened=r.claims_opened,
+            claims_declined=r.claims_declined, run=r.run)

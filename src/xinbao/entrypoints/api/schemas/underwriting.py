@@ -82,7 +82,8 @@ class ApplicationIn(StrictIn):
                                        description="consent and sales-recording (双录) "
                                                    "evidence, by reference and SHA-256")
 
-    def command(self) -> SubmitApplication:
+    def command(self, *, received_on: date) -> SubmitApplication:
+        """The use case's command for an application that reached us on ``received_on``."""
         data = self.model_dump(exclude={"monthly_income_fen", "employment", "industry",
                                         "device_id", "address", "employer", "collateral",
                                         "evidence"})
@@ -92,7 +93,8 @@ class ApplicationIn(StrictIn):
                 industry=self.industry, device_id=self.device_id, address=self.address,
                 employer=self.employer),
             collateral=self.collateral.offer() if self.collateral else None,
-            evidence=tuple(Evidence(e.kind, e.reference, e.sha256) for e in self.evidence))
+            evidence=tuple(Evidence(e.kind, e.reference, e.sha256) for e in self.evidence),
+            received_on=received_on)
 
 
 class ApplicationBatchIn(StrictIn):
