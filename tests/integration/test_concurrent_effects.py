@@ -27,7 +27,7 @@ from xinbao.bootstrap import Container
 from xinbao.ledger import model as accounts
 from xinbao.ledger import services as ledger
 from xinbao.ledger import tables as ledger_tables
-from xinbao.ledger.commands import InjectCapital
+from xinbao.ledger.commands import InjectCapital, ReverseEntry
 from xinbao.loans import tables as loan_tables
 from xinbao.policy.model import PolicyStatus
 from xinbao.risk import approval
@@ -202,6 +202,19 @@ def test_racing_capital_injections_of_one_payment_post_it_once(container):
     assert len({r.entry.id for r in results}) == 1
     assert sorted(r.repeat for r in results) == [False] + [True] * (CALLERS - 1)
     assert events(container, "CapitalInjected", "journal_entry", results[0].entry.id) == 1
+    assert balanced(container)
+
+
+def test_racing_reversals_of_one_entry_reverse_it_once(container):
+    wire = ledger.receive_capital(InjectCapital(on=b.START, amount_fen=100_000_000,
+                                                reference="WIRE-WRONG"), container.uow()).entry
+    cmd = ReverseEntry(entry_id=wire.id, on=b.START, reason="sent twice by the bank",
+                       idempotency_key="REV-1")
+
+    results = support.race(CALLERS, lambda _: ledger.reverse_entry(cmd, container.uow()))
+
+    assert len({r.id for r in results}) == 1
+    assert events(container, "EntryReversed", "journal_entry", results[0].id) == 1
     assert balanced(container)
 
 

@@ -106,13 +106,12 @@ def reverse_entry(cmd: ReverseEntry, uow: UnitOfWork) -> JournalEntry:
         earlier = uow.ledger.reversal_of(original.id)
         if earlier is not None and earlier.idempotency_key != cmd.idempotency_key:
             raise Conflict(f"entry {original.id} was already reversed by entry {earlier.id}")
-        reversal = ledger.reverse(original, on=cmd.on, key=cmd.idempotency_key,
-                                  reason=cmd.reason)
-        if earlier is not None:  # the same reversal again
-            return require(post(uow, reversal), "journal entry", cmd.idempotency_key)
+        if earlier is not None:  # the same reversal again (same key, the same lines negated)
+            return earlier
         # Added, not posted: a concurrent reversal committed since ``earlier`` was read makes
         # the unique keys collide, and the run again finds it as ``earlier``.
-        posted = uow.ledger.add(reversal)
+        posted = uow.ledger.add(ledger.reverse(original, on=cmd.on, key=cmd.idempotency_key,
+                                               reason=cmd.reason))
         uow.events.add([Event("EntryReversed", "journal_entry", posted.id, cmd.on, {
             "reverses": original.id, "reason": cmd.reason})])
         uow.commit()

@@ -371,7 +371,7 @@ def _prepay(uow: UnitOfWork, cmd: RecordPrepayment) -> Settlement:
     assert loan.id is not None
     policy = uow.policies.get_by_loan(loan.id)
     # The evidence of a repeat is read last: each read sees what is committed when it runs,
-    # so a concurrent sender that settled the loan before the loan was read is seen here.
+    # so a concurrent sender that settled the loan after the loan was read is seen here.
     repeat = _prepaid_before(uow, loan, cmd.reference)
     if repeat is not None:
         return repeat

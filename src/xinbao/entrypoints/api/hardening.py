@@ -289,7 +289,7 @@ def install_error_handlers(app: Starlette, log: _ErrorLog) -> None:
     An unhandled exception becomes a 500 with a random ``error_id`` that is also logged, so
     support can find the log line; its message, which may hold personal data, is not sent.
     (A collision with a concurrent transaction is no fault: the unit of work raises it as
-    ``WriteConflict``, a ``Conflict``, answered 409 by the domain's handlers.)
+    ``WriteConflict``, which the application's own handlers answer 409.)
     """
 
     async def unhandled(request: Request, exc: Exception) -> Response:
