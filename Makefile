@@ -36,13 +36,15 @@ demo: $(STAMP)
 	$(BIN)/xinbao demo
 
 ## test: import contracts, lint, types, dependency audit, then the whole suite on SQLite and
-## a throwaway PostgreSQL
+## a throwaway PostgreSQL, the console's browser tests included (Debian's chromium and a CJK
+## font are installed first when missing)
 test: lock-check $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	scripts/dep-audit.sh $(BIN)/python
-	XINBAO_REQUIRE_POSTGRES=1 scripts/with-postgres.sh $(BIN)/python -m pytest -q -p no:cacheprovider
+	scripts/browser-deps.sh
+	XINBAO_REQUIRE_POSTGRES=1 XINBAO_REQUIRE_BROWSER=1 scripts/with-postgres.sh $(BIN)/python -m pytest -q -p no:cacheprovider
 
 ## unit: the tests that need no database server (fast loop while coding)
 unit: $(STAMP)
