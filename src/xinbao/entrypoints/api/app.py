@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from xinbao import __version__
 from xinbao.bootstrap import Container, bootstrap
@@ -53,6 +53,7 @@ from xinbao.entrypoints.api.routers import (
 from xinbao.entrypoints.api.schemas.common import HealthOut, dump_json
 from xinbao.entrypoints.api.schemas.risk import decision_fields
 from xinbao.entrypoints.console import routes as console
+from xinbao.entrypoints.console import web as console_web
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Forbidden, Principal, Unauthenticated
 from xinbao.kernel.errors import (
@@ -124,9 +125,33 @@ def _error_handlers() -> dict[type[Exception], Callable]:
     def csrf(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=403, content={"detail": str(exc)})
 
-    return {InvalidInput: invalid, RequestValidationError: malformed, NotFound: not_found,
-            Conflict: conflict, IllegalTransition: conflict, WriteConflict: conflict,
-            Unauthenticated: unauthenticated, Forbidden: forbidden, CsrfRejected: csrf}
+    handlers: dict[type[Exception], Callable] = {
+        InvalidInput: invalid, RequestValidationError: malformed, NotFound: not_found,
+        Conflict: conflict, IllegalTransition: conflict, WriteConflict: conflict,
+        Unauthenticated: unauthenticated, Forbidden: forbidden, CsrfRejected: csrf,
+        console_web.FormRejected: csrf}
+    return {kind: _console_aware(handler) for kind, handler in handlers.items()}
+
+
+def _console_aware(handler: Callable[[Request, Any], JSONResponse]) -> Callable:
+    """The handler for the API; on a console page, the same refusal as a page (its status
+    and rules, in the reader's language)."""
+
+    def handle(request: Request, exc: Exception) -> Response:
+        answer = handler(request, exc)
+        if not request.url.path.startswith("/console/"):
+            return answer
+        if isinstance(exc, InvalidInput):
+            rules = [(e.field, e.rule, e.message) for e in exc.errors]
+        elif isinstance(exc, RequestValidationError):
+            rules = [(".".join(str(x) for x in e.get("loc", ())[1:]), e.get("type", ""),
+                      e.get("msg", "")) for e in exc.errors()]
+        else:
+            rules = []
+        detail = "" if rules or isinstance(exc, Unauthenticated) else str(exc)
+        return console_web.error_page(request, answer.status_code, detail, rules)
+
+    return handle
 
 
 def app_from_environment() -> FastAPI:

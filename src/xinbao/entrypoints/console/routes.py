@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,24 +17,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from xinbao.entrypoints.console import i18n
+from xinbao.entrypoints.console import admin, applications, claims, finance, i18n, policies, web
+from xinbao.entrypoints.console.web import N_, SESSION_COOKIE
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Action, Forbidden, Unauthenticated
 from xinbao.reporting import services as reporting
 from xinbao.risk import referrals
 from xinbao.risk import services as risk
 
-SESSION_COOKIE = "xinbao_session"
 LOGIN_CSRF_COOKIE = "xinbao_login_csrf"
 _HERE = Path(__file__).parent
 router = APIRouter(prefix="/console", include_in_schema=False)
 #: A limit's used share from which the dashboard shows it amber, and red.
 AMBER, RED = Decimal("0.8"), Decimal("0.95")
-
-
-def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark for extraction"
-    """Mark a message for the catalogs; it is translated where it is shown."""
-    return message
 
 
 #: The limits by the dimension they watch, as the dashboard names them (``Headroom``).
@@ -53,26 +46,11 @@ LIGHTS = {"green": N_("within the limit"), "amber": N_("near the limit"),
           "red": N_("at or over the limit")}
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _render(request: Request, name: str, context: dict[str, Any], *,
-            status_code: int = 200) -> Response:
-    """A page in the reader's language."""
-    return i18n.templates(i18n.locale_of(request)).TemplateResponse(
-        request, name, context, status_code=status_code)
-
-
-def _gettext(request: Request) -> Callable[[str], str]:
-    return i18n.translations(i18n.locale_of(request)).gettext
-
-
 def _login_page(request: Request, *, error: str | None = None,
                 status_code: int = 200) -> Response:
     token = secrets.token_urlsafe(32)
-    _ = _gettext(request)
-    response = _render(request, "login.html", {
+    _ = web.gettext(request)
+    response = web.render(request, "login.html", {
         "csrf_token": token, "error": _(error) if error else None, "width": "narrow"},
         status_code=status_code)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=600, httponly=True, secure=True,
@@ -102,14 +80,14 @@ def login(request: Request,
     container = request.app.state.container
     try:
         session = accounts.login(username, password, container.uow(), container.credentials,
-                                 now=_now())
+                                 now=web.now())
     except Unauthenticated:
         return _login_page(request, error=N_("Wrong user name or password, or the account "
                                              "is locked."), status_code=401)
     response = RedirectResponse("/console/", status_code=303)
     response.set_cookie(SESSION_COOKIE, session.token, httponly=True, secure=True,
                         samesite="strict", path="/",
-                        max_age=int((session.expires_at - _now()).total_seconds()))
+                        max_age=int((session.expires_at - web.now()).total_seconds()))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
     return response
 
@@ -126,36 +104,26 @@ def choose_language(code: str, next: str = "/console/") -> Response:  # noqa: A0
     return response
 
 
-def _signed_in(request: Request) -> accounts.ActiveSession | None:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    try:
-        return accounts.resolve_session(token, request.app.state.container.uow(), now=_now())
-    except Unauthenticated:
-        return None
-
-
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request) -> Response:
     """Key figures, alerts and the limits for who may read reports; who one is, for all."""
-    active = _signed_in(request)
+    active = web.session_of(request)
     if active is None:
         return RedirectResponse("/console/login", status_code=303)
     p = active.principal
     context: dict[str, Any] = {
-        "page": "dashboard", "me": active, "actor": p.actor,
+        "page": "dashboard", "me": active, "menu": web.menu(active), "actor": p.actor,
         "roles": sorted(r.value for r in p.roles),
         "permissions": sorted(a.value for a in Action if p.may(a)),
         "kpis": None, "limits": None, "alerts": None}
     if p.may(Action.REPORT_READ):
         context.update(_figures(request, active))
-    return _render(request, "dashboard.html", context)
+    return web.render(request, "dashboard.html", context)
 
 
 def _figures(request: Request, active: accounts.ActiveSession) -> dict[str, Any]:
     container = request.app.state.container
-    _ = _gettext(request)
+    _ = web.gettext(request)
     uow = lambda: container.uow(active.principal)  # noqa: E731 - one per use case
     position = risk.capital_position(uow(), container.risk.params.limits)
     limits, alerts = [], []
@@ -187,13 +155,17 @@ def logout(request: Request, csrf_token: Annotated[str, Form(max_length=100)]) -
     container = request.app.state.container
     if token:
         try:
-            active = accounts.resolve_session(token, container.uow(), now=_now())
+            active = accounts.resolve_session(token, container.uow(), now=web.now())
         except Unauthenticated:
             active = None
         if active is not None and hmac.compare_digest(active.csrf_token, csrf_token):
-            accounts.logout(token, container.uow(active.principal), now=_now())
+            accounts.logout(token, container.uow(active.principal), now=web.now())
         elif active is not None:
             return Response("CSRF token missing or wrong", status_code=403)
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+for _area in (applications, policies, claims, finance, admin):
+    router.include_router(_area.router)
