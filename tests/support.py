@@ -86,3 +86,31 @@ def race(callers: int, call: Callable[[int], T]) -> list[T]:
         raise errors[0]
     assert not any(t.is_alive() for t in threads), "a caller did not finish in 120 s"
     return results
+
+
+#: The password of every console user the tests add.
+CONSOLE_PASSWORD = "a long enough passphrase"
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a console page's forms carry."""
+    return html.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def console_sign_in(container, client, username: str, roles: list[str], *,
+                    funder_code: str | None = None) -> str:
+    """Add the console user and sign in on ``client`` (its cookies are that person's from
+    now on); the session's CSRF token, as the pages' forms carry it."""
+    from xinbao.entrypoints.api.deps import utcnow
+    from xinbao.iam import services as accounts
+
+    accounts.add_user(accounts.AddUser(username, username, CONSOLE_PASSWORD, roles,
+                                       funder_code=funder_code),
+                      container.uow(), container.credentials, now=utcnow())
+    client.cookies.delete("xinbao_session")
+    page = client.get("/console/login")
+    signed = client.post("/console/login", data={
+        "username": username, "password": CONSOLE_PASSWORD, "csrf_token": csrf_of(page.text)},
+        follow_redirects=False)
+    assert signed.status_code == 303
+    return csrf_of(client.get("/console/").text)

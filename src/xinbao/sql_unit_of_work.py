@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine
 
 from xinbao.catalogue.sql import SqlFunderRepository, SqlProductRepository
 from xinbao.claims.sql import SqlClaimRepository, SqlRecoveryRepository
-from xinbao.compliance.sql import SqlRetentionRepository
+from xinbao.compliance.sql import SqlAuditTrailReader, SqlRetentionRepository
 from xinbao.iam.model.security import Principal, system
 from xinbao.iam.sql import SqlClientRepository, SqlSessionRepository, SqlUserRepository
 from xinbao.kernel.errors import WriteConflict
@@ -164,6 +164,10 @@ class SqlUnitOfWork:
     @cached_property
     def retention(self) -> SqlRetentionRepository:
         return SqlRetentionRepository(self._open, cipher=self._cipher)
+
+    @cached_property
+    def audit(self) -> SqlAuditTrailReader:
+        return SqlAuditTrailReader(self._open)
 
     @cached_property
     def reporting(self) -> SqlReportingRepository:

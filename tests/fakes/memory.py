@@ -20,18 +20,22 @@ from xinbao.catalogue.model.agreements import Agreement
 from xinbao.catalogue.model.parties import ANONYMIZED, ANONYMIZED_NAME, Funder
 from xinbao.catalogue.model.products import Product
 from xinbao.claims.model import Claim, ClaimStatus, Recovery
+from xinbao.claims.repository import ClaimFilter, ClaimRow
+from xinbao.compliance.repository import AuditFilter
 from xinbao.iam.model.accounts import ApiClient, Session, User
 from xinbao.iam.model.security import Principal, system
 from xinbao.kernel.audit import GENESIS, AuditRecord, chain, json_safe
 from xinbao.kernel.errors import Conflict
 from xinbao.kernel.events import Event
 from xinbao.kernel.identity import region_of
+from xinbao.kernel.paging import Page, PageRequest
 from xinbao.ledger.model import JournalEntry, Line
+from xinbao.ledger.repository import EntryFilter
 from xinbao.loans.model import Installment, Loan, LoanStatus, Repayment
 from xinbao.loans.repository import LoanHeader
 from xinbao.platform.repository import StoredResponse
 from xinbao.policy.model import Policy, PolicyStatus
-from xinbao.policy.repository import PremiumTerms
+from xinbao.policy.repository import POLICY_SORTS, PolicyFilter, PremiumTerms
 from xinbao.reporting.repository import PolicyFigures
 from xinbao.risk.identity_graph import LINK_FIELDS
 from xinbao.risk.model.antifraud import Node
@@ -39,6 +43,7 @@ from xinbao.risk.model.decision import DecisionRecord
 from xinbao.risk.model.exposure import Counter
 from xinbao.risk.repository import ExposureRow, ListedValue, Sighting
 from xinbao.underwriting.model import Application, ApplicationStatus
+from xinbao.underwriting.repository import ApplicationFilter
 
 if TYPE_CHECKING:
     from xinbao.compliance import repository as compliance
@@ -207,6 +212,22 @@ class _Applications(_Table):
                       if a.status is ApplicationStatus.SUBMITTED and a.applied_on <= applied_by
                       and funder_id in (None, a.funder_id))
 
+    def page(self, where: ApplicationFilter, request: PageRequest) -> Page[Application]:
+        def chosen(a: Application) -> bool:
+            return ((where.funder_id is None or a.funder_id == where.funder_id)
+                    and (where.product_code is None or a.product_code == where.product_code)
+                    and (where.status is None or a.status is where.status)
+                    and (where.applied_from is None or a.applied_on >= where.applied_from)
+                    and (where.applied_to is None or a.applied_on <= where.applied_to)
+                    and (where.min_fen is None or a.amount_fen >= where.min_fen)
+                    and (where.max_fen is None or a.amount_fen <= where.max_fen))
+
+        key = {"id": lambda a: (a.id,), "date": lambda a: (a.applied_on, a.id),
+               "amount": lambda a: (a.amount_fen, a.id),
+               "status": lambda a: (a.status.value, a.id)}[request.sort]
+        found = sorted(self._filter(chosen), key=key, reverse=request.descending)
+        return Page(found[request.offset:request.offset + request.size], len(found), request)
+
     def find_by_id_number(self, id_number: str) -> list[Application]:
         wanted = id_number.strip().replace(" ", "").upper()
         return sorted(self._filter(lambda a: a.borrower.id_number.upper() == wanted),
@@ -251,6 +272,16 @@ class _Policies(_Table):
     def get_many(self, policy_ids: Iterable[int]) -> list[Policy]:
         return sorted((self._get(i) for i in set(policy_ids) if i in self.rows),
                       key=lambda p: p.id)
+
+    def search(self, where: PolicyFilter, page: PageRequest) -> Page[Policy]:
+        field = POLICY_SORTS.get(page.sort, "id")
+        chosen = sorted((p for p in self.rows.values() if p.status is not PolicyStatus.QUOTED
+                         and where.funder_id in (None, p.funder_id)
+                         and where.status in (None, p.status)
+                         and where.policy_id in (None, p.id)),
+                        key=lambda p: (getattr(p, field), p.id), reverse=page.descending)
+        return Page([_copy(p) for p in chosen[page.offset:page.offset + page.size]],
+                    len(chosen), page)
 
     def premium_terms(self, *, loan_ids: Iterable[int] = (),
                       policy_ids: Iterable[int] = ()) -> list[PremiumTerms]:
@@ -407,6 +438,20 @@ class _Claims(_Table):
             key=lambda c: c.id)
         return found[:limit]
 
+    def search(self, filters: ClaimFilter, request: PageRequest) -> Page[ClaimRow]:
+        policies = self._uow._working.tables.get("policies", {})
+        f = filters
+        rows = [ClaimRow(c, policies[c.policy_id].funder_id) for c in self._filter(
+            lambda c: (f.status is None or c.status is f.status)
+            and (f.funder_id is None or policies[c.policy_id].funder_id == f.funder_id)
+            and (f.opened_from is None or c.opened_on >= f.opened_from)
+            and (f.opened_to is None or c.opened_on <= f.opened_to))]
+        key = {"id": lambda r: (r.claim.id,), "opened": lambda r: (r.claim.opened_on, r.claim.id),
+               "amount": lambda r: (r.claim.amount_fen, r.claim.id),
+               "status": lambda r: (r.claim.status.value, r.claim.id)}[request.sort]
+        rows.sort(key=key, reverse=request.descending)
+        return Page(rows[request.offset:request.offset + request.size], len(rows), request)
+
 
 class _Recoveries(_Table):
     def add(self, recovery: Recovery, reference: str) -> Recovery:
@@ -458,6 +503,17 @@ class _Ledger(_Table):
     def entries(self, *, reference: str | None = None) -> Sequence[JournalEntry]:
         return [e for e in sorted(self.rows.values(), key=lambda e: e.id)
                 if reference is None or e.reference == reference]
+
+    def page(self, where: EntryFilter, request: PageRequest) -> Page[JournalEntry]:
+        chosen = [e for e in self.rows.values()
+                  if (where.account is None or any(ln.account == where.account
+                                                   for ln in e.lines))
+                  and (where.posted_from is None or e.posted_on >= where.posted_from)
+                  and (where.posted_to is None or e.posted_on <= where.posted_to)
+                  and (where.reference is None or e.reference == where.reference)]
+        chosen.sort(key=lambda e: (e.posted_on, e.id) if request.sort == "date" else (e.id,),
+                    reverse=request.descending)
+        return Page(chosen[request.offset:request.offset + request.size], len(chosen), request)
 
 
 class _Events(_Table):
@@ -702,6 +758,13 @@ class _Counters(_Table):
         return sorted((c for k, c in self.rows.items() if k != self.BASIS),
                       key=lambda c: (c.dimension, c.key))
 
+    def fullest(self) -> list[Counter]:
+        top: dict[str, Counter] = {}
+        for c in self.all():
+            if c.dimension not in top or c.used_fen > top[c.dimension].used_fen:
+                top[c.dimension] = c
+        return list(top.values())
+
 
 class _Decisions(_Table):
     def _drain_record(self, record: DecisionRecord) -> None:
@@ -731,6 +794,22 @@ class _Decisions(_Table):
                              or apps[r.application_id].funder_id == funder_id)),
                        key=lambda r: r.application_id)
         return [_copy(r) for r in found[:limit]]
+
+    def count_pending(self, *, funder_id: int | None, reason_code: str | None = None) -> int:
+        return sum(1 for r in self.pending(funder_id=funder_id, after_id=0, limit=len(self.rows))
+                   if reason_code is None or reason_code in r.reason_codes)
+
+    def pending_page(self, *, funder_id: int | None,
+                     request: PageRequest) -> Page[DecisionRecord]:
+        apps = self._uow._working.tables.get("applications", {})
+        key = {"id": lambda r: (r.application_id,),
+               "date": lambda r: (r.decided_on, r.application_id),
+               "amount": lambda r: (r.approved_fen, r.application_id)}[request.sort]
+        found = sorted((r for r in self.rows.values() if not r.final
+                        and funder_id in (None, apps[r.application_id].funder_id)),
+                       key=key, reverse=request.descending)
+        return Page([_copy(r) for r in found[request.offset:request.offset + request.size]],
+                    len(found), request)
 
 
 class _Retention(_Table):
@@ -764,6 +843,22 @@ class _Retention(_Table):
             if policy.application_id in changed:
                 policies[pid] = replace(_copy(policy), borrower_id_number=ANONYMIZED)
         return len(changed)
+
+
+class _AuditTrail(_Table):
+    """Pages of the records ``_Events`` keeps (the same rows, read only)."""
+
+    def page(self, where: AuditFilter, request: PageRequest) -> Page[AuditRecord]:
+        stored = self._uow._working.tables.get("events", {})
+        chosen = [(i, r) for i, r in stored.items()
+                  if (where.aggregate is None or r.aggregate == where.aggregate)
+                  and (where.aggregate_id is None or r.aggregate_id == where.aggregate_id)
+                  and (where.name is None or r.name == where.name)
+                  and (where.actor is None or r.actor == where.actor)]
+        chosen.sort(key=lambda ir: (ir[1].occurred_on, ir[0]) if request.sort == "date"
+                    else (ir[0],), reverse=request.descending)
+        rows = [r for _, r in chosen[request.offset:request.offset + request.size]]
+        return Page(rows, len(chosen), request)
 
 
 class _Reporting(_Table):
@@ -826,6 +921,7 @@ class InMemoryUnitOfWork:
         self.counters = _Counters(self, "risk_counters")
         self.decisions = _Decisions(self, "decisions")
         self.retention = _Retention(self, "retention")
+        self.audit = _AuditTrail(self, "audit")
         self.reporting = _Reporting(self, "reporting")
 
     def __enter__(self) -> Self:

@@ -28,10 +28,13 @@ from xinbao.catalogue.model.parties import (
 )
 from xinbao.catalogue.model.products import PremiumBasis, RefundMethod, RepaymentMethod
 from xinbao.claims.model import Claim, ClaimStatus, Recovery
+from xinbao.compliance.repository import AuditFilter
 from xinbao.kernel.audit import verify
 from xinbao.kernel.errors import Conflict
 from xinbao.kernel.events import Event
+from xinbao.kernel.paging import PageRequest
 from xinbao.ledger import model as ledger
+from xinbao.ledger.repository import EntryFilter
 from xinbao.loans.model import Loan, LoanStatus, Repayment
 from xinbao.platform.database import create_db_engine
 from xinbao.platform.repository import StoredResponse
@@ -171,6 +174,40 @@ def test_applications_waiting_for_a_decision_by_date_and_funder(uow_factory):
         assert u.applications.waiting(applied_by=date(2025, 3, 5), funder_id=funder.id + 1) == []
 
 
+def test_a_list_of_applications_filters_sorts_and_pages_with_its_total(uow_factory):
+    from xinbao.kernel.paging import PageRequest
+    from xinbao.underwriting.repository import ApplicationFilter
+
+    funder, first = _seeded(uow_factory)  # 10,000 yuan applied 2025-02-28, submitted
+    with uow_factory() as u:
+        large = u.applications.add(replace(_application(funder.id, "A-2"),
+                                           amount_fen=5_000_000, applied_on=date(2025, 3, 5)))
+        declined = u.applications.add(replace(_application(funder.id, "A-3"),
+                                              amount_fen=2_000_000))
+        declined.status = ApplicationStatus.DECLINED
+        u.applications.save(declined)
+        u.commit()
+
+    def ids(where: ApplicationFilter, sort: str = "id", descending: bool = False,
+            offset: int = 0, size: int = 10) -> tuple[list[int], int]:
+        with uow_factory() as u:
+            page = u.applications.page(where, PageRequest(sort, descending, offset, size))
+            return [a.id for a in page.items], page.total
+
+    everything = ApplicationFilter()
+    assert ids(everything) == ([first.id, large.id, declined.id], 3)
+    assert ids(everything, "amount", True) == ([large.id, declined.id, first.id], 3)
+    assert ids(everything, "date", False, 1, 1) == ([declined.id], 3)  # ties by id
+    assert ids(everything, "status", True) == ([large.id, first.id, declined.id], 3)
+    assert ids(ApplicationFilter(status=ApplicationStatus.DECLINED)) == ([declined.id], 1)
+    assert ids(ApplicationFilter(min_fen=2_000_000, max_fen=4_999_999)) == ([declined.id], 1)
+    assert ids(ApplicationFilter(applied_from=date(2025, 3, 1),
+                                 applied_to=date(2025, 3, 5))) == ([large.id], 1)
+    assert ids(ApplicationFilter(product_code="CONSUMER-G", funder_id=funder.id))[1] == 3
+    assert ids(ApplicationFilter(funder_id=funder.id + 1)) == ([], 0)
+    assert ids(ApplicationFilter(product_code="SME-C")) == ([], 0)
+
+
 def test_rows_added_together_get_their_own_ids_in_order(uow_factory):
     funder, first = _seeded(uow_factory)
     refs = [f"M-{i}" for i in range(7)]
@@ -274,6 +311,41 @@ def test_policies_round_trip_every_field_and_record_their_events(uow_factory):
     assert all(e.aggregate_id == policy.id for e in events)
 
 
+def test_a_search_of_policies_filters_sorts_pages_and_counts_issued_ones(uow_factory):
+    from xinbao.kernel.paging import PageRequest
+    from xinbao.policy.repository import PolicyFilter
+
+    funder, _ = _seeded(uow_factory)
+    covers = [3_000_000, 1_000_000, 2_000_000, 1_000_000]
+    with uow_factory() as u:
+        apps = u.applications.add_many([_application(funder.id, f"S-{n}") for n in range(5)])
+        quote = replace(_policy(apps[4], funder.id), sum_insured_fen=9_000_000)
+        issued = [replace(_policy(a, funder.id), sum_insured_fen=c)
+                  for a, c in zip(apps, covers, strict=False)]
+        u.policies.add_many([*issued, quote])
+        for n, p in enumerate(issued):
+            p.issue(on=date(2025, 3, 1 + n), start=date(2025, 3, 1 + n), loan_id=None)
+        issued[0].come_into_force(date(2025, 3, 1))
+        u.policies.save_many(issued)
+        u.commit()
+    ids = [p.id for p in issued]
+    with uow_factory() as u:
+        by_cover = u.policies.search(PolicyFilter(), PageRequest("cover", False, 0, 3))
+        second = u.policies.search(PolicyFilter(), PageRequest("cover", False, 3, 3))
+        newest = u.policies.search(PolicyFilter(), PageRequest("issued", True, 0, 10))
+        in_force = u.policies.search(PolicyFilter(status=PolicyStatus.IN_FORCE),
+                                     PageRequest("id", True, 0, 10))
+        one = u.policies.search(PolicyFilter(policy_id=ids[2]), PageRequest())
+        other = u.policies.search(PolicyFilter(funder_id=funder.id + 1), PageRequest())
+    assert [p.id for p in by_cover.items] == [ids[1], ids[3], ids[2]]  # ties by id
+    assert by_cover.total == 4 and by_cover.pages == 2
+    assert [p.id for p in second.items] == [ids[0]] and second.number == 2
+    assert [p.id for p in newest.items] == ids[::-1]
+    assert [p.id for p in in_force.items] == [ids[0]] and in_force.total == 1
+    assert [p.id for p in one.items] == [ids[2]] and one.items[0].borrower_id_number
+    assert other.items == [] and other.total == 0
+
+
 def _open_claim(uow_factory) -> tuple[Funder, Policy, Claim]:
     """(funder, policy, claim): an open claim on an issued loan, committed."""
     funder, app = _seeded(uow_factory)
@@ -309,6 +381,38 @@ def test_claims_and_recoveries_round_trip(uow_factory):
         assert u.recoveries.for_claim(claim.id) == [rec]
         assert u.recoveries.get_by_reference(claim.id, "R-1") == rec
         assert [e.name for e in u.events.list(aggregate="claim")] == ["ClaimPaid"]
+
+
+def test_a_list_of_claims_filters_sorts_and_pages_with_its_total(uow_factory):
+    from xinbao.claims.repository import ClaimFilter
+    from xinbao.kernel.paging import PageRequest
+
+    funder, policy, first = _open_claim(uow_factory)
+    with uow_factory() as u:
+        for opened_on, amount, status in ((date(2025, 8, 3), 100, ClaimStatus.DECLINED),
+                                          (date(2025, 8, 2), 900_000, ClaimStatus.PAID)):
+            u.claims.add(replace(first, id=None, opened_on=opened_on, amount_fen=amount,
+                                 status=status, events=[]))
+        u.commit()
+    with uow_factory() as u:
+        def ids(filters=None, sort="id", descending=True, offset=0, size=10):
+            found = u.claims.search(filters or ClaimFilter(),
+                                    PageRequest(sort, descending, offset, size))
+            return [r.claim.id for r in found.items], found.total
+
+        a, b_, c = first.id, first.id + 1, first.id + 2
+        assert ids() == ([c, b_, a], 3)
+        assert ids(sort="opened", descending=False) == ([a, c, b_], 3)
+        assert ids(sort="amount") == ([c, a, b_], 3)
+        assert ids(sort="status", descending=False) == ([b_, a, c], 3)
+        assert ids(offset=1, size=1) == ([b_], 3)
+        assert ids(ClaimFilter(status=ClaimStatus.PAID)) == ([c], 1)
+        assert ids(ClaimFilter(funder_id=funder.id)) == ([c, b_, a], 3)
+        assert ids(ClaimFilter(funder_id=funder.id + 1)) == ([], 0)
+        assert ids(ClaimFilter(opened_from=date(2025, 8, 2),
+                               opened_to=date(2025, 8, 2))) == ([c], 1)
+        row = u.claims.search(ClaimFilter(), PageRequest()).items[0]
+        assert row.funder_id == funder.id and row.claim.policy_id == policy.id
 
 
 def test_a_claim_is_saved_only_from_the_state_it_was_read_in(uow_factory):
@@ -582,6 +686,21 @@ def test_limit_counters_reserve_all_or_nothing(uow_factory):
         assert u.counters.basis() == (500, date(2025, 2, 1))
 
 
+def test_the_fullest_counter_of_each_dimension_is_the_most_used_the_first_key_on_a_tie(
+        uow_factory):
+    with uow_factory() as u:
+        u.counters.ensure([Counter("retained", "all", 10**9, 300),
+                           Counter("funder", "BANK-A", 900, 200),
+                           Counter("funder", "BANK-B", 900, 500),
+                           Counter("region", "310000", 900, 40),
+                           Counter("region", "110000", 900, 40)], basis_fen=250, on=b.START)
+        u.commit()
+    with uow_factory() as u:
+        top = {c.dimension: (c.key, c.used_fen) for c in u.counters.fullest()}
+    assert top == {"retained": ("all", 300), "funder": ("BANK-B", 500),
+                   "region": ("110000", 40)}
+
+
 def test_limit_counters_reserve_a_batch_in_one_step_all_or_nothing(uow_factory):
     total, bank, one, two = (("retained", "all"), ("funder", "BANK-A"), ("obligor", "o1"),
                              ("obligor", "o2"))
@@ -690,6 +809,60 @@ def test_decisions_round_trip_and_referrals_queue_in_order(uow_factory):
         assert u.decisions.pending(funder_id=None, after_id=0, limit=10) == []
 
 
+def test_waiting_referrals_are_counted_by_funder_and_by_a_whole_reason_code(uow_factory):
+    funder, first = _seeded(uow_factory)
+    with uow_factory() as u:
+        others = u.applications.add_many([_application(funder.id, f"A-{i}") for i in (2, 3, 4)])
+        u.commit()
+    codes = [("SYS-DECISION-ERROR",), ("SCR-PD-REFER", "SYS-DECISION-ERROR"),
+             ("SYS-DECISION-ERROR-X",), ("SYS-DECISION-ERROR",)]
+    with uow_factory() as u:
+        u.decisions.add_many([DecisionRecord(
+            application_id=a.id, outcome=Outcome.REFER, decided_on=b.START,
+            decided_by="system:test", reason_codes=reasons, requested_fen=1_000_000,
+            approved_fen=0, annual_premium_rate=None, monthly_premium_rate=None, pd=None,
+            score=None, model="none", rule_set_version="r1", params_version="p1", detail={},
+            final=a is others[-1]) for a, reasons in zip([first, *others], codes, strict=True)])
+        u.commit()
+    with uow_factory() as u:
+        assert u.decisions.count_pending(funder_id=None) == 3
+        assert u.decisions.count_pending(funder_id=funder.id) == 3
+        assert u.decisions.count_pending(funder_id=funder.id + 1) == 0
+        # A final decision no longer waits; a longer code is not the code.
+        assert u.decisions.count_pending(funder_id=None, reason_code="SYS-DECISION-ERROR") == 2
+        assert u.decisions.count_pending(funder_id=funder.id + 1,
+                                         reason_code="SYS-DECISION-ERROR") == 0
+        assert u.decisions.count_pending(funder_id=None, reason_code="SYS-DECISION") == 0
+
+
+def test_the_referral_queue_pages_by_date_or_amount_with_its_total(uow_factory):
+    from xinbao.kernel.paging import PageRequest
+
+    funder, first = _seeded(uow_factory)
+    with uow_factory() as u:
+        apps = [first, *u.applications.add_many([_application(funder.id, f"A-{n}")
+                                                 for n in (2, 3, 4)])]
+        u.decisions.add_many([DecisionRecord(
+            application_id=a.id, outcome=Outcome.REFER, decided_on=date(2025, 3, day),
+            decided_by="system:test", reason_codes=("SCR-PD-REFER",), requested_fen=1_000_000,
+            approved_fen=amount, annual_premium_rate=None, monthly_premium_rate=None,
+            pd=None, score=None, model="m", rule_set_version="r", params_version="p",
+            detail={}, final=final)
+            for a, day, amount, final in zip(apps, (3, 1, 2, 1), (500, 900, 700, 100),
+                                             (False, False, False, True), strict=True)])
+        u.commit()
+    first_id, second, third, _ = (a.id for a in apps)
+    with uow_factory() as u:
+        by_date = u.decisions.pending_page(funder_id=None, request=PageRequest("date", False))
+        by_amount = u.decisions.pending_page(funder_id=funder.id,
+                                             request=PageRequest("amount", True, 1, 1))
+        other = u.decisions.pending_page(funder_id=funder.id + 1, request=PageRequest())
+    assert [d.application_id for d in by_date.items] == [second, third, first_id]
+    assert by_date.total == 3 and by_amount.total == 3
+    assert [d.application_id for d in by_amount.items] == [third]
+    assert (other.items, other.total) == ([], 0)
+
+
 def test_exposure_rows_are_the_live_policies_outstanding_liability(uow_factory):
     funder, app = _seeded(uow_factory)
     with uow_factory() as u:
@@ -742,3 +915,56 @@ def test_the_end_of_day_questions_find_the_policies_each_step_concerns(database_
         assert eod.fully_repaid() == [policies["repaid"]]
         assert eod.overdue(date(2025, 3, 28)) == []  # on its due date it is not yet past due
     engine.dispose()
+
+
+def test_a_page_of_entries_is_filtered_sorted_and_counted(uow_factory):
+    _seeded(uow_factory)
+    with uow_factory() as u:
+        added = [u.ledger.add(replace(_entry(f"k{i}", 100 + i),
+                                      posted_on=date(2025, 3, 1) + timedelta(days=(i * 7) % 10),
+                                      reference=f"policy:{i % 3}"))
+                 for i in range(10)]
+        capital = u.ledger.add(ledger.capital_paid_in(on=date(2025, 3, 5), amount_fen=9,
+                                                      reference="cap"))
+        u.commit()
+    ids = [e.id for e in added]
+    with uow_factory() as u:
+        newest = u.ledger.page(EntryFilter(), PageRequest("id", True, 0, 4))
+        rest = u.ledger.page(EntryFilter(), PageRequest("id", True, 8, 4))
+        by_date = u.ledger.page(EntryFilter(), PageRequest("date", False, 0, 11))
+        premium = u.ledger.page(EntryFilter(account=ledger.WRITTEN_PREMIUM),
+                                PageRequest("id", False, 0, 50))
+        period = u.ledger.page(EntryFilter(posted_from=date(2025, 3, 3),
+                                           posted_to=date(2025, 3, 5)),
+                               PageRequest("id", False, 0, 50))
+        referenced = u.ledger.page(EntryFilter(reference="policy:1", account=ledger.BANK),
+                                   PageRequest("id", False, 0, 50))
+    assert [e.id for e in newest.items] == [capital.id, *ids[::-1][:3]] and newest.total == 11
+    assert [e.id for e in rest.items] == ids[2::-1] and rest.number == 3
+    assert newest.items[1] == added[-1]  # with its lines
+    dates = [(e.posted_on, e.id) for e in by_date.items]
+    assert dates == sorted(dates)
+    assert [e.id for e in premium.items] == ids and premium.total == 10
+    assert {e.id for e in period.items} == {
+        e.id for e in [*added, capital] if date(2025, 3, 3) <= e.posted_on <= date(2025, 3, 5)}
+    assert [e.id for e in referenced.items] == [ids[1], ids[4], ids[7]]
+
+
+def test_a_page_of_the_audit_trail_is_filtered_sorted_and_counted(uow_factory):
+    with uow_factory() as u:
+        u.events.add([Event("A" if i % 2 else "B", "loan", i % 4, date(2025, 1, 10 - i), {"i": i})
+                      for i in range(1, 10)])
+        u.commit()
+    with uow_factory() as u:
+        newest = u.audit.page(AuditFilter(), PageRequest("id", True, 0, 3))
+        oldest = u.audit.page(AuditFilter(), PageRequest("id", False, 3, 3))
+        named = u.audit.page(AuditFilter(name="A"), PageRequest("id", True, 0, 50))
+        one = u.audit.page(AuditFilter(aggregate="loan", aggregate_id=2),
+                           PageRequest("date", False, 0, 50))
+        nobody = u.audit.page(AuditFilter(actor="user:nobody"), PageRequest("id", True, 0, 5))
+    assert [r.seq for r in newest.items] == [9, 8, 7] and newest.total == 9
+    assert [r.seq for r in oldest.items] == [4, 5, 6]
+    assert [r.data["i"] for r in named.items] == [9, 7, 5, 3, 1] and named.total == 5
+    assert [r.data["i"] for r in one.items] == [6, 2]  # business date ascending
+    assert one.items[0].hash and one.items[0].actor == "system:operator"
+    assert nobody.items == [] and nobody.total == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from xinbao.reporting.html import render_report, write_report
+from xinbao.reporting.html import chart_figures, render_report, write_report
 
 MONTHLY_SCHEMA = {
     "month": pl.String,
@@ -348,3 +348,31 @@ def test_write_report_creates_parent_directories_and_writes_utf8(tmp_path: Path)
     assert text.startswith("<!DOCTYPE html>")
     assert "<h1>组合报告</h1>" in text
     assert '<meta charset="utf-8">' in text
+
+
+# --- the charts alone, in another language (the console's dashboard) ----------------------
+
+
+def test_chart_figures_are_the_report_s_four_charts_in_english_by_default() -> None:
+    figures = chart_figures(monthly=monthly(), vintages=vintages(count=8))
+
+    assert len(figures) == 4
+    assert all(f.startswith('<figure class="chart-box">') for f in figures)
+    report = render(vintages=vintages(count=8))
+    assert all(f in report for f in figures)
+
+
+def test_every_word_in_the_charts_goes_through_the_given_gettext() -> None:
+    """With a translation that marks what it translated, no unmarked word is left in any
+    text or hover title: only numbers, months and vintages stay as they are."""
+    figures = chart_figures(monthly=monthly(), vintages=vintages(count=8),
+                            gettext=lambda message: "§" + message)
+    svgs = [ET.fromstring(block) for block in svg_blocks("\n".join(figures))]
+    shown = [el.text or "" for svg in svgs for el in svg.iter() if el.tag in ("text", "title")]
+
+    assert shown and all("§" in t for t in shown if re.search("[A-Za-z]", t))
+    assert any(t.startswith("§Vintage 2023-08 (1,000 policies): ") for t in shown)
+    assert "§Vintage" in shown  # the colour bar's heading, eight vintages being many
+    empty = chart_figures(monthly=monthly([]), vintages=vintages(count=0),
+                          gettext=lambda message: "§" + message)
+    assert all('<p class="no-data">§no data</p>' in f for f in empty)

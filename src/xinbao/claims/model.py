@@ -100,6 +100,12 @@ def determine_liability(
     )
 
 
+#: The checks of liability determination, each by the reason code of its finding when it
+#: fails (an exclusion's code is ``CLM-EXCLUSION-`` and the exclusion's name).
+CHECKS = ("CLM-NOT-IN-FORCE", "CLM-TRIGGER-NOT-REACHED", "CLM-WAITING-PERIOD",
+          "CLM-LOAN-NOT-AS-INSURED", "CLM-EXCLUSION-")
+
+
 class ClaimStatus(StrEnum):
     OPEN = "open"  # liability accepted, reserve set, awaiting payment
     DECLINED = "declined"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from xinbao.claims.model import Claim, ClaimStatus, Recovery
-from xinbao.claims.repository import UnitOfWork
+from xinbao.claims.repository import ClaimFilter, ClaimRow, UnitOfWork
 from xinbao.iam.access import authorize, own
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import require
+from xinbao.kernel.paging import Page, PageRequest
+from xinbao.policy.model import Policy
 
 
 def get_claim(uow: UnitOfWork, claim_id: int) -> Claim:
@@ -33,3 +37,51 @@ def recoveries_of(uow: UnitOfWork, claim_id: int) -> list[Recovery]:
     authorize(uow, Action.CLAIM_READ)
     with uow:
         return uow.recoveries.for_claim(claim_id)
+
+
+def search_claims(uow: UnitOfWork, filters: ClaimFilter, request: PageRequest,
+                  ) -> Page[ClaimRow]:
+    """One page of the claims the filters select, sorted as asked; a funder's client gets
+    only the claims on its own policies, whichever funder it asks for."""
+    authorize(uow, Action.CLAIM_READ)
+    if uow.actor.funder_id is not None:
+        filters = replace(filters, funder_id=uow.actor.funder_id)
+    with uow:
+        return uow.claims.search(filters, request)
+
+
+def claim_of_policy(uow: UnitOfWork, policy_id: int) -> Claim | None:
+    """The policy's claim that stands (open, paid or closed), if any: a policy has at most
+    one (``services.file_claim``); declined ones do not count."""
+    authorize(uow, Action.CLAIM_READ)
+    with uow:
+        policy = require(uow.policies.get(policy_id), "policy", policy_id)
+        own(uow, policy.funder_id, "policy", policy_id)
+        return next((c for c in uow.claims.for_policy(policy_id)
+                     if c.status is not ClaimStatus.DECLINED), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimFile:
+    """A claim with what a handler reads beside it: its policy, who opened it and who paid
+    it (the actors of those events in the audit trail), and its recoveries."""
+
+    claim: Claim
+    policy: Policy
+    opened_by: tuple[str, ...]
+    paid_by: tuple[str, ...]
+    recoveries: tuple[Recovery, ...]
+
+
+def claim_file(uow: UnitOfWork, claim_id: int) -> ClaimFile:
+    """The claim's file; NotFound for a claim on another funder's policy."""
+    authorize(uow, Action.CLAIM_READ)
+    with uow:
+        claim = require(uow.claims.get(claim_id), "claim", claim_id)
+        policy = require(uow.policies.get(claim.policy_id), "policy", claim.policy_id)
+        own(uow, policy.funder_id, "claim", claim_id)
+        opened = uow.events.makers("claim", [claim_id], ("ClaimOpened", "ClaimDeclined"))
+        paid = uow.events.makers("claim", [claim_id], ("ClaimPaid",))
+        return ClaimFile(claim, policy, tuple(sorted(opened[claim_id])),
+                         tuple(sorted(paid[claim_id])),
+                         tuple(uow.recoveries.for_claim(claim_id)))

@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 from xinbao.claims.model import Claim, ClaimStatus, Recovery
+from xinbao.kernel.paging import Page, PageRequest
 from xinbao.policy import repository as policy
+
+#: The keys a list of claims sorts by: id, opening date, amount payable, status.
+CLAIM_SORTS = ("id", "opened", "amount", "status")
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimFilter:
+    """Which claims a list shows: of one status, of one funder's policies, opened within
+    these dates (inclusive); None leaves a criterion out."""
+
+    status: ClaimStatus | None = None
+    funder_id: int | None = None
+    opened_from: date | None = None
+    opened_to: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRow:
+    """A claim as a list shows it: with the funder of its policy."""
+
+    claim: Claim
+    funder_id: int
 
 
 class ClaimRepository(Protocol):
@@ -25,6 +50,10 @@ class ClaimRepository(Protocol):
     def page(self, *, status: ClaimStatus | None, funder_id: int | None, after_id: int,
              limit: int) -> list[Claim]:
         """Claims in id order after ``after_id``: of one status, of one funder's policies."""
+        ...
+    def search(self, filters: ClaimFilter, request: PageRequest) -> Page[ClaimRow]:
+        """One page of the claims ``filters`` selects, sorted by a key of ``CLAIM_SORTS``
+        (ties by id in the same direction), with how many there are in all."""
         ...
 
 

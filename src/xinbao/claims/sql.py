@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Update, bindparam, select, update
+from sqlalchemy import Update, bindparam, func, select, update
 
 from xinbao.claims import tables
 from xinbao.claims.model import Claim, ClaimStatus, Recovery
+from xinbao.claims.repository import CLAIM_SORTS, ClaimFilter, ClaimRow
+from xinbao.kernel.paging import Page, PageRequest
 from xinbao.platform.sql import SqlRepository, codes
 from xinbao.policy import tables as policy_tables
 
@@ -82,6 +84,44 @@ class SqlClaimRepository(SqlRepository):
             p = policy_tables.policies
             q = q.where(t.c.policy_id.in_(select(p.c.id).where(p.c.funder_id == funder_id)))
         return [self._from_row(r) for r in self._c.execute(q)]
+
+    def search(self, filters: ClaimFilter, request: PageRequest) -> Page[ClaimRow]:
+        t, p = tables.claims, policy_tables.policies
+        joined = t.join(p, p.c.id == t.c.policy_id)
+        where = _conditions(filters)
+        total = self._c.execute(select(func.count()).select_from(joined).where(*where)
+                                ).scalar_one()
+        column = _sort_column(request.sort)
+        order = ((column.desc(), t.c.id.desc()) if request.descending
+                 else (column.asc(), t.c.id.asc()))
+        rows = self._c.execute(select(t, p.c.funder_id).select_from(joined).where(*where)
+                               .order_by(*order).limit(request.size).offset(request.offset))
+        return Page([ClaimRow(self._from_row(r), r.funder_id) for r in rows], total, request)
+
+
+def _conditions(f: ClaimFilter) -> list[Any]:
+    """The WHERE terms of a claims list over claims joined with their policies."""
+    t, p = tables.claims, policy_tables.policies
+    terms: list[Any] = []
+    if f.status is not None:
+        terms.append(t.c.status == f.status.value)
+    if f.funder_id is not None:
+        terms.append(p.c.funder_id == f.funder_id)
+    if f.opened_from is not None:
+        terms.append(t.c.opened_on >= f.opened_from)
+    if f.opened_to is not None:
+        terms.append(t.c.opened_on <= f.opened_to)
+    return terms
+
+
+def _sort_column(key: str) -> Any:
+    """The column of a sort key of ``CLAIM_SORTS`` (only those: never a name from outside)."""
+    t = tables.claims
+    columns = dict(zip(CLAIM_SORTS, (t.c.id, t.c.opened_on, t.c.amount_fen, t.c.status),
+                       strict=True))
+    if key not in columns:
+        raise ValueError(f"claims do not sort by {key!r}")
+    return columns[key]
 
 
 class SqlRecoveryRepository(SqlRepository):

@@ -16,12 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from xinbao.compliance.repository import UnitOfWork
+from xinbao.compliance.repository import AUDIT_SORTS, AuditFilter, UnitOfWork
 from xinbao.iam.access import authorize
 from xinbao.iam.model.security import Action
 from xinbao.kernel.audit import AuditRecord, ChainReport, verify
 from xinbao.kernel.errors import InvalidInput
 from xinbao.kernel.events import Event
+from xinbao.kernel.paging import Page, PageRequest
 
 #: Five years after the end of the business relation (PRC anti-money-laundering law, art. 19).
 DEFAULT_RETENTION_DAYS = 5 * 365
@@ -84,3 +85,14 @@ def recent_records(uow: UnitOfWork, *, limit: int = 50,
     authorize(uow, Action.AUDIT_READ)
     with uow:
         return list(uow.events.records(actor=actor, limit=limit, newest_first=True))
+
+
+def audit_page(uow: UnitOfWork, where: AuditFilter, request: PageRequest) -> Page[AuditRecord]:
+    """One page of the audit trail, filtered and sorted on the database; reading changes
+    nothing (auditors and administrators)."""
+    authorize(uow, Action.AUDIT_READ)
+    if request.sort not in AUDIT_SORTS:
+        raise InvalidInput.single("sort", "page.sort",
+                                  f"the audit trail sorts by: {', '.join(AUDIT_SORTS)}")
+    with uow:
+        return uow.audit.page(where, request)

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from xinbao.catalogue.model.parties import ANONYMIZED, ANONYMIZED_NAME
+from xinbao.compliance.repository import AuditFilter
+from xinbao.kernel.audit import AuditRecord
+from xinbao.kernel.paging import Page, PageRequest
 from xinbao.platform import tables as orm
 from xinbao.platform.sql import SqlRepository
 from xinbao.policy import tables as policy_tables
@@ -53,3 +57,28 @@ class SqlRetentionRepository(SqlRepository):
         self._update_rows(p, [{"id": i, "borrower_id_number": cipher.encrypt(
             ANONYMIZED, field="policy_borrower_id_number")} for i in policy_ids])
         return len(pending)
+
+
+class SqlAuditTrailReader(SqlRepository):
+    """Pages of the audit trail: ordered by the row id (the chain's order) or the business
+    date, filtered on the indexed columns (aggregate and id, actor) and the event's name."""
+
+    def page(self, where: AuditFilter, request: PageRequest) -> Page[AuditRecord]:
+        t = orm.domain_events
+        conditions = _audit_conditions(where)
+        key = t.c.occurred_on if request.sort == "date" else t.c.id
+        order = [key.desc(), t.c.id.desc()] if request.descending else [key, t.c.id]
+        rows = self._c.execute(select(t).where(*conditions).order_by(*order)
+                               .limit(request.size).offset(request.offset)).all()
+        total = self._c.execute(select(func.count()).select_from(t)
+                                .where(*conditions)).scalar_one()
+        return Page([AuditRecord(r.seq, r.name, r.aggregate, r.aggregate_id, r.occurred_on,
+                                 r.recorded_at, r.actor, r.data, r.prev_hash, r.hash)
+                     for r in rows], int(total), request)
+
+
+def _audit_conditions(where: AuditFilter) -> list[Any]:
+    t = orm.domain_events
+    wanted = ((t.c.aggregate, where.aggregate), (t.c.aggregate_id, where.aggregate_id),
+              (t.c.name, where.name), (t.c.actor, where.actor))
+    return [column == value for column, value in wanted if value is not None]

@@ -31,6 +31,7 @@ from xinbao.iam.model.security import Action, Principal, Role, Unauthenticated, 
 from xinbao.iam.repository import AccountsUnitOfWork
 from xinbao.kernel.errors import Conflict, FieldError, InvalidInput, collect, require
 from xinbao.kernel.events import Event
+from xinbao.kernel.paging import Page, PageRequest
 from xinbao.kernel.retries import retried
 
 #: What a refused login or token request is told, whatever was wrong.
@@ -156,6 +157,30 @@ def list_users(uow: AccountsUnitOfWork) -> list[User]:
     authorize(uow, Action.USER_MANAGE)
     with uow:
         return uow.users.list()
+
+
+#: The orders of the lists of accounts (tens to hundreds of them: paged in memory).
+USER_SORTS = ("username", "id")
+CLIENT_SORTS = ("client_id", "id")
+
+
+def _paged(items: list[Any], request: PageRequest, sorts: tuple[str, ...]) -> Page[Any]:
+    if request.sort not in sorts:
+        raise InvalidInput.single("sort", "page.sort", f"sorts are: {', '.join(sorts)}")
+    ordered = sorted(items, key=lambda a: (getattr(a, request.sort), a.id),
+                     reverse=request.descending)
+    return Page(ordered[request.offset:request.offset + request.size], len(ordered), request)
+
+
+def users_page(uow: AccountsUnitOfWork, request: PageRequest) -> Page[User]:
+    """One page of the console's users, by user name or id."""
+    return _paged(list_users(uow), request, USER_SORTS)
+
+
+def get_user(uow: AccountsUnitOfWork, username: str) -> User:
+    authorize(uow, Action.USER_MANAGE)
+    with uow:
+        return require(uow.users.get_by_username(username), "user", username)
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +342,17 @@ def list_clients(uow: AccountsUnitOfWork) -> list[ApiClient]:
     authorize(uow, Action.USER_MANAGE)
     with uow:
         return uow.clients.list()
+
+
+def clients_page(uow: AccountsUnitOfWork, request: PageRequest) -> Page[ApiClient]:
+    """One page of the funders' API clients, by client id or id."""
+    return _paged(list_clients(uow), request, CLIENT_SORTS)
+
+
+def get_client(uow: AccountsUnitOfWork, client_id: str) -> ApiClient:
+    authorize(uow, Action.USER_MANAGE)
+    with uow:
+        return require(uow.clients.get_by_client_id(client_id), "client", client_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,12 @@ from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import Conflict, FieldError, InvalidInput, collect, require
 from xinbao.kernel.events import Event
 from xinbao.kernel.money import format_yuan
+from xinbao.kernel.paging import Page, PageRequest
 from xinbao.kernel.retries import retried
 from xinbao.ledger import model as ledger
 from xinbao.ledger.commands import InjectCapital, ReverseEntry
-from xinbao.ledger.model import JournalEntry, TrialBalance
-from xinbao.ledger.repository import UnitOfWork
+from xinbao.ledger.model import ACCOUNTS, JournalEntry, TrialBalance
+from xinbao.ledger.repository import ENTRY_SORTS, EntryFilter, UnitOfWork
 
 #: The longest payment reference (the entry's idempotency key holds 200 characters).
 MAX_REFERENCE = 200
@@ -122,3 +123,28 @@ def trial_balance(uow: UnitOfWork, *, through: date | None = None) -> TrialBalan
     authorize(uow, Action.LEDGER_READ)
     with uow:
         return ledger.trial_balance(uow.ledger.lines(through=through))
+
+
+def entries_page(uow: UnitOfWork, where: EntryFilter, request: PageRequest) -> Page[JournalEntry]:
+    """One page of the journal, filtered and sorted on the database (an unknown account or
+    sort key is refused, never silently ignored)."""
+    authorize(uow, Action.LEDGER_READ)
+    errors = collect(
+        None if where.account is None or where.account in ACCOUNTS else
+        FieldError("account", "ledger.account", "not an account of the chart"),
+        None if request.sort in ENTRY_SORTS else
+        FieldError("sort", "page.sort", f"entries sort by: {', '.join(ENTRY_SORTS)}"),
+        None if (where.posted_from is None or where.posted_to is None
+                 or where.posted_from <= where.posted_to) else
+        FieldError("posted_to", "period.order", "the period ends on or after its start"))
+    if errors:
+        raise InvalidInput(errors)
+    with uow:
+        return uow.ledger.page(where, request)
+
+
+def get_entry(uow: UnitOfWork, entry_id: int) -> JournalEntry:
+    """One journal entry with its lines; NotFound when there is none."""
+    authorize(uow, Action.LEDGER_READ)
+    with uow:
+        return require(uow.ledger.get(entry_id), "journal entry", entry_id)

@@ -157,6 +157,19 @@ class Policy:
     def total_premium_fen(self) -> int:
         return self.single_premium_fen + self.installment_premium_fen * self.term_months
 
+    @property
+    def written_premium_fen(self) -> int:
+        """Premium written so far (CAS 25): a single premium in full at issue, less what was
+        refunded on prepayment; installment premiums as each falls due."""
+        single = self.single_premium_fen - self.refunded_fen if self.issued_on else 0
+        return single + self.installment_premium_fen * self.installments_written
+
+    @property
+    def earned_premium_fen(self) -> int:
+        """Premium earned so far: the single premium's earned part, and every installment
+        premium written (it pays for cover already given)."""
+        return self.earned_fen + self.installment_premium_fen * self.installments_written
+
     def _move(self, target: PolicyStatus, on: date, action: str, **data: object) -> None:
         if not can_transition(self.status, target):
             raise IllegalTransition("policy", self.id, self.status.value, action)

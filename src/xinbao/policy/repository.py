@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from xinbao.kernel.paging import Page, PageRequest
 from xinbao.ledger import repository as ledger
 from xinbao.loans import repository as loans
 from xinbao.policy.model import Policy, PolicyStatus
@@ -24,6 +25,20 @@ class PremiumTerms:
     term_months: int
 
 
+#: The orders a list of policies may be read in: sort key -> the policy's field.
+POLICY_SORTS = {"id": "id", "issued": "issued_on", "cover": "sum_insured_fen",
+                "status": "status"}
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyFilter:
+    """Which issued policies a list shows (None: any)."""
+
+    funder_id: int | None = None
+    status: PolicyStatus | None = None
+    policy_id: int | None = None
+
+
 class PolicyRepository(Protocol):
     def add(self, policy: Policy) -> Policy: ...
     def save(self, policy: Policy) -> None: ...
@@ -36,6 +51,11 @@ class PolicyRepository(Protocol):
     def page(self, *, funder_id: int | None, after_id: int, limit: int) -> list[Policy]:
         """Issued policies (not quotes) with ids above ``after_id``, in id order (only the
         funder's when ``funder_id`` is given)."""
+        ...
+
+    def search(self, where: PolicyFilter, page: PageRequest) -> Page[Policy]:
+        """Issued policies (not quotes) matching ``where``, one page in the order of a key
+        of ``POLICY_SORTS`` (ties by id in the same direction), with how many match."""
         ...
 
     def add_many(self, policies: Sequence[Policy]) -> list[Policy]: ...

@@ -17,12 +17,13 @@ from xinbao.catalogue.model.products import (
     PremiumBasis,
     RefundMethod,
 )
+from xinbao.kernel.paging import Page, PageRequest
 from xinbao.platform.prepared import Prepared
 from xinbao.platform.sql import SqlRepository
 from xinbao.platform.sql_lists import in_list
 from xinbao.policy import tables
 from xinbao.policy.model import Policy, PolicyStatus
-from xinbao.policy.repository import PremiumTerms
+from xinbao.policy.repository import POLICY_SORTS, PolicyFilter, PremiumTerms
 
 _POLICY_ENUMS = {
     "mode": InsuranceMode, "policyholder": PolicyRole, "insured": PolicyRole,
@@ -109,6 +110,28 @@ class SqlPolicyRepository(SqlRepository):
         if funder_id is not None:
             q = q.where(t.c.funder_id == funder_id)
         return [self._from_row(r) for r in self._c.execute(q)]
+
+    def search(self, where: PolicyFilter, page: PageRequest) -> Page[Policy]:
+        """One page (LIMIT/OFFSET in a whitelisted order, then id) and a COUNT of all."""
+        t = tables.policies
+        conditions = [t.c.status != PolicyStatus.QUOTED.value]
+        if where.funder_id is not None:
+            conditions.append(t.c.funder_id == where.funder_id)
+        if where.status is not None:
+            conditions.append(t.c.status == where.status.value)
+        if where.policy_id is not None:
+            conditions.append(t.c.id == where.policy_id)
+        column = t.c[POLICY_SORTS.get(page.sort, "id")]
+        order = ([column.desc(), t.c.id.desc()] if page.descending
+                 else [column.asc(), t.c.id.asc()])
+        # The page's ids are found on narrow rows (sort key and id), then read whole: a deep
+        # page then sorts two columns, not every column of every policy.
+        ids = list(self._c.execute(select(t.c.id).where(*conditions).order_by(*order)
+                                   .limit(page.size).offset(page.offset)).scalars())
+        found = {p.id: p for p in self.get_many(ids)}
+        total = self._c.execute(select(func.count()).select_from(t)
+                                .where(*conditions)).scalar_one()
+        return Page([found[i] for i in ids], total, page)
 
     def premium_terms(self, *, loan_ids: Iterable[int] = (),
                       policy_ids: Iterable[int] = ()) -> list[PremiumTerms]:

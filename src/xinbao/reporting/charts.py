@@ -189,13 +189,15 @@ def legend(items: Sequence[tuple[str, str, str]]) -> list[str]:
     return out
 
 
-def colour_bar_legend(plot: Plot, names: Sequence[str], colours: Sequence[str]) -> list[str]:
-    """A discrete colour bar right of the plot, oldest vintage on top; every k-th one named."""
+def colour_bar_legend(plot: Plot, names: Sequence[str], colours: Sequence[str], *,
+                      title: str = "Vintage") -> list[str]:
+    """A discrete colour bar right of the plot, oldest vintage on top; every k-th one named;
+    ``title`` above it."""
     x = plot.left + plot.width + 16
     top = plot.top + 18
     height = min(14.0, (plot.bottom - top) / len(names))
     every = max(1, math.ceil(15 / height))
-    out = [text(x, plot.top + 4, "Vintage", "legend-title", "start")]
+    out = [text(x, plot.top + 4, title, "legend-title", "start")]
     last = len(names) - 1
     for i, (name, colour) in enumerate(zip(names, colours, strict=True)):
         y = top + i * height

@@ -8,10 +8,14 @@ tag forbids them).
 
 Money is formatted from integer fen with integer arithmetic (``format_yuan``); floats are used
 only for chart coordinates. Ratios are exact Decimals, rounded ROUND_HALF_UP for display.
+
+The charts alone (``chart_figures``) are also drawn by the web console's dashboard, in the
+reader's language: every chart text passes through a ``gettext`` function, English (the
+identity) by default, so the report itself stays English.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
@@ -35,6 +39,14 @@ VINTAGE_COLUMNS = ("vintage", "months_on_book", "policies", "defaults")
 
 NO_DATA = "no data"
 
+#: Translates one English message (a msgid) into the reader's language.
+Gettext = Callable[[str], str]
+
+
+def english(message: str) -> str:
+    """The default ``Gettext``: the English message itself."""
+    return message
+
 
 def write_report(path: Path, *, title: str, subtitle: str, kpis: list[tuple[str, str]],
                  monthly: pl.DataFrame, vintages: pl.DataFrame) -> None:
@@ -53,11 +65,11 @@ def render_report(*, title: str, subtitle: str, kpis: list[tuple[str, str]],
     sections = [
         _kpi_section(kpis),
         _section("Premium and claims", [
-            _premium_chart(months),
-            _claims_chart(months),
-            _loss_ratio_chart(months),
+            _premium_chart(months, english),
+            _claims_chart(months, english),
+            _loss_ratio_chart(months, english),
         ]),
-        _section("Vintage default curves", [_vintage_chart(curves)]),
+        _section("Vintage default curves", [_vintage_chart(curves, english)]),
         _section("Monthly figures (yuan)", [_monthly_table(months)]),
     ]
     return _PAGE.format(
@@ -67,6 +79,16 @@ def render_report(*, title: str, subtitle: str, kpis: list[tuple[str, str]],
         body="\n".join(s for s in sections if s),
     )
 
+
+def chart_figures(*, monthly: pl.DataFrame, vintages: pl.DataFrame,
+                  gettext: Gettext = english) -> list[str]:
+    """The report's four charts as ``<figure>`` elements of inline SVG, in the order premium,
+    claims, loss ratio, vintages; every title, axis, legend and hover text through
+    ``gettext``. Same inputs and checks as ``render_report``."""
+    months = _monthly_rows(monthly)
+    return [_premium_chart(months, gettext), _claims_chart(months, gettext),
+            _loss_ratio_chart(months, gettext),
+            _vintage_chart(_vintage_curves(vintages), gettext)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,9 +182,9 @@ def _figure(svg: str) -> str:
     return f'<figure class="chart-box">\n{svg}\n</figure>'
 
 
-def _no_data(title: str) -> str:
+def _no_data(title: str, _: Gettext) -> str:
     return (f'<figure class="chart-box"><figcaption>{escape(title)}</figcaption>'
-            f'<p class="no-data">{NO_DATA}</p></figure>')
+            f'<p class="no-data">{escape(_(NO_DATA))}</p></figure>')
 
 
 def _monthly_table(months: Sequence[_Month]) -> str:
@@ -192,39 +214,40 @@ def _table_row(label: str, cells: Sequence[str], last: str) -> str:
     return f'<tr><th scope="row">{escape(label)}</th>{tds}</tr>'
 
 
-def _premium_chart(months: Sequence[_Month]) -> str:
-    title = "Monthly written and earned premium"
+def _premium_chart(months: Sequence[_Month], _: Gettext) -> str:
+    title = _("Monthly written and earned premium")
     if not months:
-        return _no_data(title)
+        return _no_data(title, _)
     return _money_chart("chart-premium", title, months, [
-        ("Written premium", charts.BLUE, [m.written for m in months]),
-        ("Earned premium", charts.ORANGE, [m.earned for m in months]),
-    ])
+        (_("Written premium"), charts.BLUE, [m.written for m in months]),
+        (_("Earned premium"), charts.ORANGE, [m.earned for m in months]),
+    ], _)
 
 
-def _claims_chart(months: Sequence[_Month]) -> str:
-    title = "Monthly claims paid and recoveries"
+def _claims_chart(months: Sequence[_Month], _: Gettext) -> str:
+    title = _("Monthly claims paid and recoveries")
     if not months:
-        return _no_data(title)
+        return _no_data(title, _)
     return _money_chart("chart-claims", title, months, [
-        ("Claims paid", charts.RED, [m.paid for m in months]),
-        ("Recoveries", charts.GREEN, [m.recovered for m in months]),
-    ])
+        (_("Claims paid"), charts.RED, [m.paid for m in months]),
+        (_("Recoveries"), charts.GREEN, [m.recovered for m in months]),
+    ], _)
 
 
 def _money_chart(chart_id: str, title: str, months: Sequence[_Month],
-                 lines: Sequence[tuple[str, str, Sequence[int]]]) -> str:
-    largest = max((abs(v) for _, _, vs in lines for v in vs), default=0)
+                 lines: Sequence[tuple[str, str, Sequence[int]]], _: Gettext) -> str:
+    largest = max((abs(v) for _n, _c, vs in lines for v in vs), default=0)
     divisor, unit = _money_unit(largest)
+    tip = _("%(month)s · %(series)s: %(amount)s yuan")
     series = [
         charts.Series(name, colour, "bar",
                 tuple(v / 100 / divisor for v in fen),
-                tuple(f"{m.month} · {name}: {format_yuan(v)} yuan"
+                tuple(tip % {"month": m.month, "series": name, "amount": format_yuan(v)}
                       for m, v in zip(months, fen, strict=True)))
         for name, colour, fen in lines
     ]
     return _figure(charts.category_chart(chart_id, title, [m.month for m in months], series,
-                                   y_title=unit, y_suffix=""))
+                                   y_title=_(unit), y_suffix=""))
 
 
 def _money_unit(largest_fen: int) -> tuple[int, str]:
@@ -236,11 +259,11 @@ def _money_unit(largest_fen: int) -> tuple[int, str]:
     return 1, "yuan"
 
 
-def _loss_ratio_chart(months: Sequence[_Month]) -> str:
-    title = "Loss ratio (claims incurred ÷ earned premium)"
+def _loss_ratio_chart(months: Sequence[_Month], _: Gettext) -> str:
+    title = _("Loss ratio (claims incurred ÷ earned premium)")
     monthly, cumulative = _loss_ratios(months)
     if all(v is None for v in monthly + cumulative):
-        return _no_data(title)
+        return _no_data(title, _)
     names = [m.month for m in months]
 
     def series(name: str, colour: str, kind: str, values: list[Decimal | None]) -> charts.Series:
@@ -251,16 +274,16 @@ def _loss_ratio_chart(months: Sequence[_Month]) -> str:
 
     return _figure(charts.category_chart(
         "chart-loss-ratio", title, names,
-        [series("Monthly loss ratio", charts.SLATE, "bar", monthly),
-         series("Cumulative loss ratio", charts.RED, "line", cumulative)],
-        y_title="percent", y_suffix="%", reference=100.0,
+        [series(_("Monthly loss ratio"), charts.SLATE, "bar", monthly),
+         series(_("Cumulative loss ratio"), charts.RED, "line", cumulative)],
+        y_title=_("percent"), y_suffix="%", reference=100.0,
     ))
 
 
-def _vintage_chart(curves: Sequence[_Curve]) -> str:
-    title = "Cumulative default rate by vintage"
+def _vintage_chart(curves: Sequence[_Curve], _: Gettext) -> str:
+    title = _("Cumulative default rate by vintage")
     if not curves:
-        return _no_data(title)
+        return _no_data(title, _)
     compact = len(curves) > 6
     right = 110 if compact else charts.RIGHT
     mobs = [mob for c in curves for mob, _ in c.points]
@@ -271,30 +294,31 @@ def _vintage_chart(curves: Sequence[_Curve]) -> str:
                  y_lo=y_ticks[0], y_hi=y_ticks[-1])
     colours = charts.sequential(len(curves))
     out = charts.svg_open("chart-vintages", title)
-    out += charts.y_axis(plot, y_ticks, "%", "cumulative default rate, percent")
+    out += charts.y_axis(plot, y_ticks, "%", _("cumulative default rate, percent"))
     for t in x_ticks:
         x = plot.x(t)
         out.append(f'<line class="tickmark" x1="{x:.1f}" y1="{plot.bottom}" x2="{x:.1f}" '
                    f'y2="{plot.bottom + 5}"/>')
         out.append(charts.text(x, plot.bottom + 19, charts.fmt_tick(t, x_ticks), "tick", "middle"))
-    out.append(charts.text(plot.left + plot.width / 2, charts.H - 8, "months on book", "axis-title",
-                     "middle"))
+    out.append(charts.text(plot.left + plot.width / 2, charts.H - 8, _("months on book"),
+                           "axis-title", "middle"))
+    tip = _("Vintage %(vintage)s (%(policies)s policies): %(rate)s at %(months)s months on book")
     for curve, colour in zip(curves, colours, strict=True):
         pts = " ".join(f"{plot.x(mob):.1f},{plot.y(float(r * 100)):.1f}"
                        for mob, r in curve.points)
         last_mob, last_rate = curve.points[-1]
-        tip = (f"Vintage {curve.vintage} ({curve.policies:,} policies): "
-               f"{_percent(last_rate, 2)} at {last_mob} months on book")
+        said = escape(tip % {"vintage": curve.vintage, "policies": f"{curve.policies:,}",
+                             "rate": _percent(last_rate, 2), "months": last_mob})
         out.append(f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="1.8" '
-                   f'stroke-linejoin="round" points="{pts}"><title>{escape(tip)}</title>'
+                   f'stroke-linejoin="round" points="{pts}"><title>{said}</title>'
                    "</polyline>")
         if len(curve.points) == 1:
             x, y = plot.x(last_mob), plot.y(float(last_rate * 100))
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
-                       f"<title>{escape(tip)}</title></circle>")
+                       f"<title>{said}</title></circle>")
     names = [c.vintage for c in curves]
     if compact:
-        out += charts.colour_bar_legend(plot, names, colours)
+        out += charts.colour_bar_legend(plot, names, colours, title=_("Vintage"))
     else:
         out += charts.legend([(n, c, "line") for n, c in zip(names, colours, strict=True)])
     out.append("</svg>")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
 
+from xinbao.kernel.paging import Page, PageRequest
 from xinbao.policy import repository as policy
 
 if TYPE_CHECKING:
@@ -15,6 +16,10 @@ if TYPE_CHECKING:
     from xinbao.risk.model.antifraud import Node
     from xinbao.risk.model.decision import DecisionRecord
     from xinbao.risk.model.exposure import Counter
+
+
+#: The keys the referral queue sorts by: application id, referral date, proposed amount.
+REFERRAL_SORTS = ("id", "date", "amount")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,9 @@ class CounterRepository(Protocol):
 
     def replace_all(self, counters: Iterable[Counter], *, basis_fen: int, on: date) -> None: ...
     def all(self) -> list[Counter]: ...
+    def fullest(self) -> list[Counter]:
+        """The fullest counter of each dimension (the most used; on a tie, the first key)."""
+        ...
 
 
 class DecisionRepository(Protocol):
@@ -100,6 +108,16 @@ class DecisionRepository(Protocol):
     def get(self, application_id: int) -> DecisionRecord | None: ...
     def pending(self, *, funder_id: int | None, after_id: int,
                 limit: int) -> list[DecisionRecord]: ...
+    def count_pending(self, *, funder_id: int | None, reason_code: str | None = None) -> int:
+        """How many referrals wait for review (of one funder or all), only those carrying
+        ``reason_code`` when given."""
+        ...
+    def pending_page(self, *, funder_id: int | None,
+                     request: PageRequest) -> Page[DecisionRecord]:
+        """One page of the referrals waiting for review (of one funder or of all), in the
+        order of ``request.sort`` (one of ``REFERRAL_SORTS``, ties by application id), with
+        their total."""
+        ...
 
 
 class UnitOfWork(policy.UnitOfWork, Protocol):

@@ -564,13 +564,9 @@ def capital_position(uow: UnitOfWork, limit_rules: LimitRules) -> CapitalPositio
     with uow:
         lines = list(uow.ledger.lines())
         basis = uow.counters.basis()
-        counters = uow.counters.all()
+        fullest = {c.dimension: c for c in uow.counters.fullest()}
     net = _net_assets(lines)
     caps = exposure.caps(limit_rules, net)
-    fullest: dict[str, Counter] = {}
-    for c in counters:
-        if c.dimension not in fullest or c.used_fen > fullest[c.dimension].used_fen:
-            fullest[c.dimension] = c
     retained = fullest[exposure.RETAINED].used_fen if exposure.RETAINED in fullest else 0
     limits = [Headroom(exposure.CODES[exposure.RETAINED], exposure.RETAINED,
                        caps[exposure.RETAINED], retained)]

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     and_,
     bindparam,
@@ -29,6 +30,7 @@ from sqlalchemy import (
 
 from xinbao.catalogue import tables as catalogue_tables
 from xinbao.kernel.events import Event
+from xinbao.kernel.paging import Page, PageRequest
 from xinbao.loans import tables as loans_tables
 from xinbao.platform.crypto import PiiCipher
 from xinbao.platform.database import before_savepoint
@@ -386,6 +388,16 @@ class SqlCounterRepository:
         return [self._from_row(r) for r in self._c.execute(
             select(t).where(t.c.basis_fen >= 0).order_by(t.c.dimension, t.c.key))]
 
+    def fullest(self) -> list[Counter]:
+        """One ranked read (a window per dimension) instead of every counter."""
+        t = tables.risk_counters
+        rank = func.row_number().over(partition_by=t.c.dimension,
+                                      order_by=(t.c.used_fen.desc(), t.c.key)).label("rank")
+        ranked = select(t, rank).where(t.c.basis_fen >= 0).subquery()
+        return [self._from_row(r) for r in self._c.execute(
+            select(*(ranked.c[c.name] for c in t.columns)).where(ranked.c.rank == 1)
+            .order_by(ranked.c.dimension))]
+
 
 def _reviews_json(reviews: Iterable[Review]) -> list[dict[str, Any]]:
     return [{"actor": r.actor, "verdict": r.verdict, "on": r.on.isoformat(), "note": r.note}
@@ -451,6 +463,23 @@ class SqlDecisionRepository:
         r = self._c.execute(select(t).where(t.c.application_id == application_id)).first()
         return self._from_row(r) if r else None
 
+    def pending_page(self, *, funder_id: int | None,
+                     request: PageRequest) -> Page[DecisionRecord]:
+        t, a = tables.decisions, underwriting_tables.applications
+        column = {"id": t.c.application_id, "date": t.c.decided_on,
+                  "amount": t.c.approved_fen}[request.sort]
+        order = ([column.desc(), t.c.application_id.desc()] if request.descending
+                 else [column.asc(), t.c.application_id.asc()])
+        conditions: list[ColumnElement[bool]] = [t.c.final.is_(False)]
+        if funder_id is not None:
+            conditions.append(a.c.funder_id == funder_id)
+        joined = t.join(a, a.c.id == t.c.application_id)
+        total = self._c.execute(select(func.count()).select_from(joined)
+                                .where(*conditions)).scalar_one()
+        rows = self._c.execute(select(t).select_from(joined).where(*conditions)
+                               .order_by(*order).offset(request.offset).limit(request.size))
+        return Page([self._from_row(r) for r in rows], total, request)
+
     def pending(self, *, funder_id: int | None, after_id: int, limit: int,
                 ) -> list[DecisionRecord]:
         """Referrals waiting for review, oldest first."""
@@ -461,3 +490,16 @@ class SqlDecisionRepository:
         if funder_id is not None:
             q = q.where(a.c.funder_id == funder_id)
         return [self._from_row(r) for r in self._c.execute(q)]
+
+    def count_pending(self, *, funder_id: int | None, reason_code: str | None = None) -> int:
+        """One COUNT over the waiting decisions (``final`` is indexed); the reason code is
+        matched as a whole entry of the comma-separated list."""
+        t, a = tables.decisions, underwriting_tables.applications
+        q = select(func.count()).select_from(t).where(t.c.final.is_(False))
+        if funder_id is not None:
+            q = (q.join(a, a.c.id == t.c.application_id)
+                 .where(a.c.funder_id == funder_id))
+        if reason_code is not None:
+            q = q.where((literal(",") + t.c.reason_codes + literal(","))
+                        .contains(f",{reason_code},", autoescape=True))
+        return int(self._c.execute(q).scalar_one())

@@ -1,16 +1,19 @@
-"""Read-side use cases: applications, one or found by ID number."""
+"""Read-side use cases: applications, one, a page of a filtered list, or found by ID
+number."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
-from xinbao.iam.access import authorize, own
+from xinbao.iam.access import authorize, own, tenant
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import InvalidInput, require
 from xinbao.kernel.events import Event
+from xinbao.kernel.paging import Page, PageRequest
 from xinbao.kernel.retries import retried
 from xinbao.underwriting.model import Application
-from xinbao.underwriting.repository import UnitOfWork
+from xinbao.underwriting.repository import APPLICATION_SORTS, ApplicationFilter, UnitOfWork
 
 
 def get_application(uow: UnitOfWork, application_id: int) -> Application:
@@ -19,6 +22,21 @@ def get_application(uow: UnitOfWork, application_id: int) -> Application:
         a = require(uow.applications.get(application_id), "application", application_id)
         own(uow, a.funder_id, "application", application_id)
         return a
+
+
+def list_applications(uow: UnitOfWork, where: ApplicationFilter,
+                      request: PageRequest) -> Page[Application]:
+    """A page of the applications ``where`` selects; a funder's user sees only its own
+    funder's, whatever funder the filter names."""
+    authorize(uow, Action.APPLICATION_READ)
+    if request.sort not in APPLICATION_SORTS:
+        raise InvalidInput.single("sort", "list.sort",
+                                  f"sort by one of {', '.join(APPLICATION_SORTS)}")
+    bound = tenant(uow)
+    if bound is not None:
+        where = replace(where, funder_id=bound)
+    with uow:
+        return uow.applications.page(where, request)
 
 
 @retried

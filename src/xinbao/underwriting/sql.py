@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from xinbao.catalogue.model.parties import (
     Borrower,
@@ -19,11 +19,13 @@ from xinbao.catalogue.model.parties import (
 from xinbao.catalogue.model.products import (
     RepaymentMethod,
 )
+from xinbao.kernel.paging import Page, PageRequest
 from xinbao.platform.prepared import Prepared
 from xinbao.platform.sql import SqlRepository, chunks, codes
 from xinbao.platform.sql_lists import in_list
 from xinbao.underwriting import tables
 from xinbao.underwriting.model import Application, ApplicationStatus, Profile
+from xinbao.underwriting.repository import ApplicationFilter
 from xinbao.underwriting.rows import collateral_from_json, evidence_from_json, profile_columns
 
 
@@ -32,6 +34,19 @@ def _hot() -> dict[str, Prepared]:
     """A decision batch's applications, on the driver's cursor (``platform.prepared``)."""
     a = tables.applications
     return {"applications": Prepared(select(a).where(in_list(a.c.id, "ids")))}
+
+
+def _conditions(where: ApplicationFilter) -> list[ColumnElement[bool]]:
+    """The filter as SQL conditions (each criterion given)."""
+    t = tables.applications
+    bounds = ((where.funder_id, t.c.funder_id.__eq__),
+              (where.product_code, t.c.product_code.__eq__),
+              (where.status.value if where.status else None, t.c.status.__eq__),
+              (where.applied_from, t.c.applied_on.__ge__),
+              (where.applied_to, t.c.applied_on.__le__),
+              (where.min_fen, t.c.amount_fen.__ge__),
+              (where.max_fen, t.c.amount_fen.__le__))
+    return [condition(value) for value, condition in bounds if value is not None]
 
 
 class SqlApplicationRepository(SqlRepository):
@@ -130,6 +145,21 @@ class SqlApplicationRepository(SqlRepository):
 
     def count(self) -> int:
         return self._c.execute(select(func.count()).select_from(tables.applications)).scalar_one()
+
+    def page(self, where: ApplicationFilter, request: PageRequest) -> Page[Application]:
+        t = tables.applications
+        column = {"id": t.c.id, "date": t.c.applied_on, "amount": t.c.amount_fen,
+                  "status": t.c.status}[request.sort]
+        order = ([column.desc(), t.c.id.desc()] if request.descending
+                 else [column.asc(), t.c.id.asc()])
+        conditions = _conditions(where)
+        total = self._c.execute(select(func.count()).select_from(t)
+                                .where(*conditions)).scalar_one()
+        # The page's ids first, sorting narrow rows; then only those rows, whole.
+        ids = list(self._c.execute(select(t.c.id).where(*conditions).order_by(*order)
+                                   .offset(request.offset).limit(request.size)).scalars())
+        found = self.get_many(ids)
+        return Page([found[i] for i in ids], total, request)
 
     def waiting(self, *, applied_by: date, funder_id: int | None = None) -> list[int]:
         t = tables.applications

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     String,
     Table,
@@ -66,4 +67,8 @@ applications = Table(
     ForeignKeyConstraint(["product_code", "product_version"],
                          ["products.code", "products.version"]),
     CheckConstraint("amount_fen > 0", name="amount_positive"),
+    # The console's list sorts by each of these, then by id (migration 0010).
+    Index("ix_applications_status_id", "status", "id"),
+    Index("ix_applications_applied_on_id", "applied_on", "id"),
+    Index("ix_applications_amount_fen_id", "amount_fen", "id"),
 )

@@ -30,6 +30,28 @@ LANG_COOKIE = "xinbao_lang"
 #: What the language switch calls each language, in that language.
 NAMES = {"zh_CN": "中文", "en": "English"}
 CATALOGS = Path(__file__).parent / "locale"
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark for extraction"
+    """Mark a message for the catalogs; it is translated where it is shown."""
+    return message
+
+
+#: What the console calls each role (``iam.model.security.Role``), by its code.
+ROLE_NAMES = {
+    "underwriter": N_("Underwriter"),
+    "underwriting_approver": N_("Underwriting approver"),
+    "claims_adjuster": N_("Claims adjuster"),
+    "claims_approver": N_("Claims approver"),
+    "collector": N_("Collector"),
+    "agency_collector": N_("Agency collector"),
+    "finance": N_("Finance"),
+    "risk_manager": N_("Risk manager"),
+    "actuary": N_("Actuary"),
+    "auditor": N_("Auditor"),
+    "admin": N_("Administrator"),
+    "funder": N_("Funder"),
+}
 _TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -72,4 +94,6 @@ def templates(locale: str) -> Jinja2Templates:
     env.globals.update(locale=locale, html_lang=locale.replace("_", "-"), languages=NAMES)
     env.filters["yuan"] = lambda fen: yuan(fen, locale)
     env.filters["percent"] = lambda fraction: percent(fraction, locale)
+    env.filters["role"] = lambda code: translations(locale).gettext(
+        ROLE_NAMES.get(str(code), str(code)))
     return Jinja2Templates(env=env)

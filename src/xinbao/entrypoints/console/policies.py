@@ -1,7 +1,176 @@
-"""The console's policies pages (issue 20)."""
+"""The console's policies pages (issue 20): the list of issued policies (filtered, sorted
+and paged on the server), the search by the borrower's ID number (a POST form: the number
+never goes into an address), and one policy with its parties, premium, loan, claims and
+ledger entries.
+
+Every read goes through the contexts' use cases, which check the permission and keep a
+funder's user to its own business (another funder's policy is not found).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from xinbao.catalogue import queries as catalogue
+from xinbao.catalogue.model.parties import PartyKind
+from xinbao.entrypoints.console.web import N_, Listing, Signed, today
+from xinbao.iam.model.security import Action, Forbidden
+from xinbao.kernel.identity import mask_id_number, mask_name
+from xinbao.ledger.model import ACCOUNTS
+from xinbao.loans.model import Installment, installment_settled, paid_by_installment
+from xinbao.policy import queries as policies
+from xinbao.policy.model import Policy, PolicyStatus
+from xinbao.policy.repository import POLICY_SORTS, PolicyFilter
+from xinbao.servicing import queries as servicing
+from xinbao.underwriting import queries as underwriting
+
+#: Included in the console's router (``routes.py``), which adds the ``/console`` prefix.
+router = APIRouter(include_in_schema=False)
+
+#: What the pages call each state of a policy, and the badge it wears.
+STATUS_NAMES = {
+    PolicyStatus.QUOTED: N_("Quoted"), PolicyStatus.ISSUED: N_("Issued"),
+    PolicyStatus.IN_FORCE: N_("In force"), PolicyStatus.EXPIRED: N_("Expired"),
+    PolicyStatus.CANCELLED: N_("Cancelled"), PolicyStatus.CLAIMED: N_("Claimed"),
+    PolicyStatus.CLOSED: N_("Closed"),
+}
+BADGES = {PolicyStatus.IN_FORCE: "good", PolicyStatus.ISSUED: "good",
+          PolicyStatus.CLAIMED: "bad", PolicyStatus.CANCELLED: "warn"}
+MODE_NAMES = {"credit": N_("Credit insurance"), "guarantee": N_("Guarantee insurance")}
+ROLE_NAMES = {"debtor": N_("Borrower (debtor)"), "creditor": N_("Funder (creditor)")}
+BASIS_NAMES = {"single": N_("Single premium"), "per_installment": N_("Per installment")}
+REFUND_NAMES = {"pro_rata": N_("Pro rata"), "rule_of_78": N_("Rule of 78")}
+CLAIM_STATUS_NAMES = {"open": N_("Open"), "declined": N_("Declined"), "paid": N_("Paid"),
+                      "closed": N_("Closed")}
+_POLICY_NO = re.compile(r"^(?:XB)?0*(\d{1,12})$", re.IGNORECASE)
+
+
+def policy_id_of(text: str) -> int | None:
+    """The policy id a number names (``XB0000000012`` or ``12``); None for anything else."""
+    found = _POLICY_NO.match(text.strip())
+    return int(found.group(1)) if found else None
+
+
+def _funders(me: Signed) -> dict[int, str]:
+    """Funder id → "code name" for the funders the reader may see (none without the
+    catalogue's read permission)."""
+    try:
+        views = catalogue.list_funders(me.uow())
+    except Forbidden:
+        return {}
+    return {v.funder.id: f"{v.funder.code} {v.funder.name}" for v in views
+            if v.funder.id is not None}
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
+
+
+def _status_or_none(text: str | None) -> PolicyStatus | None:
+    try:
+        return PolicyStatus(text) if text else None
+    except ValueError:
+        return None
+
+
+@router.get("/policies", response_class=HTMLResponse)
+def policy_list(request: Request, me: Signed) -> Response:
+    """Issued policies, filtered by number, funder and status, a page at a time."""
+    q = request.query_params
+    number = q.get("number", "").strip()[:40]
+    # A number that names no policy (0: no id) finds nothing rather than everything.
+    where = PolicyFilter(funder_id=_int_or_none(q.get("funder")),
+                         status=_status_or_none(q.get("status")),
+                         policy_id=(policy_id_of(number) or 0) if number else None)
+    listing = Listing.of(request, tuple(POLICY_SORTS), default="id", descending=True)
+    result = policies.search_policies(me.uow(), where, listing.page_request())
+    return me.render("policies/list.html", "policies", listing=listing, result=result,
+                     funders=_funders(me), filters={"number": number, "where": where},
+                     **_names(me))
+
+
+def _names(me: Signed) -> dict[str, Any]:
+    """The translated names of states, modes, roles and premium bases the pages show."""
+    def translated(names: dict[Any, str]) -> dict[str, str]:
+        return {str(k): me.gettext(v) for k, v in names.items()}
+    return {"statuses": translated(STATUS_NAMES), "badges": {str(k): v for k, v in
+                                                            BADGES.items()},
+            "modes": translated(MODE_NAMES), "roles": translated(ROLE_NAMES),
+            "bases": translated(BASIS_NAMES), "refunds": translated(REFUND_NAMES),
+            "claim_statuses": translated(CLAIM_STATUS_NAMES),
+            "listed_statuses": [s.value for s in PolicyStatus if s is not PolicyStatus.QUOTED]}
+
+
+@router.post("/policies/borrower", response_class=HTMLResponse)
+def borrower_search(me: Signed, id_number: Annotated[str, Form(max_length=40)],
+                    csrf_token: Annotated[str, Form(max_length=100)]) -> Response:
+    """The policies of one borrower by exact ID number. A POST, so that the number stays
+    out of addresses, logs and history; the page shows it masked only."""
+    me.check_csrf(csrf_token)
+    found = policies.find_policies(me.uow(), id_number=id_number.strip(), on=today())
+    masked = mask_id_number(id_number, me.container.parameters.masking) if id_number else ""
+    return me.render("policies/borrower.html", "policies", found=found, masked=masked,
+                     funders=_funders(me), **_names(me))
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRow:
+    """One installment of the loan as the policy page shows it."""
+
+    installment: Installment
+    paid_principal_fen: int
+    paid_interest_fen: int
+    settled: bool
+    overdue: bool
+
+
+def _schedule(view: servicing.LoanView, as_of: date) -> list[ScheduleRow]:
+    paid = paid_by_installment(view.repayments)
+    rows = []
+    for i in view.loan.installments:
+        p, r = paid.get(i.number, (0, 0))
+        settled = installment_settled(i, paid)
+        rows.append(ScheduleRow(i, p, r, settled, not settled and i.due_date < as_of))
+    return rows
+
+
+def _borrower(me: Signed, policy: Policy) -> dict[str, str | None]:
+    """The borrower as the API shows it: a person's name and every ID number masked."""
+    masking = me.container.parameters.masking
+    name: str | None = None
+    try:
+        application = underwriting.get_application(me.uow(), policy.application_id)
+    except Forbidden:
+        application = None
+    if application is not None:
+        b = application.borrower
+        name = mask_name(b.name) if b.kind is PartyKind.INDIVIDUAL else b.name
+    return {"name": name, "id_number": mask_id_number(policy.borrower_id_number, masking)}
+
+
+@router.get("/policies/{policy_id}", response_class=HTMLResponse)
+def policy_page(policy_id: int, me: Signed) -> Response:
+    """One policy: parties, cover, premium, the loan's schedule and payments, days past
+    due today, the claims made on it and (for who may read the ledger) its entries."""
+    policy = policies.get_policy(me.uow(), policy_id)
+    as_of = today()
+    loan = (servicing.get_loan(me.uow(), policy.loan_id, as_of=as_of)
+            if policy.loan_id is not None and me.may(Action.LOAN_READ) else None)
+    claims = (servicing.claims_of_policy(me.uow(), policy_id)
+              if me.may(Action.CLAIM_READ) else [])
+    entries = (policies.policy_entries(me.uow(), policy_id)
+               if me.may(Action.LEDGER_READ) else None)
+    accounts = {code: a.name_zh if me.locale == "zh_CN" else a.name_en
+                for code, a in ACCOUNTS.items()}
+    return me.render("policies/detail.html", "policies", policy=policy, as_of=as_of,
+                     borrower=_borrower(me, policy),
+                     funder=_funders(me).get(policy.funder_id, str(policy.funder_id)),
+                     monthly_rate=f"{(policy.monthly_premium_rate * 100).normalize():f}%",
+                     loan=loan, schedule=_schedule(loan, as_of) if loan else [],
+                     claims=claims, entries=entries, accounts=accounts, **_names(me))

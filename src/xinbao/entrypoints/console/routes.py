@@ -8,19 +8,25 @@ session's own token. Five wrong passwords lock the account for 15 minutes.
 
 from __future__ import annotations
 
+import calendar
 import hmac
 import secrets
+from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
+from xinbao.analytics.portfolio import monthly_statement, vintage_curves
 from xinbao.entrypoints.console import admin, applications, claims, finance, i18n, policies, web
 from xinbao.entrypoints.console.web import N_, SESSION_COOKIE
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Action, Forbidden, Unauthenticated
+from xinbao.reporting import html as report
 from xinbao.reporting import services as reporting
 from xinbao.risk import referrals
 from xinbao.risk import services as risk
@@ -44,6 +50,20 @@ LIMIT_NAMES = {
 }
 LIGHTS = {"green": N_("within the limit"), "amber": N_("near the limit"),
           "red": N_("at or over the limit")}
+#: Every text the dashboard's charts show (``reporting.html`` draws them in English and asks
+#: ``gettext`` for each); listed here, where the catalogs' extractor looks.
+CHART_MESSAGES = (
+    N_("Monthly written and earned premium"), N_("Written premium"), N_("Earned premium"),
+    N_("Monthly claims paid and recoveries"), N_("Claims paid"), N_("Recoveries"),
+    N_("%(month)s · %(series)s: %(amount)s yuan"), N_("billion yuan"), N_("million yuan"),
+    N_("thousand yuan"), N_("yuan"),
+    N_("Loss ratio (claims incurred ÷ earned premium)"), N_("Monthly loss ratio"),
+    N_("Cumulative loss ratio"), N_("percent"),
+    N_("Cumulative default rate by vintage"), N_("cumulative default rate, percent"),
+    N_("months on book"), N_("Vintage"),
+    N_("Vintage %(vintage)s (%(policies)s policies): %(rate)s at %(months)s months on book"),
+    N_("no data"),
+)
 
 
 def _login_page(request: Request, *, error: str | None = None,
@@ -106,7 +126,8 @@ def choose_language(code: str, next: str = "/console/") -> Response:  # noqa: A0
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request) -> Response:
-    """Key figures, alerts and the limits for who may read reports; who one is, for all."""
+    """Key figures, charts and limits for who may read reports; alerts for them and for who
+    may read applications (the referrals waiting); who one is, for all."""
     active = web.session_of(request)
     if active is None:
         return RedirectResponse("/console/login", status_code=303)
@@ -115,38 +136,93 @@ def dashboard(request: Request) -> Response:
         "page": "dashboard", "me": active, "menu": web.menu(active), "actor": p.actor,
         "roles": sorted(r.value for r in p.roles),
         "permissions": sorted(a.value for a in Action if p.may(a)),
-        "kpis": None, "limits": None, "alerts": None}
+        "kpis": None, "limits": None, "alerts": None, "charts": None}
     if p.may(Action.REPORT_READ):
         context.update(_figures(request, active))
+    if p.may(Action.REPORT_READ) or p.may(Action.APPLICATION_READ):
+        context["alerts"] = (_limit_alerts(request, context["limits"] or [])
+                             + _referral_alerts(request, active))
     return web.render(request, "dashboard.html", context)
 
 
 def _figures(request: Request, active: accounts.ActiveSession) -> dict[str, Any]:
+    """What a reader of reports sees: the key figures, the four charts of the portfolio
+    report, and the limits with their lights."""
+    container = request.app.state.container
+    uow = lambda: container.uow(active.principal)  # noqa: E731 - one per use case
+    return {"kpis": reporting.portfolio_kpis(uow()), "limits": _limits(request, uow()),
+            "charts": _charts(request, uow)}
+
+
+def _limits(request: Request, uow: Any) -> list[dict[str, Any]]:
+    """The portfolio and regulatory limits with their used share and light."""
     container = request.app.state.container
     _ = web.gettext(request)
-    uow = lambda: container.uow(active.principal)  # noqa: E731 - one per use case
-    position = risk.capital_position(uow(), container.risk.params.limits)
-    limits, alerts = [], []
-    for h in position.limits:
+    rows = []
+    for h in risk.capital_position(uow, container.risk.params.limits).limits:
         share = (Decimal(h.used_fen) / h.cap_fen if h.used_fen is not None and h.cap_fen
                  else None)
         light = ("green" if share is None or share < AMBER
                  else "amber" if share < RED else "red")
-        name = _(LIMIT_NAMES.get(h.dimension, h.dimension))
-        limits.append({"code": h.code, "name": name, "used_fen": h.used_fen,
-                       "cap_fen": h.cap_fen, "share": share, "light": light,
-                       "light_name": _(LIGHTS[light])})
-        if light != "green":
-            alerts.append((light, _("%(limit)s is at %(share)s of its cap") % {
-                "limit": name, "share": i18n.percent(share, i18n.locale_of(request))}))
+        rows.append({"code": h.code, "name": _(LIMIT_NAMES.get(h.dimension, h.dimension)),
+                     "used_fen": h.used_fen, "cap_fen": h.cap_fen, "share": share,
+                     "light": light, "light_name": _(LIGHTS[light])})
+    return rows
+
+
+#: An alert: its level (amber or red), its text, and where to act on it.
+Alert = tuple[str, str, str]
+
+
+def _limit_alerts(request: Request, limits: list[dict[str, Any]]) -> list[Alert]:
+    """A limit near or over its cap, pointing at the limits' table on the dashboard."""
+    _ = web.gettext(request)
+    locale = i18n.locale_of(request)
+    return [(row["light"], _("%(limit)s is at %(share)s of its cap") % {
+                "limit": row["name"], "share": i18n.percent(row["share"], locale)},
+             "#limits-title")
+            for row in limits if row["light"] != "green"]
+
+
+def _referral_alerts(request: Request, active: accounts.ActiveSession) -> list[Alert]:
+    """Applications whose decision failed (to the referred applications: the error is on
+    each one's page) and referrals waiting (to the referral queue for who may review them,
+    else to the referred applications)."""
+    _ = web.gettext(request)
+    p = active.principal
     try:
-        waiting = len(referrals.referral_queue(uow(), limit=500))
+        counts = referrals.waiting_referrals(request.app.state.container.uow(p))
     except Forbidden:
-        waiting = 0
-    if waiting:
+        return []
+    referred = "/console/applications?status=referred"
+    alerts: list[Alert] = []
+    if counts.failed:
+        alerts.append(("red", _("Applications the engine failed to decide, referred: "
+                                "%(count)s") % {"count": counts.failed}, referred))
+    if counts.waiting:
+        queue = "/console/referrals" if p.may(Action.APPLICATION_APPROVE) else referred
         alerts.append(("amber", _("Referrals waiting for review: %(count)s") % {
-            "count": "500+" if waiting >= 500 else waiting}))
-    return {"kpis": reporting.portfolio_kpis(uow()), "limits": limits, "alerts": alerts}
+            "count": counts.waiting}, queue))
+    return alerts
+
+
+def _charts(request: Request, uow: Callable[[], Any]) -> list[Markup]:
+    """The portfolio report's charts in the reader's language: monthly premium and claims,
+    loss ratio (monthly and cumulative), vintage default curves. Vintages are followed to
+    the end of the ledger's last month (today's month on a live book; a simulated book's
+    last month otherwise)."""
+    monthly = monthly_statement(reporting.ledger_by_month(uow()))
+    as_of = _month_end(monthly["month"].max()) if monthly.height else web.today()
+    vintages = vintage_curves(reporting.policy_vintages(uow()), as_of)
+    # The SVG is built by reporting.html, which escapes every text it writes.
+    return [Markup(svg) for svg in report.chart_figures(
+        monthly=monthly, vintages=vintages, gettext=web.gettext(request))]
+
+
+def _month_end(month: object) -> date:
+    """The last day of a ``YYYY-MM`` month."""
+    year, number = (int(part) for part in str(month).split("-"))
+    return date(year, number, calendar.monthrange(year, number)[1])
 
 
 @router.post("/logout")

@@ -21,16 +21,12 @@ from fastapi.responses import Response
 
 from xinbao.bootstrap import Container
 from xinbao.entrypoints.console import i18n
+from xinbao.entrypoints.console.i18n import N_
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Action, Unauthenticated
 from xinbao.kernel.paging import PageRequest
 
 SESSION_COOKIE = "xinbao_session"
-
-
-def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark for extraction"
-    """Mark a message for the catalogs; it is translated where it is shown."""
-    return message
 
 
 @dataclass(frozen=True, slots=True)
