@@ -62,6 +62,17 @@ def test_a_funder_user_sees_its_own_business_and_gets_404_on_another_funders_url
     assert "XB0000000002" not in funder.locator("main").inner_text()
     shot(funder, "policies-404-funder.en")
 
+    # Its applications and their decisions too: its own only, the other's a 404.
+    funder.get_by_role("link", name="Applications").first.click()
+    funder.wait_for_url("**/console/applications")
+    rows = funder.locator("table.list tbody a").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))")
+    assert "/console/applications/1" in rows and "/console/applications/2" not in rows
+    refused = funder.goto("/console/applications/2")
+    assert refused is not None and refused.status == 404
+    assert funder.get_by_role("heading", level=1).inner_text() == "Not found"
+    shot(funder, "applications-404-funder.en")
+
 
 def test_the_insurers_staff_see_both_funders_and_sort_by_cover(console, browser):
     staff = browser(console, "en")

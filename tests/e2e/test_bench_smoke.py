@@ -40,6 +40,11 @@ SMOKES = [
                        r"^FastAPI, middlewares: [\d,]+ requests/s; .* errors 0$",
                        r"^Xinbao GET /v1/me .*: [\d,]+ requests/s; .* errors 0$",
                        r"^Xinbao decision lane, .*: [\d,]+ requests/s; .* errors 0"]),
+    ("console_pages.py", [r"^/console/ +[\d.]+ +[\d.]+ +[\d.]+  (ok|OVER)$",
+                          r"^/console/claims/\d+ +[\d.]+ ",
+                          r"^POST /console/policies/borrower +[\d.]+ ",
+                          r"^\d+ of \d+ pages within 300 ms at p95$",
+                          r"^audit trail verification: [\d,]+ ms "]),
     ("security.py", [r"^audit verify +[\d,]+ records in ", r"^ +intact: True$",
                      r"^AES-GCM decrypt +500 values", r"^GET /v1/me \(auth, rate limit\) +50 "]),
     ("retry_storm.py", [

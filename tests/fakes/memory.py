@@ -584,6 +584,12 @@ class _Clients(_Table):
     def save(self, client: ApiClient) -> None:
         self._update(client, "api_client")
 
+    def save_if_rotated_at(self, client: ApiClient, was: datetime | None) -> bool:
+        if self.rows[client.id].rotated_at != was:
+            return False
+        self.save(client)
+        return True
+
     def get_by_client_id(self, client_id: str) -> ApiClient | None:
         return self._find(lambda c: c.client_id == client_id)
 

@@ -19,6 +19,7 @@ from xinbao.entrypoints.api.app import create_app
 from xinbao.entrypoints.api.deps import utcnow
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Role, Unauthenticated
+from xinbao.kernel.errors import Conflict
 from xinbao.kernel.events import Event
 
 PASSWORD = support.CONSOLE_PASSWORD
@@ -335,3 +336,45 @@ def test_a_client_id_against_its_rule_is_refused_with_it(console):
 
     assert refused.status_code == 422 and "SEC-CLIENT-ID" in refused.text
     assert unknown.status_code == 404
+
+
+def test_a_rotate_form_sent_twice_rotates_once(console):
+    container, client = console
+    token = sign_in(container, client, "root.admin", ["admin"])
+    accounts.add_client(accounts.AddClient("bank-a-1", "Bank A", ["funder"], "BANK-A"),
+                        container.uow(), container.credentials, now=utcnow())
+    page = client.get("/console/admin/clients/bank-a-1").text
+    seen = re.search(r'name="seen" value="([^"]*)"', page).group(1)
+
+    first = client.post("/console/admin/clients/bank-a-1/rotate",
+                        data={"csrf_token": token, "seen": seen})
+    second = client.post("/console/admin/clients/bank-a-1/rotate",
+                         data={"csrf_token": token, "seen": seen})
+
+    assert first.status_code == 200 and second.status_code == 409
+    new = re.search(r'<p class="secret" id="secret">([^<]+)</p>', first.text).group(1)
+    assert 'class="secret"' not in second.text
+    assert accounts.issue_token("bank-a-1", new, container.uow(), container.credentials,
+                                now=utcnow()).token
+    with container.uow() as uow:
+        names = [e.name for e in uow.events.list(aggregate="api_client")]
+    assert names.count("ClientSecretRotated") == 1
+
+
+def test_concurrent_rotations_of_the_secret_one_saw_make_one(console):
+    container, _ = console
+    accounts.add_client(accounts.AddClient("bank-a-1", "Bank A", ["funder"], "BANK-A"),
+                        container.uow(), container.credentials, now=utcnow())
+
+    def rotate(_: int) -> str:
+        try:
+            accounts.rotate_client_secret(
+                "bank-a-1", container.uow(), container.credentials, now=utcnow(),
+                seen=accounts.SeenSecret(None))
+        except Conflict:
+            return "conflict"
+        return "rotated"
+
+    outcomes = support.race(8, rotate)
+
+    assert sorted(outcomes) == ["conflict"] * 7 + ["rotated"]

@@ -3,6 +3,7 @@ every use case acts through (its principal and audit trail)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from xinbao.iam.model.accounts import ApiClient, Session, User
@@ -21,6 +22,11 @@ class UserRepository(Protocol):
 class ClientRepository(Protocol):
     def add(self, client: ApiClient) -> ApiClient: ...
     def save(self, client: ApiClient) -> None: ...
+    def save_if_rotated_at(self, client: ApiClient, was: datetime | None) -> bool:
+        """Save only if the stored secret was last rotated at ``was`` (None: never); False,
+        saving nothing, when another rotation came first."""
+        ...
+
     def get_by_client_id(self, client_id: str) -> ApiClient | None: ...
     def list(self) -> list[ApiClient]: ...
 

@@ -312,12 +312,32 @@ def add_client(cmd: AddClient, uow: AccountsUnitOfWork, creds: Credentials, *,
     return client, secret
 
 
+@dataclass(frozen=True, slots=True)
+class SeenSecret:
+    """The secret a person saw when asking for a rotation: last rotated at ``rotated_at``
+    (None: never). A repeat of the request (a double submit, a retry) finds the secret
+    rotated since, and rotates nothing."""
+
+    rotated_at: datetime | None
+
+
+@retried
 def rotate_client_secret(client_id: str, uow: AccountsUnitOfWork, creds: Credentials, *,
-                         now: datetime) -> tuple[ApiClient, str]:
-    """A new secret; the old one keeps working for ROTATION_GRACE so the funder can switch."""
+                         now: datetime, seen: SeenSecret | None = None) -> tuple[ApiClient, str]:
+    """A new secret; the old one keeps working for ROTATION_GRACE so the funder can switch.
+    With ``seen``, only if the secret is still the one seen (Conflict otherwise: the new
+    secret went to whoever rotated first and is never shown again)."""
+    authorize(uow, Action.USER_MANAGE)
     secret = secrets.token_urlsafe(32)
-    client = _change_client(uow, client_id,
-                            lambda c: c.rotate(creds.hash_secret(secret), now))
+    with uow:
+        client = require(uow.clients.get_by_client_id(client_id), "client", client_id)
+        was = client.rotated_at
+        if seen is not None and seen.rotated_at != was:
+            raise Conflict(f"the secret of client {client_id!r} was rotated since")
+        client.rotate(creds.hash_secret(secret), now)
+        if not uow.clients.save_if_rotated_at(client, was):
+            raise Conflict(f"the secret of client {client_id!r} was rotated since")
+        uow.commit()
     return client, secret
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -78,6 +79,15 @@ class SqlClientRepository(SqlRepository):
     def save(self, client: ApiClient) -> None:
         self._update_rows(tables.api_clients, [{"id": client.id, **self._values(client)}])
         self._drain(client)
+
+    def save_if_rotated_at(self, client: ApiClient, was: datetime | None) -> bool:
+        t = tables.api_clients
+        still = t.c.rotated_at.is_(None) if was is None else t.c.rotated_at == was
+        saved = self._c.execute(update(t).where(t.c.id == client.id, still)
+                                .values(**self._values(client))).rowcount == 1
+        if saved:
+            self._drain(client)
+        return saved
 
     def get_by_client_id(self, client_id: str) -> ApiClient | None:
         r = _hot()["client"].first(self._c, {"client_id": client_id})

@@ -13,6 +13,7 @@ of someone without it is a 403 page. After a change the browser is sent to the o
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query
@@ -36,6 +37,8 @@ Name = Annotated[str, Form(max_length=120, pattern="^[^\\x00]*$")]
 Roles = Annotated[list[str], Form(max_length=20)]
 #: Names in addresses: a user name or a client id (their own rules say the rest).
 KEY = "^[a-z0-9][a-z0-9._-]{0,63}$"
+#: When the secret a rotate form saw was last rotated (ISO time; empty: never).
+SEEN = "^(|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{8,15})$"
 
 #: What a page says after a change (``?done=``); anything else says nothing.
 DONE = {
@@ -193,11 +196,15 @@ def client(console: Signed, client_id: Annotated[str, Path(pattern=KEY)],
 
 @router.post("/admin/clients/{client_id}/rotate")
 def rotate(console: Signed, client_id: Annotated[str, Path(pattern=KEY)],
-           csrf_token: Token) -> Response:
-    """A new secret, shown once; the old one keeps working for the grace period."""
+           csrf_token: Token,
+           seen: Annotated[str, Form(max_length=40, pattern=SEEN)] = "") -> Response:
+    """A new secret, shown once; the old one keeps working for the grace period. The form
+    says which secret its page showed (``seen``: when it was last rotated), so a second
+    submit of it is a 409 page, not a second rotation."""
     console.check_csrf(csrf_token)
     rotated, secret = accounts.rotate_client_secret(
-        client_id, console.uow(), console.container.credentials, now=web.now())
+        client_id, console.uow(), console.container.credentials, now=web.now(),
+        seen=accounts.SeenSecret(datetime.fromisoformat(seen) if seen else None))
     return _client_page(console, rotated, secret=secret)
 
 
