@@ -44,6 +44,7 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     add_user(container, "chen.all", ["admin", "auditor", "finance", "risk_manager",
                                      "underwriting_approver", "claims_approver"],
              display_name="陈静")
+    add_user(container, "li.audit", ["auditor"], display_name="李审")
     with serving(container) as base_url:
         yield base_url
     container.close()
@@ -123,3 +124,34 @@ def test_every_page_in_both_languages_is_translated_and_accessible(market, brows
         page.get_by_role("link", name="中文").click()
         page.wait_for_load_state()
     assert problems == {}
+
+
+#: Forms that post but change nothing: signing out, and the searches by ID number (a POST so
+#: that the number is never in an address).
+READ_ONLY_POSTS = {"/console/logout", "/console/applications/borrower",
+                   "/console/policies/borrower"}
+
+
+def test_an_auditor_reads_every_page_and_finds_no_control_that_changes_anything(market,
+                                                                                browser):
+    page = browser(market, "en")
+    sign_in(page, "li.audit", language="en")
+    pages = _pages(page)
+    assert {"/console/applications", "/console/policies", "/console/claims",
+            "/console/finance", "/console/audit"} <= {path for _, path in pages}
+    writes, refused = {}, set()
+    for path in [p for _, p in pages] + ["/console/referrals"]:  # the queue: read, not review
+        response = page.goto(path)
+        assert response is not None and response.status in (200, 403), path
+        if response.status == 403:  # a sub-page of administration, outside its menu
+            refused.add(path)
+            continue
+        actions = set(page.locator("form[method=post]").evaluate_all(
+            "forms => forms.map(f => f.getAttribute('action'))"))
+        if actions - READ_ONLY_POSTS:
+            writes[path] = sorted(actions - READ_ONLY_POSTS)
+    assert writes == {}
+    assert refused == {"/console/admin/clients"}
+    answer = page.goto("/console/admin")
+    assert answer is not None and answer.status == 403
+    shot(page, "tour-auditor-refused.en")
