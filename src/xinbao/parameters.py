@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from xinbao.batch.model import ClassificationRules, Thresholds
 from xinbao.catalogue.commands import RegisterProduct
 from xinbao.catalogue.model.parties import InsuranceMode
 from xinbao.catalogue.model.products import (
@@ -122,3 +123,17 @@ def load_risk_parameters(path: Path | None = None,
                                Decimal(fb["pdo"]), Decimal(fb["thin_file_pd"])),
         bureau=BureauSettings(int(bureau["cost_fen"]), int(bureau["timeout_ms"]) / 1000,
                               int(bureau["cache_days"])))
+
+
+def load_classification_rules(path: Path | None = None) -> ClassificationRules:
+    """The five-tier classification's thresholds and contagion rule
+    (``params/classification.toml``)."""
+    data = _read("classification.toml", path)
+
+    def thresholds(part: dict[str, Any]) -> Thresholds:
+        return Thresholds(*(int(part[k]) for k in ("special_mention", "substandard",
+                                                   "doubtful", "loss")))
+
+    return ClassificationRules(version=str(data["version"]), retail=thresholds(data["retail"]),
+                               non_retail=thresholds(data["non_retail"]),
+                               contagion_share=Decimal(data["non_retail"]["contagion_share"]))

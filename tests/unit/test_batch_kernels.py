@@ -1,0 +1,141 @@
+"""The end-of-day kernels (issue 21) against the domain's one-loan functions, row by row:
+positions as ``loans.model.position`` computes them, buckets and tiers as ``batch.model``
+does, and the contagion rule and overrides of the five-tier classification."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xinbao.batch import kernels
+from xinbao.batch.model import ClassificationRules, Thresholds, Tier, bucket
+from xinbao.loans.model import Installment, position
+from xinbao.parameters import load_classification_rules
+
+START = date(2025, 1, 15)
+RULES = load_classification_rules()
+
+
+def _loans() -> st.SearchStrategy:
+    """Loans of 1 to 6 monthly installments, each with 0 to 3 payments of any size (none,
+    part, in full, more than due)."""
+    installment = st.tuples(st.integers(0, 50_000), st.integers(0, 5_000),
+                            st.lists(st.tuples(st.integers(0, 60_000), st.integers(0, 6_000)),
+                                     max_size=3))
+    return st.lists(st.lists(installment, min_size=1, max_size=6), min_size=1, max_size=8)
+
+
+def _frames(loans: list) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    schedule, paid, domain = [], [], {}
+    for loan_id, installments in enumerate(loans, start=1):
+        rows, sums = [], {}
+        for n, (principal, interest, payments) in enumerate(installments, start=1):
+            due = START + timedelta(days=30 * n)
+            rows.append(Installment(n, due, principal, interest))
+            schedule.append((loan_id, n, due, principal, interest))
+            for p, i in payments:
+                paid.append((loan_id, n, p, i))
+                sp, si = sums.get(n, (0, 0))
+                sums[n] = (sp + p, si + i)
+        domain[loan_id] = (rows, sums)
+    s = pl.DataFrame(schedule, orient="row", schema=["loan_id", "number", "due_date",
+                                                      "principal_fen", "interest_fen"])
+    p = pl.DataFrame(paid, orient="row", schema=["loan_id", "number", "principal_fen",
+                                                 "interest_fen"]) if paid else pl.DataFrame(
+        schema={"loan_id": pl.Int64, "number": pl.Int32, "principal_fen": pl.Int64,
+                "interest_fen": pl.Int64})
+    return s, p, domain
+
+
+@settings(max_examples=150, deadline=None)
+@given(_loans(), st.integers(0, 400))
+def test_positions_are_the_domains_loan_by_loan(loans, days):
+    on = START + timedelta(days=days)
+    schedule, paid, domain = _frames(loans)
+
+    got = kernels.positions(schedule, paid, on)
+
+    assert got["loan_id"].to_list() == sorted(domain)
+    for row in got.iter_rows(named=True):
+        installments, sums = domain[row["loan_id"]]
+        want = position(installments, sums, on)
+        assert (row["days_past_due"], row["first_unpaid_due_date"],
+                row["outstanding_principal_fen"], row["overdue_principal_fen"],
+                row["overdue_interest_fen"], row["paid_off"]) == (
+            want.days_past_due, want.first_unpaid_due_date, want.outstanding_principal_fen,
+            want.overdue_principal_fen, want.overdue_interest_fen, want.paid_off)
+        assert row["bucket"] == bucket(want.days_past_due)
+
+
+@given(st.lists(st.integers(-5, 800), min_size=1, max_size=50), st.booleans())
+def test_buckets_and_tiers_by_days_are_the_rules_one_loan_at_a_time(days, retail):
+    frame = pl.DataFrame({"loan_id": range(len(days)), "obligor": [f"o{i}" for i in
+                                                                     range(len(days))],
+                          "retail": [retail] * len(days), "days_past_due": days,
+                          "exposure_fen": [100] * len(days)})
+    got = kernels.classify(frame.with_columns(kernels.bucket(pl.col("days_past_due"))), RULES)
+    thresholds = RULES.retail if retail else RULES.non_retail
+    assert got["bucket"].to_list() == [bucket(d) for d in days]
+    assert got["tier"].to_list() == [int(thresholds.tier(d)) for d in days]
+    assert got["tier_label"].to_list() == [thresholds.tier(d).label for d in days]
+    assert set(got["tier_basis"]) == {kernels.BY_DAYS}
+
+
+def test_the_buckets_edges():
+    assert [bucket(d) for d in (0, 1, 30, 31, 60, 61, 150, 151, 10_000)] == [
+        "M0", "M1", "M1", "M2", "M2", "M3", "M5", "M6+", "M6+"]
+
+
+def test_the_regulations_thresholds_for_non_retail_and_the_card_style_ones_for_retail():
+    assert [RULES.non_retail.tier(d) for d in (0, 1, 90, 91, 270, 271, 360, 361)] == [
+        Tier.NORMAL, Tier.SPECIAL_MENTION, Tier.SPECIAL_MENTION, Tier.SUBSTANDARD,
+        Tier.SUBSTANDARD, Tier.DOUBTFUL, Tier.DOUBTFUL, Tier.LOSS]
+    assert [RULES.retail.tier(d) for d in (90, 91, 120, 121, 180, 181)] == [
+        Tier.SPECIAL_MENTION, Tier.SUBSTANDARD, Tier.SUBSTANDARD, Tier.DOUBTFUL,
+        Tier.DOUBTFUL, Tier.LOSS]
+
+
+def _book(rows: list[tuple[int, str, bool, int, int]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, orient="row", schema=["loan_id", "obligor", "retail",
+                                                    "days_past_due", "exposure_fen"])
+
+
+def test_a_non_retail_debtor_over_the_contagion_share_has_all_its_loans_substandard():
+    book = _book([
+        (1, "firm-a", False, 100, 200), (2, "firm-a", False, 0, 1_000),  # 200/1,200 > 10 %
+        (3, "firm-b", False, 100, 100), (4, "firm-b", False, 5, 900),  # 100/1,000: not over
+        (5, "person", True, 100, 200), (6, "person", True, 0, 1_000),  # retail: no contagion
+    ])
+
+    got = kernels.classify(book, RULES).sort("loan_id")
+
+    assert got["tier"].to_list() == [3, 3, 3, 2, 3, 1]
+    assert got["tier_basis"].to_list() == ["days_past_due", "contagion", "days_past_due",
+                                           "days_past_due", "days_past_due", "days_past_due"]
+
+
+def test_an_override_sets_the_tier_whatever_the_rules_say_and_keeps_its_reason():
+    book = _book([(1, "firm-a", False, 400, 100), (2, "firm-c", False, 0, 100)])
+    overrides = pl.DataFrame({"loan_id": [1], "tier": [3],
+                              "reason": ["restructured 2026-11-30, collateral sold"]})
+
+    got = kernels.classify(book, RULES, overrides).sort("loan_id")
+
+    assert got["tier"].to_list() == [3, 1]
+    assert got["tier_basis"].to_list() == ["override", "days_past_due"]
+    assert got["override_reason"].to_list() == ["restructured 2026-11-30, collateral sold",
+                                                None]
+
+
+def test_thresholds_must_rise_and_the_contagion_share_be_a_fraction():
+    with pytest.raises(ValueError):
+        Thresholds(1, 91, 91, 361)
+    with pytest.raises(ValueError):
+        Thresholds(0, 91, 271, 361)
+    with pytest.raises(ValueError):
+        ClassificationRules("v", RULES.retail, RULES.non_retail, Decimal("1.5"))
