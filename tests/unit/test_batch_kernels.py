@@ -139,3 +139,10 @@ def test_thresholds_must_rise_and_the_contagion_share_be_a_fraction():
         Thresholds(0, 91, 271, 361)
     with pytest.raises(ValueError):
         ClassificationRules("v", RULES.retail, RULES.non_retail, Decimal("1.5"))
+
+
+def test_a_schedule_past_the_kernels_installment_key_is_refused():
+    schedule = pl.DataFrame({"loan_id": [1], "number": [kernels.MAX_INSTALLMENTS],
+                             "due_date": [START], "principal_fen": [1], "interest_fen": [0]})
+    with pytest.raises(ValueError, match="installment numbers"):
+        kernels.positions(schedule, schedule.drop("due_date"), START)
