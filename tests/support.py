@@ -24,6 +24,9 @@ atexit.register(shutil.rmtree, SECRETS_FILE.parent, ignore_errors=True)
 # In-process CLI runs and subprocesses read these from the environment.
 os.environ["XINBAO_SECRETS_FILE"] = str(SECRETS_FILE)
 os.environ["XINBAO_PASSWORD_HASHING"] = "fast"
+#: The end-of-day snapshots of in-process CLI runs: the run's folder, never the checkout's out/.
+SNAPSHOTS = SECRETS_FILE.parent / "snapshots"
+os.environ["XINBAO_SNAPSHOT_DIR"] = str(SNAPSHOTS)
 
 
 T = TypeVar("T")
@@ -34,6 +37,7 @@ NO_MODELS = str(SECRETS_FILE.parent / "no-models")
 
 def settings(database_url: str, **changes: object) -> Settings:
     changes.setdefault("models_dir", NO_MODELS)
+    changes.setdefault("snapshot_dir", str(SNAPSHOTS))
     return Settings(database_url=database_url, secrets_file=str(SECRETS_FILE),
                     password_hashing="fast", **changes)  # type: ignore[arg-type]
 

@@ -7,6 +7,7 @@ the simulated one like any other, so the composition root imports no adapter of 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from dataclasses import dataclass, field
@@ -16,12 +17,15 @@ import structlog
 from sqlalchemy import Engine
 
 from xinbao import migrate
+from xinbao.batch.model import ClassificationRules
+from xinbao.batch.store import ParquetSnapshots
 from xinbao.config import SIMULATED_BUREAU, ConfigError, Settings, check_simulated_bureau_allowed
 from xinbao.iam.credentials import Argon2JwtCredentials
 from xinbao.iam.model.security import Principal, system
 from xinbao.parameters import (
     Parameters,
     load_antifraud_rules,
+    load_classification_rules,
     load_collateral_rules,
     load_parameters,
     load_risk_parameters,
@@ -65,6 +69,16 @@ class Container:
     def risk(self, engine: RiskEngine) -> None:
         """Decide with another engine (another bureau connection, or a test's fakes)."""
         self._risk = engine
+
+    @property
+    def snapshots(self) -> ParquetSnapshots:
+        """The end-of-day batch's daily snapshots (``XINBAO_SNAPSHOT_DIR``)."""
+        return ParquetSnapshots(Path(self.settings.snapshot_dir))
+
+    @functools.cached_property
+    def classification(self) -> ClassificationRules:
+        """The five-tier classification's rules (``params/classification.toml``)."""
+        return load_classification_rules()
 
     def uow(self, actor: Principal | None = None) -> SqlUnitOfWork:
         """A unit of work acting for ``actor`` (by default the container's own actor)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 DEFAULT_DATABASE_URL = "sqlite:///out/xinbao.db"
 DEFAULT_SECRETS_FILE = "out/xinbao-secrets.toml"
 DEFAULT_MODELS_DIR = "out/models"
+DEFAULT_SNAPSHOT_DIR = "out/snapshots"
 
 SIMULATED_BUREAU = "simulated"
 #: Bureau adapters known by a name, each the ``module:factory`` it stands for; any other
@@ -76,6 +77,8 @@ class Settings:
     login_rate_per_minute: int = 10  # per IP on /oauth/token and /console/login
     #: The model registry: trained versions and registry.json (champion, challenger).
     models_dir: str = DEFAULT_MODELS_DIR
+    #: The end-of-day batch's daily snapshots (Parquet, a folder a business day).
+    snapshot_dir: str = DEFAULT_SNAPSHOT_DIR
     #: The credit bureau adapter: a name of ``BUREAUS`` ("simulated") or ``module:factory``.
     bureau: str = SIMULATED_BUREAU
     #: Production decides on the simulated bureau's reports only when this says so.
@@ -127,6 +130,7 @@ class Settings:
             rate_limit_burst=_int(env, "XINBAO_RATE_LIMIT_BURST", 60),
             login_rate_per_minute=_int(env, "XINBAO_LOGIN_RATE_PER_MINUTE", 10),
             models_dir=env.get("XINBAO_MODELS_DIR") or DEFAULT_MODELS_DIR,
+            snapshot_dir=env.get("XINBAO_SNAPSHOT_DIR") or DEFAULT_SNAPSHOT_DIR,
             bureau=(env.get("XINBAO_BUREAU") or SIMULATED_BUREAU).strip(),
             allow_simulated_bureau=_flag(env, "XINBAO_ALLOW_SIMULATED_BUREAU"),
             bureau_latency_ms=_nonnegative(env, "XINBAO_BUREAU_LATENCY_MS", 0),

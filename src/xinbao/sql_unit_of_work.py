@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import Connection, Engine
 
+from xinbao.batch.sql import SqlBookFrames
 from xinbao.catalogue.sql import SqlFunderRepository, SqlProductRepository
 from xinbao.claims.sql import SqlClaimRepository, SqlRecoveryRepository
 from xinbao.compliance.sql import SqlAuditTrailReader, SqlRetentionRepository
@@ -160,6 +161,10 @@ class SqlUnitOfWork:
     @cached_property
     def end_of_day(self) -> SqlEndOfDayQueries:
         return SqlEndOfDayQueries(self._open)
+
+    @cached_property
+    def book(self) -> SqlBookFrames:
+        return SqlBookFrames(self._open)
 
     @cached_property
     def retention(self) -> SqlRetentionRepository:

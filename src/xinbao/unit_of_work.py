@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from xinbao.batch import repository as batch
 from xinbao.compliance import repository as compliance
 from xinbao.iam import repository as iam
 from xinbao.iam.model.security import Principal
@@ -19,7 +20,7 @@ from xinbao.risk import repository as risk
 from xinbao.servicing import repository as servicing
 
 
-class UnitOfWork(risk.UnitOfWork, servicing.UnitOfWork, reporting.UnitOfWork,
+class UnitOfWork(risk.UnitOfWork, servicing.UnitOfWork, reporting.UnitOfWork, batch.UnitOfWork,
                  compliance.UnitOfWork, iam.AccountsUnitOfWork, platform.IdempotentUnitOfWork,
                  Protocol):
     """Every context's unit of work in one: what the edges hand to any use case."""

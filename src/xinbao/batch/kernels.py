@@ -54,7 +54,8 @@ def positions(installments: pl.DataFrame, paid: pl.DataFrame, on: date) -> pl.Da
 
     One lazy query: the repayments summed by installment, joined to the schedule on a single
     Int64 key (twice as fast as the two-column join), aggregated by loan."""
-    if installments.height and installments["number"].max() >= MAX_INSTALLMENTS:
+    if installments.height and installments.select(pl.col("number").max()).item() >= \
+            MAX_INSTALLMENTS:
         raise ValueError(f"installment numbers must stay below {MAX_INSTALLMENTS}")
     key = (pl.col("loan_id") * MAX_INSTALLMENTS + pl.col("number")).alias("key")
     paid_sums = (paid.lazy().select(pl.col(c).cast(t) for c, t in _PAID.items())

@@ -35,6 +35,8 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from xinbao.batch import services as batch
+from xinbao.batch.model import BUCKET_LABELS, TIER_LABELS
 from xinbao.entrypoints.api.schemas.servicing import EndOfDayOut, LoanOut
 from xinbao.entrypoints.cli.common import (
     DatabaseUrl,
@@ -334,13 +336,18 @@ def eod_run(
     close_month: Annotated[bool | None, typer.Option(
         "--close-month/--no-close-month",
         help="Earn premium as at a month's close (default: on a month's last day).")] = None,
+    snapshot: Annotated[bool, typer.Option(
+        "--snapshot/--no-snapshot",
+        help="Keep the day's snapshot: each insured loan's days past due, bucket and class, "
+             "and aggregates (Parquet under XINBAO_SNAPSHOT_DIR).")] = True,
     as_json: JsonOption = False,
     user: UserOption = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """The end-of-day batch: installment premium fallen due, premium earned at month close,
     expiries and early settlements, and automatic claims for loans whose days past due reach
-    the product's trigger. Running a day again posts nothing more."""
+    the product's trigger; then the day's snapshot (days past due, bucket M0…M6+, five-tier
+    class). Running a day again posts nothing more and writes the same snapshot."""
     with use_case():
         first = parse_field("date", date.fromisoformat, on)
         last = parse_field("through", date.fromisoformat, through) if through else first
@@ -348,15 +355,23 @@ def eod_run(
             raise InvalidInput.single("through", "batch.range", "--through is before --date")
     container = container_for(database_url, user=user)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    reports = []
-    with use_case(), Progress(console=err, transient=True,
-                              disable=len(days) == 1 or as_json) as progress:
-        task = progress.add_task("End of day", total=len(days))
+    reports, snapshots = [], []
+    with use_case(), Progress(console=err, transient=True, disable=as_json) as progress:
+        steps = progress.add_task("End of day", total=len(days) * (1 + snapshot))
         for day in days:
+            progress.update(steps, description=f"End of day {day}: postings and claims")
             reports.append(servicing.run_end_of_day(RunEndOfDay(day, close_month),
                                                     container.uow()))
-            progress.advance(task)
-    documents = [EndOfDayOut.of(r).model_dump(mode="json") for r in reports]
+            progress.advance(steps)
+            if snapshot:
+                progress.update(steps, description=f"End of day {day}: snapshot")
+                snapshots.append(batch.snapshot_day(container.uow(), container.snapshots,
+                                                    day, container.classification))
+                progress.advance(steps)
+    documents: list[dict[str, Any]] = [EndOfDayOut.of(r).model_dump(mode="json")
+                                       for r in reports]
+    for document, taken in zip(documents, snapshots, strict=False):
+        document["snapshot"] = _snapshot_json(taken)
     if as_json:
         emit_json(documents[0] if len(documents) == 1 else documents)
         return
@@ -369,3 +384,24 @@ def eod_run(
                       ", ".join(map(str, r.claims_opened)) or "-",
                       ", ".join(map(str, r.claims_declined)) or "-")
     out.print(table)
+    if snapshots:
+        out.print(_snapshot_table(snapshots, container.snapshots.root))
+
+
+#: The five tiers' names, in order.
+TIERS = tuple(TIER_LABELS.values())
+
+
+def _snapshot_json(s: batch.DaySnapshot) -> dict[str, object]:
+    return {"loans": s.loans, "overdue": s.overdue, "exposure_fen": s.exposure_fen,
+            "by_tier": s.by_tier, "by_bucket": s.by_bucket, "rules_version": s.rules_version}
+
+
+def _snapshot_table(snapshots: list[batch.DaySnapshot], root: Path) -> Table:
+    table = Table("date", "loans", "overdue", "exposure", *TIERS, *BUCKET_LABELS,
+                  title=f"Snapshots (loans; exposure in yuan) in {root}")
+    for s in snapshots:
+        table.add_row(str(s.on), f"{s.loans:,}", f"{s.overdue:,}", format_yuan(s.exposure_fen),
+                      *(f"{s.by_tier.get(t, 0):,}" for t in TIERS),
+                      *(f"{s.by_bucket.get(b, 0):,}" for b in BUCKET_LABELS))
+    return table

@@ -1,0 +1,43 @@
+"""The batch's ports: the book read in bulk as columnar frames (never object by object), and
+the store of the daily snapshots."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Protocol
+
+import polars as pl
+
+from xinbao.iam import repository as iam
+
+
+class BookFrames(Protocol):
+    """The insured loans' data as frames, read in bulk (``batch/sql.py``)."""
+
+    def loans(self) -> pl.DataFrame:
+        """One row per insured loan still carrying risk (its policy in force or claimed):
+        ``loan_id``, ``policy_id``, ``funder``, ``product``, ``region``, ``vintage`` (the
+        month the loan started, ``YYYY-MM``), ``obligor`` (the borrower's blind index),
+        ``retail`` (an individual borrower), ``coverage_share`` (Float64, for exposure)."""
+        ...
+
+    def installments(self) -> pl.DataFrame:
+        """The schedules of those loans (``kernels`` columns)."""
+        ...
+
+    def repayments(self, through: date) -> pl.DataFrame:
+        """Repayments of those loans reported as paid on or before ``through``."""
+        ...
+
+
+class SnapshotStore(Protocol):
+    """Where a business day's snapshot is kept: per-loan state and aggregates, written as a
+    whole or not at all (a rerun of the day replaces it)."""
+
+    def write(self, on: date, loans: pl.DataFrame, aggregates: pl.DataFrame) -> None: ...
+    def read(self, on: date) -> tuple[pl.DataFrame, pl.DataFrame] | None: ...
+
+
+class UnitOfWork(iam.UnitOfWork, Protocol):
+    @property
+    def book(self) -> BookFrames: ...
