@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy import Engine
 
 from xinbao import migrate
-from xinbao.batch.model import ClassificationRules
+from xinbao.batch.model import ClassificationRules, EarlyWarningRules
 from xinbao.batch.store import ParquetSnapshots
 from xinbao.config import SIMULATED_BUREAU, ConfigError, Settings, check_simulated_bureau_allowed
 from xinbao.iam.credentials import Argon2JwtCredentials
@@ -27,6 +27,7 @@ from xinbao.parameters import (
     load_antifraud_rules,
     load_classification_rules,
     load_collateral_rules,
+    load_early_warning_rules,
     load_parameters,
     load_risk_parameters,
 )
@@ -79,6 +80,11 @@ class Container:
     def classification(self) -> ClassificationRules:
         """The five-tier classification's rules (``params/classification.toml``)."""
         return load_classification_rules()
+
+    @functools.cached_property
+    def early_warning(self) -> EarlyWarningRules:
+        """The early-warning signals' settings (``params/classification.toml``)."""
+        return load_early_warning_rules()
 
     def uow(self, actor: Principal | None = None) -> SqlUnitOfWork:
         """A unit of work acting for ``actor`` (by default the container's own actor)."""

@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from xinbao.batch.model import ClassificationRules, Thresholds
+from xinbao.batch.model import ClassificationRules, EarlyWarningRules, Thresholds
 from xinbao.catalogue.commands import RegisterProduct
 from xinbao.catalogue.model.parties import InsuranceMode
 from xinbao.catalogue.model.products import (
@@ -137,3 +137,12 @@ def load_classification_rules(path: Path | None = None) -> ClassificationRules:
     return ClassificationRules(version=str(data["version"]), retail=thresholds(data["retail"]),
                                non_retail=thresholds(data["non_retail"]),
                                contagion_share=Decimal(data["non_retail"]["contagion_share"]))
+
+
+def load_early_warning_rules(path: Path | None = None) -> EarlyWarningRules:
+    """The early-warning signals' settings (``params/classification.toml``)."""
+    ew = _read("classification.toml", path)["early_warning"]
+    return EarlyWarningRules(fpd_high_days=int(ew["fpd_high_days"]),
+                             partial_installments=int(ew["partial_installments"]),
+                             vintage_default_rate=Decimal(ew["vintage_default_rate"]),
+                             vintage_min_loans=int(ew["vintage_min_loans"]))

@@ -47,9 +47,12 @@ def test_each_loans_days_past_due_bucket_and_class_are_those_of_the_one_loan_pat
     on = due + timedelta(days=45)
     store = ParquetSnapshots(tmp_path / "snapshots")
 
-    taken = batch.snapshot_day(container.uow(), store, on, container.classification)
+    taken = batch.snapshot_day(container.uow(), store, on, container.classification,
+                       container.early_warning)
 
-    state, aggregates = store.read(on)  # type: ignore[misc]
+    kept = store.read(on)
+    assert kept is not None
+    state, aggregates = kept["loans"], kept["aggregates"]
     assert state["loan_id"].to_list() == sorted(loan_ids)
     rules = container.classification
     for row in state.iter_rows(named=True):
@@ -71,13 +74,16 @@ def test_a_second_run_of_the_day_writes_the_same_snapshot(book, tmp_path):
     store = ParquetSnapshots(tmp_path / "snapshots")
     on = b.START + timedelta(days=100)
 
-    batch.snapshot_day(container.uow(), store, on, container.classification)
+    batch.snapshot_day(container.uow(), store, on, container.classification,
+                       container.early_warning)
     first = store.read(on)
-    batch.snapshot_day(container.uow(), store, on, container.classification)
+    batch.snapshot_day(container.uow(), store, on, container.classification,
+                       container.early_warning)
     second = store.read(on)
 
     assert first is not None and second is not None
-    assert first[0].equals(second[0]) and first[1].equals(second[1])
+    assert first.keys() == second.keys() == {"loans", "aggregates", "signals"}
+    assert all(first[name].equals(second[name]) for name in first)
     assert [p.name for p in (tmp_path / "snapshots").iterdir()] == [f"date={on.isoformat()}"]
 
 
@@ -86,7 +92,8 @@ def test_a_write_that_fails_halfway_leaves_the_days_earlier_snapshot_whole(
     container, _ = book
     store = ParquetSnapshots(tmp_path / "snapshots")
     on = b.START + timedelta(days=100)
-    batch.snapshot_day(container.uow(), store, on, container.classification)
+    batch.snapshot_day(container.uow(), store, on, container.classification,
+                       container.early_warning)
     before = store.read(on)
     written = []
 
@@ -98,12 +105,13 @@ def test_a_write_that_fails_halfway_leaves_the_days_earlier_snapshot_whole(
 
     monkeypatch.setattr(pl.DataFrame, "write_parquet", fail_on_the_second_file)
     with pytest.raises(OSError):
-        batch.snapshot_day(container.uow(), store, on, container.classification)
+        batch.snapshot_day(container.uow(), store, on, container.classification,
+                       container.early_warning)
     monkeypatch.undo()
 
     after = store.read(on)
     assert before is not None and after is not None
-    assert before[0].equals(after[0]) and before[1].equals(after[1])
+    assert all(before[name].equals(after[name]) for name in before)
 
 
 def test_only_who_may_run_the_batch_takes_the_snapshot(book, tmp_path):
@@ -112,5 +120,25 @@ def test_only_who_may_run_the_batch_takes_the_snapshot(book, tmp_path):
 
     with pytest.raises(Forbidden):
         batch.snapshot_day(container.uow(auditor), ParquetSnapshots(tmp_path / "snapshots"),
-                           b.START, container.classification)
+                           b.START, container.classification,
+                       container.early_warning)
     assert not (tmp_path / "snapshots").exists()
+
+
+def test_the_days_signals_see_a_first_payment_default_and_the_roll_since_yesterday(
+        book, tmp_path):
+    container, loan_ids = book
+    store = ParquetSnapshots(tmp_path / "snapshots")
+    with container.uow() as uow:
+        due = uow.loans.get(loan_ids[1]).installments[0].due_date  # type: ignore[union-attr]
+    for on in (due + timedelta(days=30), due + timedelta(days=31)):  # M1, then M2
+        taken = batch.snapshot_day(container.uow(), store, on, container.classification,
+                                   container.early_warning)
+
+    signals = store.read(due + timedelta(days=31))["signals"]  # type: ignore[index]
+    fpd = signals.filter(pl.col("code") == "EW-FPD")
+    assert set(fpd["loan_id"]) == {loan_ids[1], loan_ids[2]}  # never paid the first
+    rolls = signals.filter(pl.col("code") == "EW-ROLL")
+    assert rolls.select("loan_id", "detail").sort("loan_id").rows() == [
+        (loan_ids[1], "M1 to M2"), (loan_ids[2], "M1 to M2")]
+    assert taken.signals == {"EW-FPD": 2, "EW-ROLL": 2}

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from xinbao.batch import kernels
 from xinbao.batch.model import ClassificationRules, Thresholds, Tier, bucket
 from xinbao.loans.model import Installment, position
-from xinbao.parameters import load_classification_rules
+from xinbao.parameters import load_classification_rules, load_early_warning_rules
 
 START = date(2025, 1, 15)
 RULES = load_classification_rules()
@@ -70,6 +70,13 @@ def test_positions_are_the_domains_loan_by_loan(loans, days):
             want.days_past_due, want.first_unpaid_due_date, want.outstanding_principal_fen,
             want.overdue_principal_fen, want.overdue_interest_fen, want.paid_off)
         assert row["bucket"] == bucket(want.days_past_due)
+        overdue = [i.number for i in installments if i.due_date < on and (
+            sums.get(i.number, (0, 0))[0] < i.principal_fen
+            or sums.get(i.number, (0, 0))[1] < i.interest_fen)]
+        assert row["first_unpaid_number"] == (min(overdue) if overdue else None)
+        assert row["partly_paid_installments"] == sum(
+            1 for i in installments if (p := sums.get(i.number, (0, 0))) != (0, 0)
+            and not (p[0] >= i.principal_fen and p[1] >= i.interest_fen) and any(p))
 
 
 @given(st.lists(st.integers(-5, 800), min_size=1, max_size=50), st.booleans())
@@ -146,3 +153,57 @@ def test_a_schedule_past_the_kernels_installment_key_is_refused():
                              "due_date": [START], "principal_fen": [1], "interest_fen": [0]})
     with pytest.raises(ValueError, match="installment numbers"):
         kernels.positions(schedule, schedule.drop("due_date"), START)
+
+
+EW = load_early_warning_rules()
+
+
+def _state(rows: list[tuple]) -> pl.DataFrame:
+    """(loan, funder, vintage, days past due, first unpaid installment, partly paid)."""
+    frame = pl.DataFrame(rows, orient="row", schema=[
+        "loan_id", "funder", "vintage", "days_past_due", "first_unpaid_number",
+        "partly_paid_installments"])
+    return frame.with_columns(kernels.bucket(pl.col("days_past_due")))
+
+
+def test_a_first_payment_default_is_medium_then_high_from_its_threshold():
+    state = _state([(1, "BANK-A", "2025-01", 12, 1, 0), (2, "BANK-A", "2025-01", 45, 1, 0),
+                    (3, "BANK-A", "2025-01", 45, 2, 0), (4, "BANK-A", "2025-01", 0, None, 0)])
+
+    got = kernels.early_warnings(state, None, EW).filter(pl.col("code") == "EW-FPD")
+
+    assert got.select("loan_id", "level").rows() == [(1, "medium"), (2, "high")]
+    assert got["detail"].to_list()[1] == "first installment unpaid, 45 days past due"
+
+
+def test_a_roll_to_a_worse_bucket_since_the_previous_snapshot_is_a_signal():
+    state = _state([(1, "BANK-A", "2025-01", 35, 3, 0), (2, "BANK-A", "2025-01", 95, 3, 0),
+                    (3, "BANK-A", "2025-01", 5, 3, 0), (4, "BANK-A", "2025-01", 0, None, 0),
+                    (5, "BANK-A", "2025-01", 40, 3, 0)])
+    before = pl.DataFrame({"loan_id": [1, 2, 3, 4], "bucket": ["M1", "M3", "M0", "M1"]})
+
+    got = kernels.early_warnings(state, before, EW).filter(pl.col("code") == "EW-ROLL")
+
+    assert got.select("loan_id", "level", "detail").rows() == [
+        (1, "medium", "M1 to M2"), (2, "high", "M3 to M4"), (3, "low", "M0 to M1")]
+    assert kernels.early_warnings(state, None, EW).filter(
+        pl.col("code") == "EW-ROLL").height == 0  # the first day sees no roll
+
+
+def test_repeated_partial_payments_and_a_vintage_defaulting_above_its_share():
+    defaulted = [(i, "BANK-B", "2025-03", 120 if i < 3 else 0, 2 if i < 3 else None, 0)
+                 for i in range(EW.vintage_min_loans)]  # 3 of 20 = 15 % > 5 %
+    state = _state([*defaulted, (100, "BANK-A", "2025-01", 0, None, 2),
+                    (101, "BANK-A", "2025-01", 0, None, 1)])
+
+    got = kernels.early_warnings(state, None, EW)
+
+    partial = got.filter(pl.col("code") == "EW-PARTIAL")
+    assert partial.select("loan_id", "detail").rows() == [
+        (100, "2 installments paid in part")]
+    vintage = got.filter(pl.col("code") == "EW-VINTAGE")
+    assert vintage.select("funder", "vintage", "level", "loan_id", "detail").rows() == [
+        ("BANK-B", "2025-03", "high", None, "3 of 20 loans 90+ days past due")]
+    small = _state(defaulted[:5])  # under the vintage's least count: no signal
+    assert kernels.early_warnings(small, None, EW).filter(
+        pl.col("code") == "EW-VINTAGE").height == 0

@@ -26,8 +26,14 @@ import polars as pl
 from xinbao.batch.model import (
     BUCKET_DAYS,
     BUCKET_LABELS,
+    FIRST_PAYMENT_DEFAULT,
+    LEVELS,
+    PARTIAL_PAYMENTS,
+    ROLL,
     TIER_LABELS,
+    VINTAGE,
     ClassificationRules,
+    EarlyWarningRules,
     Thresholds,
     Tier,
 )
@@ -49,8 +55,9 @@ MAX_INSTALLMENTS = 1024
 
 def positions(installments: pl.DataFrame, paid: pl.DataFrame, on: date) -> pl.DataFrame:
     """Each loan's position on ``on``: days past due (from the day after the earliest
-    installment past due and not paid in full), its first unpaid due date, the outstanding
-    principal, the overdue principal and interest, whether it is paid off, and its bucket.
+    installment past due and not paid in full), that installment's due date and number, the
+    outstanding principal, the overdue principal and interest, how many installments are
+    paid in part, whether it is paid off, and its bucket.
 
     One lazy query: the repayments summed by installment, joined to the schedule on a single
     Int64 key (twice as fast as the two-column join), aggregated by loan."""
@@ -77,6 +84,9 @@ def positions(installments: pl.DataFrame, paid: pl.DataFrame, on: date) -> pl.Da
              p_left.filter(overdue).sum().alias("overdue_principal_fen"),
              i_left.filter(overdue).sum().alias("overdue_interest_fen"),
              pl.col("due_date").filter(overdue).min().alias("first_unpaid_due_date"),
+             pl.col("number").filter(overdue).min().alias("first_unpaid_number"),
+             (~settled & ((pl.col("p_paid") > 0) | (pl.col("i_paid") > 0))).sum()
+             .cast(pl.Int32).alias("partly_paid_installments"),
              settled.all().alias("paid_off"))
         .with_columns(days_past_due(pl.col("first_unpaid_due_date"), on))
         .with_columns(bucket(pl.col("days_past_due")))
@@ -145,3 +155,70 @@ def classify(exposures: pl.DataFrame, rules: ClassificationRules,
     return frame.with_columns(
         pl.col("tier").replace_strict([int(t) for t in Tier], [TIER_LABELS[t] for t in Tier],
                                       return_dtype=TIERS).alias("tier_label"))
+
+
+LEVEL = pl.Enum(list(LEVELS))
+#: The columns of the signals frame.
+SIGNAL_COLUMNS = ("code", "level", "loan_id", "funder", "vintage", "detail")
+#: Days past due from which a loan counts as defaulted for the vintage signal.
+DEFAULT_DAYS = 90
+
+
+def early_warnings(state: pl.DataFrame, previous: pl.DataFrame | None,
+                   rules: EarlyWarningRules) -> pl.DataFrame:
+    """The day's early-warning signals, each with its code, level and the data behind it
+    (``detail``): a first payment defaulted (``EW-FPD``), a loan rolled to a worse bucket
+    since the previous snapshot (``EW-ROLL``), repeated partial payments (``EW-PARTIAL``),
+    and a funder's vintage defaulting above the expected share (``EW-VINTAGE``, one signal
+    per funder and vintage, no loan).
+
+    ``state`` has the snapshot's columns ``loan_id``, ``funder``, ``vintage``,
+    ``days_past_due``, ``bucket``, ``first_unpaid_number`` and
+    ``partly_paid_installments``; ``previous`` the previous snapshot's ``loan_id`` and
+    ``bucket`` (None on the first day: no roll is seen)."""
+    dpd = pl.col("days_past_due")
+    fpd = state.filter((pl.col("first_unpaid_number") == 1) & (dpd > 0)).select(
+        pl.lit(FIRST_PAYMENT_DEFAULT).alias("code"),
+        pl.when(dpd >= rules.fpd_high_days).then(pl.lit("high")).otherwise(pl.lit("medium"))
+        .alias("level"), "loan_id", "funder", "vintage",
+        pl.format("first installment unpaid, {} days past due", dpd).alias("detail"))
+    partial = state.filter(pl.col("partly_paid_installments") >= rules.partial_installments
+                           ).select(
+        pl.lit(PARTIAL_PAYMENTS).alias("code"), pl.lit("medium").alias("level"), "loan_id",
+        "funder", "vintage",
+        pl.format("{} installments paid in part", pl.col("partly_paid_installments"))
+        .alias("detail"))
+    parts = [fpd, partial, _vintages(state, rules)]
+    if previous is not None:
+        parts.append(_rolls(state, previous))
+    return (pl.concat([p.select(pl.col("code").cast(pl.String), pl.col("level").cast(LEVEL),
+                                pl.col("loan_id").cast(pl.Int64), pl.col("funder"),
+                                pl.col("vintage"), pl.col("detail")) for p in parts])
+            .sort("code", "funder", "vintage", "loan_id", nulls_last=True))
+
+
+def _rolls(state: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    now = pl.col("bucket").to_physical()
+    before = pl.col("bucket_before").to_physical()
+    return (state.join(previous.select("loan_id", pl.col("bucket").cast(BUCKETS)
+                                       .alias("bucket_before")), on="loan_id")
+            .filter(now > before)
+            .select(pl.lit(ROLL).alias("code"),
+                    pl.when(now >= 3).then(pl.lit("high")).when(now == 2)
+                    .then(pl.lit("medium")).otherwise(pl.lit("low")).alias("level"),
+                    "loan_id", "funder", "vintage",
+                    pl.format("{} to {}", pl.col("bucket_before").cast(pl.String),
+                              pl.col("bucket").cast(pl.String)).alias("detail")))
+
+
+def _vintages(state: pl.DataFrame, rules: EarlyWarningRules) -> pl.DataFrame:
+    rate = pl.col("defaults") / pl.col("loans")
+    return (state.group_by("funder", "vintage")
+            .agg(pl.len().alias("loans"),
+                 (pl.col("days_past_due") >= DEFAULT_DAYS).sum().alias("defaults"))
+            .filter((pl.col("loans") >= rules.vintage_min_loans)
+                    & (rate > float(rules.vintage_default_rate)))
+            .select(pl.lit(VINTAGE).alias("code"), pl.lit("high").alias("level"),
+                    pl.lit(None, dtype=pl.Int64).alias("loan_id"), "funder", "vintage",
+                    pl.format("{} of {} loans {}+ days past due", pl.col("defaults"),
+                              pl.col("loans"), pl.lit(DEFAULT_DAYS)).alias("detail")))

@@ -81,3 +81,20 @@ def bucket(days_past_due: int) -> str:
     if days_past_due <= 0:
         return BUCKET_LABELS[0]
     return BUCKET_LABELS[min((days_past_due - 1) // BUCKET_DAYS + 1, len(BUCKET_LABELS) - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class EarlyWarningRules:
+    """When the end-of-day snapshot raises an early-warning signal, and how loud."""
+
+    fpd_high_days: int
+    partial_installments: int
+    vintage_default_rate: Decimal
+    vintage_min_loans: int
+
+
+#: The signals' codes.
+FIRST_PAYMENT_DEFAULT, ROLL, PARTIAL_PAYMENTS, VINTAGE = (
+    "EW-FPD", "EW-ROLL", "EW-PARTIAL", "EW-VINTAGE")
+#: Signal levels, in order.
+LEVELS = ("low", "medium", "high")

@@ -31,11 +31,11 @@ class BookFrames(Protocol):
 
 
 class SnapshotStore(Protocol):
-    """Where a business day's snapshot is kept: per-loan state and aggregates, written as a
-    whole or not at all (a rerun of the day replaces it)."""
+    """Where a business day's snapshot is kept, frames by name (``loans``, ``aggregates``,
+    ``signals``), written as a whole or not at all (a rerun of the day replaces it)."""
 
-    def write(self, on: date, loans: pl.DataFrame, aggregates: pl.DataFrame) -> None: ...
-    def read(self, on: date) -> tuple[pl.DataFrame, pl.DataFrame] | None: ...
+    def write(self, on: date, frames: dict[str, pl.DataFrame]) -> None: ...
+    def read(self, on: date) -> dict[str, pl.DataFrame] | None: ...
 
 
 class UnitOfWork(iam.UnitOfWork, Protocol):

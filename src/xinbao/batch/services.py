@@ -4,19 +4,20 @@ still carrying risk (issue 21).
 The book is read in bulk as frames in one transaction (``uow.book``); the kernels compute
 each loan's position (days past due, overdue amounts, bucket), exposure (outstanding
 principal × the insurer's share) and five-tier class; the per-loan state and the aggregates
-by product, funder, region, vintage, class and bucket are written to the snapshot store as a
-whole. A second run of the day writes the same snapshot again.
+by product, funder, region, vintage, class and bucket, and the day's early-warning signals
+(``kernels.early_warnings``) are written to the snapshot store as a whole. A second run of
+the day writes the same snapshot again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
 from xinbao.batch import kernels
-from xinbao.batch.model import ClassificationRules
+from xinbao.batch.model import ClassificationRules, EarlyWarningRules
 from xinbao.batch.repository import SnapshotStore, UnitOfWork
 from xinbao.iam.access import authorize
 from xinbao.iam.model.security import Action
@@ -33,25 +34,28 @@ class DaySnapshot:
     exposure_fen: int
     by_tier: dict[str, int]  # loans per class, 正常 … 损失
     by_bucket: dict[str, int]  # loans per bucket, M0 … M6+
+    signals: dict[str, int]  # early-warning signals per code
     rules_version: str
 
 
 def snapshot_day(uow: UnitOfWork, store: SnapshotStore, on: date,
-                 rules: ClassificationRules) -> DaySnapshot:
-    """Compute and keep the snapshot of ``on`` (repayments reported paid by that day)."""
+                 rules: ClassificationRules, warnings: EarlyWarningRules) -> DaySnapshot:
+    """Compute and keep the snapshot of ``on`` (repayments reported paid by that day), with
+    the day's early-warning signals (rolls against the previous day's snapshot, if kept)."""
     authorize(uow, Action.BATCH_RUN)
     with uow:
         loans = uow.book.loans()
         installments = uow.book.installments()
         paid = uow.book.repayments(on)
     state = day_state(loans, installments, paid, on, rules)
-    aggregates = aggregate(state)
-    store.write(on, state, aggregates)
+    before = store.read(on - timedelta(days=1))
+    signals = kernels.early_warnings(state, before["loans"] if before else None, warnings)
+    store.write(on, {"loans": state, "aggregates": aggregate(state), "signals": signals})
     return DaySnapshot(
         on=on, loans=state.height, overdue=int((state["days_past_due"] > 0).sum()),
         exposure_fen=int(state["exposure_fen"].sum() or 0),
         by_tier=_counts(state, "tier_label"), by_bucket=_counts(state, "bucket"),
-        rules_version=rules.version)
+        signals=_counts(signals, "code"), rules_version=rules.version)
 
 
 def day_state(loans: pl.DataFrame, installments: pl.DataFrame, paid: pl.DataFrame, on: date,
@@ -90,6 +94,8 @@ def aggregate(state: pl.DataFrame) -> pl.DataFrame:
             .sort("dimension", "key", "tier_label", "bucket"))
 
 
-def _counts(state: pl.DataFrame, column: str) -> dict[str, int]:
-    counts = state.group_by(column).len().sort(column)
+def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    if frame.is_empty():
+        return {}
+    counts = frame.group_by(column).len().sort(column)
     return {str(r[column]): int(r["len"]) for r in counts.iter_rows(named=True)}

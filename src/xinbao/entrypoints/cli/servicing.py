@@ -365,8 +365,9 @@ def eod_run(
             progress.advance(steps)
             if snapshot:
                 progress.update(steps, description=f"End of day {day}: snapshot")
-                snapshots.append(batch.snapshot_day(container.uow(), container.snapshots,
-                                                    day, container.classification))
+                snapshots.append(batch.snapshot_day(
+                    container.uow(), container.snapshots, day, container.classification,
+                    container.early_warning))
                 progress.advance(steps)
     documents: list[dict[str, Any]] = [EndOfDayOut.of(r).model_dump(mode="json")
                                        for r in reports]
@@ -394,14 +395,16 @@ TIERS = tuple(TIER_LABELS.values())
 
 def _snapshot_json(s: batch.DaySnapshot) -> dict[str, object]:
     return {"loans": s.loans, "overdue": s.overdue, "exposure_fen": s.exposure_fen,
-            "by_tier": s.by_tier, "by_bucket": s.by_bucket, "rules_version": s.rules_version}
+            "by_tier": s.by_tier, "by_bucket": s.by_bucket, "signals": s.signals,
+            "rules_version": s.rules_version}
 
 
 def _snapshot_table(snapshots: list[batch.DaySnapshot], root: Path) -> Table:
-    table = Table("date", "loans", "overdue", "exposure", *TIERS, *BUCKET_LABELS,
+    table = Table("date", "loans", "overdue", "exposure", *TIERS, *BUCKET_LABELS, "signals",
                   title=f"Snapshots (loans; exposure in yuan) in {root}")
     for s in snapshots:
         table.add_row(str(s.on), f"{s.loans:,}", f"{s.overdue:,}", format_yuan(s.exposure_fen),
                       *(f"{s.by_tier.get(t, 0):,}" for t in TIERS),
-                      *(f"{s.by_bucket.get(b, 0):,}" for b in BUCKET_LABELS))
+                      *(f"{s.by_bucket.get(b, 0):,}" for b in BUCKET_LABELS),
+                      ", ".join(f"{code} {n:,}" for code, n in s.signals.items()) or "-")
     return table
