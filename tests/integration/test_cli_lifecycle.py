@@ -8,6 +8,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -232,6 +233,28 @@ def test_eod_runs_a_range_of_days_in_order_and_a_day_run_twice_posts_nothing_mor
         assert len(u.ledger.entries()) == entries
     backwards = xinbao(c, "eod", "run", "--date", "2025-05-06", "--through", "2025-05-01")
     assert backwards.exit_code == REFUSED
+
+
+def test_eod_keeps_the_days_snapshot_on_either_engine_and_skips_it_when_told(
+        c, quoted, tmp_path, monkeypatch):
+    issue(c, quoted)
+    monkeypatch.setenv("XINBAO_SNAPSHOT_DIR", str(tmp_path / "snaps"))
+    ran = xinbao(c, "eod", "run", "--date", "2025-05-06", "--partitions", "3", "--json")
+    assert ran.exit_code == 0, ran.output
+    snapshot = json.loads(ran.stdout)["snapshot"]
+    assert snapshot["loans"] == 1 and snapshot["overdue"] == 1
+    assert snapshot["by_bucket"] == {"M3": 1} and snapshot["signals"]["EW-FPD"] == 1
+    local = pl.read_parquet(tmp_path / "snaps" / "date=2025-05-06" / "loans.parquet")
+
+    on_dask = xinbao(c, "eod", "run", "--date", "2025-05-06", "--engine", "dask", "--json")
+    assert on_dask.exit_code == 0, on_dask.output
+    assert pl.read_parquet(tmp_path / "snaps" / "date=2025-05-06" / "loans.parquet").equals(
+        local)
+    skipped = xinbao(c, "eod", "run", "--date", "2025-05-07", "--no-snapshot", "--json")
+    assert "snapshot" not in json.loads(skipped.stdout)
+    assert not (tmp_path / "snaps" / "date=2025-05-07").exists()
+    unknown = xinbao(c, "eod", "run", "--date", "2025-05-07", "--engine", "spark")
+    assert unknown.exit_code == REFUSED and "batch.engine" in unknown.output
 
 
 def test_a_claim_notice_is_filed_and_a_declined_one_says_why(c, quoted):

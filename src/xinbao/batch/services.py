@@ -17,6 +17,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from xinbao.batch import kernels
+from xinbao.batch.engines import Engine, LocalEngine, by_hash
 from xinbao.batch.model import ClassificationRules, EarlyWarningRules
 from xinbao.batch.repository import SnapshotStore, UnitOfWork
 from xinbao.iam.access import authorize
@@ -39,15 +40,17 @@ class DaySnapshot:
 
 
 def snapshot_day(uow: UnitOfWork, store: SnapshotStore, on: date,
-                 rules: ClassificationRules, warnings: EarlyWarningRules) -> DaySnapshot:
+                 rules: ClassificationRules, warnings: EarlyWarningRules, *,
+                 engine: Engine | None = None) -> DaySnapshot:
     """Compute and keep the snapshot of ``on`` (repayments reported paid by that day), with
-    the day's early-warning signals (rolls against the previous day's snapshot, if kept)."""
+    the day's early-warning signals (rolls against the previous day's snapshot, if kept);
+    the kernels run on ``engine`` (in this process, one partition, by default)."""
     authorize(uow, Action.BATCH_RUN)
     with uow:
         loans = uow.book.loans()
         installments = uow.book.installments()
         paid = uow.book.repayments(on)
-    state = day_state(loans, installments, paid, on, rules)
+    state = day_state(loans, installments, paid, on, rules, engine or LocalEngine())
     before = store.read(on - timedelta(days=1))
     signals = kernels.early_warnings(state, before["loans"] if before else None, warnings)
     store.write(on, {"loans": state, "aggregates": aggregate(state), "signals": signals})
@@ -59,14 +62,22 @@ def snapshot_day(uow: UnitOfWork, store: SnapshotStore, on: date,
 
 
 def day_state(loans: pl.DataFrame, installments: pl.DataFrame, paid: pl.DataFrame, on: date,
-              rules: ClassificationRules) -> pl.DataFrame:
-    """Each loan's state on ``on``: its attributes, position, exposure and class."""
-    positions = kernels.positions(installments, paid, on)
+              rules: ClassificationRules, engine: Engine) -> pl.DataFrame:
+    """Each loan's state on ``on``: its attributes, position, exposure and class.
+
+    Positions run over partitions by loan (a loan's schedule and repayments together), the
+    classification over partitions by debtor (the contagion rule sees all of a debtor's
+    loans), each partition a kernel call on the engine."""
+    n = engine.partitions
+    positions = pl.concat(engine.map(kernels.positions, list(zip(
+        by_hash(installments, "loan_id", n), by_hash(paid, "loan_id", n), [on] * n,
+        strict=True))))
     book = loans.join(positions, on="loan_id", how="inner").with_columns(
         (pl.col("outstanding_principal_fen").clip(lower_bound=0) * pl.col("coverage_share"))
         .round(0).cast(pl.Int64).alias("exposure_fen"))
-    classified = kernels.classify(
-        book.select("loan_id", "obligor", "retail", "days_past_due", "exposure_fen"), rules)
+    exposures = book.select("loan_id", "obligor", "retail", "days_past_due", "exposure_fen")
+    classified = pl.concat(engine.map(kernels.classify, [
+        (part, rules) for part in by_hash(exposures, "obligor", n)]))
     return (book.join(classified.select("loan_id", "tier", "tier_label", "tier_basis",
                                         "override_reason"), on="loan_id")
             .with_columns(pl.lit(on).alias("business_date"),

@@ -23,6 +23,7 @@ prepayments), every bad row refused alone with its line, field and rule (exit 2 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from collections.abc import Iterator, Mapping
@@ -36,6 +37,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from xinbao.batch import services as batch
+from xinbao.batch.engines import DaskEngine, Engine, LocalEngine
 from xinbao.batch.model import BUCKET_LABELS, TIER_LABELS
 from xinbao.entrypoints.api.schemas.servicing import EndOfDayOut, LoanOut
 from xinbao.entrypoints.cli.common import (
@@ -340,6 +342,13 @@ def eod_run(
         "--snapshot/--no-snapshot",
         help="Keep the day's snapshot: each insured loan's days past due, bucket and class, "
              "and aggregates (Parquet under XINBAO_SNAPSHOT_DIR).")] = True,
+    engine: Annotated[str, typer.Option(
+        help="Where the snapshot's kernels run: local (this process) or dask.")] = "local",
+    scheduler: Annotated[str | None, typer.Option(
+        help="With --engine dask: the scheduler's address (tcp://HOST:8786); without it a "
+             "local cluster of two worker processes is started for the run.")] = None,
+    partitions: Annotated[int, typer.Option(
+        min=1, max=4096, help="Partitions the book is cut into for the kernels.")] = 1,
     as_json: JsonOption = False,
     user: UserOption = None,
     database_url: DatabaseUrl = None,
@@ -353,10 +362,15 @@ def eod_run(
         last = parse_field("through", date.fromisoformat, through) if through else first
         if last < first:
             raise InvalidInput.single("through", "batch.range", "--through is before --date")
+        if engine not in ("local", "dask"):
+            raise InvalidInput.single("engine", "batch.engine", "--engine is local or dask")
     container = container_for(database_url, user=user)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     reports, snapshots = [], []
-    with use_case(), Progress(console=err, transient=True, disable=as_json) as progress:
+    kernels_on: Engine = (DaskEngine(scheduler, partitions=partitions)
+                          if engine == "dask" and snapshot else LocalEngine(partitions))
+    with use_case(), Progress(console=err, transient=True, disable=as_json) as progress, \
+            contextlib.closing(kernels_on):
         steps = progress.add_task("End of day", total=len(days) * (1 + snapshot))
         for day in days:
             progress.update(steps, description=f"End of day {day}: postings and claims")
@@ -367,7 +381,7 @@ def eod_run(
                 progress.update(steps, description=f"End of day {day}: snapshot")
                 snapshots.append(batch.snapshot_day(
                     container.uow(), container.snapshots, day, container.classification,
-                    container.early_warning))
+                    container.early_warning, engine=kernels_on))
                 progress.advance(steps)
     documents: list[dict[str, Any]] = [EndOfDayOut.of(r).model_dump(mode="json")
                                        for r in reports]
@@ -400,11 +414,11 @@ def _snapshot_json(s: batch.DaySnapshot) -> dict[str, object]:
 
 
 def _snapshot_table(snapshots: list[batch.DaySnapshot], root: Path) -> Table:
-    table = Table("date", "loans", "overdue", "exposure", *TIERS, *BUCKET_LABELS, "signals",
+    table = Table("date", "loans", "overdue", "exposure", "class", "bucket", "signals",
                   title=f"Snapshots (loans; exposure in yuan) in {root}")
     for s in snapshots:
         table.add_row(str(s.on), f"{s.loans:,}", f"{s.overdue:,}", format_yuan(s.exposure_fen),
-                      *(f"{s.by_tier.get(t, 0):,}" for t in TIERS),
-                      *(f"{s.by_bucket.get(b, 0):,}" for b in BUCKET_LABELS),
-                      ", ".join(f"{code} {n:,}" for code, n in s.signals.items()) or "-")
+                      " ".join(f"{t} {s.by_tier.get(t, 0):,}" for t in TIERS),
+                      " ".join(f"{b} {s.by_bucket.get(b, 0):,}" for b in BUCKET_LABELS),
+                      " ".join(f"{code} {n:,}" for code, n in s.signals.items()) or "-")
     return table
