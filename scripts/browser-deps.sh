@@ -6,7 +6,10 @@
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
-fc-list 2>/dev/null | grep -qi "noto sans cjk" || need+=(fonts-noto-cjk)
+# Read the font list whole first: `fc-list | grep -q` under pipefail fails when grep stops at
+# its first match and fc-list dies of SIGPIPE, which read as "missing" on every run.
+fonts=$(fc-list 2>/dev/null || true)
+grep -qi "noto sans cjk" <<<"$fonts" || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
 fi
