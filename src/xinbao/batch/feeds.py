@@ -1,0 +1,308 @@
+"""The funder's files, read and checked as columns (issue 21): one documented schema per file
+type, a funder's own column names mapped onto it, the manifest checked before anything else,
+and every row validated by vectorized rules (no Python loop a row), each reject with its row,
+column, rule and message.
+
+A file is accepted whole or not at all: ``check`` returns the typed rows and the rejects; a
+file with any reject, or a manifest that does not match, is refused as a whole by whoever
+applies it. Amounts are sent in yuan with at most two decimals and become integer fen here,
+exactly (never through a float).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+
+import polars as pl
+
+
+class FileType(StrEnum):
+    DISBURSEMENTS = "disbursements"
+    REPAYMENTS = "repayments"
+    LOAN_STATUS = "loan_status"
+    EARLY_SETTLEMENTS = "early_settlements"
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    INTEGER = "integer"
+    DATE = "date"  # YYYY-MM-DD
+    YUAN = "yuan"  # a non-negative amount with at most two decimals
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    kind: Kind
+    required: bool = True
+    meaning: str = ""
+
+
+#: Each file type's columns (the documented schema; ``xinbao feed columns`` prints them).
+SCHEMAS: dict[FileType, tuple[Column, ...]] = {
+    FileType.DISBURSEMENTS: (
+        Column("contract_no", Kind.TEXT, meaning="the funder's loan contract number"),
+        Column("application_ref", Kind.TEXT, meaning="the funder's application number"),
+        Column("disbursed_on", Kind.DATE), Column("principal", Kind.YUAN),
+        Column("term_months", Kind.INTEGER), Column("reference", Kind.TEXT)),
+    FileType.REPAYMENTS: (
+        Column("contract_no", Kind.TEXT), Column("installment_number", Kind.INTEGER),
+        Column("paid_on", Kind.DATE), Column("principal", Kind.YUAN),
+        Column("interest", Kind.YUAN), Column("premium", Kind.YUAN, required=False),
+        Column("reference", Kind.TEXT, meaning="the funder's transaction number")),
+    FileType.LOAN_STATUS: (
+        Column("contract_no", Kind.TEXT), Column("as_of", Kind.DATE),
+        Column("status", Kind.TEXT, meaning="active, paid_off, restructured or written_off"),
+        Column("outstanding_principal", Kind.YUAN), Column("days_past_due", Kind.INTEGER)),
+    FileType.EARLY_SETTLEMENTS: (
+        Column("contract_no", Kind.TEXT), Column("settled_on", Kind.DATE),
+        Column("principal", Kind.YUAN), Column("interest", Kind.YUAN),
+        Column("reference", Kind.TEXT)),
+}
+#: The columns that make a row's key: a row with a key seen before is the same row.
+ROW_KEYS: dict[FileType, tuple[str, ...]] = {
+    FileType.DISBURSEMENTS: ("contract_no",),
+    FileType.REPAYMENTS: ("contract_no", "reference"),
+    FileType.LOAN_STATUS: ("contract_no", "as_of"),
+    FileType.EARLY_SETTLEMENTS: ("contract_no", "reference"),
+}
+#: The date column each type's rows happen on (none after the file's business date).
+EVENT_DATES = {FileType.DISBURSEMENTS: "disbursed_on", FileType.REPAYMENTS: "paid_on",
+               FileType.LOAN_STATUS: "as_of", FileType.EARLY_SETTLEMENTS: "settled_on"}
+STATUSES = ("active", "paid_off", "restructured", "written_off")
+_YUAN = r"^[0-9]{1,13}(\.[0-9]{1,2})?$"  # ASCII digits only: \d would take full-width ones
+_INTEGER = r"^[0-9]{1,9}$"
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+MAX_TEXT = 64
+ROW = "_row"  # the row's number in the file, from 1 (after a CSV's header)
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """What the funder says the file holds: checked before any row is."""
+
+    file_type: FileType
+    funder: str
+    business_date: date
+    rows: int
+    totals: dict[str, int] = field(default_factory=dict)  # yuan column -> sum in fen
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        """A manifest file: JSON with ``type``, ``funder``, ``business_date``, ``rows`` and
+        ``totals`` (each yuan column's sum, in yuan as a string: exact)."""
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(FileType(data["type"]), str(data["funder"]),
+                   date.fromisoformat(data["business_date"]), int(data["rows"]),
+                   {k: yuan_to_fen(str(v)) for k, v in data.get("totals", {}).items()})
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A file's rows typed (``rows``), its rejects (``rejects``: row, column, rule,
+    message), and what is wrong with the file as a whole (``refusals``: rule, message)."""
+
+    rows: pl.DataFrame
+    rejects: pl.DataFrame
+    refusals: tuple[tuple[str, str], ...]
+
+    @property
+    def accepted(self) -> bool:
+        return not self.refusals and self.rejects.is_empty()
+
+
+def yuan_to_fen(text: str) -> int:
+    """An amount in yuan with at most two decimals, as fen (ValueError otherwise)."""
+    if not re.fullmatch(r"-?[0-9]+(\.[0-9]{1,2})?", text.strip()):
+        raise ValueError(f"not an amount in yuan with at most two decimals: {text!r}")
+    whole, _, cents = text.strip().lstrip("-").partition(".")
+    fen = int(whole) * 100 + int(cents.ljust(2, "0") or 0)
+    return -fen if text.strip().startswith("-") else fen
+
+
+def content_hash(path: Path) -> str:
+    """The file's SHA-256: the same content under another name is the same file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class FileRefused(Exception):
+    """A file that cannot be read as a table at all (its rule and why)."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(f"{rule}: {message}")
+        self.rule, self.message = rule, message
+
+
+def read(path: Path, mapping: dict[str, str] | None = None) -> pl.DataFrame:
+    """A CSV (UTF-8, with a header) or Parquet file as text columns, the funder's column
+    names mapped to the schema's (``mapping``: theirs -> ours), each row numbered
+    (``_row``). FileRefused when it cannot be read as a table."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            frame = pl.read_parquet(path)
+            frame = frame.select(pl.col(c).cast(pl.String) for c in frame.columns)
+        else:
+            path.read_bytes().decode("utf-8")
+            frame = pl.read_csv(path, infer_schema=False)
+    except UnicodeDecodeError as e:
+        raise FileRefused("feed.encoding", f"not UTF-8 (byte {e.start + 1})") from None
+    except (pl.exceptions.PolarsError, OSError) as e:
+        raise FileRefused("feed.unreadable", str(e).splitlines()[0][:200]) from None
+    if mapping:
+        frame = frame.rename({k: v for k, v in mapping.items() if k in frame.columns})
+    return frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def check(raw: pl.DataFrame, manifest: Manifest, loans: pl.DataFrame) -> Checked:
+    """The file's rows against its manifest, its schema and the funder's loans (``loans``:
+    ``contract_no``, ``loan_id``, ``start_date``, ``term_months``, ``status``; only that
+    funder's)."""
+    schema = SCHEMAS[manifest.file_type]
+    refusals = _file_refusals(raw, manifest, schema)
+    if refusals:
+        return Checked(pl.DataFrame(), _no_rejects(), tuple(refusals))
+    frame = raw.with_columns(pl.lit(None, dtype=pl.String).alias(c.name) for c in schema
+                             if c.name not in raw.columns)
+    frame = frame.with_columns(pl.col(c.name).str.strip_chars() for c in schema)
+    rules = [*_format_rules(schema), *_business_rules(manifest)]
+    typed = _typed(frame, schema).join(
+        loans.select("contract_no", "loan_id", "start_date", "term_months",
+                     pl.col("status").alias("loan_status")),
+        on="contract_no", how="left")
+    rejects = _rejects(typed, rules)
+    refusals = _manifest_totals(typed, manifest, schema)
+    return Checked(typed.drop("start_date", "term_months", "loan_status"), rejects,
+                   tuple(refusals))
+
+
+def _file_refusals(raw: pl.DataFrame, manifest: Manifest,
+                   schema: tuple[Column, ...]) -> list[tuple[str, str]]:
+    names = {c.name for c in schema}
+    found = set(raw.columns) - {ROW}
+    refusals = []
+    if unknown := sorted(found - names):
+        refusals.append(("feed.columns", f"unknown columns {', '.join(unknown)}"))
+    if missing := sorted(c.name for c in schema if c.required and c.name not in found):
+        refusals.append(("feed.columns", f"missing columns {', '.join(missing)}"))
+    if raw.height != manifest.rows:
+        refusals.append(("manifest.rows", f"the manifest says {manifest.rows} rows, the file "
+                                          f"has {raw.height}"))
+    return refusals
+
+
+def _manifest_totals(typed: pl.DataFrame, manifest: Manifest,
+                     schema: tuple[Column, ...]) -> list[tuple[str, str]]:
+    refusals = []
+    for c in schema:
+        if c.kind is Kind.YUAN and c.name in manifest.totals:
+            total = int(typed[f"{c.name}_fen"].sum() or 0)
+            if total != manifest.totals[c.name]:
+                refusals.append(("manifest.totals", f"{c.name}: the manifest says "
+                                 f"{manifest.totals[c.name]} fen, the rows sum to {total}"))
+    return refusals
+
+
+#: A rule: (column, rule code, message, expression true where a row breaks it).
+Rule = tuple[str, str, str, pl.Expr]
+
+
+def _format_rules(schema: tuple[Column, ...]) -> list[Rule]:
+    rules: list[Rule] = []
+    for c in schema:
+        value = pl.col(c.name)
+        empty = value.is_null() | (value == "")
+        if c.required:
+            rules.append((c.name, "feed.required", "a value is required", empty))
+        pattern = {Kind.YUAN: (_YUAN, "feed.amount", "a non-negative amount in yuan with at "
+                               "most two decimals"),
+                   Kind.INTEGER: (_INTEGER, "feed.integer", "a whole number"),
+                   Kind.DATE: (_DATE, "feed.date", "a date as YYYY-MM-DD"),
+                   Kind.TEXT: (rf"^[^\x00-\x1f]{{1,{MAX_TEXT}}}$", "feed.text",
+                               f"1 to {MAX_TEXT} characters, no control characters")}[c.kind]
+        rules.append((c.name, pattern[1], pattern[2],
+                      ~empty & ~value.str.contains(pattern[0]).fill_null(False)))
+        if c.kind is Kind.DATE:
+            rules.append((c.name, "feed.date", "no such day", ~empty & value.str.contains(
+                _DATE).fill_null(False) & pl.col(f"{c.name}_date").is_null()))
+    return rules
+
+
+def _business_rules(manifest: Manifest) -> list[Rule]:
+    kind = manifest.file_type
+    event = EVENT_DATES[kind]
+    rules: list[Rule] = [
+        ("contract_no", "feed.contract", "no loan of this funder has this contract number",
+         pl.col("contract_no").is_not_null() & pl.col("loan_id").is_null()
+         & (pl.lit(kind) != FileType.DISBURSEMENTS.value)),
+        (event, "feed.after_business_date", "after the file's business date",
+         pl.col(f"{event}_date") > manifest.business_date),
+        (event, "feed.before_disbursement", "before the loan was disbursed",
+         pl.col(f"{event}_date") < pl.col("start_date")),
+        ("+".join(ROW_KEYS[kind]), "feed.duplicate", "the same row key twice in the file",
+         pl.struct(ROW_KEYS[kind]).is_duplicated() & pl.all_horizontal(
+             pl.col(k).is_not_null() for k in ROW_KEYS[kind])),
+    ]
+    if kind is FileType.REPAYMENTS:
+        rules += [
+            ("installment_number", "feed.installment", "outside the loan's installments",
+             (pl.col("installment_number_int") < 1)
+             | (pl.col("installment_number_int") > pl.col("term_months"))),
+            ("principal", "feed.nothing_paid", "a repayment repays something",
+             (pl.col("principal_fen") == 0) & (pl.col("interest_fen") == 0)),
+            ("contract_no", "feed.loan_state", "the loan is no longer being repaid",
+             pl.col("loan_status").is_not_null() & (pl.col("loan_status") != "active")),
+        ]
+    if kind is FileType.LOAN_STATUS:
+        rules.append(("status", "feed.status", f"one of {', '.join(STATUSES)}",
+                      pl.col("status").is_not_null() & ~pl.col("status").is_in(STATUSES)))
+    if kind is FileType.DISBURSEMENTS:
+        rules.append(("term_months", "feed.term", "1 to 360 months",
+                      (pl.col("term_months_int") < 1) | (pl.col("term_months_int") > 360)))
+    return rules
+
+
+def _typed(frame: pl.DataFrame, schema: tuple[Column, ...]) -> pl.DataFrame:
+    """Each column as its kind (null where it cannot be read): ``<name>_fen`` for yuan,
+    ``<name>_int`` for integers, ``<name>_date`` for dates; text kept."""
+    out = []
+    for c in schema:
+        value = pl.col(c.name)
+        if c.kind is Kind.YUAN:
+            ok = value.str.contains(_YUAN).fill_null(False)
+            whole = value.str.extract(r"^([0-9]+)", 1).cast(pl.Int64, strict=False)
+            cents = value.str.extract(r"\.([0-9]{1,2})$", 1).str.pad_end(2, "0")
+            fen = whole * 100 + cents.cast(pl.Int64, strict=False).fill_null(0)
+            default = 0 if not c.required else None
+            out.append(pl.when(ok).then(fen).otherwise(
+                pl.when(value.is_null() | (value == "")).then(default)).alias(f"{c.name}_fen"))
+        elif c.kind is Kind.INTEGER:
+            out.append(value.cast(pl.Int64, strict=False).alias(f"{c.name}_int"))
+        elif c.kind is Kind.DATE:
+            out.append(value.str.to_date("%Y-%m-%d", strict=False).alias(f"{c.name}_date"))
+    return frame.with_columns(out)
+
+
+def _rejects(typed: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:
+    """One row a broken rule: the row's number, the column, the rule and its message."""
+    checked = typed.with_columns(
+        expr.fill_null(False).alias(f"_bad{i}") for i, (_, _, _, expr) in enumerate(rules))
+    parts = [checked.filter(pl.col(f"_bad{i}")).select(
+        ROW, pl.lit(column).alias("column"), pl.lit(rule).alias("rule"),
+        pl.lit(message).alias("message"))
+        for i, (column, rule, message, _) in enumerate(rules)]
+    return pl.concat(parts).sort(ROW, "column", "rule") if parts else _no_rejects()
+
+
+def _no_rejects() -> pl.DataFrame:
+    return pl.DataFrame(schema={ROW: pl.Int64, "column": pl.String, "rule": pl.String,
+                                "message": pl.String})
