@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from tests import support  # test secrets before anything reads settings
 from xinbao import migrate
 from xinbao.bootstrap import Container, bootstrap
+from xinbao.loans.model import Loan
 from xinbao.platform.database import create_db_engine
 from xinbao.sql_unit_of_work import SqlUnitOfWork
 
@@ -153,3 +154,16 @@ def decided_app(decided_container: Container) -> Iterator[FastAPI]:
     application = create_app(decided_container)
     with TestClient(application):
         yield application
+
+
+@pytest.fixture
+def loan(decided_container: Container) -> tuple[Container, Loan]:
+    """``decided_container`` with one issued consumer policy, and its loan (twelve
+    installments from ``builders.START``)."""
+    from tests import builders
+
+    policy = builders.issued_policy(decided_container.uow)
+    with decided_container.uow() as uow:
+        found = uow.loans.get(policy.loan_id)
+    assert found is not None
+    return decided_container, found

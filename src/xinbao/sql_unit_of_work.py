@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import Connection, Engine
 
-from xinbao.batch.sql import SqlBookFrames
+from xinbao.batch.sql import SqlBookFrames, SqlFeedFiles
 from xinbao.catalogue.sql import SqlFunderRepository, SqlProductRepository
 from xinbao.claims.sql import SqlClaimRepository, SqlRecoveryRepository
 from xinbao.compliance.sql import SqlAuditTrailReader, SqlRetentionRepository
@@ -165,6 +165,10 @@ class SqlUnitOfWork:
     @cached_property
     def book(self) -> SqlBookFrames:
         return SqlBookFrames(self._open)
+
+    @cached_property
+    def feed_files(self) -> SqlFeedFiles:
+        return SqlFeedFiles(self._open)
 
     @cached_property
     def retention(self) -> SqlRetentionRepository:

@@ -49,21 +49,31 @@ SCHEMAS: dict[FileType, tuple[Column, ...]] = {
     FileType.DISBURSEMENTS: (
         Column("contract_no", Kind.TEXT, meaning="the funder's loan contract number"),
         Column("application_ref", Kind.TEXT, meaning="the funder's application number"),
-        Column("disbursed_on", Kind.DATE), Column("principal", Kind.YUAN),
-        Column("term_months", Kind.INTEGER), Column("reference", Kind.TEXT)),
+        Column("disbursed_on", Kind.DATE, meaning="the day the loan was paid out"),
+        Column("principal", Kind.YUAN, meaning="the amount lent"),
+        Column("term_months", Kind.INTEGER, meaning="the loan's term, 1 to 360 months"),
+        Column("reference", Kind.TEXT, meaning="the funder's transaction number")),
     FileType.REPAYMENTS: (
-        Column("contract_no", Kind.TEXT), Column("installment_number", Kind.INTEGER),
-        Column("paid_on", Kind.DATE), Column("principal", Kind.YUAN),
-        Column("interest", Kind.YUAN), Column("premium", Kind.YUAN, required=False),
+        Column("contract_no", Kind.TEXT, meaning="the funder's loan contract number"),
+        Column("installment_number", Kind.INTEGER, meaning="which installment, from 1"),
+        Column("paid_on", Kind.DATE, meaning="the day the borrower paid"),
+        Column("principal", Kind.YUAN, meaning="principal repaid"),
+        Column("interest", Kind.YUAN, meaning="interest repaid"),
+        Column("premium", Kind.YUAN, required=False,
+               meaning="installment premium collected with it (empty: none)"),
         Column("reference", Kind.TEXT, meaning="the funder's transaction number")),
     FileType.LOAN_STATUS: (
-        Column("contract_no", Kind.TEXT), Column("as_of", Kind.DATE),
+        Column("contract_no", Kind.TEXT, meaning="the funder's loan contract number"),
+        Column("as_of", Kind.DATE, meaning="the day the status is as of"),
         Column("status", Kind.TEXT, meaning="active, paid_off, restructured or written_off"),
-        Column("outstanding_principal", Kind.YUAN), Column("days_past_due", Kind.INTEGER)),
+        Column("outstanding_principal", Kind.YUAN, meaning="principal still owed"),
+        Column("days_past_due", Kind.INTEGER, meaning="the funder's own count")),
     FileType.EARLY_SETTLEMENTS: (
-        Column("contract_no", Kind.TEXT), Column("settled_on", Kind.DATE),
-        Column("principal", Kind.YUAN), Column("interest", Kind.YUAN),
-        Column("reference", Kind.TEXT)),
+        Column("contract_no", Kind.TEXT, meaning="the funder's loan contract number"),
+        Column("settled_on", Kind.DATE, meaning="the day the loan was repaid in full"),
+        Column("principal", Kind.YUAN, meaning="principal repaid to settle"),
+        Column("interest", Kind.YUAN, meaning="interest charged for the current period"),
+        Column("reference", Kind.TEXT, meaning="the funder's transaction number")),
 }
 #: The columns that make a row's key: a row with a key seen before is the same row.
 ROW_KEYS: dict[FileType, tuple[str, ...]] = {
@@ -170,7 +180,7 @@ def check(raw: pl.DataFrame, manifest: Manifest, loans: pl.DataFrame) -> Checked
     schema = SCHEMAS[manifest.file_type]
     refusals = _file_refusals(raw, manifest, schema)
     if refusals:
-        return Checked(pl.DataFrame(), _no_rejects(), tuple(refusals))
+        return Checked(pl.DataFrame(), no_rejects(), tuple(refusals))
     frame = raw.with_columns(pl.lit(None, dtype=pl.String).alias(c.name) for c in schema
                              if c.name not in raw.columns)
     frame = frame.with_columns(pl.col(c.name).str.strip_chars() for c in schema)
@@ -300,9 +310,10 @@ def _rejects(typed: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:
         ROW, pl.lit(column).alias("column"), pl.lit(rule).alias("rule"),
         pl.lit(message).alias("message"))
         for i, (column, rule, message, _) in enumerate(rules)]
-    return pl.concat(parts).sort(ROW, "column", "rule") if parts else _no_rejects()
+    return pl.concat(parts).sort(ROW, "column", "rule") if parts else no_rejects()
 
 
-def _no_rejects() -> pl.DataFrame:
+def no_rejects() -> pl.DataFrame:
+    """An empty frame of rejects."""
     return pl.DataFrame(schema={ROW: pl.Int64, "column": pl.String, "rule": pl.String,
                                 "message": pl.String})

@@ -3,8 +3,9 @@ the store of the daily snapshots."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -29,6 +30,33 @@ class BookFrames(Protocol):
         """Repayments of those loans reported as paid on or before ``through``."""
         ...
 
+    def funder_loans(self, funder_id: int, contract_nos: list[str]) -> pl.DataFrame:
+        """The funder's loans with those contract numbers: ``contract_no``, ``loan_id``,
+        ``start_date``, ``term_months``, ``status`` (what a file's rows are checked
+        against)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFile:
+    """A funder file applied: its content's hash and its reconciliation report."""
+
+    funder_id: int
+    file_type: str
+    content_hash: str
+    file_name: str
+    business_date: date
+    received_at: datetime
+    rows: int
+    report: dict[str, Any]
+
+
+class FeedFileRepository(Protocol):
+    def get(self, funder_id: int, file_type: str, content_hash: str) -> FeedFile | None: ...
+    def add(self, feed: FeedFile) -> None:
+        """Keep the file; a concurrent add of the same content collides (unique key)."""
+        ...
+
 
 class SnapshotStore(Protocol):
     """Where a business day's snapshot is kept, frames by name (``loans``, ``aggregates``,
@@ -41,3 +69,5 @@ class SnapshotStore(Protocol):
 class UnitOfWork(iam.UnitOfWork, Protocol):
     @property
     def book(self) -> BookFrames: ...
+    @property
+    def feed_files(self) -> FeedFileRepository: ...

@@ -10,8 +10,10 @@ from datetime import date
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, func, insert, select
 
+from xinbao.batch import tables as batch_tables
+from xinbao.batch.repository import FeedFile
 from xinbao.catalogue import tables as catalogue_tables
 from xinbao.loans import tables as loans_tables
 from xinbao.policy import tables as policy_tables
@@ -61,6 +63,14 @@ class SqlBookFrames:
              .where(i.c.loan_id.in_(self._risk_loans())))
         return self._frame(q, _SCHEDULE)
 
+    def funder_loans(self, funder_id: int, contract_nos: list[str]) -> pl.DataFrame:
+        ln = loans_tables.loans
+        q = (select(ln.c.contract_no, ln.c.id, ln.c.start_date, ln.c.term_months, ln.c.status)
+             .where(ln.c.funder_id == funder_id, ln.c.contract_no.in_(contract_nos)))
+        return self._frame(q, {"contract_no": pl.String, "loan_id": pl.Int64,
+                               "start_date": pl.Date, "term_months": pl.Int64,
+                               "status": pl.String})
+
     def repayments(self, through: date) -> pl.DataFrame:
         r = loans_tables.repayments
         q = (select(r.c.loan_id, r.c.installment_number, func.sum(r.c.principal_fen),
@@ -69,3 +79,25 @@ class SqlBookFrames:
              .group_by(r.c.loan_id, r.c.installment_number))
         return self._frame(q, {"loan_id": pl.Int64, "number": pl.Int32,
                                "principal_fen": pl.Int64, "interest_fen": pl.Int64})
+
+
+class SqlFeedFiles:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def get(self, funder_id: int, file_type: str, content_hash: str) -> FeedFile | None:
+        t = batch_tables.feed_files
+        row = self._c.execute(select(t).where(
+            t.c.funder_id == funder_id, t.c.file_type == file_type,
+            t.c.content_hash == content_hash)).first()
+        if row is None:
+            return None
+        return FeedFile(row.funder_id, row.file_type, row.content_hash, row.file_name,
+                        row.business_date, row.received_at, row.rows, dict(row.report))
+
+    def add(self, feed: FeedFile) -> None:
+        self._c.execute(insert(batch_tables.feed_files).values(
+            funder_id=feed.funder_id, file_type=feed.file_type,
+            content_hash=feed.content_hash, file_name=feed.file_name,
+            business_date=feed.business_date, received_at=feed.received_at, rows=feed.rows,
+            report=feed.report))

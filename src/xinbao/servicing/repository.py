@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Protocol
 
+from xinbao.batch import repository as batch
 from xinbao.claims import repository as claims
 from xinbao.platform.repository import BatchRunRepository
 
@@ -38,3 +39,8 @@ class UnitOfWork(claims.UnitOfWork, Protocol):
     def end_of_day(self) -> EndOfDayQueries: ...
     @property
     def batch_runs(self) -> BatchRunRepository: ...
+
+
+class FeedUnitOfWork(UnitOfWork, batch.UnitOfWork, Protocol):
+    """Applying a funder's file: servicing's unit of work with the book's frames and the
+    files applied."""

@@ -11,6 +11,7 @@ from xinbao.entrypoints.cli import (
     claims,
     compliance,
     db,
+    feeds,
     funders,
     iam,
     ledger,
@@ -46,6 +47,7 @@ app.add_typer(policy.policies_app, name="policies")
 app.add_typer(servicing.loans_app, name="loans")
 app.add_typer(servicing.repayments_app, name="repayments")
 app.add_typer(servicing.eod_app, name="eod")
+app.add_typer(feeds.feed_app, name="feed")
 app.add_typer(claims.claims_app, name="claims")
 app.add_typer(claims.recoveries_app, name="recoveries")
 setup.register(app)
