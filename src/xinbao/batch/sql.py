@@ -6,6 +6,7 @@ Only loans that still carry risk are read: their policy in force (being repaid) 
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from typing import Any
 
@@ -29,9 +30,32 @@ class SqlBookFrames:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
-    def _frame(self, query: Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
+    def _frame(self, query: Select[Any], schema: dict[str, Any], *,
+               bulk: bool = True) -> pl.DataFrame:
+        """The query's rows as a frame: on PostgreSQL streamed out by ``COPY … TO STDOUT``
+        as CSV and parsed by Polars (no Python object a row); elsewhere, or for a query on
+        values a funder sent (``bulk=False``: COPY takes no bound parameters, and those are
+        never written into SQL), fetched."""
+        if bulk and self._c.dialect.name == "postgresql":
+            return self._copy_out(query, schema)
         rows = self._c.execute(query).all()
         return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def _copy_out(self, query: Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
+        sql = str(query.compile(dialect=self._c.dialect,
+                                compile_kwargs={"literal_binds": True}))
+        raw = self._c.connection.driver_connection
+        assert raw is not None
+        buffer = io.BytesIO()
+        with raw.cursor() as cursor, cursor.copy(
+                f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for block in copy:
+                buffer.write(block)
+        if not buffer.tell():
+            return pl.DataFrame(schema=schema)
+        buffer.seek(0)
+        return pl.read_csv(buffer, has_header=False, new_columns=list(schema),
+                           schema_overrides=schema)
 
     def _risk_loans(self) -> Any:
         p = policy_tables.policies
@@ -69,7 +93,7 @@ class SqlBookFrames:
              .where(ln.c.funder_id == funder_id, ln.c.contract_no.in_(contract_nos)))
         return self._frame(q, {"contract_no": pl.String, "loan_id": pl.Int64,
                                "start_date": pl.Date, "term_months": pl.Int64,
-                               "status": pl.String})
+                               "status": pl.String}, bulk=False)
 
     def repayments(self, through: date) -> pl.DataFrame:
         r = loans_tables.repayments
