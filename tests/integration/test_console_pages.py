@@ -242,3 +242,28 @@ def test_a_funder_s_user_is_alerted_only_to_its_own_referrals(console):
     assert ('<li class="alert amber"><a href="/console/applications?status=referred">'
             'Referrals waiting for review: 1</a></li>') in page.text
     assert "Key figures" not in page.text and charts_of(page.text) == {}
+
+
+@pytest.mark.parametrize("path", [
+    "/console/applications/99999999999999999999", "/console/policies/99999999999999999999",
+    "/console/claims/99999999999999999999", "/console/finance/entries/99999999999999999999",
+    "/console/applications/0", "/console/policies/-1", "/console/claims/abc"])
+def test_an_id_no_record_can_have_is_a_page_that_says_so_never_a_server_error(console, path):
+    container, client = console
+    sign_in(container, client, "chen.all", ["auditor"])
+
+    answer = client.get(path)
+
+    assert answer.status_code == 422 and "<h1>" in answer.text
+
+
+def test_a_rotate_form_with_a_time_no_page_showed_is_refused_with_its_rule(console):
+    container, client = console
+    token = sign_in(container, client, "root.admin", ["admin"])
+    accounts.add_client(accounts.AddClient("bank-a-1", "Bank A", ["funder"], "BANK-A"),
+                        container.uow(), container.credentials, now=utcnow())
+
+    answer = client.post("/console/admin/clients/bank-a-1/rotate",
+                         data={"csrf_token": token, "seen": "2025-13-45T99:99:99"})
+
+    assert answer.status_code == 422 and "client.seen" in answer.text

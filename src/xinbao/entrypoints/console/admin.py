@@ -204,8 +204,18 @@ def rotate(console: Signed, client_id: Annotated[str, Path(pattern=KEY)],
     console.check_csrf(csrf_token)
     rotated, secret = accounts.rotate_client_secret(
         client_id, console.uow(), console.container.credentials, now=web.now(),
-        seen=accounts.SeenSecret(datetime.fromisoformat(seen) if seen else None))
+        seen=accounts.SeenSecret(_seen(seen)))
     return _client_page(console, rotated, secret=secret)
+
+
+def _seen(value: str) -> datetime | None:
+    """When the secret the form saw was rotated (None: never); a time that cannot be read
+    is refused with its rule."""
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        raise InvalidInput.single("seen", "client.seen", "not a time the page could have "
+                                  "shown") from None
 
 
 @router.post("/admin/clients/{client_id}/active")

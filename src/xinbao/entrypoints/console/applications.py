@@ -21,7 +21,7 @@ from xinbao.catalogue import queries as catalogue
 from xinbao.catalogue.model.parties import PartyKind
 from xinbao.config import SIMULATED_BUREAU
 from xinbao.entrypoints.console import web
-from xinbao.entrypoints.console.web import N_, Listing, Signed
+from xinbao.entrypoints.console.web import N_, Listing, RecordId, Signed
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import FieldError, InvalidInput
 from xinbao.kernel.identity import mask_bank_card, mask_id_number, mask_name, mask_phone
@@ -162,13 +162,13 @@ def _row(console: Signed, a: Application, funders: dict[int | None, str] | None 
 
 
 @router.get("/applications/{application_id}")
-def application_page(console: Signed, application_id: int) -> Response:
+def application_page(console: Signed, application_id: RecordId) -> Response:
     """The application (personal data masked) and its decision explained."""
     return _detail_page(console, application_id)
 
 
 @router.post("/applications/{application_id}/unmask")
-def unmask(console: Signed, application_id: int, reason: _FIELD, csrf_token: _CSRF,
+def unmask(console: Signed, application_id: RecordId, reason: _FIELD, csrf_token: _CSRF,
            ) -> Response:
     """The application's personal data in full, in this answer only, for whoever has
     pii.unmask and says why (the use case records who, what and why)."""
@@ -179,7 +179,7 @@ def unmask(console: Signed, application_id: int, reason: _FIELD, csrf_token: _CS
 
 
 @router.get("/applications/{application_id}/unmask")
-def unmasked_again(application_id: int) -> Response:
+def unmasked_again(application_id: RecordId) -> Response:
     """The unmasked page asked for again by address: it is never kept, so the masked one."""
     return RedirectResponse(f"/console/applications/{application_id}", status_code=303)
 
@@ -279,7 +279,7 @@ def referral_queue(console: Signed) -> Response:
 
 
 @router.post("/applications/{application_id}/review")
-def review(console: Signed, application_id: int,
+def review(console: Signed, application_id: RecordId,
            verdict: Annotated[str, Form(pattern="^(approve|decline)$")], note: _FIELD,
            csrf_token: _CSRF) -> Response:
     """A person's verdict on a referral; an approval beyond the reviewer's authority waits

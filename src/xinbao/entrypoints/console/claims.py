@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path
+from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from xinbao.catalogue import queries as catalogue
@@ -26,14 +26,14 @@ from xinbao.claims.commands import FileClaim, PayClaim, RecordRecovery
 from xinbao.claims.model import CHECKS, ClaimStatus, Exclusion
 from xinbao.claims.repository import CLAIM_SORTS, ClaimFilter
 from xinbao.entrypoints.console import web
-from xinbao.entrypoints.console.web import N_, Signed
+from xinbao.entrypoints.console.web import N_, RecordId, Signed
 from xinbao.iam.model.security import Action, Forbidden
 from xinbao.kernel.errors import Conflict, InvalidInput
 
 #: Included in the console's router (``routes.py``), which adds the ``/console`` prefix.
 router = APIRouter(include_in_schema=False)
 #: A claim's id in a URL: a positive id column value (anything else is a 422 page).
-ClaimId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ClaimId = RecordId
 
 STATUS_NAMES = {ClaimStatus.OPEN: N_("Open"), ClaimStatus.DECLINED: N_("Declined"),
                 ClaimStatus.PAID: N_("Paid"), ClaimStatus.CLOSED: N_("Closed")}

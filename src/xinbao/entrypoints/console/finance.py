@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from xinbao.entrypoints.console import web
-from xinbao.entrypoints.console.web import Listing, Signed
+from xinbao.entrypoints.console.web import Listing, RecordId, Signed
 from xinbao.kernel.errors import InvalidInput
 from xinbao.ledger import services as ledger
 from xinbao.ledger.model import ACCOUNTS, CHART, Account, JournalEntry
@@ -74,7 +74,7 @@ def entries(console: Signed, account: Text = "", posted_from: Text = "",
 
 
 @router.get("/finance/entries/{entry_id}", response_class=HTMLResponse)
-def entry(console: Signed, entry_id: int) -> Response:
+def entry(console: Signed, entry_id: RecordId) -> Response:
     """One journal entry: where it came from and its lines."""
     found = ledger.get_entry(console.uow(), entry_id)
     return console.render("finance/entry.html", "finance",

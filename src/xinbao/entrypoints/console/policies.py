@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from xinbao.catalogue import queries as catalogue
 from xinbao.catalogue.model.parties import PartyKind
-from xinbao.entrypoints.console.web import N_, Listing, Signed, today
+from xinbao.entrypoints.console.web import N_, Listing, RecordId, Signed, today
 from xinbao.iam.model.security import Action, Forbidden
 from xinbao.kernel.identity import mask_id_number, mask_name
 from xinbao.ledger.model import ACCOUNTS
@@ -155,7 +155,7 @@ def _borrower(me: Signed, policy: Policy) -> dict[str, str | None]:
 
 
 @router.get("/policies/{policy_id}", response_class=HTMLResponse)
-def policy_page(policy_id: int, me: Signed) -> Response:
+def policy_page(policy_id: RecordId, me: Signed) -> Response:
     """One policy: parties, cover, premium, the loan's schedule and payments, days past
     due today, the claims made on it and (for who may read the ledger) its entries."""
     policy = policies.get_policy(me.uow(), policy_id)

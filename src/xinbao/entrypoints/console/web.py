@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.responses import Response
 
 from xinbao.bootstrap import Container
@@ -134,6 +134,8 @@ def console(request: Request) -> Console:
 
 
 Signed = Annotated[Console, Depends(console)]
+#: An object's id in a page's address: a positive 64-bit integer (anything else is a 422 page).
+RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def menu(active: accounts.ActiveSession | None) -> list[MenuItem]:
