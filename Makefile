@@ -44,7 +44,7 @@ test: lock-check $(STAMP)
 	$(BIN)/mypy
 	scripts/dep-audit.sh $(BIN)/python
 	scripts/browser-deps.sh
-	XINBAO_REQUIRE_POSTGRES=1 XINBAO_REQUIRE_BROWSER=1 scripts/with-postgres.sh $(BIN)/python -m pytest -q -p no:cacheprovider
+	XINBAO_REQUIRE_POSTGRES=1 XINBAO_REQUIRE_BROWSER=1 scripts/with-postgres.sh $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile
 
 ## unit: the tests that need no database server (fast loop while coding)
 unit: $(STAMP)
