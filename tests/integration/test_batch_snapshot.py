@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from tests import builders as b
+from tests import support
 from xinbao.batch import services as batch
 from xinbao.batch.model import bucket
 from xinbao.batch.store import ParquetSnapshots
@@ -84,7 +85,8 @@ def test_a_second_run_of_the_day_writes_the_same_snapshot(book, tmp_path):
     assert first is not None and second is not None
     assert first.keys() == second.keys() == {"loans", "aggregates", "signals"}
     assert all(first[name].equals(second[name]) for name in first)
-    assert [p.name for p in (tmp_path / "snapshots").iterdir()] == [f"date={on.isoformat()}"]
+    assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == [
+        f".date={on.isoformat()}.lock", f"date={on.isoformat()}"]  # no staging folder left
 
 
 def test_a_write_that_fails_halfway_leaves_the_days_earlier_snapshot_whole(
@@ -142,3 +144,17 @@ def test_the_days_signals_see_a_first_payment_default_and_the_roll_since_yesterd
     assert rolls.select("loan_id", "detail").sort("loan_id").rows() == [
         (loan_ids[1], "M1 to M2"), (loan_ids[2], "M1 to M2")]
     assert taken.signals == {"EW-FPD": 2, "EW-ROLL": 2}
+
+
+def test_concurrent_runs_of_one_days_snapshot_each_finish_and_leave_it_whole(book, tmp_path):
+    container, _ = book
+    store = ParquetSnapshots(tmp_path / "snapshots")
+    on = b.START + timedelta(days=100)
+
+    taken = support.race(6, lambda _: batch.snapshot_day(
+        container.uow(), store, on, container.classification, container.early_warning))
+
+    assert len({t.loans for t in taken}) == 1
+    assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == [
+        f".date={on.isoformat()}.lock", f"date={on.isoformat()}"]
+    assert store.read(on)["loans"].height == taken[0].loans  # type: ignore[index]

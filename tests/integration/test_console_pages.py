@@ -267,3 +267,19 @@ def test_a_rotate_form_with_a_time_no_page_showed_is_refused_with_its_rule(conso
                          data={"csrf_token": token, "seen": "2025-13-45T99:99:99"})
 
     assert answer.status_code == 422 and "client.seen" in answer.text
+
+
+def test_signing_out_needs_the_sessions_token_and_ends_the_session(console):
+    container, client = console
+    token = sign_in(container, client, "chen.fin", ["finance"])
+
+    cookie = client.cookies.get("xinbao_session")
+    forged = client.post("/console/logout", data={"csrf_token": "forged"},
+                         follow_redirects=False)
+    still = client.get("/console/", follow_redirects=False)
+    out = client.post("/console/logout", data={"csrf_token": token}, follow_redirects=False)
+
+    assert forged.status_code == 403 and still.status_code == 200
+    assert out.status_code == 303 and out.headers["location"] == "/console/login"
+    client.cookies.set("xinbao_session", cookie)  # kept by a browser: the server ended it
+    assert client.get("/console/", follow_redirects=False).status_code == 303

@@ -98,8 +98,6 @@ def aggregate(state: pl.DataFrame) -> pl.DataFrame:
     columns = ["dimension", "key", "tier_label", "bucket", "loans",
                "outstanding_principal_fen", "overdue_principal_fen", "overdue_interest_fen",
                "exposure_fen"]
-    if not parts:
-        return pl.DataFrame()
     return (pl.concat([p.select(columns) for p in parts])
             .with_columns(pl.col("loans").cast(pl.Int64))
             .sort("dimension", "key", "tier_label", "bucket"))

@@ -8,6 +8,7 @@ one (a leftover temporary folder is removed by the next write)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import uuid
@@ -25,9 +26,18 @@ class ParquetSnapshots:
         return self.root / f"date={on.isoformat()}"
 
     def write(self, on: date, frames: dict[str, pl.DataFrame]) -> None:
+        """Replace the day's snapshot with ``frames``; concurrent writers of one day take
+        turns (an exclusive lock on the day's lock file), so that none removes the other's
+        folder halfway."""
         self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / f".{self.folder(on).name}.lock").open("a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            self._replace(on, frames)
+
+    def _replace(self, on: date, frames: dict[str, pl.DataFrame]) -> None:
         for stale in self.root.glob(f".{self.folder(on).name}.*"):
-            shutil.rmtree(stale, ignore_errors=True)
+            if stale.suffix != ".lock":
+                shutil.rmtree(stale, ignore_errors=True)
         staging = self.root / f".{self.folder(on).name}.{uuid.uuid4().hex}"
         staging.mkdir()
         for name, frame in frames.items():

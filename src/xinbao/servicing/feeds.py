@@ -27,7 +27,7 @@ from xinbao.kernel.errors import InvalidInput, require
 from xinbao.kernel.retries import retried
 from xinbao.servicing.commands import RepaymentRecord
 from xinbao.servicing.repository import FeedUnitOfWork
-from xinbao.servicing.services import _ingest
+from xinbao.servicing.services import ingest_records
 
 #: The file types applied so far (the others are checked by ``batch.feeds``).
 APPLIED_TYPES = (FileType.REPAYMENTS,)
@@ -96,8 +96,8 @@ def load_feed(cmd: LoadFeed, uow: FeedUnitOfWork) -> FeedReport:
             return FeedReport("refused", cmd.file_name, cmd.rows.height,
                               rejects=checked.rejects, refusals=checked.refusals)
         records = _records(checked.rows)
-        result = _ingest(uow, funder, records, received_on=cmd.manifest.business_date,
-                         file_reference=cmd.file_name)
+        result = ingest_records(uow, funder, records, received_on=cmd.manifest.business_date,
+                                file_reference=cmd.file_name)
         if result.rejected:
             uow.rollback()
             return FeedReport("refused", cmd.file_name, cmd.rows.height,

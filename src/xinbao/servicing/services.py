@@ -73,10 +73,11 @@ def _check_record(index: int, r: RepaymentRecord) -> Rejection | None:
     return Rejection(index, r.reference, InvalidInput(errors)) if errors else None
 
 
-def _ingest(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord], *,
-            received_on: date, file_reference: str) -> FileResult:
+def ingest_records(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentRecord], *,
+                   received_on: date, file_reference: str) -> FileResult:
     """Validate and record a funder's repayments in one pass over the file (set-based reads,
-    bulk writes); each bad record is rejected alone."""
+    bulk writes); each bad record is rejected alone. Inside the caller's open unit of work,
+    which commits (``ingest_repayment_files``, ``servicing.feeds.load_feed``)."""
     assert funder.id is not None
     rejected: list[Rejection] = []
     loans = uow.loans.headers(funder.id, {r.contract_no for r in records})
@@ -188,8 +189,8 @@ def ingest_repayment_files(cmds: Sequence[IngestRepaymentFile],
             funder = require(uow.funders.get_by_code(cmd.funder_code), "funder",
                              cmd.funder_code)
             own(uow, funder.id, "funder", cmd.funder_code)
-            result = _ingest(uow, funder, cmd.records, received_on=cmd.received_on,
-                             file_reference=cmd.file_reference)
+            result = ingest_records(uow, funder, cmd.records, received_on=cmd.received_on,
+                                    file_reference=cmd.file_reference)
             if cmd.prepayments:
                 result = _ingest_prepayments(uow, funder, cmd.prepayments, result,
                                              first_index=len(cmd.records))
@@ -251,8 +252,8 @@ def record_repayment(cmd: RecordRepayment, uow: UnitOfWork) -> Repayment:
         if repeat is not None:
             return repeat
         funder = require(uow.funders.get(loan.funder_id), "funder", loan.funder_id)
-        result = _ingest(uow, funder, [replace(record, contract_no=loan.contract_no)],
-                         received_on=cmd.paid_on, file_reference=f"single:{cmd.reference}")
+        result = ingest_records(uow, funder, [replace(record, contract_no=loan.contract_no)],
+                                received_on=cmd.paid_on, file_reference=f"single:{cmd.reference}")
         if result.rejected:
             raise result.rejected[0].error
         stored = require(uow.repayments.get_by_reference(loan.id, cmd.reference), "repayment",

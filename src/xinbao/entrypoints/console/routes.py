@@ -125,16 +125,13 @@ def choose_language(code: str, next: str = "/console/") -> Response:  # noqa: A0
 
 
 @router.get("/", response_class=HTMLResponse)
-def dashboard(request: Request) -> Response:
+def dashboard(console: web.Signed) -> Response:
     """Key figures, charts and limits for who may read reports; alerts for them and for who
     may read applications (the referrals waiting); who one is, for all."""
-    active = web.session_of(request)
-    if active is None:
-        return RedirectResponse("/console/login", status_code=303)
+    request, active = console.request, console.session
     p = active.principal
     context: dict[str, Any] = {
-        "page": "dashboard", "me": active, "menu": web.menu(active), "actor": p.actor,
-        "roles": sorted(r.value for r in p.roles),
+        "actor": p.actor, "roles": sorted(r.value for r in p.roles),
         "permissions": sorted(a.value for a in Action if p.may(a)),
         "kpis": None, "limits": None, "alerts": None, "charts": None}
     if p.may(Action.REPORT_READ):
@@ -142,7 +139,7 @@ def dashboard(request: Request) -> Response:
     if p.may(Action.REPORT_READ) or p.may(Action.APPLICATION_READ):
         context["alerts"] = (_limit_alerts(request, context["limits"] or [])
                              + _referral_alerts(request, active))
-    return web.render(request, "dashboard.html", context)
+    return console.render("dashboard.html", "dashboard", **context)
 
 
 def _figures(request: Request, active: accounts.ActiveSession) -> dict[str, Any]:
@@ -227,17 +224,13 @@ def _month_end(month: object) -> date:
 
 @router.post("/logout")
 def logout(request: Request, csrf_token: Annotated[str, Form(max_length=100)]) -> Response:
-    token = request.cookies.get(SESSION_COOKIE)
-    container = request.app.state.container
-    if token:
-        try:
-            active = accounts.resolve_session(token, container.uow(), now=web.now())
-        except Unauthenticated:
-            active = None
-        if active is not None and hmac.compare_digest(active.csrf_token, csrf_token):
-            accounts.logout(token, container.uow(active.principal), now=web.now())
-        elif active is not None:
-            return Response("CSRF token missing or wrong", status_code=403)
+    """End the session (its form must carry the session's CSRF token: a 403 page if not);
+    without a live session, just back to the sign-in page."""
+    active = web.session_of(request)
+    if active is not None:
+        web.Console(request, active).check_csrf(csrf_token)
+        accounts.logout(request.cookies[SESSION_COOKIE],
+                        request.app.state.container.uow(active.principal), now=web.now())
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
