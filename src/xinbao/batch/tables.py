@@ -30,3 +30,16 @@ feed_files = Table(
     Column("report", JSON, nullable=False),
     UniqueConstraint("funder_id", "file_type", "content_hash"),
 )
+
+#: A person's override of a loan's five-tier class, with its reason (append-only: the newest
+#: row of a loan is in force from ``effective_from``; a row with no ``tier`` lifts it).
+classification_overrides = Table(
+    "classification_overrides", metadata,
+    id_column(),
+    Column("loan_id", ForeignKey("loans.id"), nullable=False, index=True),
+    Column("tier", Integer),  # 1 正常 … 5 损失; NULL: the override is lifted
+    Column("reason", String(400), nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("set_by", ForeignKey("users.id"), nullable=False),  # who set it
+    Column("set_at", DateTime, nullable=False),
+)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Date,
@@ -62,4 +63,6 @@ funder_agreements = Table(
     Column("risk_share", DecimalText(), nullable=False),
     Column("settlement_days", Integer, nullable=False),
     enum_column("file_format", 16),
+    # The funder's column names for our file columns ({"repayments": {"合同号": "contract_no"}}).
+    Column("feed_mapping", JSON, nullable=False, server_default="{}"),
 )
