@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests import support
-from xinbao.batch import feeds
+from xinbao.batch import feeds, files
 from xinbao.batch.feeds import FileType, Manifest
 from xinbao.bootstrap import Container
 from xinbao.iam.model.security import Forbidden, Principal, Role
@@ -35,9 +35,9 @@ def _load(c: Container, tmp_path: Path, name: str, lines: list[str],
           funder: str = "BANK-A", principal: Principal | None = None):
     path = tmp_path / name
     path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
-    raw = feeds.read(path)
+    raw = files.read(path)
     manifest = Manifest(FileType.REPAYMENTS, funder, DAY, raw.height)
-    return load_feed(LoadFeed("BANK-A", name, feeds.content_hash(path), manifest, raw,
+    return load_feed(LoadFeed("BANK-A", name, files.content_hash(path), manifest, raw,
                               datetime(2025, 5, 1, 2, 0)), c.uow(principal))
 
 
@@ -112,6 +112,6 @@ def test_a_type_not_applied_yet_is_refused_with_its_rule(loan, tmp_path):
     path.write_text("contract_no\n", encoding="utf-8")
     with pytest.raises(InvalidInput) as refused:
         load_feed(LoadFeed("BANK-A", "status.csv", "h", Manifest(
-            FileType.LOAN_STATUS, "BANK-A", DAY, 0), feeds.read(path), datetime(2025, 5, 1)),
+            FileType.LOAN_STATUS, "BANK-A", DAY, 0), files.read(path), datetime(2025, 5, 1)),
             c.uow())
     assert refused.value.errors[0].rule == "feed.type"

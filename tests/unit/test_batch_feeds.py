@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xinbao.batch import feeds
-from xinbao.batch.feeds import FileRefused, FileType, Manifest
+from xinbao.batch import feeds, files
+from xinbao.batch.feeds import FileType, Manifest
+from xinbao.batch.files import FileRefused
 
 DAY = date(2025, 6, 30)
 LOANS = pl.DataFrame({"contract_no": ["LN-1", "LN-2", "LN-3"], "loan_id": [1, 2, 3],
@@ -74,7 +75,7 @@ def _manifest(rows: int, **totals: str) -> Manifest:
 def test_a_good_file_is_accepted_with_its_amounts_in_fen(tmp_path):
     path = _file(tmp_path, [GOOD.format(n=1), "LN-2,3,2025-04-15,1500,0.05,,TX-2"])
 
-    checked = feeds.check(feeds.read(path), _manifest(2, principal="2500", interest="20.55"),
+    checked = feeds.check(files.read(path), _manifest(2, principal="2500", interest="20.55"),
                           LOANS)
 
     assert checked.accepted, (checked.rejects, checked.refusals)
@@ -95,7 +96,7 @@ def test_every_kind_of_malformed_row_is_rejected_with_its_rule_and_good_rows_nev
     assert len({rule for _, rule in MALFORMED}) >= 12 and len(MALFORMED) >= 30
     path = _file(tmp_path, rows)
 
-    checked = feeds.check(feeds.read(path), _manifest(len(rows)), LOANS)
+    checked = feeds.check(files.read(path), _manifest(len(rows)), LOANS)
 
     assert not checked.accepted
     found = checked.rejects.group_by(feeds.ROW).agg(pl.col("rule"))
@@ -112,7 +113,7 @@ def test_every_kind_of_malformed_row_is_rejected_with_its_rule_and_good_rows_nev
     ([GOOD.format(n=1)], _manifest(1, principal="999.99"), "manifest.totals"),
 ])
 def test_a_manifest_that_does_not_match_refuses_the_file(tmp_path, lines, manifest, rule):
-    checked = feeds.check(feeds.read(_file(tmp_path, lines)), manifest, LOANS)
+    checked = feeds.check(files.read(_file(tmp_path, lines)), manifest, LOANS)
 
     assert not checked.accepted and [r for r, _ in checked.refusals] == [rule]
 
@@ -120,18 +121,18 @@ def test_a_manifest_that_does_not_match_refuses_the_file(tmp_path, lines, manife
 def test_unknown_or_missing_columns_and_unreadable_files_are_refused_whole(tmp_path):
     odd = tmp_path / "odd.csv"
     odd.write_text("contract_no,paid_on,colour\nLN-1,2025-02-15,red\n", encoding="utf-8")
-    refusals = feeds.check(feeds.read(odd), _manifest(1), LOANS).refusals
+    refusals = feeds.check(files.read(odd), _manifest(1), LOANS).refusals
     assert [r for r, _ in refusals] == ["feed.columns", "feed.columns"]
     assert "colour" in refusals[0][1] and "installment_number" in refusals[1][1]
 
     latin = tmp_path / "latin.csv"
     latin.write_bytes((HEADER + "\nLN-1,1,2025-02-15,1,1,,caf\xe9\n").encode("latin-1"))
     with pytest.raises(FileRefused) as refused:
-        feeds.read(latin)
+        files.read(latin)
     assert refused.value.rule == "feed.encoding"
     ragged = _file(tmp_path, ["LN-1,1,2025-02-15,1,1,,TX-1,extra,more"], "ragged.csv")
     with pytest.raises(FileRefused) as refused:
-        feeds.read(ragged)
+        files.read(ragged)
     assert refused.value.rule == "feed.unreadable"
 
 
@@ -142,10 +143,10 @@ def test_a_funders_own_column_names_are_mapped_and_parquet_reads_the_same(tmp_pa
     mapping = {"合同号": "contract_no", "期数": "installment_number", "还款日": "paid_on",
                "本金": "principal", "利息": "interest", "保费": "premium",
                "流水号": "reference"}
-    from_csv = feeds.check(feeds.read(theirs, mapping), _manifest(1), LOANS)
+    from_csv = feeds.check(files.read(theirs, mapping), _manifest(1), LOANS)
     as_parquet = tmp_path / "bank.parquet"
-    feeds.read(theirs).drop(feeds.ROW).write_parquet(as_parquet)
-    from_parquet = feeds.check(feeds.read(as_parquet, mapping), _manifest(1), LOANS)
+    files.read(theirs).drop(feeds.ROW).write_parquet(as_parquet)
+    from_parquet = feeds.check(files.read(as_parquet, mapping), _manifest(1), LOANS)
 
     assert from_csv.accepted and from_parquet.accepted
     assert from_csv.rows.equals(from_parquet.rows)
@@ -156,7 +157,7 @@ def test_the_same_content_under_another_name_has_the_same_hash(tmp_path):
     second = _file(tmp_path, [GOOD.format(n=1)], "b.csv")
     other = _file(tmp_path, [GOOD.format(n=2)], "c.csv")
 
-    assert feeds.content_hash(first) == feeds.content_hash(second) != feeds.content_hash(other)
+    assert files.content_hash(first) == files.content_hash(second) != files.content_hash(other)
 
 
 @given(st.integers(0, 10**13 - 1), st.integers(0, 99))
@@ -173,5 +174,5 @@ def test_the_manifest_file_is_read_with_exact_totals(tmp_path):
                     '"2025-06-30", "rows": 2, "totals": {"principal": "2500.10"}}',
                     encoding="utf-8")
 
-    assert Manifest.load(path) == Manifest(FileType.REPAYMENTS, "BANK-A", DAY, 2,
+    assert files.load_manifest(path) == Manifest(FileType.REPAYMENTS, "BANK-A", DAY, 2,
                                            {"principal": 250_010})

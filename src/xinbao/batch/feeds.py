@@ -1,7 +1,7 @@
-"""The funder's files, read and checked as columns (issue 21): one documented schema per file
-type, a funder's own column names mapped onto it, the manifest checked before anything else,
-and every row validated by vectorized rules (no Python loop a row), each reject with its row,
-column, rule and message.
+"""The funder's files checked as columns (issue 21): one documented schema per file type,
+the manifest checked before anything else, and every row validated by vectorized rules (no
+Python loop a row), each reject with its row, column, rule and message. Reading the files
+(a funder's own column names mapped onto the schema) is ``batch.files``'s.
 
 A file is accepted whole or not at all: ``check`` returns the typed rows and the rejects; a
 file with any reject, or a manifest that does not match, is refused as a whole by whoever
@@ -11,13 +11,11 @@ exactly (never through a float).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -104,10 +102,9 @@ class Manifest:
     totals: dict[str, int] = field(default_factory=dict)  # yuan column -> sum in fen
 
     @classmethod
-    def load(cls, path: Path) -> Manifest:
-        """A manifest file: JSON with ``type``, ``funder``, ``business_date``, ``rows`` and
+    def from_data(cls, data: dict[str, Any]) -> Manifest:
+        """A manifest as JSON gives it: ``type``, ``funder``, ``business_date``, ``rows`` and
         ``totals`` (each yuan column's sum, in yuan as a string: exact)."""
-        data = json.loads(path.read_text(encoding="utf-8"))
         return cls(FileType(data["type"]), str(data["funder"]),
                    date.fromisoformat(data["business_date"]), int(data["rows"]),
                    {k: yuan_to_fen(str(v)) for k, v in data.get("totals", {}).items()})
@@ -134,43 +131,6 @@ def yuan_to_fen(text: str) -> int:
     whole, _, cents = text.strip().lstrip("-").partition(".")
     fen = int(whole) * 100 + int(cents.ljust(2, "0") or 0)
     return -fen if text.strip().startswith("-") else fen
-
-
-def content_hash(path: Path) -> str:
-    """The file's SHA-256: the same content under another name is the same file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-class FileRefused(Exception):
-    """A file that cannot be read as a table at all (its rule and why)."""
-
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(f"{rule}: {message}")
-        self.rule, self.message = rule, message
-
-
-def read(path: Path, mapping: dict[str, str] | None = None) -> pl.DataFrame:
-    """A CSV (UTF-8, with a header) or Parquet file as text columns, the funder's column
-    names mapped to the schema's (``mapping``: theirs -> ours), each row numbered
-    (``_row``). FileRefused when it cannot be read as a table."""
-    try:
-        if path.suffix.lower() == ".parquet":
-            frame = pl.read_parquet(path)
-            frame = frame.select(pl.col(c).cast(pl.String) for c in frame.columns)
-        else:
-            path.read_bytes().decode("utf-8")
-            frame = pl.read_csv(path, infer_schema=False)
-    except UnicodeDecodeError as e:
-        raise FileRefused("feed.encoding", f"not UTF-8 (byte {e.start + 1})") from None
-    except (pl.exceptions.PolarsError, OSError) as e:
-        raise FileRefused("feed.unreadable", str(e).splitlines()[0][:200]) from None
-    if mapping:
-        frame = frame.rename({k: v for k, v in mapping.items() if k in frame.columns})
-    return frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
 
 
 def check(raw: pl.DataFrame, manifest: Manifest, loans: pl.DataFrame) -> Checked:

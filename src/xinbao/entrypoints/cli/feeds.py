@@ -21,8 +21,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from xinbao.batch import feeds
-from xinbao.batch.feeds import SCHEMAS, FileRefused, FileType, Manifest
+from xinbao.batch import feeds, files
+from xinbao.batch.feeds import SCHEMAS, FileType, Manifest
+from xinbao.batch.files import FileRefused
 from xinbao.entrypoints.cli.common import (
     DatabaseUrl,
     JsonOption,
@@ -82,10 +83,10 @@ def feed_load(
         renames = dict(_pair(m) for m in mapping or [])
         listed = _manifest(manifest or path.with_name(path.name + ".manifest.json"), kind)
         try:
-            raw = feeds.read(path, renames)
+            raw = files.read(path, renames)
         except FileRefused as refused:
             raise InvalidInput.single("file", refused.rule, refused.message) from None
-        digest = feeds.content_hash(path)
+        digest = files.content_hash(path)
     container = container_for(database_url, user=user)
     with use_case():
         report = load_feed(LoadFeed(funder, path.name, digest, listed, raw,
@@ -111,7 +112,7 @@ def _pair(text: str) -> tuple[str, str]:
 
 def _manifest(path: Path, kind: FileType) -> Manifest:
     try:
-        listed = Manifest.load(path)
+        listed = files.load_manifest(path)
     except FileNotFoundError:
         raise InvalidInput.single("manifest", "feed.manifest",
                                   f"no manifest at {path} (--manifest names another)") from None
