@@ -41,7 +41,7 @@ PASSWORD = "bench console passphrase"
 STAFF = ["admin", "auditor", "finance", "risk_manager", "underwriting_approver",
          "claims_approver", "actuary"]
 #: Pages below the menu's, reached by link from their area.
-SUB_PAGES = ("/console/finance/entries", "/console/admin/clients")
+SUB_PAGES = ("/console/finance/entries", "/console/admin/clients", "/console/eod/overrides")
 #: Menu pages that are not paged lists (their first link is a page of its own, all the same).
 NOT_LISTS = ("/console/", "/console/finance")
 
@@ -163,7 +163,9 @@ def main() -> None:
         elif not args.sqlite.exists():
             parser.error(f"{args.sqlite} does not exist: run `make demo` first")
         shutil.copy(args.sqlite, work / "book.db")
+        # The book's end-of-day snapshots, read where the simulation kept them (beside it).
         settings = replace(Settings.from_env(), database_url=f"sqlite:///{work / 'book.db'}",
+                           snapshot_dir=str(args.sqlite.parent / "snapshots"),
                            log_level="WARNING")
         container = bootstrap(settings, upgrade=True)
         accounts.add_user(accounts.AddUser("bench.console", "Bench", PASSWORD, STAFF),

@@ -72,6 +72,8 @@ class Settings:
     #: "standard" (argon2id, RFC 9106 low-memory profile) or "fast" (tests only).
     password_hashing: str = "standard"
     max_body_bytes: int = 1_048_576
+    #: A funder's file uploaded to ``POST /v1/funders/{code}/feeds`` (larger: the inbox).
+    max_upload_bytes: int = 67_108_864
     rate_limit_per_second: int = 20  # per API client or user, sustained
     rate_limit_burst: int = 60
     login_rate_per_minute: int = 10  # per IP on /oauth/token and /console/login
@@ -126,6 +128,7 @@ class Settings:
             environment=(env.get("XINBAO_ENV") or "development").lower(),
             password_hashing=(env.get("XINBAO_PASSWORD_HASHING") or "standard").lower(),
             max_body_bytes=_int(env, "XINBAO_MAX_BODY_BYTES", 1_048_576),
+            max_upload_bytes=_int(env, "XINBAO_MAX_UPLOAD_BYTES", 67_108_864),
             rate_limit_per_second=_int(env, "XINBAO_RATE_LIMIT_PER_SECOND", 20),
             rate_limit_burst=_int(env, "XINBAO_RATE_LIMIT_BURST", 60),
             login_rate_per_minute=_int(env, "XINBAO_LOGIN_RATE_PER_MINUTE", 10),

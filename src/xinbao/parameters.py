@@ -139,10 +139,27 @@ def load_classification_rules(path: Path | None = None) -> ClassificationRules:
                                contagion_share=Decimal(data["non_retail"]["contagion_share"]))
 
 
-def load_early_warning_rules(path: Path | None = None) -> EarlyWarningRules:
-    """The early-warning signals' settings (``params/classification.toml``)."""
+def load_early_warning_rules(path: Path | None = None, *, risk: Path | None = None,
+                             regulatory: Path | None = None) -> EarlyWarningRules:
+    """The early-warning signals' settings (``params/classification.toml``), with the
+    concentration limits the risk engine approves against: each funder's, region's and
+    product's share (``params/risk.toml`` ``[concentration]``) and the single obligor's, its
+    share of net assets over the retained multiple of net assets (``params/regulatory.toml``
+    ``[limits]``: 1 % ÷ 4 = 0.25 % of the total limit). The approval engine holds them
+    against the total retained-liability limit; the batch reads them against the day's
+    exposure (the retained liability in force), which is stricter while the book is below
+    its limit."""
     ew = _read("classification.toml", path)["early_warning"]
+    conc = _read("risk.toml", risk)["concentration"]
+    reg = _read("regulatory.toml", regulatory)["limits"]
+    limits = {d: Decimal(conc[d]) for d in ("funder", "region", "product")}
+    limits["obligor"] = (Decimal(reg["single_obligor_share_of_net_assets"])
+                         / Decimal(reg["retained_liability_multiple_of_net_assets"]))
     return EarlyWarningRules(fpd_high_days=int(ew["fpd_high_days"]),
                              partial_installments=int(ew["partial_installments"]),
                              vintage_default_rate=Decimal(ew["vintage_default_rate"]),
-                             vintage_min_loans=int(ew["vintage_min_loans"]))
+                             vintage_min_loans=int(ew["vintage_min_loans"]),
+                             concentration=limits,
+                             concentration_near=Decimal(ew["concentration_near"]),
+                             concentration_high=Decimal(ew["concentration_high"]),
+                             concentration_min_loans=int(ew["concentration_min_loans"]))

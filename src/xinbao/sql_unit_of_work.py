@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import Connection, Engine
 
-from xinbao.batch.sql import SqlBookFrames, SqlFeedFiles
+from xinbao.batch.sql import SqlBookFrames, SqlFeedFiles, SqlOverrides
 from xinbao.catalogue.sql import SqlFunderRepository, SqlProductRepository
 from xinbao.claims.sql import SqlClaimRepository, SqlRecoveryRepository
 from xinbao.compliance.sql import SqlAuditTrailReader, SqlRetentionRepository
@@ -28,7 +28,9 @@ from xinbao.risk.sql import (
     SqlDecisionRepository,
     SqlRiskRepository,
 )
+from xinbao.servicing.feed_book import SqlFeedBook
 from xinbao.servicing.sql import SqlEndOfDayQueries
+from xinbao.servicing.staging import SqlStagedRepayments
 from xinbao.underwriting.sql import SqlApplicationRepository
 
 if TYPE_CHECKING:
@@ -169,6 +171,18 @@ class SqlUnitOfWork:
     @cached_property
     def feed_files(self) -> SqlFeedFiles:
         return SqlFeedFiles(self._open)
+
+    @cached_property
+    def overrides(self) -> SqlOverrides:
+        return SqlOverrides(self._open)
+
+    @cached_property
+    def staged_repayments(self) -> SqlStagedRepayments:
+        return SqlStagedRepayments(self._open)
+
+    @cached_property
+    def feed_book(self) -> SqlFeedBook:
+        return SqlFeedBook(self._open)
 
     @cached_property
     def retention(self) -> SqlRetentionRepository:

@@ -21,8 +21,8 @@ from xinbao.servicing import repository as servicing
 
 
 class UnitOfWork(risk.UnitOfWork, servicing.UnitOfWork, reporting.UnitOfWork, batch.UnitOfWork,
-                 compliance.UnitOfWork, iam.AccountsUnitOfWork, platform.IdempotentUnitOfWork,
-                 Protocol):
+                 batch.OverrideUnitOfWork, compliance.UnitOfWork, iam.AccountsUnitOfWork,
+                 platform.IdempotentUnitOfWork, Protocol):
     """Every context's unit of work in one: what the edges hand to any use case."""
 
     @property

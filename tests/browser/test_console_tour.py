@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from babel.messages.pofile import read_po
@@ -16,11 +17,19 @@ from babel.messages.pofile import read_po
 from tests import support
 from tests.browser.accessibility import serious_violations
 from tests.browser.conftest import add_user, serving, shot, sign_in
+from xinbao.batch import overrides
+from xinbao.batch import services as batch
+from xinbao.batch.commands import SetOverride
+from xinbao.batch.repository import FeedFile
 from xinbao.bootstrap import bootstrap, risk_engine
 from xinbao.config import Settings
 from xinbao.entrypoints.console import i18n
-from xinbao.iam.model.security import system
+from xinbao.iam.model.security import Principal, Role, system
+from xinbao.kernel.paging import PageRequest
 from xinbao.parameters import load_parameters, load_product_catalogue
+from xinbao.policy.model import PolicyStatus
+from xinbao.policy.repository import PolicyFilter
+from xinbao.servicing.feeds import FeedReport
 from xinbao.simulation.bureau import SimulatedBureau
 from xinbao.simulation.runner import run_market
 from xinbao.simulation.scenario import resolve_scenario
@@ -28,26 +37,53 @@ from xinbao.simulation.scenario import resolve_scenario
 #: 400 applications over a year, defaults raised so that claims and recoveries happen.
 MARKET = replace(resolve_scenario("base"), applications=400, months=12, default_multiplier=6.0)
 #: Pages below the menu's, reached by link from their area.
-SUB_PAGES = ("/console/finance/entries", "/console/admin/clients")
+SUB_PAGES = ("/console/finance/entries", "/console/admin/clients", "/console/eod/overrides")
+#: The tour's override of a loan's class, and the funder file applied (the simulator's
+#: funders send none through the files' path).
+OVERRIDE_REASON = "borrower's business closed; collateral sold"
 
 
 @pytest.fixture(scope="module")
 def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('tour') / 'xinbao.db'}"
-    container = bootstrap(support.settings(url))
+    folder = tmp_path_factory.mktemp("tour")
+    url = f"sqlite:///{folder / 'xinbao.db'}"
+    container = bootstrap(support.settings(url, snapshot_dir=str(folder / "snapshots")))
     container.upgrade_database()
     bureau = SimulatedBureau()
     engine = risk_engine(Settings(models_dir="/nonexistent/models"), load_parameters(),
                          bureau_service=bureau)
     run_market(MARKET, lambda: container.uow(system("simulator")), load_product_catalogue(),
-               engine=engine, bureau=bureau)
+               engine=engine, bureau=bureau, snapshot=lambda day: batch.snapshot_day(
+                   container.uow(system("simulator")), container.snapshots, day,
+                   container.classification, container.early_warning))
     add_user(container, "chen.all", ["admin", "auditor", "finance", "risk_manager",
                                      "underwriting_approver", "claims_approver"],
              display_name="陈静")
+    _override_and_file(container)
     add_user(container, "li.audit", ["auditor"], display_name="李审")
     with serving(container) as base_url:
         yield base_url
     container.close()
+
+
+def _override_and_file(container) -> None:
+    """An override of an in-force loan's class by chen.all, and a funder file applied to the
+    book (a loan status file of that loan, as the funder reports it)."""
+    with container.uow() as u:
+        (policy,) = u.policies.search(PolicyFilter(status=PolicyStatus.IN_FORCE),
+                                      PageRequest(size=1)).items
+        funder = u.funders.get(policy.funder_id)
+        loan = u.loans.get(policy.loan_id)
+    me = Principal("user", "chen.all", frozenset({Role.RISK_MANAGER}))
+    overrides.set_override(SetOverride(loan.id, 3, OVERRIDE_REASON, loan.start_date),
+                           container.uow(me), now=datetime.now(UTC))
+    report = FeedReport("applied", "status-0430.csv", 1, accepted=1,
+                        principal_fen=loan.principal_fen)
+    with container.uow() as u:
+        u.feed_files.add(FeedFile(funder.id, "loan_status", "0" * 64, "status-0430.csv",
+                                  loan.start_date, datetime(2026, 1, 5, 9, 30), 1,
+                                  report.summary()))
+        u.commit()
 
 
 def _pages(page) -> list[tuple[str, str]]:
@@ -138,6 +174,7 @@ def test_an_auditor_reads_every_page_and_finds_no_control_that_changes_anything(
     sign_in(page, "li.audit", language="en")
     pages = _pages(page)
     assert {"/console/applications", "/console/policies", "/console/claims",
+            "/console/eod", "/console/eod/overrides", "/console/feeds",
             "/console/finance", "/console/audit"} <= {path for _, path in pages}
     writes, refused = {}, set()
     for path in [p for _, p in pages] + ["/console/referrals"]:  # the queue: read, not review

@@ -43,6 +43,25 @@ SMOKES = [
     ("eod_kernels.py", [r"^kernel: positions \(DPD, overdue, bucket\) +[\d.]+ s$",
                         r"^kernels together [\d.]+ s = [\d.]+x the floor ",
                         r"^tiers: .*正常 [\d,]+", r"^peak resident memory [\d.]+ GiB$"]),
+    ("eod_batch.py", [r"^set-up: 2,000 loans written in bulk in [\d,.]+ s \(sqlite",
+                      r"^snapshot_day 2025-08-31 \(local engine, 1 partition\): 2,000 loans "
+                      r"in [\d,.]+ s = [\d,]+ loans/s; the same day again [\d,.]+ s$",
+                      r"^peak resident memory [\d.]+ GiB ",
+                      r"^  overdue [1-9][\d,]*; classes: .*正常 [\d,]+.*损失 [\d,]+",
+                      r"^  buckets: M0 [\d,]+, M1 .*M6\+ [\d,]+$",
+                      r"^split of the day again \(read again, written again\): read [\d,.]+ s "
+                      r".*; write [\d,.]+ s; compute ",
+                      r"^floor: one group-by of the 2,000 loans read .* "
+                      r"[\d.]+ s; compute [\d,.]+x the floor, the whole step [\d,.]+x$"]),
+    ("feed_ingest.py", [r"^set-up: 200 loans, 2,400 installments, a file of 2,000 rows ",
+                        r"^ingestion: 2,000 rows in [\d.]+ s = [\d,]+ rows/s ",
+                        r"^floor: the same rows into a bare table [\d.]+ s = [\d,]+ rows/s; "
+                        r"ingestion is [\d.]+x the floor$",
+                        r"^peak resident memory [\d.]+ GiB$"]),
+    ("eod_month_end.py", [r"^month-end end of day 2025-06-30: +[\d.]+ s, [\d,.]+ µs per policy "
+                          r"in force$",
+                          r"^the same day again \(run 2\): +[\d.]+ s, 0 entries more$",
+                          r"^trial balance total \(must be 0\): 0$"]),
     ("console_pages.py", [r"^/console/ +[\d.]+ +[\d.]+ +[\d.]+  (ok|OVER)$",
                           r"^/console/claims/\d+ +[\d.]+ ",
                           r"^POST /console/policies/borrower +[\d.]+ ",

@@ -33,8 +33,16 @@ def test_simulate_prints_kpis_and_writes_report_truth_and_database(tmp_path: Pat
     assert (tmp_path / "models" / "pd" / "v1" / "report.html").exists()
     assert '"champion": "pd/v1"' in (tmp_path / "models" / "registry.json").read_text()
 
+    # the end-of-day batch kept a snapshot at each month end and on the last day, beside
+    # the database, and the report shows the last one's loans by class and bucket
+    kept = sorted(p.name for p in (tmp_path / "snapshots").glob("date=*"))
+    assert len(kept) == 5 and kept[-1] == "date=2025-05-31", kept
+    assert re.search(r"Snapshot of 2025-05-31 \(5 kept in .*\): [\d,]+ insured loans",
+                     " ".join(out.split()))
+
     report = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert report.count("<svg") >= 4
+    assert "Loans by class on 2025-05-31" in report and "Loans by bucket on 2025-05-31" in report
     assert "http://" not in report and "https://" not in report and "<script src" not in report
 
     truth = pl.read_parquet(tmp_path / "ground_truth.parquet")

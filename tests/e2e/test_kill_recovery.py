@@ -139,7 +139,8 @@ def _state(url: str, snapshots: Path) -> dict[str, object]:
             "claims": sorted(conn.execute(select(c.c.policy_id, c.c.status, c.c.opened_on,
                                                  c.c.principal_fen, c.c.interest_fen)).all()),
             "loans": sorted(conn.execute(select(loans.c.id, loans.c.status,
-                                                loans.c.first_unpaid_due_date)).all()),
+                                                loans.c.first_unpaid_due_date,
+                                                loans.c.principal_paid_fen)).all()),
             "policies": sorted(conn.execute(select(policies.c.id, policies.c.status)).all()),
             "files": sorted((row.content_hash, row.rows, json.dumps(row.report, sort_keys=True))
                             for row in conn.execute(select(f))),

@@ -35,7 +35,7 @@ from xinbao.loans.model import Installment, Loan, LoanStatus, Repayment
 from xinbao.loans.repository import LoanHeader
 from xinbao.platform.repository import StoredResponse
 from xinbao.policy.model import Policy, PolicyStatus
-from xinbao.policy.repository import POLICY_SORTS, PolicyFilter, PremiumTerms
+from xinbao.policy.repository import POLICY_SORTS, EarningTerms, PolicyFilter, PremiumTerms
 from xinbao.reporting.repository import PolicyFigures
 from xinbao.risk.identity_graph import LINK_FIELDS
 from xinbao.risk.model.antifraud import Node
@@ -300,6 +300,23 @@ class _Policies(_Table):
         for policy in policies:
             self.save(policy)
 
+    def earning_terms(self) -> list[EarningTerms]:
+        return [EarningTerms(p.id, p.product_code, p.refund_method, p.single_premium_fen,
+                             p.earned_fen, p.start_date, p.end_date, p.term_months)
+                for p in sorted(self.rows.values(), key=lambda p: p.id)
+                if p.status is PolicyStatus.IN_FORCE
+                and p.single_premium_fen > p.earned_fen + p.refunded_fen]
+
+    def set_earned(self, earned: Sequence[tuple[int, int, int]]) -> int:
+        done = 0
+        for pid, before, now in earned:
+            policy = self._get(pid)
+            if policy.earned_fen == before and policy.status is PolicyStatus.IN_FORCE:
+                policy.earned_fen = now
+                self.rows[pid] = _copy(policy)
+                done += 1
+        return done
+
     def list_by_status(self, statuses: Iterable[PolicyStatus]) -> list[Policy]:
         wanted = set(statuses)
         return sorted(self._filter(lambda p: p.status in wanted), key=lambda p: p.id)
@@ -326,6 +343,16 @@ class _Loans(_Table):
             loan.events.clear()
             return False
         self.save(loan)
+        return True
+
+    def save_all_if_status(self, loans: Sequence[Loan], was: LoanStatus) -> bool:
+        if any((stored := self._get(loan.id)) is None or stored.status is not was
+               for loan in loans):
+            for loan in loans:
+                loan.events.clear()
+            return False
+        for loan in loans:
+            self.save(loan)
         return True
 
     def get(self, loan_id: int) -> Loan | None:
@@ -428,6 +455,12 @@ class _Claims(_Table):
 
     def for_policy(self, policy_id: int) -> list[Claim]:
         return sorted(self._filter(lambda c: c.policy_id == policy_id), key=lambda c: c.id)
+
+    def for_policies(self, policy_ids: Iterable[int]) -> dict[int, list[Claim]]:
+        found: dict[int, list[Claim]] = {pid: [] for pid in policy_ids}
+        for claim in sorted(self._filter(lambda c: c.policy_id in found), key=lambda c: c.id):
+            found[claim.policy_id].append(claim)
+        return found
 
     def page(self, *, status: ClaimStatus | None, funder_id: int | None, after_id: int,
              limit: int) -> list[Claim]:

@@ -60,6 +60,7 @@ ROUTES: dict[tuple[str, str], Action | None] = {
     ("POST", "/v1/loans/{loan_id}/repayments"): Action.REPAYMENT_RECORD,
     ("POST", "/v1/loans/{loan_id}/prepayment"): Action.REPAYMENT_RECORD,
     ("POST", "/v1/loans/{loan_id}/missed-installments"): Action.REPAYMENT_RECORD,
+    ("POST", "/v1/funders/{code}/feeds"): Action.REPAYMENT_RECORD,
     ("POST", "/v1/batch/end-of-day"): Action.BATCH_RUN,
     ("POST", "/v1/claims"): Action.CLAIM_FILE,
     ("GET", "/v1/claims/{claim_id}"): Action.CLAIM_READ,
@@ -124,7 +125,8 @@ def _path(template: str, book: Book) -> str:
     return (template.replace("{application_id}", str(book.application_id))
             .replace("{policy_id}", str(book.quote_id if "issue" in template
                                         else book.policy_id))
-            .replace("{loan_id}", str(book.loan_id)).replace("{claim_id}", str(book.claim_id)))
+            .replace("{loan_id}", str(book.loan_id)).replace("{claim_id}", str(book.claim_id))
+            .replace("{code}", book.code))
 
 
 def _request(method: str, template: str, book: Book) -> dict[str, Any]:
@@ -164,6 +166,12 @@ def _request(method: str, template: str, book: Book) -> dict[str, Any]:
     bodies["/v1/applications/search"] = {"id_number": book.id_number}
     bodies["/v1/applications/batch"] = {"applications": [
         {**bodies["/v1/applications"], "external_ref": f"{ref}-B"}]}
+    if template == "/v1/funders/{code}/feeds":  # a file and its manifest (multipart)
+        manifest = {"type": "repayments", "funder": book.code, "business_date": on, "rows": 0}
+        return {"method": method, "url": _path(template, book), "files": {
+            "file": (f"{ref}.csv", b"contract_no,installment_number,paid_on,principal,"
+                                   b"interest,reference\n", "text/csv"),
+            "manifest": ("m.json", json.dumps(manifest).encode(), "application/json")}}
     return {"method": method, "url": _path(template, book),
             "json": bodies.get(template) if method == "POST" else None}
 

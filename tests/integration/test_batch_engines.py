@@ -46,7 +46,21 @@ def _book(loans: int, seed: int = 11) -> tuple[pl.DataFrame, pl.DataFrame, pl.Da
                          "principal_fen": np.where(short[keep], principal[keep] // 3,
                                                    principal[keep]),
                          "interest_fen": interest[keep]})
-    return attributes, installments, paid
+    # The state each loan keeps (``loans``' columns); a tenth replayed (repayments reported
+    # after the day), which the kernel answers from the whole schedule.
+    sums = paid.group_by("loan_id", "number").agg(pl.col("principal_fen", "interest_fen").sum())
+    unpaid = (installments.join(sums, on=["loan_id", "number"], how="left", suffix="_paid")
+              .filter((pl.col("principal_fen_paid").fill_null(0) < pl.col("principal_fen"))
+                      | (pl.col("interest_fen_paid").fill_null(0) < pl.col("interest_fen")))
+              .group_by("loan_id").agg(pl.col("due_date").min().alias("first_unpaid_due_date")))
+    state = (installments.group_by("loan_id").agg(pl.col("principal_fen").sum())
+             .join(paid.group_by("loan_id").agg(pl.col("principal_fen").sum()
+                                                .alias("principal_paid_fen")),
+                   on="loan_id", how="left")
+             .join(unpaid, on="loan_id", how="left")
+             .with_columns(pl.col("principal_paid_fen").fill_null(0),
+                           (pl.col("loan_id") % 10 == 0).alias("replay")))
+    return attributes.join(state, on="loan_id"), installments, paid
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,11 @@ second run, and never half-written; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -12,14 +16,17 @@ import pytest
 
 from tests import builders as b
 from tests import support
+from xinbao.batch import files
 from xinbao.batch import services as batch
+from xinbao.batch.feeds import FileType, Manifest
 from xinbao.batch.model import bucket
 from xinbao.batch.store import ParquetSnapshots
 from xinbao.bootstrap import Container
 from xinbao.iam.model.security import Forbidden, Principal, Role
-from xinbao.loans.model import Loan
+from xinbao.loans.model import Loan, paid_by_installment, position
 from xinbao.servicing import queries, services
 from xinbao.servicing.commands import RecordRepayment
+from xinbao.servicing.feeds import LoadFeed, load_feed
 
 
 @pytest.fixture
@@ -158,3 +165,106 @@ def test_concurrent_runs_of_one_days_snapshot_each_finish_and_leave_it_whole(boo
     assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == [
         f".date={on.isoformat()}.lock", f"date={on.isoformat()}"]
     assert store.read(on)["loans"].height == taken[0].loans  # type: ignore[index]
+
+
+def test_the_days_signals_see_one_funder_holding_the_book_above_its_limit(book, tmp_path):
+    container, _ = book
+    store = ParquetSnapshots(tmp_path / "snapshots")
+    on = b.START + timedelta(days=100)
+    rules = replace(container.early_warning, concentration_min_loans=3)
+
+    taken = batch.snapshot_day(container.uow(), store, on, container.classification, rules)
+
+    signals = store.read(on)["signals"]  # type: ignore[index]
+    funder = signals.filter(pl.col("code") == "EW-CONC-FUNDER")
+    assert funder.select("level", "funder", "loan_id").rows() == [("high", "BANK-A", None)]
+    state = store.read(on)["loans"]  # type: ignore[index]
+    exposure = state["exposure_fen"].sum()
+    assert funder["detail"].item() == (
+        f"funder BANK-A: 100.00% of the day's exposure, limit 50.00% "
+        f"({exposure} of {exposure} fen)")
+    assert taken.signals["EW-CONC-FUNDER"] == 1
+    assert taken.signals["EW-CONC-OBLIGOR"] == state["obligor"].n_unique()  # each > 0.25 %
+    small = batch.snapshot_day(container.uow(), store, on, container.classification,
+                               replace(rules, concentration_min_loans=4))
+    assert not any(code.startswith("EW-CONC") for code in small.signals)
+
+
+class HostMount(ParquetSnapshots):
+    """The shared snapshot folder as one host mounts it over a network file system whose
+    locks each host sees only its own of (NFS with ``local_lock=all``, a lock daemon not
+    running, an object-store mount): the day's lock file keeps this host's writers apart,
+    never another host's."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self._host = threading.Lock()
+
+    @contextmanager
+    def _lock(self, on: date) -> Iterator[None]:
+        with self._host:
+            yield
+
+
+def test_runs_of_one_day_on_hosts_sharing_the_folder_take_turns_by_the_databases_lock(
+        book, tmp_path):
+    """Each run on its own host (its own mount of the folder, its own connection): the
+    file lock keeps none of them apart, the day's row in the database does."""
+    container, _ = book
+    root = tmp_path / "shared"
+    on = b.START + timedelta(days=100)
+    hosts = [HostMount(root) for _ in range(8)]
+
+    taken = support.race(8, lambda i: batch.snapshot_day(
+        container.uow(), hosts[i], on, container.classification, container.early_warning))
+
+    assert len({t.loans for t in taken}) == 1
+    assert sorted(p.name for p in root.iterdir()) == [f"date={on.isoformat()}"]
+    kept = hosts[0].read(on)
+    assert kept is not None and kept.keys() == {"loans", "aggregates", "signals"}
+    assert kept["loans"].height == taken[0].loans
+    with container.uow() as uow:
+        assert uow.batch_runs.claim("snapshot", on) == 9  # each run held the day in turn
+
+
+def test_the_kept_state_after_a_funders_file_and_on_days_run_again_is_the_one_loan_paths(
+        book, tmp_path):
+    """Each loan's kept state (principal repaid, first unpaid installment) moved by a
+    funder's file, then days before and after the file's repayments: on a day before them
+    (run again late) the loan's schedule is read whole; after them the state answers. Each
+    figure as the one-loan path computes it from the repayments paid by that day."""
+    container, loan_ids = book
+    missing = loan_ids[1]
+    with container.uow() as uow:
+        loan = uow.loans.get(missing)
+        assert isinstance(loan, Loan)
+    one, two = loan.installments[0], loan.installments[1]
+    lines = ["contract_no,installment_number,paid_on,principal,interest,premium,reference",
+             f"{loan.contract_no},1,{one.due_date},{one.principal_fen // 200}.00,"
+             f"{one.interest_fen // 100}.{one.interest_fen % 100:02d},,F-1",
+             f"{loan.contract_no},2,{two.due_date + timedelta(days=3)},"
+             f"{two.principal_fen // 100}.{two.principal_fen % 100:02d},0,,F-2"]
+    path = tmp_path / "repayments.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    raw = files.read(path)
+    funder = "BANK-A"
+    report = load_feed(LoadFeed(funder, path.name, files.content_hash(path), Manifest(
+        FileType.REPAYMENTS, funder, two.due_date + timedelta(days=3), raw.height), raw,
+        datetime(2026, 1, 1)), container.uow())
+    assert report.status == "applied", report.summary()
+
+    for on in (one.due_date - timedelta(days=1), one.due_date + timedelta(days=20),
+               two.due_date + timedelta(days=1), two.due_date + timedelta(days=90)):
+        store = ParquetSnapshots(tmp_path / on.isoformat())
+        batch.snapshot_day(container.uow(), store, on, container.classification,
+                           container.early_warning)
+        kept = store.read(on)
+        assert kept is not None
+        for row in kept["loans"].iter_rows(named=True):
+            view = queries.get_loan(container.uow(), row["loan_id"], as_of=on)
+            by_then = paid_by_installment([r for r in view.repayments if r.paid_on <= on])
+            want = position(view.loan.installments, by_then, on)
+            assert (row["days_past_due"], row["outstanding_principal_fen"],
+                    row["overdue_principal_fen"], row["overdue_interest_fen"]) == (
+                want.days_past_due, want.outstanding_principal_fen,
+                want.overdue_principal_fen, want.overdue_interest_fen), (on, row["loan_id"])

@@ -233,6 +233,10 @@ def test_eod_runs_a_range_of_days_in_order_and_a_day_run_twice_posts_nothing_mor
         assert len(u.ledger.entries()) == entries
     backwards = xinbao(c, "eod", "run", "--date", "2025-05-06", "--through", "2025-05-01")
     assert backwards.exit_code == REFUSED
+    backfill = xinbao(c, "eod", "run", "--from", "2025-05-05", "--to", "2025-05-06", "--json")
+    assert [d["on"] for d in json.loads(backfill.stdout)] == ["2025-05-05", "2025-05-06"]
+    with c.uow() as u:
+        assert len(u.ledger.entries()) == entries  # a backfill of days run posts nothing
 
 
 def test_eod_keeps_the_days_snapshot_on_either_engine_and_skips_it_when_told(

@@ -14,7 +14,6 @@ from xinbao.batch import feeds, files
 from xinbao.batch.feeds import FileType, Manifest
 from xinbao.bootstrap import Container
 from xinbao.iam.model.security import Forbidden, Principal, Role
-from xinbao.kernel.errors import InvalidInput
 from xinbao.loans.model import Loan
 from xinbao.servicing.feeds import LoadFeed, load_feed
 
@@ -105,13 +104,3 @@ def test_concurrent_loads_of_one_file_apply_it_once(loan, tmp_path):
     assert sorted(r.status for r in reports) == ["applied"] + ["repeat"] * 5
     assert [n for n, _ in _repayments(c, ln)] == [1, 2]
 
-
-def test_a_type_not_applied_yet_is_refused_with_its_rule(loan, tmp_path):
-    c, _ = loan
-    path = tmp_path / "status.csv"
-    path.write_text("contract_no\n", encoding="utf-8")
-    with pytest.raises(InvalidInput) as refused:
-        load_feed(LoadFeed("BANK-A", "status.csv", "h", Manifest(
-            FileType.LOAN_STATUS, "BANK-A", DAY, 0), files.read(path), datetime(2025, 5, 1)),
-            c.uow())
-    assert refused.value.errors[0].rule == "feed.type"

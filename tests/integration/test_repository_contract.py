@@ -275,6 +275,30 @@ def test_loans_keep_their_schedule_and_repayments_their_references(uow_factory):
         assert u.loans.get(loan.id).status is LoanStatus.PAID_OFF
 
 
+def test_loans_are_saved_together_only_if_each_is_still_in_the_state_it_was_read_in(
+        uow_factory):
+    funder, _ = _seeded(uow_factory)
+    with uow_factory() as u:
+        first, second = (u.loans.add(replace(_loan(funder.id), contract_no=f"LN-{n}"))
+                         for n in (1, 2))
+        u.commit()
+    with uow_factory() as u:
+        loans = [u.loans.get(first.id), u.loans.get(second.id)]
+        for loan in loans:
+            loan.pay_off()
+        assert u.loans.save_all_if_status(loans, LoanStatus.ACTIVE)
+        assert u.loans.save_all_if_status([], LoanStatus.ACTIVE)
+        u.commit()
+    with uow_factory() as u:
+        assert {u.loans.get(i).status for i in (first.id, second.id)} == {LoanStatus.PAID_OFF}
+        again = u.loans.get(first.id)
+        again.status = LoanStatus.CLAIMED
+        # stored as paid off, not active: refused, nothing written
+        assert not u.loans.save_all_if_status([again], LoanStatus.ACTIVE)
+    with uow_factory() as u:
+        assert u.loans.get(first.id).status is LoanStatus.PAID_OFF
+
+
 def _policy(app: Application, funder_id: int) -> Policy:
     return Policy(
         application_id=app.id, product_code="CONSUMER-G", product_version=1,
@@ -309,6 +333,42 @@ def test_policies_round_trip_every_field_and_record_their_events(uow_factory):
         assert getattr(loaded, name) == getattr(policy, name), name
     assert [e.name for e in events] == ["PolicyIssued", "PolicyCameIntoForce"]
     assert all(e.aggregate_id == policy.id for e in events)
+
+
+def test_the_month_close_reads_earning_terms_and_sets_only_earned_from_what_it_read(
+        uow_factory):
+    funder, app = _seeded(uow_factory)
+    start = date(2025, 2, 28)
+    with uow_factory() as u:
+        other = u.applications.add(_application(funder.id, "A-2"))
+        ids = []
+        for application, contract in ((app, "LN-1"), (other, "LN-2")):
+            loan = u.loans.add(replace(_loan(funder.id), contract_no=contract))
+            policy = u.policies.add(_policy(application, funder.id))
+            policy.issue(on=start, start=start, loan_id=loan.id)
+            policy.come_into_force(start)
+            u.policies.save(policy)
+            ids.append(policy.id)
+        u.commit()
+    with uow_factory() as u:
+        terms = u.policies.earning_terms()
+        assert [(t.id, t.product_code, t.refund_method, t.single_premium_fen, t.earned_fen,
+                 t.start_date, t.end_date, t.term_months) for t in terms] == [
+            (i, "CONSUMER-G", RefundMethod.RULE_OF_78, 18_600, 0, start, date(2025, 8, 28), 6)
+            for i in ids]
+        # the second's "before" is stale: it is left as it is, and the count says so
+        assert u.policies.set_earned([(ids[0], 0, 5_000), (ids[1], 99, 6_000)]) == 1
+        u.commit()
+    with uow_factory() as u:
+        first, second = u.policies.get_many(ids)
+        assert (first.earned_fen, second.earned_fen) == (5_000, 0)
+        assert first.borrower_id_number == b.RESIDENT_ID
+        assert first.status is PolicyStatus.IN_FORCE
+        first.earned_fen = first.single_premium_fen  # all earned: nothing left to earn
+        u.policies.save(first)
+        u.commit()
+    with uow_factory() as u:
+        assert [t.id for t in u.policies.earning_terms()] == [ids[1]]
 
 
 def test_a_search_of_policies_filters_sorts_pages_and_counts_issued_ones(uow_factory):
@@ -372,6 +432,9 @@ def test_claims_and_recoveries_round_trip(uow_factory):
         again = u.claims.get(claim.id)
         assert again.status is ClaimStatus.PAID and again.paid_on == date(2025, 8, 10)
         assert u.claims.for_policy(policy.id)[0].id == claim.id
+        assert {k: [c.id for c in v] for k, v in
+                u.claims.for_policies([policy.id, policy.id + 1]).items()} == {
+            policy.id: [claim.id], policy.id + 1: []}
         page = {"after_id": 0, "limit": 10}
         assert u.claims.page(status=ClaimStatus.OPEN, funder_id=None, **page) == []
         assert [c.id for c in u.claims.page(status=None, funder_id=funder.id, **page)] \
@@ -911,7 +974,8 @@ def test_the_end_of_day_questions_find_the_policies_each_step_concerns(database_
         eod = u.end_of_day
         assert eod.overdue(on) == [(policies["past_due"], date(2025, 3, 28), 80)]
         assert eod.installment_premiums_due(on) == [(policies["past_due"], 2)]
-        assert eod.single_premium_in_force() == sorted([policies["repaid"], policies["current"]])
+        assert [t.id for t in u.policies.earning_terms()] == sorted([policies["repaid"],
+                                                                     policies["current"]])
         assert eod.fully_repaid() == [policies["repaid"]]
         assert eod.overdue(date(2025, 3, 28)) == []  # on its due date it is not yet past due
     engine.dispose()

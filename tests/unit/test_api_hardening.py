@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -107,6 +108,30 @@ def test_bodies_within_the_limit_reach_the_app_intact() -> None:
     streamed = client.post("/echo", content=chunks(b"01234", b"56789"))
     assert streamed.status_code == 200
     assert streamed.content == b"0123456789"
+
+
+def test_an_upload_path_takes_the_larger_limit_declared_or_streamed_and_no_other_path_does(
+) -> None:
+    app = FastAPI()
+
+    @app.post("/v1/funders/{code}/feeds")
+    @app.post("/echo")
+    async def echo(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(await request.body())
+
+    app.add_middleware(BodySizeLimit, max_bytes=16, uploads=re.compile(r"/v1/funders/[^/]+/feeds"),
+                       upload_max_bytes=64)
+    client = TestClient(app)
+    upload = "/v1/funders/BANK-A/feeds"
+
+    assert client.post(upload, content=b"x" * 64).content == b"x" * 64
+    assert client.post(upload, content=chunks(b"x" * 40, b"y" * 24)).status_code == 200
+    over = client.post(upload, content=b"x" * 65)
+    assert over.status_code == 413
+    assert over.json()["detail"] == "request body too large (limit 64 bytes)"
+    assert client.post(upload, content=chunks(b"x" * 40, b"y" * 25)).status_code == 413
+    assert client.post("/echo", content=b"x" * 17).status_code == 413
+    assert client.post(upload + "/more", content=b"x" * 17).status_code == 413
 
 
 def test_a_streamed_body_over_the_limit_never_reaches_the_app_even_if_it_under_declares() -> None:

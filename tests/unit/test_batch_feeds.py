@@ -152,6 +152,22 @@ def test_a_funders_own_column_names_are_mapped_and_parquet_reads_the_same(tmp_pa
     assert from_csv.rows.equals(from_parquet.rows)
 
 
+def test_two_columns_of_one_name_once_mapped_or_our_row_number_refuse_the_file(
+        tmp_path):
+    both = tmp_path / "both.csv"
+    both.write_text("合同号,contract_no\nLN-1,LN-1\n", encoding="utf-8")
+
+    with pytest.raises(FileRefused) as refused:
+        files.read(both, {"合同号": "contract_no"})
+
+    assert refused.value.rule == "feed.mapping" and "contract_no" in refused.value.message
+    ours = tmp_path / "ours.csv"
+    ours.write_text("_row,contract_no\n1,LN-1\n", encoding="utf-8")
+    with pytest.raises(FileRefused) as numbered:
+        files.read(ours)
+    assert numbered.value.rule == "feed.columns"
+
+
 def test_the_same_content_under_another_name_has_the_same_hash(tmp_path):
     first = _file(tmp_path, [GOOD.format(n=1)], "a.csv")
     second = _file(tmp_path, [GOOD.format(n=1)], "b.csv")

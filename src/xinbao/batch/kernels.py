@@ -20,12 +20,15 @@ Frames in:
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
+from fractions import Fraction
 
 import polars as pl
 
 from xinbao.batch.model import (
     BUCKET_DAYS,
     BUCKET_LABELS,
+    CONCENTRATION_CODES,
     FIRST_PAYMENT_DEFAULT,
     LEVELS,
     PARTIAL_PAYMENTS,
@@ -56,8 +59,8 @@ MAX_INSTALLMENTS = 1024
 def positions(installments: pl.DataFrame, paid: pl.DataFrame, on: date) -> pl.DataFrame:
     """Each loan's position on ``on``: days past due (from the day after the earliest
     installment past due and not paid in full), that installment's due date and number, the
-    outstanding principal, the overdue principal and interest, how many installments are
-    paid in part, whether it is paid off, and its bucket.
+    outstanding principal, the overdue principal and interest, how many installments past
+    their due date are paid in part, whether it is paid off, and its bucket.
 
     One lazy query: the repayments summed by installment, joined to the schedule on a single
     Int64 key (twice as fast as the two-column join), aggregated by loan."""
@@ -85,7 +88,8 @@ def positions(installments: pl.DataFrame, paid: pl.DataFrame, on: date) -> pl.Da
              i_left.filter(overdue).sum().alias("overdue_interest_fen"),
              pl.col("due_date").filter(overdue).min().alias("first_unpaid_due_date"),
              pl.col("number").filter(overdue).min().alias("first_unpaid_number"),
-             (~settled & ((pl.col("p_paid") > 0) | (pl.col("i_paid") > 0))).sum()
+             (~settled & (pl.col("due_date") < on)
+              & ((pl.col("p_paid") > 0) | (pl.col("i_paid") > 0))).sum()
              .cast(pl.Int32).alias("partly_paid_installments"),
              settled.all().alias("paid_off"))
         .with_columns(days_past_due(pl.col("first_unpaid_due_date"), on))
@@ -93,6 +97,53 @@ def positions(installments: pl.DataFrame, paid: pl.DataFrame, on: date) -> pl.Da
         .sort("loan_id")
         .collect()
     )
+
+
+#: The per-loan state ``positions_from_state`` starts from (``batch/sql.py`` reads it).
+_STATE = {"loan_id": pl.Int64, "principal_fen": pl.Int64, "principal_paid_fen": pl.Int64,
+          "first_unpaid_due_date": pl.Date, "replay": pl.Boolean}
+_POSITION = ("outstanding_principal_fen", "overdue_principal_fen", "overdue_interest_fen",
+             "first_unpaid_due_date", "first_unpaid_number", "partly_paid_installments",
+             "paid_off", "days_past_due", "bucket")
+
+
+def positions_from_state(state: pl.DataFrame, installments: pl.DataFrame,
+                         paid: pl.DataFrame, on: date) -> pl.DataFrame:
+    """``positions`` from each loan's kept state, reading installments only where the state
+    cannot answer: the same frame, row for row.
+
+    ``state``: ``loan_id``, ``principal_fen`` (the schedule's principal), ``principal_paid_fen``
+    and ``first_unpaid_due_date`` (the earliest installment not paid in full, due or not;
+    none when all are: ``loans``' columns, moved whenever repayments are recorded), and
+    ``replay``: true for a loan with repayments reported paid after ``on``, whose kept state
+    is later than ``on`` (a day run again, or run late). ``installments`` and ``paid``: for a
+    loan replayed, its whole schedule and what was paid by ``on``; for the others, only the
+    installments from the first unpaid one to those due before ``on`` (none for a loan not
+    past due), and what was paid on them. Every other installment of a loan not replayed is
+    paid in full before its first unpaid one, or not yet due: it adds nothing to the overdue
+    amounts and is not an installment past due paid in part, and the outstanding principal
+    is the principal less what was repaid.
+    """
+    state = state.select(pl.col(c).cast(t) for c, t in _STATE.items())
+    known = positions(installments, paid, on).drop("days_past_due", "bucket")
+    kept = state.select(
+        "loan_id", "replay",
+        (pl.col("principal_fen") - pl.col("principal_paid_fen"))
+        .alias("kept_outstanding_fen"),
+        pl.col("first_unpaid_due_date").is_null().alias("kept_paid_off"))
+    return (
+        kept.join(known, on="loan_id", how="left")
+        .with_columns(
+            pl.when(pl.col("replay")).then(pl.col("outstanding_principal_fen"))
+            .otherwise(pl.col("kept_outstanding_fen")).alias("outstanding_principal_fen"),
+            pl.when(pl.col("replay")).then(pl.col("paid_off"))
+            .otherwise(pl.col("kept_paid_off")).alias("paid_off"),
+            pl.col("overdue_principal_fen", "overdue_interest_fen").fill_null(0),
+            pl.col("partly_paid_installments").fill_null(0))
+        .with_columns(days_past_due(pl.col("first_unpaid_due_date"), on))
+        .with_columns(bucket(pl.col("days_past_due")))
+        .select("loan_id", *_POSITION)
+        .sort("loan_id"))
 
 
 def days_past_due(first_unpaid_due_date: pl.Expr, on: date) -> pl.Expr:
@@ -222,3 +273,69 @@ def _vintages(state: pl.DataFrame, rules: EarlyWarningRules) -> pl.DataFrame:
                     pl.lit(None, dtype=pl.Int64).alias("loan_id"), "funder", "vintage",
                     pl.format("{} of {} loans {}+ days past due", pl.col("defaults"),
                               pl.col("loans"), pl.lit(DEFAULT_DAYS)).alias("detail")))
+
+
+def concentrations(state: pl.DataFrame, rules: EarlyWarningRules) -> pl.DataFrame:
+    """The day's concentration signals (``EW-CONC-FUNDER``, ``-REGION``, ``-PRODUCT``,
+    ``-OBLIGOR``): each funder, region, product and obligor whose share of the day's
+    exposure reaches ``concentration_near`` of its limit (``low``), passes the limit
+    (``medium``) or passes ``concentration_high`` times it (``high``); one signal per key, no
+    loan (a funder's signal names the funder), the dimension, key, share, limit and amounts in
+    ``detail``. None on a day's book under ``concentration_min_loans`` loans.
+
+    ``state`` has the snapshot's columns ``funder``, ``region``, ``product``, ``obligor`` and
+    ``exposure_fen``; the share is each key's exposure over the whole day's (one
+    ``group_by`` per dimension)."""
+    empty = pl.DataFrame(schema={"code": pl.String, "level": LEVEL, "loan_id": pl.Int64,
+                                 "funder": pl.String, "vintage": pl.String,
+                                 "detail": pl.String})
+    total = int(state["exposure_fen"].sum() or 0) if state.height else 0
+    if not rules.concentration or state.height < rules.concentration_min_loans or total <= 0:
+        return empty
+    parts = []
+    for d, limit in sorted(rules.concentration.items()):
+        bounds = {name: Fraction(share) for name, share in (
+            ("near", limit * rules.concentration_near), ("limit", limit),
+            ("high", limit * rules.concentration_high))}
+        parts.append(
+            state.group_by(pl.col(d).cast(pl.String).fill_null("-").alias("key"))
+            .agg(pl.col("exposure_fen").sum())
+            .with_columns(pl.lit(d).alias("dimension"), pl.lit(_percent(limit)).alias("limit"),
+                          *(pl.lit(part, dtype=pl.Int128).alias(f"{name}_{side}")
+                            for name, bound in bounds.items()
+                            for side, part in (("num", bound.numerator),
+                                               ("den", bound.denominator)))))
+    exposure, whole = pl.col("exposure_fen").cast(pl.Int128), pl.lit(total, dtype=pl.Int128)
+
+    def over(name: str) -> pl.Expr:  # exposure / total > bound, exactly
+        return exposure * pl.col(f"{name}_den") > whole * pl.col(f"{name}_num")
+
+    near = exposure * pl.col("near_den") >= whole * pl.col("near_num")
+    basis_points = (exposure * 10_000 // whole).cast(pl.Int64)  # the share, floored, exact
+    share = pl.format("{}.{}%", basis_points // 100,
+                      (basis_points % 100).cast(pl.String).str.zfill(2))
+    found = (pl.concat(parts).filter(near)
+             .select(pl.col("dimension").replace_strict(CONCENTRATION_CODES).alias("code"),
+                     pl.when(over("high")).then(pl.lit("high")).when(over("limit"))
+                     .then(pl.lit("medium")).otherwise(pl.lit("low")).alias("level"),
+                     pl.lit(None, dtype=pl.Int64).alias("loan_id"),
+                     pl.when(pl.col("dimension") == "funder").then(pl.col("key"))
+                     .otherwise(pl.lit(None, dtype=pl.String)).alias("funder"),
+                     pl.lit(None, dtype=pl.String).alias("vintage"),
+                     pl.format("{} {}: {} of the day's exposure, limit {} ({} of {} fen)",
+                               "dimension", "key", share, "limit", "exposure_fen",
+                               pl.lit(total)).alias("detail")))
+    return pl.concat([empty, found.with_columns(pl.col("level").cast(LEVEL))])
+
+
+def _percent(share: Decimal) -> str:
+    """A share as a percentage with two decimals (0.0025 -> ``0.25%``)."""
+    return f"{share * 100:.2f}%"
+
+
+def day_signals(state: pl.DataFrame, previous: pl.DataFrame | None,
+                rules: EarlyWarningRules) -> pl.DataFrame:
+    """Every early-warning signal of the day: ``early_warnings`` and ``concentrations``, in
+    one frame sorted as ``early_warnings`` sorts."""
+    return (pl.concat([early_warnings(state, previous, rules), concentrations(state, rules)])
+            .sort("code", "funder", "vintage", "loan_id", "detail", nulls_last=True))

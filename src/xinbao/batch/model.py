@@ -4,7 +4,8 @@ a versioned parameter (``params/classification.toml``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum
 
@@ -91,10 +92,34 @@ class EarlyWarningRules:
     partial_installments: int
     vintage_default_rate: Decimal
     vintage_min_loans: int
+    #: The concentration limits: dimension (``funder``, ``region``, ``product``,
+    #: ``obligor``) -> the most of the day's exposure one key of it may hold (none: no
+    #: concentration signal).
+    concentration: Mapping[str, Decimal] = field(default_factory=dict)
+    #: A key's share from this fraction of its limit is a low signal (near the limit), above
+    #: the limit medium, above this multiple of it high.
+    concentration_near: Decimal = Decimal("0.9")
+    concentration_high: Decimal = Decimal("1.25")
+    #: No concentration signal on a day's book of fewer loans (any key of a handful of
+    #: loans holds a large share).
+    concentration_min_loans: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = set(self.concentration) - set(CONCENTRATION_CODES)
+        if unknown:
+            raise ValueError(f"no concentration limit by {sorted(unknown)}")
+        if any(not Decimal(0) < v <= Decimal(1) for v in self.concentration.values()):
+            raise ValueError("a concentration limit is a share above 0 and up to 1")
+        if not Decimal(0) < self.concentration_near <= Decimal(1) <= self.concentration_high:
+            raise ValueError("near the limit is a fraction of it, high a multiple of it")
 
 
 #: The signals' codes.
 FIRST_PAYMENT_DEFAULT, ROLL, PARTIAL_PAYMENTS, VINTAGE = (
     "EW-FPD", "EW-ROLL", "EW-PARTIAL", "EW-VINTAGE")
+#: A concentration signal's code by dimension: one funder's, region's, product's or
+#: obligor's share of the day's exposure near or above its limit.
+CONCENTRATION_CODES = {"funder": "EW-CONC-FUNDER", "region": "EW-CONC-REGION",
+                       "product": "EW-CONC-PRODUCT", "obligor": "EW-CONC-OBLIGOR"}
 #: Signal levels, in order.
 LEVELS = ("low", "medium", "high")

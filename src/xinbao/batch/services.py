@@ -5,8 +5,10 @@ The book is read in bulk as frames in one transaction (``uow.book``); the kernel
 each loan's position (days past due, overdue amounts, bucket), exposure (outstanding
 principal × the insurer's share) and five-tier class; the per-loan state and the aggregates
 by product, funder, region, vintage, class and bucket, and the day's early-warning signals
-(``kernels.early_warnings``) are written to the snapshot store as a whole. A second run of
-the day writes the same snapshot again.
+(``kernels.day_signals``: early warnings and concentrations) are written to the snapshot
+store as a whole. A second run of the day writes the same snapshot again. The day is held in
+the database while it is computed and written (``batch_runs``), so that runs of one day on
+several hosts sharing the snapshot folder take turns.
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ from xinbao.batch.model import ClassificationRules, EarlyWarningRules
 from xinbao.batch.repository import SnapshotStore, UnitOfWork
 from xinbao.iam.access import authorize
 from xinbao.iam.model.security import Action
+from xinbao.kernel.retries import retried
 
+#: The name of the snapshot's runs in ``batch_runs`` (the day's row is its lock).
+SNAPSHOT = "snapshot"
+#: Each loan's kept state, the positions' starting point (``kernels.positions_from_state``).
+STATE = ("loan_id", "principal_fen", "principal_paid_fen", "first_unpaid_due_date", "replay")
 #: The dimensions the day's aggregates are cut by (each with class and bucket).
 DIMENSIONS = ("product", "funder", "region", "vintage")
 
@@ -39,21 +46,33 @@ class DaySnapshot:
     rules_version: str
 
 
+@retried
 def snapshot_day(uow: UnitOfWork, store: SnapshotStore, on: date,
                  rules: ClassificationRules, warnings: EarlyWarningRules, *,
                  engine: Engine | None = None) -> DaySnapshot:
     """Compute and keep the snapshot of ``on`` (repayments reported paid by that day), with
     the day's early-warning signals (rolls against the previous day's snapshot, if kept);
-    the kernels run on ``engine`` (in this process, one partition, by default)."""
+    the kernels run on ``engine`` (in this process, one partition, by default). The loans are
+    classified with the overrides in force on ``on``; the signals are
+    ``kernels.day_signals``."""
     authorize(uow, Action.BATCH_RUN)
     with uow:
-        loans = uow.book.loans()
-        installments = uow.book.installments()
+        # The day is claimed first and held until the snapshot is written: a concurrent run
+        # of the same day, on this host or another sharing the snapshot folder, waits for
+        # this one (PostgreSQL: the day's row in batch_runs; SQLite: its one writer's lock),
+        # then reads the book and writes the day again. Nothing else is written: the
+        # transaction commits only to let the day go.
+        uow.batch_runs.claim(SNAPSHOT, on)
+        loans = uow.book.loans(on)
+        installments = uow.book.installments(on)
         paid = uow.book.repayments(on)
-    state = day_state(loans, installments, paid, on, rules, engine or LocalEngine())
-    before = store.read(on - timedelta(days=1))
-    signals = kernels.early_warnings(state, before["loans"] if before else None, warnings)
-    store.write(on, {"loans": state, "aggregates": aggregate(state), "signals": signals})
+        overrides = uow.book.overrides(on)
+        state = day_state(loans, installments, paid, on, rules, engine or LocalEngine(),
+                          overrides=overrides)
+        before = store.read(on - timedelta(days=1)) if on > date.min else None
+        signals = kernels.day_signals(state, before["loans"] if before else None, warnings)
+        store.write(on, {"loans": state, "aggregates": aggregate(state), "signals": signals})
+        uow.commit()
     return DaySnapshot(
         on=on, loans=state.height, overdue=int((state["days_past_due"] > 0).sum()),
         exposure_fen=int(state["exposure_fen"].sum() or 0),
@@ -62,22 +81,29 @@ def snapshot_day(uow: UnitOfWork, store: SnapshotStore, on: date,
 
 
 def day_state(loans: pl.DataFrame, installments: pl.DataFrame, paid: pl.DataFrame, on: date,
-              rules: ClassificationRules, engine: Engine) -> pl.DataFrame:
+              rules: ClassificationRules, engine: Engine, *,
+              overrides: pl.DataFrame | None = None) -> pl.DataFrame:
     """Each loan's state on ``on``: its attributes, position, exposure and class.
 
-    Positions run over partitions by loan (a loan's schedule and repayments together), the
+    Positions run over partitions by loan (a loan's kept state, and the installments it
+    cannot answer for with their repayments: ``kernels.positions_from_state``), the
     classification over partitions by debtor (the contagion rule sees all of a debtor's
-    loans), each partition a kernel call on the engine."""
+    loans), each partition a kernel call on the engine, with the overrides in force
+    (``loan_id``, ``tier``, ``reason``: each partition is given those of its own loans)."""
     n = engine.partitions
-    positions = pl.concat(engine.map(kernels.positions, list(zip(
-        by_hash(installments, "loan_id", n), by_hash(paid, "loan_id", n), [on] * n,
-        strict=True))))
-    book = loans.join(positions, on="loan_id", how="inner").with_columns(
+    state = loans.select(*STATE)
+    positions = pl.concat(engine.map(kernels.positions_from_state, list(zip(
+        by_hash(state, "loan_id", n), by_hash(installments, "loan_id", n),
+        by_hash(paid, "loan_id", n), [on] * n, strict=True))))
+    book = loans.drop(*STATE[1:]).join(positions, on="loan_id", how="inner").with_columns(
         (pl.col("outstanding_principal_fen").clip(lower_bound=0) * pl.col("coverage_share"))
         .round(0).cast(pl.Int64).alias("exposure_fen"))
     exposures = book.select("loan_id", "obligor", "retail", "days_past_due", "exposure_fen")
+    parts = by_hash(exposures, "obligor", n)
+    chosen = [None if overrides is None else overrides.join(
+        part.select("loan_id"), on="loan_id", how="semi") for part in parts]
     classified = pl.concat(engine.map(kernels.classify, [
-        (part, rules) for part in by_hash(exposures, "obligor", n)]))
+        (part, rules, mine) for part, mine in zip(parts, chosen, strict=True)]))
     return (book.join(classified.select("loan_id", "tier", "tier_label", "tier_basis",
                                         "override_reason"), on="loan_id")
             .with_columns(pl.lit(on).alias("business_date"),

@@ -12,6 +12,8 @@ import fcntl
 import os
 import shutil
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -30,9 +32,17 @@ class ParquetSnapshots:
         turns (an exclusive lock on the day's lock file), so that none removes the other's
         folder halfway."""
         self.root.mkdir(parents=True, exist_ok=True)
+        with self._lock(on):
+            self._replace(on, frames)
+
+    @contextmanager
+    def _lock(self, on: date) -> Iterator[None]:
+        """The day's lock file held exclusively. It keeps the processes of one host apart;
+        hosts sharing the folder over a network file system may each see only their own
+        locks, and are kept apart by the day's lock in the database (``snapshot_day``)."""
         with (self.root / f".{self.folder(on).name}.lock").open("a") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            self._replace(on, frames)
+            yield
 
     def _replace(self, on: date, frames: dict[str, pl.DataFrame]) -> None:
         for stale in self.root.glob(f".{self.folder(on).name}.*"):
@@ -52,6 +62,30 @@ class ParquetSnapshots:
             shutil.rmtree(retired, ignore_errors=True)
         else:
             staging.rename(target)
+
+    def days(self) -> list[date]:
+        """The business days with a snapshot, newest first (a day being written, in its
+        temporary folder, is not one yet)."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for folder in self.root.iterdir():
+            name = folder.name
+            if folder.is_dir() and name.startswith("date="):
+                try:
+                    found.append(date.fromisoformat(name.removeprefix("date=")))
+                except ValueError:
+                    continue
+        return sorted(found, reverse=True)
+
+    def frame(self, on: date, name: str,
+              columns: Sequence[str] | None = None) -> pl.DataFrame | None:
+        """One frame of the day's snapshot (only ``columns`` of it, if named); None when the
+        day has no snapshot or the snapshot no such frame."""
+        path = self.folder(on) / f"{name}.parquet"
+        if not path.is_file():
+            return None
+        return pl.read_parquet(path, columns=list(columns) if columns is not None else None)
 
     def read(self, on: date) -> dict[str, pl.DataFrame] | None:
         folder = self.folder(on)

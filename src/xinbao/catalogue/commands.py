@@ -3,6 +3,7 @@ Decimal, business dates passed in (``on``) so that use cases never read a clock.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -39,7 +40,9 @@ class RegisterFunder:
 class AmendAgreement:
     """Store the next version of a funder's agreement: the terms given change, the others
     stay as in the newest version (None: unchanged). ``on`` is the day it is stored; the
-    version takes effect on ``effective_from`` (that day if None)."""
+    version takes effect on ``effective_from`` (that day if None). ``feed_mapping`` names the
+    file types whose column mapping it replaces (theirs -> ours; an empty one removes that
+    type's), the other types' kept."""
 
     funder_code: str
     on: date
@@ -50,6 +53,7 @@ class AmendAgreement:
     risk_share: Decimal | None = None
     settlement_days: int | None = None
     file_format: str | None = None
+    feed_mapping: Mapping[str, Mapping[str, str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

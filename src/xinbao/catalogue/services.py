@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import Any
 
 from xinbao.catalogue.commands import AmendAgreement, RegisterFunder, RegisterProduct
-from xinbao.catalogue.model.agreements import Agreement, next_version
+from xinbao.catalogue.model.agreements import Agreement, FeedColumns, next_version
 from xinbao.catalogue.model.parties import Funder
 from xinbao.catalogue.model.products import Product
 from xinbao.catalogue.repository import UnitOfWork
@@ -51,9 +52,14 @@ class AgreementVersion:
 
 
 @retried
-def amend_agreement(cmd: AmendAgreement, uow: UnitOfWork) -> AgreementVersion:
+def amend_agreement(cmd: AmendAgreement, uow: UnitOfWork, *,
+                    feed_columns: FeedColumns | None = None) -> AgreementVersion:
     """Store the next version of a funder's agreement; it takes over the funder's products
-    and commission. An identical repeat returns the newest version unchanged."""
+    and commission. An identical repeat returns the newest version unchanged.
+
+    A new column mapping is checked against ``feed_columns``, the file types and their
+    columns (``batch.feeds.SCHEMAS``, a layer above the catalogue: the caller passes them;
+    none given, a new mapping is refused)."""
     authorize(uow, Action.CATALOGUE_MANAGE)
     with uow:
         funder = require(uow.funders.get_by_code(cmd.funder_code.strip()), "funder",
@@ -66,10 +72,12 @@ def amend_agreement(cmd: AmendAgreement, uow: UnitOfWork) -> AgreementVersion:
             "products": _codes(cmd.products) if cmd.products is not None else None,
             "commission_rate": cmd.commission_rate, "volume_share": cmd.volume_share,
             "risk_share": cmd.risk_share, "settlement_days": cmd.settlement_days,
-            "file_format": cmd.file_format.strip().lower() if cmd.file_format else None}
+            "file_format": cmd.file_format.strip().lower() if cmd.file_format else None,
+            "feed_mapping": None if cmd.feed_mapping is None
+            else _merged(newest.feed_mapping, cmd.feed_mapping)}
         proposed = replace(newest, effective_from=cmd.effective_from or cmd.on,
                            **{k: v for k, v in changes.items() if v is not None})
-        agreement = next_version(newest, proposed, on=cmd.on)
+        agreement = next_version(newest, proposed, on=cmd.on, feed_columns=feed_columns)
         if agreement is None:
             return AgreementVersion(funder, newest, stored=False)
         _check_known(uow, agreement.products)
@@ -78,6 +86,18 @@ def amend_agreement(cmd: AmendAgreement, uow: UnitOfWork) -> AgreementVersion:
         uow.funders.save(funder)
         uow.commit()
     return AgreementVersion(funder, agreement, stored=True)
+
+
+def _merged(kept: Mapping[str, Mapping[str, str]],
+            given: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """``kept`` with the file types ``given`` names replaced (an empty one removed)."""
+    merged = {kind: dict(names) for kind, names in kept.items()}
+    for kind, names in given.items():
+        if names:
+            merged[kind.strip()] = {theirs: ours.strip() for theirs, ours in names.items()}
+        else:
+            merged.pop(kind.strip(), None)
+    return merged
 
 
 def _codes(products: tuple[str, ...]) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
@@ -131,7 +132,9 @@ class SqlFunderRepository(SqlRepository):
             "commission_rate": agreement.commission_rate,
             "volume_share": agreement.volume_share, "risk_share": agreement.risk_share,
             "settlement_days": agreement.settlement_days,
-            "file_format": str(agreement.file_format)})
+            "file_format": str(agreement.file_format),
+            "feed_mapping": {kind: dict(names) for kind, names
+                             in agreement.feed_mapping.items()}})
 
     def agreements(self, funder_id: int | None = None) -> Sequence[Agreement]:
         statement = _statements()["agreements"]
@@ -141,5 +144,13 @@ class SqlFunderRepository(SqlRepository):
                           effective_from=r.effective_from, products=codes(r.products),
                           commission_rate=r.commission_rate, volume_share=r.volume_share,
                           risk_share=r.risk_share, settlement_days=r.settlement_days,
-                          file_format=r.file_format)
+                          file_format=r.file_format,
+                          feed_mapping=_mapping(r.feed_mapping))
                 for r in self._c.execute(statement)]
+
+
+def _mapping(stored: Any) -> dict[str, dict[str, str]]:
+    """A stored column mapping (JSON; a driver may hand back its text)."""
+    data = json.loads(stored) if isinstance(stored, str) else stored or {}
+    return {str(kind): {str(k): str(v) for k, v in names.items()}
+            for kind, names in data.items()}

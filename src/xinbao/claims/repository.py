@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -47,6 +48,9 @@ class ClaimRepository(Protocol):
         ...
     def get(self, claim_id: int) -> Claim | None: ...
     def for_policy(self, policy_id: int) -> list[Claim]: ...
+    def for_policies(self, policy_ids: Iterable[int]) -> dict[int, list[Claim]]:
+        """Each of these policies' claims in id order (an empty list for one without)."""
+        ...
     def page(self, *, status: ClaimStatus | None, funder_id: int | None, after_id: int,
              limit: int) -> list[Claim]:
         """Claims in id order after ``after_id``: of one status, of one funder's policies."""

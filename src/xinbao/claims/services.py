@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import TypeVar
 
+from xinbao.catalogue.model.products import Product
 from xinbao.claims import postings
 from xinbao.claims.commands import FileClaim, PayClaim, RecordRecovery
 from xinbao.claims.model import Claim, ClaimStatus, Exclusion, Recovery, determine_liability
@@ -16,7 +17,7 @@ from xinbao.kernel.errors import Conflict, DomainError, InvalidInput, require
 from xinbao.kernel.results import FileOutcome, Rejection
 from xinbao.kernel.retries import retried
 from xinbao.ledger.services import post, posted_before
-from xinbao.loans.model import paid_by_installment, position
+from xinbao.loans.model import Loan, paid_by_installment, position
 from xinbao.policy.model import Policy, PolicyStatus
 from xinbao.policy.premiums import earn_premium
 
@@ -35,7 +36,53 @@ def open_claim(uow: UnitOfWork, policy: Policy, *, on: date,
     if product is None or loan is None:
         raise Conflict(f"policy {policy.id} has no issued loan to claim on")
     assert loan.id is not None
-    pos = position(loan.installments, paid_by_installment(uow.repayments.for_loan(loan.id)), on)
+    paid = paid_by_installment(uow.repayments.for_loan(loan.id))
+    claim = _open(uow, policy, product, loan, paid, on=on, exclusions=exclusions)
+    if claim.status is ClaimStatus.OPEN:
+        uow.policies.save(policy)
+        uow.loans.save(loan)
+    return claim
+
+
+def open_triggered_claims(uow: UnitOfWork, policies: Sequence[Policy], *,
+                          on: date) -> list[Claim]:
+    """The end-of-day batch's claims: ``policies`` reached their product's trigger on ``on``;
+    each gets its claim as ``open_claim`` determines it, except a policy whose claim was
+    declined before (it waits for a person, not for tomorrow's batch). What the claims need
+    is read for all the policies at once (their claims, loans, repayments and products);
+    inside the caller's transaction."""
+    claims_of = uow.claims.for_policies(p.id for p in policies if p.id is not None)
+    waiting = [p for p in policies if p.id is not None and not any(
+        c.status is ClaimStatus.DECLINED for c in claims_of[p.id])]
+    loans = uow.loans.get_many(p.loan_id for p in waiting if p.loan_id is not None)
+    paid = uow.repayments.paid_totals(list(loans))
+    products: dict[tuple[str, int], Product | None] = {}
+    opened: list[Claim] = []
+    covered: list[Policy] = []
+    for policy in waiting:
+        key = (policy.product_code, policy.product_version)
+        if key not in products:
+            products[key] = uow.products.get(*key)
+        product = products[key]
+        loan = loans.get(policy.loan_id) if policy.loan_id is not None else None
+        if product is None or loan is None:
+            raise Conflict(f"policy {policy.id} has no issued loan to claim on")
+        assert loan.id is not None
+        claim = _open(uow, policy, product, loan, paid.get(loan.id, {}), on=on)
+        opened.append(claim)
+        if claim.status is ClaimStatus.OPEN:
+            covered.append(policy)
+    uow.policies.save_many(covered)
+    uow.loans.save_many(loans[p.loan_id] for p in covered if p.loan_id is not None)
+    return opened
+
+
+def _open(uow: UnitOfWork, policy: Policy, product: Product, loan: Loan,
+          paid: Mapping[int, tuple[int, int]], *, on: date,
+          exclusions: frozenset[Exclusion] = frozenset()) -> Claim:
+    """Determine and record the claim; when covered, reserve it, earn the rest of the
+    premium and mark the policy and the loan claimed (the caller saves them)."""
+    pos = position(loan.installments, paid, on)
     determination = determine_liability(policy=policy, product=product, loan=loan,
                                         position=pos, exclusions=exclusions)
     claim = uow.claims.add(Claim.open(policy=policy, loan=loan, determination=determination,
@@ -47,10 +94,8 @@ def open_claim(uow: UnitOfWork, policy: Policy, *, on: date,
                                              amount_fen=claim.amount_fen))
         earn_premium(uow, policy, on=on, all_of_it=True)  # the risk has run its course
         policy.mark_claimed(on, claim.id)
-        uow.policies.save(policy)
         # The indemnity is fixed now: later money from the borrower is a recovery.
         loan.mark_claimed()
-        uow.loans.save(loan)
     return claim
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Update, bindparam, func, select, update
@@ -11,10 +12,19 @@ from xinbao.claims import tables
 from xinbao.claims.model import Claim, ClaimStatus, Recovery
 from xinbao.claims.repository import CLAIM_SORTS, ClaimFilter, ClaimRow
 from xinbao.kernel.paging import Page, PageRequest
+from xinbao.platform.prepared import Prepared
 from xinbao.platform.sql import SqlRepository, codes
+from xinbao.platform.sql_lists import in_list
 from xinbao.policy import tables as policy_tables
 
 _STATE = ("status", "paid_on", "recovered_fen")
+
+
+@functools.cache
+def _by_policies() -> Prepared:
+    """The claims of a list of policies, in id order (one key list one parameter)."""
+    t = tables.claims
+    return Prepared(select(t).where(in_list(t.c.policy_id, "ids")).order_by(t.c.id))
 
 
 @functools.cache
@@ -73,6 +83,13 @@ class SqlClaimRepository(SqlRepository):
         t = tables.claims
         rows = self._c.execute(select(t).where(t.c.policy_id == policy_id).order_by(t.c.id))
         return [self._from_row(r) for r in rows]
+
+    def for_policies(self, policy_ids: Iterable[int]) -> dict[int, list[Claim]]:
+        found: dict[int, list[Claim]] = {pid: [] for pid in policy_ids}
+        if found:
+            for r in _by_policies().all(self._c, {"ids": list(found)}):
+                found[r.policy_id].append(self._from_row(r))
+        return found
 
     def page(self, *, status: ClaimStatus | None, funder_id: int | None, after_id: int,
              limit: int) -> list[Claim]:

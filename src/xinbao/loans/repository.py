@@ -29,6 +29,11 @@ class LoanRepository(Protocol):
         """Save the loan only if its stored status is still ``was`` (a concurrent change of
         state makes it match nothing: False, nothing written, its events dropped)."""
         ...
+    def save_all_if_status(self, loans: Sequence[Loan], was: LoanStatus) -> bool:
+        """``save_if_status`` for many loans in one statement batch: True when every one was
+        still ``was`` and is saved; False when any was not (then the caller's transaction
+        must not commit: the others may be written; every loan's events are dropped)."""
+        ...
     def get(self, loan_id: int) -> Loan | None: ...
     def get_by_contract(self, funder_id: int, contract_no: str) -> Loan | None: ...
     def get_many(self, loan_ids: Iterable[int]) -> dict[int, Loan]: ...
@@ -43,7 +48,8 @@ class LoanRepository(Protocol):
 
     def refresh_first_unpaid(self, loan_ids: Iterable[int]) -> None:
         """Recompute each loan's first unpaid due date from its schedule and repayments
-        (the rule of ``loans.model.first_unpaid_due_date``, checked by a contract test).
+        (the rule of ``loans.model.first_unpaid_due_date``, checked by a contract test),
+        and the principal it has repaid (the batch's loan state, ``batch/sql.py``).
 
         Repayments are never taken back, so an adapter may search onwards from the stored
         date (a loan is disbursed with its first due date; None means all is paid)."""

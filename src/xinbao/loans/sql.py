@@ -66,6 +66,13 @@ def _statements() -> dict[str, Prepared]:
         "refresh": update(ln).where(in_list(ln.c.id, "loans"),
                                     ln.c.first_unpaid_due_date.is_not(None))
         .values(first_unpaid_due_date=first_unpaid),
+        "refresh_paid": update(ln).where(in_list(ln.c.id, "loans"))
+        .values(principal_paid_fen=select(func.coalesce(func.sum(r.c.principal_fen), 0))
+                .where(r.c.loan_id == ln.c.id).scalar_subquery()),
+        "save_if_status": update(ln).where(ln.c.id == bindparam("b_id"),
+                                           ln.c.status == bindparam("b_was"))
+        .values(status=bindparam("b_status"),
+                first_unpaid_due_date=bindparam("b_first_unpaid")),
         "totals": totals,
         "totals_of": totals.where(in_list(r.c.installment_number, "numbers")),
         "references": select(r.c.loan_id, r.c.reference)
@@ -112,6 +119,19 @@ class SqlLoanRepository(SqlRepository):
             loan.events.clear()
             return False
         self._drain(loan)
+        return True
+
+    def save_all_if_status(self, loans: Sequence[Loan], was: LoanStatus) -> bool:
+        if not loans:
+            return True
+        changed = _statements()["save_if_status"].execute_many(self._c, [
+            {"b_id": loan.id, "b_was": was.value, "b_status": loan.status.value,
+             "b_first_unpaid": loan.first_unpaid_due_date} for loan in loans])
+        if changed != len(loans):
+            for loan in loans:
+                loan.events.clear()
+            return False
+        self._drain_many(loans)
         return True
 
     def save_many(self, loans: Iterable[Loan]) -> None:
@@ -171,6 +191,7 @@ class SqlLoanRepository(SqlRepository):
         ids = list(loan_ids)
         if ids:
             _statements()["refresh"].execute(self._c, {"loans": ids})
+            _statements()["refresh_paid"].execute(self._c, {"loans": ids})
 
     def get(self, loan_id: int) -> Loan | None:
         found = self._load_ids([loan_id])

@@ -27,6 +27,8 @@ loans = Table(
     Column("start_date", Date, nullable=False),
     enum_column("status"),
     Column("first_unpaid_due_date", Date, index=True),
+    # The principal repaid so far, moved with first_unpaid_due_date (the batch's loan state).
+    fen_column("principal_paid_fen", server_default="0"),
     UniqueConstraint("funder_id", "contract_no"),
     CheckConstraint("principal_fen > 0", name="principal_positive"),
 )
@@ -46,7 +48,7 @@ repayments = Table(
     id_column(),
     Column("loan_id", ForeignKey("loans.id"), nullable=False, index=True),
     Column("installment_number", Integer, nullable=False),
-    Column("paid_on", Date, nullable=False),
+    Column("paid_on", Date, nullable=False, index=True),
     fen_column("principal_fen"),
     fen_column("interest_fen"),
     Column("reference", String(64), nullable=False),

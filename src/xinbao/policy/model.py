@@ -102,6 +102,21 @@ def unearned_share(
     return Fraction(left * (left + 1), term_months * (term_months + 1))
 
 
+def single_premium_earned(
+    single_premium_fen: int, method: RefundMethod, *, start: date | None, end: date | None,
+    term_months: int, on: date,
+) -> int:
+    """Single premium earned by the end of ``on``: the premium less its unearned share
+    (``unearned_share``) rounded half up to the fen; 0 before the cover has dates. The one
+    arithmetic of earning, for a policy (``Policy.earned_to``) and for the month-end close
+    over many policies' columns (``policy.premiums.close_month``)."""
+    if not single_premium_fen or start is None or end is None:
+        return 0
+    share = unearned_share(method, start=start, end=end, term_months=term_months, on=on)
+    return single_premium_fen - apply_fraction(single_premium_fen, share.numerator,
+                                               share.denominator)
+
+
 def _whole_months_between(start: date, on: date) -> int:
     months = (on.year - start.year) * 12 + (on.month - start.month)
     if add_months(start, months) > on:
@@ -211,14 +226,9 @@ class Policy:
 
     def earned_to(self, on: date) -> int:
         """Single premium earned by the end of ``on`` (0 for installment premiums)."""
-        if not self.single_premium_fen or self.start_date is None or self.end_date is None:
-            return 0
-        share = unearned_share(
-            self.refund_method, start=self.start_date, end=self.end_date,
-            term_months=self.term_months, on=on,
-        )
-        unearned = apply_fraction(self.single_premium_fen, share.numerator, share.denominator)
-        return self.single_premium_fen - unearned
+        return single_premium_earned(
+            self.single_premium_fen, self.refund_method, start=self.start_date,
+            end=self.end_date, term_months=self.term_months, on=on)
 
     def earn(self, on: date, *, all_of_it: bool = False) -> int:
         """Earn the single premium to the end of ``on`` (``all_of_it`` when cover ends early:

@@ -122,15 +122,22 @@ def premium_earned(
 
 
 def premiums_earned(
-    *, on: date, source: str, earned: Sequence[tuple[int, int]], amount_fen: int,
+    *, on: date, source: str, product_code: str, earned: Sequence[tuple[int, int]],
+    amount_fen: int,
 ) -> JournalEntry | None:
-    """Month-end close: many policies' single premium earned (Dr UPR / Cr change in UPR) as
-    one entry. ``earned`` are (policy id, earned to now) of the policies that earned
-    something; ``amount_fen`` what they earned together; ``source`` the batch.
+    """The day's single premium earned on one product (Dr UPR / Cr change in UPR) as one
+    entry: the month-end close and the settlements of the end-of-day batch ``source``.
+
+    ``earned`` are (policy id, earned to now) of the policies that earned something, and
+    ``amount_fen`` what they earned together. Each policy's own figure is its
+    ``earned_fen`` (and the key's items); the key is a digest of exactly them, so a rerun
+    posts nothing twice.
     """
     parts = [f"{policy_id}:{through}" for policy_id, through in earned]
-    return entry(on=on, description=f"Premium earned to {on} ({len(parts)} policies)",
-                 source="EarnPremium", key=f"{source}:{key_digest(parts)}", reference=source,
+    return entry(on=on, description=f"Premium earned on {product_code} to {on} "
+                                    f"({len(parts)} policies)",
+                 source="EarnPremium", key=f"{source}:{product_code}:{key_digest(parts)}",
+                 reference=source,
                  moves=[(UNEARNED_PREMIUM_RESERVE, UPR_CHARGE, amount_fen)])
 
 

@@ -9,13 +9,15 @@ the business object, so re-running a step never posts twice.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from xinbao.catalogue.model.parties import Funder
+from xinbao.kernel.errors import WriteConflict
 from xinbao.kernel.money import apply_rate
 from xinbao.ledger.services import post
 from xinbao.policy import postings
-from xinbao.policy.model import Policy
+from xinbao.policy.model import Policy, single_premium_earned
 from xinbao.policy.repository import PremiumTerms, UnitOfWork
 
 
@@ -79,16 +81,51 @@ def earn_premium(uow: UnitOfWork, policy: Policy, *, on: date, all_of_it: bool =
     return earned
 
 
-def earn_premiums(uow: UnitOfWork, policies: Sequence[Policy], *, on: date,
-                  source: str) -> int:
-    """Month-end close: release the UPR earned since the last close, for many policies, as
-    one journal entry; each policy keeps its own ``earned_fen``."""
-    total = 0
-    earned: list[tuple[int, int]] = []
-    for policy in policies:
-        delta = policy.earn(on)
-        if delta:
-            total += delta
-            earned.append((_id(policy), policy.earned_fen))
-    post(uow, postings.premiums_earned(on=on, source=source, earned=earned, amount_fen=total))
-    return total
+@dataclass(frozen=True, slots=True)
+class Earned:
+    """Single premium a policy earned in the day's batch: from ``before`` to ``now`` fen."""
+
+    policy_id: int
+    product_code: str
+    before: int
+    now: int
+
+    @property
+    def amount_fen(self) -> int:
+        return self.now - self.before
+
+
+def close_month(uow: UnitOfWork, *, on: date) -> list[Earned]:
+    """Month-end close: every policy in force earns its single premium to the end of ``on``
+    (``model.single_premium_earned``, the rule ``Policy.earn`` follows), read and written
+    as columns: no policy object, no personal data, only ``earned_fen`` rewritten, and only
+    where it grows. Nothing is posted here (``post_earned`` posts the day's entries).
+
+    The write is a compare-and-set on what was read: a policy settled, claimed or earned
+    by a concurrent transaction meanwhile makes this one a ``WriteConflict`` (retried).
+    """
+    earned: list[Earned] = []
+    for t in uow.policies.earning_terms():
+        now = single_premium_earned(t.single_premium_fen, t.refund_method, start=t.start_date,
+                                    end=t.end_date, term_months=t.term_months, on=on)
+        if now > t.earned_fen:
+            earned.append(Earned(t.id, t.product_code, t.earned_fen, now))
+    done = uow.policies.set_earned([(e.policy_id, e.before, e.now) for e in earned])
+    if done != len(earned):
+        raise WriteConflict(f"{len(earned) - done} policies changed while the month closed")
+    return earned
+
+
+def post_earned(uow: UnitOfWork, earned: Sequence[Earned], *, on: date, source: str) -> int:
+    """Post the day's earned single premium as one journal entry per product (the sum of
+    its policies'); returns the fen posted."""
+    by_product: dict[str, list[Earned]] = {}
+    for e in earned:
+        if e.amount_fen > 0:
+            by_product.setdefault(e.product_code, []).append(e)
+    for product_code, items in sorted(by_product.items()):
+        post(uow, postings.premiums_earned(
+            on=on, source=source, product_code=product_code,
+            earned=[(e.policy_id, e.now) for e in items],
+            amount_fen=sum(e.amount_fen for e in items)))
+    return sum(e.amount_fen for items in by_product.values() for e in items)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
+from xinbao.catalogue.model.products import RefundMethod
 from xinbao.kernel.paging import Page, PageRequest
 from xinbao.ledger import repository as ledger
 from xinbao.loans import repository as loans
@@ -22,6 +24,21 @@ class PremiumTerms:
     funder_id: int
     installment_premium_fen: int
     installments_written: int
+    term_months: int
+
+
+@dataclass(frozen=True, slots=True)
+class EarningTerms:
+    """What earning a policy's single premium needs (``model.single_premium_earned``),
+    without the whole policy: no personal data is read or decrypted."""
+
+    id: int
+    product_code: str
+    refund_method: RefundMethod
+    single_premium_fen: int
+    earned_fen: int
+    start_date: date | None
+    end_date: date | None
     term_months: int
 
 
@@ -68,6 +85,16 @@ class PolicyRepository(Protocol):
         """Policy id → installments whose premium is now written."""
         ...
     def save_many(self, policies: Iterable[Policy]) -> None: ...
+    def earning_terms(self) -> list[EarningTerms]:
+        """The earning terms of the policies in force whose single premium is not yet all
+        earned or refunded, in id order."""
+        ...
+
+    def set_earned(self, earned: Sequence[tuple[int, int, int]]) -> int:
+        """(policy id, earned before, earned now): each policy in force still at its
+        ``earned before`` gets ``earned now`` (only that column); returns how many did, so a
+        caller sees a policy changed by someone else since it was read."""
+        ...
 
 
 class UnitOfWork(underwriting.UnitOfWork, loans.UnitOfWork, ledger.UnitOfWork, Protocol):

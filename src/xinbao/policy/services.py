@@ -46,7 +46,7 @@ def issue_policy(cmd: IssuePolicy, uow: UnitOfWork) -> Policy:
     """
     authorize(uow, Action.POLICY_ISSUE)
     with uow:
-        outcome = _issue(uow, [cmd])
+        outcome = issue_items(uow, [cmd])
         if outcome.rejected:
             raise outcome.rejected[0].error
         uow.commit()
@@ -58,12 +58,16 @@ def issue_policies(cmd: IssuePolicies, uow: UnitOfWork) -> FileOutcome[Issued]:
     """A disbursement file in one transaction; each refused item is rejected alone."""
     authorize(uow, Action.POLICY_ISSUE)
     with uow:
-        outcome = _issue(uow, cmd.items)
+        outcome = issue_items(uow, cmd.items)
         uow.commit()
     return outcome
 
 
-def _issue(uow: UnitOfWork, items: Sequence[IssuePolicy]) -> FileOutcome[Issued]:
+def issue_items(uow: UnitOfWork, items: Sequence[IssuePolicy]) -> FileOutcome[Issued]:
+    """Issue each item inside the caller's open unit of work, which authorizes and commits
+    (``issue_policy``, ``issue_policies``, a funder's disbursement file in
+    ``servicing.feed_types``): each refused item rejected alone, a contract issued before
+    for the same policy returned as it is."""
     found = {p.id: p for p in uow.policies.get_many(i.policy_id for i in items)}
     applications = uow.applications.get_many({p.application_id for p in found.values()})
     funders: dict[int, Funder] = {}

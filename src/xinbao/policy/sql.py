@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, text, update
 
 from xinbao.catalogue.model.parties import (
     InsuranceMode,
@@ -23,7 +23,7 @@ from xinbao.platform.sql import SqlRepository
 from xinbao.platform.sql_lists import in_list
 from xinbao.policy import tables
 from xinbao.policy.model import Policy, PolicyStatus
-from xinbao.policy.repository import POLICY_SORTS, PolicyFilter, PremiumTerms
+from xinbao.policy.repository import POLICY_SORTS, EarningTerms, PolicyFilter, PremiumTerms
 
 _POLICY_ENUMS = {
     "mode": InsuranceMode, "policyholder": PolicyRole, "insured": PolicyRole,
@@ -45,7 +45,26 @@ def _statements() -> dict[str, Prepared]:
         "terms_by_id": select(*terms).where(in_list(p.c.id, "keys")),
         "by_ids": select(p).where(in_list(p.c.id, "ids")).order_by(p.c.id),
         "by_loan": select(p).where(p.c.loan_id == bindparam("loan")),
+        "earning": select(p.c.id, p.c.product_code, p.c.refund_method, p.c.single_premium_fen,
+                          p.c.earned_fen, p.c.start_date, p.c.end_date, p.c.term_months)
+        .where(p.c.status == PolicyStatus.IN_FORCE.value,
+               p.c.single_premium_fen > p.c.earned_fen + p.c.refunded_fen)
+        .order_by(p.c.id),
+        # Compare-and-set: a policy settled or earned by someone else since it was read is
+        # left alone, and the caller counts what was set.
+        "set_earned": update(p).where(p.c.id == bindparam("b_id"),
+                                      p.c.earned_fen == bindparam("b_before"),
+                                      p.c.status == PolicyStatus.IN_FORCE.value)
+        .values(earned_fen=bindparam("b_now")),
     }.items()}
+
+
+#: ``set_earned`` on PostgreSQL: the same compare-and-set, the rows as arrays.
+_SET_EARNED_PG = text(
+    "UPDATE policies AS p SET earned_fen = v.now "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:before AS bigint[]), CAST(:now AS bigint[])) "
+    "AS v(id, before, now) "
+    f"WHERE p.id = v.id AND p.earned_fen = v.before AND p.status = '{PolicyStatus.IN_FORCE}'")
 
 
 class SqlPolicyRepository(SqlRepository):
@@ -151,6 +170,23 @@ class SqlPolicyRepository(SqlRepository):
         policies = list(policies)
         self._update_rows(tables.policies, [{"id": p.id, **self._state(p)} for p in policies])
         self._drain_many(policies)
+
+    def earning_terms(self) -> list[EarningTerms]:
+        return [EarningTerms(r.id, r.product_code, RefundMethod(r.refund_method),
+                             r.single_premium_fen, r.earned_fen, r.start_date, r.end_date,
+                             r.term_months) for r in _statements()["earning"].all(self._c)]
+
+    def set_earned(self, earned: Sequence[tuple[int, int, int]]) -> int:
+        if not earned:
+            return 0
+        if self._c.dialect.name == "postgresql":
+            # One statement over three arrays: an UPDATE a policy, even pipelined, is a
+            # round trip's work each (13,000 policies: 0.9 s against 0.1 s).
+            ids, before, now = (list(column) for column in zip(*earned, strict=True))
+            return int(self._c.execute(_SET_EARNED_PG, {"ids": ids, "before": before,
+                                                        "now": now}).rowcount)
+        return _statements()["set_earned"].execute_many(self._c, [
+            {"b_id": pid, "b_before": before, "b_now": now} for pid, before, now in earned])
 
     def list_by_status(self, statuses: Iterable[PolicyStatus]) -> list[Policy]:
         t = tables.policies

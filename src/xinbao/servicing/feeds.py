@@ -1,17 +1,21 @@
 """A funder's file applied whole or not at all (issue 21): read and checked as columns
-(``batch.feeds``), then its repayments recorded with the effects a repayment has (the
-installment's premium written, premium collected posted, the loan's first unpaid installment
-moved) in one transaction.
+(``batch.feeds``), then applied by its type in one transaction: repayments recorded with the
+effects a repayment has (the installment's premium written, premium collected posted, the
+loan's first unpaid installment moved; ``_apply_repayments``); disbursements, loan status and
+early settlements by ``servicing.feed_types`` (policies issued; differences from our book
+kept, never applied to it; loans settled early with their refunds).
 
 Idempotent twice over: by the file's content (the same file again, under any name, answers
 with the first report and changes nothing) and by each row's key (a row already recorded,
 from an overlapping file, is a repeat and has no second effect). A file with any reject, a
-manifest that does not match, or a row the loan's schedule refuses (an overpayment, a loan
-no longer repaid) changes nothing; its rejects say which row broke which rule.
+manifest that does not match, or a row the book refuses (an overpayment, a loan no longer
+repaid, a principal other than the one approved, a loan settled while past due) changes
+nothing; its rejects say which row broke which rule.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,18 +23,22 @@ from typing import Any
 import polars as pl
 
 from xinbao.batch import feeds
-from xinbao.batch.feeds import FileType, Manifest
+from xinbao.batch.feeds import Checked, FileType, Manifest
 from xinbao.batch.repository import FeedFile
+from xinbao.catalogue.model.parties import Funder
 from xinbao.iam.access import authorize, own
 from xinbao.iam.model.security import Action
-from xinbao.kernel.errors import InvalidInput, require
+from xinbao.kernel.errors import require
 from xinbao.kernel.retries import retried
-from xinbao.servicing.commands import RepaymentRecord
+from xinbao.servicing import feed_types
+from xinbao.servicing.bulk import record_repayment_rows
 from xinbao.servicing.repository import FeedUnitOfWork
-from xinbao.servicing.services import ingest_records
 
-#: The file types applied so far (the others are checked by ``batch.feeds``).
-APPLIED_TYPES = (FileType.REPAYMENTS,)
+#: What applying each type of file takes: a disbursement file issues policies.
+ACTIONS = {FileType.DISBURSEMENTS: Action.POLICY_ISSUE,
+           FileType.REPAYMENTS: Action.REPAYMENT_RECORD,
+           FileType.LOAN_STATUS: Action.REPAYMENT_RECORD,
+           FileType.EARLY_SETTLEMENTS: Action.REPAYMENT_RECORD}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +55,10 @@ class LoadFeed:
 class FeedReport:
     """What became of a file: ``applied``, ``repeat`` (the same content was applied before:
     nothing more happened) or ``refused`` (nothing happened; the rejects and refusals say
-    why); with its reconciliation figures."""
+    why); with its reconciliation figures. The amounts are the file's (principal: a loan
+    status file's outstanding principal), premium what it posted (collected, or written at
+    issue), the refund what its early settlements refunded; ``differences``, a loan status
+    file's rows that differ from our book (``flagged``: those for a person)."""
 
     status: str
     file_name: str
@@ -59,6 +70,10 @@ class FeedReport:
     premium_fen: int = 0
     rejects: pl.DataFrame = field(default_factory=lambda: feeds.no_rejects())
     refusals: tuple[tuple[str, str], ...] = ()
+    premium_refunded_fen: int = 0
+    differing: int = 0
+    flagged: int = 0
+    differences: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def summary(self) -> dict[str, Any]:
         return {"status": self.status, "file_name": self.file_name, "rows": self.rows,
@@ -66,17 +81,16 @@ class FeedReport:
                 "principal_fen": self.principal_fen, "interest_fen": self.interest_fen,
                 "premium_fen": self.premium_fen, "rejected_rows": self.rejects[feeds.ROW]
                 .n_unique() if self.rejects.height else 0,
-                "refusals": [list(r) for r in self.refusals]}
+                "refusals": [list(r) for r in self.refusals],
+                "premium_refunded_fen": self.premium_refunded_fen, "differing": self.differing,
+                "flagged": self.flagged}
 
 
 @retried
 def load_feed(cmd: LoadFeed, uow: FeedUnitOfWork) -> FeedReport:
     """Apply a funder's file whole or not at all (see the module's docstring)."""
-    authorize(uow, Action.REPAYMENT_RECORD)
     kind = cmd.manifest.file_type
-    if kind not in APPLIED_TYPES:
-        raise InvalidInput.single("type", "feed.type", "files applied so far: " + ", ".join(
-            t.value for t in APPLIED_TYPES))
+    authorize(uow, ACTIONS[kind])
     with uow:
         funder = require(uow.funders.get_by_code(cmd.funder_code), "funder", cmd.funder_code)
         own(uow, funder.id, "funder", cmd.funder_code)
@@ -95,18 +109,9 @@ def load_feed(cmd: LoadFeed, uow: FeedUnitOfWork) -> FeedReport:
         if not checked.accepted:
             return FeedReport("refused", cmd.file_name, cmd.rows.height,
                               rejects=checked.rejects, refusals=checked.refusals)
-        records = _records(checked.rows)
-        result = ingest_records(uow, funder, records, received_on=cmd.manifest.business_date,
-                                file_reference=cmd.file_name)
-        if result.rejected:
-            uow.rollback()
-            return FeedReport("refused", cmd.file_name, cmd.rows.height,
-                              rejects=_schedule_rejects(checked.rows, result.rejected))
-        report = FeedReport(
-            "applied", cmd.file_name, cmd.rows.height, accepted=result.accepted,
-            repeated=result.repeated, principal_fen=int(checked.rows["principal_fen"].sum()),
-            interest_fen=int(checked.rows["interest_fen"].sum()),
-            premium_fen=int(checked.rows["premium_fen"].sum()))
+        report = _APPLIERS[kind](uow, funder, cmd, checked)
+        if report.status != "applied":
+            return report
         uow.feed_files.add(FeedFile(funder.id, kind.value, cmd.content_hash, cmd.file_name,
                                     cmd.manifest.business_date, cmd.received_at,
                                     cmd.rows.height, report.summary()))
@@ -114,25 +119,53 @@ def load_feed(cmd: LoadFeed, uow: FeedUnitOfWork) -> FeedReport:
     return report
 
 
-def _records(rows: pl.DataFrame) -> tuple[RepaymentRecord, ...]:
-    return tuple(RepaymentRecord(
-        contract_no=r["contract_no"], installment_number=r["installment_number_int"],
-        paid_on=r["paid_on_date"], principal_fen=r["principal_fen"],
-        interest_fen=r["interest_fen"], reference=r["reference"], premium_fen=r["premium_fen"])
-        for r in rows.iter_rows(named=True))
+Applier = Callable[[FeedUnitOfWork, Funder, LoadFeed, Checked], FeedReport]
 
 
-def _schedule_rejects(rows: pl.DataFrame, rejected: Any) -> pl.DataFrame:
-    """The rows the loans' schedules refused, as rejects (the file's row numbers)."""
-    numbers = rows[feeds.ROW].to_list()
-    out = []
-    for r in rejected:
-        errors = getattr(r.error, "errors", None) or [None]
-        for e in errors:
-            out.append({feeds.ROW: numbers[r.index], "column": e.field if e else "contract_no",
-                        "rule": e.rule if e else "feed.loan_state",
-                        "message": e.message if e else str(r.error)})
-    return pl.DataFrame(out, schema=feeds.no_rejects().schema)
+def _apply_repayments(uow: FeedUnitOfWork, funder: Funder, cmd: LoadFeed,
+                      checked: Checked) -> FeedReport:
+    """The repayments recorded; a row the loan's schedule refuses refuses the file."""
+    result = record_repayment_rows(uow, funder, checked.rows,
+                                   received_on=cmd.manifest.business_date,
+                                   file_reference=cmd.file_name)
+    if result.rejects.height:
+        uow.rollback()
+        return FeedReport("refused", cmd.file_name, cmd.rows.height,
+                          rejects=result.rejects)
+    return FeedReport(
+        "applied", cmd.file_name, cmd.rows.height, accepted=result.accepted,
+        repeated=result.repeated, principal_fen=int(checked.rows["principal_fen"].sum()),
+        interest_fen=int(checked.rows["interest_fen"].sum()),
+        premium_fen=int(checked.rows["premium_fen"].sum()))
+
+
+def _applying(applier: Callable[..., feed_types.Applied]) -> Applier:
+    """A ``feed_types`` applier as a file type's: its rejects roll the file back whole."""
+
+    def apply(uow: FeedUnitOfWork, funder: Funder, cmd: LoadFeed,
+              checked: Checked) -> FeedReport:
+        done = applier(uow, funder, checked.rows, on=cmd.manifest.business_date,
+                       file_reference=cmd.file_name)
+        if done.rejects.height:
+            uow.rollback()
+            return FeedReport("refused", cmd.file_name, cmd.rows.height, rejects=done.rejects)
+        return FeedReport(
+            "applied", cmd.file_name, cmd.rows.height, accepted=done.accepted,
+            repeated=done.repeated, principal_fen=done.principal_fen,
+            interest_fen=done.interest_fen, premium_fen=done.premium_fen,
+            premium_refunded_fen=done.premium_refunded_fen, differing=done.differences.height,
+            flagged=done.flagged, differences=done.differences)
+
+    return apply
+
+
+#: How each type of file is applied, inside ``load_feed``'s unit of work.
+_APPLIERS: dict[FileType, Applier] = {
+    FileType.REPAYMENTS: _apply_repayments,
+    FileType.DISBURSEMENTS: _applying(feed_types.apply_disbursements),
+    FileType.LOAN_STATUS: _applying(feed_types.apply_loan_status),
+    FileType.EARLY_SETTLEMENTS: _applying(feed_types.apply_early_settlements),
+}
 
 
 def _repeat(seen: FeedFile, file_name: str) -> FeedReport:
@@ -141,4 +174,7 @@ def _repeat(seen: FeedFile, file_name: str) -> FeedReport:
                       repeated=int(first.get("accepted", 0)) + int(first.get("repeated", 0)),
                       principal_fen=int(first.get("principal_fen", 0)),
                       interest_fen=int(first.get("interest_fen", 0)),
-                      premium_fen=int(first.get("premium_fen", 0)))
+                      premium_fen=int(first.get("premium_fen", 0)),
+                      premium_refunded_fen=int(first.get("premium_refunded_fen", 0)),
+                      differing=int(first.get("differing", 0)),
+                      flagged=int(first.get("flagged", 0)))

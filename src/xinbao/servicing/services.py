@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from xinbao.catalogue.model.parties import Funder
 from xinbao.claims.model import ClaimStatus, trigger_reached
-from xinbao.claims.services import open_claim
+from xinbao.claims.services import open_triggered_claims
 from xinbao.iam.access import authorize, own
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import (
@@ -37,7 +37,12 @@ from xinbao.loans.model import (
 from xinbao.loans.repository import LoanHeader
 from xinbao.policy import postings
 from xinbao.policy.model import Policy, PolicyStatus
-from xinbao.policy.premiums import earn_premiums, write_installment_premiums
+from xinbao.policy.premiums import (
+    Earned,
+    post_earned,
+    write_installment_premiums,
+)
+from xinbao.policy.premiums import close_month as close_month_earning
 from xinbao.policy.repository import PremiumTerms
 from xinbao.servicing.commands import (
     IngestRepaymentFile,
@@ -221,8 +226,8 @@ def _ingest_prepayments(uow: UnitOfWork, funder: Funder, records: Sequence[Prepa
             repeated += 1
             continue
         try:
-            settlement = _prepay(uow, RecordPrepayment(loan.id, r.paid_on, r.interest_fen,
-                                                       r.reference))
+            settlement = prepay(uow, RecordPrepayment(loan.id, r.paid_on, r.interest_fen,
+                                                      r.reference))
         except DomainError as exc:
             rejected.append(Rejection(index, r.reference, exc))
             continue
@@ -299,20 +304,33 @@ class Settlement:
 
 
 def _settle(uow: UnitOfWork, policy: Policy, loan: Loan, *, on: date) -> Settlement:
-    """The loan is repaid: the policy is settled (`Policy.settle`: refund and cancel before
-    maturity, earn the rest and expire at it, then close) and its premium posted."""
+    """The loan is repaid: the loan is saved as paid off unless a concurrent request settled
+    it first, then the policy is settled (``_settle_policy``); the caller saves the policy."""
     was = loan.status
     loan.pay_off()
     if not uow.loans.save_if_status(loan, was):  # settled by a concurrent request first
         raise WriteConflict(f"loan {loan.id} was settled by a concurrent request")
+    return _settle_policy(uow, policy, loan, on=on)
+
+
+def _settle_policy(uow: UnitOfWork, policy: Policy, loan: Loan, *, on: date,
+                   earned: list[Earned] | None = None) -> Settlement:
+    """The policy of a repaid loan is settled (`Policy.settle`: refund and cancel before
+    maturity, earn the rest and expire at it, then close) and its refund posted; the
+    premium it earns is posted on the policy, or added to ``earned`` (the end-of-day
+    batch posts the day's earning per product)."""
+    before = policy.earned_fen
     settled = policy.settle(on, loan.maturity_date)
     assert policy.id is not None
-    post(uow, postings.premium_earned(
-        on=on, policy_id=policy.id, policy_no=policy.policy_no,
-        earned_through_fen=settled.earned_through_fen, amount_fen=settled.earned_fen))
+    if earned is None:
+        post(uow, postings.premium_earned(
+            on=on, policy_id=policy.id, policy_no=policy.policy_no,
+            earned_through_fen=settled.earned_through_fen, amount_fen=settled.earned_fen))
+    elif settled.earned_fen:
+        earned.append(Earned(policy.id, policy.product_code, before,
+                             settled.earned_through_fen))
     post(uow, postings.premium_refunded(on=on, policy_id=policy.id, policy_no=policy.policy_no,
                                         amount_fen=settled.refunded_fen))
-    uow.policies.save(policy)
     # The premium earned to date before a refund is posted but not counted here: the
     # settlement reports what was earned at maturity and what was refunded.
     return Settlement(expired=settled.expired,
@@ -353,14 +371,18 @@ def _prepay_all(uow: UnitOfWork, cmds: Sequence[RecordPrepayment]) -> FileOutcom
     rejected: list[Rejection] = []
     for index, cmd in enumerate(cmds):
         try:
-            accepted.append(_prepay(uow, cmd))
+            accepted.append(prepay(uow, cmd))
         except DomainError as exc:
             rejected.append(Rejection(index, cmd.reference, exc))
     return FileOutcome(tuple(accepted), tuple(rejected))
 
 
-def _prepay(uow: UnitOfWork, cmd: RecordPrepayment) -> Settlement:
-    """Check everything first, then write: a refused prepayment leaves nothing behind."""
+def prepay(uow: UnitOfWork, cmd: RecordPrepayment) -> Settlement:
+    """Settle one loan early inside the caller's open unit of work, which authorizes and
+    commits (``record_prepayment(s)``, a repayment file's prepayments, a funder's early
+    settlement file in ``servicing.feed_types``). Check everything first, then write: a
+    refused prepayment leaves nothing behind; its transaction number recorded on the loan
+    already answers with that settlement, writing nothing."""
     if cmd.interest_fen < 0:
         raise InvalidInput.single("interest_fen", "amount.nonnegative",
                                   "interest cannot be negative")
@@ -405,8 +427,10 @@ def _prepay(uow: UnitOfWork, cmd: RecordPrepayment) -> Settlement:
                                    paid_on=cmd.paid_on, principal_fen=principal_left,
                                    interest_fen=interest), f"{cmd.reference}:{inst.number}"))
     uow.repayments.add_many(rows)
+    uow.loans.refresh_first_unpaid([loan.id])  # all paid now: the stored state follows
     loan.first_unpaid_due_date = None
     settlement = _settle(uow, policy, loan, on=cmd.paid_on)
+    uow.policies.save(policy)
     uow.events.add([Event("LoanPrepaid", "loan", loan.id, cmd.paid_on, {
         "principal_fen": pos.outstanding_principal_fen, "interest_fen": cmd.interest_fen,
         "reference": cmd.reference, "expired": settlement.expired,
@@ -450,8 +474,10 @@ def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
     """Installment premium fallen due, premium earned (month close), expiries and
     prepayments settled, and claims for loans whose days past due reach the trigger.
 
-    Set-based: each step asks the repositories for exactly the policies it concerns. One
-    transaction for the whole day; running it again for the same day posts nothing more.
+    Set-based: each step asks the repositories for exactly the policies it concerns; the
+    month close reads and writes columns, not policies (``policy.premiums.close_month``).
+    The day's earned single premium is posted as one entry per product. One transaction
+    for the whole day; running it again for the same day posts nothing more.
     """
     authorize(uow, Action.BATCH_RUN)
     on = cmd.on
@@ -475,28 +501,30 @@ def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
             pairs = [(by_id[pid], through) for pid, through in due]
             report.premium_written_fen = write_installment_premiums(
                 uow, pairs, funders, on=on, source=source)
-        if close_month:
-            earning = uow.policies.get_many(uow.end_of_day.single_premium_in_force())
-            report.premium_earned_fen = earn_premiums(uow, earning, on=on, source=source)
-            uow.policies.save_many(earning)
+        earned = close_month_earning(uow, on=on) if close_month else []
+        report.premium_earned_fen = sum(e.amount_fen for e in earned)
+        # Fully repaid: the few policies and loans read whole, settled one by one by the
+        # policy's rules, and written back together (the loans only if still active).
         repaid = uow.policies.get_many(uow.end_of_day.fully_repaid())
         loans = uow.loans.get_many(p.loan_id for p in repaid if p.loan_id is not None)
         for policy in repaid:
             assert policy.loan_id is not None  # a repaid policy was issued on a loan
-            outcome = _settle(uow, policy, loans[policy.loan_id], on=on)
+            loan = loans[policy.loan_id]
+            loan.pay_off()
+            outcome = _settle_policy(uow, policy, loan, on=on, earned=earned)
             report.premium_refunded_fen += outcome.refunded_fen
             report.premium_earned_fen += outcome.earned_fen
             report.policies_expired += outcome.expired
             report.policies_cancelled += not outcome.expired
+        if not uow.loans.save_all_if_status(list(loans.values()), LoanStatus.ACTIVE):
+            raise WriteConflict("a repaid loan was settled by a concurrent request")
+        uow.policies.save_many(repaid)
+        post_earned(uow, earned, on=on, source=source)
         overdue = uow.end_of_day.overdue(on)
         report.policies_overdue = len(overdue)
         triggered = [pid for pid, first_due, trigger in overdue
                      if trigger_reached(days_past_due(first_due, on), trigger)]
-        for policy in uow.policies.get_many(triggered):
-            assert policy.id is not None
-            if any(c.status is ClaimStatus.DECLINED for c in uow.claims.for_policy(policy.id)):
-                continue  # a declined claim waits for a person, not for tomorrow's batch
-            claim = open_claim(uow, policy, on=on)
+        for claim in open_triggered_claims(uow, uow.policies.get_many(triggered), on=on):
             assert claim.id is not None
             (report.claims_opened if claim.status is ClaimStatus.OPEN
              else report.claims_declined).append(claim.id)

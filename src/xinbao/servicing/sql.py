@@ -55,13 +55,6 @@ class SqlEndOfDayQueries(SqlRepository):
         return [(pid, through) for pid, through in
                 _statements()["premiums_due"].all(self._c, {"loans": loans, "on": on})]
 
-    def single_premium_in_force(self) -> list[int]:
-        p = policy_tables.policies
-        q = (select(p.c.id).where(p.c.status == PolicyStatus.IN_FORCE.value,
-                                  p.c.single_premium_fen > p.c.earned_fen + p.c.refunded_fen)
-             .order_by(p.c.id))
-        return list(self._c.execute(q).scalars())
-
     def fully_repaid(self) -> list[int]:
         p, ln = policy_tables.policies, loans_tables.loans
         q = (select(p.c.id).join(ln, ln.c.id == p.c.loan_id)

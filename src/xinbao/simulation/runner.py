@@ -23,6 +23,7 @@ from decimal import Decimal
 import numpy as np
 import polars as pl
 
+from xinbao.batch.services import DaySnapshot
 from xinbao.catalogue import services as catalogue
 from xinbao.catalogue.commands import RegisterFunder, RegisterProduct
 from xinbao.catalogue.model.parties import PartyKind
@@ -66,6 +67,9 @@ from xinbao.unit_of_work import UnitOfWork
 
 UowFactory = Callable[[], UnitOfWork]
 Progress = Callable[[int, int], None]  # (days done, days in all)
+#: Keeps the day's end-of-day snapshot (``batch.services.snapshot_day`` with the store,
+#: rules and engine the caller chose) after the day's batch.
+Snapshotter = Callable[[date], DaySnapshot]
 
 #: Paid-in capital on day one: enough to carry the book (net assets for later limits).
 OPENING_CAPITAL_FEN = 200_000_000_000
@@ -87,6 +91,8 @@ class SimulationResult:
     claims_declined: int = 0
     claims_paid: int = 0
     recoveries: int = 0
+    snapshots: int = 0  # days whose end-of-day snapshot was kept
+    last_snapshot: DaySnapshot | None = None
     truth: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
 
     @property
@@ -116,11 +122,13 @@ class _Loan:
 
 def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProduct], *,
                engine: RiskEngine, bureau: SimulatedBureau,
-               progress: Progress | None = None) -> SimulationResult:
+               progress: Progress | None = None,
+               snapshot: Snapshotter | None = None) -> SimulationResult:
     """Simulate ``scenario`` against the system behind ``uow``; return the figures and the
     ground truth (``result.truth``, one row per application). ``engine`` decides; its
     bureau asks ``bureau``, which the simulator tells what the market drew for each
-    borrower."""
+    borrower. With ``snapshot``, the end-of-day batch keeps the day's snapshot on each
+    month's last day and on the simulation's last day (``result.last_snapshot``)."""
     catalogue_by_code = {p.code: p for p in products}
     missing = {code for code in scenario.products.values()} - set(catalogue_by_code)
     if missing:
@@ -219,6 +227,10 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
         report = servicing.run_end_of_day(RunEndOfDay(today), uow())
         result.claims_opened += len(report.claims_opened)
         result.claims_declined += len(report.claims_declined)
+        if snapshot is not None and (today == end
+                                     or (today + timedelta(days=1)).month != today.month):
+            result.last_snapshot = snapshot(today)
+            result.snapshots += 1
         low, high = scenario.claim_payment_days
         for claim_id in report.claims_opened:
             g = market.rng(scenario, 7, claim_id)

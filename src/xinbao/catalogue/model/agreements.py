@@ -4,7 +4,9 @@ An agreement names the products the funder may sell with cover, the commission t
 pays it (a share of premium), the share of the insurer's new business it is planned to bring,
 the share of each loss it keeps (risk share), the settlement cycle of premium and claims in
 days, and the format of the files it sends (DOMAIN §2, marketing: "partner funders
-(cooperation agreements: risk share, fees, settlement cycle, file formats)").
+(cooperation agreements: risk share, fees, settlement cycle, file formats)"), with the
+funder's own column names for our file types (``feed_mapping``: per file type, theirs ->
+ours; issue 21).
 
 Versions are numbered from 1 and never change once stored. The newest version is the one in
 force: its products and commission are the funder's (``Funder.adopt``), which intake
@@ -15,7 +17,8 @@ never takes effect before the version it follows (``agreement.version_order``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -36,7 +39,15 @@ MAX_SETTLEMENT_DAYS = 366
 
 #: The terms of an agreement: what a new version may change.
 TERMS = ("products", "commission_rate", "volume_share", "risk_share", "settlement_days",
-         "file_format")
+         "file_format", "feed_mapping")
+
+#: A funder's column names for ours: file type -> {theirs: ours}.
+FeedMapping = dict[str, dict[str, str]]
+#: The file types a mapping may name and each one's columns (the schemas are the batch's,
+#: a layer above: whoever validates passes them in).
+FeedColumns = Mapping[str, Collection[str]]
+#: The longest column name of a funder's that a mapping keeps.
+MAX_COLUMN_NAME = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +64,15 @@ class Agreement:
     risk_share: Decimal = Decimal(0)  # share of each loss the funder keeps
     settlement_days: int = 30  # settlement cycle of premium and claims
     file_format: str = FileFormat.CSV
+    #: The funder's column names: file type -> {theirs: ours} (empty: it sends ours).
+    feed_mapping: FeedMapping = field(default_factory=dict)
 
-    def validate(self) -> list[FieldError]:
-        """Every rule the terms break (empty when they are sound)."""
+    def validate(self, feed_columns: FeedColumns | None = None) -> list[FieldError]:
+        """Every rule the terms break (empty when they are sound); the column mapping is
+        checked against ``feed_columns`` when given (None: a mapping left as it was)."""
         errors = check_terms(self.products, self.commission_rate)
+        if feed_columns is not None:
+            errors += check_feed_mapping(self.feed_mapping, feed_columns)
         if self.volume_share is not None and not _within(self.volume_share, low_open=True):
             errors.append(FieldError("volume_share", "agreement.volume_share",
                                      "volume share must be in (0, 1]"))
@@ -83,7 +99,13 @@ class Agreement:
                 "products": list(self.products), "commission_rate": str(self.commission_rate),
                 "volume_share": None if self.volume_share is None else str(self.volume_share),
                 "risk_share": str(self.risk_share), "settlement_days": self.settlement_days,
-                "file_format": str(self.file_format)}
+                "file_format": str(self.file_format),
+                "feed_mapping": {kind: dict(names) for kind, names
+                                 in sorted(self.feed_mapping.items())}}
+
+    def mapping_for(self, file_type: str) -> dict[str, str]:
+        """The funder's column names for one file type (theirs -> ours; empty: none)."""
+        return dict(self.feed_mapping.get(file_type, {}))
 
 
 def check_terms(products: tuple[str, ...], commission_rate: Decimal) -> list[FieldError]:
@@ -98,13 +120,43 @@ def check_terms(products: tuple[str, ...], commission_rate: Decimal) -> list[Fie
     return errors
 
 
-def next_version(newest: Agreement, proposed: Agreement, *, on: date) -> Agreement | None:
+def check_feed_mapping(mapping: Mapping[str, Mapping[str, str]],
+                       feed_columns: FeedColumns) -> list[FieldError]:
+    """The rules on a funder's column names: each file type known, each of theirs a plain
+    name, each of ours a column of that type's schema, named by one of theirs at most (two
+    of theirs onto one of ours would make two columns of one name)."""
+    errors = []
+    for kind, names in mapping.items():
+        where = f"feed_mapping.{kind}"
+        if kind not in feed_columns:
+            errors.append(FieldError(where, "agreement.feed_type", (
+                f"no file type {kind!r}: one of {', '.join(sorted(feed_columns)) or 'none'}")))
+            continue
+        for theirs, ours in names.items():
+            if not theirs.strip() or len(theirs) > MAX_COLUMN_NAME or not theirs.isprintable():
+                errors.append(FieldError(where, "agreement.feed_mapping", (
+                    f"a funder's column name is 1 to {MAX_COLUMN_NAME} printable characters")))
+            if ours not in feed_columns[kind]:
+                errors.append(FieldError(where, "agreement.feed_column", (
+                    f"{kind} files have no column {ours!r}")))
+        targets = list(names.values())
+        twice = sorted({t for t in targets if targets.count(t) > 1})
+        if twice:
+            errors.append(FieldError(where, "agreement.feed_mapping", (
+                f"one of ours named by two of theirs: {', '.join(twice)}")))
+    return errors
+
+
+def next_version(newest: Agreement, proposed: Agreement, *, on: date,
+                 feed_columns: FeedColumns | None = None) -> Agreement | None:
     """``proposed`` as the version after ``newest``, or None when it repeats newest's terms
-    (nothing to store). Refused (InvalidInput, every rule at once) when a term breaks a rule,
-    or it takes effect before ``newest`` or after ``on``, the day it is stored."""
+    (nothing to store). Refused (InvalidInput, every rule at once) when a term breaks a rule
+    (a new column mapping checked against ``feed_columns``: none given, none is sound), or
+    it takes effect before ``newest`` or after ``on``, the day it is stored."""
     if proposed.terms() == newest.terms():
         return None
-    errors = proposed.validate()
+    changed = proposed.feed_mapping != newest.feed_mapping
+    errors = proposed.validate((feed_columns or {}) if changed else None)
     if proposed.effective_from < newest.effective_from:
         errors.append(FieldError(
             "effective_from", "agreement.version_order",

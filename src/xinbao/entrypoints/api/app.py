@@ -15,6 +15,7 @@ requests → 429; anything else → 500 with an error id and nothing more.
 from __future__ import annotations
 
 import gc
+import re
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -42,6 +43,7 @@ from xinbao.entrypoints.api.routers import (
     catalogue,
     claims,
     compliance,
+    feeds,
     iam,
     ledger,
     policy,
@@ -52,6 +54,7 @@ from xinbao.entrypoints.api.routers import (
 )
 from xinbao.entrypoints.api.schemas.common import HealthOut, dump_json
 from xinbao.entrypoints.api.schemas.risk import decision_fields
+from xinbao.entrypoints.console import batch as console_batch
 from xinbao.entrypoints.console import routes as console
 from xinbao.entrypoints.console import web as console_web
 from xinbao.iam import services as accounts
@@ -68,8 +71,8 @@ from xinbao.risk.model_store import ReloadingScorer
 
 #: The routers in the order their routes are matched and listed in the spec.
 ROUTERS = (catalogue.router, underwriting.router, risk.router, policy.router,
-           servicing.router, claims.router, ledger.router, reporting.router, iam.router,
-           compliance.router, iam.oauth, console.router)
+           servicing.router, feeds.router, claims.router, ledger.router, reporting.router,
+           iam.router, compliance.router, iam.oauth, console.router)
 
 
 def _explained(error: Mapping[str, Any], body: Any, content_type: str | None
@@ -210,7 +213,9 @@ def create_app(container: Container, *, access_log: TextIO | None = None) -> Fas
     app.add_middleware(DecisionLane, batcher=batcher, limiter=app.state.limiter,
                        credentials=container.credentials, now=utcnow, today=today,
                        answer=lambda r: dump_json(decision_fields(r, masking)))
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    uploads = re.compile(f"{feeds.UPLOADS.pattern}|{console_batch.UPLOADS.pattern}")
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       uploads=uploads, upload_max_bytes=settings.max_upload_bytes)
     app.add_middleware(IpRateLimit,
                        limiter=RateLimiter(settings.login_rate_per_minute / 60,
                                            settings.login_rate_per_minute),

@@ -26,6 +26,7 @@ unless the server is told to trust forwarded headers (``uvicorn --proxy-headers
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 import uuid
@@ -84,7 +85,8 @@ def replay(body: bytes, receive: Receive) -> Receive:
 
 
 class BodySizeLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, declared or streamed.
+    """Refuse request bodies over ``max_bytes`` with 413, declared or streamed; a path that
+    ``uploads`` matches (a funder's file) may send up to ``upload_max_bytes``.
 
     A declared ``Content-Length`` over the limit is refused before anything is read. Otherwise
     the body is read into memory up to the limit before the application runs, then replayed to
@@ -92,19 +94,23 @@ class BodySizeLimit:
     produced any output.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int = 1_048_576) -> None:
-        if max_bytes < 0:
+    def __init__(self, app: ASGIApp, max_bytes: int = 1_048_576, *,
+                 uploads: re.Pattern[str] | None = None, upload_max_bytes: int = 0) -> None:
+        if max_bytes < 0 or upload_max_bytes < 0:
             raise ValueError("max_bytes must not be negative")
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads, self.upload_max_bytes = uploads, upload_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.upload_max_bytes if self.uploads is not None and scope["method"] == "POST" \
+            and self.uploads.fullmatch(scope["path"]) else self.max_bytes
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit)
             return
 
         chunks: list[bytes] = []
@@ -115,8 +121,8 @@ class BodySizeLimit:
                 return  # the client left; there is no one to answer
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
+            if size > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -124,9 +130,9 @@ class BodySizeLimit:
 
         await self.app(scope, replay(b"".join(chunks), receive), send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = JSONResponse(
-            {"detail": f"request body too large (limit {self.max_bytes} bytes)"},
+            {"detail": f"request body too large (limit {limit} bytes)"},
             status_code=413,
             # The unread rest of the body makes the connection unusable for another request.
             headers={"Connection": "close"},

@@ -1,6 +1,7 @@
 """``xinbao funders``: partner funders (资金方) and the versions of their cooperation
-agreements (合作协议): products, commission, volume share, risk share, settlement cycle and
-file format.
+agreements (合作协议): products, commission, volume share, risk share, settlement cycle,
+file format and the funder's own column names for our file types (``--feed-map
+repayments:合同号=contract_no``, which ``xinbao feed load`` and ``feed watch`` use).
 
 Registering a funder stores version 1 of its agreement; ``funders agreement`` stores the next
 version, whose products and commission then hold for intake and the premium postings. A
@@ -19,6 +20,7 @@ from typing import Annotated, Any, TypeVar, cast
 import typer
 from rich.table import Table
 
+from xinbao.batch.feeds import SCHEMAS
 from xinbao.catalogue import queries as catalogue_queries
 from xinbao.catalogue import services as catalogue
 from xinbao.catalogue.commands import AmendAgreement, RegisterFunder
@@ -62,6 +64,10 @@ FormatOption = Annotated[str | None, typer.Option(
     "--file-format", help=f"How the funder sends its files: {_FORMATS}.")]
 FromOption = Annotated[str | None, typer.Option(
     "--from", help="The day the agreement takes effect, YYYY-MM-DD.")]
+FeedMapOption = Annotated[list[str] | None, typer.Option(
+    "--feed-map", help="A column of the funder's files named as ours: TYPE:THEIRS=OURS, e.g. "
+                       "repayments:合同号=contract_no (repeatable; the types named get these "
+                       "mappings, the others keep theirs; TYPE: alone removes that type's).")]
 
 
 @funders_app.command("add")
@@ -131,6 +137,7 @@ def funders_agreement(
     risk_share: RiskShareOption = None,
     settlement_days: SettlementOption = None,
     file_format: FormatOption = None,
+    feed_map: FeedMapOption = None,
     effective_from: Annotated[str | None, typer.Option(
         "--from", help="The day the version takes effect (default --on): not before the "
                        "newest version's, not after --on.")] = None,
@@ -154,9 +161,11 @@ def funders_agreement(
             commission_rate=read("commission_rate", parse_rate, commission),
             volume_share=read("volume_share", parse_rate, volume_share),
             risk_share=read("risk_share", parse_rate, risk_share),
-            settlement_days=settlement_days, file_format=file_format)
+            settlement_days=settlement_days, file_format=file_format,
+            feed_mapping=_feed_mapping(feed_map) if feed_map else None)
         read.done()
-        result = catalogue.amend_agreement(cmd, container.uow())
+        result = catalogue.amend_agreement(cmd, container.uow(), feed_columns={
+            kind.value: {c.name for c in columns} for kind, columns in SCHEMAS.items()})
     if as_json:
         emit_json({**result.agreement.as_data(), "stored": result.stored})
         return
@@ -219,6 +228,28 @@ def funders_show(code: Annotated[str, typer.Argument(help="Funder code.")],
                       _pct(a.volume_share) if a.volume_share is not None else "—",
                       _pct(a.risk_share), f"{a.settlement_days} d", str(a.file_format))
     out.print(table)
+    if view.current is not None and view.current.feed_mapping:
+        names = Table("file type", "their column", "our column",
+                      title=f"Their column names (v{view.current.version})")
+        for kind, mapping in sorted(view.current.feed_mapping.items()):
+            for theirs, ours in mapping.items():
+                names.add_row(kind, theirs, ours)
+        out.print(names)
+
+
+def _feed_mapping(values: list[str]) -> dict[str, dict[str, str]]:
+    """``TYPE:THEIRS=OURS`` options as file type -> {theirs: ours} (``TYPE:`` alone: none)."""
+    mapping: dict[str, dict[str, str]] = {}
+    for value in values:
+        kind, colon, pair = value.partition(":")
+        theirs, equals, ours = pair.partition("=")
+        if not colon or not kind.strip() or (pair and (not equals or not theirs or not ours)):
+            raise InvalidInput.single("feed_mapping", "agreement.feed_mapping",
+                                      f"{value!r}: a column mapping is TYPE:THEIRS=OURS")
+        names = mapping.setdefault(kind.strip(), {})
+        if pair:
+            names[theirs] = ours.strip()
+    return mapping
 
 
 def _funder_json(view: catalogue_queries.FunderView, *, history: bool = True) -> dict[str, Any]:
@@ -237,7 +268,16 @@ def _terms_line(a: Agreement) -> str:
     volume = f"volume share {_pct(a.volume_share)}; " if a.volume_share is not None else ""
     return (f"Agreement v{a.version} from {a.effective_from}: products {', '.join(a.products)}; "
             f"commission {_pct(a.commission_rate)}; {volume}risk share {_pct(a.risk_share)}; "
-            f"settlement every {a.settlement_days} days; files {a.file_format}.")
+            f"settlement every {a.settlement_days} days; files {a.file_format}"
+            f"{_mapping_line(a)}.")
+
+
+def _mapping_line(a: Agreement) -> str:
+    if not a.feed_mapping:
+        return ""
+    return "; their columns " + "; ".join(
+        f"{kind}: " + ", ".join(f"{theirs}={ours}" for theirs, ours in names.items())
+        for kind, names in sorted(a.feed_mapping.items()))
 
 
 def _pct(rate: Decimal) -> str:

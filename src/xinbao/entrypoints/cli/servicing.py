@@ -36,9 +36,12 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from xinbao.batch import overrides
 from xinbao.batch import services as batch
+from xinbao.batch.commands import LiftOverride, SetOverride
 from xinbao.batch.engines import DaskEngine, Engine, LocalEngine
-from xinbao.batch.model import BUCKET_LABELS, TIER_LABELS
+from xinbao.batch.model import BUCKET_LABELS, TIER_LABELS, Tier
+from xinbao.batch.repository import Override
 from xinbao.entrypoints.api.schemas.servicing import EndOfDayOut, LoanOut
 from xinbao.entrypoints.cli.common import (
     DatabaseUrl,
@@ -52,6 +55,7 @@ from xinbao.entrypoints.cli.common import (
     out,
     parse_field,
     use_case,
+    utc_now,
 )
 from xinbao.kernel.errors import FieldError, InvalidInput, NotFound
 from xinbao.kernel.money import Money, format_yuan
@@ -332,9 +336,11 @@ def _refusal(line: int, reference: str, error: Exception) -> dict[str, Any]:
 
 @eod_app.command("run")
 def eod_run(
-    on: Annotated[str, typer.Option("--date", help="Business date of the batch, YYYY-MM-DD.")],
+    on: Annotated[str, typer.Option("--date", "--from",
+                                    help="Business date of the batch, YYYY-MM-DD.")],
     through: Annotated[str | None, typer.Option(
-        help="Run every day from --date through this date, in order (catching up).")] = None,
+        "--through", "--to",
+        help="Run every day from --date through this date, in order (a backfill).")] = None,
     close_month: Annotated[bool | None, typer.Option(
         "--close-month/--no-close-month",
         help="Earn premium as at a month's close (default: on a month's last day).")] = None,
@@ -383,8 +389,8 @@ def eod_run(
                     container.uow(), container.snapshots, day, container.classification,
                     container.early_warning, engine=kernels_on))
                 progress.advance(steps)
-    documents: list[dict[str, Any]] = [EndOfDayOut.of(r).model_dump(mode="json")
-                                       for r in reports]
+    documents: list[dict[str, Any]] = [
+        EndOfDayOut.of(r).model_dump(mode="json", exclude={"snapshot"}) for r in reports]
     for document, taken in zip(documents, snapshots, strict=False):
         document["snapshot"] = _snapshot_json(taken)
     if as_json:
@@ -422,3 +428,76 @@ def _snapshot_table(snapshots: list[batch.DaySnapshot], root: Path) -> Table:
                       " ".join(f"{b} {s.by_bucket.get(b, 0):,}" for b in BUCKET_LABELS),
                       " ".join(f"{code} {n:,}" for code, n in s.signals.items()) or "-")
     return table
+
+
+@eod_app.command("override")
+def eod_override(
+    loan_id: Annotated[int, typer.Argument(help="The loan's id.")],
+    reason: Annotated[str, typer.Option(help="Why, at least 10 characters (kept and audited).")],
+    tier: Annotated[int | None, typer.Option(
+        help="Classify the loan in this tier whatever the rules say: 1 正常, 2 关注, 3 次级, "
+             "4 可疑, 5 损失.")] = None,
+    lift: Annotated[bool, typer.Option(
+        "--lift", help="Lift the loan's override: the rules classify it again.")] = False,
+    effective_from: Annotated[str | None, typer.Option(
+        "--from", help="In force from this business date, YYYY-MM-DD (default today).")] = None,
+    as_json: JsonOption = False,
+    user: UserOption = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set a loan's five-tier class by hand (``--tier N``), or lift that (``--lift``), with a
+    reason; the day's snapshot classifies it so from the date (tier basis ``override``). A
+    risk manager's decision: act as that console user (``--user``)."""
+    with use_case():
+        if (tier is None) == (not lift):
+            raise InvalidInput.single("tier", "override.tier", "give --tier N or --lift")
+        since = (parse_field("from", date.fromisoformat, effective_from) if effective_from
+                 else date.today())
+    container = container_for(database_url, user=user)
+    with use_case():
+        if tier is not None:
+            done = overrides.set_override(SetOverride(loan_id, tier, reason, since),
+                                          container.uow(), now=utc_now())
+        else:
+            done = overrides.lift_override(LiftOverride(loan_id, reason, since),
+                                           container.uow(), now=utc_now())
+    if as_json:
+        emit_json({**_override_json(done.override), "added": done.added})
+        return
+    o = done.override
+    what = (f"{TIER_LABELS[Tier(o.tier)]} (tier {o.tier})" if o.tier is not None
+            else "by the rules (override lifted)")
+    out.print(f"Loan {o.loan_id} classified {what} from {o.effective_from}: {o.reason}"
+              + ("" if done.added else " [dim](already so: nothing added)[/]"))
+
+
+@eod_app.command("overrides")
+def eod_overrides(
+    loan: Annotated[int | None, typer.Option("--loan", help="Only this loan's.")] = None,
+    as_json: JsonOption = False,
+    user: UserOption = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The classification overrides set and lifted, oldest first (the newest of a loan
+    effective by a day is in force on it)."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        rows = overrides.list_overrides(container.uow(), loan)
+    if as_json:
+        emit_json([_override_json(o) for o in rows])
+        return
+    table = Table("id", "loan", "tier", "from", "reason", "set by", "set at",
+                  title="Classification overrides")
+    for o in rows:
+        table.add_row(str(o.id), str(o.loan_id),
+                      f"{o.tier} {TIER_LABELS[Tier(o.tier)]}" if o.tier is not None else "lifted",
+                      str(o.effective_from), o.reason, o.set_by,
+                      o.set_at.isoformat(timespec="seconds"))
+    out.print(table)
+
+
+def _override_json(o: Override) -> dict[str, object]:
+    return {"id": o.id, "loan_id": o.loan_id, "tier": o.tier,
+            "tier_label": TIER_LABELS[Tier(o.tier)] if o.tier is not None else None,
+            "reason": o.reason, "effective_from": o.effective_from.isoformat(),
+            "set_by": o.set_by, "set_at": o.set_at.isoformat()}

@@ -4,6 +4,7 @@ database, with its ground truth and an HTML report. The simulator acts as
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from xinbao.batch import services as batch
+from xinbao.batch.model import BUCKET_LABELS, TIER_LABELS
+from xinbao.batch.store import ParquetSnapshots
 from xinbao.bootstrap import risk_engine
 from xinbao.entrypoints.cli.common import container_for, err, kpi_rows, kpi_table, out, safe_url
 from xinbao.iam.model.security import system
@@ -70,6 +74,11 @@ def _simulate(scenario: Scenario, out_dir: Path, database_url: str | None,
             raise typer.Exit(2)
         for suffix in ("", "-wal", "-shm"):
             Path(parsed.database + suffix).unlink(missing_ok=True)
+    # The simulation's snapshots live beside its database: a replaced database must not
+    # find the days of the one before it (the early warnings compare a day with the last).
+    snapshots = ParquetSnapshots(out_dir / "snapshots")
+    if overwrite:
+        shutil.rmtree(snapshots.root, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     models = out_dir / "models"
     container = container_for(url, upgrade=True, models_dir=models)
@@ -88,10 +97,14 @@ def _simulate(scenario: Scenario, out_dir: Path, database_url: str | None,
         task = progress.add_task(
             f"{scenario.name}: {scenario.applications:,} applications, {scenario.months} "
             "months", total=None)
-        result = run_market(scenario, lambda: container.uow(system("simulator")),
+        actor = system("simulator")
+        result = run_market(scenario, lambda: container.uow(actor),
                             load_product_catalogue(), engine=engine, bureau=bureau,
                             progress=lambda done, total: progress.update(
-                                task, completed=done, total=total))
+                                task, completed=done, total=total),
+                            snapshot=lambda day: batch.snapshot_day(
+                                container.uow(actor), snapshots, day,
+                                container.classification, container.early_warning))
     truth_path = out_dir / "ground_truth.parquet"
     result.truth.write_parquet(truth_path)
     k = reporting.portfolio_kpis(container.uow())
@@ -108,9 +121,19 @@ def _simulate(scenario: Scenario, out_dir: Path, database_url: str | None,
                     format_yuan(row["recovered_fen"]),
                     f"{ratio_ * 100:.1f}%" if ratio_ is not None else "n/a")
     out.print(fam)
+    figures = kpi_rows(k)
+    taken = result.last_snapshot
+    if taken is not None:
+        by_tier = " · ".join(f"{t} {taken.by_tier.get(t, 0):,}" for t in TIER_LABELS.values())
+        by_bucket = " · ".join(f"{b} {taken.by_bucket.get(b, 0):,}" for b in BUCKET_LABELS)
+        out.print(f"Snapshot of {taken.on} ({result.snapshots} kept in {snapshots.root}): "
+                  f"{taken.loans:,} insured loans, {taken.overdue:,} overdue; by class "
+                  f"{by_tier}; by bucket {by_bucket}.")
+        figures += [(f"Loans by class on {taken.on}", by_tier),
+                    (f"Loans by bucket on {taken.on}", by_bucket)]
     report_path = out_dir / "report.html"
     write_report(
-        report_path, title=f"信保 Xinbao · {scenario.name}", subtitle=title, kpis=kpi_rows(k),
+        report_path, title=f"信保 Xinbao · {scenario.name}", subtitle=title, kpis=figures,
         monthly=monthly_statement(reporting.ledger_by_month(container.uow())),
         vintages=vintage_curves(reporting.policy_vintages(container.uow()), result.end))
     out.print(f"Repayments {result.repayments:,}, prepayments {result.prepayments:,}, claims "

@@ -173,4 +173,5 @@ def policy_page(policy_id: RecordId, me: Signed) -> Response:
                      funder=_funders(me).get(policy.funder_id, str(policy.funder_id)),
                      monthly_rate=f"{(policy.monthly_premium_rate * 100).normalize():f}%",
                      loan=loan, schedule=_schedule(loan, as_of) if loan else [],
-                     claims=claims, entries=entries, accounts=accounts, **_names(me))
+                     claims=claims, entries=entries, accounts=accounts,
+                     may_read_overrides=me.may(Action.REPORT_READ), **_names(me))

@@ -22,7 +22,16 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from markupsafe import Markup
 
 from xinbao.analytics.portfolio import monthly_statement, vintage_curves
-from xinbao.entrypoints.console import admin, applications, claims, finance, i18n, policies, web
+from xinbao.entrypoints.console import (
+    admin,
+    applications,
+    batch,
+    claims,
+    finance,
+    i18n,
+    policies,
+    web,
+)
 from xinbao.entrypoints.console.web import N_, SESSION_COOKIE
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Action, Forbidden, Unauthenticated
@@ -236,5 +245,5 @@ def logout(request: Request, csrf_token: Annotated[str, Form(max_length=100)]) -
     return response
 
 
-for _area in (applications, policies, claims, finance, admin):
+for _area in (applications, policies, claims, batch, finance, admin):
     router.include_router(_area.router)

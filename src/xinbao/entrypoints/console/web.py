@@ -45,6 +45,8 @@ MENU = (
     MenuItem("referrals", "/console/referrals", N_("Referrals"), Action.APPLICATION_APPROVE),
     MenuItem("policies", "/console/policies", N_("Policies"), Action.POLICY_READ),
     MenuItem("claims", "/console/claims", N_("Claims"), Action.CLAIM_READ),
+    MenuItem("eod", "/console/eod", N_("End of day"), Action.REPORT_READ),
+    MenuItem("feeds", "/console/feeds", N_("Funder files"), Action.LOAN_READ),
     MenuItem("finance", "/console/finance", N_("Finance"), Action.LEDGER_READ),
     MenuItem("audit", "/console/audit", N_("Audit trail"), Action.AUDIT_READ),
     MenuItem("admin", "/console/admin", N_("Administration"), Action.USER_MANAGE),

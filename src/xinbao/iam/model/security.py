@@ -56,6 +56,7 @@ class Action(StrEnum):
     AUDIT_READ = "audit.read"
     RETENTION_RUN = "retention.run"
     RISK_MANAGE = "risk.manage"  # anti-fraud lists
+    CLASSIFICATION_OVERRIDE = "classification.override"  # a loan's five-tier class, by hand
 
 
 #: No limit on the amount.
@@ -109,6 +110,7 @@ AUTHORITY: dict[Role, dict[Action, int | None]] = {
         **dict.fromkeys(_READ_BOOK, UNLIMITED),
         Action.CATALOGUE_MANAGE: UNLIMITED,
         Action.RISK_MANAGE: UNLIMITED,
+        Action.CLASSIFICATION_OVERRIDE: UNLIMITED,
         Action.REPORT_READ: UNLIMITED,
         Action.LEDGER_READ: UNLIMITED,
     },
@@ -148,7 +150,7 @@ WRITES = frozenset({
     Action.CATALOGUE_MANAGE, Action.APPLICATION_SUBMIT, Action.APPLICATION_APPROVE,
     Action.POLICY_ISSUE, Action.REPAYMENT_RECORD, Action.BATCH_RUN, Action.CLAIM_FILE,
     Action.CLAIM_PAY, Action.RECOVERY_RECORD, Action.LEDGER_POST, Action.USER_MANAGE,
-    Action.RETENTION_RUN, Action.RISK_MANAGE,
+    Action.RETENTION_RUN, Action.RISK_MANAGE, Action.CLASSIFICATION_OVERRIDE,
 })
 
 

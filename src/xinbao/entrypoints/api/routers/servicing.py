@@ -7,6 +7,7 @@ from datetime import date
 
 from fastapi import APIRouter
 
+from xinbao.batch import services as batch
 from xinbao.entrypoints.api.deps import ERRORS, Me, PathId, today
 from xinbao.entrypoints.api.schemas.common import stored
 from xinbao.entrypoints.api.schemas.servicing import (
@@ -65,5 +66,11 @@ def record_missed(loan_id: PathId, body: MissedIn, me: Me) -> EventOut:
 
 @router.post("/batch/end-of-day", response_model=EndOfDayOut)
 def end_of_day(body: EndOfDayIn, me: Me) -> EndOfDayOut:
-    return EndOfDayOut.of(servicing.run_end_of_day(RunEndOfDay(body.on, body.close_month),
-                                                   me.uow()))
+    """The day's postings and claims, then the day's snapshot (as ``xinbao eod run``):
+    each insured loan's days past due, bucket and class, kept under
+    ``XINBAO_SNAPSHOT_DIR``."""
+    report = servicing.run_end_of_day(RunEndOfDay(body.on, body.close_month), me.uow())
+    c = me.container
+    taken = batch.snapshot_day(me.uow(), c.snapshots, body.on, c.classification,
+                               c.early_warning)
+    return EndOfDayOut.of(report, taken)

@@ -7,6 +7,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
+from xinbao.batch.services import DaySnapshot
 from xinbao.entrypoints.api.schemas.common import Count, Fen, Rate, StrictIn, stored
 from xinbao.loans.model import Installment, Position
 from xinbao.servicing.queries import LoanView
@@ -114,6 +115,25 @@ class EndOfDayIn(StrictIn):
     close_month: bool | None = None
 
 
+class SnapshotOut(BaseModel):
+    """The day's snapshot kept by the batch: loans by five-tier class and by bucket."""
+
+    on: date
+    loans: int
+    overdue: int = Field(description="loans with days past due")
+    exposure_fen: Fen
+    by_tier: dict[str, int] = Field(description="loans per class, 正常 … 损失")
+    by_bucket: dict[str, int] = Field(description="loans per bucket, M0 … M6+")
+    signals: dict[str, int] = Field(description="early-warning signals per code")
+    rules_version: str
+
+    @classmethod
+    def of(cls, s: DaySnapshot) -> SnapshotOut:
+        return cls(on=s.on, loans=s.loans, overdue=s.overdue, exposure_fen=s.exposure_fen,
+                   by_tier=s.by_tier, by_bucket=s.by_bucket, signals=s.signals,
+                   rules_version=s.rules_version)
+
+
 class EndOfDayOut(BaseModel):
     on: date
     policies_overdue: int
@@ -126,12 +146,15 @@ class EndOfDayOut(BaseModel):
     claims_declined: list[int]
     run: int = Field(description="which run of this business day: a run again (or one that "
                                  "waited for a concurrent run) posts only what is new")
+    snapshot: SnapshotOut | None = Field(
+        default=None, description="the day's snapshot, when the batch kept one")
 
     @classmethod
-    def of(cls, r: EndOfDayReport) -> EndOfDayOut:
+    def of(cls, r: EndOfDayReport, snapshot: DaySnapshot | None = None) -> EndOfDayOut:
         return cls(
             on=r.on, policies_overdue=r.policies_overdue,
             premium_written_fen=r.premium_written_fen, premium_earned_fen=r.premium_earned_fen,
             premium_refunded_fen=r.premium_refunded_fen, policies_expired=r.policies_expired,
             policies_cancelled=r.policies_cancelled, claims_opened=r.claims_opened,
-            claims_declined=r.claims_declined, run=r.run)
+            claims_declined=r.claims_declined, run=r.run,
+            snapshot=SnapshotOut.of(snapshot) if snapshot is not None else None)
