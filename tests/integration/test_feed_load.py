@@ -57,12 +57,15 @@ def test_a_file_is_applied_once_whatever_its_name_and_an_overlap_adds_only_the_n
     first = _load(c, tmp_path, "0501.csv", [_row(ln, 1, "TX-1"), _row(ln, 2, "TX-2")])
     entries = _entries(c)
 
+    same = _load(c, tmp_path, "0501.csv", [_row(ln, 1, "TX-1"), _row(ln, 2, "TX-2")])
     again = _load(c, tmp_path, "0501-resent.csv", [_row(ln, 1, "TX-1"), _row(ln, 2, "TX-2")])
+    assert _entries(c) == entries  # sent three times (once renamed): no new effect
     overlap = _load(c, tmp_path, "0502.csv", [_row(ln, 2, "TX-2"), _row(ln, 3, "TX-3")])
 
     assert (first.status, first.accepted, first.repeated) == ("applied", 2, 0)
     assert first.principal_fen == sum(i.principal_fen for i in ln.installments[:2])
-    assert (again.status, again.accepted) == ("repeat", 0)
+    assert (same.status, same.accepted, again.status, again.accepted) == (
+        "repeat", 0, "repeat", 0)
     assert (overlap.status, overlap.accepted, overlap.repeated) == ("applied", 1, 1)
     assert [n for n, _ in _repayments(c, ln)] == [1, 2, 3]
     assert _entries(c) > entries  # the third installment's premium, once

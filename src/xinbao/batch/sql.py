@@ -6,8 +6,9 @@ Only loans that still carry risk are read: their policy in force (being repaid) 
 
 from __future__ import annotations
 
-import io
+import tempfile
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Row,
     Select,
     cast,
+    exists,
     func,
     insert,
     select,
@@ -67,16 +69,18 @@ class SqlBookFrames:
                                 compile_kwargs={"literal_binds": True}))
         raw = self._c.connection.driver_connection
         assert raw is not None
-        buffer = io.BytesIO()
-        with raw.cursor() as cursor, cursor.copy(
-                f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
-            for block in copy:
-                buffer.write(block)
-        if not buffer.tell():
-            return pl.DataFrame(schema=schema)
-        buffer.seek(0)
-        return pl.read_csv(buffer, has_header=False, new_columns=list(schema),
-                           schema_overrides=schema)
+        # Spooled to a temporary file, not held in memory beside the frame parsed from it:
+        # at ten million loans the text alone is more than a gigabyte.
+        with tempfile.TemporaryDirectory(prefix="xinbao-copy-") as folder:
+            path = Path(folder) / "rows.csv"
+            with path.open("wb") as spool, raw.cursor() as cursor, cursor.copy(
+                    f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+                for block in copy:
+                    spool.write(block)
+            if not path.stat().st_size:
+                return pl.DataFrame(schema=schema)
+            return pl.read_csv(path, has_header=False, new_columns=list(schema),
+                               schema_overrides=schema)
 
     def _risk_loans(self) -> Any:
         p = policy_tables.policies
@@ -88,16 +92,29 @@ class SqlBookFrames:
         r = loans_tables.repayments
         return select(r.c.loan_id).where(r.c.paid_on > on).distinct().scalar_subquery()
 
+    def _not_replayed(self, loan_id: Any, on: date) -> Any:
+        """No repayment of the loan reported paid after ``on``: an anti-join (``NOT IN`` a
+        subquery is planned as one only while the subquery's rows fit ``work_mem``, past
+        which PostgreSQL scans them again for every row)."""
+        r = loans_tables.repayments
+        return ~exists().where(r.c.loan_id == loan_id, r.c.paid_on > on)
+
     def loans(self, on: date) -> pl.DataFrame:
         p, a = policy_tables.policies, underwriting_tables.applications
         f, ln = catalogue_tables.funders, loans_tables.loans
+        r = loans_tables.repayments
+        # The loans replayed joined as a set (a subquery per row would probe the repayments
+        # once for each of millions of loans).
+        later = (select(r.c.loan_id.label("loan_id")).where(r.c.paid_on > on).distinct()
+                 .subquery("later"))
         q = (select(ln.c.id, p.c.id, f.c.code, p.c.product_code, a.c.region, ln.c.start_date,
                     a.c.borrower_id_index, a.c.borrower_kind, p.c.coverage_share,
                     ln.c.principal_fen, ln.c.principal_paid_fen, ln.c.first_unpaid_due_date,
-                    cast(ln.c.id.in_(self._replayed(on)), Integer))
+                    cast(later.c.loan_id.is_not(None), Integer))
              .select_from(p.join(a, a.c.id == p.c.application_id)
                           .join(f, f.c.id == p.c.funder_id)
-                          .join(ln, ln.c.id == p.c.loan_id))
+                          .join(ln, ln.c.id == p.c.loan_id)
+                          .outerjoin(later, later.c.loan_id == ln.c.id))
              .where(p.c.status.in_(_CARRYING_RISK)).order_by(ln.c.id))
         raw = self._frame(q, {"loan_id": pl.Int64, "policy_id": pl.Int64, "funder": pl.String,
                               "product": pl.String, "region": pl.String, "start": pl.Date,
@@ -117,7 +134,7 @@ class SqlBookFrames:
         ln = loans_tables.loans
         return select(ln.c.id).where(
             ln.c.first_unpaid_due_date < on, ln.c.id.in_(self._risk_loans()),
-            ln.c.id.not_in(self._replayed(on)))
+            self._not_replayed(ln.c.id, on))
 
     def installments(self, on: date) -> pl.DataFrame:
         i, ln = loans_tables.installments, loans_tables.loans
