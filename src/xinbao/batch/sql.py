@@ -15,20 +15,14 @@ import polars as pl
 from sqlalchemy import (
     CompoundSelect,
     Connection,
-    Date,
     Integer,
     Row,
     Select,
-    and_,
     cast,
     exists,
     func,
     insert,
-    literal,
-    null,
-    or_,
     select,
-    true,
     union_all,
 )
 
@@ -142,31 +136,9 @@ class SqlBookFrames:
             ln.c.first_unpaid_due_date < on, ln.c.id.in_(self._risk_loans()),
             self._not_replayed(ln.c.id, on))
 
-    def _wanted(self, on: date) -> Any:
-        """PostgreSQL: the loans whose installments the day reads (``id``, ``first``: the
-        first unpaid due date of a loan past due; ``whole``: a loan replayed, read whole),
-        to drive ``LATERAL`` reads: an index range a loan, where a join was planned as a
-        scan of every installment or repayment of the book (17 s each at 10M loans)."""
-        ln, r = loans_tables.loans, loans_tables.repayments
-        due = select(ln.c.id.label("id"), ln.c.first_unpaid_due_date.label("first"),
-                     literal(False).label("whole")).where(
-            ln.c.first_unpaid_due_date < on, ln.c.id.in_(self._risk_loans()),
-            self._not_replayed(ln.c.id, on))
-        later = (select(r.c.loan_id.label("id")).where(r.c.paid_on > on,
-                                                       r.c.loan_id.in_(self._risk_loans()))
-                 .distinct().subquery("later"))
-        whole = select(later.c.id, cast(null(), Date).label("first"),
-                       literal(True).label("whole"))
-        return union_all(due, whole).subquery("wanted")
-
     def installments(self, on: date) -> pl.DataFrame:
         i, ln = loans_tables.installments, loans_tables.loans
         cols = (i.c.loan_id, i.c.number, i.c.due_date, i.c.principal_fen, i.c.interest_fen)
-        if self._c.dialect.name == "postgresql":
-            n = self._wanted(on)
-            each = select(*cols).where(i.c.loan_id == n.c.id, or_(n.c.whole, and_(
-                i.c.due_date >= n.c.first, i.c.due_date < on))).lateral("each")
-            return self._frame(select(*each.c).select_from(n.join(each, true())), _SCHEDULE)
         due = (select(*cols).select_from(i.join(ln, ln.c.id == i.c.loan_id))
                .where(ln.c.id.in_(self._past_due(on).scalar_subquery()),
                       i.c.due_date >= ln.c.first_unpaid_due_date, i.c.due_date < on))
@@ -197,16 +169,6 @@ class SqlBookFrames:
 
     def repayments(self, through: date) -> pl.DataFrame:
         r = loans_tables.repayments
-        schema = {"loan_id": pl.Int64, "number": pl.Int32, "principal_fen": pl.Int64,
-                  "interest_fen": pl.Int64}
-        if self._c.dialect.name == "postgresql":
-            n = self._wanted(through)
-            each = (select(r.c.installment_number, func.sum(r.c.principal_fen).label("p"),
-                           func.sum(r.c.interest_fen).label("i"))
-                    .where(r.c.loan_id == n.c.id, r.c.paid_on <= through)
-                    .group_by(r.c.installment_number).lateral("each"))
-            return self._frame(select(n.c.id, *each.c).select_from(n.join(each, true())),
-                               schema)
         sums = (r.c.loan_id, r.c.installment_number, func.sum(r.c.principal_fen),
                 func.sum(r.c.interest_fen))
         by = (r.c.loan_id, r.c.installment_number)
@@ -215,7 +177,9 @@ class SqlBookFrames:
         replayed = (select(*sums).where(r.c.loan_id.in_(self._replayed(through)),
                                         r.c.loan_id.in_(self._risk_loans()),
                                         r.c.paid_on <= through).group_by(*by))
-        return self._frame(union_all(due, replayed), schema)
+        return self._frame(union_all(due, replayed),
+                           {"loan_id": pl.Int64, "number": pl.Int32,
+                            "principal_fen": pl.Int64, "interest_fen": pl.Int64})
 
 
 class SqlFeedFiles:
