@@ -52,7 +52,6 @@ growth table: size, set-up seconds, batch seconds, peak resident memory of the b
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import resource
@@ -232,8 +231,12 @@ def generate(lo: int, hi: int, total: int, funder_ids: list[int], sealed: dict[s
         "end_date": ends, "issued_on": starts, "loan_id": ids,
         "earned_fen": np.where(single, monthly * due_count, monthly * written),
         "installments_written": written, "refunded_fen": 0})
+    insured = pl.DataFrame({
+        "loan_id": ids, "policy_id": ids, "funder_id": funder, "product_code": col["code"],
+        "region": region, "borrower_id_index": index, "borrower_kind": col["kind"],
+        "coverage_share": col["coverage"], "policy_status": policies["status"]})
     return {"applications": applications, "loans": loans, "installments": schedule,
-            "repayments": repayments, "policies": policies}
+            "repayments": repayments, "policies": policies, "insured_loans": insured}
 
 
 def prepare(url: str, loans: int) -> dict[str, int]:
@@ -267,8 +270,10 @@ def prepare(url: str, loans: int) -> dict[str, int]:
         ("borrower_phone", "13812345678"))}
     sealed["policy_borrower_id_number"] = c.cipher.encrypt(
         id_number, field="policy_borrower_id_number")
-    counts = dict.fromkeys(("applications", "loans", "installments", "repayments",
-                            "policies"), 0)
+    with c.engine.connect() as conn:  # a schema before migration 0014 has no insured_loans
+        present = set(inspect_schema(conn).get_table_names())
+    counts = dict.fromkeys((t for t in ("applications", "loans", "installments", "repayments",
+                                        "policies", "insured_loans") if t in present), 0)
     restore = _drop_secondary(c.engine, list(counts))
     with c.engine.connect() as conn:  # a schema before migration 0013 has no loan state
         loan_columns = {col["name"] for col in inspect_schema(conn).get_columns("loans")}
@@ -361,25 +366,6 @@ def _bulk(conn: Any, table: str, frame: pl.DataFrame) -> None:
                         frame.with_columns(pl.col(pl.Date).cast(pl.String)).iter_rows())
 
 
-def _read_book(book: Any, on: date) -> dict[str, tuple[float, pl.DataFrame]]:
-    """Each frame the batch reads (the ``BookFrames`` port's methods of no argument or of
-    the business date), read and timed."""
-    from xinbao.batch.repository import BookFrames
-
-    read = {}
-    for name, member in vars(BookFrames).items():
-        if name.startswith("_") or not callable(member):
-            continue
-        method = getattr(book, name)
-        arity = len(inspect.signature(method).parameters)
-        if arity > 1:
-            continue  # a look-up by the funder's values (files), not the day's read
-        started = time.perf_counter()
-        frame = method(on) if arity else method()
-        read[name] = (time.perf_counter() - started, frame)
-    return read
-
-
 def _peak_gib(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 2**20
 
@@ -426,8 +412,8 @@ def run(url: str, loans: int, work: Path, engine: str, partitions: int) -> dict[
 
     uow = c.uow()
     with uow:
-        read = _read_book(uow.book, ON)
-    reading = sum(seconds for seconds, _ in read.values())
+        day_read = uow.book.day(ON)
+    reading = sum(day_read.seconds.values())
     frames = c.snapshots.read(ON)
     assert frames is not None, "the snapshot was not written"
     started = time.perf_counter()
@@ -436,10 +422,15 @@ def run(url: str, loans: int, work: Path, engine: str, partitions: int) -> dict[
     compute = max(took[1] - reading - writing, 0.0)
     print(f"split of the day again (read again, written again): read {reading:,.2f} s ("
           + ", ".join(f"{name} {seconds:,.2f} s, {frame.height:,} rows"
-                      for name, (seconds, frame) in read.items())
+                      for name, (seconds, frame) in (
+                          ("loans", (day_read.seconds["loans"], day_read.loans)),
+                          ("open installments", (day_read.seconds["open installments"],
+                                                 day_read.installments)),
+                          ("their repayments", (0.0, day_read.paid)),
+                          ("overrides", (day_read.seconds["overrides"], day_read.overrides))))
           + f"); write {writing:,.2f} s; compute (the rest: kernels, aggregates, signals) "
           f"{compute:,.2f} s")
-    book = read["loans"][1]
+    book = day_read.loans
     figure = "principal_fen" if "principal_fen" in book.columns else "coverage_share"
     floor = float("inf")
     for _ in range(3):

@@ -133,7 +133,13 @@ def prepare(url: str, policies: int, late_every: int = 100) -> Any:  # the conta
     with c.engine.begin() as conn:
         for table, values in (("applications", applications), ("loans", loans),
                               ("installments", installments), ("repayments", repayments),
-                              ("policies", rows)):
+                              ("policies", rows), ("insured_loans", [{
+                                  "loan_id": r["loan_id"], "policy_id": r["id"],
+                                  "funder_id": funder_id, "product_code": r["product_code"],
+                                  "region": "11", "borrower_id_index": id_index,
+                                  "borrower_kind": "individual",
+                                  "coverage_share": r["coverage_share"],
+                                  "policy_status": r["status"]} for r in rows])):
             _bulk(conn, table, values)
         if conn.dialect.name == "postgresql":
             for table in ("applications", "loans", "repayments", "policies"):

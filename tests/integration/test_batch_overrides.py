@@ -250,7 +250,7 @@ def test_the_snapshot_reads_only_the_overrides_of_loans_carrying_risk(book, tmp_
     on = b.START + timedelta(days=6)
 
     with c.uow() as uow:
-        in_force = uow.book.overrides(on)
+        in_force = uow.book.day(on).overrides
 
     assert in_force.rows() == [(loan, 2, REASON)]
     assert in_force.schema == pl.Schema({"loan_id": pl.Int64, "tier": pl.Int8,

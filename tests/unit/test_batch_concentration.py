@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
+from unittest.mock import patch
 
 import polars as pl
 import pytest
@@ -104,8 +105,11 @@ _KEYS = st.sampled_from(["a", "b", "c", "d"])
 @given(st.lists(st.tuples(_KEYS, _KEYS, _KEYS, _KEYS, st.integers(0, 10**12)), min_size=1,
                 max_size=30),
        st.sampled_from(["0.25", "0.40", "0.5", "0.0025", "0.333"]),
-       st.sampled_from(["0.9", "0.75", "1"]), st.sampled_from(["1", "1.25", "2"]))
-def test_the_signals_are_the_definitions_one_key_at_a_time(rows, limit, near, high):
+       st.sampled_from(["0.9", "0.75", "1"]), st.sampled_from(["1", "1.25", "2"]),
+       st.sampled_from([1, 2, 3, kernels._COARSE]))
+def test_the_signals_are_the_definitions_one_key_at_a_time(rows, limit, near, high, coarse):
+    """Whatever the keys' coarse groups (``kernels._candidates``): one group of all keys,
+    groups shared by several keys, or (in practice) a group a key."""
     rules = EarlyWarningRules(1, 1, Decimal("0.5"), 1,
                               concentration=dict.fromkeys(
                                   ("funder", "region", "product", "obligor"), Decimal(limit)),
@@ -127,7 +131,8 @@ def test_the_signals_are_the_definitions_one_key_at_a_time(rows, limit, near, hi
             elif share >= bound * Fraction(Decimal(near)):
                 expected.add((dimension, key, "low"))
 
-    got = kernels.concentrations(book, rules)
+    with patch.object(kernels, "_COARSE", coarse):
+        got = kernels.concentrations(book, rules)
 
     assert {(d.split(" ")[0], d.split(" ")[1].rstrip(":"), level)
             for d, level in got.select("detail", "level").rows()} == expected

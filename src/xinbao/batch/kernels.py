@@ -181,12 +181,19 @@ def classify(exposures: pl.DataFrame, rules: ClassificationRules,
     by_days = pl.when(retail).then(_tier_by_days(dpd, rules.retail)).otherwise(
         _tier_by_days(dpd, rules.non_retail)).cast(pl.Int8)
     frame = exposures.with_columns(by_days.alias("tier"))
-    bad = pl.when(pl.col("tier") >= int(Tier.SUBSTANDARD)).then(
-        pl.col("exposure_fen")).otherwise(0)
-    share = (bad.sum().over("obligor") /
-             pl.col("exposure_fen").sum().over("obligor").clip(lower_bound=1))
-    caught = (~retail) & (share > float(rules.contagion_share)) & (
-        pl.col("tier") < int(Tier.SUBSTANDARD))
+    non_performing = pl.col("tier") >= int(Tier.SUBSTANDARD)
+    bad = pl.when(non_performing).then(pl.col("exposure_fen")).otherwise(0)
+    share = bad.sum() / pl.col("exposure_fen").sum().clip(lower_bound=1)
+    # A debtor's share is above the contagion share (never negative) only if some of its
+    # exposure is non-performing: the shares are taken over the loans of those debtors
+    # alone (a few in a hundred), not over every loan's debtor key.
+    theirs = frame.join(frame.filter(non_performing).select("obligor").unique(),
+                        on="obligor", how="semi")
+    contagious = (theirs.group_by("obligor").agg(share.alias("share"))
+                  .filter(pl.col("share") > float(rules.contagion_share)).select("obligor"))
+    caught_ids = (theirs.join(contagious, on="obligor", how="semi")
+                  .filter(~retail & ~non_performing)["loan_id"])
+    caught = pl.col("loan_id").is_in(caught_ids.implode())
     frame = frame.with_columns(
         pl.when(caught).then(pl.lit(BY_CONTAGION)).otherwise(pl.lit(BY_DAYS)).alias("tier_basis"),
         pl.when(caught).then(int(Tier.SUBSTANDARD)).otherwise(pl.col("tier"))
@@ -251,7 +258,8 @@ def early_warnings(state: pl.DataFrame, previous: pl.DataFrame | None,
 def _rolls(state: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     now = pl.col("bucket").to_physical()
     before = pl.col("bucket_before").to_physical()
-    return (state.join(previous.select("loan_id", pl.col("bucket").cast(BUCKETS)
+    # Only a loan past due today can have rolled to a worse bucket (M0 is the best).
+    return (state.filter(now > 0).join(previous.select("loan_id", pl.col("bucket").cast(BUCKETS)
                                        .alias("bucket_before")), on="loan_id")
             .filter(now > before)
             .select(pl.lit(ROLL).alias("code"),
@@ -298,7 +306,8 @@ def concentrations(state: pl.DataFrame, rules: EarlyWarningRules) -> pl.DataFram
             ("near", limit * rules.concentration_near), ("limit", limit),
             ("high", limit * rules.concentration_high))}
         parts.append(
-            state.group_by(pl.col(d).cast(pl.String).fill_null("-").alias("key"))
+            _candidates(state, d, total, bounds["near"])
+            .group_by(pl.col(d).cast(pl.String).fill_null("-").alias("key"))
             .agg(pl.col("exposure_fen").sum())
             .with_columns(pl.lit(d).alias("dimension"), pl.lit(_percent(limit)).alias("limit"),
                           *(pl.lit(part, dtype=pl.Int128).alias(f"{name}_{side}")
@@ -326,6 +335,25 @@ def concentrations(state: pl.DataFrame, rules: EarlyWarningRules) -> pl.DataFram
                                "dimension", "key", share, "limit", "exposure_fen",
                                pl.lit(total)).alias("detail")))
     return pl.concat([empty, found.with_columns(pl.col("level").cast(LEVEL))])
+
+
+#: Coarse groups of a dimension's keys (``_candidates``).
+_COARSE = 65_536
+
+
+def _candidates(state: pl.DataFrame, dimension: str, total: int,
+                least: Fraction) -> pl.DataFrame:
+    """The rows of those keys of ``dimension`` that may reach ``least`` of ``total``: the keys
+    hashed into coarse groups, whose sums (one cheap group-by on an integer) bound each of
+    their keys' (an exposure is never negative), and only the groups reaching ``least`` kept.
+    A dimension of millions of keys (the obligors) is then grouped by key over a few rows,
+    not all of them; the keys found are exactly those a group-by over every row finds."""
+    state = state.select(dimension, "exposure_fen")
+    coarse = (pl.col(dimension).hash(seed=0) % _COARSE).alias("_coarse")
+    sums = state.group_by(coarse).agg(pl.col("exposure_fen").sum().cast(pl.Int128))
+    reaching = sums.filter(pl.col("exposure_fen") * least.denominator
+                           >= pl.lit(total, dtype=pl.Int128) * least.numerator)["_coarse"]
+    return state.filter(coarse.is_in(reaching.implode()))
 
 
 def _percent(share: Decimal) -> str:

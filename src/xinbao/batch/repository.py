@@ -15,34 +15,38 @@ from xinbao.kernel.paging import Page, PageRequest
 from xinbao.platform.repository import BatchRunRepository
 
 
+@dataclass(frozen=True, slots=True)
+class BookDay:
+    """The frames a business day's snapshot is computed from, read together (one consistent
+    view of the book)."""
+
+    #: One row per insured loan still carrying risk (its policy in force or claimed):
+    #: ``loan_id``, ``policy_id``, ``funder``, ``product``, ``region``, ``vintage`` (the month
+    #: the loan started, ``YYYY-MM``), ``obligor`` (the borrower's blind index), ``retail``
+    #: (an individual borrower), ``coverage_share`` (Float64, for exposure), and its kept
+    #: state (``kernels.positions_from_state``): ``principal_fen``, ``principal_paid_fen``,
+    #: ``first_unpaid_due_date``, ``replay`` (repayments reported paid after the day).
+    loans: pl.DataFrame
+    #: What the kept state cannot answer for (``kernels`` columns): of a loan replayed, all
+    #: its installments; of a loan past due by its state, those from its first unpaid one to
+    #: those due before the day; of the others, none.
+    installments: pl.DataFrame
+    #: The repayments of those loans reported paid by the day (``loan_id``, ``number``,
+    #: ``principal_fen``, ``interest_fen``; several a installment: the kernels sum them).
+    paid: pl.DataFrame
+    #: The classification override in force on the day for each loan that has one:
+    #: ``loan_id``, ``tier`` (1–5), ``reason`` (of each loan the newest row effective by the
+    #: day; a newest row that lifts the override gives the loan none).
+    overrides: pl.DataFrame
+    #: Seconds each read took (``loans``, ``open installments``, ``overrides``).
+    seconds: dict[str, float]
+
+
 class BookFrames(Protocol):
     """The insured loans' data as frames, read in bulk (``batch/sql.py``)."""
 
-    def loans(self, on: date) -> pl.DataFrame:
-        """One row per insured loan still carrying risk (its policy in force or claimed):
-        ``loan_id``, ``policy_id``, ``funder``, ``product``, ``region``, ``vintage`` (the
-        month the loan started, ``YYYY-MM``), ``obligor`` (the borrower's blind index),
-        ``retail`` (an individual borrower), ``coverage_share`` (Float64, for exposure), and
-        its kept state (``kernels.positions_from_state``): ``principal_fen``,
-        ``principal_paid_fen``, ``first_unpaid_due_date``, ``replay`` (repayments reported
-        paid after ``on``)."""
-        ...
-
-    def installments(self, on: date) -> pl.DataFrame:
-        """The installments the kept state cannot answer for (``kernels`` columns): of a
-        loan replayed, all; of a loan past due by its state, those from its first unpaid
-        one to those due before ``on``; of the others, none."""
-        ...
-
-    def repayments(self, through: date) -> pl.DataFrame:
-        """Repayments reported as paid on or before ``through``, summed by installment, of
-        the loans ``installments(through)`` reads installments of."""
-        ...
-
-    def overrides(self, on: date) -> pl.DataFrame:
-        """The classification override in force on ``on`` for each of those loans that has
-        one: ``loan_id``, ``tier`` (1–5), ``reason`` (of each loan the newest row effective
-        by ``on``; a newest row that lifts the override gives the loan none)."""
+    def day(self, on: date) -> BookDay:
+        """The frames of the snapshot of ``on`` (see ``BookDay``)."""
         ...
 
     def funder_loans(self, funder_id: int, contract_nos: list[str]) -> pl.DataFrame:

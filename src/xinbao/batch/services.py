@@ -63,14 +63,13 @@ def snapshot_day(uow: UnitOfWork, store: SnapshotStore, on: date,
         # then reads the book and writes the day again. Nothing else is written: the
         # transaction commits only to let the day go.
         uow.batch_runs.claim(SNAPSHOT, on)
-        loans = uow.book.loans(on)
-        installments = uow.book.installments(on)
-        paid = uow.book.repayments(on)
-        overrides = uow.book.overrides(on)
-        state = day_state(loans, installments, paid, on, rules, engine or LocalEngine(),
-                          overrides=overrides)
-        before = store.read(on - timedelta(days=1)) if on > date.min else None
-        signals = kernels.day_signals(state, before["loans"] if before else None, warnings)
+        book = uow.book.day(on)
+        state = day_state(book.loans, book.installments, book.paid, on, rules,
+                          engine or LocalEngine(), overrides=book.overrides)
+        # Of the previous day, only what the rolls compare (each loan's bucket).
+        before = (store.frame(on - timedelta(days=1), "loans", columns=("loan_id", "bucket"))
+                  if on > date.min else None)
+        signals = kernels.day_signals(state, before, warnings)
         store.write(on, {"loans": state, "aggregates": aggregate(state), "signals": signals})
         uow.commit()
     return DaySnapshot(
@@ -91,24 +90,36 @@ def day_state(loans: pl.DataFrame, installments: pl.DataFrame, paid: pl.DataFram
     loans), each partition a kernel call on the engine, with the overrides in force
     (``loan_id``, ``tier``, ``reason``: each partition is given those of its own loans)."""
     n = engine.partitions
+    loans = loans.sort("loan_id")
     state = loans.select(*STATE)
-    positions = pl.concat(engine.map(kernels.positions_from_state, list(zip(
+    positions = _aligned(pl.concat(engine.map(kernels.positions_from_state, list(zip(
         by_hash(state, "loan_id", n), by_hash(installments, "loan_id", n),
-        by_hash(paid, "loan_id", n), [on] * n, strict=True))))
-    book = loans.drop(*STATE[1:]).join(positions, on="loan_id", how="inner").with_columns(
+        by_hash(paid, "loan_id", n), [on] * n, strict=True)))), loans)
+    # Row for row (``_aligned``): the positions' columns beside the loans', not joined.
+    book = pl.concat([loans.drop(*STATE[1:]), positions.drop("loan_id")],
+                     how="horizontal").with_columns(
         (pl.col("outstanding_principal_fen").clip(lower_bound=0) * pl.col("coverage_share"))
         .round(0).cast(pl.Int64).alias("exposure_fen"))
     exposures = book.select("loan_id", "obligor", "retail", "days_past_due", "exposure_fen")
     parts = by_hash(exposures, "obligor", n)
     chosen = [None if overrides is None else overrides.join(
         part.select("loan_id"), on="loan_id", how="semi") for part in parts]
-    classified = pl.concat(engine.map(kernels.classify, [
-        (part, rules, mine) for part, mine in zip(parts, chosen, strict=True)]))
-    return (book.join(classified.select("loan_id", "tier", "tier_label", "tier_basis",
-                                        "override_reason"), on="loan_id")
+    classified = _aligned(pl.concat(engine.map(kernels.classify, [
+        (part, rules, mine) for part, mine in zip(parts, chosen, strict=True)])), book)
+    return (pl.concat([book, classified.select("tier", "tier_label", "tier_basis",
+                                               "override_reason")], how="horizontal")
             .with_columns(pl.lit(on).alias("business_date"),
                           pl.lit(rules.version).alias("rules_version"))
-            .drop("coverage_share").sort("loan_id"))
+            .drop("coverage_share"))
+
+
+def _aligned(frame: pl.DataFrame, like: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (a kernel's rows, one per row of ``like``, from partitions in any order)
+    sorted as ``like`` is, by loan; an error if its loans are not ``like``'s, row for row."""
+    frame = frame.sort("loan_id")
+    if frame.height != like.height or not (frame["loan_id"] == like["loan_id"]).all():
+        raise ValueError("a kernel's rows are not one per loan of its input")
+    return frame
 
 
 def aggregate(state: pl.DataFrame) -> pl.DataFrame:

@@ -8,6 +8,7 @@ from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from xinbao.catalogue.model.parties import (
     InsuranceMode,
@@ -24,6 +25,7 @@ from xinbao.platform.sql_lists import in_list
 from xinbao.policy import tables
 from xinbao.policy.model import Policy, PolicyStatus
 from xinbao.policy.repository import POLICY_SORTS, EarningTerms, PolicyFilter, PremiumTerms
+from xinbao.underwriting import tables as underwriting_tables
 
 _POLICY_ENUMS = {
     "mode": InsuranceMode, "policyholder": PolicyRole, "insured": PolicyRole,
@@ -96,8 +98,31 @@ class SqlPolicyRepository(SqlRepository):
         ids = self._insert_many(tables.policies, [self._values(p) for p in policies])
         for policy, new_id in zip(policies, ids, strict=True):
             policy.id = new_id
+        self._copy_insured_loans(policies)
         self._drain_many(policies)
         return list(policies)
+
+    def _copy_insured_loans(self, policies: Sequence[Policy]) -> None:
+        """The ``insured_loans`` rows of those policies with a loan, written afresh from the
+        policy and its application (one statement; see ``tables.insured_loans``)."""
+        ids = [p.id for p in policies if p.loan_id is not None]
+        if not ids:
+            return
+        p, a = tables.policies, underwriting_tables.applications
+        t = tables.insured_loans
+        rows = (select(p.c.loan_id, p.c.id, p.c.funder_id, p.c.product_code, a.c.region,
+                       a.c.borrower_id_index, a.c.borrower_kind, p.c.coverage_share,
+                       p.c.status)
+                .join(a, a.c.id == p.c.application_id)
+                .where(in_list(p.c.id, "ids"), p.c.loan_id.is_not(None)))
+        upsert = (postgresql.insert(t) if self._c.dialect.name == "postgresql"
+                  else sqlite.insert(t))
+        columns = ["loan_id", "policy_id", "funder_id", "product_code", "region",
+                   "borrower_id_index", "borrower_kind", "coverage_share", "policy_status"]
+        statement = upsert.from_select(columns, rows)
+        self._c.execute(statement.on_conflict_do_update(
+            index_elements=[t.c.loan_id],
+            set_={c: statement.excluded[c] for c in columns[1:]}), {"ids": ids})
 
     def save(self, policy: Policy) -> None:
         self.save_many([policy])
@@ -169,6 +194,7 @@ class SqlPolicyRepository(SqlRepository):
     def save_many(self, policies: Iterable[Policy]) -> None:
         policies = list(policies)
         self._update_rows(tables.policies, [{"id": p.id, **self._state(p)} for p in policies])
+        self._copy_insured_loans(policies)
         self._drain_many(policies)
 
     def earning_terms(self) -> list[EarningTerms]:

@@ -46,3 +46,21 @@ policies = Table(
     ForeignKeyConstraint(["product_code", "product_version"],
                          ["products.code", "products.version"]),
 )
+
+#: One row per policy's loan: what the end-of-day batch cuts and classifies each insured loan
+#: by, copied from the policy and its application whenever the policy is written
+#: (``SqlPolicyRepository``), so that the batch reads one narrow table instead of joining
+#: policies and applications (each millions of wide rows) every day. ``policy_status`` is
+#: the policy's status (which loans still carry risk is the batch's rule, ``batch/sql.py``).
+insured_loans = Table(
+    "insured_loans", metadata,
+    Column("loan_id", ForeignKey("loans.id"), primary_key=True),
+    Column("policy_id", ForeignKey("policies.id"), nullable=False, unique=True),
+    Column("funder_id", ForeignKey("funders.id"), nullable=False),
+    Column("product_code", String(40), nullable=False),
+    Column("region", String(2), nullable=False),
+    Column("borrower_id_index", String(64), nullable=False),  # the obligor
+    enum_column("borrower_kind"),
+    Column("coverage_share", DecimalText(), nullable=False),
+    enum_column("policy_status"),
+)
