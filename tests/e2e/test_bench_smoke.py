@@ -49,8 +49,8 @@ SMOKES = [
                       r"^peak resident memory [\d.]+ GiB ",
                       r"^  overdue [1-9][\d,]*; classes: .*正常 [\d,]+.*损失 [\d,]+",
                       r"^  buckets: M0 [\d,]+, M1 .*M6\+ [\d,]+$",
-                      r"^split of the day again \(read again, written again\): read [\d,.]+ s "
-                      r".*; write [\d,.]+ s; compute ",
+                      r"^split, each part of the day again on its own: read [\d,.]+ s \(loans "
+                      r".*open installments .*; compute .* [\d,.]+ s; write [\d,.]+ s$",
                       r"^floor: one group-by of the 2,000 loans read .* "
                       r"[\d.]+ s; compute [\d,.]+x the floor, the whole step [\d,.]+x$"]),
     ("feed_ingest.py", [r"^set-up: 200 loans, 2,400 installments, a file of 2,000 rows ",

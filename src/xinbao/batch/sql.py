@@ -96,14 +96,25 @@ class _Reads(Protocol):
 
 
 class _RowReads:
-    """Reads on the unit of work's connection, fetched as rows (SQLite)."""
+    """Reads on the unit of work's connection (SQLite), fetched as the driver's rows: no
+    SQLAlchemy result row a loan, and the dates parsed as a column (SQLite keeps them as
+    text) rather than one value at a time. Only queries of our own values, their literals
+    inlined."""
 
     def __init__(self, connection: Connection) -> None:
         self._c = connection
         self.dialect = connection.dialect
 
     def frame(self, query: _Query, schema: dict[str, Any]) -> pl.DataFrame:
-        return pl.DataFrame(self._c.execute(query).all(), schema=schema, orient="row")
+        raw = self._c.connection.driver_connection
+        assert raw is not None
+        rows = raw.execute(str(query.compile(dialect=self.dialect,
+                                             compile_kwargs={"literal_binds": True})))
+        as_read = {name: pl.String if kind == pl.Date else kind
+                   for name, kind in schema.items()}
+        frame = pl.DataFrame(rows.fetchall(), schema=as_read, orient="row")
+        return frame.with_columns(pl.col(name).str.to_date("%Y-%m-%d")
+                                  for name, kind in schema.items() if kind == pl.Date)
 
     def stage(self, table: str, create: str, frame: pl.DataFrame) -> None:
         self._c.execute(text(f"DROP TABLE IF EXISTS {table}"))

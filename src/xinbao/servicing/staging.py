@@ -132,11 +132,17 @@ class SqlStagedRepayments:
             # Each statement here is one pass over the file: compiling it to machine code
             # (PostgreSQL's JIT, past its cost threshold) took longer than running it.
             self._c.execute(text("SET LOCAL jit = off"))
+        else:
+            # The temporary tables' pages kept in memory (SQLite gives the temporary schema
+            # 2 MB of cache, so a million staged rows went back and forth to a file).
+            self._c.execute(text("PRAGMA temp.cache_size = -262144"))
         temp = "CREATE TEMPORARY TABLE"
         done = " ON COMMIT DROP" if self._pg else ""
+        # SQLite: the row number the table's rowid, so the rows are kept in file order.
+        row_no = "BIGINT NOT NULL" if self._pg else "INTEGER PRIMARY KEY"
         for sql in ("DROP TABLE IF EXISTS feed_staging", "DROP TABLE IF EXISTS feed_touched",
                     "DROP TABLE IF EXISTS feed_paid",
-                    f"{temp} feed_staging (row_no BIGINT NOT NULL, loan_id BIGINT NOT NULL, "
+                    f"{temp} feed_staging (row_no {row_no}, loan_id BIGINT NOT NULL, "
                     "installment_number INTEGER NOT NULL, paid_on DATE NOT NULL, "
                     "principal_fen BIGINT NOT NULL, interest_fen BIGINT NOT NULL, "
                     "premium_fen BIGINT NOT NULL, reference VARCHAR(64) NOT NULL, "
