@@ -1,6 +1,6 @@
 """A person's override of a loan's five-tier class (issue 21): set or lifted with a reason,
 kept append-only (``classification_overrides``), in the audit trail, and applied by the
-day's snapshot from its effective date (``BookFrames.overrides`` → ``kernels.classify``:
+day's snapshot from its effective date (``BookDay.overrides`` → ``kernels.classify``:
 ``tier_basis`` ``override``, the reason in ``override_reason``).
 
 Only a person decides one (a console user holding ``classification.override``: the risk
