@@ -21,6 +21,7 @@ from xinbao.entrypoints.api.deps import utcnow
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Role, Unauthenticated
 from xinbao.ledger import services as ledger
+from xinbao.policy import tables as policy_tables
 from xinbao.risk import approval
 from xinbao.risk.commands import ApproveApplication
 from xinbao.servicing import services as servicing
@@ -116,7 +117,13 @@ def test_retention_anonymizes_closed_cases_and_leaves_the_figures_alone(c):
             assert (borrower.id_number, borrower.phone, borrower.bank_card) == (
                 ANONYMIZED, ANONYMIZED, None)
         assert u.applications.get(open_app).borrower.id_number == b.RESIDENT_ID_2
-        assert u.policies.get_by_application(closed_app).borrower_id_number == ANONYMIZED
+        closed_policy = u.policies.get_by_application(closed_app)
+        assert closed_policy.borrower_id_number == ANONYMIZED
+    with c.engine.connect() as conn:  # the end-of-day batch's copy of the blind index too
+        il = policy_tables.insured_loans
+        assert conn.execute(select(il.c.borrower_id_index).where(
+            il.c.policy_id == closed_policy.id)).scalar_one() == ANONYMIZED.lower()
+    with c.uow() as u:
         assert len([r for r in u.events.records()
                     if r.name == "PersonalDataAnonymized"]) == 2
     assert ledger.trial_balance(c.uow()) == balance

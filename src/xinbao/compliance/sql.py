@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from xinbao.catalogue.model.parties import ANONYMIZED, ANONYMIZED_NAME
 from xinbao.compliance.repository import AuditFilter
@@ -56,6 +56,10 @@ class SqlRetentionRepository(SqlRepository):
             p.c.application_id.in_(pending))).scalars()) if pending else []
         self._update_rows(p, [{"id": i, "borrower_id_number": cipher.encrypt(
             ANONYMIZED, field="policy_borrower_id_number")} for i in policy_ids])
+        if policy_ids:  # the batch's copy of the borrower's blind index goes too
+            il = policy_tables.insured_loans
+            self._c.execute(update(il).where(il.c.policy_id.in_(policy_ids))
+                            .values(borrower_id_index=ANONYMIZED.lower()))
         return len(pending)
 
 
