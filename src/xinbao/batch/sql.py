@@ -129,10 +129,10 @@ class _RowReads:
 class _ArrowReads:
     """PostgreSQL: the reads on a connection of their own through ADBC, which streams each
     result out by binary ``COPY`` straight into Arrow columns (no text to print and parse:
-    at ten million loans, half the time CSV took), all in one ``REPEATABLE READ``
-    transaction, so every frame sees the same committed book; rolled back at the end (it
-    writes only its temporary tables). Only queries of our own values are sent, with their
-    literals inlined."""
+    the day's loans at ten million in about a quarter less time than CSV), all in one
+    ``REPEATABLE READ`` transaction, so every frame sees the same committed book; rolled
+    back at the end (it writes only its temporary tables). Only queries of our own values
+    are sent, with their literals inlined."""
 
     def __init__(self, connection: Connection) -> None:
         self.dialect = connection.dialect
@@ -143,14 +143,21 @@ class _ArrowReads:
 
     def __enter__(self) -> _ArrowReads:
         self._conn = adbc.connect(self._uri, autocommit=True)
-        self._cursor = self._conn.cursor()
+        try:
+            self._cursor = self._conn.cursor()
+            self._begin()
+        except BaseException:
+            self._conn.close()
+            raise
+        return self
+
+    def _begin(self) -> None:
         for statement in ("BEGIN ISOLATION LEVEL REPEATABLE READ",
                           # Each query here is one pass over the book: compiling it to
                           # machine code (JIT) takes longer than it saves; and the day's
                           # sorts and hashes fit in memory rather than spill to disk.
                           "SET LOCAL jit = off", "SET LOCAL work_mem = '256MB'"):
             self._cursor.execute(statement)
-        return self
 
     def __exit__(self, *exc: object) -> None:
         try:
