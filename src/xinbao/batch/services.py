@@ -1,7 +1,9 @@
 """The end-of-day batch's set-based step: a business day's snapshot of every insured loan
 still carrying risk (issue 21).
 
-The book is read in bulk as frames in one transaction (``uow.book``); the kernels compute
+The book is read in bulk as frames, all from one consistent view (``uow.book.day``: on
+PostgreSQL a repeatable-read transaction of its own, beside the one holding the day); the
+kernels compute
 each loan's position (days past due, overdue amounts, bucket), exposure (outstanding
 principal × the insurer's share) and five-tier class; the per-loan state and the aggregates
 by product, funder, region, vintage, class and bucket, and the day's early-warning signals
