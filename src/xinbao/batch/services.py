@@ -4,8 +4,9 @@ still carrying risk (issue 21).
 The book is read in bulk as frames, all from one consistent view (``uow.book.day``: on
 PostgreSQL a repeatable-read transaction of its own, beside the one holding the day); the
 kernels compute each loan's position (days past due, overdue amounts, bucket), exposure
-(outstanding principal × the insurer's share) and five-tier class; the per-loan state and the aggregates
-by product, funder, region, vintage, class and bucket, and the day's early-warning signals
+(outstanding principal × the insurer's share) and five-tier class; the per-loan state and
+the aggregates by product, funder, region, vintage, class and bucket, and the day's
+early-warning signals
 (``kernels.day_signals``: early warnings and concentrations) are written to the snapshot
 store as a whole. A second run of the day writes the same snapshot again. The day is held in
 the database while it is computed and written (``batch_runs``), so that runs of one day on
