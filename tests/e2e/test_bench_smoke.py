@@ -55,6 +55,10 @@ SMOKES = [
                       r"[\d.]+ s; compute [\d,.]+x the floor, the whole step [\d,.]+x$"]),
     ("feed_ingest.py", [r"^set-up: 200 loans, 2,400 installments, a file of 2,000 rows ",
                         r"^ingestion: 2,000 rows in [\d.]+ s = [\d,]+ rows/s ",
+                        r"^floor of the rows through the driver straight into that table: "
+                        r"[\d.]+ s = [\d,]+ rows/s$",
+                        r"^floor of the schedules' check alone .* [\d.]+ s; rows in and "
+                        r"checked, nothing else: [\d.]+ s = [\d,]+ rows/s$",
                         r"^floor: the same rows into a bare table [\d.]+ s = [\d,]+ rows/s; "
                         r"ingestion is [\d.]+x the floor$",
                         r"^peak resident memory [\d.]+ GiB$"]),

@@ -46,7 +46,8 @@ installments = Table(
 repayments = Table(
     "repayments", metadata,
     id_column(),
-    Column("loan_id", ForeignKey("loans.id"), nullable=False, index=True),
+    # Looked up by loan through the unique key below, which begins with it.
+    Column("loan_id", ForeignKey("loans.id"), nullable=False),
     Column("installment_number", Integer, nullable=False),
     Column("paid_on", Date, nullable=False, index=True),
     fen_column("principal_fen"),
