@@ -10,7 +10,11 @@ from sqlalchemy import Connection, Engine
 
 from xinbao.batch.sql import SqlBookFrames, SqlFeedFiles, SqlOverrides
 from xinbao.catalogue.sql import SqlFunderRepository, SqlProductRepository
-from xinbao.claims.sql import SqlClaimRepository, SqlRecoveryRepository
+from xinbao.claims.sql import (
+    SqlClaimRepository,
+    SqlRecoveryRepository,
+    SqlSettlementRepository,
+)
 from xinbao.compliance.sql import SqlAuditTrailReader, SqlRetentionRepository
 from xinbao.iam.model.security import Principal, system
 from xinbao.iam.sql import SqlClientRepository, SqlSessionRepository, SqlUserRepository
@@ -123,6 +127,10 @@ class SqlUnitOfWork:
     @cached_property
     def recoveries(self) -> SqlRecoveryRepository:
         return SqlRecoveryRepository(self._open, self.events)
+
+    @cached_property
+    def settlements(self) -> SqlSettlementRepository:
+        return SqlSettlementRepository(self._open, self.events)
 
     @cached_property
     def ledger(self) -> SqlLedgerRepository:

@@ -51,7 +51,7 @@ def test_a_claims_handler_opens_a_claim_and_another_pays_it(console, browser):
     handler.wait_for_url("**/console/claims/*?done=opened")
     claim_url = handler.url.split("?")[0]
     assert handler.get_by_role("status").inner_text() == "The claim was opened."
-    assert "Open" in handler.get_by_role("heading", level=1).inner_text()
+    assert "Approved" in handler.get_by_role("heading", level=1).inner_text()
     assert handler.get_by_text("user:qian.claims").is_visible()
     shot(handler, "claims-opened.en")
 

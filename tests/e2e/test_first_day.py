@@ -92,5 +92,5 @@ def test_first_day_runs_as_written_in_the_readme(empty_database_url: str, tmp_pa
     finally:
         engine.dispose()
     assert policies == ["claimed"]
-    assert len(claims) == 1 and claims[0].status == "paid" and claims[0].recovered_fen > 0
+    assert len(claims) == 1 and claims[0].status == "recovering" and claims[0].recovered_fen > 0
     assert total == 0

@@ -13,19 +13,20 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from xinbao.catalogue.model.agreements import Agreement
 from xinbao.catalogue.model.parties import ANONYMIZED, ANONYMIZED_NAME, Funder
 from xinbao.catalogue.model.products import Product
-from xinbao.claims.model import Claim, ClaimStatus, Recovery
-from xinbao.claims.repository import ClaimFilter, ClaimRow
+from xinbao.claims.model import Assessment, Claim, ClaimStatus, Document, Recovery, Settlement
+from xinbao.claims.repository import AssessmentRecord, ClaimFilter, ClaimRow, SettledClaim
 from xinbao.compliance.repository import AuditFilter
 from xinbao.iam.model.accounts import ApiClient, Session, User
 from xinbao.iam.model.security import Principal, system
 from xinbao.kernel.audit import GENESIS, AuditRecord, chain, json_safe
-from xinbao.kernel.errors import Conflict
+from xinbao.kernel.errors import Conflict, WriteConflict
 from xinbao.kernel.events import Event
 from xinbao.kernel.identity import region_of
 from xinbao.kernel.paging import Page, PageRequest
@@ -439,16 +440,64 @@ class _Repayments(_Table):
 
 class _Claims(_Table):
     def add(self, claim: Claim) -> Claim:
+        if claim.reference is not None and self.get_by_reference(claim.funder_id,
+                                                                 claim.reference):
+            raise WriteConflict("a claim of this reference exists")
+        if claim.status is not ClaimStatus.DECLINED and any(
+                c.status is not ClaimStatus.DECLINED for c in self.for_policy(claim.policy_id)):
+            raise WriteConflict("the policy has a claim that stands")
         return self._insert(claim, "claim")
 
-    def save_if_unchanged(self, claim: Claim, *, status: ClaimStatus,
-                          recovered_fen: int) -> bool:
+    def save_if_unchanged(self, claim: Claim, *, status: ClaimStatus, recovered_fen: int,
+                          approvals: tuple[str, ...] = ()) -> bool:
         stored = self.rows.get(claim.id)
-        if stored is None or (stored.status, stored.recovered_fen) != (status, recovered_fen):
+        if stored is None or (stored.status, stored.recovered_fen, stored.approvals) != (
+                status, recovered_fen, approvals):
             claim.events.clear()
             return False
         self._update(claim, "claim")
         return True
+
+    def get_by_reference(self, funder_id: int, reference: str) -> Claim | None:
+        return self._find(lambda c: c.funder_id == funder_id and c.reference == reference)
+
+    def waiting_for_trigger(self) -> list[Claim]:
+        return sorted(self._filter(lambda c: c.status is ClaimStatus.NOTIFIED),
+                      key=lambda c: c.id)
+
+    def _kept(self, name: str) -> dict[Any, Any]:
+        return self._uow._working.tables.setdefault(name, {})
+
+    def add_assessment(self, claim_id: int, assessment: Assessment, *, reason: str,
+                       difference_fen: int) -> None:
+        kept = self._kept("claim_assessments")
+        kept[len(kept) + 1] = (claim_id, AssessmentRecord(reason, difference_fen, assessment))
+
+    def assessments(self, claim_id: int) -> list[AssessmentRecord]:
+        return [r for c, r in self._kept("claim_assessments").values() if c == claim_id]
+
+    def add_documents(self, claim_id: int, documents: Sequence[Document]) -> None:
+        kept = self._kept("claim_documents")
+        for d in documents:
+            kept[len(kept) + 1] = (claim_id, Document(d.reference, d.sha256.lower()))
+
+    def documents(self, claim_id: int) -> list[Document]:
+        return [d for c, d in self._kept("claim_documents").values() if c == claim_id]
+
+    def queue(self, *, funder_id: int | None, limit: int) -> list[Claim]:
+        found = self._filter(lambda c: c.status is ClaimStatus.UNDER_REVIEW
+                             and (funder_id is None or c.funder_id == funder_id))
+        return sorted(found, key=lambda c: (c.trigger_on or date.max, c.opened_on, c.id))[:limit]
+
+    def approved_through(self, funder_id: int, through: date) -> list[Claim]:
+        return sorted(self._filter(
+            lambda c: c.funder_id == funder_id and c.status is ClaimStatus.APPROVED
+            and c.decided_on is not None and c.decided_on <= through
+            and c.settlement_id is None), key=lambda c: c.id)
+
+    def decided_between(self, start: date, end: date) -> list[Claim]:
+        return sorted(self._filter(lambda c: c.decided_on is not None
+                                   and start <= c.decided_on <= end), key=lambda c: c.id)
 
     def get(self, claim_id: int) -> Claim | None:
         return self._get(claim_id)
@@ -484,6 +533,33 @@ class _Claims(_Table):
                "status": lambda r: (r.claim.status.value, r.claim.id)}[request.sort]
         rows.sort(key=key, reverse=request.descending)
         return Page(rows[request.offset:request.offset + request.size], len(rows), request)
+
+
+class _Settlements(_Table):
+    def add(self, settlement: Settlement) -> Settlement:
+        if self.for_cycle(settlement.funder_id, settlement.cycle_to) is not None:
+            raise WriteConflict("the funder's cycle is settled")
+        stored = replace(settlement, id=self.next_id())
+        self.rows[stored.id] = stored
+        return stored
+
+    def get(self, settlement_id: int) -> Settlement | None:
+        return self.rows.get(settlement_id)
+
+    def for_cycle(self, funder_id: int, cycle_to: date) -> Settlement | None:
+        return next((s for s in self.rows.values()
+                     if s.funder_id == funder_id and s.cycle_to == cycle_to), None)
+
+    def lines(self, settlement_id: int) -> list[SettledClaim]:
+        found = []
+        for claim in sorted(self._uow.claims._filter(lambda c: c.settlement_id == settlement_id),
+                            key=lambda c: c.id):
+            policy = self._uow.policies.get(claim.policy_id)
+            loan = self._uow.loans.get(claim.loan_id)
+            assert policy is not None and loan is not None
+            found.append(SettledClaim(claim, policy.policy_no, loan.contract_no,
+                                      policy.product_code))
+        return found
 
 
 class _Recoveries(_Table):
@@ -912,7 +988,7 @@ class _Reporting(_Table):
     def policy_figures(self) -> list[PolicyFigures]:
         paid: dict[int, tuple[int, int]] = {}
         for c in self._uow.claims.rows.values():
-            if c.status in (ClaimStatus.PAID, ClaimStatus.CLOSED):
+            if c.status in (ClaimStatus.PAID, ClaimStatus.RECOVERING, ClaimStatus.CLOSED):
                 amount, recovered = paid.get(c.policy_id, (0, 0))
                 paid[c.policy_id] = (amount + c.amount_fen, recovered + c.recovered_fen)
         return [PolicyFigures(
@@ -949,6 +1025,7 @@ class InMemoryUnitOfWork:
         self.repayments = _Repayments(self, "repayments")
         self.claims = _Claims(self, "claims")
         self.recoveries = _Recoveries(self, "recoveries")
+        self.settlements = _Settlements(self, "claim_settlements")
         self.ledger = _Ledger(self, "ledger")
         self.events = _Events(self, "events")
         self.users = _Users(self, "users")

@@ -260,7 +260,10 @@ def test_a_defaulted_loan_is_claimed_paid_and_recovered_over_http_with_a_balance
     outstanding = sum(i["principal_fen"] for i in schedule[PAID_INSTALLMENTS:])
     overdue_interest = sum(i["interest_fen"] for i in schedule[PAID_INSTALLMENTS:]
                            if date.fromisoformat(i["due_date"]) < trigger_day)
-    assert claim["status"] == "open"
+    assert claim["status"] == "approved"  # within the automatic limit: approved at once
+    assert claim["source"] == "trigger" and claim["approvals"] == ["system:auto-claims"]
+    assert batch["claims_automatic"] == [claim_id]
+    assert claim["reserve_fen"] == claim["amount_fen"]
     assert claim["days_past_due"] == 80
     assert (claim["principal_fen"], claim["interest_fen"]) == (outstanding, overdue_interest)
     assert claim["amount_fen"] == outstanding + overdue_interest  # coverage share 1
@@ -566,11 +569,17 @@ def test_issuing_a_policy_again_under_another_contract_is_a_409_and_books_no_sec
 def test_paying_a_declined_claim_is_a_409_and_posts_nothing(client: TestClient,
                                                             container: Container) -> None:
     policy = b.issued_policy(container.uow)
-    notice = client.post("/v1/claims", json={"policy_id": policy.id, "on": "2025-03-01"})
+    notice = client.post("/v1/claims", json={
+        "policy_id": policy.id, "on": "2025-03-01", "exclusions": ["insured_fraud"],
+        "shown_by": {"insured_fraud": "the funder's own audit report"}})
     assert notice.status_code == 201, notice.text
     claim = notice.json()
     assert claim["status"] == "declined"
-    assert "CLM-TRIGGER-NOT-REACHED" in claim["reason_codes"]
+    assert claim["reason_codes"] == ["CLM-TRIGGER-NOT-REACHED", "CLM-EXCLUSION-INSURED_FRAUD"]
+    (assessment,) = client.get(f"/v1/claims/{claim['id']}/assessments").json()
+    fraud = next(c for c in assessment["checks"] if c["code"] == "CLM-EXCLUSION-INSURED_FRAUD")
+    assert fraud["evidence"] == {"declared": "insured_fraud",
+                                 "shown_by": "the funder's own audit report"}
     before = written(container)
 
     payment = client.post(f"/v1/claims/{claim['id']}/pay", json={"on": "2025-03-02"})

@@ -23,6 +23,8 @@ from sqlalchemy import select
 from tests import builders as b
 from tests import support
 from xinbao.bootstrap import Container, bootstrap
+from xinbao.claims import services as claims
+from xinbao.claims.commands import SettleClaims
 from xinbao.entrypoints.api.app import create_app
 from xinbao.entrypoints.api.deps import CSRF_HEADER
 from xinbao.entrypoints.console.routes import SESSION_COOKIE
@@ -64,7 +66,17 @@ ROUTES: dict[tuple[str, str], Action | None] = {
     ("POST", "/v1/batch/end-of-day"): Action.BATCH_RUN,
     ("POST", "/v1/claims"): Action.CLAIM_FILE,
     ("GET", "/v1/claims/{claim_id}"): Action.CLAIM_READ,
+    ("GET", "/v1/claims/queue"): Action.CLAIM_READ,
+    ("GET", "/v1/claims/{claim_id}/assessments"): Action.CLAIM_READ,
+    ("POST", "/v1/claims/{claim_id}/review"): Action.CLAIM_REVIEW,
+    ("POST", "/v1/claims/{claim_id}/approve"): Action.CLAIM_APPROVE,
+    ("POST", "/v1/claims/{claim_id}/decline"): Action.CLAIM_REVIEW,
+    ("POST", "/v1/claims/{claim_id}/recalculate"): Action.CLAIM_REVIEW,
     ("POST", "/v1/claims/{claim_id}/pay"): Action.CLAIM_PAY,
+    ("POST", "/v1/funders/{code}/claim-settlements"): Action.CLAIM_PAY,
+    ("GET", "/v1/claim-settlements/{settlement_id}"): Action.CLAIM_READ,
+    ("GET", "/v1/claim-settlements/{settlement_id}/statement.csv"): Action.CLAIM_READ,
+    ("GET", "/v1/claim-settlements/{settlement_id}/statement.pdf"): Action.CLAIM_READ,
     ("POST", "/v1/claims/{claim_id}/recoveries"): Action.RECOVERY_RECORD,
     ("GET", "/v1/ledger/trial-balance"): Action.LEDGER_READ,
     ("GET", "/v1/kpis"): Action.REPORT_READ,
@@ -89,6 +101,7 @@ class Book:
     loan_id: int
     claim_id: int
     claim_on: Any
+    settlement_id: int
 
 
 def _book(c: Container, code: str, id_number: str) -> Book:
@@ -108,8 +121,9 @@ def _book(c: Container, code: str, id_number: str) -> Book:
     with system() as u:
         claim = u.claims.for_policy(issued.id)[0]
     assert quote is not None and report is not None
+    batch = claims.settle_claims(SettleClaims(code, claim_on + timedelta(days=31)), system())
     return Book(code, funder_id, id_number, pending.id, quote.id, issued.id, loan.id,
-                claim.id, claim_on)
+                claim.id, claim_on, batch.settlement.id)
 
 
 @pytest.fixture
@@ -126,7 +140,7 @@ def _path(template: str, book: Book) -> str:
             .replace("{policy_id}", str(book.quote_id if "issue" in template
                                         else book.policy_id))
             .replace("{loan_id}", str(book.loan_id)).replace("{claim_id}", str(book.claim_id))
-            .replace("{code}", book.code))
+            .replace("{settlement_id}", str(book.settlement_id)).replace("{code}", book.code))
 
 
 def _request(method: str, template: str, book: Book) -> dict[str, Any]:
@@ -158,8 +172,13 @@ def _request(method: str, template: str, book: Book) -> dict[str, Any]:
         "/v1/loans/{loan_id}/missed-installments": {"installment_number": 1,
                                                     "reported_on": on},
         "/v1/batch/end-of-day": {"on": on},
-        "/v1/claims": {"policy_id": book.policy_id, "on": on},
+        "/v1/claims": {"policy_id": book.policy_id, "on": on, "reference": f"N-{ref}"},
+        "/v1/claims/{claim_id}/review": {"on": on, "why": "a test"},
+        "/v1/claims/{claim_id}/approve": {"on": on},
+        "/v1/claims/{claim_id}/decline": {"on": on, "why": "a test"},
+        "/v1/claims/{claim_id}/recalculate": {"on": on},
         "/v1/claims/{claim_id}/pay": {"on": on},
+        "/v1/funders/{code}/claim-settlements": {"on": on},
         "/v1/claims/{claim_id}/recoveries": {"amount_fen": 100, "received_on": on,
                                              "source": "collection", "reference": ref},
     }

@@ -168,7 +168,7 @@ def test_eod_opens_the_claim_and_its_maker_cannot_pay_it_but_a_second_user_can(c
     add_user(c, "zhao.min", "finance", "claims_approver")
     add_user(c, "li.na", "claims_approver", "collector")
     claim_id = claim_opened_by(c, "zhao.min")
-    listed = json.loads(xinbao(c, "claims", "list", "--status", "open", "--json").stdout)
+    listed = json.loads(xinbao(c, "claims", "list", "--status", "approved", "--json").stdout)
     assert [x["id"] for x in listed["items"]] == [claim_id]
 
     maker = xinbao(c, "claims", "pay", str(claim_id), "--on", "2025-05-10", "--user",
@@ -189,7 +189,13 @@ def test_eod_opens_the_claim_and_its_maker_cannot_pay_it_but_a_second_user_can(c
     with c.uow() as u:
         made = {(r.name, r.actor) for r in u.events.records(limit=1000)
                 if r.aggregate == "claim"}
-    assert {("ClaimOpened", "user:zhao.min"), ("ClaimPaid", "user:li.na")} <= made
+    assert {("ClaimNotified", "user:zhao.min"), ("ClaimApproved", "user:zhao.min"),
+            ("ClaimPaid", "user:li.na")} <= made
+    assert shown["approvals"] == ["system:auto-claims"]
+    checks = shown["assessments"][0]["checks"]
+    assert [x["code"] for x in checks if not x["passed"]] == []
+    assert next(x for x in checks if x["code"] == "CLM-TRIGGER-NOT-REACHED")["evidence"][
+        "days_past_due"] == 80
 
 
 def test_a_user_is_held_to_their_roles_at_the_cli(c, quoted):
@@ -205,7 +211,7 @@ def test_a_user_is_held_to_their_roles_at_the_cli(c, quoted):
     assert unentitled.exit_code == NOT_PERMITTED and "claim.pay" in unentitled.output
     with c.uow() as u:
         claim = u.claims.get(claim_id)
-    assert claim is not None and claim.status.value == "open"
+    assert claim is not None and claim.status.value == "approved"
 
 
 def test_wrong_credentials_are_refused_without_saying_which_part_and_counted(c):
@@ -351,3 +357,30 @@ def test_a_file_with_a_byte_order_mark_a_non_utf8_line_and_a_long_row_refuses_on
     assert result["repayments_recorded"] == 1
     assert [(r["line"], r["errors"][0]["rule"]) for r in result["refused"]] == [
         (2, "file.encoding")]
+
+
+def test_a_payment_batch_is_settled_and_its_statement_written_at_the_cli(c, quoted, tmp_path):
+    issue(c, quoted)
+    add_user(c, "zhao.min", "finance")
+    add_user(c, "li.na", "claims_approver")
+    claim_id = claim_opened_by(c, "zhao.min")
+    folder = tmp_path / "statements"
+
+    settled = xinbao(c, "claims", "settle", "BANK-A", "--on", "2025-07-01", "--out",
+                     str(folder), "--user", "li.na", "--json", stdin=PASSWORD + "\n")
+
+    assert settled.exit_code == 0, settled.output
+    batch = json.loads(settled.stdout)
+    assert batch["claim_ids"] == [claim_id] and batch["repeat"] is False
+    shown = json.loads(xinbao(c, "claims", "show", str(claim_id), "--json").stdout)
+    assert shown["status"] == "paid" and batch["total_fen"] == shown["amount_fen"]
+    csv_file, pdf_file = (folder / f"{batch['number']}.{kind}" for kind in ("csv", "pdf"))
+    assert pdf_file.read_bytes().startswith(b"%PDF")
+    assert "理赔编号" in csv_file.read_text(encoding="utf-8-sig")
+    again = xinbao(c, "claims", "statement", str(batch["id"]), "--out", str(tmp_path / "2"))
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "2" / pdf_file.name).read_bytes() == pdf_file.read_bytes()
+    repeat = xinbao(c, "claims", "settle", "BANK-A", "--on", "2025-07-01", "--out",
+                    str(folder), "--user", "li.na", "--json", stdin=PASSWORD + "\n")
+    assert json.loads(repeat.stdout)["repeat"] is True
+    assert ledger.trial_balance(c.uow()).total == 0

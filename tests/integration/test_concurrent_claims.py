@@ -137,7 +137,8 @@ def test_a_payment_refused_in_a_batch_leaves_its_claim_open_and_pays_the_others(
         RunEndOfDay(loan.installments[0].due_date + timedelta(days=85)), container.uow())
     second = next(c for c in report.claims_opened if c != claim_id)
     with container.uow() as u:  # an entry under the first claim's key, with other lines
-        clash = claims_postings.indemnity_paid(on=paid_on, claim_id=claim_id, amount_fen=1)
+        clash = claims_postings.indemnity_paid(on=paid_on, claim_id=claim_id, amount_fen=1,
+                                               reserve_fen=1)
         u.ledger.add(clash)
         u.commit()
 
@@ -147,7 +148,7 @@ def test_a_payment_refused_in_a_batch_leaves_its_claim_open_and_pays_the_others(
     assert [r.index for r in outcome.rejected] == [0]
     assert [c.id for c in outcome.accepted] == [second]
     with container.uow() as u:
-        assert u.claims.get(claim_id).status is ClaimStatus.OPEN
+        assert u.claims.get(claim_id).status is ClaimStatus.APPROVED
         assert u.claims.get(second).status is ClaimStatus.PAID
     assert _events(container, "ClaimPaid", claim_id) == 0
     assert ledger.trial_balance(container.uow()).total == 0

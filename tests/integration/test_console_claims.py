@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import pytest
@@ -71,14 +71,26 @@ def _open(client: TestClient, policy: Policy, on: date, **extra: object) -> str:
 
 def _claims(container: Container, policy: Policy, *rows: tuple[date, int, ClaimStatus]
             ) -> list[int]:
-    """Claims stored as they are (dates, amounts, statuses) on the policy: list data."""
+    """Claims stored as they are (dates, amounts, statuses): list data. The first is on the
+    policy; a policy has one claim that stands, so each other one is on a copy of it (its
+    own application and loan, copied too)."""
     ids = []
     with container.uow() as u:
-        for opened_on, amount, status in rows:
+        for n, (opened_on, amount, status) in enumerate(rows):
+            on = policy
+            if n:
+                app = u.applications.get(policy.application_id)
+                loan = u.loans.get(policy.loan_id)
+                app = u.applications.add(replace(app, id=None, events=[],
+                                                 external_ref=f"{app.external_ref}-{n}"))
+                loan = u.loans.add(replace(loan, id=None, events=[],
+                                           contract_no=f"{loan.contract_no}-{n}"))
+                on = u.policies.add(replace(policy, id=None, events=[],
+                                            application_id=app.id, loan_id=loan.id))
             ids.append(u.claims.add(Claim(
-                policy_id=policy.id, loan_id=policy.loan_id, opened_on=opened_on,
-                days_past_due=90, principal_fen=amount, interest_fen=0, amount_fen=amount,
-                status=status)).id)
+                policy_id=on.id, loan_id=on.loan_id, funder_id=on.funder_id,
+                opened_on=opened_on, days_past_due=90, principal_fen=amount, interest_fen=0,
+                amount_fen=amount, status=status)).id)
         u.commit()
     return ids
 
@@ -98,7 +110,7 @@ def test_the_list_filters_by_status_funder_and_opening_dates(world):
     container, client = world
     a = claimable(container, "BANK-A", b.RESIDENT_ID_2).policy
     bb = claimable(container, "BANK-B", b.RESIDENT_ID).policy
-    early, paid, late = _claims(container, a, (date(2025, 5, 1), 100_00, ClaimStatus.OPEN),
+    early, paid, late = _claims(container, a, (date(2025, 5, 1), 100_00, ClaimStatus.APPROVED),
                                 (date(2025, 6, 1), 200_00, ClaimStatus.PAID),
                                 (date(2025, 7, 1), 300_00, ClaimStatus.DECLINED))
     (other,) = _claims(container, bb, (date(2025, 6, 15), 400_00, ClaimStatus.PAID))
@@ -119,17 +131,17 @@ def test_the_list_filters_by_status_funder_and_opening_dates(world):
 def test_the_list_sorts_by_a_column_both_ways_and_its_links_keep_the_filters(world):
     container, client = world
     a = claimable(container).policy
-    small, big, middle = _claims(container, a, (date(2025, 5, 1), 100, ClaimStatus.OPEN),
-                                 (date(2025, 5, 2), 900, ClaimStatus.OPEN),
+    small, big, middle = _claims(container, a, (date(2025, 5, 1), 100, ClaimStatus.APPROVED),
+                                 (date(2025, 5, 2), 900, ClaimStatus.APPROVED),
                                  (date(2025, 5, 3), 500, ClaimStatus.PAID))
     sign_in(container, client, "qian.claims", ["claims_adjuster"])
 
-    down = client.get("/console/claims?sort=amount&dir=desc&status=open")
-    up = client.get("/console/claims?sort=amount&dir=asc&status=open")
+    down = client.get("/console/claims?sort=amount&dir=desc&status=approved")
+    up = client.get("/console/claims?sort=amount&dir=asc&status=approved")
 
     assert _listed(down.text) == [big, small] and _listed(up.text) == [small, big]
     assert 'aria-sort="descending"' in down.text
-    assert "/console/claims?dir=asc&amp;sort=amount&amp;status=open" in down.text
+    assert "/console/claims?dir=asc&amp;sort=amount&amp;status=approved" in down.text
     assert _listed(client.get("/console/claims?sort=opened&dir=asc").text) \
         == [small, big, middle]
     assert _listed(client.get("/console/claims?sort=drop+table&dir=asc").text) \
@@ -139,25 +151,25 @@ def test_the_list_sorts_by_a_column_both_ways_and_its_links_keep_the_filters(wor
 def test_the_list_is_paginated_on_the_server(world):
     container, client = world
     a = claimable(container).policy
-    ids = _claims(container, a, *[(date(2025, 5, 1), 100 + i, ClaimStatus.OPEN)
+    ids = _claims(container, a, *[(date(2025, 5, 1), 100 + i, ClaimStatus.APPROVED)
                                   for i in range(55)])
     sign_in(container, client, "qian.claims", ["claims_adjuster"])
 
-    first = client.get("/console/claims?status=open")
-    second = client.get("/console/claims?status=open&page=2")
+    first = client.get("/console/claims?status=approved")
+    second = client.get("/console/claims?status=approved&page=2")
 
     assert _listed(first.text) == ids[::-1][:50]
     assert _listed(second.text) == ids[::-1][50:]
     assert "55 in all · page 1 of 2" in first.text
-    assert 'href="/console/claims?page=2&amp;status=open" rel="next"' in first.text
+    assert 'href="/console/claims?page=2&amp;status=approved" rel="next"' in first.text
 
 
 def test_a_funders_user_sees_only_its_own_claims_and_not_another_funders(world):
     container, client = world
     a = claimable(container, "BANK-A", b.RESIDENT_ID_2).policy
     bb = claimable(container, "BANK-B", b.RESIDENT_ID).policy
-    (mine,) = _claims(container, a, (date(2025, 5, 1), 100, ClaimStatus.OPEN))
-    (theirs,) = _claims(container, bb, (date(2025, 5, 1), 100, ClaimStatus.OPEN))
+    (mine,) = _claims(container, a, (date(2025, 5, 1), 100, ClaimStatus.APPROVED))
+    (theirs,) = _claims(container, bb, (date(2025, 5, 1), 100, ClaimStatus.APPROVED))
     sign_in(container, client, "bank.a", ["funder"], funder_code="BANK-A")
     with container.uow() as u:
         bank_b = u.funders.get_by_code("BANK-B").id
@@ -180,7 +192,7 @@ def test_a_claim_opened_from_the_form_is_determined_and_a_second_submission_open
 
     with container.uow() as u:
         stored = u.claims.for_policy(c.policy.id)
-    assert [s.status for s in stored] == [ClaimStatus.OPEN]
+    assert [s.status for s in stored] == [ClaimStatus.APPROVED]
     assert first == f"/console/claims/{stored[0].id}?done=opened"
     assert again == f"/console/claims/{stored[0].id}?done=exists"
     page = client.get(first)
@@ -202,7 +214,9 @@ def test_a_declined_claim_shows_the_checks_that_failed_with_their_reason_codes(w
     assert location.endswith("?done=declined")
     assert "CLM-TRIGGER-NOT-REACHED" in page.text
     assert "CLM-EXCLUSION-INSURED_FRAUD" in page.text
-    assert page.text.count("Not met") == 2 and page.text.count(">Met<") == 3
+    # Every check of the assessment, each with what it found and the evidence it read.
+    assert page.text.count("Not met") == 2 and page.text.count(">Met<") == 8
+    assert "days_past_due: 65" in page.text and "declared: insured_fraud" in page.text
     assert "Declined" in page.text and "/pay" not in page.text
 
 
@@ -248,7 +262,7 @@ def test_another_handler_pays_the_claim_once_even_when_the_form_is_sent_twice(wo
 def test_a_read_only_auditor_sees_no_forms_and_a_forged_payment_is_refused(world):
     container, client = world
     c = claimable(container)
-    (claim_id,) = _claims(container, c.policy, (c.notice_on, 100_00, ClaimStatus.OPEN))
+    (claim_id,) = _claims(container, c.policy, (c.notice_on, 100_00, ClaimStatus.APPROVED))
     sign_in(container, client, "li.audit", ["auditor"])
 
     listing = client.get("/console/claims")
@@ -265,7 +279,7 @@ def test_a_read_only_auditor_sees_no_forms_and_a_forged_payment_is_refused(world
 def test_a_payment_with_a_wrong_csrf_token_is_refused(world):
     container, client = world
     c = claimable(container)
-    (claim_id,) = _claims(container, c.policy, (c.notice_on, 100_00, ClaimStatus.OPEN))
+    (claim_id,) = _claims(container, c.policy, (c.notice_on, 100_00, ClaimStatus.APPROVED))
     sign_in(container, client, "sun.approver", ["claims_approver"])
 
     refused = client.post(f"/console/claims/{claim_id}/pay", data={
@@ -321,7 +335,7 @@ def test_a_funders_user_cannot_open_a_claim_on_another_funders_policy(world):
 
     refused = client.post("/console/claims", data={
         "csrf_token": csrf_of(form), "policy": str(theirs.policy.id),
-        "on": theirs.notice_on.isoformat()})
+        "on": theirs.notice_on.isoformat(), "reference": "N-1"})
 
     assert refused.status_code == 404
     with container.uow() as u:

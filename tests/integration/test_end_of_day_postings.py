@@ -210,7 +210,9 @@ def test_claims_open_for_exactly_the_policies_at_their_trigger_read_once_for_all
             [p.id for p in (*unpaid, car, paying, declined_before)])}
     assert opened == {p.id for p in unpaid}
     assert report.claims_declined == []
-    assert claim_reads == 1  # the claims of all the triggered policies, in one read
+    # Two reads for all the claims: the notices waiting for their trigger, and the claims
+    # of all the triggered policies at once.
+    assert claim_reads == 2
     assert all(states[p.id] is PolicyStatus.CLAIMED for p in unpaid)
     assert states[car.id] is states[paying.id] is states[declined_before.id] \
         is PolicyStatus.IN_FORCE

@@ -407,7 +407,7 @@ def test_a_search_of_policies_filters_sorts_pages_and_counts_issued_ones(uow_fac
 
 
 def _open_claim(uow_factory) -> tuple[Funder, Policy, Claim]:
-    """(funder, policy, claim): an open claim on an issued loan, committed."""
+    """(funder, policy, claim): an approved claim on an issued loan, committed."""
     funder, app = _seeded(uow_factory)
     with uow_factory() as u:
         loan = u.loans.add(_loan(funder.id))
@@ -415,7 +415,8 @@ def _open_claim(uow_factory) -> tuple[Funder, Policy, Claim]:
         claim = u.claims.add(Claim(policy_id=policy.id, loan_id=loan.id,
                                    opened_on=date(2025, 8, 1), days_past_due=91,
                                    principal_fen=500_000, interest_fen=5_000, amount_fen=454_500,
-                                   status=ClaimStatus.OPEN))
+                                   status=ClaimStatus.APPROVED, funder_id=funder.id,
+                                   reserve_fen=454_500))
         u.commit()
     return funder, policy, claim
 
@@ -425,7 +426,7 @@ def test_claims_and_recoveries_round_trip(uow_factory):
     with uow_factory() as u:
         loaded = u.claims.get(claim.id)
         loaded.pay(date(2025, 8, 10))
-        assert u.claims.save_if_unchanged(loaded, status=ClaimStatus.OPEN, recovered_fen=0)
+        assert u.claims.save_if_unchanged(loaded, status=ClaimStatus.APPROVED, recovered_fen=0)
         rec = u.recoveries.add(Recovery(claim.id, date(2025, 9, 1), 1000, "borrower"), "R-1")
         u.commit()
     with uow_factory() as u:
@@ -436,7 +437,7 @@ def test_claims_and_recoveries_round_trip(uow_factory):
                 u.claims.for_policies([policy.id, policy.id + 1]).items()} == {
             policy.id: [claim.id], policy.id + 1: []}
         page = {"after_id": 0, "limit": 10}
-        assert u.claims.page(status=ClaimStatus.OPEN, funder_id=None, **page) == []
+        assert u.claims.page(status=ClaimStatus.APPROVED, funder_id=None, **page) == []
         assert [c.id for c in u.claims.page(status=None, funder_id=funder.id, **page)] \
             == [claim.id]
         assert u.claims.page(status=None, funder_id=funder.id + 1, **page) == []
@@ -452,10 +453,14 @@ def test_a_list_of_claims_filters_sorts_and_pages_with_its_total(uow_factory):
 
     funder, policy, first = _open_claim(uow_factory)
     with uow_factory() as u:
-        for opened_on, amount, status in ((date(2025, 8, 3), 100, ClaimStatus.DECLINED),
-                                          (date(2025, 8, 2), 900_000, ClaimStatus.PAID)):
-            u.claims.add(replace(first, id=None, opened_on=opened_on, amount_fen=amount,
-                                 status=status, events=[]))
+        # A policy has one claim that stands: the paid one is on a second policy.
+        other = u.policies.add(_policy(u.applications.add(_application(funder.id, "A-2")),
+                                       funder.id))
+        for opened_on, amount, status, on in (
+                (date(2025, 8, 3), 100, ClaimStatus.DECLINED, policy.id),
+                (date(2025, 8, 2), 900_000, ClaimStatus.PAID, other.id)):
+            u.claims.add(replace(first, id=None, policy_id=on, opened_on=opened_on,
+                                 amount_fen=amount, status=status, events=[]))
         u.commit()
     with uow_factory() as u:
         def ids(filters=None, sort="id", descending=True, offset=0, size=10):
@@ -467,14 +472,14 @@ def test_a_list_of_claims_filters_sorts_and_pages_with_its_total(uow_factory):
         assert ids() == ([c, b_, a], 3)
         assert ids(sort="opened", descending=False) == ([a, c, b_], 3)
         assert ids(sort="amount") == ([c, a, b_], 3)
-        assert ids(sort="status", descending=False) == ([b_, a, c], 3)
+        assert ids(sort="status", descending=False) == ([a, b_, c], 3)
         assert ids(offset=1, size=1) == ([b_], 3)
         assert ids(ClaimFilter(status=ClaimStatus.PAID)) == ([c], 1)
         assert ids(ClaimFilter(funder_id=funder.id)) == ([c, b_, a], 3)
         assert ids(ClaimFilter(funder_id=funder.id + 1)) == ([], 0)
         assert ids(ClaimFilter(opened_from=date(2025, 8, 2),
                                opened_to=date(2025, 8, 2))) == ([c], 1)
-        row = u.claims.search(ClaimFilter(), PageRequest()).items[0]
+        row = u.claims.search(ClaimFilter(), PageRequest(descending=False)).items[0]
         assert row.funder_id == funder.id and row.claim.policy_id == policy.id
 
 
@@ -483,9 +488,10 @@ def test_a_claim_is_saved_only_from_the_state_it_was_read_in(uow_factory):
     with uow_factory() as u:
         first, second = u.claims.get(claim.id), u.claims.get(claim.id)
         first.pay(date(2025, 8, 10))
-        assert u.claims.save_if_unchanged(first, status=ClaimStatus.OPEN, recovered_fen=0)
+        assert u.claims.save_if_unchanged(first, status=ClaimStatus.APPROVED, recovered_fen=0)
         second.pay(date(2025, 8, 11))
-        assert not u.claims.save_if_unchanged(second, status=ClaimStatus.OPEN, recovered_fen=0)
+        assert not u.claims.save_if_unchanged(second, status=ClaimStatus.APPROVED,
+                                              recovered_fen=0)
         assert second.events == []
         u.commit()
     with uow_factory() as u:
@@ -505,18 +511,19 @@ def test_the_register_s_figures_are_each_issued_policy_with_its_paid_claims(uow_
         issued.refunded_fen = 600
         u.policies.save(issued)
         u.policies.add(_policy(quote, funder.id))  # quoted only: not in the register
-        for status, amount, recovered in ((ClaimStatus.PAID, 400_000, 1_000),
-                                          (ClaimStatus.CLOSED, 50_000, 50_000),
-                                          (ClaimStatus.OPEN, 9_999, 0)):
+        # Declined claims never count; of those that stand (one a policy), paid ones do,
+        # with what was recovered on them.
+        for status, amount, recovered in ((ClaimStatus.DECLINED, 9_999, 0),
+                                          (ClaimStatus.RECOVERING, 400_000, 1_000)):
             u.claims.add(Claim(policy_id=issued.id, loan_id=loan.id,
                                opened_on=date(2025, 8, 1), days_past_due=91,
                                principal_fen=amount, interest_fen=0, amount_fen=amount,
-                               status=status, recovered_fen=recovered))
+                               status=status, recovered_fen=recovered, funder_id=funder.id))
         u.commit()
     with uow_factory() as u:
         assert u.reporting.policy_figures() == [PolicyFigures(
-            issued.id, "CONSUMER-G", "guarantee", "in_force", 1_000_000, 18_000, 450_000,
-            51_000)]
+            issued.id, "CONSUMER-G", "guarantee", "in_force", 1_000_000, 18_000, 400_000,
+            1_000)]
 
 
 def _entry(key: str, amount: int = 500) -> ledger.JournalEntry:

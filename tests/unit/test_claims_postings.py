@@ -19,18 +19,23 @@ def lines(entry: JournalEntry | None) -> list[tuple[str, int]]:
     return [(line.account, line.amount_fen) for line in entry.lines]
 
 
-def test_a_covered_claim_reserves_its_payout():
-    e = postings.claim_reserve_set(on=ON, claim_id=42, policy_no="XB0000000007",
-                                   amount_fen=3_240_000)
+def test_a_claims_reserve_is_set_and_released_each_move_keyed_by_its_step():
+    e = postings.claim_reserve_moved(on=ON, claim_id=42, policy_no="XB0000000007",
+                                     change_fen=3_240_000, step="a1")
     assert lines(e) == [(gl.CLAIM_RESERVE_CHARGE, 3_240_000), (gl.CLAIM_RESERVE, -3_240_000)]
     assert e is not None
-    assert e.source_command == "OpenClaim"
+    assert e.source_command == "ClaimReserve"
     assert e.description == "Claim reserve for claim 42 on XB0000000007"
-    assert (e.idempotency_key, e.reference) == ("claim:42", "claim:42")
+    assert (e.idempotency_key, e.reference) == ("claim:42:reserve:a1", "claim:42")
+    released = postings.claim_reserve_moved(on=ON, claim_id=42, policy_no="XB0000000007",
+                                            change_fen=-240_000, step="a2")
+    assert lines(released) == [(gl.CLAIM_RESERVE, 240_000), (gl.CLAIM_RESERVE_CHARGE, -240_000)]
+    assert released is not None and released.idempotency_key == "claim:42:reserve:a2"
 
 
 def test_paying_the_indemnity_moves_the_cash_and_releases_the_reserve():
-    e = postings.indemnity_paid(on=ON, claim_id=42, amount_fen=3_240_000)
+    e = postings.indemnity_paid(on=ON, claim_id=42, amount_fen=3_240_000,
+                                reserve_fen=3_240_000)
     assert lines(e) == [
         (gl.CLAIMS_PAID, 3_240_000), (gl.BANK, -3_240_000),
         (gl.CLAIM_RESERVE, 3_240_000), (gl.CLAIM_RESERVE_CHARGE, -3_240_000),
@@ -39,8 +44,8 @@ def test_paying_the_indemnity_moves_the_cash_and_releases_the_reserve():
     assert e.source_command == "PayClaim"
     assert e.description == "Indemnity paid on claim 42"
     assert (e.idempotency_key, e.reference) == ("claim:42", "claim:42")
-    reserved = postings.claim_reserve_set(on=ON, claim_id=42, policy_no="XB7",
-                                          amount_fen=3_240_000)
+    reserved = postings.claim_reserve_moved(on=ON, claim_id=42, policy_no="XB7",
+                                            change_fen=3_240_000, step="a1")
     assert reserved is not None
     statement = gl.underwriting_statement(gl.trial_balance([*reserved.lines, *e.lines]))
     assert statement.claim_reserve_change_fen == 0
@@ -59,8 +64,9 @@ def test_a_recovery_is_cash_against_recoveries_once_per_receipt():
 
 
 def test_zero_claim_amounts_post_nothing():
-    assert postings.claim_reserve_set(on=ON, claim_id=1, policy_no="XB1", amount_fen=0) is None
-    assert postings.indemnity_paid(on=ON, claim_id=1, amount_fen=0) is None
+    assert postings.claim_reserve_moved(on=ON, claim_id=1, policy_no="XB1", change_fen=0,
+                                        step="a1") is None
+    assert postings.indemnity_paid(on=ON, claim_id=1, amount_fen=0, reserve_fen=0) is None
     assert postings.recovery_received(on=ON, claim_id=1, amount_fen=0, recovered_from="x",
                                       receipt="r") is None
 

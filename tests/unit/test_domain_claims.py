@@ -1,4 +1,5 @@
-"""Liability determination (责任认定), the payout, and a claim's life through recovery."""
+"""Liability determination (责任认定) as checks with evidence, the amount, and a claim's life
+through its states (issue 22)."""
 
 from __future__ import annotations
 
@@ -17,20 +18,31 @@ from xinbao.catalogue.model.products import (
     RepaymentMethod,
 )
 from xinbao.claims.model import (
+    CHECKS,
+    TRANSITIONS,
+    Assessment,
+    Check,
     Claim,
+    ClaimRules,
+    ClaimSource,
     ClaimStatus,
-    Determination,
+    Document,
     Exclusion,
-    determine_liability,
+    Notice,
+    assess,
+    check_notice,
+    parse_claim_parameters,
     trigger_reached,
 )
-from xinbao.kernel.errors import IllegalTransition
-from xinbao.loans.model import Loan, Position, build_schedule, position
+from xinbao.iam.model.security import Forbidden
+from xinbao.kernel.errors import IllegalTransition, InvalidInput
+from xinbao.loans.model import Installment, Loan, build_schedule
 from xinbao.policy.model import Policy, PolicyStatus
 
 START = date(2025, 1, 15)
 FIRST_DUE = date(2025, 2, 15)
 PRINCIPAL = 3_600_000
+RULES = ClaimRules(automatic_limit_fen=5_000_000)
 
 
 def product(**changes: object) -> Product:
@@ -46,13 +58,14 @@ def product(**changes: object) -> Product:
     return replace(p, **changes)
 
 
-def loan(principal: int = PRINCIPAL, term: int = 12) -> Loan:
+def loan(principal: int = PRINCIPAL, term: int = 12, rate: str = "0.12",
+         start: date = START) -> Loan:
     return Loan(
-        funder_id=1, contract_no="LN-1", principal_fen=principal, annual_rate=Decimal("0.12"),
-        term_months=term, method=RepaymentMethod.EQUAL_INSTALLMENT, start_date=START,
-        installments=build_schedule(principal_fen=principal, annual_rate=Decimal("0.12"),
+        funder_id=1, contract_no="LN-1", principal_fen=principal, annual_rate=Decimal(rate),
+        term_months=term, method=RepaymentMethod.EQUAL_INSTALLMENT, start_date=start,
+        installments=build_schedule(principal_fen=principal, annual_rate=Decimal(rate),
                                     term_months=term, method=RepaymentMethod.EQUAL_INSTALLMENT,
-                                    start=START),
+                                    start=start),
         id=3,
     )
 
@@ -75,291 +88,456 @@ def in_force_policy(**changes: object) -> Policy:
     return p
 
 
-def unpaid_position(days_past_due: int = 90, the_loan: Loan | None = None) -> Position:
-    """Nothing repaid; ``days_past_due`` days after the first due date."""
-    the_loan = the_loan or loan()
-    return position(the_loan.installments, {}, FIRST_DUE + timedelta(days=days_past_due))
+def on_day(days_past_due: int) -> date:
+    return FIRST_DUE + timedelta(days=days_past_due)
 
 
-def determine(*, policy: Policy | None = None, prod: Product | None = None,
-              the_loan: Loan | None = None, pos: Position | None = None,
-              exclusions: frozenset[Exclusion] = frozenset()) -> Determination:
-    return determine_liability(policy=policy or in_force_policy(), product=prod or product(),
-                               loan=the_loan or loan(), position=pos or unpaid_position(),
-                               exclusions=exclusions)
+def run(*, policy: Policy | None = None, prod: Product | None = None,
+        the_loan: Loan | None = None, paid: dict[int, tuple[int, int]] | None = None,
+        dpd: int = 90, notice: Notice | None = None, rules: ClaimRules = RULES,
+        standing: tuple[int, ...] = (),
+        exclusions: dict[Exclusion, str] | None = None) -> Assessment:
+    on = on_day(dpd)
+    return assess(policy=policy or in_force_policy(), product=prod or product(),
+                  loan=the_loan or loan(), paid=paid or {}, on=on,
+                  notice=notice or Notice(ClaimSource.TRIGGER, on), rules=rules,
+                  standing_claims=standing, exclusions=exclusions)
 
 
-def codes(d: Determination) -> list[str]:
-    return [f.code for f in d.findings]
+def failing(a: Assessment) -> list[str]:
+    return list(a.reason_codes)
+
+
+def the_check(a: Assessment, code: str) -> Check:
+    return next(c for c in a.checks if c.code == code)
 
 
 def half_up(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-# --- liability determination ------------------------------------------------------------------
+# --- liability determination: every check, each with its evidence -----------------------------
 
 
-def test_default_past_the_trigger_on_an_in_force_policy_is_covered():
-    pos = unpaid_position(90)
-    d = determine(pos=pos)
-    assert d.covered
-    assert d.findings == ()
+def test_a_default_past_the_trigger_on_an_in_force_policy_passes_every_check():
+    a = run()
+    assert a.covered and failing(a) == []
+    assert [c.code for c in a.checks] == list(CHECKS)
+    assert all(c.message and c.evidence for c in a.checks)
+    assert a.trigger_on == FIRST_DUE + timedelta(days=90)
     overdue_interest = sum(i.interest_fen for i in loan().installments[:4])  # Feb–May 15
-    assert (d.principal_fen, d.interest_fen) == (PRINCIPAL, overdue_interest)
-    assert d.amount_fen == half_up((PRINCIPAL + overdue_interest) * Decimal("0.9"))
+    assert (a.amount.principal_fen, a.amount.interest_fen) == (PRINCIPAL, overdue_interest)
+    assert a.amount.payable_fen == half_up((PRINCIPAL + overdue_interest) * Decimal("0.9"))
 
 
-def test_payout_is_outstanding_principal_plus_overdue_interest_times_the_share():
-    # two installments repaid: principal outstanding falls, interest of the third is overdue
+def test_the_amount_is_fixed_at_the_trigger_date_not_the_day_it_is_assessed():
+    at_trigger = run(dpd=90)
+    later = run(dpd=150)  # two more installments fell due since the trigger
+    assert later.trigger_on == at_trigger.trigger_on
+    assert later.amount == at_trigger.amount
+    assert later.days_past_due == 150
+
+
+def test_the_amount_is_outstanding_principal_plus_interest_due_times_the_share():
     the_loan = loan()
     paid = {i.number: (i.principal_fen, i.interest_fen) for i in the_loan.installments[:2]}
-    pos = position(the_loan.installments, paid, date(2025, 4, 15) + timedelta(days=95))
-    d = determine(pos=pos, the_loan=the_loan)
-    assert d.covered
+    a = assess(policy=in_force_policy(installments_written=2), product=product(),
+               loan=the_loan, paid=paid, on=date(2025, 4, 15) + timedelta(days=95),
+               notice=Notice(ClaimSource.TRIGGER, date(2025, 7, 19)), rules=RULES)
+    assert a.covered
     outstanding = PRINCIPAL - sum(i.principal_fen for i in the_loan.installments[:2])
-    overdue_interest = sum(i.interest_fen for i in the_loan.installments[2:6])  # Apr–Jul
-    assert (d.principal_fen, d.interest_fen) == (outstanding, overdue_interest)
-    assert d.amount_fen == half_up((outstanding + overdue_interest) * Decimal("0.9"))
+    interest = sum(i.interest_fen for i in the_loan.installments[2:5])  # Apr–Jun: trigger Jul 14
+    assert (a.amount.principal_fen, a.amount.interest_fen) == (outstanding, interest)
+    assert a.amount.payable_fen == half_up((outstanding + interest) * Decimal("0.9"))
+
+
+def test_the_deductible_comes_off_the_gross_and_a_partial_claim_gets_at_most_its_ask():
+    full = run()
+    less = run(rules=replace(RULES, deductible_fen=50_000))
+    assert less.amount.gross_fen == full.amount.gross_fen
+    assert less.amount.payable_fen == full.amount.gross_fen - 50_000
+    asked = run(notice=Notice(ClaimSource.NOTICE, on_day(90), "N-1", claimed_fen=1_000_000))
+    assert asked.amount.payable_fen == 1_000_000
+    assert asked.amount.claimed_fen == 1_000_000
+    too_much = run(notice=Notice(ClaimSource.NOTICE, on_day(90), "N-1",
+                                 claimed_fen=full.amount.gross_fen + 1))
+    assert too_much.amount.payable_fen == full.amount.gross_fen
+
+
+def test_penalty_interest_is_paid_only_where_the_wording_includes_it():
+    assert run().amount.penalty_fen == 0
+    with_penalty = run(rules=replace(RULES, penalty_included=True,
+                                     penalty_daily_rate=Decimal("0.0005")))
+    first = loan().installments[0]
+    # Each overdue installment's unpaid amount × rate × days from its due date to the trigger.
+    trigger = FIRST_DUE + timedelta(days=90)
+    expected = sum(half_up(Decimal(i.total_fen * (trigger - i.due_date).days)
+                           * Decimal("0.0005"))
+                   for i in loan().installments if i.due_date < trigger)
+    assert with_penalty.amount.penalty_fen == expected > first.total_fen // 100
+    assert with_penalty.amount.gross_fen == half_up(
+        (with_penalty.amount.principal_fen + with_penalty.amount.interest_fen + expected)
+        * Decimal("0.9"))
 
 
 @pytest.mark.parametrize(
-    ("share", "principal", "interest", "amount"),
-    [
-        ("0.5", 1_000_001, 0, 500_001),  # 500,000.5 rounds up
-        ("0.9", 1_000_000, 12_345, 911_111),  # 911,110.5 rounds up
-        ("0.8", 1_000_000, 1, 800_001),  # 800,000.8
-        ("1", 999_999, 1, 1_000_000),
-    ],
+    ("share", "principal_fen", "payable"),
+    [("0.5", 1_000_001, 500_001), ("0.9", 1_000_001, 900_001), ("1", 999_999, 999_999)],
 )
-def test_payout_rounds_half_up_to_the_fen(share, principal, interest, amount):
-    pos = Position(as_of=date(2025, 6, 1), days_past_due=106, first_unpaid_due_date=FIRST_DUE,
-                   outstanding_principal_fen=principal, overdue_principal_fen=0,
-                   overdue_interest_fen=interest, paid_off=False)
-    d = determine(policy=in_force_policy(coverage_share=Decimal(share)), pos=pos)
-    assert d.covered
-    assert d.amount_fen == amount
+def test_payout_rounds_half_up_to_the_fen(share, principal_fen, payable):
+    policy = in_force_policy(coverage_share=Decimal(share), sum_insured_fen=principal_fen)
+    the_loan = loan(principal=principal_fen)
+    paid = {i.number: (0, i.interest_fen) for i in the_loan.installments}
+    a = run(policy=policy, the_loan=the_loan, paid=paid)
+    assert a.covered
+    assert a.amount.interest_fen == 0
+    assert a.amount.payable_fen == payable
 
 
 @pytest.mark.parametrize(
-    "status", [PolicyStatus.ISSUED, PolicyStatus.EXPIRED, PolicyStatus.CANCELLED,
-               PolicyStatus.CLAIMED, PolicyStatus.CLOSED],
+    "status", [PolicyStatus.ISSUED, PolicyStatus.EXPIRED, PolicyStatus.CLAIMED,
+               PolicyStatus.CLOSED],
 )
-def test_claim_is_declined_when_the_policy_is_not_in_force(status):
-    d = determine(policy=in_force_policy(status=status))
-    assert not d.covered
-    assert codes(d) == ["CLM-NOT-IN-FORCE"]
-    assert status.value in d.findings[0].message
-    assert d.amount_fen == 0
+def test_a_policy_not_in_force_fails_its_check_with_the_status_as_evidence(status):
+    a = run(policy=in_force_policy(status=status))
+    assert failing(a) == ["CLM-NOT-IN-FORCE"]
+    check = the_check(a, "CLM-NOT-IN-FORCE")
+    assert check.evidence["policy_status"] == status.value
+    assert status.value in check.message
 
 
-def test_claim_is_declined_when_the_unpaid_installment_fell_due_after_cover_ended():
-    d = determine(policy=in_force_policy(end_date=date(2025, 2, 14)))
-    assert codes(d) == ["CLM-NOT-IN-FORCE"]
-    assert "outside cover" in d.findings[0].message
-    assert d.amount_fen == 0
+def test_a_cancelled_policy_is_an_exclusion_read_from_the_book():
+    a = run(policy=in_force_policy(status=PolicyStatus.CANCELLED))
+    assert failing(a) == ["CLM-NOT-IN-FORCE", "CLM-EXCLUSION-POLICY_CANCELLED"]
+    assert the_check(a, "CLM-EXCLUSION-POLICY_CANCELLED").evidence == {
+        "policy_status": "cancelled"}
 
 
-def test_claim_is_declined_when_the_unpaid_installment_fell_due_before_cover_started():
-    d = determine(policy=in_force_policy(start_date=date(2025, 3, 1)))
-    assert "CLM-NOT-IN-FORCE" in codes(d)
-    assert not d.covered
+def test_a_default_outside_cover_fails_the_in_force_check_with_the_dates():
+    a = run(policy=in_force_policy(end_date=date(2025, 2, 14)))
+    assert failing(a) == ["CLM-NOT-IN-FORCE"]
+    check = the_check(a, "CLM-NOT-IN-FORCE")
+    assert "outside cover" in check.message
+    assert check.evidence["end_date"] == "2025-02-14"
+    assert check.evidence["first_unpaid_due_date"] == "2025-02-15"
 
 
 @pytest.mark.parametrize(("dpd", "covered"), [(1, False), (89, False), (90, True), (91, True)])
-def test_claim_needs_the_product_trigger_in_days_past_due(dpd, covered):
-    d = determine(pos=unpaid_position(dpd))
-    assert d.covered is covered
-    assert codes(d) == ([] if covered else ["CLM-TRIGGER-NOT-REACHED"])
+def test_the_trigger_check_needs_the_products_days_past_due(dpd, covered):
+    a = run(dpd=dpd)
+    assert a.covered is covered
+    assert failing(a) == ([] if covered else ["CLM-TRIGGER-NOT-REACHED"])
+    assert a.waiting_for_trigger is (not covered)
+    assert the_check(a, "CLM-TRIGGER-NOT-REACHED").evidence["days_past_due"] == dpd
 
 
-def test_claim_with_a_shorter_product_trigger_is_covered_sooner():
-    assert determine(prod=product(claim_trigger_dpd=60), pos=unpaid_position(60)).covered
-
-
-@pytest.mark.parametrize(
-    ("waiting_days", "covered"),
-    [
-        (0, True),
-        (30, True),  # waiting ends 14 Feb, first unpaid due 15 Feb
-        (31, False),  # waiting ends on the due date itself
-        (90, False),
-    ],
-)
-def test_claim_is_declined_when_the_first_unpaid_installment_fell_due_in_the_waiting_period(
-    waiting_days, covered,
-):
-    d = determine(prod=product(waiting_period_days=waiting_days))
-    assert d.covered is covered
-    assert codes(d) == ([] if covered else ["CLM-WAITING-PERIOD"])
-
-
-@pytest.mark.parametrize(("principal", "term"), [(PRINCIPAL + 1, 12), (PRINCIPAL, 24)])
-def test_claim_is_declined_when_the_loan_is_not_as_insured(principal, term):
-    the_loan = loan(principal=principal, term=term)
-    d = determine(the_loan=the_loan, pos=unpaid_position(95, the_loan))
-    assert codes(d) == ["CLM-LOAN-NOT-AS-INSURED"]
-    assert d.amount_fen == 0
+@pytest.mark.parametrize(("waiting_days", "covered"), [(0, True), (30, True), (31, False)])
+def test_a_default_within_the_waiting_period_fails_its_check(waiting_days, covered):
+    a = run(prod=product(waiting_period_days=waiting_days))
+    assert failing(a) == ([] if covered else ["CLM-WAITING-PERIOD"])
+    assert the_check(a, "CLM-WAITING-PERIOD").evidence["waiting_period_days"] == waiting_days
 
 
 @pytest.mark.parametrize(
-    ("exclusion", "code"),
-    [
-        (Exclusion.LENDING_RULES_BROKEN, "CLM-EXCLUSION-LENDING_RULES_BROKEN"),
-        (Exclusion.TERMS_CHANGED_WITHOUT_CONSENT, "CLM-EXCLUSION-TERMS_CHANGED_WITHOUT_CONSENT"),
-        (Exclusion.INSURED_FRAUD, "CLM-EXCLUSION-INSURED_FRAUD"),
-        (Exclusion.FORCE_MAJEURE, "CLM-EXCLUSION-FORCE_MAJEURE"),
-    ],
+    ("the_loan", "words"),
+    [(loan(principal=PRINCIPAL + 100), "principal"), (loan(term=24), "term"),
+     (loan(start=date(2025, 1, 16)), "start")],
 )
-def test_claim_is_declined_when_an_exclusion_applies(exclusion, code):
-    d = determine(exclusions=frozenset({exclusion}))
-    assert codes(d) == [code]
-    assert not d.covered and d.amount_fen == 0
+def test_a_loan_not_as_insured_fails_its_check(the_loan, words):
+    a = run(the_loan=the_loan)
+    assert "CLM-LOAN-NOT-AS-INSURED" in failing(a)
+    assert words in the_check(a, "CLM-LOAN-NOT-AS-INSURED").message
 
 
-def test_declined_claim_lists_every_failing_check_in_a_stable_order():
-    the_loan = loan(principal=PRINCIPAL + 100)
-    d = determine(
-        policy=in_force_policy(status=PolicyStatus.EXPIRED),
-        prod=product(waiting_period_days=60),
-        the_loan=the_loan, pos=unpaid_position(10, the_loan),
-        exclusions=frozenset({Exclusion.INSURED_FRAUD, Exclusion.FORCE_MAJEURE}),
-    )
-    assert codes(d) == [
-        "CLM-NOT-IN-FORCE", "CLM-TRIGGER-NOT-REACHED", "CLM-WAITING-PERIOD",
-        "CLM-LOAN-NOT-AS-INSURED", "CLM-EXCLUSION-FORCE_MAJEURE", "CLM-EXCLUSION-INSURED_FRAUD",
-    ]
-    assert d.amount_fen == 0
-    assert d.principal_fen == PRINCIPAL + 100  # the figures are still reported
+def test_a_loan_whose_schedule_was_changed_is_not_as_insured():
+    changed = loan()
+    first = changed.installments[0]
+    changed.installments = (Installment(first.number, first.due_date, first.principal_fen,
+                                        first.interest_fen + 1), *changed.installments[1:])
+    a = run(the_loan=changed)
+    assert failing(a) == ["CLM-LOAN-NOT-AS-INSURED"]
+    assert "schedule" in the_check(a, "CLM-LOAN-NOT-AS-INSURED").message
 
 
-# --- the claim's life -------------------------------------------------------------------------
+def test_installment_premium_unpaid_past_the_grace_fails_its_check():
+    # The default is on the 4th installment: three premiums were due before it.
+    the_loan = loan()
+    paid = {i.number: (i.principal_fen, i.interest_fen) for i in the_loan.installments[:3]}
+    default = the_loan.installments[3].due_date
+    on = default + timedelta(days=90)
 
-OPENED = date(2025, 5, 16)
+    def with_written(n: int, grace: int = 30) -> Assessment:
+        return assess(policy=in_force_policy(installments_written=n), product=product(),
+                      loan=the_loan, paid=paid, on=on,
+                      notice=Notice(ClaimSource.TRIGGER, on),
+                      rules=replace(RULES, premium_grace_days=grace))
+
+    assert with_written(3).covered
+    # Within 30 days' grace only the premiums due before default − 30 days count: two.
+    assert with_written(2).covered
+    short = with_written(1)
+    assert failing(short) == ["CLM-PREMIUM-UNPAID"]
+    assert the_check(short, "CLM-PREMIUM-UNPAID").evidence["installments_due"] == 2
+    assert the_check(short, "CLM-PREMIUM-UNPAID").evidence["installments_paid"] == 1
+    assert failing(with_written(2, grace=0)) == ["CLM-PREMIUM-UNPAID"]
 
 
-def opened_claim(**determination_changes: object) -> Claim:
-    d = replace(determine(), **determination_changes)
-    return Claim.open(policy=in_force_policy(), loan=loan(), determination=d,
-                      days_past_due=90, on=OPENED)
+def test_a_single_premium_never_collected_fails_the_premium_check():
+    policy = in_force_policy(installment_premium_fen=0, single_premium_fen=90_000,
+                             premium_basis=PremiumBasis.SINGLE, issued_on=None)
+    assert failing(run(policy=policy)) == ["CLM-PREMIUM-UNPAID"]
+    assert run(policy=in_force_policy(installment_premium_fen=0, single_premium_fen=90_000,
+                                      premium_basis=PremiumBasis.SINGLE)).covered
 
 
-def paid_claim(amount_fen: int = 1_000_000) -> Claim:
-    claim = opened_claim(amount_fen=amount_fen)
+def test_a_notice_later_than_the_agreement_allows_fails_its_check():
+    trigger = FIRST_DUE + timedelta(days=90)
+    in_time = run(dpd=120, notice=Notice(ClaimSource.NOTICE, trigger + timedelta(days=30), "N"))
+    late = run(dpd=121, notice=Notice(ClaimSource.NOTICE, trigger + timedelta(days=31), "N"))
+    assert in_time.covered
+    assert failing(late) == ["CLM-NOTICE-LATE"]
+    assert the_check(late, "CLM-NOTICE-LATE").evidence == {
+        "source": "notice", "notified_on": (trigger + timedelta(days=31)).isoformat(),
+        "trigger_on": trigger.isoformat(), "notice_days": 30}
+    # The end-of-day trigger and staff are not late: no notice limit applies to them.
+    assert run(dpd=200).covered
+
+
+def test_a_second_claim_on_a_policy_is_a_duplicate():
+    a = run(standing=(41,))
+    assert failing(a) == ["CLM-DUPLICATE"]
+    assert the_check(a, "CLM-DUPLICATE").evidence == {"standing_claims": "41"}
+
+
+def test_a_loan_rate_above_the_cap_is_excluded():
+    the_loan = loan(rate="0.25")
+    a = run(the_loan=the_loan, policy=in_force_policy())
+    assert failing(a) == ["CLM-EXCLUSION-RATE_ABOVE_CAP"]
+    assert the_check(a, "CLM-EXCLUSION-RATE_ABOVE_CAP").evidence == {
+        "annual_rate": "0.25", "cap": "0.24"}
+
+
+@pytest.mark.parametrize("exclusion", list(Exclusion))
+def test_a_declared_exclusion_fails_with_its_code_and_what_shows_it(exclusion):
+    a = run(exclusions={exclusion: "court ruling (2025) 京01民初123号"})
+    code = f"CLM-EXCLUSION-{exclusion.value.upper()}"
+    assert failing(a) == [code]
+    assert the_check(a, code).evidence == {"declared": exclusion.value,
+                                           "shown_by": "court ruling (2025) 京01民初123号"}
+
+
+def test_every_failing_check_is_listed_in_a_stable_order():
+    a = run(policy=in_force_policy(status=PolicyStatus.EXPIRED),
+            prod=product(waiting_period_days=60), the_loan=loan(principal=PRINCIPAL + 100),
+            dpd=10, standing=(3,),
+            exclusions={Exclusion.INSURED_FRAUD: "x", Exclusion.FORCE_MAJEURE: "y"})
+    assert failing(a) == [
+        "CLM-NOT-IN-FORCE", "CLM-WAITING-PERIOD", "CLM-TRIGGER-NOT-REACHED",
+        "CLM-LOAN-NOT-AS-INSURED", "CLM-DUPLICATE", "CLM-EXCLUSION-FORCE_MAJEURE",
+        "CLM-EXCLUSION-INSURED_FRAUD"]
+    assert not a.waiting_for_trigger
+
+
+def test_a_check_survives_its_round_trip_as_data():
+    for check in run(exclusions={Exclusion.FORCE_MAJEURE: "地震"}).checks:
+        assert Check.from_data(check.as_data()) == check
+
+
+# --- notices --------------------------------------------------------------------------------
+
+
+def test_a_notice_is_refused_at_the_door_with_every_rule_it_breaks():
+    with pytest.raises(InvalidInput) as refused:
+        check_notice(reference=" ", claimed_fen=0,
+                     documents=(Document("", "zz"), Document("a", "0" * 64),
+                                Document("a", "0" * 64)), needs_reference=True)
+    assert sorted(e.rule for e in refused.value.errors) == sorted([
+        "claim.reference", "claim.claimed_amount", "claim.document_reference",
+        "claim.document_hash", "claim.document_repeated"])
+    check_notice(reference="N-1", claimed_fen=None, documents=(Document("a", "A" * 64),),
+                 needs_reference=True)
+    check_notice(reference=None, claimed_fen=None, documents=(), needs_reference=False)
+
+
+# --- parameters -----------------------------------------------------------------------------
+
+
+def test_claims_parameters_take_product_overrides_and_refuse_bad_values():
+    p = parse_claim_parameters({"version": "1", "defaults": {"automatic_limit_fen": 10},
+                                "products": {"SME-C": {"deductible_fen": 5}}},
+                               rate_cap=Decimal("0.24"))
+    assert p.for_product("CONSUMER-G").automatic_limit_fen == 10
+    assert p.for_product("SME-C") == replace(p.defaults, deductible_fen=5)
+    for bad in ({"deductible_fen": -1}, {"penalty_included": "yes"}, {"colour": 1},
+                {"penalty_daily_rate": "0.5"}):
+        with pytest.raises(ValueError):
+            parse_claim_parameters({"version": "1", "defaults": bad}, rate_cap=Decimal(1))
+
+
+# --- the claim's states ---------------------------------------------------------------------
+
+NOTIFIED_ON = on_day(90)
+
+
+def notified(**assessment: object) -> Claim:
+    claim = Claim.notify(policy=in_force_policy(), loan=loan(),
+                         notice=Notice(ClaimSource.NOTICE, NOTIFIED_ON, "N-1"))
     claim.id = 5
+    claim.take(replace(run(), **assessment) if assessment else run(), reason="notice")
+    claim.events.clear()
+    return claim
+
+
+def approved(amount_fen: int | None = None) -> Claim:
+    claim = notified()
+    if amount_fen is not None:
+        claim.amount_fen = amount_fen
+    claim.approve(by="user:li", authority_fen=None, on=NOTIFIED_ON, why="ok",
+                  assessment_covered=True)
+    claim.events.clear()
+    return claim
+
+
+def paid(amount_fen: int = 1_000_000) -> Claim:
+    claim = approved(amount_fen)
     claim.pay(date(2025, 5, 20))
     claim.events.clear()
     return claim
 
 
-def test_covered_determination_opens_a_claim_with_its_amount():
-    d = determine()
-    claim = Claim.open(policy=in_force_policy(), loan=loan(), determination=d, days_past_due=90,
-                       on=OPENED)
-    assert claim.status is ClaimStatus.OPEN
-    assert (claim.policy_id, claim.loan_id, claim.opened_on) == (7, 3, OPENED)
-    assert (claim.principal_fen, claim.interest_fen, claim.amount_fen) == (
-        d.principal_fen, d.interest_fen, d.amount_fen)
-    assert claim.reason_codes == ()
-    assert [(e.name, e.data) for e in claim.events] == [
-        ("ClaimOpened", {"to": "open", "policy_id": 7, "amount_fen": d.amount_fen,
-                         "reason_codes": []})]
+def test_a_notice_makes_a_notified_claim_with_its_source_and_reference():
+    claim = Claim.notify(policy=in_force_policy(), loan=loan(),
+                         notice=Notice(ClaimSource.NOTICE, NOTIFIED_ON, "N-1", 900_000))
+    assert (claim.status, claim.source, claim.reference, claim.claimed_fen, claim.funder_id) == (
+        ClaimStatus.NOTIFIED, ClaimSource.NOTICE, "N-1", 900_000, 1)
+    assert [(e.name, e.data["source"], e.data["reference"]) for e in claim.events] == [
+        ("ClaimNotified", "notice", "N-1")]
 
 
-def test_declined_determination_records_a_declined_claim_with_its_reasons():
-    d = determine(pos=unpaid_position(30))
-    claim = Claim.open(policy=in_force_policy(), loan=loan(), determination=d, days_past_due=30,
-                       on=OPENED)
+def test_an_assessment_sets_the_claims_figures_and_says_how_much_it_changed():
+    claim = notified()
+    before = claim.amount_fen
+    smaller = replace(run(), amount=replace(run().amount, payable_fen=before - 100))
+    assert claim.take(smaller, reason="recalculation") == -100
+    assert claim.amount_fen == before - 100
+    assert claim.events[-1].data["difference_fen"] == -100
+
+
+def test_only_the_transitions_of_the_table_are_allowed():
+    assert TRANSITIONS[ClaimStatus.CLOSED] == frozenset()
+    claim = paid()
+    with pytest.raises(IllegalTransition):
+        claim.review(date(2025, 6, 1), "again")
+    with pytest.raises(IllegalTransition):
+        claim.decline(on=date(2025, 6, 1), why="no", reason_codes=("X",))
+    assert claim.status is ClaimStatus.PAID and claim.events == []
+
+
+def test_approval_within_authority_approves_with_who_and_why():
+    claim = notified()
+    assert claim.approve(by="user:li", authority_fen=claim.amount_fen, on=NOTIFIED_ON,
+                         why="documents complete", assessment_covered=True)
+    assert claim.status is ClaimStatus.APPROVED and claim.decided_on == NOTIFIED_ON
+    event = claim.events[-1]
+    assert (event.name, event.data["by"], event.data["why"], event.data["from"]) == (
+        "ClaimApproved", "user:li", "documents complete", "notified")
+
+
+def test_above_authority_a_second_different_approver_completes_the_approval():
+    claim = notified()
+    assert not claim.approve(by="user:li", authority_fen=claim.amount_fen - 1, on=NOTIFIED_ON,
+                             why="first", assessment_covered=True)
+    assert claim.status is ClaimStatus.NOTIFIED and claim.approvals == ("user:li",)
+    with pytest.raises(Forbidden, match="four-eyes"):
+        claim.approve(by="user:li", authority_fen=None, on=NOTIFIED_ON, why="again",
+                      assessment_covered=True)
+    with pytest.raises(Forbidden, match="authority"):
+        claim.approve(by="user:wang", authority_fen=claim.amount_fen - 1, on=NOTIFIED_ON,
+                      why="second", assessment_covered=True)
+    assert claim.approve(by="user:zhao", authority_fen=claim.amount_fen, on=NOTIFIED_ON,
+                         why="second", assessment_covered=True)
+    assert claim.status is ClaimStatus.APPROVED
+    assert claim.approvals == ("user:li", "user:zhao")
+
+
+def test_a_claim_with_a_failing_check_cannot_be_approved():
+    claim = notified()
+    with pytest.raises(InvalidInput, match="every check passes"):
+        claim.approve(by="user:li", authority_fen=None, on=NOTIFIED_ON, why="",
+                      assessment_covered=False)
+    assert claim.status is ClaimStatus.NOTIFIED
+
+
+def test_a_declined_claim_is_reopened_on_appeal_into_review():
+    claim = notified()
+    claim.decline(on=NOTIFIED_ON, why="fraud", reason_codes=("CLM-EXCLUSION-INSURED_FRAUD",))
     assert claim.status is ClaimStatus.DECLINED
-    assert claim.reason_codes == ("CLM-TRIGGER-NOT-REACHED",)
-    assert claim.amount_fen == 0
-    assert [(e.name, e.data["reason_codes"]) for e in claim.events] == [
-        ("ClaimDeclined", ["CLM-TRIGGER-NOT-REACHED"])]
+    with pytest.raises(IllegalTransition, match="declined: cannot pay"):
+        claim.pay(NOTIFIED_ON)
+    claim.review(NOTIFIED_ON + timedelta(days=3), "the funder appealed with new documents")
+    assert claim.status is ClaimStatus.UNDER_REVIEW
+    assert [e.name for e in claim.events] == ["ClaimDeclined", "ClaimReopened"]
 
 
-def test_open_claim_is_paid_once_with_an_event():
-    claim = opened_claim(amount_fen=1_000_000)
-    claim.id = 5
-    claim.events.clear()
+def test_an_approved_claim_is_paid_once_with_an_event():
+    claim = approved(1_000_000)
     claim.pay(date(2025, 5, 20))
-    assert claim.status is ClaimStatus.PAID
-    assert claim.paid_on == date(2025, 5, 20)
-    assert [(e.name, e.aggregate_id, e.on, e.data) for e in claim.events] == [
-        ("ClaimPaid", 5, date(2025, 5, 20),
-         {"from": "open", "to": "paid", "amount_fen": 1_000_000})]
+    assert claim.status is ClaimStatus.PAID and claim.paid_on == date(2025, 5, 20)
+    assert [(e.name, e.data) for e in claim.events] == [
+        ("ClaimPaid", {"from": "approved", "to": "paid", "amount_fen": 1_000_000})]
     with pytest.raises(IllegalTransition):
         claim.pay(date(2025, 5, 21))
-    assert claim.paid_on == date(2025, 5, 20)
-    assert len(claim.events) == 1
 
 
-def test_declined_claim_cannot_be_paid():
-    claim = Claim.open(policy=in_force_policy(), loan=loan(),
-                       determination=determine(pos=unpaid_position(10)), days_past_due=10,
-                       on=OPENED)
-    with pytest.raises(IllegalTransition, match="declined: cannot pay"):
-        claim.pay(OPENED)
-    assert claim.status is ClaimStatus.DECLINED
-    assert claim.paid_on is None
+def test_the_reserve_records_each_move():
+    claim = notified()
+    assert claim.reserve(1_000, NOTIFIED_ON) == 1_000
+    assert claim.reserve(800, NOTIFIED_ON) == -200
+    assert claim.reserve(800, NOTIFIED_ON) == 0
+    assert [e.data["change_fen"] for e in claim.events] == [1_000, -200]
 
 
 def test_only_a_paid_claim_has_anything_to_recover():
-    assert opened_claim(amount_fen=1_000).recoverable_fen == 0
-    assert paid_claim(1_000).recoverable_fen == 1_000
+    assert approved(1_000).recoverable_fen == 0
+    assert paid(1_000).recoverable_fen == 1_000
 
 
-def test_recovery_cannot_be_recorded_before_the_claim_is_paid():
-    claim = opened_claim()
-    with pytest.raises(IllegalTransition, match="record a recovery"):
-        claim.record_recovery(100, OPENED, final=False)
-    assert claim.recovered_fen == 0
-    assert [e.name for e in claim.events] == ["ClaimOpened"]
-
-
-def test_partial_recovery_keeps_the_claim_paid_and_reduces_what_is_recoverable():
-    claim = paid_claim(1_000_000)
+def test_a_partial_recovery_moves_the_claim_to_recovering():
+    claim = paid(1_000_000)
     claim.record_recovery(300_000, date(2025, 7, 1), final=False)
-    assert claim.status is ClaimStatus.PAID
-    assert claim.recovered_fen == 300_000
+    assert claim.status is ClaimStatus.RECOVERING
     assert claim.recoverable_fen == 700_000
-    assert [(e.name, e.data) for e in claim.events] == [
-        ("RecoveryRecorded", {"amount_fen": 300_000, "final": False})]
+    claim.record_recovery(100_000, date(2025, 8, 1), final=False)
+    assert claim.status is ClaimStatus.RECOVERING
+    assert [e.name for e in claim.events] == ["RecoveryRecorded", "ClaimRecovering",
+                                              "RecoveryRecorded"]
 
 
-def test_final_recovery_closes_the_claim_even_when_short():
-    claim = paid_claim(1_000_000)
+def test_a_final_recovery_closes_the_claim_even_when_short():
+    claim = paid(1_000_000)
     claim.record_recovery(300_000, date(2025, 7, 1), final=False)
     claim.record_recovery(100_000, date(2025, 8, 1), final=True)
-    assert claim.status is ClaimStatus.CLOSED
-    assert claim.recovered_fen == 400_000
-    assert claim.recoverable_fen == 0
-    assert [(e.name, e.on, e.data) for e in claim.events[1:]] == [
-        ("RecoveryRecorded", date(2025, 8, 1), {"amount_fen": 100_000, "final": True}),
-        ("ClaimClosed", date(2025, 8, 1),
-         {"from": "paid", "to": "closed", "recovered_fen": 400_000}),
-    ]
+    assert claim.status is ClaimStatus.CLOSED and claim.recovered_fen == 400_000
+    assert claim.events[-1].data == {"from": "recovering", "to": "closed",
+                                     "recovered_fen": 400_000}
 
 
-def test_recovering_the_whole_indemnity_closes_the_claim():
-    claim = paid_claim(1_000_000)
-    claim.record_recovery(600_000, date(2025, 7, 1), final=False)
-    claim.record_recovery(400_000, date(2025, 8, 1), final=False)
-    assert claim.status is ClaimStatus.CLOSED
-    assert [e.name for e in claim.events] == [
-        "RecoveryRecorded", "RecoveryRecorded", "ClaimClosed"]
-
-
-def test_closed_claim_accepts_no_more_recoveries():
-    claim = paid_claim(1_000)
+def test_recovering_the_whole_indemnity_closes_the_claim_and_takes_no_more():
+    claim = paid(1_000)
     claim.record_recovery(1_000, date(2025, 7, 1), final=False)
+    assert claim.status is ClaimStatus.CLOSED
     with pytest.raises(IllegalTransition):
         claim.record_recovery(1, date(2025, 8, 1), final=False)
-    assert claim.recovered_fen == 1_000
+
+
+def test_a_recovery_before_payment_is_refused():
+    claim = approved()
+    with pytest.raises(IllegalTransition, match="record a recovery"):
+        claim.record_recovery(100, NOTIFIED_ON, final=False)
 
 
 @pytest.mark.parametrize("dpd, trigger, reached", [(79, 80, False), (80, 80, True),
-                                                   (81, 80, True), (0, 1, False),
-                                                   (90, 90, True)])
+                                                   (81, 80, True), (0, 1, False)])
 def test_the_claim_event_is_non_payment_for_the_products_trigger_days_or_more(
         dpd, trigger, reached) -> None:
     assert trigger_reached(dpd, trigger) is reached

@@ -164,7 +164,7 @@ def test_the_batch_needs_batch_run_and_records_its_actor(sqlite_uow):
     report = servicing.run_end_of_day(RunEndOfDay(on), sqlite_uow(finance))
     assert report.claims_opened
     with sqlite_uow() as u:
-        makers = u.events.makers("claim", [report.claims_opened[0]], ["ClaimOpened"])
+        makers = u.events.makers("claim", [report.claims_opened[0]], ["ClaimNotified"])
     assert makers == {report.claims_opened[0]: {"user:qian.fin"}}
 
 

@@ -1,5 +1,5 @@
-"""Claim posting templates: the reserve set when a covered claim opens, the indemnity paid,
-and money recovered after payment.
+"""Claim posting templates: the case reserve as it moves, the indemnity paid, and money
+recovered after payment.
 
 Pure: each template takes the business values (integer fen, dates, ids) and returns the
 journal entry, or None when every amount is zero; `claims/services.py` posts them. Each is
@@ -28,25 +28,30 @@ def claim_reference(claim_id: int) -> str:
     return f"claim:{claim_id}"
 
 
-def claim_reserve_set(
-    *, on: date, claim_id: int, policy_no: str, amount_fen: int,
+def claim_reserve_moved(
+    *, on: date, claim_id: int, policy_no: str, change_fen: int, step: str,
 ) -> JournalEntry | None:
-    """A covered claim opens: its payout, fixed by the liability determination, is reserved
-    (Dr change in claim reserve / Cr claim reserve 未决赔款准备金)."""
+    """The claim's case reserve (未决赔款准备金) moves by ``change_fen``: set when the claim
+    stands, adjusted when it is assessed again, released when it is declined (Dr change in
+    claim reserve / Cr claim reserve, the other way round for a release). ``step`` names the
+    move within the claim (``a3``: its third assessment), so each posts once."""
     reference = claim_reference(claim_id)
+    moves = ([(CLAIM_RESERVE_CHARGE, CLAIM_RESERVE, change_fen)] if change_fen > 0
+             else [(CLAIM_RESERVE, CLAIM_RESERVE_CHARGE, -change_fen)])
     return entry(on=on, description=f"Claim reserve for claim {claim_id} on {policy_no}",
-                 source="OpenClaim", key=reference, reference=reference,
-                 moves=[(CLAIM_RESERVE_CHARGE, CLAIM_RESERVE, amount_fen)])
+                 source="ClaimReserve", key=f"{reference}:reserve:{step}", reference=reference,
+                 moves=moves)
 
 
-def indemnity_paid(*, on: date, claim_id: int, amount_fen: int) -> JournalEntry | None:
+def indemnity_paid(*, on: date, claim_id: int, amount_fen: int,
+                   reserve_fen: int) -> JournalEntry | None:
     """The insured (the funder) is paid (Dr claims paid 赔付支出 / Cr bank) and the claim's
     reserve released (Dr claim reserve / Cr change in claim reserve)."""
     reference = claim_reference(claim_id)
     return entry(on=on, description=f"Indemnity paid on claim {claim_id}", source="PayClaim",
                  key=reference, reference=reference,
                  moves=[(CLAIMS_PAID, BANK, amount_fen),
-                        (CLAIM_RESERVE, CLAIM_RESERVE_CHARGE, amount_fen)])
+                        (CLAIM_RESERVE, CLAIM_RESERVE_CHARGE, reserve_fen)])
 
 
 def recovery_received(

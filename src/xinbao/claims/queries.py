@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from xinbao.claims.model import Claim, ClaimStatus, Recovery
-from xinbao.claims.repository import ClaimFilter, ClaimRow, UnitOfWork
+from xinbao.claims.model import Claim, ClaimStatus, Document, Recovery
+from xinbao.claims.repository import (
+    AssessmentRecord,
+    ClaimFilter,
+    ClaimRow,
+    SettlementBatch,
+    UnitOfWork,
+)
 from xinbao.iam.access import authorize, own
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import require
@@ -51,8 +57,8 @@ def search_claims(uow: UnitOfWork, filters: ClaimFilter, request: PageRequest,
 
 
 def claim_of_policy(uow: UnitOfWork, policy_id: int) -> Claim | None:
-    """The policy's claim that stands (open, paid or closed), if any: a policy has at most
-    one (``services.file_claim``); declined ones do not count."""
+    """The policy's claim that stands (any state but declined), if any: a policy has at
+    most one (``claims.tables``); declined ones do not count."""
     authorize(uow, Action.CLAIM_READ)
     with uow:
         policy = require(uow.policies.get(policy_id), "policy", policy_id)
@@ -63,14 +69,18 @@ def claim_of_policy(uow: UnitOfWork, policy_id: int) -> Claim | None:
 
 @dataclass(frozen=True, slots=True)
 class ClaimFile:
-    """A claim with what a handler reads beside it: its policy, who opened it and who paid
-    it (the actors of those events in the audit trail), and its recoveries."""
+    """A claim with what a handler reads beside it: its policy, who made it known, who
+    approved it (``claim.approvals``) and who paid it (the actors of those events in the
+    audit trail), each run of its liability determination with the checks' evidence, the
+    documents its notice came with, and its recoveries."""
 
     claim: Claim
     policy: Policy
     opened_by: tuple[str, ...]
     paid_by: tuple[str, ...]
     recoveries: tuple[Recovery, ...]
+    assessments: tuple[AssessmentRecord, ...] = ()
+    documents: tuple[Document, ...] = ()
 
 
 def claim_file(uow: UnitOfWork, claim_id: int) -> ClaimFile:
@@ -80,8 +90,30 @@ def claim_file(uow: UnitOfWork, claim_id: int) -> ClaimFile:
         claim = require(uow.claims.get(claim_id), "claim", claim_id)
         policy = require(uow.policies.get(claim.policy_id), "policy", claim.policy_id)
         own(uow, policy.funder_id, "claim", claim_id)
-        opened = uow.events.makers("claim", [claim_id], ("ClaimOpened", "ClaimDeclined"))
+        opened = uow.events.makers("claim", [claim_id], ("ClaimNotified",))
         paid = uow.events.makers("claim", [claim_id], ("ClaimPaid",))
         return ClaimFile(claim, policy, tuple(sorted(opened[claim_id])),
                          tuple(sorted(paid[claim_id])),
-                         tuple(uow.recoveries.for_claim(claim_id)))
+                         tuple(uow.recoveries.for_claim(claim_id)),
+                         tuple(uow.claims.assessments(claim_id)),
+                         tuple(uow.claims.documents(claim_id)))
+
+
+def claims_queue(uow: UnitOfWork, *, limit: int = 100) -> list[Claim]:
+    """The claims waiting for a person, the longest since their trigger first; a funder's
+    client sees only its own."""
+    authorize(uow, Action.CLAIM_READ)
+    with uow:
+        return uow.claims.queue(funder_id=uow.actor.funder_id,
+                                limit=min(max(limit, 1), 1000))
+
+
+def settlement_batch(uow: UnitOfWork, settlement_id: int) -> SettlementBatch:
+    """A payment batch with its claims, for its statement; NotFound for another funder's."""
+    authorize(uow, Action.CLAIM_READ)
+    with uow:
+        settlement = require(uow.settlements.get(settlement_id), "settlement", settlement_id)
+        own(uow, settlement.funder_id, "settlement", settlement_id)
+        funder = require(uow.funders.get(settlement.funder_id), "funder", settlement.funder_id)
+        return SettlementBatch(settlement, tuple(uow.settlements.lines(settlement_id)),
+                               funder.code, funder.name, repeat=True)

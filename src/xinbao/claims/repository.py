@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from xinbao.claims.model import Claim, ClaimStatus, Recovery
+from xinbao.claims.model import (
+    Assessment,
+    Claim,
+    ClaimStatus,
+    Document,
+    Recovery,
+    Settlement,
+)
 from xinbao.kernel.paging import Page, PageRequest
 from xinbao.policy import repository as policy
 
@@ -34,19 +41,54 @@ class ClaimRow:
     funder_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class AssessmentRecord:
+    """A run of a claim's liability determination as kept: why it ran, how much it changed
+    the amount, and the assessment itself."""
+
+    reason: str
+    difference_fen: int
+    assessment: Assessment
+
+
 class ClaimRepository(Protocol):
     def add(self, claim: Claim) -> Claim: ...
-    def save_if_unchanged(self, claim: Claim, *, status: ClaimStatus,
-                          recovered_fen: int) -> bool:
-        """Write the claim back only if the stored row still holds the ``status`` and
-        ``recovered_fen`` it was read with; False when a concurrent transaction changed it
-        first (then nothing is written and the claim's events are dropped).
+    def save_if_unchanged(self, claim: Claim, *, status: ClaimStatus, recovered_fen: int,
+                          approvals: tuple[str, ...] = ()) -> bool:
+        """Write the claim back only if the stored row still holds the ``status``,
+        ``recovered_fen`` and ``approvals`` it was read with; False when a concurrent
+        transaction changed it first (then nothing is written and the claim's events are
+        dropped).
 
         A concurrent writer of the same claim waits for this one's transaction to end
         (PostgreSQL's row lock, SQLite's one writer) and then finds the row changed.
         """
         ...
     def get(self, claim_id: int) -> Claim | None: ...
+    def get_by_reference(self, funder_id: int, reference: str) -> Claim | None:
+        """The funder's claim of its own notice reference."""
+        ...
+    def waiting_for_trigger(self) -> list[Claim]:
+        """Notified claims (notices whose loan has not reached its trigger), in id order."""
+        ...
+    def add_assessment(self, claim_id: int, assessment: Assessment, *, reason: str,
+                       difference_fen: int) -> None: ...
+    def assessments(self, claim_id: int) -> list[AssessmentRecord]:
+        """The claim's assessments, oldest first."""
+        ...
+    def add_documents(self, claim_id: int, documents: Sequence[Document]) -> None: ...
+    def documents(self, claim_id: int) -> list[Document]: ...
+    def queue(self, *, funder_id: int | None, limit: int) -> list[Claim]:
+        """Claims under review, the longest since their trigger first (the service level
+        runs from it)."""
+        ...
+    def decided_between(self, start: date, end: date) -> list[Claim]:
+        """Claims approved or declined within these dates (inclusive), in id order."""
+        ...
+    def approved_through(self, funder_id: int, through: date) -> list[Claim]:
+        """The funder's approved claims not yet paid, approved on or before ``through``, in
+        id order: what a payment batch of the cycle ending then pays."""
+        ...
     def for_policy(self, policy_id: int) -> list[Claim]: ...
     def for_policies(self, policy_ids: Iterable[int]) -> dict[int, list[Claim]]:
         """Each of these policies' claims in id order (an empty list for one without)."""
@@ -61,6 +103,38 @@ class ClaimRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class SettledClaim:
+    """A claim of a payment batch with what its statement shows beside it."""
+
+    claim: Claim
+    policy_no: str
+    contract_no: str
+    product_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementBatch:
+    """A payment batch with its claims (what its statement lists), and whether it was made
+    before (then nothing more happened)."""
+
+    settlement: Settlement
+    lines: tuple[SettledClaim, ...]
+    funder_code: str
+    funder_name: str
+    repeat: bool = False
+
+
+class SettlementRepository(Protocol):
+    def add(self, settlement: Settlement) -> Settlement: ...
+    def get(self, settlement_id: int) -> Settlement | None: ...
+    def for_cycle(self, funder_id: int, cycle_to: date) -> Settlement | None: ...
+    def lines(self, settlement_id: int) -> list[SettledClaim]:
+        """The batch's claims in id order, each with its policy number, the funder's loan
+        contract number and the product."""
+        ...
+
+
 class RecoveryRepository(Protocol):
     def add(self, recovery: Recovery, reference: str) -> Recovery: ...
     def for_claim(self, claim_id: int) -> list[Recovery]: ...
@@ -72,3 +146,5 @@ class UnitOfWork(policy.UnitOfWork, Protocol):
     def claims(self) -> ClaimRepository: ...
     @property
     def recoveries(self) -> RecoveryRepository: ...
+    @property
+    def settlements(self) -> SettlementRepository: ...

@@ -1,23 +1,45 @@
-"""Claims' SQL repositories: claims and recoveries."""
+"""Claims' SQL repositories: claims (with their assessments and documents) and recoveries."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Update, bindparam, func, select, update
 
 from xinbao.claims import tables
-from xinbao.claims.model import Claim, ClaimStatus, Recovery
-from xinbao.claims.repository import CLAIM_SORTS, ClaimFilter, ClaimRow
+from xinbao.claims.model import (
+    Amount,
+    Assessment,
+    Check,
+    Claim,
+    ClaimSource,
+    ClaimStatus,
+    Document,
+    Recovery,
+    Settlement,
+)
+from xinbao.claims.repository import (
+    CLAIM_SORTS,
+    AssessmentRecord,
+    ClaimFilter,
+    ClaimRow,
+    SettledClaim,
+)
 from xinbao.kernel.paging import Page, PageRequest
+from xinbao.loans import tables as loan_tables
 from xinbao.platform.prepared import Prepared
 from xinbao.platform.sql import SqlRepository, codes
 from xinbao.platform.sql_lists import in_list
 from xinbao.policy import tables as policy_tables
+from xinbao.policy.model import policy_number
 
-_STATE = ("status", "paid_on", "recovered_fen")
+#: What a claim's life changes after it is added (its identity and source never change).
+_STATE = ("status", "paid_on", "recovered_fen", "days_past_due", "principal_fen",
+          "interest_fen", "amount_fen", "reason_codes", "trigger_on", "decided_on",
+          "penalty_fen", "deductible_fen", "reserve_fen", "approvals", "settlement_id")
 
 
 @functools.cache
@@ -34,7 +56,8 @@ def _compare_and_set() -> Update:
     t = tables.claims
     return (update(t).where(t.c.id == bindparam("b_id"),
                             t.c.status == bindparam("b_was_status"),
-                            t.c.recovered_fen == bindparam("b_was_recovered_fen"))
+                            t.c.recovered_fen == bindparam("b_was_recovered_fen"),
+                            t.c.approvals == bindparam("b_was_approvals"))
             .values({c: bindparam(f"b_{c}") for c in _STATE}))
 
 
@@ -46,7 +69,12 @@ class SqlClaimRepository(SqlRepository):
             "days_past_due": c.days_past_due, "principal_fen": c.principal_fen,
             "interest_fen": c.interest_fen, "amount_fen": c.amount_fen,
             "status": c.status.value, "reason_codes": ",".join(c.reason_codes),
-            "paid_on": c.paid_on, "recovered_fen": c.recovered_fen,
+            "paid_on": c.paid_on, "recovered_fen": c.recovered_fen, "funder_id": c.funder_id,
+            "source": c.source.value, "reference": c.reference, "claimed_fen": c.claimed_fen,
+            "trigger_on": c.trigger_on, "decided_on": c.decided_on,
+            "penalty_fen": c.penalty_fen, "deductible_fen": c.deductible_fen,
+            "reserve_fen": c.reserve_fen, "approvals": ",".join(c.approvals),
+            "settlement_id": c.settlement_id,
         }
 
     @staticmethod
@@ -55,25 +83,97 @@ class SqlClaimRepository(SqlRepository):
                      days_past_due=r.days_past_due, principal_fen=r.principal_fen,
                      interest_fen=r.interest_fen, amount_fen=r.amount_fen,
                      status=ClaimStatus(r.status), reason_codes=codes(r.reason_codes),
-                     paid_on=r.paid_on, recovered_fen=r.recovered_fen, id=r.id)
+                     paid_on=r.paid_on, recovered_fen=r.recovered_fen, funder_id=r.funder_id,
+                     source=ClaimSource(r.source), reference=r.reference,
+                     claimed_fen=r.claimed_fen, trigger_on=r.trigger_on,
+                     decided_on=r.decided_on, penalty_fen=r.penalty_fen,
+                     deductible_fen=r.deductible_fen, reserve_fen=r.reserve_fen,
+                     approvals=codes(r.approvals), settlement_id=r.settlement_id, id=r.id)
 
     def add(self, claim: Claim) -> Claim:
         claim.id = self._insert(tables.claims, self._values(claim))
         self._drain(claim)
         return claim
 
-    def save_if_unchanged(self, claim: Claim, *, status: ClaimStatus,
-                          recovered_fen: int) -> bool:
+    def save_if_unchanged(self, claim: Claim, *, status: ClaimStatus, recovered_fen: int,
+                          approvals: tuple[str, ...] = ()) -> bool:
         values = self._values(claim)
         changed = self._c.execute(_compare_and_set(), {
             "b_id": claim.id, "b_was_status": status.value,
-            "b_was_recovered_fen": recovered_fen,
+            "b_was_recovered_fen": recovered_fen, "b_was_approvals": ",".join(approvals),
             **{f"b_{c}": values[c] for c in _STATE}}).rowcount
         if changed != 1:
             claim.events.clear()
             return False
         self._drain(claim)
         return True
+
+    def get_by_reference(self, funder_id: int, reference: str) -> Claim | None:
+        t = tables.claims
+        r = self._c.execute(select(t).where(t.c.funder_id == funder_id,
+                                            t.c.reference == reference)).first()
+        return self._from_row(r) if r else None
+
+    def waiting_for_trigger(self) -> list[Claim]:
+        t = tables.claims
+        rows = self._c.execute(select(t).where(t.c.status == ClaimStatus.NOTIFIED.value)
+                               .order_by(t.c.id))
+        return [self._from_row(r) for r in rows]
+
+    def add_assessment(self, claim_id: int, assessment: Assessment, *, reason: str,
+                       difference_fen: int) -> None:
+        a = assessment.amount
+        self._insert(tables.claim_assessments, {
+            "claim_id": claim_id, "assessed_on": assessment.assessed_on, "reason": reason,
+            "covered": assessment.covered,
+            "checks": [c.as_data() for c in assessment.checks],
+            "days_past_due": assessment.days_past_due, "trigger_on": assessment.trigger_on,
+            "principal_fen": a.principal_fen, "interest_fen": a.interest_fen,
+            "penalty_fen": a.penalty_fen, "share": a.share, "gross_fen": a.gross_fen,
+            "deductible_fen": a.deductible_fen, "claimed_fen": a.claimed_fen,
+            "payable_fen": a.payable_fen, "difference_fen": difference_fen})
+
+    def assessments(self, claim_id: int) -> list[AssessmentRecord]:
+        t = tables.claim_assessments
+        rows = self._c.execute(select(t).where(t.c.claim_id == claim_id).order_by(t.c.id))
+        return [AssessmentRecord(
+            r.reason, r.difference_fen, Assessment(
+                r.assessed_on, tuple(Check.from_data(c) for c in r.checks), r.days_past_due,
+                r.trigger_on, Amount(r.principal_fen, r.interest_fen, r.penalty_fen, r.share,
+                                     r.gross_fen, r.deductible_fen, r.claimed_fen,
+                                     r.payable_fen))) for r in rows]
+
+    def add_documents(self, claim_id: int, documents: Sequence[Document]) -> None:
+        for d in documents:
+            self._insert(tables.claim_documents, {"claim_id": claim_id,
+                                                  "reference": d.reference,
+                                                  "sha256": d.sha256.lower()})
+
+    def documents(self, claim_id: int) -> list[Document]:
+        t = tables.claim_documents
+        rows = self._c.execute(select(t).where(t.c.claim_id == claim_id).order_by(t.c.id))
+        return [Document(r.reference, r.sha256) for r in rows]
+
+    def queue(self, *, funder_id: int | None, limit: int) -> list[Claim]:
+        t = tables.claims
+        q = (select(t).where(t.c.status == ClaimStatus.UNDER_REVIEW.value)
+             .order_by(t.c.trigger_on.asc().nulls_last(), t.c.opened_on, t.c.id).limit(limit))
+        if funder_id is not None:
+            q = q.where(t.c.funder_id == funder_id)
+        return [self._from_row(r) for r in self._c.execute(q)]
+
+    def approved_through(self, funder_id: int, through: date) -> list[Claim]:
+        t = tables.claims
+        rows = self._c.execute(select(t).where(
+            t.c.funder_id == funder_id, t.c.status == ClaimStatus.APPROVED.value,
+            t.c.decided_on <= through, t.c.settlement_id.is_(None)).order_by(t.c.id))
+        return [self._from_row(r) for r in rows]
+
+    def decided_between(self, start: date, end: date) -> list[Claim]:
+        t = tables.claims
+        rows = self._c.execute(select(t).where(t.c.decided_on >= start, t.c.decided_on <= end)
+                               .order_by(t.c.id))
+        return [self._from_row(r) for r in rows]
 
     def get(self, claim_id: int) -> Claim | None:
         r = self._c.execute(select(tables.claims).where(tables.claims.c.id == claim_id)).first()
@@ -165,3 +265,40 @@ class SqlRecoveryRepository(SqlRepository):
         r = self._c.execute(select(t).where(t.c.claim_id == claim_id,
                                             t.c.reference == reference)).first()
         return self._from_row(r) if r else None
+
+
+class SqlSettlementRepository(SqlRepository):
+    @staticmethod
+    def _from_row(r: Any) -> Settlement:
+        return Settlement(r.funder_id, r.number, r.cycle_from, r.cycle_to, r.paid_on,
+                          r.claims, r.total_fen, r.id)
+
+    def add(self, settlement: Settlement) -> Settlement:
+        new_id = self._insert(tables.claim_settlements, {
+            "funder_id": settlement.funder_id, "number": settlement.number,
+            "cycle_from": settlement.cycle_from, "cycle_to": settlement.cycle_to,
+            "paid_on": settlement.paid_on, "claims": settlement.claims,
+            "total_fen": settlement.total_fen})
+        return Settlement(settlement.funder_id, settlement.number, settlement.cycle_from,
+                          settlement.cycle_to, settlement.paid_on, settlement.claims,
+                          settlement.total_fen, new_id)
+
+    def get(self, settlement_id: int) -> Settlement | None:
+        t = tables.claim_settlements
+        r = self._c.execute(select(t).where(t.c.id == settlement_id)).first()
+        return self._from_row(r) if r else None
+
+    def for_cycle(self, funder_id: int, cycle_to: date) -> Settlement | None:
+        t = tables.claim_settlements
+        r = self._c.execute(select(t).where(t.c.funder_id == funder_id,
+                                            t.c.cycle_to == cycle_to)).first()
+        return self._from_row(r) if r else None
+
+    def lines(self, settlement_id: int) -> list[SettledClaim]:
+        c, p, ln = tables.claims, policy_tables.policies, loan_tables.loans
+        rows = self._c.execute(
+            select(c, p.c.product_code, ln.c.contract_no)
+            .select_from(c.join(p, p.c.id == c.c.policy_id).join(ln, ln.c.id == c.c.loan_id))
+            .where(c.c.settlement_id == settlement_id).order_by(c.c.id))
+        return [SettledClaim(SqlClaimRepository._from_row(r), policy_number(r.policy_id),
+                             r.contract_no, r.product_code) for r in rows]

@@ -34,6 +34,11 @@ from xinbao.kernel.money import PRECISION, apply_fraction, apply_rate, round_fen
 from xinbao.loans.model import add_months
 
 
+def policy_number(policy_id: int) -> str:
+    """A policy's number as documents show it: ``XB`` and its id in ten digits."""
+    return f"XB{policy_id:010d}"
+
+
 class PolicyStatus(StrEnum):
     QUOTED = "quoted"
     ISSUED = "issued"
@@ -166,7 +171,7 @@ class Policy:
 
     @property
     def policy_no(self) -> str:
-        return f"XB{self.id:010d}" if self.id is not None else "(unnumbered)"
+        return policy_number(self.id) if self.id is not None else "(unnumbered)"
 
     @property
     def total_premium_fen(self) -> int:

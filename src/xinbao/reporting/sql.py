@@ -14,7 +14,7 @@ from xinbao.policy.model import PolicyStatus
 from xinbao.reporting.repository import PolicyFigures
 
 #: Claims whose amount went out: paid, and closed after payment.
-_PAID = (ClaimStatus.PAID.value, ClaimStatus.CLOSED.value)
+_PAID = (ClaimStatus.PAID.value, ClaimStatus.RECOVERING.value, ClaimStatus.CLOSED.value)
 
 
 class SqlReportingRepository(SqlRepository):

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from xinbao.catalogue.model.parties import Funder
 from xinbao.claims.model import ClaimStatus, trigger_reached
-from xinbao.claims.services import open_triggered_claims
+from xinbao.claims.services import open_triggered_claims, recheck_notified_claims
 from xinbao.iam.access import authorize, own
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import (
@@ -464,8 +464,9 @@ class EndOfDayReport:
     policies_expired: int = 0
     policies_cancelled: int = 0
     premium_refunded_fen: int = 0
-    claims_opened: list[int] = field(default_factory=list)
+    claims_opened: list[int] = field(default_factory=list)  # standing: approved or in review
     claims_declined: list[int] = field(default_factory=list)
+    claims_automatic: list[int] = field(default_factory=list)  # of the opened, approved at once
     run: int = 1  # which run of this business day (a run again posts only what is new)
 
 
@@ -524,9 +525,16 @@ def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
         report.policies_overdue = len(overdue)
         triggered = [pid for pid, first_due, trigger in overdue
                      if trigger_reached(days_past_due(first_due, on), trigger)]
-        for claim in open_triggered_claims(uow, uow.policies.get_many(triggered), on=on):
+        # Notices kept until their trigger first, then the policies newly past it.
+        moved = recheck_notified_claims(uow, on=on)
+        opened = open_triggered_claims(uow, uow.policies.get_many(triggered), on=on)
+        for claim in (*moved, *opened):
             assert claim.id is not None
-            (report.claims_opened if claim.status is ClaimStatus.OPEN
-             else report.claims_declined).append(claim.id)
+            if claim.status is ClaimStatus.DECLINED:
+                report.claims_declined.append(claim.id)
+            elif claim.status is not ClaimStatus.NOTIFIED:
+                report.claims_opened.append(claim.id)
+                if claim.status is ClaimStatus.APPROVED:
+                    report.claims_automatic.append(claim.id)
         uow.commit()
     return report

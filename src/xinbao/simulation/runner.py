@@ -29,7 +29,7 @@ from xinbao.catalogue.commands import RegisterFunder, RegisterProduct
 from xinbao.catalogue.model.parties import PartyKind
 from xinbao.catalogue.model.products import ProductFamily
 from xinbao.claims import services as claims
-from xinbao.claims.commands import PayClaim, RecordRecovery
+from xinbao.claims.commands import ApproveClaim, PayClaim, RecordRecovery
 from xinbao.kernel.errors import Conflict
 from xinbao.kernel.results import Rejection
 from xinbao.ledger import services as ledger
@@ -89,6 +89,8 @@ class SimulationResult:
     prepayments: int = 0
     claims_opened: int = 0
     claims_declined: int = 0
+    claims_automatic: int = 0  # of the opened, approved by the system at once
+    claims_reviewed: int = 0  # of the opened, approved by claims staff
     claims_paid: int = 0
     recoveries: int = 0
     snapshots: int = 0  # days whose end-of-day snapshot was kept
@@ -155,6 +157,7 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
     counts = market.arrivals(scenario)
     days = (end - start).days + 1
     agenda: list[tuple[int, int, str, int, int]] = []  # (day ordinal, seq, kind, loan, arg)
+    reviewed: set[int] = set()  # claims in the claims queue, approved when they are paid
     seq = 0
     loans: list[_Loan] = []
     truth: dict[str, list] = defaultdict(list)
@@ -227,6 +230,7 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
         report = servicing.run_end_of_day(RunEndOfDay(today), uow())
         result.claims_opened += len(report.claims_opened)
         result.claims_declined += len(report.claims_declined)
+        result.claims_automatic += len(report.claims_automatic)
         if snapshot is not None and (today == end
                                      or (today + timedelta(days=1)).month != today.month):
             result.last_snapshot = snapshot(today)
@@ -236,6 +240,13 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
             g = market.rng(scenario, 7, claim_id)
             schedule(today + timedelta(days=int(g.integers(low, high + 1))), "claim", -1,
                      claim_id)
+        reviewed.update(set(report.claims_opened) - set(report.claims_automatic))
+        for claim_id in sorted(set(payments) & reviewed):
+            # Claims staff approve the queued claims they pay (the automatic ones need none).
+            claims.approve_claim(ApproveClaim(claim_id, today, "reviewed: documents complete"),
+                                 uow())
+            reviewed.discard(claim_id)
+            result.claims_reviewed += 1
         if payments:
             paid = claims.pay_claims([PayClaim(c, today) for c in payments], uow())
             result.claims_paid += len(paid.accepted)

@@ -137,8 +137,10 @@ def _simulate(scenario: Scenario, out_dir: Path, database_url: str | None,
         monthly=monthly_statement(reporting.ledger_by_month(container.uow())),
         vintages=vintage_curves(reporting.policy_vintages(container.uow()), result.end))
     out.print(f"Repayments {result.repayments:,}, prepayments {result.prepayments:,}, claims "
-              f"opened {result.claims_opened:,} (declined {result.claims_declined:,}), paid "
-              f"{result.claims_paid:,}, recoveries {result.recoveries:,}.")
+              f"opened {result.claims_opened:,} (approved automatically "
+              f"{result.claims_automatic:,}, by claims staff {result.claims_reviewed:,}; "
+              f"declined {result.claims_declined:,}), paid {result.claims_paid:,}, recoveries "
+              f"{result.recoveries:,}.")
     out.print(f"Report: {report_path}   Ground truth: {truth_path}")
     out.print(f"Database: {safe_url(container)} — browse it with "
               f"`XINBAO_DATABASE_URL={url} xinbao serve`")

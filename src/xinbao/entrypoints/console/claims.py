@@ -1,6 +1,8 @@
-"""The console's claims pages (issue 20): the list of claims with its filters, opening a
-claim on a policy, a claim's file (its policy, liability findings, payment and recoveries),
-paying it and recording recoveries.
+"""The console's claims pages (issues 20, 22): the list of claims with its filters, opening a
+claim on a policy, a claim's file (its policy, each liability check with its evidence, the
+amount's breakdown, approvals, payment and recoveries), the decisions on it (review, approve
+by authority, decline with the exclusions found, recalculate), paying it and recording
+recoveries.
 
 Every read and write goes through the claims use cases, which authorize the signed-in
 person, keep a funder's user to its own business and enforce four-eyes on payment; their
@@ -22,8 +24,23 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from xinbao.catalogue import queries as catalogue
 from xinbao.claims import queries
 from xinbao.claims import services as claims
-from xinbao.claims.commands import FileClaim, PayClaim, RecordRecovery
-from xinbao.claims.model import CHECKS, ClaimStatus, Exclusion
+from xinbao.claims.commands import (
+    ApproveClaim,
+    DeclineClaim,
+    FileClaim,
+    PayClaim,
+    RecalculateClaim,
+    RecordRecovery,
+    ReviewClaim,
+)
+from xinbao.claims.model import (
+    CHECKS,
+    POLICY_CANCELLED,
+    RATE_ABOVE_CAP,
+    ClaimSource,
+    ClaimStatus,
+    Exclusion,
+)
 from xinbao.claims.repository import CLAIM_SORTS, ClaimFilter
 from xinbao.entrypoints.console import web
 from xinbao.entrypoints.console.web import N_, RecordId, Signed
@@ -35,18 +52,30 @@ router = APIRouter(include_in_schema=False)
 #: A claim's id in a URL: a positive id column value (anything else is a 422 page).
 ClaimId = RecordId
 
-STATUS_NAMES = {ClaimStatus.OPEN: N_("Open"), ClaimStatus.DECLINED: N_("Declined"),
-                ClaimStatus.PAID: N_("Paid"), ClaimStatus.CLOSED: N_("Closed")}
-#: The badge of each status: open waits for payment, declined was refused.
-STATUS_BADGES = {ClaimStatus.OPEN: "warn", ClaimStatus.DECLINED: "bad",
-                 ClaimStatus.PAID: "good", ClaimStatus.CLOSED: "good"}
-#: What each check of liability determination holds (``claims.model.CHECKS``).
+STATUS_NAMES = {ClaimStatus.NOTIFIED: N_("Notified"), ClaimStatus.UNDER_REVIEW: N_("Under review"),
+                ClaimStatus.APPROVED: N_("Approved"), ClaimStatus.DECLINED: N_("Declined"),
+                ClaimStatus.PAID: N_("Paid"), ClaimStatus.RECOVERING: N_("Recovering"),
+                ClaimStatus.CLOSED: N_("Closed")}
+#: The badge of each status: waiting on someone, refused, or settled.
+STATUS_BADGES = {ClaimStatus.NOTIFIED: "warn", ClaimStatus.UNDER_REVIEW: "warn",
+                 ClaimStatus.APPROVED: "warn", ClaimStatus.DECLINED: "bad",
+                 ClaimStatus.PAID: "good", ClaimStatus.RECOVERING: "good",
+                 ClaimStatus.CLOSED: "good"}
+SOURCE_NAMES = {ClaimSource.TRIGGER: N_("End-of-day trigger"),
+                ClaimSource.NOTICE: N_("Funder's notice"), ClaimSource.MANUAL: N_("Claims staff")}
+#: What each check of liability determination holds (``claims.model.CHECKS``; a declared
+#: exclusion's code begins ``CLM-EXCLUSION-``).
 CHECK_NAMES = {
     "CLM-NOT-IN-FORCE": N_("The policy is in force and the unpaid installment fell due "
                            "within cover"),
-    "CLM-TRIGGER-NOT-REACHED": N_("Days past due reached the product's claim trigger"),
     "CLM-WAITING-PERIOD": N_("The first unpaid installment fell due after the waiting period"),
-    "CLM-LOAN-NOT-AS-INSURED": N_("The loan's principal and term are as insured"),
+    "CLM-TRIGGER-NOT-REACHED": N_("Days past due reached the product's claim trigger"),
+    "CLM-LOAN-NOT-AS-INSURED": N_("The loan's principal, term, rate and start are as insured"),
+    "CLM-PREMIUM-UNPAID": N_("The premium due was paid, or is within the agreement's grace"),
+    "CLM-NOTICE-LATE": N_("The notice came within the agreement's limit"),
+    "CLM-DUPLICATE": N_("No other claim stands on the policy"),
+    RATE_ABOVE_CAP: N_("The loan's rate is within the cap"),
+    POLICY_CANCELLED: N_("The policy was not cancelled"),
     "CLM-EXCLUSION-": N_("No exclusion of the wording applies"),
 }
 EXCLUSION_NAMES = {
@@ -59,7 +88,14 @@ EXCLUSION_NAMES = {
 #: The flash of each redirect after a form (``?done=``).
 DONE = {"opened": N_("The claim was opened."), "declined": N_("Liability was declined; the "
                                                                "findings say why."),
+        "waiting": N_("The claim is kept until its loan reaches the claim trigger; the "
+                      "end-of-day batch checks it each day."),
         "exists": N_("This policy already has a claim standing; nothing new was opened."),
+        "reviewed": N_("The claim is in review."),
+        "approved": N_("The claim is approved."),
+        "approval": N_("Your approval is recorded; above your authority a second approver "
+                       "completes it."),
+        "recalculated": N_("The claim was assessed again."),
         "paid": N_("The claim is paid."), "recovered": N_("The recovery is recorded.")}
 
 
@@ -71,6 +107,8 @@ class Check:
     name: str
     met: bool
     reason_codes: tuple[str, ...]
+    message: str = ""
+    evidence: str = ""
 
 
 def _date(text: str | None) -> date | None:
@@ -140,13 +178,20 @@ def _form_date(field: str, text: str) -> date:
 def open_claim(console: Signed, csrf_token: Annotated[str, Form(max_length=100)],
                policy: Annotated[str, Form(max_length=40)],
                on: Annotated[str, Form(max_length=10)],
+               reference: Annotated[str, Form(max_length=64)] = "",
+               claimed: Annotated[str, Form(max_length=20)] = "",
+               shown_by: Annotated[str, Form(max_length=400)] = "",
                exclusion: Annotated[list[Exclusion] | None, Form()] = None) -> Response:
-    """Open a claim on a policy: liability is determined at once, the claim opened or
-    declined with its findings. A policy with a claim standing already is answered with
-    that claim (a second submission of the form opens nothing)."""
+    """Open a claim on a policy: liability is determined at once, the claim approved
+    automatically, queued for review, kept until its trigger or declined with its
+    findings. A policy with a claim standing already is answered with that claim (a second
+    submission of the form opens nothing)."""
     console.check_csrf(csrf_token)
     policy_id = _policy_id(policy)
-    cmd = FileClaim(policy_id, _form_date("on", on), frozenset(exclusion or ()))
+    cmd = FileClaim(policy_id, _form_date("on", on),
+                    dict.fromkeys(exclusion or (), shown_by.strip()),
+                    reference=reference.strip() or None,
+                    claimed_fen=_fen(claimed) if claimed.strip() else None)
     try:
         claim = claims.file_claim(cmd, console.uow())
     except Conflict:
@@ -154,7 +199,8 @@ def open_claim(console: Signed, csrf_token: Annotated[str, Form(max_length=100)]
         if standing is None:
             raise
         return _done(standing.id, "exists")
-    done = "declined" if claim.status is ClaimStatus.DECLINED else "opened"
+    done = {ClaimStatus.DECLINED: "declined", ClaimStatus.NOTIFIED: "waiting"}.get(
+        claim.status, "opened")
     return _done(claim.id, done)
 
 
@@ -162,11 +208,18 @@ def _done(claim_id: int | None, what: str) -> Response:
     return RedirectResponse(f"/console/claims/{claim_id}?done={what}", status_code=303)
 
 
-def _checks(reason_codes: tuple[str, ...], gettext: Callable[[str], str]) -> list[Check]:
-    """Each check of liability determination with the findings it recorded, if any (an
-    exclusion's code names the exclusion after its prefix)."""
+def _checks(file: queries.ClaimFile, gettext: Callable[[str], str]) -> list[Check]:
+    """Each check of the claim's latest liability determination, with what it found and
+    the evidence it read; for a claim assessed before checks were kept, each check with the
+    reason codes recorded (an exclusion's code names the exclusion after its prefix)."""
+    if file.assessments:
+        return [Check(c.code, gettext(CHECK_NAMES.get(c.code, CHECK_NAMES["CLM-EXCLUSION-"])),
+                      c.passed, () if c.passed else (c.code,), c.message,
+                      "; ".join(f"{k}: {v}" for k, v in c.evidence.items()))
+                for c in file.assessments[-1].assessment.checks]
+    reason_codes = file.claim.reason_codes
     checks = []
-    for code in CHECKS:
+    for code in (*CHECKS, "CLM-EXCLUSION-"):
         found = tuple(r for r in reason_codes
                       if (r.startswith(code) if code.endswith("-") else r == code))
         checks.append(Check(code, gettext(CHECK_NAMES[code]), not found, found))
@@ -175,17 +228,81 @@ def _checks(reason_codes: tuple[str, ...], gettext: Callable[[str], str]) -> lis
 
 @router.get("/claims/{claim_id}", response_class=HTMLResponse)
 def claim_page(console: Signed, claim_id: ClaimId, done: str | None = None) -> Response:
-    """A claim's file, with the forms to pay it and record recoveries for who may."""
+    """A claim's file, with the forms to decide on it, pay it and record recoveries for
+    who may."""
     file = queries.claim_file(console.uow(), claim_id)
     _ = console.gettext
     status = file.claim.status
+    undecided = status in (ClaimStatus.NOTIFIED, ClaimStatus.UNDER_REVIEW)
     return console.render(
         "claims/detail.html", "claims", file=file, claim=file.claim,
-        checks=_checks(file.claim.reason_codes, _),
+        checks=_checks(file, _), amount=file.assessments[-1].assessment.amount
+        if file.assessments else None,
         status_name=_(STATUS_NAMES[status]), badge=STATUS_BADGES[status],
+        source_name=_(SOURCE_NAMES[file.claim.source]),
         notice=_(DONE[done]) if done in DONE else None, today=web.today(),
-        may_pay=status is ClaimStatus.OPEN and console.may(Action.CLAIM_PAY),
-        may_recover=status is ClaimStatus.PAID and console.may(Action.RECOVERY_RECORD))
+        exclusions=[(e.value, _(n)) for e, n in EXCLUSION_NAMES.items()],
+        may_review=status in (ClaimStatus.NOTIFIED, ClaimStatus.DECLINED)
+        and console.may(Action.CLAIM_REVIEW),
+        may_approve=undecided and not file.claim.reason_codes
+        and console.may(Action.CLAIM_APPROVE),
+        may_decline=undecided and console.may(Action.CLAIM_REVIEW),
+        may_recalculate=status in (ClaimStatus.NOTIFIED, ClaimStatus.UNDER_REVIEW,
+                                   ClaimStatus.APPROVED) and console.may(Action.CLAIM_REVIEW),
+        may_pay=status is ClaimStatus.APPROVED and console.may(Action.CLAIM_PAY),
+        may_recover=status in (ClaimStatus.PAID, ClaimStatus.RECOVERING)
+        and console.may(Action.RECOVERY_RECORD))
+
+
+@router.post("/claims/{claim_id}/review")
+def review_claim(console: Signed, claim_id: ClaimId,
+                 csrf_token: Annotated[str, Form(max_length=100)],
+                 on: Annotated[str, Form(max_length=10)],
+                 why: Annotated[str, Form(max_length=400)] = "") -> Response:
+    """Into review (a declined claim: reopened on appeal, assessed again)."""
+    console.check_csrf(csrf_token)
+    claims.review_claim(ReviewClaim(claim_id, _form_date("on", on), why.strip()),
+                        console.uow())
+    return _done(claim_id, "reviewed")
+
+
+@router.post("/claims/{claim_id}/approve")
+def approve_claim(console: Signed, claim_id: ClaimId,
+                  csrf_token: Annotated[str, Form(max_length=100)],
+                  on: Annotated[str, Form(max_length=10)],
+                  why: Annotated[str, Form(max_length=400)] = "") -> Response:
+    """Approve within the person's authority; above it, their approval waits for a second
+    approver (never the same person)."""
+    console.check_csrf(csrf_token)
+    claim = claims.approve_claim(ApproveClaim(claim_id, _form_date("on", on), why.strip()),
+                                 console.uow())
+    return _done(claim_id, "approved" if claim.status is ClaimStatus.APPROVED else "approval")
+
+
+@router.post("/claims/{claim_id}/decline")
+def decline_claim(console: Signed, claim_id: ClaimId,
+                  csrf_token: Annotated[str, Form(max_length=100)],
+                  on: Annotated[str, Form(max_length=10)],
+                  why: Annotated[str, Form(max_length=400)] = "",
+                  shown_by: Annotated[str, Form(max_length=400)] = "",
+                  exclusion: Annotated[list[Exclusion] | None, Form()] = None) -> Response:
+    """Decline with the exclusions found (each with what shows it), or on checks that fail
+    already."""
+    console.check_csrf(csrf_token)
+    claims.decline_claim(DeclineClaim(claim_id, _form_date("on", on), why.strip(),
+                                      dict.fromkeys(exclusion or (), shown_by.strip())),
+                         console.uow())
+    return _done(claim_id, "declined")
+
+
+@router.post("/claims/{claim_id}/recalculate")
+def recalculate_claim(console: Signed, claim_id: ClaimId,
+                      csrf_token: Annotated[str, Form(max_length=100)],
+                      on: Annotated[str, Form(max_length=10)]) -> Response:
+    """Assess the claim again (the funder corrected its data); the difference is shown."""
+    console.check_csrf(csrf_token)
+    claims.recalculate_claim(RecalculateClaim(claim_id, _form_date("on", on)), console.uow())
+    return _done(claim_id, "recalculated")
 
 
 @router.post("/claims/{claim_id}/pay")

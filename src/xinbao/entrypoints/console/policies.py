@@ -46,7 +46,9 @@ MODE_NAMES = {"credit": N_("Credit insurance"), "guarantee": N_("Guarantee insur
 ROLE_NAMES = {"debtor": N_("Borrower (debtor)"), "creditor": N_("Funder (creditor)")}
 BASIS_NAMES = {"single": N_("Single premium"), "per_installment": N_("Per installment")}
 REFUND_NAMES = {"pro_rata": N_("Pro rata"), "rule_of_78": N_("Rule of 78")}
-CLAIM_STATUS_NAMES = {"open": N_("Open"), "declined": N_("Declined"), "paid": N_("Paid"),
+CLAIM_STATUS_NAMES = {"notified": N_("Notified"), "under_review": N_("Under review"),
+                      "approved": N_("Approved"), "declined": N_("Declined"),
+                      "paid": N_("Paid"), "recovering": N_("Recovering"),
                       "closed": N_("Closed")}
 _POLICY_NO = re.compile(r"^(?:XB)?0*(\d{1,12})$", re.IGNORECASE)
 

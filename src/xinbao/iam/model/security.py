@@ -46,6 +46,8 @@ class Action(StrEnum):
     BATCH_RUN = "batch.run"
     CLAIM_FILE = "claim.file"
     CLAIM_READ = "claim.read"
+    CLAIM_REVIEW = "claim.review"  # take a claim into review, decline it, assess it again
+    CLAIM_APPROVE = "claim.approve"  # accept liability, up to an amount
     CLAIM_PAY = "claim.pay"
     RECOVERY_RECORD = "recovery.record"
     LEDGER_READ = "ledger.read"
@@ -82,10 +84,14 @@ AUTHORITY: dict[Role, dict[Action, int | None]] = {
     Role.CLAIMS_ADJUSTER: {
         **dict.fromkeys(_READ_BOOK, UNLIMITED),
         Action.CLAIM_FILE: UNLIMITED,
+        Action.CLAIM_REVIEW: UNLIMITED,
+        Action.CLAIM_APPROVE: 5_000_000,  # 50,000 yuan; above it a second approver
         Action.CLAIM_PAY: 5_000_000,  # 50,000 yuan
     },
     Role.CLAIMS_APPROVER: {
         **dict.fromkeys(_READ_BOOK, UNLIMITED),
+        Action.CLAIM_REVIEW: UNLIMITED,
+        Action.CLAIM_APPROVE: 300_000_000,  # 3,000,000 yuan
         Action.CLAIM_PAY: 300_000_000,  # 3,000,000 yuan
         Action.PII_UNMASK: UNLIMITED,
     },
@@ -149,8 +155,9 @@ AUTHORITY: dict[Role, dict[Action, int | None]] = {
 WRITES = frozenset({
     Action.CATALOGUE_MANAGE, Action.APPLICATION_SUBMIT, Action.APPLICATION_APPROVE,
     Action.POLICY_ISSUE, Action.REPAYMENT_RECORD, Action.BATCH_RUN, Action.CLAIM_FILE,
-    Action.CLAIM_PAY, Action.RECOVERY_RECORD, Action.LEDGER_POST, Action.USER_MANAGE,
-    Action.RETENTION_RUN, Action.RISK_MANAGE, Action.CLASSIFICATION_OVERRIDE,
+    Action.CLAIM_REVIEW, Action.CLAIM_APPROVE, Action.CLAIM_PAY, Action.RECOVERY_RECORD,
+    Action.LEDGER_POST, Action.USER_MANAGE, Action.RETENTION_RUN, Action.RISK_MANAGE,
+    Action.CLASSIFICATION_OVERRIDE,
 })
 
 

@@ -1,42 +1,143 @@
-"""Wire schemas of claims: filing, paying, and recoveries after payment."""
+"""Wire schemas of claims: notices, the claim with its amount's parts, its assessments with
+every check's evidence, the decisions on it, and recoveries after payment."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from xinbao.claims.model import Claim, Exclusion, Recovery
+from xinbao.claims.model import Claim, Document, Exclusion, Recovery
+from xinbao.claims.repository import AssessmentRecord, SettlementBatch
 from xinbao.entrypoints.api.schemas.common import Fen, Id, StrictIn, stored
 
 
+class DocumentIn(StrictIn):
+    reference: str = Field(min_length=1, max_length=200)
+    sha256: str = Field(pattern=r"^[0-9A-Fa-f]{64}$")
+
+
 class ClaimIn(StrictIn):
+    """A claim notice. A funder's client gives its own ``reference`` (the same reference
+    again answers with the same claim); ``claimed_fen`` makes it a partial claim;
+    ``exclusions`` are declared by claims staff, ``shown_by`` says what shows each."""
+
     policy_id: Id
     on: date | None = None
+    reference: str | None = Field(default=None, min_length=1, max_length=64)
+    claimed_fen: Fen | None = None
+    documents: list[DocumentIn] = Field(default=[], max_length=50)
     exclusions: list[Exclusion] = []
+    shown_by: dict[Exclusion, str] = {}
+
+    def documents_(self) -> tuple[Document, ...]:
+        return tuple(Document(d.reference, d.sha256) for d in self.documents)
+
+    def declared(self) -> dict[Exclusion, str]:
+        return {e: self.shown_by.get(e, "") for e in (*self.exclusions, *self.shown_by)}
+
+
+class WhyIn(StrictIn):
+    on: date | None = None
+    why: str = Field(min_length=1, max_length=400)
+
+
+class ApproveIn(StrictIn):
+    on: date | None = None
+    why: str = Field(default="", max_length=400)
+
+
+class DeclineIn(WhyIn):
+    exclusions: list[Exclusion] = []
+    shown_by: dict[Exclusion, str] = {}
+
+    def declared(self) -> dict[Exclusion, str]:
+        return {e: self.shown_by.get(e, "") for e in (*self.exclusions, *self.shown_by)}
 
 
 class ClaimOut(BaseModel):
     id: int
     policy_id: int
     loan_id: int
+    funder_id: int
     status: str
+    source: str
+    reference: str | None
     opened_on: date
+    trigger_on: date | None
+    decided_on: date | None
     days_past_due: int
     principal_fen: Fen
     interest_fen: Fen
+    penalty_fen: Fen
+    deductible_fen: Fen
+    claimed_fen: Fen | None
     amount_fen: Fen
+    reserve_fen: Fen
     reason_codes: list[str]
+    approvals: list[str]
     paid_on: date | None
     recovered_fen: Fen
 
     @classmethod
     def of(cls, c: Claim) -> ClaimOut:
-        return cls(id=stored(c.id), policy_id=c.policy_id, loan_id=c.loan_id, status=c.status.value,
-                   opened_on=c.opened_on, days_past_due=c.days_past_due,
+        return cls(id=stored(c.id), policy_id=c.policy_id, loan_id=c.loan_id,
+                   funder_id=c.funder_id, status=c.status.value, source=c.source.value,
+                   reference=c.reference, opened_on=c.opened_on, trigger_on=c.trigger_on,
+                   decided_on=c.decided_on, days_past_due=c.days_past_due,
                    principal_fen=c.principal_fen, interest_fen=c.interest_fen,
-                   amount_fen=c.amount_fen, reason_codes=list(c.reason_codes),
-                   paid_on=c.paid_on, recovered_fen=c.recovered_fen)
+                   penalty_fen=c.penalty_fen, deductible_fen=c.deductible_fen,
+                   claimed_fen=c.claimed_fen, amount_fen=c.amount_fen,
+                   reserve_fen=c.reserve_fen, reason_codes=list(c.reason_codes),
+                   approvals=list(c.approvals), paid_on=c.paid_on,
+                   recovered_fen=c.recovered_fen)
+
+
+class AssessmentOut(BaseModel):
+    """One run of liability determination: why it ran, every check with its evidence, the
+    amount's breakdown and its difference from the amount before."""
+
+    reason: str
+    assessed_on: date
+    covered: bool
+    trigger_on: date | None
+    days_past_due: int
+    checks: list[dict[str, Any]]
+    amount: dict[str, Any]
+    difference_fen: int
+
+    @classmethod
+    def of(cls, r: AssessmentRecord) -> AssessmentOut:
+        a = r.assessment
+        return cls(reason=r.reason, assessed_on=a.assessed_on, covered=a.covered,
+                   trigger_on=a.trigger_on, days_past_due=a.days_past_due,
+                   checks=[c.as_data() for c in a.checks], amount=a.amount.as_data(),
+                   difference_fen=r.difference_fen)
+
+
+class SettlementOut(BaseModel):
+    """A payment batch: the funder's approved claims of one settlement cycle paid together
+    (its statement: ``…/statement.csv`` and ``…/statement.pdf``)."""
+
+    id: int
+    number: str
+    funder: str
+    cycle_from: date
+    cycle_to: date
+    paid_on: date
+    claims: int
+    total_fen: Fen
+    claim_ids: list[int]
+    repeat: bool
+
+    @classmethod
+    def of(cls, b: SettlementBatch) -> SettlementOut:
+        s = b.settlement
+        return cls(id=stored(s.id), number=s.number, funder=b.funder_code,
+                   cycle_from=s.cycle_from, cycle_to=s.cycle_to, paid_on=s.paid_on,
+                   claims=s.claims, total_fen=s.total_fen,
+                   claim_ids=[stored(line.claim.id) for line in b.lines], repeat=b.repeat)
 
 
 class RecoveryIn(StrictIn):

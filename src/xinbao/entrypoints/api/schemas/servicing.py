@@ -142,8 +142,9 @@ class EndOfDayOut(BaseModel):
     premium_refunded_fen: Fen
     policies_expired: int
     policies_cancelled: int
-    claims_opened: list[int]
+    claims_opened: list[int]  # standing: approved at once or in the claims queue
     claims_declined: list[int]
+    claims_automatic: list[int]  # of the opened, approved automatically
     run: int = Field(description="which run of this business day: a run again (or one that "
                                  "waited for a concurrent run) posts only what is new")
     snapshot: SnapshotOut | None = Field(
@@ -156,5 +157,5 @@ class EndOfDayOut(BaseModel):
             premium_written_fen=r.premium_written_fen, premium_earned_fen=r.premium_earned_fen,
             premium_refunded_fen=r.premium_refunded_fen, policies_expired=r.policies_expired,
             policies_cancelled=r.policies_cancelled, claims_opened=r.claims_opened,
-            claims_declined=r.claims_declined, run=r.run,
+            claims_declined=r.claims_declined, claims_automatic=r.claims_automatic, run=r.run,
             snapshot=SnapshotOut.of(snapshot) if snapshot is not None else None)
