@@ -16,11 +16,11 @@ from xinbao.iam import repository as iam
 from xinbao.iam.model.security import Principal
 from xinbao.platform import repository as platform
 from xinbao.reporting import repository as reporting
-from xinbao.risk import repository as risk
 from xinbao.servicing import repository as servicing
 
 
-class UnitOfWork(risk.UnitOfWork, servicing.UnitOfWork, reporting.UnitOfWork, batch.UnitOfWork,
+# (risk comes with servicing: the end of day screens claims against the identity graph)
+class UnitOfWork(servicing.UnitOfWork, reporting.UnitOfWork, batch.UnitOfWork,
                  batch.OverrideUnitOfWork, compliance.UnitOfWork, iam.AccountsUnitOfWork,
                  platform.IdempotentUnitOfWork, Protocol):
     """Every context's unit of work in one: what the edges hand to any use case."""

@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, Any, Self
 from xinbao.catalogue.model.agreements import Agreement
 from xinbao.catalogue.model.parties import ANONYMIZED, ANONYMIZED_NAME, Funder
 from xinbao.catalogue.model.products import Product
-from xinbao.claims.model import Assessment, Claim, ClaimStatus, Document, Recovery, Settlement
+from xinbao.claims.model import (
+    AUTOMATIC,
+    Assessment,
+    Claim,
+    ClaimStatus,
+    ClaimTimes,
+    Document,
+    Recovery,
+    Settlement,
+)
 from xinbao.claims.repository import AssessmentRecord, ClaimFilter, ClaimRow, SettledClaim
 from xinbao.compliance.repository import AuditFilter
 from xinbao.iam.model.accounts import ApiClient, Session, User
@@ -488,6 +497,25 @@ class _Claims(_Table):
         found = self._filter(lambda c: c.status is ClaimStatus.UNDER_REVIEW
                              and (funder_id is None or c.funder_id == funder_id))
         return sorted(found, key=lambda c: (c.trigger_on or date.max, c.opened_on, c.id))[:limit]
+
+    def vintage(self, funder_id: int, start: date, end: date) -> tuple[int, int]:
+        loans = {ln.id for ln in self._uow.loans.rows.values()
+                 if ln.funder_id == funder_id and start <= ln.start_date < end}
+        claimed = {c.loan_id for c in self.rows.values()
+                   if c.loan_id in loans and c.status is not ClaimStatus.DECLINED}
+        return len(loans), len(claimed)
+
+    def times(self, funder_id: int | None) -> list[ClaimTimes]:
+        found = []
+        for c in sorted(self.rows.values(), key=lambda c: c.id):
+            if funder_id is not None and c.funder_id != funder_id:
+                continue
+            funder = self._uow.funders.get(c.funder_id)
+            policy = self._uow.policies.get(c.policy_id)
+            assert funder is not None and policy is not None
+            found.append(ClaimTimes(funder.code, policy.product_code, c.trigger_on,
+                                    c.decided_on, c.paid_on, c.approvals == (AUTOMATIC,)))
+        return found
 
     def approved_through(self, funder_id: int, through: date) -> list[Claim]:
         return sorted(self._filter(

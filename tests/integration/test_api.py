@@ -23,7 +23,7 @@ from tests import support
 from xinbao import migrate
 from xinbao.bootstrap import Container, bootstrap
 from xinbao.claims import services as claims
-from xinbao.claims.commands import PayClaim
+from xinbao.claims.commands import ApproveClaim, PayClaim
 from xinbao.entrypoints.api.app import create_app, settle
 from xinbao.entrypoints.api.deps import utcnow
 from xinbao.iam import services as accounts
@@ -132,6 +132,8 @@ def claimed_loan(container: Container) -> tuple[int, int]:
     on = loan.installments[0].due_date + timedelta(days=80)  # CONSUMER-G's trigger
     report = servicing.run_end_of_day(RunEndOfDay(on), container.uow())
     (claim_id,) = report.claims_opened
+    # A first-payment default: referred to a person, approved, then paid.
+    claims.approve_claim(ApproveClaim(claim_id, on, "reviewed"), container.uow())
     claims.pay_claim(PayClaim(claim_id, on), container.uow())
     return policy.loan_id, claim_id
 

@@ -24,7 +24,8 @@ from tests import builders as b
 from tests import support
 from xinbao.bootstrap import Container, bootstrap
 from xinbao.claims import services as claims
-from xinbao.claims.commands import SettleClaims
+from xinbao.claims.commands import ApproveClaim, SettleClaims
+from xinbao.claims.model import ClaimStatus
 from xinbao.entrypoints.api.app import create_app
 from xinbao.entrypoints.api.deps import CSRF_HEADER
 from xinbao.entrypoints.console.routes import SESSION_COOKIE
@@ -35,7 +36,7 @@ from xinbao.policy import tables as policy_tables
 from xinbao.risk import approval
 from xinbao.risk.commands import ApproveApplication
 from xinbao.servicing import services as servicing
-from xinbao.servicing.commands import RunEndOfDay
+from xinbao.servicing.commands import RecordRepayment, RunEndOfDay
 from xinbao.underwriting import services as applications
 from xinbao.underwriting import tables as underwriting_tables
 
@@ -67,6 +68,7 @@ ROUTES: dict[tuple[str, str], Action | None] = {
     ("POST", "/v1/claims"): Action.CLAIM_FILE,
     ("GET", "/v1/claims/{claim_id}"): Action.CLAIM_READ,
     ("GET", "/v1/claims/queue"): Action.CLAIM_READ,
+    ("GET", "/v1/claims/service-levels"): Action.CLAIM_READ,
     ("GET", "/v1/claims/{claim_id}/assessments"): Action.CLAIM_READ,
     ("POST", "/v1/claims/{claim_id}/review"): Action.CLAIM_REVIEW,
     ("POST", "/v1/claims/{claim_id}/approve"): Action.CLAIM_APPROVE,
@@ -116,10 +118,16 @@ def _book(c: Container, code: str, id_number: str) -> Book:
     with system() as u:
         loan = u.loans.get(issued.loan_id)
         funder_id = u.funders.get_by_code(code).id
-    claim_on = loan.installments[0].due_date + timedelta(days=95)
+    for i in loan.installments[:3]:  # three paid: no early default, the claim is automatic
+        servicing.record_repayment(RecordRepayment(
+            loan.id, i.number, i.due_date, i.principal_fen, i.interest_fen,
+            f"{code}-TX-{i.number}", premium_fen=issued.installment_premium_fen), system())
+    claim_on = loan.installments[3].due_date + timedelta(days=95)
     report = servicing.run_end_of_day(RunEndOfDay(claim_on), system())
     with system() as u:
         claim = u.claims.for_policy(issued.id)[0]
+    if claim.status is ClaimStatus.UNDER_REVIEW:  # the borrowers share a phone: a ring
+        claims.approve_claim(ApproveClaim(claim.id, claim_on, "reviewed"), system())
     assert quote is not None and report is not None
     batch = claims.settle_claims(SettleClaims(code, claim_on + timedelta(days=31)), system())
     return Book(code, funder_id, id_number, pending.id, quote.id, issued.id, loan.id,

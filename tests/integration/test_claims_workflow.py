@@ -54,13 +54,24 @@ def staff(name: str, *roles: Role) -> Principal:
     return Principal("user", name, frozenset(roles))
 
 
-def defaulted(container: Container, cmd: Any = None) -> tuple[Policy, Loan, date]:
-    """An issued policy whose borrower paid nothing, and the day its trigger is reached."""
+def defaulted(container: Container, cmd: Any = None, *, paid: int = 3,
+              ) -> tuple[Policy, Loan, date]:
+    """An issued policy whose borrower paid its first ``paid`` installments (with their
+    premium) and then stopped, and the day its trigger is reached. Three paid: no early
+    default, so claim anti-fraud refers nothing."""
     policy = b.issued_policy(container.uow, cmd)
     with container.uow() as u:
         loan = u.loans.get(policy.loan_id)
         product = u.products.get(policy.product_code, policy.product_version)
-    return policy, loan, loan.installments[0].due_date + timedelta(days=product.claim_trigger_dpd)
+    for i in loan.installments[:paid]:
+        servicing.record_repayment(RecordRepayment(
+            loan.id, i.number, i.due_date, i.principal_fen, i.interest_fen,
+            f"TX-{loan.id}-{i.number}", premium_fen=policy.installment_premium_fen),
+            container.uow())
+    with container.uow() as u:
+        loan = u.loans.get(policy.loan_id)
+    default = loan.installments[paid].due_date
+    return policy, loan, default + timedelta(days=product.claim_trigger_dpd)
 
 
 def reserves_tie_out(container: Container) -> int:
@@ -240,10 +251,10 @@ def test_a_decline_names_what_it_found_and_an_appeal_reopens_the_claim(container
 def test_a_recalculation_after_the_funder_corrects_its_data_keeps_the_difference(container):
     policy, loan, trigger = defaulted(container, b.car_application())
     claim = claims.file_claim(FileClaim(policy.id, trigger), container.uow())
-    first = loan.installments[0]
-    servicing.record_repayment(RecordRepayment(  # reported late: the interest of the first
-        loan.id, 1, first.due_date + timedelta(days=5), 0, first.interest_fen,  # installment
-        "TX-LATE-1"), container.uow())
+    first = loan.installments[3]  # the first unpaid: its interest, reported late
+    servicing.record_repayment(RecordRepayment(
+        loan.id, 4, first.due_date + timedelta(days=5), 0, first.interest_fen, "TX-LATE-1"),
+        container.uow())
 
     again = claims.recalculate_claim(RecalculateClaim(claim.id, trigger + timedelta(days=2)),
                                      container.uow())
@@ -377,3 +388,68 @@ def test_a_payment_batch_refuses_a_payer_who_approved_one_of_its_claims(containe
         assert u.settlements.for_cycle(policy.funder_id, trigger) is None
     with pytest.raises(InvalidInput, match="first settlement cycle"):
         claims.settle_claims(SettleClaims("BANK-A", date(2000, 1, 1)), container.uow())
+
+
+def test_a_first_payment_default_is_referred_to_a_person_with_its_evidence(container):
+    policy, loan, trigger = defaulted(container, paid=0)
+
+    report = servicing.run_end_of_day(RunEndOfDay(trigger), container.uow())
+
+    (claim_id,) = report.claims_opened
+    assert report.claims_automatic == []
+    with container.uow() as u:
+        claim = u.claims.get(claim_id)
+        (record,) = u.claims.assessments(claim_id)
+    assert claim.status is ClaimStatus.UNDER_REVIEW and claim.referrals == ("CLM-FRAUD-FPD",)
+    assert record.assessment.covered
+    assert [(r.code, dict(r.evidence)) for r in record.assessment.referrals] == [
+        ("CLM-FRAUD-FPD", {"installment": 1,
+                           "due_date": loan.installments[0].due_date.isoformat()})]
+    assert reserves_tie_out(container) == claim.amount_fen
+    approver = staff("li.boss", Role.CLAIMS_APPROVER)
+    approved = claims.approve_claim(ApproveClaim(claim_id, trigger, "the borrower died"),
+                                    container.uow(approver))
+    assert approved.status is ClaimStatus.APPROVED
+
+
+def test_a_second_notice_on_a_policy_is_referred_as_repeated(container):
+    policy, _, trigger = defaulted(container, b.car_application())
+    funder = Principal("client", "bank-a-api", frozenset({Role.FUNDER}), policy.funder_id)
+    early = claims.file_claim(FileClaim(policy.id, trigger - timedelta(days=5),
+                                        reference="R-1", exclusions={}), container.uow(funder))
+    assert early.status is ClaimStatus.NOTIFIED
+    adjuster = staff("sun.adj", Role.CLAIMS_ADJUSTER)
+    claims.decline_claim(DeclineClaim(early.id, trigger, "the notice was premature",
+                                      {Exclusion.FORCE_MAJEURE: "the bank's own letter"}),
+                         container.uow(adjuster))
+
+    again = claims.file_claim(FileClaim(policy.id, trigger, reference="R-2"),
+                              container.uow(funder))
+
+    assert again.status is ClaimStatus.UNDER_REVIEW
+    assert again.referrals == ("CLM-FRAUD-NOTICES",)
+
+
+def test_the_notice_limit_and_premium_grace_are_the_funders_agreement_terms(container):
+    from xinbao.catalogue import services as catalogue
+    from xinbao.catalogue.commands import AmendAgreement
+
+    policy, _, trigger = defaulted(container)
+    amended = catalogue.amend_agreement(AmendAgreement(
+        "BANK-A", on=trigger - timedelta(days=40), claim_notice_days=10,
+        premium_grace_days=0), container.uow())
+    assert (amended.agreement.claim_notice_days, amended.agreement.premium_grace_days) == (10, 0)
+    funder = Principal("client", "bank-a-api", frozenset({Role.FUNDER}), policy.funder_id)
+
+    late = claims.file_claim(FileClaim(policy.id, trigger + timedelta(days=11),
+                                       reference="LATE-10"), container.uow(funder))
+
+    assert late.reason_codes == ("CLM-NOTICE-LATE",)
+    with container.uow() as u:
+        (record,) = u.claims.assessments(late.id)
+    checks = {c.code: c for c in record.assessment.checks}
+    assert checks["CLM-NOTICE-LATE"].evidence["notice_days"] == 10
+    assert checks["CLM-PREMIUM-UNPAID"].evidence["grace_days"] == 0
+    with pytest.raises(InvalidInput, match="0 to 365"):
+        catalogue.amend_agreement(AmendAgreement("BANK-A", on=trigger, claim_notice_days=400),
+                                  container.uow())

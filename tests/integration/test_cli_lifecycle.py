@@ -160,6 +160,12 @@ def claim_opened_by(c: Container, user: str) -> int:
     assert ran.exit_code == 0, ran.output
     opened = json.loads(ran.stdout)["claims_opened"]
     assert len(opened) == 1
+    # A first-payment default: claim anti-fraud refers it to a person, who approves it.
+    add_user(c, "wang.fang", "claims_approver")
+    approved = xinbao(c, "claims", "approve", str(opened[0]), "--on", "2025-05-07", "--why",
+                      "reviewed", "--user", "wang.fang", "--json", stdin=PASSWORD + "\n")
+    assert approved.exit_code == 0, approved.output
+    assert json.loads(approved.stdout)["referrals"] == ["CLM-FRAUD-FPD"]
     return opened[0]
 
 
@@ -189,9 +195,9 @@ def test_eod_opens_the_claim_and_its_maker_cannot_pay_it_but_a_second_user_can(c
     with c.uow() as u:
         made = {(r.name, r.actor) for r in u.events.records(limit=1000)
                 if r.aggregate == "claim"}
-    assert {("ClaimNotified", "user:zhao.min"), ("ClaimApproved", "user:zhao.min"),
+    assert {("ClaimNotified", "user:zhao.min"), ("ClaimApproved", "user:wang.fang"),
             ("ClaimPaid", "user:li.na")} <= made
-    assert shown["approvals"] == ["system:auto-claims"]
+    assert shown["approvals"] == ["user:wang.fang"]
     checks = shown["assessments"][0]["checks"]
     assert [x["code"] for x in checks if not x["passed"]] == []
     assert next(x for x in checks if x["code"] == "CLM-TRIGGER-NOT-REACHED")["evidence"][
@@ -384,3 +390,8 @@ def test_a_payment_batch_is_settled_and_its_statement_written_at_the_cli(c, quot
                     str(folder), "--user", "li.na", "--json", stdin=PASSWORD + "\n")
     assert json.loads(repeat.stdout)["repeat"] is True
     assert ledger.trial_balance(c.uow()).total == 0
+    (level,) = json.loads(xinbao(c, "claims", "sla", "--json").stdout)["items"]
+    assert (level["funder"], level["claims"], level["decided"], level["paid"]) == (
+        "BANK-A", 1, 1, 1)
+    assert level["automatic"] == 0  # a first-payment default: approved by a person
+    assert level["payment_days_max"] == (date(2025, 7, 1) - date(2025, 5, 6)).days

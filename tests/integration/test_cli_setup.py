@@ -130,7 +130,7 @@ def test_a_funder_is_registered_with_its_whole_agreement_listed_shown_and_audite
         "funder": "CFC-1", "version": 1, "effective_from": "2025-01-01",
         "products": ["CONSUMER-G", "CAR-G"], "commission_rate": "0.05", "volume_share": "0.2",
         "risk_share": "0.1", "settlement_days": 15, "file_format": "jsonl",
-        "feed_mapping": {}}]
+        "claim_notice_days": 30, "premium_grace_days": 30, "feed_mapping": {}}]
 
     listed = xinbao(url(c), "funders", "list", "--json")
     assert [f["code"] for f in json.loads(listed.stdout)] == ["BANK-A", "CFC-1"]

@@ -21,7 +21,7 @@ from tests import builders as b
 from xinbao.bootstrap import Container
 from xinbao.claims import postings as claims_postings
 from xinbao.claims import services as claims
-from xinbao.claims.commands import PayClaim, RecordRecovery
+from xinbao.claims.commands import ApproveClaim, PayClaim, RecordRecovery
 from xinbao.claims.model import ClaimStatus
 from xinbao.ledger import model as accounts
 from xinbao.ledger import services as ledger
@@ -51,7 +51,11 @@ def _open_claim(container: Container) -> tuple[int, Any]:
     missed_due = loan.installments[1].due_date
     report = servicing.run_end_of_day(RunEndOfDay(missed_due + timedelta(days=85)),
                                       container.uow())
-    return report.claims_opened[0], missed_due + timedelta(days=95)
+    # A very early default: referred to a person, approved before it is paid.
+    claim_id = report.claims_opened[0]
+    claims.approve_claim(ApproveClaim(claim_id, missed_due + timedelta(days=86), "reviewed"),
+                         container.uow())
+    return claim_id, missed_due + timedelta(days=95)
 
 
 def _race(call: Callable[[], Any]) -> tuple[list[Any], list[BaseException]]:
@@ -136,6 +140,7 @@ def test_a_payment_refused_in_a_batch_leaves_its_claim_open_and_pays_the_others(
     report = servicing.run_end_of_day(
         RunEndOfDay(loan.installments[0].due_date + timedelta(days=85)), container.uow())
     second = next(c for c in report.claims_opened if c != claim_id)
+    claims.approve_claim(ApproveClaim(second, paid_on, "reviewed"), container.uow())
     with container.uow() as u:  # an entry under the first claim's key, with other lines
         clash = claims_postings.indemnity_paid(on=paid_on, claim_id=claim_id, amount_fen=1,
                                                reserve_fen=1)

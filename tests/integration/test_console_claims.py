@@ -18,6 +18,8 @@ from xinbao.bootstrap import Container, bootstrap
 from xinbao.claims.model import Claim, ClaimStatus
 from xinbao.entrypoints.api.app import create_app
 from xinbao.policy.model import Policy
+from xinbao.servicing import services as servicing
+from xinbao.servicing.commands import RecordRepayment
 
 PASSWORD = support.CONSOLE_PASSWORD
 sign_in, csrf_of = support.console_sign_in, support.csrf_of
@@ -52,7 +54,12 @@ def claimable(container: Container, funder: str = "BANK-A",
     policy = b.issued_policy(container.uow, cmd)
     with container.uow() as u:
         loan = u.loans.get(policy.loan_id)
-    return Claimable(policy, loan.installments[0].due_date + timedelta(days=95))
+    for i in loan.installments[:3]:  # three paid: no early default, nothing referred
+        servicing.record_repayment(RecordRepayment(
+            loan.id, i.number, i.due_date, i.principal_fen, i.interest_fen,
+            f"{funder}-TX-{i.number}", premium_fen=policy.installment_premium_fen),
+            container.uow())
+    return Claimable(policy, loan.installments[3].due_date + timedelta(days=95))
 
 
 

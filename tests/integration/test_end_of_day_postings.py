@@ -210,10 +210,18 @@ def test_claims_open_for_exactly_the_policies_at_their_trigger_read_once_for_all
             [p.id for p in (*unpaid, car, paying, declined_before)])}
     assert opened == {p.id for p in unpaid}
     assert report.claims_declined == []
-    # Two reads for all the claims: the notices waiting for their trigger, and the claims
-    # of all the triggered policies at once.
-    assert claim_reads == 2
-    assert all(states[p.id] is PolicyStatus.CLAIMED for p in unpaid)
+    # Three reads for all the claims: the notices waiting for their trigger, the claims of
+    # all the triggered policies at once, and claim anti-fraud's figures of the one month
+    # their loans started in.
+    assert claim_reads == 3
+    with c.uow() as u:
+        made = [u.claims.get(i) for i in report.claims_opened]
+    # Never repaid: first-payment defaults, and the borrowers share the builders' phone and
+    # bank card (an identity ring in the underwriting engine's graph): each referred to a
+    # person, the policy in force until a person approves.
+    assert {(m.status, m.referrals) for m in made} == {
+        (ClaimStatus.UNDER_REVIEW, ("CLM-FRAUD-FPD", "CLM-FRAUD-RING"))}
+    assert all(states[p.id] is PolicyStatus.IN_FORCE for p in unpaid)
     assert states[car.id] is states[paying.id] is states[declined_before.id] \
         is PolicyStatus.IN_FORCE
 

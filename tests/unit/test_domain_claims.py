@@ -26,12 +26,18 @@ from xinbao.claims.model import (
     ClaimRules,
     ClaimSource,
     ClaimStatus,
+    ClaimTimes,
     Document,
     Exclusion,
     Notice,
+    Referral,
+    RingFacts,
+    ScreenFacts,
     assess,
     check_notice,
     parse_claim_parameters,
+    screen,
+    service_levels,
     trigger_reached,
 )
 from xinbao.iam.model.security import Forbidden
@@ -541,3 +547,83 @@ def test_a_recovery_before_payment_is_refused():
 def test_the_claim_event_is_non_payment_for_the_products_trigger_days_or_more(
         dpd, trigger, reached) -> None:
     assert trigger_reached(dpd, trigger) is reached
+
+
+# --- claim anti-fraud -------------------------------------------------------------------------
+
+
+def facts(**changes: object) -> ScreenFacts:
+    return replace(ScreenFacts(notices=1, vintage="2025-01", vintage_loans=100,
+                               vintage_claims=1), **changes)
+
+
+def referred(the_loan: Loan | None = None, default_installment: int = 5,
+             **changes: object) -> list[str]:
+    the_loan = the_loan or loan()
+    default_on = the_loan.installments[default_installment - 1].due_date
+    return [r.code for r in screen(loan=the_loan, default_on=default_on,
+                                   facts=facts(**changes), rules=RULES)]
+
+
+def test_a_claim_with_nothing_unusual_is_referred_to_nobody():
+    assert referred() == []
+
+
+def test_a_first_payment_or_very_early_default_is_referred():
+    assert referred(default_installment=1) == ["CLM-FRAUD-FPD"]
+    assert referred(default_installment=3) == ["CLM-FRAUD-EARLY-DEFAULT"]
+    assert referred(default_installment=4) == []
+    (found,) = screen(loan=loan(), default_on=loan().installments[1].due_date, facts=facts(),
+                      rules=RULES)
+    assert found.evidence == {"installment": 2, "due_date": "2025-03-15",
+                              "early_installments": 3}
+
+
+def test_a_borrower_in_an_identity_ring_is_referred_with_the_ring():
+    ring = RingFacts(4, Decimal("0.5"), ("phone", "device_id"))
+    assert referred(ring=ring) == ["CLM-FRAUD-RING"]
+    assert referred(ring=replace(ring, size=2)) == []  # below the ring size referred
+    (found,) = screen(loan=loan(), default_on=loan().installments[4].due_date,
+                      facts=facts(ring=ring), rules=RULES)
+    assert found.evidence["linked_by"] == "phone,device_id"
+
+
+def test_claims_concentrated_on_a_funders_month_of_loans_are_referred():
+    assert referred(vintage_loans=100, vintage_claims=5) == ["CLM-FRAUD-VINTAGE"]
+    assert referred(vintage_loans=100, vintage_claims=4) == []
+    assert referred(vintage_loans=19, vintage_claims=19) == []  # too few loans to tell
+
+
+def test_repeated_notices_on_a_policy_are_referred():
+    assert referred(notices=2) == ["CLM-FRAUD-NOTICES"]
+    assert referred(default_installment=1, notices=3) == ["CLM-FRAUD-FPD", "CLM-FRAUD-NOTICES"]
+
+
+def test_a_referral_survives_its_round_trip_as_data():
+    for found in screen(loan=loan(), default_on=FIRST_DUE, facts=facts(notices=5),
+                        rules=RULES):
+        assert Referral.from_data(found.as_data()) == found
+
+
+# --- service levels ---------------------------------------------------------------------------
+
+
+def test_service_levels_count_days_from_the_trigger_per_funder_and_product():
+    t = date(2025, 5, 1)
+    times = [
+        ClaimTimes("BANK-A", "CONSUMER-G", t, t, t + timedelta(days=4), True),
+        ClaimTimes("BANK-A", "CONSUMER-G", t, t + timedelta(days=7), t + timedelta(days=12),
+                   False),
+        ClaimTimes("BANK-A", "CONSUMER-G", t, t + timedelta(days=2), None, False),
+        ClaimTimes("BANK-A", "CONSUMER-G", None, None, None, False),  # a notice waiting
+        ClaimTimes("BANK-A", "CAR-G", t, None, None, False),
+    ]
+    car, consumer = service_levels(times, decision_days=5, payment_days=10)
+    assert (car.funder, car.product, car.claims, car.decided, car.paid) == (
+        "BANK-A", "CAR-G", 1, 0, 0)
+    assert car.decision_days_mean is None and car.decision_days_max is None
+    assert (consumer.claims, consumer.automatic, consumer.decided, consumer.paid) == (4, 1, 3, 2)
+    assert consumer.decision_days_mean == Decimal("3.0")  # (0 + 7 + 2) / 3
+    assert (consumer.decision_days_max, consumer.decided_in_time) == (7, 2)
+    assert consumer.payment_days_mean == Decimal("8.0")  # (4 + 12) / 2
+    assert (consumer.payment_days_max, consumer.paid_in_time) == (12, 1)

@@ -251,6 +251,8 @@ def test_a_sound_agreement_has_no_findings():
     ({"settlement_days": 0}, ("settlement_days", "agreement.settlement_days")),
     ({"settlement_days": 367}, ("settlement_days", "agreement.settlement_days")),
     ({"file_format": "xml"}, ("file_format", "agreement.file_format")),
+    ({"claim_notice_days": -1}, ("claim_notice_days", "agreement.claim_notice_days")),
+    ({"premium_grace_days": 366}, ("premium_grace_days", "agreement.premium_grace_days")),
 ])
 def test_agreement_validation_names_the_broken_field_and_rule(changes, finding):
     assert [(e.field, e.rule) for e in agreement(**changes).validate()] == [finding]
@@ -323,4 +325,5 @@ def test_an_agreement_reads_back_from_json_as_it_was_written():
     assert data == {"funder": "BANK-A", "version": 1, "effective_from": "2025-01-01",
                     "products": ["CONSUMER-G", "CAR-G"], "commission_rate": "0.08",
                     "volume_share": None, "risk_share": "0.1", "settlement_days": 30,
-                    "file_format": "csv", "feed_mapping": {}}
+                    "file_format": "csv", "feed_mapping": {}, "claim_notice_days": 30,
+                    "premium_grace_days": 30}

@@ -13,7 +13,7 @@ from tests import builders as b
 from tests.fakes.memory import InMemoryUnitOfWork, Store
 from xinbao.catalogue.model.parties import PolicyRole
 from xinbao.claims import services as claims
-from xinbao.claims.commands import FileClaim, PayClaim, RecordRecovery
+from xinbao.claims.commands import ApproveClaim, FileClaim, PayClaim, RecordRecovery
 from xinbao.claims.model import ClaimStatus, Exclusion
 from xinbao.kernel.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from xinbao.ledger import model as ledger
@@ -264,7 +264,8 @@ def _default_after(uow, policy, paid: int):
 @pytest.mark.end_of_day
 def test_end_of_day_opens_a_claim_once_days_past_due_reach_the_trigger(uow):
     policy = b.issued_policy(uow)
-    loan, missed_due = _default_after(uow, policy, paid=2)
+    # Three installments paid: no early default, so the claim is approved automatically.
+    loan, missed_due = _default_after(uow, policy, paid=3)
     before_trigger = servicing.run_end_of_day(RunEndOfDay(missed_due + timedelta(days=79)), uow())
     assert before_trigger.claims_opened == []
     assert before_trigger.policies_overdue == 1
@@ -274,7 +275,7 @@ def test_end_of_day_opens_a_claim_once_days_past_due_reach_the_trigger(uow):
     with uow() as u:
         claim = u.claims.get(report.claims_opened[0])
         claimed = u.policies.get(policy.id)
-    remaining = loan.installments[2:]
+    remaining = loan.installments[3:]
     overdue = [i for i in remaining if i.due_date < missed_due + timedelta(days=80)]
     assert claim.principal_fen == sum(i.principal_fen for i in remaining)
     assert claim.interest_fen == sum(i.interest_fen for i in overdue)
@@ -292,6 +293,11 @@ def test_paying_and_recovering_a_claim_moves_the_money_and_closes_the_policy(uow
     report = servicing.run_end_of_day(RunEndOfDay(missed_due + timedelta(days=85)), uow())
     claim_id = report.claims_opened[0]
     paid_on = missed_due + timedelta(days=95)
+    # A very early default (the second installment): claim anti-fraud refers it to a
+    # person, who approves it before it is paid.
+    with pytest.raises(IllegalTransition):
+        claims.pay_claim(PayClaim(claim_id, paid_on), uow())
+    claims.approve_claim(ApproveClaim(claim_id, paid_on, "reviewed"), uow())
     paid = claims.pay_claim(PayClaim(claim_id, paid_on), uow())
     assert paid.status is ClaimStatus.PAID
     assert claims.pay_claim(PayClaim(claim_id, paid_on), uow()).status is ClaimStatus.PAID
@@ -439,6 +445,8 @@ def test_a_repayment_after_the_claim_is_refused_as_it_is_a_recovery(uow):
     policy = b.issued_policy(uow)
     loan, missed_due = _default_after(uow, policy, paid=0)
     report = servicing.run_end_of_day(RunEndOfDay(missed_due + timedelta(days=81)), uow())
+    claims.approve_claim(ApproveClaim(report.claims_opened[0], missed_due + timedelta(days=82),
+                                      "first-payment default reviewed"), uow())
     claims.pay_claim(PayClaim(report.claims_opened[0], missed_due + timedelta(days=82)), uow())
     with pytest.raises(Conflict):
         _pay(uow, policy, loan, 2)

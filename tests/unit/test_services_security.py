@@ -10,7 +10,7 @@ import pytest
 from tests import builders as b
 from tests.fakes.memory import InMemoryUnitOfWork, Store
 from xinbao.claims import services as claims
-from xinbao.claims.commands import FileClaim, PayClaim
+from xinbao.claims.commands import ApproveClaim, FileClaim, PayClaim
 from xinbao.iam import services as accounts
 from xinbao.iam.credentials import Argon2JwtCredentials
 from xinbao.iam.model.accounts import MAX_FAILED_LOGINS, SESSION_IDLE
@@ -149,6 +149,13 @@ def test_the_adjuster_who_files_a_claim_cannot_pay_it_but_a_colleague_can(store)
     assert claim.amount_fen <= 5_000_000  # within an adjuster's limit: only four-eyes refuses
     with pytest.raises(Forbidden, match="four-eyes"):
         claims.pay_claim(PayClaim(claim.id, on), acting(store, maker)())
+    # A first-payment default: referred to a person, who approves; the maker may not.
+    with pytest.raises(Forbidden, match="four-eyes"):
+        claims.approve_claim(ApproveClaim(claim.id, on), acting(store, maker)())
+    approver = user("li.app", Role.CLAIMS_APPROVER)
+    claims.approve_claim(ApproveClaim(claim.id, on), acting(store, approver)())
+    with pytest.raises(Forbidden, match="four-eyes"):
+        claims.pay_claim(PayClaim(claim.id, on), acting(store, approver)())
     paid = claims.pay_claim(PayClaim(claim.id, on),
                             acting(store, user("sun.adj", Role.CLAIMS_ADJUSTER))())
     assert paid.paid_on == on

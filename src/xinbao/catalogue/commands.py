@@ -34,6 +34,8 @@ class RegisterFunder:
     risk_share: Decimal = Decimal(0)  # share of each loss the funder keeps
     settlement_days: int = 30
     file_format: str = FileFormat.CSV
+    claim_notice_days: int = 30
+    premium_grace_days: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,8 @@ class AmendAgreement:
     settlement_days: int | None = None
     file_format: str | None = None
     feed_mapping: Mapping[str, Mapping[str, str]] | None = None
+    claim_notice_days: int | None = None
+    premium_grace_days: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,7 +134,9 @@ class SqlFunderRepository(SqlRepository):
             "settlement_days": agreement.settlement_days,
             "file_format": str(agreement.file_format),
             "feed_mapping": {kind: dict(names) for kind, names
-                             in agreement.feed_mapping.items()}})
+                             in agreement.feed_mapping.items()},
+            "claim_notice_days": agreement.claim_notice_days,
+            "premium_grace_days": agreement.premium_grace_days})
 
     def agreements(self, funder_id: int | None = None) -> Sequence[Agreement]:
         statement = _statements()["agreements"]
@@ -145,7 +147,9 @@ class SqlFunderRepository(SqlRepository):
                           commission_rate=r.commission_rate, volume_share=r.volume_share,
                           risk_share=r.risk_share, settlement_days=r.settlement_days,
                           file_format=r.file_format,
-                          feed_mapping=_mapping(r.feed_mapping))
+                          feed_mapping=_mapping(r.feed_mapping),
+                          claim_notice_days=r.claim_notice_days,
+                          premium_grace_days=r.premium_grace_days)
                 for r in self._c.execute(statement)]
 
 

@@ -65,4 +65,7 @@ funder_agreements = Table(
     enum_column("file_format", 16),
     # The funder's column names for our file columns ({"repayments": {"合同号": "contract_no"}}).
     Column("feed_mapping", JSON, nullable=False, server_default="{}"),
+    # Claims' terms (issue 22, migration 0018): notice limit and premium grace, days.
+    Column("claim_notice_days", Integer, nullable=False, server_default="30"),
+    Column("premium_grace_days", Integer, nullable=False, server_default="30"),
 )

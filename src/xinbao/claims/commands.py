@@ -12,8 +12,9 @@ from xinbao.claims.model import Document, Exclusion
 
 @dataclass(frozen=True, slots=True)
 class FileClaim:
-    """A claim notice: from a funder's client (``reference`` its own, required; the same
-    reference again is the same notice) or entered by claims staff. ``exclusions``: those a
+    """A claim notice: from a funder's client, or received from the funder another way
+    (``notice``) — ``reference`` its own, required; the same reference again is the same
+    notice — or entered by claims staff. ``exclusions``: those a
     handler declares, each with what shows it (a set: declared without a note);
     ``claimed_fen``: a partial claim's ask."""
 
@@ -23,6 +24,9 @@ class FileClaim:
     reference: str | None = None
     claimed_fen: int | None = None
     documents: tuple[Document, ...] = field(default=())
+    #: The funder's notice received another way (a file, a letter) and entered for it: a
+    #: notice as from the funder, its reference required.
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,11 @@ and evidence (what it read), so a declined claim explains itself (``assess``):
   force majeure (each declared by a handler with what shows it), the loan's rate above the
   cap, a cancelled policy (both read from the book).
 
+Claim anti-fraud (``screen``) refers a claim whose checks pass to a person instead of paying
+it automatically: CLM-FRAUD-FPD (first-payment default), CLM-FRAUD-EARLY-DEFAULT,
+CLM-FRAUD-RING (the borrower in an identity ring), CLM-FRAUD-VINTAGE (claims concentrated on
+the funder's month of loans), CLM-FRAUD-NOTICES (repeated or conflicting notices).
+
 The amount (DOMAIN §3): (outstanding principal + interest due and unpaid at the trigger date,
 + penalty interest only where the wording includes it) × the insurer's share − the deductible;
 a partial claim asks for less and gets at most what it asks (``Amount``).
@@ -104,6 +109,9 @@ TRANSITIONS: Mapping[ClaimStatus, frozenset[ClaimStatus]] = {
     ClaimStatus.CLOSED: frozenset(),
 }
 
+#: Who approves automatic claims (kept in the claim's approvals and its events).
+AUTOMATIC = "system:auto-claims"
+
 #: States in which a claim stands against its policy (a second one is a duplicate).
 STANDING = frozenset(set(ClaimStatus) - {ClaimStatus.DECLINED})
 #: States whose amount may still be assessed again (nothing paid yet).
@@ -146,7 +154,7 @@ class Check:
 @dataclass(frozen=True, slots=True)
 class ClaimRules:
     """The claims parameters (``params/claims.toml``) and the funder's agreement terms the
-    checks read."""
+    checks read (``Agreement.claim_notice_days``, ``premium_grace_days``)."""
 
     notice_days: int = 30  # a notice within this many days after the trigger date
     premium_grace_days: int = 30  # premium due may be this late before the default
@@ -155,6 +163,12 @@ class ClaimRules:
     penalty_daily_rate: Decimal = Decimal("0.0005")  # on overdue amounts, per day
     deductible_fen: int = 0
     automatic_limit_fen: int = 0  # automatic claims up to this amount (0: none)
+    # Claim anti-fraud: what refers a claim to a person instead of paying it automatically.
+    early_default_installments: int = 3  # a default on one of the first installments
+    notices_referred: int = 2  # this many notices on one policy (repeated or conflicting)
+    vintage_claim_share: Decimal = Decimal("0.05")  # a funder's month of loans claiming this
+    vintage_min_loans: int = 20  # … once the month has this many loans
+    ring_min_size: int = 3  # the borrower's application in an identity ring this large
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +186,11 @@ class ClaimParameters:
         return self.products.get(code, self.defaults)
 
 
-_RULE_FIELDS = {"notice_days": int, "premium_grace_days": int, "penalty_included": bool,
+_RULE_FIELDS = {"penalty_included": bool,
                 "penalty_daily_rate": Decimal, "deductible_fen": int,
-                "automatic_limit_fen": int}
+                "automatic_limit_fen": int, "early_default_installments": int,
+                "notices_referred": int, "vintage_claim_share": Decimal,
+                "vintage_min_loans": int, "ring_min_size": int}
 
 
 def parse_claim_parameters(data: Mapping[str, Any], *, rate_cap: Decimal) -> ClaimParameters:
@@ -196,6 +212,8 @@ def parse_claim_parameters(data: Mapping[str, Any], *, rate_cap: Decimal) -> Cla
                               "rate_cap": rate_cap})
         if not Decimal(0) <= found.penalty_daily_rate < Decimal("0.01"):
             raise ValueError("claims parameters: penalty_daily_rate is in [0, 0.01)")
+        if not Decimal(0) < found.vintage_claim_share <= Decimal(1):
+            raise ValueError("claims parameters: vintage_claim_share is in (0, 1]")
         return found
 
     defaults = rules(data.get("defaults", {}), ClaimRules(rate_cap=rate_cap))
@@ -235,6 +253,7 @@ class Assessment:
     days_past_due: int
     trigger_on: date | None  # the day days past due reached the trigger (None: not yet)
     amount: Amount
+    referrals: tuple[Referral, ...] = ()  # claim anti-fraud: for a person, not automatic
 
     @property
     def covered(self) -> bool:
@@ -248,6 +267,90 @@ class Assessment:
     def waiting_for_trigger(self) -> bool:
         """Only the trigger is missing: a notice is kept and checked again each day."""
         return self.reason_codes == (TRIGGER,)
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    """A claim anti-fraud finding: the claim goes to a person, never paid automatically;
+    its reason code, what it found and the data it read."""
+
+    code: str
+    message: str
+    evidence: Evidence
+
+    def as_data(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "evidence": dict(self.evidence)}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Referral:
+        return cls(str(data["code"]), str(data["message"]), dict(data["evidence"]))
+
+
+@dataclass(frozen=True, slots=True)
+class RingFacts:
+    """The identity ring the borrower's application belongs to (the underwriting engine's
+    graph: applications sharing a phone, device, address, bank card or employer)."""
+
+    size: int
+    overdue_share: Decimal
+    linked_by: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenFacts:
+    """What claim anti-fraud reads beside the loan: the policy's notices (this one
+    included), the funder's month of loans (its loans, and those with a claim that
+    stands, this one included) and the borrower's ring (None: none, or not looked up)."""
+
+    notices: int
+    vintage: str  # the month the loan started, YYYY-MM
+    vintage_loans: int
+    vintage_claims: int
+    ring: RingFacts | None = None
+
+
+#: The referral reason codes, in the order they are screened.
+REFERRALS = ("CLM-FRAUD-FPD", "CLM-FRAUD-EARLY-DEFAULT", "CLM-FRAUD-RING",
+             "CLM-FRAUD-VINTAGE", "CLM-FRAUD-NOTICES")
+
+
+def screen(*, loan: Loan, default_on: date | None, facts: ScreenFacts,
+           rules: ClaimRules) -> tuple[Referral, ...]:
+    """Claim anti-fraud (issue 22): first-payment or very early default, membership in an
+    identity ring, claims concentrated on the funder's month of loans, repeated or
+    conflicting notices; each a referral with its evidence."""
+    found = []
+    unpaid = next((i for i in loan.installments if i.due_date == default_on), None)
+    if unpaid is not None and unpaid.number == 1:
+        found.append(Referral("CLM-FRAUD-FPD", "first-payment default: the first installment "
+                              "was never paid", {"installment": 1,
+                                                 "due_date": unpaid.due_date.isoformat()}))
+    elif unpaid is not None and unpaid.number <= rules.early_default_installments:
+        found.append(Referral(
+            "CLM-FRAUD-EARLY-DEFAULT", f"very early default: installment {unpaid.number} of "
+            f"{loan.term_months} left unpaid",
+            {"installment": unpaid.number, "due_date": unpaid.due_date.isoformat(),
+             "early_installments": rules.early_default_installments}))
+    ring = facts.ring
+    if ring is not None and ring.size >= rules.ring_min_size:
+        found.append(Referral(
+            "CLM-FRAUD-RING", f"the borrower's application is in an identity ring of "
+            f"{ring.size} applications", {"ring_size": ring.size,
+                                          "overdue_share": str(ring.overdue_share),
+                                          "linked_by": ",".join(ring.linked_by),
+                                          "min_size": rules.ring_min_size}))
+    if facts.vintage_loans >= rules.vintage_min_loans and facts.vintage_loans and \
+            Decimal(facts.vintage_claims) / facts.vintage_loans >= rules.vintage_claim_share:
+        found.append(Referral(
+            "CLM-FRAUD-VINTAGE", f"{facts.vintage_claims} of the funder's {facts.vintage_loans} "
+            f"loans of {facts.vintage} have claims", {
+                "vintage": facts.vintage, "loans": facts.vintage_loans,
+                "claims": facts.vintage_claims, "share": str(rules.vintage_claim_share)}))
+    if facts.notices >= rules.notices_referred:
+        found.append(Referral(
+            "CLM-FRAUD-NOTICES", f"{facts.notices} notices on the policy",
+            {"notices": facts.notices, "referred_from": rules.notices_referred}))
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,6 +594,7 @@ class Claim:
     reserve_fen: int = 0  # the case reserve held now
     approvals: tuple[str, ...] = ()  # who approved so far (a second one above authority)
     settlement_id: int | None = None  # the payment batch that paid it
+    referrals: tuple[str, ...] = ()  # claim anti-fraud's codes, as last assessed
     id: int | None = None
     events: list[Event] = field(default_factory=list, repr=False)
 
@@ -526,10 +630,11 @@ class Claim:
         self.penalty_fen, self.deductible_fen = a.penalty_fen, a.deductible_fen
         self.amount_fen = a.payable_fen
         self.reason_codes = assessment.reason_codes
+        self.referrals = tuple(r.code for r in assessment.referrals)
         self.events.append(Event("ClaimAssessed", "claim", self.id, assessment.assessed_on, {
             "reason": reason, "covered": assessment.covered,
             "reason_codes": list(assessment.reason_codes), "amount_fen": a.payable_fen,
-            "difference_fen": a.payable_fen - before}))
+            "difference_fen": a.payable_fen - before, "referrals": list(self.referrals)}))
         return a.payable_fen - before
 
     def reserve(self, amount_fen: int, on: date) -> int:
@@ -621,6 +726,64 @@ class Claim:
             self._move(ClaimStatus.CLOSED, on, "close", recovered_fen=self.recovered_fen)
         elif self.status is ClaimStatus.PAID:
             self._move(ClaimStatus.RECOVERING, on, "recover", recovered_fen=self.recovered_fen)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimTimes:
+    """One claim's dates as the service levels read them (days from its trigger)."""
+
+    funder: str
+    product: str
+    trigger_on: date | None
+    decided_on: date | None
+    paid_on: date | None
+    automatic: bool  # approved by the system at once
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLevel:
+    """A funder's and product's claims against the service levels: how many were decided
+    and paid, the mean and the slowest days from the trigger to each, and how many within
+    the level; how many were automatic."""
+
+    funder: str
+    product: str
+    claims: int
+    automatic: int
+    decided: int
+    decision_days_mean: Decimal | None
+    decision_days_max: int | None
+    decided_in_time: int
+    paid: int
+    payment_days_mean: Decimal | None
+    payment_days_max: int | None
+    paid_in_time: int
+
+
+def service_levels(times: Sequence[ClaimTimes], *, decision_days: int,
+                   payment_days: int) -> list[ServiceLevel]:
+    """Per funder and product (sorted), from each claim's trigger to its decision and to
+    its payment, against the levels of ``params/claims.toml`` (a claim without a trigger
+    date, a notice still waiting, counts only in ``claims``)."""
+    groups: dict[tuple[str, str], list[ClaimTimes]] = {}
+    for t in times:
+        groups.setdefault((t.funder, t.product), []).append(t)
+    found = []
+    for (funder, product), rows in sorted(groups.items()):
+        decided = [(t.decided_on - t.trigger_on).days for t in rows
+                   if t.trigger_on is not None and t.decided_on is not None]
+        paid = [(t.paid_on - t.trigger_on).days for t in rows
+                if t.trigger_on is not None and t.paid_on is not None]
+        found.append(ServiceLevel(
+            funder, product, len(rows), sum(t.automatic for t in rows), len(decided),
+            _mean(decided), max(decided) if decided else None,
+            sum(d <= decision_days for d in decided), len(paid), _mean(paid),
+            max(paid) if paid else None, sum(d <= payment_days for d in paid)))
+    return found
+
+
+def _mean(days: Sequence[int]) -> Decimal | None:
+    return (Decimal(sum(days)) / len(days)).quantize(Decimal("0.1")) if days else None
 
 
 @dataclass(frozen=True, slots=True)

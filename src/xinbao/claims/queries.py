@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from xinbao.claims.model import Claim, ClaimStatus, Document, Recovery
+from xinbao.claims.model import (
+    Claim,
+    ClaimParameters,
+    ClaimStatus,
+    Document,
+    Recovery,
+    ServiceLevel,
+    service_levels,
+)
 from xinbao.claims.repository import (
     AssessmentRecord,
     ClaimFilter,
@@ -12,6 +20,7 @@ from xinbao.claims.repository import (
     SettlementBatch,
     UnitOfWork,
 )
+from xinbao.claims.rules import shipped
 from xinbao.iam.access import authorize, own
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import require
@@ -117,3 +126,16 @@ def settlement_batch(uow: UnitOfWork, settlement_id: int) -> SettlementBatch:
         funder = require(uow.funders.get(settlement.funder_id), "funder", settlement.funder_id)
         return SettlementBatch(settlement, tuple(uow.settlements.lines(settlement_id)),
                                funder.code, funder.name, repeat=True)
+
+
+def claim_service_levels(uow: UnitOfWork, rules: ClaimParameters | None = None,
+                         ) -> list[ServiceLevel]:
+    """Per funder and product: days from each claim's trigger to its decision and to its
+    payment, against the service levels (``params/claims.toml``), and how many were
+    automatic; a funder's client sees its own."""
+    authorize(uow, Action.CLAIM_READ)
+    levels = rules or shipped()
+    with uow:
+        times = uow.claims.times(uow.actor.funder_id)
+    return service_levels(times, decision_days=levels.decision_days,
+                          payment_days=levels.payment_days)

@@ -11,6 +11,7 @@ from xinbao.claims.model import (
     Assessment,
     Claim,
     ClaimStatus,
+    ClaimTimes,
     Document,
     Recovery,
     Settlement,
@@ -84,6 +85,14 @@ class ClaimRepository(Protocol):
         ...
     def decided_between(self, start: date, end: date) -> list[Claim]:
         """Claims approved or declined within these dates (inclusive), in id order."""
+        ...
+    def vintage(self, funder_id: int, start: date, end: date) -> tuple[int, int]:
+        """The funder's loans that started within [start, end), and how many of them have a
+        claim that stands: claim anti-fraud's vintage figures."""
+        ...
+    def times(self, funder_id: int | None) -> list[ClaimTimes]:
+        """Every claim's dates with its funder's and product's codes (of one funder, when
+        given), for the service levels."""
         ...
     def approved_through(self, funder_id: int, through: date) -> list[Claim]:
         """The funder's approved claims not yet paid, approved on or before ``through``, in

@@ -10,8 +10,9 @@ assessment is kept with its checks' evidence. Then it is routed:
   and the end-of-day batch assesses it again each day (``recheck_notified_claims``);
 - a check fails: declined, with the failing checks' reason codes;
 - every check passes: the case reserve is set, and the claim is approved by the system
-  (acting as ``system:auto-claims``, in the events) when it is payable within its product's
-  automatic limit; otherwise it goes to the claims queue for a person.
+  (acting as ``system:auto-claims``, in the events) when claim anti-fraud refers nothing
+  (``claims.model.screen``) and it is payable within its product's automatic limit;
+  otherwise it goes to the claims queue for a person.
 
 The case reserve (documented rule, ``docs/CLAIMS.md``): the payable amount as last assessed,
 held while the claim stands and its checks pass; adjusted with each new assessment; released
@@ -21,8 +22,8 @@ at payment (with the indemnity) or at decline. Each move is posted once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import TypeVar
 
 from xinbao.catalogue.model.products import Product
@@ -38,19 +39,24 @@ from xinbao.claims.commands import (
     SettleClaims,
 )
 from xinbao.claims.model import (
+    AUTOMATIC,
     OPEN,
     STANDING,
     Assessment,
     Claim,
     ClaimParameters,
+    ClaimRules,
     ClaimSource,
     ClaimStatus,
     Exclusion,
     Notice,
     Recovery,
+    RingFacts,
+    ScreenFacts,
     Settlement,
     assess,
     check_notice,
+    screen,
     settlement_cycle,
 )
 from xinbao.claims.repository import SettlementBatch, UnitOfWork
@@ -61,7 +67,7 @@ from xinbao.kernel.errors import Conflict, DomainError, InvalidInput, require
 from xinbao.kernel.results import FileOutcome, Rejection
 from xinbao.kernel.retries import retried
 from xinbao.ledger.services import post, posted_before
-from xinbao.loans.model import Loan, paid_by_installment
+from xinbao.loans.model import Loan, paid_by_installment, position
 from xinbao.policy.model import Policy, PolicyStatus
 from xinbao.policy.premiums import earn_premium
 
@@ -69,7 +75,7 @@ C = TypeVar("C")  # a command of a file
 T = TypeVar("T")  # what the use case makes of it
 
 #: Who approves automatic claims (the events name it; the audit trail has the run's actor).
-AUTO_CLAIMS = "system:auto-claims"
+AUTO_CLAIMS = AUTOMATIC
 
 #: The events whose actors made a claim's decision: its payer is never one of them.
 _MAKERS = ("ClaimNotified", "ClaimApproved", "ClaimApprovalRecorded")
@@ -93,18 +99,77 @@ def _book(uow: UnitOfWork, policy: Policy) -> _Book:
     return _Book(policy, product, loan, paid_by_installment(uow.repayments.for_loan(loan.id)))
 
 
+#: The borrower's identity ring as the underwriting engine's graph has it on a date (None:
+#: in none). Given by a layer that sees both claims and risk (``servicing.claim_screen``).
+RingLookup = Callable[[Policy, date], RingFacts | None]
+
+
+@dataclass(slots=True)
+class _Run:
+    """What a run of claims (the end of day's) has read already: claim anti-fraud's vintage
+    figures, (funder, month) -> [loans, loans with a claim that stands] (counting the run's
+    new claims as they come), and each funder's claims terms from its agreement."""
+
+    vintages: dict[tuple[int, date], list[int]] = field(default_factory=dict)
+    terms: dict[int, tuple[int, int] | None] = field(default_factory=dict)
+
+
+def _rules_for(uow: UnitOfWork, policy: Policy, rules: ClaimParameters,
+               run: _Run | None) -> ClaimRules:
+    """The product's claims rules with the notice limit and premium grace of the funder's
+    agreement in force (its newest version)."""
+    if run is not None and policy.funder_id in run.terms:
+        found = run.terms[policy.funder_id]
+    else:
+        versions = uow.funders.agreements(policy.funder_id)
+        found = ((versions[-1].claim_notice_days, versions[-1].premium_grace_days)
+                 if versions else None)
+        if run is not None:
+            run.terms[policy.funder_id] = found
+    product_rules = rules.for_product(policy.product_code)
+    if found is None:  # a funder from before agreements had versions: the shipped rules
+        return product_rules
+    return replace(product_rules, notice_days=found[0], premium_grace_days=found[1])
+
+
 def _assess(uow: UnitOfWork, claim: Claim, book: _Book, *, on: date,
             rules: ClaimParameters, exclusions: Mapping[Exclusion, str] | None = None,
-            others: Sequence[Claim] | None = None) -> Assessment:
-    """``others``: the policy's claims when the caller has them (else they are read)."""
+            others: Sequence[Claim] | None = None, rings: RingLookup | None = None,
+            run: _Run | None = None) -> Assessment:
+    """Liability determination, then, for a claim whose checks pass, claim anti-fraud.
+    ``others``: the policy's claims when the caller has them (else they are read); ``run``:
+    what a run of claims has read so far (one read a funder's month or agreement)."""
     if others is None:
         others = uow.claims.for_policy(claim.policy_id)
     standing = [c.id for c in others
                 if c.id is not None and c.id != claim.id and c.status in STANDING]
-    return assess(policy=book.policy, product=book.product, loan=book.loan, paid=book.paid,
-                  on=on, notice=claim.notice, rules=rules.for_product(book.policy.product_code),
-                  standing_claims=standing, exclusions=exclusions,
-                  claimed_by_this=claim.status is ClaimStatus.APPROVED)
+    product_rules = _rules_for(uow, book.policy, rules, run)
+    assessment = assess(policy=book.policy, product=book.product, loan=book.loan,
+                        paid=book.paid, on=on, notice=claim.notice, rules=product_rules,
+                        standing_claims=standing, exclusions=exclusions,
+                        claimed_by_this=claim.status is ClaimStatus.APPROVED)
+    if not assessment.covered:
+        return assessment
+    start = book.loan.start_date.replace(day=1)
+    key = (book.policy.funder_id, start)
+    if run is None or key not in run.vintages:
+        figures = list(uow.claims.vintage(book.policy.funder_id, start,
+                                          (start + timedelta(days=32)).replace(day=1)))
+        if run is not None:
+            run.vintages[key] = figures
+    else:
+        figures = run.vintages[key]
+    new = claim.id is None
+    if new and run is not None:
+        figures[1] += 1  # this claim, for the run's next ones
+        new = False
+    notices = sum(1 for c in others if c.source is ClaimSource.NOTICE and c.id != claim.id) \
+        + (claim.source is ClaimSource.NOTICE)
+    facts = ScreenFacts(notices, f"{start:%Y-%m}", figures[0], figures[1] + new,
+                        rings(book.policy, on) if rings is not None else None)
+    default_on = position(book.loan.installments, book.paid, on).first_unpaid_due_date
+    return replace(assessment, referrals=screen(loan=book.loan, default_on=default_on,
+                                                facts=facts, rules=product_rules))
 
 
 def _keep(uow: UnitOfWork, claim: Claim, assessment: Assessment, difference: int, *,
@@ -144,7 +209,10 @@ def _route(uow: UnitOfWork, claim: Claim, book: _Book, assessment: Assessment, *
         return
     _reserve(uow, claim, book, claim.amount_fen, on=on, step=_step(uow, claim, "a", assessed))
     limit = rules.for_product(book.policy.product_code).automatic_limit_fen
-    if 0 < claim.amount_fen <= limit:
+    if assessment.referrals:
+        claim.review(on, "referred by claim anti-fraud: "
+                     + ", ".join(r.code for r in assessment.referrals))
+    elif 0 < claim.amount_fen <= limit:
         claim.approve(by=AUTO_CLAIMS, authority_fen=limit, on=on,
                       why="automatic: every check passed, within the automatic limit",
                       assessment_covered=True)
@@ -177,13 +245,14 @@ def _declared(exclusions: Mapping[Exclusion, str] | frozenset[Exclusion],
 def _new_claim(uow: UnitOfWork, policy: Policy, notice: Notice, *, on: date,
                rules: ClaimParameters, exclusions: Mapping[Exclusion, str] | None = None,
                reason: str, book: _Book | None = None,
-               others: Sequence[Claim] | None = None) -> Claim:
+               others: Sequence[Claim] | None = None, rings: RingLookup | None = None,
+               run: _Run | None = None) -> Claim:
     """A claim made known, assessed, stored and routed (inside the caller's transaction);
     ``book`` and ``others`` (the policy's claims) when the caller read them already."""
     book = book or _book(uow, policy)
     claim = Claim.notify(policy=policy, loan=book.loan, notice=notice)
     assessment = _assess(uow, claim, book, on=on, rules=rules, exclusions=exclusions,
-                         others=others)
+                         others=others, rings=rings, run=run)
     difference = claim.take(assessment, reason=reason)
     if not assessment.covered and not assessment.waiting_for_trigger:
         # Declined at once: stored declined, so it never stands beside another claim.
@@ -199,13 +268,14 @@ def _new_claim(uow: UnitOfWork, policy: Policy, notice: Notice, *, on: date,
 
 
 @retried
-def file_claim(cmd: FileClaim, uow: UnitOfWork, rules: ClaimParameters | None = None) -> Claim:
+def file_claim(cmd: FileClaim, uow: UnitOfWork, rules: ClaimParameters | None = None,
+               rings: RingLookup | None = None) -> Claim:
     """A claim notice, from the funder (its reference: the same one again is the same
     notice, answered with the claim it made) or entered by claims staff; assessed at once
     and routed (see the module's docstring). Staff entering a claim on a policy with one
     that stands get a conflict; a funder's second notice is kept, declined as a duplicate."""
     actor = authorize(uow, Action.CLAIM_FILE)
-    from_funder = actor.funder_id is not None
+    from_funder = actor.funder_id is not None or cmd.notice
     check_notice(reference=cmd.reference, claimed_fen=cmd.claimed_fen,
                  documents=cmd.documents, needs_reference=from_funder)
     with uow:
@@ -226,7 +296,7 @@ def file_claim(cmd: FileClaim, uow: UnitOfWork, rules: ClaimParameters | None = 
         claim = _new_claim(uow, policy, Notice(source, cmd.on, cmd.reference, cmd.claimed_fen),
                            on=cmd.on, rules=rules or shipped(),
                            exclusions=_declared(cmd.exclusions, actor.actor),
-                           reason=source.value)
+                           reason=source.value, rings=rings)
         assert claim.id is not None
         uow.claims.add_documents(claim.id, cmd.documents)
         uow.commit()
@@ -234,7 +304,8 @@ def file_claim(cmd: FileClaim, uow: UnitOfWork, rules: ClaimParameters | None = 
 
 
 def open_triggered_claims(uow: UnitOfWork, policies: Sequence[Policy], *, on: date,
-                          rules: ClaimParameters | None = None) -> list[Claim]:
+                          rules: ClaimParameters | None = None,
+                          rings: RingLookup | None = None) -> list[Claim]:
     """The end-of-day batch's claims: ``policies`` reached their product's trigger on ``on``;
     each without a claim of any kind gets one from the trigger (a declined claim waits for
     an appeal, not for tomorrow's batch); inside the caller's transaction."""
@@ -244,6 +315,7 @@ def open_triggered_claims(uow: UnitOfWork, policies: Sequence[Policy], *, on: da
     loans = uow.loans.get_many(p.loan_id for p in new if p.loan_id is not None)
     paid = uow.repayments.paid_totals(list(loans))
     products: dict[tuple[str, int], Product | None] = {}
+    run = _Run()
     opened = []
     for policy in new:
         key = (policy.product_code, policy.product_version)
@@ -256,12 +328,13 @@ def open_triggered_claims(uow: UnitOfWork, policies: Sequence[Policy], *, on: da
         book = _Book(policy, product, loan, paid.get(loan.id, {}))
         opened.append(_new_claim(uow, policy, Notice(ClaimSource.TRIGGER, on), on=on,
                                  rules=rules or shipped(), reason="trigger", book=book,
-                                 others=()))
+                                 others=(), rings=rings, run=run))
     return opened
 
 
 def recheck_notified_claims(uow: UnitOfWork, *, on: date,
-                            rules: ClaimParameters | None = None) -> list[Claim]:
+                            rules: ClaimParameters | None = None,
+                            rings: RingLookup | None = None) -> list[Claim]:
     """Notices kept until their loan reaches its trigger, assessed again for ``on`` and
     routed when it has (inside the end-of-day batch's transaction); returns those that
     moved on."""
@@ -269,7 +342,7 @@ def recheck_notified_claims(uow: UnitOfWork, *, on: date,
     for claim in uow.claims.waiting_for_trigger():
         policy = require(uow.policies.get(claim.policy_id), "policy", claim.policy_id)
         book = _book(uow, policy)
-        assessment = _assess(uow, claim, book, on=on, rules=rules or shipped())
+        assessment = _assess(uow, claim, book, on=on, rules=rules or shipped(), rings=rings)
         if assessment.waiting_for_trigger:
             continue
         difference = claim.take(assessment, reason="recheck")
@@ -301,7 +374,7 @@ def _save(uow: UnitOfWork, claim: Claim, status: ClaimStatus,
 
 @retried
 def review_claim(cmd: ReviewClaim, uow: UnitOfWork, rules: ClaimParameters | None = None,
-                 ) -> Claim:
+                 rings: RingLookup | None = None) -> Claim:
     """Into the claims queue: a notified claim taken up by a person, or a declined one
     reopened on appeal (assessed again, its reserve set if its checks pass now)."""
     authorize(uow, Action.CLAIM_REVIEW)
@@ -315,7 +388,8 @@ def review_claim(cmd: ReviewClaim, uow: UnitOfWork, rules: ClaimParameters | Non
         claim.review(cmd.on, cmd.why)
         if status is ClaimStatus.DECLINED:
             book = _book(uow, policy)
-            assessment = _assess(uow, claim, book, on=cmd.on, rules=rules or shipped())
+            assessment = _assess(uow, claim, book, on=cmd.on, rules=rules or shipped(),
+                                 rings=rings)
             difference = claim.take(assessment, reason="appeal")
             _keep(uow, claim, assessment, difference, reason="appeal")
             if assessment.covered:
@@ -385,7 +459,8 @@ def decline_claim(cmd: DeclineClaim, uow: UnitOfWork, rules: ClaimParameters | N
 
 @retried
 def recalculate_claim(cmd: RecalculateClaim, uow: UnitOfWork,
-                      rules: ClaimParameters | None = None) -> Claim:
+                      rules: ClaimParameters | None = None,
+                      rings: RingLookup | None = None) -> Claim:
     """Assess a claim not yet paid again (the funder corrected its data): the new amount,
     its difference from the old one and the checks are kept, the reserve follows. An
     approved claim whose checks fail now is refused (nothing changes): decline is before
@@ -397,7 +472,8 @@ def recalculate_claim(cmd: RecalculateClaim, uow: UnitOfWork,
             raise Conflict(f"claim {claim.id} is {claim.status.value}: its amount is fixed")
         status, approvals = claim.status, claim.approvals
         book = _book(uow, policy)
-        assessment = _assess(uow, claim, book, on=cmd.on, rules=rules or shipped())
+        assessment = _assess(uow, claim, book, on=cmd.on, rules=rules or shipped(),
+                             rings=rings)
         if status is ClaimStatus.APPROVED and not assessment.covered:
             raise Conflict(f"claim {claim.id} is approved and would now fail "
                            f"{', '.join(assessment.reason_codes)}; nothing was changed")

@@ -9,16 +9,20 @@ from typing import Any
 
 from sqlalchemy import Update, bindparam, func, select, update
 
+from xinbao.catalogue import tables as catalogue_tables
 from xinbao.claims import tables
 from xinbao.claims.model import (
+    AUTOMATIC,
     Amount,
     Assessment,
     Check,
     Claim,
     ClaimSource,
     ClaimStatus,
+    ClaimTimes,
     Document,
     Recovery,
+    Referral,
     Settlement,
 )
 from xinbao.claims.repository import (
@@ -39,7 +43,8 @@ from xinbao.policy.model import policy_number
 #: What a claim's life changes after it is added (its identity and source never change).
 _STATE = ("status", "paid_on", "recovered_fen", "days_past_due", "principal_fen",
           "interest_fen", "amount_fen", "reason_codes", "trigger_on", "decided_on",
-          "penalty_fen", "deductible_fen", "reserve_fen", "approvals", "settlement_id")
+          "penalty_fen", "deductible_fen", "reserve_fen", "approvals", "settlement_id",
+          "referrals")
 
 
 @functools.cache
@@ -74,7 +79,7 @@ class SqlClaimRepository(SqlRepository):
             "trigger_on": c.trigger_on, "decided_on": c.decided_on,
             "penalty_fen": c.penalty_fen, "deductible_fen": c.deductible_fen,
             "reserve_fen": c.reserve_fen, "approvals": ",".join(c.approvals),
-            "settlement_id": c.settlement_id,
+            "settlement_id": c.settlement_id, "referrals": ",".join(c.referrals),
         }
 
     @staticmethod
@@ -88,7 +93,8 @@ class SqlClaimRepository(SqlRepository):
                      claimed_fen=r.claimed_fen, trigger_on=r.trigger_on,
                      decided_on=r.decided_on, penalty_fen=r.penalty_fen,
                      deductible_fen=r.deductible_fen, reserve_fen=r.reserve_fen,
-                     approvals=codes(r.approvals), settlement_id=r.settlement_id, id=r.id)
+                     approvals=codes(r.approvals), settlement_id=r.settlement_id,
+                     referrals=codes(r.referrals), id=r.id)
 
     def add(self, claim: Claim) -> Claim:
         claim.id = self._insert(tables.claims, self._values(claim))
@@ -131,7 +137,8 @@ class SqlClaimRepository(SqlRepository):
             "principal_fen": a.principal_fen, "interest_fen": a.interest_fen,
             "penalty_fen": a.penalty_fen, "share": a.share, "gross_fen": a.gross_fen,
             "deductible_fen": a.deductible_fen, "claimed_fen": a.claimed_fen,
-            "payable_fen": a.payable_fen, "difference_fen": difference_fen})
+            "payable_fen": a.payable_fen, "difference_fen": difference_fen,
+            "referrals": [r.as_data() for r in assessment.referrals]})
 
     def assessments(self, claim_id: int) -> list[AssessmentRecord]:
         t = tables.claim_assessments
@@ -141,7 +148,8 @@ class SqlClaimRepository(SqlRepository):
                 r.assessed_on, tuple(Check.from_data(c) for c in r.checks), r.days_past_due,
                 r.trigger_on, Amount(r.principal_fen, r.interest_fen, r.penalty_fen, r.share,
                                      r.gross_fen, r.deductible_fen, r.claimed_fen,
-                                     r.payable_fen))) for r in rows]
+                                     r.payable_fen),
+                tuple(Referral.from_data(x) for x in r.referrals))) for r in rows]
 
     def add_documents(self, claim_id: int, documents: Sequence[Document]) -> None:
         for d in documents:
@@ -161,6 +169,29 @@ class SqlClaimRepository(SqlRepository):
         if funder_id is not None:
             q = q.where(t.c.funder_id == funder_id)
         return [self._from_row(r) for r in self._c.execute(q)]
+
+    def vintage(self, funder_id: int, start: date, end: date) -> tuple[int, int]:
+        c, ln = tables.claims, loan_tables.loans
+        loans = self._c.execute(select(func.count()).select_from(ln).where(
+            ln.c.funder_id == funder_id, ln.c.start_date >= start, ln.c.start_date < end)
+        ).scalar_one()
+        claimed = self._c.execute(select(func.count()).select_from(
+            c.join(ln, ln.c.id == c.c.loan_id)).where(
+            c.c.funder_id == funder_id, c.c.status != ClaimStatus.DECLINED.value,
+            ln.c.start_date >= start, ln.c.start_date < end)).scalar_one()
+        return int(loans), int(claimed)
+
+    def times(self, funder_id: int | None) -> list[ClaimTimes]:
+        c, p = tables.claims, policy_tables.policies
+        f = catalogue_tables.funders
+        q = (select(f.c.code, p.c.product_code, c.c.trigger_on, c.c.decided_on, c.c.paid_on,
+                    c.c.approvals)
+             .select_from(c.join(p, p.c.id == c.c.policy_id).join(f, f.c.id == c.c.funder_id))
+             .order_by(c.c.id))
+        if funder_id is not None:
+            q = q.where(c.c.funder_id == funder_id)
+        return [ClaimTimes(r.code, r.product_code, r.trigger_on, r.decided_on, r.paid_on,
+                           r.approvals == AUTOMATIC) for r in self._c.execute(q)]
 
     def approved_through(self, funder_id: int, through: date) -> list[Claim]:
         t = tables.claims

@@ -62,6 +62,7 @@ claims = Table(
     fen_column("reserve_fen"),
     Column("approvals", String(400), nullable=False),
     Column("settlement_id", ForeignKey("claim_settlements.id"), index=True),
+    Column("referrals", String(200), nullable=False),  # claim anti-fraud's codes (0017)
     UniqueConstraint("funder_id", "reference"),
     CheckConstraint("amount_fen >= 0 AND recovered_fen >= 0", name="nonnegative"),
 )
@@ -93,6 +94,7 @@ claim_assessments = Table(
     fen_column("claimed_fen", nullable=True),
     fen_column("payable_fen"),
     fen_column("difference_fen"),  # payable less the claim's amount before this run
+    Column("referrals", JSON, nullable=False),  # ``claims.model.Referral.as_data`` (0017)
 )
 
 #: The documents a notice came with, by the funder's reference and SHA-256 (the files stay

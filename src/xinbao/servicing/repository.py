@@ -11,6 +11,7 @@ import polars as pl
 from xinbao.batch import repository as batch
 from xinbao.claims import repository as claims
 from xinbao.platform.repository import BatchRunRepository
+from xinbao.risk import repository as risk
 
 
 class EndOfDayQueries(Protocol):
@@ -32,7 +33,7 @@ class EndOfDayQueries(Protocol):
         ...
 
 
-class UnitOfWork(claims.UnitOfWork, Protocol):
+class UnitOfWork(claims.UnitOfWork, risk.UnitOfWork, Protocol):
     @property
     def end_of_day(self) -> EndOfDayQueries: ...
     @property

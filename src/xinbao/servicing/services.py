@@ -44,6 +44,7 @@ from xinbao.policy.premiums import (
 )
 from xinbao.policy.premiums import close_month as close_month_earning
 from xinbao.policy.repository import PremiumTerms
+from xinbao.servicing.claim_screen import ring_lookup
 from xinbao.servicing.commands import (
     IngestRepaymentFile,
     PrepaymentRecord,
@@ -526,8 +527,10 @@ def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
         triggered = [pid for pid, first_due, trigger in overdue
                      if trigger_reached(days_past_due(first_due, on), trigger)]
         # Notices kept until their trigger first, then the policies newly past it.
-        moved = recheck_notified_claims(uow, on=on)
-        opened = open_triggered_claims(uow, uow.policies.get_many(triggered), on=on)
+        rings = ring_lookup(uow)
+        moved = recheck_notified_claims(uow, on=on, rings=rings)
+        opened = open_triggered_claims(uow, uow.policies.get_many(triggered), on=on,
+                                       rings=rings)
         for claim in (*moved, *opened):
             assert claim.id is not None
             if claim.status is ClaimStatus.DECLINED:

@@ -29,8 +29,8 @@ from xinbao.catalogue.commands import RegisterFunder, RegisterProduct
 from xinbao.catalogue.model.parties import PartyKind
 from xinbao.catalogue.model.products import ProductFamily
 from xinbao.claims import services as claims
-from xinbao.claims.commands import ApproveClaim, PayClaim, RecordRecovery
-from xinbao.kernel.errors import Conflict
+from xinbao.claims.commands import ApproveClaim, FileClaim, RecordRecovery, SettleClaims
+from xinbao.kernel.errors import Conflict, DomainError
 from xinbao.kernel.results import Rejection
 from xinbao.ledger import services as ledger
 from xinbao.ledger.commands import InjectCapital
@@ -42,6 +42,7 @@ from xinbao.risk.commands import ApproveApplications
 from xinbao.risk.model.bureau import Report, Standing
 from xinbao.risk.services import RiskEngine
 from xinbao.servicing import services as servicing
+from xinbao.servicing.claim_screen import ring_lookup
 from xinbao.servicing.commands import (
     IngestRepaymentFile,
     RecordPrepayment,
@@ -91,7 +92,9 @@ class SimulationResult:
     claims_declined: int = 0
     claims_automatic: int = 0  # of the opened, approved by the system at once
     claims_reviewed: int = 0  # of the opened, approved by claims staff
-    claims_paid: int = 0
+    claims_paid: int = 0  # by the month-end payment batches
+    claim_notices: int = 0  # notices the funders sent before the trigger
+    settlements: int = 0  # payment batches (each with its statement)
     recoveries: int = 0
     snapshots: int = 0  # days whose end-of-day snapshot was kept
     last_snapshot: DaySnapshot | None = None
@@ -120,6 +123,8 @@ class _Loan:
     recovery_lag: int
     recovery_parts: int
     truth_row: int
+    policy_id: int = 0
+    trigger_dpd: int = 0  # the product's claim trigger, days past due
 
 
 def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProduct], *,
@@ -187,11 +192,23 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
         files: dict[str, list[RepaymentRecord]] = defaultdict(list)
         prepay: list[int] = []
         payments: list[int] = []
+        notices: list[int] = []
         recoveries: list[tuple[int, int, bool]] = []
         while agenda and agenda[0][0] <= today.toordinal():
             _, _, kind, idx, arg = heapq.heappop(agenda)
             if kind == "due":
-                _due(loans[idx], idx, arg, today, files, prepay, schedule)
+                loan = loans[idx]
+                if loan.default_at and arg == loan.default_at:
+                    # The borrower stops here: for some, the funder sends a claim notice
+                    # before the trigger (kept until the batch finds it reached).
+                    g = market.rng(scenario, 8, idx)
+                    if g.random() < scenario.notice_share:
+                        early = int(g.integers(1, 26))
+                        schedule(today + timedelta(days=max(1, loan.trigger_dpd - early)),
+                                 "notice", idx)
+                _due(loan, idx, arg, today, files, prepay, schedule)
+            elif kind == "notice":
+                notices.append(idx)
             elif kind == "pay":
                 loan = loans[idx]
                 k, part = divmod(arg, 10)
@@ -227,6 +244,16 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
                 if k < len(loan.schedule):
                     next_due = max(int(loan.schedule[k, 0]), today.toordinal() + 1)
                     schedule(next_due, "due", idx, k + 1)
+        for idx in notices:
+            loan = loans[idx]
+            notice_uow = uow()
+            try:
+                claims.file_claim(FileClaim(loan.policy_id, today,
+                                            reference=f"N-{loan.contract_no}", notice=True),
+                                  notice_uow, rings=ring_lookup(notice_uow))
+                result.claim_notices += 1
+            except DomainError:  # paid off or settled meanwhile: nothing to claim
+                pass
         report = servicing.run_end_of_day(RunEndOfDay(today), uow())
         result.claims_opened += len(report.claims_opened)
         result.claims_declined += len(report.claims_declined)
@@ -242,18 +269,28 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
                      claim_id)
         reviewed.update(set(report.claims_opened) - set(report.claims_automatic))
         for claim_id in sorted(set(payments) & reviewed):
-            # Claims staff approve the queued claims they pay (the automatic ones need none).
+            # Claims staff decide the queued claims (the automatic ones need no one).
             claims.approve_claim(ApproveClaim(claim_id, today, "reviewed: documents complete"),
                                  uow())
             reviewed.discard(claim_id)
             result.claims_reviewed += 1
-        if payments:
-            paid = claims.pay_claims([PayClaim(c, today) for c in payments], uow())
-            result.claims_paid += len(paid.accepted)
-            for claim in paid.accepted:
-                assert claim.id is not None
-                _plan_recoveries(loans[by_loan_id[claim.loan_id]], claim.id, claim.amount_fen,
-                                 today, schedule)
+        if (today + timedelta(days=1)).month != today.month or today == end:
+            # Month end: each funder's approved claims of its settlement cycle paid together,
+            # with the statement.
+            for f in scenario.funders:
+                try:
+                    settled = claims.settle_claims(SettleClaims(f.code, today), uow())
+                except DomainError:  # nothing approved to pay, or no whole cycle yet
+                    continue
+                if settled.repeat:
+                    continue
+                result.settlements += 1
+                result.claims_paid += len(settled.lines)
+                for line in settled.lines:
+                    claim = line.claim
+                    assert claim.id is not None
+                    _plan_recoveries(loans[by_loan_id[claim.loan_id]], claim.id,
+                                     claim.amount_fen, today, schedule)
         if recoveries:
             received = claims.record_recoveries([RecordRecovery(
                 claim_id=claim_id, amount_fen=amount, received_on=today, source="borrower",
@@ -444,7 +481,9 @@ def _write_business(scenario: Scenario, uow: UowFactory, catalogue_by_code: dict
             partial=frozenset(int(k) + 1 for k in np.flatnonzero(fates.partial[i, :width])),
             recovery_rate=float(fates.recovery_rate[i]),
             recovery_lag=int(fates.recovery_lag_days[i]),
-            recovery_parts=int(fates.recovery_parts[i]), truth_row=i))
+            recovery_parts=int(fates.recovery_parts[i]), truth_row=i,
+            policy_id=item.policy.id or 0,
+            trigger_dpd=catalogue_by_code[item.policy.product_code].claim_trigger_dpd))
     for i, row in enumerate(rows):
         truth["external_ref"].append(row.external_ref)
         truth["funder"].append(row.funder_code)

@@ -53,7 +53,10 @@ class Scenario:
     fraud_prevalence: float  # share of applications that belong to fraud rings
     funders: tuple[FunderSpec, ...]
     default_multiplier: float = 1.0  # scales every borrower's default hazard
-    claim_payment_days: tuple[int, int] = (5, 20)  # claims staff pay within this many days
+    claim_payment_days: tuple[int, int] = (5, 20)  # claims staff decide within these days
+    # Share of defaults whose funder sends a claim notice before the batch's trigger (the
+    # rest are claimed by the end-of-day trigger alone).
+    notice_share: float = 0.3
     description: str = ""
 
     def validate(self) -> list[str]:
@@ -64,6 +67,8 @@ class Scenario:
             problems.append(f"macro must be one of {', '.join(MACRO_PATHS)}")
         if not 0 <= self.fraud_prevalence < 0.5:
             problems.append("fraud_prevalence must be in [0, 0.5)")
+        if not 0 <= self.notice_share <= 1:
+            problems.append("notice_share must be in [0, 1]")
         if abs(sum(self.mix.values()) - 1) > 1e-9 or any(v < 0 for v in self.mix.values()):
             problems.append("mix shares must be non-negative and sum to 1")
         if set(self.mix) - set(self.products):
@@ -126,6 +131,7 @@ def scenario_from_dict(data: dict) -> Scenario:
         funders=tuple(_funder(f) for f in data["funder"]),
         default_multiplier=float(data.get("default_multiplier", 1.0)),
         claim_payment_days=tuple(data.get("claim_payment_days", (5, 20))),
+        notice_share=float(data.get("notice_share", 0.3)),
         description=str(data.get("description", "")),
     )
     problems = scenario.validate()
@@ -149,6 +155,7 @@ def dump_scenario(s: Scenario) -> str:
         f"fraud_prevalence = {s.fraud_prevalence}",
         f"default_multiplier = {s.default_multiplier}",
         f"claim_payment_days = [{s.claim_payment_days[0]}, {s.claim_payment_days[1]}]",
+        f"notice_share = {s.notice_share}",
         f'description = "{s.description}"',
         "",
         "[mix]",

@@ -39,7 +39,9 @@ MAX_SETTLEMENT_DAYS = 366
 
 #: The terms of an agreement: what a new version may change.
 TERMS = ("products", "commission_rate", "volume_share", "risk_share", "settlement_days",
-         "file_format", "feed_mapping")
+         "file_format", "feed_mapping", "claim_notice_days", "premium_grace_days")
+#: The longest claim-notice limit and premium grace an agreement may set, in days.
+MAX_CLAIM_DAYS = 365
 
 #: A funder's column names for ours: file type -> {theirs: ours}.
 FeedMapping = dict[str, dict[str, str]]
@@ -66,6 +68,10 @@ class Agreement:
     file_format: str = FileFormat.CSV
     #: The funder's column names: file type -> {theirs: ours} (empty: it sends ours).
     feed_mapping: FeedMapping = field(default_factory=dict)
+    #: Claims (issue 22): its claim notice within this many days of the trigger date, and
+    #: premium due may be this many days late before a default without losing cover.
+    claim_notice_days: int = 30
+    premium_grace_days: int = 30
 
     def validate(self, feed_columns: FeedColumns | None = None) -> list[FieldError]:
         """Every rule the terms break (empty when they are sound); the column mapping is
@@ -83,6 +89,10 @@ class Agreement:
             errors.append(FieldError(
                 "settlement_days", "agreement.settlement_days",
                 f"settlement cycle must be 1 to {MAX_SETTLEMENT_DAYS} days"))
+        for name in ("claim_notice_days", "premium_grace_days"):
+            if not 0 <= getattr(self, name) <= MAX_CLAIM_DAYS:
+                errors.append(FieldError(name, f"agreement.{name}",
+                                         f"must be 0 to {MAX_CLAIM_DAYS} days"))
         if self.file_format not in set(FileFormat):
             errors.append(FieldError(
                 "file_format", "agreement.file_format",
@@ -100,6 +110,8 @@ class Agreement:
                 "volume_share": None if self.volume_share is None else str(self.volume_share),
                 "risk_share": str(self.risk_share), "settlement_days": self.settlement_days,
                 "file_format": str(self.file_format),
+                "claim_notice_days": self.claim_notice_days,
+                "premium_grace_days": self.premium_grace_days,
                 "feed_mapping": {kind: dict(names) for kind, names
                                  in sorted(self.feed_mapping.items())}}
 

@@ -27,7 +27,12 @@ from xinbao.claims.commands import (
 from xinbao.claims.model import Claim, ClaimStatus, Document, Exclusion
 from xinbao.claims.queries import ClaimFile
 from xinbao.claims.repository import SettlementBatch
-from xinbao.entrypoints.api.schemas.claims import AssessmentOut, ClaimOut, RecoveryOut
+from xinbao.entrypoints.api.schemas.claims import (
+    AssessmentOut,
+    ClaimOut,
+    RecoveryOut,
+    ServiceLevelOut,
+)
 from xinbao.entrypoints.cli.common import (
     AfterOption,
     DatabaseUrl,
@@ -41,11 +46,13 @@ from xinbao.entrypoints.cli.common import (
     out,
     page_end,
     parse_field,
+    print_service_levels,
     say_more,
     use_case,
 )
 from xinbao.kernel.money import Money, format_yuan
 from xinbao.reporting.statements import statement_csv, statement_of, statement_pdf
+from xinbao.servicing.claim_screen import ring_lookup
 
 claims_app = typer.Typer(help="Claims: list, queue, show, file, review, approve, decline, "
                                 "recalculate, pay, settle, statement.", no_args_is_help=True)
@@ -125,6 +132,20 @@ def claims_queue(limit: LimitOption = 100, as_json: JsonOption = False,
     out.print(table)
 
 
+@claims_app.command("sla")
+def claims_sla(as_json: JsonOption = False, user: UserOption = None,
+               database_url: DatabaseUrl = None) -> None:
+    """Service levels per funder and product: days from each claim's trigger to its
+    decision and to its payment (mean, slowest, within the level), automatic claims."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        levels = claim_queries.claim_service_levels(container.uow())
+    if as_json:
+        emit_json({"items": [ServiceLevelOut.of(x).model_dump(mode="json") for x in levels]})
+        return
+    print_service_levels(levels)
+
+
 @claims_app.command("show")
 def claims_show(claim_id: ClaimId, as_json: JsonOption = False, user: UserOption = None,
                 database_url: DatabaseUrl = None) -> None:
@@ -166,11 +187,12 @@ def claims_file(
     its reasons, kept until its trigger, approved automatically, or queued for a person."""
     container = container_for(database_url, user=user)
     with use_case():
+        uow = container.uow()
         claim = claims.file_claim(FileClaim(
             policy_id, business_date(on), _exclusions(exclusion), reference=reference,
             claimed_fen=None if claimed is None else parse_field(
                 "claimed", lambda v: Money.yuan(v).fen, claimed),
-            documents=_documents(document)), container.uow())
+            documents=_documents(document)), uow, rings=ring_lookup(uow))
     _done(claim, as_json)
 
 
@@ -182,8 +204,9 @@ def claims_review(claim_id: ClaimId, why: WhyOption, on: OnOption = None,
     again)."""
     container = container_for(database_url, user=user)
     with use_case():
-        claim = claims.review_claim(ReviewClaim(claim_id, business_date(on), why),
-                                    container.uow())
+        uow = container.uow()
+        claim = claims.review_claim(ReviewClaim(claim_id, business_date(on), why), uow,
+                                    rings=ring_lookup(uow))
     _done(claim, as_json)
 
 
@@ -221,8 +244,9 @@ def claims_recalculate(claim_id: ClaimId, on: OnOption = None, as_json: JsonOpti
     is kept and shown."""
     container = container_for(database_url, user=user)
     with use_case():
-        claim = claims.recalculate_claim(RecalculateClaim(claim_id, business_date(on)),
-                                         container.uow())
+        uow = container.uow()
+        claim = claims.recalculate_claim(RecalculateClaim(claim_id, business_date(on)), uow,
+                                         rings=ring_lookup(uow))
     _done(claim, as_json)
 
 
@@ -360,6 +384,7 @@ def _print_claim(c: Claim) -> None:
             ("approvals", ", ".join(c.approvals) or "-"),
             ("decided on", str(c.decided_on or "-")),
             ("reasons", ", ".join(c.reason_codes) or "-"),
+            ("referred by", ", ".join(c.referrals) or "-"),
             ("paid on", str(c.paid_on or "-")),
             ("recovered (yuan)", format_yuan(c.recovered_fen))):
         table.add_row(name, value)
@@ -381,6 +406,10 @@ def _print_file(file: ClaimFile) -> None:
             checks.add_row(c.code, "pass" if c.passed else "FAIL", c.message,
                            ", ".join(f"{k}={v}" for k, v in c.evidence.items()))
         out.print(checks)
+        for referral in a.referrals:
+            out.print(f"  referred {referral.code}: {referral.message} ("
+                      + ", ".join(f"{k}={v}" for k, v in referral.evidence.items()) + ")",
+                      markup=False)
         b = a.amount
         out.print(f"  amount: ({format_yuan(b.principal_fen)} principal + "
                   f"{format_yuan(b.interest_fen)} interest + {format_yuan(b.penalty_fen)} "

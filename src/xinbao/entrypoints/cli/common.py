@@ -18,7 +18,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -32,6 +32,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from xinbao.bootstrap import Container, bootstrap
+from xinbao.claims.model import ServiceLevel
 from xinbao.config import Settings
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Forbidden, Principal, Unauthenticated, system
@@ -224,3 +225,17 @@ def kpi_rows(k: reporting.PortfolioKpis) -> list[tuple[str, str]]:
         ("Underwriting profit (yuan)", format_yuan(st.underwriting_result_fen)),
         ("Trial balance (must be 0)", format_yuan(k.trial_balance.total)),
     ]
+
+
+def print_service_levels(levels: Sequence[ServiceLevel]) -> None:
+    """The claims' service levels as a table (``claims sla`` and the demo's report)."""
+    table = Table("funder", "product", "claims", "automatic", "decided", "days to decide "
+                  "(mean / max)", "in time", "paid", "days to pay (mean / max)", "in time",
+                  title="Claims service levels (days from the trigger)")
+    for x in levels:
+        table.add_row(x.funder, x.product, str(x.claims), str(x.automatic), str(x.decided),
+                      f"{x.decision_days_mean or '-'} / {x.decision_days_max or '-'}",
+                      str(x.decided_in_time), str(x.paid),
+                      f"{x.payment_days_mean or '-'} / {x.payment_days_max or '-'}",
+                      str(x.paid_in_time))
+    out.print(table)

@@ -60,6 +60,12 @@ RiskShareOption = Annotated[str | None, typer.Option(
     "--risk-share", help="Share of each loss the funder keeps, in [0, 1).")]
 SettlementOption = Annotated[int | None, typer.Option(
     "--settlement-days", help="Settlement cycle of premium and claims, in days (1 to 366).")]
+NoticeDaysOption = Annotated[int | None, typer.Option(
+    "--claim-notice-days", min=0, max=365,
+    help="A claim notice within this many days of the trigger date (default 30).")]
+GraceOption = Annotated[int | None, typer.Option(
+    "--premium-grace-days", min=0, max=365,
+    help="Premium due may be this many days late before a default (default 30).")]
 FormatOption = Annotated[str | None, typer.Option(
     "--file-format", help=f"How the funder sends its files: {_FORMATS}.")]
 FromOption = Annotated[str | None, typer.Option(
@@ -91,6 +97,8 @@ def funders_add(
     risk_share: RiskShareOption = None,
     settlement_days: SettlementOption = None,
     file_format: FormatOption = None,
+    claim_notice_days: NoticeDaysOption = None,
+    premium_grace_days: GraceOption = None,
     effective_from: FromOption = None,
     as_json: JsonOption = False,
     user: UserOption = None,
@@ -116,7 +124,9 @@ def funders_add(
             effective_from=start or date.today(), volume_share=volume,
             risk_share=Decimal(0) if risk is None else risk,
             settlement_days=30 if settlement_days is None else settlement_days,
-            file_format=file_format or FileFormat.CSV)
+            file_format=file_format or FileFormat.CSV,
+            claim_notice_days=30 if claim_notice_days is None else claim_notice_days,
+            premium_grace_days=30 if premium_grace_days is None else premium_grace_days)
         funder = catalogue.register_funder(cmd, container.uow())
         view = catalogue_queries.get_funder(container.uow(), funder.code)
     if as_json:
@@ -137,6 +147,8 @@ def funders_agreement(
     risk_share: RiskShareOption = None,
     settlement_days: SettlementOption = None,
     file_format: FormatOption = None,
+    claim_notice_days: NoticeDaysOption = None,
+    premium_grace_days: GraceOption = None,
     feed_map: FeedMapOption = None,
     effective_from: Annotated[str | None, typer.Option(
         "--from", help="The day the version takes effect (default --on): not before the "
@@ -162,7 +174,8 @@ def funders_agreement(
             volume_share=read("volume_share", parse_rate, volume_share),
             risk_share=read("risk_share", parse_rate, risk_share),
             settlement_days=settlement_days, file_format=file_format,
-            feed_mapping=_feed_mapping(feed_map) if feed_map else None)
+            feed_mapping=_feed_mapping(feed_map) if feed_map else None,
+            claim_notice_days=claim_notice_days, premium_grace_days=premium_grace_days)
         read.done()
         result = catalogue.amend_agreement(cmd, container.uow(), feed_columns={
             kind.value: {c.name for c in columns} for kind, columns in SCHEMAS.items()})
@@ -268,7 +281,9 @@ def _terms_line(a: Agreement) -> str:
     volume = f"volume share {_pct(a.volume_share)}; " if a.volume_share is not None else ""
     return (f"Agreement v{a.version} from {a.effective_from}: products {', '.join(a.products)}; "
             f"commission {_pct(a.commission_rate)}; {volume}risk share {_pct(a.risk_share)}; "
-            f"settlement every {a.settlement_days} days; files {a.file_format}"
+            f"settlement every {a.settlement_days} days; claim notices within "
+            f"{a.claim_notice_days} days, premium grace {a.premium_grace_days} days; files "
+            f"{a.file_format}"
             f"{_mapping_line(a)}.")
 
 

@@ -5,6 +5,7 @@ database, with its ground truth and an HTML report. The simulator acts as
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +20,17 @@ from xinbao.batch import services as batch
 from xinbao.batch.model import BUCKET_LABELS, TIER_LABELS
 from xinbao.batch.store import ParquetSnapshots
 from xinbao.bootstrap import risk_engine
-from xinbao.entrypoints.cli.common import container_for, err, kpi_rows, kpi_table, out, safe_url
+from xinbao.claims import queries as claim_queries
+from xinbao.claims.model import ServiceLevel
+from xinbao.entrypoints.cli.common import (
+    container_for,
+    err,
+    kpi_rows,
+    kpi_table,
+    out,
+    print_service_levels,
+    safe_url,
+)
 from xinbao.iam.model.security import system
 from xinbao.kernel.money import format_yuan
 from xinbao.reporting import services as reporting
@@ -131,16 +142,27 @@ def _simulate(scenario: Scenario, out_dir: Path, database_url: str | None,
                   f"{by_tier}; by bucket {by_bucket}.")
         figures += [(f"Loans by class on {taken.on}", by_tier),
                     (f"Loans by bucket on {taken.on}", by_bucket)]
+    levels = claim_queries.claim_service_levels(container.uow())
+    figures += [
+        ("Claims approved automatically / by claims staff / declined",
+         f"{result.claims_automatic:,} / {result.claims_reviewed:,} / "
+         f"{result.claims_declined:,}"),
+        ("Claim notices from funders · payment batches (statements)",
+         f"{result.claim_notices:,} · {result.settlements:,}"),
+        ("Days from trigger to decision / to payment (mean, all claims)",
+         f"{_mean_days(levels, 'decision')} / {_mean_days(levels, 'payment')}")]
     report_path = out_dir / "report.html"
     write_report(
         report_path, title=f"信保 Xinbao · {scenario.name}", subtitle=title, kpis=figures,
         monthly=monthly_statement(reporting.ledger_by_month(container.uow())),
         vintages=vintage_curves(reporting.policy_vintages(container.uow()), result.end))
-    out.print(f"Repayments {result.repayments:,}, prepayments {result.prepayments:,}, claims "
-              f"opened {result.claims_opened:,} (approved automatically "
-              f"{result.claims_automatic:,}, by claims staff {result.claims_reviewed:,}; "
-              f"declined {result.claims_declined:,}), paid {result.claims_paid:,}, recoveries "
-              f"{result.recoveries:,}.")
+    out.print(f"Repayments {result.repayments:,}, prepayments {result.prepayments:,}, claim "
+              f"notices {result.claim_notices:,}, claims opened {result.claims_opened:,} "
+              f"(approved automatically {result.claims_automatic:,}, by claims staff "
+              f"{result.claims_reviewed:,}; declined {result.claims_declined:,}), paid "
+              f"{result.claims_paid:,} in {result.settlements:,} payment batches with their "
+              f"statements, recoveries {result.recoveries:,}.")
+    print_service_levels(levels)
     out.print(f"Report: {report_path}   Ground truth: {truth_path}")
     out.print(f"Database: {safe_url(container)} — browse it with "
               f"`XINBAO_DATABASE_URL={url} xinbao serve`")
@@ -202,3 +224,13 @@ def register(app: typer.Typer) -> None:
     """Add ``simulate`` and ``demo`` to the root command."""
     app.command("simulate")(simulate)
     app.command("demo")(demo)
+
+
+def _mean_days(levels: Sequence[ServiceLevel], which: str) -> str:
+    """The mean days over every funder and product, weighted by their claims."""
+    pairs = [(getattr(x, f"{which}_days_mean"), x.decided if which == "decision" else x.paid)
+             for x in levels]
+    total = sum(n for mean, n in pairs if mean is not None)
+    if not total:
+        return "—"
+    return f"{sum(mean * n for mean, n in pairs if mean is not None) / total:.1f}"

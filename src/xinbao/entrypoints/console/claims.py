@@ -46,6 +46,7 @@ from xinbao.entrypoints.console import web
 from xinbao.entrypoints.console.web import N_, RecordId, Signed
 from xinbao.iam.model.security import Action, Forbidden
 from xinbao.kernel.errors import Conflict, InvalidInput
+from xinbao.servicing.claim_screen import ring_lookup
 
 #: Included in the console's router (``routes.py``), which adds the ``/console`` prefix.
 router = APIRouter(include_in_schema=False)
@@ -192,8 +193,9 @@ def open_claim(console: Signed, csrf_token: Annotated[str, Form(max_length=100)]
                     dict.fromkeys(exclusion or (), shown_by.strip()),
                     reference=reference.strip() or None,
                     claimed_fen=_fen(claimed) if claimed.strip() else None)
+    uow = console.uow()
     try:
-        claim = claims.file_claim(cmd, console.uow())
+        claim = claims.file_claim(cmd, uow, rings=ring_lookup(uow))
     except Conflict:
         standing = queries.claim_of_policy(console.uow(), policy_id)
         if standing is None:
@@ -261,8 +263,9 @@ def review_claim(console: Signed, claim_id: ClaimId,
                  why: Annotated[str, Form(max_length=400)] = "") -> Response:
     """Into review (a declined claim: reopened on appeal, assessed again)."""
     console.check_csrf(csrf_token)
-    claims.review_claim(ReviewClaim(claim_id, _form_date("on", on), why.strip()),
-                        console.uow())
+    uow = console.uow()
+    claims.review_claim(ReviewClaim(claim_id, _form_date("on", on), why.strip()), uow,
+                        rings=ring_lookup(uow))
     return _done(claim_id, "reviewed")
 
 
@@ -301,7 +304,9 @@ def recalculate_claim(console: Signed, claim_id: ClaimId,
                       on: Annotated[str, Form(max_length=10)]) -> Response:
     """Assess the claim again (the funder corrected its data); the difference is shown."""
     console.check_csrf(csrf_token)
-    claims.recalculate_claim(RecalculateClaim(claim_id, _form_date("on", on)), console.uow())
+    uow = console.uow()
+    claims.recalculate_claim(RecalculateClaim(claim_id, _form_date("on", on)), uow,
+                             rings=ring_lookup(uow))
     return _done(claim_id, "recalculated")
 
 

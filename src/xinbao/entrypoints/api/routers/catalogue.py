@@ -30,4 +30,6 @@ def register_funder(body: FunderIn, me: Me) -> FunderOut:
                      commission_rate=f.commission_rate, products=list(f.products),
                      agreement_version=1, effective_from=cmd.effective_from,
                      volume_share=cmd.volume_share, risk_share=cmd.risk_share,
-                     settlement_days=cmd.settlement_days, file_format=body.file_format)
+                     settlement_days=cmd.settlement_days, file_format=body.file_format,
+                     claim_notice_days=cmd.claim_notice_days,
+                     premium_grace_days=cmd.premium_grace_days)

@@ -27,20 +27,24 @@ from xinbao.entrypoints.api.schemas.claims import (
     DeclineIn,
     RecoveryIn,
     RecoveryOut,
+    ServiceLevelOut,
     SettlementOut,
     WhyIn,
 )
 from xinbao.entrypoints.api.schemas.common import OnDate
 from xinbao.reporting.statements import statement_csv, statement_of, statement_pdf
+from xinbao.servicing.claim_screen import ring_lookup
 
 router = APIRouter(prefix="/v1", tags=["claims"], responses=ERRORS)
 
 
 @router.post("/claims", response_model=ClaimOut, status_code=201)
 def file_claim(body: ClaimIn, me: Me) -> ClaimOut:
+    uow = me.uow()
     claim = claims.file_claim(FileClaim(
         body.policy_id, body.on or today(), body.declared(), reference=body.reference,
-        claimed_fen=body.claimed_fen, documents=body.documents_()), me.uow())
+        claimed_fen=body.claimed_fen, documents=body.documents_()), uow,
+        rings=ring_lookup(uow))
     return ClaimOut.of(claim)
 
 
@@ -48,6 +52,12 @@ def file_claim(body: ClaimIn, me: Me) -> ClaimOut:
 def claims_queue(me: Me, limit: int = Query(100, ge=1, le=1000)) -> list[ClaimOut]:
     """Claims waiting for a person, the longest since their trigger first."""
     return [ClaimOut.of(c) for c in claim_queries.claims_queue(me.uow(), limit=limit)]
+
+
+@router.get("/claims/service-levels", response_model=list[ServiceLevelOut])
+def claim_service_levels(me: Me) -> list[ServiceLevelOut]:
+    """Per funder and product: days from the trigger to the decision and to the payment."""
+    return [ServiceLevelOut.of(x) for x in claim_queries.claim_service_levels(me.uow())]
 
 
 @router.get("/claims/{claim_id}", response_model=ClaimOut)
@@ -65,8 +75,9 @@ def claim_assessments(claim_id: PathId, me: Me) -> list[AssessmentOut]:
 @router.post("/claims/{claim_id}/review", response_model=ClaimOut)
 def review_claim(claim_id: PathId, body: WhyIn, me: Me) -> ClaimOut:
     """Into the claims queue (a declined claim: reopened on appeal)."""
-    return ClaimOut.of(claims.review_claim(ReviewClaim(claim_id, body.on or today(),
-                                                       body.why), me.uow()))
+    uow = me.uow()
+    return ClaimOut.of(claims.review_claim(ReviewClaim(claim_id, body.on or today(), body.why),
+                                           uow, rings=ring_lookup(uow)))
 
 
 @router.post("/claims/{claim_id}/approve", response_model=ClaimOut)
@@ -83,8 +94,9 @@ def decline_claim(claim_id: PathId, body: DeclineIn, me: Me) -> ClaimOut:
 
 @router.post("/claims/{claim_id}/recalculate", response_model=ClaimOut)
 def recalculate_claim(claim_id: PathId, body: OnDate, me: Me) -> ClaimOut:
-    return ClaimOut.of(claims.recalculate_claim(RecalculateClaim(claim_id,
-                                                                 body.on or today()), me.uow()))
+    uow = me.uow()
+    return ClaimOut.of(claims.recalculate_claim(RecalculateClaim(claim_id, body.on or today()),
+                                                uow, rings=ring_lookup(uow)))
 
 
 @router.post("/claims/{claim_id}/pay", response_model=ClaimOut)

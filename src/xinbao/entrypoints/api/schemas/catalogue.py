@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from xinbao.catalogue.model.agreements import MAX_SETTLEMENT_DAYS, FileFormat
+from xinbao.catalogue.model.agreements import MAX_CLAIM_DAYS, MAX_SETTLEMENT_DAYS, FileFormat
 from xinbao.catalogue.model.parties import FunderKind
 from xinbao.catalogue.model.products import Product
 from xinbao.entrypoints.api.schemas.common import Fen, Rate, StrictIn
@@ -33,6 +33,12 @@ class FunderIn(StrictIn):
                                  description="settlement cycle of premium and claims, days")
     file_format: FileFormat = Field(default=FileFormat.CSV,
                                     description="how the funder sends its files")
+    claim_notice_days: int = Field(default=30, ge=0, le=MAX_CLAIM_DAYS,
+                                   description="a claim notice within this many days of the "
+                                               "trigger date")
+    premium_grace_days: int = Field(default=30, ge=0, le=MAX_CLAIM_DAYS,
+                                    description="premium due may be this many days late "
+                                                "before a default")
 
 
 class FunderOut(BaseModel):
@@ -49,6 +55,8 @@ class FunderOut(BaseModel):
     risk_share: Rate
     settlement_days: int
     file_format: FileFormat
+    claim_notice_days: int
+    premium_grace_days: int
 
 
 class ProductOut(BaseModel):

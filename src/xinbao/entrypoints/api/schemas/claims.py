@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from xinbao.claims.model import Claim, Document, Exclusion, Recovery
+from xinbao.claims.model import Claim, Document, Exclusion, Recovery, ServiceLevel
 from xinbao.claims.repository import AssessmentRecord, SettlementBatch
 from xinbao.entrypoints.api.schemas.common import Fen, Id, StrictIn, stored
 
@@ -76,6 +76,7 @@ class ClaimOut(BaseModel):
     amount_fen: Fen
     reserve_fen: Fen
     reason_codes: list[str]
+    referrals: list[str]  # claim anti-fraud: for a person, never automatic
     approvals: list[str]
     paid_on: date | None
     recovered_fen: Fen
@@ -90,7 +91,7 @@ class ClaimOut(BaseModel):
                    penalty_fen=c.penalty_fen, deductible_fen=c.deductible_fen,
                    claimed_fen=c.claimed_fen, amount_fen=c.amount_fen,
                    reserve_fen=c.reserve_fen, reason_codes=list(c.reason_codes),
-                   approvals=list(c.approvals), paid_on=c.paid_on,
+                   referrals=list(c.referrals), approvals=list(c.approvals), paid_on=c.paid_on,
                    recovered_fen=c.recovered_fen)
 
 
@@ -104,6 +105,7 @@ class AssessmentOut(BaseModel):
     trigger_on: date | None
     days_past_due: int
     checks: list[dict[str, Any]]
+    referrals: list[dict[str, Any]]
     amount: dict[str, Any]
     difference_fen: int
 
@@ -112,7 +114,8 @@ class AssessmentOut(BaseModel):
         a = r.assessment
         return cls(reason=r.reason, assessed_on=a.assessed_on, covered=a.covered,
                    trigger_on=a.trigger_on, days_past_due=a.days_past_due,
-                   checks=[c.as_data() for c in a.checks], amount=a.amount.as_data(),
+                   checks=[c.as_data() for c in a.checks],
+                   referrals=[r.as_data() for r in a.referrals], amount=a.amount.as_data(),
                    difference_fen=r.difference_fen)
 
 
@@ -138,6 +141,35 @@ class SettlementOut(BaseModel):
                    cycle_from=s.cycle_from, cycle_to=s.cycle_to, paid_on=s.paid_on,
                    claims=s.claims, total_fen=s.total_fen,
                    claim_ids=[stored(line.claim.id) for line in b.lines], repeat=b.repeat)
+
+
+class ServiceLevelOut(BaseModel):
+    """A funder's and product's claims against the service levels (days from the trigger)."""
+
+    funder: str
+    product: str
+    claims: int
+    automatic: int
+    decided: int
+    decision_days_mean: str | None
+    decision_days_max: int | None
+    decided_in_time: int
+    paid: int
+    payment_days_mean: str | None
+    payment_days_max: int | None
+    paid_in_time: int
+
+    @classmethod
+    def of(cls, x: ServiceLevel) -> ServiceLevelOut:
+        return cls(funder=x.funder, product=x.product, claims=x.claims, automatic=x.automatic,
+                   decided=x.decided, decision_days_mean=_text(x.decision_days_mean),
+                   decision_days_max=x.decision_days_max, decided_in_time=x.decided_in_time,
+                   paid=x.paid, payment_days_mean=_text(x.payment_days_mean),
+                   payment_days_max=x.payment_days_max, paid_in_time=x.paid_in_time)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 class RecoveryIn(StrictIn):
