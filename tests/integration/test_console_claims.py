@@ -347,3 +347,37 @@ def test_a_funders_user_cannot_open_a_claim_on_another_funders_policy(world):
     assert refused.status_code == 404
     with container.uow() as u:
         assert u.claims.for_policy(theirs.policy.id) == []
+
+
+def test_the_queue_shows_what_waits_for_a_person_and_a_paid_claim_links_its_statement(world):
+    from xinbao.claims import services as claims
+    from xinbao.claims.commands import ApproveClaim, FileClaim, SettleClaims
+
+    container, client = world
+    policy = b.issued_policy(container.uow, b.consumer_application(
+        funder_code="BANK-A", external_ref="APP-FPD", borrower_id_number=b.RESIDENT_ID))
+    with container.uow() as u:
+        due = u.loans.get(policy.loan_id).installments[0].due_date
+    claim = claims.file_claim(FileClaim(policy.id, due + timedelta(days=95)), container.uow())
+    sign_in(container, client, "qian.claims", ["claims_adjuster"])
+
+    queue = client.get("/console/claims/queue")
+
+    assert queue.status_code == 200
+    assert f'href="/console/claims/{claim.id}"' in queue.text
+    assert "CLM-FRAUD-FPD" in queue.text and "days late" in queue.text
+    assert 'href="/console/claims/queue"' in client.get("/console/claims").text
+    claims.approve_claim(ApproveClaim(claim.id, due + timedelta(days=96)), container.uow())
+    batch = claims.settle_claims(SettleClaims("BANK-A", due + timedelta(days=130)),
+                                 container.uow())
+    assert "No claim is waiting for a person." in client.get("/console/claims/queue").text
+    page = client.get(f"/console/claims/{claim.id}").text
+    pdf_link = f"/console/claim-settlements/{batch.settlement.id}/statement.pdf"
+    assert pdf_link in page
+    pdf = client.get(pdf_link)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    csv = client.get(pdf_link.replace(".pdf", ".csv"))
+    assert csv.status_code == 200 and batch.settlement.number in csv.headers[
+        "content-disposition"]
+    sign_in(container, client, "bank.b", ["funder"], funder_code="BANK-B")
+    assert client.get(pdf_link).status_code == 404  # another funder's statement

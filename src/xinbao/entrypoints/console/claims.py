@@ -37,15 +37,23 @@ from xinbao.claims.model import (
     CHECKS,
     POLICY_CANCELLED,
     RATE_ABOVE_CAP,
+    Claim,
     ClaimSource,
     ClaimStatus,
     Exclusion,
 )
 from xinbao.claims.repository import CLAIM_SORTS, ClaimFilter
+from xinbao.claims.rules import shipped
 from xinbao.entrypoints.console import web
 from xinbao.entrypoints.console.web import N_, RecordId, Signed
 from xinbao.iam.model.security import Action, Forbidden
 from xinbao.kernel.errors import Conflict, InvalidInput
+from xinbao.reporting.statements import (
+    Statement,
+    statement_csv,
+    statement_of,
+    statement_pdf,
+)
 from xinbao.servicing.claim_screen import ring_lookup
 
 #: Included in the console's router (``routes.py``), which adds the ``/console`` prefix.
@@ -226,6 +234,49 @@ def _checks(file: queries.ClaimFile, gettext: Callable[[str], str]) -> list[Chec
                       if (r.startswith(code) if code.endswith("-") else r == code))
         checks.append(Check(code, gettext(CHECK_NAMES[code]), not found, found))
     return checks
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A claim in the queue as its page shows it: days since its trigger and what is left
+    of the service level to decide it (negative: late)."""
+
+    claim: Claim
+    days_waiting: int | None
+    days_left: int | None
+
+
+@router.get("/claims/queue", response_class=HTMLResponse)
+def claims_queue(console: Signed) -> Response:
+    """The claims waiting for a person, the longest since their trigger first, with what is
+    left of the service level to decide each."""
+    found = queries.claims_queue(console.uow(), limit=500)
+    today, level = web.today(), shipped().decision_days
+    rows = []
+    for claim in found:
+        waiting = (today - claim.trigger_on).days if claim.trigger_on is not None else None
+        rows.append(Queued(claim, waiting, None if waiting is None else level - waiting))
+    return console.render("claims/queue.html", "claims", rows=rows, decision_days=level)
+
+
+def _statement(console: web.Console, settlement_id: int) -> Statement:
+    return statement_of(queries.settlement_batch(console.uow(), settlement_id))
+
+
+@router.get("/claim-settlements/{settlement_id}/statement.pdf")
+def statement_pdf_file(console: Signed, settlement_id: RecordId) -> Response:
+    """A payment batch's statement (PDF, Chinese and English) for download."""
+    statement = _statement(console, settlement_id)
+    return Response(statement_pdf(statement), media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{statement.number}.pdf"'})
+
+
+@router.get("/claim-settlements/{settlement_id}/statement.csv")
+def statement_csv_file(console: Signed, settlement_id: RecordId) -> Response:
+    """A payment batch's statement (CSV, UTF-8 with a byte-order mark) for download."""
+    statement = _statement(console, settlement_id)
+    return Response(statement_csv(statement), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{statement.number}.csv"'})
 
 
 @router.get("/claims/{claim_id}", response_class=HTMLResponse)
