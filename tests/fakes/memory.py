@@ -578,6 +578,10 @@ class _Settlements(_Table):
         return next((s for s in self.rows.values()
                      if s.funder_id == funder_id and s.cycle_to == cycle_to), None)
 
+    def newest(self, funder_id: int | None, limit: int) -> list[Settlement]:
+        found = [s for s in self.rows.values() if funder_id is None or s.funder_id == funder_id]
+        return sorted(found, key=lambda s: -s.id)[:limit]
+
     def lines(self, settlement_id: int) -> list[SettledClaim]:
         found = []
         for claim in sorted(self._uow.claims._filter(lambda c: c.settlement_id == settlement_id),

@@ -379,5 +379,8 @@ def test_the_queue_shows_what_waits_for_a_person_and_a_paid_claim_links_its_stat
     csv = client.get(pdf_link.replace(".pdf", ".csv"))
     assert csv.status_code == 200 and batch.settlement.number in csv.headers[
         "content-disposition"]
+    listed = client.get("/console/claims/settlements").text
+    assert batch.settlement.number in listed and pdf_link in listed
     sign_in(container, client, "bank.b", ["funder"], funder_code="BANK-B")
     assert client.get(pdf_link).status_code == 404  # another funder's statement
+    assert batch.settlement.number not in client.get("/console/claims/settlements").text

@@ -11,6 +11,7 @@ from xinbao.claims.model import (
     Document,
     Recovery,
     ServiceLevel,
+    Settlement,
     service_levels,
 )
 from xinbao.claims.repository import (
@@ -139,3 +140,10 @@ def claim_service_levels(uow: UnitOfWork, rules: ClaimParameters | None = None,
         times = uow.claims.times(uow.actor.funder_id)
     return service_levels(times, decision_days=levels.decision_days,
                           payment_days=levels.payment_days)
+
+
+def payment_batches(uow: UnitOfWork, *, limit: int = 100) -> list[Settlement]:
+    """Payment batches, the newest first; a funder's client sees its own."""
+    authorize(uow, Action.CLAIM_READ)
+    with uow:
+        return uow.settlements.newest(uow.actor.funder_id, min(max(limit, 1), 1000))

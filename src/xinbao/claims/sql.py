@@ -325,6 +325,13 @@ class SqlSettlementRepository(SqlRepository):
                                             t.c.cycle_to == cycle_to)).first()
         return self._from_row(r) if r else None
 
+    def newest(self, funder_id: int | None, limit: int) -> list[Settlement]:
+        t = tables.claim_settlements
+        q = select(t).order_by(t.c.id.desc()).limit(limit)
+        if funder_id is not None:
+            q = q.where(t.c.funder_id == funder_id)
+        return [self._from_row(r) for r in self._c.execute(q)]
+
     def lines(self, settlement_id: int) -> list[SettledClaim]:
         c, p, ln = tables.claims, policy_tables.policies, loan_tables.loans
         rows = self._c.execute(

@@ -259,6 +259,14 @@ def claims_queue(console: Signed) -> Response:
     return console.render("claims/queue.html", "claims", rows=rows, decision_days=level)
 
 
+@router.get("/claims/settlements", response_class=HTMLResponse)
+def payment_batches(console: Signed) -> Response:
+    """The payment batches to the funders, the newest first, each with its statement."""
+    return console.render("claims/settlements.html", "claims",
+                          batches=queries.payment_batches(console.uow(), limit=200),
+                          funders=_funders(console))
+
+
 def _statement(console: web.Console, settlement_id: int) -> Statement:
     return statement_of(queries.settlement_batch(console.uow(), settlement_id))
 
