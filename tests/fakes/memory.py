@@ -523,10 +523,6 @@ class _Claims(_Table):
             and c.decided_on is not None and c.decided_on <= through
             and c.settlement_id is None), key=lambda c: c.id)
 
-    def decided_between(self, start: date, end: date) -> list[Claim]:
-        return sorted(self._filter(lambda c: c.decided_on is not None
-                                   and start <= c.decided_on <= end), key=lambda c: c.id)
-
     def get(self, claim_id: int) -> Claim | None:
         return self._get(claim_id)
 

@@ -48,13 +48,6 @@ def list_claims(uow: UnitOfWork, *, status: ClaimStatus | None = None, after_id:
                                limit=min(max(limit, 1), 1000))
 
 
-def recoveries_of(uow: UnitOfWork, claim_id: int) -> list[Recovery]:
-    """The recoveries recorded against a claim (after ``get_claim`` has checked access)."""
-    authorize(uow, Action.CLAIM_READ)
-    with uow:
-        return uow.recoveries.for_claim(claim_id)
-
-
 def search_claims(uow: UnitOfWork, filters: ClaimFilter, request: PageRequest,
                   ) -> Page[ClaimRow]:
     """One page of the claims the filters select, sorted as asked; a funder's client gets

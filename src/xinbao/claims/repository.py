@@ -83,9 +83,6 @@ class ClaimRepository(Protocol):
         """Claims under review, the longest since their trigger first (the service level
         runs from it)."""
         ...
-    def decided_between(self, start: date, end: date) -> list[Claim]:
-        """Claims approved or declined within these dates (inclusive), in id order."""
-        ...
     def vintage(self, funder_id: int, start: date, end: date) -> tuple[int, int]:
         """The funder's loans that started within [start, end), and how many of them have a
         claim that stands: claim anti-fraud's vintage figures."""

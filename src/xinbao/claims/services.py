@@ -74,8 +74,6 @@ from xinbao.policy.premiums import earn_premium
 C = TypeVar("C")  # a command of a file
 T = TypeVar("T")  # what the use case makes of it
 
-#: Who approves automatic claims (the events name it; the audit trail has the run's actor).
-AUTO_CLAIMS = AUTOMATIC
 
 #: The events whose actors made a claim's decision: its payer is never one of them.
 _MAKERS = ("ClaimNotified", "ClaimApproved", "ClaimApprovalRecorded")
@@ -213,7 +211,7 @@ def _route(uow: UnitOfWork, claim: Claim, book: _Book, assessment: Assessment, *
         claim.review(on, "referred by claim anti-fraud: "
                      + ", ".join(r.code for r in assessment.referrals))
     elif 0 < claim.amount_fen <= limit:
-        claim.approve(by=AUTO_CLAIMS, authority_fen=limit, on=on,
+        claim.approve(by=AUTOMATIC, authority_fen=limit, on=on,
                       why="automatic: every check passed, within the automatic limit",
                       assessment_covered=True)
         _approved(uow, claim, book, on=on)

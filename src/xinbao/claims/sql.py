@@ -200,12 +200,6 @@ class SqlClaimRepository(SqlRepository):
             t.c.decided_on <= through, t.c.settlement_id.is_(None)).order_by(t.c.id))
         return [self._from_row(r) for r in rows]
 
-    def decided_between(self, start: date, end: date) -> list[Claim]:
-        t = tables.claims
-        rows = self._c.execute(select(t).where(t.c.decided_on >= start, t.c.decided_on <= end)
-                               .order_by(t.c.id))
-        return [self._from_row(r) for r in rows]
-
     def get(self, claim_id: int) -> Claim | None:
         r = self._c.execute(select(tables.claims).where(tables.claims.c.id == claim_id)).first()
         return self._from_row(r) if r else None
