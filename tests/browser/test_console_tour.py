@@ -38,7 +38,8 @@ from xinbao.simulation.scenario import resolve_scenario
 MARKET = replace(resolve_scenario("base"), applications=400, months=12, default_multiplier=6.0)
 #: Pages below the menu's, reached by link from their area.
 SUB_PAGES = ("/console/finance/entries", "/console/admin/clients", "/console/eod/overrides",
-             "/console/claims/queue", "/console/claims/settlements")
+             "/console/claims/queue", "/console/claims/settlements",
+             "/console/claims/recovery-rights")
 #: The tour's override of a loan's class, and the funder file applied (the simulator's
 #: funders send none through the files' path).
 OVERRIDE_REASON = "borrower's business closed; collateral sold"

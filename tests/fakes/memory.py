@@ -28,9 +28,17 @@ from xinbao.claims.model import (
     ClaimTimes,
     Document,
     Recovery,
+    RecoveryRight,
+    RightStatus,
     Settlement,
 )
-from xinbao.claims.repository import AssessmentRecord, ClaimFilter, ClaimRow, SettledClaim
+from xinbao.claims.repository import (
+    AssessmentRecord,
+    ClaimFilter,
+    ClaimRow,
+    RightRow,
+    SettledClaim,
+)
 from xinbao.compliance.repository import AuditFilter
 from xinbao.iam.model.accounts import ApiClient, Session, User
 from xinbao.iam.model.security import Principal, system
@@ -604,6 +612,44 @@ class _Recoveries(_Table):
     def get_by_reference(self, claim_id: int, reference: str) -> Recovery | None:
         return next((r for r, ref in self.rows.values()
                      if r.claim_id == claim_id and ref == reference), None)
+
+    @property
+    def _rights(self) -> dict[Any, Any]:
+        return self._uow._working.tables.setdefault("recovery_rights", {})
+
+    def add_right(self, right: RecoveryRight) -> RecoveryRight:
+        if self.right_for(right.claim_id) is not None:
+            raise Conflict(f"claim {right.claim_id} has its recovery right")
+        ids = self._uow._working.next_ids
+        ids["recovery_rights"] = right.id = ids.get("recovery_rights", 0) + 1
+        self._drain(right)
+        self._rights[right.id] = _copy(right)
+        return right
+
+    def save_right(self, right: RecoveryRight) -> None:
+        self._drain(right)
+        self._rights[right.id] = _copy(right)
+
+    def right_for(self, claim_id: int) -> RecoveryRight | None:
+        found = next((r for r in self._rights.values() if r.claim_id == claim_id), None)
+        return _copy(found) if found is not None else None
+
+    def rights(self, *, status: RightStatus | None, funder_id: int | None,
+               limit: int) -> list[RightRow]:
+        claims = self._uow.claims
+        found = []
+        for right in sorted(self._rights.values(), key=lambda r: (r.opened_on, r.id)):
+            if status is not None and right.status is not status:
+                continue
+            if funder_id is not None and right.funder_id != funder_id:
+                continue
+            claim = claims.get(right.claim_id)
+            policy = self._uow.policies.get(right.policy_id)
+            loan = self._uow.loans.get(right.loan_id)
+            assert claim is not None and policy is not None and loan is not None
+            found.append(RightRow(_copy(right), claim.recovered_fen, policy.policy_no,
+                                  loan.contract_no))
+        return found[:limit]
 
 
 class _Ledger(_Table):

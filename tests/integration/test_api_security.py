@@ -80,6 +80,7 @@ ROUTES: dict[tuple[str, str], Action | None] = {
     ("GET", "/v1/claim-settlements/{settlement_id}/statement.csv"): Action.CLAIM_READ,
     ("GET", "/v1/claim-settlements/{settlement_id}/statement.pdf"): Action.CLAIM_READ,
     ("POST", "/v1/claims/{claim_id}/recoveries"): Action.RECOVERY_RECORD,
+    ("GET", "/v1/recovery-rights"): Action.CLAIM_READ,
     ("GET", "/v1/ledger/trial-balance"): Action.LEDGER_READ,
     ("GET", "/v1/kpis"): Action.REPORT_READ,
     ("GET", "/v1/me"): None,

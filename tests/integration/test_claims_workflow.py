@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from tests import builders as b
 from tests import support
+from xinbao import migrate
 from xinbao.bootstrap import Container
 from xinbao.claims import services as claims
 from xinbao.claims.commands import (
@@ -22,15 +23,17 @@ from xinbao.claims.commands import (
     FileClaim,
     PayClaim,
     RecalculateClaim,
+    RecordRecovery,
     ReviewClaim,
     SettleClaims,
 )
-from xinbao.claims.model import ClaimStatus, Exclusion
+from xinbao.claims.model import ClaimStatus, Exclusion, RightStatus
 from xinbao.iam.model.security import Forbidden, Principal, Role
 from xinbao.kernel.errors import Conflict, IllegalTransition, InvalidInput
 from xinbao.ledger import model as accounts
 from xinbao.ledger import services as ledger
 from xinbao.loans.model import Loan
+from xinbao.platform.database import create_db_engine
 from xinbao.policy.model import Policy, PolicyStatus
 from xinbao.servicing import services as servicing
 from xinbao.servicing.commands import RecordRepayment, RunEndOfDay
@@ -318,8 +321,72 @@ def test_fifty_racing_payments_pay_once_within_what_is_owed_without_a_5xx(decide
     tb = ledger.trial_balance(container.uow())
     assert tb.total == 0
     assert tb.balance(accounts.CLAIMS_PAID) == claim.amount_fen \
-        <= claim.principal_fen + claim.interest_fen
+        <= min(claim.principal_fen + claim.interest_fen, policy.sum_insured_fen)
     assert reserves_tie_out(container) == 0
+    assert len(events(container, "RecoveryRightCreated", claim.id)) == 1
+    with container.uow() as u:
+        rights = u.recoveries.rights(status=None, funder_id=None, limit=10)
+    assert [(r.right.claim_id, r.right.amount_fen) for r in rights] == [
+        (claim.id, claim.amount_fen)]
+
+
+def test_payment_hands_the_recovery_right_to_collection_and_recovery_closes_it(container):
+    policy, loan, trigger = defaulted(container)
+    claim = claims.file_claim(FileClaim(policy.id, trigger), container.uow())
+    paid_on = trigger + timedelta(days=3)
+    claim = claims.pay_claim(PayClaim(claim.id, paid_on), container.uow(
+        staff("li.na", Role.CLAIMS_APPROVER)))
+    with container.uow() as u:
+        right = u.recoveries.right_for(claim.id)
+        open_rights = u.recoveries.rights(status=RightStatus.OPEN, funder_id=policy.funder_id,
+                                          limit=10)
+    assert right is not None and right.status is RightStatus.OPEN
+    assert (right.policy_id, right.loan_id, right.application_id, right.opened_on) == (
+        policy.id, loan.id, policy.application_id, paid_on)
+    assert (right.amount_fen, right.principal_fen, right.interest_fen) == (
+        claim.amount_fen, claim.principal_fen, claim.interest_fen)
+    assert [(r.right.id, r.recovered_fen, r.policy_no, r.contract_no) for r in open_rights] \
+        == [(right.id, 0, policy.policy_no, loan.contract_no)]
+    collector = container.uow(staff("zhou.col", Role.COLLECTOR))
+    claims.record_recovery(RecordRecovery(claim.id, 100_000, paid_on + timedelta(days=30),
+                                          "borrower", "RC-1"), collector)
+    with container.uow() as u:
+        assert u.recoveries.right_for(claim.id).status is RightStatus.OPEN
+        assert u.recoveries.rights(status=None, funder_id=None, limit=5)[0].recovered_fen \
+            == 100_000
+    claims.record_recovery(RecordRecovery(claim.id, 50_000, paid_on + timedelta(days=60),
+                                          "borrower", "RC-2", final=True),
+                           container.uow(staff("zhou.col", Role.COLLECTOR)))
+    with container.uow() as u:
+        closed = u.recoveries.right_for(claim.id)
+        assert u.recoveries.rights(status=RightStatus.OPEN, funder_id=None, limit=5) == []
+    assert closed.status is RightStatus.CLOSED
+    assert closed.closed_on == paid_on + timedelta(days=60)
+    assert len(events(container, "RecoveryRightClosed", claim.id)) == 1
+
+
+def test_claims_paid_before_recovery_rights_existed_get_theirs_from_the_migration(container):
+    policy, loan, trigger = defaulted(container)
+    claim = claims.file_claim(FileClaim(policy.id, trigger), container.uow())
+    claims.pay_claim(PayClaim(claim.id, trigger + timedelta(days=3)),
+                     container.uow(staff("li.na", Role.CLAIMS_APPROVER)))
+    with container.uow() as u:
+        made = u.recoveries.right_for(claim.id)
+        limits = [a.assessment.amount.limit_fen for a in u.claims.assessments(claim.id)]
+    engine = create_db_engine(container.settings.database_url)
+    migrate.downgrade(engine, "0018")
+    migrate.upgrade(engine)
+    engine.dispose()
+    with container.uow() as u:
+        again = u.recoveries.right_for(claim.id)
+        assert [a.assessment.amount.limit_fen for a in u.claims.assessments(claim.id)] \
+            == limits == [policy.sum_insured_fen]
+    assert made is not None and again is not None
+    assert (again.claim_id, again.policy_id, again.loan_id, again.application_id,
+            again.opened_on, again.amount_fen, again.principal_fen, again.interest_fen,
+            again.status) == (made.claim_id, made.policy_id, made.loan_id, made.application_id,
+                              made.opened_on, made.amount_fen, made.principal_fen,
+                              made.interest_fen, made.status)
 
 
 def test_a_payment_batch_pays_the_cycles_approved_claims_once_and_ties_out(decided_app,

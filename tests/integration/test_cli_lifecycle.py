@@ -191,6 +191,16 @@ def test_eod_opens_the_claim_and_its_maker_cannot_pay_it_but_a_second_user_can(c
     assert recovered.exit_code == 0, recovered.output
     shown = json.loads(xinbao(c, "claims", "show", str(claim_id), "--json").stdout)
     assert shown["recovered_fen"] == 120_000 and shown["recoveries"][0]["amount_fen"] == 120_000
+    assert (shown["recovery_right"]["amount_fen"], shown["recovery_right"]["opened_on"],
+            shown["recovery_right"]["status"]) == (shown["amount_fen"], "2025-05-10", "open")
+    rights = json.loads(xinbao(c, "recoveries", "rights", "--json").stdout)["items"]
+    assert [(r["claim_id"], r["recovered_fen"], r["outstanding_fen"]) for r in rights] == [
+        (claim_id, 120_000, shown["amount_fen"] - 120_000)]
+    assert "recovery right" in xinbao(c, "claims", "show", str(claim_id)).stdout
+    assert json.loads(xinbao(c, "recoveries", "rights", "--status", "closed",
+                             "--json").stdout)["items"] == []
+    wrong = xinbao(c, "recoveries", "rights", "--status", "pending")
+    assert wrong.exit_code != 0 and "recovery.status" in wrong.output
     assert ledger.trial_balance(c.uow()).total == 0
     with c.uow() as u:
         made = {(r.name, r.actor) for r in u.events.records(limit=1000)

@@ -428,3 +428,21 @@ def test_an_auditor_reads_the_files_but_has_no_upload_form_and_an_upload_is_forb
     assert 'method="post" action="/console/feeds"' not in page.text
     assert refused.status_code == 403 and forged.status_code == 403
     assert _repayments(book, book.policies[0]) == 1
+
+
+def test_an_uploaded_claim_notice_file_says_which_claim_each_notice_made(book):
+    loan = book.loan(book.policies[0])
+    content = (f"contract_no,reference,notified_on,claimed,document,document_sha256\n"
+               f"{loan.contract_no},N-1,2025-04-30,,,\n").encode()
+    sign_in(book.container, book.client, "qian.claims", ["claims_adjuster"])
+
+    applied = upload(book, content, 1, kind="claim_notices")
+
+    assert applied.status_code == 200, applied.text
+    with book.container.uow() as u:
+        [claim] = u.claims.for_policy(book.policies[0].id)
+    [row] = _rows(applied.text, "notice-claims")
+    # 74 days past due on the business date, the trigger is 80: the notice is kept.
+    assert f'href="/console/claims/{claim.id}"' in applied.text
+    assert row.startswith(f"1 {loan.contract_no} N-1 {claim.id} Notified")
+    assert claim.reference == "N-1" and claim.opened_on == date(2025, 4, 30)

@@ -384,3 +384,38 @@ def test_the_queue_shows_what_waits_for_a_person_and_a_paid_claim_links_its_stat
     sign_in(container, client, "bank.b", ["funder"], funder_code="BANK-B")
     assert client.get(pdf_link).status_code == 404  # another funder's statement
     assert batch.settlement.number not in client.get("/console/claims/settlements").text
+
+
+def test_a_paid_claims_recovery_right_is_on_its_page_and_in_collections_list(world):
+    from xinbao.claims import services as claims
+    from xinbao.claims.commands import FileClaim, PayClaim, RecordRecovery
+
+    container, client = world
+    mine = claimable(container)
+    theirs = claimable(container, "BANK-B", b.RESIDENT_ID)
+    paid = []
+    for c in (mine, theirs):
+        claim = claims.file_claim(FileClaim(c.policy.id, c.notice_on), container.uow())
+        paid.append(claims.pay_claim(PayClaim(claim.id, c.notice_on + timedelta(days=2)),
+                                     container.uow()))
+    sign_in(container, client, "zhou.col", ["collector"])
+
+    page = client.get(f"/console/claims/{paid[0].id}").text
+    listed = client.get("/console/claims/recovery-rights").text
+
+    assert "handed to collection on " + str(mine.notice_on + timedelta(days=2)) in page
+    for claim in paid:
+        assert f'href="/console/claims/{claim.id}"' in listed
+    assert mine.policy.policy_no in listed and "Open" in listed
+    claims.record_recovery(RecordRecovery(paid[0].id, paid[0].amount_fen,
+                                          mine.notice_on + timedelta(days=40), "borrower",
+                                          "RC-1"), container.uow())
+    still_open = client.get("/console/claims/recovery-rights").text
+    closed = client.get("/console/claims/recovery-rights?status=closed").text
+    assert f'href="/console/claims/{paid[0].id}"' not in still_open
+    assert f'href="/console/claims/{paid[0].id}"' in closed
+    assert "Closed on " + str(mine.notice_on + timedelta(days=40)) in closed
+    sign_in(container, client, "bank.b", ["funder"], funder_code="BANK-B")
+    theirs_only = client.get("/console/claims/recovery-rights?status=all").text
+    assert f'href="/console/claims/{paid[1].id}"' in theirs_only
+    assert f'href="/console/claims/{paid[0].id}"' not in theirs_only

@@ -30,7 +30,9 @@ from xinbao.claims.model import (
     Document,
     Exclusion,
     Notice,
+    RecoveryRight,
     Referral,
+    RightStatus,
     RingFacts,
     ScreenFacts,
     assess,
@@ -170,6 +172,29 @@ def test_the_deductible_comes_off_the_gross_and_a_partial_claim_gets_at_most_its
     assert too_much.amount.payable_fen == full.amount.gross_fen
 
 
+def test_what_is_payable_never_exceeds_the_sum_insured():
+    # A first-payment default at full cover: the whole principal and three months' interest
+    # are owed, more than the policy insures; the sum insured is the limit (以保险金额为限).
+    full_cover = in_force_policy(coverage_share=Decimal("1"))
+    a = run(policy=full_cover)
+    assert a.covered
+    owed = a.amount.principal_fen + a.amount.interest_fen
+    assert owed > PRINCIPAL == a.amount.limit_fen
+    assert a.amount.gross_fen == owed
+    assert a.amount.payable_fen == PRINCIPAL and a.amount.capped
+    assert a.amount.as_data()["limit_fen"] == PRINCIPAL
+    # Below the limit nothing changes: 90% of what is owed is within the sum insured.
+    share = run()
+    assert share.amount.payable_fen == share.amount.gross_fen < PRINCIPAL
+    assert not share.amount.capped
+    # A partial claim below the limit is what it asks; the deductible comes off first.
+    asked = run(policy=full_cover, notice=Notice(ClaimSource.NOTICE, on_day(90), "N-1",
+                                                 claimed_fen=PRINCIPAL - 1))
+    assert asked.amount.payable_fen == PRINCIPAL - 1 and not asked.amount.capped
+    less = run(policy=full_cover, rules=replace(RULES, deductible_fen=owed - PRINCIPAL + 7))
+    assert less.amount.payable_fen == PRINCIPAL - 7 and not less.amount.capped
+
+
 def test_penalty_interest_is_paid_only_where_the_wording_includes_it():
     assert run().amount.penalty_fen == 0
     with_penalty = run(rules=replace(RULES, penalty_included=True,
@@ -235,6 +260,20 @@ def test_the_trigger_check_needs_the_products_days_past_due(dpd, covered):
     assert failing(a) == ([] if covered else ["CLM-TRIGGER-NOT-REACHED"])
     assert a.waiting_for_trigger is (not covered)
     assert the_check(a, "CLM-TRIGGER-NOT-REACHED").evidence["days_past_due"] == dpd
+
+
+def test_a_notice_on_a_loan_not_in_default_waits_for_its_trigger_only():
+    # Eight installments paid with their premiums; noticed before the ninth falls due: the
+    # premiums due by the notice are written, so only the trigger is missing (kept, not
+    # declined), and the ninth's premium is not yet owed.
+    the_loan = loan()
+    paid = {i.number: (i.principal_fen, i.interest_fen) for i in the_loan.installments[:8]}
+    on = the_loan.installments[8].due_date - timedelta(days=1)
+    a = assess(policy=in_force_policy(installments_written=8), product=product(),
+               loan=the_loan, paid=paid, on=on, notice=Notice(ClaimSource.NOTICE, on, "N-1"),
+               rules=RULES)
+    assert failing(a) == ["CLM-TRIGGER-NOT-REACHED"] and a.waiting_for_trigger
+    assert the_check(a, "CLM-PREMIUM-UNPAID").evidence["installments_due"] == 7
 
 
 @pytest.mark.parametrize(("waiting_days", "covered"), [(0, True), (30, True), (31, False)])
@@ -540,6 +579,31 @@ def test_a_recovery_before_payment_is_refused():
     claim = approved()
     with pytest.raises(IllegalTransition, match="record a recovery"):
         claim.record_recovery(100, NOTIFIED_ON, final=False)
+
+
+def test_a_paid_claim_hands_its_recovery_right_to_collection_once():
+    claim = paid(1_000_000)
+    claim.id, claim.principal_fen, claim.interest_fen = 9, 1_050_000, 60_000
+    right = RecoveryRight.of(claim, application_id=4, on=date(2025, 5, 20))
+    assert (right.claim_id, right.policy_id, right.loan_id, right.application_id) == (
+        9, claim.policy_id, claim.loan_id, 4)
+    assert (right.amount_fen, right.principal_fen, right.interest_fen) == (
+        1_000_000, 1_050_000, 60_000)
+    assert right.status is RightStatus.OPEN and right.opened_on == date(2025, 5, 20)
+    assert [(e.name, e.aggregate_id, e.data["amount_fen"]) for e in right.events] == [
+        ("RecoveryRightCreated", 9, 1_000_000)]
+    right.close(date(2025, 9, 1), recovered_fen=400_000)
+    assert right.status is RightStatus.CLOSED and right.closed_on == date(2025, 9, 1)
+    assert right.events[-1].data == {"recovered_fen": 400_000, "amount_fen": 1_000_000}
+    with pytest.raises(IllegalTransition):
+        right.close(date(2025, 9, 2), recovered_fen=400_000)
+
+
+def test_only_a_paid_claim_gives_a_recovery_right():
+    claim = approved(1_000)
+    claim.id = 9
+    with pytest.raises(IllegalTransition, match="recovery right"):
+        RecoveryRight.of(claim, application_id=4, on=NOTIFIED_ON)
 
 
 @pytest.mark.parametrize("dpd, trigger, reached", [(79, 80, False), (80, 80, True),

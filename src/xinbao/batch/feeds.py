@@ -25,6 +25,7 @@ class FileType(StrEnum):
     REPAYMENTS = "repayments"
     LOAN_STATUS = "loan_status"
     EARLY_SETTLEMENTS = "early_settlements"
+    CLAIM_NOTICES = "claim_notices"
 
 
 class Kind(StrEnum):
@@ -72,6 +73,16 @@ SCHEMAS: dict[FileType, tuple[Column, ...]] = {
         Column("principal", Kind.YUAN, meaning="principal repaid to settle"),
         Column("interest", Kind.YUAN, meaning="interest charged for the current period"),
         Column("reference", Kind.TEXT, meaning="the funder's transaction number")),
+    FileType.CLAIM_NOTICES: (
+        Column("contract_no", Kind.TEXT, meaning="the funder's loan contract number"),
+        Column("reference", Kind.TEXT, meaning="the funder's own number of the notice"),
+        Column("notified_on", Kind.DATE, meaning="the day the funder gave notice"),
+        Column("claimed", Kind.YUAN, required=False,
+               meaning="a partial claim's ask (empty: all that is owed)"),
+        Column("document", Kind.TEXT, required=False,
+               meaning="a document the notice comes with, by the funder's reference"),
+        Column("document_sha256", Kind.TEXT, required=False,
+               meaning="that document's SHA-256, 64 hexadecimal digits")),
 }
 #: The columns that make a row's key: a row with a key seen before is the same row.
 ROW_KEYS: dict[FileType, tuple[str, ...]] = {
@@ -79,10 +90,12 @@ ROW_KEYS: dict[FileType, tuple[str, ...]] = {
     FileType.REPAYMENTS: ("contract_no", "reference"),
     FileType.LOAN_STATUS: ("contract_no", "as_of"),
     FileType.EARLY_SETTLEMENTS: ("contract_no", "reference"),
+    FileType.CLAIM_NOTICES: ("reference",),  # a notice's number is the funder's, once
 }
 #: The date column each type's rows happen on (none after the file's business date).
 EVENT_DATES = {FileType.DISBURSEMENTS: "disbursed_on", FileType.REPAYMENTS: "paid_on",
-               FileType.LOAN_STATUS: "as_of", FileType.EARLY_SETTLEMENTS: "settled_on"}
+               FileType.LOAN_STATUS: "as_of", FileType.EARLY_SETTLEMENTS: "settled_on",
+               FileType.CLAIM_NOTICES: "notified_on"}
 STATUSES = ("active", "paid_off", "restructured", "written_off")
 _YUAN = r"^[0-9]{1,13}(\.[0-9]{1,2})?$"  # ASCII digits only: \d would take full-width ones
 _INTEGER = r"^[0-9]{1,9}$"
@@ -235,6 +248,19 @@ def _business_rules(manifest: Manifest) -> list[Rule]:
     if kind is FileType.LOAN_STATUS:
         rules.append(("status", "feed.status", f"one of {', '.join(STATUSES)}",
                       pl.col("status").is_not_null() & ~pl.col("status").is_in(STATUSES)))
+    if kind is FileType.CLAIM_NOTICES:
+        given = {c: pl.col(c).is_not_null() & (pl.col(c) != "")
+                 for c in ("claimed", "document", "document_sha256")}
+        rules += [
+            ("claimed", "claim.claimed_amount", "a partial claim asks for a positive amount",
+             given["claimed"] & (pl.col("claimed_fen") == 0)),
+            ("document_sha256", "claim.document_hash",
+             "a document's SHA-256 is 64 hexadecimal digits",
+             given["document_sha256"]
+             & ~pl.col("document_sha256").str.contains("^[0-9a-fA-F]{64}$").fill_null(False)),
+            ("document", "claim.document", "a document comes with its SHA-256, and a SHA-256 "
+             "with its document", given["document"] != given["document_sha256"]),
+        ]
     if kind is FileType.DISBURSEMENTS:
         rules.append(("term_months", "feed.term", "1 to 360 months",
                       (pl.col("term_months_int") < 1) | (pl.col("term_months_int") > 360)))

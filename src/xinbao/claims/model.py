@@ -235,13 +235,22 @@ class Amount:
     gross_fen: int  # (principal + interest + penalty) × share
     deductible_fen: int
     claimed_fen: int | None  # what a partial claim asks for (None: all of it)
-    payable_fen: int  # min(gross − deductible, claimed), never below 0
+    payable_fen: int  # min(gross − deductible, claimed, limit), never below 0
+    limit_fen: int  # the limit of liability: the policy's sum insured (以保险金额为限)
+
+    @property
+    def capped(self) -> bool:
+        """The limit of liability, not the loss, sets what is payable."""
+        return self.payable_fen == self.limit_fen < min(
+            self.gross_fen - self.deductible_fen,
+            self.claimed_fen if self.claimed_fen is not None else self.gross_fen)
 
     def as_data(self) -> dict[str, Any]:
         return {"principal_fen": self.principal_fen, "interest_fen": self.interest_fen,
                 "penalty_fen": self.penalty_fen, "share": str(self.share),
                 "gross_fen": self.gross_fen, "deductible_fen": self.deductible_fen,
-                "claimed_fen": self.claimed_fen, "payable_fen": self.payable_fen}
+                "claimed_fen": self.claimed_fen, "payable_fen": self.payable_fen,
+                "limit_fen": self.limit_fen}
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +396,7 @@ def assess(*, policy: Policy, product: Product, loan: Loan,
                "first_unpaid_due_date": _iso(default_on), "trigger_on": _iso(trigger_on),
                "as_of": on.isoformat()}),
         _as_insured(policy, loan),
-        _premium(policy, loan, default_on, rules),
+        _premium(policy, loan, default_on, on, rules),
         _notice(notice, trigger_on, rules),
         Check("CLM-DUPLICATE", not standing_claims,
               (f"the policy has claim {standing_claims[0]} already" if standing_claims
@@ -472,10 +481,11 @@ def _schedule(loan: Loan) -> tuple[Installment, ...]:
                           start=loan.start_date)
 
 
-def _premium(policy: Policy, loan: Loan, default_on: date | None, rules: ClaimRules) -> Check:
+def _premium(policy: Policy, loan: Loan, default_on: date | None, on: date,
+             rules: ClaimRules) -> Check:
     """Single premium: collected at issue. Installment premiums: each installment's premium
     is written when the funder reports the installment paid with it; those due more than the
-    grace before the default must be written."""
+    grace before the default (a loan not in default: before ``on``) must be written."""
     if policy.installment_premium_fen == 0:
         paid = policy.issued_on is not None
         return Check("CLM-PREMIUM-UNPAID", paid,
@@ -484,7 +494,7 @@ def _premium(policy: Policy, loan: Loan, default_on: date | None, rules: ClaimRu
                      {"premium_basis": policy.premium_basis.value,
                       "single_premium_fen": policy.single_premium_fen,
                       "issued_on": _iso(policy.issued_on)})
-    cutoff = (default_on if default_on is not None else date.max) - timedelta(
+    cutoff = (default_on if default_on is not None else on) - timedelta(
         days=rules.premium_grace_days)
     due = sum(1 for i in loan.installments if i.due_date < cutoff)
     written = policy.installments_written
@@ -523,11 +533,11 @@ def _amount(policy: Policy, loan: Loan, paid: Mapping[int, tuple[int, int]], pri
                 penalty += apply_rate(unpaid * (trigger_on - i.due_date).days,
                                       rules.penalty_daily_rate)
     gross = apply_rate(principal + interest + penalty, policy.coverage_share)
-    payable = max(0, gross - rules.deductible_fen)
+    payable = min(max(0, gross - rules.deductible_fen), policy.sum_insured_fen)
     if claimed_fen is not None:
         payable = min(payable, claimed_fen)
     return Amount(principal, interest, penalty, policy.coverage_share, gross,
-                  rules.deductible_fen, claimed_fen, payable)
+                  rules.deductible_fen, claimed_fen, payable, policy.sum_insured_fen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -822,3 +832,53 @@ class Recovery:
     amount_fen: int
     source: str  # borrower, guarantor, collateral, debt sale, ...
     id: int | None = None
+
+
+class RightStatus(StrEnum):
+    OPEN = "open"  # with collection: the obligor owes what the insurer paid
+    CLOSED = "closed"  # recovered in full, or recovery finished
+
+
+@dataclass(eq=False, slots=True)
+class RecoveryRight:
+    """The insurer's right against the obligor once it has paid (代位追偿权): created with
+    the payment for collection to work, one per paid claim. What the indemnity paid stood
+    for (the insurer's share of the principal, interest and penalty it paid, net of the
+    deductible, as the claim's breakdown had them) is the scope; what has come back is the
+    claim's recoveries."""
+
+    claim_id: int
+    policy_id: int
+    loan_id: int
+    funder_id: int
+    application_id: int  # the obligor's application (their identity, as underwriting has it)
+    opened_on: date  # the day the indemnity was paid
+    amount_fen: int  # the indemnity paid: what the insurer stands in for
+    principal_fen: int  # the loan's outstanding principal at the trigger, as assessed
+    interest_fen: int
+    penalty_fen: int
+    status: RightStatus = RightStatus.OPEN
+    closed_on: date | None = None
+    id: int | None = None
+    events: list[Event] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def of(cls, claim: Claim, *, application_id: int, on: date) -> RecoveryRight:
+        """The right a paid claim gives (its event names the claim and the amount)."""
+        if claim.status is not ClaimStatus.PAID or claim.id is None:
+            raise IllegalTransition("claim", claim.id, claim.status.value,
+                                    "hand a recovery right to collection")
+        right = cls(claim.id, claim.policy_id, claim.loan_id, claim.funder_id, application_id,
+                    on, claim.amount_fen, claim.principal_fen, claim.interest_fen,
+                    claim.penalty_fen)
+        right.events.append(Event("RecoveryRightCreated", "claim", claim.id, on, {
+            "amount_fen": claim.amount_fen, "loan_id": claim.loan_id,
+            "application_id": application_id}))
+        return right
+
+    def close(self, on: date, *, recovered_fen: int) -> None:
+        if self.status is RightStatus.CLOSED:
+            raise IllegalTransition("recovery right", self.id, self.status.value, "close")
+        self.status, self.closed_on = RightStatus.CLOSED, on
+        self.events.append(Event("RecoveryRightClosed", "claim", self.claim_id, on, {
+            "recovered_fen": recovered_fen, "amount_fen": self.amount_fen}))

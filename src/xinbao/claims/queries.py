@@ -10,6 +10,8 @@ from xinbao.claims.model import (
     ClaimStatus,
     Document,
     Recovery,
+    RecoveryRight,
+    RightStatus,
     ServiceLevel,
     Settlement,
     service_levels,
@@ -18,6 +20,7 @@ from xinbao.claims.repository import (
     AssessmentRecord,
     ClaimFilter,
     ClaimRow,
+    RightRow,
     SettlementBatch,
     UnitOfWork,
 )
@@ -75,7 +78,8 @@ class ClaimFile:
     """A claim with what a handler reads beside it: its policy, who made it known, who
     approved it (``claim.approvals``) and who paid it (the actors of those events in the
     audit trail), each run of its liability determination with the checks' evidence, the
-    documents its notice came with, and its recoveries."""
+    documents its notice came with, its recoveries and the recovery right handed to collection
+    when it was paid."""
 
     claim: Claim
     policy: Policy
@@ -84,6 +88,7 @@ class ClaimFile:
     recoveries: tuple[Recovery, ...]
     assessments: tuple[AssessmentRecord, ...] = ()
     documents: tuple[Document, ...] = ()
+    right: RecoveryRight | None = None
 
 
 def claim_file(uow: UnitOfWork, claim_id: int) -> ClaimFile:
@@ -99,7 +104,18 @@ def claim_file(uow: UnitOfWork, claim_id: int) -> ClaimFile:
                          tuple(sorted(paid[claim_id])),
                          tuple(uow.recoveries.for_claim(claim_id)),
                          tuple(uow.claims.assessments(claim_id)),
-                         tuple(uow.claims.documents(claim_id)))
+                         tuple(uow.claims.documents(claim_id)),
+                         uow.recoveries.right_for(claim_id))
+
+
+def recovery_rights(uow: UnitOfWork, *, status: RightStatus | None = RightStatus.OPEN,
+                    limit: int = 100) -> list[RightRow]:
+    """The recovery rights handed to collection, the oldest first (open ones by default),
+    each with what its claim has recovered; a funder's client sees those on its loans."""
+    authorize(uow, Action.CLAIM_READ)
+    with uow:
+        return uow.recoveries.rights(status=status, funder_id=uow.actor.funder_id,
+                                     limit=min(max(limit, 1), 1000))
 
 
 def claims_queue(uow: UnitOfWork, *, limit: int = 100) -> list[Claim]:

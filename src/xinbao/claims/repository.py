@@ -14,6 +14,8 @@ from xinbao.claims.model import (
     ClaimTimes,
     Document,
     Recovery,
+    RecoveryRight,
+    RightStatus,
     Settlement,
 )
 from xinbao.kernel.paging import Page, PageRequest
@@ -144,10 +146,30 @@ class SettlementRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class RightRow:
+    """A recovery right as collection's list shows it: with what its claim recovered so far,
+    the policy's number and the funder's loan contract number."""
+
+    right: RecoveryRight
+    recovered_fen: int
+    policy_no: str
+    contract_no: str
+
+
 class RecoveryRepository(Protocol):
+    """Recoveries after payment, and the recovery rights handed to collection."""
+
     def add(self, recovery: Recovery, reference: str) -> Recovery: ...
     def for_claim(self, claim_id: int) -> list[Recovery]: ...
     def get_by_reference(self, claim_id: int, reference: str) -> Recovery | None: ...
+    def add_right(self, right: RecoveryRight) -> RecoveryRight: ...
+    def save_right(self, right: RecoveryRight) -> None: ...
+    def right_for(self, claim_id: int) -> RecoveryRight | None: ...
+    def rights(self, *, status: RightStatus | None, funder_id: int | None,
+               limit: int) -> list[RightRow]:
+        """Recovery rights, the oldest first (of one status, of one funder)."""
+        ...
 
 
 class UnitOfWork(policy.UnitOfWork, Protocol):

@@ -48,9 +48,11 @@ from xinbao.claims.model import (
     ClaimRules,
     ClaimSource,
     ClaimStatus,
+    Document,
     Exclusion,
     Notice,
     Recovery,
+    RecoveryRight,
     RingFacts,
     ScreenFacts,
     Settlement,
@@ -280,25 +282,53 @@ def file_claim(cmd: FileClaim, uow: UnitOfWork, rules: ClaimParameters | None = 
         policy = require(uow.policies.get(cmd.policy_id), "policy", cmd.policy_id)
         own(uow, policy.funder_id, "policy", cmd.policy_id)
         assert policy.id is not None
-        if cmd.reference is not None:
+        if cmd.reference is not None and not from_funder:  # staff's own reference
             seen = uow.claims.get_by_reference(policy.funder_id, cmd.reference)
             if seen is not None:
                 if seen.policy_id != policy.id:
                     raise Conflict(f"notice {cmd.reference!r} was given for another policy")
                 return seen
-        if not from_funder:
+        exclusions = _declared(cmd.exclusions, actor.actor)
+        if from_funder:
+            assert cmd.reference is not None  # check_notice: a funder's notice has one
+            claim, _ = give_notice(
+                uow, policy, Notice(ClaimSource.NOTICE, cmd.on, cmd.reference, cmd.claimed_fen),
+                on=cmd.on, documents=cmd.documents, rules=rules, rings=rings,
+                exclusions=exclusions)
+        else:
             standing = [c for c in uow.claims.for_policy(policy.id) if c.status in STANDING]
             if standing:
                 raise Conflict(f"policy {policy.policy_no} already has claim {standing[0].id}")
-        source = ClaimSource.NOTICE if from_funder else ClaimSource.MANUAL
-        claim = _new_claim(uow, policy, Notice(source, cmd.on, cmd.reference, cmd.claimed_fen),
-                           on=cmd.on, rules=rules or shipped(),
-                           exclusions=_declared(cmd.exclusions, actor.actor),
-                           reason=source.value, rings=rings)
-        assert claim.id is not None
-        uow.claims.add_documents(claim.id, cmd.documents)
+            claim = _new_claim(uow, policy, Notice(ClaimSource.MANUAL, cmd.on, cmd.reference,
+                                                   cmd.claimed_fen),
+                               on=cmd.on, rules=rules or shipped(), exclusions=exclusions,
+                               reason=ClaimSource.MANUAL.value, rings=rings)
+            assert claim.id is not None
+            uow.claims.add_documents(claim.id, cmd.documents)
         uow.commit()
     return claim
+
+
+def give_notice(uow: UnitOfWork, policy: Policy, notice: Notice, *, on: date,
+                documents: Sequence[Document] = (), rules: ClaimParameters | None = None,
+                rings: RingLookup | None = None,
+                exclusions: Mapping[Exclusion, str] | None = None) -> tuple[Claim, bool]:
+    """A funder's notice on ``policy`` (checked by ``check_notice`` already), inside the
+    caller's transaction: assessed on ``on`` and routed as ``file_claim`` does, with its
+    documents. Its reference again is the same notice: (the claim it made, True); the
+    reference given for another policy is a conflict. A claim file's rows come here
+    (``servicing.feed_types``)."""
+    assert notice.reference is not None and policy.id is not None
+    seen = uow.claims.get_by_reference(policy.funder_id, notice.reference)
+    if seen is not None:
+        if seen.policy_id != policy.id:
+            raise Conflict(f"notice {notice.reference!r} was given for another policy")
+        return seen, True
+    claim = _new_claim(uow, policy, notice, on=on, rules=rules or shipped(),
+                       exclusions=exclusions, reason=ClaimSource.NOTICE.value, rings=rings)
+    assert claim.id is not None
+    uow.claims.add_documents(claim.id, documents)
+    return claim, False
 
 
 def open_triggered_claims(uow: UnitOfWork, policies: Sequence[Policy], *, on: date,
@@ -623,6 +653,10 @@ def _pay_one(uow: UnitOfWork, claim: Claim, on: date, *,
             raise Conflict(f"claim {claim.id} was paid meanwhile; settle the batch again")
         return require(uow.claims.get(claim.id), "claim", claim.id)
     post(uow, indemnity)
+    if claim.amount_fen > 0:  # the right collection works: the obligor owes what was paid
+        policy = require(uow.policies.get(claim.policy_id), "policy", claim.policy_id)
+        uow.recoveries.add_right(RecoveryRight.of(claim, application_id=policy.application_id,
+                                                  on=on))
     return claim
 
 
@@ -674,6 +708,10 @@ def _try_recover(uow: UnitOfWork, cmd: RecordRecovery) -> Recovery | None:
         source=cmd.source), reference=cmd.reference)
     post(uow, received)
     if claim.status is ClaimStatus.CLOSED:
+        right = uow.recoveries.right_for(claim.id)
+        if right is not None:
+            right.close(cmd.received_on, recovered_fen=claim.recovered_fen)
+            uow.recoveries.save_right(right)
         policy = uow.policies.get(claim.policy_id)
         if policy is not None and policy.status is PolicyStatus.CLAIMED:
             policy.close(cmd.received_on, "recovery finished")

@@ -22,7 +22,9 @@ from xinbao.claims.model import (
     ClaimTimes,
     Document,
     Recovery,
+    RecoveryRight,
     Referral,
+    RightStatus,
     Settlement,
 )
 from xinbao.claims.repository import (
@@ -30,6 +32,7 @@ from xinbao.claims.repository import (
     AssessmentRecord,
     ClaimFilter,
     ClaimRow,
+    RightRow,
     SettledClaim,
 )
 from xinbao.kernel.paging import Page, PageRequest
@@ -137,7 +140,8 @@ class SqlClaimRepository(SqlRepository):
             "principal_fen": a.principal_fen, "interest_fen": a.interest_fen,
             "penalty_fen": a.penalty_fen, "share": a.share, "gross_fen": a.gross_fen,
             "deductible_fen": a.deductible_fen, "claimed_fen": a.claimed_fen,
-            "payable_fen": a.payable_fen, "difference_fen": difference_fen,
+            "payable_fen": a.payable_fen, "limit_fen": a.limit_fen,
+            "difference_fen": difference_fen,
             "referrals": [r.as_data() for r in assessment.referrals]})
 
     def assessments(self, claim_id: int) -> list[AssessmentRecord]:
@@ -148,7 +152,7 @@ class SqlClaimRepository(SqlRepository):
                 r.assessed_on, tuple(Check.from_data(c) for c in r.checks), r.days_past_due,
                 r.trigger_on, Amount(r.principal_fen, r.interest_fen, r.penalty_fen, r.share,
                                      r.gross_fen, r.deductible_fen, r.claimed_fen,
-                                     r.payable_fen),
+                                     r.payable_fen, r.limit_fen),
                 tuple(Referral.from_data(x) for x in r.referrals))) for r in rows]
 
     def add_documents(self, claim_id: int, documents: Sequence[Document]) -> None:
@@ -290,6 +294,48 @@ class SqlRecoveryRepository(SqlRepository):
         r = self._c.execute(select(t).where(t.c.claim_id == claim_id,
                                             t.c.reference == reference)).first()
         return self._from_row(r) if r else None
+
+    @staticmethod
+    def _right(r: Any) -> RecoveryRight:
+        return RecoveryRight(r.claim_id, r.policy_id, r.loan_id, r.funder_id, r.application_id,
+                             r.opened_on, r.amount_fen, r.principal_fen, r.interest_fen,
+                             r.penalty_fen, RightStatus(r.status), r.closed_on, r.id)
+
+    def add_right(self, right: RecoveryRight) -> RecoveryRight:
+        right.id = self._insert(tables.recovery_rights, {
+            "claim_id": right.claim_id, "policy_id": right.policy_id,
+            "loan_id": right.loan_id, "funder_id": right.funder_id,
+            "application_id": right.application_id, "opened_on": right.opened_on,
+            "amount_fen": right.amount_fen, "principal_fen": right.principal_fen,
+            "interest_fen": right.interest_fen, "penalty_fen": right.penalty_fen,
+            "status": right.status.value, "closed_on": right.closed_on})
+        self._drain(right)
+        return right
+
+    def save_right(self, right: RecoveryRight) -> None:
+        t = tables.recovery_rights
+        self._c.execute(update(t).where(t.c.id == right.id).values(
+            status=right.status.value, closed_on=right.closed_on))
+        self._drain(right)
+
+    def right_for(self, claim_id: int) -> RecoveryRight | None:
+        t = tables.recovery_rights
+        r = self._c.execute(select(t).where(t.c.claim_id == claim_id)).first()
+        return self._right(r) if r else None
+
+    def rights(self, *, status: RightStatus | None, funder_id: int | None,
+               limit: int) -> list[RightRow]:
+        t, c = tables.recovery_rights, tables.claims
+        q = (select(t, c.c.recovered_fen, loan_tables.loans.c.contract_no)
+             .join(c, c.c.id == t.c.claim_id)
+             .join(loan_tables.loans, loan_tables.loans.c.id == t.c.loan_id)
+             .order_by(t.c.opened_on, t.c.id).limit(limit))
+        if status is not None:
+            q = q.where(t.c.status == status.value)
+        if funder_id is not None:
+            q = q.where(t.c.funder_id == funder_id)
+        return [RightRow(self._right(r), r.recovered_fen, policy_number(r.policy_id),
+                         r.contract_no) for r in self._c.execute(q)]
 
 
 class SqlSettlementRepository(SqlRepository):

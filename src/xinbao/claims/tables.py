@@ -1,5 +1,6 @@
 """Claims tables: claims, each run of their liability determination, the documents a notice
-came with, and recoveries (see ``platform/tables`` for the types)."""
+came with, recoveries and the recovery rights handed to collection (see ``platform/tables``
+for the types)."""
 
 from __future__ import annotations
 
@@ -95,6 +96,8 @@ claim_assessments = Table(
     fen_column("payable_fen"),
     fen_column("difference_fen"),  # payable less the claim's amount before this run
     Column("referrals", JSON, nullable=False),  # ``claims.model.Referral.as_data`` (0017)
+    # The policy's sum insured, the most payable (0019; earlier runs: their policy's).
+    fen_column("limit_fen", server_default="0"),
 )
 
 #: The documents a notice came with, by the funder's reference and SHA-256 (the files stay
@@ -117,5 +120,25 @@ recoveries = Table(
     Column("source", String(40), nullable=False),
     Column("reference", String(64), nullable=False),
     UniqueConstraint("claim_id", "reference"),
+    CheckConstraint("amount_fen > 0", name="amount_positive"),
+)
+
+#: The insurer's right against the obligor after it paid (0019): one per paid claim, for
+#: collection to work; closed when the claim's recoveries end.
+recovery_rights = Table(
+    "recovery_rights", metadata,
+    id_column(),
+    Column("claim_id", ForeignKey("claims.id"), nullable=False, unique=True),
+    Column("policy_id", ForeignKey("policies.id"), nullable=False),
+    Column("loan_id", ForeignKey("loans.id"), nullable=False),
+    Column("funder_id", ForeignKey("funders.id"), nullable=False),
+    Column("application_id", ForeignKey("applications.id"), nullable=False),
+    Column("opened_on", Date, nullable=False),
+    fen_column("amount_fen"),
+    fen_column("principal_fen"),
+    fen_column("interest_fen"),
+    fen_column("penalty_fen"),
+    Column("status", String(20), nullable=False, index=True),
+    Column("closed_on", Date),
     CheckConstraint("amount_fen > 0", name="amount_positive"),
 )

@@ -20,6 +20,11 @@ with no second effect.
   principal left recorded as repaid, the policy settled with its refund); the principal must
   be what our book has outstanding, and any row refused refuses the file. A transaction
   number already recorded on the loan is a repeat.
+- **Claim notices** give each row's notice on its loan's policy as the funder's notice
+  through the API is given (``claims.services.give_notice``): assessed on the file's business
+  date with every check and claim anti-fraud, then routed (approved automatically, to the
+  claims queue, declined, or kept until the loan reaches its trigger). A notice number the
+  funder gave before is a repeat; given before for another loan, the row is refused.
 """
 
 from __future__ import annotations
@@ -32,13 +37,16 @@ import polars as pl
 
 from xinbao.batch import feeds, kernels
 from xinbao.catalogue.model.parties import Funder
-from xinbao.kernel.errors import DomainError, InvalidInput
+from xinbao.claims.model import ClaimSource, Document, Notice, check_notice
+from xinbao.claims.services import give_notice
+from xinbao.kernel.errors import Conflict, DomainError, InvalidInput
 from xinbao.kernel.events import Event
 from xinbao.kernel.results import FileOutcome
 from xinbao.loans.model import LoanStatus
 from xinbao.policy.commands import IssuePolicy
 from xinbao.policy.model import PolicyStatus
 from xinbao.policy.services import issue_items
+from xinbao.servicing.claim_screen import ring_lookup
 from xinbao.servicing.commands import RecordPrepayment
 from xinbao.servicing.repository import STATUS_DIFFERS, FeedUnitOfWork
 from xinbao.servicing.services import prepay
@@ -68,6 +76,7 @@ class Applied:
     premium_refunded_fen: int = 0  # early settlements: unearned premium refunded
     differences: pl.DataFrame = field(default_factory=pl.DataFrame)  # loan status
     flagged: int = 0  # differences for a person
+    claims: pl.DataFrame = field(default_factory=pl.DataFrame)  # claim notices: ``CLAIMS``
 
 
 #: A rule over a frame: (column, rule code, message, expression true where a row breaks it).
@@ -294,6 +303,48 @@ def _settlement_positions(rows: pl.DataFrame, statuses: pl.DataFrame,
     return (pl.concat(parts).join(statuses.select("loan_id", pl.col("status").alias(
         "loan_status")), on="loan_id")
         .with_columns(pl.col("days_past_due", "outstanding_principal_fen").cast(pl.Int64)))
+
+
+#: What a claim notice file's rows became: the row, its notice, the claim and where it went.
+CLAIMS = {feeds.ROW: pl.Int64, "contract_no": pl.String, "reference": pl.String,
+          "claim_id": pl.Int64, "status": pl.String, "amount_fen": pl.Int64,
+          "reason_codes": pl.String, "referrals": pl.String, "repeat": pl.Boolean}
+
+
+def apply_claim_notices(uow: FeedUnitOfWork, funder: Funder, rows: pl.DataFrame, *,
+                        on: date, file_reference: str) -> Applied:
+    """Give each row's notice (see the module's docstring); ``on``: the file's business
+    date, the day the notices are assessed."""
+    assert funder.id is not None
+    if rows.is_empty():
+        return Applied(0, 0, feeds.no_rejects(), claims=pl.DataFrame(schema=CLAIMS))
+    rings = ring_lookup(uow)
+    asked = pl.col("claimed").is_not_null() & (pl.col("claimed") != "")
+    frame = rows.with_columns(pl.when(asked).then(pl.col("claimed_fen")).alias("_asked"))
+    made, refused = [], []
+    for row, loan_id, contract, reference, notified_on, claimed, document, digest in \
+            frame.select(feeds.ROW, "loan_id", "contract_no", "reference", "notified_on_date",
+                         "_asked", "document", "document_sha256").iter_rows():
+        documents = (Document(document, digest.lower()),) if document else ()
+        try:
+            check_notice(reference=reference, claimed_fen=claimed, documents=documents,
+                         needs_reference=True)
+            policy = uow.policies.get_by_loan(loan_id)
+            if policy is None:
+                raise Conflict(f"loan {contract} has no policy to claim on")
+            claim, again = give_notice(
+                uow, policy, Notice(ClaimSource.NOTICE, notified_on, reference, claimed),
+                on=on, documents=documents, rings=rings)
+        except DomainError as error:
+            refused.append((row, error))
+            continue
+        made.append((row, contract, reference, claim.id, claim.status.value, claim.amount_fen,
+                     " ".join(claim.reason_codes), " ".join(claim.referrals), again))
+    if refused:
+        return Applied(0, 0, _refusals(refused, "reference", "feed.claim"))
+    claims = pl.DataFrame(made, schema=CLAIMS, orient="row")
+    repeated = int(claims["repeat"].sum())
+    return Applied(claims.height - repeated, repeated, feeds.no_rejects(), claims=claims)
 
 
 def _broken(frame: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:

@@ -1,9 +1,10 @@
 """A funder's file applied whole or not at all (issue 21): read and checked as columns
 (``batch.feeds``), then applied by its type in one transaction: repayments recorded with the
 effects a repayment has (the installment's premium written, premium collected posted, the
-loan's first unpaid installment moved; ``_apply_repayments``); disbursements, loan status and
-early settlements by ``servicing.feed_types`` (policies issued; differences from our book
-kept, never applied to it; loans settled early with their refunds).
+loan's first unpaid installment moved; ``_apply_repayments``); disbursements, loan status,
+early settlements and claim notices by ``servicing.feed_types`` (policies issued; differences
+from our book kept, never applied to it; loans settled early with their refunds; claims
+given and assessed).
 
 Idempotent twice over: by the file's content (the same file again, under any name, answers
 with the first report and changes nothing) and by each row's key (a row already recorded,
@@ -38,7 +39,8 @@ from xinbao.servicing.repository import FeedUnitOfWork
 ACTIONS = {FileType.DISBURSEMENTS: Action.POLICY_ISSUE,
            FileType.REPAYMENTS: Action.REPAYMENT_RECORD,
            FileType.LOAN_STATUS: Action.REPAYMENT_RECORD,
-           FileType.EARLY_SETTLEMENTS: Action.REPAYMENT_RECORD}
+           FileType.EARLY_SETTLEMENTS: Action.REPAYMENT_RECORD,
+           FileType.CLAIM_NOTICES: Action.CLAIM_FILE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,8 @@ class FeedReport:
     differing: int = 0
     flagged: int = 0
     differences: pl.DataFrame = field(default_factory=pl.DataFrame)
+    claims: pl.DataFrame = field(default_factory=pl.DataFrame)  # ``feed_types.CLAIMS``
+    claims_by_status: dict[str, int] = field(default_factory=dict)  # the new claims'
 
     def summary(self) -> dict[str, Any]:
         return {"status": self.status, "file_name": self.file_name, "rows": self.rows,
@@ -83,7 +87,7 @@ class FeedReport:
                 .n_unique() if self.rejects.height else 0,
                 "refusals": [list(r) for r in self.refusals],
                 "premium_refunded_fen": self.premium_refunded_fen, "differing": self.differing,
-                "flagged": self.flagged}
+                "flagged": self.flagged, "claims_by_status": dict(self.claims_by_status)}
 
 
 @retried
@@ -154,9 +158,18 @@ def _applying(applier: Callable[..., feed_types.Applied]) -> Applier:
             repeated=done.repeated, principal_fen=done.principal_fen,
             interest_fen=done.interest_fen, premium_fen=done.premium_fen,
             premium_refunded_fen=done.premium_refunded_fen, differing=done.differences.height,
-            flagged=done.flagged, differences=done.differences)
+            flagged=done.flagged, differences=done.differences, claims=done.claims,
+            claims_by_status=_by_status(done.claims))
 
     return apply
+
+
+def _by_status(claims: pl.DataFrame) -> dict[str, int]:
+    """How many of a claim notice file's new claims are in each status now."""
+    if claims.is_empty():
+        return {}
+    counted = claims.filter(~pl.col("repeat"))["status"].value_counts(sort=True)
+    return dict(sorted(counted.iter_rows()))
 
 
 #: How each type of file is applied, inside ``load_feed``'s unit of work.
@@ -165,6 +178,7 @@ _APPLIERS: dict[FileType, Applier] = {
     FileType.DISBURSEMENTS: _applying(feed_types.apply_disbursements),
     FileType.LOAN_STATUS: _applying(feed_types.apply_loan_status),
     FileType.EARLY_SETTLEMENTS: _applying(feed_types.apply_early_settlements),
+    FileType.CLAIM_NOTICES: _applying(feed_types.apply_claim_notices),
 }
 
 
@@ -177,4 +191,5 @@ def _repeat(seen: FeedFile, file_name: str) -> FeedReport:
                       premium_fen=int(first.get("premium_fen", 0)),
                       premium_refunded_fen=int(first.get("premium_refunded_fen", 0)),
                       differing=int(first.get("differing", 0)),
-                      flagged=int(first.get("flagged", 0)))
+                      flagged=int(first.get("flagged", 0)),
+                      claims_by_status=dict(first.get("claims_by_status", {})))

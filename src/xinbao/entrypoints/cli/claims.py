@@ -24,13 +24,14 @@ from xinbao.claims.commands import (
     ReviewClaim,
     SettleClaims,
 )
-from xinbao.claims.model import Claim, ClaimStatus, Document, Exclusion
+from xinbao.claims.model import Claim, ClaimStatus, Document, Exclusion, RightStatus
 from xinbao.claims.queries import ClaimFile
 from xinbao.claims.repository import SettlementBatch
 from xinbao.entrypoints.api.schemas.claims import (
     AssessmentOut,
     ClaimOut,
     RecoveryOut,
+    RecoveryRightOut,
     ServiceLevelOut,
 )
 from xinbao.entrypoints.cli.common import (
@@ -50,6 +51,7 @@ from xinbao.entrypoints.cli.common import (
     say_more,
     use_case,
 )
+from xinbao.kernel.errors import InvalidInput
 from xinbao.kernel.money import Money, format_yuan
 from xinbao.reporting.statements import statement_csv, statement_of, statement_pdf
 from xinbao.servicing.claim_screen import ring_lookup
@@ -162,7 +164,13 @@ def claims_show(claim_id: ClaimId, as_json: JsonOption = False, user: UserOption
                                  for d in file.documents],
                    "opened_by": list(file.opened_by), "paid_by": list(file.paid_by),
                    "recoveries": [RecoveryOut.of(r).model_dump(mode="json")
-                                  for r in file.recoveries]})
+                                  for r in file.recoveries],
+                   "recovery_right": None if file.right is None else {
+                       "id": file.right.id, "opened_on": file.right.opened_on.isoformat(),
+                       "amount_fen": file.right.amount_fen,
+                       "status": file.right.status.value,
+                       "closed_on": None if file.right.closed_on is None
+                       else file.right.closed_on.isoformat()}})
         return
     _print_file(file)
 
@@ -337,6 +345,40 @@ def _statement(batch: SettlementBatch, out_dir: Path, as_json: bool) -> None:
               f"{paths['csv']}, {paths['pdf']}", markup=False)
 
 
+@recoveries_app.command("rights")
+def recoveries_rights(
+    status: Annotated[str, typer.Option(
+        help="open (with collection), closed or all.")] = "open",
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    as_json: JsonOption = False,
+    user: UserOption = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The recovery rights paid claims handed to collection, the oldest first, with what
+    has been recovered on each."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        if status not in ("open", "closed", "all"):
+            raise InvalidInput.single("status", "recovery.status",
+                                      "status is open, closed or all")
+        rows = claim_queries.recovery_rights(
+            container.uow(), status=None if status == "all" else RightStatus(status),
+            limit=limit)
+    if as_json:
+        emit_json({"items": [RecoveryRightOut.of(r).model_dump(mode="json") for r in rows]})
+        return
+    table = Table("right", "claim", "policy", "contract", "handed over", "paid (yuan)",
+                  "recovered (yuan)", "outstanding (yuan)", "status",
+                  title=f"Recovery rights ({status})")
+    for row in rows:
+        r = row.right
+        table.add_row(str(r.id), str(r.claim_id), row.policy_no, row.contract_no,
+                      str(r.opened_on), format_yuan(r.amount_fen), format_yuan(row.recovered_fen),
+                      format_yuan(max(r.amount_fen - row.recovered_fen, 0)),
+                      r.status.value + (f" ({r.closed_on})" if r.closed_on else ""))
+    out.print(table)
+
+
 @recoveries_app.command("add")
 def recoveries_add(
     claim_id: ClaimId,
@@ -423,3 +465,8 @@ def _print_file(file: ClaimFile) -> None:
     for r in file.recoveries:
         out.print(f"  recovered {format_yuan(r.amount_fen)} yuan on {r.received_on} "
                   f"({r.source})", markup=False)
+    if file.right is not None:
+        right = file.right
+        out.print(f"  recovery right {right.id}: {format_yuan(right.amount_fen)} yuan, handed "
+                  f"to collection on {right.opened_on}, {right.status.value}"
+                  + (f" since {right.closed_on}" if right.closed_on else ""), markup=False)

@@ -15,7 +15,8 @@ file writes its rejects beside it (``FILE.rejects.csv``: row, column, rule, mess
 exits 2; the same file again, under any name, changes nothing and says so. A loan status
 file's rows that differ from our book are written beside it too (``FILE.differences.csv``:
 both sides, and whether a person must look at it); a disbursement file issues policies,
-an early settlement file settles loans (docs/BATCH.md).
+an early settlement file settles loans, a claim notice file gives claims (each notice's
+claim and where it went in ``FILE.claims.csv``; docs/BATCH.md).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ from xinbao.servicing.feeds import FeedReport, LoadFeed, load_feed
 feed_app = typer.Typer(help="The funders' files: checked whole, applied whole or not at all.",
                        no_args_is_help=True)
 TypeOption = Annotated[str, typer.Option(
-    "--type", help="disbursements, repayments, loan_status or early_settlements.")]
+    "--type", help="disbursements, repayments, loan_status, early_settlements or "
+                   "claim_notices.")]
 
 
 def _file_type(value: str) -> FileType:
@@ -114,12 +116,16 @@ def feed_load(
     differences = path.with_name(path.name + ".differences.csv")
     if report.differences.height:
         report.differences.write_csv(differences)
+    claims = path.with_name(path.name + ".claims.csv")
+    if report.claims.height:
+        report.claims.write_csv(claims)
     if as_json:
         emit_json({**report.summary(), "rejects_file": str(rejects)
                    if report.rejects.height else None, "differences_file": str(differences)
-                   if report.differences.height else None})
+                   if report.differences.height else None,
+                   "claims_file": str(claims) if report.claims.height else None})
     else:
-        out.print(_table(report, rejects, differences))
+        out.print(_table(report, rejects, differences, claims))
     if report.status == "refused":
         raise typer.Exit(2)
 
@@ -156,7 +162,7 @@ def _read_manifest(path: Path) -> Manifest:
                                   f"the manifest cannot be read: {e}") from None
 
 
-def _table(report: FeedReport, rejects: Path, differences: Path) -> Table:
+def _table(report: FeedReport, rejects: Path, differences: Path, claims: Path) -> Table:
     table = Table("", "", title=f"{report.file_name}: {report.status}")
     for label, value in (
             ("rows", f"{report.rows:,}"), ("recorded", f"{report.accepted:,}"),
@@ -171,6 +177,10 @@ def _table(report: FeedReport, rejects: Path, differences: Path) -> Table:
         where = f"; both sides in {differences}" if report.differences.height else ""
         table.add_row("differ from our book",
                       f"{report.differing:,} ({report.flagged:,} for a person{where})")
+    if report.claims_by_status:
+        where = f"; each notice's claim in {claims}" if report.claims.height else ""
+        table.add_row("claims", ", ".join(f"{n:,} {status.replace('_', ' ')}" for status, n
+                                          in report.claims_by_status.items()) + where)
     for rule, message in report.refusals:
         table.add_row(f"refused: {rule}", message)
     if report.rejects.height:

@@ -66,7 +66,11 @@ LEVEL_NAMES = {"low": N_("Low"), "medium": N_("Medium"), "high": N_("High")}
 LEVEL_BADGES = {"low": "", "medium": "warn", "high": "bad"}
 TYPE_NAMES = {FileType.DISBURSEMENTS: N_("Disbursements"),
               FileType.REPAYMENTS: N_("Repayments"), FileType.LOAN_STATUS: N_("Loan status"),
-              FileType.EARLY_SETTLEMENTS: N_("Early settlements")}
+              FileType.EARLY_SETTLEMENTS: N_("Early settlements"),
+              FileType.CLAIM_NOTICES: N_("Claim notices")}
+#: Where a claim notice file's claims went (``claims.model.ClaimStatus`` values).
+CLAIM_STATUS_NAMES = {"notified": N_("Notified"), "under_review": N_("Under review"),
+                      "approved": N_("Approved"), "declined": N_("Declined")}
 FEED_STATUS_NAMES = {"applied": N_("Applied"), "repeat": N_("Already applied"),
                      "refused": N_("Refused")}
 FEED_BADGES = {"applied": "good", "repeat": "", "refused": "bad"}
@@ -347,6 +351,10 @@ def upload_feed(console: Signed, csrf_token: Annotated[str, Form(max_length=100)
                           status_code=422 if report.status == "refused" else 200,
                           funder=code, kind=kind.value, report=report,
                           rejects=_rejects(report), rejected_rows=_rejected_rows(report),
+                          claims=report.claims.head(SHOWN_REJECTS).rename({ROW: "row"})
+                          .to_dicts() if report.claims.height else [],
+                          claim_statuses={k: console.gettext(n)
+                                          for k, n in CLAIM_STATUS_NAMES.items()},
                           **_feed_names(console))
 
 

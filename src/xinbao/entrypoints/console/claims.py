@@ -41,6 +41,7 @@ from xinbao.claims.model import (
     ClaimSource,
     ClaimStatus,
     Exclusion,
+    RightStatus,
 )
 from xinbao.claims.repository import CLAIM_SORTS, ClaimFilter
 from xinbao.claims.rules import shipped
@@ -265,6 +266,20 @@ def payment_batches(console: Signed) -> Response:
     return console.render("claims/settlements.html", "claims",
                           batches=queries.payment_batches(console.uow(), limit=200),
                           funders=_funders(console))
+
+
+#: The recovery rights page's tabs: the status asked for -> its name.
+RIGHT_TABS = {"open": N_("Open"), "closed": N_("Closed"), "all": N_("All")}
+
+
+@router.get("/claims/recovery-rights", response_class=HTMLResponse)
+def recovery_rights(console: Signed, status: str = "open") -> Response:
+    """The recovery rights paid claims handed to collection, with what has come back."""
+    status = status if status in RIGHT_TABS else "open"
+    rows = queries.recovery_rights(console.uow(), status=None if status == "all"
+                                   else RightStatus(status), limit=500)
+    return console.render("claims/rights.html", "claims", rows=rows, status=status,
+                          statuses=[(k, console.gettext(n)) for k, n in RIGHT_TABS.items()])
 
 
 def _statement(console: web.Console, settlement_id: int) -> Statement:

@@ -1,8 +1,11 @@
 """Routes of claims: a notice on a policy, reading a claim and its assessments, the claims
 queue, the decisions on a claim (review, approve, decline, recalculate), paying it, a
-funder's payment batch with its statement, and recoveries."""
+funder's payment batch with its statement, recoveries and the recovery rights handed to
+collection."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -18,6 +21,7 @@ from xinbao.claims.commands import (
     ReviewClaim,
     SettleClaims,
 )
+from xinbao.claims.model import RightStatus
 from xinbao.entrypoints.api.deps import ERRORS, Me, PathId, today
 from xinbao.entrypoints.api.schemas.claims import (
     ApproveIn,
@@ -27,6 +31,7 @@ from xinbao.entrypoints.api.schemas.claims import (
     DeclineIn,
     RecoveryIn,
     RecoveryOut,
+    RecoveryRightOut,
     ServiceLevelOut,
     SettlementOut,
     WhyIn,
@@ -109,6 +114,16 @@ def record_recovery(claim_id: PathId, body: RecoveryIn, me: Me) -> RecoveryOut:
     r = claims.record_recovery(RecordRecovery(claim_id=claim_id, **body.model_dump()),
                                me.uow())
     return RecoveryOut.of(r)
+
+
+@router.get("/recovery-rights", response_model=list[RecoveryRightOut])
+def recovery_rights(me: Me, status: Literal["open", "closed", "all"] = Query(
+        "open", description="open (with collection, the default), closed, or all"),
+        limit: int = Query(100, ge=1, le=1000)) -> list[RecoveryRightOut]:
+    """The recovery rights paid claims handed to collection, the oldest first, each with
+    what has been recovered; a funder's client sees those on its own loans."""
+    return [RecoveryRightOut.of(r) for r in claim_queries.recovery_rights(
+        me.uow(), status=None if status == "all" else RightStatus(status), limit=limit)]
 
 
 @router.post("/funders/{code}/claim-settlements", response_model=SettlementOut,

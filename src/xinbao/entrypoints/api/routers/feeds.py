@@ -43,8 +43,8 @@ def upload_feed(
                                                      "business_date, rows, totals)")],
     file_type: Annotated[str | None, Form(
         alias="type", max_length=40, pattern=NO_NUL,
-        description="disbursements, repayments, loan_status or early_settlements (default: "
-                    "the manifest's)")] = None,
+        description="disbursements, repayments, loan_status, early_settlements or "
+                    "claim_notices (default: the manifest's)")] = None,
     idempotency_key: Annotated[str | None, Header(
         alias="Idempotency-Key", max_length=idempotency.MAX_KEY_LENGTH,
         description="a retry with the same key and file gets the first answer again; the "

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from xinbao.claims.model import Claim, Document, Exclusion, Recovery, ServiceLevel
-from xinbao.claims.repository import AssessmentRecord, SettlementBatch
+from xinbao.claims.repository import AssessmentRecord, RightRow, SettlementBatch
 from xinbao.entrypoints.api.schemas.common import Fen, Id, StrictIn, stored
 
 
@@ -191,3 +191,32 @@ class RecoveryOut(BaseModel):
     def of(cls, r: Recovery) -> RecoveryOut:
         return cls(id=stored(r.id), claim_id=r.claim_id, received_on=r.received_on,
                    amount_fen=r.amount_fen, source=r.source)
+
+
+class RecoveryRightOut(BaseModel):
+    """The insurer's right against the obligor once it paid a claim (代位追偿权), handed to
+    collection: what the indemnity stood for, and what has come back."""
+
+    id: int
+    claim_id: int
+    policy_no: str
+    contract_no: str
+    opened_on: date = Field(description="the day the indemnity was paid")
+    amount_fen: Fen = Field(description="the indemnity paid: what the insurer stands in for")
+    principal_fen: Fen
+    interest_fen: Fen
+    penalty_fen: Fen
+    recovered_fen: Fen = Field(description="recovered so far (the claim's recoveries)")
+    outstanding_fen: Fen = Field(description="the indemnity less what was recovered")
+    status: str = Field(description="open (with collection) or closed")
+    closed_on: date | None
+
+    @classmethod
+    def of(cls, row: RightRow) -> RecoveryRightOut:
+        r = row.right
+        return cls(id=stored(r.id), claim_id=r.claim_id, policy_no=row.policy_no,
+                   contract_no=row.contract_no, opened_on=r.opened_on, amount_fen=r.amount_fen,
+                   principal_fen=r.principal_fen, interest_fen=r.interest_fen,
+                   penalty_fen=r.penalty_fen, recovered_fen=row.recovered_fen,
+                   outstanding_fen=max(r.amount_fen - row.recovered_fen, 0),
+                   status=r.status.value, closed_on=r.closed_on)

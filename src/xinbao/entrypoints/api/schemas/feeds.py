@@ -27,6 +27,22 @@ class RefusalOut(BaseModel):
     message: str
 
 
+class NoticeClaimOut(BaseModel):
+    """A claim notice file's row: the claim its notice made (or made before) and where it
+    went."""
+
+    row: int
+    contract_no: str
+    reference: str = Field(description="the funder's notice number")
+    claim_id: int
+    status: str = Field(description="notified (waiting for the trigger), under_review, "
+                                    "approved or declined")
+    amount_fen: Fen = Field(description="payable as assessed")
+    reason_codes: list[str] = Field(description="the checks that failed (declined)")
+    referrals: list[str] = Field(description="claim anti-fraud's referrals (for a person)")
+    repeat: bool = Field(description="the notice was given before: no second claim")
+
+
 class FeedReportOut(BaseModel):
     """``applied`` or ``repeat`` (200: the same content was applied before, nothing more
     happened), or ``refused`` (422: nothing happened; the refusals and rejects say why)."""
@@ -44,6 +60,11 @@ class FeedReportOut(BaseModel):
     premium_refunded_fen: Fen = 0
     differing: int = Field(0, description="a loan status file's rows that differ from our book")
     flagged: int = Field(0, description="of those, the ones for a person to look at")
+    claims_by_status: dict[str, int] = Field(
+        default_factory=dict, description="a claim notice file's new claims by status")
+    claims: list[NoticeClaimOut] = Field(
+        default_factory=list, description=f"a claim notice file's rows' claims (the first "
+                                          f"{MAX_REJECTS:,})")
     rejected_rows: int
     refusals: list[RefusalOut] = Field(description="rules the file broke as a whole")
     rejects: list[RejectOut] = Field(description=f"the first {MAX_REJECTS:,} rejects")
@@ -55,13 +76,19 @@ class FeedReportOut(BaseModel):
         shown = report.rejects.head(MAX_REJECTS)
         return cls(
             **{name: summary[name] for name in cls.model_fields if name in summary
-               and name not in ("refusals", "rejects")},
+               and name not in ("refusals", "rejects", "claims")},
             file_type=file_type, content_hash=content_hash,
             refusals=[RefusalOut(rule=rule, message=message)
                       for rule, message in report.refusals],
             rejects=[RejectOut(row=r[feeds.ROW], column=r["column"], rule=r["rule"],
                                message=r["message"]) for r in shown.iter_rows(named=True)],
-            rejects_total=report.rejects.height)
+            rejects_total=report.rejects.height,
+            claims=[NoticeClaimOut(
+                row=r[feeds.ROW], contract_no=r["contract_no"], reference=r["reference"],
+                claim_id=r["claim_id"], status=r["status"], amount_fen=r["amount_fen"],
+                reason_codes=r["reason_codes"].split(), referrals=r["referrals"].split(),
+                repeat=r["repeat"]) for r in report.claims.head(MAX_REJECTS).iter_rows(
+                    named=True)])
 
 
 class RequestRefusedOut(BaseModel):
