@@ -4,6 +4,7 @@ business and gets a 404 page on another funder's address; the insurer's staff se
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -45,21 +46,28 @@ def test_a_funder_user_sees_its_own_business_and_gets_404_on_another_funders_url
     funder.get_by_role("link", name="Policies").click()
     funder.wait_for_url("**/console/policies")
     assert funder.get_by_role("heading", level=1).inner_text() == "Policies"
-    assert listed(funder) == ["XB0000000001"]
+    assert listed(funder) == ["XB00000000018"]
     shot(funder, "policies-list-funder.en")
 
-    funder.get_by_role("link", name="XB0000000001").click()
+    funder.get_by_role("link", name="XB00000000018").click()
     funder.wait_for_url("**/console/policies/1")
     assert funder.get_by_role("heading", level=1).inner_text().startswith(
-        "Policy XB0000000001")
+        "Policy XB00000000018")
     assert funder.get_by_role("table", name="Repayment schedule").is_visible()
     assert funder.locator("#ledger").count() == 0  # a funder does not read the ledger
     shot(funder, "policies-detail-funder.en")
+    with funder.expect_download() as download:
+        funder.get_by_role("link", name="E-policy (PDF)").click()
+    saved = download.value
+    assert saved.suggested_filename == "XB00000000018.pdf"
+    assert Path(saved.path()).read_bytes().startswith(b"%PDF-")
+    funder.reload()
+    assert "E-policy first issued on" in funder.locator("#epolicy-issued").inner_text()
 
     refused = funder.goto("/console/policies/2")
     assert refused is not None and refused.status == 404
     assert funder.get_by_role("heading", level=1).inner_text() == "Not found"
-    assert "XB0000000002" not in funder.locator("main").inner_text()
+    assert "XB00000000026" not in funder.locator("main").inner_text()
     shot(funder, "policies-404-funder.en")
 
     # Its applications and their decisions too: its own only, the other's a 404.
@@ -79,14 +87,14 @@ def test_the_insurers_staff_see_both_funders_and_sort_by_cover(console, browser)
     sign_in(staff, "li.audit", language="en")
 
     staff.goto("/console/policies")
-    assert listed(staff) == ["XB0000000002", "XB0000000001"]
+    assert listed(staff) == ["XB00000000026", "XB00000000018"]
 
     staff.get_by_role("link", name="Sum insured (yuan)").click()
     staff.wait_for_url("**dir=asc**")
-    assert listed(staff) == ["XB0000000002", "XB0000000001"]  # 36,000 before 120,000
+    assert listed(staff) == ["XB00000000026", "XB00000000018"]  # 36,000 before 120,000
     staff.get_by_role("link", name="Sum insured (yuan)").click()
     staff.wait_for_url("**dir=desc**")
-    assert listed(staff) == ["XB0000000001", "XB0000000002"]
+    assert listed(staff) == ["XB00000000018", "XB00000000026"]
     staff.get_by_label("Status").select_option("in_force")
     staff.get_by_role("button", name="Filter").click()
     staff.wait_for_url("**status=in_force**")
@@ -110,7 +118,7 @@ def test_the_borrower_search_posts_the_id_number_and_keeps_it_out_of_the_address
     staff.wait_for_url("**/console/policies/borrower")
 
     assert staff.get_by_role("heading", level=1).inner_text() == "A borrower's policies"
-    assert listed(staff) == ["XB0000000001", "XB0000000002"]
+    assert listed(staff) == ["XB00000000018", "XB00000000026"]
     assert b.RESIDENT_ID_2 not in staff.url
     assert b.RESIDENT_ID_2 not in staff.content()
     shot(staff, "policies-borrower.en")

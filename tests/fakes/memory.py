@@ -52,7 +52,7 @@ from xinbao.ledger.repository import EntryFilter
 from xinbao.loans.model import Installment, Loan, LoanStatus, Repayment
 from xinbao.loans.repository import LoanHeader
 from xinbao.platform.repository import StoredResponse
-from xinbao.policy.model import Policy, PolicyStatus
+from xinbao.policy.model import Policy, PolicyDocument, PolicyStatus
 from xinbao.policy.repository import POLICY_SORTS, EarningTerms, PolicyFilter, PremiumTerms
 from xinbao.reporting.repository import PolicyFigures
 from xinbao.risk.identity_graph import LINK_FIELDS
@@ -334,6 +334,23 @@ class _Policies(_Table):
                 self.rows[pid] = _copy(policy)
                 done += 1
         return done
+
+    @property
+    def _documents(self) -> dict[Any, Any]:
+        return self._uow._working.tables.setdefault("policy_documents", {})
+
+    def documents(self, policy_id: int) -> list[PolicyDocument]:
+        return sorted((d for d in self._documents.values() if d.policy_id == policy_id),
+                      key=lambda d: d.id)
+
+    def add_document(self, document: PolicyDocument) -> PolicyDocument:
+        if any(d.sha256 == document.sha256 for d in self.documents(document.policy_id)):
+            raise Conflict(f"policy {document.policy_id} has that document")
+        ids = self._uow._working.next_ids
+        ids["policy_documents"] = ids.get("policy_documents", 0) + 1
+        stored = replace(document, id=ids["policy_documents"])
+        self._documents[stored.id] = stored
+        return stored
 
     def list_by_status(self, statuses: Iterable[PolicyStatus]) -> list[Policy]:
         wanted = set(statuses)

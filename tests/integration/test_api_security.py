@@ -59,6 +59,7 @@ ROUTES: dict[tuple[str, str], Action | None] = {
     ("POST", "/v1/policies/{policy_id}/issue"): Action.POLICY_ISSUE,
     ("GET", "/v1/policies"): Action.POLICY_READ,
     ("GET", "/v1/policies/{policy_id}"): Action.POLICY_READ,
+    ("GET", "/v1/policies/{policy_id}/epolicy.pdf"): Action.POLICY_READ,
     ("GET", "/v1/loans/{loan_id}"): Action.LOAN_READ,
     ("POST", "/v1/loans/{loan_id}/repayments"): Action.REPAYMENT_RECORD,
     ("POST", "/v1/loans/{loan_id}/prepayment"): Action.REPAYMENT_RECORD,

@@ -20,6 +20,7 @@ from xinbao.bootstrap import Container
 from xinbao.catalogue import services as catalogue
 from xinbao.entrypoints.api.app import create_app
 from xinbao.loans.model import paid_by_installment, position
+from xinbao.policy.model import policy_number
 from xinbao.servicing import services as servicing
 from xinbao.servicing.commands import RecordRepayment
 from xinbao.underwriting import services as applications
@@ -46,7 +47,7 @@ def console(decided_container: Container) -> Iterator[tuple[Container, TestClien
 
 def policy_numbers(html: str) -> list[str]:
     """The policy numbers linked from a page's table rows, in order."""
-    return re.findall(r'<a href="/console/policies/\d+">(XB\d{10})</a>', html)
+    return re.findall(r'<a href="/console/policies/\d+">(XB\d{11})</a>', html)
 
 
 def resident_id(n: int) -> str:
@@ -65,7 +66,7 @@ def test_the_list_shows_issued_policies_newest_first_and_links_each(console):
 
     assert page.status_code == 200
     assert "<h1>Policies</h1>" in page.text
-    assert policy_numbers(page.text) == ["XB0000000003", "XB0000000002", "XB0000000001"]
+    assert policy_numbers(page.text) == ["XB00000000034", "XB00000000026", "XB00000000018"]
     assert "3 in all · page 1 of 1" in page.text
     assert "36,000.00" in page.text and "120,000.00" in page.text  # sums insured, in yuan
 
@@ -77,18 +78,20 @@ def test_the_list_filters_by_funder_status_and_number(console):
     funder_b = funder_b.split('"')[0]
 
     by_funder = client.get(f"/console/policies?funder={funder_b}")
-    by_number = client.get("/console/policies?number=XB0000000002")
+    by_number = client.get("/console/policies?number=XB00000000026")
     by_bare_number = client.get("/console/policies?number=1")
     by_status = client.get("/console/policies?status=closed")
     nonsense = client.get("/console/policies?number=not-a-number")
+    mistyped = client.get("/console/policies?number=XB00000000027")  # wrong check digit
 
-    assert policy_numbers(by_funder.text) == ["XB0000000003"]
+    assert policy_numbers(by_funder.text) == ["XB00000000034"]
     assert f'<option value="{funder_b}" selected>' in by_funder.text
-    assert policy_numbers(by_number.text) == ["XB0000000002"]
-    assert policy_numbers(by_bare_number.text) == ["XB0000000001"]
+    assert policy_numbers(by_number.text) == ["XB00000000026"]
+    assert policy_numbers(by_bare_number.text) == ["XB00000000018"]
     assert policy_numbers(by_status.text) == []
     assert "No policy matches these filters." in by_status.text
     assert policy_numbers(nonsense.text) == []
+    assert policy_numbers(mistyped.text) == []
 
 
 def test_the_list_sorts_by_cover_both_ways_and_pages_keep_the_filters(console):
@@ -100,8 +103,8 @@ def test_the_list_sorts_by_cover_both_ways_and_pages_keep_the_filters(console):
     header = re.search(r'<th scope="col" aria-sort="ascending"[^>]*><a href="([^"]+)"',
                        ascending.text)
 
-    assert policy_numbers(ascending.text) == ["XB0000000001", "XB0000000003", "XB0000000002"]
-    assert policy_numbers(descending.text) == ["XB0000000002", "XB0000000003", "XB0000000001"]
+    assert policy_numbers(ascending.text) == ["XB00000000018", "XB00000000034", "XB00000000026"]
+    assert policy_numbers(descending.text) == ["XB00000000026", "XB00000000034", "XB00000000018"]
     assert header is not None and "dir=desc" in header.group(1)
     assert "sort=cover" in header.group(1)
 
@@ -120,8 +123,8 @@ def test_pages_hold_fifty_policies_and_the_next_link_keeps_filter_and_sort(conso
 
     assert "status=in_force" in following.group(1) and "sort=id" in following.group(1)
     assert len(policy_numbers(first.text)) == 50
-    assert policy_numbers(first.text)[0] == "XB0000000001"
-    assert policy_numbers(second.text) == [f"XB{n:010d}" for n in (51, 52, 53)]
+    assert policy_numbers(first.text)[0] == "XB00000000018"
+    assert policy_numbers(second.text) == [policy_number(n) for n in (51, 52, 53)]
     assert "53 in all · page 2 of 2" in second.text
 
 
@@ -133,11 +136,11 @@ def test_a_funder_user_sees_only_its_own_policies_and_gets_404_on_another_funder
     other = client.get("/console/policies/1")
     own = client.get("/console/policies/3")
 
-    assert policy_numbers(listed.text) == ["XB0000000003"]
+    assert policy_numbers(listed.text) == ["XB00000000034"]
     assert "BANK-A" not in listed.text
     assert other.status_code == 404 and "Not found" in other.text
-    assert "XB0000000001" not in other.text
-    assert own.status_code == 200 and "Policy XB0000000003" in own.text
+    assert "XB00000000018" not in other.text
+    assert own.status_code == 200 and "Policy XB00000000034" in own.text
 
 
 def test_a_funder_user_asking_for_another_funder_in_the_filter_finds_nothing(console):
@@ -159,7 +162,7 @@ def test_the_borrower_search_is_a_post_and_no_id_number_is_in_any_link(console):
                         data={"id_number": b.RESIDENT_ID_2, "csrf_token": csrf_of(form.text)})
 
     assert found.status_code == 200
-    assert policy_numbers(found.text) == ["XB0000000001", "XB0000000003"]
+    assert policy_numbers(found.text) == ["XB00000000018", "XB00000000034"]
     assert "110105********1238" in found.text
     for text in (found.text, form.text):
         assert b.RESIDENT_ID_2 not in text and b.RESIDENT_ID not in text
@@ -178,7 +181,7 @@ def test_the_borrower_search_keeps_a_funder_user_to_its_own_policies(console):
     found = client.post("/console/policies/borrower",
                         data={"id_number": b.RESIDENT_ID_2, "csrf_token": token})
 
-    assert policy_numbers(found.text) == ["XB0000000003"]
+    assert policy_numbers(found.text) == ["XB00000000034"]
 
 
 def test_the_borrower_search_without_the_forms_token_is_refused(console):
@@ -189,7 +192,7 @@ def test_the_borrower_search_without_the_forms_token_is_refused(console):
                           data={"id_number": b.RESIDENT_ID_2, "csrf_token": "forged"})
 
     assert refused.status_code == 403
-    assert "XB0000000001" not in refused.text
+    assert "XB00000000018" not in refused.text
 
 
 def test_the_policy_page_masks_the_borrower_and_names_the_parties(console):
@@ -199,7 +202,7 @@ def test_the_policy_page_masks_the_borrower_and_names_the_parties(console):
     page = client.get("/console/policies/2")
 
     assert page.status_code == 200
-    assert "<h1>Policy XB0000000002" in page.text
+    assert "<h1>Policy XB00000000026" in page.text
     assert "110105********002X" in page.text and b.RESIDENT_ID not in page.text
     assert "张*" in page.text and "张三" not in page.text
     assert "Guarantee insurance" in page.text and "Funder (creditor)" in page.text
@@ -299,3 +302,20 @@ def test_a_quote_is_not_listed_and_its_page_says_there_is_no_loan_yet(console):
     assert page.status_code == 200 and "Quoted" in page.text
     assert "No loan yet: the policy is not issued." in page.text
     assert 'id="schedule"' not in page.text
+
+
+def test_the_policy_page_offers_its_epolicy_and_says_when_it_was_issued(console):
+    container, client = console
+    sign_in(container, client, "li.audit", ["auditor"])
+    assert 'id="epolicy-issued"' not in client.get("/console/policies/1").text
+
+    pdf = client.get("/console/policies/1/epolicy.pdf")
+    again = client.get("/console/policies/1/epolicy.pdf")
+    page = client.get("/console/policies/1").text
+
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert again.content == pdf.content
+    assert 'href="/console/policies/1/epolicy.pdf"' in page
+    assert pdf.headers["x-document-sha256"] in page and "XB-GUAR v1" in page
+    sign_in(container, client, "bank.b", ["funder"], funder_code="BANK-B")
+    assert client.get("/console/policies/1/epolicy.pdf").status_code == 404

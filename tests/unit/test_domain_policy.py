@@ -18,6 +18,8 @@ from xinbao.policy.model import (
     PolicyStatus,
     can_transition,
     installment_premium,
+    parse_policy_number,
+    policy_number,
     premium_schedule,
     unearned_share,
 )
@@ -135,8 +137,25 @@ def test_illegal_transition_message_names_the_policy_state_and_action():
 
 
 def test_policy_number_is_derived_from_its_id():
-    assert policy(id=42).policy_no == "XB0000000042"
+    assert policy(id=42).policy_no == "XB00000000422"
     assert policy(id=None).policy_no == "(unnumbered)"
+
+
+@pytest.mark.parametrize("policy_id", [1, 42, 9_999_999_999])
+def test_a_policy_number_reads_back_to_its_id(policy_id):
+    number = policy_number(policy_id)
+    assert len(number) == 13 and parse_policy_number(number) == policy_id
+    assert parse_policy_number(f"  {number.lower()} ") == policy_id
+
+
+@pytest.mark.parametrize("text", [
+    "XB00000000423",  # the check digit wrong
+    "XB00000000242",  # two digits swapped
+    "XB0000000042",  # no check digit
+    "42", "", "XB0000000042２", "YB00000000422", "XB-0000000042",
+])
+def test_a_mistyped_policy_number_names_no_policy(text):
+    assert parse_policy_number(text) is None
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 from pylopdf_fonts_zh_cn import sans_path
-from pypdf import PageObject, PdfReader
+from pypdf import PdfReader
 
+from tests.pdf_text import pages_text
 from xinbao.reporting.statements import (
     COLUMNS,
     FONT_FAMILY,
@@ -93,51 +94,11 @@ def parse_line(row: list[str]) -> StatementLine:
                          principal, interest, deductible, amount)
 
 
-ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
-
-
-def _unescape(literal: bytes) -> bytes:
-    """A PDF literal string's bytes (ISO 32000-1, 7.3.4.2)."""
-    def one(match: re.Match[bytes]) -> bytes:
-        escaped = match.group(1)
-        if escaped[:1].isdigit():
-            return bytes([int(escaped, 8)])
-        return ESCAPES.get(escaped, escaped)
-    return re.sub(rb"\\([0-7]{1,3}|.)", one, literal, flags=re.DOTALL)
-
-
-def text_runs(page: PageObject) -> list[str]:
-    """Each string the page shows, decoded through its font's ToUnicode map.
-
-    Read here rather than with pypdf's ``extract_text``, which decodes the two-byte codes of
-    fpdf2's CID font one byte at a time (a NUL before every character).
-    """
-    fonts = page["/Resources"]["/Font"]
-    (font,) = [fonts[name].get_object() for name in fonts]
-    cmap = font["/ToUnicode"].get_object().get_data()
-    to_unicode = {
-        bytes.fromhex(code.decode()): bytes.fromhex(text.decode()).decode("utf-16-be")
-        for block in re.findall(rb"beginbfchar(.*?)endbfchar", cmap, re.DOTALL)
-        for code, text in re.findall(rb"<([0-9A-Fa-f]{4})>\s*<([0-9A-Fa-f]+)>", block)
-    }
-    content = page.get_contents()
-    assert content is not None
-    runs = []
-    for literal in re.findall(rb"\(((?:[^\\)]|\\.)*)\)\s*Tj", content.get_data(), re.DOTALL):
-        codes = _unescape(literal)
-        runs.append("".join(to_unicode[codes[i:i + 2]] for i in range(0, len(codes), 2)))
-    return runs
-
-
 def font_sizes(pdf: bytes) -> set[float]:
     (page,) = PdfReader(io.BytesIO(pdf)).pages
     content = page.get_contents()
     assert content is not None
     return {float(size) for size in re.findall(rb"/F\d+ ([\d.]+) Tf", content.get_data())}
-
-
-def pages_text(pdf: bytes) -> list[list[str]]:
-    return [text_runs(page) for page in PdfReader(io.BytesIO(pdf)).pages]
 
 
 @pytest.fixture(scope="module")

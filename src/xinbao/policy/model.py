@@ -26,6 +26,8 @@ from decimal import Decimal, localcontext
 from enum import StrEnum
 from fractions import Fraction
 
+from stdnum import luhn
+
 from xinbao.catalogue.model.parties import InsuranceMode, PolicyRole
 from xinbao.catalogue.model.products import PremiumBasis, RefundMethod
 from xinbao.kernel.errors import IllegalTransition
@@ -35,8 +37,21 @@ from xinbao.loans.model import add_months
 
 
 def policy_number(policy_id: int) -> str:
-    """A policy's number as documents show it: ``XB`` and its id in ten digits."""
-    return f"XB{policy_id:010d}"
+    """A policy's number as documents show it: ``XB``, its id in ten digits and a Luhn check
+    digit over them (a mistyped digit or two swapped neighbours do not name another
+    policy)."""
+    digits = f"{policy_id:010d}"
+    return f"XB{digits}{luhn.calc_check_digit(digits)}"
+
+
+def parse_policy_number(text: str) -> int | None:
+    """The policy id a number names: ``XB`` (any case), ten digits and their check digit,
+    as ``policy_number`` writes it; None for anything else, a wrong check digit included."""
+    value = text.strip().upper()
+    if len(value) != 13 or not value.startswith("XB") or not value[2:].isascii() \
+            or not value[2:].isdigit() or not luhn.is_valid(value[2:]):
+        return None
+    return int(value[2:12])
 
 
 class PolicyStatus(StrEnum):
@@ -127,6 +142,19 @@ def _whole_months_between(start: date, on: date) -> int:
     if add_months(start, months) > on:
         months -= 1
     return months
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDocument:
+    """An e-policy as issued: its SHA-256 (the same policy renders the same bytes), the
+    renderer and wording it was made with, and the day it was first issued."""
+
+    policy_id: int
+    sha256: str
+    renderer: str
+    wording: str  # the wording's code and version, e.g. "XB-GUAR v1"
+    first_issued_on: date
+    id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

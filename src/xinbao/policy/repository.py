@@ -11,7 +11,7 @@ from xinbao.catalogue.model.products import RefundMethod
 from xinbao.kernel.paging import Page, PageRequest
 from xinbao.ledger import repository as ledger
 from xinbao.loans import repository as loans
-from xinbao.policy.model import Policy, PolicyStatus
+from xinbao.policy.model import Policy, PolicyDocument, PolicyStatus
 from xinbao.underwriting import repository as underwriting
 
 
@@ -95,6 +95,12 @@ class PolicyRepository(Protocol):
         ``earned before`` gets ``earned now`` (only that column); returns how many did, so a
         caller sees a policy changed by someone else since it was read."""
         ...
+
+    def documents(self, policy_id: int) -> list[PolicyDocument]:
+        """The e-policies issued for the policy, the first first."""
+        ...
+
+    def add_document(self, document: PolicyDocument) -> PolicyDocument: ...
 
 
 class UnitOfWork(underwriting.UnitOfWork, loans.UnitOfWork, ledger.UnitOfWork, Protocol):

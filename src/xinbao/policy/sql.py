@@ -23,7 +23,7 @@ from xinbao.platform.prepared import Prepared
 from xinbao.platform.sql import SqlRepository
 from xinbao.platform.sql_lists import in_list
 from xinbao.policy import tables
-from xinbao.policy.model import Policy, PolicyStatus
+from xinbao.policy.model import Policy, PolicyDocument, PolicyStatus
 from xinbao.policy.repository import POLICY_SORTS, EarningTerms, PolicyFilter, PremiumTerms
 from xinbao.underwriting import tables as underwriting_tables
 
@@ -213,6 +213,20 @@ class SqlPolicyRepository(SqlRepository):
                                                         "now": now}).rowcount)
         return _statements()["set_earned"].execute_many(self._c, [
             {"b_id": pid, "b_before": before, "b_now": now} for pid, before, now in earned])
+
+    def documents(self, policy_id: int) -> list[PolicyDocument]:
+        t = tables.policy_documents
+        rows = self._c.execute(select(t).where(t.c.policy_id == policy_id).order_by(t.c.id))
+        return [PolicyDocument(r.policy_id, r.sha256, r.renderer, r.wording, r.first_issued_on,
+                               r.id) for r in rows]
+
+    def add_document(self, document: PolicyDocument) -> PolicyDocument:
+        new_id = self._insert(tables.policy_documents, {
+            "policy_id": document.policy_id, "sha256": document.sha256,
+            "renderer": document.renderer, "wording": document.wording,
+            "first_issued_on": document.first_issued_on})
+        return PolicyDocument(document.policy_id, document.sha256, document.renderer,
+                              document.wording, document.first_issued_on, new_id)
 
     def list_by_status(self, statuses: Iterable[PolicyStatus]) -> list[Policy]:
         t = tables.policies

@@ -11,6 +11,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from xinbao.platform.tables import DecimalText, enum_column, fen_column, id_column, metadata
@@ -63,4 +64,18 @@ insured_loans = Table(
     enum_column("borrower_kind"),
     Column("coverage_share", DecimalText(), nullable=False),
     enum_column("policy_status"),
+)
+
+#: Each e-policy issued for a policy (issue 23, migration 0020): its SHA-256, the renderer and
+#: wording that made it, and the day it was first issued. A policy renders the same bytes each
+#: time, so one row each until an endorsement (or a new layout) makes another document.
+policy_documents = Table(
+    "policy_documents", metadata,
+    id_column(),
+    Column("policy_id", ForeignKey("policies.id"), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("renderer", String(40), nullable=False),
+    Column("wording", String(40), nullable=False),
+    Column("first_issued_on", Date, nullable=False),
+    UniqueConstraint("policy_id", "sha256"),
 )

@@ -29,15 +29,15 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date
 from typing import Final
 
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
-from pylopdf_fonts_zh_cn import sans_path
 
 from xinbao.claims.repository import SettlementBatch
 from xinbao.kernel.money import FEN_PER_YUAN, format_yuan
+from xinbao.reporting.pdf import FONT_FAMILY, prepare
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +126,6 @@ MONEY_FIELDS: Final = ("principal_fen", "interest_fen", "deductible_fen", "amoun
 TOTAL_LABEL: Final = "合计 / Total"
 TITLE_ZH: Final = "理赔结算单"
 TITLE_EN: Final = "Claim settlement statement"
-#: The family name the font is registered under, and the name it carries inside the PDF.
-FONT_FAMILY: Final = "NotoSansSC"
-#: Statements are dated in China Standard Time (UTC+8, no daylight saving).
-CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8))
 
 
 def plain_yuan(fen: int) -> str:
@@ -267,13 +263,8 @@ class _StatementPDF(FPDF):
 def statement_pdf(statement: Statement) -> bytes:
     """The statement as an A4 PDF in Chinese and English, its table's heading on every page."""
     pdf = _StatementPDF(statement)
-    pdf.add_font(FONT_FAMILY, fname=sans_path())
-    # Deterministic output: fpdf2 would date the file now; its /ID is a hash of the content.
-    pdf.set_creation_date(datetime.combine(statement.paid_on, time(), CHINA_STANDARD_TIME))
-    pdf.set_lang("zh-CN")
-    pdf.set_title(f"{TITLE_ZH} / {TITLE_EN} {statement.number}")
-    pdf.set_subject(f"{statement.funder_name} ({statement.funder_code})")
-    pdf.set_creator("Xinbao")
+    prepare(pdf, dated=statement.paid_on, title=f"{TITLE_ZH} / {TITLE_EN} {statement.number}",
+            subject=f"{statement.funder_name} ({statement.funder_code})")
     pdf.add_page()
 
     pdf.set_font(FONT_FAMILY, size=16)

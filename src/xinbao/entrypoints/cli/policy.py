@@ -1,9 +1,11 @@
 """``xinbao policies``: issuing the quoted policy on the funder's disbursement, and reading
-policies. ``--json`` prints the API's own documents (``GET /v1/policies/{id}``)."""
+policies and their e-policy (``show NUMBER --pdf FILE``). ``--json`` prints the API's own
+documents (``GET /v1/policies/{id}``)."""
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,18 +27,16 @@ from xinbao.entrypoints.cli.common import (
     say_more,
     use_case,
 )
+from xinbao.kernel.errors import InvalidInput
 from xinbao.kernel.money import format_yuan
 from xinbao.policy import queries as policy_queries
 from xinbao.policy import services as policies
 from xinbao.policy.commands import IssuePolicy
-from xinbao.policy.model import Policy
+from xinbao.policy.model import Policy, parse_policy_number
+from xinbao.reporting.documents import issue_epolicy
 
 policies_app = typer.Typer(help="Policies: issue on disbursement, list, show.",
                            no_args_is_help=True)
-
-PolicyId = Annotated[int, typer.Argument(help="Policy id (the quote's id after approval).",
-                                         min=1)]
-
 
 @policies_app.command("issue")
 def policies_issue(
@@ -111,16 +111,45 @@ def policies_list(
 
 
 @policies_app.command("show")
-def policies_show(policy_id: PolicyId, as_json: JsonOption = False, user: UserOption = None,
-                  database_url: DatabaseUrl = None) -> None:
-    """One policy: parties, cover, premium written, earned and refunded."""
+def policies_show(
+    policy: Annotated[str, typer.Argument(help="The policy's number (XB…) or id.")],
+    pdf: Annotated[Path | None, typer.Option(
+        "--pdf", help="Write its e-policy (PDF) here; its SHA-256 is kept when first "
+                      "issued.", dir_okay=False)] = None,
+    as_json: JsonOption = False, user: UserOption = None, database_url: DatabaseUrl = None,
+) -> None:
+    """One policy: parties, cover, premium written, earned and refunded; with --pdf, its
+    e-policy."""
     container = container_for(database_url, user=user)
     with use_case():
+        policy_id = _policy_id(policy)
         p = policy_queries.get_policy(container.uow(), policy_id)
+        issued = issue_epolicy(container.uow(), policy_id, on=date.today()) \
+            if pdf is not None else None
+    if issued is not None and pdf is not None:
+        pdf.write_bytes(issued.pdf)
     if as_json:
-        emit_json(PolicyOut.of(p).model_dump(mode="json"))
+        emit_json({**PolicyOut.of(p).model_dump(mode="json"), **({} if issued is None else {
+            "epolicy": {"file": str(pdf), "sha256": issued.sha256,
+                        "first_issued_on": issued.document.first_issued_on.isoformat(),
+                        "wording": issued.document.wording}})})
         return
     out.print(_policy_table(p))
+    if issued is not None:
+        out.print(f"E-policy written to {pdf} (SHA-256 {issued.sha256}, first issued "
+                  f"{issued.document.first_issued_on}, wording {issued.document.wording}).",
+                  markup=False)
+
+
+def _policy_id(text: str) -> int:
+    """A policy's id from its number (``XB``, ten digits and a check digit) or the id."""
+    value = text.strip()
+    found = int(value) if value.isascii() and value.isdigit() and len(value) <= 12 \
+        else parse_policy_number(value)
+    if not found:
+        raise InvalidInput.single("policy", "policy.number", "a policy's number (XB and "
+                                  "eleven digits, the last a check digit) or its id")
+    return found
 
 
 def _policy_table(p: Policy) -> Table:

@@ -49,6 +49,7 @@ from xinbao.entrypoints.console import web
 from xinbao.entrypoints.console.web import N_, RecordId, Signed
 from xinbao.iam.model.security import Action, Forbidden
 from xinbao.kernel.errors import Conflict, InvalidInput
+from xinbao.policy.model import parse_policy_number
 from xinbao.reporting.statements import (
     Statement,
     statement_csv,
@@ -169,12 +170,16 @@ def claim_list(console: Signed, status: str | None = None, funder: str | None = 
 
 
 def _policy_id(text: str) -> int:
-    """A policy's id from what a handler types: its id or its number (``XB`` and the id)."""
-    digits = text.strip().upper().removeprefix("XB")
-    if not digits.isdigit() or len(digits) > 12:
+    """A policy's id from what a handler types: its id or its number (``XB``, ten digits and
+    the check digit)."""
+    value = text.strip()
+    found = int(value) if value.isascii() and value.isdigit() and len(value) <= 12 \
+        else parse_policy_number(value)
+    if found is None:
         raise InvalidInput.single("policy", "claim.policy",
-                                  "a policy's number (XB…) or id")
-    return int(digits)
+                                  "a policy's number (XB, eleven digits, the last a check "
+                                  "digit) or id")
+    return found
 
 
 def _form_date(field: str, text: str) -> date:

@@ -9,7 +9,6 @@ funder's user to its own business (another funder's policy is not found).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
@@ -25,8 +24,9 @@ from xinbao.kernel.identity import mask_id_number, mask_name
 from xinbao.ledger.model import ACCOUNTS
 from xinbao.loans.model import Installment, installment_settled, paid_by_installment
 from xinbao.policy import queries as policies
-from xinbao.policy.model import Policy, PolicyStatus
+from xinbao.policy.model import Policy, PolicyStatus, parse_policy_number
 from xinbao.policy.repository import POLICY_SORTS, PolicyFilter
+from xinbao.reporting.documents import epolicies_issued, issue_epolicy
 from xinbao.servicing import queries as servicing
 from xinbao.underwriting import queries as underwriting
 
@@ -50,13 +50,13 @@ CLAIM_STATUS_NAMES = {"notified": N_("Notified"), "under_review": N_("Under revi
                       "approved": N_("Approved"), "declined": N_("Declined"),
                       "paid": N_("Paid"), "recovering": N_("Recovering"),
                       "closed": N_("Closed")}
-_POLICY_NO = re.compile(r"^(?:XB)?0*(\d{1,12})$", re.IGNORECASE)
-
-
 def policy_id_of(text: str) -> int | None:
-    """The policy id a number names (``XB0000000012`` or ``12``); None for anything else."""
-    found = _POLICY_NO.match(text.strip())
-    return int(found.group(1)) if found else None
+    """The policy id a number names (``XB00000000125``, its check digit right, or the bare
+    id ``12``); None for anything else."""
+    value = text.strip()
+    if value.isascii() and value.isdigit() and len(value) <= 12:
+        return int(value)
+    return parse_policy_number(value)
 
 
 def _funders(me: Signed) -> dict[int, str]:
@@ -156,6 +156,15 @@ def _borrower(me: Signed, policy: Policy) -> dict[str, str | None]:
     return {"name": name, "id_number": mask_id_number(policy.borrower_id_number, masking)}
 
 
+@router.get("/policies/{policy_id}/epolicy.pdf")
+def epolicy_file(policy_id: RecordId, me: Signed) -> Response:
+    """The policy's e-policy (PDF) for download; its SHA-256 is kept when first issued."""
+    issued = issue_epolicy(me.uow(), policy_id, on=today())
+    return Response(issued.pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{issued.epolicy.policy_no}.pdf"',
+        "X-Document-SHA256": issued.sha256})
+
+
 @router.get("/policies/{policy_id}", response_class=HTMLResponse)
 def policy_page(policy_id: RecordId, me: Signed) -> Response:
     """One policy: parties, cover, premium, the loan's schedule and payments, days past
@@ -170,7 +179,9 @@ def policy_page(policy_id: RecordId, me: Signed) -> Response:
                if me.may(Action.LEDGER_READ) else None)
     accounts = {code: a.name_zh if me.locale == "zh_CN" else a.name_en
                 for code, a in ACCOUNTS.items()}
+    documents = epolicies_issued(me.uow(), policy_id) if policy.issued_on else []
     return me.render("policies/detail.html", "policies", policy=policy, as_of=as_of,
+                     documents=documents,
                      borrower=_borrower(me, policy),
                      funder=_funders(me).get(policy.funder_id, str(policy.funder_id)),
                      monthly_rate=f"{(policy.monthly_premium_rate * 100).normalize():f}%",

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from xinbao.entrypoints.api.deps import ERRORS, Me, PathId
+from xinbao.entrypoints.api.deps import ERRORS, Me, PathId, today
 from xinbao.entrypoints.api.schemas.common import BIGINT_MAX
 from xinbao.entrypoints.api.schemas.policy import IssueIn, PolicyOut, PolicyPageOut
 from xinbao.policy import queries as policy_queries
 from xinbao.policy import services as policies
 from xinbao.policy.commands import IssuePolicy
+from xinbao.reporting.documents import issue_epolicy
 
 router = APIRouter(prefix="/v1", tags=["policies"], responses=ERRORS)
 
@@ -35,3 +36,15 @@ def list_policies(me: Me, after_id: Annotated[int, Query(ge=0, le=BIGINT_MAX)] =
 @router.get("/policies/{policy_id}", response_model=PolicyOut)
 def get_policy(policy_id: PathId, me: Me) -> PolicyOut:
     return PolicyOut.of(policy_queries.get_policy(me.uow(), policy_id))
+
+
+@router.get("/policies/{policy_id}/epolicy.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}},
+                             "description": "the e-policy; its SHA-256 in X-Document-SHA256"}})
+def get_epolicy(policy_id: PathId, me: Me) -> Response:
+    """The issued policy's e-policy (PDF, Chinese with English labels): the same bytes every
+    time, its SHA-256 kept when first issued. 409 for a quote."""
+    issued = issue_epolicy(me.uow(), policy_id, on=today())
+    return Response(issued.pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{issued.epolicy.policy_no}.pdf"',
+        "X-Document-SHA256": issued.sha256})
