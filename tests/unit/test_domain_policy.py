@@ -227,16 +227,30 @@ def share(method: RefundMethod, on: date, term: int = 12, end: date = END) -> De
 @pytest.mark.parametrize(
     ("on", "numerator"),
     [
-        (date(2025, 2, 14), 78),  # no whole month has passed
         (date(2025, 2, 15), 66),  # one month: 11·12/2
         (date(2025, 3, 15), 55),
         (date(2025, 7, 15), 21),  # six months: 6·7/2
         (date(2025, 12, 15), 1),  # eleven months
-        (date(2026, 1, 14), 1),
     ],
 )
-def test_rule_of_78_unearned_share_counts_whole_months_left(on, numerator):
+def test_rule_of_78_unearned_share_at_a_months_start_counts_whole_months_left(on, numerator):
     assert close(share(RefundMethod.RULE_OF_78, on), Fraction(numerator, 78))
+
+
+@pytest.mark.parametrize(
+    ("on", "numerator"),
+    [
+        # The first month (31 days from 15 January) earns its 12/78 day by day.
+        (date(2025, 1, 16), 78 - Fraction(12, 31)),
+        (date(2025, 2, 14), 78 - Fraction(12 * 30, 31)),
+        # March 15 to April 15 (31 days), the third month's 10/78: 10 days in.
+        (date(2025, 3, 25), 55 - Fraction(10 * 10, 31)),
+        # The last month (15 December to 15 January), its 1/78: 30 of 31 days in.
+        (date(2026, 1, 14), Fraction(1, 31)),
+    ],
+)
+def test_rule_of_78_earns_the_month_in_progress_day_by_day(on, numerator):
+    assert share(RefundMethod.RULE_OF_78, on) == numerator / 78
 
 
 def test_pro_rata_unearned_share_is_days_left_over_days_of_cover():
@@ -295,6 +309,12 @@ def test_policy_not_yet_issued_has_earned_nothing():
 def test_rule_of_78_refund_of_exactly_half_a_fen_rounds_up():
     p = in_force(single_premium_fen=16_263, refund_method=RefundMethod.RULE_OF_78)
     assert p.refund_on_prepayment(date(2025, 7, 15)) == 4_379  # six months left of twelve
+
+
+def test_rule_of_78_earns_in_the_first_partial_month():
+    p = in_force(single_premium_fen=78_000, refund_method=RefundMethod.RULE_OF_78)
+    assert p.earned_to(START + timedelta(days=1)) == 387  # 12/78 × 1/31 of 78,000
+    assert p.earned_to(date(2025, 1, 31)) == 6_194  # 16 of the first month's 31 days
 
 
 policies_with_single_premium = st.builds(

@@ -179,6 +179,13 @@ def test_refund_on_prepayment_reverses_written_premium_and_releases_the_same_upr
     assert (e.idempotency_key, e.reference) == ("policy:7", "policy:7")
 
 
+def test_a_refund_claws_back_the_funders_commission_on_it():
+    e = postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7", amount_fen=21_000,
+                                  commission_fen=2_100)
+    assert lines(e)[-2:] == [(gl.COMMISSION_PAYABLE, 2_100), (gl.COMMISSION_EXPENSE, -2_100)]
+    assert e is not None and sum(line.amount_fen for line in e.lines) == 0
+
+
 def test_a_refund_leaves_earned_premium_as_it_was():
     e = postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7", amount_fen=21_000)
     assert e is not None

@@ -51,10 +51,11 @@ def test_a_prepaid_policy_earns_to_date_refunds_the_rest_by_rule_of_78_and_is_ca
 
 def test_a_prepayment_earns_only_what_the_month_end_closes_have_not_earned():
     p = in_force()
-    assert p.earn(date(2025, 3, 31)) == 23_000  # two whole months: 1 − (10 × 11) / (12 × 13)
+    # Two whole months and 16 of the third's 31 days: 1 − (10 × 11 − 2 × 10 × 16/31) / (12 × 13)
+    assert p.earn(date(2025, 3, 31)) == 28_161
     settled = p.settle(date(2025, 7, 15), MATURITY)
     assert (settled.earned_fen, settled.earned_through_fen, settled.refunded_fen) == (
-        34_000, 57_000, 21_000)
+        57_000 - 28_161, 57_000, 21_000)
     assert p.earned_fen + p.refunded_fen == p.single_premium_fen
 
 
@@ -70,7 +71,8 @@ def test_the_day_before_maturity_is_still_a_prepayment():
     p = in_force()
     settled = p.settle(MATURITY - timedelta(days=1), MATURITY)
     assert not settled.expired
-    assert settled.refunded_fen == 1_000  # one month left: (1 × 2) / (12 × 13)
+    # The last month's 1/78, less 30 of its 31 days: (1 × 2 − 2 × 30/31) / (12 × 13)
+    assert settled.refunded_fen == 32
     assert [name for name, _ in moves(p)] == ["PolicyCancelled", "PolicyClosed"]
 
 
@@ -89,9 +91,9 @@ def test_a_prepaid_installment_premium_policy_has_nothing_to_earn_or_refund():
 @pytest.mark.parametrize("on", [MATURITY, MATURITY + timedelta(days=20)])
 def test_a_policy_repaid_at_or_after_maturity_earns_the_rest_and_expires(on):
     p = in_force()
-    p.earn(date(2025, 12, 31))  # eleven whole months: 77,000 earned
+    p.earn(date(2025, 12, 31))  # eleven months and 16 of the last's 31 days: 77,516
     settled = p.settle(on, MATURITY)
-    assert settled == PolicySettlement(expired=True, earned_fen=1_000,
+    assert settled == PolicySettlement(expired=True, earned_fen=484,
                                        earned_through_fen=78_000, refunded_fen=0)
     assert (p.earned_fen, p.refunded_fen) == (78_000, 0)
     assert moves(p) == [

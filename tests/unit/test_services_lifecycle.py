@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -16,6 +17,7 @@ from xinbao.claims import services as claims
 from xinbao.claims.commands import ApproveClaim, FileClaim, PayClaim, RecordRecovery
 from xinbao.claims.model import ClaimStatus, Exclusion
 from xinbao.kernel.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from xinbao.kernel.money import apply_rate
 from xinbao.ledger import model as ledger
 from xinbao.ledger import services as ledger_service
 from xinbao.ledger.commands import ReverseEntry
@@ -396,12 +398,15 @@ def test_single_premium_is_earned_over_the_cover_and_fully_by_maturity(uow):
     loan = _loan(uow, policy)
     servicing.run_end_of_day(RunEndOfDay(date(2025, 1, 31)), uow())
     with uow() as u:
-        assert u.policies.get(policy.id).earned_fen == 0  # Rule of 78 earns by whole months
+        # Rule of 78: the first month's 24/300, 16 of its 31 days: 720,000 × 768 / 18,600
+        assert u.policies.get(policy.id).earned_fen == 29_729
     servicing.run_end_of_day(RunEndOfDay(date(2025, 3, 31)), uow())
     with uow() as u:
         earned = u.policies.get(policy.id).earned_fen
-    # two whole months of 24: earned share 1 − (22 × 23) / (24 × 25)
-    assert earned == 720_000 - 720_000 * 22 * 23 // (24 * 25)
+    # two whole months of 24 and 16 of the third's 31 days:
+    # unearned share (22 × 23 − 2 × 22 × 16/31) / (24 × 25), rounded half up
+    unearned = Fraction(720_000 * (22 * 23 * 31 - 2 * 22 * 16), 31 * 24 * 25)
+    assert earned == 720_000 - int(unearned + Fraction(1, 2))
     assert _trial_balance(uow).balance(ledger.UNEARNED_PREMIUM_RESERVE) == -(720_000 - earned)
     for n in range(1, 25):
         _pay(uow, policy, loan, n, premium=False)
@@ -430,6 +435,11 @@ def test_prepayment_refunds_the_unearned_single_premium_by_rule_of_78(uow):
         assert u.loans.get(loan.id).status is LoanStatus.PAID_OFF
     st = reporting.portfolio_kpis(uow()).statement
     assert st.earned_premium_fen == 720_000 - 410_400
+    # The funder's commission on the refunded premium is clawed back at its rate.
+    with uow() as u:
+        rate = u.funders.get(policy.funder_id).commission_rate
+    assert tb.balance(ledger.COMMISSION_EXPENSE) == apply_rate(720_000, rate) \
+        - apply_rate(410_400, rate) == -tb.balance(ledger.COMMISSION_PAYABLE)
 
 
 def test_prepayment_is_refused_while_installments_are_overdue(uow):

@@ -14,8 +14,9 @@ due, for cover already given, so it is earned as it is written.
 Earning and refund share one pattern, the product's refund method, so that the premium refunded
 on prepayment is exactly the unearned premium reserve released:
 - pro rata: unearned share = days left / days of cover (level cover);
-- Rule of 78: unearned share = (m)(m+1) / (n)(n+1) with m whole months left of n (decreasing
-  cover).
+- Rule of 78: unearned share = (m)(m+1) / (n)(n+1) with m whole months left of n at a
+  month's start (decreasing cover), the month in progress earning its share day by day
+  (m(m+1) − 2m·d/D, d of its D days gone), so the first partial month earns too.
 """
 
 from __future__ import annotations
@@ -118,8 +119,13 @@ def unearned_share(
         return Fraction(0)
     if method is RefundMethod.PRO_RATA:
         return Fraction((end - on).days, (end - start).days)
-    left = term_months - _whole_months_between(start, on)
-    return Fraction(left * (left + 1), term_months * (term_months + 1))
+    # Rule of 78: month k of n earns (n − k + 1) / (n(n + 1)/2), day by day within it, so a
+    # policy earns from its first day (not only from its first whole month).
+    done = _whole_months_between(start, on)
+    left = term_months - done
+    month_from, month_to = add_months(start, done), add_months(start, done + 1)
+    into = Fraction((on - month_from).days, (month_to - month_from).days)
+    return (left * (left + 1) - 2 * left * into) / (term_months * (term_months + 1))
 
 
 def single_premium_earned(

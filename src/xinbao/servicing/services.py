@@ -21,6 +21,7 @@ from xinbao.kernel.errors import (
     require,
 )
 from xinbao.kernel.events import Event
+from xinbao.kernel.money import apply_rate
 from xinbao.kernel.results import FileOutcome, Rejection
 from xinbao.kernel.retries import retried
 from xinbao.ledger.services import post
@@ -330,8 +331,12 @@ def _settle_policy(uow: UnitOfWork, policy: Policy, loan: Loan, *, on: date,
     elif settled.earned_fen:
         earned.append(Earned(policy.id, policy.product_code, before,
                              settled.earned_through_fen))
-    post(uow, postings.premium_refunded(on=on, policy_id=policy.id, policy_no=policy.policy_no,
-                                        amount_fen=settled.refunded_fen))
+    if settled.refunded_fen:
+        funder = require(uow.funders.get(policy.funder_id), "funder", policy.funder_id)
+        post(uow, postings.premium_refunded(
+            on=on, policy_id=policy.id, policy_no=policy.policy_no,
+            amount_fen=settled.refunded_fen,
+            commission_fen=apply_rate(settled.refunded_fen, funder.commission_rate)))
     # The premium earned to date before a refund is posted but not counted here: the
     # settlement reports what was earned at maturity and what was refunded.
     return Settlement(expired=settled.expired,
