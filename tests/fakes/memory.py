@@ -52,7 +52,7 @@ from xinbao.ledger.repository import EntryFilter
 from xinbao.loans.model import Installment, Loan, LoanStatus, Repayment
 from xinbao.loans.repository import LoanHeader
 from xinbao.platform.repository import StoredResponse
-from xinbao.policy.model import Policy, PolicyDocument, PolicyStatus
+from xinbao.policy.model import Endorsement, Policy, PolicyDocument, PolicyStatus
 from xinbao.policy.repository import POLICY_SORTS, EarningTerms, PolicyFilter, PremiumTerms
 from xinbao.reporting.repository import PolicyFigures
 from xinbao.risk.identity_graph import LINK_FIELDS
@@ -343,6 +343,24 @@ class _Policies(_Table):
         return sorted((d for d in self._documents.values() if d.policy_id == policy_id),
                       key=lambda d: d.id)
 
+    @property
+    def _endorsements(self) -> dict[Any, Any]:
+        return self._uow._working.tables.setdefault("policy_endorsements", {})
+
+    def endorsements(self, policy_id: int) -> list[Endorsement]:
+        return sorted((e for e in self._endorsements.values() if e.policy_id == policy_id),
+                      key=lambda e: e.version)
+
+    def add_endorsement(self, endorsement: Endorsement) -> Endorsement:
+        if any(e.version == endorsement.version
+               for e in self.endorsements(endorsement.policy_id)):
+            raise Conflict(f"policy {endorsement.policy_id} has version {endorsement.version}")
+        ids = self._uow._working.next_ids
+        ids["policy_endorsements"] = ids.get("policy_endorsements", 0) + 1
+        stored = replace(endorsement, id=ids["policy_endorsements"])
+        self._endorsements[stored.id] = stored
+        return stored
+
     def add_document(self, document: PolicyDocument) -> PolicyDocument:
         if any(d.sha256 == document.sha256 for d in self.documents(document.policy_id)):
             raise Conflict(f"policy {document.policy_id} has that document")
@@ -370,6 +388,12 @@ class _Loans(_Table):
         return self._insert(loan, "loan")
 
     def save(self, loan: Loan) -> None:
+        self._update(loan, "loan")
+
+    def reassign(self, loan: Loan) -> None:
+        taken = self.get_by_contract(loan.funder_id, loan.contract_no)
+        if taken is not None and taken.id != loan.id:
+            raise Conflict("loan contract exists")
         self._update(loan, "loan")
 
     def save_if_status(self, loan: Loan, was: LoanStatus) -> bool:

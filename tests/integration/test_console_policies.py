@@ -319,3 +319,25 @@ def test_the_policy_page_offers_its_epolicy_and_says_when_it_was_issued(console)
     assert pdf.headers["x-document-sha256"] in page and "XB-GUAR v1" in page
     sign_in(container, client, "bank.b", ["funder"], funder_code="BANK-B")
     assert client.get("/console/policies/1/epolicy.pdf").status_code == 404
+
+
+def test_an_underwriting_approver_cancels_a_policy_from_its_page(console):
+    container, client = console
+    sign_in(container, client, "wu.uw", ["underwriting_approver"])
+    page = client.get("/console/policies/2").text
+    assert "Cancel the policy" in page and "No endorsement: the policy is as issued." in page
+
+    refused = client.post("/console/policies/2/cancel", data={
+        "csrf_token": csrf_of(page), "on": "2025-01-20", "reason": "asked"})
+    done = client.post("/console/policies/2/cancel", data={
+        "csrf_token": csrf_of(page), "on": "2025-01-20", "reason": "the borrower asked",
+        "insured_consent": "true"}, follow_redirects=False)
+
+    assert refused.status_code == 422 and "policy.insured_consent" in refused.text
+    assert done.status_code == 303
+    after = client.get(done.headers["location"]).text
+    assert "The policy is cancelled; its refund is posted." in after
+    assert "Cancellation" in after and "cooling-off period" in after
+    assert "Cancel the policy" not in after  # nothing more to cancel
+    sign_in(container, client, "li.audit", ["auditor"])
+    assert "Cancel the policy" not in client.get("/console/policies/1").text

@@ -337,3 +337,44 @@ def test_earned_premium_never_decreases_and_plus_refund_is_the_single_premium(te
         assert p.earned_to(on) + p.refund_on_prepayment(on) == premium
     assert p.earned_to(p.end_date) == premium
     assert p.earned_to(start) == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(terms=policies_with_single_premium,
+       closes=st.lists(st.integers(0, 1900), max_size=6),
+       cancel_day=st.integers(0, 1900), cooling_off_days=st.integers(0, 30))
+def test_a_cancellation_keeps_written_equal_to_earned_plus_refunded(
+        terms, closes, cancel_day, cooling_off_days):
+    """Over random month-end closes and a cancellation at any day of cover, in or after the
+    cooling-off period: earned never falls but by a cooling-off give-back, a refund never
+    exceeds the premium, and written = earned + unearned + refunded at every step, to the
+    fen."""
+    premium, term, method, start = terms
+    p = policy(single_premium_fen=premium, term_months=term, refund_method=method)
+    p.issue(on=start, start=start, loan_id=1)
+    p.come_into_force(start)
+    assert p.end_date is not None
+    on = min(start + timedelta(days=cancel_day), p.end_date - timedelta(days=1))
+    if on < start:
+        return
+    for day in sorted(closes):
+        close_on = start + timedelta(days=day)
+        if close_on >= on:
+            break
+        before = p.earned_fen
+        p.earn(close_on)
+        assert before <= p.earned_fen <= premium
+    earned_before = p.earned_fen
+    cancelled = p.cancel_on_request(on, cooling_off_ends=start + timedelta(
+        days=cooling_off_days), reason="asked")
+    assert 0 <= cancelled.refunded_fen <= premium
+    assert p.earned_fen + p.refunded_fen == premium  # nothing left unearned
+    assert p.status is PolicyStatus.CANCELLED and p.version == 2
+    if cancelled.cooling_off:
+        assert (p.earned_fen, cancelled.earned_reversed_fen) == (0, earned_before)
+        assert cancelled.refunded_fen == premium
+    else:
+        assert p.earned_fen == earned_before + cancelled.earned_fen >= earned_before
+        assert cancelled.refunded_fen == premium - p.earned_to(on)
+    with pytest.raises(IllegalTransition):
+        p.cancel_on_request(on, cooling_off_ends=on, reason="again")

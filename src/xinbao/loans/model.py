@@ -167,6 +167,15 @@ class Loan:
     id: int | None = None
     events: list[Event] = field(default_factory=list, repr=False)
 
+    def transfer(self, *, to_funder_id: int, contract_no: str, on: date) -> None:
+        """The loan sold to another funder (its creditor now), under that funder's contract
+        number; the borrower and the schedule stay."""
+        before = (self.funder_id, self.contract_no)
+        self.funder_id, self.contract_no = to_funder_id, contract_no
+        self.events.append(Event("LoanTransferred", "loan", self.id, on, {
+            "from_funder_id": before[0], "from_contract_no": before[1],
+            "to_funder_id": to_funder_id, "to_contract_no": contract_no}))
+
     @classmethod
     def disburse(cls, *, funder_id: int, contract_no: str, principal_fen: int,
                  annual_rate: Decimal, term_months: int, method: RepaymentMethod,

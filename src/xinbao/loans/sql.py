@@ -109,6 +109,12 @@ class SqlLoanRepository(SqlRepository):
     def save(self, loan: Loan) -> None:
         self.save_many([loan])
 
+    def reassign(self, loan: Loan) -> None:
+        t = tables.loans
+        self._c.execute(update(t).where(t.c.id == loan.id).values(
+            funder_id=loan.funder_id, contract_no=loan.contract_no))
+        self._drain(loan)
+
     def save_if_status(self, loan: Loan, was: LoanStatus) -> bool:
         t = tables.loans
         changed = self._c.execute(

@@ -31,7 +31,7 @@ from stdnum import luhn
 
 from xinbao.catalogue.model.parties import InsuranceMode, PolicyRole
 from xinbao.catalogue.model.products import PremiumBasis, RefundMethod
-from xinbao.kernel.errors import IllegalTransition
+from xinbao.kernel.errors import IllegalTransition, InvalidInput
 from xinbao.kernel.events import Event
 from xinbao.kernel.money import PRECISION, apply_fraction, apply_rate, round_fen
 from xinbao.loans.model import add_months
@@ -150,6 +150,38 @@ def _whole_months_between(start: date, on: date) -> int:
     return months
 
 
+class EndorsementKind(StrEnum):
+    CANCELLATION = "cancellation"  # cover ends at the policyholder's request
+    TRANSFER = "transfer"  # the loan sold to another funder: the insured changes
+
+
+@dataclass(frozen=True, slots=True)
+class Endorsement:
+    """A change to a policy in force (批改): each makes a new version of the policy, kept
+    with what it changed and its money (refund and commission clawed back, fen)."""
+
+    policy_id: int
+    version: int  # the policy's version it made
+    kind: EndorsementKind
+    effective_on: date
+    reason: str
+    refund_fen: int = 0
+    commission_clawback_fen: int = 0
+    details: dict[str, object] = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyCancellation:
+    """What cancelling a policy on request leaves to post (fen): the premium earned now, the
+    earned premium given back (within the cooling-off period), and the refund."""
+
+    cooling_off: bool
+    earned_fen: int  # single premium newly earned to the cancellation (after cooling-off)
+    earned_reversed_fen: int  # single premium earned before, refunded in the cooling-off
+    refunded_fen: int
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyDocument:
     """An e-policy as issued: its SHA-256 (the same policy renders the same bytes), the
@@ -199,7 +231,8 @@ class Policy:
     loan_id: int | None = None
     earned_fen: int = 0  # single premium earned and posted so far
     installments_written: int = 0  # installment premiums written so far
-    refunded_fen: int = 0  # single premium refunded on prepayment
+    refunded_fen: int = 0  # single premium refunded (on prepayment or cancellation)
+    version: int = 1  # one more with each endorsement
     id: int | None = None
     events: list[Event] = field(default_factory=list, repr=False)
 
@@ -301,6 +334,43 @@ class Policy:
         self.close(on, "loan repaid")
         return PolicySettlement(expired=expired, earned_fen=earned,
                                 earned_through_fen=self.earned_fen, refunded_fen=refunded)
+
+    def cancel_on_request(self, on: date, *, cooling_off_ends: date,
+                          reason: str) -> PolicyCancellation:
+        """Cover ends on ``on`` at the policyholder's request (an endorsement: the next
+        version). Within the cooling-off period (to ``cooling_off_ends`` inclusive, which the
+        caller ends before the first installment premium falls due) every premium paid is
+        refunded, what was earned given back; after it the single premium is earned to
+        ``on`` and the unearned rest refunded by the product's method; installment premiums
+        not yet due are never charged. Only a policy in force."""
+        if self.status is not PolicyStatus.IN_FORCE or self.start_date is None:
+            raise IllegalTransition("policy", self.id, self.status.value, "be cancelled")
+        cooling_off = on <= cooling_off_ends
+        if cooling_off:
+            earned, reversed_, refund = 0, self.earned_fen, self.single_premium_fen
+            self.earned_fen = 0
+        else:
+            earned, reversed_ = self.earn(on), 0
+            refund = self.single_premium_fen - self.earned_fen
+        self.refunded_fen = refund
+        self.version += 1
+        self._move(PolicyStatus.CANCELLED, on, "be cancelled", reason=reason,
+                   cooling_off=cooling_off, refunded_fen=refund, version=self.version)
+        return PolicyCancellation(cooling_off, earned, reversed_, refund)
+
+    def transfer(self, on: date, *, to_funder_id: int) -> None:
+        """The loan was sold to another funder: it becomes the insured (and, in credit
+        insurance, the policyholder); the obligor never changes. An endorsement: the next
+        version. Only a policy in force, to another funder."""
+        if self.status is not PolicyStatus.IN_FORCE:
+            raise IllegalTransition("policy", self.id, self.status.value, "be transferred")
+        if to_funder_id == self.funder_id:
+            raise InvalidInput.single("to", "policy.transfer_same",
+                                      "the loan is that funder's already")
+        before, self.funder_id = self.funder_id, to_funder_id
+        self.version += 1
+        self.events.append(Event("PolicyInsuredChanged", "policy", self.id, on, {
+            "from_funder_id": before, "to_funder_id": to_funder_id, "version": self.version}))
 
     def refund_on_prepayment(self, on: date) -> int:
         """Premium returned when the loan is repaid early on ``on``: the unearned part.

@@ -143,17 +143,19 @@ def premiums_earned(
 
 def premium_refunded(
     *, on: date, policy_id: int, policy_no: str, amount_fen: int, commission_fen: int = 0,
+    earned_reversed_fen: int = 0, description: str | None = None,
 ) -> JournalEntry | None:
-    """The unearned single premium refunded on prepayment (DOMAIN §3): written premium
-    reversed against the bank (Dr written premium / Cr bank) and the same amount of UPR
-    released (Dr UPR / Cr change in UPR), so the policy's earned premium stays what it had
-    earned; and the funder's commission on the refunded premium clawed back (Dr commission
-    payable / Cr commission expense: ``commission_fen``, the agreement's rate on the
-    refund). Once per policy.
+    """The single premium refunded (DOMAIN §3) on prepayment or cancellation: written
+    premium reversed against the bank (Dr written premium / Cr bank) and the UPR it still
+    held released (Dr UPR / Cr change in UPR): the refund less ``earned_reversed_fen``, the
+    premium earned before and given back with it (a cancellation in the cooling-off
+    period), so the policy's earned premium becomes what it keeps; and the funder's
+    commission on the refunded premium clawed back (Dr commission payable / Cr commission
+    expense: ``commission_fen``, the agreement's rate on the refund). Once per policy.
     """
     reference = policy_reference(policy_id)
-    return entry(on=on, description=f"Premium refund on prepayment of {policy_no}",
+    return entry(on=on, description=description or f"Premium refund on prepayment of {policy_no}",
                  source="RefundPremium", key=reference, reference=reference,
                  moves=[(WRITTEN_PREMIUM, BANK, amount_fen),
-                        (UNEARNED_PREMIUM_RESERVE, UPR_CHARGE, amount_fen),
+                        (UNEARNED_PREMIUM_RESERVE, UPR_CHARGE, amount_fen - earned_reversed_fen),
                         (COMMISSION_PAYABLE, COMMISSION_EXPENSE, commission_fen)])

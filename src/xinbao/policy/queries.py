@@ -10,7 +10,7 @@ from xinbao.kernel.errors import require
 from xinbao.kernel.events import Event
 from xinbao.kernel.paging import Page, PageRequest
 from xinbao.ledger.model import JournalEntry
-from xinbao.policy.model import Policy, PolicyStatus
+from xinbao.policy.model import Endorsement, Policy, PolicyStatus
 from xinbao.policy.postings import policy_reference
 from xinbao.policy.repository import PolicyFilter, UnitOfWork
 
@@ -21,6 +21,15 @@ def get_policy(uow: UnitOfWork, policy_id: int) -> Policy:
         p = require(uow.policies.get(policy_id), "policy", policy_id)
         own(uow, p.funder_id, "policy", policy_id)
         return p
+
+
+def endorsements_of(uow: UnitOfWork, policy_id: int) -> list[Endorsement]:
+    """The policy's endorsements, the oldest first (NotFound: another funder's policy)."""
+    authorize(uow, Action.POLICY_READ)
+    with uow:
+        p = require(uow.policies.get(policy_id), "policy", policy_id)
+        own(uow, p.funder_id, "policy", policy_id)
+        return uow.policies.endorsements(policy_id)
 
 
 def list_policies(uow: UnitOfWork, *, after_id: int = 0, limit: int = 100) -> list[Policy]:

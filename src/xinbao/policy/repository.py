@@ -11,7 +11,7 @@ from xinbao.catalogue.model.products import RefundMethod
 from xinbao.kernel.paging import Page, PageRequest
 from xinbao.ledger import repository as ledger
 from xinbao.loans import repository as loans
-from xinbao.policy.model import Policy, PolicyDocument, PolicyStatus
+from xinbao.policy.model import Endorsement, Policy, PolicyDocument, PolicyStatus
 from xinbao.underwriting import repository as underwriting
 
 
@@ -101,6 +101,15 @@ class PolicyRepository(Protocol):
         ...
 
     def add_document(self, document: PolicyDocument) -> PolicyDocument: ...
+
+    def endorsements(self, policy_id: int) -> list[Endorsement]:
+        """The policy's endorsements, the oldest (lowest version) first."""
+        ...
+
+    def add_endorsement(self, endorsement: Endorsement) -> Endorsement:
+        """Kept once per policy and version: a concurrent endorsement of the same version
+        is a write conflict for the caller's transaction."""
+        ...
 
 
 class UnitOfWork(underwriting.UnitOfWork, loans.UnitOfWork, ledger.UnitOfWork, Protocol):

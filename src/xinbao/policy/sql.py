@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, text, update
@@ -23,7 +23,13 @@ from xinbao.platform.prepared import Prepared
 from xinbao.platform.sql import SqlRepository
 from xinbao.platform.sql_lists import in_list
 from xinbao.policy import tables
-from xinbao.policy.model import Policy, PolicyDocument, PolicyStatus
+from xinbao.policy.model import (
+    Endorsement,
+    EndorsementKind,
+    Policy,
+    PolicyDocument,
+    PolicyStatus,
+)
 from xinbao.policy.repository import POLICY_SORTS, EarningTerms, PolicyFilter, PremiumTerms
 from xinbao.underwriting import tables as underwriting_tables
 
@@ -219,6 +225,23 @@ class SqlPolicyRepository(SqlRepository):
         rows = self._c.execute(select(t).where(t.c.policy_id == policy_id).order_by(t.c.id))
         return [PolicyDocument(r.policy_id, r.sha256, r.renderer, r.wording, r.first_issued_on,
                                r.id) for r in rows]
+
+    def endorsements(self, policy_id: int) -> list[Endorsement]:
+        t = tables.policy_endorsements
+        rows = self._c.execute(select(t).where(t.c.policy_id == policy_id)
+                               .order_by(t.c.version))
+        return [Endorsement(r.policy_id, r.version, EndorsementKind(r.kind), r.effective_on,
+                            r.reason, r.refund_fen, r.commission_clawback_fen,
+                            dict(r.details), r.id) for r in rows]
+
+    def add_endorsement(self, endorsement: Endorsement) -> Endorsement:
+        new_id = self._insert(tables.policy_endorsements, {
+            "policy_id": endorsement.policy_id, "version": endorsement.version,
+            "kind": endorsement.kind.value, "effective_on": endorsement.effective_on,
+            "reason": endorsement.reason, "refund_fen": endorsement.refund_fen,
+            "commission_clawback_fen": endorsement.commission_clawback_fen,
+            "details": endorsement.details})
+        return replace(endorsement, id=new_id)
 
     def add_document(self, document: PolicyDocument) -> PolicyDocument:
         new_id = self._insert(tables.policy_documents, {

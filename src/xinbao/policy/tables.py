@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Column,
     Date,
     ForeignKey,
@@ -44,6 +45,7 @@ policies = Table(
     fen_column("earned_fen"),
     Column("installments_written", Integer, nullable=False),
     fen_column("refunded_fen"),
+    Column("version", Integer, nullable=False, server_default="1"),  # 0021: endorsements
     ForeignKeyConstraint(["product_code", "product_version"],
                          ["products.code", "products.version"]),
 )
@@ -78,4 +80,21 @@ policy_documents = Table(
     Column("wording", String(40), nullable=False),
     Column("first_issued_on", Date, nullable=False),
     UniqueConstraint("policy_id", "sha256"),
+)
+
+#: Each endorsement of a policy (issue 23, migration 0021): the version it made, its kind,
+#: the day it takes effect, why, its money (refund, commission clawed back) and what else it
+#: changed (JSON). Once per policy and version.
+policy_endorsements = Table(
+    "policy_endorsements", metadata,
+    id_column(),
+    Column("policy_id", ForeignKey("policies.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("effective_on", Date, nullable=False),
+    Column("reason", String(200), nullable=False),
+    fen_column("refund_fen"),
+    fen_column("commission_clawback_fen"),
+    Column("details", JSON, nullable=False),
+    UniqueConstraint("policy_id", "version"),
 )

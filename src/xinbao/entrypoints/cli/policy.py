@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from xinbao.entrypoints.api.schemas.policy import PolicyOut
+from xinbao.entrypoints.api.schemas.policy import EndorsementOut, PolicyOut
 from xinbao.entrypoints.cli.common import (
     AfterOption,
     DatabaseUrl,
@@ -29,10 +29,11 @@ from xinbao.entrypoints.cli.common import (
 )
 from xinbao.kernel.errors import InvalidInput
 from xinbao.kernel.money import format_yuan
+from xinbao.policy import endorsements
 from xinbao.policy import queries as policy_queries
 from xinbao.policy import services as policies
-from xinbao.policy.commands import IssuePolicy
-from xinbao.policy.model import Policy, parse_policy_number
+from xinbao.policy.commands import CancelPolicy, IssuePolicy, TransferPolicy
+from xinbao.policy.model import Endorsement, Policy, parse_policy_number, policy_number
 from xinbao.reporting.documents import issue_epolicy
 
 policies_app = typer.Typer(help="Policies: issue on disbursement, list, show.",
@@ -139,6 +140,77 @@ def policies_show(
         out.print(f"E-policy written to {pdf} (SHA-256 {issued.sha256}, first issued "
                   f"{issued.document.first_issued_on}, wording {issued.document.wording}).",
                   markup=False)
+
+
+PolicyArg = Annotated[str, typer.Argument(help="The policy's number (XB…) or id.")]
+ReasonOption = Annotated[str, typer.Option(help="Why (kept with the endorsement).")]
+
+
+@policies_app.command("cancel")
+def policies_cancel(
+    policy: PolicyArg, reason: ReasonOption,
+    on: Annotated[str | None, typer.Option(help="The day it takes effect, YYYY-MM-DD "
+                                                "(default: today).")] = None,
+    insured_consent: Annotated[bool, typer.Option(
+        "--insured-consent", help="The insured funder consents (guarantee insurance).")]
+    = False,
+    as_json: JsonOption = False, user: UserOption = None, database_url: DatabaseUrl = None,
+) -> None:
+    """Cancel a policy in force at the policyholder's request: within the cooling-off period
+    every premium back, after it the unearned premium; the commission on it clawed back."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        e = endorsements.cancel_policy(CancelPolicy(
+            _policy_id(policy), parse_field("on", date.fromisoformat, on) if on
+            else date.today(), reason, insured_consent), container.uow())
+    _print_endorsement(e, as_json)
+
+
+@policies_app.command("transfer")
+def policies_transfer(
+    policy: PolicyArg, reason: ReasonOption,
+    to: Annotated[str, typer.Option("--to", help="The funder the loan was sold to (code).")],
+    contract: Annotated[str, typer.Option("--contract", help="Its contract number for the "
+                                                             "loan.")],
+    on: Annotated[str | None, typer.Option(help="The day of the sale, YYYY-MM-DD (default: "
+                                                "today).")] = None,
+    as_json: JsonOption = False, user: UserOption = None, database_url: DatabaseUrl = None,
+) -> None:
+    """The loan sold to another funder: it becomes the insured; the borrower stays."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        e = endorsements.transfer_policy(TransferPolicy(
+            _policy_id(policy), to, contract, parse_field("on", date.fromisoformat, on)
+            if on else date.today(), reason), container.uow())
+    _print_endorsement(e, as_json)
+
+
+@policies_app.command("endorsements")
+def policies_endorsements(policy: PolicyArg, as_json: JsonOption = False,
+                          user: UserOption = None, database_url: DatabaseUrl = None) -> None:
+    """A policy's endorsements, the oldest first."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        found = policy_queries.endorsements_of(container.uow(), _policy_id(policy))
+    if as_json:
+        emit_json({"items": [EndorsementOut.of(e).model_dump(mode="json") for e in found]})
+        return
+    table = Table("version", "kind", "effective", "refund (yuan)", "commission back (yuan)",
+                  "reason", "details", title="Endorsements")
+    for e in found:
+        table.add_row(str(e.version), e.kind.value, str(e.effective_on),
+                      format_yuan(e.refund_fen), format_yuan(e.commission_clawback_fen),
+                      e.reason, ", ".join(f"{k}={v}" for k, v in e.details.items()))
+    out.print(table)
+
+
+def _print_endorsement(e: Endorsement, as_json: bool) -> None:
+    if as_json:
+        emit_json(EndorsementOut.of(e).model_dump(mode="json"))
+        return
+    out.print(f"Policy {policy_number(e.policy_id)} version {e.version}: {e.kind.value} on "
+              f"{e.effective_on}; refund {format_yuan(e.refund_fen)} yuan, commission clawed "
+              f"back {format_yuan(e.commission_clawback_fen)} yuan.", markup=False)
 
 
 def _policy_id(text: str) -> int:

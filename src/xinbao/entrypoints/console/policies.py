@@ -14,17 +14,20 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from xinbao.catalogue import queries as catalogue
 from xinbao.catalogue.model.parties import PartyKind
 from xinbao.entrypoints.console.web import N_, Listing, RecordId, Signed, today
 from xinbao.iam.model.security import Action, Forbidden
+from xinbao.kernel.errors import InvalidInput
 from xinbao.kernel.identity import mask_id_number, mask_name
 from xinbao.ledger.model import ACCOUNTS
 from xinbao.loans.model import Installment, installment_settled, paid_by_installment
+from xinbao.policy import endorsements
 from xinbao.policy import queries as policies
-from xinbao.policy.model import Policy, PolicyStatus, parse_policy_number
+from xinbao.policy.commands import CancelPolicy, TransferPolicy
+from xinbao.policy.model import EndorsementKind, Policy, PolicyStatus, parse_policy_number
 from xinbao.policy.repository import POLICY_SORTS, PolicyFilter
 from xinbao.reporting.documents import epolicies_issued, issue_epolicy
 from xinbao.servicing import queries as servicing
@@ -50,6 +53,8 @@ CLAIM_STATUS_NAMES = {"notified": N_("Notified"), "under_review": N_("Under revi
                       "approved": N_("Approved"), "declined": N_("Declined"),
                       "paid": N_("Paid"), "recovering": N_("Recovering"),
                       "closed": N_("Closed")}
+
+
 def policy_id_of(text: str) -> int | None:
     """The policy id a number names (``XB00000000125``, its check digit right, or the bare
     id ``12``); None for anything else."""
@@ -156,6 +161,47 @@ def _borrower(me: Signed, policy: Policy) -> dict[str, str | None]:
     return {"name": name, "id_number": mask_id_number(policy.borrower_id_number, masking)}
 
 
+#: An endorsement's kind in the reader's language.
+ENDORSEMENT_NAMES = {EndorsementKind.CANCELLATION: N_("Cancellation"),
+                     EndorsementKind.TRANSFER: N_("Change of insured")}
+#: The flash of each redirect after an endorsement form (``?done=``).
+DONE = {"cancelled": N_("The policy is cancelled; its refund is posted."),
+        "transferred": N_("The insured is changed: the loan is the buyer's.")}
+
+
+def _form_date(field: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput.single(field, "date.format", "a date as YYYY-MM-DD") from None
+
+
+@router.post("/policies/{policy_id}/cancel")
+def cancel(policy_id: RecordId, me: Signed, csrf_token: Annotated[str, Form(max_length=100)],
+           on: Annotated[str, Form(max_length=10)],
+           reason: Annotated[str, Form(max_length=200)] = "",
+           insured_consent: Annotated[bool, Form()] = False) -> Response:
+    """Cancel the policy at the policyholder's request (``policy.endorsements``)."""
+    me.check_csrf(csrf_token)
+    endorsements.cancel_policy(CancelPolicy(policy_id, _form_date("on", on), reason,
+                                            insured_consent), me.uow())
+    return RedirectResponse(f"/console/policies/{policy_id}?done=cancelled", status_code=303)
+
+
+@router.post("/policies/{policy_id}/transfer")
+def transfer(policy_id: RecordId, me: Signed, csrf_token: Annotated[str, Form(max_length=100)],
+             on: Annotated[str, Form(max_length=10)],
+             to_funder: Annotated[str, Form(max_length=40)] = "",
+             contract_no: Annotated[str, Form(max_length=64)] = "",
+             reason: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """The loan sold to another funder: it becomes the insured."""
+    me.check_csrf(csrf_token)
+    endorsements.transfer_policy(TransferPolicy(policy_id, to_funder.strip(), contract_no,
+                                                _form_date("on", on), reason), me.uow())
+    return RedirectResponse(f"/console/policies/{policy_id}?done=transferred",
+                            status_code=303)
+
+
 @router.get("/policies/{policy_id}/epolicy.pdf")
 def epolicy_file(policy_id: RecordId, me: Signed) -> Response:
     """The policy's e-policy (PDF) for download; its SHA-256 is kept when first issued."""
@@ -166,7 +212,7 @@ def epolicy_file(policy_id: RecordId, me: Signed) -> Response:
 
 
 @router.get("/policies/{policy_id}", response_class=HTMLResponse)
-def policy_page(policy_id: RecordId, me: Signed) -> Response:
+def policy_page(policy_id: RecordId, me: Signed, done: str | None = None) -> Response:
     """One policy: parties, cover, premium, the loan's schedule and payments, days past
     due today, the claims made on it and (for who may read the ledger) its entries."""
     policy = policies.get_policy(me.uow(), policy_id)
@@ -182,6 +228,13 @@ def policy_page(policy_id: RecordId, me: Signed) -> Response:
     documents = epolicies_issued(me.uow(), policy_id) if policy.issued_on else []
     return me.render("policies/detail.html", "policies", policy=policy, as_of=as_of,
                      documents=documents,
+                     endorsements=policies.endorsements_of(me.uow(), policy_id),
+                     endorsement_kinds={k.value: me.gettext(n)
+                                        for k, n in ENDORSEMENT_NAMES.items()},
+                     may_endorse=policy.status is PolicyStatus.IN_FORCE
+                     and me.may(Action.POLICY_ENDORSE),
+                     notice=me.gettext(DONE[done]) if done in DONE else None,
+                     today=today(),
                      borrower=_borrower(me, policy),
                      funder=_funders(me).get(policy.funder_id, str(policy.funder_id)),
                      monthly_rate=f"{(policy.monthly_premium_rate * 100).normalize():f}%",

@@ -41,6 +41,7 @@ class Action(StrEnum):
     APPLICATION_APPROVE = "application.approve"
     POLICY_ISSUE = "policy.issue"
     POLICY_READ = "policy.read"
+    POLICY_ENDORSE = "policy.endorse"  # cancel a policy, change its insured
     LOAN_READ = "loan.read"
     REPAYMENT_RECORD = "repayment.record"
     BATCH_RUN = "batch.run"
@@ -79,6 +80,7 @@ AUTHORITY: dict[Role, dict[Action, int | None]] = {
         **dict.fromkeys(_READ_BOOK, UNLIMITED),
         Action.APPLICATION_APPROVE: 500_000_000,  # 5,000,000 yuan
         Action.POLICY_ISSUE: UNLIMITED,
+        Action.POLICY_ENDORSE: UNLIMITED,
         Action.PII_UNMASK: UNLIMITED,
     },
     Role.CLAIMS_ADJUSTER: {
@@ -143,6 +145,7 @@ AUTHORITY: dict[Role, dict[Action, int | None]] = {
         Action.APPLICATION_SUBMIT: UNLIMITED,
         Action.APPLICATION_READ: UNLIMITED,
         Action.POLICY_ISSUE: UNLIMITED,
+        Action.POLICY_ENDORSE: UNLIMITED,
         Action.POLICY_READ: UNLIMITED,
         Action.LOAN_READ: UNLIMITED,
         Action.REPAYMENT_RECORD: UNLIMITED,
@@ -154,7 +157,8 @@ AUTHORITY: dict[Role, dict[Action, int | None]] = {
 #: Actions that change something (the auditor role holds none of them).
 WRITES = frozenset({
     Action.CATALOGUE_MANAGE, Action.APPLICATION_SUBMIT, Action.APPLICATION_APPROVE,
-    Action.POLICY_ISSUE, Action.REPAYMENT_RECORD, Action.BATCH_RUN, Action.CLAIM_FILE,
+    Action.POLICY_ISSUE, Action.POLICY_ENDORSE, Action.REPAYMENT_RECORD, Action.BATCH_RUN,
+    Action.CLAIM_FILE,
     Action.CLAIM_REVIEW, Action.CLAIM_APPROVE, Action.CLAIM_PAY, Action.RECOVERY_RECORD,
     Action.LEDGER_POST, Action.USER_MANAGE, Action.RETENTION_RUN, Action.RISK_MANAGE,
     Action.CLASSIFICATION_OVERRIDE,

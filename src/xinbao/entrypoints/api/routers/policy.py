@@ -8,10 +8,18 @@ from fastapi import APIRouter, Query, Response
 
 from xinbao.entrypoints.api.deps import ERRORS, Me, PathId, today
 from xinbao.entrypoints.api.schemas.common import BIGINT_MAX
-from xinbao.entrypoints.api.schemas.policy import IssueIn, PolicyOut, PolicyPageOut
+from xinbao.entrypoints.api.schemas.policy import (
+    CancelIn,
+    EndorsementOut,
+    IssueIn,
+    PolicyOut,
+    PolicyPageOut,
+    TransferIn,
+)
+from xinbao.policy import endorsements
 from xinbao.policy import queries as policy_queries
 from xinbao.policy import services as policies
-from xinbao.policy.commands import IssuePolicy
+from xinbao.policy.commands import CancelPolicy, IssuePolicy, TransferPolicy
 from xinbao.reporting.documents import issue_epolicy
 
 router = APIRouter(prefix="/v1", tags=["policies"], responses=ERRORS)
@@ -48,3 +56,27 @@ def get_epolicy(policy_id: PathId, me: Me) -> Response:
     return Response(issued.pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{issued.epolicy.policy_no}.pdf"',
         "X-Document-SHA256": issued.sha256})
+
+
+@router.post("/policies/{policy_id}/cancel", response_model=EndorsementOut)
+def cancel_policy(policy_id: PathId, body: CancelIn, me: Me) -> EndorsementOut:
+    """Cancel a policy in force at the policyholder's request: within the cooling-off period
+    every premium back, after it the unearned premium; the commission on the refund clawed
+    back. Again, it answers with the cancellation made."""
+    return EndorsementOut.of(endorsements.cancel_policy(CancelPolicy(
+        policy_id, body.on or today(), body.reason, body.insured_consent), me.uow()))
+
+
+@router.post("/policies/{policy_id}/transfer", response_model=EndorsementOut)
+def transfer_policy(policy_id: PathId, body: TransferIn, me: Me) -> EndorsementOut:
+    """The loan sold to another funder: it becomes the insured; the borrower never changes.
+    Again, it answers with the transfer made."""
+    return EndorsementOut.of(endorsements.transfer_policy(TransferPolicy(
+        policy_id, body.to_funder, body.contract_no, body.on or today(), body.reason),
+        me.uow()))
+
+
+@router.get("/policies/{policy_id}/endorsements", response_model=list[EndorsementOut])
+def policy_endorsements(policy_id: PathId, me: Me) -> list[EndorsementOut]:
+    """The policy's endorsements, the oldest first."""
+    return [EndorsementOut.of(e) for e in policy_queries.endorsements_of(me.uow(), policy_id)]

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from xinbao.entrypoints.api.schemas.common import Fen, Rate, StrictIn
-from xinbao.policy.model import Policy
+from xinbao.policy.model import Endorsement, Policy
 
 
 class IssueIn(StrictIn):
@@ -64,3 +64,43 @@ def policy_fields(p: Policy) -> dict[str, Any]:
 class PolicyPageOut(BaseModel):
     items: list[PolicyOut]
     next_after_id: int | None = Field(description="pass as after_id for the next page")
+
+
+class CancelIn(StrictIn):
+    """End cover at the policyholder's request. In guarantee insurance the insured funder
+    consents (``insured_consent``; a funder's own request is its consent)."""
+
+    on: date | None = Field(default=None, description="the day it takes effect; today when "
+                                                      "omitted")
+    reason: str = Field(min_length=1, max_length=200)
+    insured_consent: bool = False
+
+
+class TransferIn(StrictIn):
+    """The loan sold to another funder: it becomes the insured."""
+
+    to_funder: str = Field(min_length=1, max_length=40, description="the buyer's code")
+    contract_no: str = Field(min_length=1, max_length=64,
+                             description="the buyer's contract number for the loan")
+    on: date | None = None
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class EndorsementOut(BaseModel):
+    """An endorsement: the policy's version it made, its kind, when it takes effect, why,
+    its money and what else it changed."""
+
+    policy_id: int
+    version: int
+    kind: str = Field(description="cancellation or transfer")
+    effective_on: date
+    reason: str
+    refund_fen: Fen
+    commission_clawback_fen: Fen
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, e: Endorsement) -> EndorsementOut:
+        return cls(policy_id=e.policy_id, version=e.version, kind=e.kind.value,
+                   effective_on=e.effective_on, reason=e.reason, refund_fen=e.refund_fen,
+                   commission_clawback_fen=e.commission_clawback_fen, details=dict(e.details))

@@ -1,0 +1,38 @@
+"""The policy administration parameters shipped with the system (``params/policy.toml``),
+read once; a use case takes parameters given to it (a test) or these."""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRules:
+    """The cooling-off days, by default and per product."""
+
+    version: str
+    cooling_off_days: int
+    products: dict[str, int] = field(default_factory=dict)
+
+    def cooling_off_for(self, product_code: str) -> int:
+        return self.products.get(product_code, self.cooling_off_days)
+
+
+def parse_policy_rules(data: dict[str, Any]) -> PolicyRules:
+    """The rules of a ``policy.toml`` (ValueError for a negative period)."""
+    default = int(data["defaults"]["cooling_off_days"])
+    products = {code: int(part.get("cooling_off_days", default))
+                for code, part in data.get("products", {}).items()}
+    if default < 0 or any(days < 0 for days in products.values()):
+        raise ValueError("a cooling-off period is 0 days or more")
+    return PolicyRules(str(data["version"]), default, products)
+
+
+@functools.cache
+def shipped() -> PolicyRules:
+    text = resources.files("xinbao.params").joinpath("policy.toml").read_text("utf-8")
+    return parse_policy_rules(tomllib.loads(text))
