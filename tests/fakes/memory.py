@@ -566,6 +566,11 @@ class _Claims(_Table):
                                     c.decided_on, c.paid_on, c.approvals == (AUTOMATIC,)))
         return found
 
+    def paid_between(self, start: date, end: date) -> list[tuple[int, date]]:
+        return [(c.amount_fen, c.paid_on) for c in sorted(self._filter(
+            lambda c: c.paid_on is not None and start <= c.paid_on <= end),
+            key=lambda c: c.id) if c.paid_on is not None]
+
     def approved_through(self, funder_id: int, through: date) -> list[Claim]:
         return sorted(self._filter(
             lambda c: c.funder_id == funder_id and c.status is ClaimStatus.APPROVED

@@ -177,3 +177,25 @@ def test_finance_pages_have_no_write_controls_and_need_ledger_read(console):
 
     assert refused.status_code == 403 and "Not allowed" in refused.text
     assert 'href="/console/finance"' not in client.get("/console/").text
+
+
+def test_the_reinsurance_page_shows_each_treaty_and_what_it_ceded(console):
+    from xinbao.kernel.money import apply_rate
+    from xinbao.reinsurance.services import close_reinsurance, shipped
+
+    container, client = console
+    sign_in(container, client, "zhao.fin", ["finance"])
+    empty = client.get("/console/finance/reinsurance")
+    assert empty.status_code == 200
+    assert empty.text.count("Nothing ceded yet") == len(shipped().treaties)
+
+    b.issued_policy(container.uow, b.car_application())  # 720,000 fen written
+    close_reinsurance(container.uow(), through=date(2025, 1, 31))
+    page = client.get("/console/finance/reinsurance").text
+
+    quota_share = next(t for t in shipped().treaties if t.cession)
+    assert quota_share.code in page and "Quota share" in page
+    assert "6541 Ceded premium" in page
+    assert yuan(apply_rate(720_000, quota_share.cession)) in page
+    sign_in(container, client, "bank.a", ["funder"], funder_code="BANK-A")
+    assert client.get("/console/finance/reinsurance").status_code == 403

@@ -253,3 +253,27 @@ def test_the_funders_send_notices_and_are_paid_in_batches_that_tie_out(busy_mark
     assert len(paid) == result.claims_paid and all(c.settlement_id for c in paid)
     # Claims paid = the statements' totals.
     assert sum(totals.values()) == sum(c.amount_fen for c in paid)
+
+
+def test_borrowers_cancel_in_the_cooling_off_and_the_book_cedes_under_its_treaties(
+        busy_market):
+    from xinbao.kernel.money import apply_rate
+    from xinbao.ledger import model as gl
+    from xinbao.policy.model import EndorsementKind
+    from xinbao.reinsurance.services import shipped
+
+    _, result, factory = busy_market
+    assert result.cancellations > 0 and result.reinsurance_closes == 15
+    with factory() as u:
+        cancelled = u.policies.list_by_status([PolicyStatus.CANCELLED])
+        refunds = [e for p in cancelled for e in u.policies.endorsements(p.id)
+                   if e.kind is EndorsementKind.CANCELLATION]
+        quota_share = next(t for t in shipped().treaties if t.cession)
+        ceded = sum(line.amount_fen for e in u.ledger.entries(reference=quota_share.reference())
+                    for line in e.lines if line.account == gl.CEDED_PREMIUM)
+    assert len(refunds) == result.cancellations
+    assert all(e.details["cooling_off"] for e in refunds)
+    statement = reporting.portfolio_kpis(factory()).statement
+    # The quota share ceded its share of everything written, closed at the last month end.
+    assert ceded == apply_rate(statement.written_premium_fen, quota_share.cession)
+    assert statement.net_written_premium_fen < statement.written_premium_fen

@@ -97,6 +97,10 @@ class ClaimRepository(Protocol):
         """The funder's approved claims not yet paid, approved on or before ``through``, in
         id order: what a payment batch of the cycle ending then pays."""
         ...
+    def paid_between(self, start: date, end: date) -> list[tuple[int, date]]:
+        """(indemnity, payment date) of every claim paid from ``start`` to ``end``, in id
+        order: what a per-risk excess of loss reads."""
+        ...
     def for_policy(self, policy_id: int) -> list[Claim]: ...
     def for_policies(self, policy_ids: Iterable[int]) -> dict[int, list[Claim]]:
         """Each of these policies' claims in id order (an empty list for one without)."""

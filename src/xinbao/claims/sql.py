@@ -204,6 +204,12 @@ class SqlClaimRepository(SqlRepository):
             t.c.decided_on <= through, t.c.settlement_id.is_(None)).order_by(t.c.id))
         return [self._from_row(r) for r in rows]
 
+    def paid_between(self, start: date, end: date) -> list[tuple[int, date]]:
+        t = tables.claims
+        rows = self._c.execute(select(t.c.amount_fen, t.c.paid_on).where(
+            t.c.paid_on >= start, t.c.paid_on <= end).order_by(t.c.id))
+        return [(r.amount_fen, r.paid_on) for r in rows]
+
     def get(self, claim_id: int) -> Claim | None:
         r = self._c.execute(select(tables.claims).where(tables.claims.c.id == claim_id)).first()
         return self._from_row(r) if r else None

@@ -50,6 +50,16 @@ UPR_CHARGE = "6501"
 CLAIM_RESERVE_CHARGE = "6502"
 CLAIMS_PAID = "6511"
 RECOVERIES = "6513"
+# Reinsurance ceded (issue 23, CAS 26 再保险合同): what the cedant's side of a treaty posts.
+REINSURANCE_RECEIVABLE = "1211"
+CEDED_UPR = "1212"
+CEDED_CLAIM_RESERVE = "1213"
+REINSURANCE_PAYABLE = "2261"
+CEDED_RESERVE_RECOVERED = "6201"
+CEDED_CLAIMS_RECOVERED = "6202"
+CEDING_COMMISSION = "6203"
+CEDED_UPR_RECOVERED = "6204"
+CEDED_PREMIUM = "6541"
 
 CHART: tuple[Account, ...] = (
     Account(BANK, "Bank", "银行存款", AccountType.ASSET),
@@ -67,6 +77,20 @@ CHART: tuple[Account, ...] = (
             AccountType.EXPENSE),
     Account(CLAIMS_PAID, "Claims paid", "赔付支出", AccountType.EXPENSE),
     Account(RECOVERIES, "Recoveries", "追偿款收入", AccountType.EXPENSE),  # contra-expense
+    Account(REINSURANCE_RECEIVABLE, "Reinsurance receivable", "应收分保账款", AccountType.ASSET),
+    Account(CEDED_UPR, "Reinsurance share of unearned premium reserve",
+            "应收分保未到期责任准备金", AccountType.ASSET),
+    Account(CEDED_CLAIM_RESERVE, "Reinsurance share of claim reserve", "应收分保未决赔款准备金",
+            AccountType.ASSET),
+    Account(REINSURANCE_PAYABLE, "Reinsurance payable", "应付分保账款", AccountType.LIABILITY),
+    Account(CEDED_RESERVE_RECOVERED, "Claim reserve recovered from reinsurers",
+            "摊回保险责任准备金", AccountType.INCOME),
+    Account(CEDED_CLAIMS_RECOVERED, "Claims recovered from reinsurers", "摊回赔付支出",
+            AccountType.INCOME),
+    Account(CEDING_COMMISSION, "Ceding commission", "摊回分保费用", AccountType.INCOME),
+    Account(CEDED_UPR_RECOVERED, "Unearned premium reserve recovered from reinsurers",
+            "摊回未到期责任准备金", AccountType.INCOME),
+    Account(CEDED_PREMIUM, "Ceded premium", "分出保费", AccountType.EXPENSE),
 )
 ACCOUNTS: Mapping[str, Account] = {a.code: a for a in CHART}
 
@@ -198,6 +222,43 @@ class Statement:
     claims_incurred_fen: int  # paid + reserve change − recoveries
     commission_fen: int
     underwriting_result_fen: int
+    # Ceded to reinsurers (0 without a treaty): premium, the change in their share of the
+    # UPR, claims and claim reserve recovered, and the ceding commission.
+    ceded_premium_fen: int = 0
+    ceded_upr_change_fen: int = 0
+    ceded_claims_fen: int = 0
+    ceded_reserve_change_fen: int = 0
+    ceding_commission_fen: int = 0
+
+    @property
+    def net_written_premium_fen(self) -> int:
+        return self.written_premium_fen - self.ceded_premium_fen
+
+    @property
+    def net_earned_premium_fen(self) -> int:
+        return self.earned_premium_fen - (self.ceded_premium_fen - self.ceded_upr_change_fen)
+
+    @property
+    def net_claims_incurred_fen(self) -> int:
+        return self.claims_incurred_fen - self.ceded_claims_fen - self.ceded_reserve_change_fen
+
+    @property
+    def net_commission_fen(self) -> int:
+        return self.commission_fen - self.ceding_commission_fen
+
+    @property
+    def net_underwriting_result_fen(self) -> int:
+        return self.net_earned_premium_fen - self.net_claims_incurred_fen \
+            - self.net_commission_fen
+
+    @property
+    def net_loss_ratio(self) -> Decimal | None:
+        return ratio(self.net_claims_incurred_fen, self.net_earned_premium_fen)
+
+    @property
+    def net_combined_ratio(self) -> Decimal | None:
+        return ratio(self.net_claims_incurred_fen + self.net_commission_fen,
+                     self.net_earned_premium_fen)
 
     @property
     def loss_ratio(self) -> Decimal | None:
@@ -226,4 +287,9 @@ def underwriting_statement(tb: TrialBalance) -> Statement:
         claims_paid_fen=paid, claim_reserve_change_fen=reserve_change, recoveries_fen=recoveries,
         claims_incurred_fen=incurred, commission_fen=commission,
         underwriting_result_fen=earned - incurred - commission,
+        ceded_premium_fen=tb.balance(CEDED_PREMIUM),
+        ceded_upr_change_fen=-tb.balance(CEDED_UPR_RECOVERED),
+        ceded_claims_fen=-tb.balance(CEDED_CLAIMS_RECOVERED),
+        ceded_reserve_change_fen=-tb.balance(CEDED_RESERVE_RECOVERED),
+        ceding_commission_fen=-tb.balance(CEDING_COMMISSION),
     )

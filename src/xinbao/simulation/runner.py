@@ -35,8 +35,10 @@ from xinbao.kernel.results import Rejection
 from xinbao.ledger import services as ledger
 from xinbao.ledger.commands import InjectCapital
 from xinbao.loans.model import add_months
+from xinbao.policy import endorsements
 from xinbao.policy import services as policies
-from xinbao.policy.commands import IssuePolicies, IssuePolicy
+from xinbao.policy.commands import CancelPolicy, IssuePolicies, IssuePolicy
+from xinbao.reinsurance.services import close_reinsurance
 from xinbao.risk import approval
 from xinbao.risk.commands import ApproveApplications
 from xinbao.risk.model.bureau import Report, Standing
@@ -97,6 +99,8 @@ class SimulationResult:
     settlements: int = 0  # payment batches (each with its statement)
     recoveries: int = 0
     snapshots: int = 0  # days whose end-of-day snapshot was kept
+    cancellations: int = 0  # policies cancelled in the cooling-off period
+    reinsurance_closes: int = 0  # month ends whose treaty accounts were closed
     last_snapshot: DaySnapshot | None = None
     truth: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
 
@@ -125,6 +129,12 @@ class _Loan:
     truth_row: int
     policy_id: int = 0
     trigger_dpd: int = 0  # the product's claim trigger, days past due
+    cancelled: bool = False  # its policy was cancelled: the insurer follows it no more
+
+
+#: The random stream of the cooling-off cancellations (market.py's streams are 1 to 4; the
+#: claims' 7 and 8).
+_CANCELS = 9
 
 
 def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProduct], *,
@@ -189,14 +199,23 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
                 loans.append(loan)
                 by_loan_id[loan.loan_id] = len(loans) - 1
                 schedule(int(loan.schedule[0, 0]), "due", len(loans) - 1, 1)
+                g = market.rng(scenario, _CANCELS, len(loans) - 1)
+                if g.random() < scenario.cancel_share:  # withdrawn within the cooling-off
+                    schedule(today + timedelta(days=int(g.integers(1, 10))), "cancel",
+                             len(loans) - 1)
         files: dict[str, list[RepaymentRecord]] = defaultdict(list)
         prepay: list[int] = []
         payments: list[int] = []
         notices: list[int] = []
         recoveries: list[tuple[int, int, bool]] = []
+        cancels: list[int] = []
         while agenda and agenda[0][0] <= today.toordinal():
             _, _, kind, idx, arg = heapq.heappop(agenda)
-            if kind == "due":
+            if idx >= 0 and loans[idx].cancelled:
+                continue  # uninsured now: its repayments are the funder's own business
+            if kind == "cancel":
+                cancels.append(idx)
+            elif kind == "due":
                 loan = loans[idx]
                 if loan.default_at and arg == loan.default_at:
                     # The borrower stops here: for some, the funder sends a claim notice
@@ -221,6 +240,16 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
                 recoveries.append((idx, arg, False))
             elif kind == "recover_last":
                 recoveries.append((idx, arg, True))
+        for idx in cancels:
+            loan = loans[idx]
+            try:
+                endorsements.cancel_policy(CancelPolicy(
+                    loan.policy_id, today, "the borrower withdrew in the cooling-off period",
+                    insured_consent=True), uow())
+            except DomainError:  # not in force any more (repaid, or in default)
+                continue
+            loan.cancelled = True
+            result.cancellations += 1
         if files:  # the day's files, one a funder, ingested together
             outcomes = servicing.ingest_repayment_files([IngestRepaymentFile(
                 funder_code=funder_code, file_reference=f"{today.isoformat()}",
@@ -275,8 +304,11 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
             reviewed.discard(claim_id)
             result.claims_reviewed += 1
         if (today + timedelta(days=1)).month != today.month or today == end:
-            # Month end: each funder's approved claims of its settlement cycle paid together,
-            # with the statement.
+            # Month end: each treaty's account closed (params/reinsurance.toml), and each
+            # funder's approved claims of its settlement cycle paid together, with the
+            # statement.
+            close_reinsurance(uow(), through=today)
+            result.reinsurance_closes += 1
             for f in scenario.funders:
                 try:
                     settled = claims.settle_claims(SettleClaims(f.code, today), uow())

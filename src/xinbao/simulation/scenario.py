@@ -57,6 +57,8 @@ class Scenario:
     # Share of defaults whose funder sends a claim notice before the batch's trigger (the
     # rest are claimed by the end-of-day trigger alone).
     notice_share: float = 0.3
+    # Share of policies the borrower cancels in the cooling-off period (every premium back).
+    cancel_share: float = 0.02
     description: str = ""
 
     def validate(self) -> list[str]:
@@ -69,6 +71,8 @@ class Scenario:
             problems.append("fraud_prevalence must be in [0, 0.5)")
         if not 0 <= self.notice_share <= 1:
             problems.append("notice_share must be in [0, 1]")
+        if not 0 <= self.cancel_share <= 1:
+            problems.append("cancel_share must be in [0, 1]")
         if abs(sum(self.mix.values()) - 1) > 1e-9 or any(v < 0 for v in self.mix.values()):
             problems.append("mix shares must be non-negative and sum to 1")
         if set(self.mix) - set(self.products):
@@ -132,6 +136,7 @@ def scenario_from_dict(data: dict) -> Scenario:
         default_multiplier=float(data.get("default_multiplier", 1.0)),
         claim_payment_days=tuple(data.get("claim_payment_days", (5, 20))),
         notice_share=float(data.get("notice_share", 0.3)),
+        cancel_share=float(data.get("cancel_share", 0.02)),
         description=str(data.get("description", "")),
     )
     problems = scenario.validate()
@@ -156,6 +161,7 @@ def dump_scenario(s: Scenario) -> str:
         f"default_multiplier = {s.default_multiplier}",
         f"claim_payment_days = [{s.claim_payment_days[0]}, {s.claim_payment_days[1]}]",
         f"notice_share = {s.notice_share}",
+        f"cancel_share = {s.cancel_share}",
         f'description = "{s.description}"',
         "",
         "[mix]",

@@ -223,6 +223,13 @@ def kpi_rows(k: reporting.PortfolioKpis) -> list[tuple[str, str]]:
         ("Expense ratio (commission / earned)", _pct(st.expense_ratio)),
         ("Combined ratio", _pct(st.combined_ratio)),
         ("Underwriting profit (yuan)", format_yuan(st.underwriting_result_fen)),
+        ("Ceded premium (yuan)", format_yuan(st.ceded_premium_fen)),
+        ("Net written premium (yuan)", format_yuan(st.net_written_premium_fen)),
+        ("Net earned premium (yuan)", format_yuan(st.net_earned_premium_fen)),
+        ("Net claims incurred (yuan)", format_yuan(st.net_claims_incurred_fen)),
+        ("Net loss ratio", _pct(st.net_loss_ratio)),
+        ("Net combined ratio", _pct(st.net_combined_ratio)),
+        ("Net underwriting profit (yuan)", format_yuan(st.net_underwriting_result_fen)),
         ("Trial balance (must be 0)", format_yuan(k.trial_balance.total)),
     ]
 

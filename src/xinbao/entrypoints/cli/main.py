@@ -16,6 +16,7 @@ from xinbao.entrypoints.cli import (
     iam,
     ledger,
     policy,
+    reinsurance,
     reporting,
     risk,
     serve,
@@ -50,6 +51,7 @@ app.add_typer(servicing.eod_app, name="eod")
 app.add_typer(feeds.feed_app, name="feed")
 app.add_typer(claims.claims_app, name="claims")
 app.add_typer(claims.recoveries_app, name="recoveries")
+app.add_typer(reinsurance.reinsurance_app, name="reinsurance")
 setup.register(app)
 reporting.register(app)
 simulation.register(app)

@@ -149,6 +149,8 @@ def _simulate(scenario: Scenario, out_dir: Path, database_url: str | None,
          f"{result.claims_declined:,}"),
         ("Claim notices from funders · payment batches (statements)",
          f"{result.claim_notices:,} · {result.settlements:,}"),
+        ("Policies cancelled in the cooling-off period · treaty accounts closed",
+         f"{result.cancellations:,} · {result.reinsurance_closes:,} month ends"),
         ("Days from trigger to decision / to payment (mean, all claims)",
          f"{_mean_days(levels, 'decision')} / {_mean_days(levels, 'payment')}")]
     report_path = out_dir / "report.html"
@@ -161,7 +163,9 @@ def _simulate(scenario: Scenario, out_dir: Path, database_url: str | None,
               f"(approved automatically {result.claims_automatic:,}, by claims staff "
               f"{result.claims_reviewed:,}; declined {result.claims_declined:,}), paid "
               f"{result.claims_paid:,} in {result.settlements:,} payment batches with their "
-              f"statements, recoveries {result.recoveries:,}.")
+              f"statements, recoveries {result.recoveries:,}; policies cancelled "
+              f"{result.cancellations:,}; reinsurance accounts closed at "
+              f"{result.reinsurance_closes:,} month ends.")
     print_service_levels(levels)
     out.print(f"Report: {report_path}   Ground truth: {truth_path}")
     out.print(f"Database: {safe_url(container)} — browse it with "

@@ -1,5 +1,6 @@
 """The console's finance pages (issue 20): the trial balance as of a day, and the journal,
-a page at a time, each entry with its lines. Read only: posting is the CLI's and the API's.
+a page at a time, each entry with its lines; the reinsurance treaties with what each has
+ceded (issue 23). Read only: posting is the CLI's and the API's.
 
 Every figure comes from the ledger's read use cases (``ledger.read``); money is integer fen
 shown in yuan by the ``yuan`` filter.
@@ -19,6 +20,7 @@ from xinbao.kernel.errors import InvalidInput
 from xinbao.ledger import services as ledger
 from xinbao.ledger.model import ACCOUNTS, CHART, Account, JournalEntry
 from xinbao.ledger.repository import ENTRY_SORTS, EntryFilter
+from xinbao.reinsurance.services import treaty_balances
 
 router = APIRouter(include_in_schema=False)  # under routes.router's /console
 
@@ -53,6 +55,16 @@ def trial_balance(console: Signed, on: Text = "") -> Response:
         "finance/trial_balance.html", "finance", on=through, rows=rows,
         debits=sum(r["debit"] for r in rows), credits=sum(r["credit"] for r in rows),
         total=tb.total)
+
+
+@router.get("/finance/reinsurance", response_class=HTMLResponse)
+def reinsurance(console: Signed) -> Response:
+    """The treaties the book cedes under, each with what its closes have ceded so far."""
+    balances = [{"treaty": b.treaty, "closes": b.closes, "rows": [
+        {"account": ACCOUNTS[code], "name": account_name(ACCOUNTS[code], console.locale),
+         "amount": fen} for code, fen in b.ceded.items()]}
+        for b in treaty_balances(console.uow())]
+    return console.render("finance/reinsurance.html", "finance", balances=balances)
 
 
 @router.get("/finance/entries", response_class=HTMLResponse)

@@ -1,4 +1,4 @@
-"""Routes of the ledger: the trial balance."""
+"""Routes of the ledger: the trial balance, and closing the reinsurance treaties' accounts."""
 
 from __future__ import annotations
 
@@ -6,9 +6,15 @@ from datetime import date
 
 from fastapi import APIRouter
 
-from xinbao.entrypoints.api.deps import ERRORS, Me
-from xinbao.entrypoints.api.schemas.ledger import TrialBalanceOut, TrialBalanceRow
+from xinbao.entrypoints.api.deps import ERRORS, Me, today
+from xinbao.entrypoints.api.schemas.ledger import (
+    CloseReinsuranceIn,
+    TreatyAccountOut,
+    TrialBalanceOut,
+    TrialBalanceRow,
+)
 from xinbao.ledger import services as ledger
+from xinbao.reinsurance.services import close_reinsurance
 
 router = APIRouter(prefix="/v1", tags=["finance"], responses=ERRORS)
 
@@ -23,3 +29,15 @@ def trial_balance(me: Me, through: date | None = None) -> TrialBalanceOut:
     credit = sum(r.credit_fen for r in rows)
     return TrialBalanceOut(rows=rows, total_debit_fen=debit, total_credit_fen=credit,
                            balanced=tb.total == 0)
+
+
+@router.post("/reinsurance/close", response_model=list[TreatyAccountOut])
+def close_treaties(body: CloseReinsuranceIn, me: Me) -> list[TreatyAccountOut]:
+    """Close each treaty's account to a day: its terms on the gross figures of its period,
+    what is left to cede posted (again: nothing more)."""
+    return [TreatyAccountOut(
+        treaty=a.treaty.code, kind=a.treaty.kind.value, period_from=a.period_from,
+        period_to=a.period_to, gross_written_premium_fen=a.gross.written_premium_fen,
+        ceded=dict(sorted(a.ceded.items())),
+        posted_entry_id=a.posted.id if a.posted is not None else None)
+        for a in close_reinsurance(me.uow(), through=body.through or today())]

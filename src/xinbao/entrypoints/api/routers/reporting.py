@@ -29,4 +29,10 @@ def kpis(me: Me) -> KpisOut:
         claims_paid_fen=st.claims_paid_fen, recoveries_fen=st.recoveries_fen,
         claims_incurred_fen=st.claims_incurred_fen, commission_fen=st.commission_fen,
         loss_ratio=_ratio(st.loss_ratio), combined_ratio=_ratio(st.combined_ratio),
+        ceded_premium_fen=st.ceded_premium_fen,
+        net_written_premium_fen=st.net_written_premium_fen,
+        net_earned_premium_fen=st.net_earned_premium_fen,
+        net_claims_incurred_fen=st.net_claims_incurred_fen,
+        net_loss_ratio=_ratio(st.net_loss_ratio),
+        net_combined_ratio=_ratio(st.net_combined_ratio),
         trial_balance_total_fen=k.trial_balance.total)

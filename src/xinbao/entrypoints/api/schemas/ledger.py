@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from datetime import date
 
-from xinbao.entrypoints.api.schemas.common import Fen
+from pydantic import BaseModel, Field
+
+from xinbao.entrypoints.api.schemas.common import Fen, StrictIn
 
 
 class TrialBalanceRow(BaseModel):
@@ -21,3 +23,22 @@ class TrialBalanceOut(BaseModel):
     total_debit_fen: Fen
     total_credit_fen: Fen
     balanced: bool
+
+
+class CloseReinsuranceIn(StrictIn):
+    through: date | None = Field(default=None, description="close to this day; today when "
+                                                           "omitted")
+
+
+class TreatyAccountOut(BaseModel):
+    """A treaty's account at a close: its terms applied to the gross figures of its period
+    to date, by account (debit positive), and the entry this close posted (None: nothing
+    was left to cede)."""
+
+    treaty: str
+    kind: str
+    period_from: date
+    period_to: date
+    gross_written_premium_fen: Fen
+    ceded: dict[str, int]
+    posted_entry_id: int | None

@@ -19,4 +19,10 @@ class KpisOut(BaseModel):
     commission_fen: Fen
     loss_ratio: Rate | None
     combined_ratio: Rate | None
+    ceded_premium_fen: Fen = 0
+    net_written_premium_fen: Fen = 0
+    net_earned_premium_fen: Fen = 0
+    net_claims_incurred_fen: Fen = 0
+    net_loss_ratio: Rate | None = None
+    net_combined_ratio: Rate | None = None
     trial_balance_total_fen: Fen

@@ -1,0 +1,147 @@
+"""Closing the reinsurance treaties' accounts (issue 23), on SQLite and PostgreSQL: the ceded
+amounts are the treaty terms applied to the gross figures, to the fen; a close again posts
+nothing, a later one the difference; concurrent closes post once; the statement's net
+figures; the CLI and the API."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from tests import builders as b
+from tests import support
+from xinbao.bootstrap import Container
+from xinbao.claims import services as claims
+from xinbao.claims.commands import FileClaim, PayClaim
+from xinbao.entrypoints.api.app import create_app
+from xinbao.entrypoints.cli.main import app
+from xinbao.iam.model.security import Principal, Role
+from xinbao.kernel.money import apply_rate
+from xinbao.ledger import model as gl
+from xinbao.ledger import services as ledger
+from xinbao.reinsurance.model import Treaties, Treaty, TreatyKind, layer_loss
+from xinbao.reinsurance.services import close_reinsurance
+from xinbao.reporting import services as reporting
+from xinbao.servicing import services as servicing
+from xinbao.servicing.commands import RecordRepayment
+from xinbao.simulation.identities import IdentityFactory
+
+QS = Treaty("QS-T", TreatyKind.QUOTA_SHARE, "再保险公司", date(2024, 1, 1),
+            cession=Decimal("0.30"), ceding_commission=Decimal("0.25"))
+XL = Treaty("XL-T", TreatyKind.EXCESS_OF_LOSS, "再保险公司", date(2024, 1, 1),
+            retention_fen=1_000_000, limit_fen=5_000_000, premium_rate=Decimal("0.02"))
+BOOK = Treaties("test", (QS, XL))
+_PEOPLE = IdentityFactory(31)
+
+
+@pytest.fixture
+def c(decided_container: Container) -> Container:
+    return decided_container
+
+
+def _ceded(c: Container, treaty: Treaty) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    with c.uow() as u:
+        for e in u.ledger.entries(reference=treaty.reference()):
+            for line in e.lines:
+                totals[line.account] = totals.get(line.account, 0) + line.amount_fen
+    return {k: v for k, v in totals.items() if v}
+
+
+def _paid_claim(c: Container) -> int:
+    """A consumer loan that stopped after three installments, its claim paid: the amount."""
+    policy = b.issued_policy(c.uow, b.consumer_application(
+        external_ref="RI-1", borrower_id_number=_PEOPLE.resident_id(
+            born_between=(date(1975, 1, 1), date(1985, 12, 31)))))
+    with c.uow() as u:
+        loan = u.loans.get(policy.loan_id)
+        product = u.products.get(policy.product_code, policy.product_version)
+    for i in loan.installments[:3]:
+        servicing.record_repayment(RecordRepayment(
+            loan.id, i.number, i.due_date, i.principal_fen, i.interest_fen,
+            f"TX-{i.number}", premium_fen=policy.installment_premium_fen), c.uow())
+    trigger = loan.installments[3].due_date + timedelta(days=product.claim_trigger_dpd)
+    claim = claims.file_claim(FileClaim(policy.id, trigger), c.uow())
+    paid = claims.pay_claim(PayClaim(claim.id, trigger + timedelta(days=2)), c.uow(
+        Principal("user", "li.na", frozenset({Role.CLAIMS_APPROVER}))))
+    return paid.amount_fen
+
+
+def test_the_ceded_amounts_are_the_treaty_terms_on_the_gross_figures_to_the_fen(c):
+    b.issued_policy(c.uow, b.car_application())  # 720,000 fen single premium written
+    indemnity = _paid_claim(c)
+    through = date(2026, 1, 31)
+
+    accounts = close_reinsurance(c.uow(), through=through, treaties=BOOK)
+
+    tb = ledger.trial_balance(c.uow())
+    gross = reporting.portfolio_kpis(c.uow()).statement
+    written, upr = gross.written_premium_fen, gross.upr_change_fen
+    premium = apply_rate(written, QS.cession)
+    assert _ceded(c, QS) == {k: v for k, v in {
+        gl.CEDED_PREMIUM: premium,
+        gl.REINSURANCE_PAYABLE: -premium + apply_rate(premium, QS.ceding_commission),
+        gl.CEDING_COMMISSION: -apply_rate(premium, QS.ceding_commission),
+        gl.CEDED_UPR: apply_rate(upr, QS.cession),
+        gl.CEDED_UPR_RECOVERED: -apply_rate(upr, QS.cession),
+        gl.REINSURANCE_RECEIVABLE: apply_rate(indemnity, QS.cession),
+        gl.CEDED_CLAIMS_RECOVERED: -apply_rate(indemnity, QS.cession)}.items() if v}
+    retained = indemnity - apply_rate(indemnity, QS.cession)
+    assert _ceded(c, XL).get(gl.CEDED_CLAIMS_RECOVERED, 0) == -layer_loss(XL, retained)
+    assert _ceded(c, XL)[gl.CEDED_PREMIUM] == apply_rate(written - premium, XL.premium_rate)
+    assert [a.posted is not None for a in accounts] == [True, True]
+    assert tb.total == 0
+    assert gross.net_written_premium_fen == written - premium - _ceded(c, XL)[
+        gl.CEDED_PREMIUM]
+    assert gross.net_claims_incurred_fen == gross.claims_incurred_fen \
+        - apply_rate(indemnity, QS.cession) - layer_loss(XL, retained)
+
+
+def test_a_close_again_posts_nothing_and_a_later_one_the_difference(c):
+    b.issued_policy(c.uow, b.car_application())
+    close_reinsurance(c.uow(), through=date(2025, 1, 31), treaties=BOOK)
+    before = _ceded(c, QS)
+    again = close_reinsurance(c.uow(), through=date(2025, 1, 31), treaties=BOOK)
+    assert [a.posted for a in again] == [None, None] and _ceded(c, QS) == before
+
+    b.issued_policy(c.uow, b.car_application(external_ref="APP-CAR-2",
+                                             borrower_id_number=b.RESIDENT_ID))
+    close_reinsurance(c.uow(), through=date(2025, 2, 28), treaties=BOOK)
+    written = reporting.portfolio_kpis(c.uow()).statement.written_premium_fen
+    assert _ceded(c, QS)[gl.CEDED_PREMIUM] == apply_rate(written, QS.cession)
+    assert ledger.trial_balance(c.uow()).total == 0
+
+
+def test_concurrent_closes_post_once(c):
+    b.issued_policy(c.uow, b.car_application())
+    support.race(6, lambda _: close_reinsurance(c.uow(), through=date(2025, 1, 31),
+                                                treaties=BOOK))
+    with c.uow() as u:
+        ceded = [e for e in u.ledger.entries() if e.source_command == "CedeReinsurance"]
+    assert len(ceded) == 2  # one a treaty
+    assert ledger.trial_balance(c.uow()).total == 0
+
+
+def test_the_cli_and_the_api_close_the_shipped_treaties(c):
+    b.issued_policy(c.uow, b.car_application())
+    result = CliRunner().invoke(app, ["reinsurance", "close", "--through", "2025-01-31",
+                                      "--json", "--database-url", c.settings.database_url])
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.stdout)["items"]
+    assert {i["treaty"] for i in items} == {"QS-2024", "XL-2024"}
+    assert all(i["posted_entry_id"] for i in items)
+    token = support.api_token(c, "finance-api", ["finance"])
+    with TestClient(create_app(c)) as client:
+        answer = client.post("/v1/reinsurance/close", json={"through": "2025-01-31"},
+                             headers=support.bearer(token))
+        kpis = client.get("/v1/kpis", headers=support.bearer(token)).json()
+    assert answer.status_code == 200
+    assert [a["posted_entry_id"] for a in answer.json()] == [None, None]
+    assert kpis["ceded_premium_fen"] > 0
+    assert kpis["net_written_premium_fen"] == kpis["written_premium_fen"] \
+        - kpis["ceded_premium_fen"]
