@@ -306,7 +306,8 @@ class _Policies(_Table):
         loans, ids = set(loan_ids), set(policy_ids)
         return [PremiumTerms(p.id, p.loan_id, p.funder_id, p.installment_premium_fen,
                              p.installments_written, p.term_months)
-                for p in self.rows.values() if p.loan_id in loans or p.id in ids]
+                for p in self.rows.values()
+                if (p.loan_id in loans and p.status is PolicyStatus.IN_FORCE) or p.id in ids]
 
     def set_installments_written(self, written: dict[int, int]) -> None:
         for pid, n in written.items():

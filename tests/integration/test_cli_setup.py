@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from datetime import date
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -18,6 +19,8 @@ from xinbao.entrypoints.api.deps import utcnow
 from xinbao.entrypoints.cli.main import app
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Role
+from xinbao.kernel.money import apply_rate
+from xinbao.reinsurance.services import shipped
 
 runner = CliRunner()
 PASSWORD = "a long enough passphrase"
@@ -331,6 +334,10 @@ def test_capital_show_puts_each_limit_at_todays_net_assets_beside_the_book(c):
     assert limits["funder"]["key"] == "BANK-A"
     assert doc["fullest_obligor"]["used_fen"] == doc["retained_fen"]
     assert doc["limits_basis_fen"] == net and doc["limits_stale"] is False
+    # The quota share in force today takes its share of every risk: what is left is ours.
+    share = shipped().quota_share_on(date.today())
+    assert share > 0 and doc["net_retained_fen"] == doc["retained_fen"] - apply_rate(
+        doc["retained_fen"], share)
 
     assert xinbao(url(c), "capital", "inject", "--amount", "100000000", "--reference",
                   "CAP-4").exit_code == 0

@@ -283,3 +283,30 @@ def test_signing_out_needs_the_sessions_token_and_ends_the_session(console):
     assert out.status_code == 303 and out.headers["location"] == "/console/login"
     client.cookies.set("xinbao_session", cookie)  # kept by a browser: the server ended it
     assert client.get("/console/", follow_redirects=False).status_code == 303
+
+
+def test_the_dashboard_shows_net_figures_and_the_retained_liability_net_of_reinsurance(
+        console):
+    from xinbao.kernel.money import apply_rate
+    from xinbao.reinsurance.services import close_reinsurance, shipped
+    from xinbao.reporting import services as reporting
+
+    container, client = console
+    b.issued_policy(container.uow, b.car_application())  # 720,000 fen written
+    close_reinsurance(container.uow(), through=date(2025, 1, 31))
+    sign_in(container, client, "wang.fin", ["finance"])
+    english(client)
+
+    page = client.get("/console/").text
+
+    statement = reporting.portfolio_kpis(container.uow()).statement
+    assert statement.net_written_premium_fen < 720_000
+    assert "Net written premium (yuan)" in page
+    assert i18n.yuan(statement.net_written_premium_fen, "en") in page
+    row = re.search(r'<th scope="row">\s*Retained liability net of reinsurance.*?</tr>', page,
+                    flags=re.S)
+    assert row is not None
+    with container.uow() as u:
+        retained = sum(c.used_fen for c in u.counters.fullest() if c.dimension == "retained")
+    net = retained - apply_rate(retained, shipped().quota_share_on(date.today()))
+    assert i18n.yuan(net, "en") in row.group(0)

@@ -132,6 +132,12 @@ def test_an_installment_premium_policy_cancelled_stops_its_premiums(c):
                                        premium_fen=policy.installment_premium_fen), c.uow())
     endorsement = _cancel(c, policy, first.due_date + timedelta(days=3))
     assert (endorsement.refund_fen, endorsement.commission_clawback_fen) == (0, 0)
+    second = loan.installments[1]
+    with pytest.raises(InvalidInput, match="repayment.premium"):  # no premium is due now
+        servicing.record_repayment(_repaid(loan.id, second, "TX-2",
+                                           premium_fen=policy.installment_premium_fen),
+                                   c.uow())
+    servicing.record_repayment(_repaid(loan.id, second, "TX-2"), c.uow())  # the loan runs on
     servicing.run_end_of_day(RunEndOfDay(loan.installments[2].due_date + timedelta(days=5)),
                              c.uow())
     stored = _stored(c, policy)
@@ -254,3 +260,36 @@ def test_the_cli_cancels_by_the_policys_number_and_lists_the_endorsements(c):
     [only] = json.loads(listed.stdout)["items"]
     assert (only["kind"], only["version"], only["details"]["cooling_off"]) == (
         "cancellation", 2, True)
+
+
+def test_a_funders_file_charges_no_premium_on_a_cancelled_policy(c, tmp_path):
+    from datetime import datetime
+
+    from xinbao.batch import files
+    from xinbao.batch.feeds import FileType, Manifest
+    from xinbao.servicing.feeds import LoadFeed, load_feed
+
+    policy = b.issued_policy(c.uow)
+    with c.uow() as u:
+        loan = u.loans.get(policy.loan_id)
+    _cancel(c, policy, b.START + timedelta(days=3))
+    first = loan.installments[0]
+
+    def load(name: str, premium: str) -> Any:
+        path = tmp_path / name
+        path.write_text("contract_no,installment_number,paid_on,principal,interest,premium,"
+                        f"reference\n{loan.contract_no},1,{first.due_date},"
+                        f"{first.principal_fen / 100:.2f},{first.interest_fen / 100:.2f},"
+                        f"{premium},TX-1\n", encoding="utf-8")
+        raw = files.read(path)
+        return load_feed(LoadFeed("BANK-A", name, files.content_hash(path), Manifest(
+            FileType.REPAYMENTS, "BANK-A", first.due_date, raw.height), raw,
+            datetime(2025, 3, 1)), c.uow())
+
+    refused = load("with-premium.csv", f"{policy.installment_premium_fen / 100:.2f}")
+    applied = load("without.csv", "")
+
+    assert refused.status == "refused"
+    assert refused.rejects["rule"].to_list() == ["repayment.premium"]
+    assert applied.status == "applied" and applied.accepted == 1
+    assert _stored(c, policy).installments_written == 0

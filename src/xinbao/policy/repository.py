@@ -78,7 +78,8 @@ class PolicyRepository(Protocol):
     def add_many(self, policies: Sequence[Policy]) -> list[Policy]: ...
     def premium_terms(self, *, loan_ids: Iterable[int] = (),
                       policy_ids: Iterable[int] = ()) -> list[PremiumTerms]:
-        """Installment-premium terms of the policies on these loans or with these ids."""
+        """Installment-premium terms of the policies in force on these loans, or with these
+        ids."""
         ...
 
     def set_installments_written(self, written: dict[int, int]) -> None:

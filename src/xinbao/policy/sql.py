@@ -49,7 +49,10 @@ def _statements() -> dict[str, Prepared]:
     terms = (p.c.id, p.c.loan_id, p.c.funder_id, p.c.installment_premium_fen,
              p.c.installments_written, p.c.term_months)
     return {name: Prepared(statement) for name, statement in {
-        "terms_by_loan": select(*terms).where(in_list(p.c.loan_id, "keys")),
+        # A repayment's premium is written only for a policy in force (a cancelled one
+        # charges no more).
+        "terms_by_loan": select(*terms).where(in_list(p.c.loan_id, "keys"),
+                                               p.c.status == PolicyStatus.IN_FORCE.value),
         "terms_by_id": select(*terms).where(in_list(p.c.id, "keys")),
         "by_ids": select(p).where(in_list(p.c.id, "ids")).order_by(p.c.id),
         "by_loan": select(p).where(p.c.loan_id == bindparam("loan")),

@@ -552,6 +552,7 @@ class CapitalPosition:
     retained_fen: int
     limits: tuple[Headroom, ...]
     fullest_obligor: Counter | None
+    net_retained_fen: int = 0  # the retained liability less the quota shares' part of it
 
     @property
     def stale(self) -> bool:
@@ -559,7 +560,11 @@ class CapitalPosition:
         return self.basis_fen is not None and self.basis_fen != self.net_assets_fen
 
 
-def capital_position(uow: UnitOfWork, limit_rules: LimitRules) -> CapitalPosition:
+def capital_position(uow: UnitOfWork, limit_rules: LimitRules, *,
+                     ceded_share: Decimal = Decimal(0)) -> CapitalPosition:
+    """``ceded_share``: the share of every risk the quota shares in force take (the
+    reinsurance treaties are the caller's to read): the net retained liability leaves it
+    out."""
     authorize(uow, Action.REPORT_READ)
     with uow:
         lines = list(uow.ledger.lines())
@@ -584,4 +589,5 @@ def capital_position(uow: UnitOfWork, limit_rules: LimitRules) -> CapitalPositio
         paid_in_fen=-sum(line.amount_fen for line in lines if line.account == PAID_IN_CAPITAL),
         net_assets_fen=net, basis_fen=basis[0] if basis else None,
         basis_on=basis[1] if basis else None, retained_fen=retained, limits=tuple(limits),
-        fullest_obligor=fullest.get(exposure.OBLIGOR))
+        fullest_obligor=fullest.get(exposure.OBLIGOR),
+        net_retained_fen=retained - exposure.retained_fen(retained, ceded_share))

@@ -79,5 +79,6 @@ def _rejects(overpaid: pl.DataFrame, no_terms: pl.DataFrame) -> pl.DataFrame:
         .alias("message"))
     premium = no_terms.select(
         feeds.ROW, pl.lit("premium").alias("column"), pl.lit("repayment.premium").alias("rule"),
-        pl.lit("this loan's policy has no installment premium").alias("message"))
+        pl.lit("no premium is due on this loan: its policy has no "
+               "installment premium, or is not in force").alias("message"))
     return pl.concat([over, premium]).sort(feeds.ROW, "column")

@@ -168,7 +168,8 @@ def _refuse(loan: LoanHeader, installment: Installment | None, r: RepaymentRecor
             f"principal and {installment.interest_fen - i_paid} fen interest left")
     if r.premium_fen and (policy is None or not policy.installment_premium_fen):
         return InvalidInput.single("premium_fen", "repayment.premium",
-                                   "this loan's policy has no installment premium")
+                                   "no premium is due on this loan: its policy has no installment "
+                                   "premium, or is not in force")
     return None
 
 

@@ -68,13 +68,14 @@ _OVERPAID_ONCE = f"""
 _NO_PREMIUM_TERMS = """
     SELECT s.row_no FROM feed_staging s
     LEFT JOIN policies p ON p.loan_id = s.loan_id
-    WHERE s.repeat = 0 AND s.premium_fen > 0 AND COALESCE(p.installment_premium_fen, 0) = 0
+    WHERE s.repeat = 0 AND s.premium_fen > 0
+      AND (COALESCE(p.installment_premium_fen, 0) = 0 OR p.status <> 'in_force')
     ORDER BY s.row_no"""
 
 _PREMIUM_DUE = """
     SELECT p.id, MAX(s.installment_number) FROM feed_staging s
     JOIN policies p ON p.loan_id = s.loan_id
-    WHERE s.repeat = 0 AND p.installment_premium_fen > 0
+    WHERE s.repeat = 0 AND p.installment_premium_fen > 0 AND p.status = 'in_force'
     GROUP BY p.id ORDER BY p.id"""
 
 _MARK_REPEATS = """

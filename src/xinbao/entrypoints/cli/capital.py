@@ -9,6 +9,8 @@ each limit's cap at today's net assets beside what the book uses of it.
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
@@ -31,6 +33,7 @@ from xinbao.kernel.money import Money, format_yuan
 from xinbao.ledger import services as ledger
 from xinbao.ledger.commands import InjectCapital
 from xinbao.ledger.model import JournalEntry
+from xinbao.reinsurance.services import shipped
 from xinbao.risk import services as risk
 from xinbao.risk.model.exposure import LimitRules
 
@@ -88,7 +91,8 @@ def capital_show(as_json: JsonOption = False, user: UserOption = None,
     """Net assets, retained liability and each limit's headroom at today's net assets."""
     container = container_for(database_url, user=user)
     with use_case():
-        position = risk.capital_position(container.uow(), _limit_rules())
+        position = risk.capital_position(container.uow(), _limit_rules(),
+                                         ceded_share=quota_share_today())
     if as_json:
         emit_json(_position_json(position))
         return
@@ -96,6 +100,7 @@ def capital_show(as_json: JsonOption = False, user: UserOption = None,
     head.add_row("Paid-in capital", _yuan(position.paid_in_fen))
     head.add_row("Net assets", _yuan(position.net_assets_fen))
     head.add_row("Retained liability", _yuan(position.retained_fen))
+    head.add_row("  net of the quota share", _yuan(position.net_retained_fen))
     head.add_row("Limits in force", "not set yet: set at the first decision, or by "
                  "`xinbao limits refresh`" if position.basis_fen is None else
                  f"on net assets of {_yuan(position.basis_fen)} (set {position.basis_on})"
@@ -113,6 +118,11 @@ def capital_show(as_json: JsonOption = False, user: UserOption = None,
         table.add_row("fullest obligor", "", format_yuan(top.cap_fen), format_yuan(top.used_fen),
                       format_yuan(top.room_fen), top.key[:12] + "…")
     out.print(table)
+
+
+def quota_share_today() -> Decimal:
+    """The share of every risk the quota shares in force today take."""
+    return shipped().quota_share_on(date.today())
 
 
 def _received(entry: JournalEntry) -> int:
@@ -133,7 +143,8 @@ def _position_json(p: risk.CapitalPosition) -> dict[str, Any]:
     top = p.fullest_obligor
     return {
         "paid_in_fen": p.paid_in_fen, "net_assets_fen": p.net_assets_fen,
-        "retained_fen": p.retained_fen, "limits_basis_fen": p.basis_fen,
+        "retained_fen": p.retained_fen, "net_retained_fen": p.net_retained_fen,
+        "limits_basis_fen": p.basis_fen,
         "limits_basis_on": p.basis_on.isoformat() if p.basis_on else None,
         "limits_stale": p.stale,
         "limits": [{"dimension": h.dimension, "code": h.code, "cap_fen": h.cap_fen,

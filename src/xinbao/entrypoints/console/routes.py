@@ -35,10 +35,12 @@ from xinbao.entrypoints.console import (
 from xinbao.entrypoints.console.web import N_, SESSION_COOKIE
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Action, Forbidden, Unauthenticated
+from xinbao.reinsurance.services import shipped as treaties
 from xinbao.reporting import html as report
 from xinbao.reporting import services as reporting
 from xinbao.risk import referrals
 from xinbao.risk import services as risk
+from xinbao.risk.model import exposure
 
 LOGIN_CSRF_COOKIE = "xinbao_login_csrf"
 _HERE = Path(__file__).parent
@@ -165,7 +167,9 @@ def _limits(request: Request, uow: Any) -> list[dict[str, Any]]:
     container = request.app.state.container
     _ = web.gettext(request)
     rows = []
-    for h in risk.capital_position(uow, container.risk.params.limits).limits:
+    position = risk.capital_position(uow, container.risk.params.limits,
+                                     ceded_share=treaties().quota_share_on(web.today()))
+    for h in position.limits:
         share = (Decimal(h.used_fen) / h.cap_fen if h.used_fen is not None and h.cap_fen
                  else None)
         light = ("green" if share is None or share < AMBER
@@ -173,6 +177,11 @@ def _limits(request: Request, uow: Any) -> list[dict[str, Any]]:
         rows.append({"code": h.code, "name": _(LIMIT_NAMES.get(h.dimension, h.dimension)),
                      "used_fen": h.used_fen, "cap_fen": h.cap_fen, "share": share,
                      "light": light, "light_name": _(LIGHTS[light])})
+        if h.dimension == exposure.RETAINED:  # and what the quota shares leave us of it
+            rows.append({"code": h.code, "name": _("Retained liability net of reinsurance"),
+                         "used_fen": position.net_retained_fen, "cap_fen": h.cap_fen,
+                         "share": Decimal(position.net_retained_fen) / h.cap_fen
+                         if h.cap_fen else None, "light": "", "light_name": ""})
     return rows
 
 
@@ -187,7 +196,7 @@ def _limit_alerts(request: Request, limits: list[dict[str, Any]]) -> list[Alert]
     return [(row["light"], _("%(limit)s is at %(share)s of its cap") % {
                 "limit": row["name"], "share": i18n.percent(row["share"], locale)},
              "#limits-title")
-            for row in limits if row["light"] != "green"]
+            for row in limits if row["light"] in ("amber", "red")]
 
 
 def _referral_alerts(request: Request, active: accounts.ActiveSession) -> list[Alert]:

@@ -1,0 +1,129 @@
+"""Policies' lives through the whole stack, drawn at random (issue 23): single-premium and
+installment-premium policies whose borrowers pay on time until, for each, nothing happens,
+a full early repayment, a cancellation (in or after the cooling-off period) or the loan's
+sale, with month-end closes in between. After every life: refunds never exceed the premium
+paid; each policy's written = earned + unearned + refunded; the ledger balances; its written
+and earned premium and UPR are the policies' own, to the fen; the commission kept is the
+funder's rate on the premium kept."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from datetime import date, timedelta
+from itertools import count
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests import builders as b
+from tests import support
+from xinbao.bootstrap import bootstrap
+from xinbao.kernel.errors import DomainError
+from xinbao.kernel.money import apply_rate
+from xinbao.ledger import model as gl
+from xinbao.ledger import services as ledger
+from xinbao.loans.model import add_months
+from xinbao.policy.commands import CancelPolicy, TransferPolicy
+from xinbao.policy.endorsements import cancel_policy, transfer_policy
+from xinbao.policy.model import PolicyStatus
+from xinbao.reporting import services as reporting
+from xinbao.servicing import services as servicing
+from xinbao.servicing.commands import RecordPrepayment, RecordRepayment, RunEndOfDay
+from xinbao.simulation.identities import IdentityFactory
+
+_DBS = count()
+FATES = st.sampled_from(["keep", "prepay", "cancel", "transfer"])
+LIVES = st.lists(st.tuples(st.booleans(), FATES, st.integers(1, 330)), min_size=1,
+                 max_size=4)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
+@given(lives=LIVES, closes=st.sets(st.integers(0, 11), max_size=5))
+def test_random_lives_keep_the_premium_and_the_ledger_whole(sqlite_template, tmp_path, lives,
+                                                             closes):
+    path = tmp_path / f"life-{next(_DBS)}.db"
+    shutil.copy(sqlite_template, path)
+    c = bootstrap(support.settings(f"sqlite:///{path}"))
+    try:
+        c.risk = b.engine()
+        b.seed(c.uow, funders=(b.bank("BANK-A"), b.bank("BANK-B")))
+        people = IdentityFactory(5)
+        policies, events = [], []
+        for n, (single, fate, day) in enumerate(lives):
+            app = (b.car_application if single else b.consumer_application)(
+                external_ref=f"L-{n}", borrower_id_number=people.resident_id(
+                    born_between=(date(1970, 1, 1), date(1990, 12, 31))))
+            policy = b.issued_policy(c.uow, app)
+            with c.uow() as u:
+                loan = u.loans.get(policy.loan_id)
+            policies.append(policy)
+            on = b.START + timedelta(days=day)
+            for i in loan.installments:  # paid on time until the fate's day
+                if i.due_date <= on:
+                    events.append((i.due_date, 0, "pay", (loan.id, i, policy)))
+            if fate != "keep" and on < loan.maturity_date:
+                events.append((on, 1, fate, (loan.id, policy, n)))
+        for month in sorted(closes):
+            end = add_months(b.START.replace(day=1), month + 1) - timedelta(days=1)
+            events.append((end, 2, "close", None))
+        for on, _, kind, data in sorted(events, key=lambda e: (e[0], e[1])):
+            _happen(c, on, kind, data)
+
+        tb = ledger.trial_balance(c.uow())
+        assert tb.total == 0
+        statement = reporting.portfolio_kpis(c.uow()).statement
+        with c.uow() as u:
+            stored = [u.policies.get(p.id) for p in policies]
+        written = earned = unearned = refunded = 0
+        for p in stored:
+            assert 0 <= p.refunded_fen <= p.single_premium_fen
+            assert 0 <= p.earned_fen <= p.single_premium_fen - p.refunded_fen
+            left = p.single_premium_fen - p.earned_fen - p.refunded_fen
+            if p.status is not PolicyStatus.IN_FORCE:
+                assert left == 0 or p.status is PolicyStatus.EXPIRED
+            # Written = earned + unearned + refunded (the single premium written at issue).
+            assert p.single_premium_fen == p.earned_fen + left + p.refunded_fen
+            written += p.written_premium_fen
+            earned += p.earned_premium_fen
+            unearned += left
+            refunded += p.refunded_fen
+        assert statement.written_premium_fen == written
+        assert statement.earned_premium_fen == earned
+        assert -tb.balance(gl.UNEARNED_PREMIUM_RESERVE) == unearned
+        rate = b.bank().commission_rate
+        kept = sum(apply_rate(p.single_premium_fen, rate) - apply_rate(p.refunded_fen, rate)
+                   + apply_rate(p.installment_premium_fen, rate) * p.installments_written
+                   for p in stored)
+        assert tb.balance(gl.COMMISSION_EXPENSE) == kept
+    finally:
+        c.close()
+
+
+def _happen(c, on: date, kind: str, data: object) -> None:
+    if kind == "pay":
+        loan_id, i, policy = data  # type: ignore[misc]
+        # Prepaid or cancelled before: the insurer follows the loan no more.
+        with contextlib.suppress(DomainError):
+            servicing.record_repayment(RecordRepayment(
+                loan_id, i.number, i.due_date, i.principal_fen, i.interest_fen,
+                f"TX-{loan_id}-{i.number}", premium_fen=policy.installment_premium_fen),
+                c.uow())
+    elif kind == "close":
+        servicing.run_end_of_day(RunEndOfDay(on), c.uow())
+    else:
+        loan_id, policy, n = data  # type: ignore[misc]
+        try:
+            if kind == "prepay":
+                servicing.record_prepayment(RecordPrepayment(loan_id, on, 0, f"PP-{n}"),
+                                            c.uow())
+            elif kind == "cancel":
+                cancel_policy(CancelPolicy(policy.id, on, "asked", insured_consent=True),
+                              c.uow())
+            else:
+                transfer_policy(TransferPolicy(policy.id, "BANK-B", f"HT-B-{n}", on, "sold"),
+                                c.uow())
+        except DomainError:  # a day the loan cannot take it (already past due, ...)
+            pass
