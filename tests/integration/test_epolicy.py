@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -117,3 +117,23 @@ def test_the_cli_writes_it_by_the_policys_number_and_the_api_serves_the_same_byt
     assert answer.headers["x-document-sha256"] == written["sha256"]
     assert answer.content == out.read_bytes()
     assert len(_documents(c, policy)) == 1
+
+
+def test_an_endorsed_policy_issues_its_next_version_listing_the_endorsement(issued):
+    from xinbao.policy.commands import CancelPolicy
+    from xinbao.policy.endorsements import cancel_policy
+
+    c, policy = issued
+    first = issue_epolicy(c.uow(), policy.id, on=ON)
+    cancel_policy(CancelPolicy(policy.id, b.START + timedelta(days=3), "the borrower asked",
+                               insured_consent=True),
+                  c.uow(Principal("user", "wu.uw", frozenset({Role.UNDERWRITING_APPROVER}))))
+
+    endorsed = issue_epolicy(c.uow(), policy.id, on=date(2025, 2, 2))
+
+    assert endorsed.sha256 != first.sha256 and endorsed.epolicy.version == 2
+    text = "\n".join(run for page in pages_text(endorsed.pdf) for run in page)
+    assert "批改记录 / Endorsements" in text and "退保 / cancellation" in text
+    assert "第 2 版（经 1 次批改）" in text and "the borrower asked" in text
+    assert _documents(c, policy) == [(first.sha256, ON), (endorsed.sha256, date(2025, 2, 2))]
+    assert issue_epolicy(c.uow(), policy.id, on=date(2025, 3, 1)).pdf == endorsed.pdf

@@ -2,8 +2,9 @@
 policy, its product, the funder, the borrower's application and the loan's schedule) and the
 wording of ``params/wording.toml``, rendered by ``reporting.epolicy``, and its SHA-256 kept the
 first time it is issued (``policy_documents``). The same policy renders the same bytes every
-time, so asking again issues the same document; a different rendering (a new layout, a new
-wording version) is kept beside the first, and the newest is the one issued.
+time, so asking again issues the same document; an endorsed policy (its next version, with
+its endorsements listed) or a different rendering (a new layout, a new wording version) is
+kept beside the first, and the newest is the one issued.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from xinbao.kernel.errors import Conflict, require
 from xinbao.kernel.identity import mask_id_number, mask_name
 from xinbao.kernel.retries import retried
 from xinbao.policy.model import PolicyDocument
-from xinbao.reporting.epolicy import RENDERER, EPolicy, Party, ScheduleLine, Wording, epolicy_pdf
+from xinbao.reporting.epolicy import (
+    RENDERER,
+    EndorsementLine,
+    EPolicy,
+    Party,
+    ScheduleLine,
+    Wording,
+    epolicy_pdf,
+)
 from xinbao.reporting.repository import UnitOfWork
 
 
@@ -114,7 +123,10 @@ def issue_epolicy(uow: UnitOfWork, policy_id: int, *, on: date,
             policy.term_months, product.claim_trigger_dpd, product.waiting_period_days,
             policy.premium_basis.value, policy.monthly_premium_rate, policy.single_premium_fen,
             tuple(ScheduleLine(i.number, i.due_date, i.principal_fen, i.interest_fen,
-                               policy.installment_premium_fen) for i in loan.installments))
+                               policy.installment_premium_fen) for i in loan.installments),
+            policy.version,
+            tuple(EndorsementLine(e.version, e.kind.value, e.effective_on, e.reason,
+                                  e.refund_fen) for e in uow.policies.endorsements(policy.id)))
         pdf = epolicy_pdf(epolicy)
         digest = hashlib.sha256(pdf).hexdigest()
         kept = next((d for d in uow.policies.documents(policy.id) if d.sha256 == digest), None)

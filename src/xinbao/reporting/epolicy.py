@@ -55,6 +55,17 @@ class ScheduleLine:
 
 
 @dataclass(frozen=True, slots=True)
+class EndorsementLine:
+    """An endorsement as the e-policy lists it (批改记录)."""
+
+    version: int
+    kind: str  # "cancellation" or "transfer"
+    effective_on: date
+    reason: str
+    refund_fen: int
+
+
+@dataclass(frozen=True, slots=True)
 class Wording:
     """A wording as ``params/wording.toml`` has it for one insurance mode."""
 
@@ -97,6 +108,8 @@ class EPolicy:
     monthly_premium_rate: Decimal
     single_premium_fen: int
     schedule: tuple[ScheduleLine, ...]
+    version: int = 1  # the policy's version: one more with each endorsement
+    endorsements: tuple[EndorsementLine, ...] = ()
 
     @property
     def sum_insured_fen(self) -> int:
@@ -110,6 +123,8 @@ class EPolicy:
 
 MODE_NAMES: Final = {"guarantee": ("保证保险", "guarantee insurance"),
                      "credit": ("信用保险", "credit insurance")}
+ENDORSEMENT_NAMES: Final = {"cancellation": ("退保", "cancellation"),
+                            "transfer": ("变更被保险人", "change of insured")}
 BASIS_NAMES: Final = {"single": ("趸交，签单时一次交清", "single, paid at issue"),
                       "per_installment": ("分期交，随每期还款交付", "with each installment")}
 TITLE_ZH: Final = "电子保单"
@@ -220,6 +235,8 @@ def epolicy_pdf(policy: EPolicy) -> bytes:
              f"{policy.product_name} ({policy.product_code} v{policy.product_version})")
     pdf.fact("适用条款", "Wording", f"{policy.wording.title} ({policy.wording.label})")
     pdf.fact("签单日期", "Issued on", policy.issued_on.isoformat())
+    if policy.version > 1:
+        pdf.fact("保单版本", "Version", f"第 {policy.version} 版（经 {policy.version - 1} 次批改）")
 
     pdf.heading("当事人", "Parties")
     for party in policy.parties:
@@ -250,6 +267,13 @@ def epolicy_pdf(policy: EPolicy) -> bytes:
     pdf.heading("还款及交费计划", "Repayment and premium schedule")
     pdf.schedule_table(policy.schedule)
 
+    if policy.endorsements:
+        pdf.heading("批改记录", "Endorsements")
+        for e in policy.endorsements:
+            kind_zh, kind_en = ENDORSEMENT_NAMES.get(e.kind, (e.kind, e.kind))
+            pdf.multi_cell(0, LINE, f"第 {e.version} 版 · {e.effective_on.isoformat()} 起 · "
+                           f"{kind_zh} / {kind_en} · 退费 {format_yuan(e.refund_fen)} 元 · "
+                           f"{e.reason}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.heading("保险责任", "Cover")
     pdf.multi_cell(0, LINE, policy.wording.coverage, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.heading("责任免除", "Exclusions")
