@@ -87,6 +87,7 @@ ROUTES: dict[tuple[str, str], Action | None] = {
     ("GET", "/v1/recovery-rights"): Action.CLAIM_READ,
     ("GET", "/v1/ledger/trial-balance"): Action.LEDGER_READ,
     ("POST", "/v1/reinsurance/close"): Action.LEDGER_POST,
+    ("POST", "/v1/reinsurance/{code}/settle"): Action.LEDGER_POST,
     ("GET", "/v1/kpis"): Action.REPORT_READ,
     ("GET", "/v1/me"): None,
     ("GET", "/v1/audit/verify"): Action.AUDIT_READ,
@@ -199,6 +200,7 @@ def _request(method: str, template: str, book: Book) -> dict[str, Any]:
         "/v1/claims/{claim_id}/pay": {"on": on},
         "/v1/funders/{code}/claim-settlements": {"on": on},
         "/v1/reinsurance/close": {"through": on},
+        "/v1/reinsurance/{code}/settle": {"on": on, "reference": ref},
         "/v1/claims/{claim_id}/recoveries": {"amount_fen": 100, "received_on": on,
                                              "source": "collection", "reference": ref},
     }

@@ -145,3 +145,56 @@ def test_the_cli_and_the_api_close_the_shipped_treaties(c):
     assert kpis["ceded_premium_fen"] > 0
     assert kpis["net_written_premium_fen"] == kpis["written_premium_fen"] \
         - kpis["ceded_premium_fen"]
+    settled = CliRunner().invoke(app, ["reinsurance", "settle", "QS-2024", "--reference",
+                                       "BK-9", "--on", "2025-02-05", "--json",
+                                       "--database-url", c.settings.database_url])
+    assert settled.exit_code == 0, settled.output
+    doc = json.loads(settled.stdout)
+    assert doc["net_to_reinsurer_fen"] == doc["payable_fen"] > 0 and not doc["repeat"]
+    with TestClient(create_app(c)) as client:
+        again = client.post("/v1/reinsurance/QS-2024/settle",
+                            json={"on": "2025-02-06", "reference": "BK-9"},
+                            headers=support.bearer(token))
+        unknown = client.post("/v1/reinsurance/QS-1999/settle",
+                              json={"reference": "BK-10"}, headers=support.bearer(token))
+    assert again.status_code == 200 and again.json()["repeat"] is True
+    assert again.json()["entry_id"] == doc["entry_id"]
+    assert unknown.status_code == 404
+
+
+def test_a_treaty_account_is_settled_in_cash_once_and_the_next_close_is_unmoved(c):
+    from xinbao.kernel.errors import Conflict
+    from xinbao.reinsurance.services import settle_reinsurance
+
+    b.issued_policy(c.uow, b.car_application())
+    indemnity = _paid_claim(c)
+    close_reinsurance(c.uow(), through=date(2026, 1, 31), treaties=BOOK)
+    before = ledger.trial_balance(c.uow())
+    payable = -before.balance(gl.REINSURANCE_PAYABLE)
+    receivable = before.balance(gl.REINSURANCE_RECEIVABLE)
+    assert receivable == apply_rate(indemnity, QS.cession) + layer_loss(
+        XL, indemnity - apply_rate(indemnity, QS.cession))
+
+    done = settle_reinsurance(c.uow(), "QS-T", on=date(2026, 2, 5), reference="BK-1",
+                              treaties=BOOK)
+    again = settle_reinsurance(c.uow(), "QS-T", on=date(2026, 2, 6), reference="BK-1",
+                               treaties=BOOK)
+    settle_reinsurance(c.uow(), "XL-T", on=date(2026, 2, 5), reference="BK-2", treaties=BOOK)
+
+    after = ledger.trial_balance(c.uow())
+    assert (after.balance(gl.REINSURANCE_PAYABLE), after.balance(gl.REINSURANCE_RECEIVABLE)) \
+        == (0, 0)
+    assert after.balance(gl.BANK) - before.balance(gl.BANK) == receivable - payable
+    assert again.repeat and again.entry.id == done.entry.id
+    assert done.net_to_reinsurer_fen == _ceded_payable(QS, c) - done.receivable_fen
+    with pytest.raises(Conflict, match="nothing left"):
+        settle_reinsurance(c.uow(), "QS-T", on=date(2026, 2, 7), reference="BK-3",
+                           treaties=BOOK)
+    # The closes read only their own entries: the next one cedes nothing more.
+    assert [a.posted for a in close_reinsurance(c.uow(), through=date(2026, 1, 31),
+                                                treaties=BOOK)] == [None, None]
+    assert after.total == 0
+
+
+def _ceded_payable(treaty: Treaty, c: Container) -> int:
+    return -_ceded(c, treaty).get(gl.REINSURANCE_PAYABLE, 0)

@@ -5,6 +5,9 @@ the treaty's first day to the close (or its last day), and posts, per treaty, wh
 gives less what the treaty has ceded already (its entries carry ``treaty:CODE``). Run again
 it posts nothing; after a late posting it posts the difference. Concurrent closes compute
 the same entry under the same key: one is kept, the other finds it.
+
+``settle_reinsurance`` pays a treaty's account off in cash: the payable and receivable its
+closes left, netted through the bank, once per bank transaction.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from importlib import resources
 from xinbao.claims.repository import UnitOfWork
 from xinbao.iam.access import authorize
 from xinbao.iam.model.security import Action
+from xinbao.kernel.errors import Conflict, InvalidInput, NotFound
 from xinbao.kernel.retries import retried
 from xinbao.ledger import model as gl
 from xinbao.ledger.model import JournalEntry, Line, key_digest
@@ -139,3 +143,71 @@ def treaty_balances(uow: UnitOfWork, treaties: Treaties | None = None) -> list[T
             found.append(TreatyBalance(treaty, {k: v for k, v in sorted(totals.items()) if v},
                                        len(entries)))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class TreatySettlement:
+    """A treaty's account settled in cash with the reinsurer: what it owed us (the
+    receivable), what we owed it (the payable), and the entry (the bank moved by their
+    difference); ``repeat`` when the reference had settled it before."""
+
+    treaty: Treaty
+    receivable_fen: int
+    payable_fen: int
+    entry: JournalEntry
+    repeat: bool = False
+
+    @property
+    def net_to_reinsurer_fen(self) -> int:
+        """Paid to the reinsurer (negative: received from it)."""
+        return self.payable_fen - self.receivable_fen
+
+
+def settlement_reference(treaty: Treaty) -> str:
+    """Settlements carry their own reference, so a close's ``still_to_cede`` never reads
+    them as ceded."""
+    return f"treaty-settlement:{treaty.code}"
+
+
+@retried
+def settle_reinsurance(uow: UnitOfWork, code: str, *, on: date, reference: str,
+                       treaties: Treaties | None = None) -> TreatySettlement:
+    """Settle a treaty's account with its reinsurer on ``on``: the reinsurance payable and
+    receivable its closes left, less what earlier settlements cleared, paid off against
+    each other through the bank (Dr reinsurance payable / Cr reinsurance receivable, the
+    difference to or from the bank). Once per ``reference`` (the bank transaction): the same
+    again answers with the settlement made. Nothing left to settle is a conflict."""
+    authorize(uow, Action.LEDGER_POST)
+    text = reference.strip()
+    if not text or len(text) > 64 or not text.isprintable():
+        raise InvalidInput.single("reference", "reinsurance.reference",
+                                  "the bank transaction's reference, 1 to 64 characters")
+    treaty = next((t for t in (treaties or shipped()).treaties if t.code == code), None)
+    if treaty is None:
+        raise NotFound("treaty", code)
+    key = f"{treaty.code}:{text}"
+    with uow:
+        seen = uow.ledger.get_by_key("SettleReinsurance", key)
+        if seen is not None:
+            return TreatySettlement(treaty, -_moved(seen, gl.REINSURANCE_RECEIVABLE),
+                                    _moved(seen, gl.REINSURANCE_PAYABLE), seen, repeat=True)
+        entries = [*uow.ledger.entries(reference=treaty.reference()),
+                   *uow.ledger.entries(reference=settlement_reference(treaty))]
+        receivable = sum(_moved(e, gl.REINSURANCE_RECEIVABLE) for e in entries)
+        payable = -sum(_moved(e, gl.REINSURANCE_PAYABLE) for e in entries)
+        if receivable == 0 and payable == 0:
+            raise Conflict(f"{treaty.code} has nothing left to settle")
+        lines = [Line(account, fen) for account, fen in (
+            (gl.REINSURANCE_PAYABLE, payable), (gl.REINSURANCE_RECEIVABLE, -receivable),
+            (gl.BANK, receivable - payable)) if fen]
+        entry = post(uow, JournalEntry(
+            posted_on=on, description=f"Reinsurance account settled under {treaty.code}",
+            source_command="SettleReinsurance", idempotency_key=key,
+            reference=settlement_reference(treaty), lines=tuple(lines)))
+        assert entry is not None
+        uow.commit()
+    return TreatySettlement(treaty, receivable, payable, entry)
+
+
+def _moved(entry: JournalEntry, account: str) -> int:
+    return sum(line.amount_fen for line in entry.lines if line.account == account)

@@ -22,7 +22,12 @@ from xinbao.entrypoints.cli.common import (
 from xinbao.kernel.money import format_yuan
 from xinbao.ledger.model import ACCOUNTS
 from xinbao.reinsurance.model import TreatyKind
-from xinbao.reinsurance.services import TreatyAccount, close_reinsurance, shipped
+from xinbao.reinsurance.services import (
+    TreatyAccount,
+    close_reinsurance,
+    settle_reinsurance,
+    shipped,
+)
 
 reinsurance_app = typer.Typer(help="Reinsurance: treaties and their accounts.",
                               no_args_is_help=True)
@@ -76,6 +81,35 @@ def close(
         for code, fen in sorted(a.ceded.items()):
             table.add_row(f"{code} {ACCOUNTS[code].name_en}", format_yuan(fen))
         out.print(table)
+
+
+@reinsurance_app.command("settle")
+def settle(
+    treaty: Annotated[str, typer.Argument(help="The treaty's code, e.g. QS-2024.")],
+    reference: Annotated[str, typer.Option(help="The bank transaction's reference: the same "
+                                                "again settles nothing more.")],
+    on: Annotated[str | None, typer.Option(help="The day of the payment, YYYY-MM-DD "
+                                                "(default: today).")] = None,
+    as_json: JsonOption = False, user: UserOption = None, database_url: DatabaseUrl = None,
+) -> None:
+    """Settle a treaty's account in cash: the payable and receivable its closes left,
+    netted through the bank."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        done = settle_reinsurance(container.uow(), treaty, on=business_date(on),
+                                  reference=reference)
+    if as_json:
+        emit_json({"treaty": done.treaty.code, "receivable_fen": done.receivable_fen,
+                   "payable_fen": done.payable_fen,
+                   "net_to_reinsurer_fen": done.net_to_reinsurer_fen,
+                   "entry_id": done.entry.id, "repeat": done.repeat})
+        return
+    way = (f"paid {format_yuan(done.net_to_reinsurer_fen)} yuan to"
+           if done.net_to_reinsurer_fen >= 0
+           else f"received {format_yuan(-done.net_to_reinsurer_fen)} yuan from")
+    out.print(f"{'Settled before: ' if done.repeat else ''}{done.treaty.code}: "
+              f"{way} {done.treaty.reinsurer} (payable {format_yuan(done.payable_fen)}, "
+              f"receivable {format_yuan(done.receivable_fen)} yuan).", markup=False)
 
 
 def _data(a: TreatyAccount) -> dict[str, object]:

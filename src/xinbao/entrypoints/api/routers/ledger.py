@@ -9,12 +9,14 @@ from fastapi import APIRouter
 from xinbao.entrypoints.api.deps import ERRORS, Me, today
 from xinbao.entrypoints.api.schemas.ledger import (
     CloseReinsuranceIn,
+    SettleReinsuranceIn,
     TreatyAccountOut,
+    TreatySettlementOut,
     TrialBalanceOut,
     TrialBalanceRow,
 )
 from xinbao.ledger import services as ledger
-from xinbao.reinsurance.services import close_reinsurance
+from xinbao.reinsurance.services import close_reinsurance, settle_reinsurance
 
 router = APIRouter(prefix="/v1", tags=["finance"], responses=ERRORS)
 
@@ -41,3 +43,15 @@ def close_treaties(body: CloseReinsuranceIn, me: Me) -> list[TreatyAccountOut]:
         ceded=dict(sorted(a.ceded.items())),
         posted_entry_id=a.posted.id if a.posted is not None else None)
         for a in close_reinsurance(me.uow(), through=body.through or today())]
+
+
+@router.post("/reinsurance/{code}/settle", response_model=TreatySettlementOut)
+def settle_treaty(code: str, body: SettleReinsuranceIn, me: Me) -> TreatySettlementOut:
+    """Settle a treaty's account in cash: the payable and receivable its closes left, netted
+    through the bank; once per bank reference (again: the settlement made)."""
+    done = settle_reinsurance(me.uow(), code, on=body.on or today(), reference=body.reference)
+    assert done.entry.id is not None
+    return TreatySettlementOut(treaty=done.treaty.code, receivable_fen=done.receivable_fen,
+                               payable_fen=done.payable_fen,
+                               net_to_reinsurer_fen=done.net_to_reinsurer_fen,
+                               entry_id=done.entry.id, repeat=done.repeat)

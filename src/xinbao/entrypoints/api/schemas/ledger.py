@@ -42,3 +42,20 @@ class TreatyAccountOut(BaseModel):
     gross_written_premium_fen: Fen
     ceded: dict[str, int]
     posted_entry_id: int | None
+
+
+class SettleReinsuranceIn(StrictIn):
+    on: date | None = Field(default=None, description="the day of the payment; today when "
+                                                      "omitted")
+    reference: str = Field(min_length=1, max_length=64,
+                           description="the bank transaction's reference: the same again "
+                                       "settles nothing more")
+
+
+class TreatySettlementOut(BaseModel):
+    treaty: str
+    receivable_fen: Fen
+    payable_fen: Fen
+    net_to_reinsurer_fen: Fen = Field(description="paid to the reinsurer (negative: received)")
+    entry_id: int
+    repeat: bool
