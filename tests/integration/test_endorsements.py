@@ -293,3 +293,20 @@ def test_a_funders_file_charges_no_premium_on_a_cancelled_policy(c, tmp_path):
     assert refused.rejects["rule"].to_list() == ["repayment.premium"]
     assert applied.status == "applied" and applied.accepted == 1
     assert _stored(c, policy).installments_written == 0
+
+
+def test_racing_transfers_of_one_sale_change_the_insured_once(c):
+    policy = _car(c)
+    catalogue.register_funder(b.bank("BANK-B"), c.uow())
+    cmd = TransferPolicy(policy.id, "BANK-B", "HT-B-9", b.START + timedelta(days=40), "sold")
+
+    made = support.race(6, lambda _: transfer_policy(cmd, c.uow(STAFF)))
+
+    assert len({(e.version, e.id) for e in made}) == 1
+    with c.uow() as u:
+        assert [e.kind for e in u.policies.endorsements(policy.id)] == [
+            EndorsementKind.TRANSFER]
+        changed = [e for e in u.events.list(aggregate="policy", aggregate_id=policy.id)
+                   if e.name == "PolicyInsuredChanged"]
+        assert len(changed) == 1
+        assert u.loans.get(policy.loan_id).contract_no == "HT-B-9"

@@ -198,3 +198,26 @@ def test_a_treaty_account_is_settled_in_cash_once_and_the_next_close_is_unmoved(
 
 def _ceded_payable(treaty: Treaty, c: Container) -> int:
     return -_ceded(c, treaty).get(gl.REINSURANCE_PAYABLE, 0)
+
+
+def test_racing_settlements_of_one_payment_post_once_and_a_bad_reference_is_refused(c):
+    from xinbao.kernel.errors import InvalidInput
+    from xinbao.reinsurance.services import settle_reinsurance
+
+    b.issued_policy(c.uow, b.car_application())
+    close_reinsurance(c.uow(), through=date(2025, 1, 31), treaties=BOOK)
+    with pytest.raises(InvalidInput, match="reinsurance.reference"):
+        settle_reinsurance(c.uow(), "QS-T", on=date(2025, 2, 5), reference=" ",
+                           treaties=BOOK)
+
+    done = support.race(6, lambda _: settle_reinsurance(
+        c.uow(), "QS-T", on=date(2025, 2, 5), reference="BK-1", treaties=BOOK))
+
+    assert len({d.entry.id for d in done}) == 1 and sum(not d.repeat for d in done) <= 1
+    with c.uow() as u:
+        assert len([e for e in u.ledger.entries()
+                    if e.source_command == "SettleReinsurance"]) == 1
+        qs_lines = [line for ref in (QS.reference(), f"treaty-settlement:{QS.code}")
+                    for e in u.ledger.entries(reference=ref) for line in e.lines]
+    assert sum(x.amount_fen for x in qs_lines if x.account == gl.REINSURANCE_PAYABLE) == 0
+    assert done[0].payable_fen > 0

@@ -126,14 +126,18 @@ def transfer_policy(cmd: TransferPolicy, uow: UnitOfWork) -> Endorsement:
         policy = require(uow.policies.get(cmd.policy_id), "policy", cmd.policy_id)
         to = require(uow.funders.get_by_code(cmd.to_funder), "funder", cmd.to_funder)
         assert policy.id is not None and to.id is not None
-        done = next((e for e in reversed(uow.policies.endorsements(policy.id))
-                     if e.kind is EndorsementKind.TRANSFER
-                     and e.details.get("to_funder_id") == to.id
-                     and e.details.get("to_contract_no") == contract
-                     and policy.funder_id == to.id), None)
-        if done is not None and uow.actor.funder_id in (
-                None, done.details.get("from_funder_id"), done.details.get("to_funder_id")):
-            return done  # a retry, the seller's included: the transfer it asked for
+        taken = uow.loans.get_by_contract(to.id, contract)
+        # Read after the policy: a concurrent transfer of this sale that committed since
+        # has left its loan under the contract and its endorsement.
+        if taken is not None and taken.id == policy.loan_id:
+            done = next((e for e in reversed(uow.policies.endorsements(policy.id))
+                         if e.kind is EndorsementKind.TRANSFER
+                         and e.details.get("to_funder_id") == to.id
+                         and e.details.get("to_contract_no") == contract), None)
+            if done is not None and uow.actor.funder_id in (
+                    None, done.details.get("from_funder_id"),
+                    done.details.get("to_funder_id")):
+                return done  # a retry, the seller's included: the transfer it asked for
         own(uow, policy.funder_id, "policy", cmd.policy_id)
         if policy.status is not PolicyStatus.IN_FORCE or policy.loan_id is None:
             raise Conflict(f"policy {policy.policy_no} is {policy.status.value}: only a "
@@ -142,7 +146,7 @@ def transfer_policy(cmd: TransferPolicy, uow: UnitOfWork) -> Endorsement:
             raise InvalidInput.single("to_funder", "policy.transfer_product",
                                       f"{to.code}'s agreement does not cover "
                                       f"{policy.product_code}")
-        if uow.loans.get_by_contract(to.id, contract) is not None:
+        if taken is not None:
             raise Conflict(f"{to.code} has a loan with contract number {contract} already")
         loan = require(uow.loans.get(policy.loan_id), "loan", policy.loan_id)
         before = (policy.funder_id, loan.contract_no)

@@ -55,6 +55,15 @@ def parse_policy_number(text: str) -> int | None:
     return int(value[2:12])
 
 
+def policy_id_of(text: str) -> int | None:
+    """The policy a person names: its number (``parse_policy_number``, the check digit
+    right) or its bare id (at most twelve ASCII digits); None for anything else."""
+    value = text.strip()
+    if value.isascii() and value.isdigit() and len(value) <= 12:
+        return int(value)
+    return parse_policy_number(value)
+
+
 class PolicyStatus(StrEnum):
     QUOTED = "quoted"
     ISSUED = "issued"

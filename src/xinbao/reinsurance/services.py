@@ -70,8 +70,9 @@ def _balances(uow: UnitOfWork, through: date) -> dict[str, int]:
     return totals
 
 
-def _gross(uow: UnitOfWork, start: date, end: date, treaty: Treaty) -> Gross:
-    after, before = _balances(uow, end), _balances(uow, start - timedelta(days=1))
+def _gross(uow: UnitOfWork, start: date, end: date, treaty: Treaty,
+           read: Callable[[date], dict[str, int]]) -> Gross:
+    after, before = read(end), read(start - timedelta(days=1))
     moved = {account: after[account] - before[account] for account in _GROSS_ACCOUNTS}
     return Gross(
         written_premium_fen=-moved[gl.WRITTEN_PREMIUM], upr_change_fen=moved[gl.UPR_CHARGE],
@@ -103,11 +104,12 @@ def close_reinsurance(uow: UnitOfWork, *, through: date,
     quota_share_on: Callable[[date], object] = book.quota_share_on
     accounts = []
     with uow:
+        read = functools.cache(lambda day: _balances(uow, day))  # the ledger once a date
         for treaty in book.treaties:
             if treaty.effective_from > through:
                 continue
             end = min(through, treaty.effective_to or through)
-            gross = _gross(uow, treaty.effective_from, end, treaty)
+            gross = _gross(uow, treaty.effective_from, end, treaty, read)
             target = ceded(treaty, gross, quota_share_on=quota_share_on)
             so_far = [(line.account, line.amount_fen)
                       for e in uow.ledger.entries(reference=treaty.reference())
@@ -187,12 +189,14 @@ def settle_reinsurance(uow: UnitOfWork, code: str, *, on: date, reference: str,
         raise NotFound("treaty", code)
     key = f"{treaty.code}:{text}"
     with uow:
+        entries = [*uow.ledger.entries(reference=treaty.reference()),
+                   *uow.ledger.entries(reference=settlement_reference(treaty))]
+        # The reference last: a concurrent settlement under it that committed after the
+        # balances were read is found here (its balances read as settled already).
         seen = uow.ledger.get_by_key("SettleReinsurance", key)
         if seen is not None:
             return TreatySettlement(treaty, -_moved(seen, gl.REINSURANCE_RECEIVABLE),
                                     _moved(seen, gl.REINSURANCE_PAYABLE), seen, repeat=True)
-        entries = [*uow.ledger.entries(reference=treaty.reference()),
-                   *uow.ledger.entries(reference=settlement_reference(treaty))]
         receivable = sum(_moved(e, gl.REINSURANCE_RECEIVABLE) for e in entries)
         payable = -sum(_moved(e, gl.REINSURANCE_PAYABLE) for e in entries)
         if receivable == 0 and payable == 0:
@@ -200,12 +204,11 @@ def settle_reinsurance(uow: UnitOfWork, code: str, *, on: date, reference: str,
         lines = [Line(account, fen) for account, fen in (
             (gl.REINSURANCE_PAYABLE, payable), (gl.REINSURANCE_RECEIVABLE, -receivable),
             (gl.BANK, receivable - payable)) if fen]
-        entry = post(uow, JournalEntry(
+        entry = uow.ledger.add(JournalEntry(
             posted_on=on, description=f"Reinsurance account settled under {treaty.code}",
             source_command="SettleReinsurance", idempotency_key=key,
             reference=settlement_reference(treaty), lines=tuple(lines)))
-        assert entry is not None
-        uow.commit()
+        uow.commit()  # a concurrent one under the key: a write conflict, retried as a repeat
     return TreatySettlement(treaty, receivable, payable, entry)
 
 

@@ -33,7 +33,7 @@ from xinbao.policy import endorsements
 from xinbao.policy import queries as policy_queries
 from xinbao.policy import services as policies
 from xinbao.policy.commands import CancelPolicy, IssuePolicy, TransferPolicy
-from xinbao.policy.model import Endorsement, Policy, parse_policy_number, policy_number
+from xinbao.policy.model import Endorsement, Policy, policy_id_of, policy_number
 from xinbao.reporting.documents import issue_epolicy
 
 policies_app = typer.Typer(help="Policies: issue on disbursement, list, show.",
@@ -215,9 +215,7 @@ def _print_endorsement(e: Endorsement, as_json: bool) -> None:
 
 def _policy_id(text: str) -> int:
     """A policy's id from its number (``XB``, ten digits and a check digit) or the id."""
-    value = text.strip()
-    found = int(value) if value.isascii() and value.isdigit() and len(value) <= 12 \
-        else parse_policy_number(value)
+    found = policy_id_of(text)
     if not found:
         raise InvalidInput.single("policy", "policy.number", "a policy's number (XB and "
                                   "eleven digits, the last a check digit) or its id")

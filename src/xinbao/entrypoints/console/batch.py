@@ -211,7 +211,7 @@ def set_override(console: Signed, csrf_token: Annotated[str, Form(max_length=100
     console.check_csrf(csrf_token)
     loan = _loan_id(loan_id)
     done = overrides.set_override(
-        SetOverride(loan, _tier(tier), reason, _form_date("effective_from", effective_from)),
+        SetOverride(loan, _tier(tier), reason, web.form_date("effective_from", effective_from)),
         console.uow(), now=web.now())
     return _overridden(loan, done.added, "set")
 
@@ -225,16 +225,9 @@ def lift_override(console: Signed, csrf_token: Annotated[str, Form(max_length=10
     console.check_csrf(csrf_token)
     loan = _loan_id(loan_id)
     done = overrides.lift_override(
-        LiftOverride(loan, reason, _form_date("effective_from", effective_from)),
+        LiftOverride(loan, reason, web.form_date("effective_from", effective_from)),
         console.uow(), now=web.now())
     return _overridden(loan, done.added, "lifted")
-
-
-def _form_date(field: str, text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput.single(field, "date.format", "a date as YYYY-MM-DD") from None
 
 
 @router.get("/eod/{day}", response_class=HTMLResponse)

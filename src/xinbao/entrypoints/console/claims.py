@@ -49,7 +49,7 @@ from xinbao.entrypoints.console import web
 from xinbao.entrypoints.console.web import N_, RecordId, Signed
 from xinbao.iam.model.security import Action, Forbidden
 from xinbao.kernel.errors import Conflict, InvalidInput
-from xinbao.policy.model import parse_policy_number
+from xinbao.policy.model import policy_id_of
 from xinbao.reporting.statements import (
     Statement,
     statement_csv,
@@ -172,21 +172,12 @@ def claim_list(console: Signed, status: str | None = None, funder: str | None = 
 def _policy_id(text: str) -> int:
     """A policy's id from what a handler types: its id or its number (``XB``, ten digits and
     the check digit)."""
-    value = text.strip()
-    found = int(value) if value.isascii() and value.isdigit() and len(value) <= 12 \
-        else parse_policy_number(value)
+    found = policy_id_of(text)
     if found is None:
         raise InvalidInput.single("policy", "claim.policy",
                                   "a policy's number (XB, eleven digits, the last a check "
                                   "digit) or id")
     return found
-
-
-def _form_date(field: str, text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput.single(field, "date.format", "a date as YYYY-MM-DD") from None
 
 
 @router.post("/claims")
@@ -203,7 +194,7 @@ def open_claim(console: Signed, csrf_token: Annotated[str, Form(max_length=100)]
     submission of the form opens nothing)."""
     console.check_csrf(csrf_token)
     policy_id = _policy_id(policy)
-    cmd = FileClaim(policy_id, _form_date("on", on),
+    cmd = FileClaim(policy_id, web.form_date("on", on),
                     dict.fromkeys(exclusion or (), shown_by.strip()),
                     reference=reference.strip() or None,
                     claimed_fen=_fen(claimed) if claimed.strip() else None)
@@ -343,7 +334,7 @@ def review_claim(console: Signed, claim_id: ClaimId,
     """Into review (a declined claim: reopened on appeal, assessed again)."""
     console.check_csrf(csrf_token)
     uow = console.uow()
-    claims.review_claim(ReviewClaim(claim_id, _form_date("on", on), why.strip()), uow,
+    claims.review_claim(ReviewClaim(claim_id, web.form_date("on", on), why.strip()), uow,
                         rings=ring_lookup(uow))
     return _done(claim_id, "reviewed")
 
@@ -356,7 +347,7 @@ def approve_claim(console: Signed, claim_id: ClaimId,
     """Approve within the person's authority; above it, their approval waits for a second
     approver (never the same person)."""
     console.check_csrf(csrf_token)
-    claim = claims.approve_claim(ApproveClaim(claim_id, _form_date("on", on), why.strip()),
+    claim = claims.approve_claim(ApproveClaim(claim_id, web.form_date("on", on), why.strip()),
                                  console.uow())
     return _done(claim_id, "approved" if claim.status is ClaimStatus.APPROVED else "approval")
 
@@ -371,7 +362,7 @@ def decline_claim(console: Signed, claim_id: ClaimId,
     """Decline with the exclusions found (each with what shows it), or on checks that fail
     already."""
     console.check_csrf(csrf_token)
-    claims.decline_claim(DeclineClaim(claim_id, _form_date("on", on), why.strip(),
+    claims.decline_claim(DeclineClaim(claim_id, web.form_date("on", on), why.strip(),
                                       dict.fromkeys(exclusion or (), shown_by.strip())),
                          console.uow())
     return _done(claim_id, "declined")
@@ -384,7 +375,7 @@ def recalculate_claim(console: Signed, claim_id: ClaimId,
     """Assess the claim again (the funder corrected its data); the difference is shown."""
     console.check_csrf(csrf_token)
     uow = console.uow()
-    claims.recalculate_claim(RecalculateClaim(claim_id, _form_date("on", on)), uow,
+    claims.recalculate_claim(RecalculateClaim(claim_id, web.form_date("on", on)), uow,
                              rings=ring_lookup(uow))
     return _done(claim_id, "recalculated")
 
@@ -396,7 +387,7 @@ def pay_claim(console: Signed, claim_id: ClaimId,
     """Pay the claim: the use case checks the payer's authority for the amount and that
     whoever opened the claim does not pay it (four-eyes); a repeat pays nothing more."""
     console.check_csrf(csrf_token)
-    claims.pay_claim(PayClaim(claim_id, _form_date("on", on)), console.uow())
+    claims.pay_claim(PayClaim(claim_id, web.form_date("on", on)), console.uow())
     return _done(claim_id, "paid")
 
 
@@ -425,6 +416,6 @@ def record_recovery(console: Signed, claim_id: ClaimId,
     console.check_csrf(csrf_token)
     claims.record_recovery(RecordRecovery(
         claim_id=claim_id, amount_fen=_fen(amount),
-        received_on=_form_date("received_on", received_on), source=source.strip(),
+        received_on=web.form_date("received_on", received_on), source=source.strip(),
         reference=reference.strip(), final=final), console.uow())
     return _done(claim_id, "recovered")

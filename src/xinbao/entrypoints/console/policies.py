@@ -18,16 +18,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from xinbao.catalogue import queries as catalogue
 from xinbao.catalogue.model.parties import PartyKind
+from xinbao.entrypoints.console import web
 from xinbao.entrypoints.console.web import N_, Listing, RecordId, Signed, today
 from xinbao.iam.model.security import Action, Forbidden
-from xinbao.kernel.errors import InvalidInput
 from xinbao.kernel.identity import mask_id_number, mask_name
 from xinbao.ledger.model import ACCOUNTS
 from xinbao.loans.model import Installment, installment_settled, paid_by_installment
 from xinbao.policy import endorsements
 from xinbao.policy import queries as policies
 from xinbao.policy.commands import CancelPolicy, TransferPolicy
-from xinbao.policy.model import EndorsementKind, Policy, PolicyStatus, parse_policy_number
+from xinbao.policy.model import EndorsementKind, Policy, PolicyStatus, policy_id_of
 from xinbao.policy.repository import POLICY_SORTS, PolicyFilter
 from xinbao.reporting.documents import epolicies_issued, issue_epolicy
 from xinbao.servicing import queries as servicing
@@ -53,15 +53,6 @@ CLAIM_STATUS_NAMES = {"notified": N_("Notified"), "under_review": N_("Under revi
                       "approved": N_("Approved"), "declined": N_("Declined"),
                       "paid": N_("Paid"), "recovering": N_("Recovering"),
                       "closed": N_("Closed")}
-
-
-def policy_id_of(text: str) -> int | None:
-    """The policy id a number names (``XB00000000125``, its check digit right, or the bare
-    id ``12``); None for anything else."""
-    value = text.strip()
-    if value.isascii() and value.isdigit() and len(value) <= 12:
-        return int(value)
-    return parse_policy_number(value)
 
 
 def _funders(me: Signed) -> dict[int, str]:
@@ -169,13 +160,6 @@ DONE = {"cancelled": N_("The policy is cancelled; its refund is posted."),
         "transferred": N_("The insured is changed: the loan is the buyer's.")}
 
 
-def _form_date(field: str, text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput.single(field, "date.format", "a date as YYYY-MM-DD") from None
-
-
 @router.post("/policies/{policy_id}/cancel")
 def cancel(policy_id: RecordId, me: Signed, csrf_token: Annotated[str, Form(max_length=100)],
            on: Annotated[str, Form(max_length=10)],
@@ -183,7 +167,7 @@ def cancel(policy_id: RecordId, me: Signed, csrf_token: Annotated[str, Form(max_
            insured_consent: Annotated[bool, Form()] = False) -> Response:
     """Cancel the policy at the policyholder's request (``policy.endorsements``)."""
     me.check_csrf(csrf_token)
-    endorsements.cancel_policy(CancelPolicy(policy_id, _form_date("on", on), reason,
+    endorsements.cancel_policy(CancelPolicy(policy_id, web.form_date("on", on), reason,
                                             insured_consent), me.uow())
     return RedirectResponse(f"/console/policies/{policy_id}?done=cancelled", status_code=303)
 
@@ -197,7 +181,7 @@ def transfer(policy_id: RecordId, me: Signed, csrf_token: Annotated[str, Form(ma
     """The loan sold to another funder: it becomes the insured."""
     me.check_csrf(csrf_token)
     endorsements.transfer_policy(TransferPolicy(policy_id, to_funder.strip(), contract_no,
-                                                _form_date("on", on), reason), me.uow())
+                                                web.form_date("on", on), reason), me.uow())
     return RedirectResponse(f"/console/policies/{policy_id}?done=transferred",
                             status_code=303)
 

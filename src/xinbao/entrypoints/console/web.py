@@ -24,6 +24,7 @@ from xinbao.entrypoints.console import i18n
 from xinbao.entrypoints.console.i18n import N_
 from xinbao.iam import services as accounts
 from xinbao.iam.model.security import Action, Unauthenticated
+from xinbao.kernel.errors import InvalidInput
 from xinbao.kernel.paging import PageRequest
 
 SESSION_COOKIE = "xinbao_session"
@@ -60,6 +61,14 @@ class FormRejected(Exception):
 def now() -> datetime:
     """Wall-clock time as naive UTC, as sessions store it."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def form_date(field: str, text: str) -> date:
+    """A date a form sent (``YYYY-MM-DD``); InvalidInput naming the field otherwise."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput.single(field, "date.format", "a date as YYYY-MM-DD") from None
 
 
 def today() -> date:
