@@ -321,7 +321,8 @@ class _Policies(_Table):
 
     def earning_terms(self) -> list[EarningTerms]:
         return [EarningTerms(p.id, p.product_code, p.refund_method, p.single_premium_fen,
-                             p.earned_fen, p.start_date, p.end_date, p.term_months)
+                             p.earned_fen, p.start_date, p.end_date, p.term_months,
+                             p.refunded_fen, p.upr_base_fen, p.upr_base_on)
                 for p in sorted(self.rows.values(), key=lambda p: p.id)
                 if p.status is PolicyStatus.IN_FORCE
                 and p.single_premium_fen > p.earned_fen + p.refunded_fen]
@@ -395,6 +396,9 @@ class _Loans(_Table):
         taken = self.get_by_contract(loan.funder_id, loan.contract_no)
         if taken is not None and taken.id != loan.id:
             raise Conflict("loan contract exists")
+        self._update(loan, "loan")
+
+    def reschedule(self, loan: Loan) -> None:
         self._update(loan, "loan")
 
     def save_if_status(self, loan: Loan, was: LoanStatus) -> bool:

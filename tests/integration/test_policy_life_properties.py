@@ -1,10 +1,12 @@
 """Policies' lives through the whole stack, drawn at random (issue 23): single-premium and
-installment-premium policies whose borrowers pay on time until, for each, nothing happens,
-a full early repayment, a cancellation (in or after the cooling-off period) or the loan's
+installment-premium policies whose borrowers pay on time while, for each, up to two things
+happen: a partial prepayment, a restructuring (with the insurer's consent or without), a
+full early repayment, a cancellation (in or after the cooling-off period) or the loan's
 sale, with month-end closes in between. After every event: refunds never exceed the premium
 paid; the ledger balances; its written premium = earned + unearned, and its written and
 earned premium and UPR are the policies' own, to the fen; the commission kept is the
-funder's rate on the premium kept."""
+funder's rate on the premium kept; and once cover has ended, earned premium = written −
+refunded."""
 
 from __future__ import annotations
 
@@ -23,19 +25,28 @@ from xinbao.kernel.errors import DomainError
 from xinbao.kernel.money import apply_rate
 from xinbao.ledger import model as gl
 from xinbao.ledger import services as ledger
-from xinbao.loans.model import add_months
-from xinbao.policy.commands import CancelPolicy, TransferPolicy
-from xinbao.policy.endorsements import cancel_policy, transfer_policy
-from xinbao.policy.model import PolicyStatus
+from xinbao.loans.model import add_months, paid_by_installment, position
+from xinbao.policy.commands import CancelPolicy, PrepayInPart, RestructureLoan, TransferPolicy
+from xinbao.policy.endorsements import (
+    cancel_policy,
+    prepay_in_part,
+    restructure_loan,
+    transfer_policy,
+)
+from xinbao.policy.model import EndorsementKind, PolicyStatus
 from xinbao.reporting import services as reporting
 from xinbao.servicing import services as servicing
 from xinbao.servicing.commands import RecordPrepayment, RecordRepayment, RunEndOfDay
 from xinbao.simulation.identities import IdentityFactory
 
 _DBS = count()
-FATES = st.sampled_from(["keep", "prepay", "cancel", "transfer"])
-LIVES = st.lists(st.tuples(st.booleans(), FATES, st.integers(1, 330)), min_size=1,
-                 max_size=4)
+FATES = st.sampled_from(["prepay", "cancel", "transfer", "partial", "restructure"])
+#: What happens to a policy: (day after the start, fate, a share of the principal left for a
+#: partial prepayment in per cent, the insurer's consent and the installments of a
+#: restructuring).
+HAPPENINGS = st.lists(st.tuples(st.integers(1, 330), FATES, st.integers(1, 99),
+                                st.booleans(), st.integers(1, 36)), max_size=2)
+LIVES = st.lists(st.tuples(st.booleans(), HAPPENINGS), min_size=1, max_size=4)
 
 
 @settings(max_examples=30, deadline=None,
@@ -52,7 +63,7 @@ def test_random_lives_keep_the_premium_and_the_ledger_whole(sqlite_template, tmp
         b.seed(c.uow, funders=(b.bank("BANK-A"), b.bank("BANK-B")))
         people = IdentityFactory(5)
         policies, events = [], []
-        for n, (single, fate, day) in enumerate(lives):
+        for n, (single, happenings) in enumerate(lives):
             app = (b.car_application if single else b.consumer_application)(
                 external_ref=f"L-{n}", borrower_id_number=people.resident_id(
                     born_between=(date(1970, 1, 1), date(1990, 12, 31))))
@@ -60,12 +71,11 @@ def test_random_lives_keep_the_premium_and_the_ledger_whole(sqlite_template, tmp
             with c.uow() as u:
                 loan = u.loans.get(policy.loan_id)
             policies.append(policy)
-            on = b.START + timedelta(days=day)
-            for i in loan.installments:  # paid on time until the fate's day
-                if i.due_date <= on:
-                    events.append((i.due_date, 0, "pay", (loan.id, i, policy)))
-            if fate != "keep" and on < loan.maturity_date:
-                events.append((on, 1, fate, (loan.id, policy, n)))
+            for i in loan.installments:  # paid on time, whatever the schedule is then
+                events.append((i.due_date, 0, "pay", (loan.id, policy)))
+            for k, (day, fate, share, consent, count) in enumerate(happenings):
+                events.append((b.START + timedelta(days=day), 1, fate,
+                               (loan.id, policy, f"{n}-{k}", share, consent, count)))
         for month in sorted(closes):
             end = add_months(b.START.replace(day=1), month + 1) - timedelta(days=1)
             events.append((end, 2, "close", None))
@@ -100,32 +110,69 @@ def _the_ledger_is_the_policies(c, policies) -> None:
     rate = b.bank().commission_rate
     assert tb.balance(gl.COMMISSION_EXPENSE) == sum(
         apply_rate(p.single_premium_fen, rate) - apply_rate(p.refunded_fen, rate)
-        + apply_rate(p.installment_premium_fen, rate) * p.installments_written
-        for p in stored)
+        + _installment_commission(c, p, rate) for p in stored)
+    for p in stored:
+        if p.status is PolicyStatus.CLOSED or p.status is PolicyStatus.CANCELLED:
+            assert p.earned_premium_fen == p.written_premium_fen  # = premium − refunds
+
+
+def _installment_commission(c, policy, rate) -> int:
+    """The commission on a policy's installment premiums written: the funder's rate on each
+    installment's premium, which a partial prepayment lowers from the next one written."""
+    with c.uow() as u:
+        changes = [e for e in u.policies.endorsements(policy.id)
+                   if e.kind is EndorsementKind.PARTIAL_PREPAYMENT]
+    levels = [(0, policy.installment_premium_fen if not changes
+               else changes[0].details["premium_before_fen"])]
+    levels += [(e.details["installments_written"], e.details["installment_premium_fen"])
+               for e in changes]
+    total = 0
+    for (since, premium), (until, _) in zip(levels, [*levels[1:],
+                                                     (policy.installments_written, 0)],
+                                            strict=True):
+        total += apply_rate(premium, rate) * (until - since)
+    return total
 
 
 def _happen(c, on: date, kind: str, data: object) -> None:
     if kind == "pay":
-        loan_id, i, policy = data  # type: ignore[misc]
-        # Prepaid or cancelled before: the insurer follows the loan no more.
-        with contextlib.suppress(DomainError):
-            servicing.record_repayment(RecordRepayment(
-                loan_id, i.number, i.due_date, i.principal_fen, i.interest_fen,
-                f"TX-{loan_id}-{i.number}", premium_fen=policy.installment_premium_fen),
-                c.uow())
+        loan_id, policy = data  # type: ignore[misc]
+        with c.uow() as u:
+            loan = u.loans.get(loan_id)
+            paid = paid_by_installment(u.repayments.for_loan(loan_id))
+            premium = u.policies.get(policy.id).installment_premium_fen
+        for i in loan.installments:
+            p, r = paid.get(i.number, (0, 0))
+            if i.due_date > on or (p, r) == (i.principal_fen, i.interest_fen):
+                continue
+            # Prepaid or cancelled before: the insurer follows the loan no more.
+            with contextlib.suppress(DomainError):
+                servicing.record_repayment(RecordRepayment(
+                    loan_id, i.number, i.due_date, i.principal_fen - p, i.interest_fen - r,
+                    f"TX-{loan_id}-{i.number}", premium_fen=premium), c.uow())
     elif kind == "close":
         servicing.run_end_of_day(RunEndOfDay(on), c.uow())
     else:
-        loan_id, policy, n = data  # type: ignore[misc]
+        loan_id, policy, name, share, consent, count = data  # type: ignore[misc]
         try:
             if kind == "prepay":
-                servicing.record_prepayment(RecordPrepayment(loan_id, on, 0, f"PP-{n}"),
+                servicing.record_prepayment(RecordPrepayment(loan_id, on, 0, f"PP-{name}"),
                                             c.uow())
             elif kind == "cancel":
                 cancel_policy(CancelPolicy(policy.id, on, "asked", insured_consent=True),
                               c.uow())
+            elif kind == "partial":
+                with c.uow() as u:
+                    loan = u.loans.get(loan_id)
+                    paid = paid_by_installment(u.repayments.for_loan(loan_id))
+                left = position(loan.installments, paid, on).outstanding_principal_fen
+                prepay_in_part(PrepayInPart(loan_id, on, max(left * share // 100, 1), 0,
+                                            f"PART-{name}"), c.uow())
+            elif kind == "restructure":
+                restructure_loan(RestructureLoan(policy.id, on, count, f"RS-{name}", "asked",
+                                                 consent=consent), c.uow())
             else:
-                transfer_policy(TransferPolicy(policy.id, "BANK-B", f"HT-B-{n}", on, "sold"),
-                                c.uow())
+                transfer_policy(TransferPolicy(policy.id, "BANK-B", f"HT-B-{name}", on,
+                                               "sold"), c.uow())
         except DomainError:  # a day the loan cannot take it (already past due, ...)
             pass

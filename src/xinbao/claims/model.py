@@ -52,7 +52,7 @@ from xinbao.iam.model.security import Action, Forbidden
 from xinbao.kernel.errors import FieldError, IllegalTransition, InvalidInput
 from xinbao.kernel.events import Event
 from xinbao.kernel.money import apply_rate
-from xinbao.loans.model import Installment, Loan, build_schedule, position
+from xinbao.loans.model import Installment, Loan, build_schedule, position, schedule_digest
 from xinbao.policy.model import Policy, PolicyStatus
 
 
@@ -456,6 +456,22 @@ def _waiting(policy: Policy, product: Product, default_on: date | None) -> Check
 
 
 def _as_insured(policy: Policy, loan: Loan) -> Check:
+    """The loan is the one insured: its contract (principal, term, start and the schedule at
+    its rate), or, once an endorsement changed the cover (a partial prepayment, a
+    restructuring the insurer consented to), the schedule that endorsement insured. A
+    schedule changed without the insurer's consent fails it (the wording's exclusion)."""
+    if policy.schedule_sha256 is not None:
+        digest = schedule_digest(loan.installments)
+        same = digest == policy.schedule_sha256 and (
+            policy.start_date is None or loan.start_date == policy.start_date)
+        return Check("CLM-LOAN-NOT-AS-INSURED", same,
+                     "the loan's schedule is the one its last endorsement insured" if same
+                     else "the loan's schedule is not the one insured: it was changed without "
+                          "the insurer's consent",
+                     {"schedule_sha256": digest, "insured_schedule_sha256":
+                      policy.schedule_sha256, "policy_version": policy.version,
+                      "start_date": loan.start_date.isoformat(),
+                      "cover_start": _iso(policy.start_date)})
     differences = []
     if loan.principal_fen != policy.sum_insured_fen:
         differences.append(f"principal {loan.principal_fen} fen, insured "

@@ -13,11 +13,26 @@ Schedules
   ``round(P·k/n)``, so they differ by at most one fen and sum exactly; interest is on the
   balance before the installment.
 - Interest first (先息后本): interest on the whole principal every month, principal at the end.
+
+Schedule changes (issue 23), each from the first installment not yet paid in full, the ones
+before it kept as paid:
+- a partial prepayment (部分提前还款) keeps the term and lowers what is left: the principal
+  left after it is spread again over the installments left, by the loan's method at its rate,
+  and the installment it is paid with carries the prepaid principal and the interest paid
+  with it (``partial_prepayment_schedule``);
+- a restructuring (重组/展期) spreads the unpaid principal over a new number of installments
+  at a new rate (or the same), due monthly on the loan's day from the first of them after the
+  restructuring; installments are numbered by the month they fall due in, so those already
+  due keep their numbers with nothing left to pay, and the interest left unpaid on them
+  falls due with the first new one (``restructured_schedule``).
+Either way the principal of the schedule still sums to the loan's; its digest
+(``schedule_digest``) is what a policy insures.
 """
 
 from __future__ import annotations
 
 import calendar
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,7 +40,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
 
 from xinbao.catalogue.model.products import RepaymentMethod
-from xinbao.kernel.errors import IllegalTransition
+from xinbao.kernel.errors import IllegalTransition, InvalidInput
 from xinbao.kernel.events import Event
 from xinbao.kernel.money import PRECISION, apply_rate_over, round_fen
 
@@ -195,6 +210,23 @@ class Loan:
     def days_past_due(self, on: date) -> int:
         return days_past_due(self.first_unpaid_due_date, on)
 
+    def reschedule(self, installments: tuple[Installment, ...], *, on: date, why: str,
+                   annual_rate: Decimal | None = None, **data: object) -> None:
+        """The schedule from its first changed installment on is ``installments`` (the
+        whole new schedule, ``partial_prepayment_schedule`` or ``restructured_schedule``);
+        a restructuring may change the rate. The term is the number of installments."""
+        before = self.installments
+        self.installments = installments
+        self.term_months = len(installments)
+        if annual_rate is not None:
+            self.annual_rate = annual_rate
+        changed = next((i.number for i, j in zip(before, installments, strict=False)
+                        if i != j), min(len(before), len(installments)) + 1)
+        self.events.append(Event("LoanRescheduled", "loan", self.id, on, {
+            "why": why, "from_installment": changed, "term_months": self.term_months,
+            "annual_rate": str(self.annual_rate), "schedule_sha256": schedule_digest(
+                installments), **data}))
+
     def pay_off(self) -> None:
         """All principal is repaid (at maturity or before): servicing ends."""
         self._move(LoanStatus.PAID_OFF, "pay off")
@@ -218,6 +250,115 @@ class Loan:
         if 1 <= number <= len(self.installments):
             return self.installments[number - 1]
         return None
+
+
+def schedule_digest(installments: Iterable[Installment]) -> str:
+    """SHA-256 of a schedule (number, due date, principal and interest of each installment):
+    what a policy insures, so a schedule changed without the insurer shows."""
+    text = "\n".join(f"{i.number}|{i.due_date.isoformat()}|{i.principal_fen}|{i.interest_fen}"
+                     for i in installments)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _next_unpaid(installments: Sequence[Installment],
+                 paid: Mapping[int, tuple[int, int]]) -> Installment:
+    found = next((i for i in installments if not installment_settled(i, paid)), None)
+    if found is None:
+        raise InvalidInput.single("loan", "loan.repaid", "every installment is paid")
+    return found
+
+
+def _replaced(loan: Loan, paid: Mapping[int, tuple[int, int]], current: Installment, *,
+              field: str, rule: str) -> list[Installment]:
+    """The installments from ``current`` (the first not paid in full) on, which a new
+    schedule replaces: refused (``rule``) when a later one is paid in part already."""
+    left = [i for i in loan.installments if i.number >= current.number]
+    ahead = [i.number for i in left[1:] if paid.get(i.number, (0, 0)) != (0, 0)]
+    if ahead:
+        raise InvalidInput.single(field, rule, f"installment {ahead[0]} is paid in part "
+                                               f"ahead of installment {current.number}")
+    return left
+
+
+def partial_prepayment_schedule(
+    loan: Loan, paid: Mapping[int, tuple[int, int]], *, on: date, principal_fen: int,
+    interest_fen: int,
+) -> tuple[Installment, ...]:
+    """The schedule after ``principal_fen`` of principal is repaid early on ``on`` with
+    ``interest_fen`` of interest (see the module's docstring). The installment it is paid
+    with is the first not paid in full, which must be untouched and not yet due before
+    ``on``; less than all the principal left is prepaid (all of it is a prepayment)."""
+    current = _next_unpaid(loan.installments, paid)
+    if paid.get(current.number, (0, 0)) != (0, 0):
+        raise InvalidInput.single(
+            "paid_on", "prepayment.partly_paid",
+            f"installment {current.number} is paid in part: record the rest of it first")
+    if current.due_date < on:
+        raise InvalidInput.single("paid_on", "prepayment.past_due",
+                                  f"installment {current.number} fell due on "
+                                  f"{current.due_date}: record it before prepaying")
+    left = _replaced(loan, paid, current, field="paid_on", rule="prepayment.paid_ahead")
+    outstanding = sum(i.principal_fen for i in left)
+    if not 0 < principal_fen < outstanding:
+        raise InvalidInput.single(
+            "principal_fen", "prepayment.partial_amount",
+            f"a partial prepayment repays more than 0 and less than the {outstanding} fen "
+            "of principal left (all of it is a prepayment)")
+    if interest_fen < 0:
+        raise InvalidInput.single("interest_fen", "amount.nonnegative",
+                                  "interest cannot be negative")
+    amounts = schedule_amounts(principal_fen=outstanding - principal_fen,
+                               annual_rate=loan.annual_rate, term_months=len(left),
+                               method=loan.method)
+    tail = [Installment(i.number, i.due_date, p, r) for i, (p, r) in zip(left, amounts,
+                                                                      strict=True)]
+    first = tail[0]
+    tail[0] = Installment(first.number, first.due_date, first.principal_fen + principal_fen,
+                          first.interest_fen + interest_fen)
+    return loan.installments[:current.number - 1] + tuple(tail)
+
+
+def restructured_schedule(
+    loan: Loan, paid: Mapping[int, tuple[int, int]], *, on: date, installments: int,
+    annual_rate: Decimal,
+) -> tuple[Installment, ...]:
+    """The schedule after a restructuring on ``on`` (see the module's docstring): the
+    principal not yet paid spread over ``installments`` new ones at ``annual_rate`` by the
+    loan's method, due monthly on the loan's day from the first such day after ``on``.
+    Installments are numbered by the month they fall due in, so those already due and
+    replaced keep their numbers with nothing left to pay (what was paid on them stays
+    theirs), and interest left unpaid on them falls due with the first new one."""
+    if installments < 1 or installments > 360:
+        raise InvalidInput.single("installments", "restructure.installments",
+                                  "a restructured loan has 1 to 360 installments left")
+    if not isinstance(annual_rate, Decimal) or not annual_rate.is_finite() \
+            or not 0 <= annual_rate < 1:
+        raise InvalidInput.single("annual_rate", "restructure.rate",
+                                  "the annual rate is a share in [0, 1)")
+    current = _next_unpaid(loan.installments, paid)
+    replaced = _replaced(loan, paid, current, field="loan", rule="restructure.paid_ahead")
+    p_paid, i_paid = paid.get(current.number, (0, 0))
+    principal = sum(i.principal_fen for i in replaced) - p_paid
+    if principal <= 0:
+        raise InvalidInput.single("loan", "restructure.principal",
+                                  "no principal is left to restructure")
+    # Interest unpaid on the installments already due falls due with the first new one.
+    unpaid_interest = sum(i.interest_fen for i in replaced if i.due_date < on) - (
+        i_paid if current.due_date < on else 0)
+    first_new = current.number
+    while add_months(loan.start_date, first_new) <= on:
+        first_new += 1
+    folded = tuple(Installment(n, add_months(loan.start_date, n),
+                               *((p_paid, i_paid) if n == current.number else (0, 0)))
+                   for n in range(current.number, first_new))
+    amounts = schedule_amounts(principal_fen=principal, annual_rate=annual_rate,
+                               term_months=installments, method=loan.method)
+    tail = [Installment(first_new + k, add_months(loan.start_date, first_new + k), p, r)
+            for k, (p, r) in enumerate(amounts)]
+    carried = (0, 0) if folded else (p_paid, i_paid)
+    tail[0] = Installment(tail[0].number, tail[0].due_date, tail[0].principal_fen + carried[0],
+                          tail[0].interest_fen + carried[1] + unpaid_interest)
+    return loan.installments[:current.number - 1] + folded + tuple(tail)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from xinbao.catalogue.model.products import (
     RepaymentMethod,
@@ -113,6 +113,18 @@ class SqlLoanRepository(SqlRepository):
         t = tables.loans
         self._c.execute(update(t).where(t.c.id == loan.id).values(
             funder_id=loan.funder_id, contract_no=loan.contract_no))
+        self._drain(loan)
+
+    def reschedule(self, loan: Loan) -> None:
+        t, i = tables.loans, tables.installments
+        self._c.execute(update(t).where(t.c.id == loan.id).values(
+            term_months=loan.term_months, annual_rate=loan.annual_rate,
+            first_unpaid_due_date=loan.first_unpaid_due_date))
+        self._c.execute(delete(i).where(i.c.loan_id == loan.id))
+        _statements()["add_installments"].execute_many(self._c, [
+            {"loan_id": loan.id, "number": n.number, "due_date": n.due_date,
+             "principal_fen": n.principal_fen, "interest_fen": n.interest_fen}
+            for n in loan.installments])
         self._drain(loan)
 
     def save_if_status(self, loan: Loan, was: LoanStatus) -> bool:

@@ -14,7 +14,20 @@ the policy (``Policy.version``), a kept record (``policy_endorsements``) and its
   insurance, the policyholder); the borrower never changes. The funder bought must cover the
   product in its agreement, and no loan of its may have that contract number.
 
-Both are idempotent: asked again (a retry, a racing request), they answer with the
+- **Partial prepayment** (``prepay_in_part``, the funder's report): part of the principal
+  repaid early; the loan keeps its term and the installments left fall
+  (``loans.model.partial_prepayment_schedule``), the sum insured falls by the principal
+  repaid, the single premium still unearned is refunded in the share of the principal left
+  that was repaid (the rest runs off by the product's method) and installment premiums from
+  the next one are on the smaller sum insured. The commission on the refund is clawed back.
+- **Restructuring** (``restructure_loan``): the funder's new schedule for the principal not
+  yet paid (``loans.model.restructured_schedule``). With the insurer's consent, given by its
+  staff, the cover follows it (the premium still unearned runs off over the new cover); a
+  restructuring without it is recorded and noted on the policy, whose cover stays the
+  schedule it insured: a claim finds the loan not as insured (CLM-LOAN-NOT-AS-INSURED, the
+  wording's exclusion of a loan changed without the insurer's consent).
+
+All are idempotent: asked again (a retry, a racing request), they answer with the
 endorsement made, and a concurrent one of the same version is a write conflict that the
 retry answers so (one effect, one event, one refund).
 """
@@ -31,10 +44,19 @@ from xinbao.kernel.errors import Conflict, FieldError, InvalidInput, require
 from xinbao.kernel.money import apply_rate
 from xinbao.kernel.retries import retried
 from xinbao.ledger.services import post
-from xinbao.loans.model import paid_by_installment, position
+from xinbao.loans.model import (
+    LoanStatus,
+    Repayment,
+    first_unpaid_due_date,
+    paid_by_installment,
+    partial_prepayment_schedule,
+    position,
+    restructured_schedule,
+    schedule_digest,
+)
 from xinbao.policy import postings
-from xinbao.policy.commands import CancelPolicy, TransferPolicy
-from xinbao.policy.model import Endorsement, EndorsementKind, PolicyStatus
+from xinbao.policy.commands import CancelPolicy, PrepayInPart, RestructureLoan, TransferPolicy
+from xinbao.policy.model import Endorsement, EndorsementKind, Policy, PolicyStatus
 from xinbao.policy.repository import UnitOfWork
 from xinbao.policy.rules import PolicyRules, shipped
 
@@ -87,10 +109,10 @@ def cancel_policy(cmd: CancelPolicy, uow: UnitOfWork,
         days = (rules or shipped()).cooling_off_for(policy.product_code)
         cooling_off_ends = min(policy.issued_on + timedelta(days=days),
                                loan.installments[0].due_date - timedelta(days=1))
+        refunded_before = policy.refunded_fen
         cancelled = policy.cancel_on_request(cmd.on, cooling_off_ends=cooling_off_ends,
                                              reason=cmd.reason.strip())
-        funder = require(uow.funders.get(policy.funder_id), "funder", policy.funder_id)
-        clawback = apply_rate(cancelled.refunded_fen, funder.commission_rate)
+        clawback = _clawback(uow, policy, refunded_before)
         post(uow, postings.premium_earned(
             on=cmd.on, policy_id=policy.id, policy_no=policy.policy_no,
             earned_through_fen=policy.earned_fen, amount_fen=cancelled.earned_fen))
@@ -158,5 +180,173 @@ def transfer_policy(cmd: TransferPolicy, uow: UnitOfWork) -> Endorsement:
             policy.id, policy.version, EndorsementKind.TRANSFER, cmd.on, cmd.reason.strip(),
             details={"from_funder_id": before[0], "from_contract_no": before[1],
                      "to_funder_id": to.id, "to_contract_no": contract}))
+        uow.commit()
+    return endorsement
+
+
+def _clawback(uow: UnitOfWork, policy: Policy, refunded_before: int) -> int:
+    """The commission clawed back on what the policy refunded since ``refunded_before``:
+    the funder's rate on all it has refunded less on what it had, so that however many
+    refunds a policy makes, the commission kept is the rate on the premium kept."""
+    funder = require(uow.funders.get(policy.funder_id), "funder", policy.funder_id)
+    return (apply_rate(policy.refunded_fen, funder.commission_rate)
+            - apply_rate(refunded_before, funder.commission_rate))
+
+
+@retried
+def prepay_in_part(cmd: PrepayInPart, uow: UnitOfWork) -> Endorsement:
+    """A partial prepayment the funder reports (see the module's docstring)."""
+    authorize(uow, Action.REPAYMENT_RECORD)
+    problems = []
+    if not isinstance(cmd.principal_fen, int) or cmd.principal_fen <= 0:
+        problems.append(FieldError("principal_fen", "amount.positive",
+                                   "the principal prepaid is more than 0"))
+    if not isinstance(cmd.interest_fen, int) or cmd.interest_fen < 0:
+        problems.append(FieldError("interest_fen", "amount.nonnegative",
+                                   "interest cannot be negative"))
+    reference = cmd.reference.strip()
+    if not reference or len(reference) > 64 or not _TEXT.match(reference):
+        problems.append(FieldError("reference", "repayment.reference",
+                                   "the funder's transaction number, 1 to 64 characters"))
+    if problems:
+        raise InvalidInput(problems)
+    with uow:
+        loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
+        own(uow, loan.funder_id, "loan", cmd.loan_id)
+        assert loan.id is not None
+        policy = uow.policies.get_by_loan(loan.id)
+        paid = uow.repayments.paid_totals([loan.id]).get(loan.id, {})
+        # The evidence of a repeat is read last: a concurrent sender that committed after
+        # the loan or what was paid on it was read is seen here.
+        if uow.repayments.known_references([(loan.id, reference)]):
+            done = next((e for e in reversed(uow.policies.endorsements(policy.id))
+                         if e.kind is EndorsementKind.PARTIAL_PREPAYMENT
+                         and e.details.get("reference") == reference), None) \
+                if policy is not None and policy.id is not None else None
+            if done is None:
+                raise Conflict(f"transaction {reference!r} is recorded on loan {loan.id} as "
+                               "another repayment")
+            return done
+        if loan.status is not LoanStatus.ACTIVE:
+            raise Conflict(f"loan {loan.id} is {loan.status.value}")
+        if policy is None or policy.status is not PolicyStatus.IN_FORCE or policy.id is None:
+            raise Conflict(f"loan {loan.id} has no policy in force")
+        if not loan.start_date <= cmd.paid_on < loan.maturity_date:
+            raise InvalidInput.single("paid_on", "repayment.date",
+                                      f"a partial prepayment is made between disbursement "
+                                      f"({loan.start_date}) and maturity "
+                                      f"({loan.maturity_date})")
+        now = position(loan.installments, paid, cmd.paid_on)
+        if now.days_past_due > 0:
+            raise Conflict(f"loan {loan.id} is {now.days_past_due} days past due: record the "
+                           "overdue repayments before a prepayment")
+        schedule = partial_prepayment_schedule(loan, paid, on=cmd.paid_on,
+                                               principal_fen=cmd.principal_fen,
+                                               interest_fen=cmd.interest_fen)
+        current = next(i for i, j in zip(loan.installments, schedule, strict=True) if i != j)
+        outstanding = now.outstanding_principal_fen
+        uow.repayments.add(Repayment(loan.id, current.number, cmd.paid_on, cmd.principal_fen,
+                                     cmd.interest_fen), reference)
+        paid = {**paid, current.number: (cmd.principal_fen, cmd.interest_fen)}
+        loan.reschedule(schedule, on=cmd.paid_on, why="partial prepayment",
+                        reference=reference, principal_fen=cmd.principal_fen,
+                        interest_fen=cmd.interest_fen)
+        loan.first_unpaid_due_date = first_unpaid_due_date(schedule, paid)
+        uow.loans.reschedule(loan)
+        uow.loans.refresh_first_unpaid([loan.id])
+        refunded_before, premium_before = policy.refunded_fen, policy.installment_premium_fen
+        change = policy.prepay_partly(cmd.paid_on, principal_fen=cmd.principal_fen,
+                                      outstanding_fen=outstanding,
+                                      schedule_sha256=schedule_digest(schedule))
+        clawback = _clawback(uow, policy, refunded_before)
+        post(uow, postings.premium_earned(
+            on=cmd.paid_on, policy_id=policy.id, policy_no=policy.policy_no,
+            earned_through_fen=policy.earned_fen, amount_fen=change.earned_fen))
+        post(uow, postings.premium_refunded(
+            on=cmd.paid_on, policy_id=policy.id, policy_no=policy.policy_no,
+            amount_fen=change.refunded_fen, commission_fen=clawback, version=policy.version,
+            description=f"Premium refund on partial prepayment of {policy.policy_no}"))
+        uow.policies.save(policy)
+        endorsement = uow.policies.add_endorsement(Endorsement(
+            policy.id, policy.version, EndorsementKind.PARTIAL_PREPAYMENT, cmd.paid_on,
+            "partial prepayment", change.refunded_fen, clawback, {
+                "reference": reference, "principal_fen": cmd.principal_fen,
+                "interest_fen": cmd.interest_fen, "outstanding_fen": outstanding,
+                "installment": current.number, "earned_fen": change.earned_fen,
+                "sum_insured_fen": policy.sum_insured_fen,
+                "premium_before_fen": premium_before,
+                "installment_premium_fen": policy.installment_premium_fen,
+                "installments_written": policy.installments_written,
+                "schedule_sha256": policy.schedule_sha256}))
+        uow.commit()
+    return endorsement
+
+
+@retried
+def restructure_loan(cmd: RestructureLoan, uow: UnitOfWork) -> Endorsement:
+    """A restructuring of the insured loan (see the module's docstring)."""
+    actor = authorize(uow, Action.POLICY_ENDORSE)
+    problems = _check_reason(cmd.reason)
+    reference = cmd.reference.strip()
+    if not reference or len(reference) > 64 or not _TEXT.match(reference):
+        problems.append(FieldError("reference", "restructure.reference",
+                                   "the funder's restructuring agreement number, 1 to 64 "
+                                   "characters"))
+    if cmd.consent and actor.funder_id is not None:
+        problems.append(FieldError("consent", "restructure.consent",
+                                   "the insurer's consent is given by its staff, not a "
+                                   "funder"))
+    if problems:
+        raise InvalidInput(problems)
+    with uow:
+        policy = require(uow.policies.get(cmd.policy_id), "policy", cmd.policy_id)
+        own(uow, policy.funder_id, "policy", cmd.policy_id)
+        assert policy.id is not None
+        loan = uow.loans.get(policy.loan_id) if policy.loan_id is not None else None
+        paid = uow.repayments.paid_totals([loan.id]).get(loan.id, {}) \
+            if loan is not None and loan.id is not None else {}
+        # The evidence of a repeat is read last: a concurrent request that committed after
+        # the policy or its loan was read is seen here.
+        done = next((e for e in reversed(uow.policies.endorsements(policy.id))
+                     if e.kind is EndorsementKind.RESTRUCTURE
+                     and e.details.get("reference") == reference), None)
+        if done is not None:
+            return done
+        if policy.status is not PolicyStatus.IN_FORCE or loan is None or loan.id is None:
+            raise Conflict(f"policy {policy.policy_no} is {policy.status.value}: only the "
+                           "loan of a policy in force is restructured here")
+        if loan.status is not LoanStatus.ACTIVE:
+            raise Conflict(f"loan {loan.id} is {loan.status.value}")
+        if not loan.start_date <= cmd.on < (policy.end_date or cmd.on):
+            raise InvalidInput.single("on", "restructure.date",
+                                      f"a restructuring takes effect within the cover, "
+                                      f"{policy.start_date} to {policy.end_date}")
+        rate = loan.annual_rate if cmd.annual_rate is None else cmd.annual_rate
+        schedule = restructured_schedule(loan, paid, on=cmd.on, installments=cmd.installments,
+                                         annual_rate=rate)
+        loan.reschedule(schedule, on=cmd.on, why="restructuring", annual_rate=rate,
+                        reference=reference, consent=cmd.consent)
+        loan.first_unpaid_due_date = first_unpaid_due_date(schedule, paid)
+        uow.loans.reschedule(loan)
+        uow.loans.refresh_first_unpaid([loan.id])
+        details: dict[str, object] = {
+            "reference": reference, "consent": cmd.consent, "installments": cmd.installments,
+            "annual_rate": str(rate), "term_months": loan.term_months,
+            "maturity_date": loan.maturity_date.isoformat(),
+            "schedule_sha256": schedule_digest(schedule)}
+        if cmd.consent:
+            change = policy.restructure(cmd.on, end=loan.maturity_date,
+                                        term_months=loan.term_months,
+                                        schedule_sha256=schedule_digest(schedule))
+            post(uow, postings.premium_earned(
+                on=cmd.on, policy_id=policy.id, policy_no=policy.policy_no,
+                earned_through_fen=policy.earned_fen, amount_fen=change.earned_fen))
+            details["earned_fen"] = change.earned_fen
+        else:
+            policy.note_restructure(cmd.on)
+        uow.policies.save(policy)
+        endorsement = uow.policies.add_endorsement(Endorsement(
+            policy.id, policy.version, EndorsementKind.RESTRUCTURE, cmd.on,
+            cmd.reason.strip(), details=details))
         uow.commit()
     return endorsement

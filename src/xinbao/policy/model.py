@@ -139,17 +139,31 @@ def unearned_share(
 
 def single_premium_earned(
     single_premium_fen: int, method: RefundMethod, *, start: date | None, end: date | None,
-    term_months: int, on: date,
+    term_months: int, on: date, refunded_fen: int = 0, upr_base_fen: int | None = None,
+    upr_base_on: date | None = None,
 ) -> int:
     """Single premium earned by the end of ``on``: the premium less its unearned share
     (``unearned_share``) rounded half up to the fen; 0 before the cover has dates. The one
     arithmetic of earning, for a policy (``Policy.earned_to``) and for the month-end close
-    over many policies' columns (``policy.premiums.close_month``)."""
+    over many policies' columns (``policy.premiums.close_month``).
+
+    After an endorsement that changed the cover (a partial prepayment, a restructuring) the
+    premium written is what was not refunded, and what it left unearned on its day
+    (``upr_base_fen`` on ``upr_base_on``) runs off from there along the same curve: its
+    unearned part on ``on`` is ``upr_base × share(on) / share(base day)``."""
     if not single_premium_fen or start is None or end is None:
         return 0
     share = unearned_share(method, start=start, end=end, term_months=term_months, on=on)
-    return single_premium_fen - apply_fraction(single_premium_fen, share.numerator,
-                                               share.denominator)
+    if upr_base_fen is None or upr_base_on is None:
+        return single_premium_fen - apply_fraction(single_premium_fen, share.numerator,
+                                                   share.denominator)
+    written = single_premium_fen - refunded_fen
+    at_base = unearned_share(method, start=start, end=end, term_months=term_months,
+                             on=upr_base_on)
+    if on <= upr_base_on or not at_base:
+        return written - (upr_base_fen if at_base else 0)
+    left = share / at_base
+    return written - apply_fraction(upr_base_fen, left.numerator, left.denominator)
 
 
 def _whole_months_between(start: date, on: date) -> int:
@@ -162,6 +176,8 @@ def _whole_months_between(start: date, on: date) -> int:
 class EndorsementKind(StrEnum):
     CANCELLATION = "cancellation"  # cover ends at the policyholder's request
     TRANSFER = "transfer"  # the loan sold to another funder: the insured changes
+    PARTIAL_PREPAYMENT = "partial_prepayment"  # part of the principal repaid: smaller cover
+    RESTRUCTURE = "restructure"  # a new schedule the insurer consented to
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +204,16 @@ class PolicyCancellation:
     cooling_off: bool
     earned_fen: int  # single premium newly earned to the cancellation (after cooling-off)
     earned_reversed_fen: int  # single premium earned before, refunded in the cooling-off
+    refunded_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class CoverChange:
+    """What an endorsement that changes the cover leaves to post (fen): the single premium
+    earned to its day, and what is refunded (a partial prepayment's share of the premium
+    still unearned)."""
+
+    earned_fen: int
     refunded_fen: int
 
 
@@ -242,6 +268,17 @@ class Policy:
     installments_written: int = 0  # installment premiums written so far
     refunded_fen: int = 0  # single premium refunded (on prepayment or cancellation)
     version: int = 1  # one more with each endorsement
+    #: Single premium left unearned by the last endorsement that changed the cover, and its
+    #: day (None: none did): it runs off from there (``single_premium_earned``).
+    upr_base_fen: int | None = None
+    upr_base_on: date | None = None
+    #: Installment premiums written at an earlier premium per installment (before a partial
+    #: prepayment lowered it): their fen and how many.
+    earlier_installments_fen: int = 0
+    earlier_installments: int = 0
+    #: SHA-256 of the schedule an endorsement insured (``loans.model.schedule_digest``);
+    #: None: the loan's contract schedule.
+    schedule_sha256: str | None = None
     id: int | None = None
     events: list[Event] = field(default_factory=list, repr=False)
 
@@ -251,20 +288,29 @@ class Policy:
 
     @property
     def total_premium_fen(self) -> int:
-        return self.single_premium_fen + self.installment_premium_fen * self.term_months
+        """The premium of the whole cover as it stands: the single premium less refunds, or
+        the installment premiums written and those still to come at today's premium."""
+        return (self.single_premium_fen - self.refunded_fen + self.earlier_installments_fen
+                + self.installment_premium_fen * (self.term_months - self.earlier_installments))
+
+    @property
+    def installment_premium_written_fen(self) -> int:
+        """Installment premiums written so far, at each one's premium."""
+        return self.earlier_installments_fen + self.installment_premium_fen * (
+            self.installments_written - self.earlier_installments)
 
     @property
     def written_premium_fen(self) -> int:
         """Premium written so far (CAS 25): a single premium in full at issue, less what was
         refunded on prepayment; installment premiums as each falls due."""
         single = self.single_premium_fen - self.refunded_fen if self.issued_on else 0
-        return single + self.installment_premium_fen * self.installments_written
+        return single + self.installment_premium_written_fen
 
     @property
     def earned_premium_fen(self) -> int:
         """Premium earned so far: the single premium's earned part, and every installment
         premium written (it pays for cover already given)."""
-        return self.earned_fen + self.installment_premium_fen * self.installments_written
+        return self.earned_fen + self.installment_premium_written_fen
 
     def _move(self, target: PolicyStatus, on: date, action: str, **data: object) -> None:
         if not can_transition(self.status, target):
@@ -309,7 +355,80 @@ class Policy:
         """Single premium earned by the end of ``on`` (0 for installment premiums)."""
         return single_premium_earned(
             self.single_premium_fen, self.refund_method, start=self.start_date,
-            end=self.end_date, term_months=self.term_months, on=on)
+            end=self.end_date, term_months=self.term_months, on=on,
+            refunded_fen=self.refunded_fen, upr_base_fen=self.upr_base_fen,
+            upr_base_on=self.upr_base_on)
+
+    @property
+    def unearned_fen(self) -> int:
+        """Single premium written and not yet earned (the policy's UPR)."""
+        return self.single_premium_fen - self.refunded_fen - self.earned_fen
+
+    def _endorse(self, on: date, action: str) -> None:
+        if self.status is not PolicyStatus.IN_FORCE or self.start_date is None \
+                or self.end_date is None or not self.start_date <= on < self.end_date:
+            raise IllegalTransition("policy", self.id, self.status.value, action)
+
+    def prepay_partly(self, on: date, *, principal_fen: int, outstanding_fen: int,
+                      schedule_sha256: str) -> CoverChange:
+        """Part of the loan's principal is repaid early on ``on`` (an endorsement: the next
+        version, a smaller cover). The single premium is earned to ``on``; of what is still
+        unearned, the share of the outstanding principal repaid (``principal_fen`` of
+        ``outstanding_fen``) is refunded and the rest runs off by the product's method. The
+        sum insured falls by the principal repaid, and so does each installment premium
+        from the next one written (the sum insured × the monthly rate)."""
+        self._endorse(on, "be prepaid in part")
+        if not 0 < principal_fen < outstanding_fen:
+            raise InvalidInput.single("principal_fen", "prepayment.partial_amount",
+                                      "a partial prepayment is less than what is owed")
+        earned = self.earn(on)
+        refund = apply_fraction(self.unearned_fen, principal_fen, outstanding_fen)
+        self.refunded_fen += refund
+        self.upr_base_fen, self.upr_base_on = self.unearned_fen, on
+        self.sum_insured_fen = max(self.sum_insured_fen - principal_fen, 0)
+        if self.installment_premium_fen:
+            self.earlier_installments_fen = self.installment_premium_written_fen
+            self.earlier_installments = self.installments_written
+            self.installment_premium_fen = installment_premium(self.sum_insured_fen,
+                                                               self.monthly_premium_rate)
+        self.schedule_sha256 = schedule_sha256
+        self.version += 1
+        self.events.append(Event("PolicyEndorsed", "policy", self.id, on, {
+            "kind": EndorsementKind.PARTIAL_PREPAYMENT.value, "version": self.version,
+            "principal_fen": principal_fen, "refunded_fen": refund,
+            "sum_insured_fen": self.sum_insured_fen}))
+        return CoverChange(earned, refund)
+
+    def note_restructure(self, on: date) -> None:
+        """The loan was restructured on ``on`` without the insurer's consent: the cover
+        stays the schedule insured (a claim finds the loan not as insured and the wording's
+        exclusion applies); the policy's next version notes it."""
+        self._endorse(on, "note a restructuring")
+        self.version += 1
+        self.events.append(Event("PolicyEndorsed", "policy", self.id, on, {
+            "kind": EndorsementKind.RESTRUCTURE.value, "version": self.version,
+            "consent": False}))
+
+    def restructure(self, on: date, *, end: date, term_months: int,
+                    schedule_sha256: str) -> CoverChange:
+        """The loan is restructured on ``on`` with the insurer's consent (an endorsement:
+        the next version): the cover follows the new schedule to ``end`` (``term_months``
+        months from the start). The single premium is earned to ``on`` and what is left
+        unearned runs off over the new cover by the product's method; installment premiums
+        go on with each installment of the new schedule."""
+        self._endorse(on, "be restructured")
+        if end <= on or term_months < 1:
+            raise InvalidInput.single("installments", "restructure.installments",
+                                      "the new schedule ends after the restructuring")
+        earned = self.earn(on)
+        self.upr_base_fen, self.upr_base_on = self.unearned_fen, on
+        self.end_date, self.term_months = end, term_months
+        self.schedule_sha256 = schedule_sha256
+        self.version += 1
+        self.events.append(Event("PolicyEndorsed", "policy", self.id, on, {
+            "kind": EndorsementKind.RESTRUCTURE.value, "version": self.version,
+            "consent": True, "end_date": end.isoformat(), "term_months": term_months}))
+        return CoverChange(earned, 0)
 
     def earn(self, on: date, *, all_of_it: bool = False) -> int:
         """Earn the single premium to the end of ``on`` (``all_of_it`` when cover ends early:
@@ -317,7 +436,8 @@ class Policy:
 
         ``earned_fen`` only grows: what is posted is earned once.
         """
-        target = self.single_premium_fen if all_of_it else self.earned_to(on)
+        target = self.single_premium_fen - self.refunded_fen if all_of_it \
+            else self.earned_to(on)
         earned = target - self.earned_fen
         if earned <= 0:
             return 0
@@ -338,8 +458,7 @@ class Policy:
         else:
             self.cancel(on, "loan prepaid")
             earned, refunded = self.earn(on), self.refund_on_prepayment(on)
-            if refunded:
-                self.refunded_fen = refunded
+            self.refunded_fen += refunded
         self.close(on, "loan repaid")
         return PolicySettlement(expired=expired, earned_fen=earned,
                                 earned_through_fen=self.earned_fen, refunded_fen=refunded)
@@ -356,12 +475,13 @@ class Policy:
             raise IllegalTransition("policy", self.id, self.status.value, "be cancelled")
         cooling_off = on <= cooling_off_ends
         if cooling_off:
-            earned, reversed_, refund = 0, self.earned_fen, self.single_premium_fen
+            earned, reversed_ = 0, self.earned_fen
+            refund = self.single_premium_fen - self.refunded_fen
             self.earned_fen = 0
         else:
             earned, reversed_ = self.earn(on), 0
-            refund = self.single_premium_fen - self.earned_fen
-        self.refunded_fen = refund
+            refund = self.unearned_fen
+        self.refunded_fen += refund
         self.version += 1
         self._move(PolicyStatus.CANCELLED, on, "be cancelled", reason=reason,
                    cooling_off=cooling_off, refunded_fen=refund, version=self.version)
@@ -386,4 +506,4 @@ class Policy:
 
         Installment premiums not yet due are simply never charged, so nothing is refunded.
         """
-        return self.single_premium_fen - self.earned_to(on)
+        return self.single_premium_fen - self.refunded_fen - self.earned_to(on)

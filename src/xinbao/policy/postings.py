@@ -143,7 +143,7 @@ def premiums_earned(
 
 def premium_refunded(
     *, on: date, policy_id: int, policy_no: str, amount_fen: int, commission_fen: int = 0,
-    earned_reversed_fen: int = 0, description: str | None = None,
+    earned_reversed_fen: int = 0, description: str | None = None, version: int | None = None,
 ) -> JournalEntry | None:
     """The single premium refunded (DOMAIN §3) on prepayment or cancellation: written
     premium reversed against the bank (Dr written premium / Cr bank) and the UPR it still
@@ -151,11 +151,14 @@ def premium_refunded(
     premium earned before and given back with it (a cancellation in the cooling-off
     period), so the policy's earned premium becomes what it keeps; and the funder's
     commission on the refunded premium clawed back (Dr commission payable / Cr commission
-    expense: ``commission_fen``, the agreement's rate on the refund). Once per policy.
+    expense: ``commission_fen``, the agreement's rate on the refund). Once per policy when
+    its cover ends; a refund with an endorsement that leaves cover (a partial prepayment)
+    once per the policy's ``version`` it made.
     """
     reference = policy_reference(policy_id)
+    key = reference if version is None else f"{reference}:v{version}"
     return entry(on=on, description=description or f"Premium refund on prepayment of {policy_no}",
-                 source="RefundPremium", key=reference, reference=reference,
+                 source="RefundPremium", key=key, reference=reference,
                  moves=[(WRITTEN_PREMIUM, BANK, amount_fen),
                         (UNEARNED_PREMIUM_RESERVE, UPR_CHARGE, amount_fen - earned_reversed_fen),
                         (COMMISSION_PAYABLE, COMMISSION_EXPENSE, commission_fen)])

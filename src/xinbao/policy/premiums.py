@@ -107,7 +107,9 @@ def close_month(uow: UnitOfWork, *, on: date) -> list[Earned]:
     earned: list[Earned] = []
     for t in uow.policies.earning_terms():
         now = single_premium_earned(t.single_premium_fen, t.refund_method, start=t.start_date,
-                                    end=t.end_date, term_months=t.term_months, on=on)
+                                    end=t.end_date, term_months=t.term_months, on=on,
+                                    refunded_fen=t.refunded_fen, upr_base_fen=t.upr_base_fen,
+                                    upr_base_on=t.upr_base_on)
         if now > t.earned_fen:
             earned.append(Earned(t.id, t.product_code, t.earned_fen, now))
     done = uow.policies.set_earned([(e.policy_id, e.before, e.now) for e in earned])

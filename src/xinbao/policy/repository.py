@@ -40,6 +40,9 @@ class EarningTerms:
     start_date: date | None
     end_date: date | None
     term_months: int
+    refunded_fen: int = 0
+    upr_base_fen: int | None = None  # after an endorsement that changed the cover
+    upr_base_on: date | None = None
 
 
 #: The orders a list of policies may be read in: sort key -> the policy's field.

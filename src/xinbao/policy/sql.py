@@ -57,7 +57,8 @@ def _statements() -> dict[str, Prepared]:
         "by_ids": select(p).where(in_list(p.c.id, "ids")).order_by(p.c.id),
         "by_loan": select(p).where(p.c.loan_id == bindparam("loan")),
         "earning": select(p.c.id, p.c.product_code, p.c.refund_method, p.c.single_premium_fen,
-                          p.c.earned_fen, p.c.start_date, p.c.end_date, p.c.term_months)
+                          p.c.earned_fen, p.c.start_date, p.c.end_date, p.c.term_months,
+                          p.c.refunded_fen, p.c.upr_base_fen, p.c.upr_base_on)
         .where(p.c.status == PolicyStatus.IN_FORCE.value,
                p.c.single_premium_fen > p.c.earned_fen + p.c.refunded_fen)
         .order_by(p.c.id),
@@ -209,7 +210,8 @@ class SqlPolicyRepository(SqlRepository):
     def earning_terms(self) -> list[EarningTerms]:
         return [EarningTerms(r.id, r.product_code, RefundMethod(r.refund_method),
                              r.single_premium_fen, r.earned_fen, r.start_date, r.end_date,
-                             r.term_months) for r in _statements()["earning"].all(self._c)]
+                             r.term_months, r.refunded_fen, r.upr_base_fen, r.upr_base_on)
+                for r in _statements()["earning"].all(self._c)]
 
     def set_earned(self, earned: Sequence[tuple[int, int, int]]) -> int:
         if not earned:

@@ -46,6 +46,12 @@ policies = Table(
     Column("installments_written", Integer, nullable=False),
     fen_column("refunded_fen"),
     Column("version", Integer, nullable=False, server_default="1"),  # 0021: endorsements
+    # 0023: endorsements that change the cover (``Policy.prepay_partly``, ``restructure``)
+    fen_column("upr_base_fen", nullable=True),
+    Column("upr_base_on", Date),
+    fen_column("earlier_installments_fen", server_default="0"),
+    Column("earlier_installments", Integer, nullable=False, server_default="0"),
+    Column("schedule_sha256", String(64)),
     ForeignKeyConstraint(["product_code", "product_version"],
                          ["products.code", "products.version"]),
 )

@@ -37,7 +37,8 @@ class SqlReportingRepository(SqlRepository):
         issued = [s.value for s in PolicyStatus if s is not PolicyStatus.QUOTED]
         q = (select(p.c.id, p.c.product_code, p.c.mode, p.c.status, p.c.sum_insured_fen,
                     p.c.single_premium_fen - p.c.refunded_fen
-                    + p.c.installment_premium_fen * p.c.installments_written,
+                    + p.c.earlier_installments_fen + p.c.installment_premium_fen
+                    * (p.c.installments_written - p.c.earlier_installments),
                     func.coalesce(paid.c.amount, 0), func.coalesce(paid.c.recovered, 0))
              .outerjoin(paid, paid.c.policy_id == p.c.id)
              .where(p.c.status.in_(issued)).order_by(p.c.id))

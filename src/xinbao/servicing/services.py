@@ -322,7 +322,7 @@ def _settle_policy(uow: UnitOfWork, policy: Policy, loan: Loan, *, on: date,
     maturity, earn the rest and expire at it, then close) and its refund posted; the
     premium it earns is posted on the policy, or added to ``earned`` (the end-of-day
     batch posts the day's earning per product)."""
-    before = policy.earned_fen
+    before, refunded_before = policy.earned_fen, policy.refunded_fen
     settled = policy.settle(on, loan.maturity_date)
     assert policy.id is not None
     if earned is None:
@@ -337,7 +337,10 @@ def _settle_policy(uow: UnitOfWork, policy: Policy, loan: Loan, *, on: date,
         post(uow, postings.premium_refunded(
             on=on, policy_id=policy.id, policy_no=policy.policy_no,
             amount_fen=settled.refunded_fen,
-            commission_fen=apply_rate(settled.refunded_fen, funder.commission_rate)))
+            # The rate on all refunded less on what was before (a partial prepayment's):
+            # the commission kept is the rate on the premium kept.
+            commission_fen=apply_rate(policy.refunded_fen, funder.commission_rate)
+            - apply_rate(refunded_before, funder.commission_rate)))
     # The premium earned to date before a refund is posted but not counted here: the
     # settlement reports what was earned at maturity and what was refunded.
     return Settlement(expired=settled.expired,

@@ -12,14 +12,22 @@ from xinbao.entrypoints.api.schemas.policy import (
     CancelIn,
     EndorsementOut,
     IssueIn,
+    PartialPrepaymentIn,
     PolicyOut,
     PolicyPageOut,
+    RestructureIn,
     TransferIn,
 )
 from xinbao.policy import endorsements
 from xinbao.policy import queries as policy_queries
 from xinbao.policy import services as policies
-from xinbao.policy.commands import CancelPolicy, IssuePolicy, TransferPolicy
+from xinbao.policy.commands import (
+    CancelPolicy,
+    IssuePolicy,
+    PrepayInPart,
+    RestructureLoan,
+    TransferPolicy,
+)
 from xinbao.reporting.documents import issue_epolicy
 
 router = APIRouter(prefix="/v1", tags=["policies"], responses=ERRORS)
@@ -73,6 +81,28 @@ def transfer_policy(policy_id: PathId, body: TransferIn, me: Me) -> EndorsementO
     Again, it answers with the transfer made."""
     return EndorsementOut.of(endorsements.transfer_policy(TransferPolicy(
         policy_id, body.to_funder, body.contract_no, body.on or today(), body.reason),
+        me.uow()))
+
+
+@router.post("/policies/{policy_id}/restructure", response_model=EndorsementOut)
+def restructure_loan(policy_id: PathId, body: RestructureIn, me: Me) -> EndorsementOut:
+    """The funder restructured the insured loan: its new schedule from the first installment
+    not paid. With the insurer's consent (its staff's) the cover follows it; without, the
+    policy notes it and a claim finds the loan not as insured. Again (the same reference),
+    it answers with the endorsement made."""
+    return EndorsementOut.of(endorsements.restructure_loan(RestructureLoan(
+        policy_id, body.on or today(), body.installments, body.reference, body.reason,
+        body.consent, body.annual_rate), me.uow()))
+
+
+@router.post("/loans/{loan_id}/partial-prepayments", response_model=EndorsementOut)
+def prepay_in_part(loan_id: PathId, body: PartialPrepaymentIn, me: Me) -> EndorsementOut:
+    """Part of the loan's principal repaid early: the installments left fall (the term
+    stays), the cover with them; the unearned single premium's share of the principal
+    repaid is refunded, the commission on it clawed back. Again (the same reference), it
+    answers with the endorsement made."""
+    return EndorsementOut.of(endorsements.prepay_in_part(PrepayInPart(
+        loan_id, body.paid_on, body.principal_fen, body.interest_fen, body.reference),
         me.uow()))
 
 

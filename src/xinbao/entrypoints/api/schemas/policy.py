@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -76,6 +77,33 @@ class CancelIn(StrictIn):
     insured_consent: bool = False
 
 
+class PartialPrepaymentIn(StrictIn):
+    """Part of the principal repaid early, with the interest the funder charged on it."""
+
+    paid_on: date
+    principal_fen: Fen = Field(description="principal repaid early, fen (more than 0, less "
+                                           "than the principal left)")
+    interest_fen: Fen = 0
+    reference: str = Field(min_length=1, max_length=64,
+                           description="the funder's transaction number")
+
+
+class RestructureIn(StrictIn):
+    """The funder's restructuring of the loan: the principal not yet paid over so many new
+    monthly installments, at a new rate or the loan's. ``consent``: the insurer's, given by
+    its staff; without it the cover stays the schedule insured."""
+
+    installments: int = Field(ge=1, le=360, description="new installments")
+    annual_rate: Decimal | None = Field(default=None, ge=0, lt=1,
+                                        description="the new annual rate; the loan's when "
+                                                    "omitted")
+    reference: str = Field(min_length=1, max_length=64,
+                           description="the funder's restructuring agreement number")
+    reason: str = Field(min_length=1, max_length=200)
+    consent: bool = False
+    on: date | None = None
+
+
 class TransferIn(StrictIn):
     """The loan sold to another funder: it becomes the insured."""
 
@@ -92,7 +120,8 @@ class EndorsementOut(BaseModel):
 
     policy_id: int
     version: int
-    kind: str = Field(description="cancellation or transfer")
+    kind: str = Field(description="cancellation, transfer, partial_prepayment or "
+                                  "restructure")
     effective_on: date
     reason: str
     refund_fen: Fen
