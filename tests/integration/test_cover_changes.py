@@ -9,6 +9,7 @@ with one effect and no 5xx."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -350,3 +351,36 @@ def test_racing_restructurings_of_one_agreement_make_one(c):
                           json={**body, "installments": 0, "reference": "RS-BAD"},
                           headers=support.bearer(token))
     assert bad.status_code == 422
+
+
+def test_the_cli_prepays_in_part_and_restructures_by_the_policys_number(c):
+    from typer.testing import CliRunner
+
+    from xinbao.entrypoints.cli.main import app
+
+    policy, _ = _defaulted(c)
+    url = ["--database-url", c.settings.database_url]
+    run = CliRunner().invoke
+    past_due = run(app, ["policies", "prepay-part", policy.policy_no, "--principal", "1000",
+                         "--reference", "PP-CLI", "--on", "2025-05-25", *url])
+    bad = run(app, ["policies", "restructure", policy.policy_no, "--reason", "hardship",
+                    "--installments", "30", "--reference", "RS-CLI", "--rate", "abc",
+                    "--on", "2025-05-25", *url])
+    done = run(app, ["policies", "restructure", policy.policy_no, "--reason", "hardship",
+                     "--installments", "30", "--reference", "RS-CLI", "--consent",
+                     "--on", "2025-05-25", "--json", *url])
+    part = run(app, ["policies", "prepay-part", policy.policy_no, "--principal", "1000.50",
+                     "--interest", "3.20", "--reference", "PP-CLI", "--on", "2025-06-01",
+                     "--json", *url])
+    listed = run(app, ["policies", "endorsements", policy.policy_no, "--json", *url])
+
+    assert past_due.exit_code == 4 and "past due" in past_due.output, past_due.output
+    assert bad.exit_code == 2 and "rate.format" in bad.output
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["details"]["consent"] is True
+    assert part.exit_code == 0, part.output
+    made = json.loads(part.stdout)
+    assert (made["kind"], made["version"], made["details"]["principal_fen"],
+            made["details"]["interest_fen"]) == ("partial_prepayment", 3, 100_050, 320)
+    assert [e["kind"] for e in json.loads(listed.stdout)["items"]] == [
+        "restructure", "partial_prepayment"]

@@ -277,3 +277,31 @@ def test_borrowers_cancel_in_the_cooling_off_and_the_book_cedes_under_its_treati
     # The quota share ceded its share of everything written, closed at the last month end.
     assert ceded == apply_rate(statement.written_premium_fen, quota_share.cession)
     assert statement.net_written_premium_fen < statement.written_premium_fen
+
+
+def test_borrowers_prepay_in_part_and_funders_restructure_with_or_without_consent(
+        busy_market):
+    from xinbao.ledger import model as gl
+    from xinbao.ledger import services as ledger
+    from xinbao.policy.model import EndorsementKind
+
+    _, result, factory = busy_market
+    assert result.partial_prepayments > 0 and result.restructures > 0
+    with factory() as u:
+        made = [e for p in u.policies.list_by_status(PolicyStatus)
+                for e in u.policies.endorsements(p.id)]
+        entries = u.ledger.entries()
+    partial = [e for e in made if e.kind is EndorsementKind.PARTIAL_PREPAYMENT]
+    restructured = [e for e in made if e.kind is EndorsementKind.RESTRUCTURE]
+    assert len(partial) == result.partial_prepayments
+    assert len(restructured) == result.restructures
+    assert sum(e.details["consent"] for e in restructured) == result.restructures_consented
+    # Each partial prepayment's refund is posted once, with its version's key.
+    keyed = {e.idempotency_key for e in entries if e.source_command == "RefundPremium"}
+    assert all(f"policy:{e.policy_id}:v{e.version}" in keyed for e in partial
+               if e.refund_fen)
+    statement = reporting.portfolio_kpis(factory()).statement
+    tb = ledger.trial_balance(factory())
+    assert tb.total == 0
+    assert statement.written_premium_fen == statement.earned_premium_fen + (
+        -tb.balance(gl.UNEARNED_PREMIUM_RESERVE))

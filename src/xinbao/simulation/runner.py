@@ -34,10 +34,16 @@ from xinbao.kernel.errors import Conflict, DomainError
 from xinbao.kernel.results import Rejection
 from xinbao.ledger import services as ledger
 from xinbao.ledger.commands import InjectCapital
-from xinbao.loans.model import add_months
+from xinbao.loans.model import add_months, paid_by_installment, position
 from xinbao.policy import endorsements
 from xinbao.policy import services as policies
-from xinbao.policy.commands import CancelPolicy, IssuePolicies, IssuePolicy
+from xinbao.policy.commands import (
+    CancelPolicy,
+    IssuePolicies,
+    IssuePolicy,
+    PrepayInPart,
+    RestructureLoan,
+)
 from xinbao.reinsurance.services import close_reinsurance
 from xinbao.risk import approval
 from xinbao.risk.commands import ApproveApplications
@@ -100,6 +106,9 @@ class SimulationResult:
     recoveries: int = 0
     snapshots: int = 0  # days whose end-of-day snapshot was kept
     cancellations: int = 0  # policies cancelled in the cooling-off period
+    partial_prepayments: int = 0  # principal repaid early in part (the cover with it)
+    restructures: int = 0  # loans restructured by their funder
+    restructures_consented: int = 0  # of those, with the insurer's consent
     reinsurance_closes: int = 0  # month ends whose treaty accounts were closed
     last_snapshot: DaySnapshot | None = None
     truth: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
@@ -130,11 +139,20 @@ class _Loan:
     policy_id: int = 0
     trigger_dpd: int = 0  # the product's claim trigger, days past due
     cancelled: bool = False  # its policy was cancelled: the insurer follows it no more
+    #: After paying this installment the borrower repays ``part_share`` of the principal
+    #: left early (0: never); after this one the funder restructures the loan over
+    #: ``restructure_months`` installments, with the insurer's consent or not.
+    part_prepay_at: int = 0
+    part_share: float = 0.0
+    restructure_at: int = 0
+    restructure_months: int = 0
+    restructure_consent: bool = False
 
 
 #: The random stream of the cooling-off cancellations (market.py's streams are 1 to 4; the
-#: claims' 7 and 8).
+#: claims' 7 and 8), and of the partial prepayments and restructurings.
 _CANCELS = 9
+_CHANGES = 10
 
 
 def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProduct], *,
@@ -203,12 +221,14 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
                 if g.random() < scenario.cancel_share:  # withdrawn within the cooling-off
                     schedule(today + timedelta(days=int(g.integers(1, 10))), "cancel",
                              len(loans) - 1)
+                _plan_changes(scenario, loan, len(loans) - 1)
         files: dict[str, list[RepaymentRecord]] = defaultdict(list)
         prepay: list[int] = []
         payments: list[int] = []
         notices: list[int] = []
         recoveries: list[tuple[int, int, bool]] = []
         cancels: list[int] = []
+        changes: list[tuple[int, str]] = []
         while agenda and agenda[0][0] <= today.toordinal():
             _, _, kind, idx, arg = heapq.heappop(agenda)
             if idx >= 0 and loans[idx].cancelled:
@@ -225,15 +245,15 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
                         early = int(g.integers(1, 26))
                         schedule(today + timedelta(days=max(1, loan.trigger_dpd - early)),
                                  "notice", idx)
-                _due(loan, idx, arg, today, files, prepay, schedule)
+                _due(loan, idx, arg, today, files, prepay, schedule, changes)
             elif kind == "notice":
                 notices.append(idx)
             elif kind == "pay":
                 loan = loans[idx]
                 k, part = divmod(arg, 10)
                 files[loan.funder].append(_record(loan, k, today, part))
-                if loan.prepay_after == k and part != 1:
-                    prepay.append(idx)
+                if part != 1:
+                    _paid(loan, idx, k, prepay, changes)
             elif kind == "claim":
                 payments.append(arg)
             elif kind == "recover":
@@ -256,6 +276,8 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
                 received_on=today, records=tuple(files[funder_code]))
                 for funder_code in sorted(files)], uow())
             result.repayments += sum(outcome.accepted for outcome in outcomes)
+        for idx, change in changes:
+            _change(uow, loans[idx], change, today, result)
         refusals: tuple[Rejection, ...] = ()
         if prepay:
             done = servicing.record_prepayments([RecordPrepayment(
@@ -341,8 +363,70 @@ def hash_seed(seed: int, *parts: object) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
+def _plan_changes(scenario: Scenario, loan: _Loan, idx: int) -> None:
+    """Draw whether the borrower repays part of the principal early, and whether the funder
+    restructures the loan, and after which installment."""
+    g = market.rng(scenario, _CHANGES, idx)
+    n = len(loan.schedule)
+    if n < 4:
+        return
+    if g.random() < scenario.partial_prepay_share:
+        loan.part_prepay_at = int(g.integers(1, n - 2))
+        loan.part_share = float(g.uniform(0.1, 0.6))
+    if g.random() < scenario.restructure_share:
+        loan.restructure_at = int(g.integers(1, n - 2))
+        loan.restructure_months = int(n - loan.restructure_at + g.integers(3, 13))
+        loan.restructure_consent = bool(g.random() < scenario.restructure_consent_share)
+
+
+def _paid(loan: _Loan, idx: int, k: int, prepay: list, changes: list) -> None:
+    """Installment ``k`` is paid in full today: a prepayment or a change it was to bring."""
+    if loan.prepay_after == k:
+        prepay.append(idx)
+    elif loan.part_prepay_at == k:
+        changes.append((idx, "partial"))
+    elif loan.restructure_at == k:
+        changes.append((idx, "restructure"))
+
+
+def _change(uow: UowFactory, loan: _Loan, change: str, today: date,
+            result: SimulationResult) -> None:
+    """The day's partial prepayment or restructuring of one loan (after its repayments were
+    recorded); the loan's schedule as the system now has it, what is left of each
+    installment, is what the borrower pays from here."""
+    try:
+        if change == "partial":
+            with uow() as u:
+                stored = u.loans.get(loan.loan_id)
+                paid = paid_by_installment(u.repayments.for_loan(loan.loan_id))
+            assert stored is not None
+            left = position(stored.installments, paid, today).outstanding_principal_fen
+            endorsements.prepay_in_part(PrepayInPart(
+                loan.loan_id, today, max(int(left * loan.part_share), 1), 0,
+                f"PART-{loan.contract_no}"), uow())
+            result.partial_prepayments += 1
+        else:
+            endorsements.restructure_loan(RestructureLoan(
+                loan.policy_id, today, loan.restructure_months, f"RS-{loan.contract_no}",
+                "the borrower's hardship", consent=loan.restructure_consent), uow())
+            result.restructures += 1
+            result.restructures_consented += loan.restructure_consent
+    except DomainError:  # late on an earlier installment, or cover ended meanwhile
+        return
+    with uow() as u:
+        stored = u.loans.get(loan.loan_id)
+        paid = paid_by_installment(u.repayments.for_loan(loan.loan_id))
+        policy = u.policies.get(loan.policy_id)
+    assert stored is not None and policy is not None
+    loan.schedule = np.array([(i.due_date.toordinal(),
+                               i.principal_fen - paid.get(i.number, (0, 0))[0],
+                               i.interest_fen - paid.get(i.number, (0, 0))[1])
+                              for i in stored.installments], dtype=np.int64)
+    loan.premium_fen = policy.installment_premium_fen
+
+
 def _due(loan: _Loan, idx: int, k: int, today: date, files: dict, prepay: list,
-         schedule: Callable) -> None:
+         schedule: Callable, changes: list) -> None:
     """Installment ``k`` falls due today: pay it, or late, or never; plan the next one."""
     if loan.default_at and k >= loan.default_at:
         return  # the borrower has stopped paying for good
@@ -355,8 +439,7 @@ def _due(loan: _Loan, idx: int, k: int, today: date, files: dict, prepay: list,
             schedule(today + timedelta(days=late), "pay", idx, k * 10)
     else:
         files[loan.funder].append(_record(loan, k, today, 0))
-        if loan.prepay_after == k:
-            prepay.append(idx)
+        _paid(loan, idx, k, prepay, changes)
     if loan.prepay_after != k and k < len(loan.schedule):
         schedule(int(loan.schedule[k, 0]), "due", idx, k + 1)
 

@@ -59,6 +59,11 @@ class Scenario:
     notice_share: float = 0.3
     # Share of policies the borrower cancels in the cooling-off period (every premium back).
     cancel_share: float = 0.02
+    # Share of loans whose borrower repays part of the principal early once, and share the
+    # funder restructures once (of those, the share the insurer consents to).
+    partial_prepay_share: float = 0.03
+    restructure_share: float = 0.01
+    restructure_consent_share: float = 0.8
     description: str = ""
 
     def validate(self) -> list[str]:
@@ -71,8 +76,10 @@ class Scenario:
             problems.append("fraud_prevalence must be in [0, 0.5)")
         if not 0 <= self.notice_share <= 1:
             problems.append("notice_share must be in [0, 1]")
-        if not 0 <= self.cancel_share <= 1:
-            problems.append("cancel_share must be in [0, 1]")
+        for name in ("cancel_share", "partial_prepay_share", "restructure_share",
+                     "restructure_consent_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                problems.append(f"{name} must be in [0, 1]")
         if abs(sum(self.mix.values()) - 1) > 1e-9 or any(v < 0 for v in self.mix.values()):
             problems.append("mix shares must be non-negative and sum to 1")
         if set(self.mix) - set(self.products):
@@ -137,6 +144,9 @@ def scenario_from_dict(data: dict) -> Scenario:
         claim_payment_days=tuple(data.get("claim_payment_days", (5, 20))),
         notice_share=float(data.get("notice_share", 0.3)),
         cancel_share=float(data.get("cancel_share", 0.02)),
+        partial_prepay_share=float(data.get("partial_prepay_share", 0.03)),
+        restructure_share=float(data.get("restructure_share", 0.01)),
+        restructure_consent_share=float(data.get("restructure_consent_share", 0.8)),
         description=str(data.get("description", "")),
     )
     problems = scenario.validate()
@@ -162,6 +172,9 @@ def dump_scenario(s: Scenario) -> str:
         f"claim_payment_days = [{s.claim_payment_days[0]}, {s.claim_payment_days[1]}]",
         f"notice_share = {s.notice_share}",
         f"cancel_share = {s.cancel_share}",
+        f"partial_prepay_share = {s.partial_prepay_share}",
+        f"restructure_share = {s.restructure_share}",
+        f"restructure_consent_share = {s.restructure_consent_share}",
         f'description = "{s.description}"',
         "",
         "[mix]",

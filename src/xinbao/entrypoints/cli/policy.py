@@ -1,10 +1,12 @@
-"""``xinbao policies``: issuing the quoted policy on the funder's disbursement, and reading
-policies and their e-policy (``show NUMBER --pdf FILE``). ``--json`` prints the API's own
-documents (``GET /v1/policies/{id}``)."""
+"""``xinbao policies``: issuing the quoted policy on the funder's disbursement, reading
+policies and their e-policy (``show NUMBER --pdf FILE``), and their endorsements (cancel,
+transfer, prepay-part, restructure, endorsements). ``--json`` prints the API's own documents
+(``GET /v1/policies/{id}``)."""
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -28,11 +30,17 @@ from xinbao.entrypoints.cli.common import (
     use_case,
 )
 from xinbao.kernel.errors import InvalidInput
-from xinbao.kernel.money import format_yuan
+from xinbao.kernel.money import Money, format_yuan
 from xinbao.policy import endorsements
 from xinbao.policy import queries as policy_queries
 from xinbao.policy import services as policies
-from xinbao.policy.commands import CancelPolicy, IssuePolicy, TransferPolicy
+from xinbao.policy.commands import (
+    CancelPolicy,
+    IssuePolicy,
+    PrepayInPart,
+    RestructureLoan,
+    TransferPolicy,
+)
 from xinbao.policy.model import Endorsement, Policy, policy_id_of, policy_number
 from xinbao.reporting.documents import issue_epolicy
 
@@ -146,11 +154,22 @@ PolicyArg = Annotated[str, typer.Argument(help="The policy's number (XB…) or i
 ReasonOption = Annotated[str, typer.Option(help="Why (kept with the endorsement).")]
 
 
+OnOption = Annotated[str | None, typer.Option(help="The day it takes effect, YYYY-MM-DD "
+                                                  "(default: today).")]
+
+
+def _on(on: str | None) -> date:
+    return parse_field("on", date.fromisoformat, on) if on else date.today()
+
+
+def _yuan(name: str, text: str) -> int:
+    return parse_field(name, lambda v: Money.yuan(v).fen, text)
+
+
 @policies_app.command("cancel")
 def policies_cancel(
     policy: PolicyArg, reason: ReasonOption,
-    on: Annotated[str | None, typer.Option(help="The day it takes effect, YYYY-MM-DD "
-                                                "(default: today).")] = None,
+    on: OnOption = None,
     insured_consent: Annotated[bool, typer.Option(
         "--insured-consent", help="The insured funder consents (guarantee insurance).")]
     = False,
@@ -161,8 +180,7 @@ def policies_cancel(
     container = container_for(database_url, user=user)
     with use_case():
         e = endorsements.cancel_policy(CancelPolicy(
-            _policy_id(policy), parse_field("on", date.fromisoformat, on) if on
-            else date.today(), reason, insured_consent), container.uow())
+            _policy_id(policy), _on(on), reason, insured_consent), container.uow())
     _print_endorsement(e, as_json)
 
 
@@ -180,8 +198,58 @@ def policies_transfer(
     container = container_for(database_url, user=user)
     with use_case():
         e = endorsements.transfer_policy(TransferPolicy(
-            _policy_id(policy), to, contract, parse_field("on", date.fromisoformat, on)
-            if on else date.today(), reason), container.uow())
+            _policy_id(policy), to, contract, _on(on), reason), container.uow())
+    _print_endorsement(e, as_json)
+
+
+@policies_app.command("prepay-part")
+def policies_prepay_part(
+    policy: PolicyArg,
+    principal: Annotated[str, typer.Option(help="Principal repaid early, yuan.")],
+    reference: Annotated[str, typer.Option(help="The funder's transaction number.")],
+    interest: Annotated[str, typer.Option(help="Interest paid with it, yuan.")] = "0",
+    on: OnOption = None,
+    as_json: JsonOption = False, user: UserOption = None, database_url: DatabaseUrl = None,
+) -> None:
+    """Part of the loan's principal repaid early: the installments left fall (the term
+    stays) and the cover with them; the unearned single premium's share of the principal
+    repaid is refunded, the commission on it clawed back. Again, it answers the same."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        found = policy_queries.get_policy(container.uow(), _policy_id(policy))
+        if found.loan_id is None:
+            raise InvalidInput.single("policy", "policy.loan",
+                                      f"{found.policy_no} has no loan: it was never issued")
+        e = endorsements.prepay_in_part(PrepayInPart(
+            found.loan_id, _on(on), _yuan("principal", principal), _yuan("interest", interest),
+            reference), container.uow())
+    _print_endorsement(e, as_json)
+
+
+@policies_app.command("restructure")
+def policies_restructure(
+    policy: PolicyArg, reason: ReasonOption,
+    installments: Annotated[int, typer.Option(help="New monthly installments for the "
+                                                   "principal not yet paid.")],
+    reference: Annotated[str, typer.Option(help="The funder's restructuring agreement "
+                                                "number.")],
+    rate: Annotated[str | None, typer.Option(help="The new annual rate, e.g. 0.05 "
+                                                  "(default: the loan's).")] = None,
+    consent: Annotated[bool, typer.Option(
+        "--consent", help="The insurer consents (its staff): the cover follows the new "
+                          "schedule. Without it a claim finds the loan not as insured.")]
+    = False,
+    on: OnOption = None,
+    as_json: JsonOption = False, user: UserOption = None, database_url: DatabaseUrl = None,
+) -> None:
+    """The funder restructured the insured loan: its new schedule from the first
+    installment not paid, with or without the insurer's consent. Again, it answers the
+    same."""
+    container = container_for(database_url, user=user)
+    with use_case():
+        e = endorsements.restructure_loan(RestructureLoan(
+            _policy_id(policy), _on(on), installments, reference, reason, consent,
+            parse_field("rate", Decimal, rate) if rate else None), container.uow())
     _print_endorsement(e, as_json)
 
 

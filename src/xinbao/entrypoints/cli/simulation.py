@@ -151,6 +151,9 @@ def _simulate(scenario: Scenario, out_dir: Path, database_url: str | None,
          f"{result.claim_notices:,} · {result.settlements:,}"),
         ("Policies cancelled in the cooling-off period · treaty accounts closed",
          f"{result.cancellations:,} · {result.reinsurance_closes:,} month ends"),
+        ("Partial prepayments · loans restructured (with the insurer's consent)",
+         f"{result.partial_prepayments:,} · {result.restructures:,} "
+         f"({result.restructures_consented:,})"),
         ("Days from trigger to decision / to payment (mean, all claims)",
          f"{_mean_days(levels, 'decision')} / {_mean_days(levels, 'payment')}")]
     report_path = out_dir / "report.html"
@@ -164,7 +167,10 @@ def _simulate(scenario: Scenario, out_dir: Path, database_url: str | None,
               f"{result.claims_reviewed:,}; declined {result.claims_declined:,}), paid "
               f"{result.claims_paid:,} in {result.settlements:,} payment batches with their "
               f"statements, recoveries {result.recoveries:,}; policies cancelled "
-              f"{result.cancellations:,}; reinsurance accounts closed at "
+              f"{result.cancellations:,}; partial prepayments "
+              f"{result.partial_prepayments:,}; loans restructured {result.restructures:,} "
+              f"({result.restructures_consented:,} with consent); reinsurance accounts "
+              f"closed at "
               f"{result.reinsurance_closes:,} month ends.")
     print_service_levels(levels)
     out.print(f"Report: {report_path}   Ground truth: {truth_path}")

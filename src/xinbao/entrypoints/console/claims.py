@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from fastapi import APIRouter, Form
@@ -197,7 +196,7 @@ def open_claim(console: Signed, csrf_token: Annotated[str, Form(max_length=100)]
     cmd = FileClaim(policy_id, web.form_date("on", on),
                     dict.fromkeys(exclusion or (), shown_by.strip()),
                     reference=reference.strip() or None,
-                    claimed_fen=_fen(claimed) if claimed.strip() else None)
+                    claimed_fen=web.form_yuan("amount", claimed) if claimed.strip() else None)
     uow = console.uow()
     try:
         claim = claims.file_claim(cmd, uow, rings=ring_lookup(uow))
@@ -391,18 +390,6 @@ def pay_claim(console: Signed, claim_id: ClaimId,
     return _done(claim_id, "paid")
 
 
-def _fen(text: str) -> int:
-    """An amount typed in yuan (up to two decimals) as integer fen."""
-    try:
-        yuan = Decimal(text.strip().replace(",", ""))
-    except InvalidOperation:
-        yuan = Decimal("NaN")
-    if not yuan.is_finite() or yuan != yuan.quantize(Decimal("0.01")) or yuan <= 0:
-        raise InvalidInput.single("amount", "amount.yuan",
-                                  "a positive amount in yuan with at most two decimals")
-    return int(yuan * 100)
-
-
 @router.post("/claims/{claim_id}/recoveries")
 def record_recovery(console: Signed, claim_id: ClaimId,
                     csrf_token: Annotated[str, Form(max_length=100)],
@@ -415,7 +402,7 @@ def record_recovery(console: Signed, claim_id: ClaimId,
     recovery (recorded once)."""
     console.check_csrf(csrf_token)
     claims.record_recovery(RecordRecovery(
-        claim_id=claim_id, amount_fen=_fen(amount),
+        claim_id=claim_id, amount_fen=web.form_yuan("amount", amount),
         received_on=web.form_date("received_on", received_on), source=source.strip(),
         reference=reference.strip(), final=final), console.uow())
     return _done(claim_id, "recovered")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -21,12 +22,13 @@ from xinbao.catalogue.model.parties import PartyKind
 from xinbao.entrypoints.console import web
 from xinbao.entrypoints.console.web import N_, Listing, RecordId, Signed, today
 from xinbao.iam.model.security import Action, Forbidden
+from xinbao.kernel.errors import InvalidInput
 from xinbao.kernel.identity import mask_id_number, mask_name
 from xinbao.ledger.model import ACCOUNTS
 from xinbao.loans.model import Installment, installment_settled, paid_by_installment
 from xinbao.policy import endorsements
 from xinbao.policy import queries as policies
-from xinbao.policy.commands import CancelPolicy, TransferPolicy
+from xinbao.policy.commands import CancelPolicy, PrepayInPart, RestructureLoan, TransferPolicy
 from xinbao.policy.model import EndorsementKind, Policy, PolicyStatus, policy_id_of
 from xinbao.policy.repository import POLICY_SORTS, PolicyFilter
 from xinbao.reporting.documents import epolicies_issued, issue_epolicy
@@ -154,10 +156,15 @@ def _borrower(me: Signed, policy: Policy) -> dict[str, str | None]:
 
 #: An endorsement's kind in the reader's language.
 ENDORSEMENT_NAMES = {EndorsementKind.CANCELLATION: N_("Cancellation"),
-                     EndorsementKind.TRANSFER: N_("Change of insured")}
+                     EndorsementKind.TRANSFER: N_("Change of insured"),
+                     EndorsementKind.PARTIAL_PREPAYMENT: N_("Partial prepayment"),
+                     EndorsementKind.RESTRUCTURE: N_("Restructuring")}
 #: The flash of each redirect after an endorsement form (``?done=``).
 DONE = {"cancelled": N_("The policy is cancelled; its refund is posted."),
-        "transferred": N_("The insured is changed: the loan is the buyer's.")}
+        "transferred": N_("The insured is changed: the loan is the buyer's."),
+        "prepaid": N_("The partial prepayment is recorded: the installments left and the "
+                      "cover are smaller, the refund is posted."),
+        "restructured": N_("The restructuring is recorded.")}
 
 
 @router.post("/policies/{policy_id}/cancel")
@@ -183,6 +190,52 @@ def transfer(policy_id: RecordId, me: Signed, csrf_token: Annotated[str, Form(ma
     endorsements.transfer_policy(TransferPolicy(policy_id, to_funder.strip(), contract_no,
                                                 web.form_date("on", on), reason), me.uow())
     return RedirectResponse(f"/console/policies/{policy_id}?done=transferred",
+                            status_code=303)
+
+
+@router.post("/policies/{policy_id}/prepay-part")
+def prepay_part(policy_id: RecordId, me: Signed,
+                csrf_token: Annotated[str, Form(max_length=100)],
+                on: Annotated[str, Form(max_length=10)],
+                principal: Annotated[str, Form(max_length=20)] = "",
+                interest: Annotated[str, Form(max_length=20)] = "0",
+                reference: Annotated[str, Form(max_length=64)] = "") -> Response:
+    """Part of the loan's principal repaid early, as the funder reports it."""
+    me.check_csrf(csrf_token)
+    policy = policies.get_policy(me.uow(), policy_id)
+    if policy.loan_id is None:
+        raise InvalidInput.single("policy", "policy.loan", "the policy was never issued")
+    endorsements.prepay_in_part(PrepayInPart(
+        policy.loan_id, web.form_date("on", on), web.form_yuan("principal", principal),
+        web.form_yuan("interest", interest or "0", zero=True), reference), me.uow())
+    return RedirectResponse(f"/console/policies/{policy_id}?done=prepaid", status_code=303)
+
+
+@router.post("/policies/{policy_id}/restructure")
+def restructure(policy_id: RecordId, me: Signed,
+                csrf_token: Annotated[str, Form(max_length=100)],
+                on: Annotated[str, Form(max_length=10)],
+                installments: Annotated[str, Form(max_length=4)] = "",
+                rate: Annotated[str, Form(max_length=12)] = "",
+                reference: Annotated[str, Form(max_length=64)] = "",
+                reason: Annotated[str, Form(max_length=200)] = "",
+                consent: Annotated[bool, Form()] = False) -> Response:
+    """The funder's restructuring of the loan, with the insurer's consent or without."""
+    me.check_csrf(csrf_token)
+    if not installments.strip().isdigit():
+        raise InvalidInput.single("installments", "restructure.installments",
+                                  "a whole number of new installments, 1 to 360")
+    try:
+        annual_rate = Decimal(rate.strip().rstrip("%")) / (100 if "%" in rate else 1) \
+            if rate.strip() else None
+    except InvalidOperation:
+        raise InvalidInput.single("rate", "restructure.rate",
+                                  "the annual rate as a share (0.05) or per cent (5%)") \
+            from None
+    endorsements.restructure_loan(RestructureLoan(
+        policy_id, web.form_date("on", on), int(installments), reference, reason, consent,
+        annual_rate), me.uow())
+    return RedirectResponse(f"/console/policies/{policy_id}?done=restructured",
                             status_code=303)
 
 
@@ -217,6 +270,9 @@ def policy_page(policy_id: RecordId, me: Signed, done: str | None = None) -> Res
                                         for k, n in ENDORSEMENT_NAMES.items()},
                      may_endorse=policy.status is PolicyStatus.IN_FORCE
                      and me.may(Action.POLICY_ENDORSE),
+                     may_prepay=policy.status is PolicyStatus.IN_FORCE
+                     and me.may(Action.REPAYMENT_RECORD),
+                     may_consent=me.session.principal.funder_id is None,
                      notice=me.gettext(DONE[done]) if done in DONE else None,
                      today=today(),
                      borrower=_borrower(me, policy),

@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -69,6 +70,21 @@ def form_date(field: str, text: str) -> date:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput.single(field, "date.format", "a date as YYYY-MM-DD") from None
+
+
+def form_yuan(field: str, text: str, *, zero: bool = False) -> int:
+    """An amount typed in yuan (up to two decimals, thousands separators allowed) as integer
+    fen: more than 0 (or 0 too, ``zero``); InvalidInput naming the field otherwise."""
+    try:
+        yuan = Decimal(text.strip().replace(",", ""))
+    except InvalidOperation:
+        yuan = Decimal("NaN")
+    if not yuan.is_finite() or yuan != yuan.quantize(Decimal("0.01")) or yuan < 0 \
+            or (yuan == 0 and not zero):
+        raise InvalidInput.single(field, "amount.yuan",
+                                  f"a {'' if zero else 'positive '}amount in yuan with at "
+                                  "most two decimals")
+    return int(yuan * 100)
 
 
 def today() -> date:
