@@ -219,3 +219,26 @@ def single_premium_policy(**changes: object) -> Policy:
         id=7,
     )
     return replace(p, **changes)
+
+
+def claimed_after_three_installments(uow_factory, cmd: SubmitApplication) -> tuple[Any, Any, date]:
+    """An issued policy whose borrower paid three installments (with their premium) and
+    stopped, and the claim filed on the day its trigger was reached: (policy, claim, that
+    day)."""
+    from datetime import timedelta
+
+    from xinbao.claims import services as claims
+    from xinbao.claims.commands import FileClaim
+    from xinbao.servicing import services as servicing
+    from xinbao.servicing.commands import RecordRepayment
+
+    policy = issued_policy(uow_factory, cmd)
+    with uow_factory() as u:
+        loan = u.loans.get(policy.loan_id)
+        product = u.products.get(policy.product_code, policy.product_version)
+    for i in loan.installments[:3]:
+        servicing.record_repayment(RecordRepayment(
+            loan.id, i.number, i.due_date, i.principal_fen, i.interest_fen,
+            f"TX-{i.number}", premium_fen=policy.installment_premium_fen), uow_factory())
+    trigger = loan.installments[3].due_date + timedelta(days=product.claim_trigger_dpd)
+    return policy, claims.file_claim(FileClaim(policy.id, trigger), uow_factory()), trigger

@@ -8,6 +8,7 @@ environment, the check that the migrations build exactly these tables).
 from __future__ import annotations
 
 from xinbao.batch import tables as batch
+from xinbao.billing import tables as billing
 from xinbao.catalogue import tables as catalogue
 from xinbao.claims import tables as claims
 from xinbao.iam import tables as iam
@@ -19,6 +20,6 @@ from xinbao.risk import tables as risk
 from xinbao.underwriting import tables as underwriting
 
 #: The modules that declare the tables, one per context.
-CONTEXTS = (iam, catalogue, ledger, loans, underwriting, policy, risk, claims, batch)
+CONTEXTS = (iam, catalogue, ledger, loans, underwriting, policy, risk, claims, batch, billing)
 
 __all__ = ["APPEND_ONLY", "CONTEXTS", "metadata"]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Self
 from sqlalchemy import Connection, Engine
 
 from xinbao.batch.sql import SqlBookFrames, SqlFeedFiles, SqlOverrides
+from xinbao.billing.sql import SqlFunderStatementRepository
 from xinbao.catalogue.sql import SqlFunderRepository, SqlProductRepository
 from xinbao.claims.sql import (
     SqlClaimRepository,
@@ -131,6 +132,10 @@ class SqlUnitOfWork:
     @cached_property
     def settlements(self) -> SqlSettlementRepository:
         return SqlSettlementRepository(self._open, self.events)
+
+    @cached_property
+    def funder_statements(self) -> SqlFunderStatementRepository:
+        return SqlFunderStatementRepository(self._open, self.events)
 
     @cached_property
     def ledger(self) -> SqlLedgerRepository:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from xinbao.batch import repository as batch
+from xinbao.billing import repository as billing
 from xinbao.compliance import repository as compliance
 from xinbao.iam import repository as iam
 from xinbao.iam.model.security import Principal
@@ -20,7 +21,7 @@ from xinbao.servicing import repository as servicing
 
 
 # (risk comes with servicing: the end of day screens claims against the identity graph)
-class UnitOfWork(servicing.UnitOfWork, reporting.UnitOfWork, batch.UnitOfWork,
+class UnitOfWork(servicing.UnitOfWork, billing.UnitOfWork, reporting.UnitOfWork, batch.UnitOfWork,
                  batch.OverrideUnitOfWork, compliance.UnitOfWork, iam.AccountsUnitOfWork,
                  platform.IdempotentUnitOfWork, Protocol):
     """Every context's unit of work in one: what the edges hand to any use case."""

@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Self
 
+from xinbao.billing.model import FunderStatement
 from xinbao.catalogue.model.agreements import Agreement
 from xinbao.catalogue.model.parties import ANONYMIZED, ANONYMIZED_NAME, Funder
 from xinbao.catalogue.model.products import Product
@@ -618,6 +619,28 @@ class _Claims(_Table):
         return Page(rows[request.offset:request.offset + request.size], len(rows), request)
 
 
+class _FunderStatements(_Table):
+    def add(self, statement: FunderStatement) -> FunderStatement:
+        if self.for_cycle(statement.funder_id, statement.cycle_to) is not None \
+                or self.by_reference(statement.bank_reference or "") is not None:
+            raise WriteConflict("the funder's cycle is settled")
+        stored = replace(statement, id=self.next_id())
+        self.rows[stored.id] = stored
+        return stored
+
+    def for_cycle(self, funder_id: int, cycle_to: date) -> FunderStatement | None:
+        return next((s for s in self.rows.values()
+                     if s.funder_id == funder_id and s.cycle_to == cycle_to), None)
+
+    def for_funder(self, funder_id: int) -> list[FunderStatement]:
+        return sorted((replace(s, claim_batches=()) for s in self.rows.values()
+                       if s.funder_id == funder_id), key=lambda s: s.cycle_to)
+
+    def by_reference(self, bank_reference: str) -> FunderStatement | None:
+        return next((s for s in self.rows.values() if s.bank_reference == bank_reference),
+                    None)
+
+
 class _Settlements(_Table):
     def add(self, settlement: Settlement) -> Settlement:
         if self.for_cycle(settlement.funder_id, settlement.cycle_to) is not None:
@@ -632,6 +655,11 @@ class _Settlements(_Table):
     def for_cycle(self, funder_id: int, cycle_to: date) -> Settlement | None:
         return next((s for s in self.rows.values()
                      if s.funder_id == funder_id and s.cycle_to == cycle_to), None)
+
+    def paid_between(self, funder_id: int, first: date, last: date) -> list[Settlement]:
+        return sorted((s for s in self.rows.values()
+                       if s.funder_id == funder_id and first <= s.paid_on <= last),
+                      key=lambda s: (s.paid_on, s.id))
 
     def newest(self, funder_id: int | None, limit: int) -> list[Settlement]:
         found = [s for s in self.rows.values() if funder_id is None or s.funder_id == funder_id]
@@ -725,6 +753,18 @@ class _Ledger(_Table):
         for e in self.rows.values():
             if through is None or e.posted_on <= through:
                 yield from e.lines
+
+    def party_totals(self, party: str, *, posted_from: date, posted_to: date,
+                     ) -> list[tuple[str, str, int]]:
+        totals: dict[tuple[str, str], int] = {}
+        for e in self.rows.values():
+            if posted_from <= e.posted_on <= posted_to:
+                for line in e.lines:
+                    if line.party == party:
+                        key = (e.source_command, line.account)
+                        totals[key] = totals.get(key, 0) + line.amount_fen
+        return [(source, account, total) for (source, account), total
+                in sorted(totals.items())]
 
     def monthly_totals(self) -> list[tuple[int, int, str, int]]:
         totals: dict[tuple[int, int, str], int] = {}
@@ -1151,6 +1191,7 @@ class InMemoryUnitOfWork:
         self.claims = _Claims(self, "claims")
         self.recoveries = _Recoveries(self, "recoveries")
         self.settlements = _Settlements(self, "claim_settlements")
+        self.funder_statements = _FunderStatements(self, "funder_statements")
         self.ledger = _Ledger(self, "ledger")
         self.events = _Events(self, "events")
         self.users = _Users(self, "users")

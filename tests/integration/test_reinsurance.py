@@ -17,7 +17,7 @@ from tests import builders as b
 from tests import support
 from xinbao.bootstrap import Container
 from xinbao.claims import services as claims
-from xinbao.claims.commands import FileClaim, PayClaim
+from xinbao.claims.commands import PayClaim
 from xinbao.entrypoints.api.app import create_app
 from xinbao.entrypoints.cli.main import app
 from xinbao.iam.model.security import Principal, Role
@@ -27,8 +27,6 @@ from xinbao.ledger import services as ledger
 from xinbao.reinsurance.model import Treaties, Treaty, TreatyKind, layer_loss
 from xinbao.reinsurance.services import close_reinsurance
 from xinbao.reporting import services as reporting
-from xinbao.servicing import services as servicing
-from xinbao.servicing.commands import RecordRepayment
 from xinbao.simulation.identities import IdentityFactory
 
 QS = Treaty("QS-T", TreatyKind.QUOTA_SHARE, "再保险公司", date(2024, 1, 1),
@@ -55,18 +53,9 @@ def _ceded(c: Container, treaty: Treaty) -> dict[str, int]:
 
 def _paid_claim(c: Container) -> int:
     """A consumer loan that stopped after three installments, its claim paid: the amount."""
-    policy = b.issued_policy(c.uow, b.consumer_application(
+    _, claim, trigger = b.claimed_after_three_installments(c.uow, b.consumer_application(
         external_ref="RI-1", borrower_id_number=_PEOPLE.resident_id(
             born_between=(date(1975, 1, 1), date(1985, 12, 31)))))
-    with c.uow() as u:
-        loan = u.loans.get(policy.loan_id)
-        product = u.products.get(policy.product_code, policy.product_version)
-    for i in loan.installments[:3]:
-        servicing.record_repayment(RecordRepayment(
-            loan.id, i.number, i.due_date, i.principal_fen, i.interest_fen,
-            f"TX-{i.number}", premium_fen=policy.installment_premium_fen), c.uow())
-    trigger = loan.installments[3].due_date + timedelta(days=product.claim_trigger_dpd)
-    claim = claims.file_claim(FileClaim(policy.id, trigger), c.uow())
     paid = claims.pay_claim(PayClaim(claim.id, trigger + timedelta(days=2)), c.uow(
         Principal("user", "li.na", frozenset({Role.CLAIMS_APPROVER}))))
     return paid.amount_fen

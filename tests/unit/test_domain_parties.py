@@ -326,4 +326,4 @@ def test_an_agreement_reads_back_from_json_as_it_was_written():
                     "products": ["CONSUMER-G", "CAR-G"], "commission_rate": "0.08",
                     "volume_share": None, "risk_share": "0.1", "settlement_days": 30,
                     "file_format": "csv", "feed_mapping": {}, "claim_notice_days": 30,
-                    "premium_grace_days": 30}
+                    "premium_grace_days": 30, "premium_collector": "insurer"}

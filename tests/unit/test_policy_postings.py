@@ -12,6 +12,13 @@ from xinbao.ledger.model import JournalEntry
 from xinbao.policy import postings
 
 ON = date(2025, 3, 31)
+BANK = gl.funder_party("BANK-A")
+
+
+def bank(premium_fen: int = 0, commission_fen: int = 0, *,
+         collects: bool = False) -> postings.FunderShare:
+    """BANK-A's part of a posting (the insurer collects its premium unless ``collects``)."""
+    return postings.FunderShare(BANK, collects, premium_fen, commission_fen)
 
 
 def digest(*parts: str) -> str:
@@ -29,8 +36,8 @@ def lines(entry: JournalEntry | None) -> list[tuple[str, int]]:
 
 
 def test_single_premium_is_written_deferred_to_the_upr_and_its_commission_accrued():
-    e = postings.single_premiums_at_issue(on=ON, policy_ids=[7], premium_fen=720_000,
-                                          commission_fen=72_000, collected=False)
+    e = postings.single_premiums_at_issue(on=ON, policy_ids=[7], shares=[bank(720_000, 72_000)],
+                                          collected=False)
     assert lines(e) == [
         (gl.PREMIUM_RECEIVABLE, 720_000), (gl.WRITTEN_PREMIUM, -720_000),
         (gl.UPR_CHARGE, 720_000), (gl.UNEARNED_PREMIUM_RESERVE, -720_000),
@@ -43,33 +50,33 @@ def test_single_premium_is_written_deferred_to_the_upr_and_its_commission_accrue
 
 
 def test_single_premium_collected_at_disbursement_also_moves_the_cash():
-    e = postings.single_premiums_at_issue(on=ON, policy_ids=[7], premium_fen=720_000,
-                                          commission_fen=72_000, collected=True)
+    e = postings.single_premiums_at_issue(on=ON, policy_ids=[7], shares=[bank(720_000, 72_000)],
+                                          collected=True)
     assert lines(e)[-2:] == [(gl.BANK, 720_000), (gl.PREMIUM_RECEIVABLE, -720_000)]
 
 
 def test_single_premiums_issued_together_are_one_entry_keyed_by_exactly_those_policies():
-    e = postings.single_premiums_at_issue(on=ON, policy_ids=[7, 8, 12], premium_fen=100,
-                                          commission_fen=10, collected=False)
+    e = postings.single_premiums_at_issue(on=ON, policy_ids=[7, 8, 12], shares=[bank(100, 10)],
+                                          collected=False)
     assert e is not None
     assert e.idempotency_key == digest("7", "8", "12")
     assert e.reference == "issue:2025-03-31"
     assert e.description == "Single premium of 3 policies"
-    other = postings.single_premiums_at_issue(on=ON, policy_ids=[7, 8], premium_fen=100,
-                                              commission_fen=10, collected=False)
+    other = postings.single_premiums_at_issue(on=ON, policy_ids=[7, 8], shares=[bank(100, 10)],
+                                          collected=False)
     assert other is not None and other.idempotency_key != e.idempotency_key
 
 
 def test_a_single_premium_without_commission_posts_no_commission_line():
-    e = postings.single_premiums_at_issue(on=ON, policy_ids=[7], premium_fen=500,
-                                          commission_fen=0, collected=False)
+    e = postings.single_premiums_at_issue(on=ON, policy_ids=[7], shares=[bank(500, 0)],
+                                          collected=False)
     assert {account for account, _ in lines(e)} == {
         gl.PREMIUM_RECEIVABLE, gl.WRITTEN_PREMIUM, gl.UPR_CHARGE, gl.UNEARNED_PREMIUM_RESERVE}
 
 
 def test_no_single_premium_posts_nothing():
-    assert postings.single_premiums_at_issue(on=ON, policy_ids=[7], premium_fen=0,
-                                             commission_fen=0, collected=True) is None
+    assert postings.single_premiums_at_issue(on=ON, policy_ids=[7], shares=[bank(0, 0)],
+                                          collected=True) is None
 
 
 # --- installment premium written ---------------------------------------------------------------
@@ -78,7 +85,7 @@ def test_no_single_premium_posts_nothing():
 def test_installment_premium_is_written_and_earned_at_once_with_its_commission():
     e = postings.installment_premiums_written(
         on=ON, source="eod:2025-03-31", installments=[(7, 1, 3), (9, 2, 2)],
-        premium_fen=86_400, commission_fen=8_640)
+        premium_fen=86_400, commission={BANK: 8_640})
     assert lines(e) == [
         (gl.PREMIUM_RECEIVABLE, 86_400), (gl.WRITTEN_PREMIUM, -86_400),
         (gl.COMMISSION_EXPENSE, 8_640), (gl.COMMISSION_PAYABLE, -8_640),
@@ -93,7 +100,7 @@ def test_installment_premium_is_written_and_earned_at_once_with_its_commission()
 def test_installment_premium_key_changes_with_which_installments_are_written():
     def key(installments):
         e = postings.installment_premiums_written(on=ON, source="s", installments=installments,
-                                                  premium_fen=1, commission_fen=0)
+                                                  premium_fen=1, commission={})
         assert e is not None
         return e.idempotency_key
 
@@ -102,7 +109,7 @@ def test_installment_premium_key_changes_with_which_installments_are_written():
 
 def test_no_installment_premium_posts_nothing():
     assert postings.installment_premiums_written(
-        on=ON, source="s", installments=[], premium_fen=0, commission_fen=0) is None
+        on=ON, source="s", installments=[], premium_fen=0, commission={}) is None
 
 
 # --- premium collected -------------------------------------------------------------------------
@@ -111,7 +118,7 @@ def test_no_installment_premium_posts_nothing():
 def test_premium_collected_with_a_repayment_file_moves_receivable_to_bank():
     e = postings.premium_collected(on=ON, amount_fen=21_600, funder_code="BANK1",
                                    file_reference="F-0331",
-                                   repayments=[(3, "TX-1"), (4, "TX-9")])
+                                   repayments=[(3, "TX-1"), (4, "TX-9")], share=bank())
     assert lines(e) == [(gl.BANK, 21_600), (gl.PREMIUM_RECEIVABLE, -21_600)]
     assert e is not None
     assert (e.source_command, e.description) == ("CollectPremium",
@@ -122,7 +129,8 @@ def test_premium_collected_with_a_repayment_file_moves_receivable_to_bank():
 
 def test_no_premium_collected_posts_nothing():
     assert postings.premium_collected(on=ON, amount_fen=0, funder_code="BANK1",
-                                      file_reference="F", repayments=[(3, "TX-1")]) is None
+                                      file_reference="F", repayments=[(3, "TX-1")],
+                                      share=bank()) is None
 
 
 # --- premium earned ----------------------------------------------------------------------------
@@ -157,7 +165,8 @@ def test_premium_earned_in_the_days_batch_is_one_entry_per_product_keyed_by_its_
                                     earned_through_fen=0, amount_fen=0),
     lambda: postings.premiums_earned(on=ON, source="s", product_code="CAR-G", earned=[],
                                      amount_fen=0),
-    lambda: postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7", amount_fen=0),
+    lambda: postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7", amount_fen=0,
+                                      share=bank()),
 ])
 def test_nothing_earned_or_refunded_posts_nothing(template):
     assert template() is None
@@ -168,7 +177,7 @@ def test_nothing_earned_or_refunded_posts_nothing(template):
 
 def test_refund_on_prepayment_reverses_written_premium_and_releases_the_same_upr():
     e = postings.premium_refunded(on=ON, policy_id=7, policy_no="XB0000000007",
-                                  amount_fen=21_000)
+                                  amount_fen=21_000, share=bank())
     assert lines(e) == [
         (gl.WRITTEN_PREMIUM, 21_000), (gl.BANK, -21_000),
         (gl.UNEARNED_PREMIUM_RESERVE, 21_000), (gl.UPR_CHARGE, -21_000),
@@ -181,14 +190,64 @@ def test_refund_on_prepayment_reverses_written_premium_and_releases_the_same_upr
 
 def test_a_refund_claws_back_the_funders_commission_on_it():
     e = postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7", amount_fen=21_000,
-                                  commission_fen=2_100)
+                                  share=bank(), commission_fen=2_100)
     assert lines(e)[-2:] == [(gl.COMMISSION_PAYABLE, 2_100), (gl.COMMISSION_EXPENSE, -2_100)]
     assert e is not None and sum(line.amount_fen for line in e.lines) == 0
 
 
 def test_a_refund_leaves_earned_premium_as_it_was():
-    e = postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7", amount_fen=21_000)
+    e = postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7", amount_fen=21_000,
+                                  share=bank())
     assert e is not None
     statement = gl.underwriting_statement(gl.trial_balance(e.lines))
     assert statement.written_premium_fen == -21_000
     assert statement.earned_premium_fen == 0
+
+
+# --- a funder's party and the premium it holds ---------------------------------------------------
+
+
+def parties(entry: JournalEntry | None) -> list[tuple[str, int, str]]:
+    assert entry is not None
+    return [(line.account, line.amount_fen, line.party) for line in entry.lines]
+
+
+def test_commission_payable_carries_each_funders_party_and_its_own_amount():
+    other = gl.funder_party("TRUST-B")
+    e = postings.single_premiums_at_issue(
+        on=ON, policy_ids=[7, 8], shares=[bank(720_000, 72_000),
+                                          postings.FunderShare(other, False, 100_000, 5_000)],
+        collected=False)
+    assert [(a, f, p) for a, f, p in parties(e) if a == gl.COMMISSION_PAYABLE] == [
+        (gl.COMMISSION_PAYABLE, -72_000, BANK), (gl.COMMISSION_PAYABLE, -5_000, other)]
+    assert all(p == "" for a, _, p in parties(e) if a != gl.COMMISSION_PAYABLE)
+    written = postings.installment_premiums_written(
+        on=ON, source="s", installments=[(7, 1, 1)], premium_fen=900,
+        commission={BANK: 90, other: 0})
+    assert [(a, f, p) for a, f, p in parties(written) if a == gl.COMMISSION_PAYABLE] == [
+        (gl.COMMISSION_PAYABLE, -90, BANK)]
+
+
+def test_premium_a_funder_collects_is_held_by_it_and_refunds_come_out_of_it():
+    share = bank(720_000, 72_000, collects=True)
+    issued = postings.single_premiums_at_issue(on=ON, policy_ids=[7], shares=[share],
+                                               collected=True)
+    assert parties(issued)[-2:] == [(gl.DUE_FROM_FUNDERS, 720_000, BANK),
+                                    (gl.PREMIUM_RECEIVABLE, -720_000, "")]
+    collected = postings.premium_collected(on=ON, amount_fen=900, funder_code="BANK-A",
+                                           file_reference="F", repayments=[(3, "TX-1")],
+                                           share=share)
+    assert parties(collected) == [(gl.DUE_FROM_FUNDERS, 900, BANK),
+                                  (gl.PREMIUM_RECEIVABLE, -900, "")]
+    refunded = postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7",
+                                         amount_fen=21_000, share=share, commission_fen=2_100)
+    assert parties(refunded) == [
+        (gl.WRITTEN_PREMIUM, 21_000, ""), (gl.DUE_FROM_FUNDERS, -21_000, BANK),
+        (gl.UNEARNED_PREMIUM_RESERVE, 21_000, ""), (gl.UPR_CHARGE, -21_000, ""),
+        (gl.COMMISSION_PAYABLE, 2_100, BANK), (gl.COMMISSION_EXPENSE, -2_100, "")]
+
+
+def test_a_refund_after_a_partial_prepayment_is_keyed_by_the_version_it_made():
+    once = postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7", amount_fen=100,
+                                     share=bank(), version=3)
+    assert once is not None and once.idempotency_key == "policy:7:v3"

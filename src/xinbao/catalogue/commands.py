@@ -36,6 +36,7 @@ class RegisterFunder:
     file_format: str = FileFormat.CSV
     claim_notice_days: int = 30
     premium_grace_days: int = 30
+    premium_collector: str = "insurer"  # who collects the premium: insurer or funder
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class AmendAgreement:
     feed_mapping: Mapping[str, Mapping[str, str]] | None = None
     claim_notice_days: int | None = None
     premium_grace_days: int | None = None
+    premium_collector: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

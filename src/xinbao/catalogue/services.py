@@ -28,7 +28,8 @@ def register_funder(cmd: RegisterFunder, uow: UnitOfWork) -> Funder:
         products=_codes(cmd.products), commission_rate=cmd.commission_rate,
         volume_share=cmd.volume_share, risk_share=cmd.risk_share,
         settlement_days=cmd.settlement_days, file_format=cmd.file_format.strip().lower(),
-        claim_notice_days=cmd.claim_notice_days, premium_grace_days=cmd.premium_grace_days)
+        claim_notice_days=cmd.claim_notice_days, premium_grace_days=cmd.premium_grace_days,
+        premium_collector=cmd.premium_collector.strip().lower())
     funder = Funder.register(code=cmd.code, name=cmd.name, credit_code=cmd.credit_code,
                              kind=cmd.kind, licensed=cmd.licensed, agreement=agreement)
     with uow:
@@ -76,6 +77,8 @@ def amend_agreement(cmd: AmendAgreement, uow: UnitOfWork, *,
             "file_format": cmd.file_format.strip().lower() if cmd.file_format else None,
             "claim_notice_days": cmd.claim_notice_days,
             "premium_grace_days": cmd.premium_grace_days,
+            "premium_collector": cmd.premium_collector.strip().lower()
+            if cmd.premium_collector else None,
             "feed_mapping": None if cmd.feed_mapping is None
             else _merged(newest.feed_mapping, cmd.feed_mapping)}
         proposed = replace(newest, effective_from=cmd.effective_from or cmd.on,

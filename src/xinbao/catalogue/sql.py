@@ -46,7 +46,8 @@ def _statements() -> dict[str, Any]:
     return {"funder_by_code": select(f).where(f.c.code == bindparam("code")),
             "save_funder": update(f).where(f.c.id == bindparam("b_id")).values(
                 products=bindparam("b_products"),
-                commission_rate=bindparam("b_commission_rate")),
+                commission_rate=bindparam("b_commission_rate"),
+                premium_collector=bindparam("b_premium_collector")),
             "agreements": select(a, f.c.code).join(f, f.c.id == a.c.funder_id)
             .order_by(a.c.funder_id, a.c.version)}
 
@@ -96,13 +97,14 @@ class SqlFunderRepository(SqlRepository):
         return Funder(code=r.code, name=r.name, credit_code=r.credit_code,
                       kind=FunderKind(r.kind), licensed=r.licensed,
                       commission_rate=r.commission_rate, products=codes(r.products),
-                      id=r.id)
+                      premium_collector=r.premium_collector, id=r.id)
 
     def add(self, funder: Funder) -> Funder:
         funder.id = self._insert(tables.funders, {
             "code": funder.code, "name": funder.name, "credit_code": funder.credit_code,
             "kind": funder.kind.value, "licensed": funder.licensed,
-            "commission_rate": funder.commission_rate, "products": ",".join(funder.products)})
+            "commission_rate": funder.commission_rate, "products": ",".join(funder.products),
+            "premium_collector": funder.premium_collector})
         self._drain(funder)
         return funder
 
@@ -121,7 +123,8 @@ class SqlFunderRepository(SqlRepository):
     def save(self, funder: Funder) -> None:
         self._c.execute(_statements()["save_funder"], {
             "b_id": funder.id, "b_products": ",".join(funder.products),
-            "b_commission_rate": funder.commission_rate})
+            "b_commission_rate": funder.commission_rate,
+            "b_premium_collector": funder.premium_collector})
         self._drain(funder)
 
     def add_agreement(self, funder_id: int, agreement: Agreement) -> None:
@@ -136,7 +139,8 @@ class SqlFunderRepository(SqlRepository):
             "feed_mapping": {kind: dict(names) for kind, names
                              in agreement.feed_mapping.items()},
             "claim_notice_days": agreement.claim_notice_days,
-            "premium_grace_days": agreement.premium_grace_days})
+            "premium_grace_days": agreement.premium_grace_days,
+            "premium_collector": str(agreement.premium_collector)})
 
     def agreements(self, funder_id: int | None = None) -> Sequence[Agreement]:
         statement = _statements()["agreements"]
@@ -149,7 +153,8 @@ class SqlFunderRepository(SqlRepository):
                           file_format=r.file_format,
                           feed_mapping=_mapping(r.feed_mapping),
                           claim_notice_days=r.claim_notice_days,
-                          premium_grace_days=r.premium_grace_days)
+                          premium_grace_days=r.premium_grace_days,
+                          premium_collector=r.premium_collector)
                 for r in self._c.execute(statement)]
 
 

@@ -48,6 +48,7 @@ funders = Table(
     Column("commission_rate", DecimalText(), nullable=False),
     # The newest agreement version's terms, for intake and the premium postings:
     Column("products", String(400), nullable=False, server_default=""),  # comma-joined
+    Column("premium_collector", String(16), nullable=False, server_default="insurer"),
 )
 
 #: Every version of each funder's cooperation agreement; a version is never changed
@@ -68,4 +69,6 @@ funder_agreements = Table(
     # Claims' terms (issue 22, migration 0018): notice limit and premium grace, days.
     Column("claim_notice_days", Integer, nullable=False, server_default="30"),
     Column("premium_grace_days", Integer, nullable=False, server_default="30"),
+    # Who collects the premium (issue 23, migration 0024).
+    Column("premium_collector", String(16), nullable=False, server_default="insurer"),
 )

@@ -144,6 +144,9 @@ class SettlementRepository(Protocol):
     def newest(self, funder_id: int | None, limit: int) -> list[Settlement]:
         """Payment batches, the newest first (of one funder, when given)."""
         ...
+    def paid_between(self, funder_id: int, first: date, last: date) -> list[Settlement]:
+        """The funder's payment batches paid from ``first`` to ``last``, the oldest first."""
+        ...
     def lines(self, settlement_id: int) -> list[SettledClaim]:
         """The batch's claims in id order, each with its policy number, the funder's loan
         contract number and the product."""

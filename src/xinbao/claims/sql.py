@@ -371,6 +371,12 @@ class SqlSettlementRepository(SqlRepository):
                                             t.c.cycle_to == cycle_to)).first()
         return self._from_row(r) if r else None
 
+    def paid_between(self, funder_id: int, first: date, last: date) -> list[Settlement]:
+        t = tables.claim_settlements
+        q = (select(t).where(t.c.funder_id == funder_id, t.c.paid_on >= first,
+                             t.c.paid_on <= last).order_by(t.c.paid_on, t.c.id))
+        return [self._from_row(r) for r in self._c.execute(q)]
+
     def newest(self, funder_id: int | None, limit: int) -> list[Settlement]:
         t = tables.claim_settlements
         q = select(t).order_by(t.c.id.desc()).limit(limit)

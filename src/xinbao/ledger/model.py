@@ -40,6 +40,9 @@ class Account:
 
 BANK = "1002"
 PREMIUM_RECEIVABLE = "1122"
+#: Premium a funder collected with its borrowers' installments (or at disbursement), owed to
+#: us until its settlement statement (issue 23; its lines carry the funder as their party).
+DUE_FROM_FUNDERS = "1221"
 COMMISSION_PAYABLE = "2221"
 UNEARNED_PREMIUM_RESERVE = "2601"
 CLAIM_RESERVE = "2602"
@@ -64,6 +67,7 @@ CEDED_PREMIUM = "6541"
 CHART: tuple[Account, ...] = (
     Account(BANK, "Bank", "银行存款", AccountType.ASSET),
     Account(PREMIUM_RECEIVABLE, "Premium receivable", "应收保费", AccountType.ASSET),
+    Account(DUE_FROM_FUNDERS, "Premium held by funders", "应收代收保费", AccountType.ASSET),
     Account(COMMISSION_PAYABLE, "Commission payable", "应付手续费及佣金", AccountType.LIABILITY),
     Account(UNEARNED_PREMIUM_RESERVE, "Unearned premium reserve", "未到期责任准备金",
             AccountType.LIABILITY),
@@ -103,6 +107,14 @@ class UnbalancedEntry(ValueError):
 class Line:
     account: str
     amount_fen: int  # debit > 0, credit < 0
+    #: The counterparty the line is with (辅助核算), e.g. ``funder:BANK-A`` on commission
+    #: payable and premium held by funders; empty for most lines.
+    party: str = ""
+
+
+def funder_party(code: str) -> str:
+    """The party of a funder's lines: ``funder:`` and its code."""
+    return f"funder:{code}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,20 +150,28 @@ class JournalEntry:
         return replace(self, id=entry_id)
 
 
+#: A move: (debit account, credit account, fen), or with the party of both lines, or with the
+#: party of the debit's line and of the credit's.
+Move = tuple[str, str, int] | tuple[str, str, int, str] | tuple[str, str, int, str, str]
+
+
 def entry(
     *, on: date, description: str, source: str, key: str, reference: str = "",
-    moves: Iterable[tuple[str, str, int]],
+    moves: Iterable[Move],
 ) -> JournalEntry | None:
-    """Build an entry from (debit account, credit account, fen) moves; zero moves drop out.
-
-    Returns None when every move is zero (nothing to post).
+    """Build an entry from moves (``Move``); zero moves drop out, a negative one runs the
+    other way. Returns None when every move is zero (nothing to post).
     """
     lines: list[Line] = []
-    for debit, credit, fen in moves:
+    for move in moves:
+        debit, credit, fen = move[0], move[1], move[2]
+        parties = move[3:] if len(move) > 3 else ("",)
+        debit_party, credit_party = parties[0], parties[-1]
         if fen < 0:
             debit, credit, fen = credit, debit, -fen
+            debit_party, credit_party = credit_party, debit_party
         if fen:
-            lines += [Line(debit, fen), Line(credit, -fen)]
+            lines += [Line(debit, fen, debit_party), Line(credit, -fen, credit_party)]
     if not lines:
         return None
     return JournalEntry(posted_on=on, description=description, source_command=source,
@@ -178,7 +198,8 @@ def reverse(original: JournalEntry, *, on: date, key: str, reason: str) -> Journ
         posted_on=on, description=f"Reversal of entry {original.id}: {reason}",
         source_command="ReverseEntry", idempotency_key=key, reference=original.reference,
         reverses_id=original.id,
-        lines=tuple(Line(line.account, -line.amount_fen) for line in original.lines),
+        lines=tuple(Line(line.account, -line.amount_fen, line.party)
+                    for line in original.lines),
     )
 
 

@@ -37,6 +37,11 @@ class LedgerRepository(Protocol):
         """Lines posted on or before ``through`` (an adapter may return per-account sums)."""
         ...
     def entries(self, *, reference: str | None = None) -> Sequence[JournalEntry]: ...
+    def party_totals(self, party: str, *, posted_from: date, posted_to: date,
+                     ) -> list[tuple[str, str, int]]:
+        """(source command, account, sum of lines) of one party's lines posted from
+        ``posted_from`` to ``posted_to``, by source and account."""
+        ...
     def page(self, where: EntryFilter, request: PageRequest) -> Page[JournalEntry]:
         """One page of the entries ``where`` selects, with their lines, in the order of
         ``request.sort`` (one of ``ENTRY_SORTS``), and how many there are in all."""

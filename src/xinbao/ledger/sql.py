@@ -37,8 +37,8 @@ class SqlLedgerRepository(SqlRepository):
             "source_command": entry.source_command, "idempotency_key": entry.idempotency_key,
             "reference": entry.reference, "reverses_id": entry.reverses_id})
         self._c.execute(insert(tables.journal_lines), [
-            {"entry_id": entry_id, "account": line.account, "amount_fen": line.amount_fen}
-            for line in entry.lines])
+            {"entry_id": entry_id, "account": line.account, "amount_fen": line.amount_fen,
+             "party": line.party} for line in entry.lines])
         return entry.with_id(entry_id)
 
     def _load(self, rows: Sequence[Any]) -> list[JournalEntry]:
@@ -47,7 +47,8 @@ class SqlLedgerRepository(SqlRepository):
         lines: dict[int, list[Line]] = {}
         for chunk in chunks(r.id for r in rows):
             for line in self._c.execute(_statements()["lines_of"], {"entries": chunk}):
-                lines.setdefault(line.entry_id, []).append(Line(line.account, line.amount_fen))
+                lines.setdefault(line.entry_id, []).append(
+                    Line(line.account, line.amount_fen, line.party))
         return [JournalEntry(posted_on=r.posted_on, description=r.description,
                              source_command=r.source_command, idempotency_key=r.idempotency_key,
                              lines=tuple(lines[r.id]), reverses_id=r.reverses_id,
@@ -89,6 +90,19 @@ class SqlLedgerRepository(SqlRepository):
              .order_by(year, month, ln.c.account))
         return [(int(y), int(m), account, int(total)) for y, m, account, total
                 in self._c.execute(q)]
+
+    def party_totals(self, party: str, *, posted_from: date, posted_to: date,
+                     ) -> list[tuple[str, str, int]]:
+        """(source command, account, sum of lines) of one party's lines posted in the
+        days given."""
+        e, ln = tables.journal_entries, tables.journal_lines
+        q = (select(e.c.source_command, ln.c.account, func.sum(ln.c.amount_fen))
+             .join(e, e.c.id == ln.c.entry_id)
+             .where(ln.c.party == party, e.c.posted_on >= posted_from,
+                    e.c.posted_on <= posted_to)
+             .group_by(e.c.source_command, ln.c.account)
+             .order_by(e.c.source_command, ln.c.account))
+        return [(source, account, int(total)) for source, account, total in self._c.execute(q)]
 
     def entries(self, *, reference: str | None = None) -> Sequence[JournalEntry]:
         t = tables.journal_entries

@@ -41,5 +41,7 @@ journal_lines = Table(
     Column("entry_id", ForeignKey("journal_entries.id"), nullable=False, index=True),
     Column("account", ForeignKey("accounts.code"), nullable=False),
     fen_column("amount_fen"),
+    # The counterparty (issue 23, migration 0024): a funder's premium held and commission.
+    Column("party", String(60), nullable=False, server_default="", index=True),
     CheckConstraint("amount_fen <> 0", name="nonzero"),
 )

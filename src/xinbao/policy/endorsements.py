@@ -57,6 +57,8 @@ from xinbao.loans.model import (
 from xinbao.policy import postings
 from xinbao.policy.commands import CancelPolicy, PrepayInPart, RestructureLoan, TransferPolicy
 from xinbao.policy.model import Endorsement, EndorsementKind, Policy, PolicyStatus
+from xinbao.policy.postings import FunderShare
+from xinbao.policy.premiums import funder_share
 from xinbao.policy.repository import UnitOfWork
 from xinbao.policy.rules import PolicyRules, shipped
 
@@ -112,13 +114,13 @@ def cancel_policy(cmd: CancelPolicy, uow: UnitOfWork,
         refunded_before = policy.refunded_fen
         cancelled = policy.cancel_on_request(cmd.on, cooling_off_ends=cooling_off_ends,
                                              reason=cmd.reason.strip())
-        clawback = _clawback(uow, policy, refunded_before)
+        clawback, share = _clawback(uow, policy, refunded_before)
         post(uow, postings.premium_earned(
             on=cmd.on, policy_id=policy.id, policy_no=policy.policy_no,
             earned_through_fen=policy.earned_fen, amount_fen=cancelled.earned_fen))
         post(uow, postings.premium_refunded(
             on=cmd.on, policy_id=policy.id, policy_no=policy.policy_no,
-            amount_fen=cancelled.refunded_fen, commission_fen=clawback,
+            amount_fen=cancelled.refunded_fen, share=share, commission_fen=clawback,
             earned_reversed_fen=cancelled.earned_reversed_fen,
             description=f"Premium refund on cancellation of {policy.policy_no}"))
         uow.policies.save(policy)
@@ -184,13 +186,16 @@ def transfer_policy(cmd: TransferPolicy, uow: UnitOfWork) -> Endorsement:
     return endorsement
 
 
-def _clawback(uow: UnitOfWork, policy: Policy, refunded_before: int) -> int:
+def _clawback(uow: UnitOfWork, policy: Policy, refunded_before: int,
+              ) -> tuple[int, FunderShare]:
     """The commission clawed back on what the policy refunded since ``refunded_before``:
     the funder's rate on all it has refunded less on what it had, so that however many
-    refunds a policy makes, the commission kept is the rate on the premium kept."""
+    refunds a policy makes, the commission kept is the rate on the premium kept; and the
+    funder's part of the refund's posting."""
     funder = require(uow.funders.get(policy.funder_id), "funder", policy.funder_id)
-    return (apply_rate(policy.refunded_fen, funder.commission_rate)
-            - apply_rate(refunded_before, funder.commission_rate))
+    clawback = (apply_rate(policy.refunded_fen, funder.commission_rate)
+                - apply_rate(refunded_before, funder.commission_rate))
+    return clawback, funder_share(funder)
 
 
 @retried
@@ -258,13 +263,14 @@ def prepay_in_part(cmd: PrepayInPart, uow: UnitOfWork) -> Endorsement:
         change = policy.prepay_partly(cmd.paid_on, principal_fen=cmd.principal_fen,
                                       outstanding_fen=outstanding,
                                       schedule_sha256=schedule_digest(schedule))
-        clawback = _clawback(uow, policy, refunded_before)
+        clawback, share = _clawback(uow, policy, refunded_before)
         post(uow, postings.premium_earned(
             on=cmd.paid_on, policy_id=policy.id, policy_no=policy.policy_no,
             earned_through_fen=policy.earned_fen, amount_fen=change.earned_fen))
         post(uow, postings.premium_refunded(
             on=cmd.paid_on, policy_id=policy.id, policy_no=policy.policy_no,
-            amount_fen=change.refunded_fen, commission_fen=clawback, version=policy.version,
+            amount_fen=change.refunded_fen, share=share, commission_fen=clawback,
+            version=policy.version,
             description=f"Premium refund on partial prepayment of {policy.policy_no}"))
         uow.policies.save(policy)
         endorsement = uow.policies.add_endorsement(Endorsement(

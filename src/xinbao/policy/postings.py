@@ -14,25 +14,56 @@ derived as written premium less the change in UPR (`ledger/model.underwriting_st
 
 Keys are derived from the business object, or from a digest of exactly the items a posting
 covers, so re-running a step never posts twice.
+
+A funder's lines carry it as their party (``ledger.model.funder_party``): its commission
+payable, and the premium it collects for us when its agreement says the funder collects
+(premium held by funders 1221, until its settlement statement; ``billing``). Premium the
+insurer collects goes to the bank.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from xinbao.ledger.model import (
     BANK,
     COMMISSION_EXPENSE,
     COMMISSION_PAYABLE,
+    DUE_FROM_FUNDERS,
     PREMIUM_RECEIVABLE,
     UNEARNED_PREMIUM_RESERVE,
     UPR_CHARGE,
     WRITTEN_PREMIUM,
     JournalEntry,
+    Move,
     entry,
     key_digest,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class FunderShare:
+    """One funder's part of a posting: its party, whether it collects the premium (its
+    agreement's ``premium_collector``), and its premium and commission, fen."""
+
+    party: str
+    collects: bool
+    premium_fen: int = 0
+    commission_fen: int = 0
+
+
+def collected_into(share: FunderShare) -> tuple[str, str]:
+    """Where premium collected goes: the funder's premium held (with its party) when it
+    collects, else the bank."""
+    return (DUE_FROM_FUNDERS, share.party) if share.collects else (BANK, "")
+
+
+def _commission(shares: Iterable[FunderShare]) -> list[Move]:
+    """Commission accrued per funder (Dr commission expense / Cr its commission payable)."""
+    return [(COMMISSION_EXPENSE, COMMISSION_PAYABLE, s.commission_fen, "", s.party)
+            for s in shares]
 
 
 def policy_reference(policy_id: int) -> str:
@@ -41,23 +72,26 @@ def policy_reference(policy_id: int) -> str:
 
 
 def single_premiums_at_issue(
-    *, on: date, policy_ids: Sequence[int], premium_fen: int, commission_fen: int,
-    collected: bool,
+    *, on: date, policy_ids: Sequence[int], shares: Sequence[FunderShare], collected: bool,
 ) -> JournalEntry | None:
     """At issue (CAS 25): the single premiums written in full (Dr premium receivable / Cr
-    written premium) and deferred to the UPR (Dr change in UPR / Cr UPR), the funders'
-    commission accrued (Dr commission expense / Cr commission payable) and, when the premium
-    is collected at disbursement, the cash (Dr bank / Cr premium receivable).
+    written premium) and deferred to the UPR (Dr change in UPR / Cr UPR), each funder's
+    commission accrued (Dr commission expense / Cr its commission payable) and, when the
+    premium is collected at disbursement, the cash (Dr bank, or the premium its funder holds
+    / Cr premium receivable).
 
     One entry for the policies issued together, keyed by exactly which they are.
     """
-    moves = [
+    premium_fen = sum(s.premium_fen for s in shares)
+    moves: list[Move] = [
         (PREMIUM_RECEIVABLE, WRITTEN_PREMIUM, premium_fen),
         (UPR_CHARGE, UNEARNED_PREMIUM_RESERVE, premium_fen),
-        (COMMISSION_EXPENSE, COMMISSION_PAYABLE, commission_fen),
+        *_commission(shares),
     ]
     if collected:
-        moves.append((BANK, PREMIUM_RECEIVABLE, premium_fen))
+        for s in shares:
+            account, party = collected_into(s)
+            moves.append((account, PREMIUM_RECEIVABLE, s.premium_fen, party, ""))
     reference = (policy_reference(policy_ids[0]) if len(policy_ids) == 1
                  else f"issue:{on.isoformat()}")
     return entry(on=on, description=f"Single premium of {len(policy_ids)} policies",
@@ -67,12 +101,13 @@ def single_premiums_at_issue(
 
 def installment_premiums_written(
     *, on: date, source: str, installments: Sequence[tuple[int, int, int]], premium_fen: int,
-    commission_fen: int,
+    commission: Mapping[str, int],
 ) -> JournalEntry | None:
     """Installment premiums fallen due (CAS 25): written (Dr premium receivable / Cr written
     premium); an installment premium pays for cover already given (it falls due at the end
     of its month), so it is earned as it is written and no UPR is set up for it. The
-    funders' commission is accrued with it (Dr commission expense / Cr commission payable).
+    funders' commission is accrued with it (Dr commission expense / Cr commission payable),
+    ``commission`` fen by each funder's party.
 
     ``installments`` are (policy id, first, last installment written); ``source`` is the
     file or batch that writes them. The key is a digest of exactly which installments the
@@ -84,25 +119,28 @@ def installment_premiums_written(
         source="WriteInstallmentPremium", key=f"{source}:{key_digest(written)}",
         reference=source,
         moves=[(PREMIUM_RECEIVABLE, WRITTEN_PREMIUM, premium_fen),
-               (COMMISSION_EXPENSE, COMMISSION_PAYABLE, commission_fen)],
+               *((COMMISSION_EXPENSE, COMMISSION_PAYABLE, fen, "", party)
+                 for party, fen in sorted(commission.items()))],
     )
 
 
 def premium_collected(
     *, on: date, amount_fen: int, funder_code: str, file_reference: str,
-    repayments: Iterable[tuple[int, str]],
+    repayments: Iterable[tuple[int, str]], share: FunderShare,
 ) -> JournalEntry | None:
-    """Premium received with a funder's repayment file (Dr bank / Cr premium receivable).
+    """Premium received with a funder's repayment file (Dr bank, or the premium the funder
+    holds when it collects, ``share`` / Cr premium receivable).
 
     ``repayments`` are the (loan id, transaction number) pairs the file recorded: the key is
     the file's and a digest of them.
     """
+    account, party = collected_into(share)
     key = f"{funder_code}:{file_reference}:" + key_digest(
         [f"{loan_id}:{reference}" for loan_id, reference in repayments])
     return entry(on=on, description="Premium collected with repayments",
                  source="CollectPremium", key=key,
                  reference=f"file:{funder_code}:{file_reference}",
-                 moves=[(BANK, PREMIUM_RECEIVABLE, amount_fen)])
+                 moves=[(account, PREMIUM_RECEIVABLE, amount_fen, party, "")])
 
 
 def premium_earned(
@@ -142,23 +180,29 @@ def premiums_earned(
 
 
 def premium_refunded(
-    *, on: date, policy_id: int, policy_no: str, amount_fen: int, commission_fen: int = 0,
-    earned_reversed_fen: int = 0, description: str | None = None, version: int | None = None,
+    *, on: date, policy_id: int, policy_no: str, amount_fen: int, share: FunderShare,
+    commission_fen: int = 0, earned_reversed_fen: int = 0, description: str | None = None,
+    version: int | None = None,
 ) -> JournalEntry | None:
     """The single premium refunded (DOMAIN §3) on prepayment or cancellation: written
-    premium reversed against the bank (Dr written premium / Cr bank) and the UPR it still
+    premium reversed against the bank, or against the premium the policy's funder holds
+    when it collects (``share``: it pays the borrower back) (Dr written premium / Cr bank or
+    1221), and the UPR it still
     held released (Dr UPR / Cr change in UPR): the refund less ``earned_reversed_fen``, the
     premium earned before and given back with it (a cancellation in the cooling-off
     period), so the policy's earned premium becomes what it keeps; and the funder's
     commission on the refunded premium clawed back (Dr commission payable / Cr commission
-    expense: ``commission_fen``, the agreement's rate on the refund). Once per policy when
+    expense: ``commission_fen``, the agreement's rate on the refund; the funder's party).
+    Once per policy when
     its cover ends; a refund with an endorsement that leaves cover (a partial prepayment)
     once per the policy's ``version`` it made.
     """
     reference = policy_reference(policy_id)
     key = reference if version is None else f"{reference}:v{version}"
+    account, party = collected_into(share)
     return entry(on=on, description=description or f"Premium refund on prepayment of {policy_no}",
                  source="RefundPremium", key=key, reference=reference,
-                 moves=[(WRITTEN_PREMIUM, BANK, amount_fen),
+                 moves=[(WRITTEN_PREMIUM, account, amount_fen, "", party),
                         (UNEARNED_PREMIUM_RESERVE, UPR_CHARGE, amount_fen - earned_reversed_fen),
-                        (COMMISSION_PAYABLE, COMMISSION_EXPENSE, commission_fen)])
+                        (COMMISSION_PAYABLE, COMMISSION_EXPENSE, commission_fen, share.party,
+                         "")])

@@ -12,9 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from xinbao.catalogue.model.agreements import PremiumCollector
 from xinbao.catalogue.model.parties import Funder
 from xinbao.kernel.errors import WriteConflict
 from xinbao.kernel.money import apply_rate
+from xinbao.ledger.model import funder_party
 from xinbao.ledger.services import post
 from xinbao.policy import postings
 from xinbao.policy.model import Policy, single_premium_earned
@@ -26,16 +28,30 @@ def _id(policy: Policy) -> int:
     return policy.id
 
 
+def funder_share(funder: Funder, *, premium_fen: int = 0,
+                 commission_fen: int = 0) -> postings.FunderShare:
+    """A funder's part of a posting: its party, whether its agreement has it collect the
+    premium, and the amounts."""
+    return postings.FunderShare(funder_party(funder.code),
+                                funder.premium_collector == PremiumCollector.FUNDER,
+                                premium_fen, commission_fen)
+
+
 def post_single_premiums(uow: UnitOfWork, policies: Sequence[Policy],
                          funders: Mapping[int, Funder], *, on: date, collected: bool) -> None:
-    """At issue: write the single premiums, defer them to the UPR, accrue the funders'
+    """At issue: write the single premiums, defer them to the UPR, accrue each funder's
     commission (each policy's at its funder's rate) and, when collected at disbursement, the
-    cash — one entry per batch."""
+    cash (or the premium its funder holds) — one entry per batch."""
+    premium: dict[int, int] = {}
+    commission: dict[int, int] = {}
+    for p in policies:
+        premium[p.funder_id] = premium.get(p.funder_id, 0) + p.single_premium_fen
+        commission[p.funder_id] = commission.get(p.funder_id, 0) + apply_rate(
+            p.single_premium_fen, funders[p.funder_id].commission_rate)
     post(uow, postings.single_premiums_at_issue(
         on=on, policy_ids=[_id(p) for p in policies],
-        premium_fen=sum(p.single_premium_fen for p in policies),
-        commission_fen=sum(apply_rate(p.single_premium_fen, funders[p.funder_id].commission_rate)
-                           for p in policies),
+        shares=[funder_share(funders[f], premium_fen=premium[f], commission_fen=commission[f])
+                for f in sorted(premium)],
         collected=collected,
     ))
 
@@ -50,7 +66,8 @@ def write_installment_premiums(
     The per-policy detail is each policy's ``installments_written``; the entry's key is
     derived from exactly which installments it writes, so a rerun posts nothing twice.
     """
-    premium_total = commission_total = 0
+    premium_total = 0
+    commission: dict[str, int] = {}
     written: list[tuple[int, int, int]] = []
     progress: dict[int, int] = {}
     for terms, through in due:
@@ -60,13 +77,16 @@ def write_installment_premiums(
         count = last - first + 1
         premium = terms.installment_premium_fen
         premium_total += premium * count
-        commission_total += apply_rate(premium, funders[terms.funder_id].commission_rate) * count
+        funder = funders[terms.funder_id]
+        party = funder_party(funder.code)
+        commission[party] = commission.get(party, 0) + apply_rate(
+            premium, funder.commission_rate) * count
         progress[terms.id] = last
         written.append((terms.id, first, last))
     if written:
         post(uow, postings.installment_premiums_written(
             on=on, source=source, installments=written, premium_fen=premium_total,
-            commission_fen=commission_total))
+            commission=commission))
         uow.policies.set_installments_written(progress)
     return premium_total
 

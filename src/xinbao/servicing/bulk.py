@@ -20,7 +20,7 @@ from xinbao.batch import feeds
 from xinbao.catalogue.model.parties import Funder
 from xinbao.ledger.services import post
 from xinbao.policy import postings
-from xinbao.policy.premiums import write_installment_premiums
+from xinbao.policy.premiums import funder_share, write_installment_premiums
 from xinbao.servicing.repository import FeedUnitOfWork
 
 
@@ -64,7 +64,8 @@ def record_repayment_rows(uow: FeedUnitOfWork, funder: Funder, rows: pl.DataFram
         post(uow, postings.premium_collected(
             on=received_on, amount_fen=premium, funder_code=funder.code,
             file_reference=file_reference,
-            repayments=accepted.select("loan_id", "reference").iter_rows()))
+            repayments=accepted.select("loan_id", "reference").iter_rows(),
+            share=funder_share(funder)))
     return RowsRecorded(accepted.height, repeats.height, feeds.no_rejects(), premium)
 
 

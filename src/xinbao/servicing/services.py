@@ -40,6 +40,7 @@ from xinbao.policy import postings
 from xinbao.policy.model import Policy, PolicyStatus
 from xinbao.policy.premiums import (
     Earned,
+    funder_share,
     post_earned,
     write_installment_premiums,
 )
@@ -142,7 +143,8 @@ def ingest_records(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentR
         post(uow, postings.premium_collected(
             on=received_on, amount_fen=premium_collected, funder_code=funder.code,
             file_reference=file_reference,
-            repayments=[(r.loan_id, ref) for r, ref in accepted]))
+            repayments=[(r.loan_id, ref) for r, ref in accepted],
+            share=funder_share(funder)))
     return FileResult(accepted=len(accepted), repeated=repeated, rejected=tuple(rejected),
                       premium_collected_fen=premium_collected)
 
@@ -336,7 +338,7 @@ def _settle_policy(uow: UnitOfWork, policy: Policy, loan: Loan, *, on: date,
         funder = require(uow.funders.get(policy.funder_id), "funder", policy.funder_id)
         post(uow, postings.premium_refunded(
             on=on, policy_id=policy.id, policy_no=policy.policy_no,
-            amount_fen=settled.refunded_fen,
+            amount_fen=settled.refunded_fen, share=funder_share(funder),
             # The rate on all refunded less on what was before (a partial prepayment's):
             # the commission kept is the rate on the premium kept.
             commission_fen=apply_rate(policy.refunded_fen, funder.commission_rate)

@@ -27,6 +27,15 @@ from typing import Any
 from xinbao.kernel.errors import FieldError, InvalidInput
 
 
+class PremiumCollector(StrEnum):
+    """Who collects the borrowers' premium (issue 23): the insurer into its own account, or
+    the funder with each installment (and at disbursement), holding it for us until its
+    settlement statement."""
+
+    INSURER = "insurer"
+    FUNDER = "funder"
+
+
 class FileFormat(StrEnum):
     """How the funder sends its application and repayment files."""
 
@@ -39,7 +48,8 @@ MAX_SETTLEMENT_DAYS = 366
 
 #: The terms of an agreement: what a new version may change.
 TERMS = ("products", "commission_rate", "volume_share", "risk_share", "settlement_days",
-         "file_format", "feed_mapping", "claim_notice_days", "premium_grace_days")
+         "file_format", "feed_mapping", "claim_notice_days", "premium_grace_days",
+         "premium_collector")
 #: The longest claim-notice limit and premium grace an agreement may set, in days.
 MAX_CLAIM_DAYS = 365
 
@@ -72,6 +82,9 @@ class Agreement:
     #: premium due may be this many days late before a default without losing cover.
     claim_notice_days: int = 30
     premium_grace_days: int = 30
+    #: Who collects the premium (``PremiumCollector``): the funder's premium held is settled
+    #: on its statement each settlement cycle.
+    premium_collector: str = PremiumCollector.INSURER
 
     def validate(self, feed_columns: FeedColumns | None = None) -> list[FieldError]:
         """Every rule the terms break (empty when they are sound); the column mapping is
@@ -93,6 +106,10 @@ class Agreement:
             if not 0 <= getattr(self, name) <= MAX_CLAIM_DAYS:
                 errors.append(FieldError(name, f"agreement.{name}",
                                          f"must be 0 to {MAX_CLAIM_DAYS} days"))
+        if self.premium_collector not in set(PremiumCollector):
+            errors.append(FieldError(
+                "premium_collector", "agreement.premium_collector",
+                f"premium is collected by the {' or the '.join(PremiumCollector)}"))
         if self.file_format not in set(FileFormat):
             errors.append(FieldError(
                 "file_format", "agreement.file_format",
@@ -112,6 +129,7 @@ class Agreement:
                 "file_format": str(self.file_format),
                 "claim_notice_days": self.claim_notice_days,
                 "premium_grace_days": self.premium_grace_days,
+                "premium_collector": str(self.premium_collector),
                 "feed_mapping": {kind: dict(names) for kind, names
                                  in sorted(self.feed_mapping.items())}}
 

@@ -116,6 +116,8 @@ class Funder:
     licensed: bool
     commission_rate: Decimal  # share of premium paid to the funder as channel fee
     products: tuple[str, ...] = ()  # product codes its cooperation agreement covers
+    #: Who collects its borrowers' premium (``agreements.PremiumCollector``).
+    premium_collector: str = "insurer"
     id: int | None = None
     events: list[Event] = field(default_factory=list, repr=False)
 
@@ -126,7 +128,8 @@ class Funder:
         refused at once (InvalidInput); its registration recorded for the audit trail."""
         funder = cls(code=code.strip(), name=name.strip(), credit_code=identity.normalize(
             credit_code), kind=kind, licensed=licensed,
-            commission_rate=agreement.commission_rate, products=agreement.products)
+            commission_rate=agreement.commission_rate, products=agreement.products,
+            premium_collector=str(agreement.premium_collector))
         errors = funder.party_errors() + agreement.validate()
         if errors:
             raise InvalidInput(errors)
@@ -155,6 +158,7 @@ class Funder:
         the funder's; recorded for the audit trail."""
         self.products = agreement.products
         self.commission_rate = agreement.commission_rate
+        self.premium_collector = str(agreement.premium_collector)
         self.events.append(Event("AgreementAmended", "funder", self.id, on,
                                  agreement.as_data()))
 

@@ -15,17 +15,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from rich.table import Table
 
 from xinbao.batch.feeds import SCHEMAS
+from xinbao.billing import services as billing
+from xinbao.billing.commands import SettleFunder
+from xinbao.billing.model import FunderStatement
 from xinbao.catalogue import queries as catalogue_queries
 from xinbao.catalogue import services as catalogue
 from xinbao.catalogue.commands import AmendAgreement, RegisterFunder
 from xinbao.catalogue.model.agreements import Agreement, FileFormat
 from xinbao.catalogue.model.parties import Funder, FunderKind
+from xinbao.entrypoints.api.schemas.ledger import FunderStatementOut
 from xinbao.entrypoints.cli.common import (
     DatabaseUrl,
     JsonOption,
@@ -39,7 +44,8 @@ from xinbao.entrypoints.cli.common import (
     use_case,
 )
 from xinbao.kernel.errors import FieldError, InvalidInput
-from xinbao.kernel.money import parse_rate
+from xinbao.kernel.money import Money, format_yuan, parse_rate
+from xinbao.reporting.funder_statement import funder_statement_csv, funder_statement_pdf
 
 T = TypeVar("T")
 
@@ -66,6 +72,9 @@ NoticeDaysOption = Annotated[int | None, typer.Option(
 GraceOption = Annotated[int | None, typer.Option(
     "--premium-grace-days", min=0, max=365,
     help="Premium due may be this many days late before a default (default 30).")]
+CollectorOption = Annotated[str | None, typer.Option(
+    "--premium-collector", help="Who collects the premium: insurer (default) or funder (it "
+                                "holds it for us until its settlement statement).")]
 FormatOption = Annotated[str | None, typer.Option(
     "--file-format", help=f"How the funder sends its files: {_FORMATS}.")]
 FromOption = Annotated[str | None, typer.Option(
@@ -99,6 +108,7 @@ def funders_add(
     file_format: FormatOption = None,
     claim_notice_days: NoticeDaysOption = None,
     premium_grace_days: GraceOption = None,
+    premium_collector: CollectorOption = None,
     effective_from: FromOption = None,
     as_json: JsonOption = False,
     user: UserOption = None,
@@ -126,7 +136,8 @@ def funders_add(
             settlement_days=30 if settlement_days is None else settlement_days,
             file_format=file_format or FileFormat.CSV,
             claim_notice_days=30 if claim_notice_days is None else claim_notice_days,
-            premium_grace_days=30 if premium_grace_days is None else premium_grace_days)
+            premium_grace_days=30 if premium_grace_days is None else premium_grace_days,
+            premium_collector=premium_collector or "insurer")
         funder = catalogue.register_funder(cmd, container.uow())
         view = catalogue_queries.get_funder(container.uow(), funder.code)
     if as_json:
@@ -149,6 +160,7 @@ def funders_agreement(
     file_format: FormatOption = None,
     claim_notice_days: NoticeDaysOption = None,
     premium_grace_days: GraceOption = None,
+    premium_collector: CollectorOption = None,
     feed_map: FeedMapOption = None,
     effective_from: Annotated[str | None, typer.Option(
         "--from", help="The day the version takes effect (default --on): not before the "
@@ -175,7 +187,8 @@ def funders_agreement(
             risk_share=read("risk_share", parse_rate, risk_share),
             settlement_days=settlement_days, file_format=file_format,
             feed_mapping=_feed_mapping(feed_map) if feed_map else None,
-            claim_notice_days=claim_notice_days, premium_grace_days=premium_grace_days)
+            claim_notice_days=claim_notice_days, premium_grace_days=premium_grace_days,
+            premium_collector=premium_collector)
         read.done()
         result = catalogue.amend_agreement(cmd, container.uow(), feed_columns={
             kind.value: {c.name for c in columns} for kind, columns in SCHEMAS.items()})
@@ -250,6 +263,79 @@ def funders_show(code: Annotated[str, typer.Argument(help="Funder code.")],
         out.print(names)
 
 
+@funders_app.command("statement")
+def funders_statement(
+    code: Annotated[str, typer.Argument(help="Funder code.")],
+    on: OnOption = None,
+    csv_file: Annotated[Path | None, typer.Option(
+        "--csv", help="Also write the statement as CSV to this file.")] = None,
+    pdf_file: Annotated[Path | None, typer.Option(
+        "--pdf", help="Also write the statement as PDF to this file.")] = None,
+    as_json: JsonOption = False, user: UserOption = None, database_url: DatabaseUrl = None,
+) -> None:
+    """The funder's premium settlement statement of its last whole cycle ending by --on:
+    premium it collected for us, refunds, commission and clawback, the net due either way,
+    and the claims paid to it meanwhile. Settled, or the draft of what settling would post."""
+    day = business_date(on)
+    container = container_for(database_url, user=user)
+    with use_case():
+        statement = billing.funder_statement(container.uow(), code, on=day)
+    if csv_file is not None:
+        csv_file.write_bytes(funder_statement_csv(statement))
+    if pdf_file is not None:
+        pdf_file.write_bytes(funder_statement_pdf(statement))
+    if as_json:
+        emit_json(FunderStatementOut.of(statement).model_dump(mode="json"))
+        return
+    _print_statement(statement)
+
+
+@funders_app.command("settle")
+def funders_settle(
+    code: Annotated[str, typer.Argument(help="Funder code.")],
+    bank_reference: Annotated[str, typer.Option(
+        "--bank-reference", help="The bank transaction's reference.")],
+    amount: Annotated[str, typer.Option(
+        "--amount", help="What the bank moved, yuan: received from the funder, or negative "
+                         "when paid to it. Must be the statement's net.")],
+    on: OnOption = None,
+    as_json: JsonOption = False, user: UserOption = None, database_url: DatabaseUrl = None,
+) -> None:
+    """Settle the funder's statement of its last whole cycle ending by --on as the bank
+    moved it; once per cycle (again with the same reference: the statement settled)."""
+    day = business_date(on)
+    container = container_for(database_url, user=user)
+    with use_case():
+        fen = parse_field("amount", lambda v: Money.yuan(v).fen, amount)
+        done = billing.settle_funder(SettleFunder(code, day, bank_reference, fen),
+                                     container.uow())
+    if as_json:
+        emit_json({"statement": FunderStatementOut.of(done.statement).model_dump(mode="json"),
+                   "entry_id": done.entry.id if done.entry else None, "repeat": done.repeat})
+        return
+    _print_statement(done.statement)
+    out.print("Settled before: nothing posted." if done.repeat
+              else f"Settled: entry {done.entry.id if done.entry else '—'} posted.")
+
+
+def _print_statement(s: FunderStatement) -> None:
+    f = s.figures
+    table = Table("item", "yuan", title=f"{s.number} · {s.funder_name} ({s.funder_code}) · "
+                                        f"{s.cycle_from} – {s.cycle_to}")
+    table.add_row("Premium collected for us (the funder holds it)", format_yuan(
+        f.premium_held_fen))
+    table.add_row("Refunds paid out of it", format_yuan(-f.refunds_fen))
+    table.add_row("Commission", format_yuan(-f.commission_fen))
+    table.add_row("Commission clawed back", format_yuan(f.clawback_fen))
+    table.add_row("Net due (positive: the funder pays us)", format_yuan(f.net_fen))
+    out.print(table)
+    for b in s.claim_batches:
+        out.print(f"Claims paid by batch {b.number} on {b.paid_on}: {b.claims} claims, "
+                  f"{format_yuan(b.total_fen)} yuan (paid apart, not netted).")
+    out.print(f"Settled on {s.settled_on} by bank transaction {s.bank_reference}."
+              if s.settled_on else "Not settled yet (a draft).")
+
+
 def _feed_mapping(values: list[str]) -> dict[str, dict[str, str]]:
     """``TYPE:THEIRS=OURS`` options as file type -> {theirs: ours} (``TYPE:`` alone: none)."""
     mapping: dict[str, dict[str, str]] = {}
@@ -282,7 +368,8 @@ def _terms_line(a: Agreement) -> str:
     return (f"Agreement v{a.version} from {a.effective_from}: products {', '.join(a.products)}; "
             f"commission {_pct(a.commission_rate)}; {volume}risk share {_pct(a.risk_share)}; "
             f"settlement every {a.settlement_days} days; claim notices within "
-            f"{a.claim_notice_days} days, premium grace {a.premium_grace_days} days; files "
+            f"{a.claim_notice_days} days, premium grace {a.premium_grace_days} days, "
+            f"collected by the {a.premium_collector}; files "
             f"{a.file_format}"
             f"{_mapping_line(a)}.")
 

@@ -24,7 +24,8 @@ def register_funder(body: FunderIn, me: Me) -> FunderOut:
     """Register a funder under version 1 of its cooperation agreement."""
     cmd = RegisterFunder(**{**body.model_dump(), "products": tuple(body.products),
                             "effective_from": body.effective_from or today(),
-                            "file_format": body.file_format.value})
+                            "file_format": body.file_format.value,
+                            "premium_collector": body.premium_collector.value})
     f = catalogue.register_funder(cmd, me.uow())
     return FunderOut(id=stored(f.id), code=f.code, name=f.name, kind=f.kind, licensed=f.licensed,
                      commission_rate=f.commission_rate, products=list(f.products),
@@ -32,4 +33,5 @@ def register_funder(body: FunderIn, me: Me) -> FunderOut:
                      volume_share=cmd.volume_share, risk_share=cmd.risk_share,
                      settlement_days=cmd.settlement_days, file_format=body.file_format,
                      claim_notice_days=cmd.claim_notice_days,
-                     premium_grace_days=cmd.premium_grace_days)
+                     premium_grace_days=cmd.premium_grace_days,
+                     premium_collector=body.premium_collector)

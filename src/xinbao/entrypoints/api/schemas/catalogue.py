@@ -7,7 +7,12 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from xinbao.catalogue.model.agreements import MAX_CLAIM_DAYS, MAX_SETTLEMENT_DAYS, FileFormat
+from xinbao.catalogue.model.agreements import (
+    MAX_CLAIM_DAYS,
+    MAX_SETTLEMENT_DAYS,
+    FileFormat,
+    PremiumCollector,
+)
 from xinbao.catalogue.model.parties import FunderKind
 from xinbao.catalogue.model.products import Product
 from xinbao.entrypoints.api.schemas.common import Fen, Rate, StrictIn
@@ -39,6 +44,10 @@ class FunderIn(StrictIn):
     premium_grace_days: int = Field(default=30, ge=0, le=MAX_CLAIM_DAYS,
                                     description="premium due may be this many days late "
                                                 "before a default")
+    premium_collector: PremiumCollector = Field(
+        default=PremiumCollector.INSURER,
+        description="who collects the premium: the insurer, or the funder (it holds it for "
+                    "us until its settlement statement)")
 
 
 class FunderOut(BaseModel):
@@ -57,6 +66,7 @@ class FunderOut(BaseModel):
     file_format: FileFormat
     claim_notice_days: int
     premium_grace_days: int
+    premium_collector: PremiumCollector
 
 
 class ProductOut(BaseModel):
