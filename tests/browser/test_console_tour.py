@@ -39,7 +39,8 @@ MARKET = replace(resolve_scenario("base"), applications=400, months=12, default_
 #: Pages below the menu's, reached by link from their area.
 SUB_PAGES = ("/console/finance/entries", "/console/admin/clients", "/console/eod/overrides",
              "/console/claims/queue", "/console/claims/settlements",
-             "/console/claims/recovery-rights", "/console/finance/reinsurance")
+             "/console/claims/recovery-rights", "/console/finance/reinsurance",
+             "/console/finance/funders")
 #: The tour's override of a loan's class, and the funder file applied (the simulator's
 #: funders send none through the files' path).
 OVERRIDE_REASON = "borrower's business closed; collateral sold"

@@ -199,3 +199,40 @@ def test_the_reinsurance_page_shows_each_treaty_and_what_it_ceded(console):
     assert yuan(apply_rate(720_000, quota_share.cession)) in page
     sign_in(container, client, "bank.a", ["funder"], funder_code="BANK-A")
     assert client.get("/console/finance/reinsurance").status_code == 403
+
+
+def test_the_funder_statements_page_settles_a_statement_as_the_bank_moved_it(console):
+    from xinbao.billing import services as billing
+    from xinbao.catalogue import services as catalogue
+    from xinbao.catalogue.commands import AmendAgreement
+
+    container, client = console
+    catalogue.amend_agreement(AmendAgreement("BANK-A", on=date(2024, 12, 31),
+                                             premium_collector="funder"), container.uow())
+    b.issued_policy(container.uow, b.car_application())  # its premium held by BANK-A
+    net = billing.funder_statement(container.uow(), "BANK-A",
+                                   on=date(2025, 1, 30)).figures.net_fen
+    token = sign_in(container, client, "wang.fin", ["finance"])
+
+    page = client.get("/console/finance/funders?on=2025-01-30")
+    assert page.status_code == 200
+    assert "PS-BANK-A-20250129" in page.text and yuan(net) in page.text
+    csv_file = client.get("/console/finance/funders/BANK-A/statement.csv?on=2025-01-30")
+    assert csv_file.content.startswith(b"\xef\xbb\xbf")
+    assert client.get("/console/finance/funders/BANK-A/statement.doc?on=2025-01-30"
+                      ).status_code == 422
+    form = {"csrf_token": token, "on": "2025-01-30", "bank_reference": "BK-WEB"}
+    wrong = client.post("/console/finance/funders/BANK-A/settle",
+                        data={**form, "amount": "1.00"})
+    assert wrong.status_code == 422 and "settlement.bank_amount" in wrong.text
+    done = client.post("/console/finance/funders/BANK-A/settle",
+                       data={**form, "amount": f"{net // 100}.{net % 100:02d}"},
+                       follow_redirects=False)
+    assert done.status_code == 303
+    shown = client.get(done.headers["location"])
+    assert "The statement is settled" in shown.text and "BK-WEB" in shown.text
+    assert billing.funder_statement(container.uow(), "BANK-A",
+                                    on=date(2025, 1, 30)).bank_reference == "BK-WEB"
+    sign_in(container, client, "li.audit", ["auditor"])
+    assert 'action="/console/finance/funders/BANK-A/settle"' not in client.get(
+        "/console/finance/funders?on=2025-01-30").text

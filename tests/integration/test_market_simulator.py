@@ -305,3 +305,25 @@ def test_borrowers_prepay_in_part_and_funders_restructure_with_or_without_consen
     assert tb.total == 0
     assert statement.written_premium_fen == statement.earned_premium_fen + (
         -tb.balance(gl.UNEARNED_PREMIUM_RESERVE))
+
+
+def test_funders_that_collect_the_premium_settle_it_on_their_statements(busy_market):
+    from xinbao.billing import services as billing
+    from xinbao.ledger import model as gl
+
+    scenario, result, factory = busy_market
+    collecting = [f.code for f in scenario.funders if f.premium_collector == "funder"]
+    assert collecting and result.premium_settlements > 0
+    for code in collecting:
+        settled = billing.funder_statements(factory(), code)
+        assert settled, code
+        last = settled[-1]
+        party = gl.funder_party(code)
+        # Through its last settled cycle the funder's premium held and commission are
+        # settled to the fen: what its lines moved there, the settlements took off.
+        with factory() as u:
+            moved = sum(line.amount_fen for e in u.ledger.entries()
+                        if e.posted_on <= last.cycle_to or e.source_command == "SettleFunder"
+                        for line in e.lines if line.party == party)
+        assert moved == 0, code
+        assert sum(s.figures.premium_held_fen for s in settled) > 0

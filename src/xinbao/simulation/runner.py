@@ -24,6 +24,8 @@ import numpy as np
 import polars as pl
 
 from xinbao.batch.services import DaySnapshot
+from xinbao.billing import services as billing
+from xinbao.billing.commands import SettleFunder
 from xinbao.catalogue import services as catalogue
 from xinbao.catalogue.commands import RegisterFunder, RegisterProduct
 from xinbao.catalogue.model.parties import PartyKind
@@ -110,6 +112,7 @@ class SimulationResult:
     restructures: int = 0  # loans restructured by their funder
     restructures_consented: int = 0  # of those, with the insurer's consent
     reinsurance_closes: int = 0  # month ends whose treaty accounts were closed
+    premium_settlements: int = 0  # funders' premium statements settled through the bank
     last_snapshot: DaySnapshot | None = None
     truth: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
 
@@ -183,7 +186,8 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
             code=f.code, name=f.name, credit_code=ids.credit_code(), kind=f.kind, licensed=True,
             commission_rate=f.commission_rate, products=f.products, effective_from=start,
             volume_share=Decimal(str(f.volume_share)), risk_share=f.risk_share,
-            settlement_days=f.settlement_days, file_format=f.file_format),
+            settlement_days=f.settlement_days, file_format=f.file_format,
+            premium_collector=f.premium_collector),
             uow())
 
     macro = market.macro_path(scenario, market.horizon_months(scenario))
@@ -345,6 +349,8 @@ def run_market(scenario: Scenario, uow: UowFactory, products: list[RegisterProdu
                     assert claim.id is not None
                     _plan_recoveries(loans[by_loan_id[claim.loan_id]], claim.id,
                                      claim.amount_fen, today, schedule)
+            for f in scenario.funders:
+                result.premium_settlements += _settle_premium(uow, f.code, today)
         if recoveries:
             received = claims.record_recoveries([RecordRecovery(
                 claim_id=claim_id, amount_fen=amount, received_on=today, source="borrower",
@@ -361,6 +367,20 @@ def hash_seed(seed: int, *parts: object) -> int:
     """A stable 63-bit seed from a base seed and labels (Python's hash() is salted)."""
     digest = hashlib.sha256(repr((seed, *parts)).encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
+
+
+def _settle_premium(uow: UowFactory, code: str, today: date) -> int:
+    """The funder's premium statement of its last whole cycle, settled as its bank moved the
+    net (1), or nothing to settle yet (0)."""
+    try:
+        statement = billing.funder_statement(uow(), code, on=today)
+        if statement.settled or statement.figures.empty:
+            return 0
+        billing.settle_funder(SettleFunder(code, today, f"BK-{code}-{today:%Y%m%d}",
+                                           statement.figures.net_fen), uow())
+    except DomainError:  # no whole cycle yet
+        return 0
+    return 1
 
 
 def _plan_changes(scenario: Scenario, loan: _Loan, idx: int) -> None:

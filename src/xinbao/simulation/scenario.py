@@ -37,6 +37,7 @@ class FunderSpec:
     risk_share: Decimal  # share of each loss the funder keeps (information for reports)
     settlement_days: int = 30  # settlement cycle of premium and claims, days
     file_format: str = "csv"  # how it sends application and repayment files
+    premium_collector: str = "insurer"  # who collects the premium: insurer or funder
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ def _funder(data: dict) -> FunderSpec:
         # "json" was this format's name for JSON lines before agreements were versioned.
         file_format={"json": "jsonl"}.get(str(data.get("file_format", "csv")),
                                           str(data.get("file_format", "csv"))),
+        premium_collector=str(data.get("premium_collector", "insurer")),
     )
 
 
@@ -191,5 +193,6 @@ def dump_scenario(s: Scenario) -> str:
             f"volume_share = {f.volume_share}", f'commission_rate = "{f.commission_rate}"',
             f'risk_share = "{f.risk_share}"', f"settlement_days = {f.settlement_days}",
             f'file_format = "{f.file_format}"',
+            f'premium_collector = "{f.premium_collector}"',
         ]
     return "\n".join(lines) + "\n"

@@ -8,6 +8,10 @@ version, whose products and commission then hold for intake and the premium post
 version never changes once stored; repeating the newest version's terms stores nothing. Each
 registration and new version is in the audit trail (``FunderRegistered``,
 ``AgreementAmended``).
+
+``funders statement`` shows (and writes as CSV or PDF) a funder's premium settlement statement
+of its last whole cycle, and ``funders settle`` settles it as the bank moved the net
+(docs/POLICY.md).
 """
 
 from __future__ import annotations

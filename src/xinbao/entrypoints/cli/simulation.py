@@ -151,6 +151,8 @@ def _simulate(scenario: Scenario, out_dir: Path, database_url: str | None,
          f"{result.claim_notices:,} · {result.settlements:,}"),
         ("Policies cancelled in the cooling-off period · treaty accounts closed",
          f"{result.cancellations:,} · {result.reinsurance_closes:,} month ends"),
+        ("Funders' premium statements settled",
+         f"{result.premium_settlements:,}"),
         ("Partial prepayments · loans restructured (with the insurer's consent)",
          f"{result.partial_prepayments:,} · {result.restructures:,} "
          f"({result.restructures_consented:,})"),
@@ -169,7 +171,8 @@ def _simulate(scenario: Scenario, out_dir: Path, database_url: str | None,
               f"statements, recoveries {result.recoveries:,}; policies cancelled "
               f"{result.cancellations:,}; partial prepayments "
               f"{result.partial_prepayments:,}; loans restructured {result.restructures:,} "
-              f"({result.restructures_consented:,} with consent); reinsurance accounts "
+              f"({result.restructures_consented:,} with consent); funders' premium "
+              f"statements settled {result.premium_settlements:,}; reinsurance accounts "
               f"closed at "
               f"{result.reinsurance_closes:,} month ends.")
     print_service_levels(levels)
