@@ -310,6 +310,17 @@ class _Policies(_Table):
                 for p in self.rows.values()
                 if (p.loan_id in loans and p.status is PolicyStatus.IN_FORCE) or p.id in ids]
 
+    def with_premium_due(self, modes: Sequence[str]) -> list[int]:
+        return sorted(p.id for p in self.rows.values()
+                      if p.status is PolicyStatus.IN_FORCE and p.mode.value in modes
+                      and p.installment_premium_fen > 0 and p.premium_due_fen > 0)
+
+    def add_collected(self, collected: dict[int, int]) -> None:
+        for pid, fen in collected.items():
+            policy = self._get(pid)
+            policy.installments_collected_fen += fen
+            self.rows[pid] = _copy(policy)
+
     def set_installments_written(self, written: dict[int, int]) -> None:
         for pid, n in written.items():
             policy = self._get(pid)

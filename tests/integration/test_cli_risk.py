@@ -149,6 +149,16 @@ def test_limits_are_recounted_and_shown_with_the_net_assets(c):
     assert shown.exit_code == 0, shown.output
     assert "net assets 100,000,000.00 yuan" in shown.output
     assert "retained" in shown.output and "36,000.00" in shown.output
+    from datetime import date as day
+
+    from xinbao.kernel.money import format_yuan
+    from xinbao.reinsurance.services import shipped
+    from xinbao.risk.model import exposure
+
+    ceded = shipped().quota_share_on(day.today())
+    net = 3_600_000 - exposure.retained_fen(3_600_000, ceded)
+    assert f"net of the quota share in force ({ceded:.0%} ceded) {format_yuan(net)} yuan" in \
+        " ".join(shown.output.split())
 
 
 def _train(tmp_path: Path, root: Path) -> None:

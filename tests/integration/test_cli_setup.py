@@ -118,9 +118,11 @@ CFC = ["funders", "add", "CFC-1", "--name", "示例消费金融有限公司", "-
 
 
 def test_a_funder_is_registered_with_its_whole_agreement_listed_shown_and_audited(c):
+    bad = xinbao(url(c), *CFC, "--products", "CAR-G", "--premium-collector", "broker")
+    assert bad.exit_code == 2 and "agreement.premium_collector" in bad.output
     added = xinbao(url(c), *CFC, "--products", "CAR-G", "--volume-share", "0.2",
                    "--risk-share", "0.1", "--settlement-days", "15", "--file-format", "jsonl",
-                   "--from", "2025-01-01")
+                   "--premium-collector", "funder", "--from", "2025-01-01")
     assert added.exit_code == 0, added.output
     assert "CFC-1" in added.stdout and "v1" in added.stdout
 
@@ -133,7 +135,8 @@ def test_a_funder_is_registered_with_its_whole_agreement_listed_shown_and_audite
         "funder": "CFC-1", "version": 1, "effective_from": "2025-01-01",
         "products": ["CONSUMER-G", "CAR-G"], "commission_rate": "0.05", "volume_share": "0.2",
         "risk_share": "0.1", "settlement_days": 15, "file_format": "jsonl",
-        "claim_notice_days": 30, "premium_grace_days": 30, "feed_mapping": {}}]
+        "claim_notice_days": 30, "premium_grace_days": 30, "premium_collector": "funder",
+        "feed_mapping": {}}]
 
     listed = xinbao(url(c), "funders", "list", "--json")
     assert [f["code"] for f in json.loads(listed.stdout)] == ["BANK-A", "CFC-1"]

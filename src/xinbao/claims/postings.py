@@ -17,6 +17,7 @@ from xinbao.ledger.model import (
     CLAIM_RESERVE,
     CLAIM_RESERVE_CHARGE,
     CLAIMS_PAID,
+    PREMIUM_RECEIVABLE,
     RECOVERIES,
     JournalEntry,
     entry,
@@ -52,6 +53,19 @@ def indemnity_paid(*, on: date, claim_id: int, amount_fen: int,
                  key=reference, reference=reference,
                  moves=[(CLAIMS_PAID, BANK, amount_fen),
                         (CLAIM_RESERVE, CLAIM_RESERVE_CHARGE, reserve_fen)])
+
+
+def premium_netted(*, on: date, claim_id: int, policy_no: str,
+                   amount_fen: int) -> JournalEntry | None:
+    """The installment premium the policy left unpaid, netted against the indemnity paid on
+    its claim (the wording's consequence of unpaid premium in guarantee insurance): the
+    payment to the insured is that much less (Dr bank / Cr premium receivable). Once per
+    claim."""
+    reference = claim_reference(claim_id)
+    return entry(on=on, description=f"Unpaid premium of {policy_no} netted against claim "
+                                    f"{claim_id}",
+                 source="NetPremium", key=reference, reference=reference,
+                 moves=[(BANK, PREMIUM_RECEIVABLE, amount_fen)])
 
 
 def recovery_received(

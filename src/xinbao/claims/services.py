@@ -66,12 +66,15 @@ from xinbao.claims.rules import shipped
 from xinbao.iam.access import authorize, four_eyes, four_eyes_many, own
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import Conflict, DomainError, InvalidInput, require
+from xinbao.kernel.events import Event
 from xinbao.kernel.results import FileOutcome, Rejection
 from xinbao.kernel.retries import retried
 from xinbao.ledger.services import post, posted_before
 from xinbao.loans.model import Loan, paid_by_installment, position
 from xinbao.policy.model import Policy, PolicyStatus
 from xinbao.policy.premiums import earn_premium
+from xinbao.policy.rules import NET
+from xinbao.policy.rules import shipped as policy_rules
 
 C = TypeVar("C")  # a command of a file
 T = TypeVar("T")  # what the use case makes of it
@@ -657,7 +660,25 @@ def _pay_one(uow: UnitOfWork, claim: Claim, on: date, *,
         policy = require(uow.policies.get(claim.policy_id), "policy", claim.policy_id)
         uow.recoveries.add_right(RecoveryRight.of(claim, application_id=policy.application_id,
                                                   on=on))
+        _net_unpaid_premium(uow, claim, policy, on)
     return claim
+
+
+def _net_unpaid_premium(uow: UnitOfWork, claim: Claim, policy: Policy, on: date) -> None:
+    """Where the wording nets unpaid premium against a claim (``params/policy.toml``), the
+    installment premium the policy left unpaid is taken off the payment, up to it: posted,
+    counted as collected on the policy, and recorded on the claim (``PremiumNetted``)."""
+    if policy_rules().unpaid_premium_for(policy.mode.value) != NET:
+        return
+    netted = min(policy.premium_due_fen, claim.amount_fen)
+    assert claim.id is not None and policy.id is not None
+    if post(uow, postings.premium_netted(on=on, claim_id=claim.id, policy_no=policy.policy_no,
+                                         amount_fen=netted)) is None:
+        return
+    uow.policies.add_collected({policy.id: netted})
+    uow.events.add([Event("PremiumNetted", "claim", claim.id, on, {
+        "policy_id": policy.id, "netted_fen": netted,
+        "paid_fen": claim.amount_fen - netted})])
 
 
 #: Tries of a recovery whose claim a concurrent recovery changed between reading and writing.

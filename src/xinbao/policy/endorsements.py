@@ -35,9 +35,9 @@ retry answers so (one effect, one event, one refund).
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
-from xinbao.catalogue.model.parties import PolicyRole
+from xinbao.catalogue.model.parties import InsuranceMode, PolicyRole
 from xinbao.iam.access import authorize, own
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import Conflict, FieldError, InvalidInput, require
@@ -60,7 +60,7 @@ from xinbao.policy.model import Endorsement, EndorsementKind, Policy, PolicyStat
 from xinbao.policy.postings import FunderShare
 from xinbao.policy.premiums import funder_share
 from xinbao.policy.repository import UnitOfWork
-from xinbao.policy.rules import PolicyRules, shipped
+from xinbao.policy.rules import LAPSE, PolicyRules, shipped
 
 _TEXT = re.compile(r"^[^\x00-\x1f\x7f]+$")
 
@@ -356,3 +356,41 @@ def restructure_loan(cmd: RestructureLoan, uow: UnitOfWork) -> Endorsement:
             cmd.reason.strip(), details=details))
         uow.commit()
     return endorsement
+
+
+def lapse_unpaid(uow: UnitOfWork, *, on: date, rules: PolicyRules | None = None) -> list[int]:
+    """Inside the end-of-day batch's unit of work: where the wording makes a policy lapse on
+    unpaid premium (``params/policy.toml``), each policy in force whose oldest unpaid
+    installment premium fell due more than its funder's agreement's grace days before
+    ``on`` lapses (an endorsement; the single premium, if any, earned to the day; the
+    premium written for the cover given stays owed). Returns the policies lapsed."""
+    rules = rules or shipped()
+    modes = [m.value for m in InsuranceMode if rules.unpaid_premium_for(m.value) == LAPSE]
+    lapsed: list[int] = []
+    grace: dict[int, int] = {}
+    for policy in uow.policies.get_many(uow.policies.with_premium_due(modes)):
+        number = policy.first_unpaid_premium()
+        assert policy.id is not None and policy.loan_id is not None
+        loan = require(uow.loans.get(policy.loan_id), "loan", policy.loan_id)
+        installment = loan.installment(number) if number else None
+        if policy.funder_id not in grace:
+            versions = uow.funders.agreements(policy.funder_id)
+            grace[policy.funder_id] = versions[-1].premium_grace_days if versions else 30
+        if installment is None or installment.due_date + timedelta(
+                days=grace[policy.funder_id]) >= on:
+            continue
+        earned = policy.lapse(on, installment=installment.number)
+        post(uow, postings.premium_earned(
+            on=on, policy_id=policy.id, policy_no=policy.policy_no,
+            earned_through_fen=policy.earned_fen, amount_fen=earned))
+        uow.policies.save(policy)
+        uow.policies.add_endorsement(Endorsement(
+            policy.id, policy.version, EndorsementKind.LAPSE, on,
+            f"premium of installment {installment.number} unpaid since "
+            f"{installment.due_date}", details={
+                "installment": installment.number,
+                "due_date": installment.due_date.isoformat(),
+                "grace_days": grace[policy.funder_id],
+                "premium_due_fen": policy.premium_due_fen}))
+        lapsed.append(policy.id)
+    return lapsed

@@ -175,6 +175,7 @@ def _whole_months_between(start: date, on: date) -> int:
 
 class EndorsementKind(StrEnum):
     CANCELLATION = "cancellation"  # cover ends at the policyholder's request
+    LAPSE = "lapse"  # cover ends: premium unpaid past the agreement's grace (the wording's)
     TRANSFER = "transfer"  # the loan sold to another funder: the insured changes
     PARTIAL_PREPAYMENT = "partial_prepayment"  # part of the principal repaid: smaller cover
     RESTRUCTURE = "restructure"  # a new schedule the insurer consented to
@@ -279,6 +280,8 @@ class Policy:
     #: SHA-256 of the schedule an endorsement insured (``loans.model.schedule_digest``);
     #: None: the loan's contract schedule.
     schedule_sha256: str | None = None
+    #: Installment premium collected so far (with repayments, or netted against a claim).
+    installments_collected_fen: int = 0
     id: int | None = None
     events: list[Event] = field(default_factory=list, repr=False)
 
@@ -298,6 +301,24 @@ class Policy:
         """Installment premiums written so far, at each one's premium."""
         return self.earlier_installments_fen + self.installment_premium_fen * (
             self.installments_written - self.earlier_installments)
+
+    @property
+    def premium_due_fen(self) -> int:
+        """Installment premium written and not collected: the policy's premium receivable."""
+        return max(self.installment_premium_written_fen - self.installments_collected_fen, 0)
+
+    def first_unpaid_premium(self) -> int | None:
+        """The number of the first installment whose premium is written and not collected
+        (None: every one written is paid). Collections pay the oldest premium first; the
+        installments written at an earlier premium count at their average."""
+        if not self.premium_due_fen:
+            return None
+        collected, earlier = self.installments_collected_fen, self.earlier_installments
+        if earlier and collected < self.earlier_installments_fen:
+            return collected * earlier // self.earlier_installments_fen + 1
+        left = collected - self.earlier_installments_fen
+        return earlier + left // self.installment_premium_fen + 1 if \
+            self.installment_premium_fen else None
 
     @property
     def written_premium_fen(self) -> int:
@@ -486,6 +507,18 @@ class Policy:
         self._move(PolicyStatus.CANCELLED, on, "be cancelled", reason=reason,
                    cooling_off=cooling_off, refunded_fen=refund, version=self.version)
         return PolicyCancellation(cooling_off, earned, reversed_, refund)
+
+    def lapse(self, on: date, *, installment: int) -> int:
+        """Cover ends on ``on``: the premium of ``installment`` is unpaid past the grace the
+        agreement allows, and the wording makes the policy lapse (an endorsement: the next
+        version). Premium written for the cover given stays owed; the single premium, if any,
+        is earned to the day. Returns the single premium newly earned."""
+        self._endorse(on, "lapse")
+        earned = self.earn(on)
+        self.version += 1
+        self._move(PolicyStatus.CANCELLED, on, "lapse", reason="premium unpaid",
+                   installment=installment, version=self.version)
+        return earned
 
     def transfer(self, on: date, *, to_funder_id: int) -> None:
         """The loan was sold to another funder: it becomes the insured (and, in credit

@@ -85,6 +85,13 @@ class PolicyRepository(Protocol):
         ids."""
         ...
 
+    def with_premium_due(self, modes: Sequence[str]) -> list[int]:
+        """The policies in force of these insurance modes whose installment premium written
+        is more than collected, by id."""
+        ...
+    def add_collected(self, collected: dict[int, int]) -> None:
+        """Add to each policy's installment premium collected (policy id -> fen)."""
+        ...
     def set_installments_written(self, written: dict[int, int]) -> None:
         """Policy id → installments whose premium is now written."""
         ...

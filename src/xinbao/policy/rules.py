@@ -9,17 +9,25 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+#: What the wording does when installment premium stays unpaid past the agreement's grace.
+NET, LAPSE = "net", "lapse"
+
 
 @dataclass(frozen=True, slots=True)
 class PolicyRules:
-    """The cooling-off days, by default and per product."""
+    """The cooling-off days, by default and per product; per insurance mode, what unpaid
+    premium leads to (``NET``: it is netted against a claim; ``LAPSE``: the policy lapses)."""
 
     version: str
     cooling_off_days: int
     products: dict[str, int] = field(default_factory=dict)
+    unpaid_premium: dict[str, str] = field(default_factory=dict)
 
     def cooling_off_for(self, product_code: str) -> int:
         return self.products.get(product_code, self.cooling_off_days)
+
+    def unpaid_premium_for(self, mode: str) -> str:
+        return self.unpaid_premium.get(mode, NET)
 
 
 def parse_policy_rules(data: dict[str, Any]) -> PolicyRules:
@@ -29,7 +37,10 @@ def parse_policy_rules(data: dict[str, Any]) -> PolicyRules:
                 for code, part in data.get("products", {}).items()}
     if default < 0 or any(days < 0 for days in products.values()):
         raise ValueError("a cooling-off period is 0 days or more")
-    return PolicyRules(str(data["version"]), default, products)
+    unpaid = {str(mode): str(rule) for mode, rule in data.get("unpaid_premium", {}).items()}
+    if any(rule not in (NET, LAPSE) for rule in unpaid.values()):
+        raise ValueError(f"unpaid premium is {NET} or {LAPSE}")
+    return PolicyRules(str(data["version"]), default, products, unpaid)
 
 
 @functools.cache

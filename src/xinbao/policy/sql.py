@@ -197,6 +197,24 @@ class SqlPolicyRepository(SqlRepository):
                           _statements()[name].all(self._c, {"keys": wanted})]
         return found
 
+    def with_premium_due(self, modes: Sequence[str]) -> list[int]:
+        t = tables.policies
+        written = (t.c.earlier_installments_fen + t.c.installment_premium_fen
+                   * (t.c.installments_written - t.c.earlier_installments))
+        q = (select(t.c.id).where(t.c.status == PolicyStatus.IN_FORCE.value,
+                                  t.c.mode.in_(list(modes)), t.c.installment_premium_fen > 0,
+                                  written > t.c.installments_collected_fen).order_by(t.c.id))
+        return [pid for (pid,) in self._c.execute(q)] if modes else []
+
+    def add_collected(self, collected: dict[int, int]) -> None:
+        t = tables.policies
+        if collected:
+            self._c.execute(
+                update(t).where(t.c.id == bindparam("b_id")).values(
+                    installments_collected_fen=t.c.installments_collected_fen
+                    + bindparam("b_fen")),
+                [{"b_id": pid, "b_fen": fen} for pid, fen in sorted(collected.items())])
+
     def set_installments_written(self, written: dict[int, int]) -> None:
         self._update_rows(tables.policies, [{"id": pid, "installments_written": n}
                                          for pid, n in written.items()])

@@ -52,6 +52,7 @@ policies = Table(
     fen_column("earlier_installments_fen", server_default="0"),
     Column("earlier_installments", Integer, nullable=False, server_default="0"),
     Column("schedule_sha256", String(64)),
+    fen_column("installments_collected_fen", server_default="0"),  # 0025
     ForeignKeyConstraint(["product_code", "product_version"],
                          ["products.code", "products.version"]),
 )

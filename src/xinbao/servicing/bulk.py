@@ -61,6 +61,11 @@ def record_repayment_rows(uow: FeedUnitOfWork, funder: Funder, rows: pl.DataFram
                                    {funder.id: funder}, on=received_on, source=source)
     premium = int(accepted["premium_fen"].sum() or 0)
     if premium:
+        by_loan = accepted.filter(pl.col("premium_fen") > 0).group_by("loan_id").agg(
+            pl.col("premium_fen").sum())
+        loans = dict(by_loan.iter_rows())
+        uow.policies.add_collected({t.id: int(loans[t.loan_id]) for t in
+                                    uow.policies.premium_terms(loan_ids=list(loans))})
         post(uow, postings.premium_collected(
             on=received_on, amount_fen=premium, funder_code=funder.code,
             file_reference=file_reference,

@@ -37,6 +37,7 @@ from xinbao.loans.model import (
 )
 from xinbao.loans.repository import LoanHeader
 from xinbao.policy import postings
+from xinbao.policy.endorsements import lapse_unpaid
 from xinbao.policy.model import Policy, PolicyStatus
 from xinbao.policy.premiums import (
     Earned,
@@ -46,6 +47,7 @@ from xinbao.policy.premiums import (
 )
 from xinbao.policy.premiums import close_month as close_month_earning
 from xinbao.policy.repository import PremiumTerms
+from xinbao.policy.rules import PolicyRules
 from xinbao.servicing.claim_screen import ring_lookup
 from xinbao.servicing.commands import (
     IngestRepaymentFile,
@@ -102,6 +104,7 @@ def ingest_records(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentR
     accepted: list[tuple[Repayment, str]] = []
     touched: set[int] = set()
     premium_through: dict[int, int] = {}
+    collected_by_policy: dict[int, int] = {}
     premium_collected = repeated = 0
     for index, r in enumerate(records):
         bad = _check_record(index, r)
@@ -129,6 +132,9 @@ def ingest_records(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentR
                                    interest_fen=r.interest_fen), r.reference))
         touched.add(loan.id)
         premium_collected += r.premium_fen
+        if r.premium_fen and loan.id in terms:
+            pid = terms[loan.id].id
+            collected_by_policy[pid] = collected_by_policy.get(pid, 0) + r.premium_fen
         if loan.id in terms and terms[loan.id].installment_premium_fen:
             # A paid installment's premium is written now, collected or not, so the
             # end-of-day batch only has to look at loans past due.
@@ -139,6 +145,7 @@ def ingest_records(uow: UnitOfWork, funder: Funder, records: Sequence[RepaymentR
         due = [(terms[loan_id], through) for loan_id, through in premium_through.items()]
         write_installment_premiums(uow, due, {funder.id: funder}, on=received_on,
                                    source=f"file:{funder.code}:{file_reference}")
+    uow.policies.add_collected(collected_by_policy)
     if premium_collected:
         post(uow, postings.premium_collected(
             on=received_on, amount_fen=premium_collected, funder_code=funder.code,
@@ -475,6 +482,7 @@ class EndOfDayReport:
     premium_earned_fen: int = 0
     policies_expired: int = 0
     policies_cancelled: int = 0
+    policies_lapsed: list[int] = field(default_factory=list)  # premium unpaid past grace
     premium_refunded_fen: int = 0
     claims_opened: list[int] = field(default_factory=list)  # standing: approved or in review
     claims_declined: list[int] = field(default_factory=list)
@@ -483,7 +491,8 @@ class EndOfDayReport:
 
 
 @retried
-def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
+def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork,
+                   rules: PolicyRules | None = None) -> EndOfDayReport:
     """Installment premium fallen due, premium earned (month close), expiries and
     prepayments settled, and claims for loans whose days past due reach the trigger.
 
@@ -514,6 +523,9 @@ def run_end_of_day(cmd: RunEndOfDay, uow: UnitOfWork) -> EndOfDayReport:
             pairs = [(by_id[pid], through) for pid, through in due]
             report.premium_written_fen = write_installment_premiums(
                 uow, pairs, funders, on=on, source=source)
+        # Where the wording says so, premium unpaid past its grace makes the policy lapse
+        # (before the month's earning and today's claims: a lapsed policy covers no more).
+        report.policies_lapsed = lapse_unpaid(uow, on=on, rules=rules)
         earned = close_month_earning(uow, on=on) if close_month else []
         report.premium_earned_fen = sum(e.amount_fen for e in earned)
         # Fully repaid: the few policies and loans read whole, settled one by one by the

@@ -35,9 +35,11 @@ from xinbao.entrypoints.cli.common import (
 )
 from xinbao.kernel.identity import mask_id_number, mask_name
 from xinbao.kernel.money import format_yuan
+from xinbao.reinsurance.services import shipped as treaties
 from xinbao.risk import approval, lists, referrals
 from xinbao.risk import services as decisions
 from xinbao.risk.commands import ApproveApplications
+from xinbao.risk.model import exposure
 from xinbao.risk.model.decision import DECISION_ERROR, DecisionRecord
 from xinbao.underwriting.model import Application
 
@@ -357,6 +359,12 @@ def limits_show(top: Annotated[int, typer.Option(min=1, help="Rows to show.")] =
     obligors = [c for c in counters if c.dimension == "obligor"]
     out.print(table_of(portfolio[:top], f"Portfolio limits, net assets "
                                         f"{format_yuan(basis)} yuan"))
+    retained = next((c.used_fen for c in counters if c.dimension == exposure.RETAINED), 0)
+    ceded = treaties().quota_share_on(date.today())
+    out.print(f"Retained liability {format_yuan(retained)} yuan; net of the quota share in "
+              f"force ({ceded:.0%} ceded) "
+              f"{format_yuan(retained - exposure.retained_fen(retained, ceded))} yuan. The "
+              "limits count the gross.")
     out.print(table_of(obligors[:top], f"The {min(top, len(obligors))} fullest of "
                                        f"{len(obligors):,} obligors (blind index)"))
 
