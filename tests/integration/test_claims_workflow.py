@@ -520,3 +520,20 @@ def test_the_notice_limit_and_premium_grace_are_the_funders_agreement_terms(cont
     with pytest.raises(InvalidInput, match="0 to 365"):
         catalogue.amend_agreement(AmendAgreement("BANK-A", on=trigger, claim_notice_days=400),
                                   container.uow())
+
+
+def test_the_funders_risk_share_of_each_loss_is_its_own(container):
+    from dataclasses import replace as changed
+    from decimal import Decimal
+
+    from xinbao.catalogue import services as catalogue
+
+    catalogue.register_funder(changed(b.bank("BANK-B"), risk_share=Decimal("0.25")),
+                              container.uow())
+    policy, claim, _ = b.claimed_after_three_installments(container.uow, b.consumer_application(
+        funder_code="BANK-B", external_ref="RS-1", borrower_id_number=someone()))
+    with container.uow() as u:
+        assessed = u.claims.assessments(claim.id)[-1].assessment.amount
+    assert assessed.share == policy.coverage_share * Decimal("0.75")
+    owed = assessed.principal_fen + assessed.interest_fen
+    assert claim.amount_fen == assessed.payable_fen < owed * policy.coverage_share

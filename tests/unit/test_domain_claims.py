@@ -691,3 +691,14 @@ def test_service_levels_count_days_from_the_trigger_per_funder_and_product():
     assert (consumer.decision_days_max, consumer.decided_in_time) == (7, 2)
     assert consumer.payment_days_mean == Decimal("8.0")  # (4 + 12) / 2
     assert (consumer.payment_days_max, consumer.paid_in_time) == (12, 1)
+
+
+def test_the_funder_keeps_its_risk_share_of_each_loss():
+    # 风险共担: with a 20 % risk share the insurer pays 90 % × 80 % = 72 % of what is owed.
+    full = run()
+    shared = run(rules=replace(RULES, risk_share=Decimal("0.2")))
+    owed = full.amount.principal_fen + full.amount.interest_fen
+    assert shared.amount.share == Decimal("0.72")
+    assert shared.amount.gross_fen == half_up(Decimal(owed) * Decimal("0.72"))
+    assert shared.amount.gross_fen < full.amount.gross_fen
+    assert shared.covered and shared.amount.payable_fen == shared.amount.gross_fen

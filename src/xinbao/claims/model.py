@@ -43,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from enum import StrEnum
 from typing import Any
 
@@ -51,7 +51,7 @@ from xinbao.catalogue.model.products import Product
 from xinbao.iam.model.security import Action, Forbidden
 from xinbao.kernel.errors import FieldError, IllegalTransition, InvalidInput
 from xinbao.kernel.events import Event
-from xinbao.kernel.money import apply_rate
+from xinbao.kernel.money import PRECISION, apply_rate
 from xinbao.loans.model import Installment, Loan, build_schedule, position, schedule_digest
 from xinbao.policy.model import Policy, PolicyStatus
 
@@ -154,10 +154,12 @@ class Check:
 @dataclass(frozen=True, slots=True)
 class ClaimRules:
     """The claims parameters (``params/claims.toml``) and the funder's agreement terms the
-    checks read (``Agreement.claim_notice_days``, ``premium_grace_days``)."""
+    checks and the amount read (``Agreement.claim_notice_days``, ``premium_grace_days``,
+    ``risk_share``)."""
 
     notice_days: int = 30  # a notice within this many days after the trigger date
     premium_grace_days: int = 30  # premium due may be this late before the default
+    risk_share: Decimal = Decimal(0)  # the share of each loss the funder keeps
     rate_cap: Decimal = Decimal("0.24")  # a loan's annual rate above it is excluded
     penalty_included: bool = False  # the wording pays penalty interest
     penalty_daily_rate: Decimal = Decimal("0.0005")  # on overdue amounts, per day
@@ -231,7 +233,7 @@ class Amount:
     principal_fen: int  # outstanding at the trigger date
     interest_fen: int  # contractual interest due and unpaid at the trigger date
     penalty_fen: int  # penalty interest to the trigger date (0 unless the wording pays it)
-    share: Decimal  # the insurer's coverage share
+    share: Decimal  # the insurer's share: the coverage share less the funder's risk share
     gross_fen: int  # (principal + interest + penalty) × share
     deductible_fen: int
     claimed_fen: int | None  # what a partial claim asks for (None: all of it)
@@ -535,6 +537,14 @@ def _notice(notice: Notice, trigger_on: date | None, rules: ClaimRules) -> Check
                  f"date, the agreement allows {rules.notice_days}", evidence)
 
 
+def insurer_share(coverage_share: Decimal, risk_share: Decimal) -> Decimal:
+    """The share of a loss the insurer pays: the policy's coverage share of it, less the
+    share the funder keeps under its agreement (``risk_share``: 风险共担), exact."""
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        return coverage_share * (1 - risk_share)
+
+
 def _amount(policy: Policy, loan: Loan, paid: Mapping[int, tuple[int, int]], principal: int,
             interest: int, trigger_on: date | None, claimed_fen: int | None,
             rules: ClaimRules) -> Amount:
@@ -548,11 +558,12 @@ def _amount(policy: Policy, loan: Loan, paid: Mapping[int, tuple[int, int]], pri
             if unpaid > 0:
                 penalty += apply_rate(unpaid * (trigger_on - i.due_date).days,
                                       rules.penalty_daily_rate)
-    gross = apply_rate(principal + interest + penalty, policy.coverage_share)
+    share = insurer_share(policy.coverage_share, rules.risk_share)
+    gross = apply_rate(principal + interest + penalty, share)
     payable = min(max(0, gross - rules.deductible_fen), policy.sum_insured_fen)
     if claimed_fen is not None:
         payable = min(payable, claimed_fen)
-    return Amount(principal, interest, penalty, policy.coverage_share, gross,
+    return Amount(principal, interest, penalty, share, gross,
                   rules.deductible_fen, claimed_fen, payable, policy.sum_insured_fen)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import TypeVar
 
 from xinbao.catalogue.model.products import Product
@@ -114,25 +115,26 @@ class _Run:
     new claims as they come), and each funder's claims terms from its agreement."""
 
     vintages: dict[tuple[int, date], list[int]] = field(default_factory=dict)
-    terms: dict[int, tuple[int, int] | None] = field(default_factory=dict)
+    terms: dict[int, tuple[int, int, Decimal] | None] = field(default_factory=dict)
 
 
 def _rules_for(uow: UnitOfWork, policy: Policy, rules: ClaimParameters,
                run: _Run | None) -> ClaimRules:
-    """The product's claims rules with the notice limit and premium grace of the funder's
-    agreement in force (its newest version)."""
+    """The product's claims rules with the notice limit, premium grace and risk share of
+    the funder's agreement in force (its newest version)."""
     if run is not None and policy.funder_id in run.terms:
         found = run.terms[policy.funder_id]
     else:
         versions = uow.funders.agreements(policy.funder_id)
-        found = ((versions[-1].claim_notice_days, versions[-1].premium_grace_days)
-                 if versions else None)
+        found = ((versions[-1].claim_notice_days, versions[-1].premium_grace_days,
+                  versions[-1].risk_share) if versions else None)
         if run is not None:
             run.terms[policy.funder_id] = found
     product_rules = rules.for_product(policy.product_code)
     if found is None:  # a funder from before agreements had versions: the shipped rules
         return product_rules
-    return replace(product_rules, notice_days=found[0], premium_grace_days=found[1])
+    return replace(product_rules, notice_days=found[0], premium_grace_days=found[1],
+                   risk_share=found[2])
 
 
 def _assess(uow: UnitOfWork, claim: Claim, book: _Book, *, on: date,

@@ -41,6 +41,8 @@ class PolicyOut(BaseModel):
     loan_id: int | None
     earned_fen: Fen
     refunded_fen: Fen
+    version: int = Field(description="one more with each endorsement")
+    premium_due_fen: Fen = Field(description="installment premium written and not collected")
 
     @classmethod
     def of(cls, p: Policy) -> PolicyOut:
@@ -59,7 +61,8 @@ def policy_fields(p: Policy) -> dict[str, Any]:
         "installment_premium_fen": p.installment_premium_fen,
         "total_premium_fen": p.total_premium_fen, "term_months": p.term_months,
         "start_date": p.start_date, "end_date": p.end_date, "loan_id": p.loan_id,
-        "earned_fen": p.earned_fen, "refunded_fen": p.refunded_fen}
+        "earned_fen": p.earned_fen, "refunded_fen": p.refunded_fen, "version": p.version,
+        "premium_due_fen": p.premium_due_fen}
 
 
 class PolicyPageOut(BaseModel):
