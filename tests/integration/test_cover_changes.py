@@ -384,3 +384,54 @@ def test_the_cli_prepays_in_part_and_restructures_by_the_policys_number(c):
             made["details"]["interest_fen"]) == ("partial_prepayment", 3, 100_050, 320)
     assert [e["kind"] for e in json.loads(listed.stdout)["items"]] == [
         "restructure", "partial_prepayment"]
+
+
+def test_a_funders_file_carries_partial_prepayments_each_bad_row_refused_alone(c, tmp_path):
+    from typer.testing import CliRunner
+
+    from xinbao.entrypoints.cli.main import app
+
+    policy = b.issued_policy(c.uow, b.car_application())
+    loan = _loan(c, policy)
+    path = tmp_path / "bank-a.csv"
+    path.write_text(
+        "type,contract_no,paid_on,principal,interest,reference\n"
+        f"partial_prepayment,{loan.contract_no},2025-02-01,20000.00,5.00,PP-F1\n"
+        f"partial_prepayment,{loan.contract_no},2025-02-01,,0,PP-F2\n"
+        f"partial_prepayment,{loan.contract_no},2025-02-01,99999999.00,0,PP-F3\n"
+        f"partial_prepayment,NO-SUCH,2025-02-01,1.00,0,PP-F4\n", encoding="utf-8")
+    url = ["--database-url", c.settings.database_url]
+    run = CliRunner().invoke
+    loaded = run(app, ["repayments", "load", str(path), "--funder", "BANK-A",
+                       "--received-on", "2025-02-01", "--json", *url])
+
+    assert loaded.exit_code == 2, loaded.output
+    result = json.loads(loaded.stdout)
+    assert result["partial_prepayments"] == 1
+    assert {r["line"]: r["errors"][0]["rule"] for r in result["refused"]} == {
+        3: "principal.required", 4: "prepayment.partial_amount", 5: "loan.known"}
+    stored = _stored(c, policy)
+    assert stored.version == 2 and result["premium_refunded_fen"] == stored.refunded_fen > 0
+    again = run(app, ["repayments", "load", str(path), "--funder", "BANK-A",
+                      "--received-on", "2025-02-01", "--json", *url])
+    assert json.loads(again.stdout)["repeats_ignored"] == 1
+    assert _stored(c, policy).version == 2
+    assert len(_repayments(c, loan)) == 1
+
+
+def test_two_partial_prepayments_in_one_period_both_stay_with_the_installment(c):
+    policy = b.issued_policy(c.uow, b.car_application())
+    loan = _loan(c, policy)
+    prepay_in_part(PrepayInPart(loan.id, date(2025, 1, 20), 1_000_000, 100, "PP-A"), c.uow())
+    prepay_in_part(PrepayInPart(loan.id, date(2025, 2, 5), 2_000_000, 200, "PP-B"), c.uow())
+
+    after = _loan(c, policy)
+    paid = paid_by_installment(_repayments(c, loan))
+    assert paid[1] == (3_000_000, 300)
+    assert after.installments[0].principal_fen > 3_000_000
+    assert sum(i.principal_fen for i in after.installments) == loan.principal_fen
+    assert position(after.installments, paid, date(2025, 2, 5)).outstanding_principal_fen == (
+        loan.principal_fen - 3_000_000)
+    assert _stored(c, policy).version == 3
+    _pay(c, policy, 1)
+    _books_whole(c, policy)

@@ -19,7 +19,7 @@ before it kept as paid:
 - a partial prepayment (部分提前还款) keeps the term and lowers what is left: the principal
   left after it is spread again over the installments left, by the loan's method at its rate,
   and the installment it is paid with carries the prepaid principal and the interest paid
-  with it (``partial_prepayment_schedule``);
+  with it, beside what was paid on it already (``partial_prepayment_schedule``);
 - a restructuring (重组/展期) spreads the unpaid principal over a new number of installments
   at a new rate (or the same), due monthly on the loan's day from the first of them after the
   restructuring; installments are numbered by the month they fall due in, so those already
@@ -286,19 +286,17 @@ def partial_prepayment_schedule(
 ) -> tuple[Installment, ...]:
     """The schedule after ``principal_fen`` of principal is repaid early on ``on`` with
     ``interest_fen`` of interest (see the module's docstring). The installment it is paid
-    with is the first not paid in full, which must be untouched and not yet due before
-    ``on``; less than all the principal left is prepaid (all of it is a prepayment)."""
+    with is the first not paid in full, not yet due before ``on``: what was paid on it
+    already (an earlier partial prepayment) stays with it; less than all the principal left
+    is prepaid (all of it is a prepayment)."""
     current = _next_unpaid(loan.installments, paid)
-    if paid.get(current.number, (0, 0)) != (0, 0):
-        raise InvalidInput.single(
-            "paid_on", "prepayment.partly_paid",
-            f"installment {current.number} is paid in part: record the rest of it first")
+    p_paid, i_paid = paid.get(current.number, (0, 0))
     if current.due_date < on:
         raise InvalidInput.single("paid_on", "prepayment.past_due",
                                   f"installment {current.number} fell due on "
                                   f"{current.due_date}: record it before prepaying")
     left = _replaced(loan, paid, current, field="paid_on", rule="prepayment.paid_ahead")
-    outstanding = sum(i.principal_fen for i in left)
+    outstanding = sum(i.principal_fen for i in left) - p_paid
     if not 0 < principal_fen < outstanding:
         raise InvalidInput.single(
             "principal_fen", "prepayment.partial_amount",
@@ -313,8 +311,9 @@ def partial_prepayment_schedule(
     tail = [Installment(i.number, i.due_date, p, r) for i, (p, r) in zip(left, amounts,
                                                                       strict=True)]
     first = tail[0]
-    tail[0] = Installment(first.number, first.due_date, first.principal_fen + principal_fen,
-                          first.interest_fen + interest_fen)
+    tail[0] = Installment(first.number, first.due_date,
+                          first.principal_fen + p_paid + principal_fen,
+                          first.interest_fen + i_paid + interest_fen)
     return loan.installments[:current.number - 1] + tuple(tail)
 
 

@@ -202,6 +202,16 @@ def _clawback(uow: UnitOfWork, policy: Policy, refunded_before: int,
 def prepay_in_part(cmd: PrepayInPart, uow: UnitOfWork) -> Endorsement:
     """A partial prepayment the funder reports (see the module's docstring)."""
     authorize(uow, Action.REPAYMENT_RECORD)
+    with uow:
+        endorsement = prepay_part(uow, cmd)
+        uow.commit()
+    return endorsement
+
+
+def prepay_part(uow: UnitOfWork, cmd: PrepayInPart) -> Endorsement:
+    """``prepay_in_part`` inside the caller's open unit of work, which authorizes and commits
+    (a funder's repayment file too): every check before anything is written, so a refused one
+    leaves nothing behind."""
     problems = []
     if not isinstance(cmd.principal_fen, int) or cmd.principal_fen <= 0:
         problems.append(FieldError("principal_fen", "amount.positive",
@@ -215,76 +225,76 @@ def prepay_in_part(cmd: PrepayInPart, uow: UnitOfWork) -> Endorsement:
                                    "the funder's transaction number, 1 to 64 characters"))
     if problems:
         raise InvalidInput(problems)
-    with uow:
-        loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
-        own(uow, loan.funder_id, "loan", cmd.loan_id)
-        assert loan.id is not None
-        policy = uow.policies.get_by_loan(loan.id)
-        paid = uow.repayments.paid_totals([loan.id]).get(loan.id, {})
-        # The evidence of a repeat is read last: a concurrent sender that committed after
-        # the loan or what was paid on it was read is seen here.
-        if uow.repayments.known_references([(loan.id, reference)]):
-            done = next((e for e in reversed(uow.policies.endorsements(policy.id))
-                         if e.kind is EndorsementKind.PARTIAL_PREPAYMENT
-                         and e.details.get("reference") == reference), None) \
-                if policy is not None and policy.id is not None else None
-            if done is None:
-                raise Conflict(f"transaction {reference!r} is recorded on loan {loan.id} as "
-                               "another repayment")
-            return done
-        if loan.status is not LoanStatus.ACTIVE:
-            raise Conflict(f"loan {loan.id} is {loan.status.value}")
-        if policy is None or policy.status is not PolicyStatus.IN_FORCE or policy.id is None:
-            raise Conflict(f"loan {loan.id} has no policy in force")
-        if not loan.start_date <= cmd.paid_on < loan.maturity_date:
-            raise InvalidInput.single("paid_on", "repayment.date",
-                                      f"a partial prepayment is made between disbursement "
-                                      f"({loan.start_date}) and maturity "
-                                      f"({loan.maturity_date})")
-        now = position(loan.installments, paid, cmd.paid_on)
-        if now.days_past_due > 0:
-            raise Conflict(f"loan {loan.id} is {now.days_past_due} days past due: record the "
-                           "overdue repayments before a prepayment")
-        schedule = partial_prepayment_schedule(loan, paid, on=cmd.paid_on,
-                                               principal_fen=cmd.principal_fen,
-                                               interest_fen=cmd.interest_fen)
-        current = next(i for i, j in zip(loan.installments, schedule, strict=True) if i != j)
-        outstanding = now.outstanding_principal_fen
-        uow.repayments.add(Repayment(loan.id, current.number, cmd.paid_on, cmd.principal_fen,
-                                     cmd.interest_fen), reference)
-        paid = {**paid, current.number: (cmd.principal_fen, cmd.interest_fen)}
-        loan.reschedule(schedule, on=cmd.paid_on, why="partial prepayment",
-                        reference=reference, principal_fen=cmd.principal_fen,
-                        interest_fen=cmd.interest_fen)
-        loan.first_unpaid_due_date = first_unpaid_due_date(schedule, paid)
-        uow.loans.reschedule(loan)
-        uow.loans.refresh_first_unpaid([loan.id])
-        refunded_before, premium_before = policy.refunded_fen, policy.installment_premium_fen
-        change = policy.prepay_partly(cmd.paid_on, principal_fen=cmd.principal_fen,
-                                      outstanding_fen=outstanding,
-                                      schedule_sha256=schedule_digest(schedule))
-        clawback, share = _clawback(uow, policy, refunded_before)
-        post(uow, postings.premium_earned(
-            on=cmd.paid_on, policy_id=policy.id, policy_no=policy.policy_no,
-            earned_through_fen=policy.earned_fen, amount_fen=change.earned_fen))
-        post(uow, postings.premium_refunded(
-            on=cmd.paid_on, policy_id=policy.id, policy_no=policy.policy_no,
-            amount_fen=change.refunded_fen, share=share, commission_fen=clawback,
-            version=policy.version,
-            description=f"Premium refund on partial prepayment of {policy.policy_no}"))
-        uow.policies.save(policy)
-        endorsement = uow.policies.add_endorsement(Endorsement(
-            policy.id, policy.version, EndorsementKind.PARTIAL_PREPAYMENT, cmd.paid_on,
-            "partial prepayment", change.refunded_fen, clawback, {
-                "reference": reference, "principal_fen": cmd.principal_fen,
-                "interest_fen": cmd.interest_fen, "outstanding_fen": outstanding,
-                "installment": current.number, "earned_fen": change.earned_fen,
-                "sum_insured_fen": policy.sum_insured_fen,
-                "premium_before_fen": premium_before,
-                "installment_premium_fen": policy.installment_premium_fen,
-                "installments_written": policy.installments_written,
-                "schedule_sha256": policy.schedule_sha256}))
-        uow.commit()
+    loan = require(uow.loans.get(cmd.loan_id), "loan", cmd.loan_id)
+    own(uow, loan.funder_id, "loan", cmd.loan_id)
+    assert loan.id is not None
+    policy = uow.policies.get_by_loan(loan.id)
+    paid = uow.repayments.paid_totals([loan.id]).get(loan.id, {})
+    # The evidence of a repeat is read last: a concurrent sender that committed after
+    # the loan or what was paid on it was read is seen here.
+    if uow.repayments.known_references([(loan.id, reference)]):
+        done = next((e for e in reversed(uow.policies.endorsements(policy.id))
+                     if e.kind is EndorsementKind.PARTIAL_PREPAYMENT
+                     and e.details.get("reference") == reference), None) \
+            if policy is not None and policy.id is not None else None
+        if done is None:
+            raise Conflict(f"transaction {reference!r} is recorded on loan {loan.id} as "
+                           "another repayment")
+        return done
+    if loan.status is not LoanStatus.ACTIVE:
+        raise Conflict(f"loan {loan.id} is {loan.status.value}")
+    if policy is None or policy.status is not PolicyStatus.IN_FORCE or policy.id is None:
+        raise Conflict(f"loan {loan.id} has no policy in force")
+    if not loan.start_date <= cmd.paid_on < loan.maturity_date:
+        raise InvalidInput.single("paid_on", "repayment.date",
+                                  f"a partial prepayment is made between disbursement "
+                                  f"({loan.start_date}) and maturity "
+                                  f"({loan.maturity_date})")
+    now = position(loan.installments, paid, cmd.paid_on)
+    if now.days_past_due > 0:
+        raise Conflict(f"loan {loan.id} is {now.days_past_due} days past due: record the "
+                       "overdue repayments before a prepayment")
+    schedule = partial_prepayment_schedule(loan, paid, on=cmd.paid_on,
+                                           principal_fen=cmd.principal_fen,
+                                           interest_fen=cmd.interest_fen)
+    current = next(i for i, j in zip(loan.installments, schedule, strict=True) if i != j)
+    outstanding = now.outstanding_principal_fen
+    uow.repayments.add(Repayment(loan.id, current.number, cmd.paid_on, cmd.principal_fen,
+                                 cmd.interest_fen), reference)
+    before = paid.get(current.number, (0, 0))
+    paid = {**paid, current.number: (before[0] + cmd.principal_fen,
+                                     before[1] + cmd.interest_fen)}
+    loan.reschedule(schedule, on=cmd.paid_on, why="partial prepayment",
+                    reference=reference, principal_fen=cmd.principal_fen,
+                    interest_fen=cmd.interest_fen)
+    loan.first_unpaid_due_date = first_unpaid_due_date(schedule, paid)
+    uow.loans.reschedule(loan)
+    uow.loans.refresh_first_unpaid([loan.id])
+    refunded_before, premium_before = policy.refunded_fen, policy.installment_premium_fen
+    change = policy.prepay_partly(cmd.paid_on, principal_fen=cmd.principal_fen,
+                                  outstanding_fen=outstanding,
+                                  schedule_sha256=schedule_digest(schedule))
+    clawback, share = _clawback(uow, policy, refunded_before)
+    post(uow, postings.premium_earned(
+        on=cmd.paid_on, policy_id=policy.id, policy_no=policy.policy_no,
+        earned_through_fen=policy.earned_fen, amount_fen=change.earned_fen))
+    post(uow, postings.premium_refunded(
+        on=cmd.paid_on, policy_id=policy.id, policy_no=policy.policy_no,
+        amount_fen=change.refunded_fen, share=share, commission_fen=clawback,
+        version=policy.version,
+        description=f"Premium refund on partial prepayment of {policy.policy_no}"))
+    uow.policies.save(policy)
+    endorsement = uow.policies.add_endorsement(Endorsement(
+        policy.id, policy.version, EndorsementKind.PARTIAL_PREPAYMENT, cmd.paid_on,
+        "partial prepayment", change.refunded_fen, clawback, {
+            "reference": reference, "principal_fen": cmd.principal_fen,
+            "interest_fen": cmd.interest_fen, "outstanding_fen": outstanding,
+            "installment": current.number, "earned_fen": change.earned_fen,
+            "sum_insured_fen": policy.sum_insured_fen,
+            "premium_before_fen": premium_before,
+            "installment_premium_fen": policy.installment_premium_fen,
+            "installments_written": policy.installments_written,
+            "schedule_sha256": policy.schedule_sha256}))
     return endorsement
 
 

@@ -42,14 +42,27 @@ class PrepaymentRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PartialPrepaymentRecord:
+    """One line of a funder's file saying part of a loan's principal was repaid early."""
+
+    contract_no: str
+    paid_on: date
+    principal_fen: int
+    interest_fen: int  # interest charged on it
+    reference: str  # the funder's transaction number: a repeat with it is ignored
+
+
+@dataclass(frozen=True, slots=True)
 class IngestRepaymentFile:
     funder_code: str
     file_reference: str  # the funder's name for the file, e.g. its date and sequence
     received_on: date
     records: tuple[RepaymentRecord, ...]
-    #: Early settlements in the same file, recorded after its repayments (a rejection's
-    #: index counts on from the last repayment record).
+    #: Early settlements in the same file, recorded after its repayments and partial
+    #: prepayments (a rejection's index counts on from the last record before them).
     prepayments: tuple[PrepaymentRecord, ...] = ()
+    #: Partial prepayments, recorded after the repayments (indices count on from them).
+    partial_prepayments: tuple[PartialPrepaymentRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

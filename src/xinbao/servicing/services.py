@@ -37,7 +37,8 @@ from xinbao.loans.model import (
 )
 from xinbao.loans.repository import LoanHeader
 from xinbao.policy import postings
-from xinbao.policy.endorsements import lapse_unpaid
+from xinbao.policy.commands import PrepayInPart
+from xinbao.policy.endorsements import lapse_unpaid, prepay_part
 from xinbao.policy.model import Policy, PolicyStatus
 from xinbao.policy.premiums import (
     Earned,
@@ -51,6 +52,7 @@ from xinbao.policy.rules import PolicyRules
 from xinbao.servicing.claim_screen import ring_lookup
 from xinbao.servicing.commands import (
     IngestRepaymentFile,
+    PartialPrepaymentRecord,
     PrepaymentRecord,
     RecordMissedInstallment,
     RecordPrepayment,
@@ -69,6 +71,7 @@ class FileResult:
     premium_collected_fen: int
     prepaid: int = 0  # loans settled early by the file's prepayment records
     premium_refunded_fen: int = 0  # unearned premium refunded on those settlements
+    prepaid_in_part: int = 0  # loans the file's partial prepayments repaid in part
 
 
 def _check_record(index: int, r: RepaymentRecord) -> Rejection | None:
@@ -208,12 +211,51 @@ def ingest_repayment_files(cmds: Sequence[IngestRepaymentFile],
             own(uow, funder.id, "funder", cmd.funder_code)
             result = ingest_records(uow, funder, cmd.records, received_on=cmd.received_on,
                                     file_reference=cmd.file_reference)
+            if cmd.partial_prepayments:
+                result = _ingest_partial(uow, funder, cmd.partial_prepayments, result,
+                                         first_index=len(cmd.records))
             if cmd.prepayments:
-                result = _ingest_prepayments(uow, funder, cmd.prepayments, result,
-                                             first_index=len(cmd.records))
+                result = _ingest_prepayments(
+                    uow, funder, cmd.prepayments, result,
+                    first_index=len(cmd.records) + len(cmd.partial_prepayments))
             results.append(result)
         uow.commit()
     return results
+
+
+def _ingest_partial(uow: UnitOfWork, funder: Funder,
+                    records: Sequence[PartialPrepaymentRecord], result: FileResult, *,
+                    first_index: int) -> FileResult:
+    """The file's partial prepayments, by contract number, each refused one alone
+    (``policy.endorsements.prepay_part``); one whose transaction number is already recorded
+    on its loan is a repeat, ignored."""
+    assert funder.id is not None
+    loans = uow.loans.headers(funder.id, {r.contract_no for r in records})
+    known = uow.repayments.known_references(
+        (loans[r.contract_no].id, r.reference.strip()) for r in records
+        if r.contract_no in loans)
+    rejected, repeated = list(result.rejected), result.repeated
+    done, refunded = result.prepaid_in_part, result.premium_refunded_fen
+    for offset, r in enumerate(records):
+        index, loan = first_index + offset, loans.get(r.contract_no)
+        if loan is None:
+            rejected.append(Rejection(index, r.reference, NotFound("loan contract",
+                                                                   r.contract_no)))
+            continue
+        if (loan.id, r.reference.strip()) in known:
+            repeated += 1
+            continue
+        try:
+            made = prepay_part(uow, PrepayInPart(loan.id, r.paid_on, r.principal_fen,
+                                                 r.interest_fen, r.reference))
+        except DomainError as exc:
+            rejected.append(Rejection(index, r.reference, exc))
+            continue
+        known.add((loan.id, r.reference.strip()))
+        done += 1
+        refunded += made.refund_fen
+    return replace(result, repeated=repeated, rejected=tuple(rejected),
+                   prepaid_in_part=done, premium_refunded_fen=refunded)
 
 
 def _ingest_prepayments(uow: UnitOfWork, funder: Funder, records: Sequence[PrepaymentRecord],
@@ -227,7 +269,7 @@ def _ingest_prepayments(uow: UnitOfWork, funder: Funder, records: Sequence[Prepa
     known = {(loan_id, ref.rpartition(":")[0]) for loan_id, ref
              in uow.repayments.known_references(keys)}
     rejected, repeated = list(result.rejected), result.repeated
-    prepaid = refunded = 0
+    prepaid, refunded = 0, result.premium_refunded_fen
     for offset, r in enumerate(records):
         index, loan = first_index + offset, loans.get(r.contract_no)
         if loan is None:

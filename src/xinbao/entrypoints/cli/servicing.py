@@ -6,19 +6,22 @@ A repayment file is CSV (with a header row) or JSON lines, one record a row:
 ======================  ===============================================================
 column                  meaning
 ======================  ===============================================================
-``type``                ``repayment`` (the default when empty or absent) or
-                        ``prepayment`` (the whole loan repaid early)
+``type``                ``repayment`` (the default when empty or absent),
+                        ``prepayment`` (the whole loan repaid early) or
+                        ``partial_prepayment`` (part of its principal repaid early)
 ``contract_no``         the funder's loan contract number
 ``installment_number``  which installment a repayment pays (repayments only)
 ``paid_on``             YYYY-MM-DD
-``principal``           principal repaid, yuan with at most two decimals (repayments)
+``principal``           principal repaid, yuan with at most two decimals (repayments
+                        and partial prepayments)
 ``interest``            interest repaid, yuan (for a prepayment: the current period's)
 ``premium``             installment premium collected with it, yuan (optional, 0)
 ``reference``           the funder's transaction number: a row seen before is ignored
 ======================  ===============================================================
 
-The file is one transaction: every good row is recorded (repayments first, then
-prepayments), every bad row refused alone with its line, field and rule (exit 2 if any).
+The file is one transaction: every good row is recorded (repayments first, then partial
+prepayments, then prepayments), every bad row refused alone with its line, field and rule
+(exit 2 if any).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ from xinbao.servicing import queries as servicing_queries
 from xinbao.servicing import services as servicing
 from xinbao.servicing.commands import (
     IngestRepaymentFile,
+    PartialPrepaymentRecord,
     PrepaymentRecord,
     RecordMissedInstallment,
     RepaymentRecord,
@@ -174,6 +178,7 @@ def repayments_load(
                   "does not say which).")
         raise typer.Exit(2)
     repayments: list[tuple[int, RepaymentRecord]] = []
+    partials: list[tuple[int, PartialPrepaymentRecord]] = []
     prepayments: list[tuple[int, PrepaymentRecord]] = []
     refused: list[dict[str, Any]] = []
     for line, row in _rows(path, kind, refused):
@@ -184,6 +189,8 @@ def repayments_load(
             continue
         if isinstance(record, RepaymentRecord):
             repayments.append((line, record))
+        elif isinstance(record, PartialPrepaymentRecord):
+            partials.append((line, record))
         else:
             prepayments.append((line, record))
     container = container_for(database_url, user=user)
@@ -191,18 +198,21 @@ def repayments_load(
         result = servicing.ingest_repayment_file(IngestRepaymentFile(
             funder_code=funder, file_reference=file_reference or path.name,
             received_on=received, records=tuple(r for _, r in repayments),
-            prepayments=tuple(p for _, p in prepayments)), container.uow())
-    lines = [n for n, _ in repayments] + [n for n, _ in prepayments]
+            prepayments=tuple(p for _, p in prepayments),
+            partial_prepayments=tuple(p for _, p in partials)), container.uow())
+    lines = [n for n, _ in repayments] + [n for n, _ in partials] + [n for n, _ in prepayments]
     for r in result.rejected:
         refused.append(_refusal(lines[r.index], r.reference, r.error))
     refused.sort(key=lambda item: item["line"])
     if as_json:
         emit_json({"repayments_recorded": result.accepted, "prepayments_settled":
-                   result.prepaid, "repeats_ignored": result.repeated,
+                   result.prepaid, "partial_prepayments": result.prepaid_in_part,
+                   "repeats_ignored": result.repeated,
                    "premium_collected_fen": result.premium_collected_fen,
                    "premium_refunded_fen": result.premium_refunded_fen, "refused": refused})
     else:
-        out.print(f"{result.accepted:,} repayments recorded, {result.prepaid:,} loans settled "
+        out.print(f"{result.accepted:,} repayments recorded, {result.prepaid_in_part:,} "
+                  f"partial prepayments, {result.prepaid:,} loans settled "
                   f"early, {result.repeated:,} repeats ignored, {len(refused):,} rows refused; "
                   f"premium collected {format_yuan(result.premium_collected_fen)} yuan, "
                   f"refunded {format_yuan(result.premium_refunded_fen)} yuan.")
@@ -274,7 +284,8 @@ def _rows(path: Path, kind: str, refused: list[dict[str, Any]],
         yield number, row
 
 
-def _record(row: Mapping[str, Any]) -> RepaymentRecord | PrepaymentRecord:
+def _record(row: Mapping[str, Any],
+            ) -> RepaymentRecord | PrepaymentRecord | PartialPrepaymentRecord:
     """One row as a record, or every field it gets wrong."""
     errors: list[FieldError] = []
 
@@ -293,8 +304,9 @@ def _record(row: Mapping[str, Any]) -> RepaymentRecord | PrepaymentRecord:
         return default
 
     kind = str(row.get("type") or "repayment").strip().lower()
-    if kind not in ("repayment", "prepayment"):
-        raise InvalidInput.single("type", "file.type", "type is repayment or prepayment")
+    if kind not in ("repayment", "prepayment", "partial_prepayment"):
+        raise InvalidInput.single("type", "file.type",
+                                  "type is repayment, prepayment or partial_prepayment")
     contract = read("contract_no", str)
     paid_on = read("paid_on", lambda v: date.fromisoformat(str(v)))
     reference = read("reference", str)
@@ -303,6 +315,11 @@ def _record(row: Mapping[str, Any]) -> RepaymentRecord | PrepaymentRecord:
         if errors:
             raise InvalidInput(errors)
         return PrepaymentRecord(contract, paid_on, interest, reference)
+    if kind == "partial_prepayment":
+        principal = read("principal", _fen)
+        if errors:
+            raise InvalidInput(errors)
+        return PartialPrepaymentRecord(contract, paid_on, principal, interest, reference)
     number = read("installment_number", _count)
     principal = read("principal", _fen)
     premium = read("premium", _fen, required=False, default=0)
