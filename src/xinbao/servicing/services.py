@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from typing import TypeVar
 
 from xinbao.catalogue.model.parties import Funder
 from xinbao.claims.model import ClaimStatus, trigger_reached
@@ -223,6 +224,23 @@ def ingest_repayment_files(cmds: Sequence[IngestRepaymentFile],
     return results
 
 
+_Record = TypeVar("_Record", PrepaymentRecord, PartialPrepaymentRecord)
+
+
+def _with_loans(records: Sequence[_Record], loans: Mapping[str, LoanHeader],
+                first_index: int, rejected: list[Rejection],
+                ) -> Iterator[tuple[int, _Record, LoanHeader]]:
+    """Each record with its index in the file and its loan by contract number; a record
+    whose contract the funder has no loan under is rejected (``rejected``), not given."""
+    for offset, r in enumerate(records):
+        loan = loans.get(r.contract_no)
+        if loan is None:
+            rejected.append(Rejection(first_index + offset, r.reference,
+                                      NotFound("loan contract", r.contract_no)))
+            continue
+        yield first_index + offset, r, loan
+
+
 def _ingest_partial(uow: UnitOfWork, funder: Funder,
                     records: Sequence[PartialPrepaymentRecord], result: FileResult, *,
                     first_index: int) -> FileResult:
@@ -236,12 +254,7 @@ def _ingest_partial(uow: UnitOfWork, funder: Funder,
         if r.contract_no in loans)
     rejected, repeated = list(result.rejected), result.repeated
     done, refunded = result.prepaid_in_part, result.premium_refunded_fen
-    for offset, r in enumerate(records):
-        index, loan = first_index + offset, loans.get(r.contract_no)
-        if loan is None:
-            rejected.append(Rejection(index, r.reference, NotFound("loan contract",
-                                                                   r.contract_no)))
-            continue
+    for index, r, loan in _with_loans(records, loans, first_index, rejected):
         if (loan.id, r.reference.strip()) in known:
             repeated += 1
             continue
@@ -270,12 +283,7 @@ def _ingest_prepayments(uow: UnitOfWork, funder: Funder, records: Sequence[Prepa
              in uow.repayments.known_references(keys)}
     rejected, repeated = list(result.rejected), result.repeated
     prepaid, refunded = 0, result.premium_refunded_fen
-    for offset, r in enumerate(records):
-        index, loan = first_index + offset, loans.get(r.contract_no)
-        if loan is None:
-            rejected.append(Rejection(index, r.reference, NotFound("loan contract",
-                                                                   r.contract_no)))
-            continue
+    for index, r, loan in _with_loans(records, loans, first_index, rejected):
         if (loan.id, r.reference) in known:
             repeated += 1
             continue
