@@ -435,3 +435,21 @@ def test_two_partial_prepayments_in_one_period_both_stay_with_the_installment(c)
     assert _stored(c, policy).version == 3
     _pay(c, policy, 1)
     _books_whole(c, policy)
+
+
+def test_the_epolicy_of_an_endorsed_policy_shows_each_installments_own_premium(c):
+    from xinbao.reporting.documents import issue_epolicy
+
+    policy = b.issued_policy(c.uow, b.consumer_application())
+    _pay(c, policy, 1, 2)
+    loan = _loan(c, policy)
+    prepay_in_part(PrepayInPart(loan.id, date(2025, 4, 1), 1_200_000, 0, "PP-E"), c.uow())
+    after = _stored(c, policy)
+
+    issued = issue_epolicy(c.uow(), policy.id, on=date(2025, 4, 2))
+
+    premiums = [line.premium_fen for line in issued.epolicy.schedule]
+    assert premiums[:2] == [policy.installment_premium_fen] * 2
+    assert premiums[2:] == [after.installment_premium_fen] * 10
+    assert issued.epolicy.version == 2
+    assert sum(premiums) == after.total_premium_fen

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import tomllib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -23,7 +24,7 @@ from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import Conflict, require
 from xinbao.kernel.identity import mask_id_number, mask_name
 from xinbao.kernel.retries import retried
-from xinbao.policy.model import PolicyDocument
+from xinbao.policy.model import Endorsement, EndorsementKind, Policy, PolicyDocument
 from xinbao.reporting.epolicy import (
     RENDERER,
     EndorsementLine,
@@ -115,6 +116,8 @@ def issue_epolicy(uow: UnitOfWork, policy_id: int, *, on: date,
             ("policyholder", policy.policyholder), ("insured", policy.insured),
             ("borrower", PolicyRole.DEBTOR)))
         wording = found.by_mode[policy.mode.value]
+        endorsements = uow.policies.endorsements(policy.id)
+        premium = premium_by_installment(policy, endorsements)
         epolicy = EPolicy(
             policy.policy_no, found.insurer, found.insurer_en, policy.mode.value,
             product.code, product.version, product.name, wording, parties, loan.contract_no,
@@ -123,10 +126,10 @@ def issue_epolicy(uow: UnitOfWork, policy_id: int, *, on: date,
             policy.term_months, product.claim_trigger_dpd, product.waiting_period_days,
             policy.premium_basis.value, policy.monthly_premium_rate, policy.single_premium_fen,
             tuple(ScheduleLine(i.number, i.due_date, i.principal_fen, i.interest_fen,
-                               policy.installment_premium_fen) for i in loan.installments),
+                               premium(i.number)) for i in loan.installments),
             policy.version,
             tuple(EndorsementLine(e.version, e.kind.value, e.effective_on, e.reason,
-                                  e.refund_fen) for e in uow.policies.endorsements(policy.id)))
+                                  e.refund_fen) for e in endorsements))
         pdf = epolicy_pdf(epolicy)
         digest = hashlib.sha256(pdf).hexdigest()
         kept = next((d for d in uow.policies.documents(policy.id) if d.sha256 == digest), None)
@@ -135,6 +138,24 @@ def issue_epolicy(uow: UnitOfWork, policy_id: int, *, on: date,
                 policy.id, digest, RENDERER, wording.label, on))
             uow.commit()
     return IssuedEPolicy(epolicy, pdf, kept)
+
+
+def premium_by_installment(policy: Policy,
+                           endorsements: Sequence[Endorsement]) -> Callable[[int], int]:
+    """Each installment's premium as the policy charges it: the premium per installment of
+    issue, and from each partial prepayment on, for the installments written after it, the
+    lower one it set (its endorsement keeps how many were written before)."""
+    levels: list[tuple[int, int]] = []  # (last installment at this premium, the premium)
+    for e in endorsements:
+        if e.kind is EndorsementKind.PARTIAL_PREPAYMENT:
+            written, before = e.details["installments_written"], e.details["premium_before_fen"]
+            assert isinstance(written, int) and isinstance(before, int)
+            levels.append((written, before))
+
+    def premium(number: int) -> int:
+        return next((fen for through, fen in levels if number <= through),
+                    policy.installment_premium_fen)
+    return premium
 
 
 def epolicies_issued(uow: UnitOfWork, policy_id: int) -> list[PolicyDocument]:

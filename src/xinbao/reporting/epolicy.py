@@ -59,7 +59,7 @@ class EndorsementLine:
     """An endorsement as the e-policy lists it (批改记录)."""
 
     version: int
-    kind: str  # "cancellation" or "transfer"
+    kind: str  # an EndorsementKind's value: "cancellation", "transfer", ...
     effective_on: date
     reason: str
     refund_fen: int
@@ -124,7 +124,10 @@ class EPolicy:
 MODE_NAMES: Final = {"guarantee": ("保证保险", "guarantee insurance"),
                      "credit": ("信用保险", "credit insurance")}
 ENDORSEMENT_NAMES: Final = {"cancellation": ("退保", "cancellation"),
-                            "transfer": ("变更被保险人", "change of insured")}
+                            "transfer": ("变更被保险人", "change of insured"),
+                            "partial_prepayment": ("部分提前还款", "partial prepayment"),
+                            "restructure": ("贷款重组", "restructuring"),
+                            "lapse": ("保单失效", "lapse")}
 BASIS_NAMES: Final = {"single": ("趸交，签单时一次交清", "single, paid at issue"),
                       "per_installment": ("分期交，随每期还款交付", "with each installment")}
 TITLE_ZH: Final = "电子保单"
