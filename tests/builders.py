@@ -196,14 +196,16 @@ def approve(uow_factory, application_id: int, on: date = START, *,
                                             uow_factory(), risk or engine())
 
 
-def issued_policy(uow_factory, cmd: SubmitApplication | None = None, *, on: date = START):
-    """Submit, approve and issue; returns the issued policy."""
+def issued_policy(uow_factory, cmd: SubmitApplication | None = None, *, on: date = START,
+                  rules: Any = None):
+    """Submit, approve and issue (under the policy ``rules`` given, else the shipped ones);
+    returns the issued policy."""
     cmd = cmd or consumer_application()
     app = applications.submit_application(cmd, uow_factory())
     decided = approve(uow_factory, app.id, on)
     assert decided.policy is not None, decided.decision
     return policies.issue_policy(IssuePolicy(decided.policy.id, f"LN-{cmd.external_ref}", on,
-                                             on), uow_factory())
+                                             on), uow_factory(), rules)
 
 
 def single_premium_policy(**changes: object) -> Policy:

@@ -143,6 +143,8 @@ def _copy(obj: Any) -> Any:
     clone = copy.deepcopy(obj)
     if hasattr(clone, "events"):
         clone.events = []
+    if isinstance(clone, Policy):
+        clone.schedule = None  # set by a use case, never stored (as in the SQL adapter)
     return clone
 
 
@@ -334,7 +336,8 @@ class _Policies(_Table):
     def earning_terms(self) -> list[EarningTerms]:
         return [EarningTerms(p.id, p.product_code, p.refund_method, p.single_premium_fen,
                              p.earned_fen, p.start_date, p.end_date, p.term_months,
-                             p.refunded_fen, p.upr_base_fen, p.upr_base_on)
+                             p.refunded_fen, p.upr_base_fen, p.upr_base_on, p.loan_id,
+                             p.earning)
                 for p in sorted(self.rows.values(), key=lambda p: p.id)
                 if p.status is PolicyStatus.IN_FORCE
                 and p.single_premium_fen > p.earned_fen + p.refunded_fen]

@@ -453,3 +453,43 @@ def test_the_epolicy_of_an_endorsed_policy_shows_each_installments_own_premium(c
     assert premiums[2:] == [after.installment_premium_fen] * 10
     assert issued.epolicy.version == 2
     assert sum(premiums) == after.total_premium_fen
+
+
+def test_a_product_earning_by_exposure_earns_and_refunds_following_the_principal(c):
+    from xinbao.policy import services as policies
+    from xinbao.policy.commands import IssuePolicy
+    from xinbao.policy.model import exposure_share, unearned_share
+    from xinbao.policy.rules import PolicyRules
+    from xinbao.underwriting import services as applications
+
+    rules = PolicyRules("test", 15, earning={"CAR-G": "exposure"})
+    submitted = applications.submit_application(b.car_application(external_ref="APP-EXP"),
+                                                c.uow())
+    decided = b.approve(c.uow, submitted.id, b.START)
+    assert decided.policy is not None
+    policy = policies.issue_policy(IssuePolicy(decided.policy.id, "LN-EXP", b.START, b.START),
+                                   c.uow(), rules)
+    assert policy.earning == "exposure"
+    loan = _loan(c, policy)
+    _pay(c, policy, 1, 2)
+    servicing.run_end_of_day(RunEndOfDay(date(2025, 3, 31)), c.uow())
+
+    on = date(2025, 3, 31)
+    by_exposure = exposure_share(loan.installments, start=b.START, on=on)
+    by_time = unearned_share(policy.refund_method, start=b.START, end=policy.end_date,
+                             term_months=24, on=on)
+    stored = _stored(c, policy)
+    assert stored.earned_fen == 720_000 - apply_fraction(720_000, by_exposure.numerator,
+                                                         by_exposure.denominator)
+    assert stored.earned_fen != 720_000 - apply_fraction(720_000, by_time.numerator,
+                                                         by_time.denominator)
+    _books_whole(c, policy)
+    prepay_in_part(PrepayInPart(loan.id, date(2025, 4, 1), 3_000_000, 0, "PP-X"), c.uow())
+    servicing.run_end_of_day(RunEndOfDay(date(2025, 4, 30)), c.uow())
+    _books_whole(c, policy)
+    _pay(c, policy, 3, 4)
+    servicing.record_prepayment(RecordPrepayment(loan.id, date(2025, 5, 20), 0, "PP-ALL"),
+                                c.uow())
+    final = _stored(c, policy)
+    assert final.earned_fen + final.refunded_fen == 720_000 and final.earning == "exposure"
+    _books_whole(c, policy)

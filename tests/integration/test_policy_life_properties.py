@@ -1,5 +1,6 @@
-"""Policies' lives through the whole stack, drawn at random (issue 23): single-premium and
-installment-premium policies whose borrowers pay on time while, for each, up to two things
+"""Policies' lives through the whole stack, drawn at random (issue 23): single-premium
+(earned by time or by exposure) and installment-premium policies whose borrowers pay on time
+while, for each, up to two things
 happen: a partial prepayment, a restructuring (with the insurer's consent or without), a
 full early repayment, a cancellation (in or after the cooling-off period) or the loan's
 sale, with month-end closes in between. After every event: refunds never exceed the premium
@@ -34,6 +35,7 @@ from xinbao.policy.endorsements import (
     transfer_policy,
 )
 from xinbao.policy.model import EndorsementKind, PolicyStatus
+from xinbao.policy.rules import PolicyRules
 from xinbao.reporting import services as reporting
 from xinbao.servicing import services as servicing
 from xinbao.servicing.commands import RecordPrepayment, RecordRepayment, RunEndOfDay
@@ -46,7 +48,9 @@ FATES = st.sampled_from(["prepay", "cancel", "transfer", "partial", "restructure
 #: restructuring).
 HAPPENINGS = st.lists(st.tuples(st.integers(1, 330), FATES, st.integers(1, 99),
                                 st.booleans(), st.integers(1, 36)), max_size=2)
-LIVES = st.lists(st.tuples(st.booleans(), HAPPENINGS), min_size=1, max_size=4)
+#: (a single premium, earned by exposure rather than time, what happens to it)
+LIVES = st.lists(st.tuples(st.booleans(), st.booleans(), HAPPENINGS), min_size=1, max_size=4)
+EXPOSURE = PolicyRules("test", 15, earning={"CAR-G": "exposure"})
 
 
 @settings(max_examples=30, deadline=None,
@@ -63,11 +67,11 @@ def test_random_lives_keep_the_premium_and_the_ledger_whole(sqlite_template, tmp
         b.seed(c.uow, funders=(b.bank("BANK-A"), b.bank("BANK-B")))
         people = IdentityFactory(5)
         policies, events = [], []
-        for n, (single, happenings) in enumerate(lives):
+        for n, (single, exposure, happenings) in enumerate(lives):
             app = (b.car_application if single else b.consumer_application)(
                 external_ref=f"L-{n}", borrower_id_number=people.resident_id(
                     born_between=(date(1970, 1, 1), date(1990, 12, 31))))
-            policy = b.issued_policy(c.uow, app)
+            policy = b.issued_policy(c.uow, app, rules=EXPOSURE if exposure else None)
             with c.uow() as u:
                 loan = u.loans.get(policy.loan_id)
             policies.append(policy)

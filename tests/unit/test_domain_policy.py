@@ -378,3 +378,25 @@ def test_a_cancellation_keeps_written_equal_to_earned_plus_refunded(
         assert cancelled.refunded_fen == premium - p.earned_to(on)
     with pytest.raises(IllegalTransition):
         p.cancel_on_request(on, cooling_off_ends=on, reason="again")
+
+
+def test_exposure_follows_the_outstanding_principal_day_by_day():
+    from datetime import date as day
+    from fractions import Fraction
+
+    from xinbao.loans.model import Installment
+    from xinbao.policy.model import exposure_share
+
+    # 300 outstanding through January, 200 through February, 100 through March.
+    schedule = (Installment(1, day(2025, 2, 1), 100, 3), Installment(2, day(2025, 3, 1), 100, 2),
+                Installment(3, day(2025, 4, 1), 100, 1))
+    start = day(2025, 1, 1)
+    total = 300 * 31 + 200 * 28 + 100 * 31
+    assert exposure_share(schedule, start=start, on=start) == 1
+    assert exposure_share(schedule, start=start, on=day(2025, 2, 15)) == Fraction(
+        200 * 14 + 100 * 31, total)
+    assert exposure_share(schedule, start=start, on=day(2025, 4, 1)) == 0
+    # Interest first: the principal is outstanding to the end, so exposure is time.
+    level = (Installment(1, day(2025, 2, 1), 0, 3), Installment(2, day(2025, 3, 1), 0, 3),
+             Installment(3, day(2025, 4, 1), 300, 3))
+    assert exposure_share(level, start=start, on=day(2025, 2, 15)) == Fraction(14 + 31, 90)

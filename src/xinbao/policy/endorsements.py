@@ -112,6 +112,7 @@ def cancel_policy(cmd: CancelPolicy, uow: UnitOfWork,
         cooling_off_ends = min(policy.issued_on + timedelta(days=days),
                                loan.installments[0].due_date - timedelta(days=1))
         refunded_before = policy.refunded_fen
+        policy.schedule = loan.installments  # a policy earning by exposure reads it
         cancelled = policy.cancel_on_request(cmd.on, cooling_off_ends=cooling_off_ends,
                                              reason=cmd.reason.strip())
         clawback, share = _clawback(uow, policy, refunded_before)
@@ -264,6 +265,7 @@ def prepay_part(uow: UnitOfWork, cmd: PrepayInPart) -> Endorsement:
     before = paid.get(current.number, (0, 0))
     paid = {**paid, current.number: (before[0] + cmd.principal_fen,
                                      before[1] + cmd.interest_fen)}
+    policy.schedule = loan.installments  # earned to the day on the schedule it had
     loan.reschedule(schedule, on=cmd.paid_on, why="partial prepayment",
                     reference=reference, principal_fen=cmd.principal_fen,
                     interest_fen=cmd.interest_fen)
@@ -340,6 +342,7 @@ def restructure_loan(cmd: RestructureLoan, uow: UnitOfWork) -> Endorsement:
         rate = loan.annual_rate if cmd.annual_rate is None else cmd.annual_rate
         schedule = restructured_schedule(loan, paid, on=cmd.on, installments=cmd.installments,
                                          annual_rate=rate)
+        policy.schedule = loan.installments  # earned to the day on the schedule it had
         loan.reschedule(schedule, on=cmd.on, why="restructuring", annual_rate=rate,
                         reference=reference, consent=cmd.consent)
         loan.first_unpaid_due_date = first_unpaid_due_date(schedule, paid)
@@ -389,6 +392,7 @@ def lapse_unpaid(uow: UnitOfWork, *, on: date, rules: PolicyRules | None = None)
         if installment is None or installment.due_date + timedelta(
                 days=grace[policy.funder_id]) >= on:
             continue
+        policy.schedule = loan.installments  # a policy earning by exposure reads it
         earned = policy.lapse(on, installment=installment.number)
         post(uow, postings.premium_earned(
             on=on, policy_id=policy.id, policy_no=policy.policy_no,

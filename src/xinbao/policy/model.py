@@ -21,6 +21,7 @@ on prepayment is exactly the unearned premium reserve released:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, localcontext
@@ -34,7 +35,10 @@ from xinbao.catalogue.model.products import PremiumBasis, RefundMethod
 from xinbao.kernel.errors import IllegalTransition, InvalidInput
 from xinbao.kernel.events import Event
 from xinbao.kernel.money import PRECISION, apply_fraction, apply_rate, round_fen
-from xinbao.loans.model import add_months
+from xinbao.loans.model import Installment, add_months
+
+#: How a single premium is earned: by time (the product's refund method) or by exposure.
+TIME, EXPOSURE = "time", "exposure"
 
 
 def policy_number(policy_id: int) -> str:
@@ -117,15 +121,38 @@ def premium_schedule(
     return 0, (per_month,) * term_months
 
 
+def exposure_share(schedule: Sequence[Installment], *, start: date, on: date) -> Fraction:
+    """Share of the cover's exposure still to come on ``on``: the outstanding principal the
+    schedule leaves each day (principal less the installments fallen due), summed over the
+    days from ``on`` to the last due date, over the same sum from ``start``; exact."""
+    total = remaining = 0
+    outstanding = sum(i.principal_fen for i in schedule)
+    previous = start
+    for i in schedule:
+        days = max((i.due_date - previous).days, 0)
+        total += outstanding * days
+        if on <= previous:
+            remaining += outstanding * days
+        elif on < i.due_date:
+            remaining += outstanding * (i.due_date - on).days
+        outstanding -= i.principal_fen
+        previous = max(previous, i.due_date)
+    return Fraction(remaining, total) if total else Fraction(0)
+
+
 def unearned_share(
     method: RefundMethod, *, start: date, end: date, term_months: int, on: date,
+    schedule: Sequence[Installment] | None = None,
 ) -> Fraction:
     """Share of a single premium still unearned on ``on`` (1 before cover, 0 after it),
-    as an exact fraction of whole days or months."""
+    as an exact fraction of whole days or months; by exposure (``exposure_share``) when the
+    loan's ``schedule`` is given (a product earning by exposure)."""
     if on <= start:
         return Fraction(1)
     if on >= end:
         return Fraction(0)
+    if schedule is not None:
+        return exposure_share(schedule, start=start, on=on)
     if method is RefundMethod.PRO_RATA:
         return Fraction((end - on).days, (end - start).days)
     # Rule of 78: month k of n earns (n − k + 1) / (n(n + 1)/2), day by day within it, so a
@@ -140,7 +167,7 @@ def unearned_share(
 def single_premium_earned(
     single_premium_fen: int, method: RefundMethod, *, start: date | None, end: date | None,
     term_months: int, on: date, refunded_fen: int = 0, upr_base_fen: int | None = None,
-    upr_base_on: date | None = None,
+    upr_base_on: date | None = None, schedule: Sequence[Installment] | None = None,
 ) -> int:
     """Single premium earned by the end of ``on``: the premium less its unearned share
     (``unearned_share``) rounded half up to the fen; 0 before the cover has dates. The one
@@ -153,13 +180,14 @@ def single_premium_earned(
     unearned part on ``on`` is ``upr_base × share(on) / share(base day)``."""
     if not single_premium_fen or start is None or end is None:
         return 0
-    share = unearned_share(method, start=start, end=end, term_months=term_months, on=on)
+    share = unearned_share(method, start=start, end=end, term_months=term_months, on=on,
+                           schedule=schedule)
     if upr_base_fen is None or upr_base_on is None:
         return single_premium_fen - apply_fraction(single_premium_fen, share.numerator,
                                                    share.denominator)
     written = single_premium_fen - refunded_fen
     at_base = unearned_share(method, start=start, end=end, term_months=term_months,
-                             on=upr_base_on)
+                             on=upr_base_on, schedule=schedule)
     if on <= upr_base_on or not at_base:
         return written - (upr_base_fen if at_base else 0)
     left = share / at_base
@@ -282,8 +310,14 @@ class Policy:
     schedule_sha256: str | None = None
     #: Installment premium collected so far (with repayments, or netted against a claim).
     installments_collected_fen: int = 0
+    #: How the single premium is earned: ``time`` (by the refund method) or ``exposure``
+    #: (following the outstanding principal), the product's at issue (``params/policy.toml``).
+    earning: str = "time"
     id: int | None = None
     events: list[Event] = field(default_factory=list, repr=False)
+    #: The loan's schedule, set by the use case that earns a policy earning by exposure (not
+    #: stored with the policy): earning reads the outstanding principal from it.
+    schedule: tuple[Installment, ...] | None = field(default=None, repr=False)
 
     @property
     def policy_no(self) -> str:
@@ -373,12 +407,19 @@ class Policy:
         )
 
     def earned_to(self, on: date) -> int:
-        """Single premium earned by the end of ``on`` (0 for installment premiums)."""
+        """Single premium earned by the end of ``on`` (0 for installment premiums); by
+        exposure, following the loan's ``schedule`` (which the caller sets)."""
+        schedule = None
+        if self.earning == EXPOSURE and self.single_premium_fen:
+            if self.schedule is None:
+                raise ValueError(f"policy {self.id} earns by exposure: its loan's schedule "
+                                 "is needed")
+            schedule = self.schedule
         return single_premium_earned(
             self.single_premium_fen, self.refund_method, start=self.start_date,
             end=self.end_date, term_months=self.term_months, on=on,
             refunded_fen=self.refunded_fen, upr_base_fen=self.upr_base_fen,
-            upr_base_on=self.upr_base_on)
+            upr_base_on=self.upr_base_on, schedule=schedule)
 
     @property
     def unearned_fen(self) -> int:

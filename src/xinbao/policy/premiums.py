@@ -19,7 +19,7 @@ from xinbao.kernel.money import apply_rate
 from xinbao.ledger.model import funder_party
 from xinbao.ledger.services import post
 from xinbao.policy import postings
-from xinbao.policy.model import Policy, single_premium_earned
+from xinbao.policy.model import EXPOSURE, Policy, single_premium_earned
 from xinbao.policy.repository import PremiumTerms, UnitOfWork
 
 
@@ -125,11 +125,17 @@ def close_month(uow: UnitOfWork, *, on: date) -> list[Earned]:
     by a concurrent transaction meanwhile makes this one a ``WriteConflict`` (retried).
     """
     earned: list[Earned] = []
-    for t in uow.policies.earning_terms():
+    terms = uow.policies.earning_terms()
+    # Only the policies earning by exposure need their loan's schedule read.
+    loans = uow.loans.get_many(t.loan_id for t in terms
+                               if t.earning == EXPOSURE and t.loan_id is not None)
+    for t in terms:
+        schedule = (loans[t.loan_id].installments
+                    if t.earning == EXPOSURE and t.loan_id is not None else None)
         now = single_premium_earned(t.single_premium_fen, t.refund_method, start=t.start_date,
                                     end=t.end_date, term_months=t.term_months, on=on,
                                     refunded_fen=t.refunded_fen, upr_base_fen=t.upr_base_fen,
-                                    upr_base_on=t.upr_base_on)
+                                    upr_base_on=t.upr_base_on, schedule=schedule)
         if now > t.earned_fen:
             earned.append(Earned(t.id, t.product_code, t.earned_fen, now))
     done = uow.policies.set_earned([(e.policy_id, e.before, e.now) for e in earned])

@@ -43,6 +43,8 @@ class EarningTerms:
     refunded_fen: int = 0
     upr_base_fen: int | None = None  # after an endorsement that changed the cover
     upr_base_on: date | None = None
+    loan_id: int | None = None
+    earning: str = "time"  # or "exposure": the close reads the loan's schedule
 
 
 #: The orders a list of policies may be read in: sort key -> the policy's field.

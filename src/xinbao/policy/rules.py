@@ -22,9 +22,15 @@ class PolicyRules:
     cooling_off_days: int
     products: dict[str, int] = field(default_factory=dict)
     unpaid_premium: dict[str, str] = field(default_factory=dict)
+    #: How each product's single premium is earned: ``time`` (by its refund method, the
+    #: default) or ``exposure`` (following the outstanding principal).
+    earning: dict[str, str] = field(default_factory=dict)
 
     def cooling_off_for(self, product_code: str) -> int:
         return self.products.get(product_code, self.cooling_off_days)
+
+    def earning_for(self, product_code: str) -> str:
+        return self.earning.get(product_code, "time")
 
     def unpaid_premium_for(self, mode: str) -> str:
         return self.unpaid_premium.get(mode, NET)
@@ -40,7 +46,11 @@ def parse_policy_rules(data: dict[str, Any]) -> PolicyRules:
     unpaid = {str(mode): str(rule) for mode, rule in data.get("unpaid_premium", {}).items()}
     if any(rule not in (NET, LAPSE) for rule in unpaid.values()):
         raise ValueError(f"unpaid premium is {NET} or {LAPSE}")
-    return PolicyRules(str(data["version"]), default, products, unpaid)
+    earning = {code: str(part["earning"]) for code, part in data.get("products", {}).items()
+               if "earning" in part}
+    if any(way not in ("time", "exposure") for way in earning.values()):
+        raise ValueError("a product earns its premium by time or by exposure")
+    return PolicyRules(str(data["version"]), default, products, unpaid, earning)
 
 
 @functools.cache

@@ -29,6 +29,7 @@ from xinbao.policy.commands import IssuePolicies, IssuePolicy
 from xinbao.policy.model import Policy, PolicyStatus
 from xinbao.policy.premiums import post_single_premiums
 from xinbao.policy.repository import UnitOfWork
+from xinbao.policy.rules import PolicyRules, shipped
 from xinbao.underwriting.model import Application
 
 
@@ -39,14 +40,15 @@ class Issued:
 
 
 @retried
-def issue_policy(cmd: IssuePolicy, uow: UnitOfWork) -> Policy:
+def issue_policy(cmd: IssuePolicy, uow: UnitOfWork,
+                 rules: PolicyRules | None = None) -> Policy:
     """Bind the quoted policy to the disbursed loan and post its premium, all or nothing.
 
     Repeating the command for the same loan contract returns the issued policy unchanged.
     """
     authorize(uow, Action.POLICY_ISSUE)
     with uow:
-        outcome = issue_items(uow, [cmd])
+        outcome = issue_items(uow, [cmd], rules)
         if outcome.rejected:
             raise outcome.rejected[0].error
         uow.commit()
@@ -63,11 +65,14 @@ def issue_policies(cmd: IssuePolicies, uow: UnitOfWork) -> FileOutcome[Issued]:
     return outcome
 
 
-def issue_items(uow: UnitOfWork, items: Sequence[IssuePolicy]) -> FileOutcome[Issued]:
+def issue_items(uow: UnitOfWork, items: Sequence[IssuePolicy],
+                rules: PolicyRules | None = None) -> FileOutcome[Issued]:
     """Issue each item inside the caller's open unit of work, which authorizes and commits
     (``issue_policy``, ``issue_policies``, a funder's disbursement file in
     ``servicing.feed_types``): each refused item rejected alone, a contract issued before
-    for the same policy returned as it is."""
+    for the same policy returned as it is. Each policy earns its single premium as its
+    product's ``rules`` say (``params/policy.toml``: by time, or by exposure)."""
+    rules = rules or shipped()
     found = {p.id: p for p in uow.policies.get_many(i.policy_id for i in items)}
     applications = uow.applications.get_many({p.application_id for p in found.values()})
     funders: dict[int, Funder] = {}
@@ -104,6 +109,7 @@ def issue_items(uow: UnitOfWork, items: Sequence[IssuePolicy]) -> FileOutcome[Is
     for index, cmd, policy, loan in fresh:
         assert loan.id is not None
         policy.issue(on=cmd.on, start=cmd.disbursed_on, loan_id=loan.id)
+        policy.earning = rules.earning_for(policy.product_code)
         policy.come_into_force(cmd.on)
         issued.append((index, Issued(policy, loan)))
     by_day: dict[tuple[date, bool], list[Policy]] = {}

@@ -37,7 +37,8 @@ _POLICY_ENUMS = {
     "mode": InsuranceMode, "policyholder": PolicyRole, "insured": PolicyRole,
     "premium_basis": PremiumBasis, "refund_method": RefundMethod, "status": PolicyStatus,
 }
-_POLICY_COLUMNS = [f.name for f in fields(Policy) if f.name not in ("id", "events")]
+_POLICY_COLUMNS = [f.name for f in fields(Policy)
+                   if f.name not in ("id", "events", "schedule")]
 
 
 
@@ -58,7 +59,8 @@ def _statements() -> dict[str, Prepared]:
         "by_loan": select(p).where(p.c.loan_id == bindparam("loan")),
         "earning": select(p.c.id, p.c.product_code, p.c.refund_method, p.c.single_premium_fen,
                           p.c.earned_fen, p.c.start_date, p.c.end_date, p.c.term_months,
-                          p.c.refunded_fen, p.c.upr_base_fen, p.c.upr_base_on)
+                          p.c.refunded_fen, p.c.upr_base_fen, p.c.upr_base_on, p.c.loan_id,
+                          p.c.earning)
         .where(p.c.status == PolicyStatus.IN_FORCE.value,
                p.c.single_premium_fen > p.c.earned_fen + p.c.refunded_fen)
         .order_by(p.c.id),
@@ -228,7 +230,8 @@ class SqlPolicyRepository(SqlRepository):
     def earning_terms(self) -> list[EarningTerms]:
         return [EarningTerms(r.id, r.product_code, RefundMethod(r.refund_method),
                              r.single_premium_fen, r.earned_fen, r.start_date, r.end_date,
-                             r.term_months, r.refunded_fen, r.upr_base_fen, r.upr_base_on)
+                             r.term_months, r.refunded_fen, r.upr_base_fen, r.upr_base_on,
+                             r.loan_id, r.earning)
                 for r in _statements()["earning"].all(self._c)]
 
     def set_earned(self, earned: Sequence[tuple[int, int, int]]) -> int:

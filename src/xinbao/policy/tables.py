@@ -53,6 +53,7 @@ policies = Table(
     Column("earlier_installments", Integer, nullable=False, server_default="0"),
     Column("schedule_sha256", String(64)),
     fen_column("installments_collected_fen", server_default="0"),  # 0025
+    Column("earning", String(16), nullable=False, server_default="time"),  # 0026
     ForeignKeyConstraint(["product_code", "product_version"],
                          ["products.code", "products.version"]),
 )

@@ -382,6 +382,7 @@ def _settle_policy(uow: UnitOfWork, policy: Policy, loan: Loan, *, on: date,
     premium it earns is posted on the policy, or added to ``earned`` (the end-of-day
     batch posts the day's earning per product)."""
     before, refunded_before = policy.earned_fen, policy.refunded_fen
+    policy.schedule = loan.installments  # a policy earning by exposure reads it
     settled = policy.settle(on, loan.maturity_date)
     assert policy.id is not None
     if earned is None:
