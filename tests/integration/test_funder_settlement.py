@@ -266,3 +266,23 @@ def test_the_claims_paid_in_the_cycle_are_listed_apart(c):
     assert [(x.number, x.total_fen) for x in s.claim_batches] == [
         (batch.settlement.number, batch.settlement.total_fen)]
     assert s.claims_paid_fen == batch.settlement.total_fen
+
+
+def test_a_cycle_left_unsettled_is_taken_in_by_the_next_and_never_settled_twice(c):
+    _cycle_1(c)
+    second = billing.funder_statement(c.uow(), "BANK-A", on=date(2025, 3, 1))
+    assert (second.cycle_from, second.cycle_to) == (CYCLE_1[0], CYCLE_2[1])
+    billing.settle_funder(SettleFunder("BANK-A", date(2025, 3, 1), "BK-2",
+                                       second.figures.net_fen), c.uow())
+
+    first = billing.funder_statement(c.uow(), "BANK-A", on=date(2025, 1, 30))
+
+    assert first.number == second.number and first.bank_reference == "BK-2"
+    with pytest.raises(Conflict, match="settled this cycle"):
+        billing.settle_funder(SettleFunder("BANK-A", date(2025, 1, 30), "BK-1",
+                                           second.figures.net_fen), c.uow())
+    again = billing.settle_funder(SettleFunder("BANK-A", date(2025, 1, 30), "BK-2",
+                                               second.figures.net_fen), c.uow())
+    assert again.repeat
+    with c.uow() as u:
+        assert len([e for e in u.ledger.entries() if e.source_command == "SettleFunder"]) == 1

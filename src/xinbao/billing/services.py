@@ -58,37 +58,48 @@ def _funder(uow: UnitOfWork, code: str) -> tuple[Funder, date, int]:
 
 
 def _draft(uow: UnitOfWork, funder: Funder, starts: date, days: int,
-           on: date) -> FunderStatement:
+           on: date) -> tuple[FunderStatement, FunderStatement | None]:
     """The statement of the last whole cycle ending by ``on``: the funder's lines posted
     through its end less what earlier statements settled, from the day after the last
-    settled one; the claim batches paid to it meanwhile."""
+    settled one; the claim batches paid to it meanwhile. And the settled statement that
+    covers that cycle already, if one does (itself, or a later one that took it in)."""
     assert funder.id is not None
     try:
         _, cycle_to = settlement_cycle(starts=starts, days=days, on=on)
     except ValueError as exc:
         raise InvalidInput.single("on", "settlement.cycle", str(exc)) from None
-    earlier = [s for s in uow.funder_statements.for_funder(funder.id) if s.cycle_to < cycle_to]
+    stored = uow.funder_statements.for_funder(funder.id)
+    earlier = [s for s in stored if s.cycle_to < cycle_to]
+    covering = next((s for s in stored if s.cycle_to >= cycle_to), None)
     cycle_from = earlier[-1].cycle_to + timedelta(days=1) if earlier else starts
     totals = uow.ledger.party_totals(funder_party(funder.code), posted_from=starts,
                                      posted_to=cycle_to)
     figures = figures_of(totals) - sum((s.figures for s in earlier), Figures())
     batches = tuple(ClaimBatch(s.number, s.paid_on, s.claims, s.total_fen)
                     for s in uow.settlements.paid_between(funder.id, cycle_from, cycle_to))
-    return FunderStatement(funder.id, funder.code, funder.name,
-                           statement_number(funder.code, cycle_to), cycle_from, cycle_to,
-                           funder.premium_collector, figures, batches)
+    draft = FunderStatement(funder.id, funder.code, funder.name,
+                            statement_number(funder.code, cycle_to), cycle_from, cycle_to,
+                            funder.premium_collector, figures, batches)
+    return draft, covering
+
+
+def _with_batches(uow: UnitOfWork, statement: FunderStatement) -> FunderStatement:
+    """A settled statement with the claim batches paid to the funder in its cycle."""
+    return replace(statement, claim_batches=tuple(
+        ClaimBatch(s.number, s.paid_on, s.claims, s.total_fen)
+        for s in uow.settlements.paid_between(statement.funder_id, statement.cycle_from,
+                                              statement.cycle_to)))
 
 
 def funder_statement(uow: UnitOfWork, funder_code: str, *, on: date) -> FunderStatement:
     """The funder's statement of its last whole cycle ending by ``on``: settled (with its
-    day and bank transaction) or a draft of what settling it would post."""
+    day and bank transaction; a later statement that took the cycle in, if one did) or a
+    draft of what settling it would post."""
     authorize(uow, Action.LEDGER_READ)
     with uow:
         funder, starts, days = _funder(uow, funder_code)
-        draft = _draft(uow, funder, starts, days, on)
-        assert funder.id is not None
-        settled = uow.funder_statements.for_cycle(funder.id, draft.cycle_to)
-    return replace(settled, claim_batches=draft.claim_batches) if settled else draft
+        draft, covering = _draft(uow, funder, starts, days, on)
+        return _with_batches(uow, covering) if covering is not None else draft
 
 
 def funder_statements(uow: UnitOfWork, funder_code: str) -> list[FunderStatement]:
@@ -119,18 +130,18 @@ def settle_funder(cmd: SettleFunder, uow: UnitOfWork) -> Settled:
     with uow:
         funder, starts, days = _funder(uow, cmd.funder_code)
         assert funder.id is not None
-        draft = _draft(uow, funder, starts, days, cmd.on)
+        draft, cycle = _draft(uow, funder, starts, days, cmd.on)
         # The evidence of a repeat is read last, the bank transaction's after the cycle's: a
         # concurrent settlement that committed after the ledger (or the cycle) was read is
         # found under its reference.
-        cycle = uow.funder_statements.for_cycle(funder.id, draft.cycle_to)
         seen = uow.funder_statements.by_reference(reference)
         if seen is not None:
-            if (seen.funder_id, seen.cycle_to) != (funder.id, draft.cycle_to):
+            if seen.funder_id != funder.id or not (
+                    seen.cycle_from <= draft.cycle_to <= seen.cycle_to):
                 raise Conflict(f"bank transaction {reference} settled {seen.number}")
-            return Settled(replace(seen, claim_batches=draft.claim_batches), None, repeat=True)
+            return Settled(_with_batches(uow, seen), None, repeat=True)
         if cycle is not None:
-            raise Conflict(f"{cycle.number} was settled on {cycle.settled_on} by bank "
+            raise Conflict(f"{cycle.number} settled this cycle on {cycle.settled_on} by bank "
                            f"transaction {cycle.bank_reference}")
         if draft.figures.empty:
             raise Conflict(f"{draft.number}: nothing to settle through {draft.cycle_to}")
