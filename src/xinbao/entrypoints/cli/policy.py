@@ -304,7 +304,9 @@ def _policy_table(p: Policy) -> Table:
             ("period", f"{p.start_date or '-'} to {p.end_date or '-'} ({p.term_months} months)"),
             ("premium (yuan)", f"{premium} ({p.premium_basis.value}, "
                                f"{p.monthly_premium_rate}/month)"),
-            ("earned (yuan)", format_yuan(p.earned_fen)),
-            ("refunded (yuan)", format_yuan(p.refunded_fen))):
+            ("earned (yuan)", f"{format_yuan(p.earned_fen)} (by {p.earning})"),
+            ("refunded (yuan)", format_yuan(p.refunded_fen)),
+            ("premium receivable (yuan)", format_yuan(p.premium_due_fen)),
+            ("version", f"{p.version} (xinbao policies endorsements)")):
         table.add_row(name, value)
     return table
