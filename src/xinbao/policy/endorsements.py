@@ -390,7 +390,8 @@ def lapse_unpaid(uow: UnitOfWork, *, on: date, rules: PolicyRules | None = None)
             versions = uow.funders.agreements(policy.funder_id)
             grace[policy.funder_id] = versions[-1].premium_grace_days if versions else 30
         if installment is None or installment.due_date + timedelta(
-                days=grace[policy.funder_id]) >= on:
+                days=grace[policy.funder_id]) >= on or policy.end_date is None \
+                or on >= policy.end_date:  # cover over: it expires, it does not lapse
             continue
         policy.schedule = loan.installments  # a policy earning by exposure reads it
         earned = policy.lapse(on, installment=installment.number)
