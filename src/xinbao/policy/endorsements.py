@@ -41,7 +41,6 @@ from xinbao.catalogue.model.parties import InsuranceMode, PolicyRole
 from xinbao.iam.access import authorize, own
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import Conflict, FieldError, InvalidInput, require
-from xinbao.kernel.money import apply_rate
 from xinbao.kernel.retries import retried
 from xinbao.ledger.services import post
 from xinbao.loans.model import (
@@ -56,9 +55,8 @@ from xinbao.loans.model import (
 )
 from xinbao.policy import postings
 from xinbao.policy.commands import CancelPolicy, PrepayInPart, RestructureLoan, TransferPolicy
-from xinbao.policy.model import Endorsement, EndorsementKind, Policy, PolicyStatus
-from xinbao.policy.postings import FunderShare
-from xinbao.policy.premiums import funder_share
+from xinbao.policy.model import Endorsement, EndorsementKind, PolicyStatus
+from xinbao.policy.premiums import post_refund
 from xinbao.policy.repository import UnitOfWork
 from xinbao.policy.rules import LAPSE, PolicyRules, shipped
 
@@ -115,15 +113,14 @@ def cancel_policy(cmd: CancelPolicy, uow: UnitOfWork,
         policy.schedule = loan.installments  # a policy earning by exposure reads it
         cancelled = policy.cancel_on_request(cmd.on, cooling_off_ends=cooling_off_ends,
                                              reason=cmd.reason.strip())
-        clawback, share = _clawback(uow, policy, refunded_before)
         post(uow, postings.premium_earned(
             on=cmd.on, policy_id=policy.id, policy_no=policy.policy_no,
             earned_through_fen=policy.earned_fen, amount_fen=cancelled.earned_fen))
-        post(uow, postings.premium_refunded(
-            on=cmd.on, policy_id=policy.id, policy_no=policy.policy_no,
-            amount_fen=cancelled.refunded_fen, share=share, commission_fen=clawback,
+        clawback = post_refund(
+            uow, policy, on=cmd.on, refunded_fen=cancelled.refunded_fen,
+            refunded_before=refunded_before,
             earned_reversed_fen=cancelled.earned_reversed_fen,
-            description=f"Premium refund on cancellation of {policy.policy_no}"))
+            description=f"Premium refund on cancellation of {policy.policy_no}")
         uow.policies.save(policy)
         endorsement = uow.policies.add_endorsement(Endorsement(
             policy.id, policy.version, EndorsementKind.CANCELLATION, cmd.on,
@@ -185,18 +182,6 @@ def transfer_policy(cmd: TransferPolicy, uow: UnitOfWork) -> Endorsement:
                      "to_funder_id": to.id, "to_contract_no": contract}))
         uow.commit()
     return endorsement
-
-
-def _clawback(uow: UnitOfWork, policy: Policy, refunded_before: int,
-              ) -> tuple[int, FunderShare]:
-    """The commission clawed back on what the policy refunded since ``refunded_before``:
-    the funder's rate on all it has refunded less on what it had, so that however many
-    refunds a policy makes, the commission kept is the rate on the premium kept; and the
-    funder's part of the refund's posting."""
-    funder = require(uow.funders.get(policy.funder_id), "funder", policy.funder_id)
-    clawback = (apply_rate(policy.refunded_fen, funder.commission_rate)
-                - apply_rate(refunded_before, funder.commission_rate))
-    return clawback, funder_share(funder)
 
 
 @retried
@@ -276,15 +261,13 @@ def prepay_part(uow: UnitOfWork, cmd: PrepayInPart) -> Endorsement:
     change = policy.prepay_partly(cmd.paid_on, principal_fen=cmd.principal_fen,
                                   outstanding_fen=outstanding,
                                   schedule_sha256=schedule_digest(schedule))
-    clawback, share = _clawback(uow, policy, refunded_before)
     post(uow, postings.premium_earned(
         on=cmd.paid_on, policy_id=policy.id, policy_no=policy.policy_no,
         earned_through_fen=policy.earned_fen, amount_fen=change.earned_fen))
-    post(uow, postings.premium_refunded(
-        on=cmd.paid_on, policy_id=policy.id, policy_no=policy.policy_no,
-        amount_fen=change.refunded_fen, share=share, commission_fen=clawback,
-        version=policy.version,
-        description=f"Premium refund on partial prepayment of {policy.policy_no}"))
+    clawback = post_refund(
+        uow, policy, on=cmd.paid_on, refunded_fen=change.refunded_fen,
+        refunded_before=refunded_before, version=policy.version,
+        description=f"Premium refund on partial prepayment of {policy.policy_no}")
     uow.policies.save(policy)
     endorsement = uow.policies.add_endorsement(Endorsement(
         policy.id, policy.version, EndorsementKind.PARTIAL_PREPAYMENT, cmd.paid_on,

@@ -14,7 +14,7 @@ from datetime import date
 
 from xinbao.catalogue.model.agreements import PremiumCollector
 from xinbao.catalogue.model.parties import Funder
-from xinbao.kernel.errors import WriteConflict
+from xinbao.kernel.errors import WriteConflict, require
 from xinbao.kernel.money import apply_rate
 from xinbao.ledger.model import funder_party
 from xinbao.ledger.services import post
@@ -89,6 +89,25 @@ def write_installment_premiums(
             commission=commission))
         uow.policies.set_installments_written(progress)
     return premium_total
+
+
+def post_refund(uow: UnitOfWork, policy: Policy, *, on: date, refunded_fen: int,
+                refunded_before: int, description: str | None = None,
+                earned_reversed_fen: int = 0, version: int | None = None) -> int:
+    """Post the single premium the policy just refunded (``refunded_fen``; it had refunded
+    ``refunded_before`` before), paid out of the bank or out of what its funder holds, and
+    claw back the commission on it: the funder's rate on all the policy has refunded less on
+    what it had, so that however many refunds it makes, the commission kept is the rate on
+    the premium kept. Returns the commission clawed back."""
+    assert policy.id is not None
+    funder = require(uow.funders.get(policy.funder_id), "funder", policy.funder_id)
+    clawback = (apply_rate(policy.refunded_fen, funder.commission_rate)
+                - apply_rate(refunded_before, funder.commission_rate))
+    post(uow, postings.premium_refunded(
+        on=on, policy_id=policy.id, policy_no=policy.policy_no, amount_fen=refunded_fen,
+        share=funder_share(funder), commission_fen=clawback,
+        earned_reversed_fen=earned_reversed_fen, description=description, version=version))
+    return clawback
 
 
 def earn_premium(uow: UnitOfWork, policy: Policy, *, on: date, all_of_it: bool = False) -> int:

@@ -22,7 +22,6 @@ from xinbao.kernel.errors import (
     require,
 )
 from xinbao.kernel.events import Event
-from xinbao.kernel.money import apply_rate
 from xinbao.kernel.results import FileOutcome, Rejection
 from xinbao.kernel.retries import retried
 from xinbao.ledger.services import post
@@ -45,6 +44,7 @@ from xinbao.policy.premiums import (
     Earned,
     funder_share,
     post_earned,
+    post_refund,
     write_installment_premiums,
 )
 from xinbao.policy.premiums import close_month as close_month_earning
@@ -393,14 +393,8 @@ def _settle_policy(uow: UnitOfWork, policy: Policy, loan: Loan, *, on: date,
         earned.append(Earned(policy.id, policy.product_code, before,
                              settled.earned_through_fen))
     if settled.refunded_fen:
-        funder = require(uow.funders.get(policy.funder_id), "funder", policy.funder_id)
-        post(uow, postings.premium_refunded(
-            on=on, policy_id=policy.id, policy_no=policy.policy_no,
-            amount_fen=settled.refunded_fen, share=funder_share(funder),
-            # The rate on all refunded less on what was before (a partial prepayment's):
-            # the commission kept is the rate on the premium kept.
-            commission_fen=apply_rate(policy.refunded_fen, funder.commission_rate)
-            - apply_rate(refunded_before, funder.commission_rate)))
+        post_refund(uow, policy, on=on, refunded_fen=settled.refunded_fen,
+                    refunded_before=refunded_before)
     # The premium earned to date before a refund is posted but not counted here: the
     # settlement reports what was earned at maturity and what was refunded.
     return Settlement(expired=settled.expired,
