@@ -222,7 +222,7 @@ def generate(lo: int, hi: int, total: int, funder_ids: list[int], sealed: dict[s
         "id": ids, "application_id": ids, "product_code": col["code"], "product_version": 1,
         "mode": col["mode"], "funder_id": funder,
         "borrower_id_number": sealed["policy_borrower_id_number"],
-        "policyholder": col["holder"], "insured": "creditor", "sum_insured_fen": principal,
+        "policyholder": col["holder"], "insured": "creditor", "principal_insured_fen": principal,
         "coverage_share": col["coverage"], "premium_basis": col["basis"],
         "monthly_premium_rate": col["premium_rate"], "refund_method": col["refund"],
         "term_months": TERM,

@@ -120,7 +120,7 @@ def prepare(url: str, policies: int, late_every: int = 100) -> Any:  # the conta
             "mode": applications[-1]["mode"], "funder_id": funder_id,
             "borrower_id_number": policy_id_number,
             "policyholder": applications[-1]["policyholder"], "insured": "creditor",
-            "sum_insured_fen": amount,
+            "principal_insured_fen": amount,
             "coverage_share": Decimal("0.8") if product == "MORTGAGE-C" else Decimal(1),
             "premium_basis": basis, "monthly_premium_rate": rate, "refund_method": refund,
             "term_months": term, "single_premium_fen": single,

@@ -214,7 +214,8 @@ def single_premium_policy(**changes: object) -> Policy:
     p = Policy(
         application_id=1, product_code="CAR-G", product_version=1,
         mode=InsuranceMode.GUARANTEE, funder_id=1, borrower_id_number="11010519491231002X",
-        policyholder=PolicyRole.DEBTOR, insured=PolicyRole.CREDITOR, sum_insured_fen=12_000_000,
+        policyholder=PolicyRole.DEBTOR, insured=PolicyRole.CREDITOR,
+        principal_insured_fen=12_000_000,
         coverage_share=Decimal("0.9"), premium_basis=PremiumBasis.SINGLE,
         monthly_premium_rate=Decimal("0.003"), refund_method=RefundMethod.RULE_OF_78,
         term_months=12, single_premium_fen=78_000, installment_premium_fen=0, quoted_on=START,

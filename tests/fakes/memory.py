@@ -974,7 +974,7 @@ class _Risk(_Table):
                 obligor=number, enterprise=enterprise, funder=funders[p.funder_id].code,
                 region=region_of(number, enterprise=enterprise), industry=a.profile.industry,
                 product=p.product_code,
-                principal_fen=max(p.sum_insured_fen - repaid.get(p.loan_id or 0, 0), 0),
+                principal_fen=max(p.principal_insured_fen - repaid.get(p.loan_id or 0, 0), 0),
                 coverage_share=p.coverage_share))
         return out
 

@@ -241,6 +241,11 @@ def test_a_defaulted_loan_is_claimed_paid_and_recovered_over_http_with_a_balance
     loan_id = policy["loan_id"]
     schedule = client.get(f"/v1/loans/{loan_id}").json()["schedule"]
     assert len(schedule) == 12 and sum(i["principal_fen"] for i in schedule) == 3_600_000
+    # The sum insured (保险金额): the principal and the interest the schedule bears.
+    interest = sum(i["interest_fen"] for i in schedule)
+    assert (policy["principal_insured_fen"], policy["interest_insured_fen"]) == (
+        3_600_000, interest)
+    assert policy["sum_insured_fen"] == 3_600_000 + interest > 3_600_000
 
     for installment in schedule[:PAID_INSTALLMENTS]:
         paid = client.post(f"/v1/loans/{loan_id}/repayments", json=repayment_body(
@@ -361,7 +366,7 @@ def test_the_decision_is_read_back_with_its_reasons_limit_and_price(
     assert body["inputs"]["monthly_income_yuan"] == 20_000.0
     assert body["bureau"]["status"] == "ok"
     policy = decided.json()["policy"]
-    assert policy["sum_insured_fen"] == body["approved_fen"]
+    assert policy["principal_insured_fen"] == body["approved_fen"]
     assert client.get(f"/v1/applications/{UNKNOWN_ID}/decision").status_code == 404
 
 

@@ -321,7 +321,7 @@ def test_fifty_racing_payments_pay_once_within_what_is_owed_without_a_5xx(decide
     tb = ledger.trial_balance(container.uow())
     assert tb.total == 0
     assert tb.balance(accounts.CLAIMS_PAID) == claim.amount_fen \
-        <= min(claim.principal_fen + claim.interest_fen, policy.sum_insured_fen)
+        <= min(claim.principal_fen + claim.interest_fen, policy.principal_insured_fen)
     assert reserves_tie_out(container) == 0
     assert len(events(container, "RecoveryRightCreated", claim.id)) == 1
     with container.uow() as u:
@@ -379,8 +379,12 @@ def test_claims_paid_before_recovery_rights_existed_get_theirs_from_the_migratio
     engine.dispose()
     with container.uow() as u:
         again = u.recoveries.right_for(claim.id)
+        # 0019 gives each assessment the sum insured as it then stood: the principal (the
+        # interest insured came with 0027); this claim was limited by both.
         assert [a.assessment.amount.limit_fen for a in u.claims.assessments(claim.id)] \
-            == limits == [policy.sum_insured_fen]
+            == [policy.principal_insured_fen]
+        assert limits == [u.policies.get(policy.id).sum_insured_fen] > [
+            policy.principal_insured_fen]
     assert made is not None and again is not None
     assert (again.claim_id, again.policy_id, again.loan_id, again.application_id,
             again.opened_on, again.amount_fen, again.principal_fen, again.interest_fen,

@@ -17,6 +17,7 @@ from tests import support
 from xinbao.bootstrap import Container, bootstrap
 from xinbao.claims.model import Claim, ClaimStatus
 from xinbao.entrypoints.api.app import create_app
+from xinbao.kernel.money import format_yuan
 from xinbao.policy.model import Policy
 from xinbao.servicing import services as servicing
 from xinbao.servicing.commands import RecordRepayment
@@ -206,7 +207,11 @@ def test_a_claim_opened_from_the_form_is_determined_and_a_second_submission_open
     assert "The claim was opened." in page.text
     assert "user:qian.claims" in page.text
     assert f'href="/console/policies/{c.policy.id}"' in page.text
-    assert "36,000.00" in page.text  # the outstanding principal
+    # The sum insured: the 36,000 yuan principal and the interest its schedule bears.
+    with container.uow() as uow:
+        policy = uow.policies.get(c.policy.id)
+    assert policy is not None and policy.principal_insured_fen == 3_600_000
+    assert f"<dd>{format_yuan(policy.sum_insured_fen)}</dd>" in page.text
 
 
 def test_a_declined_claim_shows_the_checks_that_failed_with_their_reason_codes(world):

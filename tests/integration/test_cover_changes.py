@@ -96,9 +96,14 @@ def test_a_partial_prepayment_lowers_the_installments_and_refunds_its_share(c):
     assert (made.kind, made.version, made.refund_fen) == (
         EndorsementKind.PARTIAL_PREPAYMENT, 2, refund)
     assert made.commission_clawback_fen == apply_rate(refund, RATE)
-    assert (after.version, after.refunded_fen, after.sum_insured_fen) == (
-        2, refund, before.sum_insured_fen - 3_000_000)
+    assert (after.version, after.refunded_fen, after.principal_insured_fen) == (
+        2, refund, before.principal_insured_fen - 3_000_000)
     assert after.unearned_fen == unearned - refund == after.upr_base_fen
+    # The sum insured is the principal and the interest the schedule bears: less of both.
+    interest_after = sum(i.interest_fen for i in rescheduled.installments)
+    assert before.interest_insured_fen == sum(i.interest_fen for i in loan.installments)
+    assert after.interest_insured_fen == interest_after < before.interest_insured_fen
+    assert after.sum_insured_fen == after.principal_insured_fen + interest_after
     # The term stays; the principal still sums to the loan's; what is left is smaller.
     assert rescheduled.term_months == 24 and len(rescheduled.installments) == 24
     assert sum(i.principal_fen for i in rescheduled.installments) == loan.principal_fen
@@ -148,8 +153,8 @@ def test_installment_premiums_fall_with_the_sum_insured(c):
 
     after = _stored(c, policy)
     assert made.refund_fen == 0  # installment premiums not yet due are never charged
-    assert after.sum_insured_fen == before.sum_insured_fen - 1_200_000
-    assert after.installment_premium_fen == apply_rate(after.sum_insured_fen,
+    assert after.principal_insured_fen == before.principal_insured_fen - 1_200_000
+    assert after.installment_premium_fen == apply_rate(after.principal_insured_fen,
                                                        after.monthly_premium_rate)
     assert after.installment_premium_fen < before.installment_premium_fen
     assert (after.earlier_installments, after.earlier_installments_fen) == (
@@ -252,6 +257,10 @@ def test_a_restructuring_with_consent_moves_the_cover_and_a_later_default_is_cla
                     on).days_past_due == 0
     assert (after.end_date, after.term_months) == (date(2027, 11, 15), 34)
     assert after.unearned_fen == before.single_premium_fen - after.earned_fen
+    # The cover follows the new schedule's interest; the principal insured stays.
+    assert after.interest_insured_fen == sum(i.interest_fen for i in rescheduled.installments)
+    assert after.interest_insured_fen != before.interest_insured_fen
+    assert after.principal_insured_fen == before.principal_insured_fen
     _books_whole(c, policy)
 
     claim = _claim_after_the_new_schedule_defaults(c, policy)
@@ -267,6 +276,7 @@ def test_a_restructuring_without_consent_is_noted_and_its_claim_declined(c):
     after = _stored(c, policy)
     assert (made.details["consent"], after.version, after.schedule_sha256) == (False, 2, None)
     assert after.end_date == policy.end_date
+    assert after.sum_insured_fen == policy.sum_insured_fen  # the cover stays what it was
 
     claim = _claim_after_the_new_schedule_defaults(c, policy)
     assert claim.status is ClaimStatus.DECLINED

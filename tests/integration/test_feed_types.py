@@ -82,7 +82,7 @@ def _quoted(c: Container, ref: str) -> Policy:
 
 def _disbursement(ref: str, policy: Policy, *, principal: int | None = None,
                   term: int = 12) -> str:
-    amount = policy.sum_insured_fen if principal is None else principal
+    amount = policy.principal_insured_fen if principal is None else principal
     return f"LN-{ref},{ref},{DISBURSED},{_yuan(amount)},{term},DB-{ref}"
 
 
@@ -111,7 +111,7 @@ def test_a_disbursement_file_issues_each_quoted_policy_once_and_an_overlap_only_
                     [_disbursement("APP-2", two), _disbursement("APP-3", three)], day=ISSUE_DAY)
 
     assert (first.status, first.accepted, first.repeated) == ("applied", 2, 0)
-    assert first.principal_fen == one.sum_insured_fen + two.sum_insured_fen
+    assert first.principal_fen == one.principal_insured_fen + two.principal_insured_fen
     assert disbursed == 2
     assert (again.status, again.accepted) == ("repeat", 0)
     assert (overlap.status, overlap.accepted, overlap.repeated) == ("applied", 1, 1)
@@ -123,7 +123,7 @@ def test_a_disbursement_file_issues_each_quoted_policy_once_and_an_overlap_only_
         loan = uow.loans.get_by_contract(1, "LN-APP-1")
     assert loan is not None
     assert (loan.principal_fen, loan.term_months, loan.start_date) == (
-        one.sum_insured_fen, 12, DISBURSED)
+        one.principal_insured_fen, 12, DISBURSED)
 
 
 def test_a_disbursed_single_premium_policy_posts_its_premium_as_issuing_it_does(
@@ -135,7 +135,7 @@ def test_a_disbursed_single_premium_policy_posts_its_premium_as_issuing_it_does(
     entries = _entries(c)
 
     report = _load(c, tmp_path, FileType.DISBURSEMENTS, "car.csv", [
-        f"LN-CAR,APP-CAR-1,{DISBURSED},{_yuan(quote.sum_insured_fen)},24,DB-CAR"],
+        f"LN-CAR,APP-CAR-1,{DISBURSED},{_yuan(quote.principal_insured_fen)},24,DB-CAR"],
         day=ISSUE_DAY)
 
     assert (report.status, report.premium_fen) == ("applied", quote.single_premium_fen)
@@ -151,7 +151,7 @@ def test_a_disbursement_file_with_one_bad_row_issues_nothing_and_says_the_row_an
 
     amount = _load(c, tmp_path, FileType.DISBURSEMENTS, "amount.csv", [
         _disbursement("APP-1", one), _disbursement("APP-2", two,
-                                                   principal=two.sum_insured_fen - 100)],
+                                                   principal=two.principal_insured_fen - 100)],
         day=ISSUE_DAY)
     term = _load(c, tmp_path, FileType.DISBURSEMENTS, "term.csv", [
         _disbursement("APP-1", one, term=24)], day=ISSUE_DAY)
@@ -173,7 +173,7 @@ def test_a_contract_insured_for_another_application_is_refused(decided_container
           day=ISSUE_DAY)
 
     taken = _load(c, tmp_path, FileType.DISBURSEMENTS, "d2.csv", [
-        f"LN-APP-1,APP-2,{DISBURSED},{_yuan(two.sum_insured_fen)},12,DB-2"], day=ISSUE_DAY)
+        f"LN-APP-1,APP-2,{DISBURSED},{_yuan(two.principal_insured_fen)},12,DB-2"], day=ISSUE_DAY)
 
     assert taken.rejects.select(feeds.ROW, "rule").rows() == [(1, "feed.contract_taken")]
     assert _policies(c, two) == [(PolicyStatus.QUOTED.value, None)]

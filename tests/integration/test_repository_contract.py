@@ -216,7 +216,7 @@ def test_rows_added_together_get_their_own_ids_in_order(uow_factory):
                                                  amount_fen=1_000_000 + i)
                                          for i, ref in enumerate(refs)])
         policies = u.policies.add_many([replace(_policy(a, funder.id),
-                                                sum_insured_fen=a.amount_fen) for a in added])
+                                                principal_insured_fen=a.amount_fen) for a in added])
         u.commit()
     ids = [a.id for a in added]
     assert ids == sorted(ids) and len(set(ids)) == 7 and first.id not in ids
@@ -224,7 +224,7 @@ def test_rows_added_together_get_their_own_ids_in_order(uow_factory):
         for a, p in zip(added, policies, strict=True):
             assert u.applications.get(a.id).external_ref == a.external_ref
             loaded = u.policies.get(p.id)
-            assert (loaded.application_id, loaded.sum_insured_fen) == (a.id, a.amount_fen)
+            assert (loaded.application_id, loaded.principal_insured_fen) == (a.id, a.amount_fen)
 
 
 def test_changes_are_invisible_until_saved_and_committed(uow_factory):
@@ -303,7 +303,8 @@ def _policy(app: Application, funder_id: int) -> Policy:
     return Policy(
         application_id=app.id, product_code="CONSUMER-G", product_version=1,
         mode=InsuranceMode.GUARANTEE, funder_id=funder_id, borrower_id_number=b.RESIDENT_ID,
-        policyholder=PolicyRole.DEBTOR, insured=PolicyRole.CREDITOR, sum_insured_fen=1_000_000,
+        policyholder=PolicyRole.DEBTOR, insured=PolicyRole.CREDITOR,
+        principal_insured_fen=1_000_000,
         coverage_share=Decimal("0.9"), premium_basis=PremiumBasis.SINGLE,
         monthly_premium_rate=Decimal("0.0031"), refund_method=RefundMethod.RULE_OF_78,
         term_months=6, single_premium_fen=18_600, installment_premium_fen=0,
@@ -315,7 +316,7 @@ def test_policies_round_trip_every_field_and_record_their_events(uow_factory):
     with uow_factory() as u:
         loan = u.loans.add(_loan(funder.id))
         policy = u.policies.add(_policy(app, funder.id))
-        policy.issue(on=date(2025, 2, 28), start=date(2025, 2, 28), loan_id=loan.id)
+        policy.issue(on=date(2025, 2, 28), start=date(2025, 2, 28), loan_id=loan.id, interest_fen=0)
         policy.come_into_force(date(2025, 2, 28))
         policy.earned_fen = 1234
         u.policies.save(policy)
@@ -345,7 +346,7 @@ def test_the_month_close_reads_earning_terms_and_sets_only_earned_from_what_it_r
         for application, contract in ((app, "LN-1"), (other, "LN-2")):
             loan = u.loans.add(replace(_loan(funder.id), contract_no=contract))
             policy = u.policies.add(_policy(application, funder.id))
-            policy.issue(on=start, start=start, loan_id=loan.id)
+            policy.issue(on=start, start=start, loan_id=loan.id, interest_fen=0)
             policy.come_into_force(start)
             u.policies.save(policy)
             ids.append(policy.id)
@@ -377,14 +378,16 @@ def test_a_search_of_policies_filters_sorts_pages_and_counts_issued_ones(uow_fac
 
     funder, _ = _seeded(uow_factory)
     covers = [3_000_000, 1_000_000, 2_000_000, 1_000_000]
+    interest = [0, 0, 1_500_000, 0]  # the sum insured orders: principal and interest
     with uow_factory() as u:
         apps = u.applications.add_many([_application(funder.id, f"S-{n}") for n in range(5)])
-        quote = replace(_policy(apps[4], funder.id), sum_insured_fen=9_000_000)
-        issued = [replace(_policy(a, funder.id), sum_insured_fen=c)
+        quote = replace(_policy(apps[4], funder.id), principal_insured_fen=9_000_000)
+        issued = [replace(_policy(a, funder.id), principal_insured_fen=c)
                   for a, c in zip(apps, covers, strict=False)]
         u.policies.add_many([*issued, quote])
         for n, p in enumerate(issued):
-            p.issue(on=date(2025, 3, 1 + n), start=date(2025, 3, 1 + n), loan_id=None)
+            p.issue(on=date(2025, 3, 1 + n), start=date(2025, 3, 1 + n), loan_id=None,
+                    interest_fen=interest[n])
         issued[0].come_into_force(date(2025, 3, 1))
         u.policies.save_many(issued)
         u.commit()
@@ -397,9 +400,10 @@ def test_a_search_of_policies_filters_sorts_pages_and_counts_issued_ones(uow_fac
                                      PageRequest("id", True, 0, 10))
         one = u.policies.search(PolicyFilter(policy_id=ids[2]), PageRequest())
         other = u.policies.search(PolicyFilter(funder_id=funder.id + 1), PageRequest())
-    assert [p.id for p in by_cover.items] == [ids[1], ids[3], ids[2]]  # ties by id
+    assert [p.id for p in by_cover.items] == [ids[1], ids[3], ids[0]]  # ties by id
     assert by_cover.total == 4 and by_cover.pages == 2
-    assert [p.id for p in second.items] == [ids[0]] and second.number == 2
+    assert [p.id for p in second.items] == [ids[2]] and second.number == 2
+    assert second.items[0].sum_insured_fen == 3_500_000
     assert [p.id for p in newest.items] == ids[::-1]
     assert [p.id for p in in_force.items] == [ids[0]] and in_force.total == 1
     assert [p.id for p in one.items] == [ids[2]] and one.items[0].borrower_id_number
@@ -506,7 +510,7 @@ def test_the_register_s_figures_are_each_issued_policy_with_its_paid_claims(uow_
         quote = u.applications.add(_application(funder.id, "A-2"))
         loan = u.loans.add(_loan(funder.id))
         issued = u.policies.add(_policy(app, funder.id))
-        issued.issue(on=date(2025, 2, 28), start=date(2025, 2, 28), loan_id=loan.id)
+        issued.issue(on=date(2025, 2, 28), start=date(2025, 2, 28), loan_id=loan.id, interest_fen=0)
         issued.come_into_force(date(2025, 2, 28))
         issued.refunded_fen = 600
         u.policies.save(issued)
@@ -970,7 +974,7 @@ def test_the_end_of_day_questions_find_the_policies_each_step_concerns(database_
                 ("past_due", installment, apps[0], past_due), ("repaid", single, apps[1], repaid),
                 ("current", single, apps[2], current), ("lapsed", single, apps[3], lapsed)):
             policy = u.policies.add(replace(base, application_id=application.id, events=[]))
-            policy.issue(on=start, start=start, loan_id=loan.id)
+            policy.issue(on=start, start=start, loan_id=loan.id, interest_fen=0)
             policy.come_into_force(start)
             if name == "lapsed":
                 policy.expire(on)

@@ -82,13 +82,15 @@ def in_force_policy(**changes: object) -> Policy:
     p = Policy(
         application_id=1, product_code="CONSUMER-G", product_version=1,
         mode=InsuranceMode.GUARANTEE, funder_id=1, borrower_id_number="11010519491231002X",
-        policyholder=PolicyRole.DEBTOR, insured=PolicyRole.CREDITOR, sum_insured_fen=PRINCIPAL,
+        policyholder=PolicyRole.DEBTOR, insured=PolicyRole.CREDITOR,
+        principal_insured_fen=PRINCIPAL,
         coverage_share=Decimal("0.9"), premium_basis=PremiumBasis.PER_INSTALLMENT,
         monthly_premium_rate=Decimal("0.003"), refund_method=RefundMethod.PRO_RATA,
         term_months=12, single_premium_fen=0, installment_premium_fen=10_800, quoted_on=START,
         id=7,
     )
-    p.issue(on=START, start=START, loan_id=3)
+    p.issue(on=START, start=START, loan_id=3,
+            interest_fen=sum(i.interest_fen for i in loan().installments))
     p.come_into_force(START)
     p.events.clear()
     for name, value in changes.items():
@@ -173,25 +175,32 @@ def test_the_deductible_comes_off_the_gross_and_a_partial_claim_gets_at_most_its
 
 
 def test_what_is_payable_never_exceeds_the_sum_insured():
-    # A first-payment default at full cover: the whole principal and three months' interest
-    # are owed, more than the policy insures; the sum insured is the limit (以保险金额为限).
+    # The sum insured is the limit (以保险金额为限): the principal and the scheduled interest
+    # covered. A first-payment default at full cover owes the whole principal and three
+    # months' interest, more than the principal but within the sum insured: all of it paid.
+    scheduled = sum(i.interest_fen for i in loan().installments)
     full_cover = in_force_policy(coverage_share=Decimal("1"))
     a = run(policy=full_cover)
     assert a.covered
     owed = a.amount.principal_fen + a.amount.interest_fen
-    assert owed > PRINCIPAL == a.amount.limit_fen
-    assert a.amount.gross_fen == owed
-    assert a.amount.payable_fen == PRINCIPAL and a.amount.capped
-    assert a.amount.as_data()["limit_fen"] == PRINCIPAL
+    assert PRINCIPAL < owed < PRINCIPAL + scheduled == a.amount.limit_fen
+    assert a.amount.payable_fen == a.amount.gross_fen == owed and not a.amount.capped
+    assert a.amount.as_data()["limit_fen"] == PRINCIPAL + scheduled
+    # A cover that includes no interest is limited to its principal.
+    principal_only = in_force_policy(coverage_share=Decimal("1"), interest_insured_fen=0)
+    capped = run(policy=principal_only)
+    assert capped.amount.limit_fen == PRINCIPAL < capped.amount.gross_fen == owed
+    assert capped.amount.payable_fen == PRINCIPAL and capped.amount.capped
     # Below the limit nothing changes: 90% of what is owed is within the sum insured.
-    share = run()
+    share = run(policy=in_force_policy(interest_insured_fen=0))
     assert share.amount.payable_fen == share.amount.gross_fen < PRINCIPAL
     assert not share.amount.capped
     # A partial claim below the limit is what it asks; the deductible comes off first.
-    asked = run(policy=full_cover, notice=Notice(ClaimSource.NOTICE, on_day(90), "N-1",
-                                                 claimed_fen=PRINCIPAL - 1))
+    asked = run(policy=principal_only, notice=Notice(ClaimSource.NOTICE, on_day(90), "N-1",
+                                                     claimed_fen=PRINCIPAL - 1))
     assert asked.amount.payable_fen == PRINCIPAL - 1 and not asked.amount.capped
-    less = run(policy=full_cover, rules=replace(RULES, deductible_fen=owed - PRINCIPAL + 7))
+    less = run(policy=principal_only,
+               rules=replace(RULES, deductible_fen=owed - PRINCIPAL + 7))
     assert less.amount.payable_fen == PRINCIPAL - 7 and not less.amount.capped
 
 
@@ -216,7 +225,7 @@ def test_penalty_interest_is_paid_only_where_the_wording_includes_it():
     [("0.5", 1_000_001, 500_001), ("0.9", 1_000_001, 900_001), ("1", 999_999, 999_999)],
 )
 def test_payout_rounds_half_up_to_the_fen(share, principal_fen, payable):
-    policy = in_force_policy(coverage_share=Decimal(share), sum_insured_fen=principal_fen)
+    policy = in_force_policy(coverage_share=Decimal(share), principal_insured_fen=principal_fen)
     the_loan = loan(principal=principal_fen)
     paid = {i.number: (0, i.interest_fen) for i in the_loan.installments}
     a = run(policy=policy, the_loan=the_loan, paid=paid)

@@ -32,7 +32,7 @@ policy = b.single_premium_policy
 
 def issued(**changes: object) -> Policy:
     p = policy(**changes)
-    p.issue(on=START, start=START, loan_id=3)
+    p.issue(on=START, start=START, loan_id=3, interest_fen=0)
     p.events.clear()
     return p
 
@@ -48,7 +48,8 @@ def in_force(**changes: object) -> Policy:
 
 #: action name → (target state, how to call it, event name, event data)
 ACTIONS = {
-    "issue": (S.ISSUED, lambda p: p.issue(on=ON, start=START, loan_id=3), "PolicyIssued",
+    "issue": (S.ISSUED, lambda p: p.issue(on=ON, start=START, loan_id=3, interest_fen=0),
+              "PolicyIssued",
               {"start": "2025-01-15", "loan_id": 3}),
     "come_into_force": (S.IN_FORCE, lambda p: p.come_into_force(ON), "PolicyCameIntoForce", {}),
     "expire": (S.EXPIRED, lambda p: p.expire(ON), "PolicyExpired", {}),
@@ -117,7 +118,7 @@ def test_closed_policy_accepts_nothing():
 
 def test_issuing_binds_cover_from_disbursement_to_maturity():
     p = policy(term_months=12)
-    p.issue(on=date(2025, 1, 14), start=date(2025, 1, 31), loan_id=9)
+    p.issue(on=date(2025, 1, 14), start=date(2025, 1, 31), loan_id=9, interest_fen=0)
     assert p.issued_on == date(2025, 1, 14)
     assert p.start_date == date(2025, 1, 31)
     assert p.end_date == date(2026, 1, 31)
@@ -126,7 +127,7 @@ def test_issuing_binds_cover_from_disbursement_to_maturity():
 
 def test_issuing_a_policy_started_on_the_31st_ends_on_the_last_day_of_a_short_month():
     p = policy(term_months=1)
-    p.issue(on=date(2025, 1, 31), start=date(2025, 1, 31), loan_id=9)
+    p.issue(on=date(2025, 1, 31), start=date(2025, 1, 31), loan_id=9, interest_fen=0)
     assert p.end_date == date(2025, 2, 28)
 
 
@@ -329,7 +330,7 @@ policies_with_single_premium = st.builds(
 def test_earned_premium_never_decreases_and_plus_refund_is_the_single_premium(terms, a, b):
     premium, term, method, start = terms
     p = policy(single_premium_fen=premium, term_months=term, refund_method=method)
-    p.issue(on=start, start=start, loan_id=1)
+    p.issue(on=start, start=start, loan_id=1, interest_fen=0)
     p.come_into_force(start)
     early, late = start + timedelta(days=min(a, b)), start + timedelta(days=max(a, b))
     assert 0 <= p.earned_to(early) <= p.earned_to(late) <= premium
@@ -351,7 +352,7 @@ def test_a_cancellation_keeps_written_equal_to_earned_plus_refunded(
     fen."""
     premium, term, method, start = terms
     p = policy(single_premium_fen=premium, term_months=term, refund_method=method)
-    p.issue(on=start, start=start, loan_id=1)
+    p.issue(on=start, start=start, loan_id=1, interest_fen=0)
     p.come_into_force(start)
     assert p.end_date is not None
     on = min(start + timedelta(days=cancel_day), p.end_date - timedelta(days=1))

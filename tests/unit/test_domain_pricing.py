@@ -41,7 +41,7 @@ def quote(pd: str, *, terms: PricingTerms = TERMS, rate: str = "0.12",
           basis: PremiumBasis = PremiumBasis.PER_INSTALLMENT, cap: Decimal = CAP):
     flows = loan(rate=rate)
     return price(pd=D(pd), coverage_share=D("1"), terms=terms, loan=flows, basis=basis,
-                 sum_insured_fen=flows.principal_fen, cost_cap=cap)
+                 principal_insured_fen=flows.principal_fen, cost_cap=cap)
 
 
 def test_the_rate_is_expected_loss_plus_loadings_and_the_monthly_rate_a_twelfth():

@@ -22,7 +22,7 @@ MATURITY = date(2026, 1, 15)  # twelve months of cover
 def in_force(**changes: object) -> Policy:
     """78,000 fen single premium over twelve months, refunded by the Rule of 78."""
     p = b.single_premium_policy(**changes)
-    p.issue(on=START, start=START, loan_id=3)
+    p.issue(on=START, start=START, loan_id=3, interest_fen=0)
     p.come_into_force(START)
     p.events.clear()
     return p

@@ -172,7 +172,7 @@ def test_a_referral_waits_in_the_queue_until_an_underwriter_approves_it(store):
     assert referrals.referral_queue(system(store)()) == []
     with InMemoryUnitOfWork(store) as u:
         quote = u.policies.get_by_application(r.application.id)
-    assert quote.sum_insured_fen == r.decision.approved_fen
+    assert quote.principal_insured_fen == r.decision.approved_fen
     assert quote.monthly_premium_rate == r.decision.monthly_premium_rate
     with pytest.raises(IllegalTransition):
         review(store, acting(store, "li.uw", Role.UNDERWRITER), r.application.id)

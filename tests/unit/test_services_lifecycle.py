@@ -163,7 +163,7 @@ def test_an_amount_beyond_the_product_is_cut_to_the_product_maximum(uow):
     assert result.decision.outcome is Outcome.APPROVE_CHANGED
     assert result.decision.approved_fen == 20_000_000  # the product's maximum
     assert "LIM-PRODUCT-MAX" in result.decision.reason_codes  # with the per-borrower cap
-    assert result.policy.sum_insured_fen == 20_000_000
+    assert result.policy.principal_insured_fen == 20_000_000
 
 
 def test_an_amount_below_the_product_is_declined_with_a_reason_and_no_quote(uow):

@@ -475,9 +475,9 @@ def _as_insured(policy: Policy, loan: Loan) -> Check:
                       "start_date": loan.start_date.isoformat(),
                       "cover_start": _iso(policy.start_date)})
     differences = []
-    if loan.principal_fen != policy.sum_insured_fen:
+    if loan.principal_fen != policy.principal_insured_fen:
         differences.append(f"principal {loan.principal_fen} fen, insured "
-                           f"{policy.sum_insured_fen}")
+                           f"{policy.principal_insured_fen}")
     if loan.term_months != policy.term_months:
         differences.append(f"term {loan.term_months} months, insured {policy.term_months}")
     if policy.start_date is not None and loan.start_date != policy.start_date:
@@ -487,7 +487,8 @@ def _as_insured(policy: Policy, loan: Loan) -> Check:
         differences.append("the schedule is not the loan's contract at its rate")
     return Check("CLM-LOAN-NOT-AS-INSURED", not differences,
                  "; ".join(differences) or "the loan is as insured",
-                 {"principal_fen": loan.principal_fen, "sum_insured_fen": policy.sum_insured_fen,
+                 {"principal_fen": loan.principal_fen,
+                  "principal_insured_fen": policy.principal_insured_fen,
                   "term_months": loan.term_months, "insured_term_months": policy.term_months,
                   "annual_rate": str(loan.annual_rate), "start_date": loan.start_date.isoformat(),
                   "cover_start": _iso(policy.start_date)})

@@ -260,7 +260,8 @@ def prepay_part(uow: UnitOfWork, cmd: PrepayInPart) -> Endorsement:
     refunded_before, premium_before = policy.refunded_fen, policy.installment_premium_fen
     change = policy.prepay_partly(cmd.paid_on, principal_fen=cmd.principal_fen,
                                   outstanding_fen=outstanding,
-                                  schedule_sha256=schedule_digest(schedule))
+                                  schedule_sha256=schedule_digest(schedule),
+                                  interest_fen=sum(i.interest_fen for i in schedule))
     post(uow, postings.premium_earned(
         on=cmd.paid_on, policy_id=policy.id, policy_no=policy.policy_no,
         earned_through_fen=policy.earned_fen, amount_fen=change.earned_fen))
@@ -275,7 +276,7 @@ def prepay_part(uow: UnitOfWork, cmd: PrepayInPart) -> Endorsement:
             "reference": reference, "principal_fen": cmd.principal_fen,
             "interest_fen": cmd.interest_fen, "outstanding_fen": outstanding,
             "installment": current.number, "earned_fen": change.earned_fen,
-            "sum_insured_fen": policy.sum_insured_fen,
+            "principal_insured_fen": policy.principal_insured_fen,
             "premium_before_fen": premium_before,
             "installment_premium_fen": policy.installment_premium_fen,
             "installments_written": policy.installments_written,
@@ -339,7 +340,8 @@ def restructure_loan(cmd: RestructureLoan, uow: UnitOfWork) -> Endorsement:
         if cmd.consent:
             change = policy.restructure(cmd.on, end=loan.maturity_date,
                                         term_months=loan.term_months,
-                                        schedule_sha256=schedule_digest(schedule))
+                                        schedule_sha256=schedule_digest(schedule),
+                                        interest_fen=sum(i.interest_fen for i in schedule))
             post(uow, postings.premium_earned(
                 on=cmd.on, policy_id=policy.id, policy_no=policy.policy_no,
                 earned_through_fen=policy.earned_fen, amount_fen=change.earned_fen))

@@ -4,9 +4,10 @@ States: quoted → issued → in force → expired | cancelled | claimed → clo
 that never came into force may be cancelled. Every other transition is refused
 (``IllegalTransition``) and every allowed one records an event.
 
-Premium (DOMAIN §3, Ping An wording): the sum insured is the loan principal.
-- per installment: each installment's premium = sum insured × monthly rate;
-- single: sum insured × monthly rate × term, paid at disbursement.
+Premium (DOMAIN §3, Ping An wording) is charged on the principal insured (the loan principal);
+the sum insured, the limit of liability, is that principal and the scheduled interest covered.
+- per installment: each installment's premium = principal insured × monthly rate;
+- single: principal insured × monthly rate × term, paid at disbursement.
 Written premium follows CAS 25 (《企业会计准则第25号——原保险合同》): a single premium is written
 in full at issue and earned over the cover; an installment premium is written when it falls
 due, for cover already given, so it is earned as it is written.
@@ -104,19 +105,19 @@ def can_transition(current: PolicyStatus, target: PolicyStatus) -> bool:
     return target in _TRANSITIONS[current]
 
 
-def installment_premium(sum_insured_fen: int, monthly_rate: Decimal) -> int:
-    return apply_rate(sum_insured_fen, monthly_rate)
+def installment_premium(principal_insured_fen: int, monthly_rate: Decimal) -> int:
+    return apply_rate(principal_insured_fen, monthly_rate)
 
 
 def premium_schedule(
-    basis: PremiumBasis, sum_insured_fen: int, monthly_rate: Decimal, term_months: int,
+    basis: PremiumBasis, principal_insured_fen: int, monthly_rate: Decimal, term_months: int,
 ) -> tuple[int, tuple[int, ...]]:
     """(premium due at issue, premium due with each installment 1..n)."""
-    per_month = installment_premium(sum_insured_fen, monthly_rate)
+    per_month = installment_premium(principal_insured_fen, monthly_rate)
     if basis is PremiumBasis.SINGLE:
         with localcontext() as ctx:
             ctx.prec = PRECISION
-            single = round_fen(Decimal(sum_insured_fen) * monthly_rate * term_months)
+            single = round_fen(Decimal(principal_insured_fen) * monthly_rate * term_months)
         return single, (0,) * term_months
     return 0, (per_month,) * term_months
 
@@ -279,7 +280,7 @@ class Policy:
     borrower_id_number: str
     policyholder: PolicyRole
     insured: PolicyRole
-    sum_insured_fen: int
+    principal_insured_fen: int
     coverage_share: Decimal
     premium_basis: PremiumBasis
     monthly_premium_rate: Decimal
@@ -313,6 +314,9 @@ class Policy:
     #: How the single premium is earned: ``time`` (by the refund method) or ``exposure``
     #: (following the outstanding principal), the product's at issue (``params/policy.toml``).
     earning: str = "time"
+    #: The scheduled interest the cover includes (承保利息): the loan's at issue, the
+    #: endorsed schedule's after a partial prepayment or a restructuring consented to.
+    interest_insured_fen: int = 0
     id: int | None = None
     events: list[Event] = field(default_factory=list, repr=False)
     #: The loan's schedule, set by the use case that earns a policy earning by exposure (not
@@ -322,6 +326,12 @@ class Policy:
     @property
     def policy_no(self) -> str:
         return policy_number(self.id) if self.id is not None else "(unnumbered)"
+
+    @property
+    def sum_insured_fen(self) -> int:
+        """The sum insured (保险金额), the limit of liability: the principal insured and the
+        scheduled interest the cover includes. The premium rate applies to the principal."""
+        return self.principal_insured_fen + self.interest_insured_fen
 
     @property
     def total_premium_fen(self) -> int:
@@ -374,10 +384,12 @@ class Policy:
         self.events.append(Event(_EVENT_NAMES[target], "policy", self.id, on,
                                  {"from": before.value, "to": target.value, **data}))
 
-    def issue(self, *, on: date, start: date, loan_id: int) -> None:
-        """Bind cover for the loan disbursed on ``start``; it runs to the loan's maturity."""
+    def issue(self, *, on: date, start: date, loan_id: int, interest_fen: int) -> None:
+        """Bind cover for the loan disbursed on ``start``; it runs to the loan's maturity and
+        covers its principal and ``interest_fen``, the interest its schedule bears."""
         self._move(PolicyStatus.ISSUED, on, "issue", start=start.isoformat(), loan_id=loan_id)
         self.issued_on = on
+        self.interest_insured_fen = interest_fen
         self.start_date = start
         self.end_date = add_months(start, self.term_months)
         self.loan_id = loan_id
@@ -432,13 +444,14 @@ class Policy:
             raise IllegalTransition("policy", self.id, self.status.value, action)
 
     def prepay_partly(self, on: date, *, principal_fen: int, outstanding_fen: int,
-                      schedule_sha256: str) -> CoverChange:
+                      schedule_sha256: str, interest_fen: int) -> CoverChange:
         """Part of the loan's principal is repaid early on ``on`` (an endorsement: the next
         version, a smaller cover). The single premium is earned to ``on``; of what is still
         unearned, the share of the outstanding principal repaid (``principal_fen`` of
         ``outstanding_fen``) is refunded and the rest runs off by the product's method. The
-        sum insured falls by the principal repaid, and so does each installment premium
-        from the next one written (the sum insured × the monthly rate)."""
+        principal insured falls by the principal repaid, and so does each installment premium
+        from the next one written (the principal insured × the monthly rate); the interest
+        insured becomes ``interest_fen``, what the rebuilt schedule bears."""
         self._endorse(on, "be prepaid in part")
         if not 0 < principal_fen < outstanding_fen:
             raise InvalidInput.single("principal_fen", "prepayment.partial_amount",
@@ -447,18 +460,20 @@ class Policy:
         refund = apply_fraction(self.unearned_fen, principal_fen, outstanding_fen)
         self.refunded_fen += refund
         self.upr_base_fen, self.upr_base_on = self.unearned_fen, on
-        self.sum_insured_fen = max(self.sum_insured_fen - principal_fen, 0)
+        self.principal_insured_fen = max(self.principal_insured_fen - principal_fen, 0)
+        self.interest_insured_fen = interest_fen
         if self.installment_premium_fen:
             self.earlier_installments_fen = self.installment_premium_written_fen
             self.earlier_installments = self.installments_written
-            self.installment_premium_fen = installment_premium(self.sum_insured_fen,
+            self.installment_premium_fen = installment_premium(self.principal_insured_fen,
                                                                self.monthly_premium_rate)
         self.schedule_sha256 = schedule_sha256
         self.version += 1
         self.events.append(Event("PolicyEndorsed", "policy", self.id, on, {
             "kind": EndorsementKind.PARTIAL_PREPAYMENT.value, "version": self.version,
             "principal_fen": principal_fen, "refunded_fen": refund,
-            "sum_insured_fen": self.sum_insured_fen}))
+            "principal_insured_fen": self.principal_insured_fen,
+            "interest_insured_fen": interest_fen}))
         return CoverChange(earned, refund)
 
     def note_restructure(self, on: date) -> None:
@@ -472,12 +487,13 @@ class Policy:
             "consent": False}))
 
     def restructure(self, on: date, *, end: date, term_months: int,
-                    schedule_sha256: str) -> CoverChange:
+                    schedule_sha256: str, interest_fen: int) -> CoverChange:
         """The loan is restructured on ``on`` with the insurer's consent (an endorsement:
         the next version): the cover follows the new schedule to ``end`` (``term_months``
-        months from the start). The single premium is earned to ``on`` and what is left
-        unearned runs off over the new cover by the product's method; installment premiums
-        go on with each installment of the new schedule."""
+        months from the start) and the interest it bears (``interest_fen``). The single
+        premium is earned to ``on`` and what is left unearned runs off over the new cover by
+        the product's method; installment premiums go on with each installment of the new
+        schedule."""
         self._endorse(on, "be restructured")
         if end <= on or term_months < 1:
             raise InvalidInput.single("installments", "restructure.installments",
@@ -485,11 +501,13 @@ class Policy:
         earned = self.earn(on)
         self.upr_base_fen, self.upr_base_on = self.unearned_fen, on
         self.end_date, self.term_months = end, term_months
+        self.interest_insured_fen = interest_fen
         self.schedule_sha256 = schedule_sha256
         self.version += 1
         self.events.append(Event("PolicyEndorsed", "policy", self.id, on, {
             "kind": EndorsementKind.RESTRUCTURE.value, "version": self.version,
-            "consent": True, "end_date": end.isoformat(), "term_months": term_months}))
+            "consent": True, "end_date": end.isoformat(), "term_months": term_months,
+            "interest_insured_fen": interest_fen}))
         return CoverChange(earned, 0)
 
     def earn(self, on: date, *, all_of_it: bool = False) -> int:

@@ -108,7 +108,8 @@ def issue_items(uow: UnitOfWork, items: Sequence[IssuePolicy],
     issued: list[tuple[int, Issued]] = []
     for index, cmd, policy, loan in fresh:
         assert loan.id is not None
-        policy.issue(on=cmd.on, start=cmd.disbursed_on, loan_id=loan.id)
+        policy.issue(on=cmd.on, start=cmd.disbursed_on, loan_id=loan.id,
+                     interest_fen=sum(i.interest_fen for i in loan.installments))
         policy.earning = rules.earning_for(policy.product_code)
         policy.come_into_force(cmd.on)
         issued.append((index, Issued(policy, loan)))
@@ -156,7 +157,7 @@ def _disburse(cmd: IssuePolicy, policy: Policy, applications: Mapping[int, Appli
     taken.add(contract)
     loan = Loan.disburse(
         funder_id=policy.funder_id, contract_no=contract,
-        principal_fen=policy.sum_insured_fen,  # the approved amount (the limit may cut it)
+        principal_fen=policy.principal_insured_fen,  # the approved amount (the limit may cut it)
         annual_rate=application.annual_rate,
         term_months=application.term_months, method=application.repayment_method,
         start=cmd.disbursed_on)

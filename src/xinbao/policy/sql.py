@@ -177,7 +177,9 @@ class SqlPolicyRepository(SqlRepository):
             conditions.append(t.c.status == where.status.value)
         if where.policy_id is not None:
             conditions.append(t.c.id == where.policy_id)
-        column = t.c[POLICY_SORTS.get(page.sort, "id")]
+        name = POLICY_SORTS.get(page.sort, "id")
+        column = (t.c.principal_insured_fen + t.c.interest_insured_fen
+                  if name == "sum_insured_fen" else t.c[name])
         order = ([column.desc(), t.c.id.desc()] if page.descending
                  else [column.asc(), t.c.id.asc()])
         # The page's ids are found on narrow rows (sort key and id), then read whole: a deep

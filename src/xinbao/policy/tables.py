@@ -28,7 +28,7 @@ policies = Table(
     Column("borrower_id_number", Text, nullable=False),  # encrypted
     enum_column("policyholder"),
     enum_column("insured"),
-    fen_column("sum_insured_fen"),
+    fen_column("principal_insured_fen"),
     Column("coverage_share", DecimalText(), nullable=False),
     enum_column("premium_basis"),
     Column("monthly_premium_rate", DecimalText(), nullable=False),
@@ -54,6 +54,7 @@ policies = Table(
     Column("schedule_sha256", String(64)),
     fen_column("installments_collected_fen", server_default="0"),  # 0025
     Column("earning", String(16), nullable=False, server_default="time"),  # 0026
+    fen_column("interest_insured_fen", server_default="0"),  # 0027: the sum insured's interest
     ForeignKeyConstraint(["product_code", "product_version"],
                          ["products.code", "products.version"]),
 )

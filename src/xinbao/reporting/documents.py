@@ -121,7 +121,7 @@ def issue_epolicy(uow: UnitOfWork, policy_id: int, *, on: date,
         epolicy = EPolicy(
             policy.policy_no, found.insurer, found.insurer_en, policy.mode.value,
             product.code, product.version, product.name, wording, parties, loan.contract_no,
-            loan.principal_fen, sum(i.interest_fen for i in loan.installments),
+            policy.principal_insured_fen, policy.interest_insured_fen,
             policy.coverage_share, policy.start_date, policy.end_date, policy.issued_on,
             policy.term_months, product.claim_trigger_dpd, product.waiting_period_days,
             policy.premium_basis.value, policy.monthly_premium_rate, policy.single_premium_fen,

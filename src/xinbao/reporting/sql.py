@@ -35,7 +35,8 @@ class SqlReportingRepository(SqlRepository):
                        func.sum(c.c.recovered_fen).label("recovered"))
                 .where(c.c.status.in_(_PAID)).group_by(c.c.policy_id).subquery())
         issued = [s.value for s in PolicyStatus if s is not PolicyStatus.QUOTED]
-        q = (select(p.c.id, p.c.product_code, p.c.mode, p.c.status, p.c.sum_insured_fen,
+        q = (select(p.c.id, p.c.product_code, p.c.mode, p.c.status,
+                    p.c.principal_insured_fen + p.c.interest_insured_fen,
                     p.c.single_premium_fen - p.c.refunded_fen
                     + p.c.earlier_installments_fen + p.c.installment_premium_fen
                     * (p.c.installments_written - p.c.earlier_installments),

@@ -118,18 +118,18 @@ def _decide(uow: UnitOfWork, engine: RiskEngine, application_ids: Sequence[int],
     return results
 
 
-def quote(application: Application, product: Product, on: date, sum_insured_fen: int,
+def quote(application: Application, product: Product, on: date, principal_insured_fen: int,
           monthly_rate: Decimal) -> Policy:
     """The policy quote of an approval: the approved amount at the risk-priced rate."""
     single, per_installment = policy_rules.premium_schedule(
-        product.premium_basis, sum_insured_fen, monthly_rate, application.term_months)
+        product.premium_basis, principal_insured_fen, monthly_rate, application.term_months)
     assert application.id is not None
     policy = Policy(
         application_id=application.id, product_code=product.code,
         product_version=product.version, mode=product.mode, funder_id=application.funder_id,
         borrower_id_number=application.borrower.id_number,
         policyholder=application.roles.policyholder, insured=application.roles.insured,
-        sum_insured_fen=sum_insured_fen, coverage_share=product.coverage_share,
+        principal_insured_fen=principal_insured_fen, coverage_share=product.coverage_share,
         premium_basis=product.premium_basis, monthly_premium_rate=monthly_rate,
         refund_method=product.refund_method, term_months=application.term_months,
         single_premium_fen=single, installment_premium_fen=per_installment[0], quoted_on=on,

@@ -193,7 +193,7 @@ class SqlRiskRepository:
         repaid = (select(r.c.loan_id, func.sum(r.c.principal_fen).label("repaid"))
                   .group_by(r.c.loan_id).subquery())
         q = (select(a.c.borrower_id_index, a.c.borrower_kind, f.c.code, a.c.region,
-                    a.c.industry, p.c.product_code, p.c.sum_insured_fen, p.c.coverage_share,
+                    a.c.industry, p.c.product_code, p.c.principal_insured_fen, p.c.coverage_share,
                     func.coalesce(repaid.c.repaid, 0).label("repaid"))
              .select_from(p.join(a, a.c.id == p.c.application_id)
                           .join(f, f.c.id == p.c.funder_id)
@@ -201,7 +201,7 @@ class SqlRiskRepository:
              .where(p.c.status.in_(live)))
         out = []
         for row in self._c.execute(q):
-            outstanding = max(row.sum_insured_fen - int(row.repaid), 0)
+            outstanding = max(row.principal_insured_fen - int(row.repaid), 0)
             out.append(ExposureRow(
                 obligor=row.borrower_id_index, enterprise=row.borrower_kind == "enterprise",
                 funder=row.code, region=row.region, industry=row.industry,

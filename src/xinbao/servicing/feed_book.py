@@ -18,7 +18,7 @@ from xinbao.underwriting import tables as underwriting_tables
 
 _APPLICATIONS = {"application_ref": pl.String, "application_id": pl.Int64,
                  "app_term_months": pl.Int64, "policy_id": pl.Int64,
-                 "policy_status": pl.String, "sum_insured_fen": pl.Int64,
+                 "policy_status": pl.String, "principal_insured_fen": pl.Int64,
                  "quoted_on": pl.Date, "issued_contract_no": pl.String}
 _SCHEDULE = {"loan_id": pl.Int64, "number": pl.Int32, "due_date": pl.Date,
              "principal_fen": pl.Int64, "interest_fen": pl.Int64}
@@ -39,7 +39,7 @@ class SqlFeedBook:
         a, p = underwriting_tables.applications, policy_tables.policies
         ln = loans_tables.loans
         q = (select(a.c.external_ref, a.c.id, a.c.term_months, p.c.id, p.c.status,
-                    p.c.sum_insured_fen, p.c.quoted_on, ln.c.contract_no)
+                    p.c.principal_insured_fen, p.c.quoted_on, ln.c.contract_no)
              .select_from(a.outerjoin(p, p.c.application_id == a.c.id)
                           .outerjoin(ln, ln.c.id == p.c.loan_id))
              .where(a.c.funder_id == funder_id, in_list(a.c.external_ref, "refs")))

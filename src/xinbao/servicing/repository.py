@@ -87,7 +87,7 @@ class FeedBook(Protocol):
     def applications(self, funder_id: int, refs: list[str]) -> pl.DataFrame:
         """The funder's applications with those numbers, with their policy and the contract
         it is issued on: ``application_ref``, ``application_id``, ``app_term_months``,
-        ``policy_id``, ``policy_status``, ``sum_insured_fen``, ``quoted_on``,
+        ``policy_id``, ``policy_status``, ``principal_insured_fen``, ``quoted_on``,
         ``issued_contract_no`` (null while the policy is a quote)."""
         ...
 

@@ -299,8 +299,10 @@ def _policy_table(p: Policy) -> Table:
             ("product", f"{p.product_code} v{p.product_version} ({p.mode.value} insurance)"),
             ("policyholder / insured", f"{p.policyholder.value} / {p.insured.value}"),
             ("application", str(p.application_id)), ("loan", str(p.loan_id or "not issued")),
-            ("cover", f"{format_yuan(p.sum_insured_fen)} yuan at "
-                      f"{p.coverage_share * 100:.0f}%"),
+            ("sum insured (yuan)", f"{format_yuan(p.sum_insured_fen)}: principal "
+                                   f"{format_yuan(p.principal_insured_fen)} + interest "
+                                   f"{format_yuan(p.interest_insured_fen)}, at "
+                                   f"{p.coverage_share * 100:.0f}%"),
             ("period", f"{p.start_date or '-'} to {p.end_date or '-'} ({p.term_months} months)"),
             ("premium (yuan)", f"{premium} ({p.premium_basis.value}, "
                                f"{p.monthly_premium_rate}/month)"),

@@ -197,7 +197,7 @@ def _price(application: Application, product: Product, terms: RiskTerms, pd: Dec
     return pricing.price(
         pd=pd, coverage_share=product.coverage_share, terms=terms.pricing,
         loan=_cash_flows(application, principal_fen), basis=product.premium_basis,
-        sum_insured_fen=principal_fen, cost_cap=facts.cost_cap,
+        principal_insured_fen=principal_fen, cost_cap=facts.cost_cap,
         annualization=facts.annualization)
 
 

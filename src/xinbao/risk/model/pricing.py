@@ -92,9 +92,9 @@ class LoanCashFlows:
     _at: dict[tuple[Decimal, Annualization], tuple[float, float]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
 
-    def cost(self, basis: PremiumBasis, sum_insured_fen: int, monthly_rate: Decimal,
+    def cost(self, basis: PremiumBasis, principal_insured_fen: int, monthly_rate: Decimal,
              annualization: Annualization) -> Decimal:
-        single, per_installment = premium_schedule(basis, sum_insured_fen, monthly_rate,
+        single, per_installment = premium_schedule(basis, principal_insured_fen, monthly_rate,
                                                    len(self.payments_fen))
         return all_in_annual_cost_of_payments(principal_fen=self.principal_fen,
                                               payments_fen=self.payments_fen,
@@ -103,7 +103,7 @@ class LoanCashFlows:
                                               fees_fen=self.fees_fen,
                                               annualization=annualization)
 
-    def within(self, basis: PremiumBasis, sum_insured_fen: int, monthly_rate: Decimal,
+    def within(self, basis: PremiumBasis, principal_insured_fen: int, monthly_rate: Decimal,
                cap: Decimal, annualization: Annualization) -> bool:
         """Whether the all-in cost at ``monthly_rate`` is within ``cap``, exactly.
 
@@ -113,7 +113,7 @@ class LoanCashFlows:
         one discounting instead of an IRR search; the loan's own flows are discounted once
         per cap and reused for every premium rate tried.
         """
-        single, per_installment = premium_schedule(basis, sum_insured_fen, monthly_rate,
+        single, per_installment = premium_schedule(basis, principal_insured_fen, monthly_rate,
                                                    len(self.payments_fen))
         received = self.principal_fen - self.upfront_fees_fen - single
         if received <= 0:
@@ -126,18 +126,18 @@ class LoanCashFlows:
             return value >= 0  # far from zero: the float sign is right
         return self._exact_value(single, per_installment, cap, annualization) >= 0
 
-    def rate_at_cap(self, basis: PremiumBasis, sum_insured_fen: int, cap: Decimal,
+    def rate_at_cap(self, basis: PremiumBasis, principal_insured_fen: int, cap: Decimal,
                     annualization: Annualization) -> float | None:
         """About the monthly premium rate whose all-in cost is exactly ``cap`` (premiums
         taken as unrounded), or None when there is none to estimate: a first guess for the
         exact search, never an answer by itself."""
-        if sum_insured_fen <= 0 or not self.payments_fen:
+        if principal_insured_fen <= 0 or not self.payments_fen:
             return None
         loan_value, annuity = self._discounted(cap, annualization)
         room = self.principal_fen - self.upfront_fees_fen - loan_value
         if basis is PremiumBasis.SINGLE:
-            return room / (sum_insured_fen * len(self.payments_fen))
-        return room / (sum_insured_fen * annuity)
+            return room / (principal_insured_fen * len(self.payments_fen))
+        return room / (principal_insured_fen * annuity)
 
     def _discounted(self, cap: Decimal,
                     annualization: Annualization) -> tuple[float, float]:
@@ -178,7 +178,7 @@ def _cap_monthly(cap: Decimal, annualization: Annualization) -> Decimal:
 
 
 def price(*, pd: Decimal, coverage_share: Decimal, terms: PricingTerms, loan: LoanCashFlows,
-          basis: PremiumBasis, sum_insured_fen: int, cost_cap: Decimal,
+          basis: PremiumBasis, principal_insured_fen: int, cost_cap: Decimal,
           annualization: Annualization = Annualization.NOMINAL) -> Price:
     """The premium rate for a borrower with 12-month probability of default ``pd``."""
     if not Decimal(0) <= pd <= 1:
@@ -194,10 +194,10 @@ def price(*, pd: Decimal, coverage_share: Decimal, terms: PricingTerms, loan: Lo
     monthly = _monthly(annual)
 
     def cost_at(rate: Decimal) -> Decimal:
-        return loan.cost(basis, sum_insured_fen, rate, annualization)
+        return loan.cost(basis, principal_insured_fen, rate, annualization)
 
     def within(rate: Decimal) -> bool:
-        return loan.within(basis, sum_insured_fen, rate, cost_cap, annualization)
+        return loan.within(basis, principal_insured_fen, rate, cost_cap, annualization)
 
     def charged(annual_rate: Decimal, monthly_rate: Decimal, reason_codes: tuple[str, ...], *,
                 declined: bool = False) -> Price:
@@ -211,7 +211,7 @@ def price(*, pd: Decimal, coverage_share: Decimal, terms: PricingTerms, loan: Lo
         return charged(annual, monthly, tuple(codes))
     least = max(expected + terms.expense_loading + terms.cost_of_capital, terms.floor)
     fitted = _highest_rate_within(within, hi=monthly, guess=loan.rate_at_cap(
-        basis, sum_insured_fen, cost_cap, annualization))
+        basis, principal_insured_fen, cost_cap, annualization))
     if fitted is None or fitted * MONTHS < least:
         return charged(annual, monthly, (*codes, DECLINE_COST_CAP), declined=True)
     return charged(fitted * MONTHS, fitted, (*codes, PRICE_LOWERED_TO_COST_CAP))

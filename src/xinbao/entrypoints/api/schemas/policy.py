@@ -29,7 +29,11 @@ class PolicyOut(BaseModel):
     status: str
     policyholder: str
     insured: str
-    sum_insured_fen: Fen
+    sum_insured_fen: Fen = Field(description="the limit of liability (保险金额): the principal "
+                                 "insured and the scheduled interest covered")
+    principal_insured_fen: Fen = Field(description="the principal insured; the premium rate "
+                                       "applies to it")
+    interest_insured_fen: Fen = Field(description="the scheduled interest the cover includes")
     coverage_share: Rate
     premium_basis: str
     single_premium_fen: Fen
@@ -56,6 +60,8 @@ def policy_fields(p: Policy) -> dict[str, Any]:
         "product_code": p.product_code, "product_version": p.product_version,
         "mode": p.mode.value, "status": p.status.value, "policyholder": p.policyholder.value,
         "insured": p.insured.value, "sum_insured_fen": p.sum_insured_fen,
+        "principal_insured_fen": p.principal_insured_fen,
+        "interest_insured_fen": p.interest_insured_fen,
         "coverage_share": p.coverage_share, "premium_basis": p.premium_basis.value,
         "single_premium_fen": p.single_premium_fen,
         "installment_premium_fen": p.installment_premium_fen,
