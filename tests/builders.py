@@ -119,7 +119,8 @@ def engine(*, scorer: Any = None, bureau: Any = None, rule_set: RuleSet | None =
     base = load_parameters()
     return RiskEngine(params=params, rule_set=rules, collateral=load_collateral_rules(),
                       cost_cap=Decimal(cost_cap), annualization=base.annualization,
-                      scorer=scorer or FixedScorer(), bureau=bureau or FakeBureau())
+                      vat_rate=base.vat_rate, scorer=scorer or FixedScorer(),
+                      bureau=bureau or FakeBureau())
 
 
 def evidence(*, sales: bool = True) -> tuple[Evidence, ...]:
@@ -242,6 +243,6 @@ def claimed_after_three_installments(uow_factory, cmd: SubmitApplication) -> tup
     for i in loan.installments[:3]:
         servicing.record_repayment(RecordRepayment(
             loan.id, i.number, i.due_date, i.principal_fen, i.interest_fen,
-            f"TX-{i.number}", premium_fen=policy.installment_premium_fen), uow_factory())
+            f"TX-{i.number}", premium_fen=policy.installment_with_vat_fen), uow_factory())
     trigger = loan.installments[3].due_date + timedelta(days=product.claim_trigger_dpd)
     return policy, claims.file_claim(FileClaim(policy.id, trigger), uow_factory()), trigger

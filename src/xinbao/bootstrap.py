@@ -147,6 +147,7 @@ def risk_engine(settings: Settings, parameters: Parameters, *,
     return RiskEngine(
         params=params, rule_set=load_antifraud_rules(), collateral=load_collateral_rules(),
         cost_cap=parameters.all_in_cost_cap, annualization=parameters.annualization,
+        vat_rate=parameters.vat_rate,
         scorer=ReloadingScorer(ModelRegistry(Path(settings.models_dir)), fallback),
         bureau=BureauClient(service, timeout_s=params.bureau.timeout_s,
                             cost_fen=params.bureau.cost_fen,

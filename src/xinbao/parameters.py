@@ -35,6 +35,9 @@ class Parameters:
     masking: MaskingRules
     all_in_cost_cap: Decimal
     annualization: Annualization
+    #: VAT on premium (``[vat] premium_rate``): charged on top of the premium, kept by a
+    #: policy from its quote.
+    vat_rate: Decimal
     raw: dict[str, Any]
 
 
@@ -49,9 +52,13 @@ def load_parameters(path: Path | None = None) -> Parameters:
     m = data["masking"]
     masking = MaskingRules(**{k: int(v) for k, v in m.items() if k != "source"})
     cost = data["all_in_cost"]
+    vat = Decimal(data["vat"]["premium_rate"])
+    if not 0 <= vat < 1:
+        raise ValueError(f"[vat] premium_rate is a fraction from 0 to below 1, not {vat}")
     return Parameters(version=str(data["version"]), masking=masking,
                       all_in_cost_cap=Decimal(cost["cap"]),
-                      annualization=Annualization(cost["annualization"]), raw=data)
+                      annualization=Annualization(cost["annualization"]),
+                      vat_rate=vat, raw=data)
 
 
 def load_product_catalogue(path: Path | None = None) -> list[RegisterProduct]:

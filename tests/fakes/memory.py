@@ -308,7 +308,7 @@ class _Policies(_Table):
                       policy_ids: Iterable[int] = ()) -> list[PremiumTerms]:
         loans, ids = set(loan_ids), set(policy_ids)
         return [PremiumTerms(p.id, p.loan_id, p.funder_id, p.installment_premium_fen,
-                             p.installments_written, p.term_months)
+                             p.installments_written, p.term_months, p.installment_vat_fen)
                 for p in self.rows.values()
                 if (p.loan_id in loans and p.status is PolicyStatus.IN_FORCE) or p.id in ids]
 

@@ -249,7 +249,8 @@ def test_a_defaulted_loan_is_claimed_paid_and_recovered_over_http_with_a_balance
 
     for installment in schedule[:PAID_INSTALLMENTS]:
         paid = client.post(f"/v1/loans/{loan_id}/repayments", json=repayment_body(
-            installment, premium_fen=policy["installment_premium_fen"]))
+            installment, premium_fen=policy["installment_premium_fen"]
+            + policy["installment_vat_fen"]))
         assert paid.status_code == 201, paid.text
         assert paid.json()["principal_fen"] == installment["principal_fen"]
 
@@ -618,7 +619,7 @@ def test_the_same_repayment_reference_twice_is_recorded_once(client: TestClient,
                                                              container: Container) -> None:
     policy = b.issued_policy(container.uow)
     first_installment = client.get(f"/v1/loans/{policy.loan_id}").json()["schedule"][0]
-    body = repayment_body(first_installment, premium_fen=policy.installment_premium_fen)
+    body = repayment_body(first_installment, premium_fen=policy.installment_with_vat_fen)
     first = client.post(f"/v1/loans/{policy.loan_id}/repayments", json=body)
     assert first.status_code == 201, first.text
     before = written(container)

@@ -135,7 +135,7 @@ def _book(c: Container, code: str, id_number: str) -> Book:
     for i in loan.installments[:3]:  # three paid: no early default, the claim is automatic
         servicing.record_repayment(RecordRepayment(
             loan.id, i.number, i.due_date, i.principal_fen, i.interest_fen,
-            f"{code}-TX-{i.number}", premium_fen=issued.installment_premium_fen), system())
+            f"{code}-TX-{i.number}", premium_fen=issued.installment_with_vat_fen), system())
     claim_on = loan.installments[3].due_date + timedelta(days=95)
     report = servicing.run_end_of_day(RunEndOfDay(claim_on), system())
     with system() as u:

@@ -51,7 +51,7 @@ def _defaulted(c: Container, ref: str, paid: int) -> tuple[Policy, Loan, date]:
     for i in loan.installments[:paid]:
         servicing.record_repayment(RecordRepayment(
             loan.id, i.number, i.due_date, i.principal_fen, i.interest_fen,
-            f"TX-{loan.id}-{i.number}", premium_fen=policy.installment_premium_fen), c.uow())
+            f"TX-{loan.id}-{i.number}", premium_fen=policy.installment_with_vat_fen), c.uow())
     return policy, loan, loan.installments[paid].due_date + timedelta(
         days=product.claim_trigger_dpd)
 

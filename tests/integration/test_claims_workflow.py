@@ -69,7 +69,7 @@ def defaulted(container: Container, cmd: Any = None, *, paid: int = 3,
     for i in loan.installments[:paid]:
         servicing.record_repayment(RecordRepayment(
             loan.id, i.number, i.due_date, i.principal_fen, i.interest_fen,
-            f"TX-{loan.id}-{i.number}", premium_fen=policy.installment_premium_fen),
+            f"TX-{loan.id}-{i.number}", premium_fen=policy.installment_with_vat_fen),
             container.uow())
     with container.uow() as u:
         loan = u.loans.get(policy.loan_id)

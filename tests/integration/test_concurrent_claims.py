@@ -46,7 +46,7 @@ def _open_claim(container: Container) -> tuple[int, Any]:
     servicing.record_repayment(RecordRepayment(
         loan_id=loan.id, installment_number=1, paid_on=first.due_date,
         principal_fen=first.principal_fen, interest_fen=first.interest_fen,
-        premium_fen=policy.installment_premium_fen, reference=f"TX-{loan.id}-1"),
+        premium_fen=policy.installment_with_vat_fen, reference=f"TX-{loan.id}-1"),
         container.uow())
     missed_due = loan.installments[1].due_date
     report = servicing.run_end_of_day(RunEndOfDay(missed_due + timedelta(days=85)),

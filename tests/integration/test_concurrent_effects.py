@@ -144,7 +144,7 @@ def test_racing_repayments_with_premium_record_one_and_collect_its_premium_once(
     answers = posts(decided_app, ops, f"/v1/loans/{policy.loan_id}/repayments", {
         "installment_number": 1, "paid_on": first.due_date.isoformat(),
         "principal_fen": first.principal_fen, "interest_fen": first.interest_fen,
-        "premium_fen": policy.installment_premium_fen, "reference": "TX-RACE"})
+        "premium_fen": policy.installment_with_vat_fen, "reference": "TX-RACE"})
 
     assert statuses(answers) == [201] * CALLERS
     assert len({a.json()["id"] for a in answers}) == 1

@@ -58,7 +58,7 @@ def claimable(container: Container, funder: str = "BANK-A",
     for i in loan.installments[:3]:  # three paid: no early default, nothing referred
         servicing.record_repayment(RecordRepayment(
             loan.id, i.number, i.due_date, i.principal_fen, i.interest_fen,
-            f"{funder}-TX-{i.number}", premium_fen=policy.installment_premium_fen),
+            f"{funder}-TX-{i.number}", premium_fen=policy.installment_with_vat_fen),
             container.uow())
     return Claimable(policy, loan.installments[3].due_date + timedelta(days=95))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -76,8 +77,10 @@ def test_in_the_cooling_off_period_every_premium_comes_back(c):
     tb = ledger.trial_balance(c.uow())
     assert tb.total == 0
     for account in (accounts.WRITTEN_PREMIUM, accounts.UNEARNED_PREMIUM_RESERVE,
-                    accounts.COMMISSION_EXPENSE, accounts.COMMISSION_PAYABLE):
-        assert tb.balance(account) == 0, account
+                    accounts.COMMISSION_EXPENSE, accounts.COMMISSION_PAYABLE,
+                    accounts.OUTPUT_VAT, accounts.PREMIUM_RECEIVABLE):
+        assert tb.balance(account) == 0, account  # the VAT paid on it comes back too
+    assert (policy.single_vat_fen, stored.single_vat_fen) == (43_200, 0)
 
 
 def test_premium_earned_at_a_month_end_in_the_cooling_off_period_is_given_back_too(c):
@@ -121,6 +124,10 @@ def test_after_the_cooling_off_period_the_unearned_premium_comes_back(c):
     assert tb.total == 0 and tb.balance(accounts.UNEARNED_PREMIUM_RESERVE) == 0
     assert tb.balance(accounts.COMMISSION_EXPENSE) == apply_rate(720_000, RATE) - apply_rate(
         endorsement.refund_fen, RATE)
+    # The VAT on the premium refunded goes back with it: what is owed is 6 % on the rest.
+    kept = 720_000 - endorsement.refund_fen
+    assert -tb.balance(accounts.OUTPUT_VAT) == apply_rate(kept, Decimal("0.06")) \
+        == stored.output_vat_fen
 
 
 def test_an_installment_premium_policy_cancelled_stops_its_premiums(c):
@@ -129,13 +136,13 @@ def test_an_installment_premium_policy_cancelled_stops_its_premiums(c):
         loan = u.loans.get(policy.loan_id)
     first = loan.installments[0]
     servicing.record_repayment(_repaid(loan.id, first, "TX-1",
-                                       premium_fen=policy.installment_premium_fen), c.uow())
+                                       premium_fen=policy.installment_with_vat_fen), c.uow())
     endorsement = _cancel(c, policy, first.due_date + timedelta(days=3))
     assert (endorsement.refund_fen, endorsement.commission_clawback_fen) == (0, 0)
     second = loan.installments[1]
     with pytest.raises(InvalidInput, match="repayment.premium"):  # no premium is due now
         servicing.record_repayment(_repaid(loan.id, second, "TX-2",
-                                           premium_fen=policy.installment_premium_fen),
+                                           premium_fen=policy.installment_with_vat_fen),
                                    c.uow())
     servicing.record_repayment(_repaid(loan.id, second, "TX-2"), c.uow())  # the loan runs on
     servicing.run_end_of_day(RunEndOfDay(loan.installments[2].due_date + timedelta(days=5)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +24,7 @@ from xinbao.entrypoints.cli.main import app
 from xinbao.iam.model.security import Principal, Role
 from xinbao.kernel.errors import Conflict, NotFound
 from xinbao.kernel.identity import mask_id_number
+from xinbao.kernel.money import format_yuan
 from xinbao.policy.model import Policy
 from xinbao.reporting.documents import issue_epolicy, shipped_wordings
 from xinbao.underwriting import services as applications
@@ -68,6 +70,12 @@ def test_the_epolicy_says_the_books_policy_and_its_hash_is_kept_once(issued):
     assert (insured.name, insured.identifier) == (funder.name, funder.credit_code)
     text = "\n".join(run for page in pages_text(first.pdf) for run in page)
     assert policy.policy_no in text and b.RESIDENT_ID_2 not in text and "张三" not in text
+    # The premium excludes VAT; the VAT on each installment's premium is on top of it.
+    vat = policy.installment_vat_fen * len(loan.installments)
+    assert (e.vat_rate, e.vat_fen) == (Decimal("0.06"), vat) and vat > 0
+    assert f"{format_yuan(e.total_premium_fen)} 元（不含增值税）" in text
+    assert f"{format_yuan(vat)} 元（税率 6%）" in text
+    assert f"{format_yuan(e.total_premium_fen + vat)} 元" in text
 
 
 def test_concurrent_requests_keep_the_hash_once(issued):

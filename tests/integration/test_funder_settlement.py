@@ -13,6 +13,7 @@ import io
 import json
 from dataclasses import replace
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -88,10 +89,12 @@ def test_the_statement_is_the_ledgers_lines_of_the_funder_and_cycle(c):
         "PS-BANK-A-20250129", *CYCLE_1, "funder")
     f = s.figures
     single = kept.single_premium_fen
-    assert (f.premium_held_fen, f.refunds_fen) == (2 * single, single)
+    paid = single + kept.single_vat_fen  # what each borrower paid: the premium and its VAT
+    assert kept.single_vat_fen == apply_rate(single, Decimal("0.06")) > 0
+    assert (f.premium_held_fen, f.refunds_fen) == (2 * paid, paid)  # all of it back
     assert (f.commission_fen, f.clawback_fen) == (2 * apply_rate(single, RATE),
                                                   apply_rate(single, RATE))
-    assert f.net_fen == single - apply_rate(single, RATE)
+    assert f.net_fen == paid - apply_rate(single, RATE)
     lines = _party_lines(c, A, *CYCLE_1)
     assert f.premium_held_fen == sum(v for (src, acct), v in lines.items()
                                      if acct == gl.DUE_FROM_FUNDERS and src != "RefundPremium")
@@ -180,8 +183,8 @@ def test_the_csv_and_the_pdf_say_what_the_statement_says(c):
     rows = list(csv.reader(io.StringIO(funder_statement_csv(s).decode("utf-8-sig"))))
     assert rows[0][0] == "结算单号 / Statement no."
     amounts = {row[4].split(" / ")[0]: row[5] for row in rows[1:]}
-    assert amounts["代收保费"] == f"{s.figures.premium_held_fen // 100}.00"
-    assert amounts["代付退费"] == f"-{s.figures.refunds_fen // 100}.00"
+    assert amounts["代收保费（含增值税）"] == f"{s.figures.premium_held_fen // 100}.00"
+    assert amounts["代付退费（含增值税）"] == f"-{s.figures.refunds_fen // 100}.00"
     net = s.figures.net_fen
     assert amounts["净额（正数：合作机构应付保险人）"] == f"{net // 100}.{net % 100:02d}"
     pdf = funder_statement_pdf(s)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 from datetime import date, timedelta
+from decimal import Decimal
 from itertools import count
 
 from hypothesis import HealthCheck, given, settings
@@ -115,14 +116,22 @@ def _the_ledger_is_the_policies(c, policies) -> None:
     assert tb.balance(gl.COMMISSION_EXPENSE) == sum(
         apply_rate(p.single_premium_fen, rate) - apply_rate(p.refunded_fen, rate)
         + _installment_commission(c, p, rate) for p in stored)
+    # The VAT owed is the rate on each premium kept: the single premium less refunds, and
+    # each installment premium written at its own premium.
+    vat = [p.vat_rate for p in stored]
+    assert all(v == Decimal("0.06") for v in vat)
+    assert -tb.balance(gl.OUTPUT_VAT) == sum(p.output_vat_fen for p in stored) == sum(
+        apply_rate(p.single_premium_fen - p.refunded_fen, v)
+        + _installment_commission(c, p, v) for p, v in zip(stored, vat, strict=True))
     for p in stored:
         if p.status is PolicyStatus.CLOSED or p.status is PolicyStatus.CANCELLED:
             assert p.earned_premium_fen == p.written_premium_fen  # = premium − refunds
 
 
 def _installment_commission(c, policy, rate) -> int:
-    """The commission on a policy's installment premiums written: the funder's rate on each
-    installment's premium, which a partial prepayment lowers from the next one written."""
+    """The commission (or the VAT) on a policy's installment premiums written: the funder's
+    rate (the VAT rate) on each installment's premium, which a partial prepayment lowers
+    from the next one written."""
     with c.uow() as u:
         changes = [e for e in u.policies.endorsements(policy.id)
                    if e.kind is EndorsementKind.PARTIAL_PREPAYMENT]

@@ -7,6 +7,7 @@ says so, the policy lapses once the oldest unpaid premium is past the agreement'
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -15,6 +16,7 @@ from xinbao.bootstrap import Container
 from xinbao.claims import services as claims
 from xinbao.claims.commands import FileClaim, PayClaim
 from xinbao.iam.model.security import Principal, Role
+from xinbao.kernel.money import apply_rate
 from xinbao.ledger import model as gl
 from xinbao.ledger import services as ledger
 from xinbao.policy.model import EndorsementKind, Policy, PolicyStatus
@@ -41,7 +43,7 @@ def _pay(c: Container, policy: Policy, number: int, *, premium: bool = True) -> 
     i = loan.installments[number - 1]
     servicing.record_repayment(RecordRepayment(
         loan.id, number, i.due_date, i.principal_fen, i.interest_fen, f"TX-{number}",
-        premium_fen=policy.installment_premium_fen if premium else 0), c.uow())
+        premium_fen=policy.installment_with_vat_fen if premium else 0), c.uow())
 
 
 def test_each_policy_keeps_the_premium_collected_on_it(c):
@@ -52,10 +54,15 @@ def test_each_policy_keeps_the_premium_collected_on_it(c):
     _pay(c, policy, 4, premium=False)  # the installment reported without its premium
 
     stored = _stored(c, policy)
-    p = policy.installment_premium_fen
+    # Collected and owed with the VAT on each premium, as the borrower pays it.
+    p = policy.installment_premium_fen + policy.installment_vat_fen
+    assert policy.installment_vat_fen == apply_rate(policy.installment_premium_fen,
+                                                    Decimal("0.06"))
     assert (stored.installments_written, stored.installments_collected_fen) == (4, 3 * p)
     assert stored.premium_due_fen == p and stored.first_unpaid_premium() == 4
-    assert ledger.trial_balance(c.uow()).balance(gl.PREMIUM_RECEIVABLE) == p
+    tb = ledger.trial_balance(c.uow())
+    assert tb.balance(gl.PREMIUM_RECEIVABLE) == p
+    assert tb.balance(gl.OUTPUT_VAT) == -4 * policy.installment_vat_fen == -stored.output_vat_fen
 
 
 def test_premium_left_unpaid_is_netted_against_the_claim_paid_on_the_policy(c):
@@ -112,8 +119,9 @@ def test_where_the_wording_says_lapse_the_policy_lapses_after_the_grace(c):
     stored = _stored(c, policy)
     assert (stored.status, stored.version) == (PolicyStatus.CANCELLED, 2)
     # Still owed: the premium of installment 2 and of those fallen due since.
-    assert stored.premium_due_fen == stored.installment_premium_written_fen - (
-        policy.installment_premium_fen) >= policy.installment_premium_fen
+    written = stored.installment_premium_written_fen + stored.installment_vat_written_fen
+    assert stored.premium_due_fen == written - policy.installment_with_vat_fen >= (
+        policy.installment_with_vat_fen)
     with c.uow() as u:
         [lapse] = u.policies.endorsements(policy.id)
     assert (lapse.kind, lapse.details["installment"], lapse.details["grace_days"]) == (

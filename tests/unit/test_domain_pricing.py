@@ -12,6 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from xinbao.catalogue.model.products import PremiumBasis, RepaymentMethod
+from xinbao.kernel.money import apply_rate
 from xinbao.loans.model import Annualization, build_schedule
 from xinbao.risk.model.pricing import (
     DECLINE_COST_CAP,
@@ -71,6 +72,33 @@ def test_a_price_that_would_pass_the_all_in_cap_is_lowered_to_it_while_profitabl
                                            p.monthly_rate + D("0.000001"),
                                            Annualization.NOMINAL)
     assert one_step_more > CAP  # the highest rate within the cap, to the millionth
+
+
+def test_the_all_in_cost_counts_the_vat_the_borrower_pays_on_the_premium():
+    vat = D("0.06")
+    flows = loan(rate="0.10")
+    plain = quote("0.06", rate="0.10")  # its technical rate fits the cap without VAT
+    assert plain.reason_codes == ()
+    taxed = price(pd=D("0.06"), coverage_share=D("1"), terms=TERMS, loan=flows,
+                  basis=PremiumBasis.PER_INSTALLMENT, principal_insured_fen=3_600_000,
+                  cost_cap=CAP, vat_rate=vat)
+    # The same premium costs more with its VAT, so the rate that fits the cap is lower.
+    at_plain = flows.cost(PremiumBasis.PER_INSTALLMENT, 3_600_000, plain.monthly_rate,
+                          Annualization.NOMINAL, vat)
+    assert at_plain > CAP >= taxed.all_in_cost
+    assert taxed.monthly_rate < plain.monthly_rate
+    assert taxed.reason_codes == (PRICE_LOWERED_TO_COST_CAP,)
+    # The cost is that of each installment's premium with its VAT, rounded to the fen.
+    premium = apply_rate(3_600_000, taxed.monthly_rate)
+    gross = LoanCashFlows(flows.principal_fen,
+                          [p + premium + apply_rate(premium, vat) for p in flows.payments_fen])
+    assert taxed.all_in_cost == gross.cost(PremiumBasis.PER_INSTALLMENT, 3_600_000, D(0),
+                                           Annualization.NOMINAL)
+    assert flows.within(PremiumBasis.PER_INSTALLMENT, 3_600_000, taxed.monthly_rate, CAP,
+                        Annualization.NOMINAL, vat)
+    assert not flows.within(PremiumBasis.PER_INSTALLMENT, 3_600_000,
+                            taxed.monthly_rate + D("0.000001"), CAP, Annualization.NOMINAL,
+                            vat)
 
 
 def test_when_even_break_even_passes_the_cap_the_application_is_declined():

@@ -16,9 +16,9 @@ BANK = gl.funder_party("BANK-A")
 
 
 def bank(premium_fen: int = 0, commission_fen: int = 0, *,
-         collects: bool = False) -> postings.FunderShare:
+         collects: bool = False, vat_fen: int = 0) -> postings.FunderShare:
     """BANK-A's part of a posting (the insurer collects its premium unless ``collects``)."""
-    return postings.FunderShare(BANK, collects, premium_fen, commission_fen)
+    return postings.FunderShare(BANK, collects, premium_fen, commission_fen, vat_fen)
 
 
 def digest(*parts: str) -> str:
@@ -85,11 +85,12 @@ def test_no_single_premium_posts_nothing():
 def test_installment_premium_is_written_and_earned_at_once_with_its_commission():
     e = postings.installment_premiums_written(
         on=ON, source="eod:2025-03-31", installments=[(7, 1, 3), (9, 2, 2)],
-        premium_fen=86_400, commission={BANK: 8_640})
+        premium_fen=86_400, vat_fen=5_184, commission={BANK: 8_640})
     assert lines(e) == [
         (gl.PREMIUM_RECEIVABLE, 86_400), (gl.WRITTEN_PREMIUM, -86_400),
+        (gl.PREMIUM_RECEIVABLE, 5_184), (gl.OUTPUT_VAT, -5_184),
         (gl.COMMISSION_EXPENSE, 8_640), (gl.COMMISSION_PAYABLE, -8_640),
-    ]  # no UPR: the cover was given before the premium fell due
+    ]  # no UPR: the cover was given before the premium fell due; the VAT is owed
     assert e is not None
     assert e.source_command == "WriteInstallmentPremium"
     assert e.description == "Installment premiums written (2 policies)"
@@ -100,7 +101,7 @@ def test_installment_premium_is_written_and_earned_at_once_with_its_commission()
 def test_installment_premium_key_changes_with_which_installments_are_written():
     def key(installments):
         e = postings.installment_premiums_written(on=ON, source="s", installments=installments,
-                                                  premium_fen=1, commission={})
+                                                  premium_fen=1, vat_fen=0, commission={})
         assert e is not None
         return e.idempotency_key
 
@@ -109,7 +110,7 @@ def test_installment_premium_key_changes_with_which_installments_are_written():
 
 def test_no_installment_premium_posts_nothing():
     assert postings.installment_premiums_written(
-        on=ON, source="s", installments=[], premium_fen=0, commission={}) is None
+        on=ON, source="s", installments=[], premium_fen=0, vat_fen=0, commission={}) is None
 
 
 # --- premium collected -------------------------------------------------------------------------
@@ -166,7 +167,7 @@ def test_premium_earned_in_the_days_batch_is_one_entry_per_product_keyed_by_its_
     lambda: postings.premiums_earned(on=ON, source="s", product_code="CAR-G", earned=[],
                                      amount_fen=0),
     lambda: postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7", amount_fen=0,
-                                      share=bank()),
+                                      vat_fen=0, share=bank()),
 ])
 def test_nothing_earned_or_refunded_posts_nothing(template):
     assert template() is None
@@ -177,9 +178,10 @@ def test_nothing_earned_or_refunded_posts_nothing(template):
 
 def test_refund_on_prepayment_reverses_written_premium_and_releases_the_same_upr():
     e = postings.premium_refunded(on=ON, policy_id=7, policy_no="XB0000000007",
-                                  amount_fen=21_000, share=bank())
+                                  amount_fen=21_000, vat_fen=1_260, share=bank())
     assert lines(e) == [
         (gl.WRITTEN_PREMIUM, 21_000), (gl.BANK, -21_000),
+        (gl.OUTPUT_VAT, 1_260), (gl.BANK, -1_260),  # its VAT goes back with it
         (gl.UNEARNED_PREMIUM_RESERVE, 21_000), (gl.UPR_CHARGE, -21_000),
     ]
     assert e is not None
@@ -190,14 +192,14 @@ def test_refund_on_prepayment_reverses_written_premium_and_releases_the_same_upr
 
 def test_a_refund_claws_back_the_funders_commission_on_it():
     e = postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7", amount_fen=21_000,
-                                  share=bank(), commission_fen=2_100)
+                                  vat_fen=1_260, share=bank(), commission_fen=2_100)
     assert lines(e)[-2:] == [(gl.COMMISSION_PAYABLE, 2_100), (gl.COMMISSION_EXPENSE, -2_100)]
     assert e is not None and sum(line.amount_fen for line in e.lines) == 0
 
 
 def test_a_refund_leaves_earned_premium_as_it_was():
     e = postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7", amount_fen=21_000,
-                                  share=bank())
+                                  vat_fen=1_260, share=bank())
     assert e is not None
     statement = gl.underwriting_statement(gl.trial_balance(e.lines))
     assert statement.written_premium_fen == -21_000
@@ -222,32 +224,36 @@ def test_commission_payable_carries_each_funders_party_and_its_own_amount():
         (gl.COMMISSION_PAYABLE, -72_000, BANK), (gl.COMMISSION_PAYABLE, -5_000, other)]
     assert all(p == "" for a, _, p in parties(e) if a != gl.COMMISSION_PAYABLE)
     written = postings.installment_premiums_written(
-        on=ON, source="s", installments=[(7, 1, 1)], premium_fen=900,
+        on=ON, source="s", installments=[(7, 1, 1)], premium_fen=900, vat_fen=54,
         commission={BANK: 90, other: 0})
     assert [(a, f, p) for a, f, p in parties(written) if a == gl.COMMISSION_PAYABLE] == [
         (gl.COMMISSION_PAYABLE, -90, BANK)]
 
 
 def test_premium_a_funder_collects_is_held_by_it_and_refunds_come_out_of_it():
-    share = bank(720_000, 72_000, collects=True)
+    share = bank(720_000, 72_000, collects=True, vat_fen=43_200)
     issued = postings.single_premiums_at_issue(on=ON, policy_ids=[7], shares=[share],
                                                collected=True)
-    assert parties(issued)[-2:] == [(gl.DUE_FROM_FUNDERS, 720_000, BANK),
-                                    (gl.PREMIUM_RECEIVABLE, -720_000, "")]
+    # The VAT is owed to the tax office; the funder holds what the borrower paid, VAT in.
+    assert (gl.OUTPUT_VAT, -43_200, "") in parties(issued)
+    assert parties(issued)[-2:] == [(gl.DUE_FROM_FUNDERS, 763_200, BANK),
+                                    (gl.PREMIUM_RECEIVABLE, -763_200, "")]
     collected = postings.premium_collected(on=ON, amount_fen=900, funder_code="BANK-A",
                                            file_reference="F", repayments=[(3, "TX-1")],
                                            share=share)
     assert parties(collected) == [(gl.DUE_FROM_FUNDERS, 900, BANK),
                                   (gl.PREMIUM_RECEIVABLE, -900, "")]
     refunded = postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7",
-                                         amount_fen=21_000, share=share, commission_fen=2_100)
+                                         amount_fen=21_000, vat_fen=1_260, share=share,
+                                         commission_fen=2_100)
     assert parties(refunded) == [
         (gl.WRITTEN_PREMIUM, 21_000, ""), (gl.DUE_FROM_FUNDERS, -21_000, BANK),
+        (gl.OUTPUT_VAT, 1_260, ""), (gl.DUE_FROM_FUNDERS, -1_260, BANK),
         (gl.UNEARNED_PREMIUM_RESERVE, 21_000, ""), (gl.UPR_CHARGE, -21_000, ""),
         (gl.COMMISSION_PAYABLE, 2_100, BANK), (gl.COMMISSION_EXPENSE, -2_100, "")]
 
 
 def test_a_refund_after_a_partial_prepayment_is_keyed_by_the_version_it_made():
     once = postings.premium_refunded(on=ON, policy_id=7, policy_no="XB7", amount_fen=100,
-                                     share=bank(), version=3)
+                                     vat_fen=6, share=bank(), version=3)
     assert once is not None and once.idempotency_key == "policy:7:v3"

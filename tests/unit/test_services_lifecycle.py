@@ -68,7 +68,7 @@ def _pay(uow, policy, loan, number: int, *, premium: bool = True, late_days: int
         loan_id=loan.id, installment_number=number,
         paid_on=inst.due_date + timedelta(days=late_days), principal_fen=inst.principal_fen,
         interest_fen=inst.interest_fen,
-        premium_fen=policy.installment_premium_fen if premium else 0,
+        premium_fen=policy.installment_with_vat_fen if premium else 0,
         reference=f"TX-{loan.id}-{number}"), uow())
 
 
@@ -191,6 +191,9 @@ def test_approval_quotes_installment_premium_on_the_sum_insured(uow):
     assert quote.installment_premium_fen == 21_600
     assert quote.single_premium_fen == 0
     assert quote.total_premium_fen == 21_600 * 12
+    # VAT on top at the regulatory parameters' 6 %, kept by the quote.
+    assert (quote.vat_rate, quote.installment_vat_fen) == (Decimal("0.06"), 1_296)
+    assert quote.total_vat_fen == 1_296 * 12 and quote.installment_with_vat_fen == 22_896
 
 
 def test_issuing_a_single_premium_policy_posts_written_deferred_commission_and_cash(uow):
@@ -202,7 +205,10 @@ def test_issuing_a_single_premium_policy_posts_written_deferred_commission_and_c
     assert tb.total == 0
     assert tb.balance(ledger.WRITTEN_PREMIUM) == -720_000
     assert tb.balance(ledger.UNEARNED_PREMIUM_RESERVE) == -720_000
-    assert tb.balance(ledger.BANK) == b.CAPITAL_FEN + 720_000
+    # The borrower pays the premium and its 6 % VAT, which is owed to the tax office.
+    assert (policy.vat_rate, policy.single_vat_fen) == (Decimal("0.06"), 43_200)
+    assert tb.balance(ledger.OUTPUT_VAT) == -43_200
+    assert tb.balance(ledger.BANK) == b.CAPITAL_FEN + 720_000 + 43_200
     assert tb.balance(ledger.PREMIUM_RECEIVABLE) == 0
     assert tb.balance(ledger.COMMISSION_PAYABLE) == -72_000  # the bank's 10 %
     loan = _loan(uow, policy)
@@ -229,7 +235,8 @@ def test_repayments_collect_installment_premium_and_a_retry_is_ignored(uow):
     assert _snapshot(uow) == before
     tb = _trial_balance(uow)
     assert tb.balance(ledger.WRITTEN_PREMIUM) == -21_600
-    assert tb.balance(ledger.BANK) == b.CAPITAL_FEN + 21_600
+    assert tb.balance(ledger.OUTPUT_VAT) == -1_296  # 6 % on top, paid with the premium
+    assert tb.balance(ledger.BANK) == b.CAPITAL_FEN + 21_600 + 1_296
     assert tb.balance(ledger.PREMIUM_RECEIVABLE) == 0
 
 
@@ -493,7 +500,7 @@ def test_a_repayment_file_records_good_lines_refuses_bad_ones_alone_and_ignores_
         return RepaymentRecord(contract_no=contract, installment_number=number,
                                paid_on=inst.due_date, principal_fen=inst.principal_fen + extra,
                                interest_fen=inst.interest_fen, reference=reference,
-                               premium_fen=policy.installment_premium_fen)
+                               premium_fen=policy.installment_with_vat_fen)
 
     records = (line(1, first, "T1"), line(2, second, "T2", contract="LN-NOBODY"),
                line(2, second, "T3", extra=1), line(1, first, "T1"))
@@ -503,7 +510,7 @@ def test_a_repayment_file_records_good_lines_refuses_bad_ones_alone_and_ignores_
     assert (result.accepted, result.repeated) == (1, 1)  # the line sent twice counts once
     assert [(r.index, type(r.error).__name__) for r in result.rejected] == [
         (1, "NotFound"), (2, "InvalidInput")]
-    assert result.premium_collected_fen == policy.installment_premium_fen
+    assert result.premium_collected_fen == policy.installment_with_vat_fen
     with uow() as u:
         assert len(u.repayments.for_loan(loan.id)) == 1
         assert u.loans.get(loan.id).first_unpaid_due_date == second.due_date
@@ -527,7 +534,7 @@ def test_files_ingested_together_record_what_each_would_alone_and_all_or_nothing
         return RepaymentRecord(contract_no=loan.contract_no, installment_number=inst.number,
                                paid_on=inst.due_date, principal_fen=inst.principal_fen,
                                interest_fen=inst.interest_fen, reference=reference,
-                               premium_fen=policy.installment_premium_fen)
+                               premium_fen=policy.installment_with_vat_fen)
 
     before = _snapshot(uow)
     with pytest.raises(NotFound):  # a file of no known funder refuses the files with it
@@ -540,7 +547,7 @@ def test_files_ingested_together_record_what_each_would_alone_and_all_or_nothing
         IngestRepaymentFile("BANK-A", "F-2", second.due_date,
                             (line(second, "T2"), line(first, "T1")))], uow())
     assert [(r.accepted, r.repeated, r.rejected) for r in results] == [(1, 0, ()), (1, 1, ())]
-    assert [r.premium_collected_fen for r in results] == [policy.installment_premium_fen] * 2
+    assert [r.premium_collected_fen for r in results] == [policy.installment_with_vat_fen] * 2
     with uow() as u:
         assert len(u.repayments.for_loan(loan.id)) == 2
         assert u.loans.get(loan.id).first_unpaid_due_date == third.due_date
@@ -590,7 +597,7 @@ def test_a_repayment_without_premium_still_writes_the_installment_premium_as_rec
     _pay(uow, policy, loan, 1, premium=False)
     tb = _trial_balance(uow)
     assert tb.balance(ledger.WRITTEN_PREMIUM) == -policy.installment_premium_fen
-    assert tb.balance(ledger.PREMIUM_RECEIVABLE) == policy.installment_premium_fen
+    assert tb.balance(ledger.PREMIUM_RECEIVABLE) == policy.installment_with_vat_fen
     report = servicing.run_end_of_day(RunEndOfDay(loan.installments[0].due_date), uow())
     assert report.premium_written_fen == 0  # nothing written twice
     missed = servicing.run_end_of_day(

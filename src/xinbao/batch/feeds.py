@@ -59,7 +59,7 @@ SCHEMAS: dict[FileType, tuple[Column, ...]] = {
         Column("principal", Kind.YUAN, meaning="principal repaid"),
         Column("interest", Kind.YUAN, meaning="interest repaid"),
         Column("premium", Kind.YUAN, required=False,
-               meaning="installment premium collected with it (empty: none)"),
+               meaning="installment premium and its VAT paid with it (empty: none)"),
         Column("reference", Kind.TEXT, meaning="the funder's transaction number")),
     FileType.LOAN_STATUS: (
         Column("contract_no", Kind.TEXT, meaning="the funder's loan contract number"),

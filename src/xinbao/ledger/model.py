@@ -44,6 +44,8 @@ PREMIUM_RECEIVABLE = "1122"
 #: us until its settlement statement (issue 23; its lines carry the funder as their party).
 DUE_FROM_FUNDERS = "1221"
 COMMISSION_PAYABLE = "2221"
+#: VAT on premium owed to the tax office (issue 23: 应交税费—应交增值税（销项税额）).
+OUTPUT_VAT = "222101"
 UNEARNED_PREMIUM_RESERVE = "2601"
 CLAIM_RESERVE = "2602"
 PAID_IN_CAPITAL = "4001"
@@ -69,6 +71,8 @@ CHART: tuple[Account, ...] = (
     Account(PREMIUM_RECEIVABLE, "Premium receivable", "应收保费", AccountType.ASSET),
     Account(DUE_FROM_FUNDERS, "Premium held by funders", "应收代收保费", AccountType.ASSET),
     Account(COMMISSION_PAYABLE, "Commission payable", "应付手续费及佣金", AccountType.LIABILITY),
+    Account(OUTPUT_VAT, "Output VAT on premium", "应交税费—应交增值税（销项税额）",
+            AccountType.LIABILITY),
     Account(UNEARNED_PREMIUM_RESERVE, "Unearned premium reserve", "未到期责任准备金",
             AccountType.LIABILITY),
     Account(CLAIM_RESERVE, "Claim reserve", "未决赔款准备金", AccountType.LIABILITY),

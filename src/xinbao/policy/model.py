@@ -317,6 +317,13 @@ class Policy:
     #: The scheduled interest the cover includes (承保利息): the loan's at issue, the
     #: endorsed schedule's after a partial prepayment or a restructuring consented to.
     interest_insured_fen: int = 0
+    #: VAT on premium (``params/regulatory.toml [vat]``), the quote's: charged on top of
+    #: each premium, which is the premium excluding VAT (the insurer's revenue).
+    vat_rate: Decimal = Decimal(0)
+    #: The VAT on each installment premium at today's premium, and on the installments
+    #: written at an earlier premium (beside ``earlier_installments_fen``).
+    installment_vat_fen: int = 0
+    earlier_installments_vat_fen: int = 0
     id: int | None = None
     events: list[Event] = field(default_factory=list, repr=False)
     #: The loan's schedule, set by the use case that earns a policy earning by exposure (not
@@ -346,23 +353,60 @@ class Policy:
         return self.earlier_installments_fen + self.installment_premium_fen * (
             self.installments_written - self.earlier_installments)
 
+    def vat_on(self, premium_fen: int) -> int:
+        """The VAT on ``premium_fen`` of premium at the policy's rate, half up to the fen."""
+        return apply_rate(premium_fen, self.vat_rate)
+
+    @property
+    def installment_with_vat_fen(self) -> int:
+        """What the borrower pays for cover with each installment from the next: the
+        installment premium and its VAT."""
+        return self.installment_premium_fen + self.installment_vat_fen
+
+    @property
+    def installment_vat_written_fen(self) -> int:
+        """VAT on the installment premiums written so far (each installment's own)."""
+        return self.earlier_installments_vat_fen + self.installment_vat_fen * (
+            self.installments_written - self.earlier_installments)
+
+    @property
+    def single_vat_fen(self) -> int:
+        """VAT on the single premium the policy keeps (less refunds): what its entries
+        leave on output VAT, however many refunds it made."""
+        return self.vat_on(self.single_premium_fen - self.refunded_fen)
+
+    @property
+    def output_vat_fen(self) -> int:
+        """VAT on the premium written so far: the policy's part of output VAT."""
+        single = self.single_vat_fen if self.issued_on else 0
+        return single + self.installment_vat_written_fen
+
+    @property
+    def total_vat_fen(self) -> int:
+        """The VAT on ``total_premium_fen``: what the borrower pays on top of it."""
+        return (self.single_vat_fen + self.earlier_installments_vat_fen
+                + self.installment_vat_fen * (self.term_months - self.earlier_installments))
+
     @property
     def premium_due_fen(self) -> int:
-        """Installment premium written and not collected: the policy's premium receivable."""
-        return max(self.installment_premium_written_fen - self.installments_collected_fen, 0)
+        """Installment premium written and not collected, with its VAT: the policy's premium
+        receivable (collections are what the borrower pays, VAT included)."""
+        written = self.installment_premium_written_fen + self.installment_vat_written_fen
+        return max(written - self.installments_collected_fen, 0)
 
     def first_unpaid_premium(self) -> int | None:
         """The number of the first installment whose premium is written and not collected
-        (None: every one written is paid). Collections pay the oldest premium first; the
-        installments written at an earlier premium count at their average."""
+        (None: every one written is paid). Collections pay the oldest premium first, each
+        with its VAT; the installments written at an earlier premium count at their
+        average."""
         if not self.premium_due_fen:
             return None
         collected, earlier = self.installments_collected_fen, self.earlier_installments
-        if earlier and collected < self.earlier_installments_fen:
-            return collected * earlier // self.earlier_installments_fen + 1
-        left = collected - self.earlier_installments_fen
-        return earlier + left // self.installment_premium_fen + 1 if \
-            self.installment_premium_fen else None
+        earlier_fen = self.earlier_installments_fen + self.earlier_installments_vat_fen
+        if earlier and collected < earlier_fen:
+            return collected * earlier // earlier_fen + 1
+        each = self.installment_premium_fen + self.installment_vat_fen
+        return earlier + (collected - earlier_fen) // each + 1 if each else None
 
     @property
     def written_premium_fen(self) -> int:
@@ -464,9 +508,11 @@ class Policy:
         self.interest_insured_fen = interest_fen
         if self.installment_premium_fen:
             self.earlier_installments_fen = self.installment_premium_written_fen
+            self.earlier_installments_vat_fen = self.installment_vat_written_fen
             self.earlier_installments = self.installments_written
             self.installment_premium_fen = installment_premium(self.principal_insured_fen,
                                                                self.monthly_premium_rate)
+            self.installment_vat_fen = self.vat_on(self.installment_premium_fen)
         self.schedule_sha256 = schedule_sha256
         self.version += 1
         self.events.append(Event("PolicyEndorsed", "policy", self.id, on, {

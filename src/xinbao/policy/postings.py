@@ -15,6 +15,11 @@ derived as written premium less the change in UPR (`ledger/model.underwriting_st
 Keys are derived from the business object, or from a digest of exactly the items a posting
 covers, so re-running a step never posts twice.
 
+VAT on premium (``params/regulatory.toml [vat]``): a policy's premium is the premium
+excluding VAT, the insurer's revenue (保费收入). The VAT on each premium written is owed to the
+tax office (Dr premium receivable / Cr output VAT 222101) and reversed with each refund, so
+the receivable, the collections and the refunds are what the borrower pays, VAT included.
+
 A funder's lines carry it as their party (``ledger.model.funder_party``): its commission
 payable, and the premium it collects for us when its agreement says the funder collects
 (premium held by funders 1221, until its settlement statement; ``billing``). Premium the
@@ -32,6 +37,7 @@ from xinbao.ledger.model import (
     COMMISSION_EXPENSE,
     COMMISSION_PAYABLE,
     DUE_FROM_FUNDERS,
+    OUTPUT_VAT,
     PREMIUM_RECEIVABLE,
     UNEARNED_PREMIUM_RESERVE,
     UPR_CHARGE,
@@ -46,12 +52,14 @@ from xinbao.ledger.model import (
 @dataclass(frozen=True, slots=True)
 class FunderShare:
     """One funder's part of a posting: its party, whether it collects the premium (its
-    agreement's ``premium_collector``), and its premium and commission, fen."""
+    agreement's ``premium_collector``), and its premium, the VAT on it and its commission,
+    fen."""
 
     party: str
     collects: bool
     premium_fen: int = 0
     commission_fen: int = 0
+    vat_fen: int = 0
 
 
 def collected_into(share: FunderShare) -> tuple[str, str]:
@@ -75,23 +83,25 @@ def single_premiums_at_issue(
     *, on: date, policy_ids: Sequence[int], shares: Sequence[FunderShare], collected: bool,
 ) -> JournalEntry | None:
     """At issue (CAS 25): the single premiums written in full (Dr premium receivable / Cr
-    written premium) and deferred to the UPR (Dr change in UPR / Cr UPR), each funder's
-    commission accrued (Dr commission expense / Cr its commission payable) and, when the
-    premium is collected at disbursement, the cash (Dr bank, or the premium its funder holds
-    / Cr premium receivable).
+    written premium) with their VAT (Dr premium receivable / Cr output VAT) and deferred to
+    the UPR (Dr change in UPR / Cr UPR), each funder's commission accrued (Dr commission
+    expense / Cr its commission payable) and, when the premium is collected at disbursement,
+    the cash, VAT included (Dr bank, or the premium its funder holds / Cr premium
+    receivable).
 
     One entry for the policies issued together, keyed by exactly which they are.
     """
     premium_fen = sum(s.premium_fen for s in shares)
     moves: list[Move] = [
         (PREMIUM_RECEIVABLE, WRITTEN_PREMIUM, premium_fen),
+        (PREMIUM_RECEIVABLE, OUTPUT_VAT, sum(s.vat_fen for s in shares)),
         (UPR_CHARGE, UNEARNED_PREMIUM_RESERVE, premium_fen),
         *_commission(shares),
     ]
     if collected:
         for s in shares:
             account, party = collected_into(s)
-            moves.append((account, PREMIUM_RECEIVABLE, s.premium_fen, party, ""))
+            moves.append((account, PREMIUM_RECEIVABLE, s.premium_fen + s.vat_fen, party, ""))
     reference = (policy_reference(policy_ids[0]) if len(policy_ids) == 1
                  else f"issue:{on.isoformat()}")
     return entry(on=on, description=f"Single premium of {len(policy_ids)} policies",
@@ -101,10 +111,11 @@ def single_premiums_at_issue(
 
 def installment_premiums_written(
     *, on: date, source: str, installments: Sequence[tuple[int, int, int]], premium_fen: int,
-    commission: Mapping[str, int],
+    vat_fen: int, commission: Mapping[str, int],
 ) -> JournalEntry | None:
     """Installment premiums fallen due (CAS 25): written (Dr premium receivable / Cr written
-    premium); an installment premium pays for cover already given (it falls due at the end
+    premium) with their VAT, ``vat_fen`` (Dr premium receivable / Cr output VAT); an
+    installment premium pays for cover already given (it falls due at the end
     of its month), so it is earned as it is written and no UPR is set up for it. The
     funders' commission is accrued with it (Dr commission expense / Cr commission payable),
     ``commission`` fen by each funder's party.
@@ -119,6 +130,7 @@ def installment_premiums_written(
         source="WriteInstallmentPremium", key=f"{source}:{key_digest(written)}",
         reference=source,
         moves=[(PREMIUM_RECEIVABLE, WRITTEN_PREMIUM, premium_fen),
+               (PREMIUM_RECEIVABLE, OUTPUT_VAT, vat_fen),
                *((COMMISSION_EXPENSE, COMMISSION_PAYABLE, fen, "", party)
                  for party, fen in sorted(commission.items()))],
     )
@@ -180,14 +192,15 @@ def premiums_earned(
 
 
 def premium_refunded(
-    *, on: date, policy_id: int, policy_no: str, amount_fen: int, share: FunderShare,
-    commission_fen: int = 0, earned_reversed_fen: int = 0, description: str | None = None,
-    version: int | None = None,
+    *, on: date, policy_id: int, policy_no: str, amount_fen: int, vat_fen: int,
+    share: FunderShare, commission_fen: int = 0, earned_reversed_fen: int = 0,
+    description: str | None = None, version: int | None = None,
 ) -> JournalEntry | None:
     """The single premium refunded (DOMAIN §3) on prepayment or cancellation: written
     premium reversed against the bank, or against the premium the policy's funder holds
     when it collects (``share``: it pays the borrower back) (Dr written premium / Cr bank or
-    1221), and the UPR it still
+    1221), with the VAT on it (``vat_fen``: Dr output VAT / Cr bank or 1221), and the UPR
+    it still
     held released (Dr UPR / Cr change in UPR): the refund less ``earned_reversed_fen``, the
     premium earned before and given back with it (a cancellation in the cooling-off
     period), so the policy's earned premium becomes what it keeps; and the funder's
@@ -203,6 +216,7 @@ def premium_refunded(
     return entry(on=on, description=description or f"Premium refund on prepayment of {policy_no}",
                  source="RefundPremium", key=key, reference=reference,
                  moves=[(WRITTEN_PREMIUM, account, amount_fen, "", party),
+                        (OUTPUT_VAT, account, vat_fen, "", party),
                         (UNEARNED_PREMIUM_RESERVE, UPR_CHARGE, amount_fen - earned_reversed_fen),
                         (COMMISSION_PAYABLE, COMMISSION_EXPENSE, commission_fen, share.party,
                          "")])

@@ -28,29 +28,33 @@ def _id(policy: Policy) -> int:
     return policy.id
 
 
-def funder_share(funder: Funder, *, premium_fen: int = 0,
-                 commission_fen: int = 0) -> postings.FunderShare:
+def funder_share(funder: Funder, *, premium_fen: int = 0, commission_fen: int = 0,
+                 vat_fen: int = 0) -> postings.FunderShare:
     """A funder's part of a posting: its party, whether its agreement has it collect the
     premium, and the amounts."""
     return postings.FunderShare(funder_party(funder.code),
                                 funder.premium_collector == PremiumCollector.FUNDER,
-                                premium_fen, commission_fen)
+                                premium_fen, commission_fen, vat_fen)
 
 
 def post_single_premiums(uow: UnitOfWork, policies: Sequence[Policy],
                          funders: Mapping[int, Funder], *, on: date, collected: bool) -> None:
-    """At issue: write the single premiums, defer them to the UPR, accrue each funder's
-    commission (each policy's at its funder's rate) and, when collected at disbursement, the
-    cash (or the premium its funder holds) — one entry per batch."""
+    """At issue: write the single premiums with their VAT, defer them to the UPR, accrue
+    each funder's commission (each policy's at its funder's rate, on the premium excluding
+    VAT) and, when collected at disbursement, the cash (or the premium its funder holds) —
+    one entry per batch."""
     premium: dict[int, int] = {}
     commission: dict[int, int] = {}
+    vat: dict[int, int] = {}
     for p in policies:
         premium[p.funder_id] = premium.get(p.funder_id, 0) + p.single_premium_fen
+        vat[p.funder_id] = vat.get(p.funder_id, 0) + p.vat_on(p.single_premium_fen)
         commission[p.funder_id] = commission.get(p.funder_id, 0) + apply_rate(
             p.single_premium_fen, funders[p.funder_id].commission_rate)
     post(uow, postings.single_premiums_at_issue(
         on=on, policy_ids=[_id(p) for p in policies],
-        shares=[funder_share(funders[f], premium_fen=premium[f], commission_fen=commission[f])
+        shares=[funder_share(funders[f], premium_fen=premium[f], commission_fen=commission[f],
+                             vat_fen=vat[f])
                 for f in sorted(premium)],
         collected=collected,
     ))
@@ -60,13 +64,14 @@ def write_installment_premiums(
     uow: UnitOfWork, due: Sequence[tuple[PremiumTerms, int]], funders: Mapping[int, Funder], *,
     on: date, source: str,
 ) -> int:
-    """Write the premiums of installments up to each policy's number not yet written, as one
-    journal entry for the batch, and record each policy's progress; returns the fen written.
+    """Write the premiums of installments up to each policy's number not yet written, with
+    each one's VAT, as one journal entry for the batch, and record each policy's progress;
+    returns the premium written, fen (excluding VAT).
 
     The per-policy detail is each policy's ``installments_written``; the entry's key is
     derived from exactly which installments it writes, so a rerun posts nothing twice.
     """
-    premium_total = 0
+    premium_total = vat_total = 0
     commission: dict[str, int] = {}
     written: list[tuple[int, int, int]] = []
     progress: dict[int, int] = {}
@@ -77,6 +82,7 @@ def write_installment_premiums(
         count = last - first + 1
         premium = terms.installment_premium_fen
         premium_total += premium * count
+        vat_total += terms.installment_vat_fen * count
         funder = funders[terms.funder_id]
         party = funder_party(funder.code)
         commission[party] = commission.get(party, 0) + apply_rate(
@@ -86,7 +92,7 @@ def write_installment_premiums(
     if written:
         post(uow, postings.installment_premiums_written(
             on=on, source=source, installments=written, premium_fen=premium_total,
-            commission=commission))
+            vat_fen=vat_total, commission=commission))
         uow.policies.set_installments_written(progress)
     return premium_total
 
@@ -98,14 +104,17 @@ def post_refund(uow: UnitOfWork, policy: Policy, *, on: date, refunded_fen: int,
     ``refunded_before`` before), paid out of the bank or out of what its funder holds, and
     claw back the commission on it: the funder's rate on all the policy has refunded less on
     what it had, so that however many refunds it makes, the commission kept is the rate on
-    the premium kept. Returns the commission clawed back."""
+    the premium kept. The VAT on it is refunded the same way: what the policy kept before
+    less what it keeps now (``Policy.single_vat_fen``), so the VAT left is always the rate
+    on the premium kept. Returns the commission clawed back."""
     assert policy.id is not None
     funder = require(uow.funders.get(policy.funder_id), "funder", policy.funder_id)
     clawback = (apply_rate(policy.refunded_fen, funder.commission_rate)
                 - apply_rate(refunded_before, funder.commission_rate))
+    vat = policy.vat_on(policy.single_premium_fen - refunded_before) - policy.single_vat_fen
     post(uow, postings.premium_refunded(
         on=on, policy_id=policy.id, policy_no=policy.policy_no, amount_fen=refunded_fen,
-        share=funder_share(funder), commission_fen=clawback,
+        vat_fen=vat, share=funder_share(funder), commission_fen=clawback,
         earned_reversed_fen=earned_reversed_fen, description=description, version=version))
     return clawback
 

@@ -25,6 +25,7 @@ class PremiumTerms:
     installment_premium_fen: int
     installments_written: int
     term_months: int
+    installment_vat_fen: int  # the VAT on each installment premium
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ def _statements() -> dict[str, Prepared]:
     and compiled once, run on the driver's cursor with each key list one parameter."""
     p = tables.policies
     terms = (p.c.id, p.c.loan_id, p.c.funder_id, p.c.installment_premium_fen,
-             p.c.installments_written, p.c.term_months)
+             p.c.installments_written, p.c.term_months, p.c.installment_vat_fen)
     return {name: Prepared(statement) for name, statement in {
         # A repayment's premium is written only for a policy in force (a cancelled one
         # charges no more).
@@ -203,7 +203,9 @@ class SqlPolicyRepository(SqlRepository):
 
     def with_premium_due(self, modes: Sequence[str]) -> list[int]:
         t = tables.policies
-        written = (t.c.earlier_installments_fen + t.c.installment_premium_fen
+        # Written with its VAT, as the borrowers pay it (``Policy.premium_due_fen``).
+        written = (t.c.earlier_installments_fen + t.c.earlier_installments_vat_fen
+                   + (t.c.installment_premium_fen + t.c.installment_vat_fen)
                    * (t.c.installments_written - t.c.earlier_installments))
         q = (select(t.c.id).where(t.c.status == PolicyStatus.IN_FORCE.value,
                                   t.c.mode.in_(list(modes)), t.c.installment_premium_fen > 0,

@@ -55,6 +55,10 @@ policies = Table(
     fen_column("installments_collected_fen", server_default="0"),  # 0025
     Column("earning", String(16), nullable=False, server_default="time"),  # 0026
     fen_column("interest_insured_fen", server_default="0"),  # 0027: the sum insured's interest
+    # 0028: VAT on premium
+    Column("vat_rate", DecimalText(), nullable=False, server_default="0"),
+    fen_column("installment_vat_fen", server_default="0"),
+    fen_column("earlier_installments_vat_fen", server_default="0"),
     ForeignKeyConstraint(["product_code", "product_version"],
                          ["products.code", "products.version"]),
 )

@@ -129,7 +129,10 @@ def issue_epolicy(uow: UnitOfWork, policy_id: int, *, on: date,
                                premium(i.number)) for i in loan.installments),
             policy.version,
             tuple(EndorsementLine(e.version, e.kind.value, e.effective_on, e.reason,
-                                  e.refund_fen) for e in endorsements))
+                                  e.refund_fen) for e in endorsements),
+            policy.vat_rate,
+            policy.vat_on(policy.single_premium_fen)
+            + sum(policy.vat_on(premium(i.number)) for i in loan.installments))
         pdf = epolicy_pdf(epolicy)
         digest = hashlib.sha256(pdf).hexdigest()
         kept = next((d for d in uow.policies.documents(policy.id) if d.sha256 == digest), None)

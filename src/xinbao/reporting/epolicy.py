@@ -110,6 +110,8 @@ class EPolicy:
     schedule: tuple[ScheduleLine, ...]
     version: int = 1  # the policy's version: one more with each endorsement
     endorsements: tuple[EndorsementLine, ...] = ()
+    vat_rate: Decimal = Decimal(0)  # VAT on premium, charged on top of it
+    vat_fen: int = 0  # the VAT on total_premium_fen, premium by premium
 
     @property
     def sum_insured_fen(self) -> int:
@@ -261,7 +263,11 @@ def epolicy_pdf(policy: EPolicy) -> bytes:
     pdf.heading("保险费", "Premium")
     pdf.fact("交费方式", "Basis", f"{basis_zh} / {basis_en}")
     pdf.fact("月费率", "Monthly rate", f"{_rate(policy.monthly_premium_rate)}（以贷款本金为基数）")
-    pdf.fact("保险费合计", "Total premium", f"{format_yuan(policy.total_premium_fen)} 元")
+    pdf.fact("保险费合计", "Total premium",
+             f"{format_yuan(policy.total_premium_fen)} 元（不含增值税）")
+    pdf.fact("增值税", "VAT", f"{format_yuan(policy.vat_fen)} 元（税率 {_rate(policy.vat_rate)}）")
+    pdf.fact("价税合计", "Premium with VAT",
+             f"{format_yuan(policy.total_premium_fen + policy.vat_fen)} 元")
     if policy.single_premium_fen:
         pdf.fact("趸交保费", "Single premium",
                  f"{format_yuan(policy.single_premium_fen)} 元，于 "

@@ -35,8 +35,8 @@ def items(statement: FunderStatement) -> list[tuple[str, int]]:
     """The statement's money, each item (Chinese / English) and its fen, the net last."""
     f = statement.figures
     return [
-        ("代收保费 / Premium collected for us", f.premium_held_fen),
-        ("代付退费 / Refunds paid out of it", -f.refunds_fen),
+        ("代收保费（含增值税） / Premium collected for us, VAT included", f.premium_held_fen),
+        ("代付退费（含增值税） / Refunds paid out of it, VAT included", -f.refunds_fen),
         ("手续费 / Commission", -f.commission_fen),
         ("手续费追回 / Commission clawed back", f.clawback_fen),
         ("净额（正数：合作机构应付保险人） / Net due (positive: the funder pays us)", f.net_fen),

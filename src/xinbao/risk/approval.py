@@ -12,6 +12,7 @@ from xinbao.iam.access import authorize, four_eyes_many, own, tenant
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import InvalidInput, require
 from xinbao.kernel.events import Event
+from xinbao.kernel.money import apply_rate
 from xinbao.kernel.retries import retried
 from xinbao.policy import model as policy_rules
 from xinbao.policy.model import Policy
@@ -104,7 +105,8 @@ def _decide(uow: UnitOfWork, engine: RiskEngine, application_ids: Sequence[int],
             quotes[d.record.application_id] = quote(
                 d.application, products[(d.application.product_code,
                                          d.application.product_version)],
-                on, d.record.approved_fen, d.record.monthly_premium_rate)
+                on, d.record.approved_fen, d.record.monthly_premium_rate,
+                vat_rate=engine.vat_rate)
     uow.applications.save_many([d.application for d in decided])
     uow.policies.add_many(list(quotes.values()))
     by_id = {d.record.application_id: d for d in decided}
@@ -119,8 +121,9 @@ def _decide(uow: UnitOfWork, engine: RiskEngine, application_ids: Sequence[int],
 
 
 def quote(application: Application, product: Product, on: date, principal_insured_fen: int,
-          monthly_rate: Decimal) -> Policy:
-    """The policy quote of an approval: the approved amount at the risk-priced rate."""
+          monthly_rate: Decimal, *, vat_rate: Decimal) -> Policy:
+    """The policy quote of an approval: the approved amount at the risk-priced rate, VAT on
+    the premium at ``vat_rate`` (the policy keeps it)."""
     single, per_installment = policy_rules.premium_schedule(
         product.premium_basis, principal_insured_fen, monthly_rate, application.term_months)
     assert application.id is not None
@@ -133,6 +136,7 @@ def quote(application: Application, product: Product, on: date, principal_insure
         premium_basis=product.premium_basis, monthly_premium_rate=monthly_rate,
         refund_method=product.refund_method, term_months=application.term_months,
         single_premium_fen=single, installment_premium_fen=per_installment[0], quoted_on=on,
+        vat_rate=vat_rate, installment_vat_fen=apply_rate(per_installment[0], vat_rate),
     )
     policy.events.append(Event("PolicyQuoted", "policy", None, on, {
         "application_id": application.id, "premium_fen": policy.total_premium_fen}))

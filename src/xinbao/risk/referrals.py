@@ -149,8 +149,8 @@ def review_application(cmd: ReviewApplication, uow: UnitOfWork, engine: RiskEngi
     """A person's verdict on a referral (the rules: ``risk/model/referral.py``). An approval
     beyond the reviewer's authority is recorded as a recommendation and waits for a second
     approver with the authority (never the same person, nor whoever keyed the application
-    in). ``quote(application, product, on, amount_fen, monthly_rate)`` makes the policy
-    quote of an approval."""
+    in). ``quote(application, product, on, amount_fen, monthly_rate, vat_rate=)`` makes the
+    policy quote of an approval."""
     authorize(uow, Action.APPLICATION_APPROVE)
     referral.review_note(cmd.note)
     with uow:
@@ -176,7 +176,8 @@ def review_application(cmd: ReviewApplication, uow: UnitOfWork, engine: RiskEngi
             application.conclude_review(True, review.conclusion, cmd.on)
             uow.policies.add_many([quote(application, product, cmd.on,
                                          review.record.approved_fen,
-                                         review.record.monthly_premium_rate)])
+                                         review.record.monthly_premium_rate,
+                                         vat_rate=engine.vat_rate)])
         else:
             application.conclude_review(False, review.conclusion, cmd.on)
         uow.applications.save(application)

@@ -131,6 +131,7 @@ class RiskEngine:
     collateral: CollateralRules
     cost_cap: Decimal
     annualization: Annualization
+    vat_rate: Decimal  # VAT on premium: in the all-in cost, and kept by each quote
     scorer: Scorer
     bureau: Bureau
 
@@ -168,7 +169,8 @@ def decide(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
     state, missing = counters_for(uow, [c for wanted in keys_of.values() for c in wanted])
     facts = {i: rules.Facts(screening=screenings[i], bureau=results[i], scored=scores[i],
                             valuation=valuations[i], portfolio=(), cost_cap=engine.cost_cap,
-                            annualization=engine.annualization) for i in keys_of}
+                            annualization=engine.annualization, vat_rate=engine.vat_rate)
+             for i in keys_of}
     keys = {i: [(c.dimension, c.key) for c in wanted] for i, wanted in keys_of.items()}
 
     # Everything is assessed and recorded before the batch's first write, so the write lock

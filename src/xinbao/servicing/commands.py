@@ -15,7 +15,7 @@ class RecordRepayment:
     principal_fen: int
     interest_fen: int
     reference: str  # the funder's transaction number: a repeat with it is ignored
-    premium_fen: int = 0  # installment premium collected with the repayment
+    premium_fen: int = 0  # installment premium and its VAT paid with the repayment
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,7 +130,7 @@ class _Loan:
     funder: str
     contract_no: str
     schedule: np.ndarray  # rows: (due date ordinal, principal fen, interest fen)
-    premium_fen: int  # installment premium collected with each installment
+    premium_fen: int  # installment premium and its VAT, paid with each installment
     default_at: int
     prepay_after: int
     late: dict[int, int]  # installment → days late
@@ -442,7 +442,7 @@ def _change(uow: UowFactory, loan: _Loan, change: str, today: date,
                                i.principal_fen - paid.get(i.number, (0, 0))[0],
                                i.interest_fen - paid.get(i.number, (0, 0))[1])
                               for i in stored.installments], dtype=np.int64)
-    loan.premium_fen = policy.installment_premium_fen
+    loan.premium_fen = policy.installment_with_vat_fen
 
 
 def _due(loan: _Loan, idx: int, k: int, today: date, files: dict, prepay: list,
@@ -610,7 +610,7 @@ def _write_business(scenario: Scenario, uow: UowFactory, catalogue_by_code: dict
             loan_id=item.loan.id, funder=rows[i].funder_code, contract_no=item.loan.contract_no,
             schedule=np.array([(inst.due_date.toordinal(), inst.principal_fen, inst.interest_fen)
                                for inst in item.loan.installments], dtype=np.int64),
-            premium_fen=item.policy.installment_premium_fen,
+            premium_fen=item.policy.installment_with_vat_fen,
             default_at=int(fates.default_at[i]), prepay_after=int(fates.prepay_after[i]),
             late={k + 1: int(v) for k, v in enumerate(late_row) if v},
             partial=frozenset(int(k) + 1 for k in np.flatnonzero(fates.partial[i, :width])),

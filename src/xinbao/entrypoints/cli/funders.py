@@ -326,9 +326,9 @@ def _print_statement(s: FunderStatement) -> None:
     f = s.figures
     table = Table("item", "yuan", title=f"{s.number} · {s.funder_name} ({s.funder_code}) · "
                                         f"{s.cycle_from} – {s.cycle_to}")
-    table.add_row("Premium collected for us (the funder holds it)", format_yuan(
+    table.add_row("Premium collected for us, VAT included (the funder holds it)", format_yuan(
         f.premium_held_fen))
-    table.add_row("Refunds paid out of it", format_yuan(-f.refunds_fen))
+    table.add_row("Refunds paid out of it, VAT included", format_yuan(-f.refunds_fen))
     table.add_row("Commission", format_yuan(-f.commission_fen))
     table.add_row("Commission clawed back", format_yuan(f.clawback_fen))
     table.add_row("Net due (positive: the funder pays us)", format_yuan(f.net_fen))

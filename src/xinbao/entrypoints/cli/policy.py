@@ -307,8 +307,10 @@ def _policy_table(p: Policy) -> Table:
             ("premium (yuan)", f"{premium} ({p.premium_basis.value}, "
                                f"{p.monthly_premium_rate}/month)"),
             ("earned (yuan)", f"{format_yuan(p.earned_fen)} (by {p.earning})"),
+            ("VAT on premium (yuan)", f"{format_yuan(p.total_vat_fen)} at "
+                                      f"{p.vat_rate * 100:g}% on top of the premium"),
             ("refunded (yuan)", format_yuan(p.refunded_fen)),
-            ("premium receivable (yuan)", format_yuan(p.premium_due_fen)),
+            ("premium receivable, with VAT (yuan)", format_yuan(p.premium_due_fen)),
             ("version", f"{p.version} (xinbao policies endorsements)")):
         table.add_row(name, value)
     return table

@@ -15,7 +15,7 @@ column                  meaning
 ``principal``           principal repaid, yuan with at most two decimals (repayments
                         and partial prepayments)
 ``interest``            interest repaid, yuan (for a prepayment: the current period's)
-``premium``             installment premium collected with it, yuan (optional, 0)
+``premium``             installment premium and its VAT paid with it, yuan (optional, 0)
 ``reference``           the funder's transaction number: a row seen before is ignored
 ======================  ===============================================================
 

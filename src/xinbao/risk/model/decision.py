@@ -105,6 +105,7 @@ class Facts:
     portfolio: Sequence[Constraint]  # room under each portfolio and regulatory limit
     cost_cap: Decimal
     annualization: Annualization = Annualization.NOMINAL
+    vat_rate: Decimal = Decimal(0)  # VAT on premium: the borrower pays it too
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +199,7 @@ def _price(application: Application, product: Product, terms: RiskTerms, pd: Dec
         pd=pd, coverage_share=product.coverage_share, terms=terms.pricing,
         loan=_cash_flows(application, principal_fen), basis=product.premium_basis,
         principal_insured_fen=principal_fen, cost_cap=facts.cost_cap,
-        annualization=facts.annualization)
+        annualization=facts.annualization, vat_rate=facts.vat_rate)
 
 
 def _limit(application: Application, product: Product, terms: RiskTerms, facts: Facts,
@@ -209,7 +210,8 @@ def _limit(application: Application, product: Product, terms: RiskTerms, facts: 
     if income is not None:
         report = facts.bureau.report
         debt = report.monthly_debt_fen if report is not None else 0
-        per_installment = (monthly_premium_rate if product.premium_basis
+        # The premium with each installment is paid with its VAT.
+        per_installment = (monthly_premium_rate * (1 + facts.vat_rate) if product.premium_basis
                            is PremiumBasis.PER_INSTALLMENT else Decimal(0))
         found.append(Constraint(limits.INCOME, limits.income_capacity_fen(
             monthly_income_fen=income, existing_monthly_debt_fen=debt, max_dsr=terms.max_dsr,

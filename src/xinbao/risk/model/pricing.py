@@ -1,14 +1,14 @@
 """Risk pricing: the premium rate from the borrower's PD, and the all-in cost cap.
 
 Annual premium rate = PD × LGD × coverage share (expected loss) + expense loading + cost of
-capital + margin, floored and capped per product. The monthly rate charged on the sum insured
-is the annual rate / 12, rounded to the millionth (0.0001 %).
+capital + margin, floored and capped per product. The monthly rate charged on the principal
+insured is the annual rate / 12, rounded to the millionth (0.0001 %).
 
-If the borrower's all-in annualized cost (loan interest + premium + fees, by IRR of the cash
-flows: ``loans.all_in_annual_cost``) would exceed the cap (24 % by default, a parameter), the
-price is lowered to the highest rate that keeps the cost at the cap, provided it still covers
-expected loss, expenses and the cost of capital (the margin may go) and the product's floor;
-otherwise the application is declined with ``PRC-ALL-IN-COST-CAP``.
+If the borrower's all-in annualized cost (loan interest + premium and its VAT + fees, by IRR of
+the cash flows: ``loans.all_in_annual_cost``) would exceed the cap (24 % by default, a
+parameter), the price is lowered to the highest rate that keeps the cost at the cap, provided
+it still covers expected loss, expenses and the cost of capital (the margin may go) and the
+product's floor; otherwise the application is declined with ``PRC-ALL-IN-COST-CAP``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 
 from xinbao.catalogue.model.products import PremiumBasis
-from xinbao.kernel.money import PRECISION
+from xinbao.kernel.money import PRECISION, apply_rate
 from xinbao.loans.model import Annualization, all_in_annual_cost_of_payments
 from xinbao.policy.model import premium_schedule
 
@@ -93,9 +93,9 @@ class LoanCashFlows:
         default_factory=dict, init=False, repr=False, compare=False)
 
     def cost(self, basis: PremiumBasis, principal_insured_fen: int, monthly_rate: Decimal,
-             annualization: Annualization) -> Decimal:
-        single, per_installment = premium_schedule(basis, principal_insured_fen, monthly_rate,
-                                                   len(self.payments_fen))
+             annualization: Annualization, vat_rate: Decimal = Decimal(0)) -> Decimal:
+        single, per_installment = premiums_paid(basis, principal_insured_fen, monthly_rate,
+                                          len(self.payments_fen), vat_rate)
         return all_in_annual_cost_of_payments(principal_fen=self.principal_fen,
                                               payments_fen=self.payments_fen,
                                               premiums_fen=per_installment,
@@ -104,7 +104,8 @@ class LoanCashFlows:
                                               annualization=annualization)
 
     def within(self, basis: PremiumBasis, principal_insured_fen: int, monthly_rate: Decimal,
-               cap: Decimal, annualization: Annualization) -> bool:
+               cap: Decimal, annualization: Annualization,
+               vat_rate: Decimal = Decimal(0)) -> bool:
         """Whether the all-in cost at ``monthly_rate`` is within ``cap``, exactly.
 
         The borrower receives money at month 0 and pays it back later, so the flows' present
@@ -113,8 +114,8 @@ class LoanCashFlows:
         one discounting instead of an IRR search; the loan's own flows are discounted once
         per cap and reused for every premium rate tried.
         """
-        single, per_installment = premium_schedule(basis, principal_insured_fen, monthly_rate,
-                                                   len(self.payments_fen))
+        single, per_installment = premiums_paid(basis, principal_insured_fen, monthly_rate,
+                                          len(self.payments_fen), vat_rate)
         received = self.principal_fen - self.upfront_fees_fen - single
         if received <= 0:
             return False  # nothing reaches the borrower: no cost is within any cap
@@ -127,14 +128,15 @@ class LoanCashFlows:
         return self._exact_value(single, per_installment, cap, annualization) >= 0
 
     def rate_at_cap(self, basis: PremiumBasis, principal_insured_fen: int, cap: Decimal,
-                    annualization: Annualization) -> float | None:
+                    annualization: Annualization,
+                    vat_rate: Decimal = Decimal(0)) -> float | None:
         """About the monthly premium rate whose all-in cost is exactly ``cap`` (premiums
-        taken as unrounded), or None when there is none to estimate: a first guess for the
-        exact search, never an answer by itself."""
+        and their VAT taken as unrounded), or None when there is none to estimate: a first
+        guess for the exact search, never an answer by itself."""
         if principal_insured_fen <= 0 or not self.payments_fen:
             return None
         loan_value, annuity = self._discounted(cap, annualization)
-        room = self.principal_fen - self.upfront_fees_fen - loan_value
+        room = (self.principal_fen - self.upfront_fees_fen - loan_value) / (1 + float(vat_rate))
         if basis is PremiumBasis.SINGLE:
             return room / (principal_insured_fen * len(self.payments_fen))
         return room / (principal_insured_fen * annuity)
@@ -168,6 +170,18 @@ class LoanCashFlows:
             return value
 
 
+def premiums_paid(basis: PremiumBasis, principal_insured_fen: int, monthly_rate: Decimal,
+            term_months: int, vat_rate: Decimal) -> tuple[int, list[int]]:
+    """What the borrower pays for the cover: the premium schedule (``premium_schedule``),
+    each premium with its VAT at ``vat_rate`` (the policy's, ``Policy.vat_on``)."""
+    single, per_installment = premium_schedule(basis, principal_insured_fen, monthly_rate,
+                                               term_months)
+    if not vat_rate:
+        return single, list(per_installment)
+    return (single + apply_rate(single, vat_rate),
+            [p + apply_rate(p, vat_rate) for p in per_installment])
+
+
 def _cap_monthly(cap: Decimal, annualization: Annualization) -> Decimal:
     """The monthly rate whose annualized cost is ``cap``."""
     with localcontext() as ctx:
@@ -179,8 +193,10 @@ def _cap_monthly(cap: Decimal, annualization: Annualization) -> Decimal:
 
 def price(*, pd: Decimal, coverage_share: Decimal, terms: PricingTerms, loan: LoanCashFlows,
           basis: PremiumBasis, principal_insured_fen: int, cost_cap: Decimal,
-          annualization: Annualization = Annualization.NOMINAL) -> Price:
-    """The premium rate for a borrower with 12-month probability of default ``pd``."""
+          annualization: Annualization = Annualization.NOMINAL,
+          vat_rate: Decimal = Decimal(0)) -> Price:
+    """The premium rate for a borrower with 12-month probability of default ``pd``; the
+    all-in cost counts the premium and its VAT at ``vat_rate``."""
     if not Decimal(0) <= pd <= 1:
         raise ValueError("pd is a probability")
     expected = pd * terms.lgd * coverage_share
@@ -194,10 +210,11 @@ def price(*, pd: Decimal, coverage_share: Decimal, terms: PricingTerms, loan: Lo
     monthly = _monthly(annual)
 
     def cost_at(rate: Decimal) -> Decimal:
-        return loan.cost(basis, principal_insured_fen, rate, annualization)
+        return loan.cost(basis, principal_insured_fen, rate, annualization, vat_rate)
 
     def within(rate: Decimal) -> bool:
-        return loan.within(basis, principal_insured_fen, rate, cost_cap, annualization)
+        return loan.within(basis, principal_insured_fen, rate, cost_cap, annualization,
+                           vat_rate)
 
     def charged(annual_rate: Decimal, monthly_rate: Decimal, reason_codes: tuple[str, ...], *,
                 declined: bool = False) -> Price:
@@ -211,7 +228,7 @@ def price(*, pd: Decimal, coverage_share: Decimal, terms: PricingTerms, loan: Lo
         return charged(annual, monthly, tuple(codes))
     least = max(expected + terms.expense_loading + terms.cost_of_capital, terms.floor)
     fitted = _highest_rate_within(within, hi=monthly, guess=loan.rate_at_cap(
-        basis, principal_insured_fen, cost_cap, annualization))
+        basis, principal_insured_fen, cost_cap, annualization, vat_rate))
     if fitted is None or fitted * MONTHS < least:
         return charged(annual, monthly, (*codes, DECLINE_COST_CAP), declined=True)
     return charged(fitted * MONTHS, fitted, (*codes, PRICE_LOWERED_TO_COST_CAP))

@@ -39,6 +39,13 @@ class PolicyOut(BaseModel):
     single_premium_fen: Fen
     installment_premium_fen: Fen
     total_premium_fen: Fen
+    vat_rate: Rate = Field(description="VAT on premium, the quote's: every premium above "
+                                       "excludes it, the borrower pays both")
+    single_vat_fen: Fen = Field(description="VAT on the single premium kept (less refunds)")
+    installment_vat_fen: Fen = Field(description="VAT on each installment premium from the "
+                                                 "next; a repayment's premium_fen is the "
+                                                 "premium and its VAT")
+    total_vat_fen: Fen = Field(description="VAT on total_premium_fen")
     term_months: int
     start_date: date | None
     end_date: date | None
@@ -46,7 +53,8 @@ class PolicyOut(BaseModel):
     earned_fen: Fen
     refunded_fen: Fen
     version: int = Field(description="one more with each endorsement")
-    premium_due_fen: Fen = Field(description="installment premium written and not collected")
+    premium_due_fen: Fen = Field(description="installment premium written and not collected, "
+                                             "with its VAT")
 
     @classmethod
     def of(cls, p: Policy) -> PolicyOut:
@@ -65,7 +73,9 @@ def policy_fields(p: Policy) -> dict[str, Any]:
         "coverage_share": p.coverage_share, "premium_basis": p.premium_basis.value,
         "single_premium_fen": p.single_premium_fen,
         "installment_premium_fen": p.installment_premium_fen,
-        "total_premium_fen": p.total_premium_fen, "term_months": p.term_months,
+        "total_premium_fen": p.total_premium_fen, "vat_rate": p.vat_rate,
+        "single_vat_fen": p.single_vat_fen, "installment_vat_fen": p.installment_vat_fen,
+        "total_vat_fen": p.total_vat_fen, "term_months": p.term_months,
         "start_date": p.start_date, "end_date": p.end_date, "loan_id": p.loan_id,
         "earned_fen": p.earned_fen, "refunded_fen": p.refunded_fen, "version": p.version,
         "premium_due_fen": p.premium_due_fen}

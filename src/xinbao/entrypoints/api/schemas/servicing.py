@@ -19,7 +19,9 @@ class RepaymentIn(StrictIn):
     paid_on: date
     principal_fen: Fen
     interest_fen: Fen
-    premium_fen: Fen = 0
+    premium_fen: Fen = Field(0, description="the installment premium and its VAT paid with it "
+                                            "(the policy's installment_premium_fen + "
+                                            "installment_vat_fen)")
     reference: str = Field(min_length=1, max_length=64)
 
 
