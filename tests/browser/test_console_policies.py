@@ -102,6 +102,8 @@ def test_the_insurers_staff_see_both_funders_and_sort_by_cover(console, browser)
     shot(staff, "policies-list-staff.en")
 
     staff.goto("/console/policies/1")
+    premium = staff.get_by_role("region", name="Premium")
+    assert premium.get_by_text("VAT on premium (yuan)").is_visible()
     assert staff.locator("#ledger").is_visible()
     assert staff.get_by_role("table", name="Journal entries about this policy").is_visible()
     shot(staff, "policies-detail-staff.en")

@@ -221,6 +221,14 @@ def test_the_policy_page_masks_the_borrower_and_names_the_parties(console):
     written = re.search(r"Written premium \(yuan\)</dt><dd>([^<]+)<", page.text)
     assert policy.single_premium_fen > 0 and written is not None
     assert written.group(1) == f"{policy.single_premium_fen / 100:,.2f}"
+    # The sum insured with its two parts, and the VAT paid on top of the premium.
+    for label, fen in (("Sum insured", policy.sum_insured_fen),
+                       ("Principal insured", policy.principal_insured_fen),
+                       ("Interest insured", policy.interest_insured_fen)):
+        assert f"{label} (yuan)</dt><dd>{format_yuan(fen)}</dd>" in page.text
+    assert policy.total_vat_fen == policy.vat_on(policy.single_premium_fen) > 0
+    assert (f"VAT on premium (yuan)</dt><dd>{format_yuan(policy.total_vat_fen)} (6.0%)</dd>"
+            in page.text)
 
 
 def test_the_policy_page_shows_the_schedule_payments_and_days_past_due_of_today(console):
