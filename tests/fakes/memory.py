@@ -959,6 +959,7 @@ class _Risk(_Table):
     def exposure_rows(self) -> list[ExposureRow]:
         tables = self._uow._working.tables
         apps, funders = tables.get("applications", {}), tables.get("funders", {})
+        loans = tables.get("loans", {})
         repaid: dict[int, int] = {}
         for r in tables.get("repayments", {}).values():
             repaid[r.loan_id] = repaid.get(r.loan_id, 0) + r.principal_fen
@@ -974,7 +975,9 @@ class _Risk(_Table):
                 obligor=number, enterprise=enterprise, funder=funders[p.funder_id].code,
                 region=region_of(number, enterprise=enterprise), industry=a.profile.industry,
                 product=p.product_code,
-                principal_fen=max(p.principal_insured_fen - repaid.get(p.loan_id or 0, 0), 0),
+                principal_fen=max((loans[p.loan_id].principal_fen if p.loan_id in loans
+                                   else p.principal_insured_fen)
+                                  - repaid.get(p.loan_id or 0, 0), 0),
                 coverage_share=p.coverage_share))
         return out
 

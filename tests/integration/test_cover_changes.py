@@ -32,6 +32,8 @@ from xinbao.policy.commands import PrepayInPart, RestructureLoan
 from xinbao.policy.endorsements import prepay_in_part, restructure_loan
 from xinbao.policy.model import EndorsementKind, Policy, PolicyStatus
 from xinbao.reporting import services as reporting
+from xinbao.risk import services as decisions
+from xinbao.risk.model import exposure
 from xinbao.servicing import services as servicing
 from xinbao.servicing.commands import RecordPrepayment, RecordRepayment, RunEndOfDay
 
@@ -55,9 +57,10 @@ def _stored(c: Container, policy: Policy) -> Policy:
 
 
 def _pay(c: Container, policy: Policy, *numbers: int) -> None:
-    """Pay what is left of these installments on their due dates, with their premium."""
+    """Pay what is left of these installments on their due dates, with their premium and
+    its VAT."""
     loan = _loan(c, policy)
-    premium = _stored(c, policy).installment_premium_fen
+    premium = _stored(c, policy).installment_with_vat_fen
     paid = paid_by_installment(_repayments(c, loan))
     for n in numbers:
         i = loan.installments[n - 1]
@@ -140,6 +143,23 @@ def test_a_partial_prepayment_lowers_the_installments_and_refunds_its_share(c):
 def _repayments(c: Container, loan: Loan) -> list[Any]:
     with c.uow() as u:
         return u.repayments.for_loan(loan.id)
+
+
+def test_the_retained_liability_after_a_partial_prepayment_is_the_principal_left(c):
+    policy = b.issued_policy(c.uow, b.car_application())
+    _pay(c, policy, 1, 2)
+    prepay_in_part(PrepayInPart(_loan(c, policy).id, date(2025, 4, 1), 3_000_000, 0, "PP-L"),
+                   c.uow())
+    loan = _loan(c, policy)
+    outstanding = loan.principal_fen - sum(r.principal_fen for r in _repayments(c, loan))
+    assert outstanding == _stored(c, policy).principal_insured_fen - sum(
+        i.principal_fen for i in loan.installments[:2])
+
+    counters = decisions.refresh_limits(c.uow(), b.engine().params.limits, date(2025, 4, 1))
+
+    used = {(k.dimension, k.key): k.used_fen for k in counters}
+    assert used[(exposure.RETAINED, "all")] == exposure.retained_fen(
+        outstanding, policy.coverage_share)
 
 
 def test_installment_premiums_fall_with_the_sum_insured(c):

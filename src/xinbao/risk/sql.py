@@ -184,24 +184,28 @@ class SqlRiskRepository:
         return list(nodes.values())
 
     def exposure_rows(self) -> list[ExposureRow]:
-        """Each live policy's retained liability now: the outstanding principal of its loan
-        (the sum insured while quoted or not yet disbursed) × the insurer's share."""
+        """Each live policy's retained liability now: the outstanding principal of its loan,
+        its principal less every repayment's (a partial prepayment's too), or the principal
+        insured while quoted or not yet disbursed, × the insurer's share."""
         a, p = underwriting_tables.applications, policy_tables.policies
         f, r = catalogue_tables.funders, loans_tables.repayments
+        ln = loans_tables.loans
         live = (PolicyStatus.QUOTED.value, PolicyStatus.ISSUED.value,
                 PolicyStatus.IN_FORCE.value)
         repaid = (select(r.c.loan_id, func.sum(r.c.principal_fen).label("repaid"))
                   .group_by(r.c.loan_id).subquery())
         q = (select(a.c.borrower_id_index, a.c.borrower_kind, f.c.code, a.c.region,
-                    a.c.industry, p.c.product_code, p.c.principal_insured_fen, p.c.coverage_share,
-                    func.coalesce(repaid.c.repaid, 0).label("repaid"))
+                    a.c.industry, p.c.product_code,
+                    func.coalesce(ln.c.principal_fen, p.c.principal_insured_fen).label("principal"),
+                    p.c.coverage_share, func.coalesce(repaid.c.repaid, 0).label("repaid"))
              .select_from(p.join(a, a.c.id == p.c.application_id)
                           .join(f, f.c.id == p.c.funder_id)
+                          .outerjoin(ln, ln.c.id == p.c.loan_id)
                           .outerjoin(repaid, repaid.c.loan_id == p.c.loan_id))
              .where(p.c.status.in_(live)))
         out = []
         for row in self._c.execute(q):
-            outstanding = max(row.principal_insured_fen - int(row.repaid), 0)
+            outstanding = max(int(row.principal) - int(row.repaid), 0)
             out.append(ExposureRow(
                 obligor=row.borrower_id_index, enterprise=row.borrower_kind == "enterprise",
                 funder=row.code, region=row.region, industry=row.industry,
