@@ -167,3 +167,29 @@ def test_new_counters_are_inserted_in_key_order(container):
         event.remove(container.engine, "before_cursor_execute", statement)
     assert sent == [[("retained", "all"), ("funder", "BANK-Z"), ("region", "110100"),
                      ("region", "440300")]]
+
+
+def test_a_funders_risk_share_leaves_the_rest_retained_and_a_recount_agrees(container):
+    from datetime import date
+    from decimal import Decimal
+
+    from xinbao.catalogue import services as catalogue
+    from xinbao.catalogue.commands import AmendAgreement
+
+    catalogue.amend_agreement(AmendAgreement("BANK-A", on=date(2024, 12, 31),
+                                             risk_share=Decimal("0.25")), container.uow())
+    person = IdentityFactory(12).resident_id(born_between=(date(1975, 1, 1),
+                                                           date(1995, 1, 1)))
+    app = applications.submit_application(b.consumer_application(
+        external_ref="RS-1", borrower_id_number=person), container.uow())
+    made = approval.approve_application(ApproveApplication(app.id, b.START),
+                                        container.uow(), container.risk)
+    assert made.application.status is ApplicationStatus.APPROVED
+    key = (exposure.FUNDER, "BANK-A")
+    with container.uow() as u:
+        used = u.counters.get([key])[key].used_fen
+    # BANK-A's first approval: its counter holds the 75 % the insurer retains of it.
+    assert used == exposure.retained_fen(made.policy.principal_insured_fen, Decimal("0.75"))
+    recount = decisions.refresh_limits(container.uow(), container.risk.params.limits,
+                                       b.START)
+    assert {(c.dimension, c.key): c.used_fen for c in recount}[key] == used

@@ -347,3 +347,32 @@ def test_decisions_keep_the_product_terms_of_the_engine_they_ran_with(store):
     assert Decimal(price["technical_rate"]) == Decimal("0.02") * Decimal("0.85") + Decimal(
         "0.035")
     assert replace(r.decision, events=[]).annual_premium_rate == Decimal(price["annual_rate"])
+
+
+def test_a_funder_keeping_a_share_of_each_loss_is_priced_and_counted_on_the_rest():
+    shared = Store()
+    b.seed(lambda: InMemoryUnitOfWork(shared),
+           funders=(b.bank(), replace(b.bank("BANK-B"), risk_share=Decimal("0.2"))))
+    a_id, b_id = people(2, seed=11)
+    engine = b.engine(list_price=False)
+    own, kept = submit_and_decide(shared, [
+        b.consumer_application(external_ref="RS-A", borrower_id_number=a_id),
+        b.consumer_application(external_ref="RS-B", borrower_id_number=b_id,
+                               funder_code="BANK-B")], risk=engine)
+    assert own.application.status is kept.application.status is ApplicationStatus.APPROVED
+    _, mine = referrals.get_decision(system(shared)(), own.application.id)
+    _, theirs = referrals.get_decision(system(shared)(), kept.application.id)
+    # The same borrower risk: the insurer expects to lose 80 % as much where BANK-B keeps 20 %.
+    assert (mine.detail["price"]["risk_share"], theirs.detail["price"]["risk_share"]) == (
+        "0", "0.2")
+    assert Decimal(theirs.detail["price"]["expected_loss"]) == Decimal(
+        mine.detail["price"]["expected_loss"]) * Decimal("0.8")
+    assert theirs.monthly_premium_rate < mine.monthly_premium_rate  # a lower price for it
+    # The limits count what the insurer retains: the coverage share less the funder's.
+    _, counters = decisions.limit_usage(system(shared)())
+    used = {(c.dimension, c.key): c.used_fen for c in counters}
+    assert used[(exposure.FUNDER, "BANK-A")] == mine.approved_fen
+    assert used[(exposure.FUNDER, "BANK-B")] == exposure.retained_fen(
+        theirs.approved_fen, Decimal("0.8"))
+    recount = decisions.refresh_limits(system(shared)(), engine.params.limits, b.START)
+    assert {(c.dimension, c.key): c.used_fen for c in recount} == used

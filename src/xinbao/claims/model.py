@@ -43,15 +43,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from xinbao.catalogue.model.agreements import insurer_share
 from xinbao.catalogue.model.products import Product
 from xinbao.iam.model.security import Action, Forbidden
 from xinbao.kernel.errors import FieldError, IllegalTransition, InvalidInput
 from xinbao.kernel.events import Event
-from xinbao.kernel.money import PRECISION, apply_rate
+from xinbao.kernel.money import apply_rate
 from xinbao.loans.model import Installment, Loan, build_schedule, position, schedule_digest
 from xinbao.policy.model import Policy, PolicyStatus
 
@@ -536,14 +537,6 @@ def _notice(notice: Notice, trigger_on: date | None, rules: ClaimRules) -> Check
     return Check("CLM-NOTICE-LATE", not late,
                  f"noticed {(notice.notified_on - trigger_on).days} days after the trigger "
                  f"date, the agreement allows {rules.notice_days}", evidence)
-
-
-def insurer_share(coverage_share: Decimal, risk_share: Decimal) -> Decimal:
-    """The share of a loss the insurer pays: the policy's coverage share of it, less the
-    share the funder keeps under its agreement (``risk_share``: 风险共担), exact."""
-    with localcontext() as ctx:
-        ctx.prec = PRECISION
-        return coverage_share * (1 - risk_share)
 
 
 def _amount(policy: Policy, loan: Loan, paid: Mapping[int, tuple[int, int]], principal: int,

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from xinbao.catalogue.model.agreements import insurer_share
 from xinbao.catalogue.model.products import Product
 from xinbao.iam.access import authorize, four_eyes, own, tenant
 from xinbao.iam.model.security import Action
@@ -24,6 +25,7 @@ from xinbao.risk.services import (
     counters_for,
     limit_basis,
     limit_keys_for,
+    risk_share_of,
 )
 from xinbao.underwriting.model import Application
 
@@ -196,7 +198,7 @@ def _reserve(uow: UnitOfWork, engine: RiskEngine, application: Application, prod
     _, missing = counters_for(uow, wanted)
     uow.counters.ensure(missing, basis_fen=basis, on=on)
     keys = [(c.dimension, c.key) for c in wanted]
-    if not uow.counters.reserve(keys, exposure.retained_fen(approved_fen,
-                                                            product.coverage_share)):
+    share = insurer_share(product.coverage_share, risk_share_of(uow, funder.id or 0))
+    if not uow.counters.reserve(keys, exposure.retained_fen(approved_fen, share)):
         raise Conflict("the portfolio limits have no room for this amount now "
                        f"({LIMIT_CONTENDED}); see `xinbao limits show`")

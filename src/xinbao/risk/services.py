@@ -36,6 +36,7 @@ from typing import Any, Protocol, TypeVar
 
 import structlog
 
+from xinbao.catalogue.model.agreements import insurer_share, risk_shares
 from xinbao.catalogue.model.parties import PartyKind
 from xinbao.catalogue.model.products import Product, ProductFamily
 from xinbao.iam.access import authorize
@@ -163,13 +164,15 @@ def decide(uow: UnitOfWork, engine: RiskEngine, batch: Sequence[Application],
     basis = limit_basis(uow, engine.params.limits, on)
     funders = {f: require(uow.funders.get(f), "funder", f)
                for f in {a.funder_id for a in batch}}
+    shares = {f: risk_share_of(uow, f) for f in funders}
     caps = exposure.caps(engine.params.limits, basis)
     keys_of = _each(failed, every, lambda i: limit_keys_for(
         uow, batch[i], product_of[i], funders[batch[i].funder_id].code, engine, basis, caps))
     state, missing = counters_for(uow, [c for wanted in keys_of.values() for c in wanted])
     facts = {i: rules.Facts(screening=screenings[i], bureau=results[i], scored=scores[i],
                             valuation=valuations[i], portfolio=(), cost_cap=engine.cost_cap,
-                            annualization=engine.annualization, vat_rate=engine.vat_rate)
+                            annualization=engine.annualization, vat_rate=engine.vat_rate,
+                            risk_share=shares[batch[i].funder_id])
              for i in keys_of}
     keys = {i: [(c.dimension, c.key) for c in wanted] for i, wanted in keys_of.items()}
 
@@ -282,14 +285,14 @@ def _assess(uow: UnitOfWork, engine: RiskEngine, application: Application, produ
         if attempt:  # a concurrent approval took the room: read it again
             state.update(_port(uow.counters.get, keys))
         portfolio = exposure.constraints(
-            [state[k] for k in keys], product.coverage_share, rules=engine.params.limits,
+            [state[k] for k in keys], facts.insurer_share(product), rules=engine.params.limits,
             net_assets_fen=basis, enterprise=application.borrower.kind is PartyKind.ENTERPRISE)
         facts = replace(facts, portfolio=tuple(portfolio))
         assessment = rules.assess(application, product, terms, facts, on)
         record = _record(uow, engine, application, assessment, facts, features, on)
         if assessment.outcome.approved is not True:
             break
-        amount = exposure.retained_fen(assessment.approved_fen, product.coverage_share)
+        amount = exposure.retained_fen(assessment.approved_fen, facts.insurer_share(product))
         if _port(reserve, keys, amount):
             for k in keys:
                 c = state[k]
@@ -475,6 +478,13 @@ def counters_for(uow: UnitOfWork, wanted: Sequence[Counter],
     return found, missing
 
 
+def risk_share_of(uow: UnitOfWork, funder_id: int) -> Decimal:
+    """The share of each loss the funder keeps under its newest agreement version (0 for a
+    funder from before agreements had versions): the insurer retains the rest."""
+    versions = uow.funders.agreements(funder_id)
+    return max(versions, key=lambda a: a.version).risk_share if versions else Decimal(0)
+
+
 def _refresh(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> list[Counter]:
     uow.counters.lock(on)
     basis = net_assets_fen(uow)
@@ -484,8 +494,10 @@ def _refresh(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> list[Counter
         if c.dimension != exposure.OBLIGOR:
             used[(c.dimension, c.key)] = 0
     kinds: dict[str, bool] = {}
+    shares = risk_shares(uow.funders.agreements())
     for row in uow.risk.exposure_rows():
-        amount = exposure.retained_fen(row.principal_fen, row.coverage_share)
+        amount = exposure.retained_fen(row.principal_fen, insurer_share(
+            row.coverage_share, shares.get(row.funder, Decimal(0))))
         for key in exposure.limit_keys(funder=row.funder, region=row.region,
                                        industry=row.industry, enterprise=row.enterprise,
                                        product=row.product, obligor=row.obligor):

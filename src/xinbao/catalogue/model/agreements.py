@@ -17,14 +17,15 @@ never takes effect before the version it follows (``agreement.version_order``).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from enum import StrEnum
 from typing import Any
 
 from xinbao.kernel.errors import FieldError, InvalidInput
+from xinbao.kernel.money import PRECISION
 
 
 class PremiumCollector(StrEnum):
@@ -209,3 +210,22 @@ def _within(value: Decimal, *, low_open: bool = False, high_open: bool = False) 
     above = value > 0 if low_open else value >= 0
     below = value < 1 if high_open else value <= 1
     return above and below
+
+
+def insurer_share(coverage_share: Decimal, risk_share: Decimal) -> Decimal:
+    """The share of a loss the insurer bears: the policy's coverage share of it, less the
+    share the funder keeps under its agreement (``risk_share``: 风险共担), exact. What a
+    claim pays, what the risk pricing expects to lose and what the limits count as retained
+    all take it."""
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        return coverage_share * (1 - risk_share)
+
+
+def risk_shares(agreements: Iterable[Agreement]) -> dict[str, Decimal]:
+    """Each funder's risk share under its newest agreement version, by funder code."""
+    newest: dict[str, Agreement] = {}
+    for a in agreements:
+        if a.funder_code not in newest or a.version > newest[a.funder_code].version:
+            newest[a.funder_code] = a
+    return {code: a.risk_share for code, a in newest.items()}

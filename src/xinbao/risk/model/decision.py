@@ -30,6 +30,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from xinbao.catalogue.model.agreements import insurer_share
 from xinbao.catalogue.model.parties import InsuranceMode, PartyKind
 from xinbao.catalogue.model.products import PremiumBasis, Product, ProductFamily
 from xinbao.kernel.events import Event
@@ -106,6 +107,13 @@ class Facts:
     cost_cap: Decimal
     annualization: Annualization = Annualization.NOMINAL
     vat_rate: Decimal = Decimal(0)  # VAT on premium: the borrower pays it too
+    #: The share of each loss the funder keeps under its agreement (风险共担): the insurer
+    #: expects to lose, and retains, only the rest of the coverage share.
+    risk_share: Decimal = Decimal(0)
+
+    def insurer_share(self, product: Product) -> Decimal:
+        """The share of a loss on this product the insurer bears for this funder."""
+        return insurer_share(product.coverage_share, self.risk_share)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +204,7 @@ def _cash_flows(application: Application, principal_fen: int) -> LoanCashFlows:
 def _price(application: Application, product: Product, terms: RiskTerms, pd: Decimal,
            principal_fen: int, facts: Facts) -> Price:
     return pricing.price(
-        pd=pd, coverage_share=product.coverage_share, terms=terms.pricing,
+        pd=pd, coverage_share=facts.insurer_share(product), terms=terms.pricing,
         loan=_cash_flows(application, principal_fen), basis=product.premium_basis,
         principal_insured_fen=principal_fen, cost_cap=facts.cost_cap,
         annualization=facts.annualization, vat_rate=facts.vat_rate)
@@ -354,6 +362,7 @@ def detail(assessment: Assessment, facts: Facts, inputs: Mapping[str, Any],
             "constraints": [{"code": c.code, "cap_fen": max(c.cap_fen, 0), "basis": c.basis}
                             for c in limit.constraints]},
         "price": None if price is None else {
+            "risk_share": str(facts.risk_share),  # the funder's: expected loss is on the rest
             "expected_loss": str(price.expected_loss),
             "expense_loading": str(price.expense_loading),
             "cost_of_capital": str(price.cost_of_capital), "margin": str(price.margin),
