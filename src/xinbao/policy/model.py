@@ -109,6 +109,12 @@ def installment_premium(principal_insured_fen: int, monthly_rate: Decimal) -> in
     return apply_rate(principal_insured_fen, monthly_rate)
 
 
+def premium_vat(premium_fen: int, vat_rate: Decimal) -> int:
+    """The VAT on ``premium_fen`` of premium at ``vat_rate``, half up to the fen: charged on
+    top of each premium (``params/regulatory.toml [vat]``)."""
+    return apply_rate(premium_fen, vat_rate)
+
+
 def premium_schedule(
     basis: PremiumBasis, principal_insured_fen: int, monthly_rate: Decimal, term_months: int,
 ) -> tuple[int, tuple[int, ...]]:
@@ -354,8 +360,8 @@ class Policy:
             self.installments_written - self.earlier_installments)
 
     def vat_on(self, premium_fen: int) -> int:
-        """The VAT on ``premium_fen`` of premium at the policy's rate, half up to the fen."""
-        return apply_rate(premium_fen, self.vat_rate)
+        """The VAT on ``premium_fen`` of premium at the policy's rate (``premium_vat``)."""
+        return premium_vat(premium_fen, self.vat_rate)
 
     @property
     def installment_with_vat_fen(self) -> int:

@@ -12,7 +12,6 @@ from xinbao.iam.access import authorize, four_eyes_many, own, tenant
 from xinbao.iam.model.security import Action
 from xinbao.kernel.errors import InvalidInput, require
 from xinbao.kernel.events import Event
-from xinbao.kernel.money import apply_rate
 from xinbao.kernel.retries import retried
 from xinbao.policy import model as policy_rules
 from xinbao.policy.model import Policy
@@ -136,7 +135,8 @@ def quote(application: Application, product: Product, on: date, principal_insure
         premium_basis=product.premium_basis, monthly_premium_rate=monthly_rate,
         refund_method=product.refund_method, term_months=application.term_months,
         single_premium_fen=single, installment_premium_fen=per_installment[0], quoted_on=on,
-        vat_rate=vat_rate, installment_vat_fen=apply_rate(per_installment[0], vat_rate),
+        vat_rate=vat_rate, installment_vat_fen=policy_rules.premium_vat(per_installment[0],
+                                                                      vat_rate),
     )
     policy.events.append(Event("PolicyQuoted", "policy", None, on, {
         "application_id": application.id, "premium_fen": policy.total_premium_fen}))

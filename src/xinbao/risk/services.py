@@ -482,7 +482,7 @@ def risk_share_of(uow: UnitOfWork, funder_id: int) -> Decimal:
     """The share of each loss the funder keeps under its newest agreement version (0 for a
     funder from before agreements had versions): the insurer retains the rest."""
     versions = uow.funders.agreements(funder_id)
-    return max(versions, key=lambda a: a.version).risk_share if versions else Decimal(0)
+    return versions[-1].risk_share if versions else Decimal(0)
 
 
 def _refresh(uow: UnitOfWork, limit_rules: LimitRules, on: date) -> list[Counter]:

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 
 from xinbao.catalogue.model.products import PremiumBasis
-from xinbao.kernel.money import PRECISION, apply_rate
+from xinbao.kernel.money import PRECISION
 from xinbao.loans.model import Annualization, all_in_annual_cost_of_payments
-from xinbao.policy.model import premium_schedule
+from xinbao.policy.model import premium_schedule, premium_vat
 
 MONTHS = 12
 RATE_STEP = Decimal("0.000001")  # monthly rates are kept to the millionth
@@ -178,8 +178,8 @@ def premiums_paid(basis: PremiumBasis, principal_insured_fen: int, monthly_rate:
                                                term_months)
     if not vat_rate:
         return single, list(per_installment)
-    return (single + apply_rate(single, vat_rate),
-            [p + apply_rate(p, vat_rate) for p in per_installment])
+    return (single + premium_vat(single, vat_rate),
+            [p + premium_vat(p, vat_rate) for p in per_installment])
 
 
 def _cap_monthly(cap: Decimal, annualization: Annualization) -> Decimal:
