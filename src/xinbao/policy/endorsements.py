@@ -366,10 +366,12 @@ def lapse_unpaid(uow: UnitOfWork, *, on: date, rules: PolicyRules | None = None)
     modes = [m.value for m in InsuranceMode if rules.unpaid_premium_for(m.value) == LAPSE]
     lapsed: list[int] = []
     grace: dict[int, int] = {}
-    for policy in uow.policies.get_many(uow.policies.with_premium_due(modes)):
+    candidates = uow.policies.get_many(uow.policies.with_premium_due(modes))
+    loans = uow.loans.get_many(p.loan_id for p in candidates if p.loan_id is not None)
+    for policy in candidates:
         number = policy.first_unpaid_premium()
         assert policy.id is not None and policy.loan_id is not None
-        loan = require(uow.loans.get(policy.loan_id), "loan", policy.loan_id)
+        loan = require(loans.get(policy.loan_id), "loan", policy.loan_id)
         installment = loan.installment(number) if number else None
         if policy.funder_id not in grace:
             versions = uow.funders.agreements(policy.funder_id)
